@@ -1,0 +1,340 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * libkvmdci - debug KVM from below the operating system.
+ *
+ * Layers: a target (GDB remote stub: memory, CPUs, breakpoints) -> the kernel view (symbols,
+ * KASLR, modules, BTF types) -> the KVM model (VMs, vCPUs, exit tracing driven by the
+ * breakpoint catalog). All functions that can fail return >= 0 on success and a negative errno
+ * on failure; constructors hand the object back through their last argument, which is left
+ * untouched on failure. The library never prints: it logs through the context's log function.
+ */
+#ifndef LIBKVMDCI_H
+#define LIBKVMDCI_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- context ---------------------------------------------------------------------------- */
+
+struct kvmdci_ctx;
+
+/** Log priorities (syslog numbers). */
+enum kvmdci_log_priority {
+	KVMDCI_LOG_ERR = 3,
+	KVMDCI_LOG_WARNING = 4,
+	KVMDCI_LOG_INFO = 6,
+	KVMDCI_LOG_DEBUG = 7,
+};
+
+/** A log function: receives every message at or above the context's priority. */
+typedef void (*kvmdci_log_fn)(struct kvmdci_ctx *ctx, int priority, const char *file, int line,
+			      const char *fn, const char *format, va_list args);
+
+/**
+ * kvmdci_ctx_new - create a library context.
+ * The default log function prints errors to stderr; $KVMDCI_LOG (err, warning, info, debug)
+ * sets the initial priority.
+ */
+int kvmdci_ctx_new(struct kvmdci_ctx **ret);
+/** kvmdci_ctx_ref - take a reference. */
+struct kvmdci_ctx *kvmdci_ctx_ref(struct kvmdci_ctx *ctx);
+/** kvmdci_ctx_unref - drop a reference; frees on the last. NULL is accepted; returns NULL. */
+struct kvmdci_ctx *kvmdci_ctx_unref(struct kvmdci_ctx *ctx);
+/** kvmdci_ctx_set_log_fn - replace the log function (NULL restores the default). */
+void kvmdci_ctx_set_log_fn(struct kvmdci_ctx *ctx, kvmdci_log_fn fn, void *data);
+/** kvmdci_ctx_get_log_data - the data pointer given to kvmdci_ctx_set_log_fn. */
+void *kvmdci_ctx_get_log_data(struct kvmdci_ctx *ctx);
+/** kvmdci_ctx_set_log_priority - messages below this priority are dropped. */
+void kvmdci_ctx_set_log_priority(struct kvmdci_ctx *ctx, int priority);
+/** kvmdci_ctx_get_log_priority - the current log priority. */
+int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx);
+/**
+ * kvmdci_ctx_last_error - a one-line description of the last failure in this context
+ * (what failed, on which address, symbol or file), or "" when none.
+ */
+const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx);
+
+/* ---- target: memory + CPUs + run control --------------------------------------------------- */
+
+struct kvmdci_target;
+
+/**
+ * kvmdci_target_open - attach to a target.
+ * @uri: `gdb://HOST:PORT` or `gdb+unix:///path/to/socket` (a GDB remote-protocol stub such as
+ * QEMU's gdbstub). The target is stopped while attached (a whole-machine stub stops every CPU).
+ */
+int kvmdci_target_open(struct kvmdci_ctx *ctx, const char *uri, struct kvmdci_target **ret);
+/**
+ * kvmdci_target_unref - drop a reference. The last one removes every breakpoint this library
+ * inserted and detaches, leaving the target running. NULL is accepted; returns NULL.
+ */
+struct kvmdci_target *kvmdci_target_unref(struct kvmdci_target *t);
+/** kvmdci_target_ref - take a reference. */
+struct kvmdci_target *kvmdci_target_ref(struct kvmdci_target *t);
+/** kvmdci_target_get_uri - the URI the target was opened with. */
+const char *kvmdci_target_get_uri(struct kvmdci_target *t);
+/** kvmdci_target_cpu_count - number of CPUs (threads of the stub). */
+int kvmdci_target_cpu_count(struct kvmdci_target *t);
+/**
+ * kvmdci_target_reg_read - read a register of CPU @cpu (0-based) by its name in the stub's
+ * target description (rip, rdi, cr3, cr4, efer, ...). The target must be stopped.
+ */
+int kvmdci_target_reg_read(struct kvmdci_target *t, int cpu, const char *name, uint64_t *val);
+/**
+ * kvmdci_target_regs_read - read up to 16 registers of one CPU in one round trip (the
+ * requests are pipelined).
+ */
+int kvmdci_target_regs_read(struct kvmdci_target *t, int cpu, const char *const *names,
+			    uint64_t *vals, int n);
+/** kvmdci_target_reg_write - write a register of CPU @cpu by name. */
+int kvmdci_target_reg_write(struct kvmdci_target *t, int cpu, const char *name, uint64_t val);
+/**
+ * kvmdci_target_read_virt - read virtual memory through CPU @cpu's current paging.
+ * Returns -EFAULT when the stub cannot read the address.
+ */
+int kvmdci_target_read_virt(struct kvmdci_target *t, int cpu, uint64_t addr, void *buf,
+			    size_t len);
+/** kvmdci_target_read_phys - read physical memory (-EOPNOTSUPP where the stub cannot). */
+int kvmdci_target_read_phys(struct kvmdci_target *t, uint64_t addr, void *buf, size_t len);
+
+/** Kinds of breakpoints and watchpoints (the Z packet types). */
+enum kvmdci_bp_kind {
+	KVMDCI_BP_SW = 0,
+	KVMDCI_BP_HW = 1,
+	KVMDCI_WATCH_WRITE = 2,
+	KVMDCI_WATCH_READ = 3,
+	KVMDCI_WATCH_ACCESS = 4,
+};
+
+/** kvmdci_target_bp_insert - insert a breakpoint or watchpoint (@len: 1 for breakpoints). */
+int kvmdci_target_bp_insert(struct kvmdci_target *t, enum kvmdci_bp_kind kind, uint64_t addr,
+			    unsigned int len);
+/** kvmdci_target_bp_remove - remove a breakpoint or watchpoint inserted before. */
+int kvmdci_target_bp_remove(struct kvmdci_target *t, enum kvmdci_bp_kind kind, uint64_t addr,
+			    unsigned int len);
+/** kvmdci_target_bp_remove_all - remove every breakpoint and watchpoint this handle inserted. */
+int kvmdci_target_bp_remove_all(struct kvmdci_target *t);
+/** kvmdci_target_bp_count - how many breakpoints and watchpoints are inserted. */
+int kvmdci_target_bp_count(struct kvmdci_target *t);
+
+/** Why the target stopped. */
+enum kvmdci_stop_reason {
+	KVMDCI_STOP_NONE = 0,
+	KVMDCI_STOP_SIGNAL,     /* interrupt, step or an unspecified trap */
+	KVMDCI_STOP_BREAKPOINT, /* a breakpoint at @addr */
+	KVMDCI_STOP_WATCHPOINT, /* a watchpoint on @addr */
+	KVMDCI_STOP_EXITED,     /* the target is gone */
+};
+
+/** A stop event, filled by kvmdci_target_wait(). */
+struct kvmdci_stop {
+	enum kvmdci_stop_reason reason;
+	int cpu;       /* the CPU that stopped (0-based), -1 if unknown */
+	int signal;    /* the signal number the stub reported */
+	uint64_t addr; /* breakpoint address (its rip) or watched address */
+	uint64_t reserved[4];
+};
+
+/** kvmdci_target_resume - continue all CPUs. */
+int kvmdci_target_resume(struct kvmdci_target *t);
+/**
+ * kvmdci_target_step_over - continue all CPUs after a breakpoint stop of @cpu at @addr:
+ * steps that CPU alone past the breakpoint (which would otherwise trigger again) and resumes
+ * every CPU. Returns once the target runs.
+ */
+int kvmdci_target_step_over(struct kvmdci_target *t, int cpu, uint64_t addr);
+/**
+ * kvmdci_target_wait - wait up to @timeout_ms (-1: forever) for the target to stop.
+ * Returns 1 with @stop filled, 0 on timeout, or a negative errno.
+ */
+int kvmdci_target_wait(struct kvmdci_target *t, int timeout_ms, struct kvmdci_stop *stop);
+/** kvmdci_target_interrupt - ask a running target to stop; kvmdci_target_wait() reports it. */
+int kvmdci_target_interrupt(struct kvmdci_target *t);
+/** kvmdci_target_is_running - 1 when resumed and not yet stopped, 0 otherwise. */
+int kvmdci_target_is_running(struct kvmdci_target *t);
+/**
+ * kvmdci_target_detach - stop if running, remove every breakpoint, detach and let the target
+ * run. Further calls on @t fail with -ENOTCONN.
+ */
+int kvmdci_target_detach(struct kvmdci_target *t);
+/** Statistics of the transport: packets sent, round trips, bytes. */
+struct kvmdci_target_stats {
+	uint64_t packets_sent;
+	uint64_t packets_received;
+	uint64_t writes;
+	uint64_t bytes_sent;
+	uint64_t bytes_received;
+	uint64_t reserved[3];
+};
+/** kvmdci_target_get_stats - copy the transport statistics. */
+void kvmdci_target_get_stats(struct kvmdci_target *t, struct kvmdci_target_stats *stats);
+
+/* ---- kernel view: symbols, KASLR, modules, types ---------------------------------------------- */
+
+struct kvmdci_kernel;
+
+/** Where kernel knowledge comes from; NULL members are looked up in $KVMDCI_* variables. */
+struct kvmdci_kernel_files {
+	const char *vmlinux;    /* ELF with .BTF (and maybe .symtab): $KVMDCI_VMLINUX */
+	const char *system_map; /* System.map: $KVMDCI_SYSTEM_MAP */
+	const char *modules;    /* directory with kvm.ko, kvm-amd.ko, ...: $KVMDCI_MODULES */
+	const void *reserved[5];
+};
+
+/**
+ * kvmdci_kernel_open - build the kernel view of a stopped target: vmlinux symbols, the KASLR
+ * offset (found by locating linux_banner in memory), the loaded modules and their symbols
+ * (read from each struct module's kallsyms in target memory), and BTF types (vmlinux and the
+ * modules' split BTF). Takes a reference on @t.
+ */
+int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files *files,
+		       struct kvmdci_kernel **ret);
+/** kvmdci_kernel_unref - drop a reference. NULL is accepted; returns NULL. */
+struct kvmdci_kernel *kvmdci_kernel_unref(struct kvmdci_kernel *k);
+/** kvmdci_kernel_get_target - the target (no new reference). */
+struct kvmdci_target *kvmdci_kernel_get_target(struct kvmdci_kernel *k);
+/** kvmdci_kernel_kaslr_offset - virtual KASLR offset found on the target. */
+uint64_t kvmdci_kernel_kaslr_offset(struct kvmdci_kernel *k);
+/** kvmdci_kernel_release - the kernel release read from the target's linux_banner. */
+const char *kvmdci_kernel_release(struct kvmdci_kernel *k);
+/**
+ * kvmdci_kernel_symbol - address of a symbol: "name" (vmlinux, then modules) or
+ * "module:name" (e.g. "kvm_amd:svm_handle_exit"). -ENOENT when absent.
+ */
+int kvmdci_kernel_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr);
+/** kvmdci_kernel_has_module - 1 when the module (e.g. "kvm_amd") is loaded on the target. */
+int kvmdci_kernel_has_module(struct kvmdci_kernel *k, const char *module);
+/** kvmdci_kernel_read - read kernel virtual memory (works while a CPU runs a nested guest). */
+int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len);
+/** kvmdci_kernel_read_u64 - read one little-endian 64-bit value. */
+int kvmdci_kernel_read_u64(struct kvmdci_kernel *k, uint64_t addr, uint64_t *val);
+/** kvmdci_kernel_note_stop - tell the kernel view the target stopped (drops per-stop state). */
+void kvmdci_kernel_note_stop(struct kvmdci_kernel *k, const struct kvmdci_stop *stop);
+
+/** A member's place in a type, from BTF. */
+struct kvmdci_member {
+	uint64_t bit_offset;   /* from the start of the outer type */
+	uint32_t bitfield_size; /* 0 when not a bitfield */
+	uint32_t size;          /* bytes of the member's type */
+	uint32_t reserved[4];
+};
+/**
+ * kvmdci_kernel_type_size - size in bytes of a type: "struct kvm", "union x", "u64", a
+ * typedef name. @module: NULL for vmlinux then loaded modules, or a module name.
+ */
+int kvmdci_kernel_type_size(struct kvmdci_kernel *k, const char *module, const char *type,
+			    uint64_t *size);
+/**
+ * kvmdci_kernel_member - locate @path ("stat.exits", "control.exit_code", "range[2].dev") in
+ * @type ("struct kvm_vcpu"). Members of anonymous structs and unions are found by name.
+ */
+int kvmdci_kernel_member(struct kvmdci_kernel *k, const char *module, const char *type,
+			 const char *path, struct kvmdci_member *member);
+
+/* ---- KVM model ---------------------------------------------------------------------------- */
+
+/** One vCPU as found in memory. */
+struct kvmdci_vcpu_info {
+	uint64_t vm;   /* struct kvm * */
+	uint64_t vcpu; /* struct kvm_vcpu * */
+	int32_t vcpu_id;
+	int32_t vcpu_idx;
+	int32_t cpu;   /* last physical CPU */
+	int32_t vm_pid; /* kvm->userspace_pid */
+	uint64_t stat_exits_addr; /* &vcpu->stat.exits */
+	uint64_t reserved[4];
+};
+
+/**
+ * kvmdci_kvm_vcpus - list every vCPU of every VM (kvm:vm_list, vcpu_array or vcpus[], bounded
+ * by online_vcpus). Fills up to @max entries; returns the number found (may exceed @max).
+ */
+int kvmdci_kvm_vcpus(struct kvmdci_kernel *k, struct kvmdci_vcpu_info *out, int max);
+
+/** Hardware virtualization vendors. */
+enum kvmdci_vendor { KVMDCI_VENDOR_NONE = 0, KVMDCI_VENDOR_VMX, KVMDCI_VENDOR_SVM };
+/** kvmdci_kvm_vendor - which of kvm_intel / kvm_amd is loaded (NONE when neither). */
+enum kvmdci_vendor kvmdci_kvm_vendor(struct kvmdci_kernel *k);
+/** kvmdci_exit_reason_name - name of an exit reason (kernel's VMX/SVM_EXIT_REASONS), or NULL. */
+const char *kvmdci_exit_reason_name(enum kvmdci_vendor vendor, uint64_t code);
+
+/* ---- catalog ------------------------------------------------------------------------------ */
+
+struct kvmdci_catalog;
+/**
+ * kvmdci_catalog_load - load a catalog file or a directory of *.json catalog files.
+ * NULL loads $KVMDCI_CATALOG or the installed catalog directory.
+ */
+int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path, struct kvmdci_catalog **ret);
+/** kvmdci_catalog_unref - free a catalog. NULL is accepted; returns NULL. */
+struct kvmdci_catalog *kvmdci_catalog_unref(struct kvmdci_catalog *cat);
+/** kvmdci_catalog_count - number of entries. */
+int kvmdci_catalog_count(struct kvmdci_catalog *cat);
+/** kvmdci_catalog_entry_name - name of entry @i, or NULL. */
+const char *kvmdci_catalog_entry_name(struct kvmdci_catalog *cat, int i);
+
+/* ---- exit tracing ------------------------------------------------------------------------- */
+
+struct kvmdci_exits;
+
+/** Triggers for exit tracing. */
+enum kvmdci_trigger {
+	KVMDCI_TRIGGER_AUTO = 0,  /* the fastest exact one the target offers */
+	KVMDCI_TRIGGER_WATCH,     /* write watchpoints on each vCPU's stat.exits */
+	KVMDCI_TRIGGER_BREAK,     /* a breakpoint on the vendor's exit handler */
+};
+
+/**
+ * kvmdci_exits_new - prepare exit tracing: resolves the catalog's exit entry for the loaded
+ * vendor module and compiles its exit-reason capture against the target's types.
+ */
+int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
+		     enum kvmdci_trigger trigger, struct kvmdci_exits **ret);
+/** kvmdci_exits_unref - free (call kvmdci_exits_stop first). NULL accepted; returns NULL. */
+struct kvmdci_exits *kvmdci_exits_unref(struct kvmdci_exits *e);
+/** kvmdci_exits_trigger_description - what trigger is used and why, for people. */
+const char *kvmdci_exits_trigger_description(struct kvmdci_exits *e);
+/** kvmdci_exits_trigger - the trigger chosen. */
+enum kvmdci_trigger kvmdci_exits_trigger(struct kvmdci_exits *e);
+/** kvmdci_exits_start - insert the trigger and resume the target. */
+int kvmdci_exits_start(struct kvmdci_exits *e);
+/**
+ * kvmdci_exits_poll - handle hits for up to @timeout_ms. Returns the number of hits handled,
+ * or a negative errno (-EPIPE when the stub went away).
+ */
+int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms);
+/**
+ * kvmdci_exits_stop - stop the target, count a last pending hit, remove the trigger and let
+ * the target run again. Safe to call more than once.
+ */
+int kvmdci_exits_stop(struct kvmdci_exits *e);
+/** kvmdci_exits_vendor - vendor whose exit codes are counted. */
+enum kvmdci_vendor kvmdci_exits_vendor(struct kvmdci_exits *e);
+/** kvmdci_exits_total - all hits counted. */
+uint64_t kvmdci_exits_total(struct kvmdci_exits *e);
+
+/** One row of results: a (vCPU, reason) pair with its count. */
+struct kvmdci_exit_count {
+	uint64_t vm;      /* struct kvm * */
+	uint64_t vcpu;    /* struct kvm_vcpu * */
+	int32_t vcpu_id;  /* -1 when unknown */
+	int32_t vm_pid;   /* -1 when unknown */
+	uint64_t code;    /* exit reason/code */
+	uint64_t count;
+	uint64_t reserved[2];
+};
+/**
+ * kvmdci_exits_counts - copy up to @max result rows; returns the number of rows (may exceed
+ * @max).
+ */
+int kvmdci_exits_counts(struct kvmdci_exits *e, struct kvmdci_exit_count *out, int max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

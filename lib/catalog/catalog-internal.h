@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Catalog internals shared with the tracers. */
+#pragma once
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "catalog/expr.h"
+
+struct kvmdci_catalog {
+	struct kvmdci_ctx *ctx;
+	json_t **entries;
+	int n;
+};
+
+json_t *catalog_find(struct kvmdci_catalog *cat, const char *name);
+bool catalog_entry_has_tag(json_t *e, const char *tag);
+/* First symbol alternative present on the target; @which names it. */
+int catalog_resolve_symbol(struct kvmdci_kernel *k, json_t *e, uint64_t *addr, const char **which);
+/* Compile the first alternative of capture @capture that compiles against the types. */
+int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capture,
+			    struct expr_prog *prog, const char **which, char *err, size_t errsz);

@@ -1,0 +1,298 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The breakpoint catalog: JSON files (format 1, see kvmdci-catalog(5) and
+ * catalog/catalog.schema.json) of useful KVM kernel locations, each with symbol alternatives
+ * across kernel versions and capture expressions. Loaded with jansson and validated here so
+ * that tools see only well-formed entries.
+ */
+#include <dirent.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "internal.h"
+#include "catalog/catalog-internal.h"
+
+#define MAX_ENTRIES 4096
+
+static int bad(struct kvmdci_ctx *ctx, const char *file, int idx, const char *what)
+{
+	if (idx >= 0)
+		kvmdci_err(ctx, "catalog %s: entry %d: %s", file, idx, what);
+	else
+		kvmdci_err(ctx, "catalog %s: %s", file, what);
+	return -EINVAL;
+}
+
+static bool is_string_array(json_t *a, bool nonempty)
+{
+	size_t i;
+	json_t *v;
+	if (!json_is_array(a) || (nonempty && json_array_size(a) == 0))
+		return false;
+	json_array_foreach(a, i, v) if (!json_is_string(v)) return false;
+	return true;
+}
+
+static int validate_entry(struct kvmdci_ctx *ctx, const char *file, int idx, json_t *e)
+{
+	static const char *const vendors[] = { "vmx", "svm", "any" };
+	json_t *v;
+	size_t i;
+	char msg[256];
+
+	if (!json_is_object(e))
+		return bad(ctx, file, idx, "not an object");
+	if (!json_is_string(json_object_get(e, "name")) ||
+	    !*json_string_value(json_object_get(e, "name")))
+		return bad(ctx, file, idx, "missing \"name\" (a string)");
+	if (!json_is_string(json_object_get(e, "description")))
+		return bad(ctx, file, idx, "missing \"description\" (a string)");
+	v = json_object_get(e, "vendor");
+	bool ok = false;
+	for (i = 0; json_is_string(v) && i < ARRAY_SIZE(vendors); i++)
+		ok |= !strcmp(json_string_value(v), vendors[i]);
+	if (!ok)
+		return bad(ctx, file, idx, "\"vendor\" must be \"vmx\", \"svm\" or \"any\"");
+	if (!json_is_string(json_object_get(e, "module")))
+		return bad(ctx, file, idx, "missing \"module\" (vmlinux, kvm, kvm_amd, kvm_intel)");
+	if (!is_string_array(json_object_get(e, "symbols"), true))
+		return bad(ctx, file, idx, "\"symbols\" must be a non-empty array of strings");
+	v = json_object_get(e, "tags");
+	if (v && !is_string_array(v, false))
+		return bad(ctx, file, idx, "\"tags\" must be an array of strings");
+	v = json_object_get(e, "captures");
+	if (v) {
+		json_t *c;
+		if (!json_is_array(v))
+			return bad(ctx, file, idx, "\"captures\" must be an array");
+		json_array_foreach(v, i, c)
+		{
+			json_t *ex = json_object_get(c, "expr");
+			if (!json_is_object(c) || !json_is_string(json_object_get(c, "name")) ||
+			    !(json_is_string(ex) || is_string_array(ex, true))) {
+				snprintf(msg, sizeof(msg),
+					 "capture %zu needs \"name\" and \"expr\" (a string or a "
+					 "list of alternatives)", i);
+				return bad(ctx, file, idx, msg);
+			}
+		}
+	}
+	v = json_object_get(e, "args");
+	if (v && !json_is_array(v))
+		return bad(ctx, file, idx, "\"args\" must be an array");
+	return 0;
+}
+
+static int load_file(struct kvmdci_catalog *cat, const char *path)
+{
+	json_error_t jerr;
+	json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &jerr), *entries, *e;
+	size_t i;
+	int r = 0;
+
+	if (!root) {
+		kvmdci_err(cat->ctx, "catalog %s:%d:%d: %s", path, jerr.line, jerr.column, jerr.text);
+		return -EINVAL;
+	}
+	json_t *fmt = json_object_get(root, "format");
+	if (!json_is_integer(fmt) || json_integer_value(fmt) != 1) {
+		json_decref(root);
+		return bad(cat->ctx, path, -1, "\"format\" must be 1");
+	}
+	entries = json_object_get(root, "entries");
+	if (!json_is_array(entries)) {
+		json_decref(root);
+		return bad(cat->ctx, path, -1, "\"entries\" must be an array");
+	}
+	json_array_foreach(entries, i, e)
+	{
+		if ((r = validate_entry(cat->ctx, path, (int)i, e)) < 0)
+			break;
+		const char *name = json_string_value(json_object_get(e, "name"));
+		if (catalog_find(cat, name)) {
+			kvmdci_err(cat->ctx, "catalog %s: entry %zu: duplicate name %s", path, i, name);
+			r = -EINVAL;
+			break;
+		}
+		if (cat->n >= MAX_ENTRIES) {
+			r = bad(cat->ctx, path, (int)i, "too many entries");
+			break;
+		}
+		cat->entries[cat->n++] = json_incref(e);
+	}
+	json_decref(root);
+	return r;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int load_dir(struct kvmdci_catalog *cat, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char *names[256];
+	int n = 0, r = 0;
+
+	if (!d) {
+		r = -errno;
+		kvmdci_err(cat->ctx, "cannot open catalog directory %s: %s", dir, strerror(errno));
+		return r;
+	}
+	while ((de = readdir(d)) && n < (int)ARRAY_SIZE(names)) {
+		size_t l = strlen(de->d_name);
+		if (l > 5 && !strcmp(de->d_name + l - 5, ".json") &&
+		    strcmp(de->d_name, "catalog.schema.json") != 0)
+			names[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(names, (size_t)n, sizeof(names[0]), cmp_str);
+	for (int i = 0; i < n; i++) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", dir, names[i] ? names[i] : "");
+		if (!r && names[i])
+			r = load_file(cat, path);
+		free(names[i]);
+	}
+	if (!r && n == 0) {
+		kvmdci_err(cat->ctx, "no *.json catalog files in %s", dir);
+		r = -ENOENT;
+	}
+	return r;
+}
+
+KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
+				      struct kvmdci_catalog **ret)
+{
+	struct kvmdci_catalog *cat;
+	struct stat st;
+	int r;
+
+	if (!path)
+		path = getenv("KVMDCI_CATALOG");
+	if (!path || !*path) {
+		/* installed catalog, else the source tree's (running from a build dir) */
+		path = stat(KVMDCI_CATALOGDIR, &st) == 0 ? KVMDCI_CATALOGDIR : KVMDCI_SRC_CATALOGDIR;
+	}
+	cat = calloc(1, sizeof(*cat));
+	if (!cat)
+		return -ENOMEM;
+	cat->entries = calloc(MAX_ENTRIES, sizeof(*cat->entries));
+	if (!cat->entries) {
+		free(cat);
+		return -ENOMEM;
+	}
+	cat->ctx = kvmdci_ctx_ref(ctx);
+	if (stat(path, &st) < 0) {
+		r = -errno;
+		kvmdci_err(ctx, "cannot open catalog %s: %s", path, strerror(errno));
+	} else if (S_ISDIR(st.st_mode))
+		r = load_dir(cat, path);
+	else
+		r = load_file(cat, path);
+	if (r < 0) {
+		kvmdci_catalog_unref(cat);
+		return r;
+	}
+	*ret = cat;
+	return 0;
+}
+
+KVMDCI_EXPORT struct kvmdci_catalog *kvmdci_catalog_unref(struct kvmdci_catalog *cat)
+{
+	if (!cat)
+		return NULL;
+	for (int i = 0; i < cat->n; i++)
+		json_decref(cat->entries[i]);
+	free(cat->entries);
+	kvmdci_ctx_unref(cat->ctx);
+	free(cat);
+	return NULL;
+}
+
+KVMDCI_EXPORT int kvmdci_catalog_count(struct kvmdci_catalog *cat)
+{
+	return cat->n;
+}
+
+KVMDCI_EXPORT const char *kvmdci_catalog_entry_name(struct kvmdci_catalog *cat, int i)
+{
+	if (i < 0 || i >= cat->n)
+		return NULL;
+	return json_string_value(json_object_get(cat->entries[i], "name"));
+}
+
+json_t *catalog_find(struct kvmdci_catalog *cat, const char *name)
+{
+	for (int i = 0; i < cat->n; i++)
+		if (!strcmp(json_string_value(json_object_get(cat->entries[i], "name")), name))
+			return cat->entries[i];
+	return NULL;
+}
+
+bool catalog_entry_has_tag(json_t *e, const char *tag)
+{
+	json_t *v;
+	size_t i;
+	json_array_foreach(json_object_get(e, "tags"), i, v) if (!strcmp(json_string_value(v), tag))
+		return true;
+	return false;
+}
+
+int catalog_resolve_symbol(struct kvmdci_kernel *k, json_t *e, uint64_t *addr, const char **which)
+{
+	const char *module = json_string_value(json_object_get(e, "module"));
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(json_object_get(e, "symbols"), i, v)
+	{
+		char full[256];
+		if (!strcmp(module, "vmlinux"))
+			snprintf(full, sizeof(full), "vmlinux:%s", json_string_value(v));
+		else
+			snprintf(full, sizeof(full), "%s:%s", module, json_string_value(v));
+		if (kvmdci_kernel_symbol(k, full, addr) == 0) {
+			*which = json_string_value(v);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capture,
+			    struct expr_prog *prog, const char **which, char *err, size_t errsz)
+{
+	json_t *c, *ex;
+	size_t i;
+	int r = -ENOENT;
+
+	snprintf(err, errsz, "entry %s has no capture %s",
+		 json_string_value(json_object_get(e, "name")), capture);
+	json_array_foreach(json_object_get(e, "captures"), i, c)
+	{
+		if (strcmp(json_string_value(json_object_get(c, "name")), capture) != 0)
+			continue;
+		ex = json_object_get(c, "expr");
+		if (json_is_string(ex))
+			return expr_compile(k, json_string_value(ex), prog, err, errsz) == 0
+				       ? (*which = json_string_value(ex), 0)
+				       : -EINVAL;
+		json_t *alt;
+		size_t j;
+		/* alternatives in order: the first that compiles against this kernel's types */
+		json_array_foreach(ex, j, alt)
+		{
+			if (expr_compile(k, json_string_value(alt), prog, err, errsz) == 0) {
+				*which = json_string_value(alt);
+				return 0;
+			}
+			r = -EINVAL;
+		}
+	}
+	return r;
+}

@@ -1,0 +1,123 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The library context: reference count, log function, last error. */
+#include <stdarg.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#include "internal.h"
+
+struct kvmdci_ctx {
+	int refcount;
+	kvmdci_log_fn log_fn;
+	void *log_data;
+	int log_priority;
+	char last_error[512];
+};
+
+static void log_stderr(struct kvmdci_ctx *ctx, int priority, const char *file, int line,
+		       const char *fn, const char *format, va_list args)
+{
+	(void)ctx;
+	if (priority >= KVMDCI_LOG_DEBUG)
+		fprintf(stderr, "libkvmdci: %s:%d %s: ", file, line, fn);
+	else if (priority >= KVMDCI_LOG_INFO)
+		fprintf(stderr, "libkvmdci: ");
+	else
+		fprintf(stderr, "error: ");
+	vfprintf(stderr, format, args);
+	fputc('\n', stderr);
+}
+
+static int priority_from_string(const char *s)
+{
+	if (!s)
+		return KVMDCI_LOG_ERR;
+	if (!strcasecmp(s, "debug"))
+		return KVMDCI_LOG_DEBUG;
+	if (!strcasecmp(s, "info"))
+		return KVMDCI_LOG_INFO;
+	if (!strcasecmp(s, "warning"))
+		return KVMDCI_LOG_WARNING;
+	if (s[0] >= '0' && s[0] <= '9')
+		return atoi(s);
+	return KVMDCI_LOG_ERR;
+}
+
+KVMDCI_EXPORT int kvmdci_ctx_new(struct kvmdci_ctx **ret)
+{
+	struct kvmdci_ctx *ctx = calloc(1, sizeof(*ctx));
+
+	if (!ctx)
+		return -ENOMEM;
+	ctx->refcount = 1;
+	ctx->log_fn = log_stderr;
+	ctx->log_priority = priority_from_string(getenv("KVMDCI_LOG"));
+	*ret = ctx;
+	return 0;
+}
+
+KVMDCI_EXPORT struct kvmdci_ctx *kvmdci_ctx_ref(struct kvmdci_ctx *ctx)
+{
+	if (ctx)
+		ctx->refcount++;
+	return ctx;
+}
+
+KVMDCI_EXPORT struct kvmdci_ctx *kvmdci_ctx_unref(struct kvmdci_ctx *ctx)
+{
+	if (ctx && --ctx->refcount == 0)
+		free(ctx);
+	return NULL;
+}
+
+KVMDCI_EXPORT void kvmdci_ctx_set_log_fn(struct kvmdci_ctx *ctx, kvmdci_log_fn fn, void *data)
+{
+	ctx->log_fn = fn ? fn : log_stderr;
+	ctx->log_data = data;
+}
+
+KVMDCI_EXPORT void *kvmdci_ctx_get_log_data(struct kvmdci_ctx *ctx)
+{
+	return ctx->log_data;
+}
+
+KVMDCI_EXPORT void kvmdci_ctx_set_log_priority(struct kvmdci_ctx *ctx, int priority)
+{
+	ctx->log_priority = priority;
+}
+
+KVMDCI_EXPORT int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx)
+{
+	return ctx ? ctx->log_priority : KVMDCI_LOG_ERR;
+}
+
+KVMDCI_EXPORT const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx)
+{
+	return ctx->last_error;
+}
+
+void kvmdci_set_error(struct kvmdci_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(ctx->last_error, sizeof(ctx->last_error), fmt, ap);
+	va_end(ap);
+}
+
+void kvmdci_log_impl(struct kvmdci_ctx *ctx, int prio, const char *file, int line, const char *fn,
+		     const char *fmt, ...)
+{
+	va_list ap;
+
+	if (prio <= KVMDCI_LOG_ERR) {
+		va_start(ap, fmt);
+		vsnprintf(ctx->last_error, sizeof(ctx->last_error), fmt, ap);
+		va_end(ap);
+	}
+	if (prio > ctx->log_priority)
+		return;
+	va_start(ap, fmt);
+	ctx->log_fn(ctx, prio, file, line, fn, fmt, ap);
+	va_end(ap);
+}

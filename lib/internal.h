@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Internal helpers shared by the library's layers. */
+#pragma once
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "libkvmdci/libkvmdci.h"
+
+#define KVMDCI_EXPORT __attribute__((visibility("default")))
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+
+void kvmdci_log_impl(struct kvmdci_ctx *ctx, int prio, const char *file, int line, const char *fn,
+		     const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+
+/* Every error message also becomes the context's last error. */
+#define kvmdci_err(ctx, ...)                                                                       \
+	kvmdci_log_impl(ctx, KVMDCI_LOG_ERR, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define kvmdci_warn(ctx, ...)                                                                      \
+	kvmdci_log_impl(ctx, KVMDCI_LOG_WARNING, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define kvmdci_info(ctx, ...)                                                                      \
+	kvmdci_log_impl(ctx, KVMDCI_LOG_INFO, __FILE__, __LINE__, __func__, __VA_ARGS__)
+#define kvmdci_dbg(ctx, ...)                                                                       \
+	do {                                                                                       \
+		if (kvmdci_ctx_get_log_priority(ctx) >= KVMDCI_LOG_DEBUG)                          \
+			kvmdci_log_impl(ctx, KVMDCI_LOG_DEBUG, __FILE__, __LINE__, __func__,       \
+					__VA_ARGS__);                                              \
+	} while (0)
+
+/* Record an error without logging it (a caller may try an alternative). */
+void kvmdci_set_error(struct kvmdci_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+struct kvmdci_ctx *kvmdci_target_get_ctx(struct kvmdci_target *t);
+struct kvmdci_ctx *kvmdci_kernel_get_ctx(struct kvmdci_kernel *k);
+
+static inline uint64_t le64(const void *p)
+{
+	uint64_t v;
+	memcpy(&v, p, 8);
+	return v;
+}
+static inline uint32_t le32(const void *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}

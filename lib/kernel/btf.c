@@ -1,0 +1,210 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Kernel types from BTF through libbpf: vmlinux BTF (the .BTF section of a vmlinux ELF, or a
+ * raw BTF file) and modules' split BTF on top of it (the .BTF section of each .ko).
+ * Member paths ("stat.exits", "range[2].dev") are resolved through anonymous structs/unions.
+ */
+#include <bpf/btf.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernel/ktypes.h"
+
+void ktypes_free(struct ktypes *kt)
+{
+	for (int i = 0; i < kt->nmods; i++)
+		btf__free(kt->mods[i].btf);
+	btf__free(kt->vmlinux);
+	memset(kt, 0, sizeof(*kt));
+}
+
+int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path)
+{
+	struct btf *btf = btf__parse(path, NULL);
+	long e = btf ? 0 : -errno; /* libbpf 1.x: NULL and errno on failure */
+
+	if (e) {
+		kvmdci_err(ctx, "cannot read BTF from %s: %s (need a vmlinux with a .BTF section "
+				"or a raw BTF file, e.g. /sys/kernel/btf/vmlinux of that kernel)",
+			   path, strerror((int)-e));
+		return (int)e;
+	}
+	kt->vmlinux = btf;
+	snprintf(kt->vmlinux_path, sizeof(kt->vmlinux_path), "%s", path);
+	return 0;
+}
+
+int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *name,
+		      const char *path)
+{
+	struct btf *btf;
+	long e;
+
+	if (!kt->vmlinux)
+		return -EINVAL;
+	if (kt->nmods >= (int)ARRAY_SIZE(kt->mods))
+		return -ENOSPC;
+	btf = btf__parse_split(path, kt->vmlinux);
+	e = btf ? 0 : -errno;
+	if (e) {
+		kvmdci_err(ctx, "cannot read the split BTF of module %s from %s: %s", name, path,
+			   strerror((int)-e));
+		return (int)e;
+	}
+	snprintf(kt->mods[kt->nmods].name, sizeof(kt->mods[0].name), "%s", name);
+	kt->mods[kt->nmods++].btf = btf;
+	return 0;
+}
+
+static struct btf *module_btf(struct ktypes *kt, const char *module)
+{
+	for (int i = 0; i < kt->nmods; i++)
+		if (!strcmp(kt->mods[i].name, module))
+			return kt->mods[i].btf;
+	return NULL;
+}
+
+static int find_in(struct btf *btf, const char *type, int32_t *id)
+{
+	int32_t r;
+
+	if (!strncmp(type, "struct ", 7))
+		r = btf__find_by_name_kind(btf, type + 7, BTF_KIND_STRUCT);
+	else if (!strncmp(type, "union ", 6))
+		r = btf__find_by_name_kind(btf, type + 6, BTF_KIND_UNION);
+	else if (!strncmp(type, "enum ", 5))
+		r = btf__find_by_name_kind(btf, type + 5, BTF_KIND_ENUM);
+	else
+		r = btf__find_by_name(btf, type);
+	if (r <= 0)
+		return -ENOENT;
+	*id = r;
+	return 0;
+}
+
+int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct btf **btf,
+		int32_t *id)
+{
+	if (!kt->vmlinux)
+		return -ENOENT;
+	if (module) {
+		struct btf *b = module_btf(kt, module);
+		if (b && find_in(b, type, id) == 0) {
+			*btf = b;
+			return 0;
+		}
+		return -ENOENT;
+	}
+	if (find_in(kt->vmlinux, type, id) == 0) {
+		*btf = kt->vmlinux;
+		return 0;
+	}
+	for (int i = 0; i < kt->nmods; i++)
+		if (find_in(kt->mods[i].btf, type, id) == 0) {
+			*btf = kt->mods[i].btf;
+			return 0;
+		}
+	return -ENOENT;
+}
+
+int32_t ktypes_skip_mods(struct btf *btf, int32_t id)
+{
+	for (int i = 0; i < 32 && id > 0; i++) {
+		const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+		if (!t)
+			return -1;
+		switch (btf_kind(t)) {
+		case BTF_KIND_TYPEDEF:
+		case BTF_KIND_CONST:
+		case BTF_KIND_VOLATILE:
+		case BTF_KIND_RESTRICT:
+		case BTF_KIND_TYPE_TAG:
+			id = (int32_t)t->type;
+			break;
+		default:
+			return id;
+		}
+	}
+	return id;
+}
+
+/* Find member @name in struct/union @id (searching anonymous members); adds its bit offset. */
+static int find_member(struct btf *btf, int32_t id, const char *name, size_t nlen, uint64_t *bits,
+		       int32_t *mid, uint32_t *bfsize, int depth)
+{
+	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+	const struct btf_member *m;
+
+	if (!t || depth > 8 || (!btf_is_struct(t) && !btf_is_union(t)))
+		return -ENOENT;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++, m++) {
+		const char *mn = btf__name_by_offset(btf, m->name_off);
+		if (mn && *mn) {
+			if (strlen(mn) == nlen && !strncmp(mn, name, nlen)) {
+				*bits += btf_member_bit_offset(t, (uint32_t)i);
+				*bfsize = btf_member_bitfield_size(t, (uint32_t)i);
+				*mid = (int32_t)m->type;
+				return 0;
+			}
+			continue;
+		}
+		/* anonymous struct/union: look inside */
+		uint64_t inner = 0;
+		int32_t aid = ktypes_skip_mods(btf, (int32_t)m->type);
+		if (find_member(btf, aid, name, nlen, &inner, mid, bfsize, depth + 1) == 0) {
+			*bits += btf_member_bit_offset(t, (uint32_t)i) + inner;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int ktypes_resolve_path(struct btf *btf, int32_t id, const char *path, struct ktypes_loc *loc)
+{
+	uint64_t bits = 0;
+	uint32_t bfsize = 0;
+	const char *p = path;
+
+	id = ktypes_skip_mods(btf, id);
+	while (*p) {
+		size_t n = strcspn(p, ".[");
+		if (n > 0) {
+			int32_t mid;
+			if (find_member(btf, id, p, n, &bits, &mid, &bfsize, 0) < 0)
+				return -ENOENT;
+			id = ktypes_skip_mods(btf, mid);
+			p += n;
+		}
+		while (*p == '[') {
+			char *end;
+			unsigned long idx = strtoul(p + 1, &end, 0);
+			const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+			if (*end != ']' || !t || !btf_is_array(t))
+				return -EINVAL;
+			int32_t elem = ktypes_skip_mods(btf, (int32_t)btf_array(t)->type);
+			long esz = btf__resolve_size(btf, (uint32_t)elem);
+			if (esz < 0)
+				return -EINVAL;
+			bits += (uint64_t)idx * (uint64_t)esz * 8;
+			id = elem;
+			bfsize = 0;
+			p = end + 1;
+		}
+		if (*p == '.')
+			p++;
+		else if (*p)
+			return -EINVAL;
+	}
+	long sz = btf__resolve_size(btf, (uint32_t)id);
+	loc->bit_offset = bits;
+	loc->bitfield_size = bfsize;
+	loc->size = sz < 0 ? 0 : (uint32_t)sz;
+	loc->type_id = id;
+	return 0;
+}
+
+long ktypes_size(struct btf *btf, int32_t id)
+{
+	return btf__resolve_size(btf, (uint32_t)id);
+}

@@ -1,0 +1,613 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * The kernel view of a target: vmlinux symbols (System.map or ELF .symtab), the KASLR offset
+ * found in memory, loaded modules and their kallsyms read from each struct module, BTF types
+ * (vmlinux + modules' split BTF), and kernel virtual reads that keep working while a CPU
+ * runs a nested guest.
+ *
+ * Reading kernel memory: a whole-machine stub translates virtual addresses through the
+ * selected CPU's current paging. A CPU stopped inside a nested guest shows the guest's
+ * paging (../shared/reference/lab-facts.md), so reads go through a "reader" CPU that was
+ * seen in the host kernel (it hit a kernel breakpoint, or linux_banner reads back through
+ * it). When no CPU qualifies, reads fall back to physical mode with our own 4/5-level page
+ * walk from a kernel page-table root seen earlier.
+ */
+#include <bpf/btf.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernel/kernel-internal.h"
+
+#define MAX_MODULES 4096
+#define KASLR_ALIGN 0x200000ULL   /* CONFIG_PHYSICAL_ALIGN on x86_64 */
+#define KASLR_RANGE 0x40000000ULL /* KERNEL_IMAGE_SIZE: 1 GiB */
+#define MAX_KALLSYMS 200000
+
+struct kvmdci_ctx *kvmdci_kernel_get_ctx(struct kvmdci_kernel *k)
+{
+	return k->ctx;
+}
+
+KVMDCI_EXPORT struct kvmdci_target *kvmdci_kernel_get_target(struct kvmdci_kernel *k)
+{
+	return k->target;
+}
+
+KVMDCI_EXPORT uint64_t kvmdci_kernel_kaslr_offset(struct kvmdci_kernel *k)
+{
+	return k->kaslr;
+}
+
+KVMDCI_EXPORT const char *kvmdci_kernel_release(struct kvmdci_kernel *k)
+{
+	return k->release;
+}
+
+/* ---- memory ---- */
+
+static int pt_read(struct kvmdci_kernel *k, uint64_t pa, uint64_t *val)
+{
+	uint8_t b[8];
+	int r = kvmdci_target_read_phys(k->target, pa, b, 8);
+	if (r == 0)
+		*val = le64(b);
+	return r;
+}
+
+/* Walk the kernel's page tables (x86-64 4- or 5-level, 1 GiB / 2 MiB pages). */
+static int translate(struct kvmdci_kernel *k, uint64_t va, uint64_t *pa, uint64_t *page_left)
+{
+	const uint64_t mask = 0x000ffffffffff000ULL;
+	uint64_t table = k->kcr3 & mask, e = 0;
+	int levels = k->la57 ? 5 : 4;
+
+	for (int l = levels; l >= 1; l--) {
+		int shift = 12 + 9 * (l - 1);
+		uint64_t idx = (va >> shift) & 511;
+		int r = pt_read(k, table + idx * 8, &e);
+		if (r < 0)
+			return r;
+		if (!(e & 1))
+			return -EFAULT;
+		if ((l == 3 || l == 2) && (e & 0x80)) { /* large page */
+			uint64_t size = 1ULL << shift;
+			*pa = (e & mask & ~(size - 1)) | (va & (size - 1));
+			*page_left = size - (va & (size - 1));
+			return 0;
+		}
+		table = e & mask;
+	}
+	*pa = table | (va & 0xfff);
+	*page_left = 0x1000 - (va & 0xfff);
+	return 0;
+}
+
+static int read_physwalk(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		uint64_t pa, left;
+		int r = translate(k, addr, &pa, &left);
+		if (r < 0)
+			return r == -EFAULT ? r : r;
+		size_t n = len < left ? len : (size_t)left;
+		if ((r = kvmdci_target_read_phys(k->target, pa, p, n)) < 0)
+			return r;
+		p += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+/* Does linux_banner read back through @cpu? Then that CPU's paging is the host kernel's. */
+static int cpu_sees_kernel(struct kvmdci_kernel *k, int cpu)
+{
+	char b[16];
+
+	if (kvmdci_target_read_virt(k->target, cpu, k->banner_addr, b, sizeof(b)) < 0)
+		return 0;
+	return !memcmp(b, k->banner, sizeof(b));
+}
+
+static void remember_page_root(struct kvmdci_kernel *k, int cpu)
+{
+	uint64_t v[2];
+	const char *names[2] = { "cr3", "cr4" };
+
+	if (kvmdci_target_regs_read(k->target, cpu, names, v, 2) == 0) {
+		/* PTI keeps the kernel's PGD in the lower page of the pair */
+		k->kcr3 = v[0] & ~0x1fffULL & 0x000ffffffffff000ULL;
+		k->la57 = (v[1] >> 12) & 1;
+		k->have_kcr3 = true;
+	}
+}
+
+static int choose_reader(struct kvmdci_kernel *k)
+{
+	int n = kvmdci_target_cpu_count(k->target);
+
+	if (k->reader >= 0 && cpu_sees_kernel(k, k->reader)) {
+		k->reader_valid = true;
+		return 0;
+	}
+	for (int cpu = 0; cpu < n; cpu++)
+		if (cpu != k->reader && cpu_sees_kernel(k, cpu)) {
+			k->reader = cpu;
+			k->reader_valid = true;
+			if (!k->have_kcr3)
+				remember_page_root(k, cpu);
+			return 0;
+		}
+	k->reader_valid = false;
+	return -ENXIO;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf,
+				     size_t len)
+{
+	int r;
+
+	if (!k->reader_valid && choose_reader(k) < 0) {
+		if (!k->have_kcr3) {
+			kvmdci_err(k->ctx, "no CPU of %s shows the host kernel's address space and "
+					   "no kernel page table is known",
+				   kvmdci_target_get_uri(k->target));
+			return -ENXIO;
+		}
+		r = read_physwalk(k, addr, buf, len);
+	} else {
+		r = kvmdci_target_read_virt(k->target, k->reader, addr, buf, len);
+	}
+	if (r == -EFAULT)
+		kvmdci_set_error(k->ctx, "cannot read kernel memory at 0x%llx (%zu bytes)",
+				 (unsigned long long)addr, len);
+	return r;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_read_u64(struct kvmdci_kernel *k, uint64_t addr, uint64_t *val)
+{
+	uint8_t b[8];
+	int r = kvmdci_kernel_read(k, addr, b, 8);
+	if (r == 0)
+		*val = le64(b);
+	return r;
+}
+
+KVMDCI_EXPORT void kvmdci_kernel_note_stop(struct kvmdci_kernel *k, const struct kvmdci_stop *stop)
+{
+	/* a CPU that stopped on a kernel breakpoint/watchpoint is in the host kernel */
+	if (stop && stop->cpu >= 0 &&
+	    (stop->reason == KVMDCI_STOP_BREAKPOINT || stop->reason == KVMDCI_STOP_WATCHPOINT)) {
+		k->reader = stop->cpu;
+		k->reader_valid = true;
+		return;
+	}
+	k->reader_valid = false;
+}
+
+void kernel_set_reader(struct kvmdci_kernel *k, int cpu)
+{
+	k->reader = cpu;
+	k->reader_valid = true;
+}
+
+/* ---- KASLR ---- */
+
+static int find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
+{
+	int n = kvmdci_target_cpu_count(k->target);
+	char b[16];
+
+	/* Each CPU in turn; the offset is a multiple of 2 MiB below 1 GiB. */
+	for (int cpu = 0; cpu < n; cpu++) {
+		for (uint64_t off = 0; off < KASLR_RANGE; off += KASLR_ALIGN) {
+			if (kvmdci_target_read_virt(k->target, cpu, linked_banner + off, b, 14) < 0)
+				continue;
+			if (memcmp(b, "Linux version ", 14) != 0)
+				continue;
+			k->kaslr = off;
+			k->banner_addr = linked_banner + off;
+			k->reader = cpu;
+			k->reader_valid = true;
+			remember_page_root(k, cpu);
+			return 0;
+		}
+	}
+	kvmdci_err(k->ctx, "linux_banner (linked at 0x%llx) not found in the memory of any CPU of %s "
+			   "at any KASLR offset: does the System.map match the running kernel, and is "
+			   "a CPU in the host kernel?",
+		   (unsigned long long)linked_banner, kvmdci_target_get_uri(k->target));
+	return -ENOENT;
+}
+
+/* ---- types ---- */
+
+int kernel_type(struct kvmdci_kernel *k, const char *module, const char *type, struct btf **btf,
+		int32_t *id)
+{
+	if (ktypes_find(&k->types, module, type, btf, id) == 0)
+		return 0;
+	kvmdci_set_error(k->ctx, "type info: no %s%s%s in %s", type, module ? " in module " : "",
+			 module ? module : "", k->types.vmlinux_path);
+	return -ENOENT;
+}
+
+int kernel_member(struct kvmdci_kernel *k, const char *module, const char *type, const char *path,
+		  struct ktypes_loc *loc)
+{
+	struct btf *btf;
+	int32_t id;
+	int r = kernel_type(k, module, type, &btf, &id);
+
+	if (r < 0)
+		return r;
+	r = ktypes_resolve_path(btf, id, path, loc);
+	if (r < 0)
+		kvmdci_set_error(k->ctx, "type info: %s has no member %s", type, path);
+	return r;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_type_size(struct kvmdci_kernel *k, const char *module,
+					  const char *type, uint64_t *size)
+{
+	struct btf *btf;
+	int32_t id;
+	int r = kernel_type(k, module, type, &btf, &id);
+
+	if (r < 0)
+		return r;
+	long s = ktypes_size(btf, id);
+	if (s < 0)
+		return -EINVAL;
+	*size = (uint64_t)s;
+	return 0;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_member(struct kvmdci_kernel *k, const char *module,
+				       const char *type, const char *path,
+				       struct kvmdci_member *member)
+{
+	struct ktypes_loc loc;
+	int r = kernel_member(k, module, type, path, &loc);
+
+	if (r < 0)
+		return r;
+	memset(member, 0, sizeof(*member));
+	member->bit_offset = loc.bit_offset;
+	member->bitfield_size = loc.bitfield_size;
+	member->size = loc.size;
+	return 0;
+}
+
+/* ---- modules ---- */
+
+static int member_off(struct kvmdci_kernel *k, const char *type, const char *path, uint64_t *off)
+{
+	struct ktypes_loc loc;
+	int r = kernel_member(k, NULL, type, path, &loc);
+	if (r < 0) {
+		kvmdci_err(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
+		return r;
+	}
+	*off = loc.bit_offset / 8;
+	return 0;
+}
+
+struct kmodule *kernel_module(struct kvmdci_kernel *k, const char *name)
+{
+	for (int i = 0; i < k->nmods; i++)
+		if (!strcmp(k->mods[i].name, name))
+			return &k->mods[i];
+	return NULL;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_has_module(struct kvmdci_kernel *k, const char *module)
+{
+	return kernel_module(k, module) != NULL;
+}
+
+static int walk_modules(struct kvmdci_kernel *k)
+{
+	uint64_t head, off_list, off_name, next;
+	int r;
+
+	if (symtab_lookup(&k->vsyms, "modules", &head, 0) < 0) {
+		kvmdci_err(k->ctx, "symbol 'modules' not in the kernel's symbols");
+		return -ENOENT;
+	}
+	head += k->kaslr;
+	if ((r = member_off(k, "struct module", "list", &off_list)) < 0 ||
+	    (r = member_off(k, "struct module", "name", &off_name)) < 0)
+		return r;
+	if ((r = kvmdci_kernel_read_u64(k, head, &next)) < 0) {
+		kvmdci_err(k->ctx, "cannot read the module list head at 0x%llx",
+			   (unsigned long long)head);
+		return r;
+	}
+	while (next != head) {
+		if (k->nmods >= MAX_MODULES) {
+			kvmdci_err(k->ctx, "module list at 0x%llx: more than %d entries (a cycle?)",
+				   (unsigned long long)head, MAX_MODULES);
+			return -ELOOP;
+		}
+		uint64_t mod = next - off_list;
+		struct kmodule *m = &k->mods[k->nmods];
+		memset(m, 0, sizeof(*m));
+		if ((r = kvmdci_kernel_read(k, mod + off_name, m->name, sizeof(m->name) - 1)) < 0) {
+			kvmdci_err(k->ctx, "cannot read struct module at 0x%llx (module list)",
+				   (unsigned long long)mod);
+			return r;
+		}
+		m->name[sizeof(m->name) - 1] = '\0';
+		m->addr = mod;
+		k->nmods++;
+		if ((r = kvmdci_kernel_read_u64(k, next, &next)) < 0) {
+			kvmdci_err(k->ctx, "cannot follow the module list at 0x%llx",
+				   (unsigned long long)next);
+			return r;
+		}
+	}
+	kvmdci_info(k->ctx, "%d modules loaded", k->nmods);
+	return 0;
+}
+
+/* Read a module's own kallsyms (struct module.kallsyms -> mod_kallsyms) from target memory. */
+int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
+{
+	uint64_t off_kallsyms, off_symtab, off_num, off_strtab, ks, symtab, strtab, num64;
+	uint32_t num;
+	int r;
+
+	if (m->syms_loaded)
+		return 0;
+	if ((r = member_off(k, "struct module", "kallsyms", &off_kallsyms)) < 0 ||
+	    (r = member_off(k, "struct mod_kallsyms", "symtab", &off_symtab)) < 0 ||
+	    (r = member_off(k, "struct mod_kallsyms", "num_symtab", &off_num)) < 0 ||
+	    (r = member_off(k, "struct mod_kallsyms", "strtab", &off_strtab)) < 0)
+		return r;
+	if ((r = kvmdci_kernel_read_u64(k, m->addr + off_kallsyms, &ks)) < 0 ||
+	    (r = kvmdci_kernel_read_u64(k, ks + off_symtab, &symtab)) < 0 ||
+	    (r = kvmdci_kernel_read_u64(k, ks + off_num, &num64)) < 0 ||
+	    (r = kvmdci_kernel_read_u64(k, ks + off_strtab, &strtab)) < 0) {
+		kvmdci_err(k->ctx, "cannot read the kallsyms of module %s (struct module at 0x%llx)",
+			   m->name, (unsigned long long)m->addr);
+		return r;
+	}
+	num = (uint32_t)num64;
+	if (num == 0 || num > MAX_KALLSYMS) {
+		kvmdci_err(k->ctx, "module %s: implausible kallsyms count %u at 0x%llx", m->name,
+			   num, (unsigned long long)ks);
+		return -EINVAL;
+	}
+	size_t symsz = (size_t)num * 24; /* Elf64_Sym */
+	uint8_t *syms = malloc(symsz);
+	if (!syms)
+		return -ENOMEM;
+	if ((r = kvmdci_kernel_read(k, symtab, syms, symsz)) < 0) {
+		kvmdci_err(k->ctx, "cannot read %u kallsyms of module %s at 0x%llx", num, m->name,
+			   (unsigned long long)symtab);
+		free(syms);
+		return r;
+	}
+	uint32_t maxname = 0;
+	for (uint32_t i = 0; i < num; i++)
+		if (le32(syms + i * 24) > maxname)
+			maxname = le32(syms + i * 24);
+	if (maxname > 16 * 1024 * 1024) {
+		kvmdci_err(k->ctx, "module %s: implausible kallsyms string table", m->name);
+		free(syms);
+		return -EINVAL;
+	}
+	size_t strsz = maxname + 256;
+	char *str = calloc(1, strsz + 1);
+	if (!str) {
+		free(syms);
+		return -ENOMEM;
+	}
+	/* the last name may end near an unmapped page: read its tail in small pieces */
+	r = kvmdci_kernel_read(k, strtab, str, maxname);
+	for (size_t o = maxname; r == 0 && o < strsz; o += 32)
+		if (kvmdci_kernel_read(k, strtab + o, str + o, 32) < 0 || memchr(str + o, 0, 32))
+			break;
+	if (r < 0) {
+		kvmdci_err(k->ctx, "cannot read the kallsyms strings of module %s at 0x%llx",
+			   m->name, (unsigned long long)strtab);
+		free(syms);
+		free(str);
+		return r;
+	}
+	for (uint32_t i = 0; i < num; i++) {
+		uint32_t nm = le32(syms + i * 24);
+		uint8_t info = syms[i * 24 + 4];
+		uint64_t value = le64(syms + i * 24 + 8);
+		if (!nm || nm >= strsz || !value)
+			continue;
+		const char *s = str + nm;
+		size_t len = strnlen(s, strsz - nm);
+		char type = (info & 0xf) == 2 ? 't' : 'd';
+		if ((r = symtab_add(&m->syms, s, len, value, type)) < 0)
+			break;
+	}
+	free(syms);
+	free(str);
+	if (r < 0)
+		return r;
+	symtab_sort(&m->syms);
+	m->syms_loaded = 1;
+	kvmdci_info(k->ctx, "module %s: %zu symbols from its kallsyms", m->name, m->syms.n);
+	return 0;
+}
+
+/* Load a module's split BTF from the modules directory (name with '_' or '-'). */
+static void load_module_btf(struct kvmdci_kernel *k, const char *name)
+{
+	char path[1024], dashed[64];
+
+	if (!k->modules_dir[0])
+		return;
+	snprintf(dashed, sizeof(dashed), "%s", name);
+	for (char *p = dashed; *p; p++)
+		if (*p == '_')
+			*p = '-';
+	const char *cands[2] = { dashed, name };
+	for (int i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/%s.ko", k->modules_dir, cands[i]);
+		if (access(path, R_OK) == 0) {
+			if (ktypes_add_module(k->ctx, &k->types, name, path) == 0)
+				kvmdci_info(k->ctx, "types of module %s from %s", name, path);
+			return;
+		}
+	}
+	kvmdci_warn(k->ctx, "no %s.ko in %s: its types are unknown", dashed, k->modules_dir);
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr)
+{
+	const char *colon = strchr(name, ':');
+	uint64_t a;
+
+	if (colon) {
+		char mod[64];
+		size_t n = (size_t)(colon - name);
+		if (n >= sizeof(mod))
+			return -EINVAL;
+		memcpy(mod, name, n);
+		mod[n] = '\0';
+		if (!strcmp(mod, "vmlinux") || !strcmp(mod, "lk")) {
+			if (symtab_lookup(&k->vsyms, colon + 1, &a, 1) < 0)
+				return -ENOENT;
+			*addr = a + k->kaslr;
+			return 0;
+		}
+		struct kmodule *m = kernel_module(k, mod);
+		if (!m) {
+			kvmdci_set_error(k->ctx, "module %s is not loaded on the target", mod);
+			return -ENODEV;
+		}
+		if (kernel_module_load_syms(k, m) < 0)
+			return -EIO;
+		if (symtab_lookup(&m->syms, colon + 1, addr, 1) < 0) {
+			kvmdci_set_error(k->ctx, "no symbol %s in module %s", colon + 1, mod);
+			return -ENOENT;
+		}
+		return 0;
+	}
+	if (symtab_lookup(&k->vsyms, name, &a, 1) == 0) {
+		*addr = a + k->kaslr;
+		return 0;
+	}
+	for (int i = 0; i < k->nmods; i++)
+		if (k->mods[i].syms_loaded && symtab_lookup(&k->mods[i].syms, name, addr, 1) == 0)
+			return 0;
+	kvmdci_set_error(k->ctx, "no symbol %s", name);
+	return -ENOENT;
+}
+
+static const char *env_or(const char *v, const char *env)
+{
+	if (v)
+		return v;
+	v = getenv(env);
+	return v && *v ? v : NULL;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files *f,
+				     struct kvmdci_kernel **ret)
+{
+	struct kvmdci_ctx *ctx = kvmdci_target_get_ctx(t);
+	struct kvmdci_kernel *k;
+	const char *vmlinux, *sysmap, *mods;
+	uint64_t banner;
+	int r;
+
+	vmlinux = env_or(f ? f->vmlinux : NULL, "KVMDCI_VMLINUX");
+	sysmap = env_or(f ? f->system_map : NULL, "KVMDCI_SYSTEM_MAP");
+	mods = env_or(f ? f->modules : NULL, "KVMDCI_MODULES");
+	if (!vmlinux) {
+		kvmdci_err(ctx, "no type info: give --vmlinux (a vmlinux with BTF, e.g. extracted "
+				"from the kernel's bzImage) or set KVMDCI_VMLINUX");
+		return -ENOENT;
+	}
+	k = calloc(1, sizeof(*k));
+	if (!k)
+		return -ENOMEM;
+	k->mods = calloc(MAX_MODULES, sizeof(*k->mods));
+	if (!k->mods) {
+		free(k);
+		return -ENOMEM;
+	}
+	k->refcount = 1;
+	k->ctx = kvmdci_ctx_ref(ctx);
+	k->target = kvmdci_target_ref(t);
+	k->reader = -1;
+	if (mods)
+		snprintf(k->modules_dir, sizeof(k->modules_dir), "%s", mods);
+
+	if (sysmap)
+		r = symtab_load_system_map(ctx, &k->vsyms, sysmap);
+	else {
+		r = symtab_load_elf(ctx, &k->vsyms, vmlinux);
+		if (r == -ENOENT)
+			kvmdci_err(ctx, "no kernel symbols: %s has no symbol table; give --system-map "
+					"(Debian: the real System.map is in linux-image-*-dbg)",
+				   vmlinux);
+	}
+	if (r < 0)
+		goto fail;
+	if ((r = ktypes_load_vmlinux(ctx, &k->types, vmlinux)) < 0)
+		goto fail;
+	if (symtab_lookup(&k->vsyms, "linux_banner", &banner, 0) < 0) {
+		kvmdci_err(ctx, "symbol linux_banner not found in %s", sysmap ? sysmap : vmlinux);
+		r = -ENOENT;
+		goto fail;
+	}
+	if ((r = find_kaslr(k, banner)) < 0)
+		goto fail;
+	char b[256] = { 0 };
+	if (kvmdci_kernel_read(k, k->banner_addr, b, sizeof(b) - 1) == 0) {
+		memcpy(k->banner, b, sizeof(k->banner));
+		sscanf(b, "Linux version %127s", k->release);
+	}
+	kvmdci_info(ctx, "kernel %s, KASLR offset 0x%llx (found through CPU %d)", k->release,
+		    (unsigned long long)k->kaslr, k->reader);
+	if ((r = walk_modules(k)) < 0)
+		goto fail;
+	static const char *const kvm_mods[] = { "kvm", "kvm_amd", "kvm_intel" };
+	for (size_t i = 0; i < ARRAY_SIZE(kvm_mods); i++) {
+		struct kmodule *m = kernel_module(k, kvm_mods[i]);
+		if (!m)
+			continue;
+		if ((r = kernel_module_load_syms(k, m)) < 0)
+			goto fail;
+		load_module_btf(k, kvm_mods[i]);
+	}
+	*ret = k;
+	return 0;
+fail:
+	kvmdci_kernel_unref(k);
+	return r;
+}
+
+struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k)
+{
+	if (k)
+		k->refcount++;
+	return k;
+}
+
+KVMDCI_EXPORT struct kvmdci_kernel *kvmdci_kernel_unref(struct kvmdci_kernel *k)
+{
+	if (!k || --k->refcount > 0)
+		return NULL;
+	for (int i = 0; i < k->nmods; i++)
+		symtab_free(&k->mods[i].syms);
+	free(k->mods);
+	symtab_free(&k->vsyms);
+	ktypes_free(&k->types);
+	kvmdci_target_unref(k->target);
+	kvmdci_ctx_unref(k->ctx);
+	free(k);
+	return NULL;
+}

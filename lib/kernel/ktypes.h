@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Kernel type information (BTF). */
+#pragma once
+
+#include <stdint.h>
+
+struct btf;
+struct kvmdci_ctx;
+
+struct ktypes {
+	struct btf *vmlinux;
+	char vmlinux_path[512];
+	struct {
+		char name[64];
+		struct btf *btf;
+	} mods[16];
+	int nmods;
+};
+
+/* Where a member sits, and its (modifier-free) type. */
+struct ktypes_loc {
+	uint64_t bit_offset;
+	uint32_t bitfield_size;
+	uint32_t size;
+	int32_t type_id;
+};
+
+int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path);
+int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *name,
+		      const char *path);
+void ktypes_free(struct ktypes *kt);
+/* Find "struct x" / "union x" / "enum x" / a type name; module NULL: vmlinux then modules. */
+int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct btf **btf,
+		int32_t *id);
+int ktypes_resolve_path(struct btf *btf, int32_t id, const char *path, struct ktypes_loc *loc);
+int32_t ktypes_skip_mods(struct btf *btf, int32_t id);
+long ktypes_size(struct btf *btf, int32_t id);

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Symbol tables: System.map, ELF .symtab (libelf) and modules' kallsyms share this store. */
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "kernel/symtab.h"
+
+int symtab_add(struct symtab *st, const char *name, size_t nlen, uint64_t addr, char type)
+{
+	if (st->n == st->cap) {
+		size_t cap = st->cap ? st->cap * 2 : 1024;
+		struct sym *s = realloc(st->syms, cap * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		st->syms = s;
+		st->cap = cap;
+	}
+	if (st->names_len + nlen + 1 > st->names_cap) {
+		size_t cap = st->names_cap ? st->names_cap * 2 : 65536;
+		while (cap < st->names_len + nlen + 1)
+			cap *= 2;
+		char *p = realloc(st->names, cap);
+		if (!p)
+			return -ENOMEM;
+		st->names = p;
+		st->names_cap = cap;
+	}
+	memcpy(st->names + st->names_len, name, nlen);
+	st->names[st->names_len + nlen] = '\0';
+	st->syms[st->n++] = (struct sym){ addr, (uint32_t)st->names_len, type };
+	st->names_len += nlen + 1;
+	st->sorted = 0;
+	return 0;
+}
+
+static const char *sort_names;
+static int by_name(const void *a, const void *b)
+{
+	const struct sym *x = a, *y = b;
+	int c = strcmp(sort_names + x->name, sort_names + y->name);
+	/* text symbols first among duplicates (local statics may repeat) */
+	if (!c)
+		c = (y->type == 't' || y->type == 'T') - (x->type == 't' || x->type == 'T');
+	return c;
+}
+
+void symtab_sort(struct symtab *st)
+{
+	sort_names = st->names;
+	qsort(st->syms, st->n, sizeof(*st->syms), by_name);
+	st->sorted = 1;
+}
+
+static long find_first(struct symtab *st, const char *name, size_t nlen, int prefix)
+{
+	size_t lo = 0, hi = st->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		const char *s = st->names + st->syms[mid].name;
+		int c = prefix ? strncmp(s, name, nlen) : strcmp(s, name);
+		if (c < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo < st->n) {
+		const char *s = st->names + st->syms[lo].name;
+		if (prefix ? !strncmp(s, name, nlen) : !strcmp(s, name))
+			return (long)lo;
+	}
+	return -1;
+}
+
+int symtab_lookup(struct symtab *st, const char *name, uint64_t *addr, int allow_suffix)
+{
+	long i;
+
+	if (!st->n)
+		return -ENOENT;
+	if (!st->sorted)
+		symtab_sort(st);
+	i = find_first(st, name, strlen(name), 0);
+	if (i >= 0) {
+		*addr = st->syms[i].addr;
+		return 0;
+	}
+	if (!allow_suffix)
+		return -ENOENT;
+	/* compiler clones: name.isra.N, name.constprop.N, name.part.N, name.cold is skipped */
+	size_t nlen = strlen(name);
+	for (i = find_first(st, name, nlen, 1); i >= 0 && (size_t)i < st->n; i++) {
+		const char *s = st->names + st->syms[i].name;
+		if (strncmp(s, name, nlen))
+			break;
+		if (s[nlen] == '.' && strncmp(s + nlen, ".cold", 5) != 0) {
+			*addr = st->syms[i].addr;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+const char *symtab_name_at(struct symtab *st, uint64_t addr, uint64_t *sym_addr)
+{
+	const struct sym *best = NULL;
+	for (size_t i = 0; i < st->n; i++)
+		if (st->syms[i].addr <= addr && (!best || st->syms[i].addr > best->addr))
+			best = &st->syms[i];
+	if (!best)
+		return NULL;
+	*sym_addr = best->addr;
+	return st->names + best->name;
+}
+
+void symtab_free(struct symtab *st)
+{
+	free(st->syms);
+	free(st->names);
+	memset(st, 0, sizeof(*st));
+}
+
+int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char line[1024];
+	unsigned long lineno = 0;
+	int r = 0;
+
+	if (!f) {
+		r = -errno;
+		kvmdci_err(ctx, "cannot open System.map %s: %s", path, strerror(errno));
+		return r;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		char *end, type, name[512];
+		lineno++;
+		unsigned long long a = strtoull(line, &end, 16);
+		if (end == line || sscanf(end, " %c %511s", &type, name) != 2) {
+			kvmdci_err(ctx, "%s:%lu: not a System.map line", path, lineno);
+			r = -EINVAL;
+			break;
+		}
+		if ((r = symtab_add(st, name, strlen(name), a, type)) < 0)
+			break;
+	}
+	fclose(f);
+	if (!r && st->n < 100) {
+		kvmdci_err(ctx, "%s has only %zu symbols: the linux-image package ships a placeholder; "
+				"the real System.map is in the matching -dbg package",
+			   path, st->n);
+		r = -EINVAL;
+	}
+	symtab_sort(st);
+	return r;
+}
+
+int symtab_load_elf(struct kvmdci_ctx *ctx, struct symtab *st, const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -ENOENT;
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+
+	if (fd < 0) {
+		r = -errno;
+		kvmdci_err(ctx, "cannot open %s: %s", path, strerror(errno));
+		return r;
+	}
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		kvmdci_err(ctx, "%s is not an ELF file", path);
+		if (elf)
+			elf_end(elf);
+		close(fd);
+		return -EINVAL;
+	}
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_SYMTAB)
+			continue;
+		Elf_Data *data = elf_getdata(scn, NULL);
+		size_t n = sh.sh_entsize ? sh.sh_size / sh.sh_entsize : 0;
+		for (size_t i = 0; data && i < n; i++) {
+			GElf_Sym s;
+			if (!gelf_getsym(data, (int)i, &s) || !s.st_name || s.st_shndx == SHN_UNDEF)
+				continue;
+			const char *nm = elf_strptr(elf, sh.sh_link, s.st_name);
+			if (!nm)
+				continue;
+			int ty = GELF_ST_TYPE(s.st_info);
+			char c = ty == STT_FUNC ? 't' : 'd';
+			if (GELF_ST_BIND(s.st_info) == STB_GLOBAL)
+				c = (char)(c - 32);
+			if ((r = symtab_add(st, nm, strlen(nm), s.st_value, c)) < 0)
+				break;
+		}
+		r = st->n ? 0 : -ENOENT;
+		break;
+	}
+	elf_end(elf);
+	close(fd);
+	if (r == 0)
+		symtab_sort(st);
+	return r;
+}

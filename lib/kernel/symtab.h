@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A name -> address table (System.map, ELF .symtab, a module's kallsyms). */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kvmdci_ctx;
+
+struct symtab {
+	struct sym {
+		uint64_t addr;
+		uint32_t name; /* offset into names */
+		char type;
+	} *syms;
+	size_t n, cap;
+	char *names;
+	size_t names_len, names_cap;
+	int sorted;
+};
+
+int symtab_add(struct symtab *st, const char *name, size_t nlen, uint64_t addr, char type);
+void symtab_sort(struct symtab *st);
+/* Exact name; with @allow_suffix also "name.isra.0", "name.constprop.0", "name.part.0". */
+int symtab_lookup(struct symtab *st, const char *name, uint64_t *addr, int allow_suffix);
+/* The symbol at or below @addr (for symbolizing). */
+const char *symtab_name_at(struct symtab *st, uint64_t addr, uint64_t *sym_addr);
+void symtab_free(struct symtab *st);
+/* Parse a System.map file. */
+int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path);
+/* Read .symtab of an ELF file (vmlinux with symbols). -ENOENT when it has none. */
+int symtab_load_elf(struct kvmdci_ctx *ctx, struct symtab *st, const char *path);

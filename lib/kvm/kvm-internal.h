@@ -1,0 +1,20 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Offsets of the KVM structures the model walks, taken from type info once per walk. */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct kvm_layout {
+	uint64_t vm_list; /* address of kvm:vm_list */
+	uint64_t kvm_vm_list, kvm_online_vcpus, kvm_userspace_pid;
+	bool xarray;
+	uint64_t kvm_vcpu_array, xa_head, xa_node_shift, xa_node_slots;
+	uint64_t kvm_vcpus, vcpus_max;
+	uint64_t vcpu_id, vcpu_idx, vcpu_cpu, vcpu_kvm, vcpu_stat_exits;
+	bool has_vcpu_idx;
+};
+
+int kvm_layout_get(struct kvmdci_kernel *k, struct kvm_layout *l);
+int kvm_vcpu_info_read(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t vcpu,
+		       struct kvmdci_vcpu_info *vi);

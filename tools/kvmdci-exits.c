@@ -1,0 +1,361 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* kvmdci-exits: a VM-exit reason histogram (like kvm_stat) taken from below the OS. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shared.h"
+
+#define MAX_ROWS 65536
+
+static struct tool tool = { .name = "kvmdci-exits" };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kvmdci-exits -t URI [--duration S | --count N] [--per-vcpu] [--per-vm] "
+		"[--json]\n"
+		"\n"
+		"Counts VM exits by reason on a KVM host seen through a whole-machine debugger and\n"
+		"prints a histogram (reason, code, count, share, rate, bar), like kvm_stat. It stops\n"
+		"at --duration, --count or Ctrl-C, removes its breakpoints and lets the host run.\n"
+		"\n"
+		"Tracing:\n"
+		"  -d, --duration S      trace for S seconds (default: until Ctrl-C)\n"
+		"  -c, --count N         stop after N exits\n"
+		"      --trigger T       auto (default), watch or break:\n"
+		"                        watch: write watchpoints on each vCPU's kvm_vcpu.stat.exits\n"
+		"                        (fast on QEMU: no translation-cache flush; needs the vCPUs\n"
+		"                        to exist and one debug register each on real CPUs);\n"
+		"                        break: a breakpoint on svm_handle_exit / vmx_handle_exit\n"
+		"      --per-vcpu        also one table per vCPU\n"
+		"      --per-vm          also one table per VM\n"
+		"\n" TOOL_COMMON_HELP "\n"
+		"Examples:\n"
+		"  eval \"$(kvmdci-lab env)\"; kvmdci-exits --duration 10\n"
+		"  kvmdci-exits -t gdb://127.0.0.1:1234 --vmlinux vmlinux --system-map System.map \\\n"
+		"      --modules ./modules --count 10000 --json | jq '.reasons[0]'\n"
+		"\n"
+		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
+}
+
+struct row {
+	unsigned long long code;
+	unsigned long long count;
+};
+
+static int by_count(const void *a, const void *b)
+{
+	const struct row *x = a, *y = b;
+	if (x->count != y->count)
+		return x->count < y->count ? 1 : -1;
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+/* Sum @counts rows that match a filter into per-reason rows, sorted by count. */
+static int reasons(const struct kvmdci_exit_count *c, int n, unsigned long long vm,
+		   unsigned long long vcpu, struct row *rows, unsigned long long *total)
+{
+	int nr = 0;
+	*total = 0;
+	for (int i = 0; i < n; i++) {
+		if ((vm && c[i].vm != vm) || (vcpu && c[i].vcpu != vcpu))
+			continue;
+		int j;
+		for (j = 0; j < nr; j++)
+			if (rows[j].code == c[i].code)
+				break;
+		if (j == nr)
+			rows[nr++] = (struct row){ c[i].code, 0 };
+		rows[j].count += c[i].count;
+		*total += c[i].count;
+	}
+	qsort(rows, (size_t)nr, sizeof(*rows), by_count);
+	return nr;
+}
+
+static const char *reason_name(enum kvmdci_vendor v, unsigned long long code, char *buf,
+			       size_t sz)
+{
+	const char *n = kvmdci_exit_reason_name(v, code);
+	if (n)
+		return n;
+	if (code == 0xfffffffffffffffeULL)
+		return "(unreadable)";
+	snprintf(buf, sz, "unknown");
+	return buf;
+}
+
+static void print_table(enum kvmdci_vendor v, const struct row *rows, int nr,
+			unsigned long long total, double secs)
+{
+	char buf[32];
+	unsigned long long max = nr ? rows[0].count : 0;
+
+	printf("  %-22s %10s %12s %7s %10s\n", "reason", "code", "count", "share", "rate/s");
+	for (int i = 0; i < nr; i++) {
+		int bar = max ? (int)(rows[i].count * 30 / max) : 0;
+		char code[24];
+		snprintf(code, sizeof(code), "0x%llx", rows[i].code);
+		printf("  %-22s %10s %12llu %6.1f%% %10.1f  ", reason_name(v, rows[i].code, buf, sizeof(buf)),
+		       code, rows[i].count, total ? 100.0 * (double)rows[i].count / (double)total : 0.0,
+		       secs > 0 ? (double)rows[i].count / secs : 0.0);
+		for (int b = 0; b < bar; b++)
+			fputc('#', stdout);
+		fputc('\n', stdout);
+	}
+	printf("  %-22s %10s %12llu %6.1f%% %10.1f\n", "total", "", total, total ? 100.0 : 0.0,
+	       secs > 0 ? (double)total / secs : 0.0);
+}
+
+static json_t *json_reasons(enum kvmdci_vendor v, const struct row *rows, int nr,
+			    unsigned long long total, double secs)
+{
+	json_t *a = json_array();
+	char buf[32];
+	for (int i = 0; i < nr; i++)
+		json_array_append_new(
+			a, json_pack("{s:I, s:o, s:s, s:I, s:f, s:f}", "code", (json_int_t)rows[i].code,
+				     "code_hex", tool_json_addr(rows[i].code), "name",
+				     reason_name(v, rows[i].code, buf, sizeof(buf)), "count",
+				     (json_int_t)rows[i].count, "share",
+				     total ? (double)rows[i].count / (double)total : 0.0, "rate",
+				     secs > 0 ? (double)rows[i].count / secs : 0.0));
+	return a;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		TOOL_COMMON_LONGOPTS,
+		{ "duration", required_argument, NULL, 'd' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "trigger", required_argument, NULL, 'T' },
+		{ "per-vcpu", no_argument, NULL, 'P' },
+		{ "per-vm", no_argument, NULL, 'M' },
+		{ 0 },
+	};
+	double duration = 0;
+	unsigned long long max_count = 0;
+	enum kvmdci_trigger trigger = KVMDCI_TRIGGER_AUTO;
+	bool per_vcpu = false, per_vm = false;
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_catalog *cat = NULL;
+	struct kvmdci_exits *e = NULL;
+	int opt, r, status = 0;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "d:c:", opts, NULL)) != -1) {
+		if (tool_common_option(&tool, opt, optarg, usage))
+			continue;
+		switch (opt) {
+		case 'd':
+			duration = strtod(optarg, &end);
+			if (*end || duration <= 0) {
+				fprintf(stderr, "kvmdci-exits: --duration needs a positive number of "
+						"seconds, not '%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'c':
+			errno = 0;
+			max_count = strtoull(optarg, &end, 10);
+			if (*end || errno || max_count == 0) {
+				fprintf(stderr, "kvmdci-exits: --count needs a positive integer, not "
+						"'%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'T':
+			if (!strcmp(optarg, "auto"))
+				trigger = KVMDCI_TRIGGER_AUTO;
+			else if (!strcmp(optarg, "watch"))
+				trigger = KVMDCI_TRIGGER_WATCH;
+			else if (!strcmp(optarg, "break"))
+				trigger = KVMDCI_TRIGGER_BREAK;
+			else {
+				fprintf(stderr, "kvmdci-exits: --trigger is auto, watch or break, not "
+						"'%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'P':
+			per_vcpu = true;
+			break;
+		case 'M':
+			per_vm = true;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kvmdci-exits: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	tool_setup(&tool);
+	tool_install_signals();
+
+	if ((r = kvmdci_catalog_load(tool.ctx, tool.catalog, &cat)) < 0)
+		return tool_fail(&tool, r, NULL);
+	if (tool.verbose)
+		tool_progress(&tool, "attaching to %s", tool.target);
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	if ((r = kvmdci_exits_new(k, cat, trigger, &e)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	if ((r = kvmdci_exits_start(e)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	tool_progress(&tool, "trigger %s", kvmdci_exits_trigger_description(e));
+	tool_progress(&tool, "tracing (Ctrl-C to stop)");
+	double t0 = now_s(), secs;
+	bool interrupted = false;
+	while (!tool_stop_requested) {
+		int slice = 200;
+		if (duration > 0) {
+			double left = duration - (now_s() - t0);
+			if (left <= 0)
+				break;
+			if (left * 1000 < slice)
+				slice = (int)(left * 1000) + 1;
+		}
+		r = kvmdci_exits_poll(e, slice);
+		if (r < 0) {
+			tool_fail(&tool, r, "lost the target");
+			status = 1;
+			break;
+		}
+		if (max_count && kvmdci_exits_total(e) >= max_count)
+			break;
+	}
+	interrupted = tool_stop_requested;
+	secs = now_s() - t0;
+	r = kvmdci_exits_stop(e);
+	if (r < 0 && !status) {
+		tool_fail(&tool, r, "could not restore the target");
+		status = 1;
+	}
+
+	/* results (also after an error: what was counted so far) */
+	enum kvmdci_vendor v = kvmdci_exits_vendor(e);
+	int n = kvmdci_exits_counts(e, NULL, 0);
+	struct kvmdci_exit_count *c = calloc((size_t)n + 1, sizeof(*c));
+	struct row *rows = calloc((size_t)n + 1, sizeof(*rows));
+	if (!c || !rows) {
+		free(c);
+		free(rows);
+		status = tool_fail(&tool, -ENOMEM, NULL);
+		goto out;
+	}
+	n = kvmdci_exits_counts(e, c, n);
+	unsigned long long total;
+	int nr = reasons(c, n, 0, 0, rows, &total);
+	const char *vname = v == KVMDCI_VENDOR_VMX ? "vmx" : "svm";
+	const char *tname = kvmdci_exits_trigger(e) == KVMDCI_TRIGGER_WATCH ? "watch" : "break";
+
+	if (tool.json) {
+		json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:f, s:b, s:I, s:o}", "target",
+					tool.target, "vendor", vname, "trigger", tname,
+					"trigger_description", kvmdci_exits_trigger_description(e),
+					"duration_s", secs, "interrupted", interrupted, "total",
+					(json_int_t)total, "reasons",
+					json_reasons(v, rows, nr, total, secs));
+		json_t *vcpus = json_array(), *vms = json_array();
+		for (int i = 0; i < n; i++) {
+			bool seen = false;
+			for (int j = 0; j < i; j++)
+				seen |= c[j].vcpu == c[i].vcpu;
+			if (seen)
+				continue;
+			unsigned long long vt;
+			struct row *vr = calloc((size_t)n, sizeof(*vr));
+			int vn = reasons(c, n, 0, c[i].vcpu, vr, &vt);
+			json_array_append_new(
+				vcpus, json_pack("{s:o, s:i, s:o, s:i, s:I, s:o}", "vm",
+						 tool_json_addr(c[i].vm), "vm_pid", c[i].vm_pid, "vcpu",
+						 tool_json_addr(c[i].vcpu), "vcpu_id", c[i].vcpu_id,
+						 "total", (json_int_t)vt, "reasons",
+						 json_reasons(v, vr, vn, vt, secs)));
+			free(vr);
+		}
+		for (int i = 0; i < n; i++) {
+			bool seen = false;
+			for (int j = 0; j < i; j++)
+				seen |= c[j].vm == c[i].vm;
+			if (seen)
+				continue;
+			unsigned long long vt;
+			struct row *vr = calloc((size_t)n, sizeof(*vr));
+			int vn = reasons(c, n, c[i].vm ? c[i].vm : 0, 0, vr, &vt);
+			json_array_append_new(vms, json_pack("{s:o, s:i, s:I, s:o}", "vm",
+							     tool_json_addr(c[i].vm), "vm_pid",
+							     c[i].vm_pid, "total", (json_int_t)vt,
+							     "reasons", json_reasons(v, vr, vn, vt, secs)));
+			free(vr);
+		}
+		json_object_set_new(doc, "vcpus", vcpus);
+		json_object_set_new(doc, "vms", vms);
+		if (!status)
+			tool_json_print(&tool, doc);
+		json_decref(doc);
+	} else {
+		printf("VM exits (%s) on %s: %llu in %.1f s, trigger %s%s\n", vname, tool.target, total,
+		       secs, tname, interrupted ? " (interrupted)" : "");
+		print_table(v, rows, nr, total, secs);
+		for (int i = 0; per_vm && i < n; i++) {
+			bool seen = false;
+			for (int j = 0; j < i; j++)
+				seen |= c[j].vm == c[i].vm;
+			if (seen)
+				continue;
+			unsigned long long vt;
+			int vn = reasons(c, n, c[i].vm, 0, rows, &vt);
+			printf("\nVM 0x%llx (pid %d):\n", (unsigned long long)c[i].vm, c[i].vm_pid);
+			print_table(v, rows, vn, vt, secs);
+		}
+		for (int i = 0; per_vcpu && i < n; i++) {
+			bool seen = false;
+			for (int j = 0; j < i; j++)
+				seen |= c[j].vcpu == c[i].vcpu;
+			if (seen)
+				continue;
+			unsigned long long vt;
+			int vn = reasons(c, n, 0, c[i].vcpu, rows, &vt);
+			printf("\nvCPU %d of VM 0x%llx (pid %d), struct kvm_vcpu at 0x%llx:\n",
+			       c[i].vcpu_id, (unsigned long long)c[i].vm, c[i].vm_pid,
+			       (unsigned long long)c[i].vcpu);
+			print_table(v, rows, vn, vt, secs);
+		}
+		fflush(stdout);
+	}
+	free(c);
+	free(rows);
+out:
+	kvmdci_exits_unref(e);
+	kvmdci_kernel_unref(k);
+	kvmdci_target_unref(t);
+	kvmdci_catalog_unref(cat);
+	kvmdci_ctx_unref(tool.ctx);
+	return status;
+}

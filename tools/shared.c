@@ -1,0 +1,147 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Helpers shared by the kvmdci-* tools. */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "shared.h"
+
+volatile sig_atomic_t tool_stop_requested;
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	tool_stop_requested = 1;
+}
+
+void tool_install_signals(void)
+{
+	struct sigaction sa = { .sa_handler = on_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGHUP, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage)(FILE *))
+{
+	switch (opt) {
+	case 't':
+		tool->target = arg;
+		return 1;
+	case 'j':
+		tool->json = true;
+		return 1;
+	case 'p':
+		tool->json = tool->pretty = true;
+		return 1;
+	case 'v':
+		tool->verbose++;
+		return 1;
+	case 'h':
+		usage(stdout);
+		exit(0);
+	case 'V':
+		printf("%s %s\n", tool->name, KVMDCI_VERSION);
+		exit(0);
+	case TOOL_OPT_VMLINUX:
+		tool->files.vmlinux = arg;
+		return 1;
+	case TOOL_OPT_SYSTEM_MAP:
+		tool->files.system_map = arg;
+		return 1;
+	case TOOL_OPT_MODULES:
+		tool->files.modules = arg;
+		return 1;
+	case TOOL_OPT_CATALOG:
+		tool->catalog = arg;
+		return 1;
+	}
+	return 0;
+}
+
+static void tool_log(struct kvmdci_ctx *ctx, int priority, const char *file, int line,
+		     const char *fn, const char *format, va_list args)
+{
+	struct tool *tool = kvmdci_ctx_get_log_data(ctx);
+	/* errors are printed once, by tool_fail; the rest only when verbose */
+	if (priority <= KVMDCI_LOG_ERR)
+		return;
+	if (priority >= KVMDCI_LOG_DEBUG)
+		fprintf(stderr, "%s: debug: %s:%d: ", tool->name, file, line);
+	else if (priority == KVMDCI_LOG_WARNING)
+		fprintf(stderr, "%s: warning: ", tool->name);
+	else
+		fprintf(stderr, "%s: ", tool->name);
+	(void)fn;
+	vfprintf(stderr, format, args);
+	fputc('\n', stderr);
+}
+
+void tool_setup(struct tool *tool)
+{
+	int r;
+
+	if (!tool->target) {
+		tool->target = getenv("KVMDCI_TARGET");
+		if (!tool->target || !*tool->target) {
+			fprintf(stderr, "%s: no target: give -t URI (e.g. gdb+unix:///path/gdb.sock) "
+					"or set KVMDCI_TARGET (the lab: eval \"$(kvmdci-lab env)\")\n",
+				tool->name);
+			exit(2);
+		}
+	}
+	r = kvmdci_ctx_new(&tool->ctx);
+	if (r < 0) {
+		fprintf(stderr, "%s: %s\n", tool->name, strerror(-r));
+		exit(1);
+	}
+	kvmdci_ctx_set_log_fn(tool->ctx, tool_log, tool);
+	kvmdci_ctx_set_log_priority(tool->ctx, tool->verbose >= 2 ? KVMDCI_LOG_DEBUG
+					       : tool->verbose   ? KVMDCI_LOG_INFO
+								 : KVMDCI_LOG_WARNING);
+}
+
+int tool_fail(struct tool *tool, int err, const char *fallback)
+{
+	const char *msg = tool->ctx ? kvmdci_ctx_last_error(tool->ctx) : "";
+
+	if (!msg || !*msg)
+		msg = fallback ? fallback : strerror(err < 0 ? -err : err);
+	fprintf(stderr, "%s: %s\n", tool->name, msg);
+	if (tool->json) {
+		json_t *doc = json_pack("{s:s, s:i}", "error", msg, "errno", err < 0 ? -err : err);
+		tool_json_print(tool, doc);
+		json_decref(doc);
+	}
+	return 1;
+}
+
+void tool_progress(struct tool *tool, const char *fmt, ...)
+{
+	va_list ap;
+	fprintf(stderr, "%s: ", tool->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void tool_json_print(struct tool *tool, json_t *doc)
+{
+	size_t flags = JSON_PRESERVE_ORDER | (tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	json_dumpf(doc, stdout, flags);
+	fputc('\n', stdout);
+	fflush(stdout);
+}
+
+json_t *tool_json_addr(unsigned long long addr)
+{
+	char buf[24];
+	snprintf(buf, sizeof(buf), "0x%llx", addr);
+	return json_string(buf);
+}

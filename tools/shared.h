@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* Helpers shared by the kvmdci-* tools: common options, logging, errors, JSON output. */
+#pragma once
+
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "libkvmdci/libkvmdci.h"
+
+struct tool {
+	const char *name;
+	const char *target;
+	struct kvmdci_kernel_files files;
+	const char *catalog;
+	bool json;
+	bool pretty;
+	int verbose;
+	struct kvmdci_ctx *ctx;
+};
+
+/* Common long options: -t -j -p -v -h -V and the kernel-file options. */
+#define TOOL_COMMON_SHORTOPTS "t:jpvhV"
+#define TOOL_OPT_VMLINUX 1000
+#define TOOL_OPT_SYSTEM_MAP 1001
+#define TOOL_OPT_MODULES 1002
+#define TOOL_OPT_CATALOG 1003
+#define TOOL_COMMON_LONGOPTS                                                                       \
+	{ "target", required_argument, NULL, 't' }, { "json", no_argument, NULL, 'j' },            \
+		{ "pretty", no_argument, NULL, 'p' }, { "verbose", no_argument, NULL, 'v' },       \
+		{ "help", no_argument, NULL, 'h' }, { "version", no_argument, NULL, 'V' },         \
+		{ "vmlinux", required_argument, NULL, TOOL_OPT_VMLINUX },                          \
+		{ "system-map", required_argument, NULL, TOOL_OPT_SYSTEM_MAP },                    \
+		{ "modules", required_argument, NULL, TOOL_OPT_MODULES },                          \
+		{ "catalog", required_argument, NULL, TOOL_OPT_CATALOG }
+
+#define TOOL_COMMON_HELP                                                                           \
+	"Target and kernel knowledge:\n"                                                           \
+	"  -t, --target URI      gdb://HOST:PORT or gdb+unix:///path (default $KVMDCI_TARGET)\n"   \
+	"      --vmlinux FILE    vmlinux with BTF (default $KVMDCI_VMLINUX)\n"                     \
+	"      --system-map FILE System.map of that kernel (default $KVMDCI_SYSTEM_MAP)\n"         \
+	"      --modules DIR     directory with kvm.ko, kvm-amd.ko, kvm-intel.ko for their types\n"  \
+	"                        (default $KVMDCI_MODULES)\n"                                      \
+	"      --catalog PATH    breakpoint catalog file or directory (default: installed)\n"      \
+	"Output:\n"                                                                                \
+	"  -j, --json            one JSON document on stdout\n"                                    \
+	"  -p, --pretty          indented JSON (implies --json)\n"                                 \
+	"  -v, --verbose         progress and what was found where, on stderr (twice: debug)\n"    \
+	"  -h, --help            this help;  -V, --version  the version\n"                         \
+	"With the lab: eval \"$(kvmdci-lab env)\" sets all of the defaults above.\n"
+
+/* Handle a common option; returns 1 if it was one, 0 if not; exits for -h/-V. */
+int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage)(FILE *));
+/* Finish option parsing: default target, create the context. Exits 2 on bad usage. */
+void tool_setup(struct tool *tool);
+/* Print the context's last error (or @fallback) as the tool's one error line; exit code 1. */
+int tool_fail(struct tool *tool, int err, const char *fallback);
+void tool_progress(struct tool *tool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Print a JSON document to stdout (compact or pretty). */
+void tool_json_print(struct tool *tool, json_t *doc);
+/* Hex address string "0x..." for JSON. */
+json_t *tool_json_addr(unsigned long long addr);
+
+/* SIGINT/SIGTERM set this; SIGPIPE is ignored (writes then fail with EPIPE). */
+extern volatile sig_atomic_t tool_stop_requested;
+void tool_install_signals(void);
