@@ -54,6 +54,16 @@ static int perr(struct parser *ps, const char *fmt, ...)
 
 static int emit(struct parser *ps, enum expr_opcode op, uint64_t a, uint32_t b)
 {
+	/* fold address arithmetic: adjacent members cost nothing at hit time */
+	if (op == OP_ADD) {
+		struct expr_op *last = ps->prog->n ? &ps->prog->ops[ps->prog->n - 1] : NULL;
+		if (a == 0)
+			return 0;
+		if (last && last->op == OP_ADD) {
+			last->a += a;
+			return 0;
+		}
+	}
 	if (ps->prog->n >= EXPR_MAX_OPS)
 		return perr(ps, "expression too long");
 	ps->prog->ops[ps->prog->n++] = (struct expr_op){ op, b, a };

@@ -32,8 +32,8 @@ static const struct reason vmx_reasons[] = {
 };
 
 static const struct reason svm_reasons[] = {
-	{ 0x000, "read_cr0" }, { 0x003, "read_cr3" }, { 0x004, "read_cr4" }, { 0x008, "read_cr8" },
-	{ 0x010, "write_cr0" }, { 0x013, "write_cr3" }, { 0x014, "write_cr4" },
+	{ 0x000, "read_cr0" }, { 0x002, "read_cr2" }, { 0x003, "read_cr3" }, { 0x004, "read_cr4" }, { 0x008, "read_cr8" },
+	{ 0x010, "write_cr0" }, { 0x012, "write_cr2" }, { 0x013, "write_cr3" }, { 0x014, "write_cr4" },
 	{ 0x018, "write_cr8" }, { 0x020, "read_dr0" }, { 0x021, "read_dr1" },
 	{ 0x022, "read_dr2" }, { 0x023, "read_dr3" }, { 0x024, "read_dr4" },
 	{ 0x025, "read_dr5" }, { 0x026, "read_dr6" }, { 0x027, "read_dr7" },
@@ -60,7 +60,12 @@ static const struct reason svm_reasons[] = {
 	{ 0x090, "write_cr0_trap" }, { 0x093, "write_cr3_trap" }, { 0x094, "write_cr4_trap" },
 	{ 0x098, "write_cr8_trap" }, { 0x0a2, "invpcid" }, { 0x400, "npf" },
 	{ 0x401, "avic_incomplete_ipi" }, { 0x402, "avic_unaccelerated_access" },
-	{ 0x403, "vmgexit" }, { 0xffffffffULL, "invalid_guest_state" },
+	{ 0x403, "vmgexit" }, { 0x80000001, "vmgexit_mmio_read" },
+	{ 0x80000002, "vmgexit_mmio_write" }, { 0x80000003, "vmgexit_nmi_complete" },
+	{ 0x80000004, "vmgexit_ap_hlt_loop" }, { 0x80000005, "vmgexit_ap_jump_table" },
+	{ 0x80000010, "vmgexit_page_state_change" }, { 0x80000011, "vmgexit_guest_request" },
+	{ 0x80000012, "vmgexit_ext_guest_request" }, { 0x80000013, "vmgexit_ap_creation" },
+	{ 0x8000fffd, "vmgexit_hypervisor_feature" }, { 0xffffffffULL, "invalid_guest_state" },
 	{ 0xffffffffffffffffULL, "invalid_guest_state" },
 };
 

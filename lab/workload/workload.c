@@ -1,0 +1,1424 @@
+// SPDX-License-Identifier: MIT
+/*
+ * workload - the lab's guest workload: a small VMM on /dev/kvm.
+ *
+ * It creates VMs with an in-kernel irqchip, a PIT, ioeventfds and a coalesced MMIO zone, and
+ * runs real-mode guests (guest.S) whose loop exits to KVM in a known pattern. It prints KVM's
+ * own per-vCPU binary stats as JSON. In --window mode the vCPU threads are parked outside
+ * KVM_RUN at both ends of a measured window, so the stats deltas of the window are exact: a
+ * tracer that follows the process from before the first SIGUSR1 until "window-done" must see
+ * exactly these exits.
+ */
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/kvm.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Guest memory layout; keep in step with guest.S. */
+#define GUEST_MEM_SIZE		0x10000
+#define GUEST_LOAD		0x1000
+#define GUEST_IRQ_COUNT		0x0500
+#define GUEST_HLT_BASE		0x0504
+#define GUEST_STACK_TOP		0x8000
+#define GUEST_STACK_SIZE	0x100
+#define PORT_DONE		0x3f8
+#define PORT_INIT		0x3f9
+#define PORT_IOEVENT		0x700
+#define PORT_IOEVENT_DM		0x704
+#define DATAMATCH		0x1234
+#define MMIO_IOEVENT		0xa0000
+#define MMIO_COALESCED		0xa1000
+#define MMIO_COALESCED_SIZE	0x1000
+#define MMIO_USER		0xa2000
+#define HLT_EVERY		16
+#define PIT_HZ			1000
+#define OUTS_PER_ITERATION	3	/* 0x700, 0x704, 0x3f8 */
+
+#define MAX_VMS			64
+#define MAX_VCPUS		64	/* per VM; bounded by the guest stacks */
+#define STATE_FILE		"/tmp/workload.state"
+#define PID_FILE		"/tmp/workload.pid"
+
+extern const uint8_t guest_code[], guest_code_end[], guest_entry_bsp[], guest_entry_ap[];
+
+enum { IOEV_PIO, IOEV_PIO_DM, IOEV_MMIO, NR_IOEV };
+enum { SNAP_START, SNAP_END, SNAP_FINAL, NR_SNAP };
+enum { PHASE_WARMUP, PHASE_WINDOW, PHASE_AFTER, NR_PHASES };
+enum { RUN_DONE = 0, RUN_STOPPED = 1, RUN_FAILED = -1 };
+
+#define RUN_FOREVER		UINT64_MAX
+
+struct ioev_def {
+	const char *bus;
+	uint64_t addr;
+	uint32_t len;
+	bool datamatch;
+	uint64_t data;
+};
+
+static const struct ioev_def ioev_defs[NR_IOEV] = {
+	[IOEV_PIO] = { "pio", PORT_IOEVENT, 1, false, 0 },
+	[IOEV_PIO_DM] = { "pio", PORT_IOEVENT_DM, 2, true, DATAMATCH },
+	[IOEV_MMIO] = { "mmio", MMIO_IOEVENT, 4, false, 0 },
+};
+
+struct stat_desc {
+	char *name;
+	uint32_t type;		/* KVM_STATS_TYPE_* */
+	uint32_t size;		/* number of u64 values */
+	uint32_t index;		/* first value, in u64 units from the data offset */
+};
+
+/* Exits the workload itself saw in user space. */
+struct counters {
+	uint64_t iterations;
+	uint64_t io_to_user;
+	uint64_t mmio_to_user;
+	uint64_t io_other;
+	uint64_t mmio_other;
+};
+
+struct vm;
+
+struct vcpu {
+	struct vm *vm;
+	int id;
+	int fd;
+	struct kvm_run *run;
+	size_t run_size;
+	pthread_t thread;
+	bool started;
+	int phases_done;		/* under ctl.lock */
+	bool init_done;
+	struct counters cnt;		/* written by the vCPU thread only */
+	struct counters cnt_snap[NR_SNAP];
+	int stats_fd;
+	uint32_t nstats;
+	struct stat_desc *stats;
+	uint64_t stats_data_offset;
+	size_t stats_nvalues;
+	uint64_t *snap[NR_SNAP];
+	bool have_snap[NR_SNAP];
+};
+
+struct vm {
+	int index;
+	int fd;
+	uint8_t *mem;
+	int efd[NR_IOEV];
+	uint64_t signals[NR_IOEV];
+	uint64_t signals_snap[NR_SNAP][NR_IOEV];
+	pthread_mutex_t ring_lock;
+	struct kvm_coalesced_mmio_ring *ring;
+	uint64_t coalesced;		/* under ring_lock */
+	uint64_t coalesced_snap[NR_SNAP];
+	uint32_t irqs_snap[NR_SNAP];
+	int nvcpus;
+	struct vcpu *vcpus;
+};
+
+static struct {
+	int vms;
+	int vcpus;
+	uint64_t iterations;
+	uint64_t warmup;
+	uint64_t after;
+	double seconds;
+	bool seconds_set;
+	bool window;
+	double timeout;
+	bool quiet;
+	const char *json;
+	const char *state;
+	const char *pid_file;
+} opt = {
+	.vms = 1, .vcpus = 1, .iterations = 2000, .warmup = 200, .after = 1000,
+	.state = STATE_FILE, .pid_file = PID_FILE,
+};
+
+/* Coordination of the main thread, the signal thread and the vCPU threads. */
+static struct {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int go;			/* phases released: a vCPU runs phase p once go > p */
+	int parked;		/* phases finished, summed over all vCPUs */
+	unsigned int usr1;	/* SIGUSR1s received */
+	int stop_signal;	/* SIGTERM/SIGINT/SIGHUP received, or 0 */
+	bool running;		/* all VMs set up, vCPU threads started */
+	bool failed;
+	char error[256];
+} ctl = { .lock = PTHREAD_MUTEX_INITIALIZER, .cond = PTHREAD_COND_INITIALIZER };
+
+static atomic_bool stop_requested;
+static int kvm_fd = -1;
+static long page_size;
+static uint32_t ring_max;
+static struct vm *vms;
+static int total_vcpus;
+static uint64_t phase_target[NR_PHASES];
+static int nphases;
+static uint64_t window_ns;
+
+/* Print an error message to stderr. */
+static void err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("workload: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* Print an error and exit 1. */
+static void die(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("workload: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+/* Monotonic time in nanoseconds. */
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Write a whole buffer to fd; 0 or -1 with errno set. */
+static int write_all(int fd, const char *buf, size_t len)
+{
+	while (len) {
+		ssize_t n = write(fd, buf, len);
+
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+/* Replace path atomically with buf: write path.tmp, then rename it. */
+static int write_file_atomic(const char *path, const char *buf, size_t len)
+{
+	char tmp[PATH_MAX];
+	int fd;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		err("%s: path too long", path);
+		return -1;
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		err("%s: %s", tmp, strerror(errno));
+		return -1;
+	}
+	if (write_all(fd, buf, len) < 0) {
+		err("%s: %s", tmp, strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		err("%s: %s", path, strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+/* Write one JSON line to the state file. */
+static int write_state(const char *fmt, ...)
+{
+	char line[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(line, sizeof(line) - 1, fmt, ap);
+	va_end(ap);
+	if (n < 0 || n >= (int)sizeof(line) - 1)
+		n = (int)sizeof(line) - 2;
+	line[n++] = '\n';
+	return write_file_atomic(opt.state, line, (size_t)n);
+}
+
+/* Record the first failure, ask everybody to stop and wake the main thread. */
+static void fail(const char *fmt, ...)
+{
+	va_list ap;
+
+	pthread_mutex_lock(&ctl.lock);
+	if (!ctl.failed) {
+		ctl.failed = true;
+		va_start(ap, fmt);
+		vsnprintf(ctl.error, sizeof(ctl.error), fmt, ap);
+		va_end(ap);
+	}
+	pthread_cond_broadcast(&ctl.cond);
+	pthread_mutex_unlock(&ctl.lock);
+	atomic_store(&stop_requested, true);
+}
+
+/* Get every vCPU thread out of KVM_RUN and keep it out: immediate_exit plus a signal. */
+static void kick_all(void)
+{
+	atomic_store(&stop_requested, true);
+	pthread_mutex_lock(&ctl.lock);
+	for (int i = 0; i < opt.vms; i++) {
+		for (int j = 0; j < vms[i].nvcpus; j++) {
+			struct vcpu *v = &vms[i].vcpus[j];
+
+			if (!v->run)
+				continue;
+			__atomic_store_n(&v->run->immediate_exit, 1, __ATOMIC_SEQ_CST);
+			if (v->started)
+				pthread_kill(v->thread, SIGUSR2);
+		}
+	}
+	pthread_cond_broadcast(&ctl.cond);
+	pthread_mutex_unlock(&ctl.lock);
+}
+
+/* SIGUSR2 handler: does nothing; its only job is to interrupt KVM_RUN with EINTR. */
+static void on_kick(int sig)
+{
+	(void)sig;
+}
+
+/* Signal thread: turns SIGUSR1 into a counter and SIGTERM/SIGINT/SIGHUP into a stop. */
+static void *signal_thread(void *arg)
+{
+	sigset_t *set = arg;
+	bool kick;
+	int sig;
+
+	for (;;) {
+		if (sigwait(set, &sig))
+			continue;
+		if (sig == SIGUSR1) {
+			pthread_mutex_lock(&ctl.lock);
+			ctl.usr1++;
+			pthread_cond_broadcast(&ctl.cond);
+			pthread_mutex_unlock(&ctl.lock);
+			continue;
+		}
+		pthread_mutex_lock(&ctl.lock);
+		if (!ctl.stop_signal)
+			ctl.stop_signal = sig;
+		kick = ctl.running;
+		atomic_store(&stop_requested, true);
+		pthread_cond_broadcast(&ctl.cond);
+		pthread_mutex_unlock(&ctl.lock);
+		if (kick)
+			kick_all();
+	}
+	return NULL;
+}
+
+/* Move consumed coalesced MMIO entries out of the VM's ring; count them. */
+static void drain_ring(struct vm *vm)
+{
+	struct kvm_coalesced_mmio_ring *ring = vm->ring;
+	uint32_t first, last;
+
+	pthread_mutex_lock(&vm->ring_lock);
+	first = ring->first;
+	last = __atomic_load_n(&ring->last, __ATOMIC_ACQUIRE);
+	if (last < ring_max) {
+		while (first != last) {
+			first = (first + 1) % ring_max;
+			vm->coalesced++;
+		}
+		__atomic_store_n(&ring->first, first, __ATOMIC_RELEASE);
+	}
+	pthread_mutex_unlock(&vm->ring_lock);
+}
+
+/* Handle one KVM_EXIT_IO: an iteration, the end of the set-up code, or something else. */
+static void handle_io(struct vcpu *v, uint64_t *done)
+{
+	struct kvm_run *run = v->run;
+	bool out = run->io.direction == KVM_EXIT_IO_OUT;
+
+	v->cnt.io_to_user++;
+	if (out && run->io.port == PORT_DONE && run->io.size == 1 && run->io.count == 1) {
+		v->cnt.iterations++;
+		(*done)++;
+	} else if (out && run->io.port == PORT_INIT) {
+		v->init_done = true;
+	} else {
+		v->cnt.io_other++;
+		if (!out)
+			memset((uint8_t *)run + run->io.data_offset, 0xff,
+			       (size_t)run->io.size * run->io.count);
+	}
+}
+
+/* Handle one KVM_EXIT_MMIO: the guest's write to the unmapped page, or something else. */
+static void handle_mmio(struct vcpu *v)
+{
+	struct kvm_run *run = v->run;
+
+	v->cnt.mmio_to_user++;
+	if (!run->mmio.is_write) {
+		memset(run->mmio.data, 0, sizeof(run->mmio.data));
+		v->cnt.mmio_other++;
+	} else if (run->mmio.phys_addr != MMIO_USER || run->mmio.len != 2) {
+		v->cnt.mmio_other++;
+	}
+}
+
+/*
+ * Run the vCPU until it has finished `target` more iterations (after its set-up code, the
+ * first time). Returns RUN_DONE, RUN_STOPPED or RUN_FAILED.
+ */
+static int run_vcpu(struct vcpu *v, uint64_t target)
+{
+	struct kvm_run *run = v->run;
+	uint64_t done = 0;
+
+	while (!v->init_done || done < target) {
+		if (atomic_load(&stop_requested))
+			return RUN_STOPPED;
+		if (ioctl(v->fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			fail("vm %d vcpu %d: KVM_RUN: %s", v->vm->index, v->id, strerror(errno));
+			return RUN_FAILED;
+		}
+		switch (run->exit_reason) {
+		case KVM_EXIT_IO:
+			handle_io(v, &done);
+			break;
+		case KVM_EXIT_MMIO:
+			handle_mmio(v);
+			break;
+		case KVM_EXIT_INTR:
+			break;
+		case KVM_EXIT_FAIL_ENTRY:
+			fail("vm %d vcpu %d: KVM_EXIT_FAIL_ENTRY, reason 0x%llx", v->vm->index,
+			     v->id,
+			     (unsigned long long)run->fail_entry.hardware_entry_failure_reason);
+			return RUN_FAILED;
+		case KVM_EXIT_INTERNAL_ERROR:
+			fail("vm %d vcpu %d: KVM_EXIT_INTERNAL_ERROR, suberror %u", v->vm->index,
+			     v->id, run->internal.suberror);
+			return RUN_FAILED;
+		case KVM_EXIT_SHUTDOWN:
+			fail("vm %d vcpu %d: KVM_EXIT_SHUTDOWN (triple fault)", v->vm->index,
+			     v->id);
+			return RUN_FAILED;
+		default:
+			fail("vm %d vcpu %d: unexpected exit reason %u", v->vm->index, v->id,
+			     run->exit_reason);
+			return RUN_FAILED;
+		}
+		drain_ring(v->vm);
+	}
+	return RUN_DONE;
+}
+
+/* vCPU thread: run each phase once the main thread releases it, park between phases. */
+static void *vcpu_thread(void *arg)
+{
+	struct vcpu *v = arg;
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGUSR2);
+	pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+
+	for (int p = 0; p < nphases; p++) {
+		int r;
+
+		pthread_mutex_lock(&ctl.lock);
+		while (ctl.go <= p && !atomic_load(&stop_requested))
+			pthread_cond_wait(&ctl.cond, &ctl.lock);
+		pthread_mutex_unlock(&ctl.lock);
+		if (atomic_load(&stop_requested))
+			break;
+
+		r = run_vcpu(v, phase_target[p]);
+		if (r != RUN_DONE)
+			break;
+
+		drain_ring(v->vm);
+		pthread_mutex_lock(&ctl.lock);
+		v->phases_done = p + 1;
+		ctl.parked++;
+		pthread_cond_broadcast(&ctl.cond);
+		pthread_mutex_unlock(&ctl.lock);
+	}
+	return NULL;
+}
+
+/* ioctl that must succeed, or die naming it. */
+static int xioctl(int fd, unsigned long req, void *arg, const char *what)
+{
+	int r = ioctl(fd, req, arg);
+
+	if (r < 0)
+		die("%s: %s", what, strerror(errno));
+	return r;
+}
+
+/* Read stats header and descriptors of a vCPU's binary stats fd. */
+static void stats_open(struct vcpu *v)
+{
+	struct kvm_stats_header hdr;
+	size_t stride, max = 0;
+	uint8_t *buf;
+
+	v->stats_fd = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
+	if (v->stats_fd < 0)
+		die("vm %d vcpu %d: KVM_GET_STATS_FD: %s", v->vm->index, v->id, strerror(errno));
+	if (pread(v->stats_fd, &hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		die("vm %d vcpu %d: reading the stats header failed", v->vm->index, v->id);
+	if (hdr.num_desc == 0 || hdr.num_desc > 4096 || hdr.name_size == 0 ||
+	    hdr.name_size > 4096)
+		die("vm %d vcpu %d: implausible stats header (%u descriptors, names %u)",
+		    v->vm->index, v->id, hdr.num_desc, hdr.name_size);
+
+	stride = sizeof(struct kvm_stats_desc) + hdr.name_size;
+	buf = malloc(stride * hdr.num_desc);
+	v->stats = calloc(hdr.num_desc, sizeof(*v->stats));
+	if (!buf || !v->stats)
+		die("out of memory");
+	if (pread(v->stats_fd, buf, stride * hdr.num_desc, hdr.desc_offset) !=
+	    (ssize_t)(stride * hdr.num_desc))
+		die("vm %d vcpu %d: reading the stats descriptors failed", v->vm->index, v->id);
+
+	for (uint32_t i = 0; i < hdr.num_desc; i++) {
+		struct kvm_stats_desc *d = (struct kvm_stats_desc *)(buf + i * stride);
+		struct stat_desc *s = &v->stats[i];
+
+		if (d->offset % 8 || d->size == 0)
+			die("vm %d vcpu %d: bad stats descriptor %u", v->vm->index, v->id, i);
+		s->name = strndup(d->name, hdr.name_size);
+		if (!s->name)
+			die("out of memory");
+		s->type = d->flags & KVM_STATS_TYPE_MASK;
+		s->size = d->size;
+		s->index = d->offset / 8;
+		if (s->index + s->size > max)
+			max = s->index + s->size;
+	}
+	free(buf);
+	v->nstats = hdr.num_desc;
+	v->stats_data_offset = hdr.data_offset;
+	v->stats_nvalues = max;
+	for (int k = 0; k < NR_SNAP; k++) {
+		v->snap[k] = calloc(max, sizeof(uint64_t));
+		if (!v->snap[k])
+			die("out of memory");
+	}
+}
+
+/* Read a vCPU's stats values into snapshot k. */
+static void stats_read(struct vcpu *v, int k)
+{
+	ssize_t len = (ssize_t)(v->stats_nvalues * sizeof(uint64_t));
+
+	if (pread(v->stats_fd, v->snap[k], (size_t)len, (off_t)v->stats_data_offset) != len)
+		die("vm %d vcpu %d: reading stats failed", v->vm->index, v->id);
+	v->have_snap[k] = true;
+}
+
+/* Create vCPU `id` of a VM: registers for the real-mode guest, run area, stats. */
+static void vcpu_create(struct vm *vm, int id)
+{
+	struct vcpu *v = &vm->vcpus[id];
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	int mmap_size;
+
+	v->vm = vm;
+	v->id = id;
+	v->fd = xioctl(vm->fd, KVM_CREATE_VCPU, (void *)(long)id, "KVM_CREATE_VCPU");
+	mmap_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (mmap_size < (int)sizeof(struct kvm_run))
+		die("KVM_GET_VCPU_MMAP_SIZE: %s", mmap_size < 0 ? strerror(errno) : "too small");
+	v->run_size = (size_t)mmap_size;
+	v->run = mmap(NULL, v->run_size, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, 0);
+	if (v->run == MAP_FAILED)
+		die("mmap of the vCPU run area: %s", strerror(errno));
+	if (!vm->ring) {
+		if ((size_t)(KVM_COALESCED_MMIO_PAGE_OFFSET + 1) * (size_t)page_size > v->run_size)
+			die("the vCPU run area has no coalesced MMIO ring");
+		vm->ring = (void *)((uint8_t *)v->run +
+				    KVM_COALESCED_MMIO_PAGE_OFFSET * page_size);
+	}
+
+	xioctl(v->fd, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
+	sregs.cs.selector = 0;
+	sregs.cs.base = 0;
+	sregs.ds.selector = 0;
+	sregs.ds.base = 0;
+	sregs.ss.selector = 0;
+	sregs.ss.base = 0;
+	sregs.es.selector = MMIO_IOEVENT >> 4;
+	sregs.es.base = MMIO_IOEVENT;
+	xioctl(v->fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
+
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 0x2;
+	regs.rip = GUEST_LOAD + (uint64_t)((id == 0 ? guest_entry_bsp : guest_entry_ap) -
+					   guest_code);
+	regs.rsp = GUEST_STACK_TOP - (uint64_t)id * GUEST_STACK_SIZE;
+	regs.rbx = (uint64_t)id;
+	regs.rdi = id == 0;
+	xioctl(v->fd, KVM_SET_REGS, &regs, "KVM_SET_REGS");
+
+	if (id != 0) {
+		/* with an in-kernel irqchip, APs start waiting for INIT/SIPI */
+		struct kvm_mp_state mp = { .mp_state = KVM_MP_STATE_RUNNABLE };
+
+		xioctl(v->fd, KVM_SET_MP_STATE, &mp, "KVM_SET_MP_STATE");
+	}
+	stats_open(v);
+}
+
+/* Create VM `index` with its memory, irqchip, PIT, ioeventfds, coalesced zone and vCPUs. */
+static void vm_create(struct vm *vm, int index)
+{
+	size_t code_len = (size_t)(guest_code_end - guest_code);
+	struct kvm_userspace_memory_region region;
+	struct kvm_pit_config pit = { .flags = KVM_PIT_SPEAKER_DUMMY };
+	struct kvm_coalesced_mmio_zone zone = {
+		.addr = MMIO_COALESCED, .size = MMIO_COALESCED_SIZE, .pio = 0,
+	};
+
+	vm->index = index;
+	vm->fd = xioctl(kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM");
+	pthread_mutex_init(&vm->ring_lock, NULL);
+
+	vm->mem = mmap(NULL, GUEST_MEM_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (vm->mem == MAP_FAILED)
+		die("mmap of guest memory: %s", strerror(errno));
+	if (GUEST_LOAD + code_len > GUEST_STACK_TOP - MAX_VCPUS * GUEST_STACK_SIZE)
+		die("guest code too large");
+	memcpy(vm->mem + GUEST_LOAD, guest_code, code_len);
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0, .guest_phys_addr = 0, .memory_size = GUEST_MEM_SIZE,
+		.userspace_addr = (uintptr_t)vm->mem,
+	};
+	xioctl(vm->fd, KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
+
+	xioctl(vm->fd, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP");
+	xioctl(vm->fd, KVM_CREATE_PIT2, &pit, "KVM_CREATE_PIT2");
+
+	for (int i = 0; i < NR_IOEV; i++) {
+		const struct ioev_def *d = &ioev_defs[i];
+		struct kvm_ioeventfd ioev = { .addr = d->addr, .len = d->len };
+
+		vm->efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+		if (vm->efd[i] < 0)
+			die("eventfd: %s", strerror(errno));
+		ioev.fd = vm->efd[i];
+		if (!strcmp(d->bus, "pio"))
+			ioev.flags |= KVM_IOEVENTFD_FLAG_PIO;
+		if (d->datamatch) {
+			ioev.flags |= KVM_IOEVENTFD_FLAG_DATAMATCH;
+			ioev.datamatch = d->data;
+		}
+		xioctl(vm->fd, KVM_IOEVENTFD, &ioev, "KVM_IOEVENTFD");
+	}
+	xioctl(vm->fd, KVM_REGISTER_COALESCED_MMIO, &zone, "KVM_REGISTER_COALESCED_MMIO");
+
+	vm->vcpus = calloc((size_t)opt.vcpus, sizeof(*vm->vcpus));
+	if (!vm->vcpus)
+		die("out of memory");
+	vm->nvcpus = opt.vcpus;
+	for (int i = 0; i < vm->nvcpus; i++)
+		vm->vcpus[i].fd = vm->vcpus[i].stats_fd = -1;
+	for (int i = 0; i < vm->nvcpus; i++)
+		vcpu_create(vm, i);
+}
+
+/* Take snapshot k of everything: stats, counters, ioeventfd signals, ring, guest IRQs. */
+static void snapshot(int k)
+{
+	for (int i = 0; i < opt.vms; i++) {
+		struct vm *vm = &vms[i];
+
+		drain_ring(vm);
+		vm->coalesced_snap[k] = vm->coalesced;
+		for (int e = 0; e < NR_IOEV; e++) {
+			uint64_t val;
+
+			if (read(vm->efd[e], &val, sizeof(val)) == (ssize_t)sizeof(val))
+				vm->signals[e] += val;
+			vm->signals_snap[k][e] = vm->signals[e];
+		}
+		vm->irqs_snap[k] = __atomic_load_n((uint32_t *)(vm->mem + GUEST_IRQ_COUNT),
+						   __ATOMIC_ACQUIRE);
+		for (int j = 0; j < vm->nvcpus; j++) {
+			struct vcpu *v = &vm->vcpus[j];
+
+			stats_read(v, k);
+			v->cnt_snap[k] = v->cnt;
+		}
+	}
+}
+
+/*
+ * Align vCPU 0's hlt pattern to the window: it halts in window iteration 16, 32, ... (the guest
+ * compares its iteration counter with GUEST_HLT_BASE). Only while the vCPUs are parked.
+ */
+static void align_hlt(void)
+{
+	for (int i = 0; i < opt.vms; i++) {
+		uint16_t base = (uint16_t)vms[i].vcpus[0].cnt.iterations;
+
+		__atomic_store_n((uint16_t *)(vms[i].mem + GUEST_HLT_BASE), base, __ATOMIC_RELEASE);
+	}
+}
+
+/* Start the vCPU threads. */
+static void start_threads(void)
+{
+	for (int i = 0; i < opt.vms; i++) {
+		for (int j = 0; j < vms[i].nvcpus; j++) {
+			struct vcpu *v = &vms[i].vcpus[j];
+			int r = pthread_create(&v->thread, NULL, vcpu_thread, v);
+
+			if (r)
+				die("pthread_create: %s", strerror(r));
+			pthread_mutex_lock(&ctl.lock);
+			v->started = true;
+			pthread_mutex_unlock(&ctl.lock);
+		}
+	}
+	pthread_mutex_lock(&ctl.lock);
+	ctl.running = true;
+	pthread_mutex_unlock(&ctl.lock);
+}
+
+/* Stop every vCPU thread (out of KVM_RUN) and wait for them. */
+static void stop_threads(void)
+{
+	kick_all();
+	for (int i = 0; i < opt.vms; i++) {
+		for (int j = 0; j < vms[i].nvcpus; j++) {
+			struct vcpu *v = &vms[i].vcpus[j];
+
+			if (v->started) {
+				pthread_join(v->thread, NULL);
+				v->started = false;
+			}
+		}
+	}
+}
+
+/* Absolute CLOCK_REALTIME deadline `seconds` from now, for pthread_cond_timedwait. */
+static struct timespec deadline_in(double seconds)
+{
+	struct timespec ts;
+	double whole = (double)(long)seconds;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += (time_t)whole;
+	ts.tv_nsec += (long)((seconds - whole) * 1e9);
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
+enum { WAIT_OK, WAIT_TIMEOUT, WAIT_STOP, WAIT_FAILED };
+
+/*
+ * Wait until all vCPUs parked after `phases` phases (usr1 == 0) or until more than `usr1`
+ * SIGUSR1s came (usr1 > 0), for at most `seconds` (< 0: no limit).
+ */
+static int wait_for(int phases, unsigned int usr1, double seconds)
+{
+	struct timespec dl = deadline_in(seconds < 0 ? 0 : seconds);
+	int r = WAIT_OK;
+
+	pthread_mutex_lock(&ctl.lock);
+	for (;;) {
+		if (ctl.failed) {
+			r = WAIT_FAILED;
+			break;
+		}
+		if (ctl.stop_signal) {
+			r = WAIT_STOP;
+			break;
+		}
+		if (usr1 ? ctl.usr1 >= usr1 : ctl.parked >= phases * total_vcpus)
+			break;
+		if (seconds < 0) {
+			pthread_cond_wait(&ctl.cond, &ctl.lock);
+		} else if (pthread_cond_timedwait(&ctl.cond, &ctl.lock, &dl) == ETIMEDOUT) {
+			r = WAIT_TIMEOUT;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&ctl.lock);
+	return r;
+}
+
+/* Name the vCPUs that have not finished `phases` phases (for a timeout message). */
+static void report_stragglers(int phases)
+{
+	pthread_mutex_lock(&ctl.lock);
+	for (int i = 0; i < opt.vms; i++)
+		for (int j = 0; j < vms[i].nvcpus; j++)
+			if (vms[i].vcpus[j].phases_done < phases)
+				err("vm %d vcpu %d: still in phase %d (%" PRIu64 " iterations)",
+				    i, j, phases - 1, vms[i].vcpus[j].cnt.iterations);
+	pthread_mutex_unlock(&ctl.lock);
+}
+
+/* Release phase p to the vCPU threads. */
+static void release_phase(int p)
+{
+	pthread_mutex_lock(&ctl.lock);
+	ctl.go = p + 1;
+	pthread_cond_broadcast(&ctl.cond);
+	pthread_mutex_unlock(&ctl.lock);
+}
+
+/* JSON: "0x..." address string. */
+static void json_hex(FILE *f, uint64_t v)
+{
+	fprintf(f, "\"0x%" PRIx64 "\"", v);
+}
+
+/* JSON: a stats value (scalar or array) from snapshot data, optionally minus a base. */
+static void json_stat_value(FILE *f, const struct stat_desc *s, const uint64_t *val,
+			    const uint64_t *base)
+{
+	if (s->size > 1)
+		fputc('[', f);
+	for (uint32_t i = 0; i < s->size; i++) {
+		uint64_t x = val[s->index + i];
+
+		if (base)
+			fprintf(f, "%s%" PRId64, i ? "," : "", (int64_t)(x - base[s->index + i]));
+		else
+			fprintf(f, "%s%" PRIu64, i ? "," : "", x);
+	}
+	if (s->size > 1)
+		fputc(']', f);
+}
+
+/* Whether a stat accumulates (so a delta means something). */
+static bool stat_is_cumulative(const struct stat_desc *s)
+{
+	return s->type == KVM_STATS_TYPE_CUMULATIVE || s->type == KVM_STATS_TYPE_LINEAR_HIST ||
+	       s->type == KVM_STATS_TYPE_LOG_HIST;
+}
+
+/* JSON: {"name": value, ...} of a snapshot, or of the delta of cumulative stats. */
+static void json_stats(FILE *f, const struct vcpu *v, int k, int base)
+{
+	bool first = true;
+
+	fputc('{', f);
+	for (uint32_t i = 0; i < v->nstats; i++) {
+		const struct stat_desc *s = &v->stats[i];
+
+		if (base >= 0 && !stat_is_cumulative(s))
+			continue;
+		fprintf(f, "%s\"%s\":", first ? "" : ",", s->name);
+		json_stat_value(f, s, v->snap[k], base >= 0 ? v->snap[base] : NULL);
+		first = false;
+	}
+	fputc('}', f);
+}
+
+/* JSON: the workload's own user-space exit counts, as a delta of two snapshots or absolute. */
+static void json_counters(FILE *f, const struct counters *c, const struct counters *base)
+{
+	static const struct counters zero;
+
+	if (!base)
+		base = &zero;
+	fprintf(f, "\"iterations\":%" PRIu64 ",\"io_to_user\":%" PRIu64
+		",\"mmio_to_user\":%" PRIu64 ",\"io_other\":%" PRIu64 ",\"mmio_other\":%" PRIu64,
+		c->iterations - base->iterations, c->io_to_user - base->io_to_user,
+		c->mmio_to_user - base->mmio_to_user, c->io_other - base->io_other,
+		c->mmio_other - base->mmio_other);
+}
+
+/* JSON: the devices a VM registered. */
+static void json_devices(FILE *f, const struct vm *vm)
+{
+	fputs("\"memslots\":[{\"slot\":0,\"guest_phys_addr\":\"0x0\",\"size\":", f);
+	fprintf(f, "%d,\"userspace_addr\":", GUEST_MEM_SIZE);
+	json_hex(f, (uintptr_t)vm->mem);
+	fputs("}],\"devices\":[", f);
+	for (int i = 0; i < NR_IOEV; i++) {
+		const struct ioev_def *d = &ioev_defs[i];
+
+		fprintf(f, "{\"type\":\"ioeventfd\",\"bus\":\"%s\",\"addr\":", d->bus);
+		json_hex(f, d->addr);
+		fprintf(f, ",\"len\":%u,\"datamatch\":", d->len);
+		if (d->datamatch)
+			json_hex(f, d->data);
+		else
+			fputs("null", f);
+		fprintf(f, ",\"fd\":%d},", vm->efd[i]);
+	}
+	fputs("{\"type\":\"coalesced_mmio\",\"addr\":", f);
+	json_hex(f, MMIO_COALESCED);
+	fprintf(f, ",\"size\":%d,\"pio\":false},", MMIO_COALESCED_SIZE);
+	fputs("{\"type\":\"irqchip\",\"ranges\":["
+	      "{\"name\":\"pic_master\",\"bus\":\"pio\",\"addr\":\"0x20\",\"len\":2},"
+	      "{\"name\":\"pic_slave\",\"bus\":\"pio\",\"addr\":\"0xa0\",\"len\":2},"
+	      "{\"name\":\"pic_elcr\",\"bus\":\"pio\",\"addr\":\"0x4d0\",\"len\":2},"
+	      "{\"name\":\"ioapic\",\"bus\":\"mmio\",\"addr\":\"0xfec00000\",\"len\":256}]},", f);
+	fputs("{\"type\":\"pit\",\"flags\":\"speaker_dummy\",\"ranges\":["
+	      "{\"name\":\"pit\",\"bus\":\"pio\",\"addr\":\"0x40\",\"len\":4},"
+	      "{\"name\":\"speaker\",\"bus\":\"pio\",\"addr\":\"0x61\",\"len\":4}]}]", f);
+}
+
+/* JSON: the window of a VM: configuration, kernel-side device counts, per-vCPU stats. */
+static void json_window(FILE *f, const struct vm *vm)
+{
+	fputs(",\"window\":{\"iterations\":", f);
+	if (phase_target[PHASE_WINDOW] == RUN_FOREVER)
+		fputs("null", f);
+	else
+		fprintf(f, "%" PRIu64, phase_target[PHASE_WINDOW]);
+	fprintf(f, ",\"elapsed_ns\":%" PRIu64 ",\"guest_irqs\":%" PRIu32
+		",\"coalesced_entries\":%" PRIu64 ",\"ioeventfd_signals\":[",
+		window_ns, vm->irqs_snap[SNAP_END] - vm->irqs_snap[SNAP_START],
+		vm->coalesced_snap[SNAP_END] - vm->coalesced_snap[SNAP_START]);
+	for (int e = 0; e < NR_IOEV; e++) {
+		fprintf(f, "%s{\"bus\":\"%s\",\"addr\":", e ? "," : "", ioev_defs[e].bus);
+		json_hex(f, ioev_defs[e].addr);
+		fprintf(f, ",\"count\":%" PRIu64 "}",
+			vm->signals_snap[SNAP_END][e] - vm->signals_snap[SNAP_START][e]);
+	}
+	fputs("],\"vcpus\":[", f);
+	for (int j = 0; j < vm->nvcpus; j++) {
+		const struct vcpu *v = &vm->vcpus[j];
+
+		fprintf(f, "%s{\"vcpu_id\":%d,\"vcpu_fd\":%d,", j ? "," : "", v->id, v->fd);
+		json_counters(f, &v->cnt_snap[SNAP_END], &v->cnt_snap[SNAP_START]);
+		fputs(",\"start\":", f);
+		json_stats(f, v, SNAP_START, -1);
+		fputs(",\"end\":", f);
+		json_stats(f, v, SNAP_END, -1);
+		fputs(",\"delta\":", f);
+		json_stats(f, v, SNAP_END, SNAP_START);
+		fputc('}', f);
+	}
+	fputs("]}", f);
+}
+
+/* JSON: final cumulative stats of a VM's vCPUs. */
+static void json_final(FILE *f, const struct vm *vm)
+{
+	fprintf(f, ",\"final\":{\"guest_irqs\":%" PRIu32 ",\"coalesced_entries\":%" PRIu64
+		",\"vcpus\":[", vm->irqs_snap[SNAP_FINAL], vm->coalesced_snap[SNAP_FINAL]);
+	for (int j = 0; j < vm->nvcpus; j++) {
+		const struct vcpu *v = &vm->vcpus[j];
+
+		fprintf(f, "%s{\"vcpu_id\":%d,\"vcpu_fd\":%d,", j ? "," : "", v->id, v->fd);
+		json_counters(f, &v->cnt_snap[SNAP_FINAL], NULL);
+		fputs(",\"stats\":", f);
+		json_stats(f, v, SNAP_FINAL, -1);
+		fputc('}', f);
+	}
+	fputs("]}", f);
+}
+
+/* Build the whole JSON document; `final` adds the final part. Caller frees. */
+static char *json_document(const char *state, bool window, bool final, size_t *len)
+{
+	char *buf = NULL;
+	FILE *f = open_memstream(&buf, len);
+
+	if (!f)
+		die("open_memstream: %s", strerror(errno));
+	fprintf(f, "{\"pid\":%d,\"mode\":\"%s\",\"state\":\"%s\",\"config\":{\"vms\":%d,"
+		"\"vcpus\":%d,\"iterations\":%" PRIu64 ",\"warmup\":%" PRIu64 ",\"after\":%"
+		PRIu64 ",\"seconds\":", (int)getpid(), opt.window ? "window" : "run", state,
+		opt.vms, opt.vcpus, opt.iterations, opt.warmup, opt.window ? opt.after : 0);
+	if (opt.seconds_set)
+		fprintf(f, "%g", opt.seconds);
+	else
+		fputs("null", f);
+	fprintf(f, ",\"outs_per_iteration\":%d,\"user_mmio_per_iteration\":1,"
+		"\"hlt_every\":%d,\"pit_hz\":%d},\"vms\":[", OUTS_PER_ITERATION, HLT_EVERY,
+		PIT_HZ);
+	for (int i = 0; i < opt.vms; i++) {
+		const struct vm *vm = &vms[i];
+
+		fprintf(f, "%s{\"index\":%d,\"vm_fd\":%d,\"vcpus\":%d,", i ? "," : "", vm->index,
+			vm->fd, vm->nvcpus);
+		json_devices(f, vm);
+		if (window)
+			json_window(f, vm);
+		if (final)
+			json_final(f, vm);
+		fputc('}', f);
+	}
+	fputs("]}\n", f);
+	if (fclose(f))
+		die("building JSON: %s", strerror(errno));
+	return buf;
+}
+
+/* Write the JSON document to --json FILE (atomically) or stdout. */
+static int output_json(const char *state, bool window, bool final)
+{
+	size_t len;
+	char *doc = json_document(state, window, final, &len);
+	int r;
+
+	if (!opt.json || !strcmp(opt.json, "-")) {
+		r = write_all(STDOUT_FILENO, doc, len);
+		if (r < 0)
+			err("stdout: %s", strerror(errno));
+	} else {
+		r = write_file_atomic(opt.json, doc, len);
+	}
+	free(doc);
+	return r;
+}
+
+/* One-line summary of the window on stderr: iterations/s and exits/s. */
+static void print_summary(void)
+{
+	uint64_t iters = 0, exits = 0;
+	double s = (double)window_ns / 1e9;
+
+	if (opt.quiet)
+		return;
+	for (int i = 0; i < opt.vms; i++) {
+		for (int j = 0; j < vms[i].nvcpus; j++) {
+			const struct vcpu *v = &vms[i].vcpus[j];
+
+			iters += v->cnt_snap[SNAP_END].iterations -
+				 v->cnt_snap[SNAP_START].iterations;
+			for (uint32_t d = 0; d < v->nstats; d++)
+				if (!strcmp(v->stats[d].name, "exits"))
+					exits += v->snap[SNAP_END][v->stats[d].index] -
+						 v->snap[SNAP_START][v->stats[d].index];
+		}
+	}
+	fprintf(stderr, "workload: window: %" PRIu64 " iterations, %" PRIu64 " exits in %.3f s"
+		" (%.0f iterations/s, %.0f exits/s, %d vCPUs)\n", iters, exits, s,
+		s > 0 ? (double)iters / s : 0, s > 0 ? (double)exits / s : 0, total_vcpus);
+}
+
+/* After a timeout: print the interrupt path state of every VM to stderr (vCPUs stopped). */
+static void dump_irq_state(void)
+{
+	for (int i = 0; i < opt.vms; i++) {
+		struct vm *vm = &vms[i];
+		struct kvm_irqchip chip = { .chip_id = KVM_IRQCHIP_PIC_MASTER };
+		struct kvm_pit_state2 pit;
+
+		if (ioctl(vm->fd, KVM_GET_IRQCHIP, &chip) == 0)
+			err("vm %d: pic master irr 0x%02x imr 0x%02x isr 0x%02x last_irr 0x%02x"
+			    " guest_irqs %u", i, chip.chip.pic.irr, chip.chip.pic.imr,
+			    chip.chip.pic.isr, chip.chip.pic.last_irr,
+			    *(uint32_t *)(vm->mem + GUEST_IRQ_COUNT));
+		if (ioctl(vm->fd, KVM_GET_PIT2, &pit) == 0)
+			err("vm %d: pit ch0 mode %u count %u gate %u flags 0x%x", i,
+			    pit.channels[0].mode, pit.channels[0].count, pit.channels[0].gate,
+			    pit.flags);
+		for (int j = 0; j < vm->nvcpus; j++) {
+			struct vcpu *v = &vm->vcpus[j];
+			struct kvm_vcpu_events ev;
+			struct kvm_mp_state mp;
+			struct kvm_regs regs;
+
+			if (ioctl(v->fd, KVM_GET_VCPU_EVENTS, &ev) == 0 &&
+			    ioctl(v->fd, KVM_GET_MP_STATE, &mp) == 0 &&
+			    ioctl(v->fd, KVM_GET_REGS, &regs) == 0)
+				err("vm %d vcpu %d: mp_state %u rip 0x%llx rflags 0x%llx"
+				    " irq injected %u nr %u shadow %u", i, j, mp.mp_state,
+				    regs.rip, regs.rflags, ev.interrupt.injected, ev.interrupt.nr,
+				    ev.interrupt.shadow);
+		}
+	}
+}
+
+/* Clean up after a stop by signal or a failure; exits. */
+static void finish_abnormally(int w)
+{
+	stop_threads();
+	if (w == WAIT_FAILED) {
+		err("%s", ctl.error);
+		write_state("{\"state\":\"error\",\"message\":\"vCPU failure\"}");
+		exit(1);
+	}
+	if (w == WAIT_TIMEOUT) {
+		dump_irq_state();
+		write_state("{\"state\":\"error\",\"message\":\"timeout\"}");
+		exit(1);
+	}
+	err("stopped by signal %d before the run completed", ctl.stop_signal);
+	write_state("{\"state\":\"stopped\"}");
+	exit(1);
+}
+
+/* Wait for all vCPUs to park after `phases` phases, honouring --timeout. */
+static void wait_parked(int phases)
+{
+	int w = wait_for(phases, 0, opt.timeout > 0 ? opt.timeout : -1);
+
+	if (w == WAIT_TIMEOUT) {
+		err("timeout: vCPUs did not finish phase %d within %g s", phases - 1, opt.timeout);
+		report_stragglers(phases);
+	}
+	if (w != WAIT_OK)
+		finish_abnormally(w);
+}
+
+/* Wait for the next SIGUSR1 after `seen` of them. */
+static void wait_usr1(unsigned int seen)
+{
+	int w = wait_for(0, seen + 1, -1);
+
+	if (w != WAIT_OK)
+		finish_abnormally(w);
+}
+
+/* Window mode: warmup, ready, SIGUSR1, exact window, window-done, SIGUSR1, after, done. */
+static int run_window(void)
+{
+	unsigned int seen;
+	uint64_t t0;
+
+	wait_parked(1);
+	pthread_mutex_lock(&ctl.lock);
+	seen = ctl.usr1;
+	pthread_mutex_unlock(&ctl.lock);
+	if (write_state("{\"state\":\"ready\",\"pid\":%d}", (int)getpid()) < 0)
+		finish_abnormally(WAIT_FAILED);
+	wait_usr1(seen);
+
+	align_hlt();
+	snapshot(SNAP_START);
+	t0 = now_ns();
+	release_phase(PHASE_WINDOW);
+	wait_parked(2);
+	window_ns = now_ns() - t0;
+	snapshot(SNAP_END);
+	pthread_mutex_lock(&ctl.lock);
+	seen = ctl.usr1;
+	pthread_mutex_unlock(&ctl.lock);
+	if (opt.json && strcmp(opt.json, "-") && output_json("window-done", true, false) < 0)
+		finish_abnormally(WAIT_FAILED);
+	if (write_state("{\"state\":\"window-done\"}") < 0)
+		finish_abnormally(WAIT_FAILED);
+	print_summary();
+	wait_usr1(seen);
+
+	release_phase(PHASE_AFTER);
+	wait_parked(3);
+	snapshot(SNAP_FINAL);
+	stop_threads();
+	if (output_json("done", true, true) < 0)
+		return 1;
+	write_state("{\"state\":\"done\"}");
+	return 0;
+}
+
+/* Run mode: warmup, then --iterations or --seconds, then print the JSON. */
+static int run_plain(void)
+{
+	uint64_t t0;
+	int w;
+
+	wait_parked(1);
+	write_state("{\"state\":\"running\",\"pid\":%d}", (int)getpid());
+	align_hlt();
+	snapshot(SNAP_START);
+	t0 = now_ns();
+	release_phase(PHASE_WINDOW);
+	if (!opt.seconds_set) {
+		wait_parked(2);
+	} else {
+		w = wait_for(2, 0, opt.seconds > 0 ? opt.seconds : -1);
+		if (w == WAIT_FAILED)
+			finish_abnormally(w);
+		/* end of time, or a signal: both end the run normally */
+	}
+	stop_threads();
+	window_ns = now_ns() - t0;
+	snapshot(SNAP_END);
+	snapshot(SNAP_FINAL);
+	print_summary();
+	if (output_json("done", true, true) < 0)
+		return 1;
+	write_state("{\"state\":\"done\"}");
+	return 0;
+}
+
+/* Check a KVM capability that the workload needs. */
+static void need_cap(int cap, const char *name)
+{
+	if (ioctl(kvm_fd, KVM_CHECK_EXTENSION, cap) <= 0)
+		die("KVM lacks %s", name);
+}
+
+/* Print usage to f. */
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: workload [options]\n"
+		"A small VMM on /dev/kvm for the libkvmdci lab: real-mode guests whose\n"
+		"loop exits to KVM in a known pattern; prints KVM's per-vCPU binary stats\n"
+		"as JSON.\n"
+		"\n"
+		"  --vms N         VMs in this process (default 1, at most %d)\n"
+		"  --vcpus N       vCPUs per VM (default 1, at most %d)\n"
+		"  --iterations N  guest loop iterations per vCPU in the window\n"
+		"                  (default 2000)\n"
+		"  --seconds S     run the window for S seconds instead (0: until\n"
+		"                  SIGTERM/SIGINT); not with --window\n"
+		"  --warmup N      iterations per vCPU before the window (default 200)\n"
+		"  --after N       iterations per vCPU after the window (--window;\n"
+		"                  default 1000)\n"
+		"  --window        marked window: after the warmup, park the vCPUs\n"
+		"                  outside KVM_RUN, write the pid file and\n"
+		"                  {\"state\":\"ready\",\"pid\":N} to the state file and wait\n"
+		"                  for SIGUSR1; then snapshot the stats, run --iterations,\n"
+		"                  park, snapshot, write --json FILE and\n"
+		"                  {\"state\":\"window-done\"}; wait for SIGUSR1, run --after\n"
+		"                  iterations, write the final JSON and {\"state\":\"done\"}\n"
+		"  --json FILE     write the JSON document to FILE (via FILE.tmp and\n"
+		"                  rename); default stdout (with --window: only at the end)\n"
+		"  --state FILE    state file (default " STATE_FILE ")\n"
+		"  --pid-file FILE pid file (default " PID_FILE ")\n"
+		"  --timeout S     fail (exit 1) if the vCPUs need more than S seconds\n"
+		"                  for a phase (default 0: no limit)\n"
+		"  --quiet         no summary line on stderr\n"
+		"  --help          this text\n"
+		"\n"
+		"Guest loop, per iteration: out 0x700 (ioeventfd), out 0x704 (ioeventfd,\n"
+		"datamatch 0x1234), MMIO write to 0xa0000 (ioeventfd), to 0xa1000+id\n"
+		"(coalesced zone), to 0xa2000 (exit to user space), out 0x3f8 (exit to\n"
+		"user space; ends the iteration). vCPU 0 also runs sti; hlt every %d\n"
+		"iterations, woken by the periodic PIT (~%d Hz, PIC IRQ0); its handler\n"
+		"sends one EOI (out 0x20) per hlt.\n"
+		"Exit status: 0 done, 1 error or stopped early, 2 bad usage.\n",
+		MAX_VMS, MAX_VCPUS, HLT_EVERY, PIT_HZ);
+}
+
+/* Parse an unsigned number option; exits 2 on bad input. */
+static uint64_t parse_u64(const char *name, const char *s, uint64_t min, uint64_t max)
+{
+	char *end;
+	unsigned long long v;
+
+	errno = 0;
+	v = strtoull(s, &end, 0);
+	if (errno || end == s || *end || s[0] == '-' || v < min || v > max) {
+		fprintf(stderr, "workload: --%s: expected a number from %" PRIu64 " to %" PRIu64
+			", got '%s'\n", name, min, max, s);
+		exit(2);
+	}
+	return v;
+}
+
+/* Parse a non-negative number of seconds; exits 2 on bad input. */
+static double parse_seconds(const char *name, const char *s)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= 0) || v > 1e7) {
+		fprintf(stderr, "workload: --%s: expected seconds >= 0, got '%s'\n", name, s);
+		exit(2);
+	}
+	return v;
+}
+
+/* Parse the command line into opt. */
+static void parse_args(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "vms", required_argument, NULL, 'm' },
+		{ "vcpus", required_argument, NULL, 'c' },
+		{ "iterations", required_argument, NULL, 'i' },
+		{ "seconds", required_argument, NULL, 's' },
+		{ "warmup", required_argument, NULL, 'w' },
+		{ "after", required_argument, NULL, 'a' },
+		{ "window", no_argument, NULL, 'W' },
+		{ "json", required_argument, NULL, 'j' },
+		{ "state", required_argument, NULL, 'S' },
+		{ "pid-file", required_argument, NULL, 'p' },
+		{ "timeout", required_argument, NULL, 't' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (c) {
+		case 'm':
+			opt.vms = (int)parse_u64("vms", optarg, 1, MAX_VMS);
+			break;
+		case 'c':
+			opt.vcpus = (int)parse_u64("vcpus", optarg, 1, MAX_VCPUS);
+			break;
+		case 'i':
+			opt.iterations = parse_u64("iterations", optarg, 0, UINT64_MAX - 1);
+			break;
+		case 's':
+			opt.seconds = parse_seconds("seconds", optarg);
+			opt.seconds_set = true;
+			break;
+		case 'w':
+			opt.warmup = parse_u64("warmup", optarg, 0, UINT64_MAX - 1);
+			break;
+		case 'a':
+			opt.after = parse_u64("after", optarg, 0, UINT64_MAX - 1);
+			break;
+		case 'W':
+			opt.window = true;
+			break;
+		case 'j':
+			opt.json = optarg;
+			break;
+		case 'S':
+			opt.state = optarg;
+			break;
+		case 'p':
+			opt.pid_file = optarg;
+			break;
+		case 't':
+			opt.timeout = parse_seconds("timeout", optarg);
+			break;
+		case 'q':
+			opt.quiet = true;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "workload: unexpected argument '%s'\n", argv[optind]);
+		usage(stderr);
+		exit(2);
+	}
+	if (opt.window && opt.seconds_set) {
+		fprintf(stderr, "workload: --seconds cannot be used with --window\n");
+		exit(2);
+	}
+}
+
+/* Entry point: parse options, set up signals, KVM, VMs and threads, then run. */
+int main(int argc, char **argv)
+{
+	static sigset_t sigs;
+	struct sigaction sa;
+	pthread_t sig_thread;
+	char pid_line[32];
+	int r;
+
+	parse_args(argc, argv);
+	page_size = sysconf(_SC_PAGESIZE);
+	ring_max = (uint32_t)(((size_t)page_size - sizeof(struct kvm_coalesced_mmio_ring)) /
+			      sizeof(struct kvm_coalesced_mmio));
+
+	/* SIGUSR2 interrupts KVM_RUN in vCPU threads; all other signals go to the thread */
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_kick;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGUSR2, &sa, NULL) < 0)
+		die("sigaction: %s", strerror(errno));
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGUSR1);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	sigaddset(&sigs, SIGUSR2);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	sigdelset(&sigs, SIGUSR2);
+	r = pthread_create(&sig_thread, NULL, signal_thread, &sigs);
+	if (r)
+		die("pthread_create: %s", strerror(r));
+
+	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
+		die("/dev/kvm: %s", strerror(errno));
+	r = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
+	if (r != KVM_API_VERSION)
+		die("KVM API version %d, expected %d", r, KVM_API_VERSION);
+	need_cap(KVM_CAP_IRQCHIP, "KVM_CAP_IRQCHIP");
+	need_cap(KVM_CAP_PIT2, "KVM_CAP_PIT2");
+	need_cap(KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD");
+	need_cap(KVM_CAP_BINARY_STATS_FD, "KVM_CAP_BINARY_STATS_FD");
+	r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
+	if (r != KVM_COALESCED_MMIO_PAGE_OFFSET)
+		die("KVM_CAP_COALESCED_MMIO: page offset %d, expected %d", r,
+		    KVM_COALESCED_MMIO_PAGE_OFFSET);
+
+	if (opt.window) {
+		nphases = 3;
+		phase_target[PHASE_AFTER] = opt.after;
+	} else {
+		nphases = 2;
+	}
+	phase_target[PHASE_WARMUP] = opt.warmup;
+	phase_target[PHASE_WINDOW] = opt.seconds_set ? RUN_FOREVER : opt.iterations;
+
+	vms = calloc((size_t)opt.vms, sizeof(*vms));
+	if (!vms)
+		die("out of memory");
+	for (int i = 0; i < opt.vms; i++)
+		vm_create(&vms[i], i);
+	total_vcpus = opt.vms * opt.vcpus;
+
+	snprintf(pid_line, sizeof(pid_line), "%d\n", (int)getpid());
+	if (write_file_atomic(opt.pid_file, pid_line, strlen(pid_line)) < 0 && opt.window)
+		return 1;
+	if (atomic_load(&stop_requested)) {
+		err("stopped by signal during set-up");
+		return 1;
+	}
+
+	start_threads();
+	release_phase(PHASE_WARMUP);
+	return opt.window ? run_window() : run_plain();
+}

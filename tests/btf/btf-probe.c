@@ -1,0 +1,82 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Test helper: loads a kernel's vmlinux BTF and modules' split BTF with libkvmdci's type code
+ * and answers queries, one per argument:
+ *   member:MODULE:TYPE:PATH  -> "bit_offset bitfield_size size"
+ *   size:MODULE:TYPE         -> "size"
+ *   expr:EXPRESSION          -> the compiled capture program, one op per line
+ * MODULE is "-" for vmlinux-then-modules. Usage: btf-probe VMLINUX MODDIR QUERY...
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog/expr.h"
+#include "internal.h"
+#include "kernel/kernel-internal.h"
+
+static const char *const op_names[] = { "ARG", "CONST", "ADD", "LOAD", "BITS", "SHR", "AND" };
+
+int main(int argc, char **argv)
+{
+	struct kvmdci_kernel k = { 0 };
+	static const char *const mods[][2] = { { "kvm", "kvm.ko" },
+					       { "kvm_amd", "kvm-amd.ko" },
+					       { "kvm_intel", "kvm-intel.ko" } };
+	int status = 0;
+
+	if (argc < 3) {
+		fprintf(stderr, "usage: btf-probe VMLINUX MODDIR QUERY...\n");
+		return 2;
+	}
+	if (kvmdci_ctx_new(&k.ctx) < 0 || ktypes_load_vmlinux(k.ctx, &k.types, argv[1]) < 0)
+		return 1;
+	for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
+		char path[1024];
+		snprintf(path, sizeof(path), "%s/%s", argv[2], mods[i][1]);
+		if (ktypes_add_module(k.ctx, &k.types, mods[i][0], path) < 0)
+			return 1;
+	}
+	for (int a = 3; a < argc; a++) {
+		char *q = strdup(argv[a]), *save = NULL;
+		char *kind = strtok_r(q, ":", &save);
+		if (!strcmp(kind, "expr")) {
+			struct expr_prog prog;
+			char err[512];
+			if (expr_compile(&k, argv[a] + 5, &prog, err, sizeof(err)) < 0) {
+				printf("error %s\n", err);
+			} else {
+				for (int i = 0; i < prog.n; i++)
+					printf("%s %llu %u\n", op_names[prog.ops[i].op],
+					       (unsigned long long)prog.ops[i].a, prog.ops[i].b);
+			}
+			printf("end\n");
+			free(q);
+			continue;
+		}
+		char *mod = strtok_r(NULL, ":", &save), *type = strtok_r(NULL, ":", &save);
+		char *path = strtok_r(NULL, ":", &save);
+		struct ktypes_loc loc;
+		if (!mod || !type || (!strcmp(kind, "member") && !path)) {
+			fprintf(stderr, "bad query %s\n", argv[a]);
+			return 2;
+		}
+		if (!strcmp(kind, "size")) {
+			struct btf *btf;
+			int32_t id;
+			if (kernel_type(&k, strcmp(mod, "-") ? mod : NULL, type, &btf, &id) < 0)
+				printf("missing\n");
+			else
+				printf("%ld\n", ktypes_size(btf, id));
+		} else if (kernel_member(&k, strcmp(mod, "-") ? mod : NULL, type, path, &loc) < 0) {
+			printf("missing\n");
+		} else {
+			printf("%llu %u %u\n", (unsigned long long)loc.bit_offset, loc.bitfield_size,
+			       loc.size);
+		}
+		free(q);
+	}
+	ktypes_free(&k.types);
+	kvmdci_ctx_unref(k.ctx);
+	return status;
+}

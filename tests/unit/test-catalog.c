@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* Catalog loading: the shipped catalog validates; malformed files give one clear error. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "libkvmdci/libkvmdci.h"
+#include "test-common.h"
+
+static struct kvmdci_ctx *quiet_ctx(void)
+{
+	struct kvmdci_ctx *ctx;
+	ck_assert_int_eq(kvmdci_ctx_new(&ctx), 0);
+	kvmdci_ctx_set_log_priority(ctx, 0);
+	return ctx;
+}
+
+START_TEST(shipped_catalog)
+{
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct kvmdci_catalog *cat = NULL;
+	bool svm = false, vmx = false;
+
+	ck_assert_int_eq(kvmdci_catalog_load(ctx, KVMDCI_SRC_CATALOGDIR, &cat), 0);
+	for (int i = 0; i < kvmdci_catalog_count(cat); i++) {
+		svm |= !strcmp(kvmdci_catalog_entry_name(cat, i), "svm_handle_exit");
+		vmx |= !strcmp(kvmdci_catalog_entry_name(cat, i), "vmx_handle_exit");
+	}
+	ck_assert(svm && vmx);
+	ck_assert_ptr_null(kvmdci_catalog_entry_name(cat, -1));
+	kvmdci_catalog_unref(cat);
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
+static const char *load_text(const char *text, int *ret)
+{
+	static char msg[512];
+	char path[] = "/tmp/kvmdci-catalog-XXXXXX.json";
+	int fd = mkstemps(path, 5);
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct kvmdci_catalog *cat = NULL;
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	*ret = kvmdci_catalog_load(ctx, path, &cat);
+	snprintf(msg, sizeof(msg), "%s", kvmdci_ctx_last_error(ctx));
+	unlink(path);
+	kvmdci_catalog_unref(cat);
+	kvmdci_ctx_unref(ctx);
+	return msg;
+}
+
+#define ENTRY(extra)                                                                               \
+	"{\"name\":\"a\",\"description\":\"d\",\"vendor\":\"svm\",\"module\":\"kvm_amd\"," extra "}"
+
+START_TEST(malformed)
+{
+	int r;
+	const char *m;
+
+	m = load_text("{\"format\": 1, \"entries\": [", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(m, "kvmdci-catalog-") && strstr(m, ":1:"), "message: %s", m);
+	m = load_text("{\"format\": 2, \"entries\": []}", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(m, "\"format\" must be 1"), "message: %s", m);
+	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[]") "]}", &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(m, "entry 0") && strstr(m, "symbols"), "message: %s", m);
+	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"],\"vendor2\":1,"
+							      "\"captures\":[{\"name\":\"x\"}]") "]}",
+		      &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(m, "capture 0"), "message: %s", m);
+	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"]") ","
+							 ENTRY("\"symbols\":[\"g\"]") "]}",
+		      &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(m, "duplicate name a"), "message: %s", m);
+	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"]") "]}", &r);
+	ck_assert_int_eq(r, 0);
+}
+END_TEST
+
+START_TEST(missing_file)
+{
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct kvmdci_catalog *cat = NULL;
+	ck_assert_int_eq(kvmdci_catalog_load(ctx, "/nonexistent/catalog.json", &cat), -ENOENT);
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "/nonexistent/catalog.json"));
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
+Suite *catalog_suite(void)
+{
+	Suite *s = suite_create("catalog");
+	TCase *tc = tcase_create("load");
+	tcase_add_test(tc, shipped_catalog);
+	tcase_add_test(tc, malformed);
+	tcase_add_test(tc, missing_file);
+	suite_add_tcase(s, tc);
+	return s;
+}
