@@ -109,7 +109,7 @@ loop:
 	testw	$15, %ax
 	jnz	1f
 	sti
-	hlt					/* the IRQ0 handler returns with IF clear */
+	hlt
 	cli
 1:
 	movw	$PORT_DONE, %dx
@@ -118,21 +118,20 @@ loop:
 	jmp	loop
 
 /*
- * IRQ0 handler: count, EOI to the master PIC, and return with IF clear in the saved FLAGS so
- * that exactly one interrupt is taken per hlt (a tick that arrives later waits for the next
- * sti; hlt).
+ * IRQ0 handler: count the interrupt, EOI to the master PIC, iret (IF set again from the saved
+ * FLAGS). Do not return with IF clear: in the lab (QEMU TCG's SVM) an interrupt is sometimes
+ * delivered inside the sti shadow, before the hlt; with IF clear that hlt would never wake.
+ * With IF set it waits for the next periodic tick. A tick may also arrive between iret and the
+ * cli after hlt, so the handler can run more than once per hlt: GUEST_IRQ_COUNT has the count
+ * (each run is one more IO exit, the EOI).
  */
 irq0_handler:
-	pushw	%bp
-	movw	%sp, %bp
 	pushw	%ax
 	addw	$1, GUEST_IRQ_COUNT
 	adcw	$0, GUEST_IRQ_COUNT + 2
 	movb	$0x20, %al
 	outb	%al, $0x20
-	andw	$0xfdff, 6(%bp)			/* saved FLAGS: clear IF */
 	popw	%ax
-	popw	%bp
 	iret
 guest_code_end:
 

@@ -1,0 +1,129 @@
+#!/usr/bin/env python3
+"""kvmdci-exits end to end on the lab, against KVM's own counters.
+
+The workload (lab/workload) parks its vCPUs outside KVM_RUN at both ends of a marked window
+and reports each vCPU's KVM binary stats (KVM_GET_STATS_FD) there, so the window's deltas are
+exact ground truth. kvmdci-exits runs from before the window opens until after it closed:
+ - its IOIO count (SVM exit 0x7b) must equal the sum of io_exits deltas: KVM's
+   io_interception increments io_exits once per IOIO exit;
+ - its HLT count (0x78) must equal halt_exits: halt_interception -> kvm_emulate_halt;
+ - its total must equal the exits delta: vcpu_enter_guest increments stat.exits once per
+   exit. They could only differ by exits re-entered in the fastpath
+   (EXIT_FASTPATH_REENTER_GUEST increments exits without calling svm_handle_exit); on SVM
+   that fastpath handles only MSR writes (TSC deadline, ICR), which this real-mode workload
+   never does, so the break trigger must match exactly as well.
+Both triggers run on identical windows (same vCPUs and iterations): the reasons the guest
+loop alone determines (HLT, NPF) must be identical between them. IOIO is not: the guest's
+timer interrupt handler writes EOI to the PIC (an IOIO exit per interrupt), and breakpoint
+stops slow the host so that far more interrupts arrive (lab-facts.md); each trigger's IOIO is
+checked against its own window's io_exits instead.
+After each run the workload must go on and finish, with its stats still growing.
+"""
+import json
+import signal
+import time
+
+from e2e import TestLab, Tool, check, finish, window_deltas
+
+IOIO, HLT, NPF = 0x7B, 0x78, 0x400
+VCPUS, ITERATIONS = 2, 150
+
+
+def traced_window(t, name, trigger):
+    t.window_start(name, VCPUS, ITERATIONS)
+    tool = Tool("kvmdci-exits", ["--json", "--trigger", trigger], t.tool_env)
+    line = tool.wait_line("tracing", 120)
+    if not check(f"{trigger}: kvmdci-exits started tracing", line is not None,
+                 "".join(tool.err).strip()):
+        tool.stop()
+        return None, None
+    t0 = time.monotonic()
+    t.signal(name)
+    t.wait_state(name, "window-done", 600)
+    secs = time.monotonic() - t0
+    rc, out, err = tool.stop(signal.SIGINT)
+    check(f"{trigger}: exit status 0 after SIGINT", rc == 0, f"rc={rc} {err.strip()[-300:]}")
+    doc = json.loads(out)
+    ground = t.result(name)
+    per, total = window_deltas(ground)
+    counts = {r["code"]: r["count"] for r in doc["reasons"]}
+    print(f"{trigger}: {doc['total']} exits traced over {secs:.1f} s; KVM window: "
+          f"exits {total['exits']} io_exits {total['io_exits']} halt_exits "
+          f"{total['halt_exits']}; histogram {[(r['name'], r['count']) for r in doc['reasons']]}",
+          flush=True)
+    check(f"{trigger}: trigger used", doc["trigger"] == trigger, doc["trigger_description"])
+    check(f"{trigger}: IOIO count == io_exits delta", counts.get(IOIO, 0) == total["io_exits"],
+          f"{counts.get(IOIO, 0)} vs {total['io_exits']}")
+    check(f"{trigger}: HLT count == halt_exits delta", counts.get(HLT, 0) == total["halt_exits"],
+          f"{counts.get(HLT, 0)} vs {total['halt_exits']}")
+    check(f"{trigger}: total == exits delta (no fastpath re-entry in this workload)",
+          doc["total"] == total["exits"], f"{doc['total']} vs {total['exits']}")
+    for v in doc["vcpus"]:
+        want = per.get(v["vcpu_id"], {}).get("exits")
+        check(f"{trigger}: vCPU {v['vcpu_id']} total == its exits delta", v["total"] == want,
+              f"{v['total']} vs {want}")
+    check(f"{trigger}: every vCPU of the window seen", len(doc["vcpus"]) == VCPUS,
+          f"{len(doc['vcpus'])} vCPUs")
+    # after the tool: the workload runs on and finishes, KVM's counters still growing
+    t.signal(name)
+    t.wait_state(name, "done", 300)
+    final = t.result(name)
+    end = {v["vcpu_id"]: v["end"]["exits"] for v in final["vms"][0]["window"]["vcpus"]}
+    fin = {v["vcpu_id"]: v["stats"]["exits"] for v in final["vms"][0]["final"]["vcpus"]}
+    check(f"{trigger}: workload finished after the tool, exits still growing",
+          all(fin[i] > end[i] for i in end), f"window end {end} final {fin}")
+    return doc, counts
+
+
+def main():
+    with TestLab() as t:
+        watch_doc, watch = traced_window(t, "w1", "watch")
+        break_doc, brk = traced_window(t, "w2", "break")
+        if watch and brk:
+            for code, name in ((HLT, "HLT"), (NPF, "NPF")):
+                check(f"watch and break agree on {name} for identical windows",
+                      watch.get(code) == brk.get(code), f"{watch.get(code)} vs {brk.get(code)}")
+
+        # auto picks the fastest exact trigger and says which
+        t.window_start("w3", 1, 50)
+        tool = Tool("kvmdci-exits", ["--json"], t.tool_env)
+        line = tool.wait_line("trigger", 120)
+        check("auto: says which trigger it uses (watch: the vCPUs exist)",
+              line is not None and "trigger watch:" in line, (line or "").strip())
+        tool.wait_line("tracing", 60)
+        rc, out, err = tool.stop(signal.SIGTERM)
+        check("auto: exit status 0 after SIGTERM", rc == 0, f"rc={rc}")
+
+        # SIGINT in the middle of a breakpoint trace: partial results, target restored
+        t.signal("w3")
+        t.wait_state("w3", "window-done", 300)
+        t.signal("w3")
+        t.wait_state("w3", "done", 300)
+        t.window_start("w4", 2, 3000)
+        tool = Tool("kvmdci-exits", ["--json", "--trigger", "break"], t.tool_env)
+        tool.wait_line("tracing", 120)
+        t.signal("w4")
+        time.sleep(4)
+        t0 = time.monotonic()
+        rc, out, err = tool.stop(signal.SIGINT)
+        took = time.monotonic() - t0
+        doc = json.loads(out) if out.strip() else {}
+        check("SIGINT mid-trace: exit 0 within 10 s with partial results",
+              rc == 0 and took < 10 and doc.get("interrupted") is True and doc.get("total", 0) > 0,
+              f"rc={rc} after {took:.1f} s, total {doc.get('total')}")
+        t0 = time.monotonic()
+        t.wait_state("w4", "window-done", 600)
+        _, total = window_deltas(t.result("w4"))
+        check("SIGINT mid-trace: the partial IOIO count is below the full window's",
+              {r["code"]: r["count"] for r in doc.get("reasons", [])}.get(IOIO, 0) <
+              total["io_exits"], f"window io_exits {total['io_exits']}")
+        print(f"window of 3000 iterations finished {time.monotonic() - t0:.1f} s after the "
+              f"tool stopped", flush=True)
+        t.signal("w4")
+        t.wait_state("w4", "done", 300)
+        check("SIGINT mid-trace: the workload ran on to the end", t.state("w4") == "done")
+    finish()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,152 @@
+"""Shared helpers of the end-to-end lab tests: a lab of the test's own, the workload's marked
+windows, and kvmdci-* tools run as subprocesses. Each check prints "ok"/"FAIL" with the
+values compared; finish() prints "N passed, N failed" and exits non-zero on any failure."""
+
+import json
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+
+from lablib import Lab
+
+TOOLS = os.environ.get("KVMDCI_TOOLS") or os.path.join(
+    os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "build",
+    "tools")
+
+_passed = 0
+_failed = 0
+
+
+def check(name, ok, detail=""):
+    global _passed, _failed
+    if ok:
+        _passed += 1
+    else:
+        _failed += 1
+    print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
+    return ok
+
+
+def finish():
+    print(f"{_passed} passed, {_failed} failed", flush=True)
+    raise SystemExit(1 if _failed or not _passed else 0)
+
+
+class TestLab:
+    """A lab in a private state directory, stopped at the end."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="kvmdci-e2e-")  # mode 0700
+        self.lab = Lab(os.path.join(self.dir, "lab"))
+        os.mkdir(self.lab.dir, 0o700)
+
+    def __enter__(self):
+        t0 = time.monotonic()
+        self.env = self.lab.start()
+        print(f"lab booted in {time.monotonic() - t0:.1f} s "
+              f"(kernel {self.env.get('KVMDCI_KERNEL_RELEASE')})", flush=True)
+        self.tool_env = dict(os.environ)
+        self.tool_env.update(self.env)
+        return self
+
+    def __exit__(self, *exc):
+        try:
+            self.lab.stop()
+        finally:
+            shutil.rmtree(self.dir, ignore_errors=True)
+
+    def run(self, cmd, timeout=120):
+        return self.lab.run(cmd, timeout=timeout)
+
+    # -- the workload's marked window (lab/workload: --window) ------------------------------
+    def window_start(self, name, vcpus, iterations, after=200):
+        self.lab.run_bg(f"workload --window --vcpus {vcpus} --iterations {iterations} "
+                        f"--after {after} --json /tmp/{name}.json --state /tmp/{name}.state "
+                        f"--pid-file /tmp/{name}.pid --quiet")
+        self.wait_state(name, "ready", 120)
+
+    def state(self, name):
+        st, out = self.run(f"cat /tmp/{name}.state 2>/dev/null")
+        try:
+            return json.loads(out.strip().splitlines()[-1])["state"]
+        except (ValueError, IndexError, KeyError):
+            return None
+
+    def wait_state(self, name, want, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            s = self.state(name)
+            if s == want:
+                return True
+            time.sleep(1)
+        raise RuntimeError(f"workload {name}: state {want!r} not reached in {timeout} s "
+                           f"(last: {self.state(name)!r})")
+
+    def signal(self, name):
+        st, out = self.run(f"kill -USR1 $(cat /tmp/{name}.pid)")
+        if st != 0:
+            raise RuntimeError(f"cannot signal workload {name}: {out}")
+
+    def result(self, name):
+        st, out = self.run(f"cat /tmp/{name}.json")
+        return json.loads(out)
+
+
+def window_deltas(doc):
+    """{vcpu_id: delta dict} of VM 0's window, and their sum per counter."""
+    per = {v["vcpu_id"]: v["delta"] for v in doc["vms"][0]["window"]["vcpus"]}
+    total = {}
+    for d in per.values():
+        for k, v in d.items():
+            if isinstance(v, int):
+                total[k] = total.get(k, 0) + v
+    return per, total
+
+
+class Tool:
+    """A kvmdci-* tool running in the background; stderr lines are collected."""
+
+    def __init__(self, name, args, env):
+        self.p = subprocess.Popen([os.path.join(TOOLS, name)] + args, env=env,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.lines = queue.Queue()
+        self.err = []
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stderr:
+            self.err.append(line)
+            self.lines.put(line)
+
+    def wait_line(self, text, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0 or self.p.poll() is not None and self.lines.empty():
+                return None
+            try:
+                line = self.lines.get(timeout=min(left, 0.5))
+            except queue.Empty:
+                continue
+            if text in line:
+                return line
+
+    def stop(self, sig=signal.SIGINT, timeout=60):
+        if self.p.poll() is None:
+            self.p.send_signal(sig)
+        self.p.wait(timeout=timeout)  # JSON output is far below a pipe's buffer
+        out = self.p.stdout.read()
+        self.t.join(timeout=5)
+        return self.p.returncode, out, "".join(self.err)
+
+
+def run_tool(name, args, env, timeout=60):
+    r = subprocess.run([os.path.join(TOOLS, name)] + args, env=env, capture_output=True,
+                       text=True, timeout=timeout)
+    return r.returncode, r.stdout, r.stderr
