@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""kvmdci-exits on bad input: one clear line on stderr, exit 1 (2 for bad usage), and the lab
+left running and untouched: its KVM keeps counting exits of a free-running workload
+(debugfs kvm/exits grows) and no breakpoint is left (the next tool run attaches and traces).
+"""
+import json
+import os
+import socket
+import tempfile
+import threading
+import time
+
+from e2e import TestLab, check, finish, run_tool
+
+
+def exits_now(t):
+    st, out = t.run("cat /sys/kernel/debug/kvm/exits")
+    return int(out.strip())
+
+
+def one_line(err):
+    lines = [l for l in err.strip().splitlines() if l]
+    return len(lines) == 1
+
+
+def expect(t, name, args, rc_want, text, env=None, running=True):
+    before = exits_now(t) if running else None
+    t0 = time.monotonic()
+    rc, out, err = run_tool("kvmdci-exits", args, env or t.tool_env, timeout=60)
+    took = time.monotonic() - t0
+    check(f"{name}: exit {rc_want}, one line naming the problem",
+          rc == rc_want and one_line(err) and text in err,
+          f"rc={rc} in {took:.1f} s: {err.strip()!r}")
+    if running:
+        time.sleep(1)
+        after = exits_now(t)
+        check(f"{name}: target still running", after > before, f"exits {before} -> {after}")
+
+
+def fake_stub(path, behaviour):
+    """A unix-socket peer that is not a gdbstub."""
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+
+    def serve():
+        c, _ = srv.accept()
+        if behaviour == "http":
+            c.recv(1024)
+            c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
+        time.sleep(8)
+        c.close()
+        srv.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+
+
+def main():
+    with TestLab() as t:
+        t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
+        time.sleep(2)
+        env = t.tool_env
+        expect(t, "malformed URI", ["-t", "gdb:/nowhere"], 1, "invalid target URI")
+        expect(t, "unknown scheme", ["-t", "ftp://x:1"], 1, "unknown scheme")
+        expect(t, "unreachable socket", ["-t", "gdb+unix:///nonexistent/gdb.sock"], 1,
+               "cannot connect to /nonexistent/gdb.sock")
+        expect(t, "refused TCP port", ["-t", "gdb://127.0.0.1:1"], 1, "cannot connect")
+        with tempfile.TemporaryDirectory() as d:
+            for kind in ("silent", "http"):
+                path = os.path.join(d, kind + ".sock")
+                fake_stub(path, kind)
+                expect(t, f"peer that is not a gdbstub ({kind})", ["-t", "gdb+unix://" + path],
+                       1, "is this a gdbstub?")
+        expect(t, "no type info (missing vmlinux)", ["--vmlinux", "/nonexistent/vmlinux"], 1,
+               "cannot read BTF from /nonexistent/vmlinux")
+        noenv = {k: v for k, v in env.items() if k != "KVMDCI_VMLINUX"}
+        expect(t, "no type info (none given)", [], 1, "no type info", env=noenv)
+        expect(t, "wrong System.map", ["--system-map", "/etc/passwd"], 1, "/etc/passwd")
+        rc, out, err = run_tool("kvmdci-exits", ["--json", "-t", "gdb:/x"], env)
+        doc = json.loads(out) if out.strip() else {}
+        check("JSON mode: the error is also a JSON object", rc == 1 and "error" in doc,
+              out.strip())
+        rc, out, err = run_tool("kvmdci-exits", ["--duration", "soon"], env)
+        check("bad usage: exit 2", rc == 2 and "--duration" in err, err.strip())
+        rc, out, err = run_tool("kvmdci-exits", ["--bogus"], env)
+        check("unknown option: exit 2", rc == 2, err.strip()[:80])
+
+        # after all that, the target takes a normal trace
+        rc, out, err = run_tool("kvmdci-exits", ["--json", "--duration", "2"], env, timeout=120)
+        doc = json.loads(out) if rc == 0 else {}
+        check("a normal trace works afterwards", rc == 0 and doc.get("total", 0) > 0,
+              f"rc={rc} total={doc.get('total')} {err.strip()[-200:]}")
+
+        # kvm_amd not loaded
+        t.run("killall workload; sleep 1; rmmod kvm_amd")
+        st, mods = t.run("lsmod")
+        check("kvm_amd unloaded in the lab", "kvm_amd" not in mods, mods.strip())
+        expect(t, "kvm_amd not loaded", [], 1, "neither kvm_amd nor kvm_intel is loaded",
+               running=False)
+        st, out = t.run("echo alive")
+        check("kvm_amd not loaded: target still running", out.strip() == "alive", out.strip())
+        t.run("insmod /lib/modules/kvm-amd.ko")
+    finish()
+
+
+if __name__ == "__main__":
+    main()
