@@ -25,6 +25,7 @@
 
 #include "internal.h"
 #include "rsp-proto.h"
+#include "target/target-internal.h"
 #include "uri.h"
 
 #define MAX_CPUS 512
@@ -32,6 +33,9 @@
 #define MAX_BPS 4096
 #define REPLY_CAP (1 << 20)
 #define CMD_TIMEOUT_MS 5000
+
+struct rsp;
+static int rsp_detach(struct rsp *t);
 
 struct reg_desc {
 	char name[24];
@@ -46,7 +50,7 @@ struct bp {
 	unsigned int len;
 };
 
-struct kvmdci_target {
+struct rsp {
 	int refcount;
 	struct kvmdci_ctx *ctx;
 	char *uri;
@@ -83,10 +87,6 @@ struct kvmdci_target {
 	int nop_cache_n;
 };
 
-struct kvmdci_ctx *kvmdci_target_get_ctx(struct kvmdci_target *t)
-{
-	return t->ctx;
-}
 
 static int now_ms(void)
 {
@@ -97,7 +97,7 @@ static int now_ms(void)
 
 /* ---- output: packets are queued and written in one write per batch ---- */
 
-static int out_reserve(struct kvmdci_target *t, size_t n)
+static int out_reserve(struct rsp *t, size_t n)
 {
 	if (t->outlen + n <= t->outcap)
 		return 0;
@@ -112,7 +112,7 @@ static int out_reserve(struct kvmdci_target *t, size_t n)
 	return 0;
 }
 
-static int queue_raw(struct kvmdci_target *t, const char *data, size_t len)
+static int queue_raw(struct rsp *t, const char *data, size_t len)
 {
 	if (out_reserve(t, len) < 0)
 		return -ENOMEM;
@@ -122,7 +122,7 @@ static int queue_raw(struct kvmdci_target *t, const char *data, size_t len)
 }
 
 /* Queue one packet; a pending ack for the last received packet goes first. */
-static int queue_pkt(struct kvmdci_target *t, const char *fmt, ...)
+static int queue_pkt(struct rsp *t, const char *fmt, ...)
 {
 	char body[512];
 	va_list ap;
@@ -149,7 +149,7 @@ static int queue_pkt(struct kvmdci_target *t, const char *fmt, ...)
 	return 0;
 }
 
-static void mark_broken(struct kvmdci_target *t, const char *why)
+static void mark_broken(struct rsp *t, const char *why)
 {
 	if (!t->broken)
 		kvmdci_err(t->ctx, "connection to %s lost: %s", t->uri, why);
@@ -157,7 +157,7 @@ static void mark_broken(struct kvmdci_target *t, const char *why)
 	t->running = false;
 }
 
-static int flush(struct kvmdci_target *t)
+static int flush(struct rsp *t)
 {
 	size_t off = 0;
 
@@ -186,7 +186,7 @@ static int flush(struct kvmdci_target *t)
  * Receive one packet within @timeout_ms (-1 forever). Returns its length (payload in
  * t->dec.buf), 0 when the timeout expired or a signal interrupted the wait, or -errno.
  */
-static int recv_pkt(struct kvmdci_target *t, int timeout_ms)
+static int recv_pkt(struct rsp *t, int timeout_ms)
 {
 	int deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
 
@@ -238,7 +238,7 @@ static int recv_pkt(struct kvmdci_target *t, int timeout_ms)
 }
 
 /* An empty packet is a valid "unsupported" reply; recv_pkt reports it as -ENODATA. */
-static int recv_reply(struct kvmdci_target *t, const char *what)
+static int recv_reply(struct rsp *t, const char *what)
 {
 	for (;;) {
 		int r = recv_pkt(t, CMD_TIMEOUT_MS);
@@ -263,7 +263,7 @@ static int recv_reply(struct kvmdci_target *t, const char *what)
 }
 
 /* Send one command and wait for its reply; returns the reply length (0: empty reply). */
-static int command(struct kvmdci_target *t, const char *fmt, ...)
+static int command(struct rsp *t, const char *fmt, ...)
 {
 	char body[512];
 	va_list ap;
@@ -285,14 +285,14 @@ static int command(struct kvmdci_target *t, const char *fmt, ...)
 	return recv_reply(t, body);
 }
 
-static int reply_is_error(struct kvmdci_target *t)
+static int reply_is_error(struct rsp *t)
 {
 	return t->dec.len == 3 && t->dec.buf[0] == 'E';
 }
 
 /* ---- threads / CPUs ---- */
 
-static int cpu_of_thread(struct kvmdci_target *t, const char *tid)
+static int cpu_of_thread(struct rsp *t, const char *tid)
 {
 	for (int i = 0; i < t->ncpu; i++)
 		if (!strcmp(t->threads[i], tid))
@@ -308,7 +308,7 @@ static int cpu_of_thread(struct kvmdci_target *t, const char *tid)
 	return -1;
 }
 
-static int read_threads(struct kvmdci_target *t)
+static int read_threads(struct rsp *t)
 {
 	int r = command(t, "qfThreadInfo");
 
@@ -331,7 +331,7 @@ static int read_threads(struct kvmdci_target *t)
 	return 0;
 }
 
-static int select_cpu(struct kvmdci_target *t, int cpu)
+static int select_cpu(struct rsp *t, int cpu)
 {
 	int r;
 
@@ -353,7 +353,7 @@ static int select_cpu(struct kvmdci_target *t, int cpu)
 
 /* ---- target description (registers) ---- */
 
-static int xfer_read(struct kvmdci_target *t, const char *annex, char **out, size_t *outlen)
+static int xfer_read(struct rsp *t, const char *annex, char **out, size_t *outlen)
 {
 	size_t len = 0, cap = 0, chunk = t->packet_size > 64 ? t->packet_size - 32 : 1000;
 	char *buf = NULL;
@@ -405,7 +405,7 @@ static const char *xml_attr(const char *tag, const char *tag_end, const char *na
 }
 
 /* Collect <reg> elements in document order, following <xi:include>. */
-static int parse_tdesc(struct kvmdci_target *t, const char *annex, int depth, int *next_regnum)
+static int parse_tdesc(struct rsp *t, const char *annex, int depth, int *next_regnum)
 {
 	char *xml;
 	size_t len;
@@ -446,7 +446,7 @@ static int parse_tdesc(struct kvmdci_target *t, const char *annex, int depth, in
 	return 0;
 }
 
-static int load_registers(struct kvmdci_target *t)
+static int load_registers(struct rsp *t)
 {
 	int next = 0, r;
 
@@ -476,7 +476,7 @@ static int load_registers(struct kvmdci_target *t)
 	return t->nregs ? 0 : -ENOENT;
 }
 
-static struct reg_desc *find_reg(struct kvmdci_target *t, const char *name)
+static struct reg_desc *find_reg(struct rsp *t, const char *name)
 {
 	for (int i = 0; i < t->nregs; i++)
 		if (!strcmp(t->regs[i].name, name))
@@ -486,7 +486,7 @@ static struct reg_desc *find_reg(struct kvmdci_target *t, const char *name)
 
 /* ---- attach ---- */
 
-static int connect_uri(struct kvmdci_target *t, const struct target_uri *u)
+static int connect_uri(struct rsp *t, const struct target_uri *u)
 {
 	int fd = -1;
 
@@ -535,7 +535,7 @@ static int connect_uri(struct kvmdci_target *t, const struct target_uri *u)
 	return 0;
 }
 
-static void parse_supported(struct kvmdci_target *t, const char *s)
+static void parse_supported(struct rsp *t, const char *s)
 {
 	char *copy = strdup(s), *save = NULL;
 	if (!copy)
@@ -555,7 +555,7 @@ static void parse_supported(struct kvmdci_target *t, const char *s)
 	free(copy);
 }
 
-static int attach(struct kvmdci_target *t)
+static int attach(struct rsp *t)
 {
 	int r;
 	bool want_noack;
@@ -631,19 +631,28 @@ static int attach(struct kvmdci_target *t)
 	return 0;
 }
 
-KVMDCI_EXPORT int kvmdci_target_open(struct kvmdci_ctx *ctx, const char *uri,
-				     struct kvmdci_target **ret)
+static void rsp_free(struct rsp *t)
 {
-	struct target_uri u;
-	char err[600];
-	struct kvmdci_target *t;
+	if (t->connected)
+		rsp_detach(t);
+	if (t->fd >= 0)
+		close(t->fd);
+	kvmdci_ctx_unref(t->ctx);
+	free(t->uri);
+	free(t->dec.buf);
+	free(t->bps);
+	free(t->regs);
+	free(t->out);
+	free(t);
+}
+
+/* Open a GDB remote-protocol target (gdb:// or gdb+unix://). */
+int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,
+		    void **ret)
+{
+	struct rsp *t;
 	int r;
 
-	r = target_uri_parse(uri, &u, err, sizeof(err));
-	if (r < 0) {
-		kvmdci_err(ctx, "%s", err);
-		return r;
-	}
 	t = calloc(1, sizeof(*t));
 	if (!t)
 		return -ENOMEM;
@@ -659,7 +668,7 @@ KVMDCI_EXPORT int kvmdci_target_open(struct kvmdci_ctx *ctx, const char *uri,
 		r = -ENOMEM;
 		goto fail;
 	}
-	if ((r = connect_uri(t, &u)) < 0)
+	if ((r = connect_uri(t, u)) < 0)
 		goto fail;
 	if ((r = attach(t)) < 0)
 		goto fail;
@@ -672,54 +681,17 @@ fail:
 		queue_pkt(t, t->multiprocess ? "D;1" : "D");
 		flush(t);
 	}
-	if (t->fd >= 0)
-		close(t->fd);
-	kvmdci_ctx_unref(t->ctx);
-	free(t->uri);
-	free(t->dec.buf);
-	free(t->bps);
-	free(t->regs);
-	free(t->out);
-	free(t);
+	t->connected = false;
+	rsp_free(t);
 	return r;
 }
 
-KVMDCI_EXPORT struct kvmdci_target *kvmdci_target_ref(struct kvmdci_target *t)
-{
-	if (t)
-		t->refcount++;
-	return t;
-}
-
-KVMDCI_EXPORT struct kvmdci_target *kvmdci_target_unref(struct kvmdci_target *t)
-{
-	if (!t || --t->refcount > 0)
-		return NULL;
-	if (t->connected)
-		kvmdci_target_detach(t);
-	if (t->fd >= 0)
-		close(t->fd);
-	kvmdci_ctx_unref(t->ctx);
-	free(t->uri);
-	free(t->dec.buf);
-	free(t->bps);
-	free(t->regs);
-	free(t->out);
-	free(t);
-	return NULL;
-}
-
-KVMDCI_EXPORT const char *kvmdci_target_get_uri(struct kvmdci_target *t)
-{
-	return t->uri;
-}
-
-KVMDCI_EXPORT int kvmdci_target_cpu_count(struct kvmdci_target *t)
+static int rsp_cpu_count(struct rsp *t)
 {
 	return t->ncpu;
 }
 
-KVMDCI_EXPORT void kvmdci_target_get_stats(struct kvmdci_target *t,
+static void rsp_get_stats(struct rsp *t,
 					   struct kvmdci_target_stats *stats)
 {
 	*stats = t->stats;
@@ -727,53 +699,7 @@ KVMDCI_EXPORT void kvmdci_target_get_stats(struct kvmdci_target *t,
 
 /* ---- registers ---- */
 
-KVMDCI_EXPORT int kvmdci_target_reg_read(struct kvmdci_target *t, int cpu, const char *name,
-					 uint64_t *val)
-{
-	struct reg_desc *rd = find_reg(t, name);
-	uint8_t bytes[64] = { 0 };
-	int r;
-
-	if (!rd) {
-		kvmdci_err(t->ctx, "%s: no register '%s' in the target description", t->uri, name);
-		return -ENOENT;
-	}
-	if ((r = select_cpu(t, cpu)) < 0)
-		return r;
-	r = command(t, "p%x", rd->regnum);
-	if (r < 0)
-		return r;
-	if (r == 0 || reply_is_error(t)) { /* no 'p': take it from 'g' */
-		r = command(t, "g");
-		if (r < 0)
-			return r;
-		size_t off = (size_t)rd->g_offset * 2, n = (size_t)(rd->bits / 8) * 2;
-		if (reply_is_error(t) || off + n > (size_t)r) {
-			kvmdci_err(t->ctx, "%s: cannot read register %s of CPU %d", t->uri, name,
-				   cpu);
-			return -EIO;
-		}
-		r = rsp_hex_decode(t->dec.buf + off, n < 16 ? n : 16, bytes, sizeof(bytes));
-	} else {
-		if (t->dec.buf[0] == 'x') { /* unavailable */
-			kvmdci_err(t->ctx, "%s: register %s of CPU %d is unavailable", t->uri, name,
-				   cpu);
-			return -ENODATA;
-		}
-		r = rsp_hex_decode(t->dec.buf, (size_t)r > 16 ? 16 : (size_t)r, bytes,
-				   sizeof(bytes));
-	}
-	if (r < 0) {
-		kvmdci_err(t->ctx, "%s: malformed register reply '%.40s'", t->uri, t->dec.buf);
-		return -EPROTO;
-	}
-	*val = le64(bytes);
-	if (rd->bits < 64)
-		*val &= (1ULL << rd->bits) - 1;
-	return 0;
-}
-
-KVMDCI_EXPORT int kvmdci_target_regs_read(struct kvmdci_target *t, int cpu, const char *const *names,
+static int rsp_regs_read(struct rsp *t, int cpu, const char *const *names,
 					  uint64_t *vals, int n)
 {
 	struct reg_desc *rd[16];
@@ -817,7 +743,7 @@ KVMDCI_EXPORT int kvmdci_target_regs_read(struct kvmdci_target *t, int cpu, cons
 	return err;
 }
 
-KVMDCI_EXPORT int kvmdci_target_reg_write(struct kvmdci_target *t, int cpu, const char *name,
+static int rsp_reg_write(struct rsp *t, int cpu, const char *name,
 					  uint64_t val)
 {
 	struct reg_desc *rd = find_reg(t, name);
@@ -846,7 +772,7 @@ KVMDCI_EXPORT int kvmdci_target_reg_write(struct kvmdci_target *t, int cpu, cons
 
 /* ---- memory ---- */
 
-static int set_phys_mode(struct kvmdci_target *t, int on)
+static int set_phys_mode(struct rsp *t, int on)
 {
 	int r;
 
@@ -863,7 +789,7 @@ static int set_phys_mode(struct kvmdci_target *t, int on)
 	return 0;
 }
 
-static int read_mem(struct kvmdci_target *t, uint64_t addr, void *buf, size_t len)
+static int read_mem(struct rsp *t, uint64_t addr, void *buf, size_t len)
 {
 	size_t chunk = (t->packet_size - 16) / 2;
 	uint8_t *p = buf;
@@ -897,7 +823,7 @@ static int read_mem(struct kvmdci_target *t, uint64_t addr, void *buf, size_t le
 	return 0;
 }
 
-KVMDCI_EXPORT int kvmdci_target_read_virt(struct kvmdci_target *t, int cpu, uint64_t addr,
+static int rsp_read_virt(struct rsp *t, int cpu, uint64_t addr,
 					  void *buf, size_t len)
 {
 	int r;
@@ -907,7 +833,7 @@ KVMDCI_EXPORT int kvmdci_target_read_virt(struct kvmdci_target *t, int cpu, uint
 	return read_mem(t, addr, buf, len);
 }
 
-KVMDCI_EXPORT int kvmdci_target_read_phys(struct kvmdci_target *t, uint64_t addr, void *buf,
+static int rsp_read_phys(struct rsp *t, uint64_t addr, void *buf,
 					  size_t len)
 {
 	int r = set_phys_mode(t, 1);
@@ -923,7 +849,7 @@ KVMDCI_EXPORT int kvmdci_target_read_phys(struct kvmdci_target *t, uint64_t addr
 
 /* ---- breakpoints ---- */
 
-static int bp_find(struct kvmdci_target *t, int kind, uint64_t addr, unsigned int len)
+static int bp_find(struct rsp *t, int kind, uint64_t addr, unsigned int len)
 {
 	for (int i = 0; i < t->nbps; i++)
 		if (t->bps[i].kind == kind && t->bps[i].addr == addr && t->bps[i].len == len)
@@ -931,7 +857,7 @@ static int bp_find(struct kvmdci_target *t, int kind, uint64_t addr, unsigned in
 	return -1;
 }
 
-static int bp_packet(struct kvmdci_target *t, char op, int kind, uint64_t addr, unsigned int len)
+static int bp_packet(struct rsp *t, char op, int kind, uint64_t addr, unsigned int len)
 {
 	int r = command(t, "%c%d,%llx,%x", op, kind, (unsigned long long)addr, len);
 
@@ -949,7 +875,7 @@ static int bp_packet(struct kvmdci_target *t, char op, int kind, uint64_t addr, 
 	return 0;
 }
 
-KVMDCI_EXPORT int kvmdci_target_bp_insert(struct kvmdci_target *t, enum kvmdci_bp_kind kind,
+static int rsp_bp_insert(struct rsp *t, enum kvmdci_bp_kind kind,
 					  uint64_t addr, unsigned int len)
 {
 	int r;
@@ -964,7 +890,7 @@ KVMDCI_EXPORT int kvmdci_target_bp_insert(struct kvmdci_target *t, enum kvmdci_b
 	return 0;
 }
 
-KVMDCI_EXPORT int kvmdci_target_bp_remove(struct kvmdci_target *t, enum kvmdci_bp_kind kind,
+static int rsp_bp_remove(struct rsp *t, enum kvmdci_bp_kind kind,
 					  uint64_t addr, unsigned int len)
 {
 	int i = bp_find(t, (int)kind, addr, len), r;
@@ -978,13 +904,13 @@ KVMDCI_EXPORT int kvmdci_target_bp_remove(struct kvmdci_target *t, enum kvmdci_b
 	return r;
 }
 
-KVMDCI_EXPORT int kvmdci_target_bp_remove_all(struct kvmdci_target *t)
+static int rsp_bp_remove_all(struct rsp *t)
 {
 	int first_err = 0;
 
 	while (t->nbps > 0) {
 		struct bp b = t->bps[t->nbps - 1];
-		int r = kvmdci_target_bp_remove(t, (enum kvmdci_bp_kind)b.kind, b.addr, b.len);
+		int r = rsp_bp_remove(t, (enum kvmdci_bp_kind)b.kind, b.addr, b.len);
 		if (r < 0 && !first_err)
 			first_err = r;
 		if (r < 0 && (t->broken || !t->connected))
@@ -993,14 +919,14 @@ KVMDCI_EXPORT int kvmdci_target_bp_remove_all(struct kvmdci_target *t)
 	return first_err;
 }
 
-KVMDCI_EXPORT int kvmdci_target_bp_count(struct kvmdci_target *t)
+static int rsp_bp_count(struct rsp *t)
 {
 	return t->nbps;
 }
 
 /* ---- run control ---- */
 
-static void fill_stop(struct kvmdci_target *t, const struct rsp_stop *st, struct kvmdci_stop *out)
+static void fill_stop(struct rsp *t, const struct rsp_stop *st, struct kvmdci_stop *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->signal = st->signal;
@@ -1022,7 +948,7 @@ static void fill_stop(struct kvmdci_target *t, const struct rsp_stop *st, struct
 	t->gthread = t->qemu ? out->cpu : -1;
 }
 
-KVMDCI_EXPORT int kvmdci_target_resume(struct kvmdci_target *t)
+static int rsp_resume(struct rsp *t)
 {
 	int r;
 
@@ -1038,7 +964,7 @@ KVMDCI_EXPORT int kvmdci_target_resume(struct kvmdci_target *t)
 	return 0;
 }
 
-KVMDCI_EXPORT int kvmdci_target_wait(struct kvmdci_target *t, int timeout_ms,
+static int rsp_wait(struct rsp *t, int timeout_ms,
 				     struct kvmdci_stop *stop)
 {
 	struct rsp_stop st;
@@ -1073,7 +999,7 @@ KVMDCI_EXPORT int kvmdci_target_wait(struct kvmdci_target *t, int timeout_ms,
 	}
 }
 
-KVMDCI_EXPORT int kvmdci_target_interrupt(struct kvmdci_target *t)
+static int rsp_interrupt(struct rsp *t)
 {
 	char c = 0x03;
 
@@ -1086,14 +1012,14 @@ KVMDCI_EXPORT int kvmdci_target_interrupt(struct kvmdci_target *t)
 	return 0;
 }
 
-KVMDCI_EXPORT int kvmdci_target_is_running(struct kvmdci_target *t)
+static int rsp_is_running(struct rsp *t)
 {
 	return t->running ? 1 : 0;
 }
 
 /* Length of leading instructions at @addr that do nothing, so RIP may skip them: the 5-byte
  * NOP that ftrace leaves at a function's __fentry__ call site (0f 1f 44 00 00). */
-static int nop_len(struct kvmdci_target *t, int cpu, uint64_t addr)
+static int nop_len(struct rsp *t, int cpu, uint64_t addr)
 {
 	static const uint8_t nop5[5] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 };
 	uint8_t b[5];
@@ -1102,7 +1028,7 @@ static int nop_len(struct kvmdci_target *t, int cpu, uint64_t addr)
 	for (int i = 0; i < t->nop_cache_n; i++)
 		if (t->nop_cache_addr[i] == addr)
 			return t->nop_cache_len[i];
-	if (kvmdci_target_read_virt(t, cpu, addr, b, 5) == 0 && !memcmp(b, nop5, 5))
+	if (rsp_read_virt(t, cpu, addr, b, 5) == 0 && !memcmp(b, nop5, 5))
 		len = 5;
 	if (t->nop_cache_n < (int)ARRAY_SIZE(t->nop_cache_addr)) {
 		t->nop_cache_addr[t->nop_cache_n] = addr;
@@ -1111,7 +1037,7 @@ static int nop_len(struct kvmdci_target *t, int cpu, uint64_t addr)
 	return len;
 }
 
-KVMDCI_EXPORT int kvmdci_target_step_over(struct kvmdci_target *t, int cpu, uint64_t addr)
+static int rsp_step_over(struct rsp *t, int cpu, uint64_t addr)
 {
 	struct kvmdci_stop st;
 	int kind = -1, r, skip;
@@ -1161,7 +1087,7 @@ KVMDCI_EXPORT int kvmdci_target_step_over(struct kvmdci_target *t, int cpu, uint
 	if (r < 0 || (r = flush(t)) < 0)
 		return r;
 	t->running = true;
-	r = kvmdci_target_wait(t, CMD_TIMEOUT_MS, &st);
+	r = rsp_wait(t, CMD_TIMEOUT_MS, &st);
 	if (r <= 0) {
 		if (r == 0)
 			kvmdci_err(t->ctx, "%s: single-step of CPU %d did not stop", t->uri, cpu);
@@ -1174,10 +1100,10 @@ KVMDCI_EXPORT int kvmdci_target_step_over(struct kvmdci_target *t, int cpu, uint
 		t->have_pending = true;
 		return 0;
 	}
-	return kvmdci_target_resume(t);
+	return rsp_resume(t);
 }
 
-KVMDCI_EXPORT int kvmdci_target_detach(struct kvmdci_target *t)
+static int rsp_detach(struct rsp *t)
 {
 	struct kvmdci_stop st;
 	int r = 0;
@@ -1187,8 +1113,8 @@ KVMDCI_EXPORT int kvmdci_target_detach(struct kvmdci_target *t)
 		return t->broken ? -EPIPE : 0;
 	}
 	if (t->running) {
-		kvmdci_target_interrupt(t);
-		r = kvmdci_target_wait(t, 3000, &st);
+		rsp_interrupt(t);
+		r = rsp_wait(t, 3000, &st);
 		if (r <= 0) {
 			kvmdci_err(t->ctx, "%s: the target did not stop for detach", t->uri);
 			t->connected = false;
@@ -1196,7 +1122,7 @@ KVMDCI_EXPORT int kvmdci_target_detach(struct kvmdci_target *t)
 		}
 	}
 	t->have_pending = false;
-	r = kvmdci_target_bp_remove_all(t);
+	r = rsp_bp_remove_all(t);
 	if (t->phys_mode == 1)
 		set_phys_mode(t, 0);
 	if (command(t, t->multiprocess ? "D;1" : "D") < 0 && !r)
@@ -1204,3 +1130,95 @@ KVMDCI_EXPORT int kvmdci_target_detach(struct kvmdci_target *t)
 	t->connected = false;
 	return r;
 }
+
+/* ---- the backend's operations ---- */
+
+static void op_free(void *p)
+{
+	rsp_free(p);
+}
+static int op_cpu_count(void *p)
+{
+	return rsp_cpu_count(p);
+}
+static void op_get_stats(void *p, struct kvmdci_target_stats *st)
+{
+	rsp_get_stats(p, st);
+}
+static int op_regs_read(void *p, int cpu, const char *const *names, uint64_t *vals, int n)
+{
+	return rsp_regs_read(p, cpu, names, vals, n);
+}
+static int op_reg_write(void *p, int cpu, const char *name, uint64_t val)
+{
+	return rsp_reg_write(p, cpu, name, val);
+}
+static int op_read_virt(void *p, int cpu, uint64_t addr, void *buf, size_t len)
+{
+	return rsp_read_virt(p, cpu, addr, buf, len);
+}
+static int op_read_phys(void *p, uint64_t addr, void *buf, size_t len)
+{
+	return rsp_read_phys(p, addr, buf, len);
+}
+static int op_bp_insert(void *p, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len)
+{
+	return rsp_bp_insert(p, kind, addr, len);
+}
+static int op_bp_remove(void *p, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len)
+{
+	return rsp_bp_remove(p, kind, addr, len);
+}
+static int op_bp_remove_all(void *p)
+{
+	return rsp_bp_remove_all(p);
+}
+static int op_bp_count(void *p)
+{
+	return rsp_bp_count(p);
+}
+static int op_resume(void *p)
+{
+	return rsp_resume(p);
+}
+static int op_step_over(void *p, int cpu, uint64_t addr)
+{
+	return rsp_step_over(p, cpu, addr);
+}
+static int op_wait(void *p, int timeout_ms, struct kvmdci_stop *stop)
+{
+	return rsp_wait(p, timeout_ms, stop);
+}
+static int op_interrupt(void *p)
+{
+	return rsp_interrupt(p);
+}
+static int op_is_running(void *p)
+{
+	return rsp_is_running(p);
+}
+static int op_detach(void *p)
+{
+	return rsp_detach(p);
+}
+
+const struct target_ops rsp_target_ops = {
+	.name = "gdb-remote",
+	.free = op_free,
+	.cpu_count = op_cpu_count,
+	.get_stats = op_get_stats,
+	.regs_read = op_regs_read,
+	.reg_write = op_reg_write,
+	.read_virt = op_read_virt,
+	.read_phys = op_read_phys,
+	.bp_insert = op_bp_insert,
+	.bp_remove = op_bp_remove,
+	.bp_remove_all = op_bp_remove_all,
+	.bp_count = op_bp_count,
+	.resume = op_resume,
+	.step_over = op_step_over,
+	.wait = op_wait,
+	.interrupt = op_interrupt,
+	.is_running = op_is_running,
+	.detach = op_detach,
+};

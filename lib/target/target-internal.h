@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/* A target is a backend (GDB remote stub, ELF core dump) behind one set of operations. */
+#pragma once
+
+#include "libkvmdci/libkvmdci.h"
+#include "target/uri.h"
+
+struct target_ops {
+	const char *name;
+	void (*free)(void *p);
+	int (*cpu_count)(void *p);
+	void (*get_stats)(void *p, struct kvmdci_target_stats *st);
+	int (*regs_read)(void *p, int cpu, const char *const *names, uint64_t *vals, int n);
+	int (*reg_write)(void *p, int cpu, const char *name, uint64_t val);
+	int (*read_virt)(void *p, int cpu, uint64_t addr, void *buf, size_t len);
+	int (*read_phys)(void *p, uint64_t addr, void *buf, size_t len);
+	/* run control: NULL where the backend cannot (a dump) */
+	int (*bp_insert)(void *p, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len);
+	int (*bp_remove)(void *p, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len);
+	int (*bp_remove_all)(void *p);
+	int (*bp_count)(void *p);
+	int (*resume)(void *p);
+	int (*step_over)(void *p, int cpu, uint64_t addr);
+	int (*wait)(void *p, int timeout_ms, struct kvmdci_stop *stop);
+	int (*interrupt)(void *p);
+	int (*is_running)(void *p);
+	int (*detach)(void *p);
+};
+
+extern const struct target_ops rsp_target_ops;
+int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,
+		    void **ret);
