@@ -57,3 +57,26 @@ def bench_report():
     secs = t1 - _t0
     reasons = " ".join(f"0x{c:x}:{n}" for c, n in sorted(_counts.items(), key=lambda x: -x[1]))
     print(f"GDB_RESULT hits={_hits} seconds={secs:.6f} reasons={reasons or '-'}")
+
+
+def bench_stat(label, *addrs):
+    """Print `GDB_STAT label N`: the sum of the u64 counters at @addrs (each vCPU's
+    stat.exits), read through the first thread (CPU) whose paging maps them; a CPU that runs
+    the nested guest reads through the guest's page tables. `GDB_STAT label -1` if none can."""
+    inf = gdb.selected_inferior()
+    here = gdb.selected_thread()
+    threads = ([here] if here is not None else []) + [t for t in inf.threads() if t != here]
+    for t in threads:
+        try:
+            t.switch()
+            total = 0
+            for a in addrs:
+                total += int.from_bytes(bytes(inf.read_memory(a, 8)), "little")
+            print(f"GDB_STAT {label} {total}")
+            break
+        except gdb.error:
+            continue
+    else:
+        print(f"GDB_STAT {label} -1")
+    if here is not None and here.is_valid():
+        here.switch()

@@ -263,6 +263,147 @@ enum kvmdci_vendor kvmdci_kvm_vendor(struct kvmdci_kernel *k);
 /** kvmdci_exit_reason_name - name of an exit reason (kernel's VMX/SVM_EXIT_REASONS), or NULL. */
 const char *kvmdci_exit_reason_name(enum kvmdci_vendor vendor, uint64_t code);
 
+/** One VM as found in memory (kvm:vm_list). */
+struct kvmdci_vm_info {
+	uint64_t vm;           /* struct kvm * */
+	int32_t userspace_pid; /* thread id of the creator, -1 when unreadable */
+	int32_t online_vcpus;
+	int32_t created_vcpus; /* -1 where the member does not exist */
+	int32_t error;         /* 0, or -errno: part of struct kvm was unreadable */
+	char stats_id[48];     /* "kvm-PID" (5.14+), "" where the member does not exist */
+	uint64_t reserved[4];
+};
+
+/**
+ * kvmdci_kvm_vms - list every VM on kvm:vm_list, newest first (the kernel's list order).
+ * Fills up to @max entries; returns the number found (may exceed @max). A vm_list that
+ * loops is detected and cut with a warning naming the node.
+ */
+int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info *out, int max);
+
+/** Register indexes into kvmdci_vcpu_state.regs (the kernel's VCPU_REGS_* order). */
+enum kvmdci_vcpu_reg {
+	KVMDCI_REG_RAX = 0, KVMDCI_REG_RCX, KVMDCI_REG_RDX, KVMDCI_REG_RBX,
+	KVMDCI_REG_RSP, KVMDCI_REG_RBP, KVMDCI_REG_RSI, KVMDCI_REG_RDI,
+	KVMDCI_REG_R8, KVMDCI_REG_R9, KVMDCI_REG_R10, KVMDCI_REG_R11,
+	KVMDCI_REG_R12, KVMDCI_REG_R13, KVMDCI_REG_R14, KVMDCI_REG_R15,
+	KVMDCI_REG_RIP, KVMDCI_REG_CR0, KVMDCI_REG_CR3, KVMDCI_REG_CR4,
+	KVMDCI_REG_EFER, KVMDCI_NR_REGS
+};
+
+/** A vCPU's scheduling state and the registers KVM keeps in kvm_vcpu_arch. */
+struct kvmdci_vcpu_state {
+	uint64_t vm;      /* struct kvm * */
+	uint64_t vcpu;    /* struct kvm_vcpu * */
+	int32_t vcpu_id;
+	int32_t vcpu_idx; /* -1 where the member does not exist */
+	int32_t cpu;      /* last physical CPU, -1 when never loaded */
+	int32_t mode;     /* kvm_vcpu.mode: see kvmdci_vcpu_mode_name() */
+	int32_t pid;      /* thread that last ran KVM_RUN (vcpu->pid), -1 when none */
+	int32_t vm_pid;   /* kvm->userspace_pid */
+	uint32_t regs_avail;
+	uint32_t regs_dirty;
+	uint64_t regs[KVMDCI_NR_REGS]; /* enum kvmdci_vcpu_reg */
+	/*
+	 * Bit i set: regs[i] is current. On VMX, RIP, RSP, CR0, CR3 and CR4 are read from the
+	 * VMCS lazily; their copy in kvm_vcpu_arch is stale when the VCPU_EXREG bit in
+	 * regs_avail is clear ("not cached"). On SVM every value is written back at exit.
+	 */
+	uint32_t valid;
+	int32_t error;    /* 0, or -errno: part of the vCPU was unreadable */
+	uint64_t reserved[8];
+};
+
+/**
+ * kvmdci_kvm_vcpu_state - decode one struct kvm_vcpu (an address from kvmdci_kvm_vcpus()).
+ */
+int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
+			  struct kvmdci_vcpu_state *out);
+/** kvmdci_vcpu_reg_name - "rax" ... "rip", "cr0", "cr3", "cr4", "efer"; NULL out of range. */
+const char *kvmdci_vcpu_reg_name(int reg);
+/** kvmdci_vcpu_mode_name - "outside_guest", "in_guest", "exiting_guest", "reading_spt". */
+const char *kvmdci_vcpu_mode_name(int mode);
+
+/* ---- I/O buses (struct kvm.buses[]) ------------------------------------------------------- */
+
+/** One bus of a VM. */
+struct kvmdci_io_bus_info {
+	uint64_t vm;     /* struct kvm * */
+	uint64_t bus;    /* struct kvm_io_bus *, 0 when the kernel left it NULL */
+	int32_t index;   /* KVM_MMIO_BUS 0, KVM_PIO_BUS 1, KVM_VIRTIO_CCW_NOTIFY_BUS 2, ... */
+	int32_t dev_count;
+	int32_t ioeventfd_count;
+	int32_t error;   /* 0, or -errno: the bus is unreadable or its counts are absurd */
+	uint64_t reserved[4];
+};
+
+/** What a device on a bus is, from its ops pointer. */
+enum kvmdci_io_dev_kind {
+	KVMDCI_IO_DEV_UNKNOWN = 0,
+	KVMDCI_IO_DEV_PIC_MASTER,
+	KVMDCI_IO_DEV_PIC_SLAVE,
+	KVMDCI_IO_DEV_PIC_ELCR,
+	KVMDCI_IO_DEV_PIT,
+	KVMDCI_IO_DEV_SPEAKER,
+	KVMDCI_IO_DEV_IOAPIC,
+	KVMDCI_IO_DEV_IOEVENTFD,
+	KVMDCI_IO_DEV_COALESCED,
+};
+
+/** One struct kvm_io_range of a bus, its device classified and decoded. */
+struct kvmdci_io_range {
+	uint64_t addr;
+	int32_t len;
+	int32_t kind;      /* enum kvmdci_io_dev_kind */
+	uint64_t dev;      /* struct kvm_io_device * */
+	uint64_t ops;      /* dev->ops, 0 when unreadable */
+	/*
+	 * container_of(dev): struct kvm_pic *, kvm_pit *, kvm_ioapic *, _ioeventfd *,
+	 * kvm_coalesced_mmio_dev *; 0 for unknown devices.
+	 */
+	uint64_t object;
+	char ops_symbol[96]; /* "kvm:ioeventfd_ops", "module:symbol+0x10", or "" */
+	int32_t error;       /* 0, or -errno: the device could not be read or decoded */
+	int32_t decoded;     /* 1 when the kind's fields below were read */
+	/* KVMDCI_IO_DEV_IOEVENTFD (struct _ioeventfd) */
+	uint64_t ioeventfd_addr;
+	uint64_t ioeventfd_datamatch;
+	int32_t ioeventfd_length; /* 0: any length */
+	uint8_t ioeventfd_bus_idx;
+	uint8_t ioeventfd_wildcard; /* 1: no datamatch */
+	uint8_t pad[2];
+	/* KVMDCI_IO_DEV_COALESCED (kvm_coalesced_mmio_dev.zone) */
+	uint64_t zone_addr;
+	uint32_t zone_size;
+	uint32_t zone_pio;
+	/* KVMDCI_IO_DEV_IOAPIC */
+	uint64_t ioapic_base;
+	uint64_t reserved[8];
+};
+
+/**
+ * kvmdci_kvm_io_buses - the buses of VM @vm (struct kvm *): one entry per element of
+ * struct kvm.buses[] (KVM_NR_BUSES, from type info). Fills up to @max entries; returns the
+ * number of buses.
+ */
+int kvmdci_kvm_io_buses(struct kvmdci_kernel *k, uint64_t vm, struct kvmdci_io_bus_info *out,
+			int max);
+/**
+ * kvmdci_kvm_io_ranges - the ranges of bus @bus of VM @vm, in the kernel's (sorted) order,
+ * each device classified by its ops symbol and decoded through container_of. The range array
+ * is read in one piece. Fills up to @max entries; returns dev_count (0 for a NULL bus), or a
+ * negative errno when the bus is unreadable or its dev_count is absurd.
+ */
+int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int bus,
+			 struct kvmdci_io_range *out, int max);
+/** kvmdci_io_bus_name - "mmio", "pio", "virtio_ccw_notify", "fast_mmio"; NULL otherwise. */
+const char *kvmdci_io_bus_name(int bus);
+/**
+ * kvmdci_io_dev_kind_name - "pic_master", "pic_slave", "pic_elcr", "pit", "speaker",
+ * "ioapic", "ioeventfd", "coalesced_mmio", "unknown".
+ */
+const char *kvmdci_io_dev_kind_name(int kind);
+
 /* ---- catalog ------------------------------------------------------------------------------ */
 
 struct kvmdci_catalog;

@@ -27,6 +27,7 @@ struct kvmdci_kernel {
 	char release[128];
 	int reader;
 	bool reader_valid;
+	bool no_reader; /* no CPU showed the host kernel since the last stop */
 	uint64_t kcr3;
 	bool la57;
 	bool have_kcr3;

@@ -17,6 +17,8 @@
 
 #include "internal.h"
 #include "kernel/kernel-internal.h"
+#include "target/target-internal.h"
+#include "target/x86-pgwalk.h"
 
 #define MAX_MODULES 4096
 #define KASLR_ALIGN 0x200000ULL   /* CONFIG_PHYSICAL_ALIGN on x86_64 */
@@ -45,41 +47,9 @@ KVMDCI_EXPORT const char *kvmdci_kernel_release(struct kvmdci_kernel *k)
 
 /* ---- memory ---- */
 
-static int pt_read(struct kvmdci_kernel *k, uint64_t pa, uint64_t *val)
+static int phys_reader(void *data, uint64_t pa, void *buf, size_t len)
 {
-	uint8_t b[8];
-	int r = kvmdci_target_read_phys(k->target, pa, b, 8);
-	if (r == 0)
-		*val = le64(b);
-	return r;
-}
-
-/* Walk the kernel's page tables (x86-64 4- or 5-level, 1 GiB / 2 MiB pages). */
-static int translate(struct kvmdci_kernel *k, uint64_t va, uint64_t *pa, uint64_t *page_left)
-{
-	const uint64_t mask = 0x000ffffffffff000ULL;
-	uint64_t table = k->kcr3 & mask, e = 0;
-	int levels = k->la57 ? 5 : 4;
-
-	for (int l = levels; l >= 1; l--) {
-		int shift = 12 + 9 * (l - 1);
-		uint64_t idx = (va >> shift) & 511;
-		int r = pt_read(k, table + idx * 8, &e);
-		if (r < 0)
-			return r;
-		if (!(e & 1))
-			return -EFAULT;
-		if ((l == 3 || l == 2) && (e & 0x80)) { /* large page */
-			uint64_t size = 1ULL << shift;
-			*pa = (e & mask & ~(size - 1)) | (va & (size - 1));
-			*page_left = size - (va & (size - 1));
-			return 0;
-		}
-		table = e & mask;
-	}
-	*pa = table | (va & 0xfff);
-	*page_left = 0x1000 - (va & 0xfff);
-	return 0;
+	return kvmdci_target_read_phys(data, pa, buf, len);
 }
 
 static int read_physwalk(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
@@ -88,9 +58,9 @@ static int read_physwalk(struct kvmdci_kernel *k, uint64_t addr, void *buf, size
 
 	while (len) {
 		uint64_t pa, left;
-		int r = translate(k, addr, &pa, &left);
+		int r = x86_translate(phys_reader, k->target, k->kcr3, k->la57, addr, &pa, &left);
 		if (r < 0)
-			return r == -EFAULT ? r : r;
+			return r;
 		size_t n = len < left ? len : (size_t)left;
 		if ((r = kvmdci_target_read_phys(k->target, pa, p, n)) < 0)
 			return r;
@@ -149,7 +119,8 @@ KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, voi
 {
 	int r;
 
-	if (!k->reader_valid && choose_reader(k) < 0) {
+	if (!k->reader_valid && (k->no_reader || choose_reader(k) < 0)) {
+		k->no_reader = true;
 		if (!k->have_kcr3) {
 			kvmdci_err(k->ctx, "no CPU of %s shows the host kernel's address space and "
 					   "no kernel page table is known",
@@ -185,6 +156,7 @@ KVMDCI_EXPORT void kvmdci_kernel_note_stop(struct kvmdci_kernel *k, const struct
 		return;
 	}
 	k->reader_valid = false;
+	k->no_reader = false;
 }
 
 void kernel_set_reader(struct kvmdci_kernel *k, int cpu)
@@ -195,26 +167,80 @@ void kernel_set_reader(struct kvmdci_kernel *k, int cpu)
 
 /* ---- KASLR ---- */
 
+static bool vmcoreinfo_value(const char *vmci, const char *key, int base, uint64_t *val)
+{
+	size_t kl = strlen(key);
+	for (const char *p = vmci; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
+		if (!strncmp(p, key, kl) && p[kl] == '=') {
+			char *end;
+			errno = 0;
+			*val = strtoull(p + kl + 1, &end, base);
+			return !errno && end != p + kl + 1;
+		}
+	return false;
+}
+
+static bool banner_at(struct kvmdci_kernel *k, int cpu, uint64_t addr)
+{
+	char b[14];
+	int r = cpu >= 0 ? kvmdci_target_read_virt(k->target, cpu, addr, b, sizeof(b))
+			 : read_physwalk(k, addr, b, sizeof(b));
+	return r == 0 && !memcmp(b, "Linux version ", sizeof(b));
+}
+
+static void found(struct kvmdci_kernel *k, uint64_t off, uint64_t linked_banner, int cpu)
+{
+	k->kaslr = off;
+	k->banner_addr = linked_banner + off;
+	k->reader = cpu;
+	k->reader_valid = cpu >= 0;
+	if (cpu >= 0)
+		remember_page_root(k, cpu);
+	else
+		k->no_reader = true;
+}
+
+/*
+ * The KASLR offset: VMCOREINFO's KERNELOFFSET when the target carries it (a dump), else
+ * found by reading linux_banner through each CPU at every 2 MiB step below 1 GiB. When no
+ * CPU's paging shows the host kernel (all in nested guests at dump time), VMCOREINFO's
+ * init_top_pgt and phys_base give the kernel page tables for our own walk.
+ */
 static int find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
 {
+	const char *vmci = target_vmcoreinfo(k->target);
 	int n = kvmdci_target_cpu_count(k->target);
-	char b[16];
+	uint64_t off, pgt, phys_base, l5 = 0;
 
-	/* Each CPU in turn; the offset is a multiple of 2 MiB below 1 GiB. */
-	for (int cpu = 0; cpu < n; cpu++) {
-		for (uint64_t off = 0; off < KASLR_RANGE; off += KASLR_ALIGN) {
-			if (kvmdci_target_read_virt(k->target, cpu, linked_banner + off, b, 14) < 0)
-				continue;
-			if (memcmp(b, "Linux version ", 14) != 0)
-				continue;
-			k->kaslr = off;
-			k->banner_addr = linked_banner + off;
-			k->reader = cpu;
-			k->reader_valid = true;
-			remember_page_root(k, cpu);
-			return 0;
+	if (vmci && vmcoreinfo_value(vmci, "KERNELOFFSET", 16, &off)) {
+		for (int cpu = 0; cpu < n; cpu++)
+			if (banner_at(k, cpu, linked_banner + off)) {
+				found(k, off, linked_banner, cpu);
+				return 0;
+			}
+		/* __pa_symbol(): vaddr - __START_KERNEL_map (x86-64 ABI) + phys_base */
+		if (vmcoreinfo_value(vmci, "SYMBOL(init_top_pgt)", 16, &pgt) &&
+		    vmcoreinfo_value(vmci, "NUMBER(phys_base)", 10, &phys_base)) {
+			vmcoreinfo_value(vmci, "NUMBER(pgtable_l5_enabled)", 10, &l5);
+			k->kcr3 = pgt - 0xffffffff80000000ULL + phys_base;
+			k->la57 = l5 != 0;
+			k->have_kcr3 = true;
+			if (banner_at(k, -1, linked_banner + off)) {
+				kvmdci_info(k->ctx, "no CPU shows the host kernel's paging; reading "
+						    "through init_top_pgt from VMCOREINFO");
+				found(k, off, linked_banner, -1);
+				return 0;
+			}
 		}
+		kvmdci_warn(k->ctx, "VMCOREINFO's KERNELOFFSET 0x%llx does not match the symbols; "
+				    "searching", (unsigned long long)off);
 	}
+	for (int cpu = 0; cpu < n; cpu++)
+		for (off = 0; off < KASLR_RANGE; off += KASLR_ALIGN)
+			if (banner_at(k, cpu, linked_banner + off)) {
+				found(k, off, linked_banner, cpu);
+				return 0;
+			}
 	kvmdci_err(k->ctx, "linux_banner (linked at 0x%llx) not found in the memory of any CPU of %s "
 			   "at any KASLR offset: does the System.map match the running kernel, and is "
 			   "a CPU in the host kernel?",

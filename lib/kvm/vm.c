@@ -10,8 +10,8 @@
 #include "kernel/kernel-internal.h"
 #include "kvm/kvm-internal.h"
 
-#define MAX_VMS 4096
-#define MAX_VCPUS_PER_VM 4096
+#define MAX_VMS KVM_LAYOUT_MAX_VMS
+#define MAX_VCPUS_PER_VM KVM_LAYOUT_MAX_VCPUS
 
 static int off(struct kvmdci_kernel *k, const char *type, const char *path, uint64_t *o,
 	       bool required)
@@ -46,6 +46,13 @@ int kvm_layout_get(struct kvmdci_kernel *k, struct kvm_layout *l)
 	    (r = off(k, "struct kvm_vcpu", "stat.exits", &l->vcpu_stat_exits, true)) < 0)
 		return r;
 	l->has_vcpu_idx = off(k, "struct kvm_vcpu", "vcpu_idx", &l->vcpu_idx, false) == 0;
+	l->has_created_vcpus =
+		off(k, "struct kvm", "created_vcpus", &l->kvm_created_vcpus, false) == 0;
+	if (kernel_member(k, NULL, "struct kvm", "stats_id", &loc) == 0) {
+		l->has_stats_id = true;
+		l->kvm_stats_id = loc.bit_offset / 8;
+		l->kvm_stats_id_size = loc.size;
+	}
 	if (off(k, "struct kvm", "vcpu_array", &l->kvm_vcpu_array, false) == 0) {
 		l->xarray = true;
 		if ((r = off(k, "struct xarray", "xa_head", &l->xa_head, true)) < 0 ||
@@ -125,65 +132,160 @@ int kvm_vcpu_info_read(struct kvmdci_kernel *k, const struct kvm_layout *l, uint
 	return 0;
 }
 
+int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *vms, int max)
+{
+	uint64_t next;
+	int n = 0;
+
+	if (kvmdci_kernel_read_u64(k, l->vm_list, &next) < 0) {
+		kvmdci_err(k->ctx, "cannot read kvm:vm_list at 0x%llx", (unsigned long long)l->vm_list);
+		return -EFAULT;
+	}
+	while (next != l->vm_list) {
+		uint64_t kvm = next - l->kvm_vm_list;
+		/* a cycle that misses the head revisits a node already listed */
+		for (int i = 0; i < n; i++)
+			if (vms[i] == kvm) {
+				kvmdci_warn(k->ctx, "kvm:vm_list loops back to struct kvm at 0x%llx "
+						    "after %d VMs; the rest is ignored",
+					    (unsigned long long)kvm, n);
+				return n;
+			}
+		if (n >= max) {
+			kvmdci_warn(k->ctx, "kvm:vm_list: more than %d VMs; the rest is ignored", max);
+			return n;
+		}
+		vms[n++] = kvm;
+		if (kvmdci_kernel_read_u64(k, next, &next) < 0) {
+			kvmdci_warn(k->ctx, "struct kvm at 0x%llx: cannot read its vm_list link at "
+					    "0x%llx; the VMs after it are not listed",
+				    (unsigned long long)kvm, (unsigned long long)(kvm + l->kvm_vm_list));
+			return n;
+		}
+	}
+	return n;
+}
+
+int kvm_vm_vcpus(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t kvm, uint64_t *vcpus,
+		 int max)
+{
+	uint8_t b[4];
+	int r, n = 0;
+
+	if ((r = kvmdci_kernel_read(k, kvm + l->kvm_online_vcpus, b, 4)) < 0) {
+		kvmdci_warn(k->ctx, "cannot read struct kvm at 0x%llx", (unsigned long long)kvm);
+		return r;
+	}
+	int32_t online = (int32_t)le32(b);
+	if (online < 0 || online > MAX_VCPUS_PER_VM ||
+	    (!l->xarray && (uint64_t)online > l->vcpus_max)) {
+		kvmdci_warn(k->ctx, "struct kvm at 0x%llx: implausible online_vcpus %d",
+			    (unsigned long long)kvm, online);
+		return -EINVAL;
+	}
+	for (int i = 0; i < online && n < max; i++) {
+		uint64_t vcpu = 0;
+		if (l->xarray)
+			r = xa_load(k, l, kvm + l->kvm_vcpu_array, (uint64_t)i, &vcpu);
+		else
+			r = kvmdci_kernel_read_u64(k, kvm + l->kvm_vcpus + (uint64_t)i * 8, &vcpu);
+		if (r < 0) {
+			kvmdci_warn(k->ctx, "struct kvm at 0x%llx: cannot read vCPU pointer %d",
+				    (unsigned long long)kvm, i);
+			continue;
+		}
+		if (vcpu)
+			vcpus[n++] = vcpu;
+	}
+	return n;
+}
+
 KVMDCI_EXPORT int kvmdci_kvm_vcpus(struct kvmdci_kernel *k, struct kvmdci_vcpu_info *out, int max)
 {
 	struct kvm_layout l;
-	uint64_t next;
-	int r, found = 0, nvms = 0;
+	uint64_t *vms = NULL, *vcpus = NULL;
+	int r, found = 0, nvms;
 
 	if ((r = kvm_layout_get(k, &l)) < 0)
 		return r;
-	if ((r = kvmdci_kernel_read_u64(k, l.vm_list, &next)) < 0) {
-		kvmdci_err(k->ctx, "cannot read kvm:vm_list at 0x%llx", (unsigned long long)l.vm_list);
-		return r;
+	vms = malloc(MAX_VMS * sizeof(*vms));
+	vcpus = malloc(MAX_VCPUS_PER_VM * sizeof(*vcpus));
+	if (!vms || !vcpus) {
+		r = -ENOMEM;
+		goto out;
 	}
-	while (next != l.vm_list) {
-		uint64_t kvm = next - l.kvm_vm_list;
-		uint8_t b[4];
-		if (++nvms > MAX_VMS) {
-			kvmdci_err(k->ctx, "kvm:vm_list: more than %d VMs (a cycle?)", MAX_VMS);
-			return -ELOOP;
-		}
-		if ((r = kvmdci_kernel_read(k, kvm + l.kvm_online_vcpus, b, 4)) < 0) {
-			kvmdci_err(k->ctx, "cannot read struct kvm at 0x%llx", (unsigned long long)kvm);
-			return r;
-		}
-		int32_t online = (int32_t)le32(b);
-		if (online < 0 || online > MAX_VCPUS_PER_VM ||
-		    (!l.xarray && (uint64_t)online > l.vcpus_max)) {
-			kvmdci_err(k->ctx, "struct kvm at 0x%llx: implausible online_vcpus %d",
-				   (unsigned long long)kvm, online);
-			return -EINVAL;
-		}
-		for (int i = 0; i < online; i++) {
-			uint64_t vcpu = 0;
-			if (l.xarray)
-				r = xa_load(k, &l, kvm + l.kvm_vcpu_array, (uint64_t)i, &vcpu);
-			else
-				r = kvmdci_kernel_read_u64(k, kvm + l.kvm_vcpus + (uint64_t)i * 8,
-							   &vcpu);
-			if (r < 0)
-				return r;
-			if (!vcpu)
-				continue;
+	if ((r = nvms = kvm_vm_list(k, &l, vms, MAX_VMS)) < 0)
+		goto out;
+	for (int v = 0; v < nvms; v++) {
+		int n = kvm_vm_vcpus(k, &l, vms[v], vcpus, MAX_VCPUS_PER_VM);
+		for (int i = 0; i < n; i++) {
 			if (found < max) {
 				memset(&out[found], 0, sizeof(out[found]));
-				if ((r = kvm_vcpu_info_read(k, &l, vcpu, &out[found])) < 0) {
-					kvmdci_err(k->ctx, "cannot read struct kvm_vcpu at 0x%llx "
-							   "(VM 0x%llx)",
-						   (unsigned long long)vcpu, (unsigned long long)kvm);
-					return r;
+				if (kvm_vcpu_info_read(k, &l, vcpus[i], &out[found]) < 0) {
+					kvmdci_warn(k->ctx, "cannot read struct kvm_vcpu at 0x%llx "
+							    "(VM 0x%llx)",
+						    (unsigned long long)vcpus[i],
+						    (unsigned long long)vms[v]);
+					continue;
 				}
 			}
 			found++;
 		}
-		if ((r = kvmdci_kernel_read_u64(k, next, &next)) < 0) {
-			kvmdci_err(k->ctx, "cannot follow kvm:vm_list at 0x%llx",
-				   (unsigned long long)next);
-			return r;
-		}
 	}
-	return found;
+	r = found;
+out:
+	free(vms);
+	free(vcpus);
+	return r;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info *out, int max)
+{
+	struct kvm_layout l;
+	uint64_t *vms;
+	uint8_t b[4];
+	int r, n;
+
+	if ((r = kvm_layout_get(k, &l)) < 0)
+		return r;
+	if (!(vms = malloc(MAX_VMS * sizeof(*vms))))
+		return -ENOMEM;
+	n = kvm_vm_list(k, &l, vms, MAX_VMS);
+	for (int i = 0; i < n && i < max; i++) {
+		struct kvmdci_vm_info *vi = &out[i];
+		memset(vi, 0, sizeof(*vi));
+		vi->vm = vms[i];
+		vi->userspace_pid = vi->online_vcpus = vi->created_vcpus = -1;
+		if ((r = kvmdci_kernel_read(k, vms[i] + l.kvm_userspace_pid, b, 4)) == 0)
+			vi->userspace_pid = (int32_t)le32(b);
+		else
+			vi->error = r;
+		if ((r = kvmdci_kernel_read(k, vms[i] + l.kvm_online_vcpus, b, 4)) == 0)
+			vi->online_vcpus = (int32_t)le32(b);
+		else
+			vi->error = r;
+		if (l.has_created_vcpus) {
+			if ((r = kvmdci_kernel_read(k, vms[i] + l.kvm_created_vcpus, b, 4)) == 0)
+				vi->created_vcpus = (int32_t)le32(b);
+			else
+				vi->error = r;
+		}
+		if (l.has_stats_id) {
+			size_t sz = l.kvm_stats_id_size < sizeof(vi->stats_id) ? l.kvm_stats_id_size
+									     : sizeof(vi->stats_id);
+			if ((r = kvmdci_kernel_read(k, vms[i] + l.kvm_stats_id, vi->stats_id, sz)) < 0)
+				vi->error = r;
+			vi->stats_id[sizeof(vi->stats_id) - 1] = '\0';
+			for (char *c = vi->stats_id; *c; c++) /* target memory: keep it printable */
+				if (*c < 0x20 || *c > 0x7e)
+					*c = '?';
+		}
+		if (vi->error)
+			kvmdci_warn(k->ctx, "struct kvm at 0x%llx: partly unreadable",
+				    (unsigned long long)vms[i]);
+	}
+	free(vms);
+	return n;
 }
 
 KVMDCI_EXPORT enum kvmdci_vendor kvmdci_kvm_vendor(struct kvmdci_kernel *k)

@@ -25,8 +25,14 @@ struct target_ops {
 	int (*interrupt)(void *p);
 	int (*is_running)(void *p);
 	int (*detach)(void *p);
+	/* the VMCOREINFO text the target carries (a dump's note), or NULL */
+	const char *(*vmcoreinfo)(void *p);
 };
 
 extern const struct target_ops rsp_target_ops;
+extern const struct target_ops core_target_ops;
+int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret);
+/* VMCOREINFO of a target, or NULL. */
+const char *target_vmcoreinfo(struct kvmdci_target *t);
 int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,
 		    void **ret);

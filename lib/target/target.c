@@ -44,6 +44,10 @@ KVMDCI_EXPORT int kvmdci_target_open(struct kvmdci_ctx *ctx, const char *uri,
 		t->ops = &rsp_target_ops;
 		r = rsp_target_open(ctx, uri, &u, &t->priv);
 		break;
+	case URI_CORE:
+		t->ops = &core_target_ops;
+		r = core_target_open(ctx, u.path, &t->priv);
+		break;
 	default:
 		r = -EINVAL;
 	}
@@ -194,4 +198,9 @@ KVMDCI_EXPORT int kvmdci_target_is_running(struct kvmdci_target *t)
 KVMDCI_EXPORT int kvmdci_target_detach(struct kvmdci_target *t)
 {
 	return t->ops->detach ? t->ops->detach(t->priv) : 0;
+}
+
+const char *target_vmcoreinfo(struct kvmdci_target *t)
+{
+	return t->ops->vmcoreinfo ? t->ops->vmcoreinfo(t->priv) : NULL;
 }

@@ -9,8 +9,8 @@
 
 static int fail(char *err, size_t errsz, const char *uri, const char *why)
 {
-	snprintf(err, errsz, "invalid target URI '%s': %s (expected gdb://HOST:PORT or "
-			     "gdb+unix:///path/to/socket)", uri, why);
+	snprintf(err, errsz, "invalid target URI '%s': %s (expected gdb://HOST:PORT, "
+			     "gdb+unix:///path/to/socket or core:///path/to/dump)", uri, why);
 	return -EINVAL;
 }
 
@@ -65,7 +65,18 @@ int target_uri_parse(const char *uri, struct target_uri *out, char *err, size_t 
 		snprintf(out->port, sizeof(out->port), "%ld", port);
 		return 0;
 	}
-	if (!strncmp(uri, "serial:", 7) || !strncmp(uri, "usb:", 4) || !strncmp(uri, "core:", 5) ||
+	if (!strncmp(uri, "core://", 7)) {
+		const char *path = uri + 7;
+		if (path[0] != '/')
+			return fail(err, errsz, uri, "the dump path must be absolute "
+						     "(three slashes: core:///path)");
+		if (strlen(path) >= sizeof(out->path))
+			return fail(err, errsz, uri, "path too long");
+		out->kind = URI_CORE;
+		strcpy(out->path, path);
+		return 0;
+	}
+	if (!strncmp(uri, "serial:", 7) || !strncmp(uri, "usb:", 4) ||
 	    !strncmp(uri, "kcore:", 6))
 		return fail(err, errsz, uri, "this transport is not implemented yet");
 	return fail(err, errsz, uri, "unknown scheme");

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Target URIs: gdb://HOST:PORT and gdb+unix:///path. */
+/* Target URIs: gdb://HOST:PORT, gdb+unix:///path and core:///path. */
 #pragma once
 
-enum target_uri_kind { URI_GDB_TCP, URI_GDB_UNIX };
+enum target_uri_kind { URI_GDB_TCP, URI_GDB_UNIX, URI_CORE };
 
 struct target_uri {
 	enum target_uri_kind kind;
