@@ -8,4 +8,14 @@ scripts/install-deps.sh
 scripts/build.sh
 # the kernel packages (cached in ~/.cache/kvmdci-lab) for the btf and lab suites
 build/tools/kvmdci-lab build
-meson test -C build --print-errorlogs --num-processes 1 "$@"
+status=0
+meson test -C build --print-errorlogs --num-processes 1 "$@" || status=$?
+# one closing line for people and CI
+python3 - build/meson-logs/testlog.json <<'PY' || true
+import json, sys
+res = [json.loads(l)["result"] for l in open(sys.argv[1]) if l.strip()]
+ok = sum(r == "OK" for r in res)
+skip = sum(r == "SKIP" for r in res)
+print(f"{ok} passed, {len(res) - ok - skip} failed, {skip} skipped")
+PY
+exit $status

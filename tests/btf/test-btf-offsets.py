@@ -12,9 +12,12 @@ import subprocess
 import sys
 
 probe = sys.argv[1]
+kernel = sys.argv[2] if len(sys.argv) > 2 else "6.1"
 lab = os.environ.get("KVMDCI_LAB", "kvmdci-lab")
-kdir = subprocess.run([lab, "build"], check=True, capture_output=True, text=True).stdout.strip()
+kdir = subprocess.run([lab, "build", "--kernel", kernel], check=True, capture_output=True,
+                      text=True).stdout.strip()
 vmlinux, moddir = os.path.join(kdir, "vmlinux"), os.path.join(kdir, "modules")
+print(f"kernel {os.path.basename(kdir)}", flush=True)
 
 # ---- bpftool raw dumps -> {id: type}; each module's split ids start after vmlinux's, so every
 # module gets its own table (vmlinux's types plus its own) ------------------------------------
