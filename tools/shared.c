@@ -112,6 +112,11 @@ int tool_fail(struct tool *tool, int err, const char *fallback)
 
 	if (!msg || !*msg)
 		msg = fallback ? fallback : strerror(err < 0 ? -err : err);
+	return tool_fail_msg(tool, err, msg);
+}
+
+int tool_fail_msg(struct tool *tool, int err, const char *msg)
+{
 	fprintf(stderr, "%s: %s\n", tool->name, msg);
 	if (tool->json) {
 		json_t *doc = json_pack("{s:s, s:i}", "error", msg, "errno", err < 0 ? -err : err);

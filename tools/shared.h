@@ -56,6 +56,8 @@ int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage
 void tool_setup(struct tool *tool);
 /* Print the context's last error (or @fallback) as the tool's one error line; exit code 1. */
 int tool_fail(struct tool *tool, int err, const char *fallback);
+/* Print @msg (not the library's last error) as the tool's one error line; exit code 1. */
+int tool_fail_msg(struct tool *tool, int err, const char *msg);
 void tool_progress(struct tool *tool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print a JSON document to stdout (compact or pretty). */
 void tool_json_print(struct tool *tool, json_t *doc);

@@ -52,6 +52,8 @@
 #define OUTS_PER_ITERATION	3	/* 0x700, 0x704, 0x3f8 */
 
 #define MAX_VMS			64
+#define MAX_EXTRA_IOEV		1000	/* --ioeventfds */
+#define PORT_EXTRA_IOEV		0x1000	/* extra ioeventfd i: port 0x1000 + 4 * i, len 4, datamatch i */
 #define MAX_VCPUS		64	/* per VM; bounded by the guest stacks */
 #define STATE_FILE		"/tmp/workload.state"
 #define PID_FILE		"/tmp/workload.pid"
@@ -132,6 +134,8 @@ struct vm {
 	uint32_t irqs_snap[NR_SNAP];
 	int nvcpus;
 	struct vcpu *vcpus;
+	int *extra_efd;		/* --ioeventfds, VM 0 only */
+	int nextra;
 };
 
 static struct {
@@ -145,6 +149,7 @@ static struct {
 	bool window;
 	double timeout;
 	bool quiet;
+	int ioeventfds;
 	const char *json;
 	const char *state;
 	const char *pid_file;
@@ -660,6 +665,24 @@ static void vm_create(struct vm *vm, int index)
 		}
 		xioctl(vm->fd, KVM_IOEVENTFD, &ioev, "KVM_IOEVENTFD");
 	}
+	if (index == 0 && opt.ioeventfds) {
+		vm->extra_efd = calloc((size_t)opt.ioeventfds, sizeof(*vm->extra_efd));
+		if (!vm->extra_efd)
+			die("out of memory");
+		for (int i = 0; i < opt.ioeventfds; i++) {
+			struct kvm_ioeventfd ioev = {
+				.addr = PORT_EXTRA_IOEV + 4 * (uint64_t)i, .len = 4,
+				.flags = KVM_IOEVENTFD_FLAG_PIO | KVM_IOEVENTFD_FLAG_DATAMATCH,
+				.datamatch = (uint64_t)i,
+			};
+
+			ioev.fd = vm->extra_efd[i] = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+			if (ioev.fd < 0)
+				die("eventfd: %s", strerror(errno));
+			xioctl(vm->fd, KVM_IOEVENTFD, &ioev, "KVM_IOEVENTFD");
+			vm->nextra++;
+		}
+	}
 	xioctl(vm->fd, KVM_REGISTER_COALESCED_MMIO, &zone, "KVM_REGISTER_COALESCED_MMIO");
 
 	vm->vcpus = calloc((size_t)opt.vcpus, sizeof(*vm->vcpus));
@@ -899,6 +922,13 @@ static void json_devices(FILE *f, const struct vm *vm)
 		else
 			fputs("null", f);
 		fprintf(f, ",\"fd\":%d},", vm->efd[i]);
+	}
+	for (int i = 0; i < vm->nextra; i++) {
+		fputs("{\"type\":\"ioeventfd\",\"bus\":\"pio\",\"addr\":", f);
+		json_hex(f, PORT_EXTRA_IOEV + 4 * (uint64_t)i);
+		fputs(",\"len\":4,\"datamatch\":", f);
+		json_hex(f, (uint64_t)i);
+		fprintf(f, ",\"fd\":%d},", vm->extra_efd[i]);
 	}
 	fputs("{\"type\":\"coalesced_mmio\",\"addr\":", f);
 	json_hex(f, MMIO_COALESCED);
@@ -1231,6 +1261,8 @@ static void usage(FILE *f)
 		"  --timeout S     fail (exit 1) if the vCPUs need more than S seconds\n"
 		"                  for a phase (default 0: no limit)\n"
 		"  --quiet         no summary line on stderr\n"
+		"  --ioeventfds N  VM 0 also registers N PIO ioeventfds (0 to 1000): port\n"
+		"                  0x1000 + 4 * i, length 4, datamatch i (listed in \"devices\")\n"
 		"  --help          this text\n"
 		"\n"
 		"Guest loop, per iteration: out 0x700 (ioeventfd), out 0x704 (ioeventfd,\n"
@@ -1290,6 +1322,7 @@ static void parse_args(int argc, char **argv)
 		{ "pid-file", required_argument, NULL, 'p' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "ioeventfds", required_argument, NULL, 'E' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1330,6 +1363,9 @@ static void parse_args(int argc, char **argv)
 			break;
 		case 't':
 			opt.timeout = parse_seconds("timeout", optarg);
+			break;
+		case 'E':
+			opt.ioeventfds = (int)parse_u64("ioeventfds", optarg, 0, MAX_EXTRA_IOEV);
 			break;
 		case 'q':
 			opt.quiet = true;

@@ -7,9 +7,27 @@
 
 struct kvmdci_kernel;
 
-#define EXPR_MAX_OPS 32
+#define EXPR_MAX_OPS 64
+#define EXPR_MAX_REGS 8
+#define EXPR_STACK 16
 
-enum expr_opcode { OP_ARG, OP_CONST, OP_ADD, OP_LOAD, OP_BITS, OP_SHR, OP_AND };
+enum expr_opcode {
+	OP_REG,   /* push regs[a] */
+	OP_CONST, /* push a */
+	OP_ADD,   /* top += a (address arithmetic, folded) */
+	OP_LOAD,  /* top = little-endian load of a bytes at top */
+	OP_BITS,  /* top = (top >> a) & mask(b) */
+	OP_SEXT,  /* top = sign-extend from a bytes */
+	OP_BIN,   /* pop y, pop x, push x <b> y (enum expr_binop) */
+	OP_NEG,   /* top = -top */
+	OP_NOT,   /* top = !top */
+	OP_INV,   /* top = ~top */
+};
+
+enum expr_binop {
+	B_ADD, B_SUB, B_MUL, B_DIV, B_MOD, B_SHL, B_SHR, B_AND, B_OR, B_XOR,
+	B_EQ, B_NE, B_LT, B_GT, B_LE, B_GE, B_LAND, B_LOR,
+};
 
 struct expr_op {
 	enum expr_opcode op;
@@ -20,7 +38,11 @@ struct expr_op {
 struct expr_prog {
 	struct expr_op ops[EXPR_MAX_OPS];
 	int n;
-	int reads; /* target reads per evaluation */
+	int reads;                          /* target reads per evaluation */
+	const char *regs[EXPR_MAX_REGS];    /* registers the program needs, by target name */
+	int nregs;
+	int is_signed;                      /* the result's C type is signed */
+	int result_size;                    /* bytes of the result's C type (0: computed) */
 };
 
 typedef int (*expr_read_fn)(void *data, uint64_t addr, void *buf, size_t len);
@@ -28,6 +50,8 @@ typedef int (*expr_read_fn)(void *data, uint64_t addr, void *buf, size_t len);
 /* Compile @src; on error returns -EINVAL with a one-line reason in @err. */
 int expr_compile(struct kvmdci_kernel *k, const char *src, struct expr_prog *prog, char *err,
 		 size_t errsz);
-/* Evaluate with $arg0..$arg5 = args[0..5]; no allocation. */
-int expr_eval(const struct expr_prog *prog, const uint64_t *args, expr_read_fn read, void *data,
-	      uint64_t *out);
+/* Evaluate with regvals[i] the value of prog->regs[i]; no allocation. */
+int expr_eval(const struct expr_prog *prog, const uint64_t *regvals, expr_read_fn read,
+	      void *data, uint64_t *out);
+/* The register a SysV argument lives in: $arg0 -> "rdi", ... NULL past $arg5. */
+const char *expr_arg_register(int n);

@@ -58,6 +58,9 @@ struct kvmdci_exits {
 	uint64_t dropped;
 	uint64_t unreadable;
 	int max_watch;
+	const char *break_regs[EXPR_MAX_REGS + 1]; /* "rip" + the capture's registers */
+	int nbreak_regs;
+	int vcpu_reg; /* index of rdi ($arg0, the vCPU) in the capture's registers */
 	bool started;
 	bool stopped;
 };
@@ -168,6 +171,21 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 		kvmdci_err(e->ctx, "catalog entry %s: %s (are the module's types loaded? give "
 				   "--modules DIR with its .ko)",
 			   json_string_value(json_object_get(entry, "name")), err);
+		goto fail;
+	}
+	/* the capture may read only $arg0 (the vCPU): the watch trigger knows nothing else */
+	e->break_regs[e->nbreak_regs++] = "rip";
+	e->vcpu_reg = -1;
+	for (int i = 0; i < e->prog.nregs; i++) {
+		if (!strcmp(e->prog.regs[i], "rdi"))
+			e->vcpu_reg = i;
+		e->break_regs[e->nbreak_regs++] = e->prog.regs[i];
+	}
+	if (e->vcpu_reg != 0 || e->prog.nregs != 1) {
+		kvmdci_err(e->ctx, "catalog entry %s: the exit_reason capture must read the vCPU "
+				   "through $arg0 only (it uses %d registers)",
+			   json_string_value(json_object_get(entry, "name")), e->prog.nregs);
+		r = -EINVAL;
 		goto fail;
 	}
 	if ((r = kvm_layout_get(k, &e->layout)) < 0)
@@ -306,11 +324,12 @@ KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 	return kvmdci_target_resume(e->t);
 }
 
-static void record(struct kvmdci_exits *e, int vslot, uint64_t vcpu)
+/* Evaluate the exit-reason capture; @regvals are the values of e->prog.regs. */
+static void record(struct kvmdci_exits *e, int vslot, uint64_t vcpu, const uint64_t *regvals)
 {
-	uint64_t args[6] = { vcpu }, code;
+	uint64_t code;
 
-	if (expr_eval(&e->prog, args, kread, e->k, &code) < 0) {
+	if (expr_eval(&e->prog, regvals, kread, e->k, &code) < 0) {
 		if (!e->unreadable++)
 			kvmdci_warn(e->ctx, "cannot evaluate the exit reason of vCPU 0x%llx: %s",
 				    (unsigned long long)vcpu, kvmdci_ctx_last_error(e->ctx));
@@ -328,16 +347,18 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool *nee
 	if (e->trigger == KVMDCI_TRIGGER_WATCH && st->reason == KVMDCI_STOP_WATCHPOINT) {
 		for (int i = 0; i < e->nvcpus; i++)
 			if (e->vcpus[i].watch_addr == st->addr) {
+				/* the capture reads only $arg0, the vCPU: known from the address */
+				uint64_t regvals[EXPR_MAX_REGS] = { e->vcpus[i].vcpu };
 				kvmdci_kernel_note_stop(e->k, st);
-				record(e, i, e->vcpus[i].vcpu);
+				record(e, i, e->vcpus[i].vcpu, regvals);
 				return 1;
 			}
 		return 0;
 	}
 	if (e->trigger == KVMDCI_TRIGGER_BREAK && st->cpu >= 0 && st->signal == 5) {
-		static const char *const regs[2] = { "rip", "rdi" };
-		uint64_t v[2];
-		int r = kvmdci_target_regs_read(e->t, st->cpu, regs, v, 2);
+		/* rip, then the capture's registers, in one round trip */
+		uint64_t v[EXPR_MAX_REGS + 1];
+		int r = kvmdci_target_regs_read(e->t, st->cpu, e->break_regs, v, e->nbreak_regs);
 		if (r < 0)
 			return r;
 		if (v[0] != e->bp_addr)
@@ -345,7 +366,8 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool *nee
 		st->reason = KVMDCI_STOP_BREAKPOINT;
 		st->addr = v[0];
 		kvmdci_kernel_note_stop(e->k, st);
-		record(e, vcpu_slot_of(e, v[1]), v[1]);
+		uint64_t vcpu = v[1 + e->vcpu_reg];
+		record(e, vcpu_slot_of(e, vcpu), vcpu, v + 1);
 		*need_step = true;
 		return 1;
 	}

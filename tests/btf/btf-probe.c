@@ -15,7 +15,8 @@
 #include "internal.h"
 #include "kernel/kernel-internal.h"
 
-static const char *const op_names[] = { "ARG", "CONST", "ADD", "LOAD", "BITS", "SHR", "AND" };
+static const char *const op_names[] = { "REG", "CONST", "ADD", "LOAD", "BITS",
+					"SEXT", "BIN", "NEG", "NOT", "INV" };
 
 int main(int argc, char **argv)
 {

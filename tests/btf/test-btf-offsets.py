@@ -154,9 +154,9 @@ for line in rest:
         cur.append(line)
 svm_vmcb = resolve("kvm_amd", "struct vcpu_svm", "vmcb")[0] // 8
 svm_code = resolve("kvm_amd", "struct vmcb", "control.exit_code")[0] // 8
-want_svm = ["ARG 0 0", f"ADD {svm_vmcb} 0", "LOAD 8 0", f"ADD {svm_code} 0", "LOAD 4 0"]
+want_svm = ["REG 0 0", f"ADD {svm_vmcb} 0", "LOAD 8 0", f"ADD {svm_code} 0", "LOAD 4 0"]
 b_bits, b_width, _ = resolve("kvm_intel", "struct vcpu_vmx", "exit_reason.basic")
-want_vmx = ["ARG 0 0", f"ADD {b_bits // 8} 0", f"LOAD {(b_bits % 8 + b_width + 7) // 8} 0",
+want_vmx = ["REG 0 0", f"ADD {b_bits // 8} 0", f"LOAD {(b_bits % 8 + b_width + 7) // 8} 0",
             f"BITS {b_bits % 8} {b_width}"]
 for name, got, want in (("svm exit_code capture", progs[0], want_svm),
                         ("vmx exit_reason.basic capture", progs[1], want_vmx)):

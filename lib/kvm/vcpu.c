@@ -1,0 +1,223 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * One vCPU decoded: kvm_vcpu's scheduling fields, the thread that runs it (vcpu->pid, a
+ * struct pid __rcu *), and the registers KVM keeps in kvm_vcpu_arch. On VMX some of these are
+ * read from the VMCS on demand and their kvm_vcpu_arch copy is only current while their bit
+ * is set in regs_avail (arch/x86/kvm/kvm_cache_regs.h, vmx.h VMX_REGS_LAZY_LOAD_SET; the bits
+ * are cleared at every exit). The bit numbers come from the target's enum kvm_reg.
+ */
+#include <bpf/btf.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernel/kernel-internal.h"
+#include "kvm/kvm-internal.h"
+
+/* One read covers the vCPU fields we decode; more than this is a broken type. */
+#define MAX_VCPU_SPAN (64 * 1024)
+
+struct vcpu_layout {
+	uint64_t mode, pid, regs, regs_avail, regs_dirty, cr[3], efer, nregs;
+	uint64_t pid_nr;
+	bool has_mode, has_pid, has_regs_avail, has_pid_nr;
+	/* regs_avail bit of each lazily loaded register on VMX, -1 when unknown */
+	int lazy_bit[KVMDCI_NR_REGS];
+};
+
+static const char *const reg_names[KVMDCI_NR_REGS] = {
+	"rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi", "r8",  "r9",   "r10",
+	"r11", "r12", "r13", "r14", "r15", "rip", "cr0", "cr3", "cr4", "efer",
+};
+
+KVMDCI_EXPORT const char *kvmdci_vcpu_reg_name(int reg)
+{
+	return reg >= 0 && reg < KVMDCI_NR_REGS ? reg_names[reg] : NULL;
+}
+
+/* The anonymous enum of kvm_vcpu.mode in include/linux/kvm_host.h (unchanged since 4.13). */
+KVMDCI_EXPORT const char *kvmdci_vcpu_mode_name(int mode)
+{
+	static const char *const names[] = {"outside_guest", "in_guest", "exiting_guest",
+					    "reading_spt"};
+	return mode >= 0 && mode < (int)ARRAY_SIZE(names) ? names[mode] : "unknown";
+}
+
+/* Value of enumerator @name of "enum kvm_reg" in the kvm module's (or vmlinux's) BTF. */
+static int kvm_reg_value(struct kvmdci_kernel *k, const char *name)
+{
+	struct btf *btf;
+	int32_t id;
+
+	if (kernel_type(k, "kvm", "enum kvm_reg", &btf, &id) < 0 &&
+	    kernel_type(k, NULL, "enum kvm_reg", &btf, &id) < 0)
+		return -ENOENT;
+	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+	const struct btf_enum *e = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name))
+			return e[i].val >= 0 && e[i].val < 32 ? e[i].val : -ERANGE;
+	return -ENOENT;
+}
+
+static int vmember(struct kvmdci_kernel *k, const char *type, const char *path, uint64_t *o,
+		   uint64_t *size)
+{
+	struct ktypes_loc loc;
+	int r = kernel_member(k, NULL, type, path, &loc);
+	if (r < 0)
+		return r;
+	*o = loc.bit_offset / 8;
+	if (size)
+		*size = loc.size;
+	return 0;
+}
+
+static int vcpu_layout_get(struct kvmdci_kernel *k, struct vcpu_layout *v)
+{
+	static const char *const lazy[][2] = {
+		{"rsp", "VCPU_REGS_RSP"},  {"rip", "VCPU_REGS_RIP"},  {"cr0", "VCPU_EXREG_CR0"},
+		{"cr3", "VCPU_EXREG_CR3"}, {"cr4", "VCPU_EXREG_CR4"},
+	};
+	static const char *const crs[] = {"arch.cr0", "arch.cr3", "arch.cr4"};
+	uint64_t size;
+	int r;
+
+	memset(v, 0, sizeof(*v));
+	if ((r = vmember(k, "struct kvm_vcpu", "arch.regs", &v->regs, &size)) < 0 ||
+	    (r = vmember(k, "struct kvm_vcpu", "arch.efer", &v->efer, NULL)) < 0)
+		return r;
+	v->nregs = size / 8;
+	for (int i = 0; i < 3; i++)
+		if ((r = vmember(k, "struct kvm_vcpu", crs[i], &v->cr[i], NULL)) < 0)
+			return r;
+	v->has_mode = vmember(k, "struct kvm_vcpu", "mode", &v->mode, NULL) == 0;
+	v->has_pid = vmember(k, "struct kvm_vcpu", "pid", &v->pid, NULL) == 0;
+	v->has_pid_nr = vmember(k, "struct pid", "numbers[0].nr", &v->pid_nr, NULL) == 0;
+	v->has_regs_avail =
+		vmember(k, "struct kvm_vcpu", "arch.regs_avail", &v->regs_avail, NULL) == 0 &&
+		vmember(k, "struct kvm_vcpu", "arch.regs_dirty", &v->regs_dirty, NULL) == 0;
+	for (int i = 0; i < KVMDCI_NR_REGS; i++)
+		v->lazy_bit[i] = -1;
+	for (size_t i = 0; i < ARRAY_SIZE(lazy); i++) {
+		int reg = 0;
+		while (strcmp(reg_names[reg], lazy[i][0]))
+			reg++;
+		v->lazy_bit[reg] = kvm_reg_value(k, lazy[i][1]);
+		if (v->lazy_bit[reg] < 0)
+			kvmdci_info(k->ctx,
+				    "type info: no %s in enum kvm_reg; %s counts as not "
+				    "cached on VMX",
+				    lazy[i][1], lazy[i][0]);
+	}
+	return 0;
+}
+
+static void span(uint64_t o, uint64_t len, uint64_t *lo, uint64_t *hi)
+{
+	if (o < *lo)
+		*lo = o;
+	if (o + len > *hi)
+		*hi = o + len;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
+					struct kvmdci_vcpu_state *out)
+{
+	struct kvm_layout l;
+	struct vcpu_layout v;
+	struct kvmdci_vcpu_info vi = {0};
+	uint64_t lo = UINT64_MAX, hi = 0;
+	uint8_t *buf;
+	int r;
+
+	if ((r = kvm_layout_get(k, &l)) < 0 || (r = vcpu_layout_get(k, &v)) < 0) {
+		kvmdci_err(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
+		return r;
+	}
+	memset(out, 0, sizeof(*out));
+	out->vcpu = vcpu;
+	out->pid = -1;
+	out->mode = -1;
+	if ((r = kvm_vcpu_info_read(k, &l, vcpu, &vi)) < 0) {
+		kvmdci_err(k->ctx, "cannot read struct kvm_vcpu at 0x%llx",
+			   (unsigned long long)vcpu);
+		return r;
+	}
+	out->vm = vi.vm;
+	out->vcpu_id = vi.vcpu_id;
+	out->vcpu_idx = vi.vcpu_idx;
+	out->cpu = vi.cpu;
+	out->vm_pid = vi.vm_pid;
+
+	/* the rest in one read */
+	uint64_t nregs = v.nregs < KVMDCI_REG_RIP + 1 ? v.nregs : KVMDCI_REG_RIP + 1;
+	span(v.regs, nregs * 8, &lo, &hi);
+	span(v.efer, 8, &lo, &hi);
+	for (int i = 0; i < 3; i++)
+		span(v.cr[i], 8, &lo, &hi);
+	if (v.has_mode)
+		span(v.mode, 4, &lo, &hi);
+	if (v.has_pid)
+		span(v.pid, 8, &lo, &hi);
+	if (v.has_regs_avail) {
+		span(v.regs_avail, 4, &lo, &hi);
+		span(v.regs_dirty, 4, &lo, &hi);
+	}
+	if (hi - lo > MAX_VCPU_SPAN) {
+		kvmdci_err(k->ctx, "type info: struct kvm_vcpu fields span %llu bytes",
+			   (unsigned long long)(hi - lo));
+		return -EINVAL;
+	}
+	if (!(buf = malloc(hi - lo)))
+		return -ENOMEM;
+	if ((r = kvmdci_kernel_read(k, vcpu + lo, buf, hi - lo)) < 0) {
+		kvmdci_warn(k->ctx,
+			    "struct kvm_vcpu at 0x%llx: cannot read 0x%llx bytes at +0x%llx",
+			    (unsigned long long)vcpu, (unsigned long long)(hi - lo),
+			    (unsigned long long)lo);
+		out->error = r;
+		free(buf);
+		return 0;
+	}
+	for (uint64_t i = 0; i < nregs; i++)
+		out->regs[i] = le64(buf + v.regs - lo + i * 8);
+	for (int i = 0; i < 3; i++)
+		out->regs[KVMDCI_REG_CR0 + i] = le64(buf + v.cr[i] - lo);
+	out->regs[KVMDCI_REG_EFER] = le64(buf + v.efer - lo);
+	if (v.has_mode)
+		out->mode = (int32_t)le32(buf + v.mode - lo);
+	if (v.has_regs_avail) {
+		out->regs_avail = le32(buf + v.regs_avail - lo);
+		out->regs_dirty = le32(buf + v.regs_dirty - lo);
+	}
+	uint64_t pid = v.has_pid ? le64(buf + v.pid - lo) : 0;
+	free(buf);
+
+	out->valid = (1u << KVMDCI_NR_REGS) - 1;
+	for (uint64_t i = nregs; i <= KVMDCI_REG_RIP; i++)
+		out->valid &= ~(1u << i);
+	if (kvmdci_kvm_vendor(k) == KVMDCI_VENDOR_VMX)
+		for (int i = 0; i < KVMDCI_NR_REGS; i++) {
+			int bit = v.lazy_bit[i];
+			if (i == KVMDCI_REG_RSP || i == KVMDCI_REG_RIP || i >= KVMDCI_REG_CR0) {
+				if (i == KVMDCI_REG_EFER)
+					continue;
+				if (bit < 0 || !v.has_regs_avail ||
+				    !(out->regs_avail & (1u << bit)))
+					out->valid &= ~(1u << i);
+			}
+		}
+	if (pid && v.has_pid_nr) {
+		uint8_t b[4];
+		if ((r = kvmdci_kernel_read(k, pid + v.pid_nr, b, 4)) == 0) {
+			out->pid = (int32_t)le32(b);
+		} else {
+			kvmdci_warn(k->ctx,
+				    "struct kvm_vcpu at 0x%llx: cannot read its struct pid at "
+				    "0x%llx",
+				    (unsigned long long)vcpu, (unsigned long long)pid);
+			out->error = r;
+		}
+	}
+	return 0;
+}

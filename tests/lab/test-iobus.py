@@ -1,0 +1,208 @@
+#!/usr/bin/env python3
+"""kvmdci-iobus and kvmdci-vcpu end to end on the lab, against what the workload registered.
+
+The workload (lab/workload) creates VMs with KVM_CREATE_IRQCHIP (PIC 0x20, 0xa0, 0x4d0 on PIO;
+IOAPIC 0xfec00000/0x100 on MMIO), KVM_CREATE_PIT2 with KVM_PIT_SPEAKER_DUMMY (0x40, 0x61),
+three ioeventfds and a coalesced MMIO zone, and lists them in its JSON "devices". In --window
+mode it parks every vCPU thread outside KVM_RUN at "window-done", so the tools see a quiet
+machine. For every VM of the workload:
+ - each bus holds exactly the registered ranges (no more, no fewer), each classified by its
+   ops symbol and decoded: ioeventfd addr/length/datamatch/wildcard/bus_idx, the coalesced
+   zone, the IOAPIC base; dev_count and ioeventfd_count match;
+ - the VM's userspace_pid is the workload's pid; VMs are matched by order too: kvm:vm_list is
+   newest first (list_add in kvm_create_vm), so the tools list workload VM i at n-1-i;
+ - its vCPUs have ids 0..vcpus-1, each thread pid is a distinct thread of the workload
+   (/proc/PID/task), mode outside_guest; on SVM all registers are cached, and the last exit
+   was the iteration's `out %al, (%dx)` to 0x3f8 (guest.S), so dx is 0x3f8.
+Scale: 50 VMs, 200 more ioeventfds on VM 0: exact again; the number of target packets and
+the time are printed, and the packets must stay within a linear bound of VMs and ranges.
+"""
+import json
+
+from e2e import TestLab, check, finish, run_tool
+
+BUS_IDX = {"mmio": 0, "pio": 1}
+
+
+def expected(vm):
+    """{(bus, addr, len): spec} from the workload's "devices" of one VM."""
+    want = {}
+    for d in vm["devices"]:
+        if d["type"] == "ioeventfd":
+            want[(d["bus"], int(d["addr"], 16), d["len"])] = ("ioeventfd", d)
+        elif d["type"] == "coalesced_mmio":
+            want[("pio" if d["pio"] else "mmio", int(d["addr"], 16), d["size"])] = \
+                ("coalesced_mmio", d)
+        else:  # irqchip, pit: named ranges
+            for r in d["ranges"]:
+                want[(r["bus"], int(r["addr"], 16), r["len"])] = (r["name"], r)
+    return want
+
+
+def decoded_ok(kind, spec, r):
+    """Does a range's decoded device say what the workload registered?"""
+    if r.get("error"):
+        return False
+    if kind == "ioeventfd":
+        e = r.get("ioeventfd") or {}
+        dm = spec["datamatch"]
+        return (int(e.get("addr", "0x0"), 16) == int(spec["addr"], 16) and
+                e.get("length") == spec["len"] and e.get("bus_idx") == BUS_IDX[spec["bus"]] and
+                e.get("wildcard") == (dm is None) and
+                (dm is None and e.get("datamatch") is None or
+                 dm is not None and e.get("datamatch") == dm))
+    if kind == "coalesced_mmio":
+        z = r.get("zone") or {}
+        return (int(z.get("addr", "0x0"), 16) == int(spec["addr"], 16) and
+                z.get("size") == spec["size"] and z.get("pio") == spec["pio"])
+    if kind == "ioapic":
+        return r.get("base_address") == spec["addr"]
+    return r.get("object") is not None  # PIC/PIT: the owner found through container_of
+
+
+def compare_iobus(label, ground, doc):
+    """Exact comparison of kvmdci-iobus --json with the workload's JSON."""
+    pid = ground["pid"]
+    tvms = [v for v in doc["vms"] if v["pid"] == pid]
+    n = len(ground["vms"])
+    if not check(f"{label}: kvmdci-iobus lists the workload's {n} VMs (pid {pid})",
+                 len(tvms) == n, f"{len(tvms)} found"):
+        return
+    bad = []
+    for i, gvm in enumerate(ground["vms"]):
+        tvm = tvms[n - 1 - i]  # vm_list: newest first
+        want = expected(gvm)
+        got = {}
+        for b in tvm["buses"]:
+            if b.get("error"):
+                bad.append(f"VM {i} bus {b['name']}: {b['error']}")
+            nev = 0
+            for r in b["ranges"]:
+                got[(b["name"], int(r["addr"], 16), r["len"])] = r
+                nev += r["kind"] == "ioeventfd"
+            wn = sum(1 for k in want if k[0] == b["name"])
+            wev = sum(1 for k, (kind, _) in want.items() if k[0] == b["name"] and
+                      kind == "ioeventfd")
+            if b["dev_count"] != wn or b["ioeventfd_count"] != wev or nev != wev:
+                bad.append(f"VM {i} bus {b['name']}: dev_count {b['dev_count']} ioeventfd_count "
+                           f"{b['ioeventfd_count']}, want {wn}/{wev}")
+        for key in sorted(set(want) | set(got)):
+            if key not in got:
+                bad.append(f"VM {i}: missing {key[0]} 0x{key[1]:x} len {key[2]}")
+            elif key not in want:
+                bad.append(f"VM {i}: unexpected {key[0]} 0x{key[1]:x} len {key[2]} "
+                           f"{got[key]['kind']}")
+            else:
+                kind, spec = want[key]
+                r = got[key]
+                if r["kind"] != kind or not decoded_ok(kind, spec, r):
+                    bad.append(f"VM {i}: {key[0]} 0x{key[1]:x}: want {kind} {spec}, got {r}")
+    nranges = sum(len(expected(v)) for v in ground["vms"])
+    check(f"{label}: every VM's buses hold exactly the {nranges} registered ranges, decoded",
+          not bad, "; ".join(bad[:5]) + (f" (+{len(bad) - 5})" if len(bad) > 5 else ""))
+
+
+def compare_vcpu(label, t, ground, doc):
+    pid = ground["pid"]
+    tvms = [v for v in doc["vms"] if v["pid"] == pid]
+    n = len(ground["vms"])
+    if not check(f"{label}: kvmdci-vcpu lists the workload's {n} VMs", len(tvms) == n,
+                 f"{len(tvms)} found"):
+        return
+    st, out = t.run(f"ls /proc/{pid}/task")
+    threads = {int(x) for x in out.split()} - {pid}
+    bad, seen = [], set()
+    for i, gvm in enumerate(ground["vms"]):
+        tvm = tvms[n - 1 - i]
+        ids = sorted(v["vcpu_id"] for v in tvm["vcpus"])
+        if ids != list(range(gvm["vcpus"])) or tvm["online_vcpus"] != gvm["vcpus"]:
+            bad.append(f"VM {i}: vcpu ids {ids}, online {tvm['online_vcpus']}, "
+                       f"want 0..{gvm['vcpus'] - 1}")
+        for v in tvm["vcpus"]:
+            where = f"VM {i} vCPU {v['vcpu_id']}"
+            if v["pid"] not in threads or v["pid"] in seen:
+                bad.append(f"{where}: thread {v['pid']} not a distinct workload thread")
+            seen.add(v["pid"])
+            if v["vcpu_idx"] != v["vcpu_id"] or v["mode_name"] != "outside_guest":
+                bad.append(f"{where}: idx {v['vcpu_idx']} mode {v['mode_name']}")
+            if doc["vendor"] == "svm" and v["not_cached"]:
+                bad.append(f"{where}: not cached on SVM: {v['not_cached']}")
+            rdx = v["regs"]["rdx"]
+            if rdx is None or int(rdx, 16) & 0xffff != 0x3f8:
+                bad.append(f"{where}: rdx {rdx}, want 0x3f8 (last exit: out to 0x3f8)")
+    check(f"{label}: vCPU ids, idx, threads, mode and registers as the workload has them",
+          not bad, "; ".join(bad[:5]))
+
+
+def parked_workload(t, name, args):
+    t.lab.run_bg(f"workload --window --iterations 3 --after 1 {args} --json /tmp/{name}.json "
+                 f"--state /tmp/{name}.state --pid-file /tmp/{name}.pid --quiet")
+    t.wait_state(name, "ready", 300)
+    t.signal(name)
+    t.wait_state(name, "window-done", 300)
+    return t.result(name)
+
+
+def tool_json(label, t, name, args, timeout=600):
+    rc, out, err = run_tool(name, ["--json"] + args, t.tool_env, timeout=timeout)
+    check(f"{label}: {' '.join([name] + args)} exits 0 with no warnings",
+          rc == 0 and not err.strip(),
+          f"rc={rc} {err.strip()[-300:]}")
+    return json.loads(out) if rc == 0 else {"vms": [], "vendor": None}
+
+
+def main():
+    with TestLab() as t:
+        ground = parked_workload(t, "w1", "--vms 3 --vcpus 2")
+        doc = tool_json("3 VMs", t, "kvmdci-iobus", [])
+        compare_iobus("3 VMs", ground, doc)
+        vdoc = tool_json("3 VMs", t, "kvmdci-vcpu", [])
+        compare_vcpu("3 VMs", t, ground, vdoc)
+        print(f"3 VMs: kvmdci-iobus {doc.get('stats')}, kvmdci-vcpu {vdoc.get('stats')}",
+              flush=True)
+
+        # selections
+        pid = ground["pid"]
+        one = tool_json("--vm PID --bus pio", t, "kvmdci-iobus",
+                        ["--vm", str(pid), "--bus", "pio"])
+        check("--vm PID --bus pio: only PIO buses of that pid",
+              len(one["vms"]) == 3 and all(v["pid"] == pid and [b["name"] for b in v["buses"]]
+                                           == ["pio"] for v in one["vms"]))
+        if doc["vms"]:
+            addr = doc["vms"][0]["vm"]
+            one = tool_json("--vm ADDR", t, "kvmdci-iobus", ["--vm", addr])
+            check("--vm ADDR: that VM alone", [v["vm"] for v in one["vms"]] == [addr])
+            one = tool_json("--vm ADDR --vcpu 1", t, "kvmdci-vcpu", ["--vm", addr, "--vcpu", "1"])
+            check("kvmdci-vcpu --vm ADDR --vcpu 1: one vCPU",
+                  [[c["vcpu_id"] for c in v["vcpus"]] for v in one["vms"]] == [[1]])
+        rc, out, err = run_tool("kvmdci-iobus", ["--vm", "999999"], t.tool_env)
+        check("--vm of no VM: exit 1 with one error line", rc == 1 and len(err.splitlines()) == 1,
+              err.strip())
+        rc, out, err = run_tool("kvmdci-iobus", ["--bus", "isa"], t.tool_env)
+        check("--bus isa: bad usage, exit 2", rc == 2, err.strip())
+        t.signal("w1")
+        t.wait_state("w1", "done", 300)
+
+        # scale: 50 VMs, 200 more ioeventfds on VM 0
+        ground = parked_workload(t, "w2", "--vms 50 --vcpus 1 --ioeventfds 200")
+        doc = tool_json("scale", t, "kvmdci-iobus", [])
+        compare_iobus("scale (50 VMs, 200 extra ioeventfds on VM 0)", ground, doc)
+        vdoc = tool_json("scale", t, "kvmdci-vcpu", [])
+        compare_vcpu("scale", t, ground, vdoc)
+        nranges = sum(len(expected(v)) for v in ground["vms"])
+        s = doc.get("stats", {})
+        print(f"scale: {len(ground['vms'])} VMs, {nranges} ranges: kvmdci-iobus "
+              f"{s.get('packets_sent')} packets, {s.get('bytes_received')} bytes in "
+              f"{s.get('seconds', 0):.2f} s; kvmdci-vcpu {vdoc.get('stats')}", flush=True)
+        # per VM: list link, buses[], 4 headers, per bus its bus pointer, header and range
+        # array; per device: its ops pointer and its owner
+        bound = 30 * len(ground["vms"]) + 2 * nranges + 50
+        check("scale: target packets grow linearly (<= 30 per VM + 2 per range + 50)",
+              s.get("packets_sent", 1 << 30) <= bound, f"{s.get('packets_sent')} <= {bound}")
+        t.signal("w2")
+        t.wait_state("w2", "done", 600)
+    finish()
+
+
+if __name__ == "__main__":
+    main()

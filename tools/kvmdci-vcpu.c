@@ -1,0 +1,239 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* kvmdci-vcpu: every VM's vCPUs: ids, physical CPU, mode, thread, registers KVM holds. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "shared.h"
+
+#define MAX_VMS 4096
+#define MAX_VCPUS 65536
+
+static struct tool tool = {.name = "kvmdci-vcpu"};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kvmdci-vcpu -t URI [--vm ADDR|PID] [--vcpu N] [--json]\n"
+		"\n"
+		"Lists the vCPUs of every VM on a KVM host seen from below the OS: vcpu_id,\n"
+		"vcpu_idx, the physical CPU it last ran on, its mode, the thread that runs it,\n"
+		"and the registers KVM keeps in kvm_vcpu_arch (general registers, RIP, CR0, CR3,\n"
+		"CR4, EFER). On Intel VMX, RIP, RSP, CR0, CR3 and CR4 are read from the VMCS on\n"
+		"demand; where KVM has not read them since the last exit they are shown as\n"
+		"\"not cached\" rather than as stale values.\n"
+		"\n"
+		"Selection:\n"
+		"      --vm ADDR|PID     one VM: its struct kvm address (0x...) or its pid\n"
+		"      --vcpu N          one vCPU id\n"
+		"\n" TOOL_COMMON_HELP "\n"
+		"Examples:\n"
+		"  eval \"$(kvmdci-lab env)\"; kvmdci-vcpu\n"
+		"  kvmdci-vcpu --json | jq '.vms[].vcpus[] | {vcpu_id, pid, rip: .regs.rip}'\n"
+		"\n"
+		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static json_t *json_vcpu(const struct kvmdci_vcpu_state *s)
+{
+	json_t *regs = json_object(), *nc = json_array();
+	for (int i = 0; i < KVMDCI_NR_REGS; i++) {
+		bool ok = s->valid & (1u << i);
+		json_object_set_new(regs, kvmdci_vcpu_reg_name(i),
+				    ok ? tool_json_addr(s->regs[i]) : json_null());
+		if (!ok)
+			json_array_append_new(nc, json_string(kvmdci_vcpu_reg_name(i)));
+	}
+	json_t *o = json_pack("{s:o, s:i, s:i, s:i, s:i, s:s, s:i, s:o, s:o, s:o, s:o}", "vcpu",
+			      tool_json_addr(s->vcpu), "vcpu_id", s->vcpu_id, "vcpu_idx",
+			      s->vcpu_idx, "cpu", s->cpu, "mode", s->mode, "mode_name",
+			      kvmdci_vcpu_mode_name(s->mode), "pid", s->pid, "regs_avail",
+			      tool_json_addr(s->regs_avail), "regs_dirty",
+			      tool_json_addr(s->regs_dirty), "regs", regs, "not_cached", nc);
+	if (s->error)
+		json_object_set_new(o, "error", json_string(strerror(-s->error)));
+	return o;
+}
+
+static void print_vcpu(const struct kvmdci_vcpu_state *s)
+{
+	printf("  vCPU %d (idx %d) kvm_vcpu 0x%llx: cpu %d, %s, thread %d%s%s\n", s->vcpu_id,
+	       s->vcpu_idx, (unsigned long long)s->vcpu, s->cpu, kvmdci_vcpu_mode_name(s->mode),
+	       s->pid, s->error ? ", partly unreadable: " : "",
+	       s->error ? strerror(-s->error) : "");
+	for (int i = 0; i < KVMDCI_NR_REGS; i++) {
+		char v[24];
+		if (s->valid & (1u << i))
+			snprintf(v, sizeof(v), "%016llx", (unsigned long long)s->regs[i]);
+		else
+			snprintf(v, sizeof(v), "%-16s", "not cached");
+		printf("%s%-4s %s", i % 4 ? "  " : "    ", kvmdci_vcpu_reg_name(i), v);
+		if (i % 4 == 3 || i == KVMDCI_NR_REGS - 1)
+			fputc('\n', stdout);
+	}
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		TOOL_COMMON_LONGOPTS,
+		{"vm", required_argument, NULL, 'M'},
+		{"vcpu", required_argument, NULL, 'C'},
+		{0},
+	};
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_vm_info *vms = NULL;
+	struct kvmdci_vcpu_info *vcpus = NULL;
+	unsigned long long want_vm = 0;
+	long want_pid = -1, want_vcpu = -1;
+	int opt, r, status = 0;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		if (tool_common_option(&tool, opt, optarg, usage))
+			continue;
+		switch (opt) {
+		case 'M':
+			errno = 0;
+			if (!strncasecmp(optarg, "0x", 2))
+				want_vm = strtoull(optarg, &end, 16);
+			else
+				want_pid = strtol(optarg, &end, 10);
+			if (*end || end == optarg || errno || (!want_vm && want_pid <= 0)) {
+				fprintf(stderr,
+					"kvmdci-vcpu: --vm needs a struct kvm address (0x...) "
+					"or a pid, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		case 'C':
+			errno = 0;
+			want_vcpu = strtol(optarg, &end, 0);
+			if (*end || end == optarg || errno || want_vcpu < 0 ||
+			    want_vcpu > INT32_MAX) {
+				fprintf(stderr, "kvmdci-vcpu: --vcpu needs a vCPU id, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kvmdci-vcpu: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
+		return 2;
+	}
+	tool_setup(&tool);
+	tool_install_signals();
+
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0)
+		return tool_fail(&tool, r, NULL);
+	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	struct kvmdci_target_stats s0, s1;
+	kvmdci_target_get_stats(t, &s0);
+	double t0 = now_s();
+	vms = calloc(MAX_VMS, sizeof(*vms));
+	vcpus = calloc(MAX_VCPUS, sizeof(*vcpus));
+	if (!vms || !vcpus) {
+		status = tool_fail(&tool, -ENOMEM, NULL);
+		goto out;
+	}
+	int nvms = kvmdci_kvm_vms(k, vms, MAX_VMS);
+	if (nvms < 0) {
+		status = tool_fail(&tool, nvms, NULL);
+		goto out;
+	}
+	int nvcpus = kvmdci_kvm_vcpus(k, vcpus, MAX_VCPUS);
+	if (nvcpus < 0) {
+		status = tool_fail(&tool, nvcpus, NULL);
+		goto out;
+	}
+	nvms = nvms < MAX_VMS ? nvms : MAX_VMS;
+	nvcpus = nvcpus < MAX_VCPUS ? nvcpus : MAX_VCPUS;
+	enum kvmdci_vendor vendor = kvmdci_kvm_vendor(k);
+	const char *vname = vendor == KVMDCI_VENDOR_VMX	  ? "vmx"
+			    : vendor == KVMDCI_VENDOR_SVM ? "svm"
+							  : "none";
+	json_t *doc = json_pack("{s:s, s:s}", "target", tool.target, "vendor", vname);
+	json_t *jvms = json_array();
+	int shown = 0, shown_vcpus = 0;
+	for (int v = 0; v < nvms && !tool_stop_requested; v++) {
+		const struct kvmdci_vm_info *vi = &vms[v];
+		if ((want_vm && vi->vm != want_vm) ||
+		    (want_pid > 0 && vi->userspace_pid != want_pid))
+			continue;
+		shown++;
+		json_t *jvm = json_pack("{s:o, s:i, s:i, s:s?}", "vm", tool_json_addr(vi->vm),
+					"pid", vi->userspace_pid, "online_vcpus", vi->online_vcpus,
+					"stats_id", vi->stats_id[0] ? vi->stats_id : NULL);
+		json_t *jv = json_array();
+		if (!tool.json)
+			printf("%sVM 0x%llx pid %d%s%s%s, %d vCPUs (%s)\n", shown > 1 ? "\n" : "",
+			       (unsigned long long)vi->vm, vi->userspace_pid,
+			       vi->stats_id[0] ? " (" : "", vi->stats_id,
+			       vi->stats_id[0] ? ")" : "", vi->online_vcpus, vname);
+		for (int i = 0; i < nvcpus; i++) {
+			struct kvmdci_vcpu_state s;
+			if (vcpus[i].vm != vi->vm ||
+			    (want_vcpu >= 0 && vcpus[i].vcpu_id != want_vcpu))
+				continue;
+			if ((r = kvmdci_kvm_vcpu_state(k, vcpus[i].vcpu, &s)) < 0) {
+				tool_progress(&tool, "warning: %s",
+					      kvmdci_ctx_last_error(tool.ctx));
+				continue;
+			}
+			shown_vcpus++;
+			json_array_append_new(jv, json_vcpu(&s));
+			if (!tool.json)
+				print_vcpu(&s);
+		}
+		json_object_set_new(jvm, "vcpus", jv);
+		json_array_append_new(jvms, jvm);
+	}
+	kvmdci_target_get_stats(t, &s1);
+	double secs = now_s() - t0;
+	if (tool.verbose)
+		tool_progress(&tool, "%d VMs, %d vCPUs read with %llu packets in %.3f s", shown,
+			      shown_vcpus, (unsigned long long)(s1.packets_sent - s0.packets_sent),
+			      secs);
+	json_object_set_new(doc, "vms", jvms);
+	json_object_set_new(
+		doc, "stats",
+		json_pack("{s:I, s:I, s:f}", "packets_sent",
+			  (json_int_t)(s1.packets_sent - s0.packets_sent), "bytes_received",
+			  (json_int_t)(s1.bytes_received - s0.bytes_received), "seconds", secs));
+	if ((want_vm || want_pid > 0) && !shown)
+		status = tool_fail_msg(&tool, ENOENT, "no VM with that struct kvm address or pid");
+	else if (want_vcpu >= 0 && !shown_vcpus)
+		status = tool_fail_msg(&tool, ENOENT, "no vCPU with that id");
+	else if (tool.json)
+		tool_json_print(&tool, doc);
+	else if (!shown)
+		printf("no VMs\n");
+	json_decref(doc);
+out:
+	free(vms);
+	free(vcpus);
+	kvmdci_kernel_unref(k);
+	kvmdci_target_unref(t);
+	kvmdci_ctx_unref(tool.ctx);
+	return status;
+}
