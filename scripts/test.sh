@@ -10,6 +10,12 @@ scripts/build.sh
 build/tools/kvmdci-lab build
 status=0
 meson test -C build --print-errorlogs --num-processes 1 "$@" || status=$?
+# the fast suites again in the developer build: -Werror, address + undefined sanitizers
+if [ ! -f build-dev/build.ninja ]; then
+	meson setup --native-file build-dev.ini build-dev
+fi
+ninja -C build-dev
+meson test -C build-dev --print-errorlogs --suite unit --suite btf || status=$?
 # one closing line for people and CI
 python3 - build/meson-logs/testlog.json <<'PY' || true
 import json, sys
