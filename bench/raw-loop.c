@@ -12,9 +12,13 @@
  * QEMU without a stop reply). The addresses come from bench/resolve (libkvmdci), before.
  *
  * Usage: raw-loop [-p] SOCKET SECONDS VMCB_OFF CODE_OFF VCPU:STAT_EXITS [VCPU:STAT_EXITS...]
+ * Env: RAW_LOOP_TRACE=1 prints every packet; RAW_LOOP_CHECK=1 also reads stat.exits at each
+ * hit (a third read: slower) and reports hits after which it did not grow by exactly one.
  *   -p  pipeline the second read and the `c` in one write (one round trip less per hit;
  *       not what kvmdci-exits does, shown only as a further bound)
- * Output: one line `RAW_RESULT hits=N seconds=S stat_delta=D reasons=0xCODE:N ...`
+ * Output: one line `RAW_RESULT hits=N seconds=S stat_delta=D unreadable=N foreign=N end=hit|interrupt
+ * max_gap_ms=G reasons=0xCODE:N ...` (end: how the run ended; max_gap_ms: the longest wait for
+ * a stop, VM running)
  * (stat_delta: stat.exits summed over the vCPUs, read while stopped at the start and at the
  * end; -1 when it could not be read).
  */
@@ -234,7 +238,9 @@ static void count(int v, uint32_t code)
 }
 
 static uint64_t vmcb_off, code_off;
-static bool pipeline;
+static bool pipeline, check;
+static uint64_t last_val[MAX_VCPUS], repeats;
+static char pkt_copy[128];
 
 /*
  * Handle the stop reply in pkt. Returns 1 for a hit on one of our watchpoints (decoded and
@@ -251,6 +257,8 @@ static int handle_stop(bool resume)
 	if (pkt[0] != 'T' || !(w = strstr(pkt, "watch:")))
 		return 0;
 	addr = strtoull(w + 6, NULL, 16);
+	if (check)
+		snprintf(pkt_copy, sizeof(pkt_copy), "%.127s", pkt);
 	for (v = 0; v < nvc && vc[v].stat != addr; v++)
 		;
 	if (v == nvc) {
@@ -258,6 +266,18 @@ static int handle_stop(bool resume)
 		return 0;
 	}
 	hits++;
+	if (check) { /* diagnostic: did this hit change the counter? (one more read per hit) */
+		uint64_t val;
+		snprintf(req, sizeof(req), "m%" PRIx64 ",8", vc[v].stat);
+		if (decode_le(transact(req), 8, &val) == 0) {
+			if (last_val[v] && val != last_val[v] + 1) {
+				repeats++;
+				fprintf(stderr, "raw-loop: hit %" PRIu64 " on vCPU %d: stat.exits %" PRIu64
+					" after %" PRIu64 " (%s)\n", hits, v, val, last_val[v], pkt_copy);
+			}
+			last_val[v] = val;
+		}
+	}
 	snprintf(req, sizeof(req), "m%" PRIx64 ",8", vc[v].vcpu + vmcb_off);
 	if (decode_le(transact(req), 8, &vmcb) < 0) {
 		unreadable++;
@@ -325,6 +345,7 @@ int main(int argc, char **argv)
 {
 	int a = 1;
 	trace = getenv("RAW_LOOP_TRACE") != NULL;
+	check = getenv("RAW_LOOP_CHECK") != NULL;
 	if (a < argc && !strcmp(argv[a], "-p")) {
 		pipeline = true;
 		a++;
@@ -374,7 +395,8 @@ int main(int argc, char **argv)
 			die("Z2 on 0x%" PRIx64 " failed: '%s'", vc[v].stat, pkt);
 	}
 
-	double t0 = now(), end = t0 + duration, t1;
+	double t0 = now(), end = t0 + duration, t1, last = t0, max_gap = 0;
+	const char *how = "hit";
 	bool running = false;
 	for (;;) {
 		if (!running) {
@@ -386,8 +408,12 @@ int main(int argc, char **argv)
 			left = 0;
 		if (!wait_readable(left)) {
 			/* time is up while the VM runs: interrupt it; a hit may race the 0x03 */
+			double ti = now();
 			write_all("\x03", 1);
 			recv_packet(pkt, sizeof(pkt));
+			how = "interrupt";
+			if (now() - ti > 0.1)
+				fprintf(stderr, "raw-loop: the stop after 0x03 took %.3f s\n", now() - ti);
 			running = false;
 			handle_stop(false);
 			t1 = now();
@@ -395,6 +421,9 @@ int main(int argc, char **argv)
 		}
 		recv_packet(pkt, sizeof(pkt));
 		running = false;
+		if (now() - last > max_gap)
+			max_gap = now() - last;
+		last = now();
 		bool more = now() < end;
 		int r = handle_stop(pipeline && more);
 		if (r == 2)
@@ -416,8 +445,9 @@ int main(int argc, char **argv)
 	close(fd);
 
 	printf("RAW_RESULT hits=%" PRIu64 " seconds=%.6f stat_delta=%" PRId64 " unreadable=%" PRIu64
-	       " foreign=%" PRIu64 " reasons=",
-	       hits, t1 - t0, stat0 >= 0 && stat1 >= 0 ? stat1 - stat0 : -1, unreadable, foreign);
+	       " foreign=%" PRIu64 " end=%s max_gap_ms=%.1f reasons=",
+	       hits, t1 - t0, stat0 >= 0 && stat1 >= 0 ? stat1 - stat0 : -1, unreadable, foreign, how,
+	       max_gap * 1e3);
 	/* per reason over all vCPUs, largest first */
 	for (int i = 0; i < ncodes; i++)
 		for (int j = i + 1; j < ncodes; j++)
@@ -429,5 +459,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < ncodes; i++)
 		printf("%s0x%x:%" PRIu64, i ? " " : "", codes[i].code, codes[i].count);
 	printf("%s\n", ncodes ? "" : "-");
+	if (check)
+		printf("RAW_CHECK hits_not_plus_one=%" PRIu64 "\n", repeats);
 	return 0;
 }
