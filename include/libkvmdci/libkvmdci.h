@@ -236,6 +236,41 @@ int kvmdci_kernel_type_size(struct kvmdci_kernel *k, const char *module, const c
 int kvmdci_kernel_member(struct kvmdci_kernel *k, const char *module, const char *type,
 			 const char *path, struct kvmdci_member *member);
 
+/** Where a piece of kernel knowledge came from. */
+enum kvmdci_source_kind {
+	KVMDCI_SOURCE_NONE = 0, /* not loaded */
+	KVMDCI_SOURCE_FILE,     /* a file the user gave (path) */
+	KVMDCI_SOURCE_MEMORY    /* read from the target's memory (addr, size) */
+};
+/** A source of symbols or types, see kvmdci_kernel_symbols_source(). */
+struct kvmdci_kernel_source {
+	enum kvmdci_source_kind kind;
+	const char *format; /* "System.map", "ELF symtab", "kallsyms", "module kallsyms", "BTF" */
+	const char *path;   /* the file (FILE), else NULL */
+	uint64_t addr;      /* where in target memory (MEMORY): the table or data read */
+	uint64_t size;      /* bytes read, 0 when not known */
+	uint64_t count;     /* symbols, or BTF types */
+	uint64_t reserved[4];
+};
+/**
+ * kvmdci_kernel_symbols_source - where the symbols of vmlinux (@module NULL) or of a loaded
+ * module came from. Pointers stay valid while @k lives. -ENODEV for a module not loaded.
+ */
+int kvmdci_kernel_symbols_source(struct kvmdci_kernel *k, const char *module,
+				 struct kvmdci_kernel_source *src);
+/** kvmdci_kernel_types_source - where the types of vmlinux (@module NULL) or a module came from. */
+int kvmdci_kernel_types_source(struct kvmdci_kernel *k, const char *module,
+			       struct kvmdci_kernel_source *src);
+/** kvmdci_kernel_kaslr_source - how the KASLR offset was found, for people ("VMCOREINFO", ...). */
+const char *kvmdci_kernel_kaslr_source(struct kvmdci_kernel *k);
+/** kvmdci_kernel_module_count - number of modules on the target's module list. */
+int kvmdci_kernel_module_count(struct kvmdci_kernel *k);
+/**
+ * kvmdci_kernel_module - name and struct module address of module @i (list order).
+ * -ERANGE past the end. @name stays valid while @k lives.
+ */
+int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const char **name, uint64_t *addr);
+
 /* ---- KVM model ---------------------------------------------------------------------------- */
 
 /** One vCPU as found in memory. */
@@ -418,6 +453,92 @@ struct kvmdci_catalog *kvmdci_catalog_unref(struct kvmdci_catalog *cat);
 int kvmdci_catalog_count(struct kvmdci_catalog *cat);
 /** kvmdci_catalog_entry_name - name of entry @i, or NULL. */
 const char *kvmdci_catalog_entry_name(struct kvmdci_catalog *cat, int i);
+
+/** kvmdci_catalog_find - index of the entry named @name, or -ENOENT. */
+int kvmdci_catalog_find(struct kvmdci_catalog *cat, const char *name);
+/**
+ * kvmdci_catalog_entry_json - entry @i as indented JSON text (free() it), or NULL.
+ */
+char *kvmdci_catalog_entry_json(struct kvmdci_catalog *cat, int i);
+/**
+ * kvmdci_catalog_entry_field - a string field of entry @i ("name", "description", "vendor",
+ * "module", "hit", "added", "removed"), or NULL.
+ */
+const char *kvmdci_catalog_entry_field(struct kvmdci_catalog *cat, int i, const char *field);
+
+/** How an entry fares on a target. */
+enum kvmdci_entry_status {
+	KVMDCI_ENTRY_RESOLVED = 0,     /* symbol found, every capture compiles */
+	KVMDCI_ENTRY_NOT_APPLICABLE,   /* for the other vendor */
+	KVMDCI_ENTRY_MODULE_NOT_LOADED,
+	KVMDCI_ENTRY_ABSENT,           /* expected but no symbol: inlined, renamed, removed */
+	KVMDCI_ENTRY_CAPTURE_ERROR,    /* resolved, but a capture does not compile */
+};
+
+/** The result of checking one catalog entry against a kernel. */
+struct kvmdci_entry_check {
+	enum kvmdci_entry_status status;
+	uint64_t addr;      /* resolved address */
+	const char *symbol; /* the symbol alternative that matched (owned by the catalog) */
+	int captures_ok;
+	int captures_total;
+	char reason[256];   /* why not, for people */
+	uint64_t reserved[4];
+};
+
+/**
+ * kvmdci_catalog_check_entry - resolve entry @i against @k: symbol alternatives, captures
+ * compiled against the types, applicability (vendor, module loaded).
+ */
+int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct kvmdci_kernel *k, int i,
+			       struct kvmdci_entry_check *out);
+/** kvmdci_entry_status_name - "resolved", "absent", ... */
+const char *kvmdci_entry_status_name(enum kvmdci_entry_status s);
+
+/* ---- tracing catalog entries ---------------------------------------------------------------- */
+
+struct kvmdci_trace;
+
+/** One hit of a traced entry, valid during the callback only. */
+struct kvmdci_hit {
+	int entry;                        /* index from kvmdci_trace_add() */
+	int cpu;
+	uint64_t addr;                    /* the function's address */
+	uint64_t seq;                     /* 1, 2, ... over the trace */
+	int ncaptures;
+	const char *const *capture_names;
+	const uint64_t *values;
+	const int *value_ok;              /* 0 where a capture could not be read */
+	uint64_t reserved[4];
+};
+
+/** Called for each hit; return < 0 to stop polling. */
+typedef int (*kvmdci_hit_fn)(struct kvmdci_trace *tr, const struct kvmdci_hit *hit, void *data);
+
+/** kvmdci_trace_new - a tracer of catalog entries on the kernel's target. */
+int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
+		     struct kvmdci_trace **ret);
+/** kvmdci_trace_unref - free (call kvmdci_trace_stop first). NULL accepted; returns NULL. */
+struct kvmdci_trace *kvmdci_trace_unref(struct kvmdci_trace *tr);
+/**
+ * kvmdci_trace_add - trace entry @name, reporting only hits where @when (a capture
+ * expression, or NULL) is non-zero. Resolves and compiles everything now. Returns the entry's
+ * index in the trace.
+ */
+int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, const char *when);
+/** kvmdci_trace_entry_name - name of traced entry @i. */
+const char *kvmdci_trace_entry_name(struct kvmdci_trace *tr, int i);
+/** kvmdci_trace_entry_stats - hits reported and hits filtered out by `when` for entry @i. */
+int kvmdci_trace_entry_stats(struct kvmdci_trace *tr, int i, uint64_t *hits, uint64_t *filtered);
+/** kvmdci_trace_start - insert the breakpoints and resume the target. */
+int kvmdci_trace_start(struct kvmdci_trace *tr);
+/**
+ * kvmdci_trace_poll - handle hits for up to @timeout_ms, calling @fn for each reported one.
+ * Returns the number of hits, or a negative errno (-EPIPE: the stub went away).
+ */
+int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn, void *data);
+/** kvmdci_trace_stop - stop, remove the breakpoints, let the target run. Safe twice. */
+int kvmdci_trace_stop(struct kvmdci_trace *tr);
 
 /* ---- exit tracing ------------------------------------------------------------------------- */
 

@@ -20,3 +20,5 @@ int catalog_resolve_symbol(struct kvmdci_kernel *k, json_t *e, uint64_t *addr, c
 /* Compile the first alternative of capture @capture that compiles against the types. */
 int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capture,
 			    struct expr_prog *prog, const char **which, char *err, size_t errsz);
+/* Where a breakpoint on a function goes: past a leading endbr64. */
+uint64_t catalog_bp_address(struct kvmdci_kernel *k, uint64_t addr);

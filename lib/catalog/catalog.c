@@ -296,3 +296,103 @@ int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capt
 	}
 	return r;
 }
+
+KVMDCI_EXPORT int kvmdci_catalog_find(struct kvmdci_catalog *cat, const char *name)
+{
+	for (int i = 0; i < cat->n; i++)
+		if (!strcmp(json_string_value(json_object_get(cat->entries[i], "name")), name))
+			return i;
+	return -ENOENT;
+}
+
+KVMDCI_EXPORT char *kvmdci_catalog_entry_json(struct kvmdci_catalog *cat, int i)
+{
+	if (i < 0 || i >= cat->n)
+		return NULL;
+	return json_dumps(cat->entries[i], JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+}
+
+KVMDCI_EXPORT const char *kvmdci_catalog_entry_field(struct kvmdci_catalog *cat, int i,
+						     const char *field)
+{
+	if (i < 0 || i >= cat->n)
+		return NULL;
+	return json_string_value(json_object_get(cat->entries[i], field));
+}
+
+KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct kvmdci_kernel *k,
+					     int i, struct kvmdci_entry_check *out)
+{
+	json_t *e, *c;
+	const char *vendor, *module;
+	size_t j;
+
+	if (i < 0 || i >= cat->n)
+		return -EINVAL;
+	e = cat->entries[i];
+	memset(out, 0, sizeof(*out));
+	vendor = json_string_value(json_object_get(e, "vendor"));
+	module = json_string_value(json_object_get(e, "module"));
+	enum kvmdci_vendor v = kvmdci_kvm_vendor(k);
+	if ((!strcmp(vendor, "vmx") && v != KVMDCI_VENDOR_VMX) ||
+	    (!strcmp(vendor, "svm") && v != KVMDCI_VENDOR_SVM)) {
+		out->status = KVMDCI_ENTRY_NOT_APPLICABLE;
+		snprintf(out->reason, sizeof(out->reason), "for %s; the target runs %s", vendor,
+			 v == KVMDCI_VENDOR_VMX ? "kvm_intel" : v == KVMDCI_VENDOR_SVM ? "kvm_amd"
+										 : "neither");
+		return 0;
+	}
+	if (strcmp(module, "vmlinux") != 0 && !kvmdci_kernel_has_module(k, module)) {
+		out->status = KVMDCI_ENTRY_MODULE_NOT_LOADED;
+		snprintf(out->reason, sizeof(out->reason), "module %s is not loaded", module);
+		return 0;
+	}
+	if (catalog_resolve_symbol(k, e, &out->addr, &out->symbol) < 0) {
+		/* "added"/"removed" are notes for people: presence is decided by the symbols */
+		const char *added = json_string_value(json_object_get(e, "added"));
+		const char *removed = json_string_value(json_object_get(e, "removed"));
+		out->status = KVMDCI_ENTRY_ABSENT;
+		snprintf(out->reason, sizeof(out->reason),
+			 "no symbol on the target: inlined, renamed or removed%s%s%s%s%s",
+			 added || removed ? " (catalog notes:" : "", added ? " added in " : "",
+			 added ? added : "", removed ? " removed in " : "", removed ? removed : "");
+		if (added || removed)
+			strncat(out->reason, ")", sizeof(out->reason) - strlen(out->reason) - 1);
+		return 0;
+	}
+	out->status = KVMDCI_ENTRY_RESOLVED;
+	json_array_foreach(json_object_get(e, "captures"), j, c)
+	{
+		struct expr_prog prog;
+		const char *which;
+		char err[256];
+		const char *cname = json_string_value(json_object_get(c, "name"));
+		out->captures_total++;
+		if (catalog_compile_capture(k, e, cname, &prog, &which, err, sizeof(err)) == 0) {
+			out->captures_ok++;
+			continue;
+		}
+		if (out->status == KVMDCI_ENTRY_RESOLVED) {
+			out->status = KVMDCI_ENTRY_CAPTURE_ERROR;
+			snprintf(out->reason, sizeof(out->reason), "capture %.40s: %.200s", cname, err);
+		}
+	}
+	return 0;
+}
+
+KVMDCI_EXPORT const char *kvmdci_entry_status_name(enum kvmdci_entry_status s)
+{
+	switch (s) {
+	case KVMDCI_ENTRY_RESOLVED:
+		return "resolved";
+	case KVMDCI_ENTRY_NOT_APPLICABLE:
+		return "not-applicable";
+	case KVMDCI_ENTRY_MODULE_NOT_LOADED:
+		return "module-not-loaded";
+	case KVMDCI_ENTRY_ABSENT:
+		return "absent";
+	case KVMDCI_ENTRY_CAPTURE_ERROR:
+		return "capture-error";
+	}
+	return "?";
+}

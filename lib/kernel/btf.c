@@ -1,34 +1,77 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * Kernel types from BTF through libbpf: vmlinux BTF (the .BTF section of a vmlinux ELF, or a
- * raw BTF file) and modules' split BTF on top of it (the .BTF section of each .ko).
+ * raw BTF file) and modules' split BTF on top of it (the .BTF section of each .ko); or from
+ * DWARF (debug vmlinux, module debug files), converted on demand into BTF by kernel/dwarf.c.
  * Member paths ("stat.exits", "range[2].dev") are resolved through anonymous structs/unions.
  */
 #include <bpf/btf.h>
 #include <stdlib.h>
 
 #include "internal.h"
+#include "kernel/dwarf.h"
 #include "kernel/ktypes.h"
 
 void ktypes_free(struct ktypes *kt)
 {
-	for (int i = 0; i < kt->nmods; i++)
-		btf__free(kt->mods[i].btf);
-	btf__free(kt->vmlinux);
+	for (int i = 0; i < kt->nmods; i++) {
+		if (kt->mods[i].dw)
+			ktypes_dwarf_free(kt->mods[i].dw); /* owns its BTF */
+		else
+			btf__free(kt->mods[i].btf);
+	}
+	if (kt->vmlinux_dw)
+		ktypes_dwarf_free(kt->vmlinux_dw);
+	else
+		btf__free(kt->vmlinux);
 	memset(kt, 0, sizeof(*kt));
+}
+
+/* The source to read @path with: forced (kt->source, $KVMDCI_TYPES) or what the file holds. */
+static enum ktypes_source pick_source(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path,
+				      bool module)
+{
+	enum ktypes_source want = kt->source;
+	const char *env = getenv("KVMDCI_TYPES");
+	bool has_btf, has_dwarf;
+
+	if (want == KTYPES_AUTO && env && !strcmp(env, "dwarf"))
+		want = KTYPES_DWARF;
+	else if (want == KTYPES_AUTO && env && !strcmp(env, "btf"))
+		want = KTYPES_BTF;
+	/* module types must live beside vmlinux's: split BTF needs vmlinux BTF as its base */
+	if (module && kt->vmlinux_dw)
+		want = KTYPES_DWARF;
+	if (want != KTYPES_AUTO)
+		return want;
+	if (ktypes_dwarf_probe(path, &has_btf, &has_dwarf) < 0 || has_btf || !has_dwarf)
+		return KTYPES_BTF; /* a raw BTF file, .BTF, or nothing usable: BTF's error */
+	kvmdci_dbg(ctx, "%s has .debug_info and no .BTF: reading DWARF", path);
+	return KTYPES_DWARF;
 }
 
 int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path)
 {
-	struct btf *btf = btf__parse(path, NULL);
-	long e = btf ? 0 : -errno; /* libbpf 1.x: NULL and errno on failure */
+	struct btf *btf;
+	long e;
 
+	if (pick_source(ctx, kt, path, false) == KTYPES_DWARF) {
+		int r = ktypes_dwarf_open(ctx, path, &kt->vmlinux_dw);
+		if (r < 0)
+			return r;
+		kt->vmlinux = ktypes_dwarf_btf(kt->vmlinux_dw);
+		snprintf(kt->vmlinux_path, sizeof(kt->vmlinux_path), "%s", path);
+		return 0;
+	}
+	btf = btf__parse(path, NULL);
+	e = btf ? 0 : -errno; /* libbpf 1.x: NULL and errno on failure */
 	if (e) {
 		kvmdci_err(ctx, "cannot read BTF from %s: %s (need a vmlinux with a .BTF section "
 				"or a raw BTF file, e.g. /sys/kernel/btf/vmlinux of that kernel)",
 			   path, strerror((int)-e));
 		return (int)e;
 	}
+	kvmdci_info(ctx, "types: BTF from %s", path);
 	kt->vmlinux = btf;
 	snprintf(kt->vmlinux_path, sizeof(kt->vmlinux_path), "%s", path);
 	return 0;
@@ -37,6 +80,7 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *name,
 		      const char *path)
 {
+	struct ktypes_dwarf *dw = NULL;
 	struct btf *btf;
 	long e;
 
@@ -44,30 +88,42 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 		return -EINVAL;
 	if (kt->nmods >= (int)ARRAY_SIZE(kt->mods))
 		return -ENOSPC;
-	btf = btf__parse_split(path, kt->vmlinux);
-	e = btf ? 0 : -errno;
-	if (e) {
-		kvmdci_err(ctx, "cannot read the split BTF of module %s from %s: %s", name, path,
-			   strerror((int)-e));
-		return (int)e;
+	if (pick_source(ctx, kt, path, true) == KTYPES_DWARF) {
+		/* a module's DWARF is self-contained: its own BTF, not split (vmlinux's grows) */
+		int r = ktypes_dwarf_open(ctx, path, &dw);
+		if (r < 0)
+			return r;
+		btf = ktypes_dwarf_btf(dw);
+	} else {
+		btf = btf__parse_split(path, kt->vmlinux);
+		e = btf ? 0 : -errno;
+		if (e) {
+			kvmdci_err(ctx, "cannot read the split BTF of module %s from %s: %s", name,
+				   path, strerror((int)-e));
+			return (int)e;
+		}
+		kvmdci_info(ctx, "types: BTF of module %s from %s", name, path);
 	}
 	snprintf(kt->mods[kt->nmods].name, sizeof(kt->mods[0].name), "%s", name);
+	kt->mods[kt->nmods].dw = dw;
 	kt->mods[kt->nmods++].btf = btf;
 	return 0;
 }
 
-static struct btf *module_btf(struct ktypes *kt, const char *module)
+static int module_index(struct ktypes *kt, const char *module)
 {
 	for (int i = 0; i < kt->nmods; i++)
 		if (!strcmp(kt->mods[i].name, module))
-			return kt->mods[i].btf;
-	return NULL;
+			return i;
+	return -1;
 }
 
-static int find_in(struct btf *btf, const char *type, int32_t *id)
+static int find_in(struct btf *btf, struct ktypes_dwarf *dw, const char *type, int32_t *id)
 {
 	int32_t r;
 
+	if (dw)
+		return ktypes_dwarf_find(dw, type, id);
 	if (!strncmp(type, "struct ", 7))
 		r = btf__find_by_name_kind(btf, type + 7, BTF_KIND_STRUCT);
 	else if (!strncmp(type, "union ", 6))
@@ -88,19 +144,19 @@ int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct 
 	if (!kt->vmlinux)
 		return -ENOENT;
 	if (module) {
-		struct btf *b = module_btf(kt, module);
-		if (b && find_in(b, type, id) == 0) {
-			*btf = b;
+		int i = module_index(kt, module);
+		if (i >= 0 && find_in(kt->mods[i].btf, kt->mods[i].dw, type, id) == 0) {
+			*btf = kt->mods[i].btf;
 			return 0;
 		}
 		return -ENOENT;
 	}
-	if (find_in(kt->vmlinux, type, id) == 0) {
+	if (find_in(kt->vmlinux, kt->vmlinux_dw, type, id) == 0) {
 		*btf = kt->vmlinux;
 		return 0;
 	}
 	for (int i = 0; i < kt->nmods; i++)
-		if (find_in(kt->mods[i].btf, type, id) == 0) {
+		if (find_in(kt->mods[i].btf, kt->mods[i].dw, type, id) == 0) {
 			*btf = kt->mods[i].btf;
 			return 0;
 		}

@@ -16,6 +16,8 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "kernel/btf-mem.h"
+#include "kernel/kallsyms.h"
 #include "kernel/kernel-internal.h"
 #include "target/target-internal.h"
 #include "target/x86-pgwalk.h"
@@ -165,9 +167,18 @@ void kernel_set_reader(struct kvmdci_kernel *k, int cpu)
 	k->reader_valid = true;
 }
 
+void kernel_use_reader(struct kvmdci_kernel *k, int cpu)
+{
+	k->reader = cpu;
+	k->reader_valid = cpu >= 0;
+	k->no_reader = cpu < 0;
+	if (cpu >= 0)
+		remember_page_root(k, cpu);
+}
+
 /* ---- KASLR ---- */
 
-static bool vmcoreinfo_value(const char *vmci, const char *key, int base, uint64_t *val)
+bool kernel_vmcoreinfo_value(const char *vmci, const char *key, int base, uint64_t *val)
 {
 	size_t kl = strlen(key);
 	for (const char *p = vmci; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL)
@@ -200,6 +211,22 @@ static void found(struct kvmdci_kernel *k, uint64_t off, uint64_t linked_banner,
 		k->no_reader = true;
 }
 
+int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k)
+{
+	const char *vmci = target_vmcoreinfo(k->target);
+	uint64_t pgt, phys_base, l5 = 0;
+
+	/* __pa_symbol(): vaddr - __START_KERNEL_map (x86-64 ABI) + phys_base */
+	if (!vmci || !kernel_vmcoreinfo_value(vmci, "SYMBOL(init_top_pgt)", 16, &pgt) ||
+	    !kernel_vmcoreinfo_value(vmci, "NUMBER(phys_base)", 10, &phys_base))
+		return -ENOENT;
+	kernel_vmcoreinfo_value(vmci, "NUMBER(pgtable_l5_enabled)", 10, &l5);
+	k->kcr3 = pgt - 0xffffffff80000000ULL + phys_base;
+	k->la57 = l5 != 0;
+	k->have_kcr3 = true;
+	return 0;
+}
+
 /*
  * The KASLR offset: VMCOREINFO's KERNELOFFSET when the target carries it (a dump), else
  * found by reading linux_banner through each CPU at every 2 MiB step below 1 GiB. When no
@@ -210,25 +237,21 @@ static int find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
 {
 	const char *vmci = target_vmcoreinfo(k->target);
 	int n = kvmdci_target_cpu_count(k->target);
-	uint64_t off, pgt, phys_base, l5 = 0;
+	uint64_t off;
 
-	if (vmci && vmcoreinfo_value(vmci, "KERNELOFFSET", 16, &off)) {
+	if (vmci && kernel_vmcoreinfo_value(vmci, "KERNELOFFSET", 16, &off)) {
 		for (int cpu = 0; cpu < n; cpu++)
 			if (banner_at(k, cpu, linked_banner + off)) {
 				found(k, off, linked_banner, cpu);
+				snprintf(k->kaslr_how, sizeof(k->kaslr_how), "VMCOREINFO KERNELOFFSET");
 				return 0;
 			}
-		/* __pa_symbol(): vaddr - __START_KERNEL_map (x86-64 ABI) + phys_base */
-		if (vmcoreinfo_value(vmci, "SYMBOL(init_top_pgt)", 16, &pgt) &&
-		    vmcoreinfo_value(vmci, "NUMBER(phys_base)", 10, &phys_base)) {
-			vmcoreinfo_value(vmci, "NUMBER(pgtable_l5_enabled)", 10, &l5);
-			k->kcr3 = pgt - 0xffffffff80000000ULL + phys_base;
-			k->la57 = l5 != 0;
-			k->have_kcr3 = true;
+		if (kernel_vmcoreinfo_pgt(k) == 0) {
 			if (banner_at(k, -1, linked_banner + off)) {
 				kvmdci_info(k->ctx, "no CPU shows the host kernel's paging; reading "
 						    "through init_top_pgt from VMCOREINFO");
 				found(k, off, linked_banner, -1);
+				snprintf(k->kaslr_how, sizeof(k->kaslr_how), "VMCOREINFO KERNELOFFSET");
 				return 0;
 			}
 		}
@@ -239,6 +262,8 @@ static int find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
 		for (off = 0; off < KASLR_RANGE; off += KASLR_ALIGN)
 			if (banner_at(k, cpu, linked_banner + off)) {
 				found(k, off, linked_banner, cpu);
+				snprintf(k->kaslr_how, sizeof(k->kaslr_how),
+					 "linux_banner found through CPU %d", cpu);
 				return 0;
 			}
 	kvmdci_err(k->ctx, "linux_banner (linked at 0x%llx) not found in the memory of any CPU of %s "
@@ -462,8 +487,18 @@ int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
 		return r;
 	symtab_sort(&m->syms);
 	m->syms_loaded = 1;
+	m->syms_src = (struct ksource){ .kind = KVMDCI_SOURCE_MEMORY, .format = "module kallsyms",
+					.addr = ks, .count = m->syms.n };
 	kvmdci_info(k->ctx, "module %s: %zu symbols from its kallsyms", m->name, m->syms.n);
 	return 0;
+}
+
+static void file_source(struct ksource *s, const char *format, const char *path)
+{
+	memset(s, 0, sizeof(*s));
+	s->kind = KVMDCI_SOURCE_FILE;
+	snprintf(s->format, sizeof(s->format), "%s", format);
+	snprintf(s->path, sizeof(s->path), "%s", path);
 }
 
 /* Load a module's split BTF from the modules directory (name with '_' or '-'). */
@@ -481,8 +516,12 @@ static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s.ko", k->modules_dir, cands[i]);
 		if (access(path, R_OK) == 0) {
-			if (ktypes_add_module(k->ctx, &k->types, name, path) == 0)
+			if (ktypes_add_module(k->ctx, &k->types, name, path) == 0) {
+				struct kmodule *m = kernel_module(k, name);
 				kvmdci_info(k->ctx, "types of module %s from %s", name, path);
+				if (m)
+					file_source(&m->types_src, "BTF", path);
+			}
 			return;
 		}
 	}
@@ -539,23 +578,79 @@ static const char *env_or(const char *v, const char *env)
 	return v && *v ? v : NULL;
 }
 
+/* vmlinux symbols from the files given, else from the kernel's kallsyms in memory. */
+static int load_symbols(struct kvmdci_kernel *k, const char *vmlinux, const char *sysmap)
+{
+	struct kallsyms_tables t;
+	uint64_t banner;
+	int r;
+
+	if (sysmap) {
+		if ((r = symtab_load_system_map(k->ctx, &k->vsyms, sysmap)) < 0)
+			return r;
+		file_source(&k->syms_src, "System.map", sysmap);
+	} else if (vmlinux && (r = symtab_load_elf(k->ctx, &k->vsyms, vmlinux)) != -ENOENT) {
+		if (r < 0)
+			return r;
+		file_source(&k->syms_src, "ELF symtab", vmlinux);
+	} else {
+		if (vmlinux)
+			kvmdci_info(k->ctx, "%s has no symbol table: reading the kernel's kallsyms",
+				    vmlinux);
+		if ((r = kallsyms_load(k, &t)) < 0)
+			return r;
+		k->syms_src = (struct ksource){ .kind = KVMDCI_SOURCE_MEMORY, .format = "kallsyms",
+						.addr = t.names, .count = t.count };
+		snprintf(k->kaslr_how, sizeof(k->kaslr_how), "_text from kallsyms (%s)", t.how);
+		if (symtab_lookup(&k->vsyms, "linux_banner", &banner, 0) < 0) {
+			kvmdci_err(k->ctx, "the kernel's kallsyms (0x%llx) have no linux_banner",
+				   (unsigned long long)t.names);
+			return -ENOENT;
+		}
+		k->banner_addr = banner + k->kaslr;
+		if (!banner_at(k, t.cpu, k->banner_addr)) {
+			kvmdci_err(k->ctx, "linux_banner from kallsyms (0x%llx) does not read back "
+					   "\"Linux version\"",
+				   (unsigned long long)k->banner_addr);
+			return -EINVAL;
+		}
+		k->syms_src.size = 0;
+		kvmdci_info(k->ctx, "symbols: %llu from the kernel's kallsyms in memory "
+				    "(kallsyms_names at 0x%llx, found by %s)",
+			    (unsigned long long)t.count, (unsigned long long)t.names, t.how);
+		return 0;
+	}
+	k->syms_src.count = k->vsyms.n;
+	kvmdci_info(k->ctx, "symbols: %zu from %s %s", k->vsyms.n, k->syms_src.format,
+		    k->syms_src.path);
+	if (symtab_lookup(&k->vsyms, "linux_banner", &banner, 0) < 0) {
+		kvmdci_err(k->ctx, "symbol linux_banner not found in %s", k->syms_src.path);
+		return -ENOENT;
+	}
+	return find_kaslr(k, banner);
+}
+
+static void describe(const struct ksource *s, char *buf, size_t sz)
+{
+	if (s->kind == KVMDCI_SOURCE_FILE)
+		snprintf(buf, sz, "%s %s", s->format, s->path);
+	else if (s->kind == KVMDCI_SOURCE_MEMORY)
+		snprintf(buf, sz, "%s in memory at 0x%llx", s->format, (unsigned long long)s->addr);
+	else
+		snprintf(buf, sz, "nowhere");
+}
+
 KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files *f,
 				     struct kvmdci_kernel **ret)
 {
 	struct kvmdci_ctx *ctx = kvmdci_target_get_ctx(t);
 	struct kvmdci_kernel *k;
 	const char *vmlinux, *sysmap, *mods;
-	uint64_t banner;
 	int r;
 
 	vmlinux = env_or(f ? f->vmlinux : NULL, "KVMDCI_VMLINUX");
 	sysmap = env_or(f ? f->system_map : NULL, "KVMDCI_SYSTEM_MAP");
 	mods = env_or(f ? f->modules : NULL, "KVMDCI_MODULES");
-	if (!vmlinux) {
-		kvmdci_err(ctx, "no type info: give --vmlinux (a vmlinux with BTF, e.g. extracted "
-				"from the kernel's bzImage) or set KVMDCI_VMLINUX");
-		return -ENOENT;
-	}
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;
@@ -571,25 +666,8 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 	if (mods)
 		snprintf(k->modules_dir, sizeof(k->modules_dir), "%s", mods);
 
-	if (sysmap)
-		r = symtab_load_system_map(ctx, &k->vsyms, sysmap);
-	else {
-		r = symtab_load_elf(ctx, &k->vsyms, vmlinux);
-		if (r == -ENOENT)
-			kvmdci_err(ctx, "no kernel symbols: %s has no symbol table; give --system-map "
-					"(Debian: the real System.map is in linux-image-*-dbg)",
-				   vmlinux);
-	}
-	if (r < 0)
-		goto fail;
-	if ((r = ktypes_load_vmlinux(ctx, &k->types, vmlinux)) < 0)
-		goto fail;
-	if (symtab_lookup(&k->vsyms, "linux_banner", &banner, 0) < 0) {
-		kvmdci_err(ctx, "symbol linux_banner not found in %s", sysmap ? sysmap : vmlinux);
-		r = -ENOENT;
-		goto fail;
-	}
-	if ((r = find_kaslr(k, banner)) < 0)
+	/* files given take precedence; whatever is missing comes from the target's memory */
+	if ((r = load_symbols(k, vmlinux, sysmap)) < 0)
 		goto fail;
 	char b[256] = { 0 };
 	if (kvmdci_kernel_read(k, k->banner_addr, b, sizeof(b) - 1) == 0) {
@@ -598,6 +676,14 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 	}
 	kvmdci_info(ctx, "kernel %s, KASLR offset 0x%llx (found through CPU %d)", k->release,
 		    (unsigned long long)k->kaslr, k->reader);
+	if (vmlinux) {
+		if ((r = ktypes_load_vmlinux(ctx, &k->types, vmlinux)) < 0)
+			goto fail;
+		file_source(&k->types_src, "BTF", vmlinux);
+		k->types_src.count = btf__type_cnt(k->types.vmlinux) - 1;
+	} else if ((r = btf_mem_load_vmlinux(k)) < 0) {
+		goto fail;
+	}
 	if ((r = walk_modules(k)) < 0)
 		goto fail;
 	static const char *const kvm_mods[] = { "kvm", "kvm_amd", "kvm_intel" };
@@ -607,13 +693,78 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 			continue;
 		if ((r = kernel_module_load_syms(k, m)) < 0)
 			goto fail;
-		load_module_btf(k, kvm_mods[i]);
+		if (k->modules_dir[0])
+			load_module_btf(k, kvm_mods[i]);
+		else
+			btf_mem_load_module(k, m); /* a warning when absent: the tool says what */
 	}
+	char ds[600], dt[600];
+	describe(&k->syms_src, ds, sizeof(ds));
+	describe(&k->types_src, dt, sizeof(dt));
+	kvmdci_info(ctx, "kernel knowledge: %s, symbols from %s, types from %s, KASLR 0x%llx by %s, "
+			 "module types from %s",
+		    k->release, ds, dt, (unsigned long long)k->kaslr, k->kaslr_how,
+		    k->modules_dir[0] ? k->modules_dir : "memory");
 	*ret = k;
 	return 0;
 fail:
 	kvmdci_kernel_unref(k);
 	return r;
+}
+
+static void export_source(const struct ksource *s, struct kvmdci_kernel_source *out)
+{
+	memset(out, 0, sizeof(*out));
+	out->kind = s->kind;
+	out->format = s->kind ? s->format : NULL;
+	out->path = s->kind == KVMDCI_SOURCE_FILE ? s->path : NULL;
+	out->addr = s->addr;
+	out->size = s->size;
+	out->count = s->count;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_symbols_source(struct kvmdci_kernel *k, const char *module,
+					       struct kvmdci_kernel_source *src)
+{
+	struct kmodule *m = module ? kernel_module(k, module) : NULL;
+
+	if (module && !m)
+		return -ENODEV;
+	export_source(m ? &m->syms_src : &k->syms_src, src);
+	return 0;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_types_source(struct kvmdci_kernel *k, const char *module,
+					     struct kvmdci_kernel_source *src)
+{
+	struct kmodule *m = module ? kernel_module(k, module) : NULL;
+
+	if (module && !m)
+		return -ENODEV;
+	export_source(m ? &m->types_src : &k->types_src, src);
+	return 0;
+}
+
+KVMDCI_EXPORT const char *kvmdci_kernel_kaslr_source(struct kvmdci_kernel *k)
+{
+	return k->kaslr_how;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_module_count(struct kvmdci_kernel *k)
+{
+	return k->nmods;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const char **name,
+				       uint64_t *addr)
+{
+	if (i < 0 || i >= k->nmods)
+		return -ERANGE;
+	if (name)
+		*name = k->mods[i].name;
+	if (addr)
+		*addr = k->mods[i].addr;
+	return 0;
 }
 
 struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k)

@@ -1,18 +1,25 @@
 /* SPDX-License-Identifier: LGPL-2.1-or-later */
-/* Kernel type information (BTF). */
+/* Kernel type information: BTF, or DWARF converted on demand into BTF (kernel/dwarf.h). */
 #pragma once
 
 #include <stdint.h>
 
 struct btf;
 struct kvmdci_ctx;
+struct ktypes_dwarf;
+
+/* Where types come from; KTYPES_AUTO: $KVMDCI_TYPES (dwarf|btf), else .BTF, else .debug_info. */
+enum ktypes_source { KTYPES_AUTO, KTYPES_BTF, KTYPES_DWARF };
 
 struct ktypes {
 	struct btf *vmlinux;
+	struct ktypes_dwarf *vmlinux_dw; /* non-NULL: vmlinux is its BTF, filled from DWARF */
+	enum ktypes_source source;	 /* set before loading to force a source */
 	char vmlinux_path[512];
 	struct {
 		char name[64];
 		struct btf *btf;
+		struct ktypes_dwarf *dw;
 	} mods[16];
 	int nmods;
 };

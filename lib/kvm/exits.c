@@ -199,12 +199,7 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	for (int i = 0; i < n && i < MAX_VCPU_SLOTS - 1; i++)
 		e->vcpus[e->nvcpus++] = (struct vcpu_slot){ vi[i].vcpu, vi[i].vm, vi[i].vcpu_id,
 							    vi[i].vm_pid, vi[i].stat_exits_addr };
-	/* skip an endbr64 at the entry: the breakpoint then sits on the fentry no-op */
-	uint8_t b[4];
-	e->bp_addr = e->handler;
-	if (kvmdci_kernel_read(k, e->handler, b, 4) == 0 && b[0] == 0xf3 && b[1] == 0x0f &&
-	    b[2] == 0x1e && b[3] == 0xfa)
-		e->bp_addr += 4;
+	e->bp_addr = catalog_bp_address(k, e->handler);
 	*ret = e;
 	return 0;
 fail:

@@ -5,7 +5,9 @@
  *   member:MODULE:TYPE:PATH  -> "bit_offset bitfield_size size"
  *   size:MODULE:TYPE         -> "size"
  *   expr:EXPRESSION          -> the compiled capture program, one op per line
- * MODULE is "-" for vmlinux-then-modules. Usage: btf-probe VMLINUX MODDIR QUERY...
+ * MODULE is "-" for vmlinux-then-modules. Usage: btf-probe [--dwarf] VMLINUX MODDIR QUERY...
+ * --dwarf (or KVMDCI_TYPES=dwarf): types from DWARF, e.g. a debug vmlinux and a directory of
+ * module debug files.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,17 +28,24 @@ int main(int argc, char **argv)
 					       { "kvm_intel", "kvm-intel.ko" } };
 	int status = 0;
 
+	if (argc > 1 && !strcmp(argv[1], "--dwarf")) {
+		k.types.source = KTYPES_DWARF;
+		argv++;
+		argc--;
+	}
 	if (argc < 3) {
-		fprintf(stderr, "usage: btf-probe VMLINUX MODDIR QUERY...\n");
+		fprintf(stderr, "usage: btf-probe [--dwarf] VMLINUX MODDIR QUERY...\n");
 		return 2;
 	}
-	if (kvmdci_ctx_new(&k.ctx) < 0 || ktypes_load_vmlinux(k.ctx, &k.types, argv[1]) < 0)
+	if (kvmdci_ctx_new(&k.ctx) < 0)
 		return 1;
+	if (ktypes_load_vmlinux(k.ctx, &k.types, argv[1]) < 0)
+		goto fail;
 	for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
 		char path[1024];
 		snprintf(path, sizeof(path), "%s/%s", argv[2], mods[i][1]);
 		if (ktypes_add_module(k.ctx, &k.types, mods[i][0], path) < 0)
-			return 1;
+			goto fail;
 	}
 	for (int a = 3; a < argc; a++) {
 		char *q = strdup(argv[a]), *save = NULL;
@@ -80,4 +89,8 @@ int main(int argc, char **argv)
 	ktypes_free(&k.types);
 	kvmdci_ctx_unref(k.ctx);
 	return status;
+fail:
+	ktypes_free(&k.types);
+	kvmdci_ctx_unref(k.ctx);
+	return 1;
 }

@@ -1,0 +1,327 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Tracing catalog entries: a breakpoint per entry, and at each hit the entry's captures (and
+ * its `when` filter) evaluated from the registers read in one pipelined round trip. Each hit
+ * is stepped over on the stopped CPU alone so it is reported exactly once. Everything a hit
+ * needs is prepared at kvmdci_trace_add(): no allocation and no type lookup per hit.
+ */
+#include <stdlib.h>
+#include <time.h>
+
+#include "internal.h"
+#include "catalog/catalog-internal.h"
+#include "kernel/kernel-internal.h"
+
+#define MAX_TRACE_ENTRIES 64
+#define MAX_CAPTURES 16
+#define MAX_TRACE_REGS 24
+
+struct trace_entry {
+	json_t *json;
+	const char *name;
+	const char *symbol;
+	uint64_t addr;    /* symbol address */
+	uint64_t bp_addr; /* breakpoint (past an endbr64) */
+	int ncaptures;
+	const char *capture_names[MAX_CAPTURES];
+	struct expr_prog captures[MAX_CAPTURES];
+	int8_t capture_regmap[MAX_CAPTURES][EXPR_MAX_REGS]; /* prog reg -> trace reg index */
+	bool has_when;
+	struct expr_prog when;
+	int8_t when_regmap[EXPR_MAX_REGS];
+	uint64_t hits, filtered;
+};
+
+struct kvmdci_trace {
+	struct kvmdci_ctx *ctx;
+	struct kvmdci_kernel *k;
+	struct kvmdci_target *t;
+	struct kvmdci_catalog *cat;
+	struct trace_entry entries[MAX_TRACE_ENTRIES];
+	int n;
+	const char *regs[MAX_TRACE_REGS]; /* regs[0] = "rip" */
+	int nregs;
+	bool started, stopped;
+	uint64_t seq;
+	/* per-hit scratch, reused */
+	uint64_t values[MAX_CAPTURES];
+	int value_ok[MAX_CAPTURES];
+};
+
+static int kread(void *data, uint64_t addr, void *buf, size_t len)
+{
+	return kvmdci_kernel_read(data, addr, buf, len);
+}
+
+static int reg_slot(struct kvmdci_trace *tr, const char *name)
+{
+	for (int i = 0; i < tr->nregs; i++)
+		if (!strcmp(tr->regs[i], name))
+			return i;
+	if (tr->nregs >= MAX_TRACE_REGS)
+		return -ENOSPC;
+	tr->regs[tr->nregs] = name;
+	return tr->nregs++;
+}
+
+static int map_regs(struct kvmdci_trace *tr, const struct expr_prog *p, int8_t *map)
+{
+	for (int i = 0; i < p->nregs; i++) {
+		int s = reg_slot(tr, p->regs[i]);
+		if (s < 0)
+			return s;
+		map[i] = (int8_t)s;
+	}
+	return 0;
+}
+
+uint64_t catalog_bp_address(struct kvmdci_kernel *k, uint64_t addr)
+{
+	uint8_t b[4];
+	/* an endbr64 first: put the breakpoint on the next instruction (ftrace's no-op) */
+	if (kvmdci_kernel_read(k, addr, b, 4) == 0 && b[0] == 0xf3 && b[1] == 0x0f && b[2] == 0x1e &&
+	    b[3] == 0xfa)
+		return addr + 4;
+	return addr;
+}
+
+KVMDCI_EXPORT int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
+				   struct kvmdci_trace **ret)
+{
+	struct kvmdci_trace *tr = calloc(1, sizeof(*tr));
+
+	if (!tr)
+		return -ENOMEM;
+	tr->ctx = kvmdci_ctx_ref(k->ctx);
+	tr->k = kvmdci_kernel_ref(k);
+	tr->t = k->target;
+	tr->cat = cat;
+	tr->regs[tr->nregs++] = "rip";
+	*ret = tr;
+	return 0;
+}
+
+KVMDCI_EXPORT struct kvmdci_trace *kvmdci_trace_unref(struct kvmdci_trace *tr)
+{
+	if (!tr)
+		return NULL;
+	kvmdci_kernel_unref(tr->k);
+	kvmdci_ctx_unref(tr->ctx);
+	free(tr);
+	return NULL;
+}
+
+KVMDCI_EXPORT int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, const char *when)
+{
+	struct trace_entry *te;
+	json_t *e = catalog_find(tr->cat, name), *c;
+	char err[512];
+	size_t i;
+	int r;
+
+	if (!e) {
+		kvmdci_err(tr->ctx, "no catalog entry %s (kvmdci-catalog list shows them)", name);
+		return -ENOENT;
+	}
+	if (tr->started)
+		return -EBUSY;
+	if (tr->n >= MAX_TRACE_ENTRIES) {
+		kvmdci_err(tr->ctx, "at most %d entries can be traced at once", MAX_TRACE_ENTRIES);
+		return -ENOSPC;
+	}
+	te = &tr->entries[tr->n];
+	memset(te, 0, sizeof(*te));
+	te->json = e;
+	te->name = json_string_value(json_object_get(e, "name"));
+	if (catalog_resolve_symbol(tr->k, e, &te->addr, &te->symbol) < 0) {
+		kvmdci_err(tr->ctx, "catalog entry %s: none of its symbols is on the target (module %s "
+				    "not loaded, or the function is inlined or renamed): %s",
+			   name, json_string_value(json_object_get(e, "module")),
+			   kvmdci_ctx_last_error(tr->ctx));
+		return -ENOENT;
+	}
+	te->bp_addr = catalog_bp_address(tr->k, te->addr);
+	for (int j = 0; j < tr->n; j++)
+		if (tr->entries[j].bp_addr == te->bp_addr) {
+			kvmdci_err(tr->ctx, "catalog entry %s is already traced (as %s)", name,
+				   tr->entries[j].name);
+			return -EEXIST;
+		}
+	json_array_foreach(json_object_get(e, "captures"), i, c)
+	{
+		const char *cname = json_string_value(json_object_get(c, "name")), *which;
+		if (te->ncaptures >= MAX_CAPTURES)
+			break;
+		r = catalog_compile_capture(tr->k, e, cname, &te->captures[te->ncaptures], &which,
+					    err, sizeof(err));
+		if (r < 0) {
+			kvmdci_err(tr->ctx, "catalog entry %s: capture %s: %s", name, cname, err);
+			return r;
+		}
+		if ((r = map_regs(tr, &te->captures[te->ncaptures],
+				  te->capture_regmap[te->ncaptures])) < 0)
+			return r;
+		te->capture_names[te->ncaptures++] = cname;
+	}
+	if (when && *when) {
+		if (expr_compile(tr->k, when, &te->when, err, sizeof(err)) < 0) {
+			kvmdci_err(tr->ctx, "--when for %s: %s", name, err);
+			return -EINVAL;
+		}
+		if ((r = map_regs(tr, &te->when, te->when_regmap)) < 0)
+			return r;
+		te->has_when = true;
+	}
+	return tr->n++;
+}
+
+KVMDCI_EXPORT const char *kvmdci_trace_entry_name(struct kvmdci_trace *tr, int i)
+{
+	return i >= 0 && i < tr->n ? tr->entries[i].name : NULL;
+}
+
+KVMDCI_EXPORT int kvmdci_trace_entry_stats(struct kvmdci_trace *tr, int i, uint64_t *hits,
+					   uint64_t *filtered)
+{
+	if (i < 0 || i >= tr->n)
+		return -EINVAL;
+	*hits = tr->entries[i].hits;
+	*filtered = tr->entries[i].filtered;
+	return 0;
+}
+
+KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
+{
+	int r;
+
+	if (tr->started)
+		return -EALREADY;
+	if (tr->n == 0) {
+		kvmdci_err(tr->ctx, "nothing to trace");
+		return -EINVAL;
+	}
+	for (int i = 0; i < tr->n; i++) {
+		r = kvmdci_target_bp_insert(tr->t, KVMDCI_BP_SW, tr->entries[i].bp_addr, 1);
+		if (r == -EOPNOTSUPP)
+			r = kvmdci_target_bp_insert(tr->t, KVMDCI_BP_HW, tr->entries[i].bp_addr, 1);
+		if (r < 0) {
+			kvmdci_err(tr->ctx, "cannot set a breakpoint on %s at 0x%llx: %s",
+				   tr->entries[i].symbol, (unsigned long long)tr->entries[i].bp_addr,
+				   kvmdci_ctx_last_error(tr->ctx));
+			kvmdci_target_bp_remove_all(tr->t);
+			return r;
+		}
+	}
+	tr->started = true;
+	return kvmdci_target_resume(tr->t);
+}
+
+/* Evaluate @p with its registers mapped from the hit's register values. */
+static int eval(struct kvmdci_trace *tr, const struct expr_prog *p, const int8_t *map,
+		const uint64_t *regs, uint64_t *out)
+{
+	uint64_t rv[EXPR_MAX_REGS];
+	for (int i = 0; i < p->nregs; i++)
+		rv[i] = regs[map[i]];
+	return expr_eval(p, rv, kread, tr->k, out);
+}
+
+/* One stop: 1 if it was a hit (reported or filtered), 0 if not ours; target left stopped. */
+static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, kvmdci_hit_fn fn,
+		       void *data, int *stop_now)
+{
+	uint64_t regs[MAX_TRACE_REGS];
+	struct trace_entry *te = NULL;
+	int r;
+
+	if (st->reason == KVMDCI_STOP_EXITED)
+		return -EPIPE;
+	if (st->cpu < 0 || st->signal != 5)
+		return 0;
+	if ((r = kvmdci_target_regs_read(tr->t, st->cpu, tr->regs, regs, tr->nregs)) < 0)
+		return r;
+	for (int i = 0; i < tr->n; i++)
+		if (tr->entries[i].bp_addr == regs[0])
+			te = &tr->entries[i];
+	if (!te)
+		return 0;
+	st->reason = KVMDCI_STOP_BREAKPOINT;
+	st->addr = regs[0];
+	kvmdci_kernel_note_stop(tr->k, st);
+	if (te->has_when) {
+		uint64_t ok = 0;
+		if (eval(tr, &te->when, te->when_regmap, regs, &ok) < 0 || !ok) {
+			te->filtered++;
+			return 1;
+		}
+	}
+	te->hits++;
+	for (int i = 0; i < te->ncaptures; i++)
+		tr->value_ok[i] = eval(tr, &te->captures[i], te->capture_regmap[i], regs,
+				       &tr->values[i]) == 0;
+	struct kvmdci_hit hit = {
+		.entry = (int)(te - tr->entries),
+		.cpu = st->cpu,
+		.addr = te->addr,
+		.seq = ++tr->seq,
+		.ncaptures = te->ncaptures,
+		.capture_names = te->capture_names,
+		.values = tr->values,
+		.value_ok = tr->value_ok,
+	};
+	if (fn && fn(tr, &hit, data) < 0)
+		*stop_now = 1;
+	return 1;
+}
+
+KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn,
+				    void *data)
+{
+	struct timespec t0, now;
+	int hits = 0, stop_now = 0;
+
+	if (!tr->started || tr->stopped)
+		return -EINVAL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		struct kvmdci_stop st;
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		int left = timeout_ms - (int)((now.tv_sec - t0.tv_sec) * 1000 +
+					      (now.tv_nsec - t0.tv_nsec) / 1000000);
+		int r = kvmdci_target_wait(tr->t, left > 0 ? left : 0, &st);
+		if (r <= 0)
+			return r < 0 ? r : hits;
+		r = handle_stop(tr, &st, fn, data, &stop_now);
+		if (r < 0)
+			return r;
+		hits += r;
+		r = st.reason == KVMDCI_STOP_BREAKPOINT ? kvmdci_target_step_over(tr->t, st.cpu, st.addr)
+							 : kvmdci_target_resume(tr->t);
+		if (r < 0)
+			return r;
+		if (stop_now || left <= 0)
+			return hits;
+	}
+}
+
+KVMDCI_EXPORT int kvmdci_trace_stop(struct kvmdci_trace *tr)
+{
+	struct kvmdci_stop st;
+	int r, dummy = 0;
+
+	if (!tr->started || tr->stopped)
+		return 0;
+	tr->stopped = true;
+	if (kvmdci_target_is_running(tr->t)) {
+		kvmdci_target_interrupt(tr->t);
+		r = kvmdci_target_wait(tr->t, 3000, &st);
+		if (r == 1)
+			handle_stop(tr, &st, NULL, NULL, &dummy);
+		else if (r == 0) {
+			kvmdci_err(tr->ctx, "%s: the target did not stop within 3 s",
+				   kvmdci_target_get_uri(tr->t));
+			return -ETIMEDOUT;
+		}
+	}
+	return kvmdci_target_detach(tr->t);
+}

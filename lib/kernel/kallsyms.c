@@ -1,0 +1,636 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * vmlinux symbols with no System.map and no vmlinux: the kernel's own kallsyms tables
+ * (kernel/kallsyms.c; written at build time by scripts/kallsyms.c) decoded from target memory.
+ *
+ * The tables, each 8-byte aligned (scripts/kallsyms.c: ALGN is .balign 8 on 64-bit):
+ *   kallsyms_num_syms      u32 (in an 8-byte slot)
+ *   kallsyms_names         per symbol: a length byte (two bytes when its top bit is set: "big
+ *                          symbols", kernels >= 6.1), then that many token bytes; the first
+ *                          character of the expansion is the symbol's type (T, t, D, ...)
+ *   kallsyms_markers       u32: offset in names of every 256th symbol
+ *   kallsyms_token_table   256 NUL-terminated strings
+ *   kallsyms_token_index   256 u16: offset of each token in the table
+ *   kallsyms_offsets       s32 per symbol, in address order
+ *   kallsyms_relative_base u64
+ * 6.2+ adds kallsyms_seqs_of_names (the name order, for a binary search by name); we do not need
+ * it, as we build our own sorted table, and we never assume where it sits.
+ *
+ * Where they are:
+ * - VMCOREINFO (dumps): kernels >= 6.0 export SYMBOL(kallsyms_names), _num_syms, _token_table,
+ *   _token_index, _offsets, _relative_base there as runtime addresses (kernel/crash_core.c,
+ *   commit 5fd8fea935a1 "vmcoreinfo: include kallsyms symbols").
+ * - Otherwise a scan of the kernel image in memory, following vmlinux-to-elf's method
+ *   (vmlinux_to_elf/kallsyms_finder.py, find_kallsyms_token_table and onwards): every byte value
+ *   that occurs in symbol names stays a one-character token at its own index
+ *   (scripts/kallsyms.c, insert_real_symbols_in_table), so the token table holds "0\0" "1\0" ...
+ *   "9\0" in a row; token_index, 256 increasing u16 starting at 0, follows the table and pins its
+ *   start. Going back from the table: the markers (0, then one group of 256 names further each),
+ *   and before them the names, preceded by num_syms; we accept them only when walking every name
+ *   lands exactly on the markers and every marker matches. The other tables moved between
+ *   versions (Debian's 6.1: offsets, relative_base, num_syms, names, markers, seqs_of_names,
+ *   token_table, token_index; 6.12: num_syms, names, markers, token_table, token_index, offsets,
+ *   relative_base, seqs_of_names; both read from System.map), so kallsyms_offsets is tried at
+ *   both places and taken where its addresses come out sorted, as kallsyms keeps them.
+ *   The image itself is found from a CPU whose RIP is in the kernel mapping: its 2 MiB-aligned
+ *   start (_text: KASLR moves the kernel in CONFIG_PHYSICAL_ALIGN steps) is the lowest 2 MiB
+ *   block that still reads back, as cleanup_highmap() unmaps the kernel mapping below _text.
+ *
+ * Addresses (kernel/kallsyms.c, kallsyms_sym_address): with CONFIG_KALLSYMS_ABSOLUTE_PERCPU
+ * (x86-64 SMP before 6.15) an offset >= 0 is an absolute per-CPU address and a negative one
+ * means relative_base - 1 - offset; without it every offset is relative_base + (u32)offset.
+ * Decided by what is found: any negative offset means the first scheme (without it offsets are
+ * below 1 GiB, the kernel image size).
+ */
+#define _GNU_SOURCE /* memmem */
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernel/kallsyms.h"
+#include "kernel/kernel-internal.h"
+#include "target/target-internal.h"
+
+#define KMAP_START 0xffffffff80000000ULL /* __START_KERNEL_map */
+#define KMAP_END 0xffffffffc0000000ULL   /* + KERNEL_IMAGE_SIZE (1 GiB with KASLR) */
+#define LINK_TEXT 0xffffffff81000000ULL  /* _text at link time on x86-64 (PHYSICAL_START 16M) */
+#define BLOCK 0x200000ULL
+#define MAX_SYMS 4000000u
+#define MAX_NAMES (64u << 20)
+#define MAX_ENTRY 514 /* KSYM_NAME_LEN 512 + a two-byte length */
+#define SCAN_MAX (160u << 20)
+#define SCAN_CHUNK (256u << 10)
+#define SCAN_GAP (4u << 20)   /* this much unreadable memory ends the image */
+#define INDEX_REACH 0x10000   /* token_index within 64 KiB after the "0".."9" tokens */
+#define BACK_REACH (48u << 20) /* markers and names within 48 MiB before the token table */
+
+static uint16_t rd16(const uint8_t *p)
+{
+	return (uint16_t)(p[0] | p[1] << 8);
+}
+
+static bool in_kmap(uint64_t a)
+{
+	return a >= KMAP_START && a < KMAP_END;
+}
+
+static size_t align8(size_t x)
+{
+	return (x + 7) & ~(size_t)7;
+}
+
+/* ---- decoding ---- */
+
+/* Is @ti a token index for the table at @tt (@tt_len bytes)? Each token must end exactly where
+ * the next one starts. */
+static bool valid_index(const uint8_t *ti, const uint8_t *tt, size_t tt_len)
+{
+	if (rd16(ti) != 0)
+		return false;
+	for (int i = 0; i < 256; i++) {
+		size_t off = rd16(ti + 2 * i);
+		size_t next = i < 255 ? rd16(ti + 2 * i + 2) : tt_len;
+		if (i < 255 && next <= off)
+			return false;
+		if (next > tt_len)
+			return false;
+		const uint8_t *z = memchr(tt + off, 0, next - off);
+		if (!z || (i < 255 && z != tt + next - 1))
+			return false;
+	}
+	return true;
+}
+
+/* Length and header size of the names entry at @p (@left bytes there); false when malformed. */
+static bool entry_len(const uint8_t *p, size_t left, size_t *len, size_t *hdr)
+{
+	if (left < 1)
+		return false;
+	*len = p[0];
+	*hdr = 1;
+	if (p[0] & 0x80) {
+		if (left < 2)
+			return false;
+		*len = (p[0] & 0x7f) | (size_t)p[1] << 7;
+		*hdr = 2;
+	}
+	return *len > 0 && *hdr + *len <= left;
+}
+
+struct decoded {
+	const uint8_t *names, *tt, *ti, *offs;
+	size_t names_len, tt_len;
+	uint32_t n;
+	uint64_t relbase;
+};
+
+static bool any_negative(const struct decoded *d)
+{
+	for (uint32_t i = 0; i < d->n; i++)
+		if ((int32_t)le32(d->offs + 4 * (size_t)i) < 0)
+			return true;
+	return false;
+}
+
+static uint64_t sym_addr(const struct decoded *d, uint32_t i, bool abs_percpu)
+{
+	int32_t o = (int32_t)le32(d->offs + 4 * (size_t)i);
+	if (!abs_percpu)
+		return d->relbase + (uint32_t)o;
+	if (o >= 0)
+		return (uint64_t)o;
+	return d->relbase - 1 - (uint64_t)(int64_t)o;
+}
+
+/* kallsyms keeps its symbols sorted by address: how offsets are told from other data. */
+static bool addresses_sorted(const struct decoded *d)
+{
+	bool abs = any_negative(d);
+	uint64_t prev = 0;
+	for (uint32_t i = 0; i < d->n; i++) {
+		uint64_t a = sym_addr(d, i, abs);
+		if (a < prev)
+			return false;
+		prev = a;
+	}
+	return in_kmap(prev);
+}
+
+/* Expand every name into @st (runtime addresses). -EINVAL with the symbol index on garbage. */
+static int decode_all(const struct decoded *d, struct symtab *st, uint32_t *bad)
+{
+	bool abs = any_negative(d);
+	size_t pos = 0;
+	char name[1024];
+
+	for (uint32_t i = 0; i < d->n; i++) {
+		size_t len, hdr, nl = 0;
+		*bad = i;
+		if (!entry_len(d->names + pos, d->names_len - pos, &len, &hdr))
+			return -EINVAL;
+		const uint8_t *p = d->names + pos + hdr;
+		for (size_t j = 0; j < len; j++) {
+			size_t off = rd16(d->ti + 2 * p[j]);
+			if (off >= d->tt_len)
+				return -EINVAL;
+			const uint8_t *tok = d->tt + off;
+			size_t tl = strnlen((const char *)tok, d->tt_len - off);
+			if (nl + tl >= sizeof(name))
+				return -EINVAL;
+			memcpy(name + nl, tok, tl);
+			nl += tl;
+		}
+		pos += hdr + len;
+		if (nl < 2)
+			continue;
+		int r = symtab_add(st, name + 1, nl - 1, sym_addr(d, i, abs), name[0]);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+/* ---- finding the tables in a copy of the image ---- */
+
+/* The names walk: N entries from @s must end at @q (markers, 8-aligned) and match markers. */
+static bool names_match(const uint8_t *img, size_t s, size_t q, uint32_t n, uint32_t m)
+{
+	size_t pos = s;
+	for (uint32_t i = 0; i < n; i++) {
+		size_t len, hdr;
+		if ((i & 255) == 0 && le32(img + q + 4 * (i >> 8)) != pos - s)
+			return false;
+		if (!entry_len(img + pos, q - pos, &len, &hdr))
+			return false;
+		pos += hdr + len;
+	}
+	return align8(pos) == q && (n + 255) / 256 <= m;
+}
+
+/* Markers at @q (a run of @m increasing u32 from 0): find num_syms and names before them. */
+static bool find_names(const uint8_t *img, size_t q, uint32_t m, struct kallsyms_tables *t,
+		       size_t *p_out)
+{
+	for (uint32_t groups = m; groups >= 1 && groups + 4 >= m; groups--) {
+		size_t last = le32(img + q + 4 * (groups - 1));
+		if (last + 16 > q)
+			continue;
+		size_t hi = q - last - 2, lo = q > last + 256 * MAX_ENTRY + 8 ? q - last - 256 * MAX_ENTRY - 8 : 8;
+		for (size_t s = hi & ~(size_t)7; s >= lo && s >= 8; s -= 8) {
+			uint32_t n = le32(img + s - 8);
+			if (!n || n > MAX_SYMS || (n + 255) / 256 != groups || le32(img + s - 4))
+				continue;
+			if (names_match(img, s, q, n, m)) {
+				t->count = n;
+				*p_out = s - 8;
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+static bool try_offsets(const uint8_t *img, size_t len, uint64_t base, size_t offs, size_t rb,
+			const struct decoded *proto, struct kallsyms_tables *t)
+{
+	struct decoded d = *proto;
+	if (offs + 4 * (size_t)d.n > len || rb + 8 > len)
+		return false;
+	d.offs = img + offs;
+	d.relbase = le64(img + rb);
+	if (!in_kmap(d.relbase) || !addresses_sorted(&d))
+		return false;
+	t->offsets = base + offs;
+	t->relative_base = base + rb;
+	return true;
+}
+
+/* Check the "0".."9" tokens at @hit and build the tables from there. */
+static bool find_at(const uint8_t *img, size_t len, uint64_t base, size_t hit,
+		    struct kallsyms_tables *t)
+{
+	for (size_t x = align8(hit + 20); x + 512 <= len && x < hit + INDEX_REACH; x += 8) {
+		const uint8_t *ti = img + x;
+		size_t i30 = rd16(ti + 0x30 * 2);
+		if (rd16(ti) != 0 || i30 > hit || (hit - i30) & 7)
+			continue;
+		bool digits = true;
+		for (int c = 0x31; c <= 0x39 && digits; c++)
+			digits = rd16(ti + 2 * c) == rd16(ti + 2 * c - 2) + 2;
+		size_t tt = hit - i30;
+		if (!digits || !valid_index(ti, img + tt, x - tt))
+			continue;
+		/* markers: a run of increasing u32 from 0, before the table (maybe with
+		 * seqs_of_names between) */
+		size_t lo = tt > BACK_REACH ? tt - BACK_REACH : 0;
+		for (size_t q = (tt & ~(size_t)7) - 8; q >= lo + 8 && q < tt; q -= 8) {
+			if (le32(img + q) != 0)
+				continue;
+			uint32_t m = 1, prev = 0;
+			while (q + 4 * (size_t)m + 4 <= tt) {
+				uint32_t v = le32(img + q + 4 * (size_t)m);
+				if (v <= prev || v - prev < 256 * 2 || v - prev > 256 * MAX_ENTRY)
+					break;
+				prev = v;
+				m++;
+			}
+			size_t p;
+			if (m < 2 || !find_names(img, q, m, t, &p))
+				continue;
+			struct decoded d = { .names = img + p + 8, .names_len = q - p - 8,
+					     .tt = img + tt, .tt_len = x - tt, .ti = ti, .n = t->count };
+			t->num_syms = base + p;
+			t->names = base + p + 8;
+			t->token_table = base + tt;
+			t->token_index = base + x;
+			/* offsets after token_index (6.12), or before num_syms (6.1) */
+			size_t after = align8(x + 512);
+			if (try_offsets(img, len, base, after, align8(after + 4 * (size_t)t->count), &d,
+					t))
+				return true;
+			if (p >= 8 + 4 * (size_t)t->count &&
+			    try_offsets(img, len, base, (p - 8 - 4 * (size_t)t->count) & ~(size_t)7,
+					p - 8, &d, t))
+				return true;
+		}
+	}
+	return false;
+}
+
+static const char digit_tokens[20] = "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\0" "9";
+
+int kallsyms_find_in(const uint8_t *img, size_t len, uint64_t base, struct kallsyms_tables *t)
+{
+	for (size_t from = 0; from + sizeof(digit_tokens) <= len;) {
+		const uint8_t *h = memmem(img + from, len - from, digit_tokens, sizeof(digit_tokens));
+		if (!h)
+			break;
+		if (find_at(img, len, base, (size_t)(h - img), t))
+			return 0;
+		from = (size_t)(h - img) + 1;
+	}
+	return -ENOENT;
+}
+
+/* ---- the target ---- */
+
+static bool readable(struct kvmdci_kernel *k, int cpu, uint64_t a)
+{
+	uint8_t b;
+	return kvmdci_target_read_virt(k->target, cpu, a, &b, 1) == 0;
+}
+
+/* Read [a, a+n) into @buf; pages that do not read back are zeros. Returns bytes readable. */
+static size_t read_chunk(struct kvmdci_kernel *k, int cpu, uint64_t a, uint8_t *buf, size_t n)
+{
+	if (kvmdci_target_read_virt(k->target, cpu, a, buf, n) == 0)
+		return n;
+	size_t ok = 0;
+	for (size_t o = 0; o < n; o += 4096) {
+		size_t l = n - o < 4096 ? n - o : 4096;
+		if (kvmdci_target_read_virt(k->target, cpu, a + o, buf + o, l) == 0)
+			ok += l;
+		else
+			memset(buf + o, 0, l);
+	}
+	return ok;
+}
+
+/* Scan the kernel image as CPU @cpu sees it; 0 with @t filled, or -ENOENT. */
+static int scan_cpu(struct kvmdci_kernel *k, int cpu, struct kallsyms_tables *t)
+{
+	const char *names[1] = { "rip" };
+	uint64_t rip, base;
+	uint8_t *img = NULL;
+	size_t len = 0, cap = 0, searched = 0, gap = 0;
+	int r = -ENOENT;
+
+	if (kvmdci_target_regs_read(k->target, cpu, names, &rip, 1) < 0 || !in_kmap(rip)) {
+		kvmdci_dbg(k->ctx, "CPU %d (rip 0x%llx) is not in the kernel image", cpu,
+			   (unsigned long long)rip);
+		return -ENOENT;
+	}
+	base = rip & ~(BLOCK - 1);
+	while (base - BLOCK >= KMAP_START && readable(k, cpu, base - BLOCK))
+		base -= BLOCK;
+	kvmdci_dbg(k->ctx, "CPU %d: rip 0x%llx, kernel image from 0x%llx", cpu,
+		   (unsigned long long)rip, (unsigned long long)base);
+	while (len < SCAN_MAX && base + len < KMAP_END && gap < SCAN_GAP) {
+		if (len + SCAN_CHUNK > cap) {
+			cap = cap ? cap * 2 : 8 * SCAN_CHUNK;
+			uint8_t *n = realloc(img, cap);
+			if (!n) {
+				r = -ENOMEM;
+				goto out;
+			}
+			img = n;
+		}
+		size_t ok = read_chunk(k, cpu, base + len, img + len, SCAN_CHUNK);
+		gap = ok ? 0 : gap + SCAN_CHUNK;
+		len += SCAN_CHUNK;
+		/* look for the digit tokens once the 4 MiB after them (index, 6.12's offsets)
+		 * are read too, or at the end */
+		bool end = len >= SCAN_MAX || gap >= SCAN_GAP || base + len >= KMAP_END;
+		size_t upto = end ? len : len > (4u << 20) ? len - (4u << 20) : 0;
+		while (searched + sizeof(digit_tokens) <= upto) {
+			const uint8_t *h = memmem(img + searched, upto - searched, digit_tokens,
+						  sizeof(digit_tokens));
+			if (!h) {
+				searched = upto - sizeof(digit_tokens) + 1;
+				break;
+			}
+			if (find_at(img, len, base, (size_t)(h - img), t)) {
+				snprintf(t->how, sizeof(t->how), "scan through CPU %d", cpu);
+				t->cpu = cpu;
+				kvmdci_info(k->ctx, "kallsyms found by scanning %zu KiB of the kernel "
+						    "image from 0x%llx through CPU %d",
+					    len >> 10, (unsigned long long)base, cpu);
+				r = 0;
+				goto out;
+			}
+			searched = (size_t)(h - img) + 1;
+		}
+	}
+	kvmdci_dbg(k->ctx, "CPU %d: no kallsyms tables in %zu MiB from 0x%llx", cpu, len >> 20,
+		   (unsigned long long)base);
+out:
+	free(img);
+	return r;
+}
+
+static const struct {
+	const char *key;
+	size_t off;
+} vmci_syms[] = {
+	{ "SYMBOL(kallsyms_num_syms)", offsetof(struct kallsyms_tables, num_syms) },
+	{ "SYMBOL(kallsyms_names)", offsetof(struct kallsyms_tables, names) },
+	{ "SYMBOL(kallsyms_token_table)", offsetof(struct kallsyms_tables, token_table) },
+	{ "SYMBOL(kallsyms_token_index)", offsetof(struct kallsyms_tables, token_index) },
+	{ "SYMBOL(kallsyms_offsets)", offsetof(struct kallsyms_tables, offsets) },
+	{ "SYMBOL(kallsyms_relative_base)", offsetof(struct kallsyms_tables, relative_base) },
+};
+
+/* VMCOREINFO's SYMBOL(kallsyms_*) and a reader that shows them. */
+static int from_vmcoreinfo(struct kvmdci_kernel *k, struct kallsyms_tables *t)
+{
+	const char *vmci = target_vmcoreinfo(k->target);
+	uint8_t ti[512];
+
+	if (!vmci)
+		return -ENOENT;
+	for (size_t i = 0; i < ARRAY_SIZE(vmci_syms); i++)
+		if (!kernel_vmcoreinfo_value(vmci, vmci_syms[i].key, 16,
+					     (uint64_t *)((char *)t + vmci_syms[i].off))) {
+			kvmdci_info(k->ctx, "VMCOREINFO has no %s (kernels < 6.0); scanning",
+				    vmci_syms[i].key);
+			return -ENOENT;
+		}
+	int n = kvmdci_target_cpu_count(k->target);
+	for (int cpu = 0; cpu <= n; cpu++) { /* the CPUs, then our own walk */
+		int c = cpu < n ? cpu : -1;
+		if (c < 0 && kernel_vmcoreinfo_pgt(k) < 0)
+			break;
+		kernel_use_reader(k, c);
+		if (kvmdci_kernel_read(k, t->token_index, ti, sizeof(ti)) == 0 && rd16(ti) == 0 &&
+		    rd16(ti + 2) > 0 && rd16(ti + 510) > rd16(ti + 508)) {
+			t->cpu = c;
+			if (c >= 0)
+				snprintf(t->how, sizeof(t->how), "VMCOREINFO, read through CPU %d", c);
+			else
+				snprintf(t->how, sizeof(t->how), "VMCOREINFO, read through init_top_pgt");
+			return 0;
+		}
+	}
+	kvmdci_warn(k->ctx, "VMCOREINFO's kallsyms_token_index at 0x%llx does not read back as one "
+			    "through any CPU; scanning",
+		    (unsigned long long)t->token_index);
+	return -ENOENT;
+}
+
+/* Read the names of @n symbols at @addr: the walk tells how many bytes they take. */
+static int read_names(struct kvmdci_kernel *k, uint64_t addr, uint32_t n, uint8_t **out,
+		      size_t *out_len)
+{
+	size_t cap = 0, len = 0, pos = 0;
+	uint8_t *buf = NULL;
+	int r = 0;
+
+	for (uint32_t i = 0; i < n; i++) {
+		while (pos + 2 + 0x7fff >= len && len < MAX_NAMES) {
+			size_t more = 1u << 20;
+			if (len + more > cap) {
+				cap = len + more;
+				uint8_t *nb = realloc(buf, cap);
+				if (!nb) {
+					free(buf);
+					return -ENOMEM;
+				}
+				buf = nb;
+			}
+			if ((r = kvmdci_kernel_read(k, addr + len, buf + len, more)) < 0) {
+				/* the table may end just before an unmapped page: go on page-wise */
+				size_t got = 0;
+				while (got < more &&
+				       kvmdci_kernel_read(k, addr + len + got, buf + len + got, 4096) == 0)
+					got += 4096;
+				len += got;
+				if (got < more)
+					goto walk;
+			} else {
+				len += more;
+			}
+		}
+walk:;
+		size_t l, hdr;
+		if (!entry_len(buf + pos, len - pos, &l, &hdr)) {
+			kvmdci_err(k->ctx, "kallsyms_names at 0x%llx: symbol %u at 0x%llx is malformed "
+					   "(not kallsyms, or an unreadable page)",
+				   (unsigned long long)addr, i, (unsigned long long)(addr + pos));
+			free(buf);
+			return -EINVAL;
+		}
+		pos += hdr + l;
+	}
+	*out = buf;
+	*out_len = pos;
+	return 0;
+}
+
+static int read_tables(struct kvmdci_kernel *k, const struct kallsyms_tables *t,
+		       struct decoded *d, uint8_t **bufs)
+{
+	uint8_t *ti = NULL, *tt = NULL, *offs = NULL, *names = NULL;
+	uint64_t relbase;
+	size_t names_len;
+	uint32_t n;
+	int r;
+
+	if ((r = kvmdci_kernel_read(k, t->num_syms, &n, 4)) < 0) {
+		kvmdci_err(k->ctx, "cannot read kallsyms_num_syms at 0x%llx",
+			   (unsigned long long)t->num_syms);
+		return r;
+	}
+	if (n == 0 || n > MAX_SYMS) {
+		kvmdci_err(k->ctx, "kallsyms_num_syms at 0x%llx: implausible count %u",
+			   (unsigned long long)t->num_syms, n);
+		return -EINVAL;
+	}
+	ti = malloc(512);
+	offs = malloc(4 * (size_t)n);
+	r = -ENOMEM;
+	if (!ti || !offs)
+		goto fail;
+	if ((r = kvmdci_kernel_read(k, t->token_index, ti, 512)) < 0 ||
+	    (r = kvmdci_kernel_read_u64(k, t->relative_base, &relbase)) < 0 ||
+	    (r = kvmdci_kernel_read(k, t->offsets, offs, 4 * (size_t)n)) < 0) {
+		kvmdci_err(k->ctx, "cannot read the kallsyms tables (token_index 0x%llx, offsets "
+				   "0x%llx, relative_base 0x%llx)",
+			   (unsigned long long)t->token_index, (unsigned long long)t->offsets,
+			   (unsigned long long)t->relative_base);
+		goto fail;
+	}
+	size_t tt_len = (size_t)rd16(ti + 510) + 1;
+	tt = malloc(tt_len + 512);
+	r = -ENOMEM;
+	if (!tt)
+		goto fail;
+	/* the last token's length is not known: read on in small steps until its NUL */
+	if ((r = kvmdci_kernel_read(k, t->token_table, tt, tt_len)) < 0)
+		goto bad_table;
+	while (!memchr(tt + rd16(ti + 510), 0, tt_len - rd16(ti + 510))) {
+		if (tt_len >= (size_t)rd16(ti + 510) + 512 ||
+		    (r = kvmdci_kernel_read(k, t->token_table + tt_len, tt + tt_len, 16)) < 0)
+			goto bad_table;
+		tt_len += 16;
+	}
+	if (!valid_index(ti, tt, tt_len)) {
+		r = -EINVAL;
+		goto bad_table;
+	}
+	if ((r = read_names(k, t->names, n, &names, &names_len)) < 0)
+		goto fail;
+	*d = (struct decoded){ .names = names, .names_len = names_len, .tt = tt, .tt_len = tt_len,
+			       .ti = ti, .offs = offs, .n = n, .relbase = relbase };
+	if (!addresses_sorted(d)) {
+		kvmdci_err(k->ctx, "kallsyms_offsets at 0x%llx (relative_base 0x%llx): the %u "
+				   "addresses are not sorted: not kallsyms",
+			   (unsigned long long)t->offsets, (unsigned long long)relbase, n);
+		r = -EINVAL;
+		goto fail;
+	}
+	bufs[0] = ti;
+	bufs[1] = tt;
+	bufs[2] = offs;
+	bufs[3] = names;
+	return 0;
+bad_table:
+	kvmdci_err(k->ctx, "kallsyms_token_table at 0x%llx / token_index at 0x%llx: not a token "
+			   "table",
+		   (unsigned long long)t->token_table, (unsigned long long)t->token_index);
+	if (r >= 0)
+		r = -EINVAL;
+fail:
+	free(ti);
+	free(tt);
+	free(offs);
+	free(names);
+	return r;
+}
+
+int kallsyms_load(struct kvmdci_kernel *k, struct kallsyms_tables *t)
+{
+	uint8_t *bufs[4] = { NULL };
+	struct decoded d;
+	uint32_t bad;
+	int r, n = kvmdci_target_cpu_count(k->target);
+
+	memset(t, 0, sizeof(*t));
+	t->cpu = -1;
+	/* KVMDCI_KALLSYMS=scan: skip VMCOREINFO (to test the scan on dumps) */
+	const char *how = getenv("KVMDCI_KALLSYMS");
+	if ((how && !strcmp(how, "scan")) || from_vmcoreinfo(k, t) < 0) {
+		r = -ENOENT;
+		memset(t, 0, sizeof(*t));
+		for (int cpu = 0; cpu < n && r < 0; cpu++)
+			r = scan_cpu(k, cpu, t);
+		if (r < 0) {
+			if (r == -ENOENT)
+				kvmdci_err(k->ctx, "no kernel symbols: %s carries no VMCOREINFO with "
+						   "kallsyms and no CPU in the host kernel shows "
+						   "kallsyms tables; give --system-map",
+					   kvmdci_target_get_uri(k->target));
+			return r;
+		}
+		kernel_use_reader(k, t->cpu);
+	}
+	if ((r = read_tables(k, t, &d, bufs)) < 0)
+		return r;
+	t->count = d.n;
+	r = decode_all(&d, &k->vsyms, &bad);
+	for (int i = 0; i < 4; i++)
+		free(bufs[i]);
+	if (r < 0) {
+		kvmdci_err(k->ctx, "kallsyms_names at 0x%llx: symbol %u does not decode",
+			   (unsigned long long)t->names, bad);
+		return r;
+	}
+
+	/* KASLR: kallsyms addresses are the runtime ones; the offset is reported and kept so
+	 * that k->vsyms holds link-time addresses like a System.map (runtime - kaslr) */
+	uint64_t text = 0, off = 0;
+	if (symtab_lookup(&k->vsyms, "_text", &text, 0) == 0 && text >= LINK_TEXT &&
+	    text - LINK_TEXT < KMAP_END - LINK_TEXT && !((text - LINK_TEXT) % BLOCK))
+		off = text - LINK_TEXT;
+	else
+		kvmdci_warn(k->ctx, "_text at 0x%llx is not a KASLR step from 0x%llx: KASLR offset "
+				    "unknown (symbol addresses are exact anyway)",
+			    (unsigned long long)text, (unsigned long long)LINK_TEXT);
+	const char *vmci = target_vmcoreinfo(k->target);
+	uint64_t vo;
+	if (vmci && kernel_vmcoreinfo_value(vmci, "KERNELOFFSET", 16, &vo) && vo != off)
+		kvmdci_warn(k->ctx, "VMCOREINFO's KERNELOFFSET 0x%llx differs from _text's 0x%llx",
+			    (unsigned long long)vo, (unsigned long long)off);
+	k->kaslr = off;
+	for (size_t i = 0; i < k->vsyms.n; i++)
+		k->vsyms.syms[i].addr -= off; /* still sorted: by name */
+	return 0;
+}

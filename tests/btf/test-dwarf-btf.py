@@ -1,0 +1,205 @@
+#!/usr/bin/env python3
+"""Types from DWARF (libdw) against types from BTF, on the same Debian kernel.
+
+For the members libkvmdci uses, tests/btf/btf-probe answers once from the lab kernel's BTF
+(vmlinux .BTF and the modules' split BTF) and once from DWARF (the -dbg package's vmlinux and
+kvm, kvm-amd, kvm-intel module debug files), with an empty name-index cache (cold) and again
+with the index that run wrote (warm). Offsets, bitfield sizes, sizes and compiled capture
+programs must be identical. A truncated DWARF file must give an error naming it, not a crash.
+Skips (77) when the DWARF vmlinux has not been extracted (kvmdci-lab build --dwarf-vmlinux).
+Usage: test-dwarf-btf.py BTF_PROBE [KERNEL]
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+probe = sys.argv[1]
+kernel = sys.argv[2] if len(sys.argv) > 2 else "6.1"
+lab = os.environ.get("KVMDCI_LAB", "kvmdci-lab")
+kdir = subprocess.run([lab, "build", "--kernel", kernel], check=True, capture_output=True,
+                      text=True).stdout.strip()
+ddir = os.path.join(kdir, "debug")
+dwarf_vmlinux = os.path.join(ddir, "vmlinux")
+print(f"kernel {os.path.basename(kdir)}", flush=True)
+if not os.path.isfile(dwarf_vmlinux):
+    print(f"SKIP: no DWARF vmlinux {dwarf_vmlinux} (kvmdci-lab build --kernel {kernel} "
+          "--dwarf-vmlinux extracts it)")
+    sys.exit(77)
+
+# (module or None for vmlinux-then-modules, type, member path): test-btf-offsets.py's list,
+# plus what lib/kvm reads for Intel, AMD and the I/O buses
+QUERIES = [
+    (None, "struct kvm", "vm_list"), (None, "struct kvm", "buses"),
+    (None, "struct kvm", "online_vcpus"), (None, "struct kvm", "userspace_pid"),
+    (None, "struct kvm", "vcpu_array"), (None, "struct kvm_io_range", "addr"),
+    (None, "struct kvm_io_range", "len"), (None, "struct kvm_io_range", "dev"),
+    (None, "struct kvm_io_bus", "range[2].dev"), (None, "struct kvm_vcpu", "stat.exits"),
+    (None, "struct kvm_vcpu", "stat.io_exits"), (None, "struct kvm_vcpu", "vcpu_id"),
+    (None, "struct kvm_vcpu", "vcpu_idx"), (None, "struct kvm_vcpu", "cpu"),
+    (None, "struct kvm_vcpu", "kvm"), (None, "struct kvm_vcpu", "arch.regs_avail"),
+    (None, "struct module", "list"), (None, "struct module", "name"),
+    (None, "struct module", "kallsyms"), (None, "struct mod_kallsyms", "num_symtab"),
+    (None, "struct mod_kallsyms", "strtab"), (None, "struct xa_node", "shift"),
+    (None, "struct xa_node", "slots"), (None, "struct xarray", "xa_head"),
+    ("kvm_amd", "struct vcpu_svm", "vmcb"), ("kvm_amd", "struct vmcb", "control.exit_code"),
+    ("kvm_amd", "struct vmcb", "control.exit_info_1"),
+    ("kvm_intel", "struct vcpu_vmx", "exit_reason"),
+    ("kvm_intel", "struct vcpu_vmx", "exit_reason.basic"),
+    ("kvm_intel", "struct vcpu_vmx", "exit_reason.failed_vmentry"),
+    ("kvm_intel", "struct vcpu_vmx", "loaded_vmcs"),
+    # more
+    (None, "struct kvm_vcpu_arch", "regs"), (None, "struct kvm_vcpu_arch", "regs[4]"),
+    (None, "struct kvm_vcpu", "arch.efer"), (None, "struct kvm_vcpu", "arch.cr3"),
+    (None, "struct kvm_vcpu", "mode"), (None, "struct kvm_vcpu", "pid"),
+    (None, "struct pid", "numbers[0].nr"), (None, "struct kvm_io_bus", "dev_count"),
+    (None, "struct kvm_io_bus", "ioeventfd_count"), (None, "struct kvm_io_device", "ops"),
+    ("kvm_amd", "struct vcpu_svm", "vcpu"), ("kvm_amd", "struct vmcb_control_area", "exit_code"),
+    ("kvm_amd", "struct vmcb_control_area", "exit_info_2"),
+    ("kvm_amd", "struct vmcb", "save.rip"),
+    ("kvm_intel", "struct vcpu_vmx", "vmcs01"),
+    ("kvm_intel", "struct loaded_vmcs", "vmcs"), ("kvm_intel", "struct loaded_vmcs", "cpu"),
+    ("kvm_intel", "struct loaded_vmcs", "launched"),
+    ("kvm_intel", "struct vmcs12", "hdr.revision_id"), ("kvm_intel", "struct vmcs12", "abort"),
+    ("kvm_intel", "struct vmcs12", "launch_state"), ("kvm_intel", "struct vmcs12", "guest_rip"),
+    ("kvm_intel", "struct vmcs12", "guest_cr3"),
+    ("kvm_intel", "struct vmcs12", "vm_exit_reason"),
+    ("kvm_intel", "struct vmcs12", "host_rsp"),
+    ("kvm", "struct kvm_pit", "dev"), ("kvm", "struct kvm_pit", "speaker_dev"),
+    ("kvm", "struct kvm_pic", "dev_master"), ("kvm", "struct kvm_ioapic", "base_address"),
+    ("kvm", "struct kvm_coalesced_mmio_dev", "zone.pio"),
+    ("kvm", "struct _ioeventfd", "addr"), ("kvm", "struct _ioeventfd", "length"),
+    ("kvm", "struct _ioeventfd", "datamatch"), ("kvm", "struct _ioeventfd", "wildcard"),
+    ("kvm", "struct _ioeventfd", "bus_idx"),
+    # found through vmlinux first (a miss there), as lib/kvm/iobus.c asks
+    (None, "struct _ioeventfd", "wildcard"), (None, "struct kvm_pit", "dev"),
+]
+SIZES = [(None, "struct kvm"), (None, "struct kvm_vcpu"), (None, "struct kvm_io_range"),
+         ("kvm_amd", "struct vcpu_svm"), ("kvm_amd", "struct vmcb"),
+         ("kvm_intel", "struct vcpu_vmx"), ("kvm_intel", "struct vmcs12"),
+         ("kvm_intel", "struct loaded_vmcs"), ("kvm", "struct _ioeventfd"),
+         ("kvm", "enum kvm_reg"), (None, "u64")]
+EXPRS = [
+    "((struct vcpu_svm *)$arg0)->vmcb->control.exit_code",
+    "((struct vcpu_vmx *)$arg0)->exit_reason.basic",
+    "((struct vcpu_vmx *)$arg0)->loaded_vmcs->cpu",
+    "((struct kvm_vcpu *)$arg0)->kvm->buses[1]->dev_count",
+    "((struct vcpu_vmx *)$arg0)->no_such_member",
+]
+args = ([f"member:{m or '-'}:{t}:{p}" for m, t, p in QUERIES] +
+        [f"size:{m or '-'}:{t}" for m, t in SIZES] + [f"expr:{e}" for e in EXPRS])
+
+
+def run(source, vmlinux, moddir, qargs, env_extra=None):
+    """btf-probe's exit code, answer lines and stderr."""
+    env = dict(os.environ, KVMDCI_TYPES=source, **(env_extra or {}))
+    p = subprocess.run([probe, vmlinux, moddir] + qargs, capture_output=True, text=True,
+                       env=env)
+    return p.returncode, p.stdout.splitlines(), p.stderr
+
+
+def run_timed(source, vmlinux, moddir, qargs, env_extra=None):
+    """Exit code, wall time and peak RSS (KiB, from os.wait4) of one probe run."""
+    env = dict(os.environ, KVMDCI_TYPES=source, **(env_extra or {}))
+    t0 = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        fd = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(fd, 1)
+        os.dup2(fd, 2)
+        os.execve(probe, [probe, vmlinux, moddir] + qargs, env)
+    _, status, ru = os.wait4(pid, 0)
+    return os.waitstatus_to_exitcode(status), time.monotonic() - t0, ru.ru_maxrss
+
+
+failures = 0
+checked = 0
+
+
+def check(ok, what):
+    global failures, checked
+    checked += 1
+    failures += not ok
+    print(f"{'ok  ' if ok else 'FAIL'} {what}", flush=True)
+
+
+cache = tempfile.mkdtemp(prefix="kvmdci-dwarf-idx-")
+try:
+    rc, btf_out, err = run("btf", os.path.join(kdir, "vmlinux"),
+                                 os.path.join(kdir, "modules"), args)
+    check(rc == 0, f"BTF probe runs (rc {rc}) {err.strip()}")
+    results = {}
+    for name, env in (("cold", {"XDG_CACHE_HOME": cache}), ("warm", {"XDG_CACHE_HOME": cache}),
+                      ("index off", {"KVMDCI_DWARF_INDEX": "0"})):
+        rc, out, err = run("dwarf", dwarf_vmlinux, ddir, args, env)
+        check(rc == 0, f"DWARF probe runs, index {name} (rc {rc}) {err.strip()}")
+        results[name] = out
+    idx = os.listdir(os.path.join(cache, "libkvmdci")) if os.path.isdir(
+        os.path.join(cache, "libkvmdci")) else []
+    check(len(idx) >= 2, f"name indexes written keyed by build id: {sorted(idx)}")
+
+    labels = ([f"{m or '-'}:{t}.{p}" for m, t, p in QUERIES] +
+              [f"sizeof({m or '-'}:{t})" for m, t in SIZES])
+    n = len(labels)
+    for i, label in enumerate(labels):
+        want = btf_out[i] if i < len(btf_out) else None
+        check(want not in (None, "missing"), f"BTF knows {label}: {want}")
+        for name, out in results.items():
+            got = out[i] if i < len(out) else None
+            if got != want or name == "cold":
+                check(got == want, f"{label}: DWARF ({name}) {got} BTF {want}")
+
+    def progs(out):
+        ps, cur = [], []
+        for line in out[n:]:
+            if line == "end":
+                ps.append(cur)
+                cur = []
+            else:
+                cur.append(line)
+        return ps
+    want = progs(btf_out)
+    check(len(want) == len(EXPRS), f"{len(want)} capture programs from BTF")
+    for name, out in results.items():
+        for e, g, w in zip(EXPRS, progs(out), want):
+            check(g == w, f"capture program {e} ({name}): DWARF {g} BTF {w}")
+
+    # time and peak memory to the first answer (struct kvm's buses, as kvmdci-iobus starts)
+    first = ["member:-:struct kvm:buses"]
+    cold = tempfile.mkdtemp(prefix="kvmdci-dwarf-idx-", dir=cache)
+    for name, src, vm, md, env in (
+            ("BTF", "btf", os.path.join(kdir, "vmlinux"), os.path.join(kdir, "modules"), None),
+            ("DWARF, cold index", "dwarf", dwarf_vmlinux, ddir, {"XDG_CACHE_HOME": cold}),
+            ("DWARF, warm index", "dwarf", dwarf_vmlinux, ddir, {"XDG_CACHE_HOME": cache})):
+        rc, dt, rss = run_timed(src, vm, md, first, env)
+        print(f"info first answer with {name}: {dt:.3f} s, peak RSS {rss // 1024} MiB "
+              f"(rc {rc})", flush=True)
+
+    # bad input: truncated copies of the DWARF vmlinux and of a module debug file
+    for what, src, size in (("vmlinux", dwarf_vmlinux, 1000000),
+                            ("kvm.ko", os.path.join(ddir, "kvm.ko"), 1000000),
+                            ("kvm.ko (half)", os.path.join(ddir, "kvm.ko"),
+                             os.path.getsize(os.path.join(ddir, "kvm.ko")) // 2)):
+        bad_dir = tempfile.mkdtemp(dir=cache)
+        for f in ("kvm.ko", "kvm-amd.ko", "kvm-intel.ko"):
+            os.symlink(os.path.join(ddir, f), os.path.join(bad_dir, f))
+        vm = dwarf_vmlinux
+        if what == "vmlinux":
+            vm = os.path.join(bad_dir, "vmlinux")
+            bad = vm
+        else:
+            bad = os.path.join(bad_dir, "kvm.ko")
+            os.unlink(bad)
+        with open(src, "rb") as fi, open(bad, "wb") as fo:
+            fo.write(fi.read(size))
+        rc, out, err = run("dwarf", vm, bad_dir, ["member:kvm:struct _ioeventfd:addr"],
+                                 {"KVMDCI_DWARF_INDEX": "0"})
+        check(rc == 1 and bad in err,
+              f"truncated {what} ({size} bytes): exit {rc}, {err.strip()[:160]}")
+finally:
+    shutil.rmtree(cache, ignore_errors=True)
+
+print(f"{checked - failures} passed, {failures} failed")
+sys.exit(1 if failures else 0)

@@ -1,0 +1,105 @@
+#!/usr/bin/env python3
+"""The breakpoint catalog and kvmdci-trace on the lab, against the workload's own counts.
+
+- kvmdci-catalog check resolves >= 95% of the entries that apply to the lab's kernel and
+  vendor (prints the unresolved ones with their reasons).
+- kvm_io_bus_write traced over a marked window with --when 'PIO bus && port 0x700' reports
+  exactly as many hits as the workload's ioeventfd on port 0x700 was signalled, each with
+  addr 0x700 and len 1 (the ioeventfd's registration in the workload's JSON).
+- write_exit_mmio over a window: one hit per MMIO exit to user space (the workload's
+  mmio_to_user), all at the workload's unmapped MMIO address 0xa2000 (lab/workload/guest.S).
+- kvm_arch_vcpu_create while the workload starts 3 vCPUs: 3 hits with vcpu_id 0, 1, 2.
+"""
+import json
+import signal
+import time
+
+from e2e import TestLab, Tool, check, finish, run_tool
+
+
+def jsonl(out):
+    return [json.loads(l) for l in out.splitlines() if l.strip()]
+
+
+def traced_window(t, name, args, iterations=40, vcpus=1):
+    t.window_start(name, vcpus, iterations)
+    tool = Tool("kvmdci-trace", ["--json"] + args, t.tool_env)
+    if tool.wait_line("tracing", 120) is None:
+        tool.stop()
+        raise RuntimeError("kvmdci-trace did not start: " + "".join(tool.err))
+    t.signal(name)
+    t.wait_state(name, "window-done", 600)
+    rc, out, err = tool.stop(signal.SIGINT)
+    lines = jsonl(out)
+    hits = [l for l in lines if not l.get("summary")]
+    doc = t.result(name)
+    t.signal(name)
+    t.wait_state(name, "done", 300)
+    return rc, hits, doc, err
+
+
+def main():
+    with TestLab() as t:
+        env = t.tool_env
+        rc, out, err = run_tool("kvmdci-catalog", ["check", "--json"], env, timeout=120)
+        doc = json.loads(out)
+        unresolved = [(e["name"], e["status"], e.get("reason", "")) for e in doc["entries"]
+                      if e["status"] != "resolved"]
+        for u in unresolved:
+            print(f"     unresolved: {u[0]}: {u[1]}: {u[2]}")
+        share = doc["resolved"] / doc["applicable"]
+        check("catalog check resolves >= 95% of the applicable entries",
+              share >= 0.95, f"{doc['resolved']}/{doc['applicable']} on {doc['kernel']}")
+
+        # kvm_io_bus_write, filtered to the PIO ioeventfd at 0x700
+        rc, hits, w, err = traced_window(
+            t, "t1", ["--bp", "kvm_io_bus_write", "--when", "$arg1 == 1 && $arg2 == 0x700"])
+        vm = w["vms"][0]
+        dev = [d for d in vm["devices"] if d["type"] == "ioeventfd" and d["addr"] == "0x700"]
+        signals = [s["count"] for s in vm["window"]["ioeventfd_signals"] if s["addr"] == "0x700"]
+        check("kvm_io_bus_write: exit 0", rc == 0, err.strip()[-200:])
+        check("kvm_io_bus_write on PIO 0x700: one hit per ioeventfd signal in the window",
+              signals and len(hits) == signals[0], f"{len(hits)} hits vs {signals}")
+        check("kvm_io_bus_write: every hit is bus PIO, addr 0x700, the ioeventfd's length",
+              dev and all(h["captures"]["bus_idx"] == 1 and h["captures"]["addr"] == 0x700 and
+                          h["captures"]["len"] == dev[0]["len"] for h in hits),
+              f"registered {dev}")
+
+        # write_exit_mmio: MMIO that goes to user space
+        rc, hits, w, err = traced_window(t, "t2", ["--bp", "write_exit_mmio"])
+        to_user = sum(v["mmio_to_user"] for v in w["vms"][0]["window"]["vcpus"])
+        gpas = {h["captures"]["gpa"] for h in hits}
+        check("write_exit_mmio: one hit per MMIO exit to user space in the window",
+              len(hits) == to_user, f"{len(hits)} hits vs mmio_to_user {to_user}")
+        check("write_exit_mmio: at the workload's unmapped MMIO address 0xa2000",
+              gpas == {0xA2000}, str([hex(g) for g in gpas]))
+
+        # vCPU creation
+        tool = Tool("kvmdci-trace", ["--json", "--bp", "kvm_arch_vcpu_create"], env)
+        tool.wait_line("tracing", 120)
+        t.window_start("t3", 3, 10)
+        rc, out, err = tool.stop(signal.SIGINT)
+        hits = [l for l in jsonl(out) if not l.get("summary")]
+        ids = sorted(h["captures"]["vcpu_id"] for h in hits)
+        check("kvm_arch_vcpu_create: one hit per vCPU the workload created, ids 0..2",
+              ids == [0, 1, 2], f"{ids}")
+        t.signal("t3")
+        t.wait_state("t3", "window-done", 300)
+        t.signal("t3")
+        t.wait_state("t3", "done", 300)
+
+        # bad input
+        rc, out, err = run_tool("kvmdci-trace", ["--bp", "no_such_entry"], env)
+        check("unknown entry: exit 2 with a hint", rc == 2 and "kvmdci-catalog list" in err,
+              err.strip())
+        rc, out, err = run_tool("kvmdci-trace", ["--bp", "kvm_io_bus_write", "--when",
+                                                 "$arg1 == ("], env)
+        check("malformed --when: exit 1, one line, target running",
+              rc == 1 and len(err.strip().splitlines()) == 1 and "--when" in err, err.strip())
+        st, out = t.run("echo alive")
+        check("target still running", out.strip() == "alive")
+    finish()
+
+
+if __name__ == "__main__":
+    main()

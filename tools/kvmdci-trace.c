@@ -1,0 +1,217 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* kvmdci-trace: breakpoints from the catalog, one line per hit with its captures. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "shared.h"
+
+static struct tool tool = { .name = "kvmdci-trace" };
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kvmdci-trace -t URI --bp NAME[,NAME...] [--when EXPR] [--count N]\n"
+		"                    [--duration S] [--json]\n"
+		"\n"
+		"Sets a breakpoint on each named catalog entry (kvmdci-catalog list) and prints one\n"
+		"line per hit with the entry's captures, evaluated against the target's types. Each\n"
+		"hit is stepped over exactly once. Stops at --count, --duration or Ctrl-C; removes\n"
+		"its breakpoints and lets the host run on every way out.\n"
+		"\n"
+		"  -b, --bp NAMES        catalog entries to trace (comma separated, repeatable)\n"
+		"  -w, --when EXPR       report only hits where EXPR is non-zero, e.g.\n"
+		"                        --when '$arg1 == 1 && $arg2 == 0x700' (capture syntax:\n"
+		"                        $arg0..$arg5, $rdi, casts, ->, ., [], container_of, + - ==...)\n"
+		"  -c, --count N         stop after N reported hits\n"
+		"  -d, --duration S      stop after S seconds\n"
+		"\n" TOOL_COMMON_HELP "\n"
+		"With --json: one JSON object per hit (JSON lines), then a summary object.\n"
+		"Examples:\n"
+		"  kvmdci-trace --bp kvm_io_bus_write --when '$arg1 == 1' --count 20\n"
+		"  kvmdci-trace --bp kvm_arch_vcpu_create,kvm_destroy_vm --json\n");
+}
+
+struct state {
+	unsigned long long max, reported;
+};
+
+static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *data)
+{
+	struct state *s = data;
+
+	if (tool.json) {
+		json_t *caps = json_object();
+		for (int i = 0; i < h->ncaptures; i++)
+			json_object_set_new(caps, h->capture_names[i],
+					    h->value_ok[i] ? json_integer((json_int_t)h->values[i])
+							   : json_null());
+		json_t *o = json_pack("{s:I, s:s, s:i, s:o, s:o}", "seq", (json_int_t)h->seq,
+				      "entry", kvmdci_trace_entry_name(tr, h->entry), "cpu", h->cpu,
+				      "addr", tool_json_addr(h->addr), "captures", caps);
+		tool_json_print(&tool, o);
+		json_decref(o);
+	} else {
+		printf("%6llu cpu%d %s", (unsigned long long)h->seq, h->cpu,
+		       kvmdci_trace_entry_name(tr, h->entry));
+		for (int i = 0; i < h->ncaptures; i++) {
+			if (h->value_ok[i])
+				printf(" %s=0x%llx", h->capture_names[i],
+				       (unsigned long long)h->values[i]);
+			else
+				printf(" %s=?", h->capture_names[i]);
+		}
+		putchar('\n');
+		fflush(stdout);
+	}
+	s->reported++;
+	return s->max && s->reported >= s->max ? -1 : 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		TOOL_COMMON_LONGOPTS,
+		{ "bp", required_argument, NULL, 'b' },
+		{ "when", required_argument, NULL, 'w' },
+		{ "count", required_argument, NULL, 'c' },
+		{ "duration", required_argument, NULL, 'd' },
+		{ 0 },
+	};
+	char *names[64];
+	int nnames = 0, opt, r, status = 0;
+	const char *when = NULL;
+	double duration = 0;
+	struct state st = { 0 };
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_catalog *cat = NULL;
+	struct kvmdci_trace *tr = NULL;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:", opts, NULL)) != -1) {
+		if (tool_common_option(&tool, opt, optarg, usage))
+			continue;
+		switch (opt) {
+		case 'b':
+			for (char *save = NULL, *s = strtok_r(optarg, ",", &save); s;
+			     s = strtok_r(NULL, ",", &save)) {
+				if (nnames == (int)(sizeof(names) / sizeof(names[0]))) {
+					fprintf(stderr, "kvmdci-trace: too many --bp entries\n");
+					return 2;
+				}
+				names[nnames++] = s;
+			}
+			break;
+		case 'w':
+			when = optarg;
+			break;
+		case 'c':
+			errno = 0;
+			st.max = strtoull(optarg, &end, 10);
+			if (*end || errno || !st.max) {
+				fprintf(stderr, "kvmdci-trace: --count needs a positive integer\n");
+				return 2;
+			}
+			break;
+		case 'd':
+			duration = strtod(optarg, &end);
+			if (*end || duration <= 0) {
+				fprintf(stderr, "kvmdci-trace: --duration needs a positive number\n");
+				return 2;
+			}
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (!nnames) {
+		fprintf(stderr, "kvmdci-trace: give at least one --bp NAME (kvmdci-catalog list)\n");
+		return 2;
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kvmdci-trace: unexpected argument '%s'\n", argv[optind]);
+		return 2;
+	}
+	tool_setup(&tool);
+	tool_install_signals();
+	if ((r = kvmdci_catalog_load(tool.ctx, tool.catalog, &cat)) < 0)
+		return tool_fail(&tool, r, NULL);
+	for (int i = 0; i < nnames; i++)
+		if (kvmdci_catalog_find(cat, names[i]) < 0) {
+			fprintf(stderr, "kvmdci-trace: no catalog entry %s (kvmdci-catalog list)\n",
+				names[i]);
+			kvmdci_catalog_unref(cat);
+			kvmdci_ctx_unref(tool.ctx);
+			return 2;
+		}
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0 ||
+	    (r = kvmdci_kernel_open(t, &tool.files, &k)) < 0 ||
+	    (r = kvmdci_trace_new(k, cat, &tr)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	for (int i = 0; i < nnames; i++)
+		if ((r = kvmdci_trace_add(tr, names[i], when)) < 0) {
+			status = tool_fail(&tool, r, NULL);
+			goto out;
+		}
+	if ((r = kvmdci_trace_start(tr)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	tool_progress(&tool, "tracing %d entr%s (Ctrl-C to stop)", nnames, nnames == 1 ? "y" : "ies");
+	double t0 = now_s();
+	while (!tool_stop_requested && (!st.max || st.reported < st.max)) {
+		int slice = 200;
+		if (duration > 0) {
+			double left = duration - (now_s() - t0);
+			if (left <= 0)
+				break;
+			if (left * 1000 < slice)
+				slice = (int)(left * 1000) + 1;
+		}
+		r = kvmdci_trace_poll(tr, slice, on_hit, &st);
+		if (r < 0) {
+			status = tool_fail(&tool, r, "lost the target");
+			break;
+		}
+	}
+	r = kvmdci_trace_stop(tr);
+	if (r < 0 && !status)
+		status = tool_fail(&tool, r, "could not restore the target");
+	json_t *sum = json_pack("{s:b, s:f, s:I, s:o}", "summary", 1, "duration_s", now_s() - t0,
+				"reported", (json_int_t)st.reported, "entries", json_array());
+	for (int i = 0; i < nnames; i++) {
+		uint64_t hits = 0, filtered = 0;
+		kvmdci_trace_entry_stats(tr, i, &hits, &filtered);
+		json_array_append_new(json_object_get(sum, "entries"),
+				      json_pack("{s:s, s:I, s:I}", "name", kvmdci_trace_entry_name(tr, i),
+						"hits", (json_int_t)hits, "filtered",
+						(json_int_t)filtered));
+		if (!tool.json)
+			fprintf(stderr, "kvmdci-trace: %s: %llu hits reported, %llu filtered out\n",
+				kvmdci_trace_entry_name(tr, i), (unsigned long long)hits,
+				(unsigned long long)filtered);
+	}
+	if (tool.json && !status)
+		tool_json_print(&tool, sum);
+	json_decref(sum);
+out:
+	kvmdci_trace_unref(tr);
+	kvmdci_kernel_unref(k);
+	kvmdci_target_unref(t);
+	kvmdci_catalog_unref(cat);
+	kvmdci_ctx_unref(tool.ctx);
+	return status;
+}
