@@ -17,8 +17,17 @@ echo
 echo "== kvmdci-exits: VM exits of the lab's workload for 10 s (watchpoints on stat.exits) =="
 build/tools/kvmdci-exits --duration 10 --per-vcpu
 echo
-echo "== kvmdci-exits --trigger break: the same through a breakpoint on svm_handle_exit, 10 s =="
-build/tools/kvmdci-exits --trigger break --duration 10
+echo "== kvmdci-exits --trigger break: the same through a breakpoint on svm_handle_exit, 5 s =="
+build/tools/kvmdci-exits --trigger break --duration 5
+echo
+echo "== kvmdci-iobus: every VM's io buses, decoded =="
+build/tools/kvmdci-iobus
+echo
+echo "== kvmdci-vcpu: the vCPUs =="
+build/tools/kvmdci-vcpu
+echo
+echo "== kvmdci-trace: 5 hits of kvm_io_bus_write on the PIO bus =="
+build/tools/kvmdci-trace --bp kvm_io_bus_write --when '$arg1 == 1' --count 5
 echo
 if [ "${KEEP_LAB:-0}" = 1 ]; then
 	echo "demo: the lab keeps running; try: eval \"\$($LAB env)\"; build/tools/kvmdci-exits --help"

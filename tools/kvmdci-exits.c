@@ -30,6 +30,9 @@ static void usage(FILE *f)
 		"                        (fast on QEMU: no translation-cache flush; needs the vCPUs\n"
 		"                        to exist and one debug register each on real CPUs);\n"
 		"                        break: a breakpoint on svm_handle_exit / vmx_handle_exit\n"
+		"      --counters        no breakpoints at all: read KVM's own per-vCPU counters\n"
+		"                        (kvm_vcpu.stat: exits, io_exits, halt_exits, ...) at the\n"
+		"                        start and the end; totals and rates, not reasons\n"
 		"      --per-vcpu        also one table per vCPU\n"
 		"      --per-vm          also one table per VM\n"
 		"\n" TOOL_COMMON_HELP "\n"
@@ -126,6 +129,121 @@ static json_t *json_reasons(enum kvmdci_vendor v, const struct row *rows, int nr
 	return a;
 }
 
+static double now_s(void);
+
+/* --counters: KVM's own counters at both ends of the run, no breakpoint at all. */
+static int run_counters(struct kvmdci_target *t, struct kvmdci_kernel *k, double duration,
+			bool per_vcpu)
+{
+	struct kvmdci_vcpu_stats_layout *l = NULL;
+	struct kvmdci_vcpu_info v[256];
+	struct kvmdci_stop st;
+	uint64_t *start = NULL, *end = NULL;
+	int r, n, nc, status = 0;
+	bool interrupted;
+
+	if ((r = kvmdci_kvm_vcpu_stats_layout(k, &l)) < 0)
+		return tool_fail(&tool, r, NULL);
+	n = kvmdci_kvm_vcpus(k, v, 256);
+	if (n < 0) {
+		kvmdci_kvm_vcpu_stats_layout_free(l);
+		return tool_fail(&tool, n, NULL);
+	}
+	if (n > 256)
+		n = 256;
+	nc = kvmdci_kvm_vcpu_stats_count(l);
+	start = calloc((size_t)(n * nc + 1), sizeof(*start));
+	end = calloc((size_t)(n * nc + 1), sizeof(*end));
+	if (!start || !end) {
+		status = tool_fail(&tool, -ENOMEM, NULL);
+		goto out;
+	}
+	for (int i = 0; i < n; i++)
+		if ((r = kvmdci_kvm_vcpu_stats_read(k, l, v[i].vcpu, start + i * nc)) < 0) {
+			status = tool_fail(&tool, r, NULL);
+			goto out;
+		}
+	tool_progress(&tool, "counters: KVM's own kvm_vcpu.stat of %d vCPU%s, no breakpoints; "
+			     "the exit reasons themselves need --trigger", n, n == 1 ? "" : "s");
+	tool_progress(&tool, "tracing (Ctrl-C to stop)");
+	double t0 = now_s();
+	if ((r = kvmdci_target_resume(t)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	while (!tool_stop_requested && (duration <= 0 || now_s() - t0 < duration)) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	interrupted = tool_stop_requested;
+	double secs = now_s() - t0;
+	if ((r = kvmdci_target_interrupt(t)) < 0 || (r = kvmdci_target_wait(t, 3000, &st)) <= 0) {
+		status = tool_fail(&tool, r < 0 ? r : -ETIMEDOUT, "the target did not stop");
+		goto out;
+	}
+	kvmdci_kernel_note_stop(k, &st);
+	for (int i = 0; i < n; i++)
+		if ((r = kvmdci_kvm_vcpu_stats_read(k, l, v[i].vcpu, end + i * nc)) < 0) {
+			status = tool_fail(&tool, r, NULL);
+			goto out;
+		}
+	kvmdci_target_detach(t);
+	json_t *tot = json_object(), *vcpus = json_array();
+	for (int c = 0; c < nc; c++) {
+		uint64_t d = 0;
+		for (int i = 0; i < n; i++)
+			d += end[i * nc + c] - start[i * nc + c];
+		json_object_set_new(tot, kvmdci_kvm_vcpu_stats_name(l, c), json_integer((json_int_t)d));
+	}
+	for (int i = 0; i < n; i++) {
+		json_t *o = json_object();
+		for (int c = 0; c < nc; c++)
+			json_object_set_new(o, kvmdci_kvm_vcpu_stats_name(l, c),
+					    json_integer((json_int_t)(end[i * nc + c] - start[i * nc + c])));
+		json_array_append_new(vcpus, json_pack("{s:o, s:i, s:o, s:i, s:o}", "vm",
+						       tool_json_addr(v[i].vm), "vm_pid", v[i].vm_pid,
+						       "vcpu", tool_json_addr(v[i].vcpu), "vcpu_id",
+						       v[i].vcpu_id, "counters", o));
+	}
+	if (tool.json) {
+		json_t *doc = json_pack("{s:s, s:s, s:s, s:f, s:b, s:o, s:o}", "target", tool.target,
+					"mode", "counters", "trigger_description",
+					"none: KVM's own kvm_vcpu.stat counters, no breakpoints",
+					"duration_s", secs, "interrupted", interrupted, "counters", tot,
+					"vcpus", vcpus);
+		tool_json_print(&tool, doc);
+		json_decref(doc);
+	} else {
+		printf("KVM's own counters on %s over %.1f s (no breakpoints)%s\n", tool.target, secs,
+		       interrupted ? " (interrupted)" : "");
+		printf("  %-28s %14s %12s\n", "counter", "delta", "rate/s");
+		const char *key;
+		json_t *val;
+		json_object_foreach(tot, key, val)
+		{
+			if (!json_integer_value(val))
+				continue;
+			printf("  %-28s %14lld %12.1f\n", key, (long long)json_integer_value(val),
+			       secs > 0 ? (double)json_integer_value(val) / secs : 0.0);
+		}
+		for (int i = 0; per_vcpu && i < n; i++) {
+			printf("\nvCPU %d of VM 0x%llx (pid %d):\n", v[i].vcpu_id,
+			       (unsigned long long)v[i].vm, v[i].vm_pid);
+			for (int c = 0; c < nc; c++)
+				if (end[i * nc + c] != start[i * nc + c])
+					printf("  %-28s %14llu\n", kvmdci_kvm_vcpu_stats_name(l, c),
+					       (unsigned long long)(end[i * nc + c] - start[i * nc + c]));
+		}
+		json_decref(tot);
+		json_decref(vcpus);
+	}
+out:
+	free(start);
+	free(end);
+	kvmdci_kvm_vcpu_stats_layout_free(l);
+	return status;
+}
+
 static double now_s(void)
 {
 	struct timespec ts;
@@ -142,12 +260,13 @@ int main(int argc, char **argv)
 		{ "trigger", required_argument, NULL, 'T' },
 		{ "per-vcpu", no_argument, NULL, 'P' },
 		{ "per-vm", no_argument, NULL, 'M' },
+		{ "counters", no_argument, NULL, 'C' },
 		{ 0 },
 	};
 	double duration = 0;
 	unsigned long long max_count = 0;
 	enum kvmdci_trigger trigger = KVMDCI_TRIGGER_AUTO;
-	bool per_vcpu = false, per_vm = false;
+	bool per_vcpu = false, per_vm = false, counters = false;
 	struct kvmdci_target *t = NULL;
 	struct kvmdci_kernel *k = NULL;
 	struct kvmdci_catalog *cat = NULL;
@@ -195,6 +314,9 @@ int main(int argc, char **argv)
 		case 'M':
 			per_vm = true;
 			break;
+		case 'C':
+			counters = true;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -217,6 +339,10 @@ int main(int argc, char **argv)
 	}
 	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
 		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	if (counters) {
+		status = run_counters(t, k, duration, per_vcpu);
 		goto out;
 	}
 	if ((r = kvmdci_exits_new(k, cat, trigger, &e)) < 0) {

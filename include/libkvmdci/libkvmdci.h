@@ -291,6 +291,27 @@ struct kvmdci_vcpu_info {
  */
 int kvmdci_kvm_vcpus(struct kvmdci_kernel *k, struct kvmdci_vcpu_info *out, int max);
 
+/** The layout of KVM's per-vCPU counters (struct kvm_vcpu_stat) on this kernel. */
+struct kvmdci_vcpu_stats_layout;
+/**
+ * kvmdci_kvm_vcpu_stats_layout - find every 64-bit counter of struct kvm_vcpu_stat (nested
+ * structs such as "generic" flattened) in the type info. Free with
+ * kvmdci_kvm_vcpu_stats_layout_free().
+ */
+int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k, struct kvmdci_vcpu_stats_layout **ret);
+/** kvmdci_kvm_vcpu_stats_layout_free - free a layout. */
+void kvmdci_kvm_vcpu_stats_layout_free(struct kvmdci_vcpu_stats_layout *l);
+/** kvmdci_kvm_vcpu_stats_count - number of counters. */
+int kvmdci_kvm_vcpu_stats_count(const struct kvmdci_vcpu_stats_layout *l);
+/** kvmdci_kvm_vcpu_stats_name - name of counter @i ("exits", "io_exits", ...). */
+const char *kvmdci_kvm_vcpu_stats_name(const struct kvmdci_vcpu_stats_layout *l, int i);
+/**
+ * kvmdci_kvm_vcpu_stats_read - read all counters of the vCPU at @vcpu (struct kvm_vcpu *) in
+ * one read; @values has kvmdci_kvm_vcpu_stats_count() entries.
+ */
+int kvmdci_kvm_vcpu_stats_read(struct kvmdci_kernel *k, const struct kvmdci_vcpu_stats_layout *l,
+			       uint64_t vcpu, uint64_t *values);
+
 /** Hardware virtualization vendors. */
 enum kvmdci_vendor { KVMDCI_VENDOR_NONE = 0, KVMDCI_VENDOR_VMX, KVMDCI_VENDOR_SVM };
 /** kvmdci_kvm_vendor - which of kvm_intel / kvm_amd is loaded (NONE when neither). */
@@ -595,6 +616,369 @@ struct kvmdci_exit_count {
  * @max).
  */
 int kvmdci_exits_counts(struct kvmdci_exits *e, struct kvmdci_exit_count *out, int max);
+
+/* ---- VMX and SVM state (lib/kvm/vmx.c, svm.c, vmcs-fields.c, virt.c) --------------------- */
+
+/** VMCS field types: bits 11:10 of an encoding (Intel SDM vol. 3C, Appendix B). */
+enum kvmdci_vmcs_type {
+	KVMDCI_VMCS_TYPE_CONTROL = 0,
+	KVMDCI_VMCS_TYPE_EXIT_INFO = 1, /* VM-exit information, read-only data */
+	KVMDCI_VMCS_TYPE_GUEST = 2,
+	KVMDCI_VMCS_TYPE_HOST = 3,
+};
+/** VMCS field widths: bits 14:13 of an encoding. */
+enum kvmdci_vmcs_width {
+	KVMDCI_VMCS_WIDTH_16 = 0,
+	KVMDCI_VMCS_WIDTH_64 = 1,
+	KVMDCI_VMCS_WIDTH_32 = 2,
+	KVMDCI_VMCS_WIDTH_NATURAL = 3,
+};
+/** A VMCS field encoding taken apart. */
+struct kvmdci_vmcs_field {
+	uint32_t encoding;
+	uint32_t index; /* bits 9:1 */
+	int32_t type;   /* enum kvmdci_vmcs_type */
+	int32_t width;  /* enum kvmdci_vmcs_width */
+	int32_t high;   /* bit 0: access to the high 32 bits of a 64-bit field */
+	int32_t pad;
+	const char *name; /* "GUEST_RIP", "IO_BITMAP_A_HIGH"; NULL for an unnamed encoding */
+	uint64_t reserved[2];
+};
+/**
+ * kvmdci_vmcs_field_decode - take a VMCS field encoding apart and name it. Returns 0, -ENOENT
+ * for a well-formed encoding that has no name (@out filled but for the name), -EINVAL when
+ * reserved bits are set or a high access names a field that is not 64-bit.
+ */
+int kvmdci_vmcs_field_decode(uint32_t encoding, struct kvmdci_vmcs_field *out);
+/** kvmdci_vmcs_field_lookup - the encoding of a field name (any case; "_HIGH" suffix accepted). */
+int kvmdci_vmcs_field_lookup(const char *name, uint32_t *encoding);
+/** kvmdci_vmcs_field_count - number of named fields in the table (SDM Appendix B). */
+int kvmdci_vmcs_field_count(void);
+/** kvmdci_vmcs_field_at - field @i of the table, sorted by encoding; -ERANGE past the end. */
+int kvmdci_vmcs_field_at(int i, struct kvmdci_vmcs_field *out);
+/** kvmdci_vmcs_type_name - "control", "exit_info", "guest", "host"; NULL otherwise. */
+const char *kvmdci_vmcs_type_name(int type);
+/** kvmdci_vmcs_width_name - "16", "64", "32", "natural"; NULL otherwise. */
+const char *kvmdci_vmcs_width_name(int width);
+
+/** A named value read from a structure in memory (vmcs12 or VMCB fields). */
+struct kvmdci_field {
+	char name[64];     /* member path: "guest_rip", "control.exit_code", "save.cs.base" */
+	uint32_t offset;   /* bytes from the start of the structure */
+	uint32_t size;     /* 1, 2, 4 or 8 */
+	uint64_t value;
+	uint32_t encoding; /* VMCS encoding of a vmcs12 field, UINT32_MAX when none */
+	uint32_t pad;
+	uint64_t reserved[2];
+};
+
+/** VMX state KVM holds for one vCPU (struct vcpu_vmx). */
+struct kvmdci_vmx_vcpu {
+	uint64_t vcpu;          /* struct kvm_vcpu * (== struct vcpu_vmx *) */
+	uint64_t loaded_vmcs;   /* vmx->loaded_vmcs */
+	uint64_t vmcs;          /* loaded_vmcs->vmcs: the VMCS region (kernel virtual) */
+	uint64_t shadow_vmcs;   /* loaded_vmcs->shadow_vmcs, 0 when none */
+	int32_t cpu;            /* loaded_vmcs->cpu, -1 when not loaded on any CPU */
+	int32_t launched;       /* loaded_vmcs->launched */
+	int32_t loaded_is_vmcs01; /* 1: vmcs01 (L1) is loaded; 0: another one (vmcs02: L2) */
+	int32_t header_ok;      /* 1: the VMCS region's header below was read */
+	uint32_t revision_id;   /* VMCS region: bits 30:0 of the first word */
+	uint32_t shadow_bit;    /* bit 31: a shadow VMCS */
+	uint32_t abort;         /* VMX-abort indicator */
+	uint32_t exit_reason;   /* vmx->exit_reason (full 32 bits) */
+	uint32_t exit_reason_basic; /* bits 15:0 */
+	uint32_t exit_reason_flags; /* bits 31:16; see kvmdci_vmx_exit_flag_name() */
+	uint64_t exit_qualification;
+	int32_t exit_qualification_valid; /* 1 cached (VCPU_EXREG_EXIT_INFO_1), 0 stale, -1 no field */
+	uint32_t exit_intr_info;
+	uint32_t idt_vectoring_info;
+	int32_t nested_vmxon;   /* vmx->nested.vmxon: L1 executed VMXON */
+	uint64_t vmxon_ptr;     /* guest-physical VMXON region of L1 */
+	uint64_t current_vmptr; /* guest-physical current vmcs12, UINT64_MAX when none */
+	uint64_t cached_vmcs12; /* kernel copy of the current vmcs12, 0 when none */
+	uint64_t vmcs01_vmcs;   /* vmx->vmcs01.vmcs */
+	uint64_t vmcs02_vmcs;   /* vmx->nested.vmcs02.vmcs, 0 when none */
+	int32_t error;          /* 0, or -errno: part of the state was unreadable */
+	int32_t pad;
+	uint64_t reserved[8];
+};
+/** kvmdci_vmx_vcpu - decode the VMX state of one vCPU (kvm_intel must be loaded). */
+int kvmdci_vmx_vcpu(struct kvmdci_kernel *k, uint64_t vcpu, struct kvmdci_vmx_vcpu *out);
+/**
+ * kvmdci_vmx_exit_flag_name - name of bit @bit (16..31) of a VMX exit reason:
+ * "bus_lock_detected" (26), "enclave_mode" (27), "pending_mtf" (28), "from_vmx_root" (29),
+ * "failed_vmentry" (31); NULL for others.
+ */
+const char *kvmdci_vmx_exit_flag_name(int bit);
+/**
+ * kvmdci_vmx_vmcs12 - decode KVM's kernel copy of a nested guest's VMCS (struct vmcs12 at
+ * @addr, e.g. kvmdci_vmx_vcpu().cached_vmcs12): every member of the target's struct vmcs12
+ * with its VMCS encoding, padding left out. @revision gets the header's revision id: KVM
+ * writes 0x11e57ed0 (VMCS12_REVISION); another value means this is not a vmcs12 (a warning
+ * is logged). Fills up to @max entries; returns the number of fields.
+ */
+int kvmdci_vmx_vmcs12(struct kvmdci_kernel *k, uint64_t addr, uint32_t *revision,
+		      struct kvmdci_field *out, int max);
+
+/** SVM state KVM holds for one vCPU (struct vcpu_svm). */
+struct kvmdci_svm_vcpu {
+	uint64_t vcpu;        /* struct kvm_vcpu * (== struct vcpu_svm *) */
+	uint64_t vmcb;        /* svm->vmcb: the VMCB in use (kernel virtual) */
+	uint64_t vmcb_pa;     /* its physical address (current_vmcb->pa or vmcb_pa) */
+	uint64_t vmcb01;      /* svm->vmcb01.ptr: L1's VMCB, 0 where the kernel has none */
+	uint64_t vmcb01_pa;
+	uint64_t vmcb02;      /* svm->nested.vmcb02.ptr, 0 when none */
+	uint64_t vmcb12_gpa;  /* svm->nested.vmcb12_gpa: L1's VMCB for L2 (guest physical) */
+	uint64_t hsave_msr;   /* svm->nested.hsave_msr */
+	int32_t guest_mode;   /* 1: the VMCB in use is not vmcb01 (L2 runs) */
+	int32_t asid;         /* svm->asid, -1 where absent */
+	int32_t error;
+	int32_t pad;
+	uint64_t reserved[8];
+};
+/** kvmdci_svm_vcpu - decode the SVM state of one vCPU (kvm_amd must be loaded). */
+int kvmdci_svm_vcpu(struct kvmdci_kernel *k, uint64_t vcpu, struct kvmdci_svm_vcpu *out);
+
+/** A VMCB segment register (struct vmcb_seg). */
+struct kvmdci_vmcb_seg {
+	uint16_t selector;
+	uint16_t attrib;
+	uint32_t limit;
+	uint64_t base;
+};
+/** The VMCB fields most asked for, decoded (AMD APM vol. 2, appendix B). */
+struct kvmdci_vmcb {
+	uint64_t addr;
+	uint32_t intercepts[6]; /* control.intercepts[]: see kvmdci_svm_intercept_name() */
+	int32_t nintercepts;    /* words present in the target's type */
+	uint16_t pause_filter_thresh;
+	uint16_t pause_filter_count;
+	uint64_t iopm_base_pa;
+	uint64_t msrpm_base_pa;
+	uint64_t tsc_offset;
+	uint32_t asid;
+	uint32_t tlb_ctl;
+	uint32_t int_ctl;
+	uint32_t int_vector;
+	uint32_t int_state;
+	uint32_t exit_code;
+	uint32_t exit_code_hi;
+	uint32_t exit_int_info;
+	uint32_t exit_int_info_err;
+	uint32_t event_inj;
+	uint32_t event_inj_err;
+	uint32_t clean;
+	uint64_t exit_info_1;
+	uint64_t exit_info_2;
+	uint64_t nested_ctl;
+	uint64_t nested_cr3;
+	uint64_t virt_ext;
+	uint64_t next_rip;
+	struct kvmdci_vmcb_seg es, cs, ss, ds, fs, gs, gdtr, ldtr, idtr, tr;
+	uint32_t cpl;
+	uint32_t pad;
+	uint64_t efer, cr0, cr2, cr3, cr4, dr6, dr7, rflags, rip, rsp, rax;
+	uint64_t reserved[8];
+};
+/** kvmdci_svm_vmcb - decode the VMCB at @addr (kernel virtual), layout from struct vmcb. */
+int kvmdci_svm_vmcb(struct kvmdci_kernel *k, uint64_t addr, struct kvmdci_vmcb *out);
+/**
+ * kvmdci_svm_vmcb_fields - every member of the target's struct vmcb (control.*, save.*),
+ * reserved space left out, read from the VMCB at @addr. Fills up to @max entries; returns
+ * the number of fields.
+ */
+int kvmdci_svm_vmcb_fields(struct kvmdci_kernel *k, uint64_t addr, struct kvmdci_field *out,
+			   int max);
+/**
+ * kvmdci_svm_intercept_name - name of intercept bit @bit of control.intercepts[] (word
+ * @bit / 32, bit @bit % 32): "cr0_read", ..., "exception_6", "intr", "ioio_prot", "msr_prot",
+ * "vmrun", ... (APM vol. 2 table B-1); NULL for an unnamed bit.
+ */
+const char *kvmdci_svm_intercept_name(int bit);
+
+/** Who owns hardware virtualization on a CPU. */
+enum kvmdci_virt_owner {
+	KVMDCI_VIRT_UNKNOWN = 0,      /* the CPU's state could not be read */
+	KVMDCI_VIRT_OFF,              /* off, and KVM agrees */
+	KVMDCI_VIRT_KVM,              /* on, and KVM enabled it */
+	KVMDCI_VIRT_FOREIGN,          /* on, but KVM did not enable it: another hypervisor, a leak */
+	KVMDCI_VIRT_INCONSISTENT,     /* KVM thinks it enabled it, but the CPU has it off */
+};
+/** One CPU's virtualization state: the CPU's view and KVM's. */
+struct kvmdci_cpu_virt {
+	int32_t cpu;
+	int32_t vendor;        /* enum kvmdci_vendor of the loaded KVM module (NONE: no module) */
+	int32_t cpu_on;        /* CR4.VMXE (VMX) / EFER.SVME (SVM): 1, 0, -1 unknown */
+	int32_t in_guest;      /* 1: stopped inside a guest; its registers are the guest's */
+	uint64_t cr4;          /* as read; valid when regs_valid & 1 */
+	uint64_t efer;         /* valid when regs_valid & 2 */
+	uint32_t regs_valid;
+	int32_t kvm_on;        /* KVM enabled virtualization here: 1, 0, -1 unknown */
+	char kvm_source[32];   /* "cpus_hardware_enabled", "hardware_enabled", "virtualization_enabled" */
+	uint64_t vmxarea;      /* VMX: per-CPU vmxarea (KVM's VMXON region), 0 when none */
+	uint64_t current_vmcs; /* VMX: per-CPU current_vmcs (last VMPTRLD), 0 when none */
+	uint64_t svm_data;     /* SVM: this CPU's struct svm_cpu_data, 0 when none */
+	uint64_t save_area;    /* SVM: svm_data->save_area (host save area, VM_HSAVE_PA) */
+	uint64_t save_area_pa; /* SVM: svm_data->save_area_pa, 0 where absent */
+	uint64_t svm_current_vmcb; /* SVM: svm_data->current_vmcb */
+	int32_t owner;         /* enum kvmdci_virt_owner */
+	int32_t pad;
+	char reason[160];      /* the verdict in words, with what is unknown and why */
+	uint64_t reserved[8];
+};
+/**
+ * kvmdci_kvm_cpu_virt - for every CPU of the target: CR4.VMXE / EFER.SVME from the CPU's own
+ * registers, KVM's idea of whether it enabled virtualization there (whichever of
+ * cpus_hardware_enabled, per-CPU hardware_enabled or virtualization_enabled the kernel has),
+ * KVM's per-CPU VMXON region / svm_data, the loaded VMCS, and a verdict. A CPU stopped inside
+ * a guest is reported as such (in_guest) instead of with the guest's registers. Fills up to
+ * @max entries; returns the number of CPUs.
+ */
+int kvmdci_kvm_cpu_virt(struct kvmdci_kernel *k, struct kvmdci_cpu_virt *out, int max);
+/** kvmdci_virt_owner_name - "unknown", "off", "kvm", "foreign", "inconsistent". */
+const char *kvmdci_virt_owner_name(int owner);
+
+/** IA32_DEBUG_INTERFACE (MSR 0xC80) decoded. */
+struct kvmdci_debug_interface {
+	uint64_t raw;
+	int32_t enable;         /* bit 0: debug interface enabled (needed for DCI) */
+	int32_t lock;           /* bit 30: locked until reset */
+	int32_t debug_occurred; /* bit 31: a debugger was attached since reset */
+	int32_t pad;
+};
+/** kvmdci_debug_interface_decode - decode a raw IA32_DEBUG_INTERFACE value. */
+void kvmdci_debug_interface_decode(uint64_t raw, struct kvmdci_debug_interface *out);
+
+/* ---- call stacks and CPUs ------------------------------------------------------------------ */
+
+struct kvmdci_unwinder;
+
+/** Why an unwind ended (kvmdci_unwind_end_name() gives the words). */
+enum kvmdci_unwind_end {
+	KVMDCI_UNWIND_END_OF_STACK = 0, /* the kernel's end-of-stack marker (a task's first frame) */
+	KVMDCI_UNWIND_USER_MODE,        /* a pt_regs frame from user mode: syscall or interrupt entry */
+	KVMDCI_UNWIND_BAD_ORC,          /* an undefined ORC entry, unknown register or type */
+	KVMDCI_UNWIND_BAD_FRAME,        /* not kernel text, stack going the wrong way, no register */
+	KVMDCI_UNWIND_UNREADABLE,       /* stack memory unreadable, or the read bound reached */
+	KVMDCI_UNWIND_LOOP,             /* a frame repeats an earlier one */
+	KVMDCI_UNWIND_DEPTH,            /* KVMDCI_STACK_MAX frames */
+	KVMDCI_UNWIND_NO_STACK,         /* nothing to unwind: the CPU runs a guest or user code */
+};
+
+/** Frame flags. */
+#define KVMDCI_FRAME_REGS 1u  /* reached through pt_regs (interrupt, exception, syscall): exact ip */
+#define KVMDCI_FRAME_GUESS 2u /* found by the frame-pointer fallback: no ORC data for its callee */
+
+/** One frame of a kernel call stack. */
+struct kvmdci_frame {
+	uint64_t ip;       /* return address; the exact ip for the first frame and after pt_regs */
+	uint64_t sp;       /* stack pointer of the frame */
+	uint64_t offset;   /* ip - the function's address */
+	uint32_t flags;    /* KVMDCI_FRAME_* */
+	int32_t symbolized; /* 1 when module and function are known */
+	char module[64];   /* "vmlinux", "kvm", "kvm_amd", ... */
+	char function[128];
+	uint64_t reserved[4];
+};
+
+/** Bound on the frames of one stack. */
+#define KVMDCI_STACK_MAX 64
+
+/** A kernel call stack, innermost frame first. */
+struct kvmdci_stack {
+	int32_t nframes;
+	int32_t end;            /* enum kvmdci_unwind_end */
+	char end_detail[160];   /* why, in words */
+	uint32_t reads;         /* 8-byte memory reads done */
+	uint32_t reserved0;
+	struct kvmdci_frame frames[KVMDCI_STACK_MAX];
+	uint64_t reserved[4];
+};
+
+/**
+ * kvmdci_unwinder_new - prepare unwinding on @k's target: ORC tables of vmlinux (from the
+ * vmlinux file's .orc_unwind and .orc_unwind_ip sections, else from target memory) and of
+ * every loaded module (struct module.arch in target memory), pt_regs and task layouts from
+ * type info. Takes a reference on @k.
+ */
+int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unwinder **ret);
+/** kvmdci_unwinder_unref - free. NULL is accepted; returns NULL. */
+struct kvmdci_unwinder *kvmdci_unwinder_unref(struct kvmdci_unwinder *u);
+/**
+ * kvmdci_unwind_regs - unwind from an exact instruction pointer, stack and frame pointer (a
+ * stopped CPU's rip, rsp, rbp). Returns 0 with @out filled, however the unwind ended.
+ */
+int kvmdci_unwind_regs(struct kvmdci_unwinder *u, uint64_t ip, uint64_t sp, uint64_t bp,
+		       struct kvmdci_stack *out);
+/**
+ * kvmdci_unwind_task - the kernel stack of a task (struct task_struct *): from the registers
+ * of the CPU it runs on when it is that CPU's current task, else from its saved context
+ * (thread.sp -> struct inactive_task_frame).
+ */
+int kvmdci_unwind_task(struct kvmdci_unwinder *u, uint64_t task, struct kvmdci_stack *out);
+/** kvmdci_unwind_end_name - "end of stack", "user mode", "bad ORC entry", ... */
+const char *kvmdci_unwind_end_name(int end);
+/**
+ * kvmdci_kernel_symbolize - "module!function+0xoff" for a kernel address ("vmlinux!" for the
+ * kernel image) into @buf. -ENOENT when no symbol covers it (then @buf holds "0x...").
+ */
+int kvmdci_kernel_symbolize(struct kvmdci_kernel *k, uint64_t addr, char *buf, size_t size);
+
+/** What a CPU was executing when the target stopped. */
+enum kvmdci_cpu_mode {
+	KVMDCI_CPU_UNKNOWN = 0,
+	KVMDCI_CPU_KERNEL, /* the host kernel */
+	KVMDCI_CPU_USER,   /* host user space */
+	KVMDCI_CPU_GUEST,  /* a guest: its registers are the guest's, not the host's */
+};
+
+/** One CPU: where it is, its current task, virtualization. */
+struct kvmdci_cpu_info {
+	int32_t cpu;        /* the target's CPU index */
+	int32_t linux_cpu;  /* the kernel's CPU number (its per-CPU area), -1 when unknown */
+	int32_t mode;       /* enum kvmdci_cpu_mode */
+	int32_t virt;       /* 1: EFER.SVME or CR4.VMXE set, 0: clear, -1: unknown */
+	uint64_t rip, rsp, rbp, cs, cr0, cr3;
+	uint64_t task;      /* the per-CPU current task, 0 when unknown */
+	int32_t pid;        /* its pid (thread id), -1 when unknown */
+	int32_t tgid;
+	char comm[16];
+	char state[4];      /* "R", "S", "D", "I", ... as in ps */
+	int32_t idle;       /* 1: the current task is this CPU's idle task */
+	int32_t guest_stack; /* 1: the stack was unwound from the host state saved at VM entry */
+	char where[192];    /* "vmlinux!default_idle+0x1e", "in guest: ...", "user mode: ..." */
+	uint64_t reserved[8];
+};
+
+/**
+ * kvmdci_unwind_cpu - describe CPU @cpu of a stopped target, and unwind its kernel stack into
+ * @stack (NULL: no stack). A CPU running a guest shows the guest's registers: it is reported
+ * as KVMDCI_CPU_GUEST with the current task (the vCPU thread) and, where the host state saved
+ * at VM entry is found, the host stack that entered the guest.
+ */
+int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu, struct kvmdci_cpu_info *info,
+		      struct kvmdci_stack *stack);
+/** kvmdci_cpu_mode_name - "kernel", "user", "guest", "unknown". */
+const char *kvmdci_cpu_mode_name(int mode);
+
+/** A task as read from its struct task_struct. */
+struct kvmdci_task_info {
+	uint64_t task;
+	int32_t pid;
+	int32_t tgid;
+	char comm[16];
+	char state[4];
+	int32_t on_cpu;   /* 1 while running on a CPU */
+	int32_t cpu;      /* the CPU it last ran on, -1 when unknown */
+	uint64_t reserved[4];
+};
+/** kvmdci_kernel_task_info - decode a struct task_struct *. */
+int kvmdci_kernel_task_info(struct kvmdci_kernel *k, uint64_t task, struct kvmdci_task_info *out);
+/**
+ * kvmdci_kernel_task_find - the task_struct of thread @pid (every thread of every process on
+ * init_task's list, bounded). -ESRCH when none.
+ */
+int kvmdci_kernel_task_find(struct kvmdci_kernel *k, int pid, uint64_t *task);
 
 #ifdef __cplusplus
 }

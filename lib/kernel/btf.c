@@ -118,6 +118,16 @@ static int module_index(struct ktypes *kt, const char *module)
 	return -1;
 }
 
+const char *ktypes_source_name(const struct ktypes *kt, const char *module)
+{
+	if (!module)
+		return kt->vmlinux ? (kt->vmlinux_dw ? "DWARF" : "BTF") : NULL;
+	for (int i = 0; i < kt->nmods; i++)
+		if (!strcmp(kt->mods[i].name, module))
+			return kt->mods[i].dw ? "DWARF" : "BTF";
+	return NULL;
+}
+
 static int find_in(struct btf *btf, struct ktypes_dwarf *dw, const char *type, int32_t *id)
 {
 	int32_t r;

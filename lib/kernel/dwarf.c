@@ -67,7 +67,7 @@ struct ktypes_dwarf {
 	/* name index: first complete definition of each (kind, name) in CU order */
 	struct name_ent *names;
 	size_t nnames, names_cap;
-	char *name_blob; /* names read from the disk index */
+	char *name_blob;   /* names read from the disk index */
 	uint64_t scan_off; /* next CU to scan */
 	bool scan_done;
 	bool dirty;
@@ -92,8 +92,8 @@ static uint32_t name_hash(uint8_t kind, const char *s)
 	return h;
 }
 
-static struct name_ent *names_slot(struct name_ent *tab, size_t cap, uint8_t kind,
-				   const char *name, uint32_t h)
+static struct name_ent *names_slot(struct name_ent *tab, size_t cap, uint8_t kind, const char *name,
+				   uint32_t h)
 {
 	size_t i = h & (cap - 1);
 
@@ -125,7 +125,7 @@ static int names_add(struct ktypes_dwarf *d, uint8_t kind, const char *name, uin
 	e = names_slot(d->names, d->names_cap, kind, name, h);
 	if (e->name)
 		return 0;
-	*e = (struct name_ent){ .name = name, .off = off, .hash = h, .kind = kind };
+	*e = (struct name_ent){.name = name, .off = off, .hash = h, .kind = kind};
 	d->nnames++;
 	d->dirty = true;
 	return 0;
@@ -270,8 +270,7 @@ static void index_load(struct ktypes_dwarf *d)
 	if (!d->idx_path[0] || (fd = open(d->idx_path, O_RDONLY | O_CLOEXEC)) < 0)
 		return;
 	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(h) || st.st_size > IDX_MAX_BYTES ||
-	    !(buf = malloc((size_t)st.st_size)) ||
-	    read(fd, buf, (size_t)st.st_size) != st.st_size)
+	    !(buf = malloc((size_t)st.st_size)) || read(fd, buf, (size_t)st.st_size) != st.st_size)
 		goto out;
 	memcpy(&h, buf, sizeof(h));
 	if (memcmp(h.magic, IDX_MAGIC, 8) || h.file_size != d->file_size ||
@@ -314,8 +313,10 @@ out:
 /* Write the index (atomically: a temporary file renamed over it). */
 static void index_save(struct ktypes_dwarf *d)
 {
-	struct idx_header h = { .file_size = d->file_size, .scan_off = d->scan_off,
-				.scan_done = d->scan_done, .count = (uint32_t)d->nnames };
+	struct idx_header h = {.file_size = d->file_size,
+			       .scan_off = d->scan_off,
+			       .scan_done = d->scan_done,
+			       .count = (uint32_t)d->nnames};
 	char tmp[sizeof(d->idx_path) + 16], *slash;
 	FILE *f;
 	bool ok;
@@ -439,7 +440,7 @@ static int add_pending(struct ktypes_dwarf *d, int ptr_id, uint64_t target)
 		d->pending = p;
 		d->pending_cap = cap;
 	}
-	d->pending[d->npending++] = (struct pending_ptr){ (uint32_t)ptr_id, target };
+	d->pending[d->npending++] = (struct pending_ptr){(uint32_t)ptr_id, target};
 	return 0;
 }
 
@@ -502,9 +503,9 @@ static int conv_array(struct ktypes_dwarf *d, Dwarf_Die *die, int depth)
 				if (dwarf_attr(&c, DW_AT_lower_bound, &a))
 					dwarf_formudata(&a, &lo);
 				/* "x[0]" may come as upper bound -1 */
-				cnt = (w == (Dwarf_Word)-1 || w == 0xffffffffu || w + 1 < lo) ?
-					      0 :
-					      w + 1 - lo;
+				cnt = (w == (Dwarf_Word)-1 || w == 0xffffffffu || w + 1 < lo)
+					      ? 0
+					      : w + 1 - lo;
 			}
 			dims[n++] = cnt > UINT32_MAX ? UINT32_MAX : (uint32_t)cnt;
 		} while ((r = dwarf_siblingof(&c, &c)) == 0);
@@ -581,7 +582,7 @@ static int conv_struct(struct ktypes_dwarf *d, Dwarf_Die *die, int depth)
 		return btf__add_fwd(d->btf, name, is_union ? BTF_FWD_UNION : BTF_FWD_STRUCT);
 	if ((r = dwarf_child(die, &c)) == 0) {
 		do {
-			struct field m = { dwarf_diename(&c), 0, 0, 0 };
+			struct field m = {dwarf_diename(&c), 0, 0, 0};
 			if (dwarf_tag(&c) != DW_TAG_member)
 				continue;
 			if ((m.type = conv_ref(d, &c, depth)) < 0 ||
@@ -604,8 +605,8 @@ static int conv_struct(struct ktypes_dwarf *d, Dwarf_Die *die, int depth)
 		r = dw_error(d, "reading struct members");
 		goto out;
 	}
-	id = is_union ? btf__add_union(d->btf, name, size < 0 ? 0 : (uint32_t)size) :
-			btf__add_struct(d->btf, name, size < 0 ? 0 : (uint32_t)size);
+	id = is_union ? btf__add_union(d->btf, name, size < 0 ? 0 : (uint32_t)size)
+		      : btf__add_struct(d->btf, name, size < 0 ? 0 : (uint32_t)size);
 	if ((r = id) < 0)
 		goto out;
 	for (size_t i = 0; i < n; i++) {
@@ -642,8 +643,8 @@ static int conv_enum(struct ktypes_dwarf *d, Dwarf_Die *die)
 	/* two passes over the enumerators: does any need ENUM64? then add them */
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1) {
-			id = wide ? btf__add_enum64(d->btf, name, (uint32_t)size, is_signed) :
-				    btf__add_enum(d->btf, name, (uint32_t)size);
+			id = wide ? btf__add_enum64(d->btf, name, (uint32_t)size, is_signed)
+				  : btf__add_enum(d->btf, name, (uint32_t)size);
 			if (id < 0)
 				return id;
 		}
@@ -674,8 +675,8 @@ static int conv_enum(struct ktypes_dwarf *d, Dwarf_Die *die)
 				wide |= v < INT32_MIN || v > (int64_t)UINT32_MAX;
 				continue;
 			}
-			r = wide ? btf__add_enum64_value(d->btf, dwarf_diename(&c), (uint64_t)v) :
-				   btf__add_enum_value(d->btf, dwarf_diename(&c), v);
+			r = wide ? btf__add_enum64_value(d->btf, dwarf_diename(&c), (uint64_t)v)
+				 : btf__add_enum_value(d->btf, dwarf_diename(&c), v);
 			if (r < 0)
 				return r;
 		} while ((r = dwarf_siblingof(&c, &c)) == 0);
@@ -976,8 +977,8 @@ struct btf *ktypes_dwarf_btf(struct ktypes_dwarf *d)
 
 int ktypes_dwarf_find(struct ktypes_dwarf *d, const char *type, int32_t *id)
 {
-	static const uint8_t any[] = { NK_TYPEDEF, NK_BASE, NK_STRUCT, NK_UNION, NK_ENUM };
-	static const uint8_t st[] = { NK_STRUCT }, un[] = { NK_UNION }, en[] = { NK_ENUM };
+	static const uint8_t any[] = {NK_TYPEDEF, NK_BASE, NK_STRUCT, NK_UNION, NK_ENUM};
+	static const uint8_t st[] = {NK_STRUCT}, un[] = {NK_UNION}, en[] = {NK_ENUM};
 	const uint8_t *kinds = any;
 	int nkinds = ARRAY_SIZE(any), kind, r;
 	const char *name = type, *dn;
@@ -993,15 +994,18 @@ int ktypes_dwarf_find(struct ktypes_dwarf *d, const char *type, int32_t *id)
 	if (!*name)
 		return -EINVAL;
 	for (int attempt = 0;; attempt++) {
-		if ((kind = lookup(d, kinds, nkinds, name, &off)) < 0)
+		kind = lookup(d, kinds, nkinds, name, &off);
+		if (kind == -ENOENT || (kind < 0 && (attempt || !d->name_blob)))
 			return kind;
-		if (dwarf_offdie(d->dw, off, &die) && tag_kind(dwarf_tag(&die)) == kind &&
-		    (dn = dwarf_diename(&die)) && !strcmp(dn, name))
+		if (kind > 0 && dwarf_offdie(d->dw, off, &die) &&
+		    tag_kind(dwarf_tag(&die)) == kind && (dn = dwarf_diename(&die)) &&
+		    !strcmp(dn, name))
 			break;
 		if (attempt) /* found by our own scan, and still not there */
 			return dw_error(d, "re-reading a type DIE");
-		kvmdci_dbg(d->ctx, "DWARF name index %s does not match %s; rescanning",
-			   d->idx_path, d->path);
+		/* a wrong entry or resume point read from the disk index: start over */
+		kvmdci_dbg(d->ctx, "DWARF name index %s does not match %s; rescanning", d->idx_path,
+			   d->path);
 		names_reset(d);
 		d->dirty = true;
 	}

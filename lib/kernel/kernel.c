@@ -498,7 +498,7 @@ static void file_source(struct ksource *s, const char *format, const char *path)
 	memset(s, 0, sizeof(*s));
 	s->kind = KVMDCI_SOURCE_FILE;
 	snprintf(s->format, sizeof(s->format), "%s", format);
-	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(s->path, sizeof(s->path), "%.511s", path);
 }
 
 /* Load a module's split BTF from the modules directory (name with '_' or '-'). */
@@ -520,7 +520,7 @@ static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 				struct kmodule *m = kernel_module(k, name);
 				kvmdci_info(k->ctx, "types of module %s from %s", name, path);
 				if (m)
-					file_source(&m->types_src, "BTF", path);
+					file_source(&m->types_src, ktypes_source_name(&k->types, name), path);
 			}
 			return;
 		}
@@ -601,7 +601,7 @@ static int load_symbols(struct kvmdci_kernel *k, const char *vmlinux, const char
 			return r;
 		k->syms_src = (struct ksource){ .kind = KVMDCI_SOURCE_MEMORY, .format = "kallsyms",
 						.addr = t.names, .count = t.count };
-		snprintf(k->kaslr_how, sizeof(k->kaslr_how), "_text from kallsyms (%s)", t.how);
+		snprintf(k->kaslr_how, sizeof(k->kaslr_how), "_text from kallsyms (%.40s)", t.how);
 		if (symtab_lookup(&k->vsyms, "linux_banner", &banner, 0) < 0) {
 			kvmdci_err(k->ctx, "the kernel's kallsyms (0x%llx) have no linux_banner",
 				   (unsigned long long)t.names);
@@ -679,7 +679,7 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 	if (vmlinux) {
 		if ((r = ktypes_load_vmlinux(ctx, &k->types, vmlinux)) < 0)
 			goto fail;
-		file_source(&k->types_src, "BTF", vmlinux);
+		file_source(&k->types_src, ktypes_source_name(&k->types, NULL), vmlinux);
 		k->types_src.count = btf__type_cnt(k->types.vmlinux) - 1;
 	} else if ((r = btf_mem_load_vmlinux(k)) < 0) {
 		goto fail;

@@ -36,6 +36,8 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *name,
 		      const char *path);
 void ktypes_free(struct ktypes *kt);
+/* "DWARF" or "BTF": where vmlinux's (module NULL) or a module's types come from; NULL: none. */
+const char *ktypes_source_name(const struct ktypes *kt, const char *module);
 /* Find "struct x" / "union x" / "enum x" / a type name; module NULL: vmlinux then modules. */
 int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct btf **btf,
 		int32_t *id);

@@ -20,29 +20,12 @@
 
 #include "internal.h"
 #include "target/target-internal.h"
-#include "target/x86-pgwalk.h"
+#include "target/dump-notes.h"
 
-#define MAX_CPUS 512
 #define MAX_SEGS 65536
 
 struct seg {
 	uint64_t paddr, size, offset;
-};
-
-/* Registers we know a dump's notes to hold, by the names of a GDB x86-64 description. */
-enum { R_RAX, R_RBX, R_RCX, R_RDX, R_RSI, R_RDI, R_RSP, R_RBP, R_R8, R_R9, R_R10, R_R11,
-       R_R12, R_R13, R_R14, R_R15, R_RIP, R_EFLAGS, R_CS, R_SS, R_DS, R_ES, R_FS, R_GS,
-       R_FS_BASE, R_GS_BASE, R_CR0, R_CR2, R_CR3, R_CR4, R_K_GS_BASE, R_COUNT };
-
-static const char *const reg_names[R_COUNT] = {
-	"rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rsp", "rbp", "r8", "r9", "r10",
-	"r11", "r12", "r13", "r14", "r15", "rip", "eflags", "cs", "ss", "ds", "es",
-	"fs", "gs", "fs_base", "gs_base", "cr0", "cr2", "cr3", "cr4", "k_gs_base",
-};
-
-struct cpu {
-	uint64_t reg[R_COUNT];
-	uint32_t have; /* bit per register */
 };
 
 struct core {
@@ -53,10 +36,9 @@ struct core {
 	size_t size;
 	struct seg *segs;
 	int nsegs;
-	struct cpu cpus[MAX_CPUS];
+	struct dump_notes notes;
+	const struct dump_cpu *cpus;
 	int ncpus;
-	int nprstatus;
-	char *vmcoreinfo;
 };
 
 static int seg_cmp(const void *a, const void *b)
@@ -122,59 +104,22 @@ static int core_regs_read(void *p, int cpu, const char *const *names, uint64_t *
 
 	if (cpu < 0 || cpu >= c->ncpus)
 		return -EINVAL;
-	for (int i = 0; i < n; i++) {
-		int r;
-		for (r = 0; r < R_COUNT; r++)
-			if (!strcmp(names[i], reg_names[r]))
-				break;
-		if (r == R_COUNT || !(c->cpus[cpu].have & (1u << r))) {
-			kvmdci_set_error(c->ctx, "%s: the dump holds no register %s for CPU %d",
-					 c->path, names[i], cpu);
-			return -ENOENT;
-		}
-		vals[i] = c->cpus[cpu].reg[r];
-	}
-	return 0;
+	return dump_regs_read(c->ctx, c->path, &c->cpus[cpu], cpu, names, vals, n);
 }
 
 static int core_read_virt(void *p, int cpu, uint64_t addr, void *buf, size_t len)
 {
 	struct core *c = p;
-	struct cpu *cp;
-	uint8_t *out = buf;
 
 	if (cpu < 0 || cpu >= c->ncpus)
 		return -EINVAL;
-	cp = &c->cpus[cpu];
-	if (!(cp->have & (1u << R_CR3)) || !(cp->have & (1u << R_CR0))) {
-		kvmdci_set_error(c->ctx, "%s: no CR0/CR3 for CPU %d (no QEMU note in the dump)",
-				 c->path, cpu);
-		return -ENOENT;
-	}
-	if (!(cp->reg[R_CR0] & (1u << 31))) /* paging off: virtual == physical */
-		return core_read_phys(p, addr, buf, len);
-	while (len) {
-		uint64_t pa, left;
-		int r = x86_translate(core_read_phys, c, cp->reg[R_CR3],
-				      (cp->reg[R_CR4] >> 12) & 1, addr, &pa, &left);
-		if (r < 0) {
-			kvmdci_set_error(c->ctx, "%s: virtual 0x%llx is not mapped for CPU %d",
-					 c->path, (unsigned long long)addr, cpu);
-			return -EFAULT;
-		}
-		size_t n = len < left ? len : (size_t)left;
-		if ((r = core_read_phys(p, pa, out, n)) < 0)
-			return r;
-		out += n;
-		addr += n;
-		len -= n;
-	}
-	return 0;
+	return dump_read_virt(c->ctx, c->path, &c->cpus[cpu], cpu, core_read_phys, c, addr, buf,
+			      len);
 }
 
 static const char *core_vmcoreinfo(void *p)
 {
-	return ((struct core *)p)->vmcoreinfo;
+	return ((struct core *)p)->notes.vmcoreinfo;
 }
 
 static void core_free(void *p)
@@ -185,7 +130,7 @@ static void core_free(void *p)
 	if (c->fd >= 0)
 		close(c->fd);
 	free(c->segs);
-	free(c->vmcoreinfo);
+	dump_notes_free(&c->notes);
 	free(c->path);
 	kvmdci_ctx_unref(c->ctx);
 	free(c);
@@ -200,68 +145,6 @@ const struct target_ops core_target_ops = {
 	.read_phys = core_read_phys,
 	.vmcoreinfo = core_vmcoreinfo,
 };
-
-static uint64_t get(const uint8_t *p, size_t off)
-{
-	return le64(p + off);
-}
-
-/* QEMUCPUState (QEMU target/i386/arch_dump.c): version, size, then 64-bit fields. */
-static void parse_qemu_note(struct core *c, const uint8_t *d, size_t len)
-{
-	static const int gpr[] = { R_RAX, R_RBX, R_RCX, R_RDX, R_RSI, R_RDI, R_RSP, R_RBP,
-				   R_R8,  R_R9,  R_R10, R_R11, R_R12, R_R13, R_R14, R_R15,
-				   R_RIP, R_EFLAGS };
-	static const int seg[] = { R_CS, R_DS, R_ES, R_FS, R_GS, R_SS };
-	struct cpu *cp;
-
-	if (len < 432 || c->ncpus >= MAX_CPUS)
-		return;
-	cp = &c->cpus[c->ncpus++];
-	for (size_t i = 0; i < ARRAY_SIZE(gpr); i++) {
-		cp->reg[gpr[i]] = get(d, 8 + 8 * i);
-		cp->have |= 1u << gpr[i];
-	}
-	/* segments: {u32 selector, limit, flags, pad; u64 base}, 24 bytes each, from 152 */
-	for (size_t i = 0; i < ARRAY_SIZE(seg); i++) {
-		cp->reg[seg[i]] = le32(d + 152 + 24 * i);
-		cp->have |= 1u << seg[i];
-	}
-	cp->reg[R_FS_BASE] = get(d, 152 + 24 * 3 + 16);
-	cp->reg[R_GS_BASE] = get(d, 152 + 24 * 4 + 16);
-	cp->have |= 1u << R_FS_BASE | 1u << R_GS_BASE;
-	/* after ldt, tr, gdt, idt: cr[5] at 392 */
-	cp->reg[R_CR0] = get(d, 392);
-	cp->reg[R_CR2] = get(d, 392 + 16);
-	cp->reg[R_CR3] = get(d, 392 + 24);
-	cp->reg[R_CR4] = get(d, 392 + 32);
-	cp->have |= 1u << R_CR0 | 1u << R_CR2 | 1u << R_CR3 | 1u << R_CR4;
-	if (len >= 440) {
-		cp->reg[R_K_GS_BASE] = get(d, 432);
-		cp->have |= 1u << R_K_GS_BASE;
-	}
-}
-
-/* NT_PRSTATUS of x86-64: pr_reg (struct user_regs_struct) at offset 112. Used only when the
- * dump has no QEMU notes (a kdump vmcore). */
-static void parse_prstatus(struct core *c, const uint8_t *d, size_t len, bool qemu_notes)
-{
-	static const int order[] = { R_R15, R_R14, R_R13, R_R12, R_RBP, R_RBX, R_R11, R_R10,
-				     R_R9,  R_R8,  R_RAX, R_RCX, R_RDX, R_RSI, R_RDI, -1,
-				     R_RIP, R_CS,  R_EFLAGS, R_RSP, R_SS, R_FS_BASE, R_GS_BASE,
-				     R_DS,  R_ES,  R_FS,  R_GS };
-	struct cpu *cp;
-
-	c->nprstatus++;
-	if (qemu_notes || len < 112 + 27 * 8 || c->ncpus >= MAX_CPUS)
-		return;
-	cp = &c->cpus[c->ncpus++];
-	for (size_t i = 0; i < ARRAY_SIZE(order); i++)
-		if (order[i] >= 0) {
-			cp->reg[order[i]] = get(d, 112 + 8 * i);
-			cp->have |= 1u << order[i];
-		}
-}
 
 static int fail(struct core *c, int err, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -283,7 +166,6 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	struct stat st;
 	size_t phnum;
 	int r = 0;
-	bool has_qemu_notes = false;
 
 	if (!c)
 		return -ENOMEM;
@@ -312,9 +194,7 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 		goto out;
 	}
 	if (!memcmp(c->map, "KDUMP   ", 8) || !memcmp(c->map, "makedumpfile", 12)) {
-		r = fail(c, -EOPNOTSUPP, "%s",
-			 "a kdump-compressed dump: not supported yet; write an ELF dump instead "
-			 "(QEMU: dump-guest-memory without -z/-l/-s)");
+		r = -EPROTOTYPE; /* kdump.c reads it */
 		goto out;
 	}
 	elf_version(EV_CURRENT);
@@ -362,25 +242,11 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 						      ELF_T_NHDR);
 		size_t off = 0, noff, doff;
 		GElf_Nhdr nh;
-		/* first pass: is there a QEMU note? (then NT_PRSTATUS is only counted) */
 		while (data && (off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0)
-			if (nh.n_namesz == 5 && !memcmp((char *)data->d_buf + noff, "QEMU", 4))
-				has_qemu_notes = true;
-		off = 0;
-		while (data && (off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0) {
-			const char *name = (char *)data->d_buf + noff;
-			const uint8_t *desc = (uint8_t *)data->d_buf + doff;
-			if (nh.n_namesz == 5 && !memcmp(name, "QEMU", 4))
-				parse_qemu_note(c, desc, nh.n_descsz);
-			else if (nh.n_namesz == 5 && !memcmp(name, "CORE", 4) &&
-				 nh.n_type == NT_PRSTATUS)
-				parse_prstatus(c, desc, nh.n_descsz, has_qemu_notes);
-			else if (nh.n_namesz == 11 && !memcmp(name, "VMCOREINFO", 10)) {
-				free(c->vmcoreinfo);
-				c->vmcoreinfo = strndup((const char *)desc, nh.n_descsz);
-			}
-		}
+			dump_note(&c->notes, (char *)data->d_buf + noff, nh.n_namesz, nh.n_type,
+				  (uint8_t *)data->d_buf + doff, nh.n_descsz);
 	}
+	c->cpus = dump_cpus(&c->notes, &c->ncpus);
 	if (c->nsegs == 0) {
 		r = fail(c, -EINVAL, "%s", "no memory (PT_LOAD) in the dump");
 		goto out;
@@ -393,7 +259,7 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	kvmdci_info(ctx, "dump %s: %d memory segments, %d CPUs%s%s", path, c->nsegs, c->ncpus,
 		    eh.e_machine == EM_386 ? " (ELF header says EM_386: CPU 0 was not in long "
 					     "mode)" : "",
-		    c->vmcoreinfo ? ", VMCOREINFO" : "");
+		    c->notes.vmcoreinfo ? ", VMCOREINFO" : "");
 out:
 	if (elf)
 		elf_end(elf);

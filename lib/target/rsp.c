@@ -11,21 +11,14 @@
  *  - continuing from a breakpoint re-triggers it: step the stopped CPU alone past it;
  *  - `p`/`P` work only after target.xml was read.
  */
-#include <fcntl.h>
-#include <netdb.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <stdarg.h>
 #include <stdlib.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "internal.h"
 #include "rsp-proto.h"
 #include "target/target-internal.h"
+#include "target/transport.h"
 #include "uri.h"
 
 #define MAX_CPUS 512
@@ -54,7 +47,7 @@ struct rsp {
 	int refcount;
 	struct kvmdci_ctx *ctx;
 	char *uri;
-	int fd;
+	struct transport *tr;
 	bool connected;
 	bool running;
 	bool broken;
@@ -159,20 +152,14 @@ static void mark_broken(struct rsp *t, const char *why)
 
 static int flush(struct rsp *t)
 {
-	size_t off = 0;
+	int r;
 
 	if (t->broken)
 		return -EPIPE;
-	while (off < t->outlen) {
-		ssize_t w = send(t->fd, t->out + off, t->outlen - off, MSG_NOSIGNAL);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0) {
-			mark_broken(t, strerror(errno));
-			t->outlen = 0;
-			return -EPIPE;
-		}
-		off += (size_t)w;
+	if (t->outlen && (r = transport_write(t->tr, t->out, t->outlen)) < 0) {
+		mark_broken(t, t->tr->why);
+		t->outlen = 0;
+		return r == -ENODEV ? r : -EPIPE;
 	}
 	if (t->outlen) {
 		t->stats.writes++;
@@ -216,20 +203,12 @@ static int recv_pkt(struct rsp *t, int timeout_ms)
 			if (wait <= 0)
 				return 0;
 		}
-		struct pollfd pfd = { .fd = t->fd, .events = POLLIN };
-		int pr = poll(&pfd, 1, wait);
-		if (pr < 0 && errno == EINTR)
+		ssize_t n = transport_read(t->tr, t->inbuf, sizeof(t->inbuf), wait);
+		if (n == 0)
 			return 0;
-		if (pr < 0)
-			return -errno;
-		if (pr == 0)
-			return 0;
-		ssize_t n = recv(t->fd, t->inbuf, sizeof(t->inbuf), 0);
-		if (n < 0 && errno == EINTR)
-			return 0;
-		if (n <= 0) {
-			mark_broken(t, n == 0 ? "the stub closed the connection" : strerror(errno));
-			return -EPIPE;
+		if (n < 0) {
+			mark_broken(t, t->tr->why);
+			return n == -ENODEV ? -ENODEV : -EPIPE;
 		}
 		t->stats.bytes_received += (uint64_t)n;
 		t->inlen = (size_t)n;
@@ -420,6 +399,14 @@ static int parse_tdesc(struct rsp *t, const char *annex, int depth, int *next_re
 		char val[256];
 		if (!end)
 			break;
+		/* QEMU's i386-64bit.xml comments out <reg>s (cs_base ... es_base): skip comments */
+		if (!strncmp(p, "<!--", 4)) {
+			const char *c = strstr(p + 4, "-->");
+			if (!c)
+				break;
+			p = c + 3;
+			continue;
+		}
 		if (!strncmp(p, "<xi:include", 11) && xml_attr(p, end, "href", val, sizeof(val))) {
 			r = parse_tdesc(t, val, depth + 1, next_regnum);
 			if (r < 0 && r != -ENOENT) {
@@ -485,55 +472,6 @@ static struct reg_desc *find_reg(struct rsp *t, const char *name)
 }
 
 /* ---- attach ---- */
-
-static int connect_uri(struct rsp *t, const struct target_uri *u)
-{
-	int fd = -1;
-
-	if (u->kind == URI_GDB_UNIX) {
-		struct sockaddr_un sa = { .sun_family = AF_UNIX };
-		strcpy(sa.sun_path, u->path);
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-			int e = errno;
-			kvmdci_err(t->ctx, "cannot connect to %s: %s%s", u->path, strerror(e),
-				   e == ENOENT || e == ECONNREFUSED
-					   ? " (is the stub running? for the lab: kvmdci-lab status)"
-					   : "");
-			if (fd >= 0)
-				close(fd);
-			return -e;
-		}
-	} else {
-		struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
-		int e = getaddrinfo(u->host, u->port, &hints, &res);
-		if (e) {
-			kvmdci_err(t->ctx, "cannot resolve %s: %s", u->host, gai_strerror(e));
-			return -EHOSTUNREACH;
-		}
-		int err = ECONNREFUSED;
-		for (ai = res; ai; ai = ai->ai_next) {
-			fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-			if (fd < 0)
-				continue;
-			if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
-				break;
-			err = errno;
-			close(fd);
-			fd = -1;
-		}
-		freeaddrinfo(res);
-		if (fd < 0) {
-			kvmdci_err(t->ctx, "cannot connect to %s:%s: %s", u->host, u->port,
-				   strerror(err));
-			return -err;
-		}
-		int one = 1;
-		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	}
-	t->fd = fd;
-	return 0;
-}
 
 static void parse_supported(struct rsp *t, const char *s)
 {
@@ -635,8 +573,7 @@ static void rsp_free(struct rsp *t)
 {
 	if (t->connected)
 		rsp_detach(t);
-	if (t->fd >= 0)
-		close(t->fd);
+	transport_close(t->tr);
 	kvmdci_ctx_unref(t->ctx);
 	free(t->uri);
 	free(t->dec.buf);
@@ -646,7 +583,7 @@ static void rsp_free(struct rsp *t)
 	free(t);
 }
 
-/* Open a GDB remote-protocol target (gdb:// or gdb+unix://). */
+/* Open a GDB remote-protocol target (gdb://, gdb+unix://, serial:// or usb://). */
 int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,
 		    void **ret)
 {
@@ -659,7 +596,6 @@ int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target
 	t->refcount = 1;
 	t->ctx = kvmdci_ctx_ref(ctx);
 	t->uri = strdup(uri);
-	t->fd = -1;
 	t->gthread = -1;
 	t->dec.cap = REPLY_CAP;
 	t->dec.buf = malloc(REPLY_CAP);
@@ -668,14 +604,14 @@ int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target
 		r = -ENOMEM;
 		goto fail;
 	}
-	if ((r = connect_uri(t, u)) < 0)
+	if ((r = transport_open(ctx, u, &t->tr)) < 0)
 		goto fail;
 	if ((r = attach(t)) < 0)
 		goto fail;
 	*ret = t;
 	return 0;
 fail:
-	if (t->fd >= 0 && !t->broken && r != -EPROTO) {
+	if (t->tr && !t->broken && r != -EPROTO) {
 		/* leave the target running: it was paused by our connection */
 		t->running = false;
 		queue_pkt(t, t->multiprocess ? "D;1" : "D");
@@ -1005,8 +941,8 @@ static int rsp_interrupt(struct rsp *t)
 
 	if (!t->running)
 		return 0;
-	if (send(t->fd, &c, 1, MSG_NOSIGNAL) != 1) {
-		mark_broken(t, strerror(errno));
+	if (transport_write(t->tr, &c, 1) < 0) {
+		mark_broken(t, t->tr->why);
 		return -EPIPE;
 	}
 	return 0;

@@ -31,7 +31,14 @@ struct target_ops {
 
 extern const struct target_ops rsp_target_ops;
 extern const struct target_ops core_target_ops;
+/* An ELF dump; -EPROTOTYPE (nothing logged) when @path is kdump-compressed instead. */
 int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret);
+/* kdump-compressed (diskdump, also makedumpfile's flattened form) through libkdumpfile. */
+extern const struct target_ops kdump_target_ops;
+int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret);
+/* /proc/kcore (or a copy of it): the live kernel's memory, read-only, no run control. */
+extern const struct target_ops kcore_target_ops;
+int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret);
 /* VMCOREINFO of a target, or NULL. */
 const char *target_vmcoreinfo(struct kvmdci_target *t);
 int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,

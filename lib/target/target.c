@@ -41,12 +41,23 @@ KVMDCI_EXPORT int kvmdci_target_open(struct kvmdci_ctx *ctx, const char *uri,
 	switch (u.kind) {
 	case URI_GDB_TCP:
 	case URI_GDB_UNIX:
+	case URI_SERIAL:
+	case URI_USB:
 		t->ops = &rsp_target_ops;
 		r = rsp_target_open(ctx, uri, &u, &t->priv);
 		break;
 	case URI_CORE:
 		t->ops = &core_target_ops;
 		r = core_target_open(ctx, u.path, &t->priv);
+		/* a kdump-compressed file: core.c said so, libkdumpfile reads it */
+		if (r == -EPROTOTYPE) {
+			t->ops = &kdump_target_ops;
+			r = kdump_target_open(ctx, u.path, &t->priv);
+		}
+		break;
+	case URI_KCORE:
+		t->ops = &kcore_target_ops;
+		r = kcore_target_open(ctx, u.path, &t->priv);
 		break;
 	default:
 		r = -EINVAL;

@@ -10,8 +10,130 @@
 static int fail(char *err, size_t errsz, const char *uri, const char *why)
 {
 	snprintf(err, errsz, "invalid target URI '%s': %s (expected gdb://HOST:PORT, "
-			     "gdb+unix:///path/to/socket or core:///path/to/dump)", uri, why);
+			     "gdb+unix:///path/to/socket, serial:///dev/ttyX[?baud=N], "
+			     "usb://VID:PID[?serial=S&if=N], usb://class=dc/02/01, "
+			     "core:///path/to/dump or kcore:)", uri, why);
 	return -EINVAL;
+}
+
+/* Parse an unsigned number in @base that must fill [s, e) and be <= max. */
+static int number(const char *s, const char *e, int base, unsigned long max, unsigned int *val)
+{
+	char buf[32], *end;
+	unsigned long v;
+
+	if (e <= s || (size_t)(e - s) >= sizeof(buf))
+		return -EINVAL;
+	memcpy(buf, s, (size_t)(e - s));
+	buf[e - s] = '\0';
+	if (buf[0] == '-' || buf[0] == '+' || buf[0] == ' ')
+		return -EINVAL;
+	errno = 0;
+	v = strtoul(buf, &end, base);
+	if (errno || *end || v > max)
+		return -EINVAL;
+	*val = (unsigned int)v;
+	return 0;
+}
+
+/*
+ * Walk "k=v&k=v" after '?': calls @opt for each pair; returns its error. A missing '=' or an
+ * empty key is an error.
+ */
+static int each_option(const char *q, const char *uri, struct target_uri *out, char *err,
+		       size_t errsz,
+		       int (*opt)(const char *k, size_t kl, const char *v, size_t vl,
+				  const char *uri, struct target_uri *out, char *err, size_t errsz))
+{
+	while (q && *q) {
+		const char *amp = strchr(q, '&'), *end = amp ? amp : q + strlen(q);
+		const char *eq = memchr(q, '=', (size_t)(end - q));
+		if (!eq || eq == q)
+			return fail(err, errsz, uri, "options are KEY=VALUE separated by '&'");
+		int r = opt(q, (size_t)(eq - q), eq + 1, (size_t)(end - eq - 1), uri, out, err,
+			    errsz);
+		if (r < 0)
+			return r;
+		q = amp ? amp + 1 : NULL;
+	}
+	return 0;
+}
+
+static int serial_option(const char *k, size_t kl, const char *v, size_t vl, const char *uri,
+			 struct target_uri *out, char *err, size_t errsz)
+{
+	if (kl == 4 && !memcmp(k, "baud", 4)) {
+		if (number(v, v + vl, 10, 4000000, &out->baud) < 0 || out->baud == 0)
+			return fail(err, errsz, uri, "baud must be a number 1-4000000");
+		return 0;
+	}
+	return fail(err, errsz, uri, "unknown serial option (known: baud=N)");
+}
+
+static int parse_serial(const char *uri, struct target_uri *out, char *err, size_t errsz)
+{
+	const char *path = uri + 9, *q = strchr(path, '?');
+	size_t len = q ? (size_t)(q - path) : strlen(path);
+
+	if (path[0] != '/')
+		return fail(err, errsz, uri, "the tty path must be absolute "
+					     "(three slashes: serial:///dev/ttyUSB0)");
+	if (len < 2)
+		return fail(err, errsz, uri, "missing tty path");
+	if (len >= sizeof(out->path))
+		return fail(err, errsz, uri, "path too long");
+	memcpy(out->path, path, len);
+	out->path[len] = '\0';
+	out->kind = URI_SERIAL;
+	return each_option(q ? q + 1 : NULL, uri, out, err, errsz, serial_option);
+}
+
+static int usb_option(const char *k, size_t kl, const char *v, size_t vl, const char *uri,
+		      struct target_uri *out, char *err, size_t errsz)
+{
+	unsigned int n;
+
+	if (kl == 6 && !memcmp(k, "serial", 6)) {
+		if (vl == 0 || vl >= sizeof(out->serial))
+			return fail(err, errsz, uri, "serial must be 1-127 characters");
+		memcpy(out->serial, v, vl);
+		out->serial[vl] = '\0';
+		return 0;
+	}
+	if (kl == 2 && !memcmp(k, "if", 2)) {
+		if (number(v, v + vl, 10, 255, &n) < 0)
+			return fail(err, errsz, uri, "if must be an interface number 0-255");
+		out->interface = (int)n;
+		return 0;
+	}
+	return fail(err, errsz, uri, "unknown usb option (known: serial=S, if=N)");
+}
+
+/* usb://VID:PID (hex) or usb://class=CC/SS/PP (hex), then ?serial=S&if=N */
+static int parse_usb(const char *uri, struct target_uri *out, char *err, size_t errsz)
+{
+	const char *s = uri + 6, *q = strchr(s, '?'), *e = q ? q : s + strlen(s);
+
+	out->kind = URI_USB;
+	out->interface = -1;
+	if (!strncmp(s, "class=", 6)) {
+		const char *a = s + 6, *b = memchr(a, '/', (size_t)(e - a)), *c;
+		c = b ? memchr(b + 1, '/', (size_t)(e - b - 1)) : NULL;
+		if (!b || !c || number(a, b, 16, 0xff, &out->cls) < 0 ||
+		    number(b + 1, c, 16, 0xff, &out->subclass) < 0 ||
+		    number(c + 1, e, 16, 0xff, &out->protocol) < 0)
+			return fail(err, errsz, uri, "class must be three hex bytes: "
+						     "class=dc/02/01");
+		out->usb_by_class = 1;
+	} else {
+		const char *colon = memchr(s, ':', (size_t)(e - s));
+		if (!colon || colon - s != 4 || e - colon - 1 != 4 ||
+		    number(s, colon, 16, 0xffff, &out->vid) < 0 ||
+		    number(colon + 1, e, 16, 0xffff, &out->pid) < 0)
+			return fail(err, errsz, uri, "expected VID:PID as four hex digits each "
+						     "(usb://1d6b:0010)");
+	}
+	return each_option(q ? q + 1 : NULL, uri, out, err, errsz, usb_option);
 }
 
 int target_uri_parse(const char *uri, struct target_uri *out, char *err, size_t errsz)
@@ -76,8 +198,20 @@ int target_uri_parse(const char *uri, struct target_uri *out, char *err, size_t 
 		strcpy(out->path, path);
 		return 0;
 	}
-	if (!strncmp(uri, "serial:", 7) || !strncmp(uri, "usb:", 4) ||
-	    !strncmp(uri, "kcore:", 6))
-		return fail(err, errsz, uri, "this transport is not implemented yet");
+	if (!strncmp(uri, "serial://", 9))
+		return parse_serial(uri, out, err, errsz);
+	if (!strncmp(uri, "usb://", 6))
+		return parse_usb(uri, out, err, errsz);
+	if (!strcmp(uri, "kcore:") || !strncmp(uri, "kcore://", 8)) {
+		const char *path = uri[6] ? uri + 8 : "/proc/kcore";
+		if (path[0] != '/')
+			return fail(err, errsz, uri, "the kcore path must be absolute "
+						     "(kcore: or kcore:///path)");
+		if (strlen(path) >= sizeof(out->path))
+			return fail(err, errsz, uri, "path too long");
+		out->kind = URI_KCORE;
+		strcpy(out->path, path);
+		return 0;
+	}
 	return fail(err, errsz, uri, "unknown scheme");
 }

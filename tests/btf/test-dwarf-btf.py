@@ -3,14 +3,16 @@
 
 For the members libkvmdci uses, tests/btf/btf-probe answers once from the lab kernel's BTF
 (vmlinux .BTF and the modules' split BTF) and once from DWARF (the -dbg package's vmlinux and
-kvm, kvm-amd, kvm-intel module debug files), with an empty name-index cache (cold) and again
-with the index that run wrote (warm). Offsets, bitfield sizes, sizes and compiled capture
-programs must be identical. A truncated DWARF file must give an error naming it, not a crash.
+kvm, kvm-amd, kvm-intel module debug files): with an empty name-index cache (cold), with the
+index that run wrote (warm), with that index damaged, and with no index. Offsets, bitfield
+sizes, sizes and compiled capture programs must be identical. A truncated DWARF file must give
+an error naming it, not a crash.
 Skips (77) when the DWARF vmlinux has not been extracted (kvmdci-lab build --dwarf-vmlinux).
 Usage: test-dwarf-btf.py BTF_PROBE [KERNEL]
 """
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -114,6 +116,20 @@ def run_timed(source, vmlinux, moddir, qargs, env_extra=None):
     return os.waitstatus_to_exitcode(status), time.monotonic() - t0, ru.ru_maxrss
 
 
+def damage_indexes(d):
+    """Point every entry of the on-disk name indexes 7 bytes off, and the resume point too."""
+    for f in os.listdir(d):
+        with open(os.path.join(d, f), "r+b") as fh:
+            b = bytearray(fh.read())
+            struct.pack_into("<Q", b, 16, 12345)
+            pos = 32
+            while pos + 11 <= len(b):
+                struct.pack_into("<Q", b, pos, struct.unpack_from("<Q", b, pos)[0] + 7)
+                pos += 11 + struct.unpack_from("<H", b, pos + 9)[0]
+            fh.seek(0)
+            fh.write(b)
+
+
 failures = 0
 checked = 0
 
@@ -132,7 +148,10 @@ try:
     check(rc == 0, f"BTF probe runs (rc {rc}) {err.strip()}")
     results = {}
     for name, env in (("cold", {"XDG_CACHE_HOME": cache}), ("warm", {"XDG_CACHE_HOME": cache}),
+                      ("damaged", {"XDG_CACHE_HOME": cache}),
                       ("index off", {"KVMDCI_DWARF_INDEX": "0"})):
+        if name == "damaged":
+            damage_indexes(os.path.join(cache, "libkvmdci"))
         rc, out, err = run("dwarf", dwarf_vmlinux, ddir, args, env)
         check(rc == 0, f"DWARF probe runs, index {name} (rc {rc}) {err.strip()}")
         results[name] = out

@@ -84,6 +84,25 @@ def main():
                 check(f"watch and break agree on {name} for identical windows",
                       watch.get(code) == brk.get(code), f"{watch.get(code)} vs {brk.get(code)}")
 
+        # --counters: KVM's own counters read from memory, no breakpoints: every counter
+        # equals the window's delta from KVM_GET_STATS_FD
+        t.window_start("w5", VCPUS, ITERATIONS)
+        tool = Tool("kvmdci-exits", ["--json", "--counters"], t.tool_env)
+        tool.wait_line("tracing", 120)
+        t.signal("w5")
+        t.wait_state("w5", "window-done", 600)
+        rc, out, err = tool.stop(signal.SIGINT)
+        doc = json.loads(out) if rc == 0 else {}
+        _, total = window_deltas(t.result("w5"))
+        common = sorted(set(total) & set(doc.get("counters", {})))
+        diff = {c: (doc["counters"][c], total[c]) for c in common if doc["counters"][c] != total[c]}
+        check("--counters: every KVM counter equals the window's delta (KVM_GET_STATS_FD)",
+              rc == 0 and len(common) >= 10 and not diff,
+              f"{len(common)} counters compared, differences {diff}; exits "
+              f"{doc.get('counters', {}).get('exits')} vs {total.get('exits')}")
+        t.signal("w5")
+        t.wait_state("w5", "done", 300)
+
         # auto picks the fastest exact trigger and says which
         t.window_start("w3", 1, 50)
         tool = Tool("kvmdci-exits", ["--json"], t.tool_env)

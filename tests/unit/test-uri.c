@@ -19,6 +19,34 @@ START_TEST(good)
 	ck_assert_int_eq(target_uri_parse("gdb+unix:///run/lab/gdb.sock", &u, err, sizeof(err)), 0);
 	ck_assert_int_eq(u.kind, URI_GDB_UNIX);
 	ck_assert_str_eq(u.path, "/run/lab/gdb.sock");
+	ck_assert_int_eq(target_uri_parse("serial:///dev/ttyS0", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(u.kind, URI_SERIAL);
+	ck_assert_str_eq(u.path, "/dev/ttyS0");
+	ck_assert_int_eq(u.baud, 0);
+	ck_assert_int_eq(target_uri_parse("serial:///dev/ttyUSB1?baud=115200", &u, err, sizeof(err)),
+			 0);
+	ck_assert_str_eq(u.path, "/dev/ttyUSB1");
+	ck_assert_int_eq(u.baud, 115200);
+	ck_assert_int_eq(target_uri_parse("usb://1d6b:0010", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(u.kind, URI_USB);
+	ck_assert_int_eq(u.usb_by_class, 0);
+	ck_assert_uint_eq(u.vid, 0x1d6b);
+	ck_assert_uint_eq(u.pid, 0x0010);
+	ck_assert_int_eq(u.interface, -1);
+	ck_assert_int_eq(target_uri_parse("usb://1D6B:0010?serial=ab-12&if=1", &u, err, sizeof(err)),
+			 0);
+	ck_assert_str_eq(u.serial, "ab-12");
+	ck_assert_int_eq(u.interface, 1);
+	ck_assert_int_eq(target_uri_parse("usb://class=dc/02/01", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(u.usb_by_class, 1);
+	ck_assert_uint_eq(u.cls, 0xdc);
+	ck_assert_uint_eq(u.subclass, 2);
+	ck_assert_uint_eq(u.protocol, 1);
+	ck_assert_int_eq(target_uri_parse("kcore:", &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(u.kind, URI_KCORE);
+	ck_assert_str_eq(u.path, "/proc/kcore");
+	ck_assert_int_eq(target_uri_parse("kcore:///tmp/kcore.copy", &u, err, sizeof(err)), 0);
+	ck_assert_str_eq(u.path, "/tmp/kcore.copy");
 }
 END_TEST
 
@@ -27,7 +55,12 @@ START_TEST(bad)
 	static const char *const bad_uris[] = {
 		"", "gdb://", "gdb://host", "gdb://:12", "gdb://host:0", "gdb://host:65536",
 		"gdb://host:12x", "gdb+unix://relative/path", "http://x", "gdb://a/b:1",
-		"gdb://[::1:5", "gdb://host:1\n", "serial:///dev/ttyS0",
+		"gdb://[::1:5", "gdb://host:1\n", "serial://dev/ttyS0", "serial:///",
+		"serial:///dev/ttyS0?baud=fast", "serial:///dev/ttyS0?baud=0",
+		"serial:///dev/ttyS0?speed=9600", "serial:///dev/ttyS0?baud", "usb://1d6b",
+		"usb://1d6b:00100", "usb://1d6b:001g", "usb://:0010", "usb://class=dc/02",
+		"usb://class=dc/02/100", "usb://1d6b:0010?if=300", "usb://1d6b:0010?serial=",
+		"usb://1d6b:0010?color=red", "usb://1d6b:0010?if=-1", "kcore:proc/kcore", "kcore:/x",
 	};
 	struct target_uri u;
 	char err[256];

@@ -1,0 +1,116 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * KVM's own per-vCPU counters (struct kvm_vcpu_stat: exits, io_exits, halt_exits, ...; from
+ * 5.14 with the generic ones in its first member), read straight from memory: the counter
+ * names and offsets come from the type info, every u64 member, nested structs flattened.
+ * Reading them costs no breakpoint: kvmdci-exits --counters uses this.
+ */
+#include <bpf/btf.h>
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernel/kernel-internal.h"
+#include "kvm/kvm-internal.h"
+
+#define MAX_STATS 256
+
+struct stat_field {
+	char name[64];
+	uint32_t offset; /* from struct kvm_vcpu_stat */
+};
+
+/* Collect every 8-byte integer member under @id (recursing into structs). */
+static int collect(struct btf *btf, int32_t id, uint32_t base, struct stat_field *out, int n,
+		   int max, int depth)
+{
+	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
+	const struct btf_member *m;
+
+	if (!t || depth > 4 || !btf_is_struct(t))
+		return n;
+	m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t) && n < max; i++, m++) {
+		int32_t mt = ktypes_skip_mods(btf, (int32_t)m->type);
+		const struct btf_type *tt = btf__type_by_id(btf, (uint32_t)mt);
+		uint32_t off = base + btf_member_bit_offset(t, (uint32_t)i) / 8;
+		if (!tt)
+			continue;
+		if (btf_is_struct(tt)) {
+			n = collect(btf, mt, off, out, n, max, depth + 1);
+		} else if ((btf_is_int(tt) && tt->size == 8) && !btf_member_bitfield_size(t, (uint32_t)i)) {
+			const char *name = btf__name_by_offset(btf, m->name_off);
+			snprintf(out[n].name, sizeof(out[n].name), "%s", name ? name : "?");
+			out[n++].offset = off;
+		}
+	}
+	return n;
+}
+
+struct kvmdci_vcpu_stats_layout {
+	uint64_t stat_off; /* of kvm_vcpu.stat */
+	uint32_t size;     /* of struct kvm_vcpu_stat */
+	int n;
+	struct stat_field f[MAX_STATS];
+};
+
+KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
+					       struct kvmdci_vcpu_stats_layout **ret)
+{
+	struct kvmdci_vcpu_stats_layout *l;
+	struct ktypes_loc loc;
+	struct btf *btf;
+	int32_t id;
+	int r;
+
+	if ((r = kernel_member(k, NULL, "struct kvm_vcpu", "stat", &loc)) < 0 ||
+	    (r = kernel_type(k, NULL, "struct kvm_vcpu_stat", &btf, &id)) < 0) {
+		kvmdci_err(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
+		return r;
+	}
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return -ENOMEM;
+	l->stat_off = loc.bit_offset / 8;
+	l->size = loc.size;
+	l->n = collect(btf, id, 0, l->f, 0, MAX_STATS, 0);
+	if (l->n == 0 || l->size == 0 || l->size > 8192) {
+		kvmdci_err(k->ctx, "type info: struct kvm_vcpu_stat has no 64-bit counters");
+		free(l);
+		return -ENOENT;
+	}
+	*ret = l;
+	return 0;
+}
+
+KVMDCI_EXPORT void kvmdci_kvm_vcpu_stats_layout_free(struct kvmdci_vcpu_stats_layout *l)
+{
+	free(l);
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_count(const struct kvmdci_vcpu_stats_layout *l)
+{
+	return l->n;
+}
+
+KVMDCI_EXPORT const char *kvmdci_kvm_vcpu_stats_name(const struct kvmdci_vcpu_stats_layout *l,
+						     int i)
+{
+	return i >= 0 && i < l->n ? l->f[i].name : NULL;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_read(struct kvmdci_kernel *k,
+					     const struct kvmdci_vcpu_stats_layout *l,
+					     uint64_t vcpu, uint64_t *values)
+{
+	uint8_t buf[8192];
+	int r = kvmdci_kernel_read(k, vcpu + l->stat_off, buf, l->size);
+
+	if (r < 0) {
+		kvmdci_err(k->ctx, "cannot read kvm_vcpu.stat of vCPU 0x%llx",
+			   (unsigned long long)vcpu);
+		return r;
+	}
+	for (int i = 0; i < l->n; i++)
+		values[i] = le64(buf + l->f[i].offset);
+	return 0;
+}

@@ -1,0 +1,260 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * AMD SVM state that KVM keeps for a vCPU (struct vcpu_svm, arch/x86/kvm/svm/svm.h) and the
+ * VMCB decoded from memory. The VMCB is architectural (AMD APM vol. 2, appendix B: control
+ * area 0x400 bytes, then the state save area), but its offsets are still taken from the
+ * target's struct vmcb type so that one build follows the kernel's view of it; a test checks
+ * those offsets against the APM. vcpu_svm: vmcb, then vmcb01/current_vmcb (kvm_vmcb_info,
+ * 5.13+) or vmcb_pa (<= 5.12), and nested (svm_nested_state: vmcb02, vmcb12_gpa, hsave_msr).
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernel/kernel-internal.h"
+#include "kvm/virt-internal.h"
+
+#define SVM_MOD "kvm_amd"
+#define VMCB_SIZE 4096
+
+static int member(const struct virt_env *e, const char *type, uint64_t base, const char *path,
+		  uint64_t *v)
+{
+	struct ktypes_loc loc;
+	uint8_t b[8] = { 0 };
+	int r = kernel_member(e->k, SVM_MOD, type, path, &loc);
+
+	if (r < 0)
+		return r;
+	if ((r = e->read(e->data, base + loc.bit_offset / 8, b, loc.size < 8 ? loc.size : 8)) < 0)
+		return r;
+	*v = le64(b);
+	return 0;
+}
+
+/* APM vol. 2 table B-1 (VMCB control area, offsets 0x00-0x17): bit numbers over the words. */
+KVMDCI_EXPORT const char *kvmdci_svm_intercept_name(int bit)
+{
+	static const char *const crdr[] = { "cr", "cr", "dr", "dr" };
+	static const char *const rw[] = { "read", "write", "read", "write" };
+	static char names[64][20];
+	static const char *const w3[32] = {
+		"intr",	      "nmi",	      "smi",	   "init",	  "vintr",	"cr0_sel_write",
+		"idtr_read",  "gdtr_read",    "ldtr_read", "tr_read",	  "idtr_write", "gdtr_write",
+		"ldtr_write", "tr_write",     "rdtsc",	   "rdpmc",	  "pushf",	"popf",
+		"cpuid",      "rsm",	      "iret",	   "intn",	  "invd",	"pause",
+		"hlt",	      "invlpg",	      "invlpga",   "ioio_prot",	  "msr_prot",	"task_switch",
+		"ferr_freeze", "shutdown",
+	};
+	static const char *const w4[16] = {
+		"vmrun",   "vmmcall", "vmload",	    "vmsave", "stgi",  "clgi",  "skinit", "rdtscp",
+		"icebp",   "wbinvd",  "monitor",    "mwait",  "mwait_cond", "xsetbv", "rdpru",
+		"efer_write_trap",
+	};
+	static const char *const w5[] = { "invlpgb", "invlpgb_illegal", "invpcid", "mcommit",
+					  "tlbsync", "bus_lock", "idle_hlt" };
+	static char exc[32][16], crtrap[16][20];
+
+	if (bit < 0)
+		return NULL;
+	if (bit < 64) { /* words 0 and 1: CR and DR reads/writes, 16 each */
+		if (!names[bit][0])
+			snprintf(names[bit], sizeof(names[bit]), "%s%d_%s", crdr[bit / 16], bit % 16,
+				 rw[bit / 16]);
+		return names[bit];
+	}
+	if (bit < 96) { /* word 2: exception vectors */
+		if (!exc[bit - 64][0])
+			snprintf(exc[bit - 64], sizeof(exc[0]), "exception_%d", bit - 64);
+		return exc[bit - 64];
+	}
+	if (bit < 128)
+		return w3[bit - 96];
+	if (bit < 144)
+		return w4[bit - 128];
+	if (bit < 160) { /* word 4 bits 16-31: CR0-15 write traps */
+		if (!crtrap[bit - 144][0])
+			snprintf(crtrap[bit - 144], sizeof(crtrap[0]), "cr%d_write_trap", bit - 144);
+		return crtrap[bit - 144];
+	}
+	if (bit < 160 + (int)ARRAY_SIZE(w5))
+		return w5[bit - 160];
+	return NULL;
+}
+
+int svm_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_svm_vcpu *out)
+{
+	static const char *const T = "struct vcpu_svm";
+	uint64_t v, cur;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	out->vcpu = vcpu;
+	out->asid = -1;
+	if ((r = member(e, T, vcpu, "vmcb", &v)) < 0) {
+		if (r == -ENOENT)
+			kvmdci_err(e->k->ctx, "%s", kvmdci_ctx_last_error(e->k->ctx));
+		else
+			kvmdci_err(e->k->ctx, "struct vcpu_svm at 0x%llx: unreadable",
+				   (unsigned long long)vcpu);
+		return r;
+	}
+	out->vmcb = v;
+	if (member(e, T, vcpu, "vmcb01.ptr", &v) == 0) { /* 5.13+ */
+		out->vmcb01 = v;
+		if (member(e, T, vcpu, "vmcb01.pa", &v) == 0)
+			out->vmcb01_pa = v;
+		if (member(e, T, vcpu, "current_vmcb", &cur) == 0 && cur &&
+		    member(e, "struct kvm_vmcb_info", cur, "pa", &v) == 0)
+			out->vmcb_pa = v;
+		if (member(e, T, vcpu, "nested.vmcb02.ptr", &v) == 0)
+			out->vmcb02 = v;
+		out->guest_mode = out->vmcb != out->vmcb01;
+	} else if (member(e, T, vcpu, "vmcb_pa", &v) == 0) { /* <= 5.12 */
+		out->vmcb_pa = v;
+		out->vmcb01 = out->vmcb;
+		out->vmcb01_pa = v;
+	}
+	if (member(e, T, vcpu, "nested.vmcb12_gpa", &v) == 0 ||
+	    member(e, T, vcpu, "nested.vmcb", &v) == 0) /* <= 5.9 */
+		out->vmcb12_gpa = v;
+	if (member(e, T, vcpu, "nested.hsave_msr", &v) == 0)
+		out->hsave_msr = v;
+	if (member(e, T, vcpu, "asid", &v) == 0)
+		out->asid = (int32_t)(uint32_t)v;
+	return 0;
+}
+
+static uint64_t field(const uint8_t *vmcb, const struct virt_env *e, const char *path,
+		      bool *missing)
+{
+	struct ktypes_loc loc;
+
+	if (kernel_member(e->k, SVM_MOD, "struct vmcb", path, &loc) < 0 ||
+	    loc.bit_offset / 8 + loc.size > VMCB_SIZE) {
+		*missing = true;
+		return 0;
+	}
+	uint8_t b[8] = { 0 };
+	memcpy(b, vmcb + loc.bit_offset / 8, loc.size < 8 ? loc.size : 8);
+	uint64_t v = le64(b);
+	if (loc.bitfield_size)
+		v = (v >> (loc.bit_offset % 8)) & ((1ull << loc.bitfield_size) - 1);
+	return v;
+}
+
+int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *out)
+{
+	static const char *const segs[] = { "es", "cs", "ss", "ds", "fs",
+					    "gs", "gdtr", "ldtr", "idtr", "tr" };
+	uint8_t *b = malloc(VMCB_SIZE);
+	bool missing = false;
+	struct ktypes_loc loc;
+	char p[64];
+	int r;
+
+	if (!b)
+		return -ENOMEM;
+	memset(out, 0, sizeof(*out));
+	out->addr = addr;
+	if ((r = e->read(e->data, addr, b, VMCB_SIZE)) < 0) {
+		kvmdci_err(e->k->ctx, "VMCB at 0x%llx: unreadable", (unsigned long long)addr);
+		free(b);
+		return r;
+	}
+	if (kernel_member(e->k, SVM_MOD, "struct vmcb", "control.intercepts", &loc) == 0) {
+		out->nintercepts = (int32_t)(loc.size / 4 < 6 ? loc.size / 4 : 6);
+		for (int i = 0; i < out->nintercepts; i++)
+			out->intercepts[i] = le32(b + loc.bit_offset / 8 + 4 * i);
+	}
+#define C(name) out->name = field(b, e, "control." #name, &missing)
+	C(pause_filter_thresh);
+	C(pause_filter_count);
+	C(iopm_base_pa);
+	C(msrpm_base_pa);
+	C(tsc_offset);
+	C(asid);
+	C(tlb_ctl);
+	C(int_ctl);
+	C(int_vector);
+	C(int_state);
+	C(exit_code);
+	C(exit_code_hi);
+	C(exit_info_1);
+	C(exit_info_2);
+	C(exit_int_info);
+	C(exit_int_info_err);
+	C(nested_ctl);
+	C(event_inj);
+	C(event_inj_err);
+	C(nested_cr3);
+	C(virt_ext);
+	C(clean);
+	C(next_rip);
+#undef C
+#define S(name) out->name = field(b, e, "save." #name, &missing)
+	S(cpl);
+	S(efer);
+	S(cr0);
+	S(cr2);
+	S(cr3);
+	S(cr4);
+	S(dr6);
+	S(dr7);
+	S(rflags);
+	S(rip);
+	S(rsp);
+	S(rax);
+#undef S
+	struct kvmdci_vmcb_seg *sp[] = { &out->es,   &out->cs,	 &out->ss,   &out->ds, &out->fs,
+					 &out->gs,   &out->gdtr, &out->ldtr, &out->idtr, &out->tr };
+	for (size_t i = 0; i < ARRAY_SIZE(segs); i++) {
+		snprintf(p, sizeof(p), "save.%s.selector", segs[i]);
+		sp[i]->selector = (uint16_t)field(b, e, p, &missing);
+		snprintf(p, sizeof(p), "save.%s.attrib", segs[i]);
+		sp[i]->attrib = (uint16_t)field(b, e, p, &missing);
+		snprintf(p, sizeof(p), "save.%s.limit", segs[i]);
+		sp[i]->limit = (uint32_t)field(b, e, p, &missing);
+		snprintf(p, sizeof(p), "save.%s.base", segs[i]);
+		sp[i]->base = field(b, e, p, &missing);
+	}
+	if (missing)
+		kvmdci_info(e->k->ctx, "type info: struct vmcb lacks some fields (left 0)");
+	free(b);
+	return 0;
+}
+
+int svm_vmcb_fields_read(const struct virt_env *e, uint64_t addr, struct kvmdci_field *out,
+			 int max)
+{
+	return virt_struct_fields(e, SVM_MOD, "struct vmcb", addr, VMCB_SIZE, out, max);
+}
+
+KVMDCI_EXPORT int kvmdci_svm_vcpu(struct kvmdci_kernel *k, uint64_t vcpu,
+				  struct kvmdci_svm_vcpu *out)
+{
+	struct virt_env e;
+
+	if (!kvmdci_kernel_has_module(k, SVM_MOD)) {
+		kvmdci_err(k->ctx, "kvm_amd is not loaded on the target");
+		return -ENODEV;
+	}
+	virt_env_kernel(&e, k);
+	return svm_vcpu_read(&e, vcpu, out);
+}
+
+KVMDCI_EXPORT int kvmdci_svm_vmcb(struct kvmdci_kernel *k, uint64_t addr, struct kvmdci_vmcb *out)
+{
+	struct virt_env e;
+
+	virt_env_kernel(&e, k);
+	return svm_vmcb_read(&e, addr, out);
+}
+
+KVMDCI_EXPORT int kvmdci_svm_vmcb_fields(struct kvmdci_kernel *k, uint64_t addr,
+					 struct kvmdci_field *out, int max)
+{
+	struct virt_env e;
+
+	virt_env_kernel(&e, k);
+	return svm_vmcb_fields_read(&e, addr, out, max);
+}

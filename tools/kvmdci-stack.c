@@ -1,0 +1,186 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* kvmdci-stack: the kernel call stack of one CPU or one task. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "shared.h"
+#include "stack-format.h"
+
+static struct tool tool = {.name = "kvmdci-stack"};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"Usage: kvmdci-stack -t URI [--cpu N | --pid P | --task ADDR] [--json]\n"
+		"\n"
+		"Prints the kernel call stack of one CPU of a stopped KVM host or a dump (from its\n"
+		"registers), or of one task (from the CPU it runs on, else from the context it\n"
+		"saved when it was switched out: thread.sp). Frames are unwound with the kernel's\n"
+		"ORC tables (vmlinux's from the file or memory, the modules' from struct module),\n"
+		"with a frame-pointer guess where there are none, and shown as\n"
+		"module!function+0xoff (vmlinux! for the kernel image). The unwind stops at the\n"
+		"end of the stack or on a bad frame, and says which.\n"
+		"\n"
+		"Selection (default: --cpu 0):\n"
+		"  -c, --cpu N           CPU N (0-based, the target's numbering)\n"
+		"  -P, --pid P           the thread with pid P\n"
+		"      --task ADDR       the struct task_struct at ADDR (0x...)\n"
+		"\n" TOOL_COMMON_HELP "\n"
+		"Examples:\n"
+		"  eval \"$(kvmdci-lab env)\"; kvmdci-stack --cpu 1\n"
+		"  kvmdci-stack --pid \"$(kvmdci-lab run 'pidof workload')\" --json\n"
+		"\n"
+		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		TOOL_COMMON_LONGOPTS,
+		{"cpu", required_argument, NULL, 'c'},
+		{"pid", required_argument, NULL, 'P'},
+		{"task", required_argument, NULL, 'T'},
+		{0},
+	};
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_unwinder *u = NULL;
+	struct kvmdci_stack *stack = NULL;
+	long cpu = -1, pid = -1;
+	unsigned long long task = 0;
+	int opt, r, status = 0, nsel = 0;
+	char *end;
+
+	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "c:P:", opts, NULL)) != -1) {
+		if (tool_common_option(&tool, opt, optarg, usage))
+			continue;
+		errno = 0;
+		switch (opt) {
+		case 'c':
+			cpu = strtol(optarg, &end, 10);
+			if (*end || end == optarg || errno || cpu < 0 || cpu > 65535) {
+				fprintf(stderr, "kvmdci-stack: --cpu needs a CPU number, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			nsel++;
+			break;
+		case 'P':
+			pid = strtol(optarg, &end, 10);
+			if (*end || end == optarg || errno || pid < 0 || pid > 0x7fffffff) {
+				fprintf(stderr, "kvmdci-stack: --pid needs a pid, not '%s'\n", optarg);
+				return 2;
+			}
+			nsel++;
+			break;
+		case 'T':
+			task = strtoull(optarg, &end, 16);
+			if (*end || end == optarg || errno || !task) {
+				fprintf(stderr,
+					"kvmdci-stack: --task needs a struct task_struct address, "
+					"not '%s'\n",
+					optarg);
+				return 2;
+			}
+			nsel++;
+			break;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "kvmdci-stack: unexpected argument '%s' (see --help)\n", argv[optind]);
+		return 2;
+	}
+	if (nsel > 1) {
+		fprintf(stderr, "kvmdci-stack: give one of --cpu, --pid and --task\n");
+		return 2;
+	}
+	if (!nsel)
+		cpu = 0;
+	tool_setup(&tool);
+	tool_install_signals();
+
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0)
+		return tool_fail(&tool, r, NULL);
+	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0 ||
+	    (r = kvmdci_unwinder_new(k, &u)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	if (!(stack = malloc(sizeof(*stack)))) {
+		status = tool_fail(&tool, -ENOMEM, NULL);
+		goto out;
+	}
+	json_t *doc = json_pack("{s:s}", "target", tool.target);
+	if (cpu >= 0) {
+		struct kvmdci_cpu_info ci;
+		if (cpu >= kvmdci_target_cpu_count(t)) {
+			json_decref(doc);
+			char msg[96];
+			snprintf(msg, sizeof(msg), "no CPU %ld: the target has %d", cpu,
+				 kvmdci_target_cpu_count(t));
+			status = tool_fail_msg(&tool, ENOENT, msg);
+			goto out;
+		}
+		if ((r = kvmdci_unwind_cpu(u, (int)cpu, &ci, stack)) < 0) {
+			json_decref(doc);
+			status = tool_fail(&tool, r, NULL);
+			goto out;
+		}
+		json_object_set_new(doc, "cpu", json_integer(cpu));
+		json_object_set_new(doc, "mode", json_string(kvmdci_cpu_mode_name(ci.mode)));
+		json_object_set_new(doc, "where", json_string(ci.where));
+		if (ci.task) {
+			json_object_set_new(doc, "task", tool_json_addr(ci.task));
+			json_object_set_new(doc, "pid", json_integer(ci.pid));
+			json_object_set_new(doc, "tgid", json_integer(ci.tgid));
+			json_object_set_new(doc, "comm", json_string(ci.comm));
+			json_object_set_new(doc, "state", json_string(ci.state));
+		}
+		if (!tool.json)
+			printf("CPU %ld: %s, %s; task %d %s (%s)\n", cpu, kvmdci_cpu_mode_name(ci.mode),
+			       ci.where, ci.pid, ci.task ? ci.comm : "?", ci.task ? ci.state : "?");
+	} else {
+		struct kvmdci_task_info ti;
+		uint64_t tk = task;
+		if (pid >= 0 && (r = kvmdci_kernel_task_find(k, (int)pid, &tk)) < 0) {
+			json_decref(doc);
+			status = tool_fail(&tool, r, NULL);
+			goto out;
+		}
+		if ((r = kvmdci_kernel_task_info(k, tk, &ti)) < 0 ||
+		    (r = kvmdci_unwind_task(u, tk, stack)) < 0) {
+			json_decref(doc);
+			status = tool_fail(&tool, r, NULL);
+			goto out;
+		}
+		json_object_set_new(doc, "task", tool_json_addr(tk));
+		json_object_set_new(doc, "pid", json_integer(ti.pid));
+		json_object_set_new(doc, "tgid", json_integer(ti.tgid));
+		json_object_set_new(doc, "comm", json_string(ti.comm));
+		json_object_set_new(doc, "state", json_string(ti.state));
+		json_object_set_new(doc, "on_cpu", json_boolean(ti.on_cpu > 0));
+		json_object_set_new(doc, "last_cpu", json_integer(ti.cpu));
+		if (!tool.json)
+			printf("task %d %s (%s) at 0x%llx, %s CPU %d\n", ti.pid, ti.comm, ti.state,
+			       (unsigned long long)tk, ti.on_cpu > 0 ? "running on" : "last ran on",
+			       ti.cpu);
+	}
+	json_object_set_new(doc, "stack", stack_json(stack));
+	if (tool.json)
+		tool_json_print(&tool, doc);
+	else
+		stack_print(stdout, stack, "  ");
+	json_decref(doc);
+out:
+	free(stack);
+	kvmdci_unwinder_unref(u);
+	kvmdci_kernel_unref(k);
+	kvmdci_target_unref(t);
+	kvmdci_ctx_unref(tool.ctx);
+	return status;
+}
