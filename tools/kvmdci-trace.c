@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "shared.h"
+#include "stack-format.h"
 
 static struct tool tool = { .name = "kvmdci-trace" };
 
@@ -27,6 +28,7 @@ static void usage(FILE *f)
 		"                        $arg0..$arg5, $rdi, casts, ->, ., [], container_of, + - ==...)\n"
 		"  -c, --count N         stop after N reported hits\n"
 		"  -d, --duration S      stop after S seconds\n"
+		"  -s, --stack           add the hit CPU's kernel call stack and current task\n"
 		"\n" TOOL_COMMON_HELP "\n"
 		"With --json: one JSON object per hit (JSON lines), then a summary object.\n"
 		"Examples:\n"
@@ -36,7 +38,33 @@ static void usage(FILE *f)
 
 struct state {
 	unsigned long long max, reported;
+	struct kvmdci_unwinder *unwinder; /* --stack */
+	struct kvmdci_stack *stack;
 };
+
+/* --stack: the stopped CPU's call stack and current task (the target is still stopped). */
+static void hit_stack(struct state *s, int cpu, json_t *o)
+{
+	struct kvmdci_cpu_info ci;
+
+	if (kvmdci_unwind_cpu(s->unwinder, cpu, &ci, s->stack) < 0) {
+		if (o)
+			json_object_set_new(o, "stack", json_null());
+		else
+			printf("    stack: %s\n", kvmdci_ctx_last_error(tool.ctx));
+		return;
+	}
+	if (o) {
+		json_object_set_new(o, "task", ci.task ? json_pack("{s:i, s:i, s:s}", "pid", ci.pid,
+								     "tgid", ci.tgid, "comm", ci.comm)
+						       : json_null());
+		json_object_set_new(o, "stack", stack_json(s->stack));
+		return;
+	}
+	printf("    pid %d %s: ", ci.pid, ci.task ? ci.comm : "?");
+	stack_print_line(stdout, s->stack, 0);
+	putchar('\n');
+}
 
 static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *data)
 {
@@ -51,6 +79,8 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 		json_t *o = json_pack("{s:I, s:s, s:i, s:o, s:o}", "seq", (json_int_t)h->seq,
 				      "entry", kvmdci_trace_entry_name(tr, h->entry), "cpu", h->cpu,
 				      "addr", tool_json_addr(h->addr), "captures", caps);
+		if (s->unwinder)
+			hit_stack(s, h->cpu, o);
 		tool_json_print(&tool, o);
 		json_decref(o);
 	} else {
@@ -64,6 +94,8 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 				printf(" %s=?", h->capture_names[i]);
 		}
 		putchar('\n');
+		if (s->unwinder)
+			hit_stack(s, h->cpu, NULL);
 		fflush(stdout);
 	}
 	s->reported++;
@@ -85,6 +117,7 @@ int main(int argc, char **argv)
 		{ "when", required_argument, NULL, 'w' },
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
+		{ "stack", no_argument, NULL, 's' },
 		{ 0 },
 	};
 	char *names[64];
@@ -97,8 +130,9 @@ int main(int argc, char **argv)
 	struct kvmdci_catalog *cat = NULL;
 	struct kvmdci_trace *tr = NULL;
 	char *end;
+	bool want_stack = false;
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:s", opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -122,6 +156,9 @@ int main(int argc, char **argv)
 				fprintf(stderr, "kvmdci-trace: --count needs a positive integer\n");
 				return 2;
 			}
+			break;
+		case 's':
+			want_stack = true;
 			break;
 		case 'd':
 			duration = strtod(optarg, &end);
@@ -157,7 +194,9 @@ int main(int argc, char **argv)
 		}
 	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0 ||
 	    (r = kvmdci_kernel_open(t, &tool.files, &k)) < 0 ||
-	    (r = kvmdci_trace_new(k, cat, &tr)) < 0) {
+	    (r = kvmdci_trace_new(k, cat, &tr)) < 0 ||
+	    (want_stack && (r = kvmdci_unwinder_new(k, &st.unwinder)) < 0) ||
+	    (want_stack && !(st.stack = malloc(sizeof(*st.stack))) && (r = -ENOMEM))) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
@@ -208,6 +247,8 @@ int main(int argc, char **argv)
 		tool_json_print(&tool, sum);
 	json_decref(sum);
 out:
+	free(st.stack);
+	kvmdci_unwinder_unref(st.unwinder);
 	kvmdci_trace_unref(tr);
 	kvmdci_kernel_unref(k);
 	kvmdci_target_unref(t);

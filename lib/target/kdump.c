@@ -332,6 +332,8 @@ int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 		r = -ENOMEM;
 		goto fail;
 	}
+	/* read(2), not mmap(2): a truncated file would raise SIGBUS past its end */
+	kdump_set_number_attr(k->kd, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER);
 	if (kdump_open_fd(k->kd, k->fd) != KDUMP_OK) {
 		r = fail(k, -EINVAL, "libkdumpfile: %s", kdump_get_err(k->kd));
 		goto fail;

@@ -11,3 +11,5 @@ Suite *rsp_suite(void);
 Suite *uri_suite(void);
 Suite *exit_reasons_suite(void);
 Suite *catalog_suite(void);
+Suite *unwind_suite(void);
+Suite *vmcs_suite(void);

@@ -1,0 +1,125 @@
+#!/usr/bin/env python3
+"""Transports and dump formats end to end on the lab, on one parked moment of the workload.
+
+ - serial://: `kvmdci-lab pty` bridges a pseudo-terminal to the gdbstub; kvmdci-iobus and
+   kvmdci-vcpu over it answer exactly as over gdb+unix:// (minus "stats" and "target"), and
+   the lab guest still runs afterwards (the bridge holds the stub only while a client does);
+ - kdump-compressed dumps of the same parked moment: QEMU's flattened zlib output as written,
+   the same unflattened with `makedumpfile -R`, and rewritten with snappy pages
+   (kdump-recompress.py: Debian's QEMU has no lzo/snappy) answer as the ELF dump does;
+ - corrupt dumps: every truncation (61-byte steps) and 1500 bit flips of a small real
+   kdump file (its first 64 pages, plain and flattened) are opened and read through the
+   library in one process: no crash, and every refusal names the file.
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+from e2e import TOOLS, TestLab, check, finish, run_tool
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RECOMPRESS = os.path.join(HERE, "kdump-recompress.py")
+CORRUPT = os.path.join(HERE, "kdump-corrupt.py")
+
+
+def parked_workload(t, name, args):
+    """As test-iobus.py: the workload's vCPU threads parked outside KVM_RUN."""
+    t.lab.run_bg(f"workload --window --iterations 3 --after 1 {args} --json /tmp/{name}.json "
+                 f"--state /tmp/{name}.state --pid-file /tmp/{name}.pid --quiet")
+    t.wait_state(name, "ready", 300)
+    t.signal(name)
+    t.wait_state(name, "window-done", 300)
+    return t.result(name)
+
+
+def answers(t, env, label):
+    out = {}
+    for name in ("kvmdci-iobus", "kvmdci-vcpu"):
+        rc, so, se = run_tool(name, ["--json"], env, timeout=600)
+        doc = json.loads(so) if rc == 0 and so.strip() else {}
+        check(f"{label}: {name} exits 0", rc == 0 and bool(doc.get("vms")),
+              f"rc={rc} {se.strip()[-300:]}")
+        doc.pop("stats", None)
+        doc.pop("target", None)
+        out[name] = doc
+    return out
+
+
+def main():
+    with TestLab() as t:
+        parked_workload(t, "w1", "--vms 2 --vcpus 2")
+        live = answers(t, t.tool_env, "gdb+unix")
+
+        # serial: a pty bridged to the gdbstub
+        r = t.lab._call(["pty"], timeout=30)
+        uri = r.stdout.strip()
+        check("kvmdci-lab pty prints a serial:// URI", uri.startswith("serial:///"), uri)
+        serial = answers(t, dict(t.tool_env, KVMDCI_TARGET=uri), "serial")
+        for name in live:
+            check(f"{name}: serial:// answers exactly as gdb+unix://",
+                  serial[name] == live[name] and live[name].get("vms"))
+        st, out = t.run("echo still-running", timeout=30)
+        check("the lab guest runs after the serial sessions", "still-running" in out, out)
+        rc, so, se = run_tool("kvmdci-iobus", ["--json", "-t", uri + "?baud=12345"], t.tool_env)
+        check("serial:// with a non-standard baud: exit 1, one clear line",
+              rc == 1 and "baud" in se and len(se.strip().splitlines()) == 1, se.strip())
+        t.lab._call(["pty", "--stop"], timeout=30)
+
+        # dumps of the parked moment
+        elf = os.path.join(t.dir, "w1.elf")
+        zflat = os.path.join(t.dir, "w1.kdump-zlib")
+        t.lab.dump(elf)
+        t.lab._call(["dump", "--format", "kdump-zlib", zflat], timeout=330)
+        dumps = {"ELF": elf, "kdump zlib (QEMU's flattened output)": zflat}
+        zraw = os.path.join(t.dir, "w1.kdump-zlib-raw")
+        if shutil.which("makedumpfile"):
+            with open(zflat, "rb") as fi, open(zraw, "wb") as fo:
+                r = subprocess.run(["makedumpfile", "-R", zraw], stdin=fi,
+                                   capture_output=True, text=True)
+            check("makedumpfile -R unflattens QEMU's kdump output", r.returncode == 0,
+                  r.stderr.strip()[-200:])
+            dumps["kdump zlib (unflattened)"] = zraw
+            snappy = os.path.join(t.dir, "w1.kdump-snappy")
+            r = subprocess.run([sys.executable, RECOMPRESS, zraw, snappy, "snappy"],
+                               capture_output=True, text=True)
+            check("kdump-recompress.py rewrites the pages with snappy", r.returncode == 0,
+                  (r.stdout + r.stderr).strip()[-200:])
+            dumps["kdump snappy"] = snappy
+        else:
+            check("makedumpfile is installed (scripts/install-deps.sh)", False)
+        ans = {label: answers(t, dict(t.tool_env, KVMDCI_TARGET="core://" + p), label)
+               for label, p in dumps.items()}
+        for label in dumps:
+            if label == "ELF":
+                continue
+            for name in live:
+                check(f"{name}: {label} answers exactly as the ELF dump",
+                      ans[label][name] == ans["ELF"][name] and ans["ELF"][name].get("vms"))
+        for name in live:
+            check(f"{name}: the ELF dump answers as the live parked target",
+                  ans["ELF"][name] == live[name])
+        for p in (elf, zflat):
+            os.unlink(p)
+
+        # corrupt and truncated dumps: a small real kdump file
+        if os.path.exists(zraw):
+            small = os.path.join(t.dir, "small.kdump")
+            subprocess.run([sys.executable, RECOMPRESS, zraw, small, "shrink", "64"],
+                           check=True, capture_output=True)
+            libpath = os.path.join(os.path.dirname(os.path.abspath(TOOLS)), "libkvmdci.so")
+            for mode in ("raw", "flat"):
+                r = subprocess.run([sys.executable, CORRUPT, libpath, small, mode],
+                                   capture_output=True, text=True, timeout=600)
+                last = (r.stdout.strip().splitlines() or [""])[-1]
+                check(f"corrupt {mode} kdump files: no crash, every refusal names the file",
+                      r.returncode == 0 and "no file name" not in r.stdout,
+                      f"rc={r.returncode} {last} {r.stderr.strip()[-300:]}")
+        t.signal("w1")
+        t.wait_state("w1", "done", 300)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
