@@ -60,7 +60,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kvmdci-cpus: unexpected argument '%s' (see --help)\n", argv[optind]);
+		fprintf(stderr, "kvmdci-cpus: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
 		return 2;
 	}
 	tool_setup(&tool);
@@ -87,27 +88,26 @@ int main(int argc, char **argv)
 		if ((r = kvmdci_unwind_cpu(u, cpu, &ci, want_stack ? stack : NULL)) < 0) {
 			tool_progress(&tool, "warning: CPU %d: %s", cpu,
 				      kvmdci_ctx_last_error(tool.ctx));
-			json_array_append_new(jcpus,
-					      json_pack("{s:i, s:s}", "cpu", cpu, "error",
-							kvmdci_ctx_last_error(tool.ctx)));
+			json_array_append_new(jcpus, json_pack("{s:i, s:s}", "cpu", cpu, "error",
+							       kvmdci_ctx_last_error(tool.ctx)));
 			if (!tool.json)
 				printf("%-4d error: %s\n", cpu, kvmdci_ctx_last_error(tool.ctx));
 			continue;
 		}
 		const char *virt = ci.virt < 0 ? "?" : ci.virt ? "on" : "off";
-		json_t *jc = json_pack(
-			"{s:i, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "cpu", cpu, "linux_cpu",
-			ci.linux_cpu, "mode", kvmdci_cpu_mode_name(ci.mode), "where", ci.where, "rip",
-			tool_json_addr(ci.rip), "rsp", tool_json_addr(ci.rsp), "cs",
-			tool_json_addr(ci.cs), "cr0", tool_json_addr(ci.cr0), "cr3",
-			tool_json_addr(ci.cr3), "virtualization",
-			ci.virt < 0 ? json_null() : json_boolean(ci.virt));
+		json_t *jc = json_pack("{s:i, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "cpu",
+				       cpu, "linux_cpu", ci.linux_cpu, "mode",
+				       kvmdci_cpu_mode_name(ci.mode), "where", ci.where, "rip",
+				       tool_json_addr(ci.rip), "rsp", tool_json_addr(ci.rsp), "cs",
+				       tool_json_addr(ci.cs), "cr0", tool_json_addr(ci.cr0), "cr3",
+				       tool_json_addr(ci.cr3), "virtualization",
+				       ci.virt < 0 ? json_null() : json_boolean(ci.virt));
 		if (ci.task)
-			json_object_set_new(
-				jc, "task",
-				json_pack("{s:o, s:i, s:i, s:s, s:s, s:b}", "task",
-					  tool_json_addr(ci.task), "pid", ci.pid, "tgid", ci.tgid,
-					  "comm", ci.comm, "state", ci.state, "idle", ci.idle != 0));
+			json_object_set_new(jc, "task",
+					    json_pack("{s:o, s:i, s:i, s:s, s:s, s:b}", "task",
+						      tool_json_addr(ci.task), "pid", ci.pid,
+						      "tgid", ci.tgid, "comm", ci.comm, "state",
+						      ci.state, "idle", ci.idle != 0));
 		else
 			json_object_set_new(jc, "task", json_null());
 		if (want_stack)
@@ -119,9 +119,10 @@ int main(int argc, char **argv)
 		if (ci.task)
 			snprintf(pid, sizeof(pid), "%d", ci.pid);
 		if (want_stack) {
-			printf("%sCPU %d (linux %d): %s, virtualization %s, task %s %s (%s)%s\n  %s\n",
-			       cpu ? "\n" : "", cpu, ci.linux_cpu, kvmdci_cpu_mode_name(ci.mode), virt,
-			       pid, ci.task ? ci.comm : "?", ci.task ? ci.state : "?",
+			printf("%sCPU %d (linux %d): %s, virtualization %s, task %s %s (%s)%s\n  "
+			       "%s\n",
+			       cpu ? "\n" : "", cpu, ci.linux_cpu, kvmdci_cpu_mode_name(ci.mode),
+			       virt, pid, ci.task ? ci.comm : "?", ci.task ? ci.state : "?",
 			       ci.idle ? " idle" : "", ci.where);
 			stack_print(stdout, stack, "  ");
 		} else {

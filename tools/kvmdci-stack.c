@@ -15,7 +15,8 @@ static void usage(FILE *f)
 	fprintf(f,
 		"Usage: kvmdci-stack -t URI [--cpu N | --pid P | --task ADDR] [--json]\n"
 		"\n"
-		"Prints the kernel call stack of one CPU of a stopped KVM host or a dump (from its\n"
+		"Prints the kernel call stack of one CPU of a stopped KVM host or a dump (from "
+		"its\n"
 		"registers), or of one task (from the CPU it runs on, else from the context it\n"
 		"saved when it was switched out: thread.sp). Frames are unwound with the kernel's\n"
 		"ORC tables (vmlinux's from the file or memory, the modules' from struct module),\n"
@@ -61,7 +62,8 @@ int main(int argc, char **argv)
 		case 'c':
 			cpu = strtol(optarg, &end, 10);
 			if (*end || end == optarg || errno || cpu < 0 || cpu > 65535) {
-				fprintf(stderr, "kvmdci-stack: --cpu needs a CPU number, not '%s'\n",
+				fprintf(stderr,
+					"kvmdci-stack: --cpu needs a CPU number, not '%s'\n",
 					optarg);
 				return 2;
 			}
@@ -70,7 +72,8 @@ int main(int argc, char **argv)
 		case 'P':
 			pid = strtol(optarg, &end, 10);
 			if (*end || end == optarg || errno || pid < 0 || pid > 0x7fffffff) {
-				fprintf(stderr, "kvmdci-stack: --pid needs a pid, not '%s'\n", optarg);
+				fprintf(stderr, "kvmdci-stack: --pid needs a pid, not '%s'\n",
+					optarg);
 				return 2;
 			}
 			nsel++;
@@ -92,7 +95,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind < argc) {
-		fprintf(stderr, "kvmdci-stack: unexpected argument '%s' (see --help)\n", argv[optind]);
+		fprintf(stderr, "kvmdci-stack: unexpected argument '%s' (see --help)\n",
+			argv[optind]);
 		return 2;
 	}
 	if (nsel > 1) {
@@ -142,8 +146,9 @@ int main(int argc, char **argv)
 			json_object_set_new(doc, "state", json_string(ci.state));
 		}
 		if (!tool.json)
-			printf("CPU %ld: %s, %s; task %d %s (%s)\n", cpu, kvmdci_cpu_mode_name(ci.mode),
-			       ci.where, ci.pid, ci.task ? ci.comm : "?", ci.task ? ci.state : "?");
+			printf("CPU %ld: %s, %s; task %d %s (%s)\n", cpu,
+			       kvmdci_cpu_mode_name(ci.mode), ci.where, ci.pid,
+			       ci.task ? ci.comm : "?", ci.task ? ci.state : "?");
 	} else {
 		struct kvmdci_task_info ti;
 		uint64_t tk = task;

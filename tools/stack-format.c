@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Kernel call stacks for people and as JSON (kvmdci-stack, kvmdci-cpus, kvmdci-trace). */
+#include <string.h>
+
 #include "shared.h"
 #include "stack-format.h"
 
@@ -15,13 +17,17 @@ void stack_frame_name(const struct kvmdci_frame *f, char *buf, size_t size)
 const char *stack_end_key(int end)
 {
 	static const char *const keys[] = {
-		[KVMDCI_UNWIND_END_OF_STACK] = "end_of_stack", [KVMDCI_UNWIND_USER_MODE] = "user_mode",
-		[KVMDCI_UNWIND_BAD_ORC] = "bad_orc",           [KVMDCI_UNWIND_BAD_FRAME] = "bad_frame",
-		[KVMDCI_UNWIND_UNREADABLE] = "unreadable",     [KVMDCI_UNWIND_LOOP] = "loop",
-		[KVMDCI_UNWIND_DEPTH] = "depth",               [KVMDCI_UNWIND_NO_STACK] = "no_stack",
+		[KVMDCI_UNWIND_END_OF_STACK] = "end_of_stack",
+		[KVMDCI_UNWIND_USER_MODE] = "user_mode",
+		[KVMDCI_UNWIND_BAD_ORC] = "bad_orc",
+		[KVMDCI_UNWIND_BAD_FRAME] = "bad_frame",
+		[KVMDCI_UNWIND_UNREADABLE] = "unreadable",
+		[KVMDCI_UNWIND_LOOP] = "loop",
+		[KVMDCI_UNWIND_DEPTH] = "depth",
+		[KVMDCI_UNWIND_NO_STACK] = "no_stack",
 	};
 	return end >= 0 && (size_t)end < sizeof(keys) / sizeof(keys[0]) && keys[end] ? keys[end]
-										      : "unknown";
+										     : "unknown";
 }
 
 void stack_print(FILE *out, const struct kvmdci_stack *s, const char *indent)
@@ -64,8 +70,8 @@ json_t *stack_json(const struct kvmdci_stack *s)
 	for (int i = 0; i < s->nframes; i++) {
 		const struct kvmdci_frame *f = &s->frames[i];
 		stack_frame_name(f, name, sizeof(name));
-		json_t *o = json_pack("{s:o, s:o, s:s, s:b, s:b}", "ip", tool_json_addr(f->ip), "sp",
-				      tool_json_addr(f->sp), "symbol", name, "regs",
+		json_t *o = json_pack("{s:o, s:o, s:s, s:b, s:b}", "ip", tool_json_addr(f->ip),
+				      "sp", tool_json_addr(f->sp), "symbol", name, "regs",
 				      (f->flags & KVMDCI_FRAME_REGS) != 0, "guess",
 				      (f->flags & KVMDCI_FRAME_GUESS) != 0);
 		if (f->symbolized) {

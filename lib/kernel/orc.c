@@ -30,11 +30,11 @@ int orc_version_from_release(const char *release)
 int orc_version_from_header(const uint8_t *hash, size_t len)
 {
 	/* ORC_HASH of orc_types.h as of 6.4 (scripts/orc_hash.sh), in .orc_header since 6.4 */
-	static const uint8_t v3[20] = { 0xfe, 0x5d, 0x32, 0xbf, 0x58, 0x1b, 0xd6, 0x3b, 0x2c, 0xa9,
-					0xa5, 0xc6, 0x5b, 0xa5, 0xa6, 0x25, 0xea, 0xb3, 0xfe, 0x24 };
+	static const uint8_t v3[20] = {0xfe, 0x5d, 0x32, 0xbf, 0x58, 0x1b, 0xd6, 0x3b, 0x2c, 0xa9,
+				       0xa5, 0xc6, 0x5b, 0xa5, 0xa6, 0x25, 0xea, 0xb3, 0xfe, 0x24};
 	/* the 6.3 format, whose .orc_header came with the 6.3.10 backport */
-	static const uint8_t v2[20] = { 0xdb, 0x84, 0xae, 0xd4, 0x10, 0x3b, 0x31, 0xdd, 0x51, 0xe0,
-					0x17, 0xf8, 0xf7, 0x97, 0x83, 0xca, 0x98, 0x5c, 0x2c, 0x51 };
+	static const uint8_t v2[20] = {0xdb, 0x84, 0xae, 0xd4, 0x10, 0x3b, 0x31, 0xdd, 0x51, 0xe0,
+				       0x17, 0xf8, 0xf7, 0x97, 0x83, 0xca, 0x98, 0x5c, 0x2c, 0x51};
 
 	if (len != 20)
 		return -1;
@@ -123,8 +123,15 @@ void orc_table_free(struct orc_table *t)
 /* struct pt_regs on x86-64 (arch/x86/include/asm/ptrace.h), when type info lacks it. */
 void orc_regs_layout_default(struct orc_regs_layout *l)
 {
-	*l = (struct orc_regs_layout){ .r13 = 16, .bp = 32, .r10 = 56, .dx = 96, .di = 112,
-				       .ip = 128, .cs = 136, .sp = 152, .size = 168 };
+	*l = (struct orc_regs_layout){.r13 = 16,
+				      .bp = 32,
+				      .r10 = 56,
+				      .dx = 96,
+				      .di = 112,
+				      .ip = 128,
+				      .cs = 136,
+				      .sp = 152,
+				      .size = 168};
 }
 
 static int rd(const struct orc_env *env, struct orc_state *s, uint64_t addr, uint64_t *val)
@@ -140,10 +147,10 @@ static int rd(const struct orc_env *env, struct orc_state *s, uint64_t addr, uin
 	return 0;
 }
 
-#define FAIL(code, ...)                                                                            \
-	do {                                                                                       \
-		snprintf(detail, detail_size, __VA_ARGS__);                                        \
-		return code;                                                                       \
+#define FAIL(code, ...)                                     \
+	do {                                                \
+		snprintf(detail, detail_size, __VA_ARGS__); \
+		return code;                                \
 	} while (0)
 
 /* get_reg(): a register saved in the last full pt_regs (or the one before a partial one). */
@@ -158,8 +165,9 @@ static int get_reg(const struct orc_env *env, struct orc_state *s, uint32_t off,
 
 static const char *reg_name(unsigned int reg)
 {
-	static const char *const names[] = { "undefined", "prev_sp", "dx", "di", "bp",
-					     "sp", "r10", "r13", "bp_indirect", "sp_indirect" };
+	static const char *const names[] = {"undefined",   "prev_sp",	 "dx",	"di",
+					    "bp",	   "sp",	 "r10", "r13",
+					    "bp_indirect", "sp_indirect"};
 	return reg < 10 ? names[reg] : "unknown";
 }
 
@@ -167,9 +175,11 @@ enum orc_step orc_step(const struct orc_env *env, struct orc_state *s, char *det
 		       size_t detail_size)
 {
 	/* orc_fp_entry: the guess for code without ORC data (it must use frame pointers) */
-	static const struct orc_entry fp_entry = { .type = ORC_TYPE_CALL, .sp_reg = ORC_REG_BP,
-						   .sp_offset = 16, .bp_reg = ORC_REG_PREV_SP,
-						   .bp_offset = -16 };
+	static const struct orc_entry fp_entry = {.type = ORC_TYPE_CALL,
+						  .sp_reg = ORC_REG_BP,
+						  .sp_offset = 16,
+						  .bp_reg = ORC_REG_PREV_SP,
+						  .bp_offset = -16};
 	const struct orc_regs_layout *L = &env->regs;
 	struct orc_entry e;
 	uint64_t sp, tmp, prev_sp = s->sp, orig_ip = s->ip, ip, newsp, cs;
@@ -184,7 +194,8 @@ enum orc_step orc_step(const struct orc_env *env, struct orc_state *s, char *det
 		e = fp_entry;
 		s->guess = true;
 	} else if (e.type == ORC_TYPE_UNDEFINED) {
-		FAIL(ORC_STEP_BAD_ORC, "ORC entry for 0x%llx is undefined", (unsigned long long)orig_ip);
+		FAIL(ORC_STEP_BAD_ORC, "ORC entry for 0x%llx is undefined",
+		     (unsigned long long)orig_ip);
 	} else if (e.type == ORC_TYPE_END_OF_STACK) {
 		FAIL(ORC_STEP_END, "end of stack");
 	}
@@ -208,9 +219,9 @@ enum orc_step orc_step(const struct orc_env *env, struct orc_state *s, char *det
 	case ORC_REG_R13:
 	case ORC_REG_DI:
 	case ORC_REG_DX: {
-		uint32_t off = e.sp_reg == ORC_REG_R10   ? L->r10
+		uint32_t off = e.sp_reg == ORC_REG_R10	 ? L->r10
 			       : e.sp_reg == ORC_REG_R13 ? L->r13
-			       : e.sp_reg == ORC_REG_DI  ? L->di
+			       : e.sp_reg == ORC_REG_DI	 ? L->di
 							 : L->dx;
 		r = get_reg(env, s, off, &sp);
 		if (r == -ENOENT)
@@ -227,7 +238,8 @@ enum orc_step orc_step(const struct orc_env *env, struct orc_state *s, char *det
 	}
 	if (indirect) {
 		if (rd(env, s, sp, &sp) < 0)
-			FAIL(ORC_STEP_UNREADABLE, "cannot read the indirect stack pointer at 0x%llx",
+			FAIL(ORC_STEP_UNREADABLE,
+			     "cannot read the indirect stack pointer at 0x%llx",
 			     (unsigned long long)sp);
 		if (e.sp_reg == ORC_REG_SP_INDIRECT)
 			sp += e.sp_offset;
@@ -264,7 +276,8 @@ enum orc_step orc_step(const struct orc_env *env, struct orc_state *s, char *det
 			FAIL(ORC_STEP_UNREADABLE, "cannot read the iret frame at 0x%llx",
 			     (unsigned long long)sp);
 		if (cs & 3)
-			FAIL(ORC_STEP_USER, "entered from user mode at 0x%llx (iret frame at 0x%llx)",
+			FAIL(ORC_STEP_USER,
+			     "entered from user mode at 0x%llx (iret frame at 0x%llx)",
 			     (unsigned long long)ip, (unsigned long long)sp);
 		if (s->full_regs)
 			s->prev_regs = s->regs;
@@ -310,7 +323,8 @@ enum orc_step orc_step(const struct orc_env *env, struct orc_state *s, char *det
 	 * caller's frame is above its callee's. Indirect and pt_regs frames may switch stacks.
 	 */
 	if (!indirect && e.type == ORC_TYPE_CALL && newsp <= prev_sp)
-		FAIL(ORC_STEP_BAD_FRAME, "stack going the wrong way at 0x%llx (sp 0x%llx -> 0x%llx)",
+		FAIL(ORC_STEP_BAD_FRAME,
+		     "stack going the wrong way at 0x%llx (sp 0x%llx -> 0x%llx)",
 		     (unsigned long long)orig_ip, (unsigned long long)prev_sp,
 		     (unsigned long long)newsp);
 	s->ip = ip;
@@ -328,7 +342,7 @@ int orc_unwind(const struct orc_env *env, struct orc_state *s, struct orc_frame 
 		*end = KVMDCI_UNWIND_DEPTH;
 		return 0;
 	}
-	frames[n++] = (struct orc_frame){ .ip = s->ip, .sp = s->sp, .bp = s->bp };
+	frames[n++] = (struct orc_frame){.ip = s->ip, .sp = s->sp, .bp = s->bp};
 	if (env->is_text && !env->is_text(env->data, s->ip)) {
 		*end = KVMDCI_UNWIND_BAD_FRAME;
 		snprintf(detail, detail_size, "ip 0x%llx is not kernel text",
@@ -373,7 +387,10 @@ int orc_unwind(const struct orc_env *env, struct orc_state *s, struct orc_frame 
 					 (unsigned long long)s->ip, (unsigned long long)s->sp);
 				return n;
 			}
-		frames[n++] = (struct orc_frame){ .ip = s->ip, .sp = s->sp, .bp = s->bp,
-						  .regs = s->from_regs, .guess = s->guess };
+		frames[n++] = (struct orc_frame){.ip = s->ip,
+						 .sp = s->sp,
+						 .bp = s->bp,
+						 .regs = s->from_regs,
+						 .guess = s->guess};
 	}
 }

@@ -51,13 +51,13 @@ struct orc_entry {
  * ip(i) = ip_base + 4 * i + rel[i] + bias (the 32-bit entries are relative to themselves).
  */
 struct orc_table {
-	char name[64];    /* "vmlinux", or a module name */
+	char name[64];	  /* "vmlinux", or a module name */
 	uint64_t ip_base; /* address of the first relative entry, as the table was linked */
-	uint64_t bias;    /* added to every ip: the KASLR offset for tables read from vmlinux */
+	uint64_t bias;	  /* added to every ip: the KASLR offset for tables read from vmlinux */
 	int32_t *rel;
 	uint8_t *raw; /* ORC_ENTRY_SIZE bytes per entry */
 	uint32_t n;
-	int version; /* 1: up to 6.2, 2: 6.3, 3: 6.4+ */
+	int version;	      /* 1: up to 6.2, 2: 6.3, 3: 6.4+ */
 	uint64_t first, last; /* lowest and highest ip of the table */
 };
 
@@ -95,11 +95,11 @@ struct orc_env {
 /* Unwind state between frames. */
 struct orc_state {
 	uint64_t ip, sp, bp;
-	uint64_t regs;      /* address of the last pt_regs frame, 0 when none */
+	uint64_t regs;	    /* address of the last pt_regs frame, 0 when none */
 	uint64_t prev_regs; /* a full pt_regs before a partial (iret) one */
 	bool full_regs;
-	bool signal; /* ip is exact (first frame, after pt_regs), not a return address */
-	bool guess;  /* the last step used the frame-pointer fallback */
+	bool signal;	/* ip is exact (first frame, after pt_regs), not a return address */
+	bool guess;	/* the last step used the frame-pointer fallback */
 	bool from_regs; /* the last step went through a pt_regs frame */
 	unsigned int reads;
 };
@@ -107,8 +107,8 @@ struct orc_state {
 /* How a step ended. */
 enum orc_step {
 	ORC_STEP_OK = 0,
-	ORC_STEP_END,        /* end-of-stack marker */
-	ORC_STEP_USER,       /* the last pt_regs came from user mode */
+	ORC_STEP_END,	     /* end-of-stack marker */
+	ORC_STEP_USER,	     /* the last pt_regs came from user mode */
 	ORC_STEP_BAD_ORC,    /* undefined entry, unknown register or type */
 	ORC_STEP_BAD_FRAME,  /* a register that is not known, stack going the wrong way, not text */
 	ORC_STEP_UNREADABLE, /* memory could not be read, or the read bound was hit */

@@ -23,7 +23,7 @@
 #include "kernel/orc.h"
 
 #define MAX_ORCS (4u << 20) /* entries in one table: vmlinux 6.1 has ~370k */
-#define MAX_READS 1024      /* 8-byte reads per unwind */
+#define MAX_READS 1024	    /* 8-byte reads per unwind */
 #define MAX_TASKS 65536
 #define MAX_THREADS 65536
 #define MAX_CPUS 8192
@@ -35,9 +35,9 @@ struct kvmdci_unwinder {
 	struct orc_table *tabs;
 	int ntabs;
 	struct orc_env env;
-	uint64_t stext, etext;     /* vmlinux text, KASLR applied */
-	uint64_t ret_from_fork;    /* ret_from_fork (6.1) or ret_from_fork_asm (6.8+) */
-	unsigned int reads;        /* of the unwind in progress */
+	uint64_t stext, etext;	/* vmlinux text, KASLR applied */
+	uint64_t ret_from_fork; /* ret_from_fork (6.1) or ret_from_fork_asm (6.8+) */
+	unsigned int reads;	/* of the unwind in progress */
 	/* stack cache: one 512-byte block, to cut round trips on the stub */
 	uint64_t cache_addr;
 	bool cache_valid;
@@ -131,7 +131,7 @@ static int vmlinux_orc_from_file(struct kvmdci_unwinder *u, const char *path)
 {
 	struct kvmdci_kernel *k = u->k;
 	Elf_Scn *scn = NULL, *s_ip = NULL, *s_orc = NULL, *s_hdr = NULL;
-	GElf_Shdr sh_ip = { 0 }, sh;
+	GElf_Shdr sh_ip = {0}, sh;
 	size_t shstrndx;
 	int fd, r = -ENOENT;
 	Elf *elf;
@@ -283,7 +283,8 @@ static void modules_orc(struct kvmdci_unwinder *u)
 		if (kvmdci_kernel_read(k, m->addr + o_num, &num, 4) < 0 ||
 		    kvmdci_kernel_read_u64(k, m->addr + o_ip, &ip) < 0 ||
 		    kvmdci_kernel_read_u64(k, m->addr + o_orc, &orc) < 0) {
-			kvmdci_warn(u->ctx, "module %s: cannot read its ORC table pointers", m->name);
+			kvmdci_warn(u->ctx, "module %s: cannot read its ORC table pointers",
+				    m->name);
 			continue;
 		}
 		if (num)
@@ -297,8 +298,8 @@ static void regs_layout(struct kvmdci_unwinder *u)
 	struct {
 		const char *name;
 		uint32_t *off;
-	} f[] = { { "r13", &l->r13 }, { "r10", &l->r10 }, { "bp", &l->bp }, { "dx", &l->dx },
-		  { "di", &l->di },   { "ip", &l->ip },   { "cs", &l->cs }, { "sp", &l->sp } };
+	} f[] = {{"r13", &l->r13}, {"r10", &l->r10}, {"bp", &l->bp}, {"dx", &l->dx},
+		 {"di", &l->di},   {"ip", &l->ip},   {"cs", &l->cs}, {"sp", &l->sp}};
 	uint64_t off;
 
 	orc_regs_layout_default(l);
@@ -319,7 +320,8 @@ KVMDCI_EXPORT int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unw
 	u->ctx = k->ctx;
 	if (k->types_src.kind == KVMDCI_SOURCE_FILE && k->types_src.path[0])
 		r = vmlinux_orc_from_file(u, k->types_src.path);
-	if (r < 0 && k->syms_src.kind == KVMDCI_SOURCE_FILE && strcmp(k->syms_src.format, "System.map"))
+	if (r < 0 && k->syms_src.kind == KVMDCI_SOURCE_FILE &&
+	    strcmp(k->syms_src.format, "System.map"))
 		r = vmlinux_orc_from_file(u, k->syms_src.path);
 	if (r < 0 && (r = vmlinux_orc_from_memory(u)) < 0) {
 		kvmdci_err(k->ctx, "no ORC unwind table for vmlinux (give a vmlinux with "
@@ -334,8 +336,11 @@ KVMDCI_EXPORT int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unw
 		u->etext = u->tabs[0].last;
 	if (vsym(k, "ret_from_fork_asm", &u->ret_from_fork) < 0)
 		vsym(k, "ret_from_fork", &u->ret_from_fork);
-	u->env = (struct orc_env){ .read = u_read, .find = u_find, .is_text = u_is_text,
-				   .data = u, .max_reads = MAX_READS };
+	u->env = (struct orc_env){.read = u_read,
+				  .find = u_find,
+				  .is_text = u_is_text,
+				  .data = u,
+				  .max_reads = MAX_READS};
 	regs_layout(u);
 	*ret = u;
 	return 0;
@@ -377,8 +382,8 @@ static bool marker_name(const char *n)
 	size_t l = strlen(n);
 
 	return !strncmp(n, "__start_", 8) || !strncmp(n, "__stop_", 7) ||
-	       (!strncmp(n, "__", 2) && ((l > 6 && !strcmp(n + l - 6, "_start")) ||
-					 (l > 4 && !strcmp(n + l - 4, "_end"))));
+	       (!strncmp(n, "__", 2) &&
+		((l > 6 && !strcmp(n + l - 6, "_start")) || (l > 4 && !strcmp(n + l - 4, "_end"))));
 }
 
 /* The symbol at or below @addr; among several at one address, not a section marker. */
@@ -400,8 +405,8 @@ static const char *nearest(struct symtab *st, uint64_t addr, uint64_t *sym_addr)
 	return st->names + best->name;
 }
 
-static int symbolize(struct kvmdci_unwinder *u, struct kvmdci_kernel *k, uint64_t addr,
-		     char *mod, size_t msz, char *fn, size_t fsz, uint64_t *off)
+static int symbolize(struct kvmdci_unwinder *u, struct kvmdci_kernel *k, uint64_t addr, char *mod,
+		     size_t msz, char *fn, size_t fsz, uint64_t *off)
 {
 	uint64_t sa;
 	const char *name;
@@ -482,7 +487,8 @@ static int unwind(struct kvmdci_unwinder *u, struct orc_state *s, struct kvmdci_
 		struct kvmdci_frame *f = &out->frames[i];
 		f->ip = fr[i].ip;
 		f->sp = fr[i].sp;
-		f->flags = (fr[i].regs ? KVMDCI_FRAME_REGS : 0) | (fr[i].guess ? KVMDCI_FRAME_GUESS : 0);
+		f->flags = (fr[i].regs ? KVMDCI_FRAME_REGS : 0) |
+			   (fr[i].guess ? KVMDCI_FRAME_GUESS : 0);
 		/* a return address may be the first byte after a noreturn call's function */
 		uint64_t look = (i == 0 || fr[i].regs) ? f->ip : f->ip - 1;
 		if (symbolize(u, u->k, look, f->module, sizeof(f->module), f->function,
@@ -492,14 +498,15 @@ static int unwind(struct kvmdci_unwinder *u, struct orc_state *s, struct kvmdci_
 		}
 	}
 	if (!out->end_detail[0])
-		snprintf(out->end_detail, sizeof(out->end_detail), "%s", kvmdci_unwind_end_name(end));
+		snprintf(out->end_detail, sizeof(out->end_detail), "%s",
+			 kvmdci_unwind_end_name(end));
 	return 0;
 }
 
 KVMDCI_EXPORT int kvmdci_unwind_regs(struct kvmdci_unwinder *u, uint64_t ip, uint64_t sp,
 				     uint64_t bp, struct kvmdci_stack *out)
 {
-	struct orc_state s = { .ip = ip, .sp = sp, .bp = bp, .signal = true };
+	struct orc_state s = {.ip = ip, .sp = sp, .bp = bp, .signal = true};
 
 	return unwind(u, &s, out);
 }
@@ -637,7 +644,7 @@ static int check_process(struct kvmdci_kernel *k, uint64_t node, void *data)
 
 KVMDCI_EXPORT int kvmdci_kernel_task_find(struct kvmdci_kernel *k, int pid, uint64_t *task)
 {
-	struct find_pid f = { .pid = pid };
+	struct find_pid f = {.pid = pid};
 	uint64_t init;
 	int r;
 
@@ -649,9 +656,10 @@ KVMDCI_EXPORT int kvmdci_kernel_task_find(struct kvmdci_kernel *k, int pid, uint
 	    (r = member(k, "struct task_struct", "tasks", &f.o_tasks)) < 0)
 		return r;
 	/* threads: signal->thread_head + thread_node (3.14+); thread_group (until 6.7) */
-	f.use_thread_node = member(k, "struct task_struct", "signal", &f.o_signal) == 0 &&
-			    member(k, "struct signal_struct", "thread_head", &f.o_thread_head) == 0 &&
-			    member(k, "struct task_struct", "thread_node", &f.o_thread_node) == 0;
+	f.use_thread_node =
+		member(k, "struct task_struct", "signal", &f.o_signal) == 0 &&
+		member(k, "struct signal_struct", "thread_head", &f.o_thread_head) == 0 &&
+		member(k, "struct task_struct", "thread_node", &f.o_thread_node) == 0;
 	if (!f.use_thread_node &&
 	    (r = member(k, "struct task_struct", "thread_group", &f.o_thread_group)) < 0)
 		return r;
@@ -702,8 +710,8 @@ static int linux_cpu(struct kvmdci_kernel *k, uint64_t gsbase, int fallback)
 
 	if (vsym(k, "__per_cpu_offset", &offs) < 0)
 		return -1;
-	if (vsym(k, "nr_cpu_ids", &v) == 0 && kvmdci_kernel_read(k, v, &nr32, 4) == 0 &&
-	    nr32 && nr32 <= MAX_CPUS)
+	if (vsym(k, "nr_cpu_ids", &v) == 0 && kvmdci_kernel_read(k, v, &nr32, 4) == 0 && nr32 &&
+	    nr32 <= MAX_CPUS)
 		nr = nr32;
 	for (uint64_t i = 0; gsbase && i < nr && i < 64; i++)
 		if (kvmdci_kernel_read_u64(k, offs + 8 * i, &v) == 0 && v == gsbase)
@@ -720,7 +728,8 @@ static int current_task(struct kvmdci_kernel *k, int lcpu, uint64_t *task)
 	if (percpu_sym(k, "current_task", &var) < 0) {
 		if (percpu_sym(k, "pcpu_hot", &var) < 0 ||
 		    member(k, "struct pcpu_hot", "current_task", &off) < 0) {
-			kvmdci_set_error(k->ctx, "neither current_task nor pcpu_hot in the symbols");
+			kvmdci_set_error(k->ctx,
+					 "neither current_task nor pcpu_hot in the symbols");
 			return -ENOENT;
 		}
 	}
@@ -806,13 +815,13 @@ static int saved_task_stack(struct kvmdci_unwinder *u, uint64_t task, struct kvm
 		return 0;
 	}
 	/* __unwind_start() for a task that is not running: ret_addr is a return address */
-	struct orc_state s = { .ip = ip, .sp = sp + size, .bp = bp,
-			       .signal = ip == u->ret_from_fork };
+	struct orc_state s = {
+		.ip = ip, .sp = sp + size, .bp = bp, .signal = ip == u->ret_from_fork};
 	return unwind(u, &s, out);
 }
 
-static const char *const cpu_regs[] = { "rip", "rsp", "rbp", "cs", "cr0", "cr3", "gs_base",
-					"k_gs_base" };
+static const char *const cpu_regs[] = {"rip", "rsp", "rbp",	"cs",
+				       "cr0", "cr3", "gs_base", "k_gs_base"};
 
 KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 				    struct kvmdci_cpu_info *info, struct kvmdci_stack *stack)
@@ -852,7 +861,8 @@ KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 		info->linux_cpu = linux_cpu(k, v[6], cpu);
 	} else if (sees && (info->cs & 3) == 3) {
 		info->mode = KVMDCI_CPU_USER;
-		info->linux_cpu = linux_cpu(k, v[7], cpu); /* swapgs: the kernel's is in k_gs_base */
+		info->linux_cpu =
+			linux_cpu(k, v[7], cpu); /* swapgs: the kernel's is in k_gs_base */
 		snprintf(info->where, sizeof(info->where), "user mode: rip 0x%llx",
 			 (unsigned long long)info->rip);
 	} else {
@@ -864,9 +874,9 @@ KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 		info->virt = 1;
 		info->linux_cpu = linux_cpu(k, 0, cpu);
 		snprintf(info->where, sizeof(info->where),
-			 "in guest: rip 0x%llx cs 0x%llx cr0 0x%llx%s", (unsigned long long)info->rip,
-			 (unsigned long long)info->cs, (unsigned long long)info->cr0,
-			 (info->cr0 & 1) ? "" : " (real mode)");
+			 "in guest: rip 0x%llx cs 0x%llx cr0 0x%llx%s",
+			 (unsigned long long)info->rip, (unsigned long long)info->cs,
+			 (unsigned long long)info->cr0, (info->cr0 & 1) ? "" : " (real mode)");
 	}
 	if (info->linux_cpu >= 0 && current_task(k, info->linux_cpu, &task) == 0 && task &&
 	    kvmdci_kernel_task_info(k, task, &ti) == 0) {

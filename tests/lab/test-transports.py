@@ -75,7 +75,7 @@ def main():
         dumps = {"ELF": elf, "kdump zlib (QEMU's flattened output)": zflat}
         zraw = os.path.join(t.dir, "w1.kdump-zlib-raw")
         if shutil.which("makedumpfile"):
-            with open(zflat, "rb") as fi, open(zraw, "wb") as fo:
+            with open(zflat, "rb") as fi:  # it refuses an existing output file
                 r = subprocess.run(["makedumpfile", "-R", zraw], stdin=fi,
                                    capture_output=True, text=True)
             check("makedumpfile -R unflattens QEMU's kdump output", r.returncode == 0,
@@ -106,8 +106,10 @@ def main():
         # corrupt and truncated dumps: a small real kdump file
         if os.path.exists(zraw):
             small = os.path.join(t.dir, "small.kdump")
-            subprocess.run([sys.executable, RECOMPRESS, zraw, small, "shrink", "64"],
-                           check=True, capture_output=True)
+            r = subprocess.run([sys.executable, RECOMPRESS, zraw, small, "shrink", "64"],
+                               capture_output=True, text=True)
+            check("kdump-recompress.py shrink: a small real kdump file", r.returncode == 0,
+                  (r.stdout + r.stderr).strip()[-200:])
             libpath = os.path.join(os.path.dirname(os.path.abspath(TOOLS)), "libkvmdci.so")
             for mode in ("raw", "flat"):
                 r = subprocess.run([sys.executable, CORRUPT, libpath, small, mode],

@@ -13,3 +13,4 @@ Suite *exit_reasons_suite(void);
 Suite *catalog_suite(void);
 Suite *unwind_suite(void);
 Suite *vmcs_suite(void);
+Suite *transport_suite(void);

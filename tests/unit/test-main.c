@@ -10,6 +10,7 @@ int main(void)
 	int failed;
 
 	srunner_add_suite(sr, uri_suite());
+	srunner_add_suite(sr, transport_suite());
 	srunner_add_suite(sr, exit_reasons_suite());
 	srunner_add_suite(sr, catalog_suite());
 	srunner_add_suite(sr, unwind_suite());

@@ -257,10 +257,11 @@ START_TEST(kdump_lies)
 	f[428] = 0;
 	f[429] = 0x10; /* block_size 4096 */
 	uint64_t note_off = 1ULL << 50, note_size = 64;
-	memcpy(f + 4096 + 48 - 4096 + 4096, &note_off, 8); /* sub-header at block 1 */
+	memcpy(f + 4096 + 48, &note_off, 8); /* kdump_sub_header at block 1: offset_note */
+	memcpy(f + 4096 + 56, &note_size, 8); /* size_note */
 	write_file(path, f, sizeof(f));
-	ck_assert_int_lt(kvmdci_target_open(ctx, uri, &t), 0);
-	memcpy(f + 4096 + 56 - 4096 + 4096, &note_size, 8);
+	ck_assert_int_eq(kvmdci_target_open(ctx, uri, &t), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "past the end of the file"));
 	unlink(path);
 	kvmdci_ctx_unref(ctx);
 }

@@ -110,17 +110,17 @@ static struct fake *fake_new(void)
 
 static struct orc_env env_of(struct fake *f)
 {
-	struct orc_env env = { .read = f_read, .find = f_find, .is_text = f_is_text, .data = f,
-			       .max_reads = 1024 };
+	struct orc_env env = {
+		.read = f_read, .find = f_find, .is_text = f_is_text, .data = f, .max_reads = 1024};
 	orc_regs_layout_default(&env.regs);
 	return env;
 }
 
-static int run(struct fake *f, uint64_t ip, uint64_t sp, uint64_t bp, struct orc_frame *fr,
-	       int max, int *end, char *detail)
+static int run(struct fake *f, uint64_t ip, uint64_t sp, uint64_t bp, struct orc_frame *fr, int max,
+	       int *end, char *detail)
 {
 	struct orc_env env = env_of(f);
-	struct orc_state s = { .ip = ip, .sp = sp, .bp = bp, .signal = true };
+	struct orc_state s = {.ip = ip, .sp = sp, .bp = bp, .signal = true};
 	return orc_unwind(&env, &s, fr, max, end, detail, 160);
 }
 
@@ -133,7 +133,7 @@ static uint64_t chain(struct fake *f, uint64_t top, int first, int last)
 		uint64_t caller = i == last ? FN(6) + 0x30 : FN(i + 1) + 0x20;
 		sp -= 8;
 		put(f, sp, caller); /* return address */
-		sp -= 0x20;         /* the frame */
+		sp -= 0x20;	    /* the frame */
 	}
 	return sp;
 }
@@ -302,7 +302,7 @@ START_TEST(depth_and_read_bounds)
 
 	struct orc_env env = env_of(f);
 	env.max_reads = 10;
-	struct orc_state s = { .ip = FN(1) + 0x10, .sp = sp, .signal = true };
+	struct orc_state s = {.ip = FN(1) + 0x10, .sp = sp, .signal = true};
 	f->reads = 0;
 	n = orc_unwind(&env, &s, fr, 64, &end, detail, sizeof(detail));
 	ck_assert_int_eq(end, KVMDCI_UNWIND_UNREADABLE);
@@ -375,7 +375,7 @@ START_TEST(decode_versions)
 {
 	struct orc_entry e;
 	/* sp_offset 0x10, bp_offset -16, sp_reg SP, bp_reg PREV_SP */
-	uint8_t raw[6] = { 0x10, 0x00, 0xf0, 0xff, 0x15, 0x00 };
+	uint8_t raw[6] = {0x10, 0x00, 0xf0, 0xff, 0x15, 0x00};
 
 	raw[5] = 0x00; /* v1: type CALL (0) */
 	orc_decode(raw, 1, &e);
@@ -451,8 +451,8 @@ START_TEST(regs_layout_matches_btf)
 	struct {
 		const char *name;
 		uint32_t off;
-	} f[] = { { "r13", L.r13 }, { "r10", L.r10 }, { "bp", L.bp }, { "dx", L.dx },
-		  { "di", L.di },   { "ip", L.ip },   { "cs", L.cs }, { "sp", L.sp } };
+	} f[] = {{"r13", L.r13}, {"r10", L.r10}, {"bp", L.bp}, {"dx", L.dx},
+		 {"di", L.di},	 {"ip", L.ip},	 {"cs", L.cs}, {"sp", L.sp}};
 	for (size_t i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
 		ck_assert_int_eq(ktypes_resolve_path(btf, id, f[i].name, &loc), 0);
 		ck_assert_uint_eq(loc.bit_offset / 8, f[i].off);

@@ -1,0 +1,26 @@
+#!/usr/bin/env python3
+"""Intel VMX (and the VMCB) decoded from memory images laid out from a Debian kernel's real
+kvm-intel.ko / kvm-amd.ko BTF (tests/btf/vmx-image.c). Which of cpus_hardware_enabled,
+hardware_enabled or virtualization_enabled the kernel's kvm.ko has is read from its symbol
+table (nm), an independent source, and handed to the image test."""
+import os
+import subprocess
+import sys
+
+image, kernel = sys.argv[1], sys.argv[2]
+lab = os.environ.get("KVMDCI_LAB", "kvmdci-lab")
+kdir = subprocess.run([lab, "build", "--kernel", kernel], check=True, capture_output=True,
+                      text=True).stdout.strip()
+print(f"kernel {os.path.basename(kdir)}", flush=True)
+kvm = os.path.join(kdir, "modules", "kvm.ko")
+syms = {l.split()[-1] for l in subprocess.run(["nm", kvm], check=True, capture_output=True,
+                                              text=True).stdout.splitlines()}
+for name in ("virtualization_enabled", "hardware_enabled", "cpus_hardware_enabled"):
+    if name in syms:
+        break
+else:
+    print(f"FAIL kvm.ko of {kernel} has none of the three enabled-CPU symbols")
+    sys.exit(1)
+print(f"kvm.ko keeps KVM's enabled CPUs in {name}", flush=True)
+r = subprocess.run([image, os.path.join(kdir, "vmlinux"), os.path.join(kdir, "modules"), name])
+sys.exit(r.returncode)

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""Kernel call stacks on the lab: kvmdci-trace --stack, kvmdci-cpus, kvmdci-stack, live and dump.
+
+With the workload running one vCPU (KVM_RUN in a loop):
+ - a breakpoint stop on svm_handle_exit (kvmdci-trace --stack) gives a stack that starts in
+   kvm_amd!svm_handle_exit and goes down the path into KVM from the workload's KVM_RUN ioctl:
+   kvm_arch_vcpu_ioctl_run (and vcpu_run / vcpu_enter_guest where kallsyms lists them: they
+   are usually inlined), kvm_vcpu_ioctl, __x64_sys_ioctl, do_syscall_64, entry_SYSCALL_64*,
+   ending at the entry from user mode; that CPU's current task is a thread of the workload
+   (its tgid is `pidof workload`, its pid one of /proc/PID/task, comm "workload");
+ - kvmdci-cpus finds an idle CPU whose stack is the idle loop (do_idle, cpu_startup_entry)
+   down to the end of the stack; a CPU stopped inside the nested guest is reported as "guest"
+   with the workload as its task (and, from SVM's host save area, the host stack into KVM);
+ - kvmdci-stack --pid gives the stack of a sleeping workload thread (from thread.sp);
+ - with the machine paused (HMP stop), a dump and the live target give the same CPUs, tasks
+   and stacks.
+"""
+import fcntl
+import json
+import os
+import socket
+import time
+
+from e2e import TestLab, check, finish, run_tool
+
+ENTRY_PATH = ["kvm_vcpu_ioctl", "__x64_sys_ioctl", "do_syscall_64"]
+
+
+def funcs(stack):
+    return [f.get("function", "?") for f in stack["frames"]]
+
+
+def hmp(labdir, cmd, timeout=60):
+    """One HMP command through the lab's monitor socket (as kvmdci-lab does)."""
+    with open(os.path.join(labdir, "monitor.lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(os.path.join(labdir, "monitor.sock"))
+        try:
+            buf = b""
+            while not buf.endswith(b"(qemu) "):
+                buf += s.recv(4096)
+            s.sendall(cmd.encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"(qemu) "):
+                buf += s.recv(4096)
+        finally:
+            s.close()
+    return buf.decode(errors="replace")
+
+
+def in_order(names, want):
+    """Every name of want appears in names, in this order (inner to outer)."""
+    i = 0
+    for n in names:
+        if i < len(want) and n == want[i]:
+            i += 1
+    return i == len(want)
+
+
+def main():
+    with TestLab() as t:
+        env = t.tool_env
+        labdir = env["KVMDCI_LAB_DIR"]
+        t.lab.run_bg("workload --vms 1 --vcpus 1 --seconds 0 --quiet")
+        time.sleep(3)
+        st, out = t.run("pidof workload")
+        pid = int(out.split()[0])
+        st, out = t.run(f"ls /proc/{pid}/task")
+        tids = {int(x) for x in out.split()}
+        st, kallsyms = t.run("grep -w -e vcpu_run -e vcpu_enter_guest /proc/kallsyms")
+        outlined = [n for n in ("vcpu_run", "vcpu_enter_guest") if n in kallsyms.split()]
+        print(f"workload pid {pid}, threads {sorted(tids)}; out of line in kallsyms: "
+              f"{outlined or 'none (inlined)'}", flush=True)
+
+        # -- a breakpoint stop on svm_handle_exit ------------------------------------------
+        rc, out, err = run_tool("kvmdci-trace", ["--bp", "svm_handle_exit", "--count", "1",
+                                                 "--stack", "--json", "--duration", "120"],
+                                env, timeout=180)
+        hits = [json.loads(l) for l in out.splitlines() if l.strip()]
+        hits = [h for h in hits if not h.get("summary")]
+        check("kvmdci-trace --stack: exit 0 with a hit", rc == 0 and hits, err.strip()[-300:])
+        if hits:
+            h = hits[0]
+            names = funcs(h["stack"])
+            print("     stack: " + " <- ".join(f["symbol"] for f in h["stack"]["frames"]),
+                  flush=True)
+            check("stack starts at kvm_amd!svm_handle_exit",
+                  h["stack"]["frames"][0].get("module") == "kvm_amd" and
+                  names[0] == "svm_handle_exit", str(names[:1]))
+            want = ["kvm_arch_vcpu_ioctl_run"] + ENTRY_PATH
+            check("stack goes svm_handle_exit <- kvm_arch_vcpu_ioctl_run <- kvm_vcpu_ioctl <- "
+                  "__x64_sys_ioctl <- do_syscall_64", in_order(names, ["svm_handle_exit"] + want),
+                  str(names))
+            for n in outlined:
+                check(f"stack has {n} (out of line in kallsyms)", n in names, str(names))
+            check("stack ends at the syscall entry from user mode",
+                  names[-1].startswith("entry_SYSCALL_64") and
+                  h["stack"]["end"] == "user_mode", f"{names[-1]}, {h['stack']['end']}")
+            check("the stack's modules: kvm_amd, kvm, vmlinux",
+                  {f.get("module") for f in h["stack"]["frames"]} == {"kvm_amd", "kvm", "vmlinux"},
+                  str({f.get("module") for f in h["stack"]["frames"]}))
+            task = h.get("task") or {}
+            check("current task of the stopped CPU is a workload thread",
+                  task.get("comm") == "workload" and task.get("tgid") == pid and
+                  task.get("pid") in tids, f"{task} vs pid {pid} threads {sorted(tids)}")
+
+        # -- every CPU: idle, guest, kernel --------------------------------------------------
+        seen_idle = seen_guest = False
+        for attempt in range(12):
+            rc, out, err = run_tool("kvmdci-cpus", ["--stack", "--json"], env, timeout=120)
+            if not check(f"kvmdci-cpus #{attempt}: exit 0", rc == 0, err.strip()[-300:]):
+                break
+            doc = json.loads(out)
+            for c in doc["cpus"]:
+                task = c.get("task") or {}
+                names = funcs(c["stack"])
+                if c["mode"] == "kernel" and task.get("idle") and not seen_idle:
+                    seen_idle = True
+                    print(f"     idle CPU {c['cpu']}: " + " <- ".join(
+                        f["symbol"] for f in c["stack"]["frames"]), flush=True)
+                    check("idle CPU: the idle loop (do_idle <- cpu_startup_entry) to the end",
+                          in_order(names, ["do_idle", "cpu_startup_entry"]) and
+                          c["stack"]["end"] == "end_of_stack", f"{names} {c['stack']['end']}")
+                    check("idle CPU: task is swapper (pid 0)",
+                          task.get("pid") == 0 and task.get("comm", "").startswith("swapper"),
+                          str(task))
+                if c["mode"] == "guest" and not seen_guest:
+                    seen_guest = True
+                    print(f"     guest CPU {c['cpu']}: {c['where']}; host stack: " + " <- ".join(
+                        f["symbol"] for f in c["stack"]["frames"]), flush=True)
+                    check("CPU in the nested guest: not misread as host code",
+                          not c["rip"].startswith("0xffff"), c["where"])
+                    check("CPU in the nested guest: its current task is the workload's vCPU",
+                          task.get("comm") == "workload" and task.get("tgid") == pid, str(task))
+                    check("CPU in the nested guest: host stack from VM entry into KVM_RUN",
+                          in_order(names, ["kvm_arch_vcpu_ioctl_run"] + ENTRY_PATH),
+                          str(names))
+            if seen_idle and seen_guest:
+                break
+        check("an idle CPU was seen", seen_idle)
+        if not seen_guest:
+            print("     (no stop landed inside the guest: that check was not exercised)")
+
+        # -- a sleeping task ---------------------------------------------------------------
+        rc, out, err = run_tool("kvmdci-stack", ["--pid", str(pid), "--json"], env, timeout=60)
+        doc = json.loads(out) if rc == 0 else {}
+        names = funcs(doc["stack"]) if doc else []
+        print("     workload main thread: " + " <- ".join(names), flush=True)
+        check("kvmdci-stack --pid: the workload's main thread sleeps in the kernel",
+              rc == 0 and doc.get("comm") == "workload" and "schedule" in names and
+              doc["stack"]["end"] == "user_mode", f"{err.strip()[-200:]} {names}")
+
+        # -- the same paused moment, live and from a dump -----------------------------------
+        hmp(labdir, "stop")
+        dump = os.path.join(t.dir, "paused.elf")
+        t.lab.dump(dump)
+        denv = dict(env, KVMDCI_TARGET="core://" + dump)
+        rc_d, out_d, err_d = run_tool("kvmdci-cpus", ["--stack", "--json"], denv, timeout=120)
+        rc_l, out_l, err_l = run_tool("kvmdci-cpus", ["--stack", "--json"], env, timeout=120)
+        hmp(labdir, "cont")
+        check("kvmdci-cpus on the dump: exit 0", rc_d == 0, err_d.strip()[-300:])
+        check("kvmdci-cpus live at the same moment: exit 0", rc_l == 0, err_l.strip()[-300:])
+        if rc_d == 0 and rc_l == 0:
+            def view(doc):
+                return [(c["cpu"], c["mode"], c["rip"], (c.get("task") or {}).get("pid"),
+                         (c.get("task") or {}).get("comm"),
+                         [f["symbol"] for f in c["stack"]["frames"]], c["stack"]["end"])
+                        for c in doc["cpus"]]
+            live, dumped = view(json.loads(out_l)), view(json.loads(out_d))
+            for c in live:
+                print(f"     live CPU {c[0]}: {c[1]} {c[4]} " + " <- ".join(c[5][:6]), flush=True)
+            check("dump and live target: same CPUs, tasks and stacks", live == dumped,
+                  f"live {live} dump {dumped}")
+        os.unlink(dump)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
