@@ -152,7 +152,7 @@ int main(int argc, char **argv)
 	const char *syms[MAX_SYMBOLS];
 	struct kvmdci_target *t = NULL;
 	struct kvmdci_kernel *k = NULL;
-	int opt, r, status, nsyms = 0;
+	int opt, status, nsyms = 0;
 
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "s:", opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
@@ -170,23 +170,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "kvmdci-kernel: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return 2;
-	}
-	tool_setup(&tool);
-	tool_install_signals();
-	if (tool.verbose)
-		tool_progress(&tool, "attaching to %s", tool.target);
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0) {
-		status = tool_fail(&tool, r, NULL);
+	tool_no_more_args(&tool, argc, argv, optind);
+	if ((status = tool_attach(&tool, &t, &k)) != 0)
 		goto out;
-	}
-	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
-		status = tool_fail(&tool, r, NULL);
-		goto out;
-	}
 	status = report(k, syms, nsyms);
 out:
 	kvmdci_kernel_unref(k);

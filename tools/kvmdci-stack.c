@@ -94,24 +94,16 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "kvmdci-stack: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return 2;
-	}
+	tool_no_more_args(&tool, argc, argv, optind);
 	if (nsel > 1) {
 		fprintf(stderr, "kvmdci-stack: give one of --cpu, --pid and --task\n");
 		return 2;
 	}
 	if (!nsel)
 		cpu = 0;
-	tool_setup(&tool);
-	tool_install_signals();
-
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0)
-		return tool_fail(&tool, r, NULL);
-	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0 ||
-	    (r = kvmdci_unwinder_new(k, &u)) < 0) {
+	if ((status = tool_attach(&tool, &t, &k)) != 0)
+		goto out;
+	if ((r = kvmdci_unwinder_new(k, &u)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}

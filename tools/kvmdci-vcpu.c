@@ -133,20 +133,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "kvmdci-vcpu: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return 2;
-	}
-	tool_setup(&tool);
-	tool_install_signals();
-
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0)
-		return tool_fail(&tool, r, NULL);
-	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
-		status = tool_fail(&tool, r, NULL);
+	tool_no_more_args(&tool, argc, argv, optind);
+	if ((status = tool_attach(&tool, &t, &k)) != 0)
 		goto out;
-	}
 	struct kvmdci_target_stats s0, s1;
 	kvmdci_target_get_stats(t, &s0);
 	double t0 = now_s();

@@ -267,20 +267,11 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "kvmdci-vmcs: unexpected argument '%s' (see --help)\n", argv[optind]);
-		return 2;
-	}
+	tool_no_more_args(&tool, argc, argv, optind);
 	if (field_arg)
 		return field_mode(field_arg);
-	tool_setup(&tool);
-	tool_install_signals();
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0)
-		return tool_fail(&tool, r, NULL);
-	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
-		status = tool_fail(&tool, r, NULL);
+	if ((status = tool_attach(&tool, &t, &k)) != 0)
 		goto out;
-	}
 	enum kvmdci_vendor vendor = kvmdci_kvm_vendor(k);
 	if (vendor == KVMDCI_VENDOR_NONE) {
 		status = tool_fail_msg(&tool, ENODEV,

@@ -40,7 +40,7 @@ int main(int argc, char **argv)
 	struct kvmdci_target *t = NULL;
 	struct kvmdci_kernel *k = NULL;
 	struct kvmdci_cpu_virt *cpus = NULL;
-	int opt, r, status = 0;
+	int opt, status = 0;
 
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
@@ -48,19 +48,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
-	if (optind < argc) {
-		fprintf(stderr, "kvmdci-vmxon: unexpected argument '%s' (see --help)\n",
-			argv[optind]);
-		return 2;
-	}
-	tool_setup(&tool);
-	tool_install_signals();
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0)
-		return tool_fail(&tool, r, NULL);
-	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
-		status = tool_fail(&tool, r, NULL);
+	tool_no_more_args(&tool, argc, argv, optind);
+	if ((status = tool_attach(&tool, &t, &k)) != 0)
 		goto out;
-	}
 	if (!(cpus = calloc(MAX_CPUS, sizeof(*cpus)))) {
 		status = tool_fail(&tool, -ENOMEM, NULL);
 		goto out;

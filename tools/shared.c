@@ -150,3 +150,26 @@ json_t *tool_json_addr(unsigned long long addr)
 	snprintf(buf, sizeof(buf), "0x%llx", addr);
 	return json_string(buf);
 }
+
+void tool_no_more_args(struct tool *tool, int argc, char **argv, int optind_now)
+{
+	if (optind_now < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", tool->name,
+			argv[optind_now]);
+		exit(2);
+	}
+}
+
+int tool_attach(struct tool *tool, struct kvmdci_target **t, struct kvmdci_kernel **k)
+{
+	int r;
+
+	tool_setup(tool);
+	tool_install_signals();
+	if (tool->verbose)
+		tool_progress(tool, "attaching to %s", tool->target);
+	if ((r = kvmdci_target_open(tool->ctx, tool->target, t)) < 0 ||
+	    (r = kvmdci_kernel_open(*t, &tool->files, k)) < 0)
+		return tool_fail(tool, r, NULL);
+	return 0;
+}

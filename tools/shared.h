@@ -54,6 +54,11 @@ struct tool {
 int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage)(FILE *));
 /* Finish option parsing: default target, create the context. Exits 2 on bad usage. */
 void tool_setup(struct tool *tool);
+/* Exit 2 with one line when arguments are left after the options. */
+void tool_no_more_args(struct tool *tool, int argc, char **argv, int optind_now);
+/* tool_setup(), the signal handlers, then open the target and its kernel view. Returns 0, or
+ * the exit status after printing the one error line; *t and *k hold what was opened. */
+int tool_attach(struct tool *tool, struct kvmdci_target **t, struct kvmdci_kernel **k);
 /* Print the context's last error (or @fallback) as the tool's one error line; exit code 1. */
 int tool_fail(struct tool *tool, int err, const char *fallback);
 /* Print @msg (not the library's last error) as the tool's one error line; exit code 1. */
