@@ -145,25 +145,13 @@ int main(int argc, char **argv)
 	long want_pid = -1;
 	int want_bus = -1;
 	int opt, status = 0;
-	char *end;
 
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
 		case 'M':
-			errno = 0;
-			if (!strncasecmp(optarg, "0x", 2))
-				want_vm = strtoull(optarg, &end, 16);
-			else
-				want_pid = strtol(optarg, &end, 10);
-			if (*end || end == optarg || errno || (!want_vm && want_pid <= 0)) {
-				fprintf(stderr,
-					"kvmdci-iobus: --vm needs a struct kvm address (0x...) "
-					"or a pid, not '%s'\n",
-					optarg);
-				return 2;
-			}
+			tool_parse_vm(&tool, optarg, &want_vm, &want_pid);
 			break;
 		case 'B':
 			for (int b = 0; kvmdci_io_bus_name(b); b++)

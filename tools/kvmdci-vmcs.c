@@ -235,17 +235,7 @@ int main(int argc, char **argv)
 			continue;
 		switch (opt) {
 		case 'M':
-			errno = 0;
-			if (!strncasecmp(optarg, "0x", 2))
-				want_vm = strtoull(optarg, &end, 16);
-			else
-				want_pid = strtol(optarg, &end, 10);
-			if (*end || end == optarg || errno || (!want_vm && want_pid <= 0)) {
-				fprintf(stderr, "kvmdci-vmcs: --vm needs a struct kvm address (0x...) "
-						"or a pid, not '%s'\n",
-					optarg);
-				return 2;
-			}
+			tool_parse_vm(&tool, optarg, &want_vm, &want_pid);
 			break;
 		case 'C':
 			errno = 0;

@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -172,4 +173,22 @@ int tool_attach(struct tool *tool, struct kvmdci_target **t, struct kvmdci_kerne
 	    (r = kvmdci_kernel_open(*t, &tool->files, k)) < 0)
 		return tool_fail(tool, r, NULL);
 	return 0;
+}
+
+void tool_parse_vm(struct tool *tool, const char *arg, unsigned long long *vm, long *pid)
+{
+	char *end;
+
+	errno = 0;
+	*vm = 0;
+	*pid = -1;
+	if (!strncasecmp(arg, "0x", 2))
+		*vm = strtoull(arg, &end, 16);
+	else
+		*pid = strtol(arg, &end, 10);
+	if (*end || end == arg || errno || (!*vm && *pid <= 0)) {
+		fprintf(stderr, "%s: --vm needs a struct kvm address (0x...) or a pid, not '%s'\n",
+			tool->name, arg);
+		exit(2);
+	}
 }

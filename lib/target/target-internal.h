@@ -39,6 +39,13 @@ int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret);
 /* /proc/kcore (or a copy of it): the live kernel's memory, read-only, no run control. */
 extern const struct target_ops kcore_target_ops;
 int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret);
+/*
+ * Bumped by resume, step_over, wait and detach: memory read at one generation may differ at
+ * the next (the kernel view's read cache compares it).
+ */
+uint64_t target_generation(struct kvmdci_target *t);
+/* Can the target run (a live stub)? Dumps and /proc/kcore cannot. */
+bool target_has_run_control(struct kvmdci_target *t);
 /* VMCOREINFO of a target, or NULL. */
 const char *target_vmcoreinfo(struct kvmdci_target *t);
 int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,

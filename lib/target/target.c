@@ -11,7 +11,18 @@ struct kvmdci_target {
 	char *uri;
 	const struct target_ops *ops;
 	void *priv;
+	uint64_t generation; /* bumped whenever the target may have run: see target_generation() */
 };
+
+uint64_t target_generation(struct kvmdci_target *t)
+{
+	return t->generation;
+}
+
+bool target_has_run_control(struct kvmdci_target *t)
+{
+	return t->ops->resume != NULL;
+}
 
 struct kvmdci_ctx *kvmdci_target_get_ctx(struct kvmdci_target *t)
 {
@@ -178,6 +189,7 @@ KVMDCI_EXPORT int kvmdci_target_resume(struct kvmdci_target *t)
 {
 	if (!t->ops->resume)
 		return no_run_control(t);
+	t->generation++;
 	return t->ops->resume(t->priv);
 }
 
@@ -185,6 +197,7 @@ KVMDCI_EXPORT int kvmdci_target_step_over(struct kvmdci_target *t, int cpu, uint
 {
 	if (!t->ops->step_over)
 		return no_run_control(t);
+	t->generation++;
 	return t->ops->step_over(t->priv, cpu, addr);
 }
 
@@ -193,7 +206,9 @@ KVMDCI_EXPORT int kvmdci_target_wait(struct kvmdci_target *t, int timeout_ms,
 {
 	if (!t->ops->wait)
 		return no_run_control(t);
-	return t->ops->wait(t->priv, timeout_ms, stop);
+	int r = t->ops->wait(t->priv, timeout_ms, stop);
+	t->generation++; /* stopped (or still running): memory read before is stale */
+	return r;
 }
 
 KVMDCI_EXPORT int kvmdci_target_interrupt(struct kvmdci_target *t)
@@ -208,6 +223,7 @@ KVMDCI_EXPORT int kvmdci_target_is_running(struct kvmdci_target *t)
 
 KVMDCI_EXPORT int kvmdci_target_detach(struct kvmdci_target *t)
 {
+	t->generation++;
 	return t->ops->detach ? t->ops->detach(t->priv) : 0;
 }
 
