@@ -357,6 +357,7 @@ int main(int argc, char **argv)
 	tool_progress(&tool, "tracing (Ctrl-C to stop)");
 	double t0 = now_s(), secs;
 	bool interrupted = false;
+	char error[512] = "";
 	while (!tool_stop_requested) {
 		int slice = 200;
 		if (duration > 0) {
@@ -368,7 +369,10 @@ int main(int argc, char **argv)
 		}
 		r = kvmdci_exits_poll(e, slice);
 		if (r < 0) {
-			tool_fail(&tool, r, "lost the target");
+			/* one error line; the partial results still follow */
+			const char *msg = kvmdci_ctx_last_error(tool.ctx);
+			snprintf(error, sizeof(error), "%s", msg && *msg ? msg : "lost the target");
+			fprintf(stderr, "kvmdci-exits: %s\n", error);
 			status = 1;
 			break;
 		}
@@ -379,7 +383,9 @@ int main(int argc, char **argv)
 	secs = now_s() - t0;
 	r = kvmdci_exits_stop(e);
 	if (r < 0 && !status) {
-		tool_fail(&tool, r, "could not restore the target");
+		const char *msg = kvmdci_ctx_last_error(tool.ctx);
+		snprintf(error, sizeof(error), "%s", msg && *msg ? msg : "could not restore the target");
+		fprintf(stderr, "kvmdci-exits: %s\n", error);
 		status = 1;
 	}
 
@@ -442,8 +448,9 @@ int main(int argc, char **argv)
 		}
 		json_object_set_new(doc, "vcpus", vcpus);
 		json_object_set_new(doc, "vms", vms);
-		if (!status)
-			tool_json_print(&tool, doc);
+		if (status)
+			json_object_set_new(doc, "error", json_string(error));
+		tool_json_print(&tool, doc);
 		json_decref(doc);
 	} else {
 		printf("VM exits (%s) on %s: %llu in %.1f s, trigger %s%s\n", vname, tool.target, total,

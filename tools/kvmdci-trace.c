@@ -96,7 +96,11 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 		putchar('\n');
 		if (s->unwinder)
 			hit_stack(s, h->cpu, NULL);
-		fflush(stdout);
+	}
+	/* a reader that went away (| head): stop tracing, clean up, exit */
+	if (fflush(stdout) == EOF) {
+		tool_stop_requested = 1;
+		return -1;
 	}
 	s->reported++;
 	return s->max && s->reported >= s->max ? -1 : 0;

@@ -37,8 +37,14 @@ struct tool {
 
 #define TOOL_COMMON_HELP                                                                           \
 	"Target and kernel knowledge:\n"                                                           \
-	"  -t, --target URI      gdb://HOST:PORT or gdb+unix:///path (default $KVMDCI_TARGET)\n"   \
-	"      --vmlinux FILE    vmlinux with BTF (default $KVMDCI_VMLINUX)\n"                     \
+	"  -t, --target URI      default $KVMDCI_TARGET; one of\n"                               \
+	"                          gdb://HOST:PORT, gdb+unix:///path  GDB remote-protocol stub\n"   \
+	"                          serial:///dev/ttyX[?baud=N]       the same over a tty\n"         \
+	"                          usb://VID:PID, usb://class=dc/02/01  USB 3 debug-class cable\n" \
+	"                          core:///path                      ELF or kdump dump\n"          \
+	"                          kcore:                            this machine's /proc/kcore\n" \
+	"      --vmlinux FILE    vmlinux with BTF or DWARF (default $KVMDCI_VMLINUX; none: the\n"   \
+	"                        target's own BTF and kallsyms are used)\n"                        \
 	"      --system-map FILE System.map of that kernel (default $KVMDCI_SYSTEM_MAP)\n"         \
 	"      --modules DIR     directory with kvm.ko, kvm-amd.ko, kvm-intel.ko for their types\n"  \
 	"                        (default $KVMDCI_MODULES)\n"                                      \

@@ -27,6 +27,35 @@ struct kmodule {
 	struct ksource types_src;
 };
 
+/*
+ * The read cache: 4 KiB pages of kernel virtual memory, valid for one stop of a live target
+ * (an entry belongs to one epoch; a new stop or a resume starts the next). Not used for
+ * dumps (their reads are a memcpy) nor /proc/kcore (live memory without stops).
+ */
+#define KCACHE_PAGE 4096u
+#define KCACHE_PAGES 64 /* 256 KiB, allocated once at the first page fill */
+#define KCACHE_TOUCH 128 /* pages read once (exactly) this epoch: fill at the second touch */
+
+struct kcache_page {
+	uint64_t page; /* page address */
+	uint64_t epoch;
+	uint64_t used; /* LRU tick */
+	uint8_t data[KCACHE_PAGE];
+};
+
+struct kcache_touch {
+	uint64_t page;
+	uint64_t epoch;
+	bool failed; /* a whole-page read failed this epoch: exact reads only */
+};
+
+struct kcache {
+	struct kcache_page pages[KCACHE_PAGES];
+	struct kcache_touch touch[KCACHE_TOUCH];
+	uint64_t tick;
+	int last; /* index of the last hit */
+};
+
 struct kvmdci_kernel {
 	int refcount;
 	struct kvmdci_ctx *ctx;
@@ -49,9 +78,19 @@ struct kvmdci_kernel {
 	struct ksource syms_src;
 	struct ksource types_src;
 	char kaslr_how[64]; /* how the KASLR offset was found */
+	/* read cache (see struct kcache) */
+	struct kcache *cache;
+	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */
+	uint64_t cache_epoch; /* bumped at each stop and whenever the target's generation moved */
+	uint64_t cache_tgen;  /* the target generation cache_epoch belongs to */
+	struct kcache_stats {
+		uint64_t hits, fills, fill_failures, exact;
+	} cache_stats;
 };
 
 struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k);
+/* Forget everything the read cache holds (memory may have changed). */
+void kernel_cache_invalidate(struct kvmdci_kernel *k);
 int kernel_type(struct kvmdci_kernel *k, const char *module, const char *type, struct btf **btf,
 		int32_t *id);
 /* Locate a member; on failure the context's last error says what is missing. */

@@ -116,11 +116,9 @@ static int choose_reader(struct kvmdci_kernel *k)
 	return -ENXIO;
 }
 
-KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf,
-				     size_t len)
+/* A read through the reader CPU or our own page walk, no cache. */
+static int read_uncached(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
 {
-	int r;
-
 	if (!k->reader_valid && (k->no_reader || choose_reader(k) < 0)) {
 		k->no_reader = true;
 		if (!k->have_kcr3) {
@@ -129,9 +127,154 @@ KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, voi
 				   kvmdci_target_get_uri(k->target));
 			return -ENXIO;
 		}
-		r = read_physwalk(k, addr, buf, len);
+		return read_physwalk(k, addr, buf, len);
+	}
+	return kvmdci_target_read_virt(k->target, k->reader, addr, buf, len);
+}
+
+/*
+ * The read cache. Walks read many small fields of the same few pages (struct kvm, a bus's
+ * range array, slab pages of devices) while the target stays stopped; each uncached read is
+ * a round trip to the stub. A page enters the cache the second time it is touched in one
+ * epoch (the first touch reads exactly what was asked): a tracer's per-hit reads (one field
+ * of the vCPU, one of the VMCB) touch each page once and cost exactly what they did without
+ * a cache, while a walk pays one whole-page read for a page it comes back to. A page that
+ * cannot be read whole is never cached: its reads stay exact. Entries are valid for one
+ * epoch: kvmdci_kernel_note_stop() and any move of the target's generation (resume, step,
+ * wait, detach) start the next one, in O(1).
+ */
+static bool cache_on(struct kvmdci_kernel *k)
+{
+	if (k->cache_mode < 0) {
+		const char *e = getenv("KVMDCI_READ_CACHE");
+		/* a dump reads with a memcpy and /proc/kcore is live without stops: no cache */
+		k->cache_mode = target_has_run_control(k->target) && !(e && !strcmp(e, "0"));
+		if (k->cache_mode && !k->cache && !(k->cache = calloc(1, sizeof(*k->cache))))
+			k->cache_mode = 0;
+	}
+	return k->cache_mode == 1;
+}
+
+void kernel_cache_invalidate(struct kvmdci_kernel *k)
+{
+	k->cache_epoch++;
+}
+
+static struct kcache_page *cache_find(struct kcache *c, uint64_t epoch, uint64_t page)
+{
+	struct kcache_page *p = &c->pages[c->last];
+
+	if (p->page == page && p->epoch == epoch)
+		return p;
+	for (int i = 0; i < KCACHE_PAGES; i++) {
+		p = &c->pages[i];
+		if (p->page == page && p->epoch == epoch) {
+			c->last = i;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* The page when it is (now) cached; NULL: read the range exactly. */
+static struct kcache_page *cache_fill(struct kvmdci_kernel *k, uint64_t page)
+{
+	struct kcache *c = k->cache;
+	uint64_t h = (page / KCACHE_PAGE) * 0x9e3779b97f4a7c15ULL;
+	struct kcache_touch *t = &c->touch[h % KCACHE_TOUCH];
+	struct kcache_page *v = NULL;
+
+	if (t->epoch != k->cache_epoch || t->page != page) { /* first touch */
+		t->page = page;
+		t->epoch = k->cache_epoch;
+		t->failed = false;
+		return NULL;
+	}
+	if (t->failed)
+		return NULL;
+	for (int i = 0; i < KCACHE_PAGES; i++) { /* a free slot, else the least recently used */
+		struct kcache_page *p = &c->pages[i];
+		if (p->epoch != k->cache_epoch) {
+			v = p;
+			break;
+		}
+		if (!v || p->used < v->used)
+			v = p;
+	}
+	v->epoch = 0;
+	if (read_uncached(k, page, v->data, KCACHE_PAGE) < 0) {
+		t->failed = true;
+		k->cache_stats.fill_failures++;
+		return NULL;
+	}
+	v->page = page;
+	v->epoch = k->cache_epoch;
+	c->last = (int)(v - c->pages);
+	k->cache_stats.fills++;
+	return v;
+}
+
+static int read_exact(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
+{
+	k->cache_stats.exact++;
+	return read_uncached(k, addr, buf, len);
+}
+
+static int read_cached(struct kvmdci_kernel *k, uint64_t addr, uint8_t *buf, size_t len)
+{
+	struct kcache *c = k->cache;
+	uint64_t pa = 0; /* a pending exact read of consecutive uncached pieces */
+	uint8_t *pb = NULL;
+	size_t pl = 0;
+	int r;
+
+	while (len) {
+		uint64_t page = addr & ~(uint64_t)(KCACHE_PAGE - 1);
+		size_t off = (size_t)(addr - page);
+		size_t n = KCACHE_PAGE - off < len ? KCACHE_PAGE - off : len;
+		struct kcache_page *p = cache_find(c, k->cache_epoch, page);
+
+		if (!p)
+			p = cache_fill(k, page);
+		if (p) {
+			if (pl && (r = read_exact(k, pa, pb, pl)) < 0)
+				return r;
+			pl = 0;
+			memcpy(buf, p->data + off, n);
+			p->used = ++c->tick;
+			k->cache_stats.hits++;
+		} else if (pl && pa + pl == addr) {
+			pl += n;
+		} else {
+			if (pl && (r = read_exact(k, pa, pb, pl)) < 0)
+				return r;
+			pa = addr;
+			pb = buf;
+			pl = n;
+		}
+		addr += n;
+		buf += n;
+		len -= n;
+	}
+	return pl ? read_exact(k, pa, pb, pl) : 0;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf,
+				     size_t len)
+{
+	int r;
+
+	/* kernel half only (the same in every CPU's paging), small reads only (a big one is
+	 * a single read anyway and would evict what the walks come back to) */
+	if (len && len < KCACHE_PAGE && (addr >> 63) && addr + len - 1 >= addr && cache_on(k)) {
+		uint64_t g = target_generation(k->target);
+		if (g != k->cache_tgen) {
+			k->cache_tgen = g;
+			k->cache_epoch++;
+		}
+		r = read_cached(k, addr, buf, len);
 	} else {
-		r = kvmdci_target_read_virt(k->target, k->reader, addr, buf, len);
+		r = read_uncached(k, addr, buf, len);
 	}
 	if (r == -EFAULT)
 		kvmdci_set_error(k->ctx, "cannot read kernel memory at 0x%llx (%zu bytes)",
@@ -150,6 +293,7 @@ KVMDCI_EXPORT int kvmdci_kernel_read_u64(struct kvmdci_kernel *k, uint64_t addr,
 
 KVMDCI_EXPORT void kvmdci_kernel_note_stop(struct kvmdci_kernel *k, const struct kvmdci_stop *stop)
 {
+	k->cache_epoch++; /* a new stop: what the cache holds is from before */
 	/* a CPU that stopped on a kernel breakpoint/watchpoint is in the host kernel */
 	if (stop && stop->cpu >= 0 &&
 	    (stop->reason == KVMDCI_STOP_BREAKPOINT || stop->reason == KVMDCI_STOP_WATCHPOINT)) {
@@ -163,12 +307,14 @@ KVMDCI_EXPORT void kvmdci_kernel_note_stop(struct kvmdci_kernel *k, const struct
 
 void kernel_set_reader(struct kvmdci_kernel *k, int cpu)
 {
+	k->cache_epoch++;
 	k->reader = cpu;
 	k->reader_valid = true;
 }
 
 void kernel_use_reader(struct kvmdci_kernel *k, int cpu)
 {
+	k->cache_epoch++;
 	k->reader = cpu;
 	k->reader_valid = cpu >= 0;
 	k->no_reader = cpu < 0;
@@ -663,6 +809,8 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 	k->ctx = kvmdci_ctx_ref(ctx);
 	k->target = kvmdci_target_ref(t);
 	k->reader = -1;
+	k->cache_mode = -1;
+	k->cache_epoch = 1; /* a zeroed cache entry (epoch 0) is never valid */
 	if (mods)
 		snprintf(k->modules_dir, sizeof(k->modules_dir), "%s", mods);
 
@@ -783,6 +931,13 @@ KVMDCI_EXPORT struct kvmdci_kernel *kvmdci_kernel_unref(struct kvmdci_kernel *k)
 	free(k->mods);
 	symtab_free(&k->vsyms);
 	ktypes_free(&k->types);
+	if (k->cache_stats.hits + k->cache_stats.fills)
+		kvmdci_dbg(k->ctx, "read cache: %llu hits, %llu page fills (%llu failed), %llu exact reads",
+			   (unsigned long long)k->cache_stats.hits,
+			   (unsigned long long)k->cache_stats.fills,
+			   (unsigned long long)k->cache_stats.fill_failures,
+			   (unsigned long long)k->cache_stats.exact);
+	free(k->cache);
 	kvmdci_target_unref(k->target);
 	kvmdci_ctx_unref(k->ctx);
 	free(k);

@@ -2,6 +2,8 @@
 /* A target is a backend (GDB remote stub, ELF core dump) behind one set of operations. */
 #pragma once
 
+#include <stdbool.h>
+
 #include "libkvmdci/libkvmdci.h"
 #include "target/uri.h"
 
