@@ -9,11 +9,12 @@
  *   eq      := rel (('=='|'!=') rel)*;  rel := shift (('<'|'>'|'<='|'>=') shift)*
  *   shift   := add (('<<'|'>>') add)*;  add := mul (('+'|'-') mul)*
  *   mul     := unary (('*'|'/'|'%') unary)*
- *   unary   := ('-'|'!'|'~') unary | '(' 'struct'|'union' NAME '*' ')' unary
+ *   unary   := ('-'|'!'|'~'|'*') unary | '(' 'struct'|'union' NAME '*' ')' unary
  *            | '(' INTTYPE ')' unary | postfix
  *   postfix := primary ('->' NAME | '.' NAME | '[' expr ']')*
  *   primary := '$arg'N | '$'REGISTER | NUMBER | '(' expr ')'
  *            | 'container_of' '(' expr ',' 'struct' NAME ',' MEMBER-PATH ')'
+ *            | 'percpu' '(' SYMBOL ')'       (this CPU's instance of a per-CPU variable)
  *
  * Example: ((struct vcpu_svm *)$arg0)->vmcb->control.exit_code compiles to
  * REG rdi, ADD off(vmcb), LOAD 8, ADD off(control.exit_code), LOAD 4: two reads.
@@ -314,6 +315,41 @@ static int primary(struct parser *ps, struct val *v)
 			return perr(ps, "expected ')'");
 		return 0;
 	}
+	if (accept(ps, "percpu")) {
+		/* percpu(NAME): NAME's instance on the CPU that hit. On x86-64 the kernel's per-CPU
+		 * symbols are offsets into a CPU's per-CPU area, whose base the kernel keeps in
+		 * GS.base (arch/x86/include/asm/percpu.h): address = symbol + $gs_base. */
+		char sym[160];
+		uint64_t addr;
+		size_t len = 0;
+		if (!accept(ps, "("))
+			return perr(ps, "percpu(NAME)");
+		skip_ws(ps);
+		while (isalnum((unsigned char)ps->p[len]) || ps->p[len] == '_' || ps->p[len] == ':')
+			len++;
+		if (len == 0 || len >= sizeof(sym))
+			return perr(ps, "percpu(NAME): a symbol name, e.g. percpu(current_task)");
+		memcpy(sym, ps->p, len);
+		sym[len] = '\0';
+		ps->p += len;
+		if (!accept(ps, ")"))
+			return perr(ps, "expected ')'");
+		if (kvmdci_kernel_symbol(ps->k, sym, &addr) < 0)
+			return perr(ps, "percpu(%s): no such symbol", sym);
+		/* vmlinux's per-CPU symbols are absolute offsets (from __per_cpu_start = 0):
+		 * KASLR does not move them */
+		uint64_t kaslr = kvmdci_kernel_kaslr_offset(ps->k);
+		if (addr - kaslr < (1ULL << 32))
+			addr -= kaslr;
+		if (addr >= (1ULL << 32))
+			return perr(ps, "percpu(%s): 0x%llx is not a per-CPU variable", sym,
+				    (unsigned long long)addr);
+		if ((r = reg_index(ps, "gs_base")) < 0 || (r = emit(ps, OP_REG, (uint64_t)r, 0)) < 0 ||
+		    (r = emit(ps, OP_CONST, addr, 0)) < 0 || (r = emit(ps, OP_BIN, 0, B_ADD)) < 0)
+			return r;
+		*v = (struct val){ .size = 8 };
+		return 0;
+	}
 	if (accept(ps, "container_of")) {
 		struct val inner;
 		struct btf *btf;
@@ -433,6 +469,13 @@ static int unary(struct parser *ps, struct val *v)
 	char name[128];
 	int r;
 
+	if (accept(ps, "*")) {
+		/* *x: the 8 bytes at x (a pointer-sized load) */
+		if ((r = unary(ps, v)) < 0 || (r = load(ps, v)) < 0)
+			return r;
+		*v = (struct val){ .size = 8 };
+		return emit(ps, OP_LOAD, 8, 0);
+	}
 	if (accept(ps, "-") || accept(ps, "!") || accept(ps, "~")) {
 		char op = ps->p[-1];
 		if ((r = unary(ps, v)) < 0 || (r = load(ps, v)) < 0)

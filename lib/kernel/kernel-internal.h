@@ -28,32 +28,35 @@ struct kmodule {
 };
 
 /*
- * The read cache: 4 KiB pages of kernel virtual memory, valid for one stop of a live target
- * (an entry belongs to one epoch; a new stop or a resume starts the next). Not used for
- * dumps (their reads are a memcpy) nor /proc/kcore (live memory without stops).
+ * The read cache: 4 KiB pages of kernel virtual memory, filled by 1 KiB sectors, valid for
+ * one stop of a live target (an entry belongs to one epoch; a new stop or a resume starts the
+ * next). Not used for dumps (their reads are a memcpy) nor /proc/kcore (live memory without
+ * stops). See kernel.c.
  */
 #define KCACHE_PAGE 4096u
-#define KCACHE_PAGES 64 /* 256 KiB, allocated once at the first page fill */
-#define KCACHE_TOUCH 128 /* pages read once (exactly) this epoch: fill at the second touch */
+#define KCACHE_SECTOR 1024u /* one `m` packet of QEMU's stub (it answers <= ~2 KB) */
+#define KCACHE_PAGES 64     /* 256 KiB, allocated once, at the first cached read */
+#define KCACHE_TOUCH_BITS 8 /* sectors read once (exactly) this epoch: filled at the next touch */
 
 struct kcache_page {
 	uint64_t page; /* page address */
 	uint64_t epoch;
-	uint64_t used; /* LRU tick */
+	uint64_t used;      /* LRU tick */
+	unsigned int valid; /* bit i: sector i holds data */
 	uint8_t data[KCACHE_PAGE];
 };
 
 struct kcache_touch {
-	uint64_t page;
+	uint64_t addr; /* sector address */
 	uint64_t epoch;
-	bool failed; /* a whole-page read failed this epoch: exact reads only */
+	bool failed; /* a whole-sector read failed this epoch: exact reads only */
 };
 
 struct kcache {
 	struct kcache_page pages[KCACHE_PAGES];
-	struct kcache_touch touch[KCACHE_TOUCH];
+	struct kcache_touch touch[1 << KCACHE_TOUCH_BITS];
 	uint64_t tick;
-	int last; /* index of the last hit */
+	int last; /* index of the last page found */
 };
 
 struct kvmdci_kernel {

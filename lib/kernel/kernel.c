@@ -135,13 +135,16 @@ static int read_uncached(struct kvmdci_kernel *k, uint64_t addr, void *buf, size
 /*
  * The read cache. Walks read many small fields of the same few pages (struct kvm, a bus's
  * range array, slab pages of devices) while the target stays stopped; each uncached read is
- * a round trip to the stub. A page enters the cache the second time it is touched in one
- * epoch (the first touch reads exactly what was asked): a tracer's per-hit reads (one field
- * of the vCPU, one of the VMCB) touch each page once and cost exactly what they did without
- * a cache, while a walk pays one whole-page read for a page it comes back to. A page that
- * cannot be read whole is never cached: its reads stay exact. Entries are valid for one
- * epoch: kvmdci_kernel_note_stop() and any move of the target's generation (resume, step,
- * wait, detach) start the next one, in O(1).
+ * a round trip to the stub. The cache holds 4 KiB pages of kernel virtual memory, filled one
+ * 1 KiB sector at a time: QEMU's stub answers at most ~2 KB per `m` packet, so a whole page
+ * would take three round trips where a sector takes one, about the cost of an 8-byte read.
+ * A sector enters the cache the second time it is touched in one epoch (the first touch
+ * reads exactly what was asked): a tracer's per-hit reads (one field of the vCPU, one of the
+ * VMCB) touch each sector once and cost exactly what they did without a cache, and a walk
+ * never needs more round trips than without it (a sector touched twice: 2 either way; more
+ * often: still 2). A sector that cannot be read whole is never cached: its reads stay exact.
+ * Entries are valid for one epoch: kvmdci_kernel_note_stop() and any move of the target's
+ * generation (resume, step, wait, detach) start the next one, in O(1).
  */
 static bool cache_on(struct kvmdci_kernel *k)
 {
@@ -176,42 +179,46 @@ static struct kcache_page *cache_find(struct kcache *c, uint64_t epoch, uint64_t
 	return NULL;
 }
 
-/* The page when it is (now) cached; NULL: read the range exactly. */
-static struct kcache_page *cache_fill(struct kvmdci_kernel *k, uint64_t page)
+/* @p (may be NULL) when sector @sec of its page is (now) cached; NULL: read exactly. */
+static struct kcache_page *cache_fill(struct kvmdci_kernel *k, struct kcache_page *p,
+				      uint64_t page, unsigned int sec)
 {
 	struct kcache *c = k->cache;
-	uint64_t h = (page / KCACHE_PAGE) * 0x9e3779b97f4a7c15ULL;
-	struct kcache_touch *t = &c->touch[h % KCACHE_TOUCH];
-	struct kcache_page *v = NULL;
+	uint64_t saddr = page + (uint64_t)sec * KCACHE_SECTOR;
+	uint64_t h = (saddr / KCACHE_SECTOR) * 0x9e3779b97f4a7c15ULL;
+	struct kcache_touch *t = &c->touch[h >> (64 - KCACHE_TOUCH_BITS)];
 
-	if (t->epoch != k->cache_epoch || t->page != page) { /* first touch */
-		t->page = page;
+	if (t->epoch != k->cache_epoch || t->addr != saddr) { /* first touch */
+		t->addr = saddr;
 		t->epoch = k->cache_epoch;
 		t->failed = false;
 		return NULL;
 	}
 	if (t->failed)
 		return NULL;
-	for (int i = 0; i < KCACHE_PAGES; i++) { /* a free slot, else the least recently used */
-		struct kcache_page *p = &c->pages[i];
-		if (p->epoch != k->cache_epoch) {
-			v = p;
-			break;
+	if (!p) {
+		for (int i = 0; i < KCACHE_PAGES; i++) { /* a free slot, else the LRU one */
+			struct kcache_page *q = &c->pages[i];
+			if (q->epoch != k->cache_epoch) {
+				p = q;
+				break;
+			}
+			if (!p || q->used < p->used)
+				p = q;
 		}
-		if (!v || p->used < v->used)
-			v = p;
+		p->page = page;
+		p->epoch = k->cache_epoch;
+		p->valid = 0;
+		c->last = (int)(p - c->pages);
 	}
-	v->epoch = 0;
-	if (read_uncached(k, page, v->data, KCACHE_PAGE) < 0) {
+	if (read_uncached(k, saddr, p->data + sec * KCACHE_SECTOR, KCACHE_SECTOR) < 0) {
 		t->failed = true;
 		k->cache_stats.fill_failures++;
 		return NULL;
 	}
-	v->page = page;
-	v->epoch = k->cache_epoch;
-	c->last = (int)(v - c->pages);
+	p->valid |= 1u << sec;
 	k->cache_stats.fills++;
-	return v;
+	return p;
 }
 
 static int read_exact(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
@@ -231,11 +238,14 @@ static int read_cached(struct kvmdci_kernel *k, uint64_t addr, uint8_t *buf, siz
 	while (len) {
 		uint64_t page = addr & ~(uint64_t)(KCACHE_PAGE - 1);
 		size_t off = (size_t)(addr - page);
-		size_t n = KCACHE_PAGE - off < len ? KCACHE_PAGE - off : len;
+		unsigned int sec = (unsigned int)(off / KCACHE_SECTOR);
+		size_t n = (sec + 1) * KCACHE_SECTOR - off;
 		struct kcache_page *p = cache_find(c, k->cache_epoch, page);
 
-		if (!p)
-			p = cache_fill(k, page);
+		if (n > len)
+			n = len;
+		if (!p || !(p->valid & (1u << sec)))
+			p = cache_fill(k, p, page, sec);
 		if (p) {
 			if (pl && (r = read_exact(k, pa, pb, pl)) < 0)
 				return r;

@@ -92,6 +92,10 @@ class TestLab:
         if st != 0:
             raise RuntimeError(f"cannot signal workload {name}: {out}")
 
+    def result_pid(self, name):
+        st, out = self.run(f"cat /tmp/{name}.pid")
+        return int(out.strip())
+
     def result(self, name):
         st, out = self.run(f"cat /tmp/{name}.json")
         return json.loads(out)

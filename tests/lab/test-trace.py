@@ -74,6 +74,23 @@ def main():
         check("write_exit_mmio: at the workload's unmapped MMIO address 0xa2000",
               gpas == {0xA2000}, str([hex(g) for g in gpas]))
 
+        # per-CPU variables in captures: the current task of the CPU that runs KVM_RUN
+        t.window_start("t4", 1, 200)
+        tool = Tool("kvmdci-trace", ["--json", "--bp", "kvm_arch_vcpu_ioctl_run",
+                                     "--count", "3"], env)
+        tool.wait_line("tracing", 120)
+        t.signal("t4")
+        tool.p.wait(timeout=300)
+        rc, out, err = tool.stop(signal.SIGINT)
+        hits = [l for l in jsonl(out) if not l.get("summary")]
+        pid = t.result_pid("t4")
+        check("percpu(current_task) in a capture: KVM_RUN runs in the workload's process",
+              len(hits) == 3 and all(h["captures"]["tgid"] == pid for h in hits),
+              f"tgids {[h['captures']['tgid'] for h in hits]} vs workload pid {pid}")
+        t.wait_state("t4", "window-done", 600)
+        t.signal("t4")
+        t.wait_state("t4", "done", 300)
+
         # vCPU creation
         tool = Tool("kvmdci-trace", ["--json", "--bp", "kvm_arch_vcpu_create"], env)
         tool.wait_line("tracing", 120)
