@@ -446,6 +446,10 @@ int main(int argc, char **argv)
 							     "reasons", json_reasons(v, vr, vn, vt, secs)));
 			free(vr);
 		}
+		uint64_t repeated, missed;
+		kvmdci_exits_watch_stats(e, &repeated, &missed);
+		json_object_set_new(doc, "repeated_reports_ignored", json_integer((json_int_t)repeated));
+		json_object_set_new(doc, "missed", json_integer((json_int_t)missed));
 		json_object_set_new(doc, "vcpus", vcpus);
 		json_object_set_new(doc, "vms", vms);
 		if (status)

@@ -601,6 +601,13 @@ enum kvmdci_vendor kvmdci_exits_vendor(struct kvmdci_exits *e);
 /** kvmdci_exits_total - all hits counted. */
 uint64_t kvmdci_exits_total(struct kvmdci_exits *e);
 
+/**
+ * kvmdci_exits_watch_stats - for the watch trigger: stops that repeated the last write (QEMU
+ * may report one write several times; they are recognised by the counter not moving and not
+ * counted) and writes no stop was seen for (the counter moved by more than one).
+ */
+void kvmdci_exits_watch_stats(struct kvmdci_exits *e, uint64_t *repeated, uint64_t *missed);
+
 /** One row of results: a (vCPU, reason) pair with its count. */
 struct kvmdci_exit_count {
 	uint64_t vm;      /* struct kvm * */

@@ -43,6 +43,8 @@ struct kvmdci_trace {
 	int nregs;
 	bool started, stopped;
 	uint64_t seq;
+	kvmdci_hit_fn fn; /* the last poll's callback: a hit racing with the stop goes there */
+	void *fn_data;
 	/* per-hit scratch, reused */
 	uint64_t values[MAX_CAPTURES];
 	int value_ok[MAX_CAPTURES];
@@ -282,6 +284,8 @@ KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvm
 
 	if (!tr->started || tr->stopped)
 		return -EINVAL;
+	tr->fn = fn;
+	tr->fn_data = data;
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct kvmdci_stop st;
@@ -316,7 +320,7 @@ KVMDCI_EXPORT int kvmdci_trace_stop(struct kvmdci_trace *tr)
 		kvmdci_target_interrupt(tr->t);
 		r = kvmdci_target_wait(tr->t, 3000, &st);
 		if (r == 1)
-			handle_stop(tr, &st, NULL, NULL, &dummy);
+			handle_stop(tr, &st, tr->fn, tr->fn_data, &dummy);
 		else if (r == 0) {
 			kvmdci_err(tr->ctx, "%s: the target did not stop within 3 s",
 				   kvmdci_target_get_uri(tr->t));

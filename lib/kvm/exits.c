@@ -30,6 +30,7 @@ struct vcpu_slot {
 	int32_t vcpu_id;
 	int32_t vm_pid;
 	uint64_t watch_addr;
+	uint64_t last_exits; /* stat.exits at the last counted watch hit, 0 before */
 };
 
 struct count_slot {
@@ -56,11 +57,14 @@ struct kvmdci_exits {
 	struct count_slot counts[COUNT_SLOTS];
 	uint64_t total;
 	uint64_t dropped;
+	uint64_t duplicates; /* watch stops that repeated the last write (not counted) */
+	uint64_t missed;     /* writes between two watch stops (counter jumped by more than 1) */
 	uint64_t unreadable;
 	int max_watch;
-	const char *break_regs[EXPR_MAX_REGS + 1]; /* "rip" + the capture's registers */
-	int nbreak_regs;
-	int vcpu_reg; /* index of rdi ($arg0, the vCPU) in the capture's registers */
+	struct kvmdci_catalog *cat;
+	const char *entry_name;
+	struct kvmdci_trace *tr; /* the break trigger: a trace of the catalog entry */
+	int cap_reason, cap_vcpu; /* capture indices in the trace's hits */
 	bool started;
 	bool stopped;
 };
@@ -174,20 +178,16 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 		goto fail;
 	}
 	/* the capture may read only $arg0 (the vCPU): the watch trigger knows nothing else */
-	e->break_regs[e->nbreak_regs++] = "rip";
-	e->vcpu_reg = -1;
-	for (int i = 0; i < e->prog.nregs; i++) {
-		if (!strcmp(e->prog.regs[i], "rdi"))
-			e->vcpu_reg = i;
-		e->break_regs[e->nbreak_regs++] = e->prog.regs[i];
-	}
-	if (e->vcpu_reg != 0 || e->prog.nregs != 1) {
+	if (e->prog.nregs != 1 || strcmp(e->prog.regs[0], "rdi") != 0) {
 		kvmdci_err(e->ctx, "catalog entry %s: the exit_reason capture must read the vCPU "
 				   "through $arg0 only (it uses %d registers)",
 			   json_string_value(json_object_get(entry, "name")), e->prog.nregs);
 		r = -EINVAL;
 		goto fail;
 	}
+	e->cat = cat;
+	e->entry_name = json_string_value(json_object_get(entry, "name"));
+	e->cap_reason = e->cap_vcpu = -1;
 	if ((r = kvm_layout_get(k, &e->layout)) < 0)
 		goto fail;
 	struct kvmdci_vcpu_info vi[MAX_VCPU_SLOTS - 1];
@@ -211,6 +211,7 @@ KVMDCI_EXPORT struct kvmdci_exits *kvmdci_exits_unref(struct kvmdci_exits *e)
 {
 	if (!e)
 		return NULL;
+	kvmdci_trace_unref(e->tr);
 	kvmdci_kernel_unref(e->k);
 	kvmdci_ctx_unref(e->ctx);
 	free(e);
@@ -242,6 +243,9 @@ static int start_watch(struct kvmdci_exits *e)
 	int r = 0;
 
 	for (int i = 0; i < e->nvcpus; i++) {
+		/* the counter now: a stop that does not move it is a repeated report */
+		if (kvmdci_kernel_read_u64(e->k, e->vcpus[i].watch_addr, &e->vcpus[i].last_exits) < 0)
+			e->vcpus[i].last_exits = 0;
 		r = kvmdci_target_bp_insert(e->t, KVMDCI_WATCH_WRITE, e->vcpus[i].watch_addr, 8);
 		if (r < 0)
 			break;
@@ -261,17 +265,15 @@ static int start_watch(struct kvmdci_exits *e)
 	return 0;
 }
 
+/* The break trigger is a trace of the catalog's exit entry (lib/catalog/trace.c). */
 static int start_break(struct kvmdci_exits *e, const char *why)
 {
-	int r = kvmdci_target_bp_insert(e->t, KVMDCI_BP_SW, e->bp_addr, 1);
+	int r;
 
-	if (r == -EOPNOTSUPP)
-		r = kvmdci_target_bp_insert(e->t, KVMDCI_BP_HW, e->bp_addr, 1);
-	if (r < 0) {
-		kvmdci_err(e->ctx, "cannot set a breakpoint on %s at 0x%llx: %s", e->handler_sym,
-			   (unsigned long long)e->bp_addr, kvmdci_ctx_last_error(e->ctx));
+	if (!e->tr && (r = kvmdci_trace_new(e->k, e->cat, &e->tr)) < 0)
 		return r;
-	}
+	if ((r = kvmdci_trace_add(e->tr, e->entry_name, NULL)) < 0)
+		return r;
 	snprintf(e->desc, sizeof(e->desc),
 		 "break: breakpoint on %s at 0x%llx%s; exit reason from %s", e->handler_sym,
 		 (unsigned long long)e->bp_addr, why, e->capture_src);
@@ -316,6 +318,8 @@ KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 			return r;
 	}
 	e->started = true;
+	if (e->trigger == KVMDCI_TRIGGER_BREAK)
+		return kvmdci_trace_start(e->tr);
 	return kvmdci_target_resume(e->t);
 }
 
@@ -343,29 +347,54 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool *nee
 		for (int i = 0; i < e->nvcpus; i++)
 			if (e->vcpus[i].watch_addr == st->addr) {
 				/* the capture reads only $arg0, the vCPU: known from the address */
-				uint64_t regvals[EXPR_MAX_REGS] = { e->vcpus[i].vcpu };
+				uint64_t regvals[EXPR_MAX_REGS] = { e->vcpus[i].vcpu }, exits;
+				struct vcpu_slot *v = &e->vcpus[i];
 				kvmdci_kernel_note_stop(e->k, st);
-				record(e, i, e->vcpus[i].vcpu, regvals);
+				/* QEMU sometimes reports one write twice: a real exit moved the counter */
+				if (kvmdci_kernel_read_u64(e->k, v->watch_addr, &exits) == 0) {
+					if (v->last_exits && exits == v->last_exits) {
+						e->duplicates++;
+						return 0;
+					}
+					if (v->last_exits && exits > v->last_exits + 1)
+						e->missed += exits - v->last_exits - 1;
+					v->last_exits = exits;
+				}
+				record(e, i, v->vcpu, regvals);
 				return 1;
 			}
 		return 0;
 	}
-	if (e->trigger == KVMDCI_TRIGGER_BREAK && st->cpu >= 0 && st->signal == 5) {
-		/* rip, then the capture's registers, in one round trip */
-		uint64_t v[EXPR_MAX_REGS + 1];
-		int r = kvmdci_target_regs_read(e->t, st->cpu, e->break_regs, v, e->nbreak_regs);
-		if (r < 0)
-			return r;
-		if (v[0] != e->bp_addr)
-			return 0;
-		st->reason = KVMDCI_STOP_BREAKPOINT;
-		st->addr = v[0];
-		kvmdci_kernel_note_stop(e->k, st);
-		uint64_t vcpu = v[1 + e->vcpu_reg];
-		record(e, vcpu_slot_of(e, vcpu), vcpu, v + 1);
-		*need_step = true;
-		return 1;
+	return 0;
+}
+
+/* A hit of the break trigger: the vCPU ($arg0) and its exit reason, captured by the trace. */
+static int on_break_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *data)
+{
+	struct kvmdci_exits *e = data;
+	uint64_t code = CODE_UNREADABLE;
+
+	(void)tr;
+	if (e->cap_reason < 0)
+		for (int i = 0; i < h->ncaptures; i++) {
+			if (!strcmp(h->capture_names[i], "exit_reason"))
+				e->cap_reason = i;
+			else if (!strcmp(h->capture_names[i], "vcpu"))
+				e->cap_vcpu = i;
+		}
+	if (e->cap_reason < 0 || e->cap_vcpu < 0 || !h->value_ok[e->cap_vcpu]) {
+		if (!e->unreadable++)
+			kvmdci_warn(e->ctx, "catalog entry %s: hits need captures vcpu ($arg0) and "
+					    "exit_reason", e->entry_name);
+		return 0;
 	}
+	uint64_t vcpu = h->values[e->cap_vcpu];
+	if (h->value_ok[e->cap_reason])
+		code = h->values[e->cap_reason];
+	else if (!e->unreadable++)
+		kvmdci_warn(e->ctx, "cannot read the exit reason of vCPU 0x%llx",
+			    (unsigned long long)vcpu);
+	count(e, vcpu_slot_of(e, vcpu), code);
 	return 0;
 }
 
@@ -383,6 +412,8 @@ KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 
 	if (!e->started || e->stopped)
 		return -EINVAL;
+	if (e->trigger == KVMDCI_TRIGGER_BREAK)
+		return kvmdci_trace_poll(e->tr, timeout_ms, on_break_hit, e);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct kvmdci_stop st;
@@ -416,6 +447,8 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 	if (!e->started || e->stopped)
 		return 0;
 	e->stopped = true;
+	if (e->trigger == KVMDCI_TRIGGER_BREAK)
+		return kvmdci_trace_stop(e->tr);
 	if (kvmdci_target_is_running(e->t)) {
 		kvmdci_target_interrupt(e->t);
 		r = kvmdci_target_wait(e->t, 3000, &st);
@@ -431,6 +464,13 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 	if (e->dropped)
 		kvmdci_warn(e->ctx, "%llu hits not tabulated (count table full)",
 			    (unsigned long long)e->dropped);
+	if (e->duplicates)
+		kvmdci_info(e->ctx, "%llu repeated watchpoint reports ignored (stat.exits unchanged)",
+			    (unsigned long long)e->duplicates);
+	if (e->missed)
+		kvmdci_warn(e->ctx, "%llu exits were not seen by the watchpoints (stat.exits moved "
+				    "by more than one between two stops)",
+			    (unsigned long long)e->missed);
 	return r;
 }
 
@@ -455,4 +495,11 @@ KVMDCI_EXPORT int kvmdci_exits_counts(struct kvmdci_exits *e, struct kvmdci_exit
 		n++;
 	}
 	return n;
+}
+
+KVMDCI_EXPORT void kvmdci_exits_watch_stats(struct kvmdci_exits *e, uint64_t *repeated,
+					    uint64_t *missed)
+{
+	*repeated = e->duplicates;
+	*missed = e->missed;
 }
