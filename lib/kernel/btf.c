@@ -6,7 +6,9 @@
  * Member paths ("stat.exits", "range[2].dev") are resolved through anonymous structs/unions.
  */
 #include <bpf/btf.h>
+#include <bpf/libbpf.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "internal.h"
 #include "kernel/dwarf.h"
@@ -50,11 +52,21 @@ static enum ktypes_source pick_source(struct kvmdci_ctx *ctx, struct ktypes *kt,
 	return KTYPES_DWARF;
 }
 
+/* libbpf prints its own warnings on stderr; errors reach the user through our messages. */
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
 int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path)
 {
 	struct btf *btf;
 	long e;
 
+	libbpf_set_print(libbpf_quiet);
 	if (pick_source(ctx, kt, path, false) == KTYPES_DWARF) {
 		int r = ktypes_dwarf_open(ctx, path, &kt->vmlinux_dw);
 		if (r < 0)
@@ -66,9 +78,12 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 	btf = btf__parse(path, NULL);
 	e = btf ? 0 : -errno; /* libbpf 1.x: NULL and errno on failure */
 	if (e) {
-		kvmdci_err(ctx, "cannot read BTF from %s: %s (need a vmlinux with a .BTF section "
-				"or a raw BTF file, e.g. /sys/kernel/btf/vmlinux of that kernel)",
-			   path, strerror((int)-e));
+		/* libbpf says ENOENT both for a missing file and for a missing .BTF section */
+		bool exists = access(path, F_OK) == 0;
+		kvmdci_err(ctx, "cannot read BTF from %s: %s (need a vmlinux with a .BTF section, a "
+				"debug vmlinux with DWARF, or a raw BTF file such as "
+				"/sys/kernel/btf/vmlinux of that kernel)",
+			   path, exists && e == -ENOENT ? "it has no .BTF section" : strerror((int)-e));
 		return (int)e;
 	}
 	kvmdci_info(ctx, "types: BTF from %s", path);
