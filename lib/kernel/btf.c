@@ -14,9 +14,13 @@
 #include "kernel/dwarf.h"
 #include "kernel/ktypes.h"
 
+static void index_free(struct ktypes_index *ix);
+
 void ktypes_free(struct ktypes *kt)
 {
+	index_free(kt->vmlinux_ix);
 	for (int i = 0; i < kt->nmods; i++) {
+		index_free(kt->mods[i].ix);
 		if (kt->mods[i].dw)
 			ktypes_dwarf_free(kt->mods[i].dw); /* owns its BTF */
 		else
@@ -143,20 +147,96 @@ const char *ktypes_source_name(const struct ktypes *kt, const char *module)
 	return NULL;
 }
 
-static int find_in(struct btf *btf, struct ktypes_dwarf *dw, const char *type, int32_t *id)
+/*
+ * A name -> type id hash index of one BTF's own types, built once: libbpf's
+ * btf__find_by_name_kind() scans every type with strcmp (vmlinux has ~100k), which made the
+ * type lookups most of a tool's run time.
+ */
+struct ktypes_index {
+	uint32_t first; /* first own type id (split BTF: after the base's) */
+	uint32_t mask;
+	uint32_t *slots; /* type ids, 0 = empty */
+};
+
+static uint32_t name_hash(const char *s)
+{
+	uint32_t h = 2166136261u; /* FNV-1a */
+	while (*s)
+		h = (h ^ (uint8_t)*s++) * 16777619u;
+	return h;
+}
+
+static struct ktypes_index *index_build(struct btf *btf)
+{
+	const struct btf *base = btf__base_btf(btf);
+	uint32_t first = base ? btf__type_cnt(base) : 1, n = btf__type_cnt(btf), size = 1024;
+	struct ktypes_index *ix = calloc(1, sizeof(*ix));
+
+	while (size < 2 * (n - first + 1))
+		size *= 2;
+	if (!ix || !(ix->slots = calloc(size, sizeof(*ix->slots)))) {
+		free(ix);
+		return NULL;
+	}
+	ix->first = first;
+	ix->mask = size - 1;
+	for (uint32_t id = first; id < n; id++) {
+		const struct btf_type *t = btf__type_by_id(btf, id);
+		const char *name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
+		if (!name || !*name)
+			continue;
+		uint32_t h = name_hash(name) & ix->mask;
+		while (ix->slots[h])
+			h = (h + 1) & ix->mask;
+		ix->slots[h] = id; /* ascending ids: the first match is the lowest, as in libbpf */
+	}
+	return ix;
+}
+
+static void index_free(struct ktypes_index *ix)
+{
+	if (ix)
+		free(ix->slots);
+	free(ix);
+}
+
+/* kind -1: any kind (a typedef, an int...). */
+static int32_t index_find(struct btf *btf, struct ktypes_index *ix, const char *name, int kind)
+{
+	for (uint32_t h = name_hash(name) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {
+		const struct btf_type *t = btf__type_by_id(btf, ix->slots[h]);
+		if (t && (kind < 0 || btf_kind(t) == kind) &&
+		    !strcmp(btf__name_by_offset(btf, t->name_off), name))
+			return (int32_t)ix->slots[h];
+	}
+	return -ENOENT;
+}
+
+static int find_in(struct btf *btf, struct ktypes_dwarf *dw, struct ktypes_index **ixp,
+		   const char *type, int32_t *id)
 {
 	int32_t r;
+	int kind = -1;
+	const char *name = type;
 
 	if (dw)
 		return ktypes_dwarf_find(dw, type, id);
-	if (!strncmp(type, "struct ", 7))
-		r = btf__find_by_name_kind(btf, type + 7, BTF_KIND_STRUCT);
-	else if (!strncmp(type, "union ", 6))
-		r = btf__find_by_name_kind(btf, type + 6, BTF_KIND_UNION);
-	else if (!strncmp(type, "enum ", 5))
-		r = btf__find_by_name_kind(btf, type + 5, BTF_KIND_ENUM);
-	else
-		r = btf__find_by_name(btf, type);
+	if (!strncmp(type, "struct ", 7)) {
+		kind = BTF_KIND_STRUCT;
+		name = type + 7;
+	} else if (!strncmp(type, "union ", 6)) {
+		kind = BTF_KIND_UNION;
+		name = type + 6;
+	} else if (!strncmp(type, "enum ", 5)) {
+		kind = BTF_KIND_ENUM;
+		name = type + 5;
+	}
+	if (!*ixp)
+		*ixp = index_build(btf);
+	if (*ixp)
+		r = index_find(btf, *ixp, name, kind);
+	else /* no memory for an index: libbpf's scan */
+		r = kind < 0 ? btf__find_by_name(btf, name) : btf__find_by_name_kind(btf, name, kind);
 	if (r <= 0)
 		return -ENOENT;
 	*id = r;
@@ -170,18 +250,23 @@ int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct 
 		return -ENOENT;
 	if (module) {
 		int i = module_index(kt, module);
-		if (i >= 0 && find_in(kt->mods[i].btf, kt->mods[i].dw, type, id) == 0) {
+		if (i < 0)
+			return -ENOENT;
+		if (find_in(kt->mods[i].btf, kt->mods[i].dw, &kt->mods[i].ix, type, id) == 0 ||
+		    /* a split BTF also holds vmlinux's types, under the same ids */
+		    (!kt->mods[i].dw && !kt->vmlinux_dw &&
+		     find_in(kt->vmlinux, NULL, &kt->vmlinux_ix, type, id) == 0)) {
 			*btf = kt->mods[i].btf;
 			return 0;
 		}
 		return -ENOENT;
 	}
-	if (find_in(kt->vmlinux, kt->vmlinux_dw, type, id) == 0) {
+	if (find_in(kt->vmlinux, kt->vmlinux_dw, &kt->vmlinux_ix, type, id) == 0) {
 		*btf = kt->vmlinux;
 		return 0;
 	}
 	for (int i = 0; i < kt->nmods; i++)
-		if (find_in(kt->mods[i].btf, kt->mods[i].dw, type, id) == 0) {
+		if (find_in(kt->mods[i].btf, kt->mods[i].dw, &kt->mods[i].ix, type, id) == 0) {
 			*btf = kt->mods[i].btf;
 			return 0;
 		}

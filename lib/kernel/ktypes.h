@@ -7,6 +7,7 @@
 struct btf;
 struct kvmdci_ctx;
 struct ktypes_dwarf;
+struct ktypes_index;
 
 /* Where types come from; KTYPES_AUTO: $KVMDCI_TYPES (dwarf|btf), else .BTF, else .debug_info. */
 enum ktypes_source { KTYPES_AUTO, KTYPES_BTF, KTYPES_DWARF };
@@ -14,12 +15,14 @@ enum ktypes_source { KTYPES_AUTO, KTYPES_BTF, KTYPES_DWARF };
 struct ktypes {
 	struct btf *vmlinux;
 	struct ktypes_dwarf *vmlinux_dw; /* non-NULL: vmlinux is its BTF, filled from DWARF */
+	struct ktypes_index *vmlinux_ix; /* name -> id, built at the first lookup (BTF only) */
 	enum ktypes_source source;	 /* set before loading to force a source */
 	char vmlinux_path[512];
 	struct {
 		char name[64];
 		struct btf *btf;
 		struct ktypes_dwarf *dw;
+		struct ktypes_index *ix;
 	} mods[16];
 	int nmods;
 };
