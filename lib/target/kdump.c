@@ -159,7 +159,7 @@ out:
  * offset_note at 48 and size_note at 56 from header_version 4 on. */
 static int read_notes(struct kdump *k, uint64_t size)
 {
-	uint8_t h[464], sub[64];
+	uint8_t h[464], sub[104];
 	int32_t version, block_size, sub_blocks;
 	uint64_t note_off, note_size;
 	size_t bad = 0;
@@ -177,16 +177,45 @@ static int read_notes(struct kdump *k, uint64_t size)
 	if (block_size < 512 || block_size > (1 << 20) || (block_size & (block_size - 1)))
 		return fail(k, -EINVAL, "corrupt kdump header: block_size %d at file offset 428",
 			    block_size);
+	/* libkdumpfile sizes its page tables from max_mapnr: a header that lies about it makes it
+	 * allocate gigabytes (found by fuzz/fuzz-core). The two page bitmaps (bitmap_blocks
+	 * blocks after the header and sub-header) hold 2 bits per page and must be in the file. */
+	uint32_t bitmap_blocks, max_mapnr;
+	memcpy(&bitmap_blocks, h + 436, 4);
+	memcpy(&max_mapnr, h + 440, 4);
+	uint64_t bitmap_bytes = (uint64_t)bitmap_blocks * (uint64_t)block_size;
+	uint64_t bitmap_off = (1 + (uint64_t)(sub_blocks < 0 ? 0 : sub_blocks)) * (uint64_t)block_size;
+	if (sub_blocks < 0 || bitmap_off + bitmap_bytes > size)
+		return fail(k, -EINVAL, "corrupt or truncated kdump file: %u bitmap blocks of %d bytes "
+					"at file offset 0x%llx go past its end (0x%llx)",
+			    bitmap_blocks, block_size, (unsigned long long)bitmap_off,
+			    (unsigned long long)size);
+	if (version < 6 && (uint64_t)max_mapnr > bitmap_bytes * 8 / 2)
+		return fail(k, -EINVAL, "corrupt kdump header: max_mapnr %u at file offset 440 needs "
+					"more than the %llu bytes of page bitmaps",
+			    max_mapnr, (unsigned long long)bitmap_bytes);
 	if (version < 4)
 		return 0; /* no notes recorded: registers from libkdumpfile's attributes only */
-	if ((uint64_t)block_size + sizeof(sub) > size)
+	if ((uint64_t)block_size + 64 > size)
 		return fail(k, -EINVAL, "truncated kdump file: the sub-header at file offset "
 					"0x%x is past its end (0x%llx)", block_size,
 			    (unsigned long long)size);
-	if ((r = read_at(k->fd, sub, sizeof(sub), (uint64_t)block_size)) < 0)
+	/* 64 bytes up to the notes; max_mapnr_64 (version 6) only if the file has it */
+	size_t sublen = size - (uint64_t)block_size < sizeof(sub) ? (size_t)(size - (uint64_t)block_size)
+								  : sizeof(sub);
+	memset(sub, 0, sizeof(sub));
+	if ((r = read_at(k->fd, sub, sublen, (uint64_t)block_size)) < 0)
 		return fail(k, r, "cannot read the sub-header: %s", strerror(-r));
 	memcpy(&note_off, sub + 48, 8);
 	memcpy(&note_size, sub + 56, 8);
+	if (version >= 6) { /* max_mapnr_64 in struct kdump_sub_header */
+		uint64_t mapnr64;
+		memcpy(&mapnr64, sub + 96, 8);
+		if (mapnr64 > bitmap_bytes * 8 / 2)
+			return fail(k, -EINVAL, "corrupt kdump sub-header: max_mapnr_64 %llu needs "
+						"more than the %llu bytes of page bitmaps",
+				    (unsigned long long)mapnr64, (unsigned long long)bitmap_bytes);
+	}
 	if (note_size == 0)
 		return 0;
 	if (note_size > MAX_NOTES_SIZE || note_off > size || note_size > size - note_off)

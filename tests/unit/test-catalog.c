@@ -96,6 +96,22 @@ START_TEST(missing_file)
 }
 END_TEST
 
+/* Regression (fuzz/fuzz-core): a kdump header whose page bitmaps lie made libkdumpfile
+ * allocate 7 GB; it is refused before libkdumpfile sees it, naming the file. */
+START_TEST(dump_header_lies)
+{
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct kvmdci_target *t = NULL;
+	const char *uri = "core://" KVMDCI_SRC_TESTDATADIR "/kdump-header-oom.bin";
+
+	ck_assert_int_eq(kvmdci_target_open(ctx, uri, &t), -EINVAL);
+	ck_assert_ptr_null(t);
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "kdump-header-oom.bin"));
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "bitmap"));
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
 Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
@@ -103,6 +119,7 @@ Suite *catalog_suite(void)
 	tcase_add_test(tc, shipped_catalog);
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, missing_file);
+	tcase_add_test(tc, dump_header_lies);
 	suite_add_tcase(s, tc);
 	return s;
 }
