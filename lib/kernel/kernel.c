@@ -13,6 +13,9 @@
  * walk from a kernel page-table root seen earlier.
  */
 #include <bpf/btf.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -796,6 +799,85 @@ static void describe(const struct ksource *s, char *buf, size_t sz)
 		snprintf(buf, sz, "nowhere");
 }
 
+/* The GNU build id in a run of ELF notes; returns its length, 0 when absent. */
+static size_t notes_build_id(const uint8_t *p, size_t len, uint8_t *id, size_t idsz)
+{
+	size_t off = 0;
+
+	while (off + 12 <= len) {
+		uint32_t namesz = le32(p + off), descsz = le32(p + off + 4), type = le32(p + off + 8);
+		size_t name = off + 12, desc = name + ((namesz + 3) & ~3u);
+		if (namesz > len || descsz > len || desc + descsz > len)
+			break;
+		if (type == 3 && namesz == 4 && !memcmp(p + name, "GNU", 4) && descsz <= idsz) {
+			memcpy(id, p + desc, descsz);
+			return descsz;
+		}
+		off = desc + ((descsz + 3) & ~3u);
+	}
+	return 0;
+}
+
+/* The build id of a vmlinux file (its SHT_NOTE sections), 0 when it has none. */
+static size_t file_build_id(const char *path, uint8_t *id, size_t idsz)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	Elf *elf;
+	Elf_Scn *scn = NULL;
+	size_t n = 0;
+
+	if (fd < 0)
+		return 0;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	while (elf && !n && (scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		Elf_Data *d;
+		if (gelf_getshdr(scn, &sh) && sh.sh_type == SHT_NOTE && (d = elf_getdata(scn, NULL)))
+			n = notes_build_id(d->d_buf, d->d_size, id, idsz);
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return n;
+}
+
+/*
+ * Refuse type info from a vmlinux that is not the running kernel's: compare the file's GNU
+ * build id with the one in the target's memory (__start_notes .. __stop_notes). Offsets from
+ * another build would silently decode garbage. $KVMDCI_FORCE=1 skips the check.
+ */
+static int check_build_id(struct kvmdci_kernel *k, const char *vmlinux)
+{
+	uint8_t fid[64], tid[64], notes[4096];
+	uint64_t start, stop;
+	size_t fn, tn;
+	char fh[130], th[130];
+	const char *force = getenv("KVMDCI_FORCE");
+
+	fn = file_build_id(vmlinux, fid, sizeof(fid));
+	if (!fn || kvmdci_kernel_symbol(k, "__start_notes", &start) < 0 ||
+	    kvmdci_kernel_symbol(k, "__stop_notes", &stop) < 0 || stop <= start ||
+	    stop - start > sizeof(notes) || kvmdci_kernel_read(k, start, notes, stop - start) < 0)
+		return 0; /* nothing to compare: no complaint */
+	tn = notes_build_id(notes, stop - start, tid, sizeof(tid));
+	if (!tn || (tn == fn && !memcmp(fid, tid, fn)))
+		return 0;
+	for (size_t i = 0; i < fn; i++)
+		snprintf(fh + 2 * i, 3, "%02x", fid[i]);
+	for (size_t i = 0; i < tn; i++)
+		snprintf(th + 2 * i, 3, "%02x", tid[i]);
+	if (force && !strcmp(force, "1")) {
+		kvmdci_warn(k->ctx, "%s (build id %s) is not the running kernel (build id %s); "
+				    "used anyway (KVMDCI_FORCE=1)", vmlinux, fh, th);
+		return 0;
+	}
+	kvmdci_err(k->ctx, "%s does not match the running kernel %s: build id %s, the target's "
+			   "is %s; give that kernel's vmlinux (or KVMDCI_FORCE=1 to use it anyway)",
+		   vmlinux, k->release, fh, th);
+	return -EINVAL;
+}
+
 KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files *f,
 				     struct kvmdci_kernel **ret)
 {
@@ -835,7 +917,8 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 	kvmdci_info(ctx, "kernel %s, KASLR offset 0x%llx (found through CPU %d)", k->release,
 		    (unsigned long long)k->kaslr, k->reader);
 	if (vmlinux) {
-		if ((r = ktypes_load_vmlinux(ctx, &k->types, vmlinux)) < 0)
+		if ((r = check_build_id(k, vmlinux)) < 0 ||
+		    (r = ktypes_load_vmlinux(ctx, &k->types, vmlinux)) < 0)
 			goto fail;
 		file_source(&k->types_src, ktypes_source_name(&k->types, NULL), vmlinux);
 		k->types_src.count = btf__type_cnt(k->types.vmlinux) - 1;

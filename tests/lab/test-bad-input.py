@@ -6,6 +6,7 @@ left running and untouched: its KVM keeps counting exits of a free-running workl
 import json
 import os
 import socket
+import subprocess
 import tempfile
 import threading
 import time
@@ -76,6 +77,11 @@ def main():
         expect(t, "no type info (a vmlinux without BTF)", ["--vmlinux", "/bin/true"], 1,
                "/bin/true")
         expect(t, "wrong System.map", ["--system-map", "/etc/passwd"], 1, "/etc/passwd")
+        # the vmlinux of another kernel (Debian's 6.12 on the 6.1 lab): refused by build id
+        other = subprocess.run([os.environ["KVMDCI_LAB"], "build", "--kernel", "6.12"],
+                               check=True, capture_output=True, text=True).stdout.strip()
+        expect(t, "vmlinux of another kernel", ["--vmlinux", os.path.join(other, "vmlinux")], 1,
+               "does not match the running kernel")
         rc, out, err = run_tool("kvmdci-exits", ["--json", "-t", "gdb:/x"], env)
         doc = json.loads(out) if out.strip() else {}
         check("JSON mode: the error is also a JSON object", rc == 1 and "error" in doc,
