@@ -40,14 +40,15 @@ def finish():
 class TestLab:
     """A lab in a private state directory, stopped at the end."""
 
-    def __init__(self):
+    def __init__(self, kernel=None):
+        self.kernel = kernel
         self.dir = tempfile.mkdtemp(prefix="kvmdci-e2e-")  # mode 0700
         self.lab = Lab(os.path.join(self.dir, "lab"))
         os.mkdir(self.lab.dir, 0o700)
 
     def __enter__(self):
         t0 = time.monotonic()
-        self.env = self.lab.start()
+        self.env = self.lab.start(kernel=self.kernel)
         print(f"lab booted in {time.monotonic() - t0:.1f} s "
               f"(kernel {self.env.get('KVMDCI_KERNEL_RELEASE')})", flush=True)
         self.tool_env = dict(os.environ)

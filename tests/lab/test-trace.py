@@ -115,6 +115,17 @@ def main():
               rc == 1 and len(err.strip().splitlines()) == 1 and "--when" in err, err.strip())
         st, out = t.run("echo alive")
         check("target still running", out.strip() == "alive")
+    # the catalog on Debian's 6.12 kernel
+    with TestLab(kernel="6.12") as t:
+        rc, out, err = run_tool("kvmdci-catalog", ["check", "--json"], t.tool_env, timeout=120)
+        doc = json.loads(out)
+        for e in doc["entries"]:
+            if e["status"] != "resolved":
+                print(f"     unresolved on {doc['kernel']}: {e['name']}: {e['status']}: "
+                      f"{e.get('reason', '')}")
+        check("6.12: catalog check resolves >= 95% of the applicable entries",
+              doc["resolved"] / doc["applicable"] >= 0.95,
+              f"{doc['resolved']}/{doc['applicable']} on {doc['kernel']}")
     finish()
 
 
