@@ -16,6 +16,10 @@ if [ ! -f build-dev/build.ninja ]; then
 fi
 ninja -C build-dev
 meson test -C build-dev --print-errorlogs --suite unit --suite btf || status=$?
+# and the lab tests that run the read-only tools on hostile memory, the tracer's clean exits
+# and the io-bus walks, with the sanitizer-built tools (a leak or UB fails them)
+meson test -C build-dev --print-errorlogs --num-processes 1 \
+	lab-hostile lab-clean-exits lab-iobus lab-trace || status=$?
 # one closing line for people and CI
 python3 - build/meson-logs/testlog.json <<'PY' || true
 import json, sys

@@ -78,7 +78,8 @@ static int core_read_phys(void *p, uint64_t pa, void *buf, size_t len)
 		uint64_t off = pa - s->paddr, n = s->size - off;
 		if (n > len)
 			n = len;
-		if (s->offset + off + n > c->size) {
+		/* overflow-safe: offsets come from the file (fuzz-core found a wrap-around here) */
+		if (s->offset > c->size || off > c->size - s->offset || n > c->size - s->offset - off) {
 			kvmdci_set_error(c->ctx, "%s is truncated: physical 0x%llx is at file offset "
 						 "0x%llx, past its end (0x%zx)",
 					 c->path, (unsigned long long)pa,
@@ -228,6 +229,12 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 				kvmdci_warn(ctx, "%s is truncated: a PT_LOAD at file offset 0x%llx "
 						 "starts past its end",
 					    path, (unsigned long long)ph.p_offset);
+			if (ph.p_paddr + ph.p_filesz < ph.p_paddr) { /* wraps around: a lie */
+				kvmdci_warn(ctx, "%s: a PT_LOAD at 0x%llx of 0x%llx bytes wraps around; "
+						 "ignored", path, (unsigned long long)ph.p_paddr,
+					    (unsigned long long)ph.p_filesz);
+				continue;
+			}
 			c->segs[c->nsegs++] = (struct seg){ ph.p_paddr, ph.p_filesz, ph.p_offset };
 			continue;
 		}

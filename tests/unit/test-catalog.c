@@ -112,6 +112,26 @@ START_TEST(dump_header_lies)
 }
 END_TEST
 
+/* Regression (fuzz/fuzz-core): a PT_LOAD whose file offset makes offset + length wrap around
+ * passed the bounds check and memcpy read before the mapping. Now every read fails cleanly. */
+START_TEST(dump_offset_wraps)
+{
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct kvmdci_target *t = NULL;
+	uint8_t b[64];
+	const char *uri = "core://" KVMDCI_SRC_TESTDATADIR "/elf-core-offset-wrap.bin";
+
+	if (kvmdci_target_open(ctx, uri, &t) == 0) {
+		ck_assert_int_lt(kvmdci_target_read_phys(t, 0x1000, b, sizeof(b)), 0);
+		ck_assert_int_lt(kvmdci_target_read_phys(t, 0xfffffffffffffff0ULL, b, sizeof(b)), 0);
+		for (int i = 0; i < kvmdci_target_cpu_count(t) && i < 4; i++)
+			ck_assert_int_lt(kvmdci_target_read_virt(t, i, 0xffffffff81000000ULL, b, 64), 0);
+		kvmdci_target_unref(t);
+	}
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
 Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
@@ -120,6 +140,7 @@ Suite *catalog_suite(void)
 	tcase_add_test(tc, malformed);
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, dump_header_lies);
+	tcase_add_test(tc, dump_offset_wraps);
 	suite_add_tcase(s, tc);
 	return s;
 }
