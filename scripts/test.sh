@@ -21,9 +21,10 @@ meson test -C build-dev --print-errorlogs --suite unit --suite btf || status=$?
 meson test -C build-dev --print-errorlogs --num-processes 1 \
 	lab-hostile lab-clean-exits lab-iobus lab-trace || status=$?
 # one closing line for people and CI
-python3 - build/meson-logs/testlog.json <<'PY' || true
-import json, sys
-res = [json.loads(l)["result"] for l in open(sys.argv[1]) if l.strip()]
+python3 - build/meson-logs/testlog.json build-dev/meson-logs/testlog.json <<'PY' || true
+import json, os, sys
+res = [json.loads(l)["result"] for f in sys.argv[1:] if os.path.exists(f)
+       for l in open(f) if l.strip()]
 ok = sum(r == "OK" for r in res)
 skip = sum(r == "SKIP" for r in res)
 print(f"{ok} passed, {len(res) - ok - skip} failed, {skip} skipped")
