@@ -18,10 +18,11 @@ ninja -C build-dev
 meson test -C build-dev --print-errorlogs --suite unit --suite btf || status=$?
 # and the lab tests that run the read-only tools on hostile memory, the tracer's clean exits
 # and the io-bus walks, with the sanitizer-built tools (a leak or UB fails them)
-meson test -C build-dev --print-errorlogs --num-processes 1 \
+meson test -C build-dev --print-errorlogs --num-processes 1 --logbase testlog-lab \
 	lab-hostile lab-clean-exits lab-iobus lab-trace || status=$?
 # one closing line for people and CI
-python3 - build/meson-logs/testlog.json build-dev/meson-logs/testlog.json <<'PY' || true
+python3 - build/meson-logs/testlog.json build-dev/meson-logs/testlog.json \
+	build-dev/meson-logs/testlog-lab.json <<'PY' || true
 import json, os, sys
 res = [json.loads(l)["result"] for f in sys.argv[1:] if os.path.exists(f)
        for l in open(f) if l.strip()]
