@@ -89,6 +89,12 @@ static int read_btf(struct kvmdci_kernel *k, const char *what, uint64_t addr, ui
 			   (unsigned long long)addr, (unsigned long long)size, strerror(-r));
 		return r;
 	}
+	if (!ktypes_btf_aligned(btf)) {
+		kvmdci_err(k->ctx, "%s at 0x%llx: corrupt BTF (misaligned type section)", what,
+			   (unsigned long long)addr);
+		btf__free(btf);
+		return -EINVAL;
+	}
 	*out = btf;
 	return 0;
 }

@@ -65,6 +65,16 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 	return 0;
 }
 
+/* Types are read through struct btf_type pointers: a crafted file whose type section is not
+ * 4-byte aligned would make every access misaligned (fuzz/fuzz-btf found it). */
+bool ktypes_btf_aligned(const struct btf *btf)
+{
+	const struct btf *base = btf__base_btf(btf);
+	uint32_t first = base ? btf__type_cnt(base) : 1;
+	const struct btf_type *t = first < btf__type_cnt(btf) ? btf__type_by_id(btf, first) : NULL;
+	return !t || ((uintptr_t)t & 3) == 0;
+}
+
 int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path)
 {
 	struct btf *btf;
@@ -89,6 +99,11 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 				"/sys/kernel/btf/vmlinux of that kernel)",
 			   path, exists && e == -ENOENT ? "it has no .BTF section" : strerror((int)-e));
 		return (int)e;
+	}
+	if (!ktypes_btf_aligned(btf)) {
+		kvmdci_err(ctx, "corrupt BTF in %s: its type section is not 4-byte aligned", path);
+		btf__free(btf);
+		return -EINVAL;
 	}
 	kvmdci_info(ctx, "types: BTF from %s", path);
 	kt->vmlinux = btf;
@@ -120,6 +135,12 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 			kvmdci_err(ctx, "cannot read the split BTF of module %s from %s: %s", name,
 				   path, strerror((int)-e));
 			return (int)e;
+		}
+		if (!ktypes_btf_aligned(btf)) {
+			kvmdci_err(ctx, "corrupt BTF in %s: its type section is not 4-byte aligned",
+				   path);
+			btf__free(btf);
+			return -EINVAL;
 		}
 		kvmdci_info(ctx, "types: BTF of module %s from %s", name, path);
 	}

@@ -2,6 +2,7 @@
 /* Kernel type information: BTF, or DWARF converted on demand into BTF (kernel/dwarf.h). */
 #pragma once
 
+#include <stdbool.h>
 #include <stdint.h>
 
 struct btf;
@@ -47,3 +48,5 @@ int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct 
 int ktypes_resolve_path(struct btf *btf, int32_t id, const char *path, struct ktypes_loc *loc);
 int32_t ktypes_skip_mods(struct btf *btf, int32_t id);
 long ktypes_size(struct btf *btf, int32_t id);
+/* False when a parsed BTF's type section is misaligned (crafted input): refuse it. */
+bool ktypes_btf_aligned(const struct btf *btf);

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "kernel/ktypes.h"
 #include "libkvmdci/libkvmdci.h"
 #include "test-common.h"
 
@@ -132,6 +133,22 @@ START_TEST(dump_offset_wraps)
 }
 END_TEST
 
+/* Regression (fuzz/fuzz-btf): a raw BTF file whose type section is misaligned is refused,
+ * naming the file (every struct btf_type access would be misaligned). */
+START_TEST(btf_misaligned)
+{
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct ktypes kt = { 0 };
+	const char *path = KVMDCI_SRC_TESTDATADIR "/btf-misaligned.bin";
+
+	ck_assert_int_eq(ktypes_load_vmlinux(ctx, &kt, path), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "btf-misaligned.bin"));
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "aligned"));
+	ktypes_free(&kt);
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
 Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
@@ -141,6 +158,7 @@ Suite *catalog_suite(void)
 	tcase_add_test(tc, missing_file);
 	tcase_add_test(tc, dump_header_lies);
 	tcase_add_test(tc, dump_offset_wraps);
+	tcase_add_test(tc, btf_misaligned);
 	suite_add_tcase(s, tc);
 	return s;
 }
