@@ -50,9 +50,11 @@ static int by_name(const void *a, const void *b)
 
 void symtab_sort(struct symtab *st)
 {
+	st->sorted = 1;
+	if (!st->n)
+		return; /* qsort(NULL, 0, ...) is undefined (the sanitizer build caught it) */
 	sort_names = st->names;
 	qsort(st->syms, st->n, sizeof(*st->syms), by_name);
-	st->sorted = 1;
 }
 
 static long find_first(struct symtab *st, const char *name, size_t nlen, int prefix)
