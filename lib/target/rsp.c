@@ -173,7 +173,12 @@ static int flush(struct rsp *t)
  * Receive one packet within @timeout_ms (-1 forever). Returns its length (payload in
  * t->dec.buf), 0 when the timeout expired or a signal interrupted the wait, or -errno.
  */
-static int recv_pkt(struct rsp *t, int timeout_ms)
+/*
+ * A signal (the tools' SIGINT/SIGTERM) ends the wait early with 0 only when @interruptible:
+ * waiting for a running target's stop may be cut short, waiting for a command's reply may not
+ * (a reply taken for a timeout would leave the connection broken and the target stopped).
+ */
+static int recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 {
 	int deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
 
@@ -204,8 +209,11 @@ static int recv_pkt(struct rsp *t, int timeout_ms)
 				return 0;
 		}
 		ssize_t n = transport_read(t->tr, t->inbuf, sizeof(t->inbuf), wait);
-		if (n == 0)
-			return 0;
+		if (n == 0) {
+			if (interruptible)
+				return 0;
+			continue; /* a signal: the deadline above still ends the wait */
+		}
 		if (n < 0) {
 			mark_broken(t, t->tr->why);
 			return n == -ENODEV ? -ENODEV : -EPIPE;
@@ -214,6 +222,11 @@ static int recv_pkt(struct rsp *t, int timeout_ms)
 		t->inlen = (size_t)n;
 		t->inpos = 0;
 	}
+}
+
+static int recv_pkt(struct rsp *t, int timeout_ms)
+{
+	return recv_pkt_wait(t, timeout_ms, false);
 }
 
 /* An empty packet is a valid "unsupported" reply; recv_pkt reports it as -ENODATA. */
@@ -913,7 +926,7 @@ static int rsp_wait(struct rsp *t, int timeout_ms,
 	if (!t->running)
 		return -EINVAL;
 	for (;;) {
-		int r = recv_pkt(t, timeout_ms);
+		int r = recv_pkt_wait(t, timeout_ms, true);
 		if (r == -ENODATA)
 			continue;
 		if (r <= 0)
@@ -1023,7 +1036,11 @@ static int rsp_step_over(struct rsp *t, int cpu, uint64_t addr)
 	if (r < 0 || (r = flush(t)) < 0)
 		return r;
 	t->running = true;
-	r = rsp_wait(t, CMD_TIMEOUT_MS, &st);
+	/* a signal may end one wait early: the step's stop is still to come */
+	int step_deadline = now_ms() + CMD_TIMEOUT_MS;
+	do
+		r = rsp_wait(t, step_deadline - now_ms() > 0 ? step_deadline - now_ms() : 0, &st);
+	while (r == 0 && now_ms() < step_deadline);
 	if (r <= 0) {
 		if (r == 0)
 			kvmdci_err(t->ctx, "%s: single-step of CPU %d did not stop", t->uri, cpu);
