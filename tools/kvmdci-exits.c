@@ -129,8 +129,6 @@ static json_t *json_reasons(enum kvmdci_vendor v, const struct row *rows, int nr
 	return a;
 }
 
-static double now_s(void);
-
 /* --counters: KVM's own counters at both ends of the run, no breakpoint at all. */
 static int run_counters(struct kvmdci_target *t, struct kvmdci_kernel *k, double duration,
 			bool per_vcpu)
@@ -166,17 +164,17 @@ static int run_counters(struct kvmdci_target *t, struct kvmdci_kernel *k, double
 	tool_progress(&tool, "counters: KVM's own kvm_vcpu.stat of %d vCPU%s, no breakpoints; "
 			     "the exit reasons themselves need --trigger", n, n == 1 ? "" : "s");
 	tool_progress(&tool, "tracing (Ctrl-C to stop)");
-	double t0 = now_s();
+	double t0 = tool_now_s();
 	if ((r = kvmdci_target_resume(t)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
-	while (!tool_stop_requested && (duration <= 0 || now_s() - t0 < duration)) {
+	while (!tool_stop_requested && (duration <= 0 || tool_now_s() - t0 < duration)) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
 	interrupted = tool_stop_requested;
-	double secs = now_s() - t0;
+	double secs = tool_now_s() - t0;
 	if ((r = kvmdci_target_interrupt(t)) < 0 || (r = kvmdci_target_wait(t, 3000, &st)) <= 0) {
 		status = tool_fail(&tool, r < 0 ? r : -ETIMEDOUT, "the target did not stop");
 		goto out;
@@ -242,13 +240,6 @@ out:
 	free(end);
 	kvmdci_kvm_vcpu_stats_layout_free(l);
 	return status;
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 int main(int argc, char **argv)
@@ -355,13 +346,13 @@ int main(int argc, char **argv)
 	}
 	tool_progress(&tool, "trigger %s", kvmdci_exits_trigger_description(e));
 	tool_progress(&tool, "tracing (Ctrl-C to stop)");
-	double t0 = now_s(), secs;
+	double t0 = tool_now_s(), secs;
 	bool interrupted = false;
 	char error[512] = "";
 	while (!tool_stop_requested) {
 		int slice = 200;
 		if (duration > 0) {
-			double left = duration - (now_s() - t0);
+			double left = duration - (tool_now_s() - t0);
 			if (left <= 0)
 				break;
 			if (left * 1000 < slice)
@@ -380,7 +371,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	interrupted = tool_stop_requested;
-	secs = now_s() - t0;
+	secs = tool_now_s() - t0;
 	r = kvmdci_exits_stop(e);
 	if (r < 0 && !status) {
 		const char *msg = kvmdci_ctx_last_error(tool.ctx);

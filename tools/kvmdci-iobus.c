@@ -38,13 +38,6 @@ static void usage(FILE *f)
 		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* Decoded details of a range, for the table. */
 static void details(const struct kvmdci_io_range *r, char *buf, size_t sz)
 {
@@ -175,7 +168,7 @@ int main(int argc, char **argv)
 		goto out;
 	struct kvmdci_target_stats s0, s1;
 	kvmdci_target_get_stats(t, &s0);
-	double t0 = now_s();
+	double t0 = tool_now_s();
 	if (!(vms = calloc(MAX_VMS, sizeof(*vms)))) {
 		status = tool_fail(&tool, -ENOMEM, NULL);
 		goto out;
@@ -287,7 +280,7 @@ int main(int argc, char **argv)
 		json_array_append_new(jvms, jvm);
 	}
 	kvmdci_target_get_stats(t, &s1);
-	double secs = now_s() - t0;
+	double secs = tool_now_s() - t0;
 	if (tool.verbose)
 		tool_progress(&tool,
 			      "%d VMs read with %llu packets (%llu bytes received) in %.3f s",

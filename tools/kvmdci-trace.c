@@ -106,13 +106,6 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 	return s->max && s->reported >= s->max ? -1 : 0;
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -214,11 +207,11 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	tool_progress(&tool, "tracing %d entr%s (Ctrl-C to stop)", nnames, nnames == 1 ? "y" : "ies");
-	double t0 = now_s();
+	double t0 = tool_now_s();
 	while (!tool_stop_requested && (!st.max || st.reported < st.max)) {
 		int slice = 200;
 		if (duration > 0) {
-			double left = duration - (now_s() - t0);
+			double left = duration - (tool_now_s() - t0);
 			if (left <= 0)
 				break;
 			if (left * 1000 < slice)
@@ -233,7 +226,7 @@ int main(int argc, char **argv)
 	r = kvmdci_trace_stop(tr);
 	if (r < 0 && !status)
 		status = tool_fail(&tool, r, "could not restore the target");
-	json_t *sum = json_pack("{s:b, s:f, s:I, s:o}", "summary", 1, "duration_s", now_s() - t0,
+	json_t *sum = json_pack("{s:b, s:f, s:I, s:o}", "summary", 1, "duration_s", tool_now_s() - t0,
 				"reported", (json_int_t)st.reported, "entries", json_array());
 	for (int i = 0; i < nnames; i++) {
 		uint64_t hits = 0, filtered = 0;

@@ -37,13 +37,6 @@ static void usage(FILE *f)
 		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
 }
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static json_t *json_vcpu(const struct kvmdci_vcpu_state *s)
 {
 	json_t *regs = json_object(), *nc = json_array();
@@ -127,7 +120,7 @@ int main(int argc, char **argv)
 		goto out;
 	struct kvmdci_target_stats s0, s1;
 	kvmdci_target_get_stats(t, &s0);
-	double t0 = now_s();
+	double t0 = tool_now_s();
 	vms = calloc(MAX_VMS, sizeof(*vms));
 	vcpus = calloc(MAX_VCPUS, sizeof(*vcpus));
 	if (!vms || !vcpus) {
@@ -187,7 +180,7 @@ int main(int argc, char **argv)
 		json_array_append_new(jvms, jvm);
 	}
 	kvmdci_target_get_stats(t, &s1);
-	double secs = now_s() - t0;
+	double secs = tool_now_s() - t0;
 	if (tool.verbose)
 		tool_progress(&tool, "%d VMs, %d vCPUs read with %llu packets in %.3f s", shown,
 			      shown_vcpus, (unsigned long long)(s1.packets_sent - s0.packets_sent),

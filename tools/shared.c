@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -191,4 +192,11 @@ void tool_parse_vm(struct tool *tool, const char *arg, unsigned long long *vm, l
 			tool->name, arg);
 		exit(2);
 	}
+}
+
+double tool_now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

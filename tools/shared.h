@@ -60,6 +60,8 @@ struct tool {
 int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage)(FILE *));
 /* Finish option parsing: default target, create the context. Exits 2 on bad usage. */
 void tool_setup(struct tool *tool);
+/* Monotonic seconds, for durations and rates. */
+double tool_now_s(void);
 /* Parse --vm ADDR|PID (exits 2 on a bad value). */
 void tool_parse_vm(struct tool *tool, const char *arg, unsigned long long *vm, long *pid);
 /* Exit 2 with one line when arguments are left after the options. */
