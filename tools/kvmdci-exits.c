@@ -30,14 +30,23 @@ static void usage(FILE *f)
 		"                        (fast on QEMU: no translation-cache flush; needs the vCPUs\n"
 		"                        to exist and one debug register each on real CPUs);\n"
 		"                        break: a breakpoint on svm_handle_exit / vmx_handle_exit\n"
+		"      --sample D[/P]    sampling: the trigger is in for D of each period P and out\n"
+		"                        (the host runs without stops) for the rest; D is a share\n"
+		"                        (10%% or 0.1), P a time (500ms, 2s; default 1s). The\n"
+		"                        counts are samples: the report sets them against KVM's own\n"
+		"                        stat.exits over the run (coverage) and scales them (est.)\n"
 		"      --counters        no breakpoints at all: read KVM's own per-vCPU counters\n"
 		"                        (kvm_vcpu.stat: exits, io_exits, halt_exits, ...) at the\n"
 		"                        start and the end; totals and rates, not reasons\n"
 		"      --per-vcpu        also one table per vCPU\n"
 		"      --per-vm          also one table per VM\n"
 		"\n" TOOL_COMMON_HELP "\n"
+		"Every run ends with its coverage: the exits counted against KVM's own\n"
+		"kvm_vcpu.stat.exits over the same run (equal unless sampling or a loss).\n"
+		"\n"
 		"Examples:\n"
 		"  eval \"$(kvmdci-lab env)\"; kvmdci-exits --duration 10\n"
+		"  kvmdci-exits --duration 60 --sample 5%%/2s     # a busy host, a small cost\n"
 		"  kvmdci-exits -t gdb://127.0.0.1:1234 --vmlinux vmlinux --system-map System.map \\\n"
 		"      --modules ./modules --count 10000 --json | jq '.reasons[0]'\n"
 		"\n"
@@ -91,30 +100,40 @@ static const char *reason_name(enum kvmdci_vendor v, unsigned long long code, ch
 	return buf;
 }
 
+/* @scale > 0 (sampling): an estimated-total column, count * scale. */
 static void print_table(enum kvmdci_vendor v, const struct row *rows, int nr,
-			unsigned long long total, double secs)
+			unsigned long long total, double secs, double scale)
 {
 	char buf[32];
 	unsigned long long max = nr ? rows[0].count : 0;
 
-	printf("  %-22s %10s %12s %7s %10s\n", "reason", "code", "count", "share", "rate/s");
+	printf("  %-22s %10s %12s %7s %10s", "reason", "code", "count", "share", "rate/s");
+	if (scale > 0)
+		printf(" %12s", "est.");
+	printf("\n");
 	for (int i = 0; i < nr; i++) {
 		int bar = max ? (int)(rows[i].count * 30 / max) : 0;
 		char code[24];
 		snprintf(code, sizeof(code), "0x%llx", rows[i].code);
-		printf("  %-22s %10s %12llu %6.1f%% %10.1f  ", reason_name(v, rows[i].code, buf, sizeof(buf)),
+		printf("  %-22s %10s %12llu %6.1f%% %10.1f", reason_name(v, rows[i].code, buf, sizeof(buf)),
 		       code, rows[i].count, total ? 100.0 * (double)rows[i].count / (double)total : 0.0,
 		       secs > 0 ? (double)rows[i].count / secs : 0.0);
+		if (scale > 0)
+			printf(" %12.0f", (double)rows[i].count * scale);
+		printf("  ");
 		for (int b = 0; b < bar; b++)
 			fputc('#', stdout);
 		fputc('\n', stdout);
 	}
-	printf("  %-22s %10s %12llu %6.1f%% %10.1f\n", "total", "", total, total ? 100.0 : 0.0,
+	printf("  %-22s %10s %12llu %6.1f%% %10.1f", "total", "", total, total ? 100.0 : 0.0,
 	       secs > 0 ? (double)total / secs : 0.0);
+	if (scale > 0)
+		printf(" %12.0f", (double)total * scale);
+	printf("\n");
 }
 
 static json_t *json_reasons(enum kvmdci_vendor v, const struct row *rows, int nr,
-			    unsigned long long total, double secs)
+			    unsigned long long total, double secs, double scale)
 {
 	json_t *a = json_array();
 	char buf[32];
@@ -126,6 +145,10 @@ static json_t *json_reasons(enum kvmdci_vendor v, const struct row *rows, int nr
 				     (json_int_t)rows[i].count, "share",
 				     total ? (double)rows[i].count / (double)total : 0.0, "rate",
 				     secs > 0 ? (double)rows[i].count / secs : 0.0));
+	if (scale > 0)
+		for (int i = 0; i < nr; i++)
+			json_object_set_new(json_array_get(a, (size_t)i), "estimated",
+					    json_real((double)rows[i].count * scale));
 	return a;
 }
 
@@ -242,6 +265,37 @@ out:
 	return status;
 }
 
+/* "10%", "0.1", "10%/500ms", "0.25/2s", "5%/1000" (ms without a unit) */
+static int parse_sample(const char *arg, double *duty, int *period_ms)
+{
+	char *end;
+	double d = strtod(arg, &end), p = 1000;
+
+	if (end == arg)
+		return -EINVAL;
+	if (*end == '%') {
+		d /= 100;
+		end++;
+	}
+	if (*end == '/') {
+		const char *ps = end + 1;
+		p = strtod(ps, &end);
+		if (end == ps)
+			return -EINVAL;
+		if (!strcmp(end, "s"))
+			p *= 1000;
+		else if (*end && strcmp(end, "ms"))
+			return -EINVAL;
+	} else if (*end) {
+		return -EINVAL;
+	}
+	if (!(d > 0 && d <= 1) || !(p >= 10 && p <= 3600 * 1000))
+		return -EINVAL;
+	*duty = d;
+	*period_ms = (int)p;
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -252,12 +306,15 @@ int main(int argc, char **argv)
 		{ "per-vcpu", no_argument, NULL, 'P' },
 		{ "per-vm", no_argument, NULL, 'M' },
 		{ "counters", no_argument, NULL, 'C' },
+		{ "sample", required_argument, NULL, 'S' },
 		{ 0 },
 	};
 	double duration = 0;
 	unsigned long long max_count = 0;
 	enum kvmdci_trigger trigger = KVMDCI_TRIGGER_AUTO;
 	bool per_vcpu = false, per_vm = false, counters = false;
+	double duty = 0;
+	int period_ms = 1000;
 	struct kvmdci_target *t = NULL;
 	struct kvmdci_kernel *k = NULL;
 	struct kvmdci_catalog *cat = NULL;
@@ -308,6 +365,15 @@ int main(int argc, char **argv)
 		case 'C':
 			counters = true;
 			break;
+		case 'S':
+			if (parse_sample(optarg, &duty, &period_ms) < 0) {
+				fprintf(stderr, "kvmdci-exits: --sample is DUTY[/PERIOD]: a share such "
+						"as 10%% or 0.1 (more than 0, at most 1) and a period "
+						"from 10ms to 1h such as 500ms or 2s, not '%s'\n",
+					optarg);
+				return 2;
+			}
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -340,11 +406,18 @@ int main(int argc, char **argv)
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
+	if (duty > 0 && (r = kvmdci_exits_sample(e, duty, period_ms)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
 	if ((r = kvmdci_exits_start(e)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
 	tool_progress(&tool, "trigger %s", kvmdci_exits_trigger_description(e));
+	if (duty > 0)
+		tool_progress(&tool, "sampling: the trigger is in for %g%% of each %d ms", duty * 100,
+			      period_ms);
 	tool_progress(&tool, "tracing (Ctrl-C to stop)");
 	double t0 = tool_now_s(), secs;
 	bool interrupted = false;
@@ -396,6 +469,11 @@ int main(int argc, char **argv)
 	int nr = reasons(c, n, 0, 0, rows, &total);
 	const char *vname = v == KVMDCI_VENDOR_VMX ? "vmx" : "svm";
 	const char *tname = kvmdci_exits_trigger(e) == KVMDCI_TRIGGER_WATCH ? "watch" : "break";
+	struct kvmdci_exits_coverage cov;
+	bool have_cov = kvmdci_exits_coverage(e, &cov) == 0;
+	/* sampled counts scale to KVM's total: time-based sampling, one factor for all */
+	double scale = duty > 0 && have_cov && cov.counted ? (double)cov.kvm_exits /
+							     (double)cov.counted : 0;
 
 	if (tool.json) {
 		json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:f, s:b, s:I, s:o}", "target",
@@ -403,7 +481,7 @@ int main(int argc, char **argv)
 					"trigger_description", kvmdci_exits_trigger_description(e),
 					"duration_s", secs, "interrupted", interrupted, "total",
 					(json_int_t)total, "reasons",
-					json_reasons(v, rows, nr, total, secs));
+					json_reasons(v, rows, nr, total, secs, scale));
 		json_t *vcpus = json_array(), *vms = json_array();
 		for (int i = 0; i < n; i++) {
 			bool seen = false;
@@ -419,7 +497,7 @@ int main(int argc, char **argv)
 						 tool_json_addr(c[i].vm), "vm_pid", c[i].vm_pid, "vcpu",
 						 tool_json_addr(c[i].vcpu), "vcpu_id", c[i].vcpu_id,
 						 "total", (json_int_t)vt, "reasons",
-						 json_reasons(v, vr, vn, vt, secs)));
+						 json_reasons(v, vr, vn, vt, secs, scale)));
 			free(vr);
 		}
 		for (int i = 0; i < n; i++) {
@@ -434,13 +512,22 @@ int main(int argc, char **argv)
 			json_array_append_new(vms, json_pack("{s:o, s:i, s:I, s:o}", "vm",
 							     tool_json_addr(c[i].vm), "vm_pid",
 							     c[i].vm_pid, "total", (json_int_t)vt,
-							     "reasons", json_reasons(v, vr, vn, vt, secs)));
+							     "reasons", json_reasons(v, vr, vn, vt, secs, scale)));
 			free(vr);
 		}
 		uint64_t repeated, missed;
 		kvmdci_exits_watch_stats(e, &repeated, &missed);
 		json_object_set_new(doc, "repeated_reports_ignored", json_integer((json_int_t)repeated));
 		json_object_set_new(doc, "missed", json_integer((json_int_t)missed));
+		json_object_set_new(doc, "coverage", have_cov ? json_pack(
+			"{s:I, s:I, s:f, s:i, s:i}", "counted", (json_int_t)cov.counted, "kvm_exits",
+			(json_int_t)cov.kvm_exits, "ratio", cov.kvm_exits ? (double)cov.counted /
+			(double)cov.kvm_exits : 1.0, "vcpus", cov.vcpus, "vcpus_gone",
+			cov.vcpus_gone) : json_null());
+		json_object_set_new(doc, "sampling", duty > 0 ? json_pack(
+			"{s:f, s:i, s:f, s:f}", "duty", duty, "period_ms", period_ms, "armed_s",
+			cov.armed_s, "armed_share", cov.run_s > 0 ? cov.armed_s / cov.run_s : 0.0)
+			: json_null());
 		json_object_set_new(doc, "vcpus", vcpus);
 		json_object_set_new(doc, "vms", vms);
 		if (status)
@@ -450,7 +537,21 @@ int main(int argc, char **argv)
 	} else {
 		printf("VM exits (%s) on %s: %llu in %.1f s, trigger %s%s\n", vname, tool.target, total,
 		       secs, tname, interrupted ? " (interrupted)" : "");
-		print_table(v, rows, nr, total, secs);
+		print_table(v, rows, nr, total, secs, scale);
+		if (duty > 0)
+			printf("  sampling: the trigger was in for %.1f of %.1f s (%.1f%%; asked %g%% of "
+			       "each %d ms)\n", cov.armed_s, cov.run_s,
+			       cov.run_s > 0 ? 100 * cov.armed_s / cov.run_s : 0.0, duty * 100,
+			       period_ms);
+		if (have_cov)
+			printf("  coverage: %llu of the %llu exits KVM counted on %d vCPU%s (%.1f%%)%s\n",
+			       (unsigned long long)cov.counted, (unsigned long long)cov.kvm_exits,
+			       cov.vcpus, cov.vcpus == 1 ? "" : "s",
+			       cov.kvm_exits ? 100.0 * (double)cov.counted / (double)cov.kvm_exits
+					     : 100.0,
+			       scale > 0 ? "; est. = count scaled by KVM's total" : "");
+		else
+			printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
 		for (int i = 0; per_vm && i < n; i++) {
 			bool seen = false;
 			for (int j = 0; j < i; j++)
@@ -460,7 +561,7 @@ int main(int argc, char **argv)
 			unsigned long long vt;
 			int vn = reasons(c, n, c[i].vm, 0, rows, &vt);
 			printf("\nVM 0x%llx (pid %d):\n", (unsigned long long)c[i].vm, c[i].vm_pid);
-			print_table(v, rows, vn, vt, secs);
+			print_table(v, rows, vn, vt, secs, scale);
 		}
 		for (int i = 0; per_vcpu && i < n; i++) {
 			bool seen = false;
@@ -473,7 +574,7 @@ int main(int argc, char **argv)
 			printf("\nvCPU %d of VM 0x%llx (pid %d), struct kvm_vcpu at 0x%llx:\n",
 			       c[i].vcpu_id, (unsigned long long)c[i].vm, c[i].vm_pid,
 			       (unsigned long long)c[i].vcpu);
-			print_table(v, rows, vn, vt, secs);
+			print_table(v, rows, vn, vt, secs, scale);
 		}
 		fflush(stdout);
 	}

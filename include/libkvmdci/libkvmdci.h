@@ -608,6 +608,34 @@ uint64_t kvmdci_exits_total(struct kvmdci_exits *e);
  */
 void kvmdci_exits_watch_stats(struct kvmdci_exits *e, uint64_t *repeated, uint64_t *missed);
 
+/**
+ * kvmdci_exits_sample - sampling instead of every exit: the trigger is in for @duty (0 < duty
+ * <= 1) of each @period_ms and out for the rest, when the host runs without stops. Call
+ * before kvmdci_exits_start. kvmdci_exits_coverage then says what share of KVM's exits was
+ * seen. Returns -EINVAL for a duty outside (0, 1] or a period outside 10 ms..1 h.
+ */
+int kvmdci_exits_sample(struct kvmdci_exits *e, double duty, int period_ms);
+
+/** What a run covered, measured against KVM's own counters (kvmdci_exits_coverage). */
+struct kvmdci_exits_coverage {
+	uint64_t counted;   /* hits counted on the vCPUs measured */
+	uint64_t kvm_exits; /* the sum of their kvm_vcpu.stat.exits deltas over the run */
+	int32_t vcpus;      /* vCPUs measured: listed at the stop (new ones count from 0) */
+	int32_t vcpus_gone; /* vCPUs hit but gone at the stop: left out of both figures */
+	double duty;        /* the duty cycle asked for (1 without sampling) */
+	int32_t period_ms;  /* its period (0 without sampling) */
+	double armed_s;     /* time the trigger was in */
+	double run_s;       /* time from the start to the stop */
+	uint64_t reserved[4];
+};
+/**
+ * kvmdci_exits_coverage - after kvmdci_exits_stop: hits counted against the exits KVM
+ * counted over the same run. Without sampling the two are equal when nothing was missed.
+ * Returns 0, or -ENODATA when the counters could not be read at the stop (the timing fields
+ * are still filled in).
+ */
+int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_exits_coverage *c);
+
 /** One row of results: a (vCPU, reason) pair with its count. */
 struct kvmdci_exit_count {
 	uint64_t vm;      /* struct kvm * */

@@ -22,3 +22,7 @@ int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capt
 			    struct expr_prog *prog, const char **which, char *err, size_t errsz);
 /* Where a breakpoint on a function goes: past a leading endbr64. */
 uint64_t catalog_bp_address(struct kvmdci_kernel *k, uint64_t addr);
+/* Take the trace's breakpoints out (the target runs free) or put them back; for sampling. */
+int trace_set_armed(struct kvmdci_trace *tr, bool armed);
+/* Stop the target for good (a racing hit is still reported) but do not detach yet. */
+int trace_halt_for_stop(struct kvmdci_trace *tr);

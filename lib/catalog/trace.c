@@ -42,6 +42,7 @@ struct kvmdci_trace {
 	const char *regs[MAX_TRACE_REGS]; /* regs[0] = "rip" */
 	int nregs;
 	bool started, stopped;
+	bool armed; /* breakpoints in (trace_set_armed) */
 	uint64_t seq;
 	kvmdci_hit_fn fn; /* the last poll's callback: a hit racing with the stop goes there */
 	void *fn_data;
@@ -192,18 +193,11 @@ KVMDCI_EXPORT int kvmdci_trace_entry_stats(struct kvmdci_trace *tr, int i, uint6
 	return 0;
 }
 
-KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
+/* Insert every entry's breakpoint (software, else hardware); all or none. */
+static int insert_all(struct kvmdci_trace *tr)
 {
-	int r;
-
-	if (tr->started)
-		return -EALREADY;
-	if (tr->n == 0) {
-		kvmdci_err(tr->ctx, "nothing to trace");
-		return -EINVAL;
-	}
 	for (int i = 0; i < tr->n; i++) {
-		r = kvmdci_target_bp_insert(tr->t, KVMDCI_BP_SW, tr->entries[i].bp_addr, 1);
+		int r = kvmdci_target_bp_insert(tr->t, KVMDCI_BP_SW, tr->entries[i].bp_addr, 1);
 		if (r == -EOPNOTSUPP)
 			r = kvmdci_target_bp_insert(tr->t, KVMDCI_BP_HW, tr->entries[i].bp_addr, 1);
 		if (r < 0) {
@@ -214,7 +208,23 @@ KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
 			return r;
 		}
 	}
+	return 0;
+}
+
+KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
+{
+	int r;
+
+	if (tr->started)
+		return -EALREADY;
+	if (tr->n == 0) {
+		kvmdci_err(tr->ctx, "nothing to trace");
+		return -EINVAL;
+	}
+	if ((r = insert_all(tr)) < 0)
+		return r;
 	tr->started = true;
+	tr->armed = true;
 	return kvmdci_target_resume(tr->t);
 }
 
@@ -308,24 +318,65 @@ KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvm
 	}
 }
 
-KVMDCI_EXPORT int kvmdci_trace_stop(struct kvmdci_trace *tr)
+/* Stop the running target; a hit that raced with the stop goes to the last poll's callback.
+ * The target is left stopped. */
+static int halt(struct kvmdci_trace *tr)
 {
 	struct kvmdci_stop st;
 	int r, dummy = 0;
 
+	if (!kvmdci_target_is_running(tr->t))
+		return 0;
+	kvmdci_target_interrupt(tr->t);
+	r = kvmdci_target_wait(tr->t, 3000, &st);
+	if (r == 1) {
+		r = handle_stop(tr, &st, tr->fn, tr->fn_data, &dummy);
+		return r < 0 ? r : 0;
+	}
+	if (r == 0) {
+		kvmdci_err(tr->ctx, "%s: the target did not stop within 3 s",
+			   kvmdci_target_get_uri(tr->t));
+		return -ETIMEDOUT;
+	}
+	return r;
+}
+
+int trace_set_armed(struct kvmdci_trace *tr, bool armed)
+{
+	int r;
+
+	if (!tr->started || tr->stopped)
+		return -EINVAL;
+	if (tr->armed == armed)
+		return 0;
+	if ((r = halt(tr)) < 0)
+		return r;
+	if (armed) {
+		if ((r = insert_all(tr)) < 0)
+			return r;
+	} else if ((r = kvmdci_target_bp_remove_all(tr->t)) < 0) {
+		return r;
+	}
+	tr->armed = armed;
+	/* a CPU stopped on a breakpoint just taken out runs its instruction: no step needed */
+	return kvmdci_target_resume(tr->t);
+}
+
+int trace_halt_for_stop(struct kvmdci_trace *tr)
+{
 	if (!tr->started || tr->stopped)
 		return 0;
 	tr->stopped = true;
-	if (kvmdci_target_is_running(tr->t)) {
-		kvmdci_target_interrupt(tr->t);
-		r = kvmdci_target_wait(tr->t, 3000, &st);
-		if (r == 1)
-			handle_stop(tr, &st, tr->fn, tr->fn_data, &dummy);
-		else if (r == 0) {
-			kvmdci_err(tr->ctx, "%s: the target did not stop within 3 s",
-				   kvmdci_target_get_uri(tr->t));
-			return -ETIMEDOUT;
-		}
-	}
+	return halt(tr);
+}
+
+KVMDCI_EXPORT int kvmdci_trace_stop(struct kvmdci_trace *tr)
+{
+	int r;
+
+	if (!tr->started || tr->stopped)
+		return 0;
+	if ((r = trace_halt_for_stop(tr)) < 0)
+		return r;
 	return kvmdci_target_detach(tr->t);
 }

@@ -11,7 +11,13 @@
  *  - break: a breakpoint on the exit handler; $arg0 (rdi) is the vCPU. Each hit is stepped
  *    over on the stopped CPU alone so that it is counted exactly once.
  * Hits allocate nothing: the vCPU and count tables are fixed-size and filled in place.
+ *
+ * Sampling (kvmdci_exits_sample): the trigger is in for a duty cycle of each period and out
+ * (the host runs free, nothing stops) for the rest. Coverage is measured, not assumed: at the
+ * start and the stop every vCPU's stat.exits is read, so the hits counted can be set against
+ * the exits KVM itself counted over the same run (kvmdci_exits_coverage).
  */
+#include <limits.h>
 #include <stdlib.h>
 #include <time.h>
 
@@ -31,6 +37,9 @@ struct vcpu_slot {
 	int32_t vm_pid;
 	uint64_t watch_addr;
 	uint64_t last_exits; /* stat.exits at the last counted watch hit, 0 before */
+	uint64_t start_exits; /* stat.exits at the start (0 for a vCPU created later) */
+	uint64_t end_exits;   /* ... at the stop */
+	bool present;         /* still listed at the stop */
 };
 
 struct count_slot {
@@ -67,7 +76,23 @@ struct kvmdci_exits {
 	int cap_reason, cap_vcpu; /* capture indices in the trace's hits */
 	bool started;
 	bool stopped;
+	/* sampling: armed for duty * period of each period */
+	double duty;
+	int period_ms;
+	bool armed;
+	double t_start, t_armed, t_stop, armed_s;
+	/* coverage, measured at the stop */
+	bool have_coverage;
+	int vcpus_measured, vcpus_gone;
+	uint64_t kvm_exits, counted_measured;
 };
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
 
 static int kread(void *data, uint64_t addr, void *buf, size_t len)
 {
@@ -91,6 +116,7 @@ static int vcpu_slot_of(struct kvmdci_exits *e, uint64_t vcpu)
 		s->vm = vi.vm;
 		s->vcpu_id = vi.vcpu_id;
 		s->vm_pid = vi.vm_pid;
+		s->watch_addr = vi.stat_exits_addr;
 	}
 	return e->nvcpus++;
 }
@@ -317,10 +343,30 @@ KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 		if (r < 0)
 			return r;
 	}
+	/* KVM's own count at the start, for the coverage (the target is stopped here) */
+	for (int i = 0; i < e->nvcpus; i++)
+		if (kvmdci_kernel_read_u64(e->k, e->vcpus[i].watch_addr, &e->vcpus[i].start_exits) < 0)
+			e->vcpus[i].start_exits = 0;
 	e->started = true;
+	e->armed = true;
+	e->t_start = e->t_armed = now_s();
 	if (e->trigger == KVMDCI_TRIGGER_BREAK)
 		return kvmdci_trace_start(e->tr);
 	return kvmdci_target_resume(e->t);
+}
+
+KVMDCI_EXPORT int kvmdci_exits_sample(struct kvmdci_exits *e, double duty, int period_ms)
+{
+	if (e->started)
+		return -EALREADY;
+	if (!(duty > 0 && duty <= 1) || period_ms < 10 || period_ms > 3600 * 1000) {
+		kvmdci_set_error(e->ctx, "sampling needs a duty cycle in (0, 1] and a period of "
+					 "10 ms to 1 h (got %g and %d ms)", duty, period_ms);
+		return -EINVAL;
+	}
+	e->duty = duty < 1 ? duty : 0;
+	e->period_ms = period_ms;
+	return 0;
 }
 
 /* Evaluate the exit-reason capture; @regvals are the values of e->prog.regs. */
@@ -405,15 +451,76 @@ static int elapsed_ms(const struct timespec *t0)
 	return (int)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
 }
 
-KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
+/* Stop the running target; a hit racing with the stop is counted. Target left stopped. */
+static int halt_watch(struct kvmdci_exits *e)
+{
+	struct kvmdci_stop st;
+	bool step;
+	int r;
+
+	if (!kvmdci_target_is_running(e->t))
+		return 0;
+	kvmdci_target_interrupt(e->t);
+	r = kvmdci_target_wait(e->t, 3000, &st);
+	if (r == 1) {
+		r = handle_stop(e, &st, &step);
+		return r < 0 ? r : 0;
+	}
+	if (r == 0) {
+		kvmdci_err(e->ctx, "%s: the target did not stop within 3 s",
+			   kvmdci_target_get_uri(e->t));
+		return -ETIMEDOUT;
+	}
+	return r;
+}
+
+/* Sampling: put the trigger in or take it out. */
+static int set_armed(struct kvmdci_exits *e, bool armed)
+{
+	int r;
+
+	if (e->armed == armed)
+		return 0;
+	if (e->trigger == KVMDCI_TRIGGER_BREAK) {
+		r = trace_set_armed(e->tr, armed);
+	} else {
+		if ((r = halt_watch(e)) < 0)
+			return r;
+		/* start_watch re-reads each counter: exits while out are not "missed" */
+		r = armed ? start_watch(e) : kvmdci_target_bp_remove_all(e->t);
+		if (r >= 0)
+			r = kvmdci_target_resume(e->t);
+	}
+	if (r < 0)
+		return r;
+	double now = now_s();
+	if (armed)
+		e->t_armed = now;
+	else
+		e->armed_s += now - e->t_armed;
+	e->armed = armed;
+	return 0;
+}
+
+/* Sampling: arm or disarm as the schedule says; returns the ms to the next change. */
+static int sample_tick(struct kvmdci_exits *e)
+{
+	if (!e->duty)
+		return INT_MAX;
+	long long period = e->period_ms, on = (long long)(e->duty * (double)period + 0.5);
+	long long phase = (long long)((now_s() - e->t_start) * 1000) % period;
+	bool want = phase < (on > 0 ? on : 1);
+	int r = set_armed(e, want);
+	if (r < 0)
+		return r;
+	return (int)((want ? on : period) - phase) + 1;
+}
+
+static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
 {
 	struct timespec t0;
 	int hits = 0;
 
-	if (!e->started || e->stopped)
-		return -EINVAL;
-	if (e->trigger == KVMDCI_TRIGGER_BREAK)
-		return kvmdci_trace_poll(e->tr, timeout_ms, on_break_hit, e);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct kvmdci_stop st;
@@ -438,28 +545,105 @@ KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 	}
 }
 
+KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
+{
+	struct timespec t0;
+	int hits = 0;
+
+	if (!e->started || e->stopped)
+		return -EINVAL;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int e0 = elapsed_ms(&t0), until = sample_tick(e), left = timeout_ms - e0, slice, r;
+		if (until < 0)
+			return until;
+		slice = left < until ? left : until;
+		if (slice < 0)
+			slice = 0;
+		if (e->trigger == KVMDCI_TRIGGER_BREAK)
+			r = kvmdci_trace_poll(e->tr, slice, on_break_hit, e);
+		else
+			r = poll_watch(e, slice);
+		if (r < 0)
+			return r;
+		hits += r;
+		/* done, or back early (a signal): the caller decides; else a schedule change */
+		int e1 = elapsed_ms(&t0);
+		if (!e->duty || e1 >= timeout_ms || e1 + 2 < e0 + slice)
+			return hits;
+	}
+}
+
+/* KVM's stat.exits of every vCPU listed now against the start: the coverage figures. The
+ * target is stopped. A vCPU counted but no longer listed (its VM is gone) is left out of both
+ * sides. */
+static void measure_coverage(struct kvmdci_exits *e)
+{
+	int max = MAX_VCPU_SLOTS - 1;
+	struct kvmdci_vcpu_info *vi = calloc((size_t)max, sizeof(*vi));
+	int n;
+
+	if (!vi)
+		return;
+	n = kvmdci_kvm_vcpus(e->k, vi, max);
+	if (n < 0) {
+		kvmdci_warn(e->ctx, "cannot list the vCPUs at the end for the coverage: %s",
+			    kvmdci_ctx_last_error(e->ctx));
+		free(vi);
+		return;
+	}
+	for (int i = 0; i < n && i < max; i++) {
+		int slot = -1;
+		for (int j = 0; j < e->nvcpus; j++)
+			if (e->vcpus[j].vcpu == vi[i].vcpu)
+				slot = j;
+		if (slot < 0) {
+			if (e->nvcpus >= MAX_VCPU_SLOTS - 1)
+				continue;
+			/* created after the start and never hit: its counter started at 0 */
+			slot = e->nvcpus++;
+			e->vcpus[slot] = (struct vcpu_slot){ vi[i].vcpu, vi[i].vm, vi[i].vcpu_id,
+							     vi[i].vm_pid, vi[i].stat_exits_addr };
+		}
+		struct vcpu_slot *v = &e->vcpus[slot];
+		if (kvmdci_kernel_read_u64(e->k, v->watch_addr, &v->end_exits) < 0 ||
+		    v->end_exits < v->start_exits)
+			continue;
+		v->present = true;
+	}
+	free(vi);
+	e->vcpus_measured = e->vcpus_gone = 0;
+	e->kvm_exits = e->counted_measured = 0;
+	for (int j = 0; j < e->nvcpus && j < MAX_VCPU_SLOTS - 1; j++) {
+		if (!e->vcpus[j].present) {
+			e->vcpus_gone++;
+			continue;
+		}
+		e->vcpus_measured++;
+		e->kvm_exits += e->vcpus[j].end_exits - e->vcpus[j].start_exits;
+	}
+	for (int i = 0; i < COUNT_SLOTS; i++) {
+		const struct count_slot *c = &e->counts[i];
+		if (c->vcpu >= 0 && c->vcpu < MAX_VCPU_SLOTS - 1 && e->vcpus[c->vcpu].present)
+			e->counted_measured += c->count;
+	}
+	e->have_coverage = true;
+}
+
 KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 {
-	struct kvmdci_stop st;
-	bool step;
 	int r = 0;
 
 	if (!e->started || e->stopped)
 		return 0;
 	e->stopped = true;
-	if (e->trigger == KVMDCI_TRIGGER_BREAK)
-		return kvmdci_trace_stop(e->tr);
-	if (kvmdci_target_is_running(e->t)) {
-		kvmdci_target_interrupt(e->t);
-		r = kvmdci_target_wait(e->t, 3000, &st);
-		if (r == 1)
-			handle_stop(e, &st, &step); /* a hit that raced with the interrupt counts */
-		else if (r == 0) {
-			kvmdci_err(e->ctx, "%s: the target did not stop within 3 s",
-				   kvmdci_target_get_uri(e->t));
-			return -ETIMEDOUT;
-		}
-	}
+	r = e->trigger == KVMDCI_TRIGGER_BREAK ? trace_halt_for_stop(e->tr) : halt_watch(e);
+	e->t_stop = now_s();
+	if (e->armed)
+		e->armed_s += e->t_stop - e->t_armed;
+	if (r < 0)
+		return r;
+	measure_coverage(e);
 	r = kvmdci_target_detach(e->t);
 	if (e->dropped)
 		kvmdci_warn(e->ctx, "%llu hits not tabulated (count table full)",
@@ -472,6 +656,22 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 				    "by more than one between two stops)",
 			    (unsigned long long)e->missed);
 	return r;
+}
+
+KVMDCI_EXPORT int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_exits_coverage *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->duty = e->duty ? e->duty : 1.0;
+	c->period_ms = e->period_ms;
+	c->armed_s = e->armed_s;
+	c->run_s = e->t_stop > 0 ? e->t_stop - e->t_start : 0;
+	if (!e->have_coverage)
+		return -ENODATA;
+	c->counted = e->counted_measured;
+	c->kvm_exits = e->kvm_exits;
+	c->vcpus = e->vcpus_measured;
+	c->vcpus_gone = e->vcpus_gone;
+	return 0;
 }
 
 KVMDCI_EXPORT int kvmdci_exits_counts(struct kvmdci_exits *e, struct kvmdci_exit_count *out,

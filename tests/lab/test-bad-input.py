@@ -88,6 +88,10 @@ def main():
               out.strip())
         rc, out, err = run_tool("kvmdci-exits", ["--duration", "soon"], env)
         check("bad usage: exit 2", rc == 2 and "--duration" in err, err.strip())
+        for bad in ("0%", "150%", "10%/5ms", "10%/2h", "ten", "10%/", "0.1/3x"):
+            rc, out, err = run_tool("kvmdci-exits", ["--sample", bad], env)
+            check(f"--sample {bad}: exit 2 naming the option", rc == 2 and "--sample" in err and
+                  bad in err, err.strip())
         rc, out, err = run_tool("kvmdci-exits", ["--bogus"], env)
         check("unknown option: exit 2", rc == 2, err.strip()[:80])
 

@@ -22,6 +22,9 @@ timer interrupt handler writes EOI to the PIC (an IOIO exit per interrupt), and 
 stops slow the host so that far more interrupts arrive (lab-facts.md); each trigger's IOIO is
 checked against its own window's io_exits instead.
 After each run the workload must go on and finish, with its stats still growing.
+Every run reports its coverage: KVM's stat.exits read by the tool at its start and stop must
+equal the window's exits delta, and without sampling all of them are counted. With --sample
+the counts are a real sample (fewer than KVM's) and the coverage says how many.
 """
 import json
 import signal
@@ -71,6 +74,10 @@ def traced_window(t, name, trigger):
               f"{v['total']} vs {want}")
     check(f"{trigger}: every vCPU of the window seen", len(doc["vcpus"]) == VCPUS,
           f"{len(doc['vcpus'])} vCPUs")
+    cov = doc.get("coverage") or {}
+    check(f"{trigger}: coverage: KVM's exits over the run == the window's exits delta, all "
+          f"counted", cov.get("kvm_exits") == total["exits"] and cov.get("counted") ==
+          doc["total"] and cov.get("vcpus") == VCPUS and cov.get("ratio") == 1.0, f"{cov}")
     # after the tool: the workload runs on and finishes, KVM's counters still growing
     t.signal(name)
     t.wait_state(name, "done", 300)
@@ -82,6 +89,48 @@ def traced_window(t, name, trigger):
     return doc, counts
 
 
+def sampled_window(t, name, trigger):
+    """--sample 20%/300ms over a window: the counts are a sample, the coverage is exact."""
+    t.window_start(name, VCPUS, 4 * ITERATIONS)
+    tool = Tool("kvmdci-exits", ["--json", "--trigger", trigger, "--sample", "20%/300ms"],
+                t.tool_env)
+    tool.wait_line("tracing", 120)
+    t.signal(name)
+    t.wait_state(name, "window-done", 600)
+    rc, out, err = tool.stop(signal.SIGINT)
+    doc = json.loads(out) if rc == 0 and out.strip() else {}
+    _, total = window_deltas(t.result(name))
+    cov, samp = doc.get("coverage") or {}, doc.get("sampling") or {}
+    counts = {r["code"]: r["count"] for r in doc.get("reasons", [])}
+    print(f"sampled {trigger}: {cov.get('counted')} of {cov.get('kvm_exits')} exits "
+          f"(window {total['exits']}), armed {samp.get('armed_s', 0):.2f} s of "
+          f"{doc.get('duration_s', 0):.2f} s; histogram "
+          f"{[(r['name'], r['count'], round(r.get('estimated', 0))) for r in doc.get('reasons', [])]}",
+          flush=True)
+    check(f"sampled {trigger}: exit 0", rc == 0, f"rc={rc} {err.strip()[-300:]}")
+    check(f"sampled {trigger}: coverage counts KVM's exits of the window exactly",
+          cov.get("kvm_exits") == total["exits"], f"{cov.get('kvm_exits')} vs {total['exits']}")
+    check(f"sampled {trigger}: a real sample: 0 < counted == total < KVM's exits",
+          0 < doc.get("total", 0) == cov.get("counted", -1) < total["exits"], f"{cov}")
+    check(f"sampled {trigger}: ratio == counted / KVM's exits",
+          abs(cov.get("ratio", -1) - cov.get("counted", 0) / max(total["exits"], 1)) < 1e-9,
+          f"{cov}")
+    check(f"sampled {trigger}: the trigger was in for about 20% of the run",
+          0.1 <= samp.get("armed_share", 0) <= 0.4 and samp.get("duty") == 0.2 and
+          samp.get("period_ms") == 300, f"{samp}")
+    check(f"sampled {trigger}: sampled IOIO <= io_exits, HLT <= halt_exits",
+          counts.get(IOIO, 0) <= total["io_exits"] and counts.get(HLT, 0) <= total["halt_exits"],
+          f"{counts} vs {total['io_exits']}, {total['halt_exits']}")
+    est = sum(r.get("estimated", 0) for r in doc.get("reasons", []))
+    check(f"sampled {trigger}: the estimates add up to KVM's exits", abs(est - total["exits"]) < 1,
+          f"{est} vs {total['exits']}")
+    if trigger == "watch":
+        check("sampled watch: nothing missed while armed (counters re-read when re-armed)",
+              doc.get("missed") == 0, f"missed {doc.get('missed')}")
+    t.signal(name)
+    t.wait_state(name, "done", 300)
+
+
 def main():
     with TestLab() as t:
         watch_doc, watch = traced_window(t, "w1", "watch")
@@ -90,6 +139,10 @@ def main():
             for code, name in ((HLT, "HLT"), (NPF, "NPF")):
                 check(f"watch and break agree on {name} for identical windows",
                       watch.get(code) == brk.get(code), f"{watch.get(code)} vs {brk.get(code)}")
+
+        # sampling: the trigger in for 20% of each 300 ms; the coverage is KVM's own count
+        for trigger in ("watch", "break"):
+            sampled_window(t, f"s-{trigger}", trigger)
 
         # --counters: KVM's own counters read from memory, no breakpoints: every counter
         # equals the window's delta from KVM_GET_STATS_FD
