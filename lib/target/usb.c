@@ -27,6 +27,7 @@ struct usb {
 	uint16_t in_packet;
 	bool claimed;
 	bool reattach;
+	bool gone;
 	char desc[64]; /* "1d6b:0010 bus 1 device 2 interface 0" */
 };
 
@@ -53,6 +54,14 @@ static int usb_errno(int e)
 static int gone(struct transport *tr, struct usb *u)
 {
 	snprintf(tr->why, sizeof(tr->why), "the USB device is gone (%s unplugged?)", u->desc);
+	/*
+	 * The caller's own error (a memory read that failed, ...) comes after this one and
+	 * replaces it as the context's last error, which is what a tool prints: say it once
+	 * here, as a warning, so the cause of the failure is seen.
+	 */
+	if (!u->gone)
+		kvmdci_warn(tr->ctx, "usb: %s", tr->why);
+	u->gone = true;
 	return -ENODEV;
 }
 
@@ -124,9 +133,10 @@ static void usb_free(struct usb *u)
 	if (!u)
 		return;
 	if (u->h) {
-		if (u->claimed)
+		/* an unplugged device has no interface to release nor driver to give back */
+		if (u->claimed && !u->gone)
 			libusb_release_interface(u->h, u->iface);
-		if (u->reattach)
+		if (u->reattach && !u->gone)
 			libusb_attach_kernel_driver(u->h, u->iface);
 		libusb_close(u->h);
 	}

@@ -17,7 +17,7 @@
  *
  * The failure cases the tests need: --no-device (an empty bus), --busy (another program holds
  * the interface: CLAIMINTERFACE fails with EBUSY), --mute (the target end takes bytes but never
- * answers), --nak-out (the target end takes nothing: OUT URBs never complete) and
+ * answers; --mute-after N: once N bytes have come from the stub), --nak-out (the target end takes nothing: OUT URBs never complete) and
  * --unplug-after N (the cable is pulled once N bytes have come from the stub: in-flight URBs
  * end with -ESHUTDOWN, then every ioctl but reaping fails with ENODEV, as the kernel's usbfs
  * does with USBDEVFS_CAP_REAP_AFTER_DISCONNECT; the device leaves sysfs with a "remove"
@@ -72,8 +72,9 @@ static struct {
 	const char *report_path;
 	const char *serial;
 	const char *driver; /* kernel driver bound at the start ("usb_debug"), or NULL */
-	bool no_device, busy, mute, nak_out, verbose;
+	bool no_device, busy, nak_out, verbose;
 	long unplug_after; /* bytes from the stub, -1: never */
+	long mute_after;   /* bytes from the stub, then it answers no more; -1: never */
 	int timeout_s;
 
 	/* device state; the worker thread owns it, the lock guards what main reads */
@@ -90,6 +91,7 @@ static struct {
 	int claims, releases, claim_refusals, detaches, attaches, stub_connects;
 	long bytes_out, bytes_in, urbs;
 	gint64 unplug_us;
+	gint64 mute_us; /* when the host first waited for bytes the stub no longer sends */
 
 	UMockdevTestbed *tb;
 	GMainLoop *loop;
@@ -99,6 +101,7 @@ static struct {
 } g = {
 	.stub = -1,
 	.unplug_after = -1,
+	.mute_after = -1,
 	.timeout_s = 300,
 	.serial = "0001",
 };
@@ -188,9 +191,14 @@ static void stub_close(void)
 	}
 }
 
+static bool muted(void)
+{
+	return g.mute_after >= 0 && g.bytes_in >= g.mute_after;
+}
+
 static void stub_send(const uint8_t *p, size_t len)
 {
-	if (g.mute || !stub_connect())
+	if (muted() || !stub_connect())
 		return;
 	while (len > 0) {
 		ssize_t n = send(g.stub, p, len, MSG_NOSIGNAL);
@@ -284,11 +292,19 @@ static void poll_stub(UMockdevIoctlClient *client)
 			unplug();
 			return;
 		}
-		if (g.stub < 0 || g.stub_eof)
+		if (muted() && !g.mute_us) {
+			g_mutex_lock(&g.lock);
+			g.mute_us = g_get_monotonic_time();
+			g_mutex_unlock(&g.lock);
+		}
+		if (g.stub < 0 || g.stub_eof || muted())
 			return;
+		/* stop at the byte asked for */
 		long want = U(u)->buffer_length;
 		if (g.unplug_after >= 0 && want > g.unplug_after - g.bytes_in)
-			want = g.unplug_after - g.bytes_in; /* stop at the byte asked for */
+			want = g.unplug_after - g.bytes_in;
+		if (g.mute_after >= 0 && want > g.mute_after - g.bytes_in)
+			want = g.mute_after - g.bytes_in;
 		ssize_t n = recv(g.stub, u->buf->data, (size_t)want, MSG_DONTWAIT);
 		if (n == 0) {
 			g.stub_eof = true;
@@ -600,7 +616,12 @@ static void write_report(gint64 t0, gint64 t1, int code)
 		g.driver_bound ? "true" : "false", g.stub_connects, g.bytes_out, g.bytes_in,
 		g.urbs, g.unplugged ? "true" : "false");
 	if (g.unplugged)
-		fprintf(f, "%.3f}\n", (double)(t1 - g.unplug_us) / 1e6);
+		fprintf(f, "%.3f", (double)(t1 - g.unplug_us) / 1e6);
+	else
+		fprintf(f, "null");
+	fprintf(f, ", \"muted\": %s, \"mute_to_exit_seconds\": ", g.mute_us ? "true" : "false");
+	if (g.mute_us)
+		fprintf(f, "%.3f}\n", (double)(t1 - g.mute_us) / 1e6);
 	else
 		fprintf(f, "null}\n");
 	g_mutex_unlock(&g.lock);
@@ -610,7 +631,8 @@ static void write_report(gint64 t0, gint64 t1, int code)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: umockdev-wrapper dbc-testbed [--stub SOCKET] [--report FILE] "
-		   "[--serial S] [--driver NAME] [--no-device] [--busy] [--mute] [--nak-out] "
+		   "[--serial S] [--driver NAME] [--no-device] [--busy] [--mute] [--mute-after BYTES] "
+		   "[--nak-out] "
 		   "[--unplug-after BYTES] [--timeout S] [--verbose] -- COMMAND [ARGS...]\n");
 }
 
@@ -624,6 +646,7 @@ int main(int argc, char **argv)
 		{ "no-device", no_argument, NULL, 'n' },
 		{ "busy", no_argument, NULL, 'b' },
 		{ "mute", no_argument, NULL, 'm' },
+		{ "mute-after", required_argument, NULL, 'M' },
 		{ "nak-out", no_argument, NULL, 'N' },
 		{ "unplug-after", required_argument, NULL, 'u' },
 		{ "timeout", required_argument, NULL, 't' },
@@ -644,7 +667,8 @@ int main(int argc, char **argv)
 		case 'd': g.driver = optarg; break;
 		case 'n': g.no_device = true; break;
 		case 'b': g.busy = true; break;
-		case 'm': g.mute = true; break;
+		case 'm': g.mute_after = 0; break;
+		case 'M': g.mute_after = atol(optarg); break;
 		case 'N': g.nak_out = true; break;
 		case 'u': g.unplug_after = atol(optarg); break;
 		case 't': g.timeout_s = atoi(optarg); break;
