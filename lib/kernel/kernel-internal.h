@@ -34,7 +34,8 @@ struct kmodule {
  * stops). See kernel.c.
  */
 #define KCACHE_PAGE 4096u
-#define KCACHE_SECTOR 1024u /* one `m` packet of QEMU's stub (it answers <= ~2 KB) */
+#define KCACHE_SECTOR 1024u /* default fill: one `m` packet of QEMU's stub (<= ~2 KB) */
+#define KCACHE_SECTOR_MIN 64u
 #define KCACHE_PAGES 64     /* 256 KiB, allocated once, at the first cached read */
 #define KCACHE_TOUCH_BITS 8 /* sectors read once (exactly) this epoch: filled at the next touch */
 
@@ -42,7 +43,7 @@ struct kcache_page {
 	uint64_t page; /* page address */
 	uint64_t epoch;
 	uint64_t used;      /* LRU tick */
-	unsigned int valid; /* bit i: sector i holds data */
+	uint64_t valid; /* bit i: sector i holds data */
 	uint8_t data[KCACHE_PAGE];
 };
 
@@ -84,6 +85,7 @@ struct kvmdci_kernel {
 	/* read cache (see struct kcache) */
 	struct kcache *cache;
 	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */
+	unsigned int cache_sector; /* bytes per fill (KVMDCI_READ_CACHE) */
 	uint64_t cache_epoch; /* bumped at each stop and whenever the target's generation moved */
 	uint64_t cache_tgen;  /* the target generation cache_epoch belongs to */
 	struct kcache_stats {

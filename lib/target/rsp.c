@@ -1155,6 +1155,12 @@ static int op_detach(void *p)
 	return rsp_detach(p);
 }
 
+static uint32_t op_link_rate(void *p)
+{
+	struct rsp *t = p;
+	return t->tr ? t->tr->bytes_per_s : 0;
+}
+
 const struct target_ops rsp_target_ops = {
 	.name = "gdb-remote",
 	.free = op_free,
@@ -1174,4 +1180,5 @@ const struct target_ops rsp_target_ops = {
 	.interrupt = op_interrupt,
 	.is_running = op_is_running,
 	.detach = op_detach,
+	.link_rate = op_link_rate,
 };

@@ -9,6 +9,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -30,6 +32,22 @@ static const struct {
 	{ 921600, B921600 },	 { 1000000, B1000000 }, { 1500000, B1500000 },
 	{ 2000000, B2000000 }, { 3000000, B3000000 }, { 4000000, B4000000 },
 };
+
+/* Bytes per second of a real serial line (8N1: 10 bits a byte); 0 for a pseudo-terminal,
+ * whose "speed" is only a setting (UNIX98 pty slaves have majors 136..143, see the kernel's
+ * Documentation/admin-guide/devices.txt). */
+static uint32_t line_rate(int fd, const struct termios *tio)
+{
+	struct stat st;
+	speed_t sp = cfgetospeed(tio);
+
+	if (fstat(fd, &st) == 0 && major(st.st_rdev) >= 136 && major(st.st_rdev) <= 143)
+		return 0;
+	for (size_t i = 0; i < ARRAY_SIZE(speeds); i++)
+		if (speeds[i].speed == sp)
+			return speeds[i].baud / 10;
+	return 0;
+}
 
 static void serial_close(struct transport *tr)
 {
@@ -128,6 +146,10 @@ int serial_transport_open(struct kvmdci_ctx *ctx, const struct target_uri *u,
 		return r;
 	}
 	tr->priv = s;
+	tr->bytes_per_s = line_rate(fd, &tio);
+	if (tr->bytes_per_s)
+		kvmdci_info(ctx, "%s: a %u baud line (%u bytes/s)", u->path, tr->bytes_per_s * 10,
+			    tr->bytes_per_s);
 	*ret = tr;
 	return 0;
 }

@@ -27,6 +27,8 @@ struct target_ops {
 	int (*interrupt)(void *p);
 	int (*is_running)(void *p);
 	int (*detach)(void *p);
+	/* bytes/s of a slow link (a serial line), 0: fast or unknown; NULL: 0 */
+	uint32_t (*link_rate)(void *p);
 	/* the VMCOREINFO text the target carries (a dump's note), or NULL */
 	const char *(*vmcoreinfo)(void *p);
 };
@@ -48,6 +50,8 @@ int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret);
 uint64_t target_generation(struct kvmdci_target *t);
 /* Can the target run (a live stub)? Dumps and /proc/kcore cannot. */
 bool target_has_run_control(struct kvmdci_target *t);
+/* Bytes per second of a slow link to the target (a serial line); 0 when fast or unknown. */
+uint32_t target_link_rate(struct kvmdci_target *t);
 /* VMCOREINFO of a target, or NULL. */
 const char *target_vmcoreinfo(struct kvmdci_target *t);
 int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,

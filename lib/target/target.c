@@ -24,6 +24,11 @@ bool target_has_run_control(struct kvmdci_target *t)
 	return t->ops->resume != NULL;
 }
 
+uint32_t target_link_rate(struct kvmdci_target *t)
+{
+	return t->ops->link_rate ? t->ops->link_rate(t->priv) : 0;
+}
+
 struct kvmdci_ctx *kvmdci_target_get_ctx(struct kvmdci_target *t)
 {
 	return t->ctx;

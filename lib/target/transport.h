@@ -31,6 +31,7 @@ struct transport {
 	struct kvmdci_ctx *ctx;
 	int fd; /* -1 for a transport without one (USB) */
 	bool is_socket; /* send() with MSG_NOSIGNAL instead of write() */
+	uint32_t bytes_per_s; /* a slow line's rate (a real UART); 0: fast or unknown */
 	char why[256]; /* why the last read or write failed */
 	void *priv;
 };

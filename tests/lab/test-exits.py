@@ -91,7 +91,7 @@ def traced_window(t, name, trigger):
 
 def sampled_window(t, name, trigger):
     """--sample 20%/300ms over a window: the counts are a sample, the coverage is exact."""
-    t.window_start(name, VCPUS, 4 * ITERATIONS)
+    t.window_start(name, VCPUS, 8 * ITERATIONS)
     tool = Tool("kvmdci-exits", ["--json", "--trigger", trigger, "--sample", "20%/300ms"],
                 t.tool_env)
     tool.wait_line("tracing", 120)

@@ -181,6 +181,23 @@ def main():
               err.strip())
         rc, out, err = run_tool("kvmdci-iobus", ["--bus", "isa"], t.tool_env)
         check("--bus isa: bad usage, exit 2", rc == 2, err.strip())
+        # the read cache changes the packets, never the answer: off, 64-byte and 1 KiB fills
+        for name in ("kvmdci-iobus", "kvmdci-vcpu"):
+            docs = {}
+            for mode in ("0", "64", "1024"):
+                rc, out, err = run_tool(name, ["--json"],
+                                        dict(t.tool_env, KVMDCI_READ_CACHE=mode), timeout=600)
+                docs[mode] = json.loads(out) if rc == 0 else {}
+            packets = {m: d.get("stats", {}).get("packets_sent") for m, d in docs.items()}
+            for d in docs.values():
+                d.pop("stats", None)
+            check(f"{name}: KVMDCI_READ_CACHE=0, 64 and 1024 give the same answer, fewer "
+                  f"packets with the cache", docs["0"].get("vms") and docs["0"] == docs["64"] ==
+                  docs["1024"] and packets["1024"] < packets["0"], f"packets {packets}")
+        rc, out, err = run_tool("kvmdci-iobus", ["--json"],
+                                dict(t.tool_env, KVMDCI_READ_CACHE="100"), timeout=600)
+        check("KVMDCI_READ_CACHE=100: a warning naming it, the default used",
+              rc == 0 and "KVMDCI_READ_CACHE=100" in err, err.strip()[-200:])
         # a dump of the same parked moment gives the same answers (0 packets: no stub)
         dump = os.path.join(t.dir, "w1.elf")
         t.lab.dump(dump)

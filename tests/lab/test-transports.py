@@ -24,6 +24,19 @@ RECOMPRESS = os.path.join(HERE, "kdump-recompress.py")
 CORRUPT = os.path.join(HERE, "kdump-corrupt.py")
 
 
+def sanitizer_preload(libpath):
+    """The sanitizer build's library loaded into python (ctypes) needs the ASan/UBSan runtimes
+    loaded first; python's own leaks at exit are not ours (LSan off in that process)."""
+    env = dict(os.environ)
+    ldd = subprocess.run(["ldd", libpath], capture_output=True, text=True).stdout
+    rt = [ln.split("=>")[1].split()[0] for ln in ldd.splitlines()
+          if "=>" in ln and ("libasan" in ln or "libubsan" in ln)]
+    if rt:
+        env["LD_PRELOAD"] = " ".join(rt)
+        env["ASAN_OPTIONS"] = "detect_leaks=0"
+    return env
+
+
 def parked_workload(t, name, args):
     """As test-iobus.py: the workload's vCPU threads parked outside KVM_RUN."""
     t.lab.run_bg(f"workload --window --iterations 3 --after 1 {args} --json /tmp/{name}.json "
@@ -111,9 +124,10 @@ def main():
             check("kdump-recompress.py shrink: a small real kdump file", r.returncode == 0,
                   (r.stdout + r.stderr).strip()[-200:])
             libpath = os.path.join(os.path.dirname(os.path.abspath(TOOLS)), "libkvmdci.so")
+            env = sanitizer_preload(libpath)
             for mode in ("raw", "flat"):
                 r = subprocess.run([sys.executable, CORRUPT, libpath, small, mode],
-                                   capture_output=True, text=True, timeout=600)
+                                   capture_output=True, text=True, timeout=600, env=env)
                 last = (r.stdout.strip().splitlines() or [""])[-1]
                 check(f"corrupt {mode} kdump files: no crash, every refusal names the file",
                       r.returncode == 0 and "no file name" not in r.stdout,
