@@ -16,10 +16,10 @@ if [ ! -f build-dev/build.ninja ]; then
 fi
 ninja -C build-dev
 meson test -C build-dev --print-errorlogs --suite unit --suite btf || status=$?
-# and the lab tests that run the read-only tools on hostile memory, the tracer's clean exits
-# and the io-bus walks, with the sanitizer-built tools (a leak or UB fails them)
+# and the whole lab suite with the sanitizer-built tools: every tool run of every lab test
+# (hostile memory, clean exits, traces, dumps, transports) fails on a leak or UB
 meson test -C build-dev --print-errorlogs --num-processes 1 --logbase testlog-lab \
-	lab-hostile lab-clean-exits lab-iobus lab-trace || status=$?
+	--suite lab || status=$?
 # one closing line for people and CI
 python3 - build/meson-logs/testlog.json build-dev/meson-logs/testlog.json \
 	build-dev/meson-logs/testlog-lab.json <<'PY' || true
