@@ -14,9 +14,10 @@
 
 static struct kvmdci_kernel k;
 
-static int fake_read(void *data, uint64_t addr, void *buf, size_t len)
+static int fake_read(void *data, uint64_t addr, void *buf, size_t len, const struct expr_op *op)
 {
 	(void)data;
+	(void)op;
 	if (len > 8)
 		return -EINVAL;
 	memcpy(buf, &addr, len);

@@ -226,8 +226,10 @@ int main(int argc, char **argv)
 	r = kvmdci_trace_stop(tr);
 	if (r < 0 && !status)
 		status = tool_fail(&tool, r, "could not restore the target");
-	json_t *sum = json_pack("{s:b, s:f, s:I, s:o}", "summary", 1, "duration_s", tool_now_s() - t0,
-				"reported", (json_int_t)st.reported, "entries", json_array());
+	json_t *sum = json_pack("{s:b, s:f, s:I, s:I, s:o}", "summary", 1, "duration_s",
+				tool_now_s() - t0, "reported", (json_int_t)st.reported,
+				"target_reads", (json_int_t)kvmdci_trace_reads(tr), "entries",
+				json_array());
 	for (int i = 0; i < nnames; i++) {
 		uint64_t hits = 0, filtered = 0;
 		kvmdci_trace_entry_stats(tr, i, &hits, &filtered);

@@ -551,6 +551,12 @@ int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, const char *when
 const char *kvmdci_trace_entry_name(struct kvmdci_trace *tr, int i);
 /** kvmdci_trace_entry_stats - hits reported and hits filtered out by `when` for entry @i. */
 int kvmdci_trace_entry_stats(struct kvmdci_trace *tr, int i, uint64_t *hits, uint64_t *filtered);
+/**
+ * kvmdci_trace_reads - target memory reads issued so far for the captures and `when`
+ * filters. Within one hit, loads through the same pointer of neighbouring fields (up to 256
+ * bytes apart) are one read, and a pointer loaded by several captures is read once.
+ */
+uint64_t kvmdci_trace_reads(struct kvmdci_trace *tr);
 /** kvmdci_trace_start - insert the breakpoints and resume the target. */
 int kvmdci_trace_start(struct kvmdci_trace *tr);
 /**

@@ -660,7 +660,7 @@ int expr_eval(const struct expr_prog *prog, const uint64_t *regvals, expr_read_f
 			st[sp - 1] += op->a;
 			break;
 		case OP_LOAD:
-			if ((r = read(data, st[sp - 1], b, (size_t)op->a)) < 0)
+			if ((r = read(data, st[sp - 1], b, (size_t)op->a, op)) < 0)
 				return r;
 			st[sp - 1] = le64(b);
 			break;

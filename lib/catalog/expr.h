@@ -33,6 +33,9 @@ struct expr_op {
 	enum expr_opcode op;
 	uint32_t b;
 	uint64_t a;
+	/* OP_LOAD: bytes before and after the value worth reading with it (adjacent fields
+	 * other captures of the same hit load: see trace.c); a hint for the read function */
+	uint16_t pre, post;
 };
 
 struct expr_prog {
@@ -45,7 +48,9 @@ struct expr_prog {
 	int result_size;                    /* bytes of the result's C type (0: computed) */
 };
 
-typedef int (*expr_read_fn)(void *data, uint64_t addr, void *buf, size_t len);
+/* Read @len bytes at @addr for load @op (its pre/post hints may widen the read). */
+typedef int (*expr_read_fn)(void *data, uint64_t addr, void *buf, size_t len,
+			    const struct expr_op *op);
 
 /* Compile @src; on error returns -EINVAL with a one-line reason in @err. */
 int expr_compile(struct kvmdci_kernel *k, const char *src, struct expr_prog *prog, char *err,

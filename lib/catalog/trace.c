@@ -15,6 +15,14 @@
 #define MAX_TRACE_ENTRIES 64
 #define MAX_CAPTURES 16
 #define MAX_TRACE_REGS 24
+#define MEMO_SLOTS 16
+#define SPAN_MAX 256
+
+struct hit_memo {
+	uint64_t addr;
+	uint32_t len;
+	uint8_t data[SPAN_MAX];
+};
 
 struct trace_entry {
 	json_t *json;
@@ -47,13 +55,136 @@ struct kvmdci_trace {
 	kvmdci_hit_fn fn; /* the last poll's callback: a hit racing with the stop goes there */
 	void *fn_data;
 	/* per-hit scratch, reused */
+	struct hit_memo memo[MEMO_SLOTS];
+	int nmemo;
+	bool memo_on, no_plan; /* KVMDCI_READ_PLAN=0: every load its own read (comparisons) */
+	uint64_t reads; /* target reads issued for captures and filters */
 	uint64_t values[MAX_CAPTURES];
 	int value_ok[MAX_CAPTURES];
 };
 
-static int kread(void *data, uint64_t addr, void *buf, size_t len)
+/*
+ * One hit's reads. The captures and the filter of an entry are compiled one by one, but at a
+ * hit they read the same memory: the same pointers (vcpu->vmcb in "port" and "in") and
+ * fields next to each other (task->pid and ->tgid). plan_reads() finds, at trace_add, the
+ * loads whose address is computed the same way up to a last constant offset, and widens each
+ * load of such a group to the span of them all (up to SPAN_MAX bytes); at the hit every read
+ * is kept in a small memo that lives until the next hit, so the group costs one read of the
+ * target, and a repeated pointer none. A widened read that fails falls back to the exact one.
+ */
+static int hit_read(void *data, uint64_t addr, void *buf, size_t len, const struct expr_op *op)
 {
-	return kvmdci_kernel_read(data, addr, buf, len);
+	struct kvmdci_trace *tr = data;
+	struct hit_memo *m;
+	int r;
+
+	if (!tr->memo_on) {
+		tr->reads++;
+		return kvmdci_kernel_read(tr->k, addr, buf, len);
+	}
+	for (int i = 0; i < tr->nmemo; i++) {
+		m = &tr->memo[i];
+		if (addr >= m->addr && addr - m->addr + len <= m->len) {
+			memcpy(buf, m->data + (addr - m->addr), len);
+			return 0;
+		}
+	}
+	m = tr->nmemo < MEMO_SLOTS ? &tr->memo[tr->nmemo] : NULL;
+	if (m && op && (op->pre || op->post) && op->pre <= addr &&
+	    (size_t)op->pre + len + op->post <= SPAN_MAX) {
+		m->addr = addr - op->pre;
+		m->len = (uint32_t)(op->pre + len + op->post);
+		tr->reads++;
+		if (kvmdci_kernel_read(tr->k, m->addr, m->data, m->len) == 0) {
+			tr->nmemo++;
+			memcpy(buf, m->data + op->pre, len);
+			return 0;
+		}
+	}
+	tr->reads++;
+	if ((r = kvmdci_kernel_read(tr->k, addr, buf, len)) < 0)
+		return r;
+	if (m && len <= SPAN_MAX) {
+		m->addr = addr;
+		m->len = (uint32_t)len;
+		memcpy(m->data, buf, len);
+		tr->nmemo++;
+	}
+	return 0;
+}
+
+/* Loads @i of @p and @j of @q compute their address the same way up to a last offset. */
+static bool same_base(const struct expr_prog *p, const int8_t *pmap, int pi,
+		      const struct expr_prog *q, const int8_t *qmap, int qi)
+{
+	if (pi != qi)
+		return false;
+	for (int k = 0; k < pi; k++) {
+		const struct expr_op *a = &p->ops[k], *b = &q->ops[k];
+		if (a->op != b->op || a->b != b->b)
+			return false;
+		if (a->op == OP_REG ? pmap[a->a] != qmap[b->a] : a->a != b->a)
+			return false;
+	}
+	return true;
+}
+
+/* The base part of load @i of @p: ops before its last OP_ADD (or before the load). */
+static int load_base(const struct expr_prog *p, int i, uint64_t *off)
+{
+	if (i > 0 && p->ops[i - 1].op == OP_ADD) {
+		*off = p->ops[i - 1].a;
+		return i - 1;
+	}
+	*off = 0;
+	return i;
+}
+
+static void plan_reads(struct trace_entry *te)
+{
+	struct expr_prog *progs[MAX_CAPTURES + 1];
+	int8_t *maps[MAX_CAPTURES + 1];
+	int n = 0;
+
+	for (int c = 0; c < te->ncaptures; c++) {
+		progs[n] = &te->captures[c];
+		maps[n++] = te->capture_regmap[c];
+	}
+	if (te->has_when) {
+		progs[n] = &te->when;
+		maps[n++] = te->when_regmap;
+	}
+	for (int a = 0; a < n; a++)
+		for (int i = 0; i < progs[a]->n; i++) {
+			struct expr_op *op = &progs[a]->ops[i];
+			uint64_t off, lo, hi, o2;
+			int base, others = 0;
+			if (op->op != OP_LOAD)
+				continue;
+			base = load_base(progs[a], i, &off);
+			lo = off;
+			hi = off + op->a;
+			for (int b = 0; b < n; b++)
+				for (int j = 0; j < progs[b]->n; j++) {
+					const struct expr_op *o = &progs[b]->ops[j];
+					if ((b == a && j == i) || o->op != OP_LOAD)
+						continue;
+					int b2 = load_base(progs[b], j, &o2);
+					if (!same_base(progs[a], maps[a], base, progs[b], maps[b], b2))
+						continue;
+					/* only neighbours: one span of at most SPAN_MAX bytes */
+					uint64_t nlo = o2 < lo ? o2 : lo, nhi = o2 + o->a > hi ? o2 + o->a : hi;
+					if (nhi - nlo > SPAN_MAX)
+						continue;
+					lo = nlo;
+					hi = nhi;
+					others++;
+				}
+			if (others) {
+				op->pre = (uint16_t)(off - lo);
+				op->post = (uint16_t)(hi - off - op->a);
+			}
+		}
 }
 
 static int reg_slot(struct kvmdci_trace *tr, const char *name)
@@ -100,6 +231,8 @@ KVMDCI_EXPORT int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	tr->t = k->target;
 	tr->cat = cat;
 	tr->regs[tr->nregs++] = "rip";
+	const char *e = getenv("KVMDCI_READ_PLAN");
+	tr->no_plan = e && !strcmp(e, "0");
 	*ret = tr;
 	return 0;
 }
@@ -175,6 +308,8 @@ KVMDCI_EXPORT int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, co
 			return r;
 		te->has_when = true;
 	}
+	if (!tr->no_plan)
+		plan_reads(te);
 	return tr->n++;
 }
 
@@ -211,6 +346,11 @@ static int insert_all(struct kvmdci_trace *tr)
 	return 0;
 }
 
+KVMDCI_EXPORT uint64_t kvmdci_trace_reads(struct kvmdci_trace *tr)
+{
+	return tr->reads;
+}
+
 KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
 {
 	int r;
@@ -235,7 +375,7 @@ static int eval(struct kvmdci_trace *tr, const struct expr_prog *p, const int8_t
 	uint64_t rv[EXPR_MAX_REGS];
 	for (int i = 0; i < p->nregs; i++)
 		rv[i] = regs[map[i]];
-	return expr_eval(p, rv, kread, tr->k, out);
+	return expr_eval(p, rv, hit_read, tr, out);
 }
 
 /* One stop: 1 if it was a hit (reported or filtered), 0 if not ours; target left stopped. */
@@ -260,6 +400,8 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, kvmdci_h
 	st->reason = KVMDCI_STOP_BREAKPOINT;
 	st->addr = regs[0];
 	kvmdci_kernel_note_stop(tr->k, st);
+	tr->nmemo = 0; /* a new hit: what the memo holds is from the last one */
+	tr->memo_on = !tr->no_plan;
 	if (te->has_when) {
 		uint64_t ok = 0;
 		if (eval(tr, &te->when, te->when_regmap, regs, &ok) < 0 || !ok) {

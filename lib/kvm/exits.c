@@ -94,8 +94,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static int kread(void *data, uint64_t addr, void *buf, size_t len)
+static int kread(void *data, uint64_t addr, void *buf, size_t len, const struct expr_op *op)
 {
+	(void)op;
 	return kvmdci_kernel_read(data, addr, buf, len);
 }
 
