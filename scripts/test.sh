@@ -10,6 +10,8 @@ scripts/build.sh
 build/tools/kvmdci-lab build
 status=0
 meson test -C build --print-errorlogs --num-processes 1 "$@" || status=$?
+# the unit tests under valgrind (definite leaks and memory errors fail)
+meson test -C build --print-errorlogs --setup valgrind --logbase testlog-valgrind unit || status=$?
 # the fast suites again in the developer build: -Werror, address + undefined sanitizers
 if [ ! -f build-dev/build.ninja ]; then
 	meson setup --native-file build-dev.ini build-dev
@@ -21,7 +23,8 @@ meson test -C build-dev --print-errorlogs --suite unit --suite btf || status=$?
 meson test -C build-dev --print-errorlogs --num-processes 1 --logbase testlog-lab \
 	--suite lab || status=$?
 # one closing line for people and CI
-python3 - build/meson-logs/testlog.json build-dev/meson-logs/testlog.json \
+python3 - build/meson-logs/testlog.json build/meson-logs/testlog-valgrind-valgrind.json \
+	build-dev/meson-logs/testlog.json \
 	build-dev/meson-logs/testlog-lab.json <<'PY' || true
 import json, os, sys
 res = [json.loads(l)["result"] for f in sys.argv[1:] if os.path.exists(f)
