@@ -13,20 +13,26 @@ reply, and the class URI with a serial number read from the string descriptors.
 over usb://1d6b:0010 answer exactly as over gdb+unix:// (minus "stats" and "target"), the
 kernel driver (usb_debug) is detached for the session and given back; then the cable is
 pulled mid-session (a clear error and a prompt exit), the far end stops answering
-mid-session (an error within a bounded time, the interface released), and afterwards the lab
-guest runs and its gdbstub still answers as before.
+mid-session (an error within a bounded time, the interface released), a fresh usb:// session
+and gdb+unix:// then answer as before and the lab guest runs. With the workload running,
+kvmdci-exits --trigger watch over usb:// ends cleanly on SIGINT and leaves no watchpoint
+behind; the cable pulled mid-trace ends it at once with the results so far, and the next run
+recovers the target.
 
 Exact messages, exit codes and JSON errno values are asserted; each case's time is printed.
 """
+import importlib.util
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
-from e2e import TOOLS, check, finish
+from e2e import TOOLS, check, finish, run_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTBED = os.environ.get("KVMDCI_DBC_TESTBED") or os.path.join(
@@ -176,6 +182,64 @@ def answers(env, label, testbed_args=None):
     return out, reports
 
 
+class Traced:
+    """A tool running in the background under the emulated cable; stderr is collected."""
+
+    def __init__(self, testbed_args, tool, tool_args, env):
+        self.tmp = tempfile.mkdtemp(prefix="kvmdci-usb-")
+        self.rep = os.path.join(self.tmp, "report.json")
+        cmd = [WRAPPER, TESTBED, "--report", self.rep] + testbed_args + \
+            ["--", os.path.join(TOOLS, tool)] + tool_args
+        self.p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                  text=True)
+        self.err = []
+        self.t = threading.Thread(target=self._read, daemon=True)
+        self.t.start()
+
+    def _read(self):
+        for line in self.p.stderr:
+            self.err.append(line)
+
+    def text(self):
+        return "".join(self.err)
+
+    def wait_line(self, text, timeout):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.p.poll() is None:
+            for line in list(self.err):
+                if text in line:
+                    return line
+            time.sleep(0.1)
+        return None
+
+    def stop(self, sig, timeout=30):
+        """Signal the testbed (it passes SIGINT/SIGTERM on; SIGUSR1 unplugs): rc, JSON, s."""
+        t0 = time.monotonic()
+        self.p.send_signal(sig)
+        try:
+            self.p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+        took = time.monotonic() - t0
+        out = self.p.stdout.read()
+        self.t.join(timeout=5)
+        try:
+            doc = json.loads(out) if out.strip() else {}
+        except ValueError:
+            doc = {}
+        return self.p.returncode, doc, took
+
+    def report(self):
+        try:
+            with open(self.rep) as f:
+                return json.load(f)
+        except (OSError, ValueError):
+            return {}
+        finally:
+            shutil.rmtree(self.tmp, ignore_errors=True)
+
+
 def parked_workload(t, name, args):
     """As test-iobus.py: the workload's vCPU threads parked outside KVM_RUN."""
     t.lab.run_bg(f"workload --window --iterations 3 --after 1 {args} --json /tmp/{name}.json "
@@ -188,6 +252,12 @@ def parked_workload(t, name, args):
 
 def lab():
     from e2e import TestLab
+
+    # breakpoints_left()/after() of the clean-exits test: the target checked through the stub
+    spec = importlib.util.spec_from_file_location("clean", os.path.join(HERE,
+                                                  "test-clean-exits.py"))
+    clean = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(clean)
 
     iobus = "kvmdci-iobus"
     with TestLab() as t:
@@ -247,13 +317,59 @@ def lab():
         print(f"     far end mute mid-session (after {half} bytes): exit {m} s after the tool "
               "began waiting", flush=True)
 
-        st, out = t.run("echo still-running", timeout=60)
-        check("the lab guest runs after the usb sessions", "still-running" in out, out)
+        # QEMU keeps a vanished client's machine paused: the next session's attach and
+        # detach take it over and resume it
+        again, _ = answers(t.tool_env, "usb after the unplug and the mute", cable)
+        check("kvmdci-iobus over a fresh usb:// session answers as before",
+              again[iobus] == live[iobus])
         after, _ = answers(t.tool_env, "gdb+unix after usb")
         check("kvmdci-iobus over gdb+unix:// answers as before the usb sessions",
               after[iobus] == live[iobus])
+        st, out = t.run("echo still-running", timeout=60)
+        check("the lab guest runs after the usb sessions", "still-running" in out, out)
         t.signal("w1")
         t.wait_state("w1", "done", 300)
+
+        # a trace over usb:// (watchpoints on KVM's exit counters, the machine running)
+        t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
+        time.sleep(2)
+        args = ["--trigger", "watch", "--json", "-t", "usb://1d6b:0010"]
+        tr = Traced(cable, "kvmdci-exits", args, t.tool_env)
+        check("exits over usb: tracing starts", tr.wait_line("tracing", 120) is not None,
+              tr.text())
+        time.sleep(3)
+        rc, doc, took = tr.stop(signal.SIGINT)
+        check("exits over usb, SIGINT: exit 0 within 5 s with its results",
+              rc == 0 and took < 5 and doc.get("interrupted") is True and
+              doc.get("total", 0) > 0,
+              f"rc={rc} in {took:.2f} s, interrupted={doc.get('interrupted')} "
+              f"total={doc.get('total')}: {tr.text()[-300:]}")
+        rep = tr.report()
+        check("exits over usb, SIGINT: interface released, usb_debug re-attached",
+              rep.get("releases") == 1 and rep.get("driver_attaches") == 1, brief(rep))
+        print(f"     exits over usb, SIGINT: exit {took:.2f} s after the signal", flush=True)
+        clean.after(t, "exits over usb, SIGINT", stub)
+
+        tr = Traced(cable, "kvmdci-exits", args, t.tool_env)
+        check("exits over usb (2): tracing starts", tr.wait_line("tracing", 120) is not None,
+              tr.text())
+        time.sleep(1)
+        rc, doc, took = tr.stop(signal.SIGUSR1)  # the testbed pulls the cable
+        lines = tr.text().strip().splitlines()
+        check("unplug mid-trace: exit 1 within 2 s with the results so far",
+              rc == 1 and took < 2 and doc.get("total", 0) > 0 and
+              doc.get("error") == f"connection to usb://1d6b:0010 lost: {GONE}",
+              f"rc={rc} in {took:.2f} s: {tr.text()[-300:]}")
+        check("unplug mid-trace: stderr says the USB device is gone and the connection lost",
+              f"kvmdci-exits: warning: usb: {GONE}" in lines and
+              f"kvmdci-exits: connection to usb://1d6b:0010 lost: {GONE}" in lines,
+              repr(lines))
+        u = tr.report().get("unplug_to_exit_seconds")
+        print(f"     unplug mid-trace: exit {u} s after the unplug", flush=True)
+        rc, out, err = run_tool("kvmdci-exits", ["--duration", "1"], t.tool_env, timeout=120)
+        check("after the unplug the next run (gdb+unix://) recovers the target", rc == 0,
+              err.strip()[-200:])
+        clean.after(t, "recovered after the unplug", stub)
 
 
 def main():

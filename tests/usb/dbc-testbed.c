@@ -17,12 +17,13 @@
  *
  * The failure cases the tests need: --no-device (an empty bus), --busy (another program holds
  * the interface: CLAIMINTERFACE fails with EBUSY), --mute (the target end takes bytes but never
- * answers; --mute-after N: once N bytes have come from the stub), --nak-out (the target end takes nothing: OUT URBs never complete) and
- * --unplug-after N (the cable is pulled once N bytes have come from the stub: in-flight URBs
- * end with -ESHUTDOWN, then every ioctl but reaping fails with ENODEV, as the kernel's usbfs
- * does with USBDEVFS_CAP_REAP_AFTER_DISCONNECT; the device leaves sysfs with a "remove"
- * uevent). --report FILE writes what happened as JSON (claims, driver detach/re-attach, bytes,
- * unplug to child exit time).
+ * answers; --mute-after N: once N bytes have come from the stub), --nak-out (the target end
+ * takes nothing: OUT URBs never complete) and --unplug-after N or SIGUSR1 (the cable is pulled
+ * once N bytes have come from the stub, or at the command's next usbfs call after the signal:
+ * in-flight URBs end with -ESHUTDOWN, then every ioctl but reaping fails with ENODEV, as the
+ * kernel's usbfs does with USBDEVFS_CAP_REAP_AFTER_DISCONNECT; the device leaves sysfs with a
+ * "remove" uevent). SIGINT and SIGTERM are passed on to the command. --report FILE writes what
+ * happened as JSON (claims, driver detach/re-attach, bytes, unplug or mute to exit time).
  *
  * How umockdev runs a handler (src/umockdev-ioctl.vala, 0.17): the preload forwards each
  * ioctl on the device's fd over a unix socket to the testbed's worker thread, which emits
@@ -30,8 +31,8 @@
  * and completes the call; modified copies are written back. URBs are kept between SUBMITURB
  * and REAPURBNDELAY and handed back with umockdev_ioctl_data_set_ptr(), as umockdev's own
  * pcap replay handler does (src/umockdev-pcap.vala). The device node is a regular file, so
- * libusb's poll() on it always reports POLLOUT and libusb reaps in a busy loop; every reap
- * is when we look at the stub socket.
+ * libusb's poll() on it always reports POLLOUT and libusb keeps reaping while it waits; each
+ * reap with no URB done is when we look at the stub socket.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -51,6 +52,7 @@
 #include <linux/usbdevice_fs.h>
 
 #include <glib.h>
+#include <glib-unix.h>
 #include <umockdev.h>
 
 #define SYSPATH "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1"
@@ -98,6 +100,7 @@ static struct {
 	GPid child;
 	int child_status;
 	bool killed;
+	gint unplug_requested; /* SIGUSR1 */
 } g = {
 	.stub = -1,
 	.unplug_after = -1,
@@ -433,6 +436,8 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
 			return TRUE;
 		}
 	}
+	if (g_atomic_int_get(&g.unplug_requested))
+		unplug();
 	/* reaping works after a disconnect; nothing else does (usbfs: usbdev_do_ioctl) */
 	if (g.unplugged && req != USBDEVFS_REAPURBNDELAY && req != USBDEVFS_REAPURB) {
 		r = -ENODEV;
@@ -593,6 +598,22 @@ static gboolean child_timeout(gpointer x)
 	return G_SOURCE_REMOVE;
 }
 
+/* SIGINT and SIGTERM are for the command: pass them on (a terminal's ^C reaches both of us) */
+static gboolean forward_signal(gpointer sig)
+{
+	if (g.child)
+		kill(g.child, GPOINTER_TO_INT(sig));
+	return G_SOURCE_CONTINUE;
+}
+
+/* SIGUSR1 pulls the cable at the command's next usbfs call (libusb reaps at least every
+ * 250 ms while kvmdci waits for the stub) */
+static gboolean request_unplug(gpointer x)
+{
+	g_atomic_int_set(&g.unplug_requested, 1);
+	return G_SOURCE_CONTINUE;
+}
+
 static void write_report(gint64 t0, gint64 t1, int code)
 {
 	FILE *f;
@@ -710,6 +731,9 @@ int main(int argc, char **argv)
 		return 99;
 	}
 	g_child_watch_add(g.child, child_exited, NULL);
+	g_unix_signal_add(SIGINT, forward_signal, GINT_TO_POINTER(SIGINT));
+	g_unix_signal_add(SIGTERM, forward_signal, GINT_TO_POINTER(SIGTERM));
+	g_unix_signal_add(SIGUSR1, request_unplug, NULL);
 	g_timeout_add_seconds((guint)g.timeout_s, child_timeout, NULL);
 	g_main_loop_run(g.loop);
 	t1 = g_get_monotonic_time();
