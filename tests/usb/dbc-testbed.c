@@ -109,9 +109,9 @@ static struct {
 	.serial = "0001",
 };
 
-#define dbg(...)                                              \
-	do {                                                  \
-		if (g.verbose)                                \
+#define dbg(...)                                                      \
+	do {                                                          \
+		if (g.verbose)                                        \
 			fprintf(stderr, "dbc-testbed: " __VA_ARGS__); \
 	} while (0)
 
@@ -354,21 +354,24 @@ static int submit(UMockdevIoctlClient *client, UMockdevIoctlData *data)
 	struct urb *u;
 	GError *err = NULL;
 
-	if (urb->type == USBDEVFS_URB_TYPE_CONTROL ? urb->endpoint & 0x7f
-						    : urb->type != USBDEVFS_URB_TYPE_BULK ||
-							      (urb->endpoint != EP_IN &&
-							       urb->endpoint != EP_OUT))
+	bool ctrl = urb->type == USBDEVFS_URB_TYPE_CONTROL && urb->endpoint == 0;
+	bool bulk = urb->type == USBDEVFS_URB_TYPE_BULK &&
+		    (urb->endpoint == EP_IN || urb->endpoint == EP_OUT);
+
+	if (!ctrl && !bulk)
 		return -ENOENT;
 	if (urb->buffer_length < 0)
 		return -EINVAL;
-	if (urb->type == USBDEVFS_URB_TYPE_BULK && !g.claimed)
-		return -EPERM; /* not what the kernel does (it claims implicitly); we want to know */
+	/* not what the kernel does (it claims the interface itself): we want to know */
+	if (bulk && !g.claimed)
+		return -EPERM;
 	u = g_new0(struct urb, 1);
 	u->client = client;
 	u->urb = g_object_ref(data);
 	u->submitted_us = g_get_monotonic_time();
 	if (urb->buffer_length > 0) {
-		u->buf = umockdev_ioctl_data_resolve(data, G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
+		u->buf = umockdev_ioctl_data_resolve(data,
+						     G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
 						     (gsize)urb->buffer_length, &err);
 		if (!u->buf) {
 			fprintf(stderr, "dbc-testbed: cannot read the URB buffer: %s\n",
@@ -380,7 +383,7 @@ static int submit(UMockdevIoctlClient *client, UMockdevIoctlData *data)
 		}
 	}
 	g.urbs++;
-	if (urb->type == USBDEVFS_URB_TYPE_CONTROL) {
+	if (ctrl) {
 		control(u);
 	} else if (urb->endpoint == EP_OUT && !g.nak_out) {
 		g.bytes_out += urb->buffer_length;
@@ -591,7 +594,8 @@ static void child_exited(GPid pid, gint status, gpointer x)
 static gboolean child_timeout(gpointer x)
 {
 	if (g.child) {
-		fprintf(stderr, "dbc-testbed: the command ran past %d s: killing it\n", g.timeout_s);
+		fprintf(stderr, "dbc-testbed: the command ran past %d s: killing it\n",
+			g.timeout_s);
 		g.killed = true;
 		kill(g.child, SIGKILL);
 	}
@@ -652,9 +656,9 @@ static void write_report(gint64 t0, gint64 t1, int code)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: umockdev-wrapper dbc-testbed [--stub SOCKET] [--report FILE] "
-		   "[--serial S] [--driver NAME] [--no-device] [--busy] [--mute] [--mute-after BYTES] "
-		   "[--nak-out] "
-		   "[--unplug-after BYTES] [--timeout S] [--verbose] -- COMMAND [ARGS...]\n");
+		   "[--serial S] [--driver NAME] [--no-device] [--busy] [--mute]\n"
+		   "       [--mute-after BYTES] [--nak-out] [--unplug-after BYTES] [--timeout S] "
+		   "[--verbose] -- COMMAND [ARGS...]\n");
 }
 
 int main(int argc, char **argv)
