@@ -449,10 +449,10 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
 	switch (req) {
 	case USBDEVFS_GET_CAPABILITIES:
 		/* what Linux gives for a device on an xHCI: scatter-gather capable bus */
-		*(uint32_t *)data->data = USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
-					  USBDEVFS_CAP_NO_PACKET_SIZE_LIM |
-					  USBDEVFS_CAP_BULK_SCATTER_GATHER |
-					  USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
+		*(uint32_t *)data->data =
+			USBDEVFS_CAP_ZERO_PACKET | USBDEVFS_CAP_BULK_CONTINUATION |
+			USBDEVFS_CAP_NO_PACKET_SIZE_LIM | USBDEVFS_CAP_BULK_SCATTER_GATHER |
+			USBDEVFS_CAP_REAP_AFTER_DISCONNECT;
 		break;
 	case USBDEVFS_GETDRIVER: {
 		struct usbdevfs_getdriver *gd = (void *)data->data;
