@@ -7,7 +7,8 @@ under umockdev-wrapper as the testbed's child; libusb sees only the emulated dev
 `test-usb.py fast` (suite unit, no lab): an empty bus, a serial number that matches nothing,
 an interface another program holds (EBUSY), a cable whose far end never answers (read
 timeout) or takes nothing (bulk OUT timeout), an unplug while the tool waits for its first
-reply, and the class URI with a serial number read from the string descriptors.
+reply, the class URI with a serial number read from the string descriptors, and two cables
+(a warning naming the one used; ?serial= picks either).
 
 `test-usb.py` (suite lab), on one parked moment of the workload: kvmdci-iobus and kvmdci-vcpu
 over usb://1d6b:0010 answer exactly as over gdb+unix:// (minus "stats" and "target"), the
@@ -147,6 +148,26 @@ def fast():
     check("bulk OUT refused: exit 5 to 6 s after the start", c is not None and 5.0 <= c <= 6.0,
           brief(r.report))
     print(f"     bulk OUT refused: exit after {c} s", flush=True)
+
+    # two cables: without ?serial= the one used is named, ?serial= picks either
+    mute3 = "no GDB remote-protocol reply to qSupported within 3 s (is this a gdbstub?)"
+    r = dbc(["--mute", "--second", "0002"], iobus, ["--json", "-t", "usb://1d6b:0010"])
+    lines = r.lines()
+    used = [n for n in (2, 3) if lines and lines[0] == (
+        f"{iobus}: warning: usb: 2 devices match 1d6b:0010; using 1d6b:0010 bus 1 device {n} "
+        "(pick one with ?serial=S)")]
+    claims = (r.report.get("claims"), r.report.get("second", {}).get("claims"))
+    check("two cables: one warning naming the cable used, then the mute error; that cable "
+          "claimed, the other not",
+          len(used) == 1 and lines[1:] == [f"{iobus}: usb://1d6b:0010: {mute3}"] and
+          claims == ((1, 0) if used[0] == 2 else (0, 1)), f"{lines} claims={claims}")
+    for serial, want in (("0001", (1, 0)), ("0002", (0, 1))):
+        uri = f"usb://1d6b:0010?serial={serial}"
+        r = dbc(["--mute", "--second", "0002"], iobus, ["--json", "-t", uri])
+        claims = (r.report.get("claims"), r.report.get("second", {}).get("claims"))
+        check(f"two cables, ?serial={serial}: no warning, that cable claimed",
+              r.lines() == [f"{iobus}: {uri}: {mute3}"] and claims == want,
+              f"{r.lines()} claims={claims}")
 
     # pulled while the tool waits for its first reply
     r = dbc(["--mute", "--unplug-after", "0"], iobus, ["--json", "-t", "usb://1d6b:0010"])

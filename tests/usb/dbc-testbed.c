@@ -13,7 +13,9 @@
  * reap, discard, clear halt) and carries the bulk pipe to a GDB stub's unix socket (--stub):
  * what the host writes to OUT 0x01 goes to the socket, what the socket sends fills IN 0x81
  * URBs. COMMAND runs as our child and inherits the preload and $UMOCKDEV_DIR, so its libusb
- * sees only this device. Our exit status is the child's (128+signal if killed).
+ * sees only this device (or these two: --second SERIAL adds another cable as device 3, the
+ * first one's serial number being --serial, default 0001). Our exit status is the child's
+ * (128+signal if killed).
  *
  * The failure cases the tests need: --no-device (an empty bus), --busy (another program holds
  * the interface: CLAIMINTERFACE fails with EBUSY), --mute (the target end takes bytes but never
@@ -55,32 +57,27 @@
 #include <glib-unix.h>
 #include <umockdev.h>
 
-#define SYSPATH "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-1"
-#define DEVNODE "/dev/bus/usb/001/002"
 #define EP_OUT 0x01
 #define EP_IN 0x81
 #define IFACE 0
 
+struct dev;
+
 struct urb {
+	struct dev *dev;
 	UMockdevIoctlClient *client;
 	UMockdevIoctlData *urb; /* the client's struct usbdevfs_urb */
 	UMockdevIoctlData *buf; /* its buffer */
 	gint64 submitted_us;
 };
 
-static struct {
-	/* options */
-	const char *stub_path;
-	const char *report_path;
+/* One emulated cable end: device 1d6b:0010 on bus 1. */
+struct dev {
+	int devnum;
 	const char *serial;
-	const char *driver; /* kernel driver bound at the start ("usb_debug"), or NULL */
-	bool no_device, busy, nak_out, verbose;
-	long unplug_after; /* bytes from the stub, -1: never */
-	long mute_after;   /* bytes from the stub, then it answers no more; -1: never */
-	int timeout_s;
+	char syspath[128], devnode[64];
 
-	/* device state; the worker thread owns it, the lock guards what main reads */
-	GMutex lock;
+	/* the worker thread owns this; g.lock guards what main reads */
 	int stub; /* connected socket or -1 */
 	bool stub_eof;
 	bool claimed;
@@ -94,6 +91,21 @@ static struct {
 	long bytes_out, bytes_in, urbs;
 	gint64 unplug_us;
 	gint64 mute_us; /* when the host first waited for bytes the stub no longer sends */
+};
+
+static struct {
+	/* options */
+	const char *stub_path;
+	const char *report_path;
+	const char *driver; /* kernel driver bound at the start ("usb_debug"), or NULL */
+	bool no_device, busy, nak_out, verbose;
+	long unplug_after; /* bytes from the stub, -1: never */
+	long mute_after;   /* bytes from the stub, then it answers no more; -1: never */
+	int timeout_s;
+
+	struct dev dev[2]; /* the second one only with --second SERIAL */
+	int ndev;
+	GMutex lock;
 
 	UMockdevTestbed *tb;
 	GMainLoop *loop;
@@ -102,11 +114,12 @@ static struct {
 	bool killed;
 	gint unplug_requested; /* SIGUSR1 */
 } g = {
-	.stub = -1,
 	.unplug_after = -1,
 	.mute_after = -1,
 	.timeout_s = 300,
-	.serial = "0001",
+	.dev = { { .devnum = 2, .serial = "0001", .stub = -1 },
+		 { .devnum = 3, .stub = -1 } },
+	.ndev = 1,
 };
 
 #define dbg(...)                                                      \
@@ -136,22 +149,28 @@ static const uint8_t descriptors[] = {
 
 static const char *const strings[] = { NULL, "Linux Foundation", "Linux USB Debug Target" };
 
-static void add_device(void)
+/* Device @d in sysfs (port d->devnum - 1 of root hub 1) and its node in /dev/bus/usb. */
+static void add_device(struct dev *d)
 {
 	GString *s = g_string_new(NULL);
+	int port = d->devnum - 1;
 	GError *err = NULL;
 
-	g_string_append_printf(s, "P: %s\nN: %s\n", SYSPATH + strlen("/sys"),
-			       DEVNODE + strlen("/dev/"));
-	g_string_append(s, "E: DEVNAME=" DEVNODE "\nE: DEVTYPE=usb_device\nE: DRIVER=usb\n"
-			   "E: PRODUCT=1d6b/10/10\nE: TYPE=0/0/0\nE: BUSNUM=001\nE: DEVNUM=002\n"
-			   "E: MAJOR=189\nE: MINOR=1\nE: SUBSYSTEM=usb\n"
+	snprintf(d->syspath, sizeof(d->syspath),
+		 "/sys/devices/pci0000:00/0000:00:14.0/usb1/1-%d", port);
+	snprintf(d->devnode, sizeof(d->devnode), "/dev/bus/usb/001/%03d", d->devnum);
+	g_string_append_printf(s, "P: %s\nN: %s\nE: DEVNAME=%s\n", d->syspath + strlen("/sys"),
+			       d->devnode + strlen("/dev/"), d->devnode);
+	g_string_append(s, "E: DEVTYPE=usb_device\nE: DRIVER=usb\nE: PRODUCT=1d6b/10/10\n"
+			   "E: TYPE=0/0/0\nE: BUSNUM=001\nE: MAJOR=189\nE: SUBSYSTEM=usb\n"
 			   "A: bConfigurationValue=1\nA: bDeviceClass=00\nA: bNumConfigurations=1\n"
-			   "A: bNumInterfaces= 1\nA: busnum=1\nA: devnum=2\nA: devpath=1\n"
-			   "A: dev=189:1\nA: idVendor=1d6b\nA: idProduct=0010\nA: bcdDevice=0010\n"
-			   "A: manufacturer=Linux Foundation\nA: product=Linux USB Debug Target\n"
-			   "A: speed=5000\n");
-	g_string_append_printf(s, "A: serial=%s\nH: descriptors=", g.serial);
+			   "A: bNumInterfaces= 1\nA: busnum=1\nA: idVendor=1d6b\nA: idProduct=0010\n"
+			   "A: bcdDevice=0010\nA: manufacturer=Linux Foundation\n"
+			   "A: product=Linux USB Debug Target\nA: speed=5000\n");
+	g_string_append_printf(s, "E: DEVNUM=%03d\nE: MINOR=%d\nA: devnum=%d\nA: devpath=%d\n"
+			       "A: dev=189:%d\n", d->devnum, d->devnum - 1, d->devnum, port,
+			       d->devnum - 1);
+	g_string_append_printf(s, "A: serial=%s\nH: descriptors=", d->serial);
 	for (size_t i = 0; i < sizeof(descriptors); i++)
 		g_string_append_printf(s, "%02X", descriptors[i]);
 	g_string_append_c(s, '\n');
@@ -164,51 +183,51 @@ static void add_device(void)
 
 /* ---- the stub side of the bulk pipe ---- */
 
-static bool stub_connect(void)
+static bool stub_connect(struct dev *d)
 {
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 
-	if (g.stub >= 0 || !g.stub_path)
-		return g.stub >= 0;
+	if (d->stub >= 0 || !g.stub_path)
+		return d->stub >= 0;
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", g.stub_path);
-	g.stub = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (g.stub < 0 || connect(g.stub, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	d->stub = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (d->stub < 0 || connect(d->stub, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		fprintf(stderr, "dbc-testbed: cannot connect to %s: %m\n", g.stub_path);
-		if (g.stub >= 0)
-			close(g.stub);
-		g.stub = -1;
+		if (d->stub >= 0)
+			close(d->stub);
+		d->stub = -1;
 		return false;
 	}
-	g.stub_eof = false;
-	g.stub_connects++;
+	d->stub_eof = false;
+	d->stub_connects++;
 	dbg("connected to the stub\n");
 	return true;
 }
 
-static void stub_close(void)
+static void stub_close(struct dev *d)
 {
-	if (g.stub >= 0) {
-		close(g.stub);
-		g.stub = -1;
+	if (d->stub >= 0) {
+		close(d->stub);
+		d->stub = -1;
 		dbg("closed the stub connection\n");
 	}
 }
 
-static bool muted(void)
+static bool muted(struct dev *d)
 {
-	return g.mute_after >= 0 && g.bytes_in >= g.mute_after;
+	return g.mute_after >= 0 && d->bytes_in >= g.mute_after;
 }
 
-static void stub_send(const uint8_t *p, size_t len)
+static void stub_send(struct dev *d, const uint8_t *p, size_t len)
 {
-	if (muted() || !stub_connect())
+	if (muted(d) || !stub_connect(d))
 		return;
 	while (len > 0) {
-		ssize_t n = send(g.stub, p, len, MSG_NOSIGNAL);
+		ssize_t n = send(d->stub, p, len, MSG_NOSIGNAL);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
-			stub_close();
+			stub_close(d);
 			return;
 		}
 		p += n;
@@ -235,13 +254,14 @@ static void urb_done(struct urb *u, int status, int actual)
 {
 	U(u)->status = status;
 	U(u)->actual_length = actual;
-	g_queue_push_tail(&g.done, u);
+	g_queue_push_tail(&u->dev->done, u);
 }
 
 /* A control transfer on ep0: the string descriptors (libusb reads the serial number with
  * them), the device descriptor; anything else stalls. */
 static void control(struct urb *u)
 {
+	struct dev *d = u->dev;
 	uint8_t *b = u->buf ? u->buf->data : NULL;
 	int len = U(u)->buffer_length;
 	uint8_t reply[256];
@@ -253,7 +273,7 @@ static void control(struct urb *u)
 	}
 	int type = b[3], index = b[2], wlength = b[6] | b[7] << 8;
 	if (b[0] == 0x80 && b[1] == 0x06 && type == 0x03) { /* GET_DESCRIPTOR string */
-		const char *str = index == 3 ? g.serial : index < 3 ? strings[index] : NULL;
+		const char *str = index == 3 ? d->serial : index < 3 ? strings[index] : NULL;
 		if (index == 0) {
 			reply[0] = 4, reply[1] = 0x03, reply[2] = 0x09, reply[3] = 0x04;
 			n = 4;
@@ -281,42 +301,42 @@ static void control(struct urb *u)
 	urb_done(u, 0, n);
 }
 
-static void unplug(void);
-static gboolean remove_device(gpointer unused);
+static void unplug(struct dev *d);
+static gboolean remove_device(gpointer dev);
 
 /* Fill the oldest pending IN URB of @client from the stub, if it has sent something. */
-static void poll_stub(UMockdevIoctlClient *client)
+static void poll_stub(struct dev *d, UMockdevIoctlClient *client)
 {
-	for (GList *l = g.pending.head; l; l = l->next) {
+	for (GList *l = d->pending.head; l; l = l->next) {
 		struct urb *u = l->data;
 		if (u->client != client || U(u)->endpoint != EP_IN)
 			continue;
-		if (g.unplug_after >= 0 && g.bytes_in >= g.unplug_after) {
-			unplug();
+		if (g.unplug_after >= 0 && d->bytes_in >= g.unplug_after) {
+			unplug(d);
 			return;
 		}
-		if (muted() && !g.mute_us) {
+		if (muted(d) && !d->mute_us) {
 			g_mutex_lock(&g.lock);
-			g.mute_us = g_get_monotonic_time();
+			d->mute_us = g_get_monotonic_time();
 			g_mutex_unlock(&g.lock);
 		}
-		if (g.stub < 0 || g.stub_eof || muted())
+		if (d->stub < 0 || d->stub_eof || muted(d))
 			return;
 		/* stop at the byte asked for */
 		long want = U(u)->buffer_length;
-		if (g.unplug_after >= 0 && want > g.unplug_after - g.bytes_in)
-			want = g.unplug_after - g.bytes_in;
-		if (g.mute_after >= 0 && want > g.mute_after - g.bytes_in)
-			want = g.mute_after - g.bytes_in;
-		ssize_t n = recv(g.stub, u->buf->data, (size_t)want, MSG_DONTWAIT);
+		if (g.unplug_after >= 0 && want > g.unplug_after - d->bytes_in)
+			want = g.unplug_after - d->bytes_in;
+		if (g.mute_after >= 0 && want > g.mute_after - d->bytes_in)
+			want = g.mute_after - d->bytes_in;
+		ssize_t n = recv(d->stub, u->buf->data, (size_t)want, MSG_DONTWAIT);
 		if (n == 0) {
-			g.stub_eof = true;
+			d->stub_eof = true;
 			dbg("the stub closed its end\n");
 		}
 		if (n <= 0)
 			return;
-		g.bytes_in += n;
-		g_queue_delete_link(&g.pending, l);
+		d->bytes_in += n;
+		g_queue_delete_link(&d->pending, l);
 		urb_done(u, 0, (int)n);
 		return;
 	}
@@ -324,31 +344,33 @@ static void poll_stub(UMockdevIoctlClient *client)
 
 /* The cable is pulled: in-flight URBs end with -ESHUTDOWN (the host controller's flush of
  * a vanished device's endpoints), the stub connection closes, the device leaves sysfs. */
-static void unplug(void)
+static void unplug(struct dev *d)
 {
 	struct urb *u;
 
-	if (g.unplugged)
+	if (d->unplugged)
 		return;
 	g_mutex_lock(&g.lock);
-	g.unplugged = true;
-	g.unplug_us = g_get_monotonic_time();
+	d->unplugged = true;
+	d->unplug_us = g_get_monotonic_time();
 	g_mutex_unlock(&g.lock);
-	dbg("unplugged after %ld bytes from the stub\n", g.bytes_in);
-	while ((u = g_queue_pop_head(&g.pending)))
+	dbg("unplugged after %ld bytes from the stub\n", d->bytes_in);
+	while ((u = g_queue_pop_head(&d->pending)))
 		urb_done(u, -ESHUTDOWN, 0);
-	stub_close();
-	g_idle_add(remove_device, NULL); /* in the main thread */
+	stub_close(d);
+	g_idle_add(remove_device, d); /* in the main thread */
 }
 
-static gboolean remove_device(gpointer unused)
+static gboolean remove_device(gpointer dev)
 {
-	umockdev_testbed_uevent(g.tb, SYSPATH, "remove");
-	umockdev_testbed_remove_device(g.tb, SYSPATH);
+	struct dev *d = dev;
+
+	umockdev_testbed_uevent(g.tb, d->syspath, "remove");
+	umockdev_testbed_remove_device(g.tb, d->syspath);
 	return G_SOURCE_REMOVE;
 }
 
-static int submit(UMockdevIoctlClient *client, UMockdevIoctlData *data)
+static int submit(struct dev *d, UMockdevIoctlClient *client, UMockdevIoctlData *data)
 {
 	struct usbdevfs_urb *urb = (struct usbdevfs_urb *)data->data;
 	struct urb *u;
@@ -363,9 +385,10 @@ static int submit(UMockdevIoctlClient *client, UMockdevIoctlData *data)
 	if (urb->buffer_length < 0)
 		return -EINVAL;
 	/* not what the kernel does (it claims the interface itself): we want to know */
-	if (bulk && !g.claimed)
+	if (bulk && !d->claimed)
 		return -EPERM;
 	u = g_new0(struct urb, 1);
+	u->dev = d;
 	u->client = client;
 	u->urb = g_object_ref(data);
 	u->submitted_us = g_get_monotonic_time();
@@ -382,26 +405,26 @@ static int submit(UMockdevIoctlClient *client, UMockdevIoctlData *data)
 			return -EFAULT;
 		}
 	}
-	g.urbs++;
+	d->urbs++;
 	if (ctrl) {
 		control(u);
 	} else if (urb->endpoint == EP_OUT && !g.nak_out) {
-		g.bytes_out += urb->buffer_length;
+		d->bytes_out += urb->buffer_length;
 		if (urb->buffer_length > 0)
-			stub_send(u->buf->data, (size_t)urb->buffer_length);
+			stub_send(d, u->buf->data, (size_t)urb->buffer_length);
 		urb_done(u, 0, urb->buffer_length);
 	} else {
-		g_queue_push_tail(&g.pending, u);
+		g_queue_push_tail(&d->pending, u);
 	}
 	return 0;
 }
 
-static int discard(UMockdevIoctlClient *client, gulong addr)
+static int discard(struct dev *d, UMockdevIoctlClient *client, gulong addr)
 {
-	for (GList *l = g.pending.head; l; l = l->next) {
+	for (GList *l = d->pending.head; l; l = l->next) {
 		struct urb *u = l->data;
 		if (u->client == client && u->urb->client_addr == addr) {
-			g_queue_delete_link(&g.pending, l);
+			g_queue_delete_link(&d->pending, l);
 			urb_done(u, -ENOENT, 0);
 			return 0;
 		}
@@ -409,20 +432,21 @@ static int discard(UMockdevIoctlClient *client, gulong addr)
 	return -EINVAL; /* done already: the kernel says EINVAL too */
 }
 
-static struct urb *reapable(UMockdevIoctlClient *client)
+static struct urb *reapable(struct dev *d, UMockdevIoctlClient *client)
 {
-	for (GList *l = g.done.head; l; l = l->next) {
+	for (GList *l = d->done.head; l; l = l->next) {
 		struct urb *u = l->data;
 		if (u->client == client) {
-			g_queue_delete_link(&g.done, l);
+			g_queue_delete_link(&d->done, l);
 			return u;
 		}
 	}
 	return NULL;
 }
 
-static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer x)
+static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer dev)
 {
+	struct dev *d = dev;
 	gulong req = umockdev_ioctl_client_get_request(client);
 	UMockdevIoctlData *arg = umockdev_ioctl_client_get_arg(client), *data = NULL;
 	gsize size = _IOC_SIZE(req);
@@ -440,9 +464,9 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
 		}
 	}
 	if (g_atomic_int_get(&g.unplug_requested))
-		unplug();
+		unplug(d);
 	/* reaping works after a disconnect; nothing else does (usbfs: usbdev_do_ioctl) */
-	if (g.unplugged && req != USBDEVFS_REAPURBNDELAY && req != USBDEVFS_REAPURB) {
+	if (d->unplugged && req != USBDEVFS_REAPURBNDELAY && req != USBDEVFS_REAPURB) {
 		r = -ENODEV;
 		goto out;
 	}
@@ -458,9 +482,9 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
 		struct usbdevfs_getdriver *gd = (void *)data->data;
 		if (gd->interface != IFACE)
 			r = -EINVAL;
-		else if (g.claimed || g.busy)
+		else if (d->claimed || g.busy)
 			snprintf(gd->driver, sizeof(gd->driver), "usbfs");
-		else if (g.driver_bound)
+		else if (d->driver_bound)
 			snprintf(gd->driver, sizeof(gd->driver), "%s", g.driver);
 		else
 			r = -ENODATA;
@@ -471,19 +495,19 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
 		if (io->ifno != IFACE) {
 			r = -EINVAL;
 		} else if (io->ioctl_code == USBDEVFS_DISCONNECT) {
-			if (g.driver_bound && !g.busy) {
-				g.driver_bound = false;
-				g.detaches++;
+			if (d->driver_bound && !g.busy) {
+				d->driver_bound = false;
+				d->detaches++;
 				dbg("detached %s\n", g.driver);
 			} else {
 				r = -ENODATA;
 			}
 		} else if (io->ioctl_code == USBDEVFS_CONNECT) {
-			if (g.claimed || g.busy || g.driver_bound) {
+			if (d->claimed || g.busy || d->driver_bound) {
 				r = -EBUSY;
 			} else if (g.driver) {
-				g.driver_bound = true;
-				g.attaches++;
+				d->driver_bound = true;
+				d->attaches++;
 				dbg("re-attached %s\n", g.driver);
 				r = 1; /* device_attach(): bound */
 			}
@@ -495,42 +519,42 @@ static gboolean handle_ioctl(UMockdevIoctlBase *base, UMockdevIoctlClient *clien
 	case USBDEVFS_CLAIMINTERFACE:
 		if (*(unsigned int *)data->data != IFACE) {
 			r = -ENOENT;
-		} else if (g.busy || g.driver_bound) {
-			g.claim_refusals++;
+		} else if (g.busy || d->driver_bound) {
+			d->claim_refusals++;
 			r = -EBUSY;
 		} else {
-			g.claimed = true;
-			g.claims++;
+			d->claimed = true;
+			d->claims++;
 		}
 		break;
 	case USBDEVFS_RELEASEINTERFACE:
-		if (*(unsigned int *)data->data != IFACE || !g.claimed) {
+		if (*(unsigned int *)data->data != IFACE || !d->claimed) {
 			r = -EINVAL;
 		} else {
-			g.claimed = false;
-			g.releases++;
-			stub_close(); /* the session is over: let the stub's target run */
+			d->claimed = false;
+			d->releases++;
+			stub_close(d); /* the session is over: let the stub's target run */
 		}
 		break;
 	case USBDEVFS_CLEAR_HALT:
 	case USBDEVFS_RESETEP:
 		break;
 	case USBDEVFS_SUBMITURB:
-		r = submit(client, data);
+		r = submit(d, client, data);
 		break;
 	case USBDEVFS_DISCARDURB:
-		r = discard(client, *(gulong *)arg->data);
+		r = discard(d, client, *(gulong *)arg->data);
 		break;
 	case USBDEVFS_REAPURBNDELAY:
 	case USBDEVFS_REAPURB: {
-		struct urb *u = reapable(client);
+		struct urb *u = reapable(d, client);
 		if (!u) {
-			poll_stub(client);
-			u = reapable(client);
+			poll_stub(d, client);
+			u = reapable(d, client);
 		}
 		if (!u) {
 			/* REAPURB would block: libusb only uses the non-blocking one */
-			r = g.unplugged ? -ENODEV : -EAGAIN;
+			r = d->unplugged ? -ENODEV : -EAGAIN;
 			break;
 		}
 		umockdev_ioctl_data_set_ptr(data, 0, u->urb);
@@ -549,10 +573,11 @@ out:
 }
 
 /* The child closed the device: what it left in flight is gone. */
-static void client_gone(GObject *obj, GParamSpec *pspec, gpointer x)
+static void client_gone(GObject *obj, GParamSpec *pspec, gpointer dev)
 {
+	struct dev *d = dev;
 	UMockdevIoctlClient *client = UMOCKDEV_IOCTL_CLIENT(obj);
-	GQueue *qs[] = { &g.pending, &g.done };
+	GQueue *qs[] = { &d->pending, &d->done };
 
 	if (umockdev_ioctl_client_get_connected(client))
 		return;
@@ -567,16 +592,16 @@ static void client_gone(GObject *obj, GParamSpec *pspec, gpointer x)
 			}
 		}
 	}
-	if (g.claimed) { /* closing the fd releases the interface */
-		g.claimed = false;
-		stub_close();
+	if (d->claimed) { /* closing the fd releases the interface */
+		d->claimed = false;
+		stub_close(d);
 	}
 }
 
-static void client_connected(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer x)
+static void client_connected(UMockdevIoctlBase *base, UMockdevIoctlClient *client, gpointer d)
 {
 	dbg("client opened the device\n");
-	g_signal_connect(client, "notify::connected", G_CALLBACK(client_gone), NULL);
+	g_signal_connect(client, "notify::connected", G_CALLBACK(client_gone), d);
 }
 
 /* ---- the child ---- */
@@ -618,6 +643,29 @@ static gboolean request_unplug(gpointer x)
 	return G_SOURCE_CONTINUE;
 }
 
+/* What happened to @d, as JSON members. */
+static void report_dev(FILE *f, struct dev *d, gint64 t1)
+{
+	fprintf(f,
+		"\"serial\": \"%s\", \"claims\": %d, \"claim_refusals\": %d, \"releases\": %d, "
+		"\"driver_detaches\": %d, \"driver_attaches\": %d, \"driver_bound_at_end\": %s, "
+		"\"stub_connects\": %d, \"bytes_out\": %ld, \"bytes_in\": %ld, \"urbs\": %ld, "
+		"\"unplugged\": %s, \"unplug_to_exit_seconds\": ",
+		d->serial, d->claims, d->claim_refusals, d->releases, d->detaches, d->attaches,
+		d->driver_bound ? "true" : "false", d->stub_connects, d->bytes_out, d->bytes_in,
+		d->urbs, d->unplugged ? "true" : "false");
+	if (d->unplugged)
+		fprintf(f, "%.3f", (double)(t1 - d->unplug_us) / 1e6);
+	else
+		fprintf(f, "null");
+	fprintf(f, ", \"muted\": %s, \"mute_to_exit_seconds\": ", d->mute_us ? "true" : "false");
+	if (d->mute_us)
+		fprintf(f, "%.3f", (double)(t1 - d->mute_us) / 1e6);
+	else
+		fprintf(f, "null");
+}
+
+/* The first device's story at the top level, the second's under "second". */
 static void write_report(gint64 t0, gint64 t1, int code)
 {
 	FILE *f;
@@ -630,25 +678,15 @@ static void write_report(gint64 t0, gint64 t1, int code)
 		return;
 	}
 	g_mutex_lock(&g.lock);
-	fprintf(f,
-		"{\"exit_status\": %d, \"killed\": %s, \"child_seconds\": %.3f, "
-		"\"claims\": %d, \"claim_refusals\": %d, \"releases\": %d, "
-		"\"driver_detaches\": %d, \"driver_attaches\": %d, \"driver_bound_at_end\": %s, "
-		"\"stub_connects\": %d, \"bytes_out\": %ld, \"bytes_in\": %ld, \"urbs\": %ld, "
-		"\"unplugged\": %s, \"unplug_to_exit_seconds\": ",
-		code, g.killed ? "true" : "false", (double)(t1 - t0) / 1e6, g.claims,
-		g.claim_refusals, g.releases, g.detaches, g.attaches,
-		g.driver_bound ? "true" : "false", g.stub_connects, g.bytes_out, g.bytes_in,
-		g.urbs, g.unplugged ? "true" : "false");
-	if (g.unplugged)
-		fprintf(f, "%.3f", (double)(t1 - g.unplug_us) / 1e6);
-	else
-		fprintf(f, "null");
-	fprintf(f, ", \"muted\": %s, \"mute_to_exit_seconds\": ", g.mute_us ? "true" : "false");
-	if (g.mute_us)
-		fprintf(f, "%.3f}\n", (double)(t1 - g.mute_us) / 1e6);
-	else
-		fprintf(f, "null}\n");
+	fprintf(f, "{\"exit_status\": %d, \"killed\": %s, \"child_seconds\": %.3f, ", code,
+		g.killed ? "true" : "false", (double)(t1 - t0) / 1e6);
+	report_dev(f, &g.dev[0], t1);
+	if (g.ndev > 1) {
+		fprintf(f, ", \"second\": {");
+		report_dev(f, &g.dev[1], t1);
+		fprintf(f, "}");
+	}
+	fprintf(f, "}\n");
 	g_mutex_unlock(&g.lock);
 	fclose(f);
 }
@@ -656,9 +694,9 @@ static void write_report(gint64 t0, gint64 t1, int code)
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: umockdev-wrapper dbc-testbed [--stub SOCKET] [--report FILE] "
-		   "[--serial S] [--driver NAME] [--no-device] [--busy] [--mute]\n"
-		   "       [--mute-after BYTES] [--nak-out] [--unplug-after BYTES] [--timeout S] "
-		   "[--verbose] -- COMMAND [ARGS...]\n");
+		   "[--serial S] [--second S] [--driver NAME] [--no-device] [--busy]\n"
+		   "       [--mute] [--mute-after BYTES] [--nak-out] [--unplug-after BYTES] "
+		   "[--timeout S] [--verbose] -- COMMAND [ARGS...]\n");
 }
 
 int main(int argc, char **argv)
@@ -667,6 +705,7 @@ int main(int argc, char **argv)
 		{ "stub", required_argument, NULL, 's' },
 		{ "report", required_argument, NULL, 'r' },
 		{ "serial", required_argument, NULL, 'S' },
+		{ "second", required_argument, NULL, '2' },
 		{ "driver", required_argument, NULL, 'd' },
 		{ "no-device", no_argument, NULL, 'n' },
 		{ "busy", no_argument, NULL, 'b' },
@@ -688,7 +727,8 @@ int main(int argc, char **argv)
 		switch (c) {
 		case 's': g.stub_path = optarg; break;
 		case 'r': g.report_path = optarg; break;
-		case 'S': g.serial = optarg; break;
+		case 'S': g.dev[0].serial = optarg; break;
+		case '2': g.dev[1].serial = optarg, g.ndev = 2; break;
 		case 'd': g.driver = optarg; break;
 		case 'n': g.no_device = true; break;
 		case 'b': g.busy = true; break;
@@ -712,14 +752,15 @@ int main(int argc, char **argv)
 		return 99;
 	}
 	g_mutex_init(&g.lock);
-	g.driver_bound = g.driver != NULL;
 	g.tb = umockdev_testbed_new();
-	if (!g.no_device) {
-		add_device();
+	for (int i = 0; i < g.ndev && !g.no_device; i++) {
+		struct dev *d = &g.dev[i];
+		d->driver_bound = g.driver != NULL;
+		add_device(d);
 		handler = umockdev_ioctl_base_new();
-		g_signal_connect(handler, "handle-ioctl", G_CALLBACK(handle_ioctl), NULL);
-		g_signal_connect(handler, "client-connected", G_CALLBACK(client_connected), NULL);
-		if (!umockdev_testbed_attach_ioctl(g.tb, DEVNODE, handler, &err)) {
+		g_signal_connect(handler, "handle-ioctl", G_CALLBACK(handle_ioctl), d);
+		g_signal_connect(handler, "client-connected", G_CALLBACK(client_connected), d);
+		if (!umockdev_testbed_attach_ioctl(g.tb, d->devnode, handler, &err)) {
 			fprintf(stderr, "dbc-testbed: cannot attach the ioctl handler: %s\n",
 				err->message);
 			return 99;
@@ -750,7 +791,8 @@ int main(int argc, char **argv)
 	write_report(t0, t1, code);
 	/* the worker thread may still hold the stub: close it before we go */
 	g_mutex_lock(&g.lock);
-	stub_close();
+	for (int i = 0; i < g.ndev; i++)
+		stub_close(&g.dev[i]);
 	g_mutex_unlock(&g.lock);
 	return code;
 }
