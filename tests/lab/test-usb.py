@@ -130,8 +130,8 @@ def fast():
                  "usb://class=dc/02/01?serial=0001&if=0: no GDB remote-protocol reply to "
                  "qSupported within 3 s (is this a gdbstub?)", 71)
     m = r.report.get("mute_to_exit_seconds")
-    check("far end mute: exit 3 to 4 s after the tool began waiting",
-          m is not None and 3.0 <= m <= 4.0, brief(r.report))
+    check("far end mute: exit 3 to 5 s after the tool began waiting",
+          m is not None and 3.0 <= m <= 5.0, brief(r.report))
     check("far end mute: usb_debug detached for the session and re-attached at exit",
           r.report.get("driver_detaches") == 1 and r.report.get("driver_attaches") == 1 and
           r.report.get("driver_bound_at_end") is True and r.report.get("releases") == 1,
@@ -145,7 +145,7 @@ def fast():
                  "no data for 5 s (is the debug target's DbC enabled and its agent running?)",
                  32)
     c = r.report.get("child_seconds")
-    check("bulk OUT refused: exit 5 to 6 s after the start", c is not None and 5.0 <= c <= 6.0,
+    check("bulk OUT refused: exit 5 to 7 s after the start", c is not None and 5.0 <= c <= 7.0,
           brief(r.report))
     print(f"     bulk OUT refused: exit after {c} s", flush=True)
 
@@ -330,8 +330,8 @@ def lab():
               r.rc == 1 and r.doc.get("errno") == 110 and
               lines == [f"{iobus}: {r.doc.get('error')}"], str(r))
         m = r.report.get("mute_to_exit_seconds")
-        check("far end mute mid-session: exit 5 to 6 s after the tool began waiting "
-              "(the RSP reply timeout)", m is not None and 5.0 <= m <= 6.0, brief(r.report))
+        check("far end mute mid-session: exit 5 to 7 s after the tool began waiting "
+              "(the RSP reply timeout)", m is not None and 5.0 <= m <= 7.0, brief(r.report))
         check("far end mute mid-session: interface released, usb_debug re-attached",
               r.report.get("releases") == 1 and r.report.get("driver_attaches") == 1,
               brief(r.report))
