@@ -110,3 +110,7 @@ void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
 int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k);
 /* A "KEY=value" line of a VMCOREINFO text. */
 bool kernel_vmcoreinfo_value(const char *vmci, const char *key, int base, uint64_t *val);
+/* Several exact reads of kernel memory, in one round trip to a live stub where it can (the
+ * read cache is not used); per-read results in rq[i].result. < 0: the target is lost. */
+struct target_read;
+int kernel_read_many(struct kvmdci_kernel *k, struct target_read *rq, int n);

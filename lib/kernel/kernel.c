@@ -135,6 +135,18 @@ static int read_uncached(struct kvmdci_kernel *k, uint64_t addr, void *buf, size
 	return kvmdci_target_read_virt(k->target, k->reader, addr, buf, len);
 }
 
+int kernel_read_many(struct kvmdci_kernel *k, struct target_read *rq, int n)
+{
+	/* the pipelined path needs a CPU that reads kernel addresses (after a stop on a kernel
+	 * breakpoint or watchpoint: that CPU); otherwise one by one through the usual path */
+	if (!k->reader_valid) {
+		for (int i = 0; i < n; i++)
+			rq[i].result = kvmdci_kernel_read(k, rq[i].addr, rq[i].buf, rq[i].len);
+		return 0;
+	}
+	return target_read_virt_many(k->target, k->reader, rq, n);
+}
+
 /*
  * The read cache. Walks read many small fields of the same few pages (struct kvm, a bus's
  * range array, slab pages of devices) while the target stays stopped; each uncached read is

@@ -25,6 +25,7 @@
 #include "catalog/catalog-internal.h"
 #include "kernel/kernel-internal.h"
 #include "kvm/kvm-internal.h"
+#include "target/target-internal.h"
 
 #define MAX_VCPU_SLOTS 1024
 #define COUNT_SLOTS 8192
@@ -73,6 +74,11 @@ struct kvmdci_exits {
 	struct kvmdci_catalog *cat;
 	const char *entry_name;
 	struct kvmdci_trace *tr; /* the break trigger: a trace of the catalog entry */
+	/* the capture's first load, fetched with stat.exits at a watch hit */
+	bool pre_ok, pre_valid;
+	uint64_t pre_off, pre_addr;
+	size_t pre_len;
+	uint8_t pre_buf[8];
 	int cap_reason, cap_vcpu; /* capture indices in the trace's hits */
 	bool started;
 	bool stopped;
@@ -94,10 +100,36 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The capture's reads at a watch hit: its first load may have come with stat.exits. */
 static int kread(void *data, uint64_t addr, void *buf, size_t len, const struct expr_op *op)
 {
+	struct kvmdci_exits *e = data;
+
 	(void)op;
-	return kvmdci_kernel_read(data, addr, buf, len);
+	if (e->pre_valid && addr == e->pre_addr && len == e->pre_len) {
+		e->pre_valid = false;
+		memcpy(buf, e->pre_buf, len);
+		return 0;
+	}
+	return kvmdci_kernel_read(e->k, addr, buf, len);
+}
+
+/* The exit-reason program's first load when its address is $arg0 plus a constant (as in
+ * vcpu->vmcb, vmx->exit_reason): a watch hit reads it with stat.exits, in one round trip. */
+static void plan_first_load(struct kvmdci_exits *e)
+{
+	const struct expr_prog *p = &e->prog;
+	int i = 1;
+
+	if (p->n < 2 || p->ops[0].op != OP_REG || p->ops[0].a != 0)
+		return;
+	e->pre_off = 0;
+	if (p->ops[i].op == OP_ADD)
+		e->pre_off = p->ops[i++].a;
+	if (i < p->n && p->ops[i].op == OP_LOAD && p->ops[i].a <= sizeof(e->pre_buf)) {
+		e->pre_len = (size_t)p->ops[i].a;
+		e->pre_ok = true;
+	}
 }
 
 static int vcpu_slot_of(struct kvmdci_exits *e, uint64_t vcpu)
@@ -227,6 +259,7 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 		e->vcpus[e->nvcpus++] = (struct vcpu_slot){ vi[i].vcpu, vi[i].vm, vi[i].vcpu_id,
 							    vi[i].vm_pid, vi[i].stat_exits_addr };
 	e->bp_addr = catalog_bp_address(k, e->handler);
+	plan_first_load(e);
 	*ret = e;
 	return 0;
 fail:
@@ -375,7 +408,9 @@ static void record(struct kvmdci_exits *e, int vslot, uint64_t vcpu, const uint6
 {
 	uint64_t code;
 
-	if (expr_eval(&e->prog, regvals, kread, e->k, &code) < 0) {
+	int r = expr_eval(&e->prog, regvals, kread, e, &code);
+	e->pre_valid = false;
+	if (r < 0) {
 		if (!e->unreadable++)
 			kvmdci_warn(e->ctx, "cannot evaluate the exit reason of vCPU 0x%llx: %s",
 				    (unsigned long long)vcpu, kvmdci_ctx_last_error(e->ctx));
@@ -396,9 +431,21 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool *nee
 				/* the capture reads only $arg0, the vCPU: known from the address */
 				uint64_t regvals[EXPR_MAX_REGS] = { e->vcpus[i].vcpu }, exits;
 				struct vcpu_slot *v = &e->vcpus[i];
+				uint8_t eb[8];
+				struct target_read rq[2] = {
+					{ v->watch_addr, eb, 8, 0 },
+					{ v->vcpu + e->pre_off, e->pre_buf, e->pre_len, 0 },
+				};
+				int r;
 				kvmdci_kernel_note_stop(e->k, st);
+				/* the counter and the capture's first load in one round trip */
+				if ((r = kernel_read_many(e->k, rq, e->pre_ok ? 2 : 1)) < 0)
+					return r;
+				e->pre_addr = rq[1].addr;
+				e->pre_valid = e->pre_ok && rq[1].result == 0;
+				exits = le64(eb);
 				/* QEMU sometimes reports one write twice: a real exit moved the counter */
-				if (kvmdci_kernel_read_u64(e->k, v->watch_addr, &exits) == 0) {
+				if (rq[0].result == 0) {
 					if (v->last_exits && exits == v->last_exits) {
 						e->duplicates++;
 						return 0;

@@ -782,6 +782,52 @@ static int rsp_read_virt(struct rsp *t, int cpu, uint64_t addr,
 	return read_mem(t, addr, buf, len);
 }
 
+/* Several small reads in one round trip: every 'm' in one write, then the replies in order.
+ * Each request gets its own result; a read longer than one packet goes alone. */
+static int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n)
+{
+	size_t chunk = (t->packet_size - 16) / 2;
+	int r, queued = 0;
+
+	if ((r = select_cpu(t, cpu)) < 0 || (r = set_phys_mode(t, 0)) < 0)
+		return r;
+	if (!t->connected)
+		return -ENOTCONN;
+	if (t->running)
+		return -EBUSY;
+	for (int i = 0; i < n; i++) {
+		rq[i].result = -EAGAIN;
+		if (rq[i].len == 0 || rq[i].len > chunk || rq[i].len > 2000)
+			continue;
+		if ((r = queue_pkt(t, "m%llx,%zx", (unsigned long long)rq[i].addr, rq[i].len)) < 0)
+			return r;
+		rq[i].result = 1; /* queued */
+		queued++;
+	}
+	if (queued && (r = flush(t)) < 0)
+		return r;
+	for (int i = 0; i < n; i++) {
+		if (rq[i].result != 1)
+			continue;
+		r = recv_reply(t, "m");
+		if (r < 0)
+			return r; /* the connection is gone: the other replies with it */
+		if (r == 0 || reply_is_error(t) ||
+		    rsp_hex_decode(t->dec.buf, (size_t)r, rq[i].buf, rq[i].len) != (int)rq[i].len) {
+			kvmdci_set_error(t->ctx, "cannot read %zu bytes at 0x%llx", rq[i].len,
+					 (unsigned long long)rq[i].addr);
+			rq[i].result = -EFAULT;
+		} else {
+			rq[i].result = 0;
+		}
+	}
+	/* the long ones, after every queued reply is in */
+	for (int i = 0; i < n; i++)
+		if (rq[i].result == -EAGAIN)
+			rq[i].result = read_mem(t, rq[i].addr, rq[i].buf, rq[i].len);
+	return 0;
+}
+
 static int rsp_read_phys(struct rsp *t, uint64_t addr, void *buf,
 					  size_t len)
 {
@@ -1110,6 +1156,10 @@ static int op_read_virt(void *p, int cpu, uint64_t addr, void *buf, size_t len)
 {
 	return rsp_read_virt(p, cpu, addr, buf, len);
 }
+static int op_read_virt_many(void *p, int cpu, struct target_read *rq, int n)
+{
+	return rsp_read_virt_many(p, cpu, rq, n);
+}
 static int op_read_phys(void *p, uint64_t addr, void *buf, size_t len)
 {
 	return rsp_read_phys(p, addr, buf, len);
@@ -1169,6 +1219,7 @@ const struct target_ops rsp_target_ops = {
 	.regs_read = op_regs_read,
 	.reg_write = op_reg_write,
 	.read_virt = op_read_virt,
+	.read_virt_many = op_read_virt_many,
 	.read_phys = op_read_phys,
 	.bp_insert = op_bp_insert,
 	.bp_remove = op_bp_remove,

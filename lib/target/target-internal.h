@@ -7,6 +7,14 @@
 #include "libkvmdci/libkvmdci.h"
 #include "target/uri.h"
 
+/* One of several reads done together (target_read_virt_many). */
+struct target_read {
+	uint64_t addr;
+	void *buf;
+	size_t len;
+	int result; /* 0, or a negative errno for this read alone */
+};
+
 struct target_ops {
 	const char *name;
 	void (*free)(void *p);
@@ -16,6 +24,8 @@ struct target_ops {
 	int (*reg_write)(void *p, int cpu, const char *name, uint64_t val);
 	int (*read_virt)(void *p, int cpu, uint64_t addr, void *buf, size_t len);
 	int (*read_phys)(void *p, uint64_t addr, void *buf, size_t len);
+	/* optional: several reads in one round trip; per-read results in rq[i].result */
+	int (*read_virt_many)(void *p, int cpu, struct target_read *rq, int n);
 	/* run control: NULL where the backend cannot (a dump) */
 	int (*bp_insert)(void *p, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len);
 	int (*bp_remove)(void *p, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len);
@@ -50,6 +60,9 @@ int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret);
 uint64_t target_generation(struct kvmdci_target *t);
 /* Can the target run (a live stub)? Dumps and /proc/kcore cannot. */
 bool target_has_run_control(struct kvmdci_target *t);
+/* Reads @n requests through @cpu, in one round trip where the backend can; returns < 0 only
+ * when the target is lost (each request has its own result). */
+int target_read_virt_many(struct kvmdci_target *t, int cpu, struct target_read *rq, int n);
 /* Bytes per second of a slow link to the target (a serial line); 0 when fast or unknown. */
 uint32_t target_link_rate(struct kvmdci_target *t);
 /* VMCOREINFO of a target, or NULL. */

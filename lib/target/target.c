@@ -24,6 +24,15 @@ bool target_has_run_control(struct kvmdci_target *t)
 	return t->ops->resume != NULL;
 }
 
+int target_read_virt_many(struct kvmdci_target *t, int cpu, struct target_read *rq, int n)
+{
+	if (t->ops->read_virt_many)
+		return t->ops->read_virt_many(t->priv, cpu, rq, n);
+	for (int i = 0; i < n; i++)
+		rq[i].result = t->ops->read_virt(t->priv, cpu, rq[i].addr, rq[i].buf, rq[i].len);
+	return 0;
+}
+
 uint32_t target_link_rate(struct kvmdci_target *t)
 {
 	return t->ops->link_rate ? t->ops->link_rate(t->priv) : 0;
