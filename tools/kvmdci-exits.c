@@ -410,6 +410,7 @@ int main(int argc, char **argv)
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
+	kvmdci_exits_stop_after(e, max_count);
 	if ((r = kvmdci_exits_start(e)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;

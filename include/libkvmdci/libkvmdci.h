@@ -602,6 +602,12 @@ int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms);
  * the target run again. Safe to call more than once.
  */
 int kvmdci_exits_stop(struct kvmdci_exits *e);
+/**
+ * kvmdci_exits_stop_after - kvmdci_exits_poll returns as soon as @n exits are counted in all
+ * (0: no limit), so that a caller can stop there. A hit that races with the stop is still
+ * counted, so the total may end one above @n.
+ */
+void kvmdci_exits_stop_after(struct kvmdci_exits *e, uint64_t n);
 /** kvmdci_exits_vendor - vendor whose exit codes are counted. */
 enum kvmdci_vendor kvmdci_exits_vendor(struct kvmdci_exits *e);
 /** kvmdci_exits_total - all hits counted. */

@@ -82,6 +82,7 @@ struct kvmdci_exits {
 	int cap_reason, cap_vcpu; /* capture indices in the trace's hits */
 	bool started;
 	bool stopped;
+	uint64_t limit; /* kvmdci_exits_stop_after: poll returns once total reaches it */
 	/* sampling: armed for duty * period of each period */
 	double duty;
 	int period_ms;
@@ -389,6 +390,11 @@ KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 	return kvmdci_target_resume(e->t);
 }
 
+KVMDCI_EXPORT void kvmdci_exits_stop_after(struct kvmdci_exits *e, uint64_t n)
+{
+	e->limit = n;
+}
+
 KVMDCI_EXPORT int kvmdci_exits_sample(struct kvmdci_exits *e, double duty, int period_ms)
 {
 	if (e->started)
@@ -489,7 +495,7 @@ static int on_break_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, voi
 		kvmdci_warn(e->ctx, "cannot read the exit reason of vCPU 0x%llx",
 			    (unsigned long long)vcpu);
 	count(e, vcpu_slot_of(e, vcpu), code);
-	return 0;
+	return e->limit && e->total >= e->limit ? -1 : 0; /* -1: the poll returns now */
 }
 
 static int elapsed_ms(const struct timespec *t0)
@@ -588,7 +594,7 @@ static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
 		r = step ? kvmdci_target_step_over(e->t, st.cpu, st.addr) : kvmdci_target_resume(e->t);
 		if (r < 0)
 			return r;
-		if (elapsed_ms(&t0) >= timeout_ms)
+		if (elapsed_ms(&t0) >= timeout_ms || (e->limit && e->total >= e->limit))
 			return hits;
 	}
 }
@@ -617,7 +623,8 @@ KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 		hits += r;
 		/* done, or back early (a signal): the caller decides; else a schedule change */
 		int e1 = elapsed_ms(&t0);
-		if (!e->duty || e1 >= timeout_ms || e1 + 2 < e0 + slice)
+		if (!e->duty || e1 >= timeout_ms || e1 + 2 < e0 + slice ||
+		    (e->limit && e->total >= e->limit))
 			return hits;
 	}
 }

@@ -163,6 +163,27 @@ def main():
         t.signal("w5")
         t.wait_state("w5", "done", 300)
 
+        # --count N ends the trace at N exits (one more may race with the stop)
+        for trigger, n in (("watch", 100), ("break", 30)):
+            name = f"c-{trigger}"
+            t.window_start(name, 1, 300)
+            tool = Tool("kvmdci-exits", ["--json", "--trigger", trigger, "--count", str(n)],
+                        t.tool_env)
+            tool.wait_line("tracing", 120)
+            t.signal(name)
+            try:
+                tool.p.wait(timeout=300)
+            except Exception:
+                pass
+            rc, out, err = tool.stop(signal.SIGINT)
+            doc = json.loads(out) if rc == 0 and out.strip() else {}
+            check(f"--count {n} ({trigger}): ends by itself with {n} (or {n + 1}) exits",
+                  rc == 0 and doc.get("interrupted") is False and
+                  n <= doc.get("total", -1) <= n + 1, f"rc={rc} total {doc.get('total')}")
+            t.wait_state(name, "window-done", 600)
+            t.signal(name)
+            t.wait_state(name, "done", 300)
+
         # auto picks the fastest exact trigger and says which
         t.window_start("w3", 1, 50)
         tool = Tool("kvmdci-exits", ["--json"], t.tool_env)

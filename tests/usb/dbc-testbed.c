@@ -37,7 +37,6 @@
  * reap with no URB done is when we look at the stub socket.
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -68,7 +67,6 @@ struct urb {
 	UMockdevIoctlClient *client;
 	UMockdevIoctlData *urb; /* the client's struct usbdevfs_urb */
 	UMockdevIoctlData *buf; /* its buffer */
-	gint64 submitted_us;
 };
 
 /* One emulated cable end: device 1d6b:0010 on bus 1. */
@@ -391,7 +389,6 @@ static int submit(struct dev *d, UMockdevIoctlClient *client, UMockdevIoctlData 
 	u->dev = d;
 	u->client = client;
 	u->urb = g_object_ref(data);
-	u->submitted_us = g_get_monotonic_time();
 	if (urb->buffer_length > 0) {
 		u->buf = umockdev_ioctl_data_resolve(data,
 						     G_STRUCT_OFFSET(struct usbdevfs_urb, buffer),
