@@ -576,6 +576,12 @@ static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
 	int hits = 0;
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
+	/* stopped at the limit by the last poll, and polled again: go on */
+	if (!kvmdci_target_is_running(e->t)) {
+		int r = kvmdci_target_resume(e->t);
+		if (r < 0)
+			return r;
+	}
 	for (;;) {
 		struct kvmdci_stop st;
 		bool step;
@@ -591,10 +597,12 @@ static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
 		if (r < 0)
 			return r;
 		hits += r;
+		if (e->limit && e->total >= e->limit)
+			return hits; /* left stopped: no exit can race with the caller's stop */
 		r = step ? kvmdci_target_step_over(e->t, st.cpu, st.addr) : kvmdci_target_resume(e->t);
 		if (r < 0)
 			return r;
-		if (elapsed_ms(&t0) >= timeout_ms || (e->limit && e->total >= e->limit))
+		if (elapsed_ms(&t0) >= timeout_ms)
 			return hits;
 	}
 }
