@@ -37,7 +37,7 @@ struct kmodule {
 #define KCACHE_SECTOR 1024u /* default fill: one `m` packet of QEMU's stub (<= ~2 KB) */
 #define KCACHE_SECTOR_MIN 64u
 #define KCACHE_PAGES 64     /* 256 KiB, allocated once, at the first cached read */
-#define KCACHE_TOUCH_BITS 8 /* sectors read once (exactly) this epoch: filled at the next touch */
+#define KCACHE_TOUCH_BITS 10 /* sectors read once (exactly) this epoch: filled at the next touch */
 
 struct kcache_page {
 	uint64_t page; /* page address */
