@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "catalog/catalog-internal.h"
 #include "kernel/kernel-internal.h"
+#include "target/target-internal.h"
 
 #define MAX_TRACE_ENTRIES 64
 #define MAX_CAPTURES 16
@@ -467,20 +468,9 @@ static int halt(struct kvmdci_trace *tr)
 	struct kvmdci_stop st;
 	int r, dummy = 0;
 
-	if (!kvmdci_target_is_running(tr->t))
-		return 0;
-	kvmdci_target_interrupt(tr->t);
-	r = kvmdci_target_wait(tr->t, 3000, &st);
-	if (r == 1) {
+	if ((r = target_halt(tr->t, &st)) == 1)
 		r = handle_stop(tr, &st, tr->fn, tr->fn_data, &dummy);
-		return r < 0 ? r : 0;
-	}
-	if (r == 0) {
-		kvmdci_err(tr->ctx, "%s: the target did not stop within 3 s",
-			   kvmdci_target_get_uri(tr->t));
-		return -ETIMEDOUT;
-	}
-	return r;
+	return r < 0 ? r : 0;
 }
 
 int trace_set_armed(struct kvmdci_trace *tr, bool armed)

@@ -512,20 +512,9 @@ static int halt_watch(struct kvmdci_exits *e)
 	bool step;
 	int r;
 
-	if (!kvmdci_target_is_running(e->t))
-		return 0;
-	kvmdci_target_interrupt(e->t);
-	r = kvmdci_target_wait(e->t, 3000, &st);
-	if (r == 1) {
+	if ((r = target_halt(e->t, &st)) == 1)
 		r = handle_stop(e, &st, &step);
-		return r < 0 ? r : 0;
-	}
-	if (r == 0) {
-		kvmdci_err(e->ctx, "%s: the target did not stop within 3 s",
-			   kvmdci_target_get_uri(e->t));
-		return -ETIMEDOUT;
-	}
-	return r;
+	return r < 0 ? r : 0;
 }
 
 /* Sampling: put the trigger in or take it out. */
