@@ -71,6 +71,17 @@ class TestLab:
                         f"--pid-file /tmp/{name}.pid --quiet")
         self.wait_state(name, "ready", 120)
 
+    def parked_workload(self, name, args):
+        """A workload whose VMs exist with their vCPU threads parked outside KVM_RUN (the
+        window has run): a still moment for walks and dumps. Returns its JSON report."""
+        self.lab.run_bg(f"workload --window --iterations 3 --after 1 {args} "
+                        f"--json /tmp/{name}.json --state /tmp/{name}.state "
+                        f"--pid-file /tmp/{name}.pid --quiet")
+        self.wait_state(name, "ready", 300)
+        self.signal(name)
+        self.wait_state(name, "window-done", 300)
+        return self.result(name)
+
     def state(self, name):
         st, out = self.run(f"cat /tmp/{name}.state 2>/dev/null")
         try:

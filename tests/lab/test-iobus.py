@@ -135,15 +135,6 @@ def compare_vcpu(label, t, ground, doc):
           not bad, "; ".join(bad[:5]))
 
 
-def parked_workload(t, name, args):
-    t.lab.run_bg(f"workload --window --iterations 3 --after 1 {args} --json /tmp/{name}.json "
-                 f"--state /tmp/{name}.state --pid-file /tmp/{name}.pid --quiet")
-    t.wait_state(name, "ready", 300)
-    t.signal(name)
-    t.wait_state(name, "window-done", 300)
-    return t.result(name)
-
-
 def tool_json(label, t, name, args, timeout=600):
     rc, out, err = run_tool(name, ["--json"] + args, t.tool_env, timeout=timeout)
     check(f"{label}: {' '.join([name] + args)} exits 0 with no warnings",
@@ -154,7 +145,7 @@ def tool_json(label, t, name, args, timeout=600):
 
 def main():
     with TestLab() as t:
-        ground = parked_workload(t, "w1", "--vms 3 --vcpus 2")
+        ground = t.parked_workload("w1", "--vms 3 --vcpus 2")
         doc = tool_json("3 VMs", t, "kvmdci-iobus", [])
         compare_iobus("3 VMs", ground, doc)
         vdoc = tool_json("3 VMs", t, "kvmdci-vcpu", [])
@@ -218,7 +209,7 @@ def main():
         t.wait_state("w1", "done", 300)
 
         # scale: 50 VMs, 200 more ioeventfds on VM 0
-        ground = parked_workload(t, "w2", "--vms 50 --vcpus 1 --ioeventfds 200")
+        ground = t.parked_workload("w2", "--vms 50 --vcpus 1 --ioeventfds 200")
         doc = tool_json("scale", t, "kvmdci-iobus", [])
         compare_iobus("scale (50 VMs, 200 extra ioeventfds on VM 0)", ground, doc)
         vdoc = tool_json("scale", t, "kvmdci-vcpu", [])

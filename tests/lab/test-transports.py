@@ -37,16 +37,6 @@ def sanitizer_preload(libpath):
     return env
 
 
-def parked_workload(t, name, args):
-    """As test-iobus.py: the workload's vCPU threads parked outside KVM_RUN."""
-    t.lab.run_bg(f"workload --window --iterations 3 --after 1 {args} --json /tmp/{name}.json "
-                 f"--state /tmp/{name}.state --pid-file /tmp/{name}.pid --quiet")
-    t.wait_state(name, "ready", 300)
-    t.signal(name)
-    t.wait_state(name, "window-done", 300)
-    return t.result(name)
-
-
 def answers(t, env, label):
     out = {}
     for name in ("kvmdci-iobus", "kvmdci-vcpu"):
@@ -62,7 +52,7 @@ def answers(t, env, label):
 
 def main():
     with TestLab() as t:
-        parked_workload(t, "w1", "--vms 2 --vcpus 2")
+        t.parked_workload("w1", "--vms 2 --vcpus 2")
         live = answers(t, t.tool_env, "gdb+unix")
 
         # serial: a pty bridged to the gdbstub
