@@ -12,10 +12,10 @@
  * /dev/bus/usb/001/002 (capabilities, driver query, detach/attach, claim/release, URB submit,
  * reap, discard, clear halt) and carries the bulk pipe to a GDB stub's unix socket (--stub):
  * what the host writes to OUT 0x01 goes to the socket, what the socket sends fills IN 0x81
- * URBs. COMMAND runs as our child and inherits the preload and $UMOCKDEV_DIR, so its libusb
- * sees only this device (or these two: --second SERIAL adds another cable as device 3, the
- * first one's serial number being --serial, default 0001). Our exit status is the child's
- * (128+signal if killed).
+ * URBs. COMMAND runs as our child and inherits the preload (with keep-errno.c's ahead of it)
+ * and $UMOCKDEV_DIR, so its libusb sees only this device (or these two: --second SERIAL adds
+ * another cable as device 3, the first one's serial number being --serial, default 0001). Our
+ * exit status is the child's (128+signal if killed).
  *
  * The failure cases the tests need: --no-device (an empty bus), --busy (another program holds
  * the interface: CLAIMINTERFACE fails with EBUSY), --mute (the target end takes bytes but never
@@ -764,14 +764,20 @@ int main(int argc, char **argv)
 		}
 	}
 	g.loop = g_main_loop_new(NULL, FALSE);
+	/* the command gets keep-errno.c's usleep() ahead of umockdev's preload */
+	char **env = g_get_environ();
+	char *preload = g_strdup_printf("%s:%s", KEEP_ERRNO_SO, g_getenv("LD_PRELOAD"));
+	env = g_environ_setenv(env, "LD_PRELOAD", preload, TRUE);
 	t0 = g_get_monotonic_time();
-	if (!g_spawn_async(NULL, argv + optind, NULL,
+	if (!g_spawn_async(NULL, argv + optind, env,
 			   G_SPAWN_DO_NOT_REAP_CHILD | G_SPAWN_SEARCH_PATH |
 				   G_SPAWN_CHILD_INHERITS_STDIN,
 			   NULL, NULL, &g.child, &err)) {
 		fprintf(stderr, "dbc-testbed: cannot run %s: %s\n", argv[optind], err->message);
 		return 99;
 	}
+	g_strfreev(env);
+	g_free(preload);
 	g_child_watch_add(g.child, child_exited, NULL);
 	g_unix_signal_add(SIGINT, forward_signal, GINT_TO_POINTER(SIGINT));
 	g_unix_signal_add(SIGTERM, forward_signal, GINT_TO_POINTER(SIGTERM));
