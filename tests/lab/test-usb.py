@@ -261,16 +261,6 @@ class Traced:
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def parked_workload(t, name, args):
-    """As test-iobus.py: the workload's vCPU threads parked outside KVM_RUN."""
-    t.lab.run_bg(f"workload --window --iterations 3 --after 1 {args} --json /tmp/{name}.json "
-                 f"--state /tmp/{name}.state --pid-file /tmp/{name}.pid --quiet")
-    t.wait_state(name, "ready", 300)
-    t.signal(name)
-    t.wait_state(name, "window-done", 300)
-    return t.result(name)
-
-
 def lab():
     from e2e import TestLab
 
@@ -286,7 +276,7 @@ def lab():
         check("the lab's target is a gdbstub unix socket", target.startswith("gdb+unix://"),
               target)
         stub = target[len("gdb+unix://"):]
-        parked_workload(t, "w1", "--vms 2 --vcpus 2")
+        t.parked_workload("w1", "--vms 2 --vcpus 2")
         live, _ = answers(t.tool_env, "gdb+unix")
 
         cable = ["--stub", stub, "--driver", "usb_debug"]
