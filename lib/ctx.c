@@ -2,6 +2,7 @@
 /* The library context: reference count, log function, last error. */
 #include <stdarg.h>
 #include <stdlib.h>
+#include <string.h>
 #include <strings.h>
 
 #include "internal.h"
@@ -12,6 +13,8 @@ struct kvmdci_ctx {
 	void *log_data;
 	int log_priority;
 	char last_error[512];
+	char cause[256]; /* why a target's connection broke: kept while later errors follow */
+	char shown[800];
 };
 
 static void log_stderr(struct kvmdci_ctx *ctx, int priority, const char *file, int line,
@@ -93,7 +96,30 @@ KVMDCI_EXPORT int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx)
 
 KVMDCI_EXPORT const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx)
 {
+	/* after a lost connection every read fails: say why along with the read that did */
+	if (ctx->cause[0] && !strstr(ctx->last_error, ctx->cause)) {
+		if (!ctx->last_error[0])
+			return ctx->cause;
+		snprintf(ctx->shown, sizeof(ctx->shown), "%s (%s)", ctx->last_error, ctx->cause);
+		return ctx->shown;
+	}
 	return ctx->last_error;
+}
+
+void kvmdci_set_cause(struct kvmdci_ctx *ctx, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (ctx->cause[0])
+		return; /* the first cause is the one */
+	va_start(ap, fmt);
+	vsnprintf(ctx->cause, sizeof(ctx->cause), fmt, ap);
+	va_end(ap);
+}
+
+void kvmdci_clear_cause(struct kvmdci_ctx *ctx)
+{
+	ctx->cause[0] = '\0';
 }
 
 void kvmdci_set_error(struct kvmdci_ctx *ctx, const char *fmt, ...)

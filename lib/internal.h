@@ -33,6 +33,11 @@ void kvmdci_log_impl(struct kvmdci_ctx *ctx, int prio, const char *file, int lin
 /* Record an error without logging it (a caller may try an alternative). */
 void kvmdci_set_error(struct kvmdci_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* Why a target's connection is gone (the first cause only): kvmdci_ctx_last_error() adds it
+ * to the errors that follow it. Cleared when a target is opened. */
+void kvmdci_set_cause(struct kvmdci_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void kvmdci_clear_cause(struct kvmdci_ctx *ctx);
 
 struct kvmdci_ctx *kvmdci_target_get_ctx(struct kvmdci_target *t);
 struct kvmdci_ctx *kvmdci_kernel_get_ctx(struct kvmdci_kernel *k);

@@ -144,8 +144,10 @@ static int queue_pkt(struct rsp *t, const char *fmt, ...)
 
 static void mark_broken(struct rsp *t, const char *why)
 {
-	if (!t->broken)
+	if (!t->broken) {
 		kvmdci_err(t->ctx, "connection to %s lost: %s", t->uri, why);
+		kvmdci_set_cause(t->ctx, "connection to %s lost: %s", t->uri, why);
+	}
 	t->broken = true;
 	t->running = false;
 }
@@ -241,6 +243,8 @@ static int recv_reply(struct rsp *t, const char *what)
 				return -EPIPE;
 			kvmdci_err(t->ctx, "%s: no reply to '%s' within %d s", t->uri, what,
 				   CMD_TIMEOUT_MS / 1000);
+			kvmdci_set_cause(t->ctx, "%s: no reply to '%s' within %d s", t->uri, what,
+					 CMD_TIMEOUT_MS / 1000);
 			t->broken = true;
 			return -ETIMEDOUT;
 		}

@@ -71,6 +71,7 @@ KVMDCI_EXPORT int kvmdci_target_open(struct kvmdci_ctx *ctx, const char *uri,
 		kvmdci_err(ctx, "%s", err);
 		return r;
 	}
+	kvmdci_clear_cause(ctx); /* a new connection: an old one's loss no longer explains */
 	t = calloc(1, sizeof(*t));
 	if (!t || !(t->uri = strdup(uri))) {
 		free(t);

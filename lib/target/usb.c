@@ -53,14 +53,9 @@ static int usb_errno(int e)
 
 static int gone(struct transport *tr, struct usb *u)
 {
+	/* the RSP layer keeps this as the cause of the lost connection: the errors of the reads
+	 * that fail after it carry it (kvmdci_ctx_last_error) */
 	snprintf(tr->why, sizeof(tr->why), "the USB device is gone (%s unplugged?)", u->desc);
-	/*
-	 * The caller's own error (a memory read that failed, ...) comes after this one and
-	 * replaces it as the context's last error, which is what a tool prints: say it once
-	 * here, as a warning, so the cause of the failure is seen.
-	 */
-	if (!u->gone)
-		kvmdci_warn(tr->ctx, "usb: %s", tr->why);
 	u->gone = true;
 	return -ENODEV;
 }
