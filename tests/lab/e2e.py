@@ -127,8 +127,9 @@ def window_deltas(doc):
 class Tool:
     """A kvmdci-* tool running in the background; stderr lines are collected."""
 
-    def __init__(self, name, args, env):
-        self.p = subprocess.Popen([os.path.join(TOOLS, name)] + args, env=env,
+    def __init__(self, name, args, env, prefix=()):
+        """@prefix: a command the tool runs under (e.g. a testbed)."""
+        self.p = subprocess.Popen(list(prefix) + [os.path.join(TOOLS, name)] + args, env=env,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines = queue.Queue()
         self.err = []
@@ -152,6 +153,9 @@ class Tool:
                 continue
             if text in line:
                 return line
+
+    def text(self):
+        return "".join(self.err)
 
     def stop(self, sig=signal.SIGINT, timeout=60):
         if self.p.poll() is None:

@@ -30,10 +30,9 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 
-from e2e import TOOLS, check, finish, run_tool
+from e2e import TOOLS, Tool, check, finish, run_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTBED = os.environ.get("KVMDCI_DBC_TESTBED") or os.path.join(
@@ -202,35 +201,14 @@ def answers(env, label, testbed_args=None):
     return out, reports
 
 
-class Traced:
+class Traced(Tool):
     """A tool running in the background under the emulated cable; stderr is collected."""
 
     def __init__(self, testbed_args, tool, tool_args, env):
         self.tmp = tempfile.mkdtemp(prefix="kvmdci-usb-")
         self.rep = os.path.join(self.tmp, "report.json")
-        cmd = [WRAPPER, TESTBED, "--report", self.rep] + testbed_args + \
-            ["--", os.path.join(TOOLS, tool)] + tool_args
-        self.p = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                  text=True)
-        self.err = []
-        self.t = threading.Thread(target=self._read, daemon=True)
-        self.t.start()
-
-    def _read(self):
-        for line in self.p.stderr:
-            self.err.append(line)
-
-    def text(self):
-        return "".join(self.err)
-
-    def wait_line(self, text, timeout):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self.p.poll() is None:
-            for line in list(self.err):
-                if text in line:
-                    return line
-            time.sleep(0.1)
-        return None
+        super().__init__(tool, tool_args, env,
+                         prefix=[WRAPPER, TESTBED, "--report", self.rep] + testbed_args + ["--"])
 
     def stop(self, sig, timeout=30):
         """Signal the testbed (it passes SIGINT/SIGTERM on; SIGUSR1 unplugs): rc, JSON, s."""
