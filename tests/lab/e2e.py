@@ -166,6 +166,17 @@ class Tool:
         return self.p.returncode, out, "".join(self.err)
 
 
+def answer_doc(label, name, rc, out, err):
+    """A walk's JSON made comparable across targets: it must exit 0 and list VMs; the run's
+    "stats" and "target" are dropped."""
+    doc = json.loads(out) if rc == 0 and out.strip() else {}
+    check(f"{label}: {name} exits 0", rc == 0 and bool(doc.get("vms")),
+          f"rc={rc} {err.strip()[-300:]}")
+    doc.pop("stats", None)
+    doc.pop("target", None)
+    return doc
+
+
 def run_tool(name, args, env, timeout=60):
     r = subprocess.run([os.path.join(TOOLS, name)] + args, env=env, capture_output=True,
                        text=True, timeout=timeout)

@@ -11,13 +11,12 @@
    kdump file (its first 64 pages, plain and flattened) are opened and read through the
    library in one process: no crash, and every refusal names the file.
 """
-import json
 import os
 import shutil
 import subprocess
 import sys
 
-from e2e import TOOLS, TestLab, check, finish, run_tool
+from e2e import TOOLS, TestLab, answer_doc, check, finish, run_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RECOMPRESS = os.path.join(HERE, "kdump-recompress.py")
@@ -40,13 +39,7 @@ def sanitizer_preload(libpath):
 def answers(t, env, label):
     out = {}
     for name in ("kvmdci-iobus", "kvmdci-vcpu"):
-        rc, so, se = run_tool(name, ["--json"], env, timeout=600)
-        doc = json.loads(so) if rc == 0 and so.strip() else {}
-        check(f"{label}: {name} exits 0", rc == 0 and bool(doc.get("vms")),
-              f"rc={rc} {se.strip()[-300:]}")
-        doc.pop("stats", None)
-        doc.pop("target", None)
-        out[name] = doc
+        out[name] = answer_doc(label, name, *run_tool(name, ["--json"], env, timeout=600))
     return out
 
 

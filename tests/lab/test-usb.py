@@ -32,7 +32,7 @@ import sys
 import tempfile
 import time
 
-from e2e import TOOLS, Tool, check, finish, run_tool
+from e2e import TOOLS, Tool, answer_doc, check, finish, run_tool
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TESTBED = os.environ.get("KVMDCI_DBC_TESTBED") or os.path.join(
@@ -191,12 +191,7 @@ def answers(env, label, testbed_args=None):
             rc, so, se, rep = r.rc, r.out, r.err, r.report
             print(f"     {label}: {name} took {r.seconds:.2f} s ({rep.get('urbs')} URBs, "
                   f"{rep.get('bytes_in')} bytes in, {rep.get('bytes_out')} out)", flush=True)
-        doc = json.loads(so) if rc == 0 and so.strip() else {}
-        check(f"{label}: {name} exits 0", rc == 0 and bool(doc.get("vms")),
-              f"rc={rc} {se.strip()[-300:]}")
-        doc.pop("stats", None)
-        doc.pop("target", None)
-        out[name] = doc
+        out[name] = answer_doc(label, name, rc, so, se)
         reports[name] = rep
     return out, reports
 
