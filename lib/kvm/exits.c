@@ -6,8 +6,12 @@
  * Triggers (../shared/reference/lab-facts.md):
  *  - watch: a write watchpoint on each vCPU's kvm_vcpu.stat.exits, which vcpu_enter_guest
  *    increments once per exit, after the exit information is in the VMCB/vcpu_vmx. QEMU 7.2
- *    reports watchpoints without flushing its translation cache (~10x the breakpoint rate),
+ *    reports watchpoints without flushing its translation cache (~30x the breakpoint rate),
  *    and the vCPU is known from the watched address. Real CPUs have 4 debug registers.
+ *    QEMU TCG may report a write late (the stopped CPU's RIP already in an interrupt handler
+ *    or back in svm_vcpu_run): if the vCPU re-entered the guest meanwhile, the exit reason
+ *    read is the next exit's. Totals stay exact; about one exit in 37000 lands under its
+ *    neighbour's reason on the lab.
  *  - break: a breakpoint on the exit handler; $arg0 (rdi) is the vCPU. Each hit is stepped
  *    over on the stopped CPU alone so that it is counted exactly once.
  * Hits allocate nothing: the vCPU and count tables are fixed-size and filled in place.
