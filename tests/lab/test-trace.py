@@ -92,27 +92,31 @@ def main():
         t.wait_state("t4", "done", 300)
 
         # one hit's reads are planned: port and in are one field behind one pointer (vmcb),
-        # so 2 reads a hit where the captures compiled one by one need 4
+        # and the filter reads the same field: 2 reads a hit, where the programs compiled one
+        # by one need 2 for the filter and 2 for each capture
         t.window_start("t5", 1, 2000)
         t.signal("t5")
+        when = "(((struct vcpu_svm *)$arg0)->vmcb->control.exit_info_1 >> 16) == 0x700"
         runs = {}
         for plan in ("1", "0"):
             rc, out, err = run_tool("kvmdci-trace", ["--json", "--bp", "io_interception",
-                                                     "--count", "20"],
+                                                     "--when", when, "--count", "20"],
                                     dict(env, KVMDCI_READ_PLAN=plan), timeout=300)
             lines = jsonl(out)
             hits = [l for l in lines if not l.get("summary")]
             summ = ([l for l in lines if l.get("summary")] or [{}])[0]
-            runs[plan] = (len(hits), summ.get("target_reads"))
-            check(f"io_interception (KVMDCI_READ_PLAN={plan}): 20 hits, a port and a direction "
-                  f"each, the workload's port 0x700 among them",
+            filtered = sum(e["filtered"] for e in summ.get("entries", []))
+            runs[plan] = (len(hits), filtered, summ.get("target_reads"))
+            check(f"io_interception --when port 0x700 (KVMDCI_READ_PLAN={plan}): 20 hits, each "
+                  f"an out to the workload's ioeventfd port 0x700",
                   rc == 0 and len(hits) == 20 and
-                  all(0 <= h["captures"]["port"] < 0x10000 and h["captures"]["in"] in (0, 1)
-                      for h in hits) and 0x700 in {h["captures"]["port"] for h in hits},
+                  all(h["captures"] == {"port": 0x700, "in": 0} for h in hits),
                   f"rc={rc} {[h['captures'] for h in hits[:3]]} {err.strip()[-200:]}")
-        check("io_interception: 2 target reads a hit planned (vmcb, then exit_info_1 once), "
-              "4 one capture at a time", runs["1"] == (20, 40) and runs["0"] == (20, 80),
-              f"(hits, reads): planned {runs['1']}, unplanned {runs['0']}")
+        (n1, f1, r1), (n0, f0, r0) = runs["1"], runs["0"]
+        check("io_interception: planned, 2 target reads a hit (vmcb, then exit_info_1 once); "
+              "one program at a time, 2 a filtered hit and 6 a reported one",
+              r1 == 2 * (n1 + f1) and r0 == 2 * f0 + 6 * n0,
+              f"(reported, filtered, reads): planned {runs['1']}, unplanned {runs['0']}")
         t.wait_state("t5", "window-done", 600)
         t.signal("t5")
         t.wait_state("t5", "done", 300)
