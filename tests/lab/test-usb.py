@@ -233,6 +233,25 @@ class Traced(Tool):
             shutil.rmtree(self.tmp, ignore_errors=True)
 
 
+def exits_growing(t, timeout=120):
+    """Wait until KVM's exit counter (debugfs) grows: the vCPU is in KVM_RUN."""
+    def exits():
+        st, out = t.run("cat /sys/kernel/debug/kvm/exits", timeout=60)
+        try:
+            return int(out.strip().splitlines()[-1])
+        except (ValueError, IndexError):
+            return None
+    deadline = time.monotonic() + timeout
+    last = exits()
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = exits()
+        if last is not None and now is not None and now > last:
+            return True
+        last = now
+    return False
+
+
 def lab():
     from e2e import TestLab
 
@@ -320,7 +339,7 @@ def lab():
 
         # a trace over usb:// (watchpoints on KVM's exit counters, the machine running)
         t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
-        time.sleep(2)
+        check("the free-running workload's vCPU takes exits", exits_growing(t), "")
         args = ["--trigger", "watch", "--json", "-t", "usb://1d6b:0010"]
         tr = Traced(cable, "kvmdci-exits", args, t.tool_env)
         check("exits over usb: tracing starts", tr.wait_line("tracing", 120) is not None,
