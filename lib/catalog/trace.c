@@ -468,8 +468,9 @@ static int halt(struct kvmdci_trace *tr)
 	struct kvmdci_stop st;
 	int r, dummy = 0;
 
-	if ((r = target_halt(tr->t, &st)) == 1)
-		r = handle_stop(tr, &st, tr->fn, tr->fn_data, &dummy);
+	if ((r = target_halt(tr->t, &st)) == 1 &&
+	    (r = handle_stop(tr, &st, tr->fn, tr->fn_data, &dummy)) == 0)
+		kvmdci_kernel_note_stop(tr->k, &st); /* not a hit: the kernel view picks its reader */
 	return r < 0 ? r : 0;
 }
 

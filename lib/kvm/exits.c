@@ -516,8 +516,8 @@ static int halt_watch(struct kvmdci_exits *e)
 	bool step;
 	int r;
 
-	if ((r = target_halt(e->t, &st)) == 1)
-		r = handle_stop(e, &st, &step);
+	if ((r = target_halt(e->t, &st)) == 1 && (r = handle_stop(e, &st, &step)) == 0)
+		kvmdci_kernel_note_stop(e->k, &st); /* not a hit: the kernel view picks its reader */
 	return r < 0 ? r : 0;
 }
 
