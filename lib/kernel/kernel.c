@@ -421,6 +421,38 @@ int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k)
 	return 0;
 }
 
+static int fail_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner);
+
+/* linux_banner through each CPU at every KASLR step. */
+static int scan_banner(struct kvmdci_kernel *k, uint64_t linked_banner)
+{
+	int n = kvmdci_target_cpu_count(k->target);
+
+	for (int cpu = 0; cpu < n; cpu++)
+		for (uint64_t off = 0; off < KASLR_RANGE; off += KASLR_ALIGN)
+			if (banner_at(k, cpu, linked_banner + off)) {
+				found(k, off, linked_banner, cpu);
+				snprintf(k->kaslr_how, sizeof(k->kaslr_how),
+					 "linux_banner found through CPU %d", cpu);
+				return 0;
+			}
+	return -ENOENT;
+}
+
+/* Does some CPU run in the upper (kernel) half? Not one in a nested guest or user space. */
+static bool some_cpu_in_kernel_half(struct kvmdci_kernel *k)
+{
+	static const char *const rip[] = { "rip" };
+	int n = kvmdci_target_cpu_count(k->target);
+
+	for (int cpu = 0; cpu < n; cpu++) {
+		uint64_t v;
+		if (kvmdci_target_regs_read(k->target, cpu, rip, &v, 1) == 0 && (v >> 63))
+			return true;
+	}
+	return false;
+}
+
 /*
  * The KASLR offset: VMCOREINFO's KERNELOFFSET when the target carries it (a dump), else
  * found by reading linux_banner through each CPU at every 2 MiB step below 1 GiB. When no
@@ -452,14 +484,32 @@ static int find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
 		kvmdci_warn(k->ctx, "VMCOREINFO's KERNELOFFSET 0x%llx does not match the symbols; "
 				    "searching", (unsigned long long)off);
 	}
-	for (int cpu = 0; cpu < n; cpu++)
-		for (off = 0; off < KASLR_RANGE; off += KASLR_ALIGN)
-			if (banner_at(k, cpu, linked_banner + off)) {
-				found(k, off, linked_banner, cpu);
-				snprintf(k->kaslr_how, sizeof(k->kaslr_how),
-					 "linux_banner found through CPU %d", cpu);
-				return 0;
-			}
+	if (scan_banner(k, linked_banner) == 0)
+		return 0;
+	/*
+	 * On a busy host every CPU may be in a nested guest (or user space) at the moment of
+	 * the attach (seen on the lab with 2 busy vCPUs, about 1 attach in 40): let the machine
+	 * run a moment until a CPU is in the kernel half, up to 40 times, and look once more.
+	 * When a CPU was in the kernel half already, the symbols do not match: no retry.
+	 */
+	for (int i = 0; i < 40 && target_has_run_control(k->target) &&
+			!some_cpu_in_kernel_half(k); i++) {
+		struct kvmdci_stop st;
+		if (i == 0)
+			kvmdci_info(k->ctx, "no CPU shows the host kernel now; letting %s run a moment",
+				    kvmdci_target_get_uri(k->target));
+		if (kvmdci_target_resume(k->target) < 0 ||
+		    kvmdci_target_wait(k->target, 5 + 5 * i, &st) < 0 ||
+		    target_halt(k->target, &st) < 0)
+			break;
+		if (some_cpu_in_kernel_half(k))
+			return scan_banner(k, linked_banner) == 0 ? 0 : fail_kaslr(k, linked_banner);
+	}
+	return fail_kaslr(k, linked_banner);
+}
+
+static int fail_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
+{
 	kvmdci_err(k->ctx, "linux_banner (linked at 0x%llx) not found in the memory of any CPU of %s "
 			   "at any KASLR offset: does the System.map match the running kernel, and is "
 			   "a CPU in the host kernel?",
