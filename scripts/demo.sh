@@ -20,6 +20,9 @@ echo
 echo "== kvmdci-exits --trigger break: the same through a breakpoint on svm_handle_exit, 5 s =="
 build/tools/kvmdci-exits --trigger break --duration 5
 echo
+echo "== kvmdci-exits --sample 10%/500ms: the trigger in for 10% of the time, coverage from KVM's counter =="
+build/tools/kvmdci-exits --sample 10%/500ms --duration 5
+echo
 echo "== kvmdci-iobus: every VM's io buses, decoded =="
 build/tools/kvmdci-iobus
 echo
