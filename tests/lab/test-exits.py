@@ -30,7 +30,7 @@ import json
 import signal
 import time
 
-from e2e import TestLab, Tool, check, finish, window_deltas
+from e2e import TestLab, Tool, check, finish, run_tool, window_deltas
 
 IOIO, HLT, NPF = 0x7B, 0x78, 0x400
 # QEMU 7.2 TCG sometimes reports a watchpoint late: the CPU has run on past the write (seen:
@@ -233,6 +233,23 @@ def main():
         t.signal("w4")
         t.wait_state("w4", "done", 300)
         check("SIGINT mid-trace: the workload ran on to the end", t.state("w4") == "done")
+
+        # busy vCPUs (both CPUs mostly in the nested guest): sampled runs that end while the
+        # trigger is out still measure their coverage (the final stop is not a hit: the
+        # kernel view must pick a CPU that shows the host kernel)
+        pid, _ = t.lab.run_bg("workload --vcpus 2 --seconds 0 --quiet")
+        time.sleep(3)
+        covs = []
+        for i in range(4):
+            rc, out, err = run_tool("kvmdci-exits", ["--json", "--sample", "10%/400ms",
+                                                     "--duration", "1.3"], t.tool_env,
+                                    timeout=120)
+            doc = json.loads(out) if rc == 0 and out.strip() else {}
+            covs.append(doc.get("coverage"))
+        t.run(f"kill {pid}")
+        check("busy vCPUs: every sampled run measures its coverage, counted <= KVM's exits",
+              all(c and 0 < c["counted"] <= c["kvm_exits"] and c["vcpus"] == 2 for c in covs),
+              f"{covs}")
     finish()
 
 
