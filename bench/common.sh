@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 # shellcheck shell=bash
 #
-# bench/common.sh - sourced by the P2/P3/P4 benchmark scripts: their own lab, a work dir,
+# bench/common.sh - sourced by the P1-P4 benchmark scripts: their own lab, a work dir,
 # cleanup on exit (also on errors and Ctrl-C), parked workloads, timing with /usr/bin/time -v
 # and the machine header. The caller sets PROG before sourcing and calls bench_init.
 

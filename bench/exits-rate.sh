@@ -27,8 +27,8 @@ set -eu
 set -o pipefail
 
 PROG=exits-rate
-say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
-die() { say "error: $*"; exit 1; }
+# shellcheck source=bench/common.sh
+. "$(dirname "$0")/common.sh"
 
 D=${1:-${BENCH_DURATION:-20}}
 case $D in
@@ -38,48 +38,10 @@ awk -v d="$D" 'BEGIN { exit !(d > 0) }' || die "SECONDS must be positive"
 ROUNDS=${BENCH_ROUNDS:-1}
 case $ROUNDS in '' | *[!0-9]* | 0) die "BENCH_ROUNDS must be a positive integer, not '$ROUNDS'" ;; esac
 
-ROOT=$(cd "$(dirname "$0")/.." && pwd)
-BUILD=$ROOT/build
-LAB=$BUILD/tools/kvmdci-lab
-EXITS=$BUILD/tools/kvmdci-exits
+EXITS=$TOOLS/kvmdci-exits
+bench_init cc gdb
+[ -x "$EXITS" ] || die "no $EXITS: meson setup build && ninja -C build"
 
-for c in cc gdb jq python3 awk; do
-	command -v "$c" >/dev/null || die "'$c' is not installed"
-done
-# the build is used as it is (this script does not run ninja: build first)
-if ! [ -x "$LAB" ] || ! [ -x "$EXITS" ] || ! [ -e "$BUILD/libkvmdci.so" ]; then
-	die "no build in $BUILD: meson setup build && ninja -C build"
-fi
-
-if [ -n "${BENCH_WORK:-}" ]; then
-	WORK=$BENCH_WORK
-	mkdir -m 700 "$WORK" || die "cannot create $WORK"
-else
-	WORK=$(mktemp -d /tmp/kvmdci-bench.XXXXXX)
-fi
-# our own lab, never the user's (sockets need a short path: /tmp/kvmdci-bench.XXXXXX/lab)
-export KVMDCI_LAB_DIR=$WORK/lab
-LAB_STARTED=0
-OK=0
-
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-	local rc=$?
-	trap - EXIT INT TERM
-	if [ "$LAB_STARTED" = 1 ]; then
-		"$LAB" stop >/dev/null 2>&1 || say "warning: could not stop the lab ($KVMDCI_LAB_DIR)"
-	fi
-	if [ "$OK" = 1 ] && [ -z "${BENCH_KEEP:-}" ]; then
-		rm -rf "$WORK"
-	else
-		say "logs kept in $WORK"
-	fi
-	exit "$rc"
-}
-trap cleanup EXIT
-trap 'say "interrupted"; exit 130' INT TERM
-
-# ---- helpers ---------------------------------------------------------------------------------
 say "building bench/resolve and bench/raw-loop"
 CFLAGS="-O2 -Wall -Wextra"
 # shellcheck disable=SC2086
@@ -108,12 +70,7 @@ check_alive() {
 }
 
 # ---- lab ---------------------------------------------------------------------------------------
-LOAD0=$(cut -d' ' -f1 /proc/loadavg)
-say "booting the lab in $KVMDCI_LAB_DIR (1 VM, 1 vCPU workload)"
-LAB_STARTED=1
-"$LAB" start --vcpus 1 >"$WORK/env" 2>"$WORK/lab-start.log" ||
-	{ cat "$WORK/lab-start.log" >&2; die "kvmdci-lab start failed"; }
-eval "$(cat "$WORK/env")"
+lab_start --vcpus 1
 SOCK=${KVMDCI_TARGET#gdb+unix://}
 [ -S "$SOCK" ] || die "no gdbstub socket at $SOCK (KVMDCI_TARGET=$KVMDCI_TARGET)"
 
@@ -277,7 +234,6 @@ run_exits break 1
 
 # ---- report ----------------------------------------------------------------------------------
 rate() { awk -v h="$1" -v s="$2" 'BEGIN { if (h == "-" || s <= 0) print "-"; else printf "%.1f", h / s }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2f", a / b }'; }
 # reason names for the SVM codes seen here (gdb and raw-loop print codes)
 names() {
 	sed -e 's/\b0x7b:/io /g; s/\b0x400:/npf /g; s/\b0x60:/intr /g; s/\b0x64:/vintr /g' \
