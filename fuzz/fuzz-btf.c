@@ -20,7 +20,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		{ "struct kvm_io_bus", "range[2].dev" }, { "struct kvm_io_range", "len" },
 		{ "union u", "f" },		       { "struct kvm_vcpu", "stat.exits" },
 	};
-	struct kvmdci_kernel k = { 0 };
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_ctx *ctx = NULL;
 	char path[64], err[256];
 	int fd = memfd_create("btf", 0);
 
@@ -29,21 +30,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			close(fd);
 		return 0;
 	}
-	kvmdci_ctx_new(&k.ctx);
-	kvmdci_ctx_set_log_priority(k.ctx, 0);
+	kvmdci_ctx_new(&ctx);
+	kvmdci_ctx_set_log_priority(ctx, 0);
+	kernel_new_types_only(ctx, &k);
 	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	if (ktypes_load_vmlinux(k.ctx, &k.types, path) == 0) {
+	if (ktypes_load_vmlinux(ctx, kernel_ktypes(k), path) == 0) {
 		for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
 			struct ktypes_loc loc;
-			kernel_member(&k, NULL, paths[i][0], paths[i][1], &loc);
+			kernel_member(k, NULL, paths[i][0], paths[i][1], &loc);
 		}
 		struct expr_prog prog;
-		expr_compile(&k, "((struct kvm *)$arg0)->buses[1]->range[0].len + "
-				 "((struct kvm *)$arg0)->er.basic",
+		expr_compile(k,
+			     "((struct kvm *)$arg0)->buses[1]->range[0].len + "
+			     "((struct kvm *)$arg0)->er.basic",
 			     &prog, err, sizeof(err));
 	}
-	ktypes_free(&k.types);
-	kvmdci_ctx_unref(k.ctx);
+	kvmdci_kernel_unref(k);
+	kvmdci_ctx_unref(ctx);
 	close(fd);
 	return 0;
 }

@@ -12,7 +12,8 @@
 #include "internal.h"
 #include "kernel/kernel-internal.h"
 
-static struct kvmdci_kernel k;
+static struct kvmdci_kernel *k;
+static struct kvmdci_ctx *ctx;
 
 static int fake_read(void *data, uint64_t addr, void *buf, size_t len, const struct expr_op *op)
 {
@@ -42,18 +43,19 @@ static int setup(void)
 			closedir(d);
 		kdir = dir;
 	}
-	kvmdci_ctx_new(&k.ctx);
-	kvmdci_ctx_set_log_priority(k.ctx, 0);
+	kvmdci_ctx_new(&ctx);
+	kvmdci_ctx_set_log_priority(ctx, 0);
+	kernel_new_types_only(ctx, &k);
 	snprintf(path, sizeof(path), "%s/vmlinux", kdir);
-	if (ktypes_load_vmlinux(k.ctx, &k.types, path) < 0) {
+	if (ktypes_load_vmlinux(ctx, kernel_ktypes(k), path) < 0) {
 		fprintf(stderr, "fuzz-expr: no BTF at %s (set KVMDCI_FUZZ_KDIR; kvmdci-lab build)\n",
 			path);
 		exit(1);
 	}
 	snprintf(path, sizeof(path), "%s/modules/kvm-amd.ko", kdir);
-	ktypes_add_module(k.ctx, &k.types, "kvm_amd", path);
+	ktypes_add_module(ctx, kernel_ktypes(k), "kvm_amd", path);
 	snprintf(path, sizeof(path), "%s/modules/kvm-intel.ko", kdir);
-	ktypes_add_module(k.ctx, &k.types, "kvm_intel", path);
+	ktypes_add_module(ctx, kernel_ktypes(k), "kvm_intel", path);
 	return 0;
 }
 
@@ -71,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memcpy(src, data, size);
 	src[size] = '\0';
-	if (expr_compile(&k, src, &prog, err, sizeof(err)) == 0)
+	if (expr_compile(k, src, &prog, err, sizeof(err)) == 0)
 		expr_eval(&prog, regs, fake_read, NULL, &out);
 	return 0;
 }

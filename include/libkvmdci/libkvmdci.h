@@ -418,7 +418,7 @@ struct kvmdci_io_range {
 	 * kvm_coalesced_mmio_dev *; 0 for unknown devices.
 	 */
 	uint64_t object;
-	char ops_symbol[96]; /* "kvm:ioeventfd_ops", "module:symbol+0x10", or "" */
+	char ops_symbol[96]; /* "kvm!ioeventfd_ops+0x0", "module!symbol+0x10", or "" */
 	int32_t error;       /* 0, or -errno: the device could not be read or decoded */
 	int32_t decoded;     /* 1 when the kind's fields below were read */
 	/* KVMDCI_IO_DEV_IOEVENTFD (struct _ioeventfd) */

@@ -12,6 +12,7 @@
 
 #include "config.h"
 #include "internal.h"
+#include "kernel/kernel-internal.h"
 #include "catalog/catalog-internal.h"
 
 #define MAX_ENTRIES 4096
@@ -333,13 +334,13 @@ KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct 
 	memset(out, 0, sizeof(*out));
 	vendor = json_string_value(json_object_get(e, "vendor"));
 	module = json_string_value(json_object_get(e, "module"));
-	enum kvmdci_vendor v = kvmdci_kvm_vendor(k);
-	if ((!strcmp(vendor, "vmx") && v != KVMDCI_VENDOR_VMX) ||
-	    (!strcmp(vendor, "svm") && v != KVMDCI_VENDOR_SVM)) {
+	/* the vendor module the target runs, from the kernel view */
+	const char *running = kernel_kvm_vendor_module(k);
+	if ((!strcmp(vendor, "vmx") && !(running && !strcmp(running, "kvm_intel"))) ||
+	    (!strcmp(vendor, "svm") && !(running && !strcmp(running, "kvm_amd")))) {
 		out->status = KVMDCI_ENTRY_NOT_APPLICABLE;
 		snprintf(out->reason, sizeof(out->reason), "for %s; the target runs %s", vendor,
-			 v == KVMDCI_VENDOR_VMX ? "kvm_intel" : v == KVMDCI_VENDOR_SVM ? "kvm_amd"
-										 : "neither");
+			 running ? running : "neither");
 		return 0;
 	}
 	if (strcmp(module, "vmlinux") != 0 && !kvmdci_kernel_has_module(k, module)) {

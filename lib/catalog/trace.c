@@ -227,9 +227,9 @@ KVMDCI_EXPORT int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 
 	if (!tr)
 		return -ENOMEM;
-	tr->ctx = kvmdci_ctx_ref(k->ctx);
+	tr->ctx = kvmdci_ctx_ref(kvmdci_kernel_get_ctx(k));
 	tr->k = kvmdci_kernel_ref(k);
-	tr->t = k->target;
+	tr->t = kvmdci_kernel_get_target(k);
 	tr->cat = cat;
 	tr->regs[tr->nregs++] = "rip";
 	const char *e = getenv("KVMDCI_READ_PLAN");

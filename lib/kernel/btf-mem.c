@@ -19,7 +19,7 @@
 
 #include "internal.h"
 #include "kernel/btf-mem.h"
-#include "kernel/kernel-internal.h"
+#include "kernel/kernel-view.h"
 
 #define MAX_BTF (64u << 20)
 #define MAX_BTF_MODULES 4096

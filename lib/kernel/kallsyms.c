@@ -47,7 +47,7 @@
 
 #include "internal.h"
 #include "kernel/kallsyms.h"
-#include "kernel/kernel-internal.h"
+#include "kernel/kernel-view.h"
 #include "target/target-internal.h"
 
 #define KMAP_START 0xffffffff80000000ULL /* __START_KERNEL_map */

@@ -5,111 +5,86 @@
 #include <stdbool.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "kernel/ktypes.h"
-#include "kernel/symtab.h"
 
-/* Where a piece of kernel knowledge came from, for kvmdci-kernel and the -v line. */
-struct ksource {
-	enum kvmdci_source_kind kind;
-	char format[32]; /* "System.map", "ELF symtab", "kallsyms", "BTF", ... */
-	char path[512];  /* the file, when kind is FILE */
-	uint64_t addr;   /* in target memory, when kind is MEMORY */
-	uint64_t size;   /* bytes (BTF), 0 when unknown */
-	uint64_t count;  /* symbols or types */
-};
+struct kvmdci_target;
 
-struct kmodule {
-	char name[64];
-	uint64_t addr; /* struct module * */
-	struct symtab syms;
-	int syms_loaded;
-	struct ksource syms_src;
-	struct ksource types_src;
-};
+/* A kernel view that holds type info only (no target, no symbols), for tests and fuzzers
+ * that load types from files: fill it through kernel_ktypes(). */
+int kernel_new_types_only(struct kvmdci_ctx *ctx, struct kvmdci_kernel **ret);
+/* The type info of the kernel view (vmlinux and the modules' types). */
+struct ktypes *kernel_ktypes(struct kvmdci_kernel *k);
 
 /*
- * The read cache: 4 KiB pages of kernel virtual memory, filled by 1 KiB sectors, valid for
- * one stop of a live target (an entry belongs to one epoch; a new stop or a resume starts the
- * next). Not used for dumps (their reads are a memcpy) nor /proc/kcore (live memory without
- * stops). See kernel.c.
+ * One member of a kernel structure that a walk needs, in a table resolved once before the
+ * walk (kernel_fields_resolve): kernel structure knowledge as data. @off receives the byte
+ * offset, @size (when set) the member's size in bytes; an @optional member that is absent
+ * leaves both untouched and sets *@present (when set) to false.
  */
-#define KCACHE_PAGE 4096u
-#define KCACHE_SECTOR 1024u /* default fill: one `m` packet of QEMU's stub (<= ~2 KB) */
-#define KCACHE_SECTOR_MIN 64u
-#define KCACHE_PAGES 64     /* 256 KiB, allocated once, at the first cached read */
-#define KCACHE_TOUCH_BITS 10 /* sectors read once (exactly) this epoch: filled at the next touch */
-
-struct kcache_page {
-	uint64_t page; /* page address */
-	uint64_t epoch;
-	uint64_t used;      /* LRU tick */
-	uint64_t valid; /* bit i: sector i holds data */
-	uint8_t data[KCACHE_PAGE];
+struct kernel_field {
+	const char *type, *path;
+	uint64_t *off;
+	uint64_t *size;
+	bool optional;
+	bool *present;
 };
 
-struct kcache_touch {
-	uint64_t addr; /* sector address */
-	uint64_t epoch;
-	bool failed; /* a whole-sector read failed this epoch: exact reads only */
-};
+/* The byte offset (and the size in bytes, when @size) of member @path of @type in @module's
+ * types (vmlinux when NULL). -ENOENT with the last error naming the type and the member;
+ * nothing logged. */
+int kernel_member_offset(struct kvmdci_kernel *k, const char *module, const char *type,
+			 const char *path, uint64_t *off, uint64_t *size);
+/* Resolve a table of members of @module's types (vmlinux when NULL). The first required
+ * member that is missing is logged as an error naming its type and member, and fails it. */
+int kernel_fields_resolve(struct kvmdci_kernel *k, const char *module, const struct kernel_field *f,
+			  size_t n);
+/* The value of enumerator @name of enum type @type ("enum kvm_reg"), looked up in @module's
+ * types, then vmlinux's. -ENOENT when absent. */
+int kernel_enum_value(struct kvmdci_kernel *k, const char *module, const char *type,
+		      const char *name, int64_t *val);
 
-struct kcache {
-	struct kcache_page pages[KCACHE_PAGES];
-	struct kcache_touch touch[1 << KCACHE_TOUCH_BITS];
-	uint64_t tick;
-	int last; /* index of the last page found */
-};
+/* Does linux_banner read back through @cpu's paging, i.e. does the CPU see the host kernel's
+ * address space? 1 yes, 0 no (a guest's paging, or user space under PTI), -ENOENT when the
+ * banner's address is not known yet. */
+int kernel_cpu_sees_kernel(struct kvmdci_kernel *k, int cpu);
 
-struct kvmdci_kernel {
-	int refcount;
-	struct kvmdci_ctx *ctx;
-	struct kvmdci_target *target;
-	struct symtab vsyms;
-	struct ktypes types;
-	uint64_t kaslr;
-	uint64_t banner_addr;
-	char banner[16];
-	char release[128];
-	int reader;
-	bool reader_valid;
-	bool no_reader; /* no CPU showed the host kernel since the last stop */
-	uint64_t kcr3;
-	bool la57;
-	bool have_kcr3;
-	struct kmodule *mods;
-	int nmods;
-	char modules_dir[512];
-	struct ksource syms_src;
-	struct ksource types_src;
-	char kaslr_how[64]; /* how the KASLR offset was found */
-	/* read cache (see struct kcache) */
-	struct kcache *cache;
-	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */
-	unsigned int cache_sector; /* bytes per fill (KVMDCI_READ_CACHE) */
-	uint64_t cache_epoch; /* bumped at each stop and whenever the target's generation moved */
-	uint64_t cache_tgen;  /* the target generation cache_epoch belongs to */
-	struct kcache_stats {
-		uint64_t hits, fills, fill_failures, exact;
-	} cache_stats;
-};
+/* The loaded KVM vendor module: "kvm_intel", "kvm_amd" (kvm_intel first when both are), or
+ * NULL when neither is loaded. */
+const char *kernel_kvm_vendor_module(struct kvmdci_kernel *k);
+
+/* The symbol at or below @addr in the kernel's and loaded modules' symbols, as module,
+ * function and offset; @unwinder (may be NULL) adds the modules' ORC text ranges. -ENOENT
+ * when no symbol is near. */
+struct kvmdci_unwinder;
+int kernel_symbolize_parts(struct kvmdci_kernel *k, struct kvmdci_unwinder *unwinder, uint64_t addr,
+			   char *mod, size_t msz, char *fn, size_t fsz, uint64_t *off);
+
+/* A vmlinux symbol's runtime address (KASLR applied); -ENOENT, nothing logged. */
+int kernel_vmlinux_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr);
+/* The runtime address of the instance of per-CPU variable @var (an address from
+ * kvmdci_kernel_symbol, or an offset for zero-based per-CPU symbols) on Linux CPU @lcpu. */
+int kernel_percpu_addr(struct kvmdci_kernel *k, uint64_t var, int lcpu, uint64_t *addr);
+
+/* The Linux CPU number of a target CPU whose GS base is @gsbase (the one whose per-CPU offset
+ * it holds); @fallback when the GS base is 0 or matches none (and is below nr_cpu_ids), else -1. */
+int kernel_linux_cpu(struct kvmdci_kernel *k, uint64_t gsbase, int fallback);
+/* The task running on Linux CPU @lcpu (the per-CPU current task). */
+int kernel_current_task(struct kvmdci_kernel *k, int lcpu, uint64_t *task);
+
+/* The unwinder's pieces for the CPU view above it (lib/kvm/cpus.c). */
+struct kvmdci_kernel *unwinder_kernel(struct kvmdci_unwinder *u);
+/* Is @ip kernel or module text? */
+bool unwinder_is_text(struct kvmdci_unwinder *u, uint64_t ip);
+/* The stack of a task that is not running, from the context its switch saved. */
+int unwinder_saved_task_stack(struct kvmdci_unwinder *u, uint64_t task, struct kvmdci_stack *out);
 
 struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k);
-/* Forget everything the read cache holds (memory may have changed). */
-void kernel_cache_invalidate(struct kvmdci_kernel *k);
 int kernel_type(struct kvmdci_kernel *k, const char *module, const char *type, struct btf **btf,
 		int32_t *id);
 /* Locate a member; on failure the context's last error says what is missing. */
 int kernel_member(struct kvmdci_kernel *k, const char *module, const char *type, const char *path,
 		  struct ktypes_loc *loc);
-struct kmodule *kernel_module(struct kvmdci_kernel *k, const char *name);
-int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m);
-void kernel_set_reader(struct kvmdci_kernel *k, int cpu);
-/* Read through @cpu from now on (remembering its page-table root); -1: our own page walk. */
-void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
-/* Use VMCOREINFO's init_top_pgt + phys_base for our own page walk; -ENOENT without them. */
-int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k);
-/* A "KEY=value" line of a VMCOREINFO text. */
-bool kernel_vmcoreinfo_value(const char *vmci, const char *key, int base, uint64_t *val);
 /* Several exact reads of kernel memory, in one round trip to a live stub where it can (the
  * read cache is not used); per-read results in rq[i].result. < 0: the target is lost. */
 struct target_read;

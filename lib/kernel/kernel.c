@@ -21,7 +21,7 @@
 #include "internal.h"
 #include "kernel/btf-mem.h"
 #include "kernel/kallsyms.h"
-#include "kernel/kernel-internal.h"
+#include "kernel/kernel-view.h"
 #include "target/target-internal.h"
 #include "target/x86-pgwalk.h"
 
@@ -76,11 +76,12 @@ static int read_physwalk(struct kvmdci_kernel *k, uint64_t addr, void *buf, size
 	return 0;
 }
 
-/* Does linux_banner read back through @cpu? Then that CPU's paging is the host kernel's. */
-static int cpu_sees_kernel(struct kvmdci_kernel *k, int cpu)
+int kernel_cpu_sees_kernel(struct kvmdci_kernel *k, int cpu)
 {
-	char b[16];
+	char b[sizeof(k->banner)];
 
+	if (!k->banner_addr)
+		return -ENOENT;
 	if (kvmdci_target_read_virt(k->target, cpu, k->banner_addr, b, sizeof(b)) < 0)
 		return 0;
 	return !memcmp(b, k->banner, sizeof(b));
@@ -103,12 +104,12 @@ static int choose_reader(struct kvmdci_kernel *k)
 {
 	int n = kvmdci_target_cpu_count(k->target);
 
-	if (k->reader >= 0 && cpu_sees_kernel(k, k->reader)) {
+	if (k->reader >= 0 && kernel_cpu_sees_kernel(k, k->reader) == 1) {
 		k->reader_valid = true;
 		return 0;
 	}
 	for (int cpu = 0; cpu < n; cpu++)
-		if (cpu != k->reader && cpu_sees_kernel(k, cpu)) {
+		if (cpu != k->reader && kernel_cpu_sees_kernel(k, cpu) == 1) {
 			k->reader = cpu;
 			k->reader_valid = true;
 			if (!k->have_kcr3)
@@ -544,6 +545,56 @@ int kernel_member(struct kvmdci_kernel *k, const char *module, const char *type,
 	return r;
 }
 
+int kernel_member_offset(struct kvmdci_kernel *k, const char *module, const char *type,
+			 const char *path, uint64_t *off, uint64_t *size)
+{
+	struct ktypes_loc loc;
+	int r = kernel_member(k, module, type, path, &loc);
+
+	if (r < 0)
+		return r;
+	*off = loc.bit_offset / 8;
+	if (size)
+		*size = loc.size;
+	return 0;
+}
+
+int kernel_fields_resolve(struct kvmdci_kernel *k, const char *module, const struct kernel_field *f,
+			  size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int r = kernel_member_offset(k, module, f[i].type, f[i].path, f[i].off, f[i].size);
+		if (f[i].present)
+			*f[i].present = r == 0;
+		if (r < 0 && !f[i].optional) {
+			kvmdci_err(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
+			return r;
+		}
+	}
+	return 0;
+}
+
+int kernel_enum_value(struct kvmdci_kernel *k, const char *module, const char *type,
+		      const char *name, int64_t *val)
+{
+	struct btf *btf;
+	int32_t id;
+
+	if ((!module || kernel_type(k, module, type, &btf, &id) < 0) &&
+	    kernel_type(k, NULL, type, &btf, &id) < 0)
+		return -ENOENT;
+	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
+	if (!t || !btf_is_enum(t))
+		return -ENOENT;
+	const struct btf_enum *e = btf_enum(t);
+	for (int i = 0; i < btf_vlen(t); i++)
+		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name)) {
+			*val = e[i].val;
+			return 0;
+		}
+	return -ENOENT;
+}
+
 KVMDCI_EXPORT int kvmdci_kernel_type_size(struct kvmdci_kernel *k, const char *module,
 					  const char *type, uint64_t *size)
 {
@@ -578,18 +629,6 @@ KVMDCI_EXPORT int kvmdci_kernel_member(struct kvmdci_kernel *k, const char *modu
 
 /* ---- modules ---- */
 
-static int member_off(struct kvmdci_kernel *k, const char *type, const char *path, uint64_t *off)
-{
-	struct ktypes_loc loc;
-	int r = kernel_member(k, NULL, type, path, &loc);
-	if (r < 0) {
-		kvmdci_err(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
-		return r;
-	}
-	*off = loc.bit_offset / 8;
-	return 0;
-}
-
 struct kmodule *kernel_module(struct kvmdci_kernel *k, const char *name)
 {
 	for (int i = 0; i < k->nmods; i++)
@@ -603,6 +642,15 @@ KVMDCI_EXPORT int kvmdci_kernel_has_module(struct kvmdci_kernel *k, const char *
 	return kernel_module(k, module) != NULL;
 }
 
+const char *kernel_kvm_vendor_module(struct kvmdci_kernel *k)
+{
+	if (kernel_module(k, "kvm_intel"))
+		return "kvm_intel";
+	if (kernel_module(k, "kvm_amd"))
+		return "kvm_amd";
+	return NULL;
+}
+
 static int walk_modules(struct kvmdci_kernel *k)
 {
 	uint64_t head, off_list, off_name, next;
@@ -613,8 +661,11 @@ static int walk_modules(struct kvmdci_kernel *k)
 		return -ENOENT;
 	}
 	head += k->kaslr;
-	if ((r = member_off(k, "struct module", "list", &off_list)) < 0 ||
-	    (r = member_off(k, "struct module", "name", &off_name)) < 0)
+	const struct kernel_field f[] = {
+		{"struct module", "list", &off_list},
+		{"struct module", "name", &off_name},
+	};
+	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
 		return r;
 	if ((r = kvmdci_kernel_read_u64(k, head, &next)) < 0) {
 		kvmdci_err(k->ctx, "cannot read the module list head at 0x%llx",
@@ -657,10 +708,13 @@ int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
 
 	if (m->syms_loaded)
 		return 0;
-	if ((r = member_off(k, "struct module", "kallsyms", &off_kallsyms)) < 0 ||
-	    (r = member_off(k, "struct mod_kallsyms", "symtab", &off_symtab)) < 0 ||
-	    (r = member_off(k, "struct mod_kallsyms", "num_symtab", &off_num)) < 0 ||
-	    (r = member_off(k, "struct mod_kallsyms", "strtab", &off_strtab)) < 0)
+	const struct kernel_field f[] = {
+		{"struct module", "kallsyms", &off_kallsyms},
+		{"struct mod_kallsyms", "symtab", &off_symtab},
+		{"struct mod_kallsyms", "num_symtab", &off_num},
+		{"struct mod_kallsyms", "strtab", &off_strtab},
+	};
+	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
 		return r;
 	if ((r = kvmdci_kernel_read_u64(k, m->addr + off_kallsyms, &ks)) < 0 ||
 	    (r = kvmdci_kernel_read_u64(k, ks + off_symtab, &symtab)) < 0 ||
@@ -814,6 +868,31 @@ KVMDCI_EXPORT int kvmdci_kernel_symbol(struct kvmdci_kernel *k, const char *name
 	return -ENOENT;
 }
 
+int kernel_vmlinux_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr)
+{
+	uint64_t a;
+
+	if (symtab_lookup(&k->vsyms, name, &a, 0) < 0)
+		return -ENOENT;
+	*addr = a + k->kaslr;
+	return 0;
+}
+
+int kernel_percpu_addr(struct kvmdci_kernel *k, uint64_t var, int lcpu, uint64_t *addr)
+{
+	uint64_t offs, base;
+	int r;
+
+	if (kernel_vmlinux_symbol(k, "__per_cpu_offset", &offs) < 0) {
+		kvmdci_set_error(k->ctx, "no symbol __per_cpu_offset");
+		return -ENOENT;
+	}
+	if ((r = kvmdci_kernel_read_u64(k, offs + 8 * (uint64_t)lcpu, &base)) < 0)
+		return r;
+	*addr = var + base;
+	return 0;
+}
+
 static const char *env_or(const char *v, const char *env)
 {
 	if (v)
@@ -963,6 +1042,40 @@ static int check_build_id(struct kvmdci_kernel *k, const char *vmlinux)
 	return -EINVAL;
 }
 
+static struct kvmdci_kernel *kernel_alloc(struct kvmdci_ctx *ctx)
+{
+	struct kvmdci_kernel *k = calloc(1, sizeof(*k));
+
+	if (!k)
+		return NULL;
+	k->mods = calloc(MAX_MODULES, sizeof(*k->mods));
+	if (!k->mods) {
+		free(k);
+		return NULL;
+	}
+	k->refcount = 1;
+	k->ctx = kvmdci_ctx_ref(ctx);
+	k->reader = -1;
+	k->cache_mode = -1;
+	k->cache_epoch = 1; /* a zeroed cache entry (epoch 0) is never valid */
+	return k;
+}
+
+int kernel_new_types_only(struct kvmdci_ctx *ctx, struct kvmdci_kernel **ret)
+{
+	struct kvmdci_kernel *k = kernel_alloc(ctx);
+
+	if (!k)
+		return -ENOMEM;
+	*ret = k;
+	return 0;
+}
+
+struct ktypes *kernel_ktypes(struct kvmdci_kernel *k)
+{
+	return &k->types;
+}
+
 KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files *f,
 				     struct kvmdci_kernel **ret)
 {
@@ -974,20 +1087,10 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 	vmlinux = env_or(f ? f->vmlinux : NULL, "KVMDCI_VMLINUX");
 	sysmap = env_or(f ? f->system_map : NULL, "KVMDCI_SYSTEM_MAP");
 	mods = env_or(f ? f->modules : NULL, "KVMDCI_MODULES");
-	k = calloc(1, sizeof(*k));
+	k = kernel_alloc(ctx);
 	if (!k)
 		return -ENOMEM;
-	k->mods = calloc(MAX_MODULES, sizeof(*k->mods));
-	if (!k->mods) {
-		free(k);
-		return -ENOMEM;
-	}
-	k->refcount = 1;
-	k->ctx = kvmdci_ctx_ref(ctx);
 	k->target = kvmdci_target_ref(t);
-	k->reader = -1;
-	k->cache_mode = -1;
-	k->cache_epoch = 1; /* a zeroed cache entry (epoch 0) is never valid */
 	if (mods)
 		snprintf(k->modules_dir, sizeof(k->modules_dir), "%s", mods);
 

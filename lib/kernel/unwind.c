@@ -19,7 +19,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "kernel/kernel-internal.h"
+#include "kernel/kernel-view.h"
 #include "kernel/orc.h"
 
 #define MAX_ORCS (4u << 20) /* entries in one table: vmlinux 6.1 has ~370k */
@@ -86,16 +86,6 @@ static bool u_is_text(void *data, uint64_t ip)
 	return false;
 }
 
-static int vsym(struct kvmdci_kernel *k, const char *name, uint64_t *addr)
-{
-	uint64_t a;
-
-	if (symtab_lookup(&k->vsyms, name, &a, 0) < 0)
-		return -ENOENT;
-	*addr = a + k->kaslr;
-	return 0;
-}
-
 /* A per-CPU variable's offset: zero-based per-CPU symbols are not moved by KASLR. */
 static int percpu_sym(struct kvmdci_kernel *k, const char *name, uint64_t *off)
 {
@@ -105,15 +95,6 @@ static int percpu_sym(struct kvmdci_kernel *k, const char *name, uint64_t *off)
 		return -ENOENT;
 	*off = a < 0xffff800000000000ULL ? a : a + k->kaslr;
 	return 0;
-}
-
-static int member(struct kvmdci_kernel *k, const char *type, const char *path, uint64_t *off)
-{
-	struct ktypes_loc loc;
-	int r = kernel_member(k, NULL, type, path, &loc);
-
-	*off = r == 0 ? loc.bit_offset / 8 : 0;
-	return r;
 }
 
 static struct orc_table *new_table(struct kvmdci_unwinder *u)
@@ -254,9 +235,9 @@ static int vmlinux_orc_from_memory(struct kvmdci_unwinder *u)
 {
 	uint64_t ip, ip_end, orc;
 
-	if (vsym(u->k, "__start_orc_unwind_ip", &ip) < 0 ||
-	    vsym(u->k, "__stop_orc_unwind_ip", &ip_end) < 0 ||
-	    vsym(u->k, "__start_orc_unwind", &orc) < 0 || ip_end <= ip) {
+	if (kernel_vmlinux_symbol(u->k, "__start_orc_unwind_ip", &ip) < 0 ||
+	    kernel_vmlinux_symbol(u->k, "__stop_orc_unwind_ip", &ip_end) < 0 ||
+	    kernel_vmlinux_symbol(u->k, "__start_orc_unwind", &orc) < 0 || ip_end <= ip) {
 		kvmdci_warn(u->ctx, "no vmlinux ORC table: neither .orc_unwind sections in a "
 				    "vmlinux file nor __start_orc_unwind_ip in the symbols");
 		return -ENOENT;
@@ -269,9 +250,9 @@ static void modules_orc(struct kvmdci_unwinder *u)
 	struct kvmdci_kernel *k = u->k;
 	uint64_t o_num, o_ip, o_orc;
 
-	if (member(k, "struct module", "arch.num_orcs", &o_num) < 0 ||
-	    member(k, "struct module", "arch.orc_unwind_ip", &o_ip) < 0 ||
-	    member(k, "struct module", "arch.orc_unwind", &o_orc) < 0) {
+	if (kernel_member_offset(k, NULL, "struct module", "arch.num_orcs", &o_num, NULL) < 0 ||
+	    kernel_member_offset(k, NULL, "struct module", "arch.orc_unwind_ip", &o_ip, NULL) < 0 ||
+	    kernel_member_offset(k, NULL, "struct module", "arch.orc_unwind", &o_orc, NULL) < 0) {
 		kvmdci_warn(u->ctx, "struct module has no arch.num_orcs: module stacks unwind by "
 				    "frame pointers only");
 		return;
@@ -304,7 +285,9 @@ static void regs_layout(struct kvmdci_unwinder *u)
 
 	orc_regs_layout_default(l);
 	for (size_t i = 0; i < ARRAY_SIZE(f); i++)
-		if (member(u->k, "struct pt_regs", f[i].name, &off) == 0 && off < 512)
+		if (kernel_member_offset(u->k, NULL, "struct pt_regs", f[i].name, &off, NULL) ==
+			    0 &&
+		    off < 512)
 			*f[i].off = (uint32_t)off;
 }
 
@@ -330,12 +313,13 @@ KVMDCI_EXPORT int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unw
 		return r;
 	}
 	modules_orc(u);
-	if (vsym(k, "_stext", &u->stext) < 0 && vsym(k, "_text", &u->stext) < 0)
+	if (kernel_vmlinux_symbol(k, "_stext", &u->stext) < 0 &&
+	    kernel_vmlinux_symbol(k, "_text", &u->stext) < 0)
 		u->stext = u->tabs[0].first;
-	if (vsym(k, "_etext", &u->etext) < 0)
+	if (kernel_vmlinux_symbol(k, "_etext", &u->etext) < 0)
 		u->etext = u->tabs[0].last;
-	if (vsym(k, "ret_from_fork_asm", &u->ret_from_fork) < 0)
-		vsym(k, "ret_from_fork", &u->ret_from_fork);
+	if (kernel_vmlinux_symbol(k, "ret_from_fork_asm", &u->ret_from_fork) < 0)
+		kernel_vmlinux_symbol(k, "ret_from_fork", &u->ret_from_fork);
 	u->env = (struct orc_env){.read = u_read,
 				  .find = u_find,
 				  .is_text = u_is_text,
@@ -405,8 +389,8 @@ static const char *nearest(struct symtab *st, uint64_t addr, uint64_t *sym_addr)
 	return st->names + best->name;
 }
 
-static int symbolize(struct kvmdci_unwinder *u, struct kvmdci_kernel *k, uint64_t addr, char *mod,
-		     size_t msz, char *fn, size_t fsz, uint64_t *off)
+int kernel_symbolize_parts(struct kvmdci_kernel *k, struct kvmdci_unwinder *u, uint64_t addr,
+			   char *mod, size_t msz, char *fn, size_t fsz, uint64_t *off)
 {
 	uint64_t sa;
 	const char *name;
@@ -433,11 +417,11 @@ static int symbolize(struct kvmdci_unwinder *u, struct kvmdci_kernel *k, uint64_
 		*off = addr - k->kaslr - sa;
 		return 0;
 	}
-	/* without ORC ranges: the nearest symbol of the loaded modules' kallsyms */
+	/* without ORC ranges: the nearest symbol of the modules' kallsyms (read on demand) */
 	const char *best = NULL, *bmod = NULL;
 	uint64_t bsa = 0;
 	for (int i = 0; i < k->nmods; i++) {
-		if (!k->mods[i].syms_loaded)
+		if (kernel_module_load_syms(k, &k->mods[i]) < 0)
 			continue;
 		name = nearest(&k->mods[i].syms, addr, &sa);
 		if (name && (!best || sa > bsa)) {
@@ -461,7 +445,7 @@ KVMDCI_EXPORT int kvmdci_kernel_symbolize(struct kvmdci_kernel *k, uint64_t addr
 	char mod[64], fn[128];
 	uint64_t off;
 
-	if (symbolize(NULL, k, addr, mod, sizeof(mod), fn, sizeof(fn), &off) < 0) {
+	if (kernel_symbolize_parts(k, NULL, addr, mod, sizeof(mod), fn, sizeof(fn), &off) < 0) {
 		snprintf(buf, size, "0x%llx", (unsigned long long)addr);
 		return -ENOENT;
 	}
@@ -491,8 +475,8 @@ static int unwind(struct kvmdci_unwinder *u, struct orc_state *s, struct kvmdci_
 			   (fr[i].guess ? KVMDCI_FRAME_GUESS : 0);
 		/* a return address may be the first byte after a noreturn call's function */
 		uint64_t look = (i == 0 || fr[i].regs) ? f->ip : f->ip - 1;
-		if (symbolize(u, u->k, look, f->module, sizeof(f->module), f->function,
-			      sizeof(f->function), &f->offset) == 0) {
+		if (kernel_symbolize_parts(u->k, u, look, f->module, sizeof(f->module), f->function,
+					   sizeof(f->function), &f->offset) == 0) {
 			f->offset += f->ip - look;
 			f->symbolized = 1;
 		}
@@ -545,12 +529,12 @@ KVMDCI_EXPORT int kvmdci_kernel_task_info(struct kvmdci_kernel *k, uint64_t task
 	memset(out, 0, sizeof(*out));
 	out->task = task;
 	out->cpu = -1;
-	if ((r = member(k, "struct task_struct", "pid", &o_pid)) < 0 ||
-	    (r = member(k, "struct task_struct", "tgid", &o_tgid)) < 0 ||
-	    (r = member(k, "struct task_struct", "comm", &o_comm)) < 0)
+	if ((r = kernel_member_offset(k, NULL, "struct task_struct", "pid", &o_pid, NULL)) < 0 ||
+	    (r = kernel_member_offset(k, NULL, "struct task_struct", "tgid", &o_tgid, NULL)) < 0 ||
+	    (r = kernel_member_offset(k, NULL, "struct task_struct", "comm", &o_comm, NULL)) < 0)
 		return r;
-	if (member(k, "struct task_struct", "__state", &o_state) < 0 &&
-	    member(k, "struct task_struct", "state", &o_state) < 0)
+	if (kernel_member_offset(k, NULL, "struct task_struct", "__state", &o_state, NULL) < 0 &&
+	    kernel_member_offset(k, NULL, "struct task_struct", "state", &o_state, NULL) < 0)
 		return -ENOENT;
 	if ((r = kvmdci_kernel_read(k, task + o_pid, &out->pid, 4)) < 0 ||
 	    (r = kvmdci_kernel_read(k, task + o_tgid, &out->tgid, 4)) < 0 ||
@@ -562,15 +546,16 @@ KVMDCI_EXPORT int kvmdci_kernel_task_info(struct kvmdci_kernel *k, uint64_t task
 	}
 	out->comm[sizeof(out->comm) - 1] = '\0';
 	uint32_t ex = 0;
-	if (member(k, "struct task_struct", "exit_state", &o_exit) == 0)
+	if (kernel_member_offset(k, NULL, "struct task_struct", "exit_state", &o_exit, NULL) == 0)
 		kvmdci_kernel_read(k, task + o_exit, &ex, 4);
 	snprintf(out->state, sizeof(out->state), "%s", state_letter(v32, ex));
 	out->on_cpu = -1;
-	if (member(k, "struct task_struct", "on_cpu", &o_oncpu) == 0 &&
+	if (kernel_member_offset(k, NULL, "struct task_struct", "on_cpu", &o_oncpu, NULL) == 0 &&
 	    kvmdci_kernel_read(k, task + o_oncpu, &v32, 4) == 0)
 		out->on_cpu = (int32_t)v32;
-	if ((member(k, "struct task_struct", "cpu", &o_cpu) == 0 ||
-	     member(k, "struct task_struct", "thread_info.cpu", &o_cpu) == 0) &&
+	if ((kernel_member_offset(k, NULL, "struct task_struct", "cpu", &o_cpu, NULL) == 0 ||
+	     kernel_member_offset(k, NULL, "struct task_struct", "thread_info.cpu", &o_cpu, NULL) ==
+		     0) &&
 	    kvmdci_kernel_read(k, task + o_cpu, &v32, 4) == 0 && v32 < MAX_CPUS)
 		out->cpu = (int32_t)v32;
 	return 0;
@@ -648,20 +633,24 @@ KVMDCI_EXPORT int kvmdci_kernel_task_find(struct kvmdci_kernel *k, int pid, uint
 	uint64_t init;
 	int r;
 
-	if (vsym(k, "init_task", &init) < 0) {
+	if (kernel_vmlinux_symbol(k, "init_task", &init) < 0) {
 		kvmdci_set_error(k->ctx, "no symbol init_task");
 		return -ENOENT;
 	}
-	if ((r = member(k, "struct task_struct", "pid", &f.o_pid)) < 0 ||
-	    (r = member(k, "struct task_struct", "tasks", &f.o_tasks)) < 0)
+	if ((r = kernel_member_offset(k, NULL, "struct task_struct", "pid", &f.o_pid, NULL)) < 0 ||
+	    (r = kernel_member_offset(k, NULL, "struct task_struct", "tasks", &f.o_tasks, NULL)) <
+		    0)
 		return r;
 	/* threads: signal->thread_head + thread_node (3.14+); thread_group (until 6.7) */
-	f.use_thread_node =
-		member(k, "struct task_struct", "signal", &f.o_signal) == 0 &&
-		member(k, "struct signal_struct", "thread_head", &f.o_thread_head) == 0 &&
-		member(k, "struct task_struct", "thread_node", &f.o_thread_node) == 0;
+	f.use_thread_node = kernel_member_offset(k, NULL, "struct task_struct", "signal",
+						 &f.o_signal, NULL) == 0 &&
+			    kernel_member_offset(k, NULL, "struct signal_struct", "thread_head",
+						 &f.o_thread_head, NULL) == 0 &&
+			    kernel_member_offset(k, NULL, "struct task_struct", "thread_node",
+						 &f.o_thread_node, NULL) == 0;
 	if (!f.use_thread_node &&
-	    (r = member(k, "struct task_struct", "thread_group", &f.o_thread_group)) < 0)
+	    (r = kernel_member_offset(k, NULL, "struct task_struct", "thread_group",
+				      &f.o_thread_group, NULL)) < 0)
 		return r;
 	if (pid == 0) {
 		*task = init;
@@ -678,40 +667,17 @@ KVMDCI_EXPORT int kvmdci_kernel_task_find(struct kvmdci_kernel *k, int pid, uint
 	return 0;
 }
 
-/* ---- CPUs ---- */
+/* ---- per-CPU state ---- */
 
-KVMDCI_EXPORT const char *kvmdci_cpu_mode_name(int mode)
-{
-	switch (mode) {
-	case KVMDCI_CPU_KERNEL:
-		return "kernel";
-	case KVMDCI_CPU_USER:
-		return "user";
-	case KVMDCI_CPU_GUEST:
-		return "guest";
-	default:
-		return "unknown";
-	}
-}
-
-static bool cpu_sees_kernel(struct kvmdci_kernel *k, int cpu)
-{
-	char b[sizeof(k->banner)];
-
-	return kvmdci_target_read_virt(k->target, cpu, k->banner_addr, b, sizeof(b)) == 0 &&
-	       !memcmp(b, k->banner, sizeof(b));
-}
-
-/* The kernel's CPU number of target CPU @cpu: whose per-CPU offset its GS base holds. */
-static int linux_cpu(struct kvmdci_kernel *k, uint64_t gsbase, int fallback)
+int kernel_linux_cpu(struct kvmdci_kernel *k, uint64_t gsbase, int fallback)
 {
 	uint64_t offs, nr = MAX_CPUS, v;
 	uint32_t nr32;
 
-	if (vsym(k, "__per_cpu_offset", &offs) < 0)
+	if (kernel_vmlinux_symbol(k, "__per_cpu_offset", &offs) < 0)
 		return -1;
-	if (vsym(k, "nr_cpu_ids", &v) == 0 && kvmdci_kernel_read(k, v, &nr32, 4) == 0 && nr32 &&
-	    nr32 <= MAX_CPUS)
+	if (kernel_vmlinux_symbol(k, "nr_cpu_ids", &v) == 0 &&
+	    kvmdci_kernel_read(k, v, &nr32, 4) == 0 && nr32 && nr32 <= MAX_CPUS)
 		nr = nr32;
 	for (uint64_t i = 0; gsbase && i < nr && i < 64; i++)
 		if (kvmdci_kernel_read_u64(k, offs + 8 * i, &v) == 0 && v == gsbase)
@@ -719,89 +685,50 @@ static int linux_cpu(struct kvmdci_kernel *k, uint64_t gsbase, int fallback)
 	return fallback < (int)nr ? fallback : -1;
 }
 
-/* The per-CPU current task: current_task (until 6.1, again 6.15+) or pcpu_hot.current_task. */
-static int current_task(struct kvmdci_kernel *k, int lcpu, uint64_t *task)
+/* current_task (until 6.1, again 6.15+) or pcpu_hot.current_task */
+int kernel_current_task(struct kvmdci_kernel *k, int lcpu, uint64_t *task)
 {
 	uint64_t offs, base, var, off = 0;
 	int r;
 
 	if (percpu_sym(k, "current_task", &var) < 0) {
 		if (percpu_sym(k, "pcpu_hot", &var) < 0 ||
-		    member(k, "struct pcpu_hot", "current_task", &off) < 0) {
+		    kernel_member_offset(k, NULL, "struct pcpu_hot", "current_task", &off, NULL) <
+			    0) {
 			kvmdci_set_error(k->ctx,
 					 "neither current_task nor pcpu_hot in the symbols");
 			return -ENOENT;
 		}
 	}
-	if (vsym(k, "__per_cpu_offset", &offs) < 0)
+	if (kernel_vmlinux_symbol(k, "__per_cpu_offset", &offs) < 0)
 		return -ENOENT;
 	if ((r = kvmdci_kernel_read_u64(k, offs + 8 * (uint64_t)lcpu, &base)) < 0)
 		return r;
 	return kvmdci_kernel_read_u64(k, base + var + off, task);
 }
 
-/*
- * The host state of a CPU that runs an SVM guest: VMRUN saved the host's rip and rsp in the
- * host save area, whose physical address KVM keeps per CPU in kvm_amd's svm_data
- * (struct svm_cpu_data: save_area_pa, or the struct page *save_area of kernels that keep
- * svm_data as a pointer). The area is laid out as a VMCB on QEMU (helper_vmrun() writes
- * save.rip and save.rsp there); real processors may keep it in their own format, so the
- * values are only used when rip is kernel text.
- */
-static int svm_host_state(struct kvmdci_unwinder *u, int lcpu, uint64_t *rip, uint64_t *rsp)
+bool unwinder_is_text(struct kvmdci_unwinder *u, uint64_t ip)
 {
-	struct kvmdci_kernel *k = u->k;
-	uint64_t var, offs, base, pa, o_pa, o_rip, o_rsp, v;
-	int r;
-
-	if (!kernel_module(k, "kvm_amd") || kvmdci_kernel_symbol(k, "kvm_amd:svm_data", &var) < 0)
-		return -ENOENT;
-	if (vsym(k, "__per_cpu_offset", &offs) < 0 ||
-	    kvmdci_kernel_read_u64(k, offs + 8 * (uint64_t)lcpu, &base) < 0)
-		return -EFAULT;
-	struct ktypes_loc loc;
-	if (kernel_member(k, "kvm_amd", "struct vmcb", "save.rip", &loc) < 0)
-		return -ENOENT;
-	o_rip = loc.bit_offset / 8;
-	if (kernel_member(k, "kvm_amd", "struct vmcb", "save.rsp", &loc) < 0)
-		return -ENOENT;
-	o_rsp = loc.bit_offset / 8;
-	if (kernel_member(k, "kvm_amd", "struct svm_cpu_data", "save_area_pa", &loc) == 0) {
-		/* DEFINE_PER_CPU(struct svm_cpu_data, svm_data) */
-		o_pa = loc.bit_offset / 8;
-		if ((r = kvmdci_kernel_read_u64(k, var + base + o_pa, &pa)) < 0)
-			return r;
-	} else {
-		/* DEFINE_PER_CPU(struct svm_cpu_data *, svm_data); save_area is a struct page * */
-		uint64_t sd, page, vmemmap, psize;
-		if (kernel_member(k, "kvm_amd", "struct svm_cpu_data", "save_area", &loc) < 0 ||
-		    vsym(k, "vmemmap_base", &v) < 0 || kvmdci_kernel_read_u64(k, v, &vmemmap) < 0 ||
-		    kvmdci_kernel_type_size(k, NULL, "struct page", &psize) < 0 || !psize)
-			return -ENOENT;
-		if ((r = kvmdci_kernel_read_u64(k, var + base, &sd)) < 0 ||
-		    (r = kvmdci_kernel_read_u64(k, sd + loc.bit_offset / 8, &page)) < 0)
-			return r;
-		if (page < vmemmap)
-			return -EINVAL;
-		pa = (page - vmemmap) / psize * 4096;
-	}
-	if (!pa || (pa & 0xfff))
-		return -EINVAL;
-	if ((r = kvmdci_target_read_phys(k->target, pa + o_rip, rip, 8)) < 0 ||
-	    (r = kvmdci_target_read_phys(k->target, pa + o_rsp, rsp, 8)) < 0)
-		return r;
-	return u_is_text(u, *rip) ? 0 : -EINVAL;
+	return u_is_text(u, ip);
 }
 
-static int saved_task_stack(struct kvmdci_unwinder *u, uint64_t task, struct kvmdci_stack *out)
+struct kvmdci_kernel *unwinder_kernel(struct kvmdci_unwinder *u)
+{
+	return u->k;
+}
+
+int unwinder_saved_task_stack(struct kvmdci_unwinder *u, uint64_t task, struct kvmdci_stack *out)
 {
 	struct kvmdci_kernel *k = u->k;
 	uint64_t o_sp, o_bp, o_ret, size, sp, bp, ip;
 	int r;
 
-	if ((r = member(k, "struct task_struct", "thread.sp", &o_sp)) < 0 ||
-	    (r = member(k, "struct inactive_task_frame", "bp", &o_bp)) < 0 ||
-	    (r = member(k, "struct inactive_task_frame", "ret_addr", &o_ret)) < 0 ||
+	if ((r = kernel_member_offset(k, NULL, "struct task_struct", "thread.sp", &o_sp, NULL)) <
+		    0 ||
+	    (r = kernel_member_offset(k, NULL, "struct inactive_task_frame", "bp", &o_bp, NULL)) <
+		    0 ||
+	    (r = kernel_member_offset(k, NULL, "struct inactive_task_frame", "ret_addr", &o_ret,
+				      NULL)) < 0 ||
 	    (r = kvmdci_kernel_type_size(k, NULL, "struct inactive_task_frame", &size)) < 0)
 		return r;
 	if ((r = kvmdci_kernel_read_u64(k, task + o_sp, &sp)) < 0 ||
@@ -818,125 +745,4 @@ static int saved_task_stack(struct kvmdci_unwinder *u, uint64_t task, struct kvm
 	struct orc_state s = {
 		.ip = ip, .sp = sp + size, .bp = bp, .signal = ip == u->ret_from_fork};
 	return unwind(u, &s, out);
-}
-
-static const char *const cpu_regs[] = {"rip", "rsp", "rbp",	"cs",
-				       "cr0", "cr3", "gs_base", "k_gs_base"};
-
-KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
-				    struct kvmdci_cpu_info *info, struct kvmdci_stack *stack)
-{
-	struct kvmdci_kernel *k = u->k;
-	uint64_t v[ARRAY_SIZE(cpu_regs)], efer, cr4, task;
-	struct kvmdci_task_info ti;
-	int r;
-
-	memset(info, 0, sizeof(*info));
-	info->cpu = cpu;
-	info->linux_cpu = -1;
-	info->pid = info->tgid = -1;
-	info->virt = -1;
-	if (stack) {
-		memset(stack, 0, sizeof(*stack));
-		stack->end = KVMDCI_UNWIND_NO_STACK;
-	}
-	if ((r = kvmdci_target_regs_read(k->target, cpu, cpu_regs, v, ARRAY_SIZE(cpu_regs))) < 0) {
-		kvmdci_set_error(k->ctx, "cannot read the registers of CPU %d", cpu);
-		return r;
-	}
-	info->rip = v[0];
-	info->rsp = v[1];
-	info->rbp = v[2];
-	info->cs = v[3];
-	info->cr0 = v[4];
-	info->cr3 = v[5];
-	if (kvmdci_target_reg_read(k->target, cpu, "efer", &efer) == 0)
-		info->virt = (efer >> 12) & 1; /* EFER.SVME */
-	if (kvmdci_target_reg_read(k->target, cpu, "cr4", &cr4) == 0 && ((cr4 >> 13) & 1))
-		info->virt = 1; /* CR4.VMXE */
-
-	bool sees = cpu_sees_kernel(k, cpu);
-	if (sees && (info->cs & 3) == 0 && info->rip >= 0xffff800000000000ULL) {
-		info->mode = KVMDCI_CPU_KERNEL;
-		info->linux_cpu = linux_cpu(k, v[6], cpu);
-	} else if (sees && (info->cs & 3) == 3) {
-		info->mode = KVMDCI_CPU_USER;
-		info->linux_cpu =
-			linux_cpu(k, v[7], cpu); /* swapgs: the kernel's is in k_gs_base */
-		snprintf(info->where, sizeof(info->where), "user mode: rip 0x%llx",
-			 (unsigned long long)info->rip);
-	} else {
-		/*
-		 * The host kernel is not visible through this CPU's paging, or it is not in
-		 * kernel text: it runs a guest, and the stub shows the guest's registers.
-		 */
-		info->mode = KVMDCI_CPU_GUEST;
-		info->virt = 1;
-		info->linux_cpu = linux_cpu(k, 0, cpu);
-		snprintf(info->where, sizeof(info->where),
-			 "in guest: rip 0x%llx cs 0x%llx cr0 0x%llx%s",
-			 (unsigned long long)info->rip, (unsigned long long)info->cs,
-			 (unsigned long long)info->cr0, (info->cr0 & 1) ? "" : " (real mode)");
-	}
-	if (info->linux_cpu >= 0 && current_task(k, info->linux_cpu, &task) == 0 && task &&
-	    kvmdci_kernel_task_info(k, task, &ti) == 0) {
-		info->task = task;
-		info->pid = ti.pid;
-		info->tgid = ti.tgid;
-		memcpy(info->comm, ti.comm, sizeof(info->comm));
-		memcpy(info->state, ti.state, sizeof(info->state));
-		info->idle = ti.pid == 0;
-	}
-	if (info->mode == KVMDCI_CPU_KERNEL) {
-		char mod[64], fn[128];
-		uint64_t off;
-		if (symbolize(u, k, info->rip, mod, sizeof(mod), fn, sizeof(fn), &off) == 0)
-			snprintf(info->where, sizeof(info->where), "%.60s!%.100s+0x%llx", mod, fn,
-				 (unsigned long long)off);
-		else
-			snprintf(info->where, sizeof(info->where), "0x%llx",
-				 (unsigned long long)info->rip);
-		if (stack)
-			kvmdci_unwind_regs(u, info->rip, info->rsp, info->rbp, stack);
-	} else if (stack && info->mode == KVMDCI_CPU_USER) {
-		snprintf(stack->end_detail, sizeof(stack->end_detail),
-			 "CPU %d runs user code: no kernel frames", cpu);
-	} else if (info->mode == KVMDCI_CPU_GUEST) {
-		uint64_t hrip, hrsp;
-		if (info->linux_cpu >= 0 && svm_host_state(u, info->linux_cpu, &hrip, &hrsp) == 0) {
-			info->guest_stack = 1;
-			if (stack)
-				kvmdci_unwind_regs(u, hrip, hrsp, 0, stack);
-		} else if (stack) {
-			snprintf(stack->end_detail, sizeof(stack->end_detail),
-				 "CPU %d runs a guest: the host's registers are not visible", cpu);
-		}
-	}
-	return 0;
-}
-
-KVMDCI_EXPORT int kvmdci_unwind_task(struct kvmdci_unwinder *u, uint64_t task,
-				     struct kvmdci_stack *out)
-{
-	struct kvmdci_kernel *k = u->k;
-	struct kvmdci_task_info ti;
-	struct kvmdci_cpu_info ci;
-	int r;
-
-	if ((r = kvmdci_kernel_task_info(k, task, &ti)) < 0)
-		return r;
-	/* running: the stack of the CPU whose current task it is */
-	int n = kvmdci_target_cpu_count(k->target);
-	for (int cpu = 0; ti.on_cpu && cpu < n; cpu++) {
-		struct kvmdci_stack *tmp = malloc(sizeof(*tmp));
-		if (!tmp)
-			return -ENOMEM;
-		if (kvmdci_unwind_cpu(u, cpu, &ci, tmp) == 0 && ci.task == task) {
-			memcpy(out, tmp, sizeof(*out));
-			free(tmp);
-			return 0;
-		}
-		free(tmp);
-	}
-	return saved_task_stack(u, task, out);
 }

@@ -203,9 +203,9 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
-	e->ctx = kvmdci_ctx_ref(k->ctx);
+	e->ctx = kvmdci_ctx_ref(kvmdci_kernel_get_ctx(k));
 	e->k = kvmdci_kernel_ref(k);
-	e->t = k->target;
+	e->t = kvmdci_kernel_get_target(k);
 	e->requested = trigger;
 	for (int i = 0; i < COUNT_SLOTS; i++)
 		e->counts[i].vcpu = -1;

@@ -71,15 +71,6 @@ KVMDCI_EXPORT const char *kvmdci_io_dev_kind_name(int kind)
 	return kind >= 0 && kind < (int)ARRAY_SIZE(kind_names) ? kind_names[kind] : "unknown";
 }
 
-static int moff(struct kvmdci_kernel *k, const char *type, const char *path, uint64_t *o)
-{
-	struct ktypes_loc loc;
-	int r = kernel_member(k, NULL, type, path, &loc);
-	if (r == 0)
-		*o = loc.bit_offset / 8;
-	return r;
-}
-
 static uint64_t tsize(struct kvmdci_kernel *k, const char *type)
 {
 	uint64_t s = 0;
@@ -106,29 +97,32 @@ static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
 				   "struct kvm_coalesced_mmio_dev",
 				   {"dev"}},
 	};
-	struct ktypes_loc loc;
+	uint64_t size;
 	int r;
 
 	memset(l, 0, sizeof(*l));
-	if ((r = kernel_member(k, NULL, "struct kvm", "buses", &loc)) < 0)
+	if ((r = kernel_member_offset(k, NULL, "struct kvm", "buses", &l->kvm_buses, &size)) < 0)
 		goto missing;
-	l->kvm_buses = loc.bit_offset / 8;
-	l->nbuses = (int)(loc.size / 8);
+	l->nbuses = (int)(size / 8);
 	if (l->nbuses < 1 || l->nbuses > MAX_BUSES) {
-		kvmdci_err(k->ctx, "type info: struct kvm.buses has %d elements", l->nbuses);
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "type info: struct kvm.buses has %d elements",
+			   l->nbuses);
 		return -EINVAL;
 	}
-	if ((r = moff(k, "struct kvm_io_bus", "dev_count", &l->bus_dev_count)) < 0 ||
-	    (r = moff(k, "struct kvm_io_bus", "ioeventfd_count", &l->bus_ioeventfd_count)) < 0 ||
-	    (r = moff(k, "struct kvm_io_bus", "range", &l->bus_range)) < 0 ||
-	    (r = moff(k, "struct kvm_io_range", "addr", &l->range_addr)) < 0 ||
-	    (r = moff(k, "struct kvm_io_range", "len", &l->range_len)) < 0 ||
-	    (r = moff(k, "struct kvm_io_range", "dev", &l->range_dev)) < 0 ||
-	    (r = moff(k, "struct kvm_io_device", "ops", &l->dev_ops)) < 0)
-		goto missing;
+	const struct kernel_field f[] = {
+		{"struct kvm_io_bus", "dev_count", &l->bus_dev_count},
+		{"struct kvm_io_bus", "ioeventfd_count", &l->bus_ioeventfd_count},
+		{"struct kvm_io_bus", "range", &l->bus_range},
+		{"struct kvm_io_range", "addr", &l->range_addr},
+		{"struct kvm_io_range", "len", &l->range_len},
+		{"struct kvm_io_range", "dev", &l->range_dev},
+		{"struct kvm_io_device", "ops", &l->dev_ops},
+	};
+	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
+		return r;
 	l->range_size = tsize(k, "struct kvm_io_range");
 	if (l->range_size < l->range_dev + 8 || l->range_size > 256) {
-		kvmdci_err(k->ctx, "type info: struct kvm_io_range has size %llu",
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "type info: struct kvm_io_range has size %llu",
 			   (unsigned long long)l->range_size);
 		return -EINVAL;
 	}
@@ -142,29 +136,40 @@ static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
 		}
 		for (int j = 0; j < 2 && owners[i].member[j] && l->dev_off[i] < 0; j++) {
 			uint64_t o;
-			if (moff(k, owners[i].type, owners[i].member[j], &o) == 0)
+			if (kernel_member_offset(k, NULL, owners[i].type, owners[i].member[j], &o,
+						 NULL) == 0)
 				l->dev_off[i] = (int64_t)o;
 		}
 		if (!l->ops[i])
-			kvmdci_info(k->ctx, "no symbol kvm:%s; such devices show as unknown",
+			kvmdci_info(kvmdci_kernel_get_ctx(k),
+				    "no symbol kvm:%s; such devices show as unknown",
 				    owners[i].sym[0]);
 	}
-	l->has_ev = (l->ev_size = tsize(k, "struct _ioeventfd")) > 0 &&
-		    l->ev_size <= MAX_OBJECT_READ &&
-		    moff(k, "struct _ioeventfd", "addr", &l->ev_addr) == 0 &&
-		    moff(k, "struct _ioeventfd", "length", &l->ev_length) == 0 &&
-		    moff(k, "struct _ioeventfd", "datamatch", &l->ev_datamatch) == 0 &&
-		    moff(k, "struct _ioeventfd", "bus_idx", &l->ev_bus_idx) == 0 &&
-		    moff(k, "struct _ioeventfd", "wildcard", &l->ev_wildcard) == 0;
+	l->has_ev =
+		(l->ev_size = tsize(k, "struct _ioeventfd")) > 0 && l->ev_size <= MAX_OBJECT_READ &&
+		kernel_member_offset(k, NULL, "struct _ioeventfd", "addr", &l->ev_addr, NULL) ==
+			0 &&
+		kernel_member_offset(k, NULL, "struct _ioeventfd", "length", &l->ev_length, NULL) ==
+			0 &&
+		kernel_member_offset(k, NULL, "struct _ioeventfd", "datamatch", &l->ev_datamatch,
+				     NULL) == 0 &&
+		kernel_member_offset(k, NULL, "struct _ioeventfd", "bus_idx", &l->ev_bus_idx,
+				     NULL) == 0 &&
+		kernel_member_offset(k, NULL, "struct _ioeventfd", "wildcard", &l->ev_wildcard,
+				     NULL) == 0;
 	l->has_cm = (l->cm_size = tsize(k, "struct kvm_coalesced_mmio_dev")) > 0 &&
 		    l->cm_size <= MAX_OBJECT_READ &&
-		    moff(k, "struct kvm_coalesced_mmio_dev", "zone.addr", &l->cm_zone_addr) == 0 &&
-		    moff(k, "struct kvm_coalesced_mmio_dev", "zone.size", &l->cm_zone_size) == 0 &&
-		    moff(k, "struct kvm_coalesced_mmio_dev", "zone.pio", &l->cm_zone_pio) == 0;
-	l->has_ioapic = moff(k, "struct kvm_ioapic", "base_address", &l->ioapic_base) == 0;
+		    kernel_member_offset(k, NULL, "struct kvm_coalesced_mmio_dev", "zone.addr",
+					 &l->cm_zone_addr, NULL) == 0 &&
+		    kernel_member_offset(k, NULL, "struct kvm_coalesced_mmio_dev", "zone.size",
+					 &l->cm_zone_size, NULL) == 0 &&
+		    kernel_member_offset(k, NULL, "struct kvm_coalesced_mmio_dev", "zone.pio",
+					 &l->cm_zone_pio, NULL) == 0;
+	l->has_ioapic = kernel_member_offset(k, NULL, "struct kvm_ioapic", "base_address",
+					     &l->ioapic_base, NULL) == 0;
 	return 0;
 missing:
-	kvmdci_err(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
+	kvmdci_err(kvmdci_kernel_get_ctx(k), "%s", kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(k)));
 	return r;
 }
 
@@ -176,7 +181,8 @@ static int read_buses(struct kvmdci_kernel *k, const struct iobus_layout *l, uin
 	int r = kvmdci_kernel_read(k, vm + l->kvm_buses, b, (size_t)l->nbuses * 8);
 
 	if (r < 0) {
-		kvmdci_err(k->ctx, "struct kvm at 0x%llx: cannot read buses[] at 0x%llx",
+		kvmdci_err(kvmdci_kernel_get_ctx(k),
+			   "struct kvm at 0x%llx: cannot read buses[] at 0x%llx",
 			   (unsigned long long)vm, (unsigned long long)(vm + l->kvm_buses));
 		return r;
 	}
@@ -199,7 +205,7 @@ static int read_bus_header(struct kvmdci_kernel *k, const struct iobus_layout *l
 	if (hi + 4 - lo > sizeof(b))
 		return -EINVAL;
 	if ((r = kvmdci_kernel_read(k, bus + lo, b, hi + 4 - lo)) < 0) {
-		kvmdci_err(k->ctx, "cannot read struct kvm_io_bus at 0x%llx",
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "cannot read struct kvm_io_bus at 0x%llx",
 			   (unsigned long long)bus);
 		return r;
 	}
@@ -207,7 +213,7 @@ static int read_bus_header(struct kvmdci_kernel *k, const struct iobus_layout *l
 	*ioeventfd_count = (int32_t)le32(b + l->bus_ioeventfd_count - lo);
 	if (*dev_count < 0 || *ioeventfd_count < 0 || *ioeventfd_count > *dev_count ||
 	    *dev_count - *ioeventfd_count > NR_IOBUS_DEVS || *dev_count > MAX_IO_RANGES) {
-		kvmdci_err(k->ctx,
+		kvmdci_err(kvmdci_kernel_get_ctx(k),
 			   "struct kvm_io_bus at 0x%llx: absurd dev_count %d / "
 			   "ioeventfd_count %d (at most %d devices besides ioeventfds)",
 			   (unsigned long long)bus, *dev_count, *ioeventfd_count, NR_IOBUS_DEVS);
@@ -235,43 +241,10 @@ KVMDCI_EXPORT int kvmdci_kvm_io_buses(struct kvmdci_kernel *k, uint64_t vm,
 			bi->error = read_bus_header(k, &l, buses[i], &bi->dev_count,
 						    &bi->ioeventfd_count);
 		if (bi->error)
-			kvmdci_warn(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
+			kvmdci_warn(kvmdci_kernel_get_ctx(k), "%s",
+				    kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(k)));
 	}
 	return l.nbuses;
-}
-
-/* "module:symbol+0xoff" for an address in a module or vmlinux; "" when none is near. */
-static void symbolize(struct kvmdci_kernel *k, uint64_t addr, char *buf, size_t sz)
-{
-	const char *best = NULL, *mod = NULL;
-	uint64_t best_addr = 0, sa;
-
-	buf[0] = '\0';
-	for (int i = 0; i < k->nmods; i++) {
-		struct kmodule *m = &k->mods[i];
-		if (kernel_module_load_syms(k, m) < 0)
-			continue;
-		const char *n = symtab_name_at(&m->syms, addr, &sa);
-		if (n && sa <= addr && sa >= best_addr) {
-			best = n;
-			best_addr = sa;
-			mod = m->name;
-		}
-	}
-	const char *n = symtab_name_at(&k->vsyms, addr - k->kaslr, &sa);
-	if (n && sa + k->kaslr <= addr && sa + k->kaslr >= best_addr) {
-		best = n;
-		best_addr = sa + k->kaslr;
-		mod = NULL;
-	}
-	/* symtab_name_at gives the last symbol below: past 64 KiB it is not this object */
-	if (!best || addr - best_addr >= 0x10000)
-		return;
-	if (addr == best_addr)
-		snprintf(buf, sz, "%s%s%s", mod ? mod : "", mod ? ":" : "", best);
-	else
-		snprintf(buf, sz, "%s%s%s+0x%llx", mod ? mod : "", mod ? ":" : "", best,
-			 (unsigned long long)(addr - best_addr));
 }
 
 static const int kind_of_ops[NR_OPS] = {
@@ -289,7 +262,8 @@ static void decode_dev(struct kvmdci_kernel *k, const struct iobus_layout *l,
 	int r, which = -1;
 
 	if ((r = kvmdci_kernel_read_u64(k, o->dev + l->dev_ops, &o->ops)) < 0) {
-		kvmdci_warn(k->ctx, "kvm_io_device at 0x%llx (range 0x%llx len %d): unreadable",
+		kvmdci_warn(kvmdci_kernel_get_ctx(k),
+			    "kvm_io_device at 0x%llx (range 0x%llx len %d): unreadable",
 			    (unsigned long long)o->dev, (unsigned long long)o->addr, o->len);
 		o->error = r;
 		return;
@@ -298,10 +272,11 @@ static void decode_dev(struct kvmdci_kernel *k, const struct iobus_layout *l,
 		if (l->ops[i] && o->ops == l->ops[i])
 			which = i;
 	if (which < 0) {
-		symbolize(k, o->ops, o->ops_symbol, sizeof(o->ops_symbol));
+		if (kvmdci_kernel_symbolize(k, o->ops, o->ops_symbol, sizeof(o->ops_symbol)) < 0)
+			o->ops_symbol[0] = '\0';
 		return;
 	}
-	snprintf(o->ops_symbol, sizeof(o->ops_symbol), "kvm:%s", l->ops_sym[which]);
+	snprintf(o->ops_symbol, sizeof(o->ops_symbol), "kvm!%s+0x0", l->ops_sym[which]);
 	o->kind = kind_of_ops[which];
 	if (l->dev_off[which] < 0)
 		return;
@@ -341,8 +316,8 @@ static void decode_dev(struct kvmdci_kernel *k, const struct iobus_layout *l,
 		o->decoded = 1;
 		return;
 	}
-	kvmdci_warn(k->ctx, "%s at 0x%llx (device 0x%llx): unreadable", kind_names[o->kind],
-		    (unsigned long long)o->object, (unsigned long long)o->dev);
+	kvmdci_warn(kvmdci_kernel_get_ctx(k), "%s at 0x%llx (device 0x%llx): unreadable",
+		    kind_names[o->kind], (unsigned long long)o->object, (unsigned long long)o->dev);
 	o->error = r;
 }
 
@@ -358,7 +333,8 @@ KVMDCI_EXPORT int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int
 	if ((r = iobus_layout_get(k, &l)) < 0 || (r = read_buses(k, &l, vm, buses)) < 0)
 		return r;
 	if (bus < 0 || bus >= l.nbuses) {
-		kvmdci_err(k->ctx, "no bus %d: struct kvm.buses has %d", bus, l.nbuses);
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "no bus %d: struct kvm.buses has %d", bus,
+			   l.nbuses);
 		return -EINVAL;
 	}
 	if (!buses[bus])
@@ -372,7 +348,8 @@ KVMDCI_EXPORT int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int
 	if (!(ranges = malloc(sz)))
 		return -ENOMEM;
 	if ((r = kvmdci_kernel_read(k, buses[bus] + l.bus_range, ranges, sz)) < 0) {
-		kvmdci_err(k->ctx, "struct kvm_io_bus at 0x%llx: cannot read its %d ranges",
+		kvmdci_err(kvmdci_kernel_get_ctx(k),
+			   "struct kvm_io_bus at 0x%llx: cannot read its %d ranges",
 			   (unsigned long long)buses[bus], count);
 		free(ranges);
 		return r;
@@ -385,7 +362,8 @@ KVMDCI_EXPORT int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int
 		o->len = (int32_t)le32(p + l.range_len);
 		o->dev = le64(p + l.range_dev);
 		if (!o->dev) {
-			kvmdci_warn(k->ctx, "struct kvm_io_bus at 0x%llx: range %d has no device",
+			kvmdci_warn(kvmdci_kernel_get_ctx(k),
+				    "struct kvm_io_bus at 0x%llx: range %d has no device",
 				    (unsigned long long)buses[bus], i);
 			o->error = -EINVAL;
 			continue;

@@ -28,3 +28,6 @@ int kvm_vm_vcpus(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t k
 		 int max);
 int kvm_vcpu_info_read(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t vcpu,
 		       struct kvmdci_vcpu_info *vi);
+/* The value (a bit of regs_avail) of enumerator @name of enum kvm_reg, from kvm's types or
+ * vmlinux's: -ENOENT when absent, -ERANGE when not a bit number below 32. */
+int kvm_reg_bit(struct kvmdci_kernel *k, const char *name);

@@ -64,7 +64,8 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 
 	if ((r = kernel_member(k, NULL, "struct kvm_vcpu", "stat", &loc)) < 0 ||
 	    (r = kernel_type(k, NULL, "struct kvm_vcpu_stat", &btf, &id)) < 0) {
-		kvmdci_err(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "%s",
+			   kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(k)));
 		return r;
 	}
 	l = calloc(1, sizeof(*l));
@@ -74,7 +75,8 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 	l->size = loc.size;
 	l->n = collect(btf, id, 0, l->f, 0, MAX_STATS, 0);
 	if (l->n == 0 || l->size == 0 || l->size > 8192) {
-		kvmdci_err(k->ctx, "type info: struct kvm_vcpu_stat has no 64-bit counters");
+		kvmdci_err(kvmdci_kernel_get_ctx(k),
+			   "type info: struct kvm_vcpu_stat has no 64-bit counters");
 		free(l);
 		return -ENOENT;
 	}
@@ -106,7 +108,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_read(struct kvmdci_kernel *k,
 	int r = kvmdci_kernel_read(k, vcpu + l->stat_off, buf, l->size);
 
 	if (r < 0) {
-		kvmdci_err(k->ctx, "cannot read kvm_vcpu.stat of vCPU 0x%llx",
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "cannot read kvm_vcpu.stat of vCPU 0x%llx",
 			   (unsigned long long)vcpu);
 		return r;
 	}

@@ -7,6 +7,7 @@
  * those offsets against the APM. vcpu_svm: vmcb, then vmcb01/current_vmcb (kvm_vmcb_info,
  * 5.13+) or vmcb_pa (<= 5.12), and nested (svm_nested_state: vmcb02, vmcb12_gpa, hsave_msr).
  */
+#include <bpf/btf.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -15,21 +16,6 @@
 
 #define SVM_MOD "kvm_amd"
 #define VMCB_SIZE 4096
-
-static int member(const struct virt_env *e, const char *type, uint64_t base, const char *path,
-		  uint64_t *v)
-{
-	struct ktypes_loc loc;
-	uint8_t b[8] = { 0 };
-	int r = kernel_member(e->k, SVM_MOD, type, path, &loc);
-
-	if (r < 0)
-		return r;
-	if ((r = e->read(e->data, base + loc.bit_offset / 8, b, loc.size < 8 ? loc.size : 8)) < 0)
-		return r;
-	*v = le64(b);
-	return 0;
-}
 
 /* APM vol. 2 table B-1 (VMCB control area, offsets 0x00-0x17): bit numbers over the words. */
 KVMDCI_EXPORT const char *kvmdci_svm_intercept_name(int bit)
@@ -90,36 +76,38 @@ int svm_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_svm_vcp
 	memset(out, 0, sizeof(*out));
 	out->vcpu = vcpu;
 	out->asid = -1;
-	if ((r = member(e, T, vcpu, "vmcb", &v)) < 0) {
+	if ((r = virt_member_read(e, SVM_MOD, T, vcpu, "vmcb", &v)) < 0) {
 		if (r == -ENOENT)
-			kvmdci_err(e->k->ctx, "%s", kvmdci_ctx_last_error(e->k->ctx));
+			kvmdci_err(kvmdci_kernel_get_ctx(e->k), "%s",
+				   kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(e->k)));
 		else
-			kvmdci_err(e->k->ctx, "struct vcpu_svm at 0x%llx: unreadable",
+			kvmdci_err(kvmdci_kernel_get_ctx(e->k),
+				   "struct vcpu_svm at 0x%llx: unreadable",
 				   (unsigned long long)vcpu);
 		return r;
 	}
 	out->vmcb = v;
-	if (member(e, T, vcpu, "vmcb01.ptr", &v) == 0) { /* 5.13+ */
+	if (virt_member_read(e, SVM_MOD, T, vcpu, "vmcb01.ptr", &v) == 0) { /* 5.13+ */
 		out->vmcb01 = v;
-		if (member(e, T, vcpu, "vmcb01.pa", &v) == 0)
+		if (virt_member_read(e, SVM_MOD, T, vcpu, "vmcb01.pa", &v) == 0)
 			out->vmcb01_pa = v;
-		if (member(e, T, vcpu, "current_vmcb", &cur) == 0 && cur &&
-		    member(e, "struct kvm_vmcb_info", cur, "pa", &v) == 0)
+		if (virt_member_read(e, SVM_MOD, T, vcpu, "current_vmcb", &cur) == 0 && cur &&
+		    virt_member_read(e, SVM_MOD, "struct kvm_vmcb_info", cur, "pa", &v) == 0)
 			out->vmcb_pa = v;
-		if (member(e, T, vcpu, "nested.vmcb02.ptr", &v) == 0)
+		if (virt_member_read(e, SVM_MOD, T, vcpu, "nested.vmcb02.ptr", &v) == 0)
 			out->vmcb02 = v;
 		out->guest_mode = out->vmcb != out->vmcb01;
-	} else if (member(e, T, vcpu, "vmcb_pa", &v) == 0) { /* <= 5.12 */
+	} else if (virt_member_read(e, SVM_MOD, T, vcpu, "vmcb_pa", &v) == 0) { /* <= 5.12 */
 		out->vmcb_pa = v;
 		out->vmcb01 = out->vmcb;
 		out->vmcb01_pa = v;
 	}
-	if (member(e, T, vcpu, "nested.vmcb12_gpa", &v) == 0 ||
-	    member(e, T, vcpu, "nested.vmcb", &v) == 0) /* <= 5.9 */
+	if (virt_member_read(e, SVM_MOD, T, vcpu, "nested.vmcb12_gpa", &v) == 0 ||
+	    virt_member_read(e, SVM_MOD, T, vcpu, "nested.vmcb", &v) == 0) /* <= 5.9 */
 		out->vmcb12_gpa = v;
-	if (member(e, T, vcpu, "nested.hsave_msr", &v) == 0)
+	if (virt_member_read(e, SVM_MOD, T, vcpu, "nested.hsave_msr", &v) == 0)
 		out->hsave_msr = v;
-	if (member(e, T, vcpu, "asid", &v) == 0)
+	if (virt_member_read(e, SVM_MOD, T, vcpu, "asid", &v) == 0)
 		out->asid = (int32_t)(uint32_t)v;
 	return 0;
 }
@@ -157,7 +145,8 @@ int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *o
 	memset(out, 0, sizeof(*out));
 	out->addr = addr;
 	if ((r = e->read(e->data, addr, b, VMCB_SIZE)) < 0) {
-		kvmdci_err(e->k->ctx, "VMCB at 0x%llx: unreadable", (unsigned long long)addr);
+		kvmdci_err(kvmdci_kernel_get_ctx(e->k), "VMCB at 0x%llx: unreadable",
+			   (unsigned long long)addr);
 		free(b);
 		return r;
 	}
@@ -218,7 +207,8 @@ int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *o
 		sp[i]->base = field(b, e, p, &missing);
 	}
 	if (missing)
-		kvmdci_info(e->k->ctx, "type info: struct vmcb lacks some fields (left 0)");
+		kvmdci_info(kvmdci_kernel_get_ctx(e->k),
+			    "type info: struct vmcb lacks some fields (left 0)");
 	free(b);
 	return 0;
 }
@@ -235,7 +225,7 @@ KVMDCI_EXPORT int kvmdci_svm_vcpu(struct kvmdci_kernel *k, uint64_t vcpu,
 	struct virt_env e;
 
 	if (!kvmdci_kernel_has_module(k, SVM_MOD)) {
-		kvmdci_err(k->ctx, "kvm_amd is not loaded on the target");
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "kvm_amd is not loaded on the target");
 		return -ENODEV;
 	}
 	virt_env_kernel(&e, k);
@@ -257,4 +247,106 @@ KVMDCI_EXPORT int kvmdci_svm_vmcb_fields(struct kvmdci_kernel *k, uint64_t addr,
 
 	virt_env_kernel(&e, k);
 	return svm_vmcb_fields_read(&e, addr, out, max);
+}
+
+/* ---- KVM's per-CPU SVM data and the host save area ---- */
+
+/* svm_data: DEFINE_PER_CPU(struct svm_cpu_data *, ...) through 6.0, the struct from 6.1. */
+int svm_data_is_pointer(struct kvmdci_kernel *k)
+{
+	struct btf *btf;
+	int32_t id;
+
+	if (kernel_type(k, "kvm_amd", "struct svm_cpu_data", &btf, &id) < 0)
+		return -ENOENT;
+	int32_t var = btf__find_by_name_kind(btf, "svm_data", BTF_KIND_VAR);
+	if (var > 0) {
+		const struct btf_type *v = btf__type_by_id(btf, (uint32_t)var);
+		const struct btf_type *t =
+			btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, v->type));
+		return t && btf_is_ptr(t);
+	}
+	/* no variable in the type info (DWARF-converted): 6.0's struct still had `cpu` */
+	struct ktypes_loc loc;
+	return kernel_member(k, "kvm_amd", "struct svm_cpu_data", "cpu", &loc) == 0;
+}
+
+int svm_percpu_read(const struct virt_env *e, uint64_t sym_svm, int is_pointer, uint64_t pcpu,
+		    struct svm_percpu *out)
+{
+	static const char *const T = "struct svm_cpu_data";
+	uint64_t sd = sym_svm + pcpu, v;
+	uint8_t b[8];
+
+	memset(out, 0, sizeof(*out));
+	if (is_pointer) {
+		if (e->read(e->data, sd, b, 8) < 0)
+			return -EFAULT;
+		sd = le64(b);
+	}
+	out->svm_data = sd;
+	if (!sd)
+		return 0;
+	if (virt_member_read(e, SVM_MOD, T, sd, "save_area", &v) == 0)
+		out->save_area = v;
+	if (virt_member_read(e, SVM_MOD, T, sd, "save_area_pa", &v) == 0)
+		out->save_area_pa = v;
+	if (virt_member_read(e, SVM_MOD, T, sd, "current_vmcb", &v) == 0)
+		out->current_vmcb = v;
+	return 0;
+}
+
+/* The physical address of the host save area: save_area_pa, or the page save_area points to
+ * (struct page * -> pfn through vmemmap_base) on kernels without save_area_pa. */
+static int svm_save_area_pa(struct kvmdci_kernel *k, const struct svm_percpu *sd, uint64_t *pa)
+{
+	uint64_t v, vmemmap, psize;
+
+	if (sd->save_area_pa) {
+		*pa = sd->save_area_pa;
+		return 0;
+	}
+	if (!sd->save_area || kernel_vmlinux_symbol(k, "vmemmap_base", &v) < 0 ||
+	    kvmdci_kernel_read_u64(k, v, &vmemmap) < 0 ||
+	    kvmdci_kernel_type_size(k, NULL, "struct page", &psize) < 0 || !psize)
+		return -ENOENT;
+	if (sd->save_area < vmemmap)
+		return -EINVAL;
+	*pa = (sd->save_area - vmemmap) / psize * 4096;
+	return 0;
+}
+
+/*
+ * VMRUN saved the host's rip and rsp in the host save area, whose physical address KVM keeps
+ * per CPU in kvm_amd's svm_data. The area is laid out as a VMCB on QEMU (helper_vmrun() writes
+ * save.rip and save.rsp there); real processors may keep it in their own format, so callers
+ * use the values only when rip is kernel text.
+ */
+int svm_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp)
+{
+	struct kvmdci_target *t = kvmdci_kernel_get_target(k);
+	uint64_t var, pcpu, o_rip, o_rsp, pa;
+	struct svm_percpu sd;
+	struct virt_env e;
+	int r, is_ptr;
+
+	if (!kvmdci_kernel_has_module(k, SVM_MOD) ||
+	    kvmdci_kernel_symbol(k, "kvm_amd:svm_data", &var) < 0 ||
+	    (is_ptr = svm_data_is_pointer(k)) < 0)
+		return -ENOENT;
+	if (kernel_percpu_addr(k, 0, lcpu, &pcpu) < 0)
+		return -EFAULT;
+	if (kernel_member_offset(k, SVM_MOD, "struct vmcb", "save.rip", &o_rip, NULL) < 0 ||
+	    kernel_member_offset(k, SVM_MOD, "struct vmcb", "save.rsp", &o_rsp, NULL) < 0)
+		return -ENOENT;
+	virt_env_kernel(&e, k);
+	if ((r = svm_percpu_read(&e, var, is_ptr, pcpu, &sd)) < 0 ||
+	    (r = svm_save_area_pa(k, &sd, &pa)) < 0)
+		return r;
+	if (!pa || (pa & 0xfff))
+		return -EINVAL;
+	if ((r = kvmdci_target_read_phys(t, pa + o_rip, rip, 8)) < 0 ||
+	    (r = kvmdci_target_read_phys(t, pa + o_rsp, rsp, 8)) < 0)
+		return r;
+	return 0;
 }

@@ -42,34 +42,13 @@ KVMDCI_EXPORT const char *kvmdci_vcpu_mode_name(int mode)
 	return mode >= 0 && mode < (int)ARRAY_SIZE(names) ? names[mode] : "unknown";
 }
 
-/* Value of enumerator @name of "enum kvm_reg" in the kvm module's (or vmlinux's) BTF. */
-static int kvm_reg_value(struct kvmdci_kernel *k, const char *name)
+int kvm_reg_bit(struct kvmdci_kernel *k, const char *name)
 {
-	struct btf *btf;
-	int32_t id;
+	int64_t v;
 
-	if (kernel_type(k, "kvm", "enum kvm_reg", &btf, &id) < 0 &&
-	    kernel_type(k, NULL, "enum kvm_reg", &btf, &id) < 0)
+	if (kernel_enum_value(k, "kvm", "enum kvm_reg", name, &v) < 0)
 		return -ENOENT;
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
-	const struct btf_enum *e = btf_enum(t);
-	for (int i = 0; i < btf_vlen(t); i++)
-		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name))
-			return e[i].val >= 0 && e[i].val < 32 ? e[i].val : -ERANGE;
-	return -ENOENT;
-}
-
-static int vmember(struct kvmdci_kernel *k, const char *type, const char *path, uint64_t *o,
-		   uint64_t *size)
-{
-	struct ktypes_loc loc;
-	int r = kernel_member(k, NULL, type, path, &loc);
-	if (r < 0)
-		return r;
-	*o = loc.bit_offset / 8;
-	if (size)
-		*size = loc.size;
-	return 0;
+	return v >= 0 && v < 32 ? (int)v : -ERANGE;
 }
 
 static int vcpu_layout_get(struct kvmdci_kernel *k, struct vcpu_layout *v)
@@ -83,28 +62,32 @@ static int vcpu_layout_get(struct kvmdci_kernel *k, struct vcpu_layout *v)
 	int r;
 
 	memset(v, 0, sizeof(*v));
-	if ((r = vmember(k, "struct kvm_vcpu", "arch.regs", &v->regs, &size)) < 0 ||
-	    (r = vmember(k, "struct kvm_vcpu", "arch.efer", &v->efer, NULL)) < 0)
+	if ((r = kernel_member_offset(k, NULL, "struct kvm_vcpu", "arch.regs", &v->regs, &size)) <
+		    0 ||
+	    (r = kernel_member_offset(k, NULL, "struct kvm_vcpu", "arch.efer", &v->efer, NULL)) < 0)
 		return r;
 	v->nregs = size / 8;
 	for (int i = 0; i < 3; i++)
-		if ((r = vmember(k, "struct kvm_vcpu", crs[i], &v->cr[i], NULL)) < 0)
+		if ((r = kernel_member_offset(k, NULL, "struct kvm_vcpu", crs[i], &v->cr[i],
+					      NULL)) < 0)
 			return r;
-	v->has_mode = vmember(k, "struct kvm_vcpu", "mode", &v->mode, NULL) == 0;
-	v->has_pid = vmember(k, "struct kvm_vcpu", "pid", &v->pid, NULL) == 0;
-	v->has_pid_nr = vmember(k, "struct pid", "numbers[0].nr", &v->pid_nr, NULL) == 0;
-	v->has_regs_avail =
-		vmember(k, "struct kvm_vcpu", "arch.regs_avail", &v->regs_avail, NULL) == 0 &&
-		vmember(k, "struct kvm_vcpu", "arch.regs_dirty", &v->regs_dirty, NULL) == 0;
+	v->has_mode = kernel_member_offset(k, NULL, "struct kvm_vcpu", "mode", &v->mode, NULL) == 0;
+	v->has_pid = kernel_member_offset(k, NULL, "struct kvm_vcpu", "pid", &v->pid, NULL) == 0;
+	v->has_pid_nr =
+		kernel_member_offset(k, NULL, "struct pid", "numbers[0].nr", &v->pid_nr, NULL) == 0;
+	v->has_regs_avail = kernel_member_offset(k, NULL, "struct kvm_vcpu", "arch.regs_avail",
+						 &v->regs_avail, NULL) == 0 &&
+			    kernel_member_offset(k, NULL, "struct kvm_vcpu", "arch.regs_dirty",
+						 &v->regs_dirty, NULL) == 0;
 	for (int i = 0; i < KVMDCI_NR_REGS; i++)
 		v->lazy_bit[i] = -1;
 	for (size_t i = 0; i < ARRAY_SIZE(lazy); i++) {
 		int reg = 0;
 		while (strcmp(reg_names[reg], lazy[i][0]))
 			reg++;
-		v->lazy_bit[reg] = kvm_reg_value(k, lazy[i][1]);
+		v->lazy_bit[reg] = kvm_reg_bit(k, lazy[i][1]);
 		if (v->lazy_bit[reg] < 0)
-			kvmdci_info(k->ctx,
+			kvmdci_info(kvmdci_kernel_get_ctx(k),
 				    "type info: no %s in enum kvm_reg; %s counts as not "
 				    "cached on VMX",
 				    lazy[i][1], lazy[i][0]);
@@ -131,7 +114,8 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 	int r;
 
 	if ((r = kvm_layout_get(k, &l)) < 0 || (r = vcpu_layout_get(k, &v)) < 0) {
-		kvmdci_err(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "%s",
+			   kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(k)));
 		return r;
 	}
 	memset(out, 0, sizeof(*out));
@@ -139,7 +123,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 	out->pid = -1;
 	out->mode = -1;
 	if ((r = kvm_vcpu_info_read(k, &l, vcpu, &vi)) < 0) {
-		kvmdci_err(k->ctx, "cannot read struct kvm_vcpu at 0x%llx",
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "cannot read struct kvm_vcpu at 0x%llx",
 			   (unsigned long long)vcpu);
 		return r;
 	}
@@ -164,14 +148,15 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 		span(v.regs_dirty, 4, &lo, &hi);
 	}
 	if (hi - lo > MAX_VCPU_SPAN) {
-		kvmdci_err(k->ctx, "type info: struct kvm_vcpu fields span %llu bytes",
+		kvmdci_err(kvmdci_kernel_get_ctx(k),
+			   "type info: struct kvm_vcpu fields span %llu bytes",
 			   (unsigned long long)(hi - lo));
 		return -EINVAL;
 	}
 	if (!(buf = malloc(hi - lo)))
 		return -ENOMEM;
 	if ((r = kvmdci_kernel_read(k, vcpu + lo, buf, hi - lo)) < 0) {
-		kvmdci_warn(k->ctx,
+		kvmdci_warn(kvmdci_kernel_get_ctx(k),
 			    "struct kvm_vcpu at 0x%llx: cannot read 0x%llx bytes at +0x%llx",
 			    (unsigned long long)vcpu, (unsigned long long)(hi - lo),
 			    (unsigned long long)lo);
@@ -212,7 +197,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 		if ((r = kvmdci_kernel_read(k, pid + v.pid_nr, b, 4)) == 0) {
 			out->pid = (int32_t)le32(b);
 		} else {
-			kvmdci_warn(k->ctx,
+			kvmdci_warn(kvmdci_kernel_get_ctx(k),
 				    "struct kvm_vcpu at 0x%llx: cannot read its struct pid at "
 				    "0x%llx",
 				    (unsigned long long)vcpu, (unsigned long long)pid);

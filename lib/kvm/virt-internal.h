@@ -22,6 +22,28 @@ struct virt_env {
 	void *data;
 };
 
+/* Read integer member @path (up to 8 bytes, little-endian) of struct @type of @module at
+ * @base into @v; -ENOENT when the type info has no such member. */
+int virt_member_read(const struct virt_env *e, const char *module, const char *type, uint64_t base,
+		     const char *path, uint64_t *v);
+
+/* KVM's per-CPU SVM data of one CPU (kvm_amd's svm_data, struct svm_cpu_data). */
+struct svm_percpu {
+	uint64_t svm_data;     /* the struct's address, 0 when unknown */
+	uint64_t save_area;    /* struct page * of the host save area (0: absent) */
+	uint64_t save_area_pa; /* its physical address, where the kernel keeps it (0: absent) */
+	uint64_t current_vmcb;
+};
+/* Is svm_data a pointer (DEFINE_PER_CPU(struct svm_cpu_data *, ...) through 6.0) or the
+ * struct (6.1+)? Decided by type info. 1, 0, or -ENOENT without kvm_amd's types. */
+int svm_data_is_pointer(struct kvmdci_kernel *k);
+/* Read svm_data of the CPU whose per-CPU offset is @pcpu (@sym_svm: kvm_amd:svm_data,
+ * @is_pointer: svm_data_is_pointer()). */
+int svm_percpu_read(const struct virt_env *e, uint64_t sym_svm, int is_pointer, uint64_t pcpu,
+		    struct svm_percpu *out);
+/* The host's rip and rsp saved by VMRUN on Linux CPU @lcpu, from KVM's host save area. */
+int svm_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp);
+
 /* The environment of a kernel view on a live target or dump. */
 void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k);
 

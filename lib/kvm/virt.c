@@ -41,23 +41,35 @@ static int k_symbol(void *data, const char *name, uint64_t *addr)
 
 static int k_reg(void *data, int cpu, const char *name, uint64_t *val)
 {
-	struct kvmdci_kernel *k = data;
-	return kvmdci_target_reg_read(k->target, cpu, name, val);
+	return kvmdci_target_reg_read(kvmdci_kernel_get_target(data), cpu, name, val);
 }
 
 /* Does the host kernel's linux_banner read back through this CPU's paging? */
 static int k_in_guest(void *data, int cpu, char *why, size_t whylen)
 {
-	struct kvmdci_kernel *k = data;
-	char b[16];
+	int sees = kernel_cpu_sees_kernel(data, cpu);
 
-	if (!k->banner_addr)
+	if (sees < 0)
 		return -1;
-	if (kvmdci_target_read_virt(k->target, cpu, k->banner_addr, b, sizeof(b)) == 0 &&
-	    !memcmp(b, k->banner, sizeof(b)))
+	if (sees)
 		return 0;
 	snprintf(why, whylen, "the kernel's linux_banner does not read back through its paging");
 	return 1;
+}
+
+int virt_member_read(const struct virt_env *e, const char *module, const char *type, uint64_t base,
+		     const char *path, uint64_t *v)
+{
+	uint64_t off, size;
+	uint8_t b[8] = {0};
+	int r = kernel_member_offset(e->k, module, type, path, &off, &size);
+
+	if (r < 0)
+		return r;
+	if ((r = e->read(e->data, base + off, b, size < 8 ? size : 8)) < 0)
+		return r;
+	*v = le64(b);
+	return 0;
 }
 
 void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k)
@@ -68,7 +80,9 @@ void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k)
 	e->symbol = k_symbol;
 	e->reg = k_reg;
 	e->in_guest = k_in_guest;
-	e->ncpus = k->target ? kvmdci_target_cpu_count(k->target) : 0;
+	struct kvmdci_target *t = kvmdci_kernel_get_target(k);
+
+	e->ncpus = t ? kvmdci_target_cpu_count(t) : 0;
 	e->data = k;
 }
 
@@ -175,12 +189,14 @@ int virt_struct_fields(const struct virt_env *e, const char *module, const char 
 	int r;
 
 	if ((r = kernel_type(e->k, module, type, &w.btf, &id)) < 0) {
-		kvmdci_err(e->k->ctx, "%s", kvmdci_ctx_last_error(e->k->ctx));
+		kvmdci_err(kvmdci_kernel_get_ctx(e->k), "%s",
+			   kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(e->k)));
 		return r;
 	}
 	long size = ktypes_size(w.btf, id);
 	if (size <= 0 || (size_t)size > MAX_STRUCT) {
-		kvmdci_err(e->k->ctx, "type info: %s has an absurd size %ld", type, size);
+		kvmdci_err(kvmdci_kernel_get_ctx(e->k), "type info: %s has an absurd size %ld",
+			   type, size);
 		return -EINVAL;
 	}
 	w.size = (size_t)size < max_size ? (size_t)size : max_size;
@@ -188,7 +204,7 @@ int virt_struct_fields(const struct virt_env *e, const char *module, const char 
 	if (!buf)
 		return -ENOMEM;
 	if ((r = e->read(e->data, addr, buf, w.size)) < 0) {
-		kvmdci_err(e->k->ctx, "%s at 0x%llx: cannot read %zu bytes", type,
+		kvmdci_err(kvmdci_kernel_get_ctx(e->k), "%s at 0x%llx: cannot read %zu bytes", type,
 			   (unsigned long long)addr, w.size);
 		free(buf);
 		return r;
@@ -263,25 +279,6 @@ static int cpumask_is_pointer(struct kvmdci_kernel *k)
 	return t && btf_is_ptr(t);
 }
 
-/* svm_data: DEFINE_PER_CPU(struct svm_cpu_data *, ...) through 6.0, the struct from 6.1. */
-static int svm_data_is_pointer(struct kvmdci_kernel *k)
-{
-	struct btf *btf;
-	int32_t id;
-
-	if (kernel_type(k, "kvm_amd", "struct svm_cpu_data", &btf, &id) < 0)
-		return -ENOENT;
-	int32_t var = btf__find_by_name_kind(btf, "svm_data", BTF_KIND_VAR);
-	if (var > 0) {
-		const struct btf_type *v = btf__type_by_id(btf, (uint32_t)var);
-		const struct btf_type *t = btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, v->type));
-		return t && btf_is_ptr(t);
-	}
-	/* no variable in the type info (DWARF-converted): 6.0's struct still had `cpu` */
-	struct ktypes_loc loc;
-	return kernel_member(k, "kvm_amd", "struct svm_cpu_data", "cpu", &loc) == 0;
-}
-
 static int rd64(const struct virt_env *e, uint64_t addr, uint64_t *v)
 {
 	uint8_t b[8];
@@ -289,20 +286,6 @@ static int rd64(const struct virt_env *e, uint64_t addr, uint64_t *v)
 	if (r == 0)
 		*v = le64(b);
 	return r;
-}
-
-static int svm_member(const struct virt_env *e, uint64_t base, const char *path, uint64_t *v)
-{
-	struct ktypes_loc loc;
-	uint8_t b[8] = { 0 };
-	int r = kernel_member(e->k, "kvm_amd", "struct svm_cpu_data", path, &loc);
-
-	if (r < 0)
-		return r;
-	if ((r = e->read(e->data, base + loc.bit_offset / 8, b, loc.size < 8 ? loc.size : 8)) < 0)
-		return r;
-	*v = le64(b);
-	return 0;
 }
 
 int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
@@ -332,7 +315,8 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 			svm_ptr = svm_data_is_pointer(k);
 	}
 	if (!have_pcpu && (sym_virt || sym_hw || sym_vmxarea || sym_vmcs || sym_svm))
-		kvmdci_warn(k->ctx, "no __per_cpu_offset symbol: per-CPU state unknown");
+		kvmdci_warn(kvmdci_kernel_get_ctx(k),
+			    "no __per_cpu_offset symbol: per-CPU state unknown");
 
 	for (int cpu = 0; cpu < e->ncpus; cpu++) {
 		struct kvmdci_cpu_virt c = { 0 };
@@ -384,26 +368,21 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 			else if (mask_ptr && bits == 0)
 				c.kvm_on = 0; /* never allocated: KVM never enabled anything */
 		} else if (!src[0] && vendor != KVMDCI_VENDOR_NONE) {
-			kvmdci_info(k->ctx, "no cpus_hardware_enabled, hardware_enabled or "
-					    "virtualization_enabled symbol in kvm");
+			kvmdci_info(kvmdci_kernel_get_ctx(k),
+				    "no cpus_hardware_enabled, hardware_enabled or "
+				    "virtualization_enabled symbol in kvm");
 		}
 		if (pcpu_ok && sym_vmxarea && rd64(e, sym_vmxarea + pcpu, &v) == 0)
 			c.vmxarea = v;
 		if (pcpu_ok && sym_vmcs && rd64(e, sym_vmcs + pcpu, &v) == 0)
 			c.current_vmcs = v;
-		if (pcpu_ok && sym_svm && svm_ptr >= 0) {
-			uint64_t sd = sym_svm + pcpu;
-			if (svm_ptr && rd64(e, sd, &sd) < 0)
-				sd = 0;
-			c.svm_data = sd;
-			if (sd) {
-				if (svm_member(e, sd, "save_area", &v) == 0)
-					c.save_area = v;
-				if (svm_member(e, sd, "save_area_pa", &v) == 0)
-					c.save_area_pa = v;
-				if (svm_member(e, sd, "current_vmcb", &v) == 0)
-					c.svm_current_vmcb = v;
-			}
+		struct svm_percpu sd;
+		if (pcpu_ok && sym_svm && svm_ptr >= 0 &&
+		    svm_percpu_read(e, sym_svm, svm_ptr, pcpu, &sd) == 0) {
+			c.svm_data = sd.svm_data;
+			c.save_area = sd.save_area;
+			c.save_area_pa = sd.save_area_pa;
+			c.svm_current_vmcb = sd.current_vmcb;
 		}
 		virt_verdict(&c, why);
 		if (c.in_guest != 0 && why[0]) {

@@ -13,60 +13,51 @@
 #define MAX_VMS KVM_LAYOUT_MAX_VMS
 #define MAX_VCPUS_PER_VM KVM_LAYOUT_MAX_VCPUS
 
-static int off(struct kvmdci_kernel *k, const char *type, const char *path, uint64_t *o,
-	       bool required)
-{
-	struct ktypes_loc loc;
-	int r = kernel_member(k, NULL, type, path, &loc);
-	if (r < 0) {
-		if (required)
-			kvmdci_err(k->ctx, "%s", kvmdci_ctx_last_error(k->ctx));
-		return r;
-	}
-	*o = loc.bit_offset / 8;
-	return 0;
-}
-
 int kvm_layout_get(struct kvmdci_kernel *k, struct kvm_layout *l)
 {
-	struct ktypes_loc loc;
+	bool has_array;
 	int r;
 
 	memset(l, 0, sizeof(*l));
 	if (kvmdci_kernel_symbol(k, "kvm:vm_list", &l->vm_list) < 0) {
-		kvmdci_err(k->ctx, "kvm.ko is not loaded on the target (no kvm:vm_list)");
+		kvmdci_err(kvmdci_kernel_get_ctx(k),
+			   "kvm.ko is not loaded on the target (no kvm:vm_list)");
 		return -ENODEV;
 	}
-	if ((r = off(k, "struct kvm", "vm_list", &l->kvm_vm_list, true)) < 0 ||
-	    (r = off(k, "struct kvm", "online_vcpus", &l->kvm_online_vcpus, true)) < 0 ||
-	    (r = off(k, "struct kvm", "userspace_pid", &l->kvm_userspace_pid, true)) < 0 ||
-	    (r = off(k, "struct kvm_vcpu", "vcpu_id", &l->vcpu_id, true)) < 0 ||
-	    (r = off(k, "struct kvm_vcpu", "cpu", &l->vcpu_cpu, true)) < 0 ||
-	    (r = off(k, "struct kvm_vcpu", "kvm", &l->vcpu_kvm, true)) < 0 ||
-	    (r = off(k, "struct kvm_vcpu", "stat.exits", &l->vcpu_stat_exits, true)) < 0)
+	const struct kernel_field f[] = {
+		{"struct kvm", "vm_list", &l->kvm_vm_list},
+		{"struct kvm", "online_vcpus", &l->kvm_online_vcpus},
+		{"struct kvm", "userspace_pid", &l->kvm_userspace_pid},
+		{"struct kvm_vcpu", "vcpu_id", &l->vcpu_id},
+		{"struct kvm_vcpu", "cpu", &l->vcpu_cpu},
+		{"struct kvm_vcpu", "kvm", &l->vcpu_kvm},
+		{"struct kvm_vcpu", "stat.exits", &l->vcpu_stat_exits},
+		{"struct kvm_vcpu", "vcpu_idx", &l->vcpu_idx, NULL, true, &l->has_vcpu_idx},
+		{"struct kvm", "created_vcpus", &l->kvm_created_vcpus, NULL, true,
+		 &l->has_created_vcpus},
+		{"struct kvm", "stats_id", &l->kvm_stats_id, &l->kvm_stats_id_size, true,
+		 &l->has_stats_id},
+		{"struct kvm", "vcpu_array", &l->kvm_vcpu_array, NULL, true, &l->xarray},
+		{"struct kvm", "vcpus", &l->kvm_vcpus, &l->vcpus_max, true, &has_array},
+	};
+	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
 		return r;
-	l->has_vcpu_idx = off(k, "struct kvm_vcpu", "vcpu_idx", &l->vcpu_idx, false) == 0;
-	l->has_created_vcpus =
-		off(k, "struct kvm", "created_vcpus", &l->kvm_created_vcpus, false) == 0;
-	if (kernel_member(k, NULL, "struct kvm", "stats_id", &loc) == 0) {
-		l->has_stats_id = true;
-		l->kvm_stats_id = loc.bit_offset / 8;
-		l->kvm_stats_id_size = loc.size;
+	if (l->xarray) {
+		const struct kernel_field xa[] = {
+			{"struct xarray", "xa_head", &l->xa_head},
+			{"struct xa_node", "shift", &l->xa_node_shift},
+			{"struct xa_node", "slots", &l->xa_node_slots},
+		};
+		l->kvm_vcpus = l->vcpus_max = 0;
+		return kernel_fields_resolve(k, NULL, xa, ARRAY_SIZE(xa));
 	}
-	if (off(k, "struct kvm", "vcpu_array", &l->kvm_vcpu_array, false) == 0) {
-		l->xarray = true;
-		if ((r = off(k, "struct xarray", "xa_head", &l->xa_head, true)) < 0 ||
-		    (r = off(k, "struct xa_node", "shift", &l->xa_node_shift, true)) < 0 ||
-		    (r = off(k, "struct xa_node", "slots", &l->xa_node_slots, true)) < 0)
-			return r;
-	} else if (kernel_member(k, NULL, "struct kvm", "vcpus", &loc) == 0) {
-		l->kvm_vcpus = loc.bit_offset / 8;
-		l->vcpus_max = loc.size / 8;
-	} else {
-		kvmdci_err(k->ctx, "type info: struct kvm has neither vcpu_array nor vcpus[]");
-		return -ENOENT;
+	if (has_array) {
+		l->vcpus_max /= 8; /* bytes: pointers */
+		return 0;
 	}
-	return 0;
+	kvmdci_err(kvmdci_kernel_get_ctx(k),
+		   "type info: struct kvm has neither vcpu_array nor vcpus[]");
+	return -ENOENT;
 }
 
 /* xa_load() on target memory (lib/xarray.c): internal node pointers have the low bits 10. */
@@ -88,7 +79,7 @@ static int xa_load(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t
 		if ((r = kvmdci_kernel_read(k, node + l->xa_node_shift, &shift, 1)) < 0)
 			return r;
 		if (shift > 60 || shift % 6) {
-			kvmdci_err(k->ctx, "xarray node at 0x%llx: bad shift %u",
+			kvmdci_err(kvmdci_kernel_get_ctx(k), "xarray node at 0x%llx: bad shift %u",
 				   (unsigned long long)node, shift);
 			return -EINVAL;
 		}
@@ -104,7 +95,7 @@ static int xa_load(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t
 			return 0;
 		}
 	}
-	kvmdci_err(k->ctx, "xarray at 0x%llx: too deep", (unsigned long long)xa);
+	kvmdci_err(kvmdci_kernel_get_ctx(k), "xarray at 0x%llx: too deep", (unsigned long long)xa);
 	return -ELOOP;
 }
 
@@ -138,7 +129,8 @@ int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *v
 	int n = 0;
 
 	if (kvmdci_kernel_read_u64(k, l->vm_list, &next) < 0) {
-		kvmdci_err(k->ctx, "cannot read kvm:vm_list at 0x%llx", (unsigned long long)l->vm_list);
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "cannot read kvm:vm_list at 0x%llx",
+			   (unsigned long long)l->vm_list);
 		return -EFAULT;
 	}
 	while (next != l->vm_list) {
@@ -146,20 +138,24 @@ int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *v
 		/* a cycle that misses the head revisits a node already listed */
 		for (int i = 0; i < n; i++)
 			if (vms[i] == kvm) {
-				kvmdci_warn(k->ctx, "kvm:vm_list loops back to struct kvm at 0x%llx "
-						    "after %d VMs; the rest is ignored",
+				kvmdci_warn(kvmdci_kernel_get_ctx(k),
+					    "kvm:vm_list loops back to struct kvm at 0x%llx "
+					    "after %d VMs; the rest is ignored",
 					    (unsigned long long)kvm, n);
 				return n;
 			}
 		if (n >= max) {
-			kvmdci_warn(k->ctx, "kvm:vm_list: more than %d VMs; the rest is ignored", max);
+			kvmdci_warn(kvmdci_kernel_get_ctx(k),
+				    "kvm:vm_list: more than %d VMs; the rest is ignored", max);
 			return n;
 		}
 		vms[n++] = kvm;
 		if (kvmdci_kernel_read_u64(k, next, &next) < 0) {
-			kvmdci_warn(k->ctx, "struct kvm at 0x%llx: cannot read its vm_list link at "
-					    "0x%llx; the VMs after it are not listed",
-				    (unsigned long long)kvm, (unsigned long long)(kvm + l->kvm_vm_list));
+			kvmdci_warn(kvmdci_kernel_get_ctx(k),
+				    "struct kvm at 0x%llx: cannot read its vm_list link at "
+				    "0x%llx; the VMs after it are not listed",
+				    (unsigned long long)kvm,
+				    (unsigned long long)(kvm + l->kvm_vm_list));
 			return n;
 		}
 	}
@@ -173,13 +169,15 @@ int kvm_vm_vcpus(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t k
 	int r, n = 0;
 
 	if ((r = kvmdci_kernel_read(k, kvm + l->kvm_online_vcpus, b, 4)) < 0) {
-		kvmdci_warn(k->ctx, "cannot read struct kvm at 0x%llx", (unsigned long long)kvm);
+		kvmdci_warn(kvmdci_kernel_get_ctx(k), "cannot read struct kvm at 0x%llx",
+			    (unsigned long long)kvm);
 		return r;
 	}
 	int32_t online = (int32_t)le32(b);
 	if (online < 0 || online > MAX_VCPUS_PER_VM ||
 	    (!l->xarray && (uint64_t)online > l->vcpus_max)) {
-		kvmdci_warn(k->ctx, "struct kvm at 0x%llx: implausible online_vcpus %d",
+		kvmdci_warn(kvmdci_kernel_get_ctx(k),
+			    "struct kvm at 0x%llx: implausible online_vcpus %d",
 			    (unsigned long long)kvm, online);
 		return -EINVAL;
 	}
@@ -190,7 +188,8 @@ int kvm_vm_vcpus(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t k
 		else
 			r = kvmdci_kernel_read_u64(k, kvm + l->kvm_vcpus + (uint64_t)i * 8, &vcpu);
 		if (r < 0) {
-			kvmdci_warn(k->ctx, "struct kvm at 0x%llx: cannot read vCPU pointer %d",
+			kvmdci_warn(kvmdci_kernel_get_ctx(k),
+				    "struct kvm at 0x%llx: cannot read vCPU pointer %d",
 				    (unsigned long long)kvm, i);
 			continue;
 		}
@@ -222,8 +221,9 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpus(struct kvmdci_kernel *k, struct kvmdci_vcpu_i
 			if (found < max) {
 				memset(&out[found], 0, sizeof(out[found]));
 				if (kvm_vcpu_info_read(k, &l, vcpus[i], &out[found]) < 0) {
-					kvmdci_warn(k->ctx, "cannot read struct kvm_vcpu at 0x%llx "
-							    "(VM 0x%llx)",
+					kvmdci_warn(kvmdci_kernel_get_ctx(k),
+						    "cannot read struct kvm_vcpu at 0x%llx "
+						    "(VM 0x%llx)",
 						    (unsigned long long)vcpus[i],
 						    (unsigned long long)vms[v]);
 					continue;
@@ -281,7 +281,8 @@ KVMDCI_EXPORT int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info 
 					*c = '?';
 		}
 		if (vi->error)
-			kvmdci_warn(k->ctx, "struct kvm at 0x%llx: partly unreadable",
+			kvmdci_warn(kvmdci_kernel_get_ctx(k),
+				    "struct kvm at 0x%llx: partly unreadable",
 				    (unsigned long long)vms[i]);
 	}
 	free(vms);
@@ -290,9 +291,9 @@ KVMDCI_EXPORT int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info 
 
 KVMDCI_EXPORT enum kvmdci_vendor kvmdci_kvm_vendor(struct kvmdci_kernel *k)
 {
-	if (kvmdci_kernel_has_module(k, "kvm_intel"))
-		return KVMDCI_VENDOR_VMX;
-	if (kvmdci_kernel_has_module(k, "kvm_amd"))
-		return KVMDCI_VENDOR_SVM;
-	return KVMDCI_VENDOR_NONE;
+	const char *m = kernel_kvm_vendor_module(k);
+
+	if (!m)
+		return KVMDCI_VENDOR_NONE;
+	return !strcmp(m, "kvm_intel") ? KVMDCI_VENDOR_VMX : KVMDCI_VENDOR_SVM;
 }

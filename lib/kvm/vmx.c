@@ -15,72 +15,16 @@
 
 #include "internal.h"
 #include "kernel/kernel-internal.h"
+#include "kvm/kvm-internal.h"
 #include "kvm/virt-internal.h"
 
 #define VMCS12_REVISION 0x11e57ed0u /* arch/x86/kvm/vmx/vmcs12.h */
 #define VMCS12_MAX_SIZE 0x1000	    /* VMCS12_SIZE */
 #define VMX_MOD "kvm_intel"
 
-static int off(const struct virt_env *e, const char *type, const char *path, uint64_t *o,
-	       uint32_t *size)
-{
-	struct ktypes_loc loc;
-	int r = kernel_member(e->k, VMX_MOD, type, path, &loc);
-
-	if (r < 0)
-		return r;
-	*o = loc.bit_offset / 8;
-	if (size)
-		*size = loc.size;
-	return 0;
-}
-
 static int rd(const struct virt_env *e, uint64_t addr, void *buf, size_t len)
 {
 	return e->read(e->data, addr, buf, len);
-}
-
-static int rd_uint(const struct virt_env *e, uint64_t addr, uint32_t size, uint64_t *v)
-{
-	uint8_t b[8] = { 0 };
-	int r;
-
-	if (size > 8)
-		size = 8;
-	if ((r = rd(e, addr, b, size)) < 0)
-		return r;
-	*v = le64(b);
-	return 0;
-}
-
-/* Read member @path of struct vcpu_vmx (or @type) at @base into @v; -ENOENT when absent. */
-static int member(const struct virt_env *e, const char *type, uint64_t base, const char *path,
-		  uint64_t *v)
-{
-	uint64_t o;
-	uint32_t size;
-	int r = off(e, type, path, &o, &size);
-
-	if (r < 0)
-		return r;
-	return rd_uint(e, base + o, size, v);
-}
-
-/* Value of enumerator @name of enum kvm_reg (kvm's or vmlinux's BTF), -ENOENT when absent. */
-static int kvm_reg_bit(struct kvmdci_kernel *k, const char *name)
-{
-	struct btf *btf;
-	int32_t id;
-
-	if (kernel_type(k, "kvm", "enum kvm_reg", &btf, &id) < 0 &&
-	    kernel_type(k, NULL, "enum kvm_reg", &btf, &id) < 0)
-		return -ENOENT;
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
-	const struct btf_enum *en = btf_enum(t);
-	for (int i = 0; i < btf_vlen(t); i++)
-		if (!strcmp(btf__name_by_offset(btf, en[i].name_off), name))
-			return en[i].val >= 0 && en[i].val < 32 ? en[i].val : -ERANGE;
-	return -ENOENT;
 }
 
 KVMDCI_EXPORT const char *kvmdci_vmx_exit_flag_name(int bit)
@@ -113,39 +57,41 @@ int vmx_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmx_vcp
 	out->exit_qualification_valid = -1;
 	out->current_vmptr = UINT64_MAX;
 	/* required: without these this is not a vcpu_vmx we understand */
-	if ((r = off(e, T, "vmcs01", &o_vmcs01, NULL)) < 0 ||
-	    (r = member(e, T, vcpu, "loaded_vmcs", &lv)) < 0) {
+	if ((r = kernel_member_offset(e->k, VMX_MOD, T, "vmcs01", &o_vmcs01, NULL)) < 0 ||
+	    (r = virt_member_read(e, VMX_MOD, T, vcpu, "loaded_vmcs", &lv)) < 0) {
 		if (r == -ENOENT)
-			kvmdci_err(e->k->ctx, "%s", kvmdci_ctx_last_error(e->k->ctx));
+			kvmdci_err(kvmdci_kernel_get_ctx(e->k), "%s",
+				   kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(e->k)));
 		else
-			kvmdci_err(e->k->ctx, "struct vcpu_vmx at 0x%llx: unreadable",
+			kvmdci_err(kvmdci_kernel_get_ctx(e->k),
+				   "struct vcpu_vmx at 0x%llx: unreadable",
 				   (unsigned long long)vcpu);
 		return r;
 	}
 	out->loaded_vmcs = lv;
 	out->loaded_is_vmcs01 = lv == vcpu + o_vmcs01;
-	if (member(e, T, vcpu, "vmcs01.vmcs", &v) == 0)
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "vmcs01.vmcs", &v) == 0)
 		out->vmcs01_vmcs = v;
-	if (member(e, T, vcpu, "nested.vmcs02.vmcs", &v) == 0)
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "nested.vmcs02.vmcs", &v) == 0)
 		out->vmcs02_vmcs = v;
 
 	if (lv) {
 		static const char *const L = "struct loaded_vmcs";
-		if ((r = member(e, L, lv, "vmcs", &v)) == 0)
+		if ((r = virt_member_read(e, VMX_MOD, L, lv, "vmcs", &v)) == 0)
 			out->vmcs = v;
 		else
 			out->error = r;
-		if (member(e, L, lv, "shadow_vmcs", &v) == 0)
+		if (virt_member_read(e, VMX_MOD, L, lv, "shadow_vmcs", &v) == 0)
 			out->shadow_vmcs = v;
-		if (member(e, L, lv, "cpu", &v) == 0)
+		if (virt_member_read(e, VMX_MOD, L, lv, "cpu", &v) == 0)
 			out->cpu = (int32_t)(uint32_t)v;
-		if (member(e, L, lv, "launched", &v) == 0)
+		if (virt_member_read(e, VMX_MOD, L, lv, "launched", &v) == 0)
 			out->launched = (int32_t)(v & 0xff);
 	}
 	if (out->vmcs) {
 		uint64_t o_abort = 4;
 		uint8_t b[4];
-		off(e, "struct vmcs", "abort", &o_abort, NULL);
+		kernel_member_offset(e->k, VMX_MOD, "struct vmcs", "abort", &o_abort, NULL);
 		if ((r = rd(e, out->vmcs, b, 4)) == 0) {
 			uint32_t w = le32(b);
 			out->revision_id = w & 0x7fffffffu; /* struct vmcs_hdr: revision_id:31 */
@@ -156,39 +102,41 @@ int vmx_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmx_vcp
 			}
 		}
 		if (r < 0) {
-			kvmdci_warn(e->k->ctx, "VMCS region at 0x%llx: unreadable",
+			kvmdci_warn(kvmdci_kernel_get_ctx(e->k),
+				    "VMCS region at 0x%llx: unreadable",
 				    (unsigned long long)out->vmcs);
 			out->error = r;
 		}
 	}
 
 	/* exit information cached at the last exit: u32 or union vmx_exit_reason, 4 bytes */
-	if (member(e, T, vcpu, "exit_reason", &v) == 0) {
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "exit_reason", &v) == 0) {
 		out->exit_reason = (uint32_t)v;
 		out->exit_reason_basic = out->exit_reason & 0xffff;
 		out->exit_reason_flags = out->exit_reason & 0xffff0000u;
 	}
-	if (member(e, T, vcpu, "exit_intr_info", &v) == 0)
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "exit_intr_info", &v) == 0)
 		out->exit_intr_info = (uint32_t)v;
-	if (member(e, T, vcpu, "idt_vectoring_info", &v) == 0)
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "idt_vectoring_info", &v) == 0)
 		out->idt_vectoring_info = (uint32_t)v;
-	if (member(e, T, vcpu, "exit_qualification", &v) == 0) {
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "exit_qualification", &v) == 0) {
 		uint64_t avail;
 		int bit = kvm_reg_bit(e->k, "VCPU_EXREG_EXIT_INFO_1");
 		out->exit_qualification = v;
 		out->exit_qualification_valid = 0;
-		if (bit >= 0 && member(e, T, vcpu, "vcpu.arch.regs_avail", &avail) == 0)
+		if (bit >= 0 &&
+		    virt_member_read(e, VMX_MOD, T, vcpu, "vcpu.arch.regs_avail", &avail) == 0)
 			out->exit_qualification_valid = (avail >> bit) & 1;
 	}
 
 	/* nested VMX */
-	if (member(e, T, vcpu, "nested.vmxon", &v) == 0)
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "nested.vmxon", &v) == 0)
 		out->nested_vmxon = v & 0xff;
-	if (member(e, T, vcpu, "nested.vmxon_ptr", &v) == 0)
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "nested.vmxon_ptr", &v) == 0)
 		out->vmxon_ptr = v;
-	if (member(e, T, vcpu, "nested.current_vmptr", &v) == 0)
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "nested.current_vmptr", &v) == 0)
 		out->current_vmptr = v;
-	if (member(e, T, vcpu, "nested.cached_vmcs12", &v) == 0)
+	if (virt_member_read(e, VMX_MOD, T, vcpu, "nested.cached_vmcs12", &v) == 0)
 		out->cached_vmcs12 = v;
 	return 0;
 }
@@ -200,7 +148,8 @@ int vmx_vmcs12_read(const struct virt_env *e, uint64_t addr, uint32_t *revision,
 	int r, n;
 
 	if ((r = rd(e, addr, b, 4)) < 0) {
-		kvmdci_err(e->k->ctx, "vmcs12 at 0x%llx: unreadable", (unsigned long long)addr);
+		kvmdci_err(kvmdci_kernel_get_ctx(e->k), "vmcs12 at 0x%llx: unreadable",
+			   (unsigned long long)addr);
 		return r;
 	}
 	uint32_t rev = le32(b) & 0x7fffffffu;
@@ -219,7 +168,7 @@ int vmx_vmcs12_read(const struct virt_env *e, uint64_t addr, uint32_t *revision,
 			out[i].encoding = UINT32_MAX;
 	}
 	if (rev != VMCS12_REVISION)
-		kvmdci_warn(e->k->ctx,
+		kvmdci_warn(kvmdci_kernel_get_ctx(e->k),
 			    "vmcs12 at 0x%llx: revision 0x%x, not KVM's VMCS12_REVISION 0x%x",
 			    (unsigned long long)addr, rev, VMCS12_REVISION);
 	return n;
@@ -231,7 +180,7 @@ KVMDCI_EXPORT int kvmdci_vmx_vcpu(struct kvmdci_kernel *k, uint64_t vcpu,
 	struct virt_env e;
 
 	if (!kvmdci_kernel_has_module(k, VMX_MOD)) {
-		kvmdci_err(k->ctx, "kvm_intel is not loaded on the target");
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "kvm_intel is not loaded on the target");
 		return -ENODEV;
 	}
 	virt_env_kernel(&e, k);

@@ -1,0 +1,110 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The kernel view's own state: private to lib/kernel. lib/kvm and lib/catalog use the
+ * functions of kernel/kernel-internal.h, never these fields.
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "kernel/kernel-internal.h"
+#include "kernel/ktypes.h"
+#include "kernel/symtab.h"
+
+/* Where a piece of kernel knowledge came from, for kvmdci-kernel and the -v line. */
+struct ksource {
+	enum kvmdci_source_kind kind;
+	char format[32]; /* "System.map", "ELF symtab", "kallsyms", "BTF", ... */
+	char path[512];  /* the file, when kind is FILE */
+	uint64_t addr;   /* in target memory, when kind is MEMORY */
+	uint64_t size;   /* bytes (BTF), 0 when unknown */
+	uint64_t count;  /* symbols or types */
+};
+
+struct kmodule {
+	char name[64];
+	uint64_t addr; /* struct module * */
+	struct symtab syms;
+	int syms_loaded;
+	struct ksource syms_src;
+	struct ksource types_src;
+};
+
+/*
+ * The read cache: 4 KiB pages of kernel virtual memory, filled by 1 KiB sectors, valid for
+ * one stop of a live target (an entry belongs to one epoch; a new stop or a resume starts the
+ * next). Not used for dumps (their reads are a memcpy) nor /proc/kcore (live memory without
+ * stops). See kernel.c.
+ */
+#define KCACHE_PAGE 4096u
+#define KCACHE_SECTOR 1024u /* default fill: one `m` packet of QEMU's stub (<= ~2 KB) */
+#define KCACHE_SECTOR_MIN 64u
+#define KCACHE_PAGES 64     /* 256 KiB, allocated once, at the first cached read */
+#define KCACHE_TOUCH_BITS 10 /* sectors read once (exactly) this epoch: filled at the next touch */
+
+struct kcache_page {
+	uint64_t page; /* page address */
+	uint64_t epoch;
+	uint64_t used;      /* LRU tick */
+	uint64_t valid; /* bit i: sector i holds data */
+	uint8_t data[KCACHE_PAGE];
+};
+
+struct kcache_touch {
+	uint64_t addr; /* sector address */
+	uint64_t epoch;
+	bool failed; /* a whole-sector read failed this epoch: exact reads only */
+};
+
+struct kcache {
+	struct kcache_page pages[KCACHE_PAGES];
+	struct kcache_touch touch[1 << KCACHE_TOUCH_BITS];
+	uint64_t tick;
+	int last; /* index of the last page found */
+};
+
+struct kvmdci_kernel {
+	int refcount;
+	struct kvmdci_ctx *ctx;
+	struct kvmdci_target *target;
+	struct symtab vsyms;
+	struct ktypes types;
+	uint64_t kaslr;
+	uint64_t banner_addr;
+	char banner[16];
+	char release[128];
+	int reader;
+	bool reader_valid;
+	bool no_reader; /* no CPU showed the host kernel since the last stop */
+	uint64_t kcr3;
+	bool la57;
+	bool have_kcr3;
+	struct kmodule *mods;
+	int nmods;
+	char modules_dir[512];
+	struct ksource syms_src;
+	struct ksource types_src;
+	char kaslr_how[64]; /* how the KASLR offset was found */
+	/* read cache (see struct kcache) */
+	struct kcache *cache;
+	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */
+	unsigned int cache_sector; /* bytes per fill (KVMDCI_READ_CACHE) */
+	uint64_t cache_epoch; /* bumped at each stop and whenever the target's generation moved */
+	uint64_t cache_tgen;  /* the target generation cache_epoch belongs to */
+	struct kcache_stats {
+		uint64_t hits, fills, fill_failures, exact;
+	} cache_stats;
+};
+
+struct kmodule *kernel_module(struct kvmdci_kernel *k, const char *name);
+int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m);
+void kernel_set_reader(struct kvmdci_kernel *k, int cpu);
+/* Read through @cpu from now on (remembering its page-table root); -1: our own page walk. */
+void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
+/* Use VMCOREINFO's init_top_pgt + phys_base for our own page walk; -ENOENT without them. */
+int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k);
+/* A "KEY=value" line of a VMCOREINFO text. */
+bool kernel_vmcoreinfo_value(const char *vmci, const char *key, int base, uint64_t *val);
+/* Forget everything the read cache holds (memory may have changed). */
+void kernel_cache_invalidate(struct kvmdci_kernel *k);
