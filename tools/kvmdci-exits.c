@@ -202,7 +202,6 @@ static int run_counters(struct kvmdci_target *t, struct kvmdci_kernel *k, double
 		status = tool_fail(&tool, r < 0 ? r : -ETIMEDOUT, "the target did not stop");
 		goto out;
 	}
-	kvmdci_kernel_note_stop(k, &st);
 	for (int i = 0; i < n; i++)
 		if ((r = kvmdci_kvm_vcpu_stats_read(k, l, v[i].vcpu, end + i * nc)) < 0) {
 			status = tool_fail(&tool, r, NULL);

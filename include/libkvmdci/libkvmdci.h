@@ -213,7 +213,11 @@ int kvmdci_kernel_has_module(struct kvmdci_kernel *k, const char *module);
 int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len);
 /** kvmdci_kernel_read_u64 - read one little-endian 64-bit value. */
 int kvmdci_kernel_read_u64(struct kvmdci_kernel *k, uint64_t addr, uint64_t *val);
-/** kvmdci_kernel_note_stop - tell the kernel view the target stopped (drops per-stop state). */
+/**
+ * kvmdci_kernel_note_stop - not needed any more: the kernel view notices each stop of its target
+ * itself (its read cache and the CPU it reads through follow the target's stops). Kept for
+ * callers of 0.1; @stop is ignored.
+ */
 void kvmdci_kernel_note_stop(struct kvmdci_kernel *k, const struct kvmdci_stop *stop);
 
 /** A member's place in a type, from BTF. */

@@ -77,6 +77,7 @@ struct kvmdci_kernel {
 	int reader;
 	bool reader_valid;
 	bool no_reader; /* no CPU showed the host kernel since the last stop */
+	uint64_t stop_gen; /* the target stop (its generation) the reader was picked after */
 	uint64_t kcr3;
 	bool la57;
 	bool have_kcr3;
@@ -99,7 +100,6 @@ struct kvmdci_kernel {
 
 struct kmodule *kernel_module(struct kvmdci_kernel *k, const char *name);
 int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m);
-void kernel_set_reader(struct kvmdci_kernel *k, int cpu);
 /* Read through @cpu from now on (remembering its page-table root); -1: our own page walk. */
 void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
 /* Use VMCOREINFO's init_top_pgt + phys_base for our own page walk; -ENOENT without them. */

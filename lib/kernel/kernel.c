@@ -120,6 +120,32 @@ static int choose_reader(struct kvmdci_kernel *k)
 	return -ENXIO;
 }
 
+/*
+ * The kernel view notices the target's stops itself: each stop kvmdci_target_wait() reports
+ * begins a new generation of the target. At the first read after one, the read cache starts a
+ * new epoch and the reader is picked anew: a CPU that stopped on a kernel breakpoint or
+ * watchpoint is in the host kernel and reads at once; after any other stop (an interrupt, a
+ * step) the next read looks for a CPU that shows the host kernel, as at attach.
+ */
+static void notice_stop(struct kvmdci_kernel *k)
+{
+	const struct kvmdci_stop *st;
+	uint64_t gen;
+
+	if (!k->target || !(st = target_last_stop(k->target, &gen)) || gen == k->stop_gen)
+		return;
+	k->stop_gen = gen;
+	k->cache_epoch++; /* a new stop: what the cache holds is from before */
+	if (st->cpu >= 0 &&
+	    (st->reason == KVMDCI_STOP_BREAKPOINT || st->reason == KVMDCI_STOP_WATCHPOINT)) {
+		k->reader = st->cpu;
+		k->reader_valid = true;
+		return;
+	}
+	k->reader_valid = false;
+	k->no_reader = false;
+}
+
 /* A read through the reader CPU or our own page walk, no cache. */
 static int read_uncached(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
 {
@@ -138,6 +164,7 @@ static int read_uncached(struct kvmdci_kernel *k, uint64_t addr, void *buf, size
 
 int kernel_read_many(struct kvmdci_kernel *k, struct target_read *rq, int n)
 {
+	notice_stop(k);
 	/* the pipelined path needs a CPU that reads kernel addresses (after a stop on a kernel
 	 * breakpoint or watchpoint: that CPU); otherwise one by one through the usual path */
 	if (!k->reader_valid) {
@@ -162,8 +189,8 @@ int kernel_read_many(struct kvmdci_kernel *k, struct target_read *rq, int n)
  * KVMDCI_READ_CACHE=N sets another fill size (64..4096); on the lab (30 parked VMs, unix
  * socket) 1 KiB fills were fastest: io-bus walk 373 packets / 0.013 s against 931 / 0.024 s
  * uncached, with 8x the bytes, which is why a slow serial line turns the cache off.
- * Entries are valid for one epoch: kvmdci_kernel_note_stop() and any move of the target's
- * generation (resume, step, wait, detach) start the next one, in O(1).
+ * Entries are valid for one epoch: any move of the target's generation (resume, step, wait,
+ * detach) starts the next one, in O(1).
  */
 static bool cache_on(struct kvmdci_kernel *k)
 {
@@ -313,6 +340,7 @@ KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, voi
 {
 	int r;
 
+	notice_stop(k);
 	/* kernel half only (the same in every CPU's paging), small reads only (a big one is
 	 * a single read anyway and would evict what the walks come back to) */
 	if (len && len < KCACHE_PAGE && (addr >> 63) && addr + len - 1 >= addr && cache_on(k)) {
@@ -340,29 +368,16 @@ KVMDCI_EXPORT int kvmdci_kernel_read_u64(struct kvmdci_kernel *k, uint64_t addr,
 	return r;
 }
 
+/* Kept for callers of 0.1: the kernel view notices stops itself (notice_stop). */
 KVMDCI_EXPORT void kvmdci_kernel_note_stop(struct kvmdci_kernel *k, const struct kvmdci_stop *stop)
 {
-	k->cache_epoch++; /* a new stop: what the cache holds is from before */
-	/* a CPU that stopped on a kernel breakpoint/watchpoint is in the host kernel */
-	if (stop && stop->cpu >= 0 &&
-	    (stop->reason == KVMDCI_STOP_BREAKPOINT || stop->reason == KVMDCI_STOP_WATCHPOINT)) {
-		k->reader = stop->cpu;
-		k->reader_valid = true;
-		return;
-	}
-	k->reader_valid = false;
-	k->no_reader = false;
-}
-
-void kernel_set_reader(struct kvmdci_kernel *k, int cpu)
-{
-	k->cache_epoch++;
-	k->reader = cpu;
-	k->reader_valid = true;
+	(void)stop;
+	notice_stop(k);
 }
 
 void kernel_use_reader(struct kvmdci_kernel *k, int cpu)
 {
+	notice_stop(k);
 	k->cache_epoch++;
 	k->reader = cpu;
 	k->reader_valid = cpu >= 0;
@@ -396,6 +411,7 @@ static bool banner_at(struct kvmdci_kernel *k, int cpu, uint64_t addr)
 
 static void found(struct kvmdci_kernel *k, uint64_t off, uint64_t linked_banner, int cpu)
 {
+	notice_stop(k); /* the reader chosen here counts, not a stop before it */
 	k->kaslr = off;
 	k->banner_addr = linked_banner + off;
 	k->reader = cpu;
@@ -1091,6 +1107,7 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 	if (!k)
 		return -ENOMEM;
 	k->target = kvmdci_target_ref(t);
+	target_last_stop(t, &k->stop_gen); /* stops before the view are not its business */
 	if (mods)
 		snprintf(k->modules_dir, sizeof(k->modules_dir), "%s", mods);
 

@@ -58,6 +58,9 @@ int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret);
  * the next (the kernel view's read cache compares it).
  */
 uint64_t target_generation(struct kvmdci_target *t);
+/* The last stop kvmdci_target_wait() reported, and in @gen the generation that began with it
+ * (later moves of the generation, a step or a resume, do not clear it); NULL before any. */
+const struct kvmdci_stop *target_last_stop(struct kvmdci_target *t, uint64_t *gen);
 /* Can the target run (a live stub)? Dumps and /proc/kcore cannot. */
 bool target_has_run_control(struct kvmdci_target *t);
 /* Stop a running target (interrupt, wait up to 3 s). Returns 1 with the stop in @st (maybe a

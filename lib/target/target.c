@@ -12,11 +12,19 @@ struct kvmdci_target {
 	const struct target_ops *ops;
 	void *priv;
 	uint64_t generation; /* bumped whenever the target may have run: see target_generation() */
+	struct kvmdci_stop last_stop; /* the last stop kvmdci_target_wait() reported */
+	uint64_t last_stop_gen;	      /* the generation it began, 0: none yet */
 };
 
 uint64_t target_generation(struct kvmdci_target *t)
 {
 	return t->generation;
+}
+
+const struct kvmdci_stop *target_last_stop(struct kvmdci_target *t, uint64_t *gen)
+{
+	*gen = t->last_stop_gen;
+	return t->last_stop_gen ? &t->last_stop : NULL;
 }
 
 bool target_has_run_control(struct kvmdci_target *t)
@@ -236,8 +244,13 @@ KVMDCI_EXPORT int kvmdci_target_wait(struct kvmdci_target *t, int timeout_ms,
 {
 	if (!t->ops->wait)
 		return no_run_control(t);
-	int r = t->ops->wait(t->priv, timeout_ms, stop);
+	struct kvmdci_stop st;
+	int r = t->ops->wait(t->priv, timeout_ms, stop ? stop : &st);
 	t->generation++; /* stopped (or still running): memory read before is stale */
+	if (r > 0) {
+		t->last_stop = stop ? *stop : st;
+		t->last_stop_gen = t->generation;
+	}
 	return r;
 }
 
