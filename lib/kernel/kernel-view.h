@@ -64,6 +64,8 @@ struct kcache {
 	int last; /* index of the last page found */
 };
 
+#define MAX_MODULES 4096
+
 struct kvmdci_kernel {
 	int refcount;
 	struct kvmdci_ctx *ctx;
@@ -108,3 +110,22 @@ int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k);
 bool kernel_vmcoreinfo_value(const char *vmci, const char *key, int base, uint64_t *val);
 /* Forget everything the read cache holds (memory may have changed). */
 void kernel_cache_invalidate(struct kvmdci_kernel *k);
+
+/* memory.c */
+/* Take note of a stop of the target since the last look (see memory.c). */
+void kernel_notice_stop(struct kvmdci_kernel *k);
+/* Read kernel virtual memory with our own page walk from the kernel's page-table root. */
+int kernel_read_physwalk(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len);
+/* Remember the kernel's page-table root (and paging depth) that @cpu shows. */
+void kernel_remember_page_root(struct kvmdci_kernel *k, int cpu);
+/* kaslr.c */
+/* Does "Linux version " read back at @addr through @cpu (-1: our own page walk)? */
+bool kernel_banner_at(struct kvmdci_kernel *k, int cpu, uint64_t addr);
+/* Find the KASLR offset from linux_banner's linked address; errors are logged. */
+int kernel_find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner);
+/* modules.c */
+/* Read the kernel's module list into k->mods; errors are logged. */
+int kernel_modules_walk(struct kvmdci_kernel *k);
+/* kernel.c */
+/* A source that is a file. */
+void kernel_file_source(struct ksource *s, const char *format, const char *path);

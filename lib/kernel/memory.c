@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Reading kernel memory. A whole-machine stub translates virtual addresses through the
+ * selected CPU's current paging. A CPU stopped inside a nested guest shows the guest's paging
+ * (QEMU's gdbstub translates through whatever the CPU runs), so reads go through a
+ * "reader" CPU that was seen in the host kernel (it hit a kernel breakpoint, or linux_banner
+ * reads back through it). When no CPU qualifies, reads fall back to physical mode with our
+ * own 4/5-level page walk from a kernel page-table root seen earlier. On a live stub, small
+ * reads of the kernel half go through a read cache valid for one stop.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernel/kernel-view.h"
+#include "target/target-internal.h"
+#include "target/x86-pgwalk.h"
+
+static int phys_reader(void *data, uint64_t pa, void *buf, size_t len)
+{
+	return kvmdci_target_read_phys(data, pa, buf, len);
+}
+
+int kernel_read_physwalk(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
+{
+	uint8_t *p = buf;
+
+	while (len) {
+		uint64_t pa, left;
+		int r = x86_translate(phys_reader, k->target, k->kcr3, k->la57, addr, &pa, &left);
+		if (r < 0)
+			return r;
+		size_t n = len < left ? len : (size_t)left;
+		if ((r = kvmdci_target_read_phys(k->target, pa, p, n)) < 0)
+			return r;
+		p += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int kernel_cpu_sees_kernel(struct kvmdci_kernel *k, int cpu)
+{
+	char b[sizeof(k->banner)];
+
+	if (!k->banner_addr)
+		return -ENOENT;
+	if (kvmdci_target_read_virt(k->target, cpu, k->banner_addr, b, sizeof(b)) < 0)
+		return 0;
+	return !memcmp(b, k->banner, sizeof(b));
+}
+
+void kernel_remember_page_root(struct kvmdci_kernel *k, int cpu)
+{
+	uint64_t v[2];
+	const char *names[2] = { "cr3", "cr4" };
+
+	if (kvmdci_target_regs_read(k->target, cpu, names, v, 2) == 0) {
+		/* PTI keeps the kernel's PGD in the lower page of the pair */
+		k->kcr3 = v[0] & ~0x1fffULL & 0x000ffffffffff000ULL;
+		k->la57 = (v[1] >> 12) & 1;
+		k->have_kcr3 = true;
+	}
+}
+
+static int choose_reader(struct kvmdci_kernel *k)
+{
+	int n = kvmdci_target_cpu_count(k->target);
+
+	if (k->reader >= 0 && kernel_cpu_sees_kernel(k, k->reader) == 1) {
+		k->reader_valid = true;
+		return 0;
+	}
+	for (int cpu = 0; cpu < n; cpu++)
+		if (cpu != k->reader && kernel_cpu_sees_kernel(k, cpu) == 1) {
+			k->reader = cpu;
+			k->reader_valid = true;
+			if (!k->have_kcr3)
+				kernel_remember_page_root(k, cpu);
+			return 0;
+		}
+	k->reader_valid = false;
+	return -ENXIO;
+}
+
+/*
+ * The kernel view notices the target's stops itself: each stop kvmdci_target_wait() reports
+ * begins a new generation of the target. At the first read after one, the read cache starts a
+ * new epoch and the reader is picked anew: a CPU that stopped on a kernel breakpoint or
+ * watchpoint is in the host kernel and reads at once; after any other stop (an interrupt, a
+ * step) the next read looks for a CPU that shows the host kernel, as at attach.
+ */
+void kernel_notice_stop(struct kvmdci_kernel *k)
+{
+	const struct kvmdci_stop *st;
+	uint64_t gen;
+
+	if (!k->target || !(st = target_last_stop(k->target, &gen)) || gen == k->stop_gen)
+		return;
+	k->stop_gen = gen;
+	k->cache_epoch++; /* a new stop: what the cache holds is from before */
+	if (st->cpu >= 0 &&
+	    (st->reason == KVMDCI_STOP_BREAKPOINT || st->reason == KVMDCI_STOP_WATCHPOINT)) {
+		k->reader = st->cpu;
+		k->reader_valid = true;
+		return;
+	}
+	k->reader_valid = false;
+	k->no_reader = false;
+}
+
+/* A read through the reader CPU or our own page walk, no cache. */
+static int read_uncached(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
+{
+	if (!k->reader_valid && (k->no_reader || choose_reader(k) < 0)) {
+		k->no_reader = true;
+		if (!k->have_kcr3) {
+			kvmdci_err(k->ctx, "no CPU of %s shows the host kernel's address space and "
+					   "no kernel page table is known",
+				   kvmdci_target_get_uri(k->target));
+			return -ENXIO;
+		}
+		return kernel_read_physwalk(k, addr, buf, len);
+	}
+	return kvmdci_target_read_virt(k->target, k->reader, addr, buf, len);
+}
+
+int kernel_read_many(struct kvmdci_kernel *k, struct target_read *rq, int n)
+{
+	kernel_notice_stop(k);
+	/* the pipelined path needs a CPU that reads kernel addresses (after a stop on a kernel
+	 * breakpoint or watchpoint: that CPU); otherwise one by one through the usual path */
+	if (!k->reader_valid) {
+		for (int i = 0; i < n; i++)
+			rq[i].result = kvmdci_kernel_read(k, rq[i].addr, rq[i].buf, rq[i].len);
+		return 0;
+	}
+	return target_read_virt_many(k->target, k->reader, rq, n);
+}
+
+/*
+ * The read cache. Walks read many small fields of the same few pages (struct kvm, a bus's
+ * range array, slab pages of devices) while the target stays stopped; each uncached read is
+ * a round trip to the stub. The cache holds 4 KiB pages of kernel virtual memory, filled one
+ * 1 KiB sector at a time: QEMU's stub answers at most ~2 KB per `m` packet, so a whole page
+ * would take three round trips where a sector takes one, about the cost of an 8-byte read.
+ * A sector enters the cache the second time it is touched in one epoch (the first touch
+ * reads exactly what was asked): a tracer's per-hit reads (one field of the vCPU, one of the
+ * VMCB) touch each sector once and cost exactly what they did without a cache, and a walk
+ * never needs more round trips than without it (a sector touched twice: 2 either way; more
+ * often: still 2). A sector that cannot be read whole is never cached: its reads stay exact.
+ * KVMDCI_READ_CACHE=N sets another fill size (64..4096); on the lab (30 parked VMs, unix
+ * socket) 1 KiB fills were fastest: io-bus walk 373 packets / 0.013 s against 931 / 0.024 s
+ * uncached, with 8x the bytes, which is why a slow serial line turns the cache off.
+ * Entries are valid for one epoch: any move of the target's generation (resume, step, wait,
+ * detach) starts the next one, in O(1).
+ */
+static bool cache_on(struct kvmdci_kernel *k)
+{
+	if (k->cache_mode < 0) {
+		const char *e = getenv("KVMDCI_READ_CACHE");
+		char *end;
+		unsigned long sz = e ? strtoul(e, &end, 10) : 1;
+		/* KVMDCI_READ_CACHE: 0 off, 1 on (default), or the fill size in bytes (a power of
+		 * two, 64..4096) */
+		if (e && (*end || (sz > 1 && (sz < KCACHE_SECTOR_MIN || sz > KCACHE_PAGE ||
+					      (sz & (sz - 1)))))) {
+			kvmdci_warn(k->ctx, "KVMDCI_READ_CACHE=%s: want 0, 1 or a power of two from "
+					    "%u to %u; using the default", e, KCACHE_SECTOR_MIN,
+				    KCACHE_PAGE);
+			sz = 1;
+		}
+		k->cache_sector = sz > 1 ? (unsigned int)sz : KCACHE_SECTOR;
+		/* a dump reads with a memcpy and /proc/kcore is live without stops: no cache */
+		k->cache_mode = target_has_run_control(k->target) && sz != 0;
+		/* on a slow line bytes cost more than round trips: a walk of 30 VMs received 8x
+		 * the bytes with 1 KiB fills (bench/README.md), minutes at 115200 baud */
+		uint32_t rate = target_link_rate(k->target);
+		if (k->cache_mode && !e && rate && rate < 1000000) {
+			kvmdci_info(k->ctx, "read cache off on a %u bytes/s line (KVMDCI_READ_CACHE=1 "
+					    "turns it on)", rate);
+			k->cache_mode = 0;
+		}
+		if (k->cache_mode && !k->cache && !(k->cache = calloc(1, sizeof(*k->cache))))
+			k->cache_mode = 0;
+	}
+	return k->cache_mode == 1;
+}
+
+void kernel_cache_invalidate(struct kvmdci_kernel *k)
+{
+	k->cache_epoch++;
+}
+
+static struct kcache_page *cache_find(struct kcache *c, uint64_t epoch, uint64_t page)
+{
+	struct kcache_page *p = &c->pages[c->last];
+
+	if (p->page == page && p->epoch == epoch)
+		return p;
+	for (int i = 0; i < KCACHE_PAGES; i++) {
+		p = &c->pages[i];
+		if (p->page == page && p->epoch == epoch) {
+			c->last = i;
+			return p;
+		}
+	}
+	return NULL;
+}
+
+/* @p (may be NULL) when sector @sec of its page is (now) cached; NULL: read exactly. */
+static struct kcache_page *cache_fill(struct kvmdci_kernel *k, struct kcache_page *p,
+				      uint64_t page, unsigned int sec)
+{
+	struct kcache *c = k->cache;
+	uint64_t saddr = page + (uint64_t)sec * k->cache_sector;
+	uint64_t h = (saddr / k->cache_sector) * 0x9e3779b97f4a7c15ULL;
+	struct kcache_touch *t = &c->touch[h >> (64 - KCACHE_TOUCH_BITS)];
+
+	if (t->epoch != k->cache_epoch || t->addr != saddr) { /* first touch */
+		t->addr = saddr;
+		t->epoch = k->cache_epoch;
+		t->failed = false;
+		return NULL;
+	}
+	if (t->failed)
+		return NULL;
+	if (!p) {
+		for (int i = 0; i < KCACHE_PAGES; i++) { /* a free slot, else the LRU one */
+			struct kcache_page *q = &c->pages[i];
+			if (q->epoch != k->cache_epoch) {
+				p = q;
+				break;
+			}
+			if (!p || q->used < p->used)
+				p = q;
+		}
+		p->page = page;
+		p->epoch = k->cache_epoch;
+		p->valid = 0;
+		c->last = (int)(p - c->pages);
+	}
+	if (read_uncached(k, saddr, p->data + sec * k->cache_sector, k->cache_sector) < 0) {
+		t->failed = true;
+		k->cache_stats.fill_failures++;
+		return NULL;
+	}
+	p->valid |= 1ull << sec;
+	k->cache_stats.fills++;
+	return p;
+}
+
+static int read_exact(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
+{
+	k->cache_stats.exact++;
+	return read_uncached(k, addr, buf, len);
+}
+
+static int read_cached(struct kvmdci_kernel *k, uint64_t addr, uint8_t *buf, size_t len)
+{
+	struct kcache *c = k->cache;
+	uint64_t pa = 0; /* a pending exact read of consecutive uncached pieces */
+	uint8_t *pb = NULL;
+	size_t pl = 0;
+	int r;
+
+	while (len) {
+		uint64_t page = addr & ~(uint64_t)(KCACHE_PAGE - 1);
+		size_t off = (size_t)(addr - page);
+		unsigned int sec = (unsigned int)(off / k->cache_sector);
+		size_t n = (sec + 1) * k->cache_sector - off;
+		struct kcache_page *p = cache_find(c, k->cache_epoch, page);
+
+		if (n > len)
+			n = len;
+		if (!p || !(p->valid & (1ull << sec)))
+			p = cache_fill(k, p, page, sec);
+		if (p) {
+			if (pl && (r = read_exact(k, pa, pb, pl)) < 0)
+				return r;
+			pl = 0;
+			memcpy(buf, p->data + off, n);
+			p->used = ++c->tick;
+			k->cache_stats.hits++;
+		} else if (pl && pa + pl == addr) {
+			pl += n;
+		} else {
+			if (pl && (r = read_exact(k, pa, pb, pl)) < 0)
+				return r;
+			pa = addr;
+			pb = buf;
+			pl = n;
+		}
+		addr += n;
+		buf += n;
+		len -= n;
+	}
+	return pl ? read_exact(k, pa, pb, pl) : 0;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf,
+				     size_t len)
+{
+	int r;
+
+	kernel_notice_stop(k);
+	/* kernel half only (the same in every CPU's paging), small reads only (a big one is
+	 * a single read anyway and would evict what the walks come back to) */
+	if (len && len < KCACHE_PAGE && (addr >> 63) && addr + len - 1 >= addr && cache_on(k)) {
+		uint64_t g = target_generation(k->target);
+		if (g != k->cache_tgen) {
+			k->cache_tgen = g;
+			k->cache_epoch++;
+		}
+		r = read_cached(k, addr, buf, len);
+	} else {
+		r = read_uncached(k, addr, buf, len);
+	}
+	if (r == -EFAULT)
+		kvmdci_set_error(k->ctx, "cannot read kernel memory at 0x%llx (%zu bytes)",
+				 (unsigned long long)addr, len);
+	return r;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_read_u64(struct kvmdci_kernel *k, uint64_t addr, uint64_t *val)
+{
+	uint8_t b[8];
+	int r = kvmdci_kernel_read(k, addr, b, 8);
+	if (r == 0)
+		*val = le64(b);
+	return r;
+}
+
+/* Kept for callers of 0.1: the kernel view notices stops itself (kernel_notice_stop). */
+KVMDCI_EXPORT void kvmdci_kernel_note_stop(struct kvmdci_kernel *k, const struct kvmdci_stop *stop)
+{
+	(void)stop;
+	kernel_notice_stop(k);
+}
+
+void kernel_use_reader(struct kvmdci_kernel *k, int cpu)
+{
+	kernel_notice_stop(k);
+	k->cache_epoch++;
+	k->reader = cpu;
+	k->reader_valid = cpu >= 0;
+	k->no_reader = cpu < 0;
+	if (cpu >= 0)
+		kernel_remember_page_root(k, cpu);
+}
+

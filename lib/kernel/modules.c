@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Loaded modules (the kernel's module list) and their own kallsyms read from each
+ * struct module, and symbol lookups over vmlinux and the modules.
+ */
+#include <stdlib.h>
+
+#include "internal.h"
+#include "kernel/kernel-view.h"
+
+#define MAX_KALLSYMS 200000
+
+struct kmodule *kernel_module(struct kvmdci_kernel *k, const char *name)
+{
+	for (int i = 0; i < k->nmods; i++)
+		if (!strcmp(k->mods[i].name, name))
+			return &k->mods[i];
+	return NULL;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_has_module(struct kvmdci_kernel *k, const char *module)
+{
+	return kernel_module(k, module) != NULL;
+}
+
+const char *kernel_kvm_vendor_module(struct kvmdci_kernel *k)
+{
+	if (kernel_module(k, "kvm_intel"))
+		return "kvm_intel";
+	if (kernel_module(k, "kvm_amd"))
+		return "kvm_amd";
+	return NULL;
+}
+
+int kernel_modules_walk(struct kvmdci_kernel *k)
+{
+	uint64_t head, off_list, off_name, next;
+	int r;
+
+	if (symtab_lookup(&k->vsyms, "modules", &head, 0) < 0) {
+		kvmdci_err(k->ctx, "symbol 'modules' not in the kernel's symbols");
+		return -ENOENT;
+	}
+	head += k->kaslr;
+	const struct kernel_field f[] = {
+		{"struct module", "list", &off_list},
+		{"struct module", "name", &off_name},
+	};
+	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
+		return r;
+	if ((r = kvmdci_kernel_read_u64(k, head, &next)) < 0) {
+		kvmdci_err(k->ctx, "cannot read the module list head at 0x%llx",
+			   (unsigned long long)head);
+		return r;
+	}
+	while (next != head) {
+		if (k->nmods >= MAX_MODULES) {
+			kvmdci_err(k->ctx, "module list at 0x%llx: more than %d entries (a cycle?)",
+				   (unsigned long long)head, MAX_MODULES);
+			return -ELOOP;
+		}
+		uint64_t mod = next - off_list;
+		struct kmodule *m = &k->mods[k->nmods];
+		memset(m, 0, sizeof(*m));
+		if ((r = kvmdci_kernel_read(k, mod + off_name, m->name, sizeof(m->name) - 1)) < 0) {
+			kvmdci_err(k->ctx, "cannot read struct module at 0x%llx (module list)",
+				   (unsigned long long)mod);
+			return r;
+		}
+		m->name[sizeof(m->name) - 1] = '\0';
+		m->addr = mod;
+		k->nmods++;
+		if ((r = kvmdci_kernel_read_u64(k, next, &next)) < 0) {
+			kvmdci_err(k->ctx, "cannot follow the module list at 0x%llx",
+				   (unsigned long long)next);
+			return r;
+		}
+	}
+	kvmdci_info(k->ctx, "%d modules loaded", k->nmods);
+	return 0;
+}
+
+/* Read a module's own kallsyms (struct module.kallsyms -> mod_kallsyms) from target memory. */
+int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
+{
+	uint64_t off_kallsyms, off_symtab, off_num, off_strtab, ks, symtab, strtab, num64;
+	uint32_t num;
+	int r;
+
+	if (m->syms_loaded)
+		return 0;
+	const struct kernel_field f[] = {
+		{"struct module", "kallsyms", &off_kallsyms},
+		{"struct mod_kallsyms", "symtab", &off_symtab},
+		{"struct mod_kallsyms", "num_symtab", &off_num},
+		{"struct mod_kallsyms", "strtab", &off_strtab},
+	};
+	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
+		return r;
+	if ((r = kvmdci_kernel_read_u64(k, m->addr + off_kallsyms, &ks)) < 0 ||
+	    (r = kvmdci_kernel_read_u64(k, ks + off_symtab, &symtab)) < 0 ||
+	    (r = kvmdci_kernel_read_u64(k, ks + off_num, &num64)) < 0 ||
+	    (r = kvmdci_kernel_read_u64(k, ks + off_strtab, &strtab)) < 0) {
+		kvmdci_err(k->ctx, "cannot read the kallsyms of module %s (struct module at 0x%llx)",
+			   m->name, (unsigned long long)m->addr);
+		return r;
+	}
+	num = (uint32_t)num64;
+	if (num == 0 || num > MAX_KALLSYMS) {
+		kvmdci_err(k->ctx, "module %s: implausible kallsyms count %u at 0x%llx", m->name,
+			   num, (unsigned long long)ks);
+		return -EINVAL;
+	}
+	size_t symsz = (size_t)num * 24; /* Elf64_Sym */
+	uint8_t *syms = malloc(symsz);
+	if (!syms)
+		return -ENOMEM;
+	if ((r = kvmdci_kernel_read(k, symtab, syms, symsz)) < 0) {
+		kvmdci_err(k->ctx, "cannot read %u kallsyms of module %s at 0x%llx", num, m->name,
+			   (unsigned long long)symtab);
+		free(syms);
+		return r;
+	}
+	uint32_t maxname = 0;
+	for (uint32_t i = 0; i < num; i++)
+		if (le32(syms + i * 24) > maxname)
+			maxname = le32(syms + i * 24);
+	if (maxname > 16 * 1024 * 1024) {
+		kvmdci_err(k->ctx, "module %s: implausible kallsyms string table", m->name);
+		free(syms);
+		return -EINVAL;
+	}
+	size_t strsz = maxname + 256;
+	char *str = calloc(1, strsz + 1);
+	if (!str) {
+		free(syms);
+		return -ENOMEM;
+	}
+	/* the last name may end near an unmapped page: read its tail in small pieces */
+	r = kvmdci_kernel_read(k, strtab, str, maxname);
+	for (size_t o = maxname; r == 0 && o < strsz; o += 32)
+		if (kvmdci_kernel_read(k, strtab + o, str + o, 32) < 0 || memchr(str + o, 0, 32))
+			break;
+	if (r < 0) {
+		kvmdci_err(k->ctx, "cannot read the kallsyms strings of module %s at 0x%llx",
+			   m->name, (unsigned long long)strtab);
+		free(syms);
+		free(str);
+		return r;
+	}
+	for (uint32_t i = 0; i < num; i++) {
+		uint32_t nm = le32(syms + i * 24);
+		uint8_t info = syms[i * 24 + 4];
+		uint64_t value = le64(syms + i * 24 + 8);
+		if (!nm || nm >= strsz || !value)
+			continue;
+		const char *s = str + nm;
+		size_t len = strnlen(s, strsz - nm);
+		char type = (info & 0xf) == 2 ? 't' : 'd';
+		if ((r = symtab_add(&m->syms, s, len, value, type)) < 0)
+			break;
+	}
+	free(syms);
+	free(str);
+	if (r < 0)
+		return r;
+	symtab_sort(&m->syms);
+	m->syms_loaded = 1;
+	m->syms_src = (struct ksource){ .kind = KVMDCI_SOURCE_MEMORY, .format = "module kallsyms",
+					.addr = ks, .count = m->syms.n };
+	kvmdci_info(k->ctx, "module %s: %zu symbols from its kallsyms", m->name, m->syms.n);
+	return 0;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr)
+{
+	const char *colon = strchr(name, ':');
+	uint64_t a;
+
+	if (colon) {
+		char mod[64];
+		size_t n = (size_t)(colon - name);
+		if (n >= sizeof(mod))
+			return -EINVAL;
+		memcpy(mod, name, n);
+		mod[n] = '\0';
+		if (!strcmp(mod, "vmlinux") || !strcmp(mod, "lk")) {
+			if (symtab_lookup(&k->vsyms, colon + 1, &a, 1) < 0)
+				return -ENOENT;
+			*addr = a + k->kaslr;
+			return 0;
+		}
+		struct kmodule *m = kernel_module(k, mod);
+		if (!m) {
+			kvmdci_set_error(k->ctx, "module %s is not loaded on the target", mod);
+			return -ENODEV;
+		}
+		if (kernel_module_load_syms(k, m) < 0)
+			return -EIO;
+		if (symtab_lookup(&m->syms, colon + 1, addr, 1) < 0) {
+			kvmdci_set_error(k->ctx, "no symbol %s in module %s", colon + 1, mod);
+			return -ENOENT;
+		}
+		return 0;
+	}
+	if (symtab_lookup(&k->vsyms, name, &a, 1) == 0) {
+		*addr = a + k->kaslr;
+		return 0;
+	}
+	for (int i = 0; i < k->nmods; i++)
+		if (k->mods[i].syms_loaded && symtab_lookup(&k->mods[i].syms, name, addr, 1) == 0)
+			return 0;
+	kvmdci_set_error(k->ctx, "no symbol %s", name);
+	return -ENOENT;
+}
+
+int kernel_vmlinux_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr)
+{
+	uint64_t a;
+
+	if (symtab_lookup(&k->vsyms, name, &a, 0) < 0)
+		return -ENOENT;
+	*addr = a + k->kaslr;
+	return 0;
+}
+
+int kernel_percpu_addr(struct kvmdci_kernel *k, uint64_t var, int lcpu, uint64_t *addr)
+{
+	uint64_t offs, base;
+	int r;
+
+	if (kernel_vmlinux_symbol(k, "__per_cpu_offset", &offs) < 0) {
+		kvmdci_set_error(k->ctx, "no symbol __per_cpu_offset");
+		return -ENOENT;
+	}
+	if ((r = kvmdci_kernel_read_u64(k, offs + 8 * (uint64_t)lcpu, &base)) < 0)
+		return r;
+	*addr = var + base;
+	return 0;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_module_count(struct kvmdci_kernel *k)
+{
+	return k->nmods;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const char **name,
+				       uint64_t *addr)
+{
+	if (i < 0 || i >= k->nmods)
+		return -ERANGE;
+	if (name)
+		*name = k->mods[i].name;
+	if (addr)
+		*addr = k->mods[i].addr;
+	return 0;
+}
+
