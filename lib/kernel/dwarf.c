@@ -6,9 +6,8 @@
  * Finding a name without indexing a whole debug vmlinux (Debian's has neither .debug_names nor
  * .gdb_index, and aranges know no types): the top-level DIEs of each CU are scanned in order,
  * only as far as needed, and every complete (non-declaration) named type seen is remembered;
- * the first definition of a name wins. What was scanned is written to a small index file keyed
- * by the build id ($XDG_CACHE_HOME/libkvmdci/dwarf-BUILDID.idx), so a later run seeks straight
- * to the DIE. KVMDCI_DWARF_INDEX=0 turns that cache off.
+ * the first definition of a name wins. What was scanned is kept in an index on disk
+ * (dwarf-index.c), so a later run seeks straight to the DIE.
  *
  * Conversion: a type is added after the types it contains (fields of a struct must follow the
  * struct in BTF), and pointers are added with a placeholder target, patched once everything
@@ -28,130 +27,11 @@
 #include <unistd.h>
 
 #include "internal.h"
+#include "kernel/dwarf-internal.h"
 #include "kernel/dwarf.h"
 
-enum name_kind { NK_STRUCT = 1, NK_UNION, NK_ENUM, NK_TYPEDEF, NK_BASE, NK_MAX = NK_BASE };
-
-#define IDX_MAGIC "KVMDCIX1"
-#define IDX_MAX_BYTES (64u << 20)
 #define MEMO_BUSY INT32_MIN /* a by-value type under conversion: a cycle means bad DWARF */
 #define MAX_DEPTH 256
-
-struct name_ent {
-	const char *name; /* NULL: empty slot */
-	uint64_t off;
-	uint32_t hash;
-	uint8_t kind;
-};
-
-struct memo_ent {
-	uint64_t key; /* DIE offset + 1; 0: empty slot */
-	int32_t id;
-};
-
-struct pending_ptr {
-	uint32_t ptr_id;
-	uint64_t target;
-};
-
-struct ktypes_dwarf {
-	struct kvmdci_ctx *ctx;
-	char path[512];
-	int fd;
-	Elf *elf;
-	Dwfl *dwfl; /* relocatable module files only */
-	Dwarf *dw;
-	struct btf *btf;
-	int32_t index_type; /* the int BTF arrays are indexed by; 0: not added yet */
-
-	/* name index: first complete definition of each (kind, name) in CU order */
-	struct name_ent *names;
-	size_t nnames, names_cap;
-	char *name_blob;   /* names read from the disk index */
-	uint64_t scan_off; /* next CU to scan */
-	bool scan_done;
-	bool dirty;
-	char idx_path[600];
-	uint64_t file_size;
-
-	/* DIE offset -> BTF id */
-	struct memo_ent *memo;
-	size_t nmemo, memo_cap;
-
-	struct pending_ptr *pending;
-	size_t npending, pending_cap;
-};
-
-/* FNV-1a of a name, salted with its kind. */
-static uint32_t name_hash(uint8_t kind, const char *s)
-{
-	uint32_t h = 2166136261u ^ kind;
-
-	for (; *s; s++)
-		h = (h ^ (uint8_t)*s) * 16777619u;
-	return h;
-}
-
-static struct name_ent *names_slot(struct name_ent *tab, size_t cap, uint8_t kind, const char *name,
-				   uint32_t h)
-{
-	size_t i = h & (cap - 1);
-
-	while (tab[i].name &&
-	       !(tab[i].hash == h && tab[i].kind == kind && !strcmp(tab[i].name, name)))
-		i = (i + 1) & (cap - 1);
-	return &tab[i];
-}
-
-/* Remember @off as the definition of (kind, name) unless one was seen first. */
-static int names_add(struct ktypes_dwarf *d, uint8_t kind, const char *name, uint64_t off)
-{
-	uint32_t h = name_hash(kind, name);
-	struct name_ent *e;
-
-	if ((d->nnames + 1) * 2 > d->names_cap) {
-		size_t cap = d->names_cap ? d->names_cap * 2 : 4096;
-		struct name_ent *t = calloc(cap, sizeof(*t));
-		if (!t)
-			return -ENOMEM;
-		for (size_t i = 0; i < d->names_cap; i++)
-			if (d->names[i].name)
-				*names_slot(t, cap, d->names[i].kind, d->names[i].name,
-					    d->names[i].hash) = d->names[i];
-		free(d->names);
-		d->names = t;
-		d->names_cap = cap;
-	}
-	e = names_slot(d->names, d->names_cap, kind, name, h);
-	if (e->name)
-		return 0;
-	*e = (struct name_ent){.name = name, .off = off, .hash = h, .kind = kind};
-	d->nnames++;
-	d->dirty = true;
-	return 0;
-}
-
-static const struct name_ent *names_get(struct ktypes_dwarf *d, uint8_t kind, const char *name)
-{
-	const struct name_ent *e;
-
-	if (!d->names_cap)
-		return NULL;
-	e = names_slot(d->names, d->names_cap, kind, name, name_hash(kind, name));
-	return e->name ? e : NULL;
-}
-
-static void names_reset(struct ktypes_dwarf *d)
-{
-	free(d->names);
-	free(d->name_blob);
-	d->names = NULL;
-	d->name_blob = NULL;
-	d->nnames = d->names_cap = 0;
-	d->scan_off = 0;
-	d->scan_done = false;
-	d->dirty = false;
-}
 
 static int32_t *memo_slot(struct ktypes_dwarf *d, uint64_t off, bool add)
 {
@@ -224,136 +104,6 @@ static int dw_error(struct ktypes_dwarf *d, const char *what)
 	return -EINVAL;
 }
 
-/* ---- the name index on disk ------------------------------------------------------------- */
-
-static void index_path(struct ktypes_dwarf *d)
-{
-	const void *bid;
-	ssize_t n = dwelf_elf_gnu_build_id(d->elf, &bid);
-	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	const char *off = getenv("KVMDCI_DWARF_INDEX");
-	char hex[129];
-	int len;
-
-	d->idx_path[0] = 0;
-	if ((off && !strcmp(off, "0")) || n <= 0 || n > 64 || (!(xdg && *xdg) && !home))
-		return;
-	for (ssize_t i = 0; i < n; i++)
-		sprintf(hex + 2 * i, "%02x", ((const uint8_t *)bid)[i]);
-	if (xdg && *xdg)
-		len = snprintf(d->idx_path, sizeof(d->idx_path), "%s/libkvmdci/dwarf-%s.idx", xdg,
-			       hex);
-	else
-		len = snprintf(d->idx_path, sizeof(d->idx_path), "%s/.cache/libkvmdci/dwarf-%s.idx",
-			       home, hex);
-	if (len < 0 || (size_t)len >= sizeof(d->idx_path))
-		d->idx_path[0] = 0;
-}
-
-struct idx_header {
-	char magic[8];
-	uint64_t file_size;
-	uint64_t scan_off;
-	uint32_t scan_done;
-	uint32_t count;
-};
-
-/* Load the disk index if there is one for this build id and file size; anything odd: ignore it. */
-static void index_load(struct ktypes_dwarf *d)
-{
-	struct idx_header h;
-	struct stat st;
-	uint8_t *buf = NULL;
-	size_t pos = sizeof(h), bpos = 0;
-	int fd;
-
-	if (!d->idx_path[0] || (fd = open(d->idx_path, O_RDONLY | O_CLOEXEC)) < 0)
-		return;
-	if (fstat(fd, &st) < 0 || st.st_size < (off_t)sizeof(h) || st.st_size > IDX_MAX_BYTES ||
-	    !(buf = malloc((size_t)st.st_size)) || read(fd, buf, (size_t)st.st_size) != st.st_size)
-		goto out;
-	memcpy(&h, buf, sizeof(h));
-	if (memcmp(h.magic, IDX_MAGIC, 8) || h.file_size != d->file_size ||
-	    h.scan_off > d->file_size || !(d->name_blob = malloc((size_t)st.st_size)))
-		goto out;
-	for (uint32_t i = 0; i < h.count; i++) {
-		uint64_t off;
-		uint16_t len;
-		uint8_t kind;
-		if (pos + 11 > (size_t)st.st_size)
-			goto bad;
-		memcpy(&off, buf + pos, 8);
-		kind = buf[pos + 8];
-		memcpy(&len, buf + pos + 9, 2);
-		pos += 11;
-		if (!kind || kind > NK_MAX || !len || pos + len > (size_t)st.st_size ||
-		    off >= d->file_size || memchr(buf + pos, 0, len))
-			goto bad;
-		memcpy(d->name_blob + bpos, buf + pos, len);
-		d->name_blob[bpos + len] = 0;
-		pos += len;
-		if (names_add(d, kind, d->name_blob + bpos, off) < 0)
-			goto bad;
-		bpos += len + 1u;
-	}
-	d->scan_off = h.scan_off;
-	d->scan_done = h.scan_done != 0;
-	d->dirty = false;
-	kvmdci_dbg(d->ctx, "DWARF name index %s: %zu names%s", d->idx_path, d->nnames,
-		   d->scan_done ? ", complete" : "");
-	goto out;
-bad:
-	kvmdci_dbg(d->ctx, "ignoring the damaged DWARF name index %s", d->idx_path);
-	names_reset(d);
-out:
-	free(buf);
-	close(fd);
-}
-
-/* Write the index (atomically: a temporary file renamed over it). */
-static void index_save(struct ktypes_dwarf *d)
-{
-	struct idx_header h = {.file_size = d->file_size,
-			       .scan_off = d->scan_off,
-			       .scan_done = d->scan_done,
-			       .count = (uint32_t)d->nnames};
-	char tmp[sizeof(d->idx_path) + 16], *slash;
-	FILE *f;
-	bool ok;
-
-	if (!d->idx_path[0] || !d->dirty)
-		return;
-	snprintf(tmp, sizeof(tmp), "%s", d->idx_path);
-	for (slash = strchr(tmp + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
-		*slash = 0;
-		mkdir(tmp, 0755);
-		*slash = '/';
-	}
-	snprintf(tmp, sizeof(tmp), "%s.%d", d->idx_path, (int)getpid());
-	if (!(f = fopen(tmp, "wbe")))
-		return;
-	memcpy(h.magic, IDX_MAGIC, 8);
-	ok = fwrite(&h, sizeof(h), 1, f) == 1;
-	for (size_t i = 0; ok && i < d->names_cap; i++) {
-		const struct name_ent *e = &d->names[i];
-		size_t len = e->name ? strlen(e->name) : 0;
-		uint16_t l16 = (uint16_t)len;
-		if (!e->name)
-			continue;
-		if (!len || len > UINT16_MAX) { /* cannot be stored: the index would lie */
-			ok = false;
-			break;
-		}
-		ok = fwrite(&e->off, 8, 1, f) == 1 && fputc(e->kind, f) != EOF &&
-		     fwrite(&l16, 2, 1, f) == 1 && fwrite(e->name, len, 1, f) == 1;
-	}
-	if (fclose(f) != 0 || !ok || rename(tmp, d->idx_path) < 0) {
-		unlink(tmp);
-		return;
-	}
-	kvmdci_dbg(d->ctx, "wrote the DWARF name index %s (%zu names)", d->idx_path, d->nnames);
-}
-
 /* ---- the lazy scan ---------------------------------------------------------------------- */
 
 /* Index the top-level named type definitions of the CU at d->scan_off and step past it. */
@@ -382,7 +132,7 @@ static int scan_one_cu(struct ktypes_dwarf *d)
 			if (!kind || !(name = dwarf_diename(&c)) ||
 			    dwarf_hasattr(&c, DW_AT_declaration))
 				continue;
-			if (names_add(d, kind, name, dwarf_dieoffset(&c)) < 0)
+			if (dwarf_names_add(d, kind, name, dwarf_dieoffset(&c)) < 0)
 				return -ENOMEM;
 		} while ((r = dwarf_siblingof(&c, &c)) == 0);
 	}
@@ -399,7 +149,7 @@ static int lookup(struct ktypes_dwarf *d, const uint8_t *kinds, int nkinds, cons
 {
 	for (;;) {
 		for (int i = 0; i < nkinds; i++) {
-			const struct name_ent *e = names_get(d, kinds[i], name);
+			const struct name_ent *e = dwarf_names_get(d, kinds[i], name);
 			if (e) {
 				*off = e->off;
 				return kinds[i];
@@ -934,8 +684,8 @@ int ktypes_dwarf_open(struct kvmdci_ctx *ctx, const char *path, struct ktypes_dw
 		r = -ENOMEM;
 		goto fail;
 	}
-	index_path(d);
-	index_load(d);
+	dwarf_index_path(d);
+	dwarf_index_load(d);
 	kvmdci_info(ctx, "types: DWARF from %s (%s; name index %s: %zu names%s)", path,
 		    eh.e_type == ET_REL ? "relocatable, via libdwfl" : "libdw",
 		    d->idx_path[0] ? d->idx_path : "off", d->nnames,
@@ -952,7 +702,7 @@ void ktypes_dwarf_free(struct ktypes_dwarf *d)
 	if (!d)
 		return;
 	if (d->dw)
-		index_save(d);
+		dwarf_index_save(d);
 	if (d->dwfl)
 		dwfl_end(d->dwfl);
 	else if (d->dw)
@@ -1006,7 +756,7 @@ int ktypes_dwarf_find(struct ktypes_dwarf *d, const char *type, int32_t *id)
 		/* a wrong entry or resume point read from the disk index: start over */
 		kvmdci_dbg(d->ctx, "DWARF name index %s does not match %s; rescanning", d->idx_path,
 			   d->path);
-		names_reset(d);
+		dwarf_names_reset(d);
 		d->dirty = true;
 	}
 	r = conv(d, &die, 0);
@@ -1024,3 +774,4 @@ int ktypes_dwarf_find(struct ktypes_dwarf *d, const char *type, int32_t *id)
 	*id = r;
 	return 0;
 }
+

@@ -129,3 +129,7 @@ int kernel_modules_walk(struct kvmdci_kernel *k);
 /* kernel.c */
 /* A source that is a file. */
 void kernel_file_source(struct ksource *s, const char *format, const char *path);
+/* unwind.c */
+/* The module whose ORC table covers @addr (module text), or NULL. */
+struct kvmdci_unwinder;
+const char *unwinder_module_at(struct kvmdci_unwinder *u, uint64_t addr);
