@@ -29,6 +29,15 @@ struct kernel_field {
 	bool optional;
 	bool *present;
 };
+/* A required member: its byte offset into *@o. */
+#define KERNEL_FIELD(t, p, o) { .type = (t), .path = (p), .off = (o) }
+/* An optional member: its offset into *@o and its size into *@sz (when not NULL); *@has
+ * says whether the type info has it. */
+#define KERNEL_FIELD_OPT(t, p, o, sz, has)                                                      \
+	{                                                                                         \
+		.type = (t), .path = (p), .off = (o), .size = (sz), .optional = true,             \
+		.present = (has)                                                                  \
+	}
 
 /* The byte offset (and the size in bytes, when @size) of member @path of @type in @module's
  * types (vmlinux when NULL). -ENOENT with the last error naming the type and the member;

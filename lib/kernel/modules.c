@@ -43,8 +43,8 @@ int kernel_modules_walk(struct kvmdci_kernel *k)
 	}
 	head += k->kaslr;
 	const struct kernel_field f[] = {
-		{"struct module", "list", &off_list},
-		{"struct module", "name", &off_name},
+		KERNEL_FIELD("struct module", "list", &off_list),
+		KERNEL_FIELD("struct module", "name", &off_name),
 	};
 	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
 		return r;
@@ -90,10 +90,10 @@ int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
 	if (m->syms_loaded)
 		return 0;
 	const struct kernel_field f[] = {
-		{"struct module", "kallsyms", &off_kallsyms},
-		{"struct mod_kallsyms", "symtab", &off_symtab},
-		{"struct mod_kallsyms", "num_symtab", &off_num},
-		{"struct mod_kallsyms", "strtab", &off_strtab},
+		KERNEL_FIELD("struct module", "kallsyms", &off_kallsyms),
+		KERNEL_FIELD("struct mod_kallsyms", "symtab", &off_symtab),
+		KERNEL_FIELD("struct mod_kallsyms", "num_symtab", &off_num),
+		KERNEL_FIELD("struct mod_kallsyms", "strtab", &off_strtab),
 	};
 	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
 		return r;

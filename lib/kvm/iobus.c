@@ -110,13 +110,13 @@ static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
 		return -EINVAL;
 	}
 	const struct kernel_field f[] = {
-		{"struct kvm_io_bus", "dev_count", &l->bus_dev_count},
-		{"struct kvm_io_bus", "ioeventfd_count", &l->bus_ioeventfd_count},
-		{"struct kvm_io_bus", "range", &l->bus_range},
-		{"struct kvm_io_range", "addr", &l->range_addr},
-		{"struct kvm_io_range", "len", &l->range_len},
-		{"struct kvm_io_range", "dev", &l->range_dev},
-		{"struct kvm_io_device", "ops", &l->dev_ops},
+		KERNEL_FIELD("struct kvm_io_bus", "dev_count", &l->bus_dev_count),
+		KERNEL_FIELD("struct kvm_io_bus", "ioeventfd_count", &l->bus_ioeventfd_count),
+		KERNEL_FIELD("struct kvm_io_bus", "range", &l->bus_range),
+		KERNEL_FIELD("struct kvm_io_range", "addr", &l->range_addr),
+		KERNEL_FIELD("struct kvm_io_range", "len", &l->range_len),
+		KERNEL_FIELD("struct kvm_io_range", "dev", &l->range_dev),
+		KERNEL_FIELD("struct kvm_io_device", "ops", &l->dev_ops),
 	};
 	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
 		return r;

@@ -25,28 +25,29 @@ int kvm_layout_get(struct kvmdci_kernel *k, struct kvm_layout *l)
 		return -ENODEV;
 	}
 	const struct kernel_field f[] = {
-		{"struct kvm", "vm_list", &l->kvm_vm_list},
-		{"struct kvm", "online_vcpus", &l->kvm_online_vcpus},
-		{"struct kvm", "userspace_pid", &l->kvm_userspace_pid},
-		{"struct kvm_vcpu", "vcpu_id", &l->vcpu_id},
-		{"struct kvm_vcpu", "cpu", &l->vcpu_cpu},
-		{"struct kvm_vcpu", "kvm", &l->vcpu_kvm},
-		{"struct kvm_vcpu", "stat.exits", &l->vcpu_stat_exits},
-		{"struct kvm_vcpu", "vcpu_idx", &l->vcpu_idx, NULL, true, &l->has_vcpu_idx},
-		{"struct kvm", "created_vcpus", &l->kvm_created_vcpus, NULL, true,
-		 &l->has_created_vcpus},
-		{"struct kvm", "stats_id", &l->kvm_stats_id, &l->kvm_stats_id_size, true,
-		 &l->has_stats_id},
-		{"struct kvm", "vcpu_array", &l->kvm_vcpu_array, NULL, true, &l->xarray},
-		{"struct kvm", "vcpus", &l->kvm_vcpus, &l->vcpus_max, true, &has_array},
+		KERNEL_FIELD("struct kvm", "vm_list", &l->kvm_vm_list),
+		KERNEL_FIELD("struct kvm", "online_vcpus", &l->kvm_online_vcpus),
+		KERNEL_FIELD("struct kvm", "userspace_pid", &l->kvm_userspace_pid),
+		KERNEL_FIELD("struct kvm_vcpu", "vcpu_id", &l->vcpu_id),
+		KERNEL_FIELD("struct kvm_vcpu", "cpu", &l->vcpu_cpu),
+		KERNEL_FIELD("struct kvm_vcpu", "kvm", &l->vcpu_kvm),
+		KERNEL_FIELD("struct kvm_vcpu", "stat.exits", &l->vcpu_stat_exits),
+		KERNEL_FIELD_OPT("struct kvm_vcpu", "vcpu_idx", &l->vcpu_idx, NULL,
+				 &l->has_vcpu_idx),
+		KERNEL_FIELD_OPT("struct kvm", "created_vcpus", &l->kvm_created_vcpus, NULL,
+				 &l->has_created_vcpus),
+		KERNEL_FIELD_OPT("struct kvm", "stats_id", &l->kvm_stats_id, &l->kvm_stats_id_size,
+				 &l->has_stats_id),
+		KERNEL_FIELD_OPT("struct kvm", "vcpu_array", &l->kvm_vcpu_array, NULL, &l->xarray),
+		KERNEL_FIELD_OPT("struct kvm", "vcpus", &l->kvm_vcpus, &l->vcpus_max, &has_array),
 	};
 	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
 		return r;
 	if (l->xarray) {
 		const struct kernel_field xa[] = {
-			{"struct xarray", "xa_head", &l->xa_head},
-			{"struct xa_node", "shift", &l->xa_node_shift},
-			{"struct xa_node", "slots", &l->xa_node_slots},
+			KERNEL_FIELD("struct xarray", "xa_head", &l->xa_head),
+			KERNEL_FIELD("struct xa_node", "shift", &l->xa_node_shift),
+			KERNEL_FIELD("struct xa_node", "slots", &l->xa_node_slots),
 		};
 		l->kvm_vcpus = l->vcpus_max = 0;
 		return kernel_fields_resolve(k, NULL, xa, ARRAY_SIZE(xa));
