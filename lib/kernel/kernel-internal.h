@@ -69,6 +69,11 @@ struct kvmdci_unwinder;
 int kernel_symbolize_parts(struct kvmdci_kernel *k, struct kvmdci_unwinder *unwinder, uint64_t addr,
 			   char *mod, size_t msz, char *fn, size_t fsz, uint64_t *off);
 
+/* @addr as "module!function+0xoff", the one form of a symbolized address (the address in hex
+ * and -ENOENT when no symbol is near). */
+int kernel_symbolize(struct kvmdci_kernel *k, struct kvmdci_unwinder *unwinder, uint64_t addr,
+		     char *buf, size_t size);
+
 /* A vmlinux symbol's runtime address (KASLR applied); -ENOENT, nothing logged. */
 int kernel_vmlinux_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr);
 /* The runtime address of the instance of per-CPU variable @var (an address from

@@ -82,13 +82,13 @@ int kernel_symbolize_parts(struct kvmdci_kernel *k, struct kvmdci_unwinder *u, u
 	return -ENOENT;
 }
 
-KVMDCI_EXPORT int kvmdci_kernel_symbolize(struct kvmdci_kernel *k, uint64_t addr, char *buf,
-					  size_t size)
+int kernel_symbolize(struct kvmdci_kernel *k, struct kvmdci_unwinder *u, uint64_t addr, char *buf,
+		     size_t size)
 {
 	char mod[64], fn[128];
 	uint64_t off;
 
-	if (kernel_symbolize_parts(k, NULL, addr, mod, sizeof(mod), fn, sizeof(fn), &off) < 0) {
+	if (kernel_symbolize_parts(k, u, addr, mod, sizeof(mod), fn, sizeof(fn), &off) < 0) {
 		snprintf(buf, size, "0x%llx", (unsigned long long)addr);
 		return -ENOENT;
 	}
@@ -96,3 +96,8 @@ KVMDCI_EXPORT int kvmdci_kernel_symbolize(struct kvmdci_kernel *k, uint64_t addr
 	return 0;
 }
 
+KVMDCI_EXPORT int kvmdci_kernel_symbolize(struct kvmdci_kernel *k, uint64_t addr, char *buf,
+					  size_t size)
+{
+	return kernel_symbolize(k, NULL, addr, buf, size);
+}

@@ -12,8 +12,6 @@
 #include "kernel/kernel-internal.h"
 #include "kvm/virt-internal.h"
 
-#define MAX_CPUS 8192
-
 KVMDCI_EXPORT const char *kvmdci_cpu_mode_name(int mode)
 {
 	switch (mode) {
@@ -31,42 +29,12 @@ KVMDCI_EXPORT const char *kvmdci_cpu_mode_name(int mode)
 static const char *const cpu_regs[] = {"rip", "rsp", "rbp",	"cs",
 				       "cr0", "cr3", "gs_base", "k_gs_base"};
 
-KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
-				    struct kvmdci_cpu_info *info, struct kvmdci_stack *stack)
+/* What @cpu executes, from its registers (@v: cpu_regs) and whether it sees the host kernel. */
+static void cpu_mode(struct kvmdci_kernel *k, int cpu, const uint64_t *v,
+		     struct kvmdci_cpu_info *info)
 {
-	struct kvmdci_kernel *k = unwinder_kernel(u);
-	uint64_t v[ARRAY_SIZE(cpu_regs)], efer, cr4, task;
-	struct kvmdci_task_info ti;
-	int r;
-
-	memset(info, 0, sizeof(*info));
-	info->cpu = cpu;
-	info->linux_cpu = -1;
-	info->pid = info->tgid = -1;
-	info->virt = -1;
-	if (stack) {
-		memset(stack, 0, sizeof(*stack));
-		stack->end = KVMDCI_UNWIND_NO_STACK;
-	}
-	if ((r = kvmdci_target_regs_read(kvmdci_kernel_get_target(k), cpu, cpu_regs, v,
-					 ARRAY_SIZE(cpu_regs))) < 0) {
-		kvmdci_set_error(kvmdci_kernel_get_ctx(k), "cannot read the registers of CPU %d",
-				 cpu);
-		return r;
-	}
-	info->rip = v[0];
-	info->rsp = v[1];
-	info->rbp = v[2];
-	info->cs = v[3];
-	info->cr0 = v[4];
-	info->cr3 = v[5];
-	if (kvmdci_target_reg_read(kvmdci_kernel_get_target(k), cpu, "efer", &efer) == 0)
-		info->virt = (efer >> 12) & 1; /* EFER.SVME */
-	if (kvmdci_target_reg_read(kvmdci_kernel_get_target(k), cpu, "cr4", &cr4) == 0 &&
-	    ((cr4 >> 13) & 1))
-		info->virt = 1; /* CR4.VMXE */
-
 	bool sees = kernel_cpu_sees_kernel(k, cpu) == 1;
+
 	if (sees && (info->cs & 3) == 0 && info->rip >= 0xffff800000000000ULL) {
 		info->mode = KVMDCI_CPU_KERNEL;
 		info->linux_cpu = kernel_linux_cpu(k, v[6], cpu);
@@ -89,6 +57,71 @@ KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 			 (unsigned long long)info->rip, (unsigned long long)info->cs,
 			 (unsigned long long)info->cr0, (info->cr0 & 1) ? "" : " (real mode)");
 	}
+}
+
+/* Where a CPU is and its kernel stack (@stack may be NULL), by its mode. */
+static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
+		      struct kvmdci_stack *stack)
+{
+	struct kvmdci_kernel *k = unwinder_kernel(u);
+	uint64_t hrip, hrsp;
+
+	if (info->mode == KVMDCI_CPU_KERNEL) {
+		kernel_symbolize(k, u, info->rip, info->where, sizeof(info->where));
+		if (stack)
+			kvmdci_unwind_regs(u, info->rip, info->rsp, info->rbp, stack);
+	} else if (stack && info->mode == KVMDCI_CPU_USER) {
+		snprintf(stack->end_detail, sizeof(stack->end_detail),
+			 "CPU %d runs user code: no kernel frames", info->cpu);
+	} else if (info->mode == KVMDCI_CPU_GUEST) {
+		/* SVM: VMRUN saved the host's registers in KVM's per-CPU host save area */
+		if (info->linux_cpu >= 0 && svm_host_state(k, info->linux_cpu, &hrip, &hrsp) == 0 &&
+		    unwinder_is_text(u, hrip)) {
+			info->guest_stack = 1;
+			if (stack)
+				kvmdci_unwind_regs(u, hrip, hrsp, 0, stack);
+		} else if (stack) {
+			snprintf(stack->end_detail, sizeof(stack->end_detail),
+				 "CPU %d runs a guest: the host's registers are not visible",
+				 info->cpu);
+		}
+	}
+}
+
+KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
+				    struct kvmdci_cpu_info *info, struct kvmdci_stack *stack)
+{
+	struct kvmdci_kernel *k = unwinder_kernel(u);
+	struct kvmdci_target *t = kvmdci_kernel_get_target(k);
+	uint64_t v[ARRAY_SIZE(cpu_regs)], efer, cr4, task;
+	struct kvmdci_task_info ti;
+	int r;
+
+	memset(info, 0, sizeof(*info));
+	info->cpu = cpu;
+	info->linux_cpu = -1;
+	info->pid = info->tgid = -1;
+	info->virt = -1;
+	if (stack) {
+		memset(stack, 0, sizeof(*stack));
+		stack->end = KVMDCI_UNWIND_NO_STACK;
+	}
+	if ((r = kvmdci_target_regs_read(t, cpu, cpu_regs, v, ARRAY_SIZE(cpu_regs))) < 0) {
+		kvmdci_set_error(kvmdci_kernel_get_ctx(k), "cannot read the registers of CPU %d",
+				 cpu);
+		return r;
+	}
+	info->rip = v[0];
+	info->rsp = v[1];
+	info->rbp = v[2];
+	info->cs = v[3];
+	info->cr0 = v[4];
+	info->cr3 = v[5];
+	if (kvmdci_target_reg_read(t, cpu, "efer", &efer) == 0)
+		info->virt = (efer >> 12) & 1; /* EFER.SVME */
+	if (kvmdci_target_reg_read(t, cpu, "cr4", &cr4) == 0 && ((cr4 >> 13) & 1))
+		info->virt = 1; /* CR4.VMXE */
+	cpu_mode(k, cpu, v, info);
 	if (info->linux_cpu >= 0 && kernel_current_task(k, info->linux_cpu, &task) == 0 && task &&
 	    kvmdci_kernel_task_info(k, task, &ti) == 0) {
 		info->task = task;
@@ -98,33 +131,7 @@ KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 		memcpy(info->state, ti.state, sizeof(info->state));
 		info->idle = ti.pid == 0;
 	}
-	if (info->mode == KVMDCI_CPU_KERNEL) {
-		char mod[64], fn[128];
-		uint64_t off;
-		if (kernel_symbolize_parts(k, u, info->rip, mod, sizeof(mod), fn, sizeof(fn),
-					   &off) == 0)
-			snprintf(info->where, sizeof(info->where), "%.60s!%.100s+0x%llx", mod, fn,
-				 (unsigned long long)off);
-		else
-			snprintf(info->where, sizeof(info->where), "0x%llx",
-				 (unsigned long long)info->rip);
-		if (stack)
-			kvmdci_unwind_regs(u, info->rip, info->rsp, info->rbp, stack);
-	} else if (stack && info->mode == KVMDCI_CPU_USER) {
-		snprintf(stack->end_detail, sizeof(stack->end_detail),
-			 "CPU %d runs user code: no kernel frames", cpu);
-	} else if (info->mode == KVMDCI_CPU_GUEST) {
-		uint64_t hrip, hrsp;
-		if (info->linux_cpu >= 0 && svm_host_state(k, info->linux_cpu, &hrip, &hrsp) == 0 &&
-		    unwinder_is_text(u, hrip)) {
-			info->guest_stack = 1;
-			if (stack)
-				kvmdci_unwind_regs(u, hrip, hrsp, 0, stack);
-		} else if (stack) {
-			snprintf(stack->end_detail, sizeof(stack->end_detail),
-				 "CPU %d runs a guest: the host's registers are not visible", cpu);
-		}
-	}
+	cpu_stack(u, info, stack);
 	return 0;
 }
 

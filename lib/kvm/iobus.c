@@ -271,12 +271,10 @@ static void decode_dev(struct kvmdci_kernel *k, const struct iobus_layout *l,
 	for (int i = 0; i < NR_OPS; i++)
 		if (l->ops[i] && o->ops == l->ops[i])
 			which = i;
-	if (which < 0) {
-		if (kvmdci_kernel_symbolize(k, o->ops, o->ops_symbol, sizeof(o->ops_symbol)) < 0)
-			o->ops_symbol[0] = '\0';
+	if (kvmdci_kernel_symbolize(k, o->ops, o->ops_symbol, sizeof(o->ops_symbol)) < 0)
+		o->ops_symbol[0] = '\0';
+	if (which < 0)
 		return;
-	}
-	snprintf(o->ops_symbol, sizeof(o->ops_symbol), "kvm!%s+0x0", l->ops_sym[which]);
 	o->kind = kind_of_ops[which];
 	if (l->dev_off[which] < 0)
 		return;
