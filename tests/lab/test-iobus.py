@@ -98,6 +98,10 @@ def compare_iobus(label, ground, doc):
                 r = got[key]
                 if r["kind"] != kind or not decoded_ok(kind, spec, r):
                     bad.append(f"VM {i}: {key[0]} 0x{key[1]:x}: want {kind} {spec}, got {r}")
+                # an ioeventfd's ops are kvm's ioeventfd_ops (virt/kvm/eventfd.c)
+                elif kind == "ioeventfd" and r.get("ops_symbol") != "kvm!ioeventfd_ops+0x0":
+                    bad.append(f"VM {i}: {key[0]} 0x{key[1]:x}: ops {r.get('ops_symbol')}, "
+                               "want kvm!ioeventfd_ops+0x0")
     nranges = sum(len(expected(v)) for v in ground["vms"])
     check(f"{label}: every VM's buses hold exactly the {nranges} registered ranges, decoded",
           not bad, "; ".join(bad[:5]) + (f" (+{len(bad) - 5})" if len(bad) > 5 else ""))
