@@ -138,29 +138,17 @@ int btf_mem_load_vmlinux(struct kvmdci_kernel *k)
 	return 0;
 }
 
-static int off_of(struct kvmdci_kernel *k, const char *type, const char *member, uint64_t *off,
-		  uint32_t *size)
-{
-	struct ktypes_loc loc;
-	int r = kernel_member(k, NULL, type, member, &loc);
-	if (r == 0) {
-		*off = loc.bit_offset / 8;
-		if (size)
-			*size = loc.size;
-	}
-	return r;
-}
-
 /* struct module.btf_data, while the module loads (or on kernels that keep it). */
 static int from_btf_data(struct kvmdci_kernel *k, struct kmodule *m, uint64_t *addr,
 			 uint64_t *size)
 {
 	uint64_t od = 0, os = 0, data, sz = 0;
-	uint32_t szsize = 0;
+	uint64_t szsize = 0;
 	uint8_t b[8] = { 0 };
 
-	if (off_of(k, "struct module", "btf_data", &od, NULL) < 0 ||
-	    off_of(k, "struct module", "btf_data_size", &os, &szsize) < 0 || szsize > 8)
+	if (kernel_member_offset(k, NULL, "struct module", "btf_data", &od, NULL) < 0 ||
+	    kernel_member_offset(k, NULL, "struct module", "btf_data_size", &os, &szsize) < 0 ||
+	    szsize > 8)
 		return -ENOENT;
 	if (kvmdci_kernel_read_u64(k, m->addr + od, &data) < 0 ||
 	    kvmdci_kernel_read(k, m->addr + os, b, szsize) < 0)
@@ -178,7 +166,7 @@ static int from_btf_modules(struct kvmdci_kernel *k, struct kmodule *m, uint64_t
 			    uint64_t *size)
 {
 	uint64_t head, next, o_list = 0, o_mod = 0, o_btf = 0, o_data = 0, o_size = 0;
-	uint32_t szsize = 0;
+	uint64_t szsize = 0;
 	int r;
 
 	if (kvmdci_kernel_symbol(k, "vmlinux:btf_modules", &head) < 0) {
@@ -186,11 +174,12 @@ static int from_btf_modules(struct kvmdci_kernel *k, struct kmodule *m, uint64_t
 					 "CONFIG_DEBUG_INFO_BTF_MODULES?)");
 		return -ENOENT;
 	}
-	if ((r = off_of(k, "struct btf_module", "list", &o_list, NULL)) < 0 ||
-	    (r = off_of(k, "struct btf_module", "module", &o_mod, NULL)) < 0 ||
-	    (r = off_of(k, "struct btf_module", "btf", &o_btf, NULL)) < 0 ||
-	    (r = off_of(k, "struct btf", "data", &o_data, NULL)) < 0 ||
-	    (r = off_of(k, "struct btf", "data_size", &o_size, &szsize)) < 0 || szsize > 8)
+	if ((r = kernel_member_offset(k, NULL, "struct btf_module", "list", &o_list, NULL)) < 0 ||
+	    (r = kernel_member_offset(k, NULL, "struct btf_module", "module", &o_mod, NULL)) < 0 ||
+	    (r = kernel_member_offset(k, NULL, "struct btf_module", "btf", &o_btf, NULL)) < 0 ||
+	    (r = kernel_member_offset(k, NULL, "struct btf", "data", &o_data, NULL)) < 0 ||
+	    (r = kernel_member_offset(k, NULL, "struct btf", "data_size", &o_size, &szsize)) < 0 ||
+	    szsize > 8)
 		return r < 0 ? r : -EINVAL;
 	if ((r = kvmdci_kernel_read_u64(k, head, &next)) < 0)
 		return r;

@@ -57,12 +57,12 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 					       struct kvmdci_vcpu_stats_layout **ret)
 {
 	struct kvmdci_vcpu_stats_layout *l;
-	struct ktypes_loc loc;
+	uint64_t off, size;
 	struct btf *btf;
 	int32_t id;
 	int r;
 
-	if ((r = kernel_member(k, NULL, "struct kvm_vcpu", "stat", &loc)) < 0 ||
+	if ((r = kernel_member_offset(k, NULL, "struct kvm_vcpu", "stat", &off, &size)) < 0 ||
 	    (r = kernel_type(k, NULL, "struct kvm_vcpu_stat", &btf, &id)) < 0) {
 		kvmdci_err(kvmdci_kernel_get_ctx(k), "%s",
 			   kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(k)));
@@ -71,8 +71,8 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
-	l->stat_off = loc.bit_offset / 8;
-	l->size = loc.size;
+	l->stat_off = off;
+	l->size = size;
 	l->n = collect(btf, id, 0, l->f, 0, MAX_STATS, 0);
 	if (l->n == 0 || l->size == 0 || l->size > 8192) {
 		kvmdci_err(kvmdci_kernel_get_ctx(k),

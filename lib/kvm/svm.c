@@ -136,7 +136,7 @@ int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *o
 					    "gs", "gdtr", "ldtr", "idtr", "tr" };
 	uint8_t *b = malloc(VMCB_SIZE);
 	bool missing = false;
-	struct ktypes_loc loc;
+	uint64_t ioff, isize;
 	char p[64];
 	int r;
 
@@ -150,10 +150,11 @@ int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *o
 		free(b);
 		return r;
 	}
-	if (kernel_member(e->k, SVM_MOD, "struct vmcb", "control.intercepts", &loc) == 0) {
-		out->nintercepts = (int32_t)(loc.size / 4 < 6 ? loc.size / 4 : 6);
+	if (kernel_member_offset(e->k, SVM_MOD, "struct vmcb", "control.intercepts", &ioff,
+				 &isize) == 0) {
+		out->nintercepts = (int32_t)(isize / 4 < 6 ? isize / 4 : 6);
 		for (int i = 0; i < out->nintercepts; i++)
-			out->intercepts[i] = le32(b + loc.bit_offset / 8 + 4 * i);
+			out->intercepts[i] = le32(b + ioff + 4 * i);
 	}
 #define C(name) out->name = field(b, e, "control." #name, &missing)
 	C(pause_filter_thresh);
