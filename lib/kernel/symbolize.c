@@ -60,24 +60,31 @@ int kernel_symbolize_parts(struct kvmdci_kernel *k, struct kvmdci_unwinder *u, u
 		*off = addr - k->kaslr - sa;
 		return 0;
 	}
-	/* without ORC ranges: the nearest symbol of the modules' kallsyms (read on demand) */
-	const char *best = NULL, *bmod = NULL;
-	uint64_t bsa = 0;
-	for (int i = 0; i < k->nmods; i++) {
-		if (kernel_module_load_syms(k, &k->mods[i]) < 0)
-			continue;
-		name = nearest(&k->mods[i].syms, addr, &sa);
-		if (name && (!best || sa > bsa)) {
-			best = name;
-			bsa = sa;
-			bmod = k->mods[i].name;
+	/*
+	 * Without ORC ranges: the nearest symbol of the modules' kallsyms. Those read already
+	 * (the KVM modules' at open) first: an exact hit there is the answer; else every
+	 * module's kallsyms are read and the nearest symbol of all wins.
+	 */
+	for (int pass = 0; pass < 2; pass++) {
+		const char *best = NULL, *bmod = NULL;
+		uint64_t bsa = 0;
+		for (int i = 0; i < k->nmods; i++) {
+			struct kmodule *km = &k->mods[i];
+			if (pass ? kernel_module_load_syms(k, km) < 0 : !km->syms_loaded)
+				continue;
+			name = nearest(&km->syms, addr, &sa);
+			if (name && (!best || sa > bsa)) {
+				best = name;
+				bsa = sa;
+				bmod = km->name;
+			}
 		}
-	}
-	if (best && addr - bsa < 0x10000) {
-		snprintf(mod, msz, "%s", bmod);
-		snprintf(fn, fsz, "%s", best);
-		*off = addr - bsa;
-		return 0;
+		if (best && (pass ? addr - bsa < 0x10000 : addr == bsa)) {
+			snprintf(mod, msz, "%s", bmod);
+			snprintf(fn, fsz, "%s", best);
+			*off = addr - bsa;
+			return 0;
+		}
 	}
 	return -ENOENT;
 }
