@@ -101,7 +101,7 @@ def resolve(module, type_name, path):
     return bits, bf, size(tid)
 
 
-# ---- the members libkvmdci uses (reference/kvm-internals.md) --------------------------------
+# ---- the members libkvmdci uses (docs/kernel-facts.md) ------------------------------------
 QUERIES = [
     (None, "struct kvm", "vm_list"), (None, "struct kvm", "buses"),
     (None, "struct kvm", "online_vcpus"), (None, "struct kvm", "userspace_pid"),
