@@ -48,6 +48,10 @@ int kernel_member_offset(struct kvmdci_kernel *k, const char *module, const char
  * member that is missing is logged as an error naming its type and member, and fails it. */
 int kernel_fields_resolve(struct kvmdci_kernel *k, const char *module, const struct kernel_field *f,
 			  size_t n);
+/* Resolve a table like kernel_fields_resolve() but quietly: true when every member is there
+ * (a decoder that is only used when its whole table resolves). */
+bool kernel_fields_present(struct kvmdci_kernel *k, const char *module,
+			   const struct kernel_field *f, size_t n);
 /* The value of enumerator @name of enum type @type ("enum kvm_reg"), looked up in @module's
  * types, then vmlinux's. -ENOENT when absent. */
 int kernel_enum_value(struct kvmdci_kernel *k, const char *module, const char *type,

@@ -59,6 +59,15 @@ int kernel_fields_resolve(struct kvmdci_kernel *k, const char *module, const str
 	return 0;
 }
 
+bool kernel_fields_present(struct kvmdci_kernel *k, const char *module,
+			   const struct kernel_field *f, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (kernel_member_offset(k, module, f[i].type, f[i].path, f[i].off, f[i].size) < 0)
+			return false;
+	return true;
+}
+
 int kernel_enum_value(struct kvmdci_kernel *k, const char *module, const char *type,
 		      const char *name, int64_t *val)
 {

@@ -145,26 +145,24 @@ static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
 				    "no symbol kvm:%s; such devices show as unknown",
 				    owners[i].sym[0]);
 	}
-	l->has_ev =
-		(l->ev_size = tsize(k, "struct _ioeventfd")) > 0 && l->ev_size <= MAX_OBJECT_READ &&
-		kernel_member_offset(k, NULL, "struct _ioeventfd", "addr", &l->ev_addr, NULL) ==
-			0 &&
-		kernel_member_offset(k, NULL, "struct _ioeventfd", "length", &l->ev_length, NULL) ==
-			0 &&
-		kernel_member_offset(k, NULL, "struct _ioeventfd", "datamatch", &l->ev_datamatch,
-				     NULL) == 0 &&
-		kernel_member_offset(k, NULL, "struct _ioeventfd", "bus_idx", &l->ev_bus_idx,
-				     NULL) == 0 &&
-		kernel_member_offset(k, NULL, "struct _ioeventfd", "wildcard", &l->ev_wildcard,
-				     NULL) == 0;
-	l->has_cm = (l->cm_size = tsize(k, "struct kvm_coalesced_mmio_dev")) > 0 &&
-		    l->cm_size <= MAX_OBJECT_READ &&
-		    kernel_member_offset(k, NULL, "struct kvm_coalesced_mmio_dev", "zone.addr",
-					 &l->cm_zone_addr, NULL) == 0 &&
-		    kernel_member_offset(k, NULL, "struct kvm_coalesced_mmio_dev", "zone.size",
-					 &l->cm_zone_size, NULL) == 0 &&
-		    kernel_member_offset(k, NULL, "struct kvm_coalesced_mmio_dev", "zone.pio",
-					 &l->cm_zone_pio, NULL) == 0;
+	const struct kernel_field ev[] = {
+		KERNEL_FIELD("struct _ioeventfd", "addr", &l->ev_addr),
+		KERNEL_FIELD("struct _ioeventfd", "length", &l->ev_length),
+		KERNEL_FIELD("struct _ioeventfd", "datamatch", &l->ev_datamatch),
+		KERNEL_FIELD("struct _ioeventfd", "bus_idx", &l->ev_bus_idx),
+		KERNEL_FIELD("struct _ioeventfd", "wildcard", &l->ev_wildcard),
+	};
+	const struct kernel_field cm[] = {
+		KERNEL_FIELD("struct kvm_coalesced_mmio_dev", "zone.addr", &l->cm_zone_addr),
+		KERNEL_FIELD("struct kvm_coalesced_mmio_dev", "zone.size", &l->cm_zone_size),
+		KERNEL_FIELD("struct kvm_coalesced_mmio_dev", "zone.pio", &l->cm_zone_pio),
+	};
+	l->ev_size = tsize(k, "struct _ioeventfd");
+	l->has_ev = l->ev_size > 0 && l->ev_size <= MAX_OBJECT_READ &&
+		    kernel_fields_present(k, NULL, ev, ARRAY_SIZE(ev));
+	l->cm_size = tsize(k, "struct kvm_coalesced_mmio_dev");
+	l->has_cm = l->cm_size > 0 && l->cm_size <= MAX_OBJECT_READ &&
+		    kernel_fields_present(k, NULL, cm, ARRAY_SIZE(cm));
 	l->has_ioapic = kernel_member_offset(k, NULL, "struct kvm_ioapic", "base_address",
 					     &l->ioapic_base, NULL) == 0;
 	return 0;
