@@ -6,7 +6,6 @@
  * needs is prepared at kvmdci_trace_add(): no allocation and no type lookup per hit.
  */
 #include <stdlib.h>
-#include <time.h>
 
 #include "internal.h"
 #include "catalog/catalog-internal.h"
@@ -432,19 +431,16 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, kvmdci_h
 KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn,
 				    void *data)
 {
-	struct timespec t0, now;
+	uint64_t t0 = kvmdci_now_ms();
 	int hits = 0, stop_now = 0;
 
 	if (!tr->started || tr->stopped)
 		return -EINVAL;
 	tr->fn = fn;
 	tr->fn_data = data;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
 		struct kvmdci_stop st;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		int left = timeout_ms - (int)((now.tv_sec - t0.tv_sec) * 1000 +
-					      (now.tv_nsec - t0.tv_nsec) / 1000000);
+		int left = timeout_ms - (int)(kvmdci_now_ms() - t0);
 		int r = kvmdci_target_wait(tr->t, left > 0 ? left : 0, &st);
 		if (r <= 0)
 			return r < 0 ? r : hits;

@@ -23,7 +23,6 @@
  */
 #include <limits.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "internal.h"
 #include "catalog/catalog-internal.h"
@@ -97,13 +96,6 @@ struct kvmdci_exits {
 	int vcpus_measured, vcpus_gone;
 	uint64_t kvm_exits, counted_measured;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The capture's reads at a watch hit: its first load may have come with stat.exits. */
 static int kread(void *data, uint64_t addr, void *buf, size_t len, const struct expr_op *op)
@@ -388,7 +380,7 @@ KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 			e->vcpus[i].start_exits = 0;
 	e->started = true;
 	e->armed = true;
-	e->t_start = e->t_armed = now_s();
+	e->t_start = e->t_armed = kvmdci_now_s();
 	if (e->trigger == KVMDCI_TRIGGER_BREAK)
 		return kvmdci_trace_start(e->tr);
 	return kvmdci_target_resume(e->t);
@@ -502,11 +494,10 @@ static int on_break_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, voi
 	return e->limit && e->total >= e->limit ? -1 : 0; /* -1: the poll returns now */
 }
 
-static int elapsed_ms(const struct timespec *t0)
+/* Milliseconds since @t0 (kvmdci_now_ms()); a poll lasts far less than INT_MAX ms. */
+static int elapsed_ms(uint64_t t0)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
+	return (int)(kvmdci_now_ms() - t0);
 }
 
 /* Stop the running target; a hit racing with the stop is counted. Target left stopped. */
@@ -540,7 +531,7 @@ static int set_armed(struct kvmdci_exits *e, bool armed)
 	}
 	if (r < 0)
 		return r;
-	double now = now_s();
+	double now = kvmdci_now_s();
 	if (armed)
 		e->t_armed = now;
 	else
@@ -555,7 +546,7 @@ static int sample_tick(struct kvmdci_exits *e)
 	if (!e->duty)
 		return INT_MAX;
 	long long period = e->period_ms, on = (long long)(e->duty * (double)period + 0.5);
-	long long phase = (long long)((now_s() - e->t_start) * 1000) % period;
+	long long phase = (long long)((kvmdci_now_s() - e->t_start) * 1000) % period;
 	bool want = phase < (on > 0 ? on : 1);
 	int r = set_armed(e, want);
 	if (r < 0)
@@ -565,10 +556,9 @@ static int sample_tick(struct kvmdci_exits *e)
 
 static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
 {
-	struct timespec t0;
+	uint64_t t0 = kvmdci_now_ms();
 	int hits = 0;
 
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	/* stopped at the limit by the last poll, and polled again: go on */
 	if (!kvmdci_target_is_running(e->t)) {
 		int r = kvmdci_target_resume(e->t);
@@ -578,7 +568,7 @@ static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
 	for (;;) {
 		struct kvmdci_stop st;
 		bool step;
-		int left = timeout_ms - elapsed_ms(&t0), r;
+		int left = timeout_ms - elapsed_ms(t0), r;
 		if (left < 0)
 			left = 0;
 		r = kvmdci_target_wait(e->t, left, &st);
@@ -595,21 +585,20 @@ static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
 		r = step ? kvmdci_target_step_over(e->t, st.cpu, st.addr) : kvmdci_target_resume(e->t);
 		if (r < 0)
 			return r;
-		if (elapsed_ms(&t0) >= timeout_ms)
+		if (elapsed_ms(t0) >= timeout_ms)
 			return hits;
 	}
 }
 
 KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 {
-	struct timespec t0;
+	uint64_t t0 = kvmdci_now_ms();
 	int hits = 0;
 
 	if (!e->started || e->stopped)
 		return -EINVAL;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		int e0 = elapsed_ms(&t0), until = sample_tick(e), left = timeout_ms - e0, slice, r;
+		int e0 = elapsed_ms(t0), until = sample_tick(e), left = timeout_ms - e0, slice, r;
 		if (until < 0)
 			return until;
 		slice = left < until ? left : until;
@@ -623,7 +612,7 @@ KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 			return r;
 		hits += r;
 		/* done, or back early (a signal): the caller decides; else a schedule change */
-		int e1 = elapsed_ms(&t0);
+		int e1 = elapsed_ms(t0);
 		if (!e->duty || e1 >= timeout_ms || e1 + 2 < e0 + slice ||
 		    (e->limit && e->total >= e->limit))
 			return hits;
@@ -695,7 +684,7 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 		return 0;
 	e->stopped = true;
 	r = e->trigger == KVMDCI_TRIGGER_BREAK ? trace_halt_for_stop(e->tr) : halt_watch(e);
-	e->t_stop = now_s();
+	e->t_stop = kvmdci_now_s();
 	if (e->armed)
 		e->armed_s += e->t_stop - e->t_armed;
 	if (r < 0)

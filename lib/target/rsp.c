@@ -13,7 +13,6 @@
  */
 #include <stdarg.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "internal.h"
 #include "rsp-proto.h"
@@ -79,14 +78,6 @@ struct rsp {
 	int8_t nop_cache_len[16];
 	int nop_cache_n;
 };
-
-
-static int now_ms(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int)(ts.tv_sec * 1000 + ts.tv_nsec / 1000000);
-}
 
 /* ---- output: packets are queued and written in one write per batch ---- */
 
@@ -182,7 +173,7 @@ static int flush(struct rsp *t)
  */
 static int recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 {
-	int deadline = timeout_ms >= 0 ? now_ms() + timeout_ms : 0;
+	uint64_t deadline = timeout_ms >= 0 ? kvmdci_now_ms() + (uint64_t)timeout_ms : 0;
 
 	if (t->broken)
 		return -EPIPE;
@@ -206,9 +197,10 @@ static int recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 		}
 		int wait = -1;
 		if (timeout_ms >= 0) {
-			wait = deadline - now_ms();
-			if (wait <= 0)
+			uint64_t now = kvmdci_now_ms();
+			if (now >= deadline)
 				return 0;
+			wait = (int)(deadline - now); /* at most timeout_ms */
 		}
 		ssize_t n = transport_read(t->tr, t->inbuf, sizeof(t->inbuf), wait);
 		if (n == 0) {
@@ -1087,10 +1079,11 @@ static int rsp_step_over(struct rsp *t, int cpu, uint64_t addr)
 		return r;
 	t->running = true;
 	/* a signal may end one wait early: the step's stop is still to come */
-	int step_deadline = now_ms() + CMD_TIMEOUT_MS;
-	do
-		r = rsp_wait(t, step_deadline - now_ms() > 0 ? step_deadline - now_ms() : 0, &st);
-	while (r == 0 && now_ms() < step_deadline);
+	uint64_t step_deadline = kvmdci_now_ms() + CMD_TIMEOUT_MS, now;
+	do {
+		now = kvmdci_now_ms();
+		r = rsp_wait(t, now < step_deadline ? (int)(step_deadline - now) : 0, &st);
+	} while (r == 0 && kvmdci_now_ms() < step_deadline);
 	if (r <= 0) {
 		if (r == 0)
 			kvmdci_err(t->ctx, "%s: single-step of CPU %d did not stop", t->uri, cpu);
