@@ -28,6 +28,7 @@
 #include "catalog/catalog-internal.h"
 #include "kernel/kernel-internal.h"
 #include "kvm/kvm-internal.h"
+#include "target/run.h"
 #include "target/target-internal.h"
 
 #define MAX_VCPU_SLOTS 1024
@@ -197,7 +198,7 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 		return -ENOMEM;
 	e->ctx = kvmdci_ctx_ref(k->ctx);
 	e->k = kvmdci_kernel_ref(k);
-	e->t = k->target;
+	e->t = kvmdci_kernel_get_target(k);
 	e->requested = trigger;
 	for (int i = 0; i < COUNT_SLOTS; i++)
 		e->counts[i].vcpu = -1;
@@ -422,11 +423,8 @@ static void record(struct kvmdci_exits *e, int vslot, uint64_t vcpu, const uint6
 }
 
 /* Handle one stop. Returns 1 if it was a hit, 0 if not; the target is left stopped. */
-static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool *need_step)
+static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st)
 {
-	*need_step = false;
-	if (st->reason == KVMDCI_STOP_EXITED)
-		return -EPIPE;
 	if (e->trigger == KVMDCI_TRIGGER_WATCH && st->reason == KVMDCI_STOP_WATCHPOINT) {
 		for (int i = 0; i < e->nvcpus; i++)
 			if (e->vcpus[i].watch_addr == st->addr) {
@@ -462,6 +460,27 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool *nee
 		return 0;
 	}
 	return 0;
+}
+
+/* The run loop's callback for the watch trigger (lib/target/run.h). */
+static int on_watch_stop(void *data, struct kvmdci_stop *st, bool final)
+{
+	struct kvmdci_exits *e = data;
+	int r = handle_stop(e, st);
+
+	if (r < 0)
+		return r;
+	if (final && r == 0)
+		kvmdci_kernel_note_stop(e->k, st); /* not a hit: the kernel view picks its reader */
+	if (e->limit && e->total >= e->limit)
+		return (r ? TARGET_STOP_HIT : 0) | TARGET_STOP_HOLD; /* no exit races the stop */
+	return r ? TARGET_STOP_HIT : 0;
+}
+
+static int arm_watch(void *data)
+{
+	/* start_watch re-reads each counter: exits while out are not "missed" */
+	return start_watch(data);
 }
 
 /* A hit of the break trigger: the vCPU ($arg0) and its exit reason, captured by the trace. */
@@ -500,18 +519,6 @@ static int elapsed_ms(uint64_t t0)
 	return (int)(kvmdci_now_ms() - t0);
 }
 
-/* Stop the running target; a hit racing with the stop is counted. Target left stopped. */
-static int halt_watch(struct kvmdci_exits *e)
-{
-	struct kvmdci_stop st;
-	bool step;
-	int r;
-
-	if ((r = target_halt(e->t, &st)) == 1 && (r = handle_stop(e, &st, &step)) == 0)
-		kvmdci_kernel_note_stop(e->k, &st); /* not a hit: the kernel view picks its reader */
-	return r < 0 ? r : 0;
-}
-
 /* Sampling: put the trigger in or take it out. */
 static int set_armed(struct kvmdci_exits *e, bool armed)
 {
@@ -519,16 +526,10 @@ static int set_armed(struct kvmdci_exits *e, bool armed)
 
 	if (e->armed == armed)
 		return 0;
-	if (e->trigger == KVMDCI_TRIGGER_BREAK) {
+	if (e->trigger == KVMDCI_TRIGGER_BREAK)
 		r = trace_set_armed(e->tr, armed);
-	} else {
-		if ((r = halt_watch(e)) < 0)
-			return r;
-		/* start_watch re-reads each counter: exits while out are not "missed" */
-		r = armed ? start_watch(e) : kvmdci_target_bp_remove_all(e->t);
-		if (r >= 0)
-			r = kvmdci_target_resume(e->t);
-	}
+	else
+		r = target_run_rearm(e->t, on_watch_stop, e, armed, arm_watch);
 	if (r < 0)
 		return r;
 	double now = kvmdci_now_s();
@@ -554,42 +555,6 @@ static int sample_tick(struct kvmdci_exits *e)
 	return (int)((want ? on : period) - phase) + 1;
 }
 
-static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
-{
-	uint64_t t0 = kvmdci_now_ms();
-	int hits = 0;
-
-	/* stopped at the limit by the last poll, and polled again: go on */
-	if (!kvmdci_target_is_running(e->t)) {
-		int r = kvmdci_target_resume(e->t);
-		if (r < 0)
-			return r;
-	}
-	for (;;) {
-		struct kvmdci_stop st;
-		bool step;
-		int left = timeout_ms - elapsed_ms(t0), r;
-		if (left < 0)
-			left = 0;
-		r = kvmdci_target_wait(e->t, left, &st);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			return hits; /* timeout or a signal */
-		r = handle_stop(e, &st, &step);
-		if (r < 0)
-			return r;
-		hits += r;
-		if (e->limit && e->total >= e->limit)
-			return hits; /* left stopped: no exit can race with the caller's stop */
-		r = step ? kvmdci_target_step_over(e->t, st.cpu, st.addr) : kvmdci_target_resume(e->t);
-		if (r < 0)
-			return r;
-		if (elapsed_ms(t0) >= timeout_ms)
-			return hits;
-	}
-}
-
 KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 {
 	uint64_t t0 = kvmdci_now_ms();
@@ -607,7 +572,7 @@ KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 		if (e->trigger == KVMDCI_TRIGGER_BREAK)
 			r = kvmdci_trace_poll(e->tr, slice, on_break_hit, e);
 		else
-			r = poll_watch(e, slice);
+			r = target_run(e->t, slice, on_watch_stop, e);
 		if (r < 0)
 			return r;
 		hits += r;
@@ -683,7 +648,10 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 	if (!e->started || e->stopped)
 		return 0;
 	e->stopped = true;
-	r = e->trigger == KVMDCI_TRIGGER_BREAK ? trace_halt_for_stop(e->tr) : halt_watch(e);
+	if (e->trigger == KVMDCI_TRIGGER_BREAK)
+		r = trace_halt_for_stop(e->tr);
+	else
+		r = target_run_halt(e->t, on_watch_stop, e);
 	e->t_stop = kvmdci_now_s();
 	if (e->armed)
 		e->armed_s += e->t_stop - e->t_armed;
