@@ -51,7 +51,7 @@ int target_run(struct kvmdci_target *t, int timeout_ms, target_stop_fn fn, void 
 		if (act & TARGET_STOP_HIT)
 			hits++;
 		if (act & TARGET_STOP_HOLD)
-			return hits; /* left stopped: nothing can race with the caller's next step */
+			return hits; /* left stopped: nothing races the caller's next step */
 		r = act & TARGET_STOP_STEP ? kvmdci_target_step_over(t, st.cpu, st.addr)
 					   : kvmdci_target_resume(t);
 		if (r < 0)
