@@ -112,7 +112,7 @@ const struct target_ops core_target_ops = {
 
 int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 {
-	struct core *c = calloc(1, sizeof(*c));
+	struct core *c = dump_base_new(sizeof(*c), ctx, path, core_read_phys);
 	struct dump_base *b;
 	Elf *elf = NULL;
 	struct stat st;
@@ -122,10 +122,6 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	if (!c)
 		return -ENOMEM;
 	b = &c->base;
-	if (dump_base_init(b, ctx, path, core_read_phys) < 0) {
-		core_free(c);
-		return -ENOMEM;
-	}
 	b->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
 		r = -errno;

@@ -6,14 +6,22 @@
 
 #include "target/dump.h"
 
-int dump_base_init(struct dump_base *b, struct kvmdci_ctx *ctx, const char *path,
-		   phys_read_fn read_phys)
+void *dump_base_new(size_t size, struct kvmdci_ctx *ctx, const char *path, phys_read_fn read_phys)
 {
+	struct dump_base *b = calloc(1, size);
+
+	if (!b)
+		return NULL;
 	b->ctx = kvmdci_ctx_ref(ctx);
 	b->fd = -1;
 	b->read_phys = read_phys;
 	b->path = strdup(path);
-	return b->path ? 0 : -ENOMEM;
+	if (!b->path) {
+		dump_base_fini(b);
+		free(b);
+		return NULL;
+	}
+	return b;
 }
 
 void dump_base_fini(struct dump_base *b)

@@ -21,9 +21,12 @@ struct dump_base {
 	phys_read_fn read_phys; /* the backend's physical reader, under virtual reads */
 };
 
-/* Set up @b for the dump at @path; -ENOMEM. dump_base_fini() undoes it, also on failure. */
-int dump_base_init(struct dump_base *b, struct kvmdci_ctx *ctx, const char *path,
-		   phys_read_fn read_phys);
+/*
+ * A backend's zeroed state of @size bytes, which starts with a struct dump_base, set up for
+ * the dump at @path (no file open yet); NULL when out of memory.
+ */
+void *dump_base_new(size_t size, struct kvmdci_ctx *ctx, const char *path, phys_read_fn read_phys);
+/* Close and free what the base holds (not the state itself). */
 void dump_base_fini(struct dump_base *b);
 /* Log "<path>: <message>" as an error and return @err. */
 int dump_fail(struct dump_base *b, int err, const char *fmt, ...)

@@ -123,7 +123,7 @@ const struct target_ops kcore_target_ops = {
 
 int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 {
-	struct kcore *k = calloc(1, sizeof(*k));
+	struct kcore *k = dump_base_new(sizeof(*k), ctx, path, kc_read_phys);
 	struct dump_base *b;
 	Elf64_Ehdr eh;
 	int r;
@@ -131,10 +131,6 @@ int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	if (!k)
 		return -ENOMEM;
 	b = &k->base;
-	if (dump_base_init(b, ctx, path, kc_read_phys) < 0) {
-		kc_free(k);
-		return -ENOMEM;
-	}
 	b->fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (b->fd < 0) {
 		int e = errno;

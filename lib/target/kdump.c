@@ -255,7 +255,7 @@ const struct target_ops kdump_target_ops = {
 
 int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 {
-	struct kdump *k = calloc(1, sizeof(*k));
+	struct kdump *k = dump_base_new(sizeof(*k), ctx, path, kd_read_phys);
 	struct dump_base *b;
 	const char *fmt = "?";
 	struct stat st;
@@ -265,10 +265,6 @@ int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	if (!k)
 		return -ENOMEM;
 	b = &k->base;
-	if (dump_base_init(b, ctx, path, kd_read_phys) < 0) {
-		kd_free(k);
-		return -ENOMEM;
-	}
 	in = open(path, O_RDONLY | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st) < 0) {
 		r = dump_fail(b, -errno, "cannot open: %s", strerror(errno));
