@@ -475,24 +475,15 @@ int trace_set_armed(struct kvmdci_trace *tr, bool armed)
 	return 0;
 }
 
-int trace_halt_for_stop(struct kvmdci_trace *tr)
+int trace_end(struct kvmdci_trace *tr, void (*halted)(void *hdata, int r), void *hdata)
 {
-	int r;
-
 	if (!tr->started || tr->stopped)
 		return 0;
 	tr->stopped = true;
-	r = target_run_halt(tr->t, on_stop, tr);
-	return r < 0 ? r : 0;
+	return target_run_end(tr->t, on_stop, tr, halted, hdata);
 }
 
 KVMDCI_EXPORT int kvmdci_trace_stop(struct kvmdci_trace *tr)
 {
-	int r;
-
-	if (!tr->started || tr->stopped)
-		return 0;
-	if ((r = trace_halt_for_stop(tr)) < 0)
-		return r;
-	return kvmdci_target_detach(tr->t);
+	return trace_end(tr, NULL, NULL);
 }

@@ -86,6 +86,7 @@ struct kvmdci_exits {
 	int cap_reason, cap_vcpu; /* capture indices in the trace's hits */
 	bool started;
 	bool stopped;
+	bool halted; /* stopped at the end of the run (the coverage then measured) */
 	uint64_t limit; /* kvmdci_exits_stop_after: poll returns once total reaches it */
 	/* sampling: armed for duty * period of each period */
 	double duty;
@@ -641,6 +642,20 @@ static void measure_coverage(struct kvmdci_exits *e)
 	e->have_coverage = true;
 }
 
+/* The target stopped at the end of the run (@r >= 0), or did not: the figures of the run. */
+static void on_halted(void *data, int r)
+{
+	struct kvmdci_exits *e = data;
+
+	e->t_stop = kvmdci_now_s();
+	if (e->armed)
+		e->armed_s += e->t_stop - e->t_armed;
+	if (r < 0)
+		return;
+	e->halted = true;
+	measure_coverage(e);
+}
+
 KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 {
 	int r = 0;
@@ -649,16 +664,11 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 		return 0;
 	e->stopped = true;
 	if (e->trigger == KVMDCI_TRIGGER_BREAK)
-		r = trace_halt_for_stop(e->tr);
+		r = trace_end(e->tr, on_halted, e);
 	else
-		r = target_run_halt(e->t, on_watch_stop, e);
-	e->t_stop = kvmdci_now_s();
-	if (e->armed)
-		e->armed_s += e->t_stop - e->t_armed;
-	if (r < 0)
+		r = target_run_end(e->t, on_watch_stop, e, on_halted, e);
+	if (!e->halted)
 		return r;
-	measure_coverage(e);
-	r = kvmdci_target_detach(e->t);
 	if (e->dropped)
 		kvmdci_warn(e->ctx, "%llu hits not tabulated (count table full)",
 			    (unsigned long long)e->dropped);

@@ -85,3 +85,14 @@ int target_run_rearm(struct kvmdci_target *t, target_stop_fn fn, void *data, boo
 		return r;
 	return kvmdci_target_resume(t);
 }
+
+int target_run_end(struct kvmdci_target *t, target_stop_fn fn, void *data,
+		   void (*halted)(void *hdata, int r), void *hdata)
+{
+	int r = target_run_halt(t, fn, data), d;
+
+	if (halted)
+		halted(hdata, r);
+	d = kvmdci_target_detach(t);
+	return r < 0 ? r : d;
+}

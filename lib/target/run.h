@@ -50,3 +50,12 @@ int target_run_halt(struct kvmdci_target *t, target_stop_fn fn, void *data);
  */
 int target_run_rearm(struct kvmdci_target *t, target_stop_fn fn, void *data, bool armed,
 		     int (*arm)(void *data));
+
+/*
+ * End a run, leaving nothing of ours on the target: stop it (the stop handed to @fn as the
+ * final one), call @halted (may be NULL) with that result while the target is stopped, then
+ * take every breakpoint and watchpoint out and detach, also when the stop failed (the detach
+ * tries once more). Returns the stop's error, else the detach's.
+ */
+int target_run_end(struct kvmdci_target *t, target_stop_fn fn, void *data,
+		   void (*halted)(void *hdata, int r), void *hdata);
