@@ -7,6 +7,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "libkvmdci/libkvmdci.h"
 
@@ -41,6 +42,24 @@ void kvmdci_clear_cause(struct kvmdci_ctx *ctx);
 
 struct kvmdci_ctx *kvmdci_target_get_ctx(struct kvmdci_target *t);
 struct kvmdci_ctx *kvmdci_kernel_get_ctx(struct kvmdci_kernel *k);
+
+/* The library's one clock: monotonic nanoseconds, 64-bit (no wrap in any uptime). Deadlines
+ * and durations are computed from it, never from the wall clock. */
+static inline uint64_t kvmdci_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+static inline uint64_t kvmdci_now_ms(void)
+{
+	return kvmdci_now_ns() / 1000000;
+}
+static inline double kvmdci_now_s(void)
+{
+	return (double)kvmdci_now_ns() / 1e9;
+}
 
 static inline uint64_t le64(const void *p)
 {

@@ -24,5 +24,6 @@ int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capt
 uint64_t catalog_bp_address(struct kvmdci_kernel *k, uint64_t addr);
 /* Take the trace's breakpoints out (the target runs free) or put them back; for sampling. */
 int trace_set_armed(struct kvmdci_trace *tr, bool armed);
-/* Stop the target for good (a racing hit is still reported) but do not detach yet. */
-int trace_halt_for_stop(struct kvmdci_trace *tr);
+/* Stop the target for good (a racing hit is still reported), call @halted (may be NULL) while
+ * it is stopped, then detach (lib/target/run.h: target_run_end). */
+int trace_end(struct kvmdci_trace *tr, void (*halted)(void *hdata, int r), void *hdata);

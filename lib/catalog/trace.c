@@ -6,11 +6,11 @@
  * needs is prepared at kvmdci_trace_add(): no allocation and no type lookup per hit.
  */
 #include <stdlib.h>
-#include <time.h>
 
 #include "internal.h"
 #include "catalog/catalog-internal.h"
 #include "kernel/kernel-internal.h"
+#include "target/run.h"
 #include "target/target-internal.h"
 
 #define MAX_TRACE_ENTRIES 64
@@ -380,15 +380,12 @@ static int eval(struct kvmdci_trace *tr, const struct expr_prog *p, const int8_t
 }
 
 /* One stop: 1 if it was a hit (reported or filtered), 0 if not ours; target left stopped. */
-static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, kvmdci_hit_fn fn,
-		       void *data, int *stop_now)
+static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *stop_now)
 {
 	uint64_t regs[MAX_TRACE_REGS];
 	struct trace_entry *te = NULL;
 	int r;
 
-	if (st->reason == KVMDCI_STOP_EXITED)
-		return -EPIPE;
 	if (st->cpu < 0 || st->signal != 5)
 		return 0;
 	if ((r = kvmdci_target_regs_read(tr->t, st->cpu, tr->regs, regs, tr->nregs)) < 0)
@@ -424,54 +421,44 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, kvmdci_h
 		.values = tr->values,
 		.value_ok = tr->value_ok,
 	};
-	if (fn && fn(tr, &hit, data) < 0)
+	if (tr->fn && tr->fn(tr, &hit, tr->fn_data) < 0)
 		*stop_now = 1;
 	return 1;
+}
+
+/* The run loop's callback (lib/target/run.h): a hit goes to the last poll's callback. */
+static int on_stop(void *data, struct kvmdci_stop *st, bool final)
+{
+	struct kvmdci_trace *tr = data;
+	int stop_now = 0, r;
+
+	r = handle_stop(tr, st, &stop_now);
+	if (r < 0)
+		return r;
+	if (final) {
+		if (r == 0)
+			kvmdci_kernel_note_stop(tr->k, st); /* not a hit: the kernel view picks its reader */
+		return r ? TARGET_STOP_HIT : 0;
+	}
+	if (r == 0)
+		return 0;
+	/* a hit is stepped over on its CPU alone: reported exactly once */
+	return TARGET_STOP_HIT | TARGET_STOP_STEP | (stop_now ? TARGET_STOP_RETURN : 0);
 }
 
 KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn,
 				    void *data)
 {
-	struct timespec t0, now;
-	int hits = 0, stop_now = 0;
-
 	if (!tr->started || tr->stopped)
 		return -EINVAL;
 	tr->fn = fn;
 	tr->fn_data = data;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (;;) {
-		struct kvmdci_stop st;
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		int left = timeout_ms - (int)((now.tv_sec - t0.tv_sec) * 1000 +
-					      (now.tv_nsec - t0.tv_nsec) / 1000000);
-		int r = kvmdci_target_wait(tr->t, left > 0 ? left : 0, &st);
-		if (r <= 0)
-			return r < 0 ? r : hits;
-		r = handle_stop(tr, &st, fn, data, &stop_now);
-		if (r < 0)
-			return r;
-		hits += r;
-		r = st.reason == KVMDCI_STOP_BREAKPOINT ? kvmdci_target_step_over(tr->t, st.cpu, st.addr)
-							 : kvmdci_target_resume(tr->t);
-		if (r < 0)
-			return r;
-		if (stop_now || left <= 0)
-			return hits;
-	}
+	return target_run(tr->t, timeout_ms, on_stop, tr);
 }
 
-/* Stop the running target; a hit that raced with the stop goes to the last poll's callback.
- * The target is left stopped. */
-static int halt(struct kvmdci_trace *tr)
+static int arm(void *data)
 {
-	struct kvmdci_stop st;
-	int r, dummy = 0;
-
-	if ((r = target_halt(tr->t, &st)) == 1 &&
-	    (r = handle_stop(tr, &st, tr->fn, tr->fn_data, &dummy)) == 0)
-		kvmdci_kernel_note_stop(tr->k, &st); /* not a hit: the kernel view picks its reader */
-	return r < 0 ? r : 0;
+	return insert_all(data);
 }
 
 int trace_set_armed(struct kvmdci_trace *tr, bool armed)
@@ -482,34 +469,21 @@ int trace_set_armed(struct kvmdci_trace *tr, bool armed)
 		return -EINVAL;
 	if (tr->armed == armed)
 		return 0;
-	if ((r = halt(tr)) < 0)
+	if ((r = target_run_rearm(tr->t, on_stop, tr, armed, arm)) < 0)
 		return r;
-	if (armed) {
-		if ((r = insert_all(tr)) < 0)
-			return r;
-	} else if ((r = kvmdci_target_bp_remove_all(tr->t)) < 0) {
-		return r;
-	}
 	tr->armed = armed;
-	/* a CPU stopped on a breakpoint just taken out runs its instruction: no step needed */
-	return kvmdci_target_resume(tr->t);
+	return 0;
 }
 
-int trace_halt_for_stop(struct kvmdci_trace *tr)
+int trace_end(struct kvmdci_trace *tr, void (*halted)(void *hdata, int r), void *hdata)
 {
 	if (!tr->started || tr->stopped)
 		return 0;
 	tr->stopped = true;
-	return halt(tr);
+	return target_run_end(tr->t, on_stop, tr, halted, hdata);
 }
 
 KVMDCI_EXPORT int kvmdci_trace_stop(struct kvmdci_trace *tr)
 {
-	int r;
-
-	if (!tr->started || tr->stopped)
-		return 0;
-	if ((r = trace_halt_for_stop(tr)) < 0)
-		return r;
-	return kvmdci_target_detach(tr->t);
+	return trace_end(tr, NULL, NULL);
 }

@@ -23,12 +23,12 @@
  */
 #include <limits.h>
 #include <stdlib.h>
-#include <time.h>
 
 #include "internal.h"
 #include "catalog/catalog-internal.h"
 #include "kernel/kernel-internal.h"
 #include "kvm/kvm-internal.h"
+#include "target/run.h"
 #include "target/target-internal.h"
 
 #define MAX_VCPU_SLOTS 1024
@@ -86,6 +86,7 @@ struct kvmdci_exits {
 	int cap_reason, cap_vcpu; /* capture indices in the trace's hits */
 	bool started;
 	bool stopped;
+	bool halted; /* stopped at the end of the run (the coverage then measured) */
 	uint64_t limit; /* kvmdci_exits_stop_after: poll returns once total reaches it */
 	/* sampling: armed for duty * period of each period */
 	double duty;
@@ -97,13 +98,6 @@ struct kvmdci_exits {
 	int vcpus_measured, vcpus_gone;
 	uint64_t kvm_exits, counted_measured;
 };
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* The capture's reads at a watch hit: its first load may have come with stat.exits. */
 static int kread(void *data, uint64_t addr, void *buf, size_t len, const struct expr_op *op)
@@ -388,7 +382,7 @@ KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 			e->vcpus[i].start_exits = 0;
 	e->started = true;
 	e->armed = true;
-	e->t_start = e->t_armed = now_s();
+	e->t_start = e->t_armed = kvmdci_now_s();
 	if (e->trigger == KVMDCI_TRIGGER_BREAK)
 		return kvmdci_trace_start(e->tr);
 	return kvmdci_target_resume(e->t);
@@ -430,11 +424,8 @@ static void record(struct kvmdci_exits *e, int vslot, uint64_t vcpu, const uint6
 }
 
 /* Handle one stop. Returns 1 if it was a hit, 0 if not; the target is left stopped. */
-static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool *need_step)
+static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st)
 {
-	*need_step = false;
-	if (st->reason == KVMDCI_STOP_EXITED)
-		return -EPIPE;
 	if (e->trigger == KVMDCI_TRIGGER_WATCH && st->reason == KVMDCI_STOP_WATCHPOINT) {
 		for (int i = 0; i < e->nvcpus; i++)
 			if (e->vcpus[i].watch_addr == st->addr) {
@@ -472,6 +463,27 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool *nee
 	return 0;
 }
 
+/* The run loop's callback for the watch trigger (lib/target/run.h). */
+static int on_watch_stop(void *data, struct kvmdci_stop *st, bool final)
+{
+	struct kvmdci_exits *e = data;
+	int r = handle_stop(e, st);
+
+	if (r < 0)
+		return r;
+	if (final && r == 0)
+		kvmdci_kernel_note_stop(e->k, st); /* not a hit: the kernel view picks its reader */
+	if (e->limit && e->total >= e->limit)
+		return (r ? TARGET_STOP_HIT : 0) | TARGET_STOP_HOLD; /* no exit races the stop */
+	return r ? TARGET_STOP_HIT : 0;
+}
+
+static int arm_watch(void *data)
+{
+	/* start_watch re-reads each counter: exits while out are not "missed" */
+	return start_watch(data);
+}
+
 /* A hit of the break trigger: the vCPU ($arg0) and its exit reason, captured by the trace. */
 static int on_break_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *data)
 {
@@ -502,23 +514,10 @@ static int on_break_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, voi
 	return e->limit && e->total >= e->limit ? -1 : 0; /* -1: the poll returns now */
 }
 
-static int elapsed_ms(const struct timespec *t0)
+/* Milliseconds since @t0 (kvmdci_now_ms()); a poll lasts far less than INT_MAX ms. */
+static int elapsed_ms(uint64_t t0)
 {
-	struct timespec now;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int)((now.tv_sec - t0->tv_sec) * 1000 + (now.tv_nsec - t0->tv_nsec) / 1000000);
-}
-
-/* Stop the running target; a hit racing with the stop is counted. Target left stopped. */
-static int halt_watch(struct kvmdci_exits *e)
-{
-	struct kvmdci_stop st;
-	bool step;
-	int r;
-
-	if ((r = target_halt(e->t, &st)) == 1 && (r = handle_stop(e, &st, &step)) == 0)
-		kvmdci_kernel_note_stop(e->k, &st); /* not a hit: the kernel view picks its reader */
-	return r < 0 ? r : 0;
+	return (int)(kvmdci_now_ms() - t0);
 }
 
 /* Sampling: put the trigger in or take it out. */
@@ -528,19 +527,13 @@ static int set_armed(struct kvmdci_exits *e, bool armed)
 
 	if (e->armed == armed)
 		return 0;
-	if (e->trigger == KVMDCI_TRIGGER_BREAK) {
+	if (e->trigger == KVMDCI_TRIGGER_BREAK)
 		r = trace_set_armed(e->tr, armed);
-	} else {
-		if ((r = halt_watch(e)) < 0)
-			return r;
-		/* start_watch re-reads each counter: exits while out are not "missed" */
-		r = armed ? start_watch(e) : kvmdci_target_bp_remove_all(e->t);
-		if (r >= 0)
-			r = kvmdci_target_resume(e->t);
-	}
+	else
+		r = target_run_rearm(e->t, on_watch_stop, e, armed, arm_watch);
 	if (r < 0)
 		return r;
-	double now = now_s();
+	double now = kvmdci_now_s();
 	if (armed)
 		e->t_armed = now;
 	else
@@ -555,7 +548,7 @@ static int sample_tick(struct kvmdci_exits *e)
 	if (!e->duty)
 		return INT_MAX;
 	long long period = e->period_ms, on = (long long)(e->duty * (double)period + 0.5);
-	long long phase = (long long)((now_s() - e->t_start) * 1000) % period;
+	long long phase = (long long)((kvmdci_now_s() - e->t_start) * 1000) % period;
 	bool want = phase < (on > 0 ? on : 1);
 	int r = set_armed(e, want);
 	if (r < 0)
@@ -563,53 +556,15 @@ static int sample_tick(struct kvmdci_exits *e)
 	return (int)((want ? on : period) - phase) + 1;
 }
 
-static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
-{
-	struct timespec t0;
-	int hits = 0;
-
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	/* stopped at the limit by the last poll, and polled again: go on */
-	if (!kvmdci_target_is_running(e->t)) {
-		int r = kvmdci_target_resume(e->t);
-		if (r < 0)
-			return r;
-	}
-	for (;;) {
-		struct kvmdci_stop st;
-		bool step;
-		int left = timeout_ms - elapsed_ms(&t0), r;
-		if (left < 0)
-			left = 0;
-		r = kvmdci_target_wait(e->t, left, &st);
-		if (r < 0)
-			return r;
-		if (r == 0)
-			return hits; /* timeout or a signal */
-		r = handle_stop(e, &st, &step);
-		if (r < 0)
-			return r;
-		hits += r;
-		if (e->limit && e->total >= e->limit)
-			return hits; /* left stopped: no exit can race with the caller's stop */
-		r = step ? kvmdci_target_step_over(e->t, st.cpu, st.addr) : kvmdci_target_resume(e->t);
-		if (r < 0)
-			return r;
-		if (elapsed_ms(&t0) >= timeout_ms)
-			return hits;
-	}
-}
-
 KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 {
-	struct timespec t0;
+	uint64_t t0 = kvmdci_now_ms();
 	int hits = 0;
 
 	if (!e->started || e->stopped)
 		return -EINVAL;
-	clock_gettime(CLOCK_MONOTONIC, &t0);
 	for (;;) {
-		int e0 = elapsed_ms(&t0), until = sample_tick(e), left = timeout_ms - e0, slice, r;
+		int e0 = elapsed_ms(t0), until = sample_tick(e), left = timeout_ms - e0, slice, r;
 		if (until < 0)
 			return until;
 		slice = left < until ? left : until;
@@ -618,12 +573,12 @@ KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 		if (e->trigger == KVMDCI_TRIGGER_BREAK)
 			r = kvmdci_trace_poll(e->tr, slice, on_break_hit, e);
 		else
-			r = poll_watch(e, slice);
+			r = target_run(e->t, slice, on_watch_stop, e);
 		if (r < 0)
 			return r;
 		hits += r;
 		/* done, or back early (a signal): the caller decides; else a schedule change */
-		int e1 = elapsed_ms(&t0);
+		int e1 = elapsed_ms(t0);
 		if (!e->duty || e1 >= timeout_ms || e1 + 2 < e0 + slice ||
 		    (e->limit && e->total >= e->limit))
 			return hits;
@@ -687,6 +642,20 @@ static void measure_coverage(struct kvmdci_exits *e)
 	e->have_coverage = true;
 }
 
+/* The target stopped at the end of the run (@r >= 0), or did not: the figures of the run. */
+static void on_halted(void *data, int r)
+{
+	struct kvmdci_exits *e = data;
+
+	e->t_stop = kvmdci_now_s();
+	if (e->armed)
+		e->armed_s += e->t_stop - e->t_armed;
+	if (r < 0)
+		return;
+	e->halted = true;
+	measure_coverage(e);
+}
+
 KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 {
 	int r = 0;
@@ -694,14 +663,12 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 	if (!e->started || e->stopped)
 		return 0;
 	e->stopped = true;
-	r = e->trigger == KVMDCI_TRIGGER_BREAK ? trace_halt_for_stop(e->tr) : halt_watch(e);
-	e->t_stop = now_s();
-	if (e->armed)
-		e->armed_s += e->t_stop - e->t_armed;
-	if (r < 0)
+	if (e->trigger == KVMDCI_TRIGGER_BREAK)
+		r = trace_end(e->tr, on_halted, e);
+	else
+		r = target_run_end(e->t, on_watch_stop, e, on_halted, e);
+	if (!e->halted)
 		return r;
-	measure_coverage(e);
-	r = kvmdci_target_detach(e->t);
 	if (e->dropped)
 		kvmdci_warn(e->ctx, "%llu hits not tabulated (count table full)",
 			    (unsigned long long)e->dropped);

@@ -10,7 +10,6 @@
  * virtual addresses, so virtual reads walk the CPU's page tables here.
  */
 #include <fcntl.h>
-#include <stdarg.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdlib.h>
@@ -20,7 +19,7 @@
 
 #include "internal.h"
 #include "target/target-internal.h"
-#include "target/dump-notes.h"
+#include "target/dump.h"
 
 #define MAX_SEGS 65536
 
@@ -29,16 +28,11 @@ struct seg {
 };
 
 struct core {
-	struct kvmdci_ctx *ctx;
-	char *path;
-	int fd;
+	struct dump_base base; /* first: the shared dump operations take a struct core */
 	uint8_t *map;
 	size_t size;
 	struct seg *segs;
 	int nsegs;
-	struct dump_notes notes;
-	const struct dump_cpu *cpus;
-	int ncpus;
 };
 
 static int seg_cmp(const void *a, const void *b)
@@ -66,13 +60,14 @@ static const struct seg *seg_find(struct core *c, uint64_t pa)
 static int core_read_phys(void *p, uint64_t pa, void *buf, size_t len)
 {
 	struct core *c = p;
+	struct dump_base *b = &c->base;
 	uint8_t *out = buf;
 
 	while (len) {
 		const struct seg *s = seg_find(c, pa);
 		if (!s) {
-			kvmdci_set_error(c->ctx, "%s: physical address 0x%llx is not in the dump",
-					 c->path, (unsigned long long)pa);
+			kvmdci_set_error(b->ctx, "%s: physical address 0x%llx is not in the dump",
+					 b->path, (unsigned long long)pa);
 			return -EFAULT;
 		}
 		uint64_t off = pa - s->paddr, n = s->size - off;
@@ -80,9 +75,10 @@ static int core_read_phys(void *p, uint64_t pa, void *buf, size_t len)
 			n = len;
 		/* overflow-safe: offsets come from the file (fuzz-core found a wrap-around here) */
 		if (s->offset > c->size || off > c->size - s->offset || n > c->size - s->offset - off) {
-			kvmdci_set_error(c->ctx, "%s is truncated: physical 0x%llx is at file offset "
-						 "0x%llx, past its end (0x%zx)",
-					 c->path, (unsigned long long)pa,
+			kvmdci_set_error(b->ctx,
+					 "%s is truncated: physical 0x%llx is at file offset "
+					 "0x%llx, past its end (0x%zx)",
+					 b->path, (unsigned long long)pa,
 					 (unsigned long long)(s->offset + off), c->size);
 			return -EIO;
 		}
@@ -94,75 +90,30 @@ static int core_read_phys(void *p, uint64_t pa, void *buf, size_t len)
 	return 0;
 }
 
-static int core_cpu_count(void *p)
-{
-	return ((struct core *)p)->ncpus;
-}
-
-static int core_regs_read(void *p, int cpu, const char *const *names, uint64_t *vals, int n)
-{
-	struct core *c = p;
-
-	if (cpu < 0 || cpu >= c->ncpus)
-		return -EINVAL;
-	return dump_regs_read(c->ctx, c->path, &c->cpus[cpu], cpu, names, vals, n);
-}
-
-static int core_read_virt(void *p, int cpu, uint64_t addr, void *buf, size_t len)
-{
-	struct core *c = p;
-
-	if (cpu < 0 || cpu >= c->ncpus)
-		return -EINVAL;
-	return dump_read_virt(c->ctx, c->path, &c->cpus[cpu], cpu, core_read_phys, c, addr, buf,
-			      len);
-}
-
-static const char *core_vmcoreinfo(void *p)
-{
-	return ((struct core *)p)->notes.vmcoreinfo;
-}
-
 static void core_free(void *p)
 {
 	struct core *c = p;
 	if (c->map)
 		munmap(c->map, c->size);
-	if (c->fd >= 0)
-		close(c->fd);
 	free(c->segs);
-	dump_notes_free(&c->notes);
-	free(c->path);
-	kvmdci_ctx_unref(c->ctx);
+	dump_base_fini(&c->base);
 	free(c);
 }
 
 const struct target_ops core_target_ops = {
 	.name = "core dump",
 	.free = core_free,
-	.cpu_count = core_cpu_count,
-	.regs_read = core_regs_read,
-	.read_virt = core_read_virt,
+	.cpu_count = dump_op_cpu_count,
+	.regs_read = dump_op_regs_read,
+	.read_virt = dump_op_read_virt,
 	.read_phys = core_read_phys,
-	.vmcoreinfo = core_vmcoreinfo,
+	.vmcoreinfo = dump_op_vmcoreinfo,
 };
-
-static int fail(struct core *c, int err, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int fail(struct core *c, int err, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	kvmdci_err(c->ctx, "%s: %s", c->path, msg);
-	return err;
-}
 
 int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 {
-	struct core *c = calloc(1, sizeof(*c));
+	struct core *c = dump_base_new(sizeof(*c), ctx, path, core_read_phys);
+	struct dump_base *b;
 	Elf *elf = NULL;
 	struct stat st;
 	size_t phnum;
@@ -170,28 +121,22 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 
 	if (!c)
 		return -ENOMEM;
-	c->ctx = kvmdci_ctx_ref(ctx);
-	c->fd = -1;
-	c->path = strdup(path);
-	if (!c->path) {
-		core_free(c);
-		return -ENOMEM;
-	}
-	c->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (c->fd < 0 || fstat(c->fd, &st) < 0) {
+	b = &c->base;
+	b->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (b->fd < 0 || fstat(b->fd, &st) < 0) {
 		r = -errno;
 		kvmdci_err(ctx, "cannot open dump %s: %s", path, strerror(errno));
 		goto out;
 	}
 	c->size = (size_t)st.st_size;
 	if (c->size < 64) {
-		r = fail(c, -EINVAL, "not an ELF core file (%zu bytes)", c->size);
+		r = dump_fail(b, -EINVAL, "not an ELF core file (%zu bytes)", c->size);
 		goto out;
 	}
-	c->map = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, c->fd, 0);
+	c->map = mmap(NULL, c->size, PROT_READ, MAP_PRIVATE, b->fd, 0);
 	if (c->map == MAP_FAILED) {
 		c->map = NULL;
-		r = fail(c, -errno, "cannot map the file: %s", strerror(errno));
+		r = dump_fail(b, -errno, "cannot map the file: %s", strerror(errno));
 		goto out;
 	}
 	if (!memcmp(c->map, "KDUMP   ", 8) || !memcmp(c->map, "makedumpfile", 12)) {
@@ -202,15 +147,16 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	elf = elf_memory((char *)c->map, c->size);
 	GElf_Ehdr eh;
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh)) {
-		r = fail(c, -EINVAL, "not an ELF file (%s)", elf_errmsg(-1));
+		r = dump_fail(b, -EINVAL, "not an ELF file (%s)", elf_errmsg(-1));
 		goto out;
 	}
 	if (eh.e_type != ET_CORE) {
-		r = fail(c, -EINVAL, "%s", "an ELF file but not a core dump (e_type is not ET_CORE)");
+		r = dump_fail(b, -EINVAL, "%s",
+			      "an ELF file but not a core dump (e_type is not ET_CORE)");
 		goto out;
 	}
 	if (elf_getphdrnum(elf, &phnum) < 0 || phnum == 0 || phnum > MAX_SEGS) {
-		r = fail(c, -EINVAL, "bad program headers (%s)", elf_errmsg(-1));
+		r = dump_fail(b, -EINVAL, "bad program headers (%s)", elf_errmsg(-1));
 		goto out;
 	}
 	c->segs = calloc(phnum, sizeof(*c->segs));
@@ -221,7 +167,7 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	for (size_t i = 0; i < phnum; i++) {
 		GElf_Phdr ph;
 		if (!gelf_getphdr(elf, (int)i, &ph)) {
-			r = fail(c, -EINVAL, "unreadable program header (%s)", elf_errmsg(-1));
+			r = dump_fail(b, -EINVAL, "unreadable program header (%s)", elf_errmsg(-1));
 			goto out;
 		}
 		if (ph.p_type == PT_LOAD && ph.p_filesz) {
@@ -241,32 +187,35 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 		if (ph.p_type != PT_NOTE)
 			continue;
 		if (ph.p_offset > c->size || ph.p_filesz > c->size - ph.p_offset) {
-			r = fail(c, -EINVAL, "%s", "the PT_NOTE segment lies past the end of the file "
-						   "(truncated?)");
+			r = dump_fail(
+				b, -EINVAL, "%s",
+				"the PT_NOTE segment lies past the end of the file (truncated?)");
 			goto out;
 		}
-		Elf_Data *data = elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz,
-						      ELF_T_NHDR);
+		Elf_Data *data =
+			elf_getdata_rawchunk(elf, (int64_t)ph.p_offset, ph.p_filesz, ELF_T_NHDR);
 		size_t off = 0, noff, doff;
 		GElf_Nhdr nh;
 		while (data && (off = gelf_getnote(data, off, &nh, &noff, &doff)) > 0)
-			dump_note(&c->notes, (char *)data->d_buf + noff, nh.n_namesz, nh.n_type,
+			dump_note(&b->notes, (char *)data->d_buf + noff, nh.n_namesz, nh.n_type,
 				  (uint8_t *)data->d_buf + doff, nh.n_descsz);
 	}
-	c->cpus = dump_cpus(&c->notes, &c->ncpus);
+	dump_base_take_cpus(b);
 	if (c->nsegs == 0) {
-		r = fail(c, -EINVAL, "%s", "no memory (PT_LOAD) in the dump");
+		r = dump_fail(b, -EINVAL, "%s", "no memory (PT_LOAD) in the dump");
 		goto out;
 	}
-	if (c->ncpus == 0) {
-		r = fail(c, -EINVAL, "%s", "no CPU registers (QEMU or NT_PRSTATUS notes) in the dump");
+	if (b->ncpus == 0) {
+		r = dump_fail(b, -EINVAL, "%s",
+			      "no CPU registers (QEMU or NT_PRSTATUS notes) in the dump");
 		goto out;
 	}
 	qsort(c->segs, (size_t)c->nsegs, sizeof(*c->segs), seg_cmp);
-	kvmdci_info(ctx, "dump %s: %d memory segments, %d CPUs%s%s", path, c->nsegs, c->ncpus,
+	kvmdci_info(ctx, "dump %s: %d memory segments, %d CPUs%s%s", path, c->nsegs, b->ncpus,
 		    eh.e_machine == EM_386 ? " (ELF header says EM_386: CPU 0 was not in long "
-					     "mode)" : "",
-		    c->notes.vmcoreinfo ? ", VMCOREINFO" : "");
+					     "mode)"
+					   : "",
+		    b->notes.vmcoreinfo ? ", VMCOREINFO" : "");
 out:
 	if (elf)
 		elf_end(elf);

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "target/dump-notes.h"
+#include "target/dump.h"
 #include "target/target-internal.h"
 
 #define MAX_SEGS 4096
@@ -24,36 +24,24 @@ struct kseg {
 };
 
 struct kcore {
-	struct kvmdci_ctx *ctx;
-	char *path;
-	int fd;
+	struct dump_base base; /* first: the shared dump operations take a struct kcore */
 	struct kseg *segs;
 	int nsegs;
-	struct dump_notes notes;
 };
 
 static int kc_pread(struct kcore *k, void *buf, size_t len, uint64_t off, uint64_t what,
 		    const char *space)
 {
-	uint8_t *p = buf;
+	size_t done;
+	int r = dump_pread(k->base.fd, buf, len, off, &done);
 
-	while (len) {
-		ssize_t n = pread(k->fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0) {
-			kvmdci_set_error(k->ctx, "%s: cannot read %s 0x%llx (file offset 0x%llx): %s",
-					 k->path, space, (unsigned long long)what,
-					 (unsigned long long)off,
-					 n < 0 ? strerror(errno) : "past the end of the file");
-			return n < 0 && errno != EIO ? -errno : -EFAULT;
-		}
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-		what += (uint64_t)n;
-	}
-	return 0;
+	if (r == 0)
+		return 0;
+	kvmdci_set_error(k->base.ctx, "%s: cannot read %s 0x%llx (file offset 0x%llx): %s",
+			 k->base.path, space, (unsigned long long)(what + done),
+			 (unsigned long long)(off + done),
+			 r == -ENODATA ? "past the end of the file" : strerror(-r));
+	return r == -ENODATA || r == -EIO ? -EFAULT : r;
 }
 
 /* Read @len bytes at @addr of the virtual (@phys false) or physical address space. */
@@ -70,8 +58,9 @@ static int kc_read(struct kcore *k, bool phys, uint64_t addr, void *buf, size_t 
 				s = &k->segs[i];
 		}
 		if (!s) {
-			kvmdci_set_error(k->ctx, "%s: %s address 0x%llx is not in kcore", k->path,
-					 phys ? "physical" : "virtual", (unsigned long long)addr);
+			kvmdci_set_error(k->base.ctx, "%s: %s address 0x%llx is not in kcore",
+					 k->base.path, phys ? "physical" : "virtual",
+					 (unsigned long long)addr);
 			return -EFAULT;
 		}
 		uint64_t off = addr - (phys ? s->paddr : s->vaddr), n = s->size - off;
@@ -96,8 +85,10 @@ static int kc_regs_read(void *p, int cpu, const char *const *names, uint64_t *va
 {
 	struct kcore *k = p;
 
-	kvmdci_set_error(k->ctx, "%s: kcore is the live kernel's memory: it holds no CPU "
-				 "registers (%s)", k->path, n > 0 ? names[0] : "");
+	kvmdci_set_error(k->base.ctx,
+			 "%s: kcore is the live kernel's memory: it holds no CPU "
+			 "registers (%s)",
+			 k->base.path, n > 0 ? names[0] : "");
 	return -ENOENT;
 }
 
@@ -111,21 +102,12 @@ static int kc_read_phys(void *p, uint64_t addr, void *buf, size_t len)
 	return kc_read(p, true, addr, buf, len);
 }
 
-static const char *kc_vmcoreinfo(void *p)
-{
-	return ((struct kcore *)p)->notes.vmcoreinfo;
-}
-
 static void kc_free(void *p)
 {
 	struct kcore *k = p;
 
-	if (k->fd >= 0)
-		close(k->fd);
-	dump_notes_free(&k->notes);
 	free(k->segs);
-	free(k->path);
-	kvmdci_ctx_unref(k->ctx);
+	dump_base_fini(&k->base);
 	free(k);
 }
 
@@ -136,56 +118,42 @@ const struct target_ops kcore_target_ops = {
 	.regs_read = kc_regs_read,
 	.read_virt = kc_read_virt,
 	.read_phys = kc_read_phys,
-	.vmcoreinfo = kc_vmcoreinfo,
+	.vmcoreinfo = dump_op_vmcoreinfo,
 };
-
-static int fail(struct kcore *k, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct kcore *k, int err, const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	kvmdci_err(k->ctx, "%s: %s", k->path, msg);
-	return err;
-}
 
 int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 {
-	struct kcore *k = calloc(1, sizeof(*k));
+	struct kcore *k = dump_base_new(sizeof(*k), ctx, path, kc_read_phys);
+	struct dump_base *b;
 	Elf64_Ehdr eh;
 	int r;
 
 	if (!k)
 		return -ENOMEM;
-	k->ctx = kvmdci_ctx_ref(ctx);
-	if (!(k->path = strdup(path))) {
-		kc_free(k);
-		return -ENOMEM;
-	}
-	k->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (k->fd < 0) {
+	b = &k->base;
+	b->fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (b->fd < 0) {
 		int e = errno;
-		r = fail(k, -e, "cannot open: %s%s", strerror(e),
-			 e == EACCES || e == EPERM ? " (kcore needs root: CAP_SYS_RAWIO)"
-			 : e == ENOENT && !strcmp(path, "/proc/kcore")
-				 ? " (a kernel without CONFIG_PROC_KCORE, or a container that "
-				   "hides it)"
-				 : "");
+		r = dump_fail(b, -e, "cannot open: %s%s", strerror(e),
+			      e == EACCES || e == EPERM ? " (kcore needs root: CAP_SYS_RAWIO)"
+			      : e == ENOENT && !strcmp(path, "/proc/kcore")
+				      ? " (a kernel without CONFIG_PROC_KCORE, or a container that "
+					"hides it)"
+				      : "");
 		goto fail;
 	}
-	if (pread(k->fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh)) {
-		r = fail(k, errno == EPERM || errno == EACCES ? -errno : -EINVAL,
-			 "cannot read the ELF header: %s",
-			 errno ? strerror(errno) : "file too short");
+	if (pread(b->fd, &eh, sizeof(eh), 0) != (ssize_t)sizeof(eh)) {
+		r = dump_fail(b, errno == EPERM || errno == EACCES ? -errno : -EINVAL,
+			      "cannot read the ELF header: %s",
+			      errno ? strerror(errno) : "file too short");
 		goto fail;
 	}
 	if (memcmp(eh.e_ident, ELFMAG, SELFMAG) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
 	    eh.e_type != ET_CORE || eh.e_phentsize != sizeof(Elf64_Phdr) || eh.e_phnum == 0 ||
 	    eh.e_phnum > MAX_SEGS) {
-		r = fail(k, -EINVAL, "%s", "not a 64-bit ELF core with program headers (not a "
-					   "kcore?)");
+		r = dump_fail(b, -EINVAL, "%s",
+			      "not a 64-bit ELF core with program headers (not a "
+			      "kcore?)");
 		goto fail;
 	}
 	k->segs = calloc(eh.e_phnum, sizeof(*k->segs));
@@ -196,9 +164,10 @@ int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	for (int i = 0; i < eh.e_phnum; i++) {
 		Elf64_Phdr ph;
 		uint64_t off = eh.e_phoff + (uint64_t)i * sizeof(ph);
-		if (pread(k->fd, &ph, sizeof(ph), (off_t)off) != (ssize_t)sizeof(ph)) {
-			r = fail(k, -EINVAL, "truncated: program header %d at file offset 0x%llx", i,
-				 (unsigned long long)off);
+		if (pread(b->fd, &ph, sizeof(ph), (off_t)off) != (ssize_t)sizeof(ph)) {
+			r = dump_fail(b, -EINVAL,
+				      "truncated: program header %d at file offset 0x%llx", i,
+				      (unsigned long long)off);
 			goto fail;
 		}
 		if (ph.p_type == PT_LOAD && ph.p_filesz) {
@@ -211,23 +180,25 @@ int kcore_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 				r = -ENOMEM;
 				goto fail;
 			}
-			if (pread(k->fd, buf, ph.p_filesz, (off_t)ph.p_offset) !=
+			if (pread(b->fd, buf, ph.p_filesz, (off_t)ph.p_offset) !=
 				    (ssize_t)ph.p_filesz ||
-			    dump_notes_parse(&k->notes, buf, ph.p_filesz, &bad) < 0) {
+			    dump_notes_parse(&b->notes, buf, ph.p_filesz, &bad) < 0) {
 				free(buf);
-				r = fail(k, -EINVAL, "unreadable or corrupt notes at file offset "
-						     "0x%llx", (unsigned long long)(ph.p_offset + bad));
+				r = dump_fail(b, -EINVAL,
+					      "unreadable or corrupt notes at file offset "
+					      "0x%llx",
+					      (unsigned long long)(ph.p_offset + bad));
 				goto fail;
 			}
 			free(buf);
 		}
 	}
 	if (!k->nsegs) {
-		r = fail(k, -EINVAL, "%s", "no memory (PT_LOAD) segments");
+		r = dump_fail(b, -EINVAL, "%s", "no memory (PT_LOAD) segments");
 		goto fail;
 	}
-	kvmdci_info(ctx, "kcore %s: %d memory segments%s; read-only, no registers", path,
-		    k->nsegs, k->notes.vmcoreinfo ? ", VMCOREINFO" : "");
+	kvmdci_info(ctx, "kcore %s: %d memory segments%s; read-only, no registers", path, k->nsegs,
+		    b->notes.vmcoreinfo ? ", VMCOREINFO" : "");
 	*ret = k;
 	return 0;
 fail:

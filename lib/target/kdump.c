@@ -21,59 +21,23 @@
 #include <unistd.h>
 
 #include "internal.h"
-#include "target/dump-notes.h"
+#include "target/dump.h"
 #include "target/target-internal.h"
 
 #define FLAT_HEADER_SIZE 4096
 #define MAX_NOTES_SIZE (64u << 20)
 
 struct kdump {
-	struct kvmdci_ctx *ctx;
-	char *path;
-	int fd;	 /* the file, or the memfd of the unflattened one */
+	struct dump_base base; /* first; its fd: the file, or the memfd of the unflattened one */
 	kdump_ctx_t *kd;
-	struct dump_notes notes;
-	const struct dump_cpu *cpus;
-	int ncpus;
-	char *vmcoreinfo; /* from libkdumpfile when no note carried it */
 };
-
-static int fail(struct kdump *k, int err, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
-static int fail(struct kdump *k, int err, const char *fmt, ...)
-{
-	char msg[400];
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	kvmdci_err(k->ctx, "%s: %s", k->path, msg);
-	return err;
-}
-
-static int read_at(int fd, void *buf, size_t len, uint64_t off)
-{
-	uint8_t *p = buf;
-	while (len) {
-		ssize_t n = pread(fd, p, len, (off_t)off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		if (n == 0)
-			return -ENODATA;
-		p += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
 
 /*
  * makedumpfile's flattened format: a 4096-byte header ("makedumpfile", type 1, version 1,
  * big endian), then records {be64 offset, be64 size, data} that write the real file, ended
  * by a record of offset -1, size -1. Rebuilt into a memfd (sparse, like the real file).
  */
-static int unflatten(struct kdump *k, int in, uint64_t size)
+static int unflatten(struct dump_base *b, int in, uint64_t size)
 {
 	uint8_t hdr[32], rec[16];
 	uint64_t pos = FLAT_HEADER_SIZE, limit = size * 2 + (64u << 20);
@@ -82,19 +46,21 @@ static int unflatten(struct kdump *k, int in, uint64_t size)
 	int out, r;
 
 	if (size < FLAT_HEADER_SIZE + 16)
-		return fail(k, -EINVAL, "a flattened kdump dump of %llu bytes: truncated (the "
-					"header alone is %d bytes)", (unsigned long long)size,
-			    FLAT_HEADER_SIZE);
-	if ((r = read_at(in, hdr, sizeof(hdr), 0)) < 0)
-		return fail(k, r, "cannot read the flattened header: %s", strerror(-r));
+		return dump_fail(b, -EINVAL,
+				 "a flattened kdump dump of %llu bytes: truncated (the "
+				 "header alone is %d bytes)",
+				 (unsigned long long)size, FLAT_HEADER_SIZE);
+	if ((r = dump_pread(in, hdr, sizeof(hdr), 0, NULL)) < 0)
+		return dump_fail(b, r, "cannot read the flattened header: %s", strerror(-r));
 	if (be64toh(*(uint64_t *)(hdr + 16)) != 1 || be64toh(*(uint64_t *)(hdr + 24)) != 1)
-		return fail(k, -EINVAL, "a makedumpfile file of unknown type %llu version %llu "
-					"(want the flattened format, type 1 version 1)",
-			    (unsigned long long)be64toh(*(uint64_t *)(hdr + 16)),
-			    (unsigned long long)be64toh(*(uint64_t *)(hdr + 24)));
+		return dump_fail(b, -EINVAL,
+				 "a makedumpfile file of unknown type %llu version %llu "
+				 "(want the flattened format, type 1 version 1)",
+				 (unsigned long long)be64toh(*(uint64_t *)(hdr + 16)),
+				 (unsigned long long)be64toh(*(uint64_t *)(hdr + 24)));
 	out = memfd_create("kvmdci-kdump", MFD_CLOEXEC);
 	if (out < 0)
-		return fail(k, -errno, "memfd_create: %s", strerror(errno));
+		return dump_fail(b, -errno, "memfd_create: %s", strerror(errno));
 	buf = malloc(bufsz);
 	if (!buf) {
 		close(out);
@@ -102,15 +68,16 @@ static int unflatten(struct kdump *k, int in, uint64_t size)
 	}
 	for (;;) {
 		if (pos + 16 > size) {
-			r = fail(k, -EINVAL, "truncated flattened dump: no end marker (a record "
-					     "header at file offset 0x%llx runs past the end, 0x%llx; "
-					     "was the dump interrupted?)",
-				 (unsigned long long)pos, (unsigned long long)size);
+			r = dump_fail(b, -EINVAL,
+				      "truncated flattened dump: no end marker (a record "
+				      "header at file offset 0x%llx runs past the end, 0x%llx; "
+				      "was the dump interrupted?)",
+				      (unsigned long long)pos, (unsigned long long)size);
 			goto out;
 		}
-		if ((r = read_at(in, rec, 16, pos)) < 0) {
-			r = fail(k, r, "cannot read at file offset 0x%llx: %s",
-				 (unsigned long long)pos, strerror(-r));
+		if ((r = dump_pread(in, rec, 16, pos, NULL)) < 0) {
+			r = dump_fail(b, r, "cannot read at file offset 0x%llx: %s",
+				      (unsigned long long)pos, strerror(-r));
 			goto out;
 		}
 		int64_t off = (int64_t)be64toh(*(uint64_t *)rec);
@@ -119,34 +86,37 @@ static int unflatten(struct kdump *k, int in, uint64_t size)
 			break;
 		if (off < 0 || len <= 0 || (uint64_t)len > size - pos - 16 ||
 		    (uint64_t)off > limit || (uint64_t)len > limit - (uint64_t)off) {
-			r = fail(k, -EINVAL, "corrupt flattened dump: the record at file offset "
-					     "0x%llx says offset %lld size %lld (file size 0x%llx)",
-				 (unsigned long long)pos, (long long)off, (long long)len,
-				 (unsigned long long)size);
+			r = dump_fail(b, -EINVAL,
+				      "corrupt flattened dump: the record at file offset "
+				      "0x%llx says offset %lld size %lld (file size 0x%llx)",
+				      (unsigned long long)pos, (long long)off, (long long)len,
+				      (unsigned long long)size);
 			goto out;
 		}
 		pos += 16;
 		for (uint64_t done = 0; done < (uint64_t)len;) {
 			size_t n = (uint64_t)len - done < bufsz ? (size_t)((uint64_t)len - done) : bufsz;
-			if ((r = read_at(in, buf, n, pos)) < 0) {
-				r = fail(k, r, "cannot read at file offset 0x%llx: %s",
-					 (unsigned long long)pos, strerror(-r));
+			if ((r = dump_pread(in, buf, n, pos, NULL)) < 0) {
+				r = dump_fail(b, r, "cannot read at file offset 0x%llx: %s",
+					      (unsigned long long)pos, strerror(-r));
 				goto out;
 			}
 			ssize_t w = pwrite(out, buf, n, (off_t)((uint64_t)off + done));
 			if (w != (ssize_t)n) {
-				r = fail(k, w < 0 ? -errno : -ENOSPC, "cannot unflatten into memory: "
-								      "%s",
-					 w < 0 ? strerror(errno) : "short write");
+				r = dump_fail(b, w < 0 ? -errno : -ENOSPC,
+					      "cannot unflatten into memory: %s",
+					      w < 0 ? strerror(errno) : "short write");
 				goto out;
 			}
 			done += n;
 			pos += n;
 		}
 	}
-	kvmdci_info(k->ctx, "%s: flattened kdump format (QEMU dump-guest-memory -z/-l/-s); "
-			    "unflattened in memory (to keep an unflattened copy: makedumpfile -R "
-			    "OUT < %s)", k->path, k->path);
+	kvmdci_info(b->ctx,
+		    "%s: flattened kdump format (QEMU dump-guest-memory -z/-l/-s); "
+		    "unflattened in memory (to keep an unflattened copy: makedumpfile -R "
+		    "OUT < %s)",
+		    b->path, b->path);
 	free(buf);
 	return out;
 out:
@@ -157,7 +127,7 @@ out:
 
 /* The notes of a diskdump file: struct kdump_sub_header (one block after the header) has
  * offset_note at 48 and size_note at 56 from header_version 4 on. */
-static int read_notes(struct kdump *k, uint64_t size)
+static int read_notes(struct dump_base *b, uint64_t size)
 {
 	uint8_t h[464], sub[104];
 	int32_t version, block_size, sub_blocks;
@@ -167,16 +137,17 @@ static int read_notes(struct kdump *k, uint64_t size)
 	int r;
 
 	if (size < sizeof(h))
-		return fail(k, -EINVAL, "a kdump file of %llu bytes: truncated in its header",
-			    (unsigned long long)size);
-	if ((r = read_at(k->fd, h, sizeof(h), 0)) < 0)
-		return fail(k, r, "cannot read the header: %s", strerror(-r));
+		return dump_fail(b, -EINVAL, "a kdump file of %llu bytes: truncated in its header",
+				 (unsigned long long)size);
+	if ((r = dump_pread(b->fd, h, sizeof(h), 0, NULL)) < 0)
+		return dump_fail(b, r, "cannot read the header: %s", strerror(-r));
 	memcpy(&version, h + 8, 4);
 	memcpy(&block_size, h + 428, 4);
 	memcpy(&sub_blocks, h + 432, 4);
 	if (block_size < 512 || block_size > (1 << 20) || (block_size & (block_size - 1)))
-		return fail(k, -EINVAL, "corrupt kdump header: block_size %d at file offset 428",
-			    block_size);
+		return dump_fail(b, -EINVAL,
+				 "corrupt kdump header: block_size %d at file offset 428",
+				 block_size);
 	/* libkdumpfile sizes its page tables from max_mapnr: a header that lies about it makes it
 	 * allocate gigabytes (found by fuzz/fuzz-core). The two page bitmaps (bitmap_blocks
 	 * blocks after the header and sub-header) hold 2 bits per page and must be in the file. */
@@ -186,56 +157,62 @@ static int read_notes(struct kdump *k, uint64_t size)
 	uint64_t bitmap_bytes = (uint64_t)bitmap_blocks * (uint64_t)block_size;
 	uint64_t bitmap_off = (1 + (uint64_t)(sub_blocks < 0 ? 0 : sub_blocks)) * (uint64_t)block_size;
 	if (sub_blocks < 0 || bitmap_off + bitmap_bytes > size)
-		return fail(k, -EINVAL, "corrupt or truncated kdump file: %u bitmap blocks of %d bytes "
-					"at file offset 0x%llx go past its end (0x%llx)",
-			    bitmap_blocks, block_size, (unsigned long long)bitmap_off,
-			    (unsigned long long)size);
+		return dump_fail(b, -EINVAL,
+				 "corrupt or truncated kdump file: %u bitmap blocks of %d bytes "
+				 "at file offset 0x%llx go past its end (0x%llx)",
+				 bitmap_blocks, block_size, (unsigned long long)bitmap_off,
+				 (unsigned long long)size);
 	if (version < 6 && (uint64_t)max_mapnr > bitmap_bytes * 8 / 2)
-		return fail(k, -EINVAL, "corrupt kdump header: max_mapnr %u at file offset 440 needs "
-					"more than the %llu bytes of page bitmaps",
-			    max_mapnr, (unsigned long long)bitmap_bytes);
+		return dump_fail(b, -EINVAL,
+				 "corrupt kdump header: max_mapnr %u at file offset 440 needs "
+				 "more than the %llu bytes of page bitmaps",
+				 max_mapnr, (unsigned long long)bitmap_bytes);
 	if (version < 4)
 		return 0; /* no notes recorded: registers from libkdumpfile's attributes only */
 	if ((uint64_t)block_size + 64 > size)
-		return fail(k, -EINVAL, "truncated kdump file: the sub-header at file offset "
-					"0x%x is past its end (0x%llx)", block_size,
-			    (unsigned long long)size);
+		return dump_fail(b, -EINVAL,
+				 "truncated kdump file: the sub-header at file offset "
+				 "0x%x is past its end (0x%llx)",
+				 block_size, (unsigned long long)size);
 	/* 64 bytes up to the notes; max_mapnr_64 (version 6) only if the file has it */
 	size_t sublen = size - (uint64_t)block_size < sizeof(sub) ? (size_t)(size - (uint64_t)block_size)
 								  : sizeof(sub);
 	memset(sub, 0, sizeof(sub));
-	if ((r = read_at(k->fd, sub, sublen, (uint64_t)block_size)) < 0)
-		return fail(k, r, "cannot read the sub-header: %s", strerror(-r));
+	if ((r = dump_pread(b->fd, sub, sublen, (uint64_t)block_size, NULL)) < 0)
+		return dump_fail(b, r, "cannot read the sub-header: %s", strerror(-r));
 	memcpy(&note_off, sub + 48, 8);
 	memcpy(&note_size, sub + 56, 8);
 	if (version >= 6) { /* max_mapnr_64 in struct kdump_sub_header */
 		uint64_t mapnr64;
 		memcpy(&mapnr64, sub + 96, 8);
 		if (mapnr64 > bitmap_bytes * 8 / 2)
-			return fail(k, -EINVAL, "corrupt kdump sub-header: max_mapnr_64 %llu needs "
-						"more than the %llu bytes of page bitmaps",
-				    (unsigned long long)mapnr64, (unsigned long long)bitmap_bytes);
+			return dump_fail(b, -EINVAL,
+					 "corrupt kdump sub-header: max_mapnr_64 %llu needs "
+					 "more than the %llu bytes of page bitmaps",
+					 (unsigned long long)mapnr64,
+					 (unsigned long long)bitmap_bytes);
 	}
 	if (note_size == 0)
 		return 0;
 	if (note_size > MAX_NOTES_SIZE || note_off > size || note_size > size - note_off)
-		return fail(k, -EINVAL, "corrupt kdump sub-header: notes at file offset 0x%llx, "
-					"0x%llx bytes, past the end of the file (0x%llx)",
-			    (unsigned long long)note_off, (unsigned long long)note_size,
-			    (unsigned long long)size);
+		return dump_fail(b, -EINVAL,
+				 "corrupt kdump sub-header: notes at file offset 0x%llx, "
+				 "0x%llx bytes, past the end of the file (0x%llx)",
+				 (unsigned long long)note_off, (unsigned long long)note_size,
+				 (unsigned long long)size);
 	notes = malloc(note_size);
 	if (!notes)
 		return -ENOMEM;
-	if ((r = read_at(k->fd, notes, note_size, note_off)) < 0) {
+	if ((r = dump_pread(b->fd, notes, note_size, note_off, NULL)) < 0) {
 		free(notes);
-		return fail(k, r, "cannot read the notes at file offset 0x%llx: %s",
-			    (unsigned long long)note_off, strerror(-r));
+		return dump_fail(b, r, "cannot read the notes at file offset 0x%llx: %s",
+				 (unsigned long long)note_off, strerror(-r));
 	}
-	r = dump_notes_parse(&k->notes, notes, note_size, &bad);
+	r = dump_notes_parse(&b->notes, notes, note_size, &bad);
 	free(notes);
 	if (r < 0)
-		return fail(k, -EINVAL, "corrupt ELF note at file offset 0x%llx",
-			    (unsigned long long)(note_off + bad));
+		return dump_fail(b, -EINVAL, "corrupt ELF note at file offset 0x%llx",
+				 (unsigned long long)(note_off + bad));
 	return 0;
 }
 
@@ -247,39 +224,9 @@ static int kd_read_phys(void *p, uint64_t pa, void *buf, size_t len)
 
 	if (st == KDUMP_OK && got == len)
 		return 0;
-	kvmdci_set_error(k->ctx, "%s: physical 0x%llx: %s", k->path,
+	kvmdci_set_error(k->base.ctx, "%s: physical 0x%llx: %s", k->base.path,
 			 (unsigned long long)(pa + got), kdump_get_err(k->kd));
 	return st == KDUMP_ERR_NODATA || st == KDUMP_ERR_ADDRXLAT ? -EFAULT : -EIO;
-}
-
-static int kd_cpu_count(void *p)
-{
-	return ((struct kdump *)p)->ncpus;
-}
-
-static int kd_regs_read(void *p, int cpu, const char *const *names, uint64_t *vals, int n)
-{
-	struct kdump *k = p;
-
-	if (cpu < 0 || cpu >= k->ncpus)
-		return -EINVAL;
-	return dump_regs_read(k->ctx, k->path, &k->cpus[cpu], cpu, names, vals, n);
-}
-
-static int kd_read_virt(void *p, int cpu, uint64_t addr, void *buf, size_t len)
-{
-	struct kdump *k = p;
-
-	if (cpu < 0 || cpu >= k->ncpus)
-		return -EINVAL;
-	return dump_read_virt(k->ctx, k->path, &k->cpus[cpu], cpu, kd_read_phys, k, addr, buf,
-			      len);
-}
-
-static const char *kd_vmcoreinfo(void *p)
-{
-	struct kdump *k = p;
-	return k->notes.vmcoreinfo ? k->notes.vmcoreinfo : k->vmcoreinfo;
 }
 
 static void kd_free(void *p)
@@ -292,28 +239,24 @@ static void kd_free(void *p)
 	 * is enough, no read needed). The context is left to the process's exit: one leak per
 	 * closed kdump target, instead of a crash. */
 	(void)k->kd;
-	if (k->fd >= 0)
-		close(k->fd);
-	dump_notes_free(&k->notes);
-	free(k->vmcoreinfo);
-	free(k->path);
-	kvmdci_ctx_unref(k->ctx);
+	dump_base_fini(&k->base);
 	free(k);
 }
 
 const struct target_ops kdump_target_ops = {
 	.name = "kdump-compressed dump",
 	.free = kd_free,
-	.cpu_count = kd_cpu_count,
-	.regs_read = kd_regs_read,
-	.read_virt = kd_read_virt,
+	.cpu_count = dump_op_cpu_count,
+	.regs_read = dump_op_regs_read,
+	.read_virt = dump_op_read_virt,
 	.read_phys = kd_read_phys,
-	.vmcoreinfo = kd_vmcoreinfo,
+	.vmcoreinfo = dump_op_vmcoreinfo,
 };
 
 int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 {
-	struct kdump *k = calloc(1, sizeof(*k));
+	struct kdump *k = dump_base_new(sizeof(*k), ctx, path, kd_read_phys);
+	struct dump_base *b;
 	const char *fmt = "?";
 	struct stat st;
 	char sig[16];
@@ -321,44 +264,40 @@ int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 
 	if (!k)
 		return -ENOMEM;
-	k->ctx = kvmdci_ctx_ref(ctx);
-	k->fd = -1;
-	if (!(k->path = strdup(path))) {
-		kd_free(k);
-		return -ENOMEM;
-	}
+	b = &k->base;
 	in = open(path, O_RDONLY | O_CLOEXEC);
 	if (in < 0 || fstat(in, &st) < 0) {
-		r = fail(k, -errno, "cannot open: %s", strerror(errno));
+		r = dump_fail(b, -errno, "cannot open: %s", strerror(errno));
 		if (in >= 0)
 			close(in);
 		goto fail;
 	}
-	if ((r = read_at(in, sig, sizeof(sig), 0)) < 0) {
+	if ((r = dump_pread(in, sig, sizeof(sig), 0, NULL)) < 0) {
 		close(in);
-		r = fail(k, -EINVAL, "%s", "too short for a kdump file");
+		r = dump_fail(b, -EINVAL, "%s", "too short for a kdump file");
 		goto fail;
 	}
 	if (!memcmp(sig, "makedumpfile", 12)) {
-		k->fd = unflatten(k, in, (uint64_t)st.st_size);
+		b->fd = unflatten(b, in, (uint64_t)st.st_size);
 		close(in);
-		if (k->fd < 0) {
-			r = k->fd;
+		if (b->fd < 0) {
+			r = b->fd;
 			goto fail;
 		}
-		if (fstat(k->fd, &st) < 0) {
+		if (fstat(b->fd, &st) < 0) {
 			r = -errno;
 			goto fail;
 		}
 	} else {
-		k->fd = in;
+		b->fd = in;
 	}
-	if ((r = read_at(k->fd, sig, 8, 0)) < 0 || memcmp(sig, "KDUMP   ", 8)) {
-		r = fail(k, -EINVAL, "%s", "no KDUMP signature at file offset 0 (not a "
-					   "kdump-compressed file)");
+	if ((r = dump_pread(b->fd, sig, 8, 0, NULL)) < 0 || memcmp(sig, "KDUMP   ", 8)) {
+		r = dump_fail(b, -EINVAL, "%s",
+			      "no KDUMP signature at file offset 0 (not a "
+			      "kdump-compressed file)");
 		goto fail;
 	}
-	if ((r = read_notes(k, (uint64_t)st.st_size)) < 0)
+	if ((r = read_notes(b, (uint64_t)st.st_size)) < 0)
 		goto fail;
 	k->kd = kdump_new();
 	if (!k->kd) {
@@ -367,21 +306,22 @@ int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	}
 	/* read(2), not mmap(2): a truncated file would raise SIGBUS past its end */
 	kdump_set_number_attr(k->kd, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER);
-	if (kdump_open_fd(k->kd, k->fd) != KDUMP_OK) {
-		r = fail(k, -EINVAL, "libkdumpfile: %s", kdump_get_err(k->kd));
+	if (kdump_open_fd(k->kd, b->fd) != KDUMP_OK) {
+		r = dump_fail(b, -EINVAL, "libkdumpfile: %s", kdump_get_err(k->kd));
 		goto fail;
 	}
 	kdump_get_string_attr(k->kd, "file.format", &fmt);
-	if (!k->notes.vmcoreinfo && kdump_vmcoreinfo_raw(k->kd, &k->vmcoreinfo) != KDUMP_OK)
-		k->vmcoreinfo = NULL;
-	k->cpus = dump_cpus(&k->notes, &k->ncpus);
-	if (k->ncpus == 0) {
-		r = fail(k, -EINVAL, "%s", "no CPU registers (QEMU or NT_PRSTATUS notes) in the "
-					   "dump");
+	if (!b->notes.vmcoreinfo && kdump_vmcoreinfo_raw(k->kd, &b->vmcoreinfo) != KDUMP_OK)
+		b->vmcoreinfo = NULL;
+	dump_base_take_cpus(b);
+	if (b->ncpus == 0) {
+		r = dump_fail(b, -EINVAL, "%s",
+			      "no CPU registers (QEMU or NT_PRSTATUS notes) in the "
+			      "dump");
 		goto fail;
 	}
-	kvmdci_info(ctx, "dump %s: %s (libkdumpfile), %d CPUs%s", path, fmt, k->ncpus,
-		    kd_vmcoreinfo(k) ? ", VMCOREINFO" : "");
+	kvmdci_info(ctx, "dump %s: %s (libkdumpfile), %d CPUs%s", path, fmt, b->ncpus,
+		    dump_op_vmcoreinfo(k) ? ", VMCOREINFO" : "");
 	*ret = k;
 	return 0;
 fail:

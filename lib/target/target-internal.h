@@ -63,7 +63,7 @@ uint64_t target_generation(struct kvmdci_target *t);
 const struct kvmdci_stop *target_last_stop(struct kvmdci_target *t, uint64_t *gen);
 /* Can the target run (a live stub)? Dumps and /proc/kcore cannot. */
 bool target_has_run_control(struct kvmdci_target *t);
-/* Stop a running target (interrupt, wait up to 3 s). Returns 1 with the stop in @st (maybe a
+/* Stop a running target (interrupt, wait up to 3 s; lib/target/run.c). Returns 1 with the stop in @st (maybe a
  * breakpoint or watchpoint hit that raced with the interrupt), 0 when it was not running, or
  * < 0 (-ETIMEDOUT: it did not stop; logged). */
 int target_halt(struct kvmdci_target *t, struct kvmdci_stop *st);

@@ -32,21 +32,6 @@ bool target_has_run_control(struct kvmdci_target *t)
 	return t->ops->resume != NULL;
 }
 
-int target_halt(struct kvmdci_target *t, struct kvmdci_stop *st)
-{
-	int r;
-
-	if (!kvmdci_target_is_running(t))
-		return 0;
-	kvmdci_target_interrupt(t);
-	r = kvmdci_target_wait(t, 3000, st);
-	if (r == 0) {
-		kvmdci_err(t->ctx, "%s: the target did not stop within 3 s", kvmdci_target_get_uri(t));
-		return -ETIMEDOUT;
-	}
-	return r;
-}
-
 int target_read_virt_many(struct kvmdci_target *t, int cpu, struct target_read *rq, int n)
 {
 	if (t->ops->read_virt_many)

@@ -1,0 +1,257 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * A CPU's threads, registers and memory over the GDB remote protocol: one thread per CPU,
+ * registers read pipelined by number, virtual reads through the selected CPU and physical
+ * ones through QEMU's PhyMemMode.
+ */
+#include <stdlib.h>
+
+#include "target/rsp-internal.h"
+
+int rsp_cpu_of_thread(struct rsp *t, const char *tid)
+{
+	for (int i = 0; i < t->ncpu; i++)
+		if (!strcmp(t->threads[i], tid))
+			return i;
+	/* "p1.2" vs "p01.02": compare numerically */
+	long p1, t1, p2, t2;
+	if (rsp_parse_thread_id(tid, &p1, &t1) < 0)
+		return -1;
+	for (int i = 0; i < t->ncpu; i++)
+		if (rsp_parse_thread_id(t->threads[i], &p2, &t2) == 0 && t1 == t2 &&
+		    (p1 < 0 || p2 < 0 || p1 == p2))
+			return i;
+	return -1;
+}
+
+int rsp_read_threads(struct rsp *t)
+{
+	int r = rsp_command(t, "qfThreadInfo");
+
+	t->ncpu = 0;
+	while (r > 0 && t->dec.buf[0] == 'm') {
+		char *s = t->dec.buf + 1, *save = NULL;
+		for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+			if (t->ncpu >= MAX_CPUS || strlen(tok) >= sizeof(t->threads[0]))
+				break;
+			strcpy(t->threads[t->ncpu++], tok);
+		}
+		r = rsp_command(t, "qsThreadInfo");
+	}
+	if (r < 0)
+		return r;
+	if (t->ncpu == 0) { /* a stub without thread support: one CPU */
+		strcpy(t->threads[0], t->multiprocess ? "p1.1" : "1");
+		t->ncpu = 1;
+	}
+	return 0;
+}
+
+int rsp_select_cpu(struct rsp *t, int cpu)
+{
+	int r;
+
+	if (cpu < 0 || cpu >= t->ncpu)
+		return -EINVAL;
+	if (t->gthread == cpu)
+		return 0;
+	r = rsp_command(t, "Hg%s", t->threads[cpu]);
+	if (r < 0)
+		return r;
+	if (strcmp(t->dec.buf, "OK") != 0) {
+		kvmdci_err(t->ctx, "%s: the stub refused to select CPU %d (thread %s): %s", t->uri,
+			   cpu, t->threads[cpu], r ? t->dec.buf : "unsupported");
+		return -EIO;
+	}
+	t->gthread = cpu;
+	return 0;
+}
+
+int rsp_regs_read(struct rsp *t, int cpu, const char *const *names, uint64_t *vals, int n)
+{
+	struct reg_desc *rd[16];
+	int r;
+
+	if (n <= 0 || n > 16)
+		return -EINVAL;
+	for (int i = 0; i < n; i++) {
+		rd[i] = rsp_find_reg(t, names[i]);
+		if (!rd[i] || rd[i]->bits > 64) {
+			kvmdci_err(t->ctx, "%s: no register '%s' in the target description", t->uri,
+				   names[i]);
+			return -ENOENT;
+		}
+	}
+	if ((r = rsp_select_cpu(t, cpu)) < 0)
+		return r;
+	/* pipelined: all 'p' packets in one write, then the replies in order */
+	for (int i = 0; i < n; i++)
+		if ((r = rsp_queue_pkt(t, "p%x", rd[i]->regnum)) < 0)
+			return r;
+	if ((r = rsp_flush(t)) < 0)
+		return r;
+	int err = 0;
+	for (int i = 0; i < n; i++) {
+		uint8_t bytes[8] = { 0 };
+		r = rsp_recv_reply(t, "p");
+		if (r < 0)
+			return r;
+		if (r == 0 || rsp_reply_is_error(t) || t->dec.buf[0] == 'x' ||
+		    rsp_hex_decode(t->dec.buf, (size_t)r > 16 ? 16 : (size_t)r, bytes, 8) < 0) {
+			err = -EIO;
+			continue;
+		}
+		vals[i] = le64(bytes);
+		if (rd[i]->bits < 64)
+			vals[i] &= (1ULL << rd[i]->bits) - 1;
+	}
+	if (err)
+		kvmdci_err(t->ctx, "%s: reading registers of CPU %d failed", t->uri, cpu);
+	return err;
+}
+
+int rsp_reg_write(struct rsp *t, int cpu, const char *name, uint64_t val)
+{
+	struct reg_desc *rd = rsp_find_reg(t, name);
+	uint8_t bytes[8];
+	char hex[17];
+	int r;
+
+	if (!rd || rd->bits > 64 || rd->bits % 8) {
+		kvmdci_err(t->ctx, "%s: no writable register '%s'", t->uri, name);
+		return -ENOENT;
+	}
+	if ((r = rsp_select_cpu(t, cpu)) < 0)
+		return r;
+	memcpy(bytes, &val, 8);
+	rsp_hex_encode(bytes, (size_t)rd->bits / 8, hex);
+	r = rsp_command(t, "P%x=%s", rd->regnum, hex);
+	if (r < 0)
+		return r;
+	if (strcmp(t->dec.buf, "OK") != 0) {
+		kvmdci_err(t->ctx, "%s: writing register %s of CPU %d failed: '%s'", t->uri, name,
+			   cpu, r ? t->dec.buf : "unsupported");
+		return -EIO;
+	}
+	return 0;
+}
+
+int rsp_set_phys_mode(struct rsp *t, int on)
+{
+	int r;
+
+	if (t->phys_mode == on)
+		return 0;
+	if (!t->phys_supported)
+		return on ? -EOPNOTSUPP : 0;
+	r = rsp_command(t, "Qqemu.PhyMemMode:%d", on);
+	if (r < 0)
+		return r;
+	if (strcmp(t->dec.buf, "OK") != 0)
+		return -EIO;
+	t->phys_mode = on;
+	return 0;
+}
+
+static int rsp_read_mem(struct rsp *t, uint64_t addr, void *buf, size_t len)
+{
+	size_t chunk = (t->packet_size - 16) / 2;
+	uint8_t *p = buf;
+
+	if (chunk > 2000)
+		chunk = 2000;
+	while (len > 0) {
+		size_t n = len < chunk ? len : chunk;
+		int r = rsp_command(t, "m%llx,%zx", (unsigned long long)addr, n);
+		if (r < 0)
+			return r;
+		if (r == 0 || rsp_reply_is_error(t)) {
+			kvmdci_set_error(t->ctx, "cannot read %zu bytes at 0x%llx", n,
+					 (unsigned long long)addr);
+			return -EFAULT;
+		}
+		int got = rsp_hex_decode(t->dec.buf, (size_t)r, p, n);
+		if (got <= 0) {
+			kvmdci_err(t->ctx, "%s: malformed memory reply at 0x%llx", t->uri,
+				   (unsigned long long)addr);
+			return -EPROTO;
+		}
+		if ((size_t)got < n) { /* a partial read ends at an unreadable page */
+			kvmdci_set_error(t->ctx, "cannot read 0x%llx",
+					 (unsigned long long)addr + (unsigned)got);
+			return -EFAULT;
+		}
+		p += n;
+		addr += n;
+		len -= n;
+	}
+	return 0;
+}
+
+int rsp_read_virt(struct rsp *t, int cpu, uint64_t addr, void *buf, size_t len)
+{
+	int r;
+
+	if ((r = rsp_select_cpu(t, cpu)) < 0 || (r = rsp_set_phys_mode(t, 0)) < 0)
+		return r;
+	return rsp_read_mem(t, addr, buf, len);
+}
+
+/* Several small reads in one round trip: every 'm' in one write, then the replies in order.
+ * Each request gets its own result; a read longer than one packet goes alone. */
+int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n)
+{
+	size_t chunk = (t->packet_size - 16) / 2;
+	int r, queued = 0;
+
+	if ((r = rsp_select_cpu(t, cpu)) < 0 || (r = rsp_set_phys_mode(t, 0)) < 0)
+		return r;
+	if (!t->connected)
+		return -ENOTCONN;
+	if (t->running)
+		return -EBUSY;
+	for (int i = 0; i < n; i++) {
+		rq[i].result = -EAGAIN;
+		if (rq[i].len == 0 || rq[i].len > chunk || rq[i].len > 2000)
+			continue;
+		if ((r = rsp_queue_pkt(t, "m%llx,%zx", (unsigned long long)rq[i].addr, rq[i].len)) < 0)
+			return r;
+		rq[i].result = 1; /* queued */
+		queued++;
+	}
+	if (queued && (r = rsp_flush(t)) < 0)
+		return r;
+	for (int i = 0; i < n; i++) {
+		if (rq[i].result != 1)
+			continue;
+		r = rsp_recv_reply(t, "m");
+		if (r < 0)
+			return r; /* the connection is gone: the other replies with it */
+		if (r == 0 || rsp_reply_is_error(t) ||
+		    rsp_hex_decode(t->dec.buf, (size_t)r, rq[i].buf, rq[i].len) != (int)rq[i].len) {
+			kvmdci_set_error(t->ctx, "cannot read %zu bytes at 0x%llx", rq[i].len,
+					 (unsigned long long)rq[i].addr);
+			rq[i].result = -EFAULT;
+		} else {
+			rq[i].result = 0;
+		}
+	}
+	/* the long ones, after every queued reply is in */
+	for (int i = 0; i < n; i++)
+		if (rq[i].result == -EAGAIN)
+			rq[i].result = rsp_read_mem(t, rq[i].addr, rq[i].buf, rq[i].len);
+	return 0;
+}
+
+int rsp_read_phys(struct rsp *t, uint64_t addr, void *buf, size_t len)
+{
+	int r = rsp_set_phys_mode(t, 1);
+
+	if (r < 0) {
+		if (r == -EOPNOTSUPP)
+			kvmdci_set_error(t->ctx, "%s: the stub offers no physical memory access",
+					 t->uri);
+		return r;
+	}
+	return rsp_read_mem(t, addr, buf, len);
+}

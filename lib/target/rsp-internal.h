@@ -1,0 +1,140 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The GDB remote-protocol backend's state and the functions its files share: rsp-packet.c
+ * (packets: queue, flush, receive, command), rsp-tdesc.c (the target description: registers
+ * by name), rsp-cpu.c (threads, registers, memory), rsp-bp.c (breakpoints, watchpoints),
+ * rsp-run.c (run control) and rsp.c (attach, the backend's operations).
+ */
+#pragma once
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "internal.h"
+#include "target/rsp-proto.h"
+#include "target/target-internal.h"
+
+#define MAX_CPUS 512
+#define MAX_REGS 256
+#define MAX_BPS 4096
+#define REPLY_CAP (1 << 20)
+#define CMD_TIMEOUT_MS 5000
+
+struct reg_desc {
+	char name[24];
+	int regnum;
+	int bits;
+	int g_offset; /* byte offset in the 'g' reply */
+};
+
+struct bp {
+	int kind;
+	uint64_t addr;
+	unsigned int len;
+};
+
+struct rsp {
+	int refcount;
+	struct kvmdci_ctx *ctx;
+	char *uri;
+	struct transport *tr;
+	bool connected;
+	bool running;
+	bool broken;
+	bool noack;
+	bool ack_pending;
+	bool qemu;
+	bool multiprocess;
+	bool vcont;
+	bool xml;
+	bool phys_supported;
+	int phys_mode; /* -1 unknown, 0 virtual, 1 physical */
+	size_t packet_size;
+	int ncpu;
+	char threads[MAX_CPUS][24];
+	int gthread; /* CPU selected with Hg, -1 unknown */
+	struct reg_desc *regs;
+	int nregs;
+	struct bp *bps;
+	int nbps;
+	bool have_pending;
+	struct kvmdci_stop pending;
+	struct rsp_decoder dec;
+	char inbuf[65536];
+	size_t inlen, inpos;
+	char *out;
+	size_t outlen, outcap;
+	struct kvmdci_target_stats stats;
+	uint64_t nop_cache_addr[16];
+	int8_t nop_cache_len[16];
+	int nop_cache_n;
+};
+
+/* ---- packets (rsp-packet.c) ---- */
+
+int rsp_queue_raw(struct rsp *t, const char *data, size_t len);
+/* Queue one packet; a pending ack for the last received packet goes first. */
+int rsp_queue_pkt(struct rsp *t, const char *fmt, ...);
+/* The connection is gone (logged once, with its cause): every later call fails -EPIPE. */
+void rsp_mark_broken(struct rsp *t, const char *why);
+/* Write what is queued, in one write. */
+int rsp_flush(struct rsp *t);
+/*
+ * Receive one packet within @timeout_ms (-1 forever). Returns its length (payload in
+ * t->dec.buf), 0 when the timeout expired or (only when @interruptible) a signal ended the
+ * wait, -ENODATA for an empty packet, or -errno.
+ */
+int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible);
+int rsp_recv_pkt(struct rsp *t, int timeout_ms);
+/* A command's reply (console output skipped); 0: an empty ("unsupported") reply. */
+int rsp_recv_reply(struct rsp *t, const char *what);
+/* Send one command and wait for its reply; returns the reply length (0: empty reply). */
+int rsp_command(struct rsp *t, const char *fmt, ...);
+/* The last reply is "Enn". */
+int rsp_reply_is_error(struct rsp *t);
+
+/* ---- the target description (rsp-tdesc.c) ---- */
+
+/* Read target.xml (and what it includes): each register's number, size and 'g' offset. */
+int rsp_load_registers(struct rsp *t);
+struct reg_desc *rsp_find_reg(struct rsp *t, const char *name);
+
+/* ---- threads, registers, memory (rsp-cpu.c) ---- */
+
+/* The CPU index of a stub's thread id, -1 when unknown. */
+int rsp_cpu_of_thread(struct rsp *t, const char *tid);
+/* One thread per CPU, from qfThreadInfo / qsThreadInfo. */
+int rsp_read_threads(struct rsp *t);
+/* Make @cpu the one 'g', 'p', 'P' and 'm' act on (Hg). */
+int rsp_select_cpu(struct rsp *t, int cpu);
+int rsp_regs_read(struct rsp *t, int cpu, const char *const *names, uint64_t *vals, int n);
+int rsp_reg_write(struct rsp *t, int cpu, const char *name, uint64_t val);
+/* QEMU's physical-memory mode for 'm' (@on 1) or virtual (0). */
+int rsp_set_phys_mode(struct rsp *t, int on);
+int rsp_read_virt(struct rsp *t, int cpu, uint64_t addr, void *buf, size_t len);
+/* Several small reads in one round trip; each request gets its own result. */
+int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n);
+int rsp_read_phys(struct rsp *t, uint64_t addr, void *buf, size_t len);
+
+/* ---- breakpoints and watchpoints (rsp-bp.c) ---- */
+
+/* Index of an inserted breakpoint, -1 when not inserted. */
+int rsp_bp_find(struct rsp *t, int kind, uint64_t addr, unsigned int len);
+/* Send one Z (insert) or z (remove) packet: -EOPNOTSUPP when the stub lacks that kind. */
+int rsp_bp_packet(struct rsp *t, char op, int kind, uint64_t addr, unsigned int len);
+int rsp_bp_insert(struct rsp *t, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len);
+int rsp_bp_remove(struct rsp *t, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len);
+int rsp_bp_remove_all(struct rsp *t);
+int rsp_bp_count(struct rsp *t);
+
+/* ---- run control (rsp-run.c) ---- */
+
+int rsp_resume(struct rsp *t);
+/* A stop within @timeout_ms: 1 (in @stop), 0 on the timeout or a signal, or -errno. */
+int rsp_wait(struct rsp *t, int timeout_ms, struct kvmdci_stop *stop);
+int rsp_interrupt(struct rsp *t);
+int rsp_is_running(struct rsp *t);
+/* Continue after a breakpoint stop of @cpu at @addr: step that CPU alone past it. */
+int rsp_step_over(struct rsp *t, int cpu, uint64_t addr);
+/* Stop if running, remove every breakpoint, detach (the target runs on). */
+int rsp_detach(struct rsp *t);

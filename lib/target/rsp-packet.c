@@ -1,0 +1,207 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * Packets of the GDB remote protocol on one connection: queued and written in one write per
+ * batch, received and acknowledged, one command and its reply.
+ */
+#include <stdarg.h>
+#include <stdlib.h>
+
+#include "target/rsp-internal.h"
+#include "target/transport.h"
+
+static int out_reserve(struct rsp *t, size_t n)
+{
+	if (t->outlen + n <= t->outcap)
+		return 0;
+	size_t cap = t->outcap ? t->outcap : 4096;
+	while (cap < t->outlen + n)
+		cap *= 2;
+	char *p = realloc(t->out, cap);
+	if (!p)
+		return -ENOMEM;
+	t->out = p;
+	t->outcap = cap;
+	return 0;
+}
+
+int rsp_queue_raw(struct rsp *t, const char *data, size_t len)
+{
+	if (out_reserve(t, len) < 0)
+		return -ENOMEM;
+	memcpy(t->out + t->outlen, data, len);
+	t->outlen += len;
+	return 0;
+}
+
+/* Queue one packet; a pending ack for the last received packet goes first. */
+int rsp_queue_pkt(struct rsp *t, const char *fmt, ...)
+{
+	char body[512];
+	va_list ap;
+	int n, r;
+
+	va_start(ap, fmt);
+	n = vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= sizeof(body))
+		return -EINVAL;
+	if (t->ack_pending) {
+		if ((r = rsp_queue_raw(t, "+", 1)) < 0)
+			return r;
+		t->ack_pending = false;
+	}
+	if ((r = out_reserve(t, (size_t)n * 2 + 8)) < 0)
+		return r;
+	r = rsp_frame(body, (size_t)n, t->out + t->outlen, t->outcap - t->outlen);
+	if (r < 0)
+		return r;
+	t->outlen += (size_t)r;
+	t->stats.packets_sent++;
+	kvmdci_dbg(t->ctx, "-> %s", body);
+	return 0;
+}
+
+void rsp_mark_broken(struct rsp *t, const char *why)
+{
+	if (!t->broken) {
+		kvmdci_err(t->ctx, "connection to %s lost: %s", t->uri, why);
+		kvmdci_set_cause(t->ctx, "connection to %s lost: %s", t->uri, why);
+	}
+	t->broken = true;
+	t->running = false;
+}
+
+int rsp_flush(struct rsp *t)
+{
+	int r;
+
+	if (t->broken)
+		return -EPIPE;
+	if (t->outlen && (r = transport_write(t->tr, t->out, t->outlen)) < 0) {
+		rsp_mark_broken(t, t->tr->why);
+		t->outlen = 0;
+		return r == -ENODEV ? r : -EPIPE;
+	}
+	if (t->outlen) {
+		t->stats.writes++;
+		t->stats.bytes_sent += t->outlen;
+	}
+	t->outlen = 0;
+	return 0;
+}
+
+/*
+ * Receive one packet within @timeout_ms (-1 forever). Returns its length (payload in
+ * t->dec.buf), 0 when the timeout expired or a signal interrupted the wait, or -errno.
+ */
+/*
+ * A signal (the tools' SIGINT/SIGTERM) ends the wait early with 0 only when @interruptible:
+ * waiting for a running target's stop may be cut short, waiting for a command's reply may not
+ * (a reply taken for a timeout would leave the connection broken and the target stopped).
+ */
+int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
+{
+	uint64_t deadline = timeout_ms >= 0 ? kvmdci_now_ms() + (uint64_t)timeout_ms : 0;
+
+	if (t->broken)
+		return -EPIPE;
+	for (;;) {
+		while (t->inpos < t->inlen) {
+			int r = rsp_decoder_feed(&t->dec, (uint8_t)t->inbuf[t->inpos++]);
+			if (r != 1)
+				continue;
+			t->stats.packets_received++;
+			if (t->dec.bad_checksum || t->dec.overflow) {
+				kvmdci_warn(t->ctx, "%s: dropping a packet with a bad checksum or "
+						    "too long", t->uri);
+				if (!t->noack && rsp_queue_raw(t, "-", 1) == 0)
+					rsp_flush(t);
+				continue;
+			}
+			if (!t->noack)
+				t->ack_pending = true;
+			kvmdci_dbg(t->ctx, "<- %.200s", t->dec.buf);
+			return (int)t->dec.len > 0 ? (int)t->dec.len : -ENODATA;
+		}
+		int wait = -1;
+		if (timeout_ms >= 0) {
+			uint64_t now = kvmdci_now_ms();
+			if (now >= deadline)
+				return 0;
+			wait = (int)(deadline - now); /* at most timeout_ms */
+		}
+		ssize_t n = transport_read(t->tr, t->inbuf, sizeof(t->inbuf), wait);
+		if (n == 0) {
+			if (interruptible)
+				return 0;
+			continue; /* a signal: the deadline above still ends the wait */
+		}
+		if (n < 0) {
+			rsp_mark_broken(t, t->tr->why);
+			return n == -ENODEV ? -ENODEV : -EPIPE;
+		}
+		t->stats.bytes_received += (uint64_t)n;
+		t->inlen = (size_t)n;
+		t->inpos = 0;
+	}
+}
+
+int rsp_recv_pkt(struct rsp *t, int timeout_ms)
+{
+	return rsp_recv_pkt_wait(t, timeout_ms, false);
+}
+
+/* An empty packet is a valid "unsupported" reply; recv_pkt reports it as -ENODATA. */
+int rsp_recv_reply(struct rsp *t, const char *what)
+{
+	for (;;) {
+		int r = rsp_recv_pkt(t, CMD_TIMEOUT_MS);
+		if (r == -ENODATA)
+			return 0;
+		if (r == 0) {
+			if (t->broken)
+				return -EPIPE;
+			kvmdci_err(t->ctx, "%s: no reply to '%s' within %d s", t->uri, what,
+				   CMD_TIMEOUT_MS / 1000);
+			kvmdci_set_cause(t->ctx, "%s: no reply to '%s' within %d s", t->uri, what,
+					 CMD_TIMEOUT_MS / 1000);
+			t->broken = true;
+			return -ETIMEDOUT;
+		}
+		if (r < 0)
+			return r;
+		/* console output ("O" + hex) arrives before some replies */
+		if (t->dec.buf[0] == 'O' && t->dec.len > 1 && t->dec.len % 2 == 1 &&
+		    strcmp(t->dec.buf, "OK") != 0)
+			continue;
+		return r;
+	}
+}
+
+/* Send one command and wait for its reply; returns the reply length (0: empty reply). */
+int rsp_command(struct rsp *t, const char *fmt, ...)
+{
+	char body[512];
+	va_list ap;
+	int r;
+
+	if (!t->connected)
+		return -ENOTCONN;
+	if (t->running) {
+		kvmdci_err(t->ctx, "%s: the target is running; stop it first", t->uri);
+		return -EBUSY;
+	}
+	va_start(ap, fmt);
+	r = vsnprintf(body, sizeof(body), fmt, ap);
+	va_end(ap);
+	if (r < 0 || (size_t)r >= sizeof(body))
+		return -EINVAL;
+	if ((r = rsp_queue_pkt(t, "%s", body)) < 0 || (r = rsp_flush(t)) < 0)
+		return r;
+	return rsp_recv_reply(t, body);
+}
+
+int rsp_reply_is_error(struct rsp *t)
+{
+	return t->dec.len == 3 && t->dec.buf[0] == 'E';
+}
