@@ -664,6 +664,247 @@ struct kvmdci_exit_count {
  */
 int kvmdci_exits_counts(struct kvmdci_exits *e, struct kvmdci_exit_count *out, int max);
 
+/**
+ * KVMDCI_EXIT_CODE_UNREADABLE - the code a row of kvmdci_exits_counts() carries for hits
+ * whose exit reason could not be read (the capture failed at that stop). No vendor uses it:
+ * kvmdci_exit_reason_name() returns NULL for it.
+ *
+ * Since: 0.7
+ */
+#define KVMDCI_EXIT_CODE_UNREADABLE 0xfffffffffffffffeULL
+
+/* ---- exit counts aggregated (lib/kvm/exit-stats.c) ----------------------------------------- */
+
+/**
+ * struct kvmdci_exit_stats - exit counts summed per reason over a whole run, per VM and per
+ * vCPU, from the (vCPU, reason) rows of kvmdci_exits_counts(). Immutable once built.
+ */
+struct kvmdci_exit_stats;
+
+/** How rows are grouped in a struct kvmdci_exit_stats. */
+enum kvmdci_exit_scope {
+	KVMDCI_EXIT_SCOPE_ALL = 0, /* one group: every row */
+	KVMDCI_EXIT_SCOPE_VM,      /* one group per struct kvm */
+	KVMDCI_EXIT_SCOPE_VCPU     /* one group per struct kvm_vcpu */
+};
+
+/** One group of a struct kvmdci_exit_stats (kvmdci_exit_stats_group()). */
+struct kvmdci_exit_group {
+	uint64_t vm;      /* struct kvm * (VM and vCPU groups; 0 in the ALL group) */
+	uint64_t vcpu;    /* struct kvm_vcpu * (vCPU groups; 0 otherwise) */
+	int32_t vm_pid;   /* the VM's userspace pid as its first row says; -1 when unknown */
+	int32_t vcpu_id;  /* vCPU groups: the vCPU id, -1 when unknown; -1 otherwise */
+	uint64_t total;   /* exits counted in the group */
+	int32_t reasons;  /* distinct exit codes in the group */
+	int32_t pad;
+	uint64_t reserved[2];
+};
+
+/** One exit code of a group with its count (kvmdci_exit_stats_reason()). */
+struct kvmdci_exit_reason_count {
+	uint64_t code;  /* exit reason/code, or KVMDCI_EXIT_CODE_UNREADABLE */
+	uint64_t count;
+	uint64_t reserved[2];
+};
+
+/**
+ * kvmdci_exit_stats_new - aggregate rows of (vCPU, reason) counts.
+ * @rows: @n rows, as kvmdci_exits_counts() fills them; read only during the call
+ * @n: number of rows (0 gives an empty ALL group)
+ * @ret: the new object, one reference owned by the caller (kvmdci_exit_stats_unref());
+ *       untouched on failure
+ *
+ * Groups come in the order their first row appears in @rows; the reasons of a group are
+ * sorted by count, largest first, equal counts by code.
+ *
+ * Returns: 0, -EINVAL (@n < 0, or @rows NULL with @n > 0) or -ENOMEM.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exit_stats_new(const struct kvmdci_exit_count *rows, int n,
+			  struct kvmdci_exit_stats **ret);
+/**
+ * kvmdci_exits_stats - aggregate the counts of a tracing run as they are now (usually after
+ * kvmdci_exits_stop()).
+ * @e: the run
+ * @ret: the new object, owned by the caller; untouched on failure
+ *
+ * Returns: 0 or -ENOMEM.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exits_stats(struct kvmdci_exits *e, struct kvmdci_exit_stats **ret);
+/**
+ * kvmdci_exit_stats_ref - take a reference.
+ * @s: the object (NULL accepted)
+ *
+ * Returns: @s.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_exit_stats *kvmdci_exit_stats_ref(struct kvmdci_exit_stats *s);
+/**
+ * kvmdci_exit_stats_unref - drop a reference; the last one frees the object.
+ * @s: the object (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_exit_stats *kvmdci_exit_stats_unref(struct kvmdci_exit_stats *s);
+/**
+ * kvmdci_exit_stats_group_count - number of groups in @scope.
+ * @s: the object
+ * @scope: ALL (always 1), VM or VCPU
+ *
+ * Returns: the count, or -EINVAL for an unknown @scope.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exit_stats_group_count(const struct kvmdci_exit_stats *s, enum kvmdci_exit_scope scope);
+/**
+ * kvmdci_exit_stats_group - group @g of @scope.
+ * @s: the object
+ * @scope: ALL, VM or VCPU
+ * @g: 0 .. kvmdci_exit_stats_group_count() - 1
+ * @out: filled on success
+ *
+ * Returns: 0, -ERANGE past the end, -EINVAL for an unknown @scope.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exit_stats_group(const struct kvmdci_exit_stats *s, enum kvmdci_exit_scope scope, int g,
+			    struct kvmdci_exit_group *out);
+/**
+ * kvmdci_exit_stats_reason - reason @i of group @g of @scope (largest count first).
+ * @s: the object
+ * @scope: ALL, VM or VCPU
+ * @g: the group
+ * @i: 0 .. the group's reasons - 1
+ * @out: filled on success
+ *
+ * Returns: 0, -ERANGE when @g or @i is past the end, -EINVAL for an unknown @scope.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exit_stats_reason(const struct kvmdci_exit_stats *s, enum kvmdci_exit_scope scope,
+			     int g, int i, struct kvmdci_exit_reason_count *out);
+
+/* ---- KVM's own counters over a window (lib/kvm/counters.c) -------------------------------- */
+
+/**
+ * struct kvmdci_counters - KVM's per-vCPU counters (struct kvm_vcpu_stat) read at the start
+ * and at the end of a run, without any breakpoint: kvmdci_counters_new() lists the vCPUs,
+ * kvmdci_counters_start() reads the counters and resumes the target, kvmdci_counters_stop()
+ * stops it and reads them again; the deltas then come by vCPU and counter. vCPUs are those
+ * listed at kvmdci_counters_new() (no cap beyond the target's memory).
+ */
+struct kvmdci_counters;
+
+/**
+ * kvmdci_counters_new - prepare a counters window on a stopped target.
+ * @k: the kernel view (a reference is taken)
+ * @ret: the new object, owned by the caller (kvmdci_counters_unref()); untouched on failure
+ *
+ * Returns: 0, or -errno when the counters' layout or the vCPU list cannot be read.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_new(struct kvmdci_kernel *k, struct kvmdci_counters **ret);
+/**
+ * kvmdci_counters_ref - take a reference.
+ * @c: the object (NULL accepted)
+ *
+ * Returns: @c.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_counters *kvmdci_counters_ref(struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_unref - drop a reference; the last frees the object (the target is left as
+ * it is: call kvmdci_counters_stop() first to stop it).
+ * @c: the object (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_counters *kvmdci_counters_unref(struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_start - read every vCPU's counters and resume the target.
+ * @c: the window (the target is stopped)
+ *
+ * Returns: 0, -EALREADY when started before, or -errno from the reads or the resume.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_start(struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_stop - stop the target and read every vCPU's counters again.
+ * @c: a started window
+ * @timeout_ms: how long to wait for the target to stop
+ *
+ * The target stays stopped (kvmdci_target_detach() lets it run).
+ *
+ * Returns: 0; -EINVAL when not started; -ETIMEDOUT (error "the target did not stop") or
+ * another -errno from the stop or the reads.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_stop(struct kvmdci_counters *c, int timeout_ms);
+/**
+ * kvmdci_counters_vcpu_count - number of vCPUs in the window.
+ * @c: the window
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_vcpu_count(const struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_vcpu - vCPU @i (in kvmdci_kvm_vcpus() order).
+ * @c: the window
+ * @i: 0 .. kvmdci_counters_vcpu_count() - 1
+ * @out: filled on success
+ *
+ * Returns: 0 or -ERANGE.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_vcpu(const struct kvmdci_counters *c, int i, struct kvmdci_vcpu_info *out);
+/**
+ * kvmdci_counters_count - number of counters per vCPU.
+ * @c: the window
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_count(const struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_name - name of counter @i ("exits", "io_exits", ...).
+ * @c: the window
+ * @i: 0 .. kvmdci_counters_count() - 1
+ *
+ * Returns: the name (valid while @c lives), or NULL past the end.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_counters_name(const struct kvmdci_counters *c, int i);
+/**
+ * kvmdci_counters_delta - how much counter @counter grew over the window.
+ * @c: a stopped window
+ * @vcpu: the vCPU index, or -1 for the sum over every vCPU
+ * @counter: the counter index
+ * @delta: the end value less the start value
+ *
+ * Returns: 0, -ERANGE for an index past the end, -EINVAL when the window has not been stopped.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_delta(const struct kvmdci_counters *c, int vcpu, int counter,
+			  uint64_t *delta);
+
 /* ---- VMX and SVM state (lib/kvm/vmx.c, svm.c, vmcs-fields.c, virt.c) --------------------- */
 
 /** VMCS field types: bits 11:10 of an encoding (Intel SDM vol. 3C, Appendix B). */

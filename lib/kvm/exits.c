@@ -33,7 +33,7 @@
 
 #define MAX_VCPU_SLOTS 1024
 #define COUNT_SLOTS 8192
-#define CODE_UNREADABLE 0xfffffffffffffffeULL
+#define CODE_UNREADABLE KVMDCI_EXIT_CODE_UNREADABLE
 
 struct vcpu_slot {
 	uint64_t vcpu;
