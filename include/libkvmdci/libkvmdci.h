@@ -1137,6 +1137,186 @@ struct kvmdci_debug_interface {
 /** kvmdci_debug_interface_decode - decode a raw IA32_DEBUG_INTERFACE value. */
 void kvmdci_debug_interface_decode(uint64_t raw, struct kvmdci_debug_interface *out);
 
+/* ---- can this machine do Intel DCI? (lib/kvm/dci-probe.c) --------------------------------- */
+
+/**
+ * struct kvmdci_dci - what this machine says about Intel DCI debugging: CPUID.1:ECX[11] SDBG
+ * (IA32_DEBUG_INTERFACE exists), the MSR on every CPU (read through /dev/cpu/N/msr: root and
+ * the msr module) and the USB debug-class devices in sysfs (interface class 0xDC, xHCI DbC
+ * 1d6b:0010 or 1d6b:0011). Immutable once probed.
+ */
+struct kvmdci_dci;
+
+/** The verdict of a DCI probe (kvmdci_dci_state()). */
+enum kvmdci_dci_state {
+	KVMDCI_DCI_ENABLED = 0,  /* every readable CPU has enable = 1 */
+	KVMDCI_DCI_NOT_POSSIBLE, /* no SDBG: the CPU has no IA32_DEBUG_INTERFACE */
+	KVMDCI_DCI_UNKNOWN,      /* SDBG, but the MSR cannot be read here */
+	KVMDCI_DCI_LOCKED,       /* disabled and locked by firmware on some CPU */
+	KVMDCI_DCI_DISABLED      /* disabled, not locked: writing bit 0 enables it */
+};
+
+/** One CPU's IA32_DEBUG_INTERFACE (kvmdci_dci_cpu()). */
+struct kvmdci_dci_cpu {
+	int32_t cpu;
+	int32_t error; /* 0, or the errno of opening or reading /dev/cpu/N/msr */
+	struct kvmdci_debug_interface msr; /* decoded when @error is 0 */
+	uint64_t reserved[2];
+};
+
+/** One USB debug-class device (kvmdci_dci_usb()). */
+struct kvmdci_dci_usb {
+	const char *device; /* its sysfs name ("2-1", "2-1:1.0") */
+	const char *kind;   /* "debug-class interface (0xDC)", "xHCI DbC (1d6b:0010)", ... */
+	uint64_t reserved[2];
+};
+
+/**
+ * kvmdci_dci_probe - probe this machine (not a target) for Intel DCI.
+ * @root: prefix for /dev and /sys ("" or NULL: the real ones; a directory for tests)
+ * @ret: the result, owned by the caller (kvmdci_dci_unref()); untouched on failure
+ *
+ * CPUs are those sysconf(_SC_NPROCESSORS_CONF) counts; a CPU whose MSR cannot be read is
+ * listed with its errno.
+ *
+ * Returns: 0 or -ENOMEM.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_probe(const char *root, struct kvmdci_dci **ret);
+/**
+ * kvmdci_dci_ref - take a reference.
+ * @d: the probe (NULL accepted)
+ *
+ * Returns: @d.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_dci *kvmdci_dci_ref(struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_unref - drop a reference; the last frees the probe.
+ * @d: the probe (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_dci *kvmdci_dci_unref(struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_cpu_vendor - the CPUID vendor string ("GenuineIntel", "AuthenticAMD").
+ * @d: the probe
+ *
+ * Returns: the string, valid while @d lives.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_dci_cpu_vendor(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_sdbg - whether CPUID.1:ECX[11] (SDBG) is set.
+ * @d: the probe
+ *
+ * Returns: 1 or 0.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_sdbg(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_cpu_count - number of CPUs probed.
+ * @d: the probe
+ *
+ * Returns: the count (>= 1).
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_cpu_count(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_cpu - CPU @i's MSR.
+ * @d: the probe
+ * @i: 0 .. kvmdci_dci_cpu_count() - 1
+ * @out: filled on success
+ *
+ * Returns: 0 or -ERANGE.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_cpu(const struct kvmdci_dci *d, int i, struct kvmdci_dci_cpu *out);
+/**
+ * kvmdci_dci_cpus_readable - number of CPUs whose MSR could be read.
+ * @d: the probe
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_cpus_readable(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_usb_dir - the sysfs directory the USB devices were looked for in
+ * (@root/sys/bus/usb/devices).
+ * @d: the probe
+ *
+ * Returns: the path, valid while @d lives.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_dci_usb_dir(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_usb_stack - whether that directory exists (a USB stack to look at).
+ * @d: the probe
+ *
+ * Returns: 1 or 0.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_usb_stack(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_usb_count - number of USB debug-class devices found.
+ * @d: the probe
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_usb_count(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_usb - USB debug-class device @i (directory order).
+ * @d: the probe
+ * @i: 0 .. kvmdci_dci_usb_count() - 1
+ * @out: filled on success; its strings are valid while @d lives
+ *
+ * Returns: 0 or -ERANGE.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_usb(const struct kvmdci_dci *d, int i, struct kvmdci_dci_usb *out);
+/**
+ * kvmdci_dci_state - the verdict.
+ * @d: the probe
+ *
+ * Returns: the state.
+ *
+ * Since: 0.7
+ */
+enum kvmdci_dci_state kvmdci_dci_state(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_state_name - a state as a word.
+ * @state: the state
+ *
+ * Returns: "enabled", "not_possible", "unknown", "locked", "disabled"; NULL for other values.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_dci_state_name(enum kvmdci_dci_state state);
+/**
+ * kvmdci_dci_verdict - the verdict for people: what is possible, what blocks it and what to
+ * do ("not possible: the debug interface is disabled and locked by firmware on ...").
+ * @d: the probe
+ *
+ * Returns: the sentence, valid while @d lives.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_dci_verdict(const struct kvmdci_dci *d);
+
 /* ---- call stacks and CPUs ------------------------------------------------------------------ */
 
 struct kvmdci_unwinder;

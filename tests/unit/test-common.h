@@ -14,3 +14,4 @@ Suite *catalog_suite(void);
 Suite *unwind_suite(void);
 Suite *vmcs_suite(void);
 Suite *transport_suite(void);
+Suite *dci_suite(void);
