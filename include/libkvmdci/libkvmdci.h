@@ -337,6 +337,157 @@ struct kvmdci_vm_info {
  */
 int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info *out, int max);
 
+/* ---- choosing VMs and vCPUs, lists of them (lib/kvm/select.c) ----------------------------- */
+
+/**
+ * struct kvmdci_vm_select - which VMs and vCPUs a caller wants; zero-initialize and set
+ * @vcpu_id to -1 for "all" (kvmdci_vm_select_parse() does that).
+ */
+struct kvmdci_vm_select {
+	uint64_t vm;     /* one struct kvm address, or 0 for any */
+	int32_t pid;     /* the VMs whose kvm->userspace_pid is this, or <= 0 for any */
+	int32_t vcpu_id; /* one vCPU id, or -1 for any (vCPU lists only) */
+	uint64_t reserved[2];
+};
+
+/**
+ * kvmdci_vm_select_parse - read a VM as people give it: a struct kvm address ("0x...", hex)
+ * or the pid of the process that created it (decimal).
+ * @arg: the text
+ * @sel: filled on success (any vCPU); untouched on failure
+ *
+ * Returns: 0, or -EINVAL for anything else (empty, trailing text, 0, negative, overflow).
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_select_parse(const char *arg, struct kvmdci_vm_select *sel);
+/**
+ * kvmdci_vm_select_vm - whether a VM is one @sel wants.
+ * @sel: the selection (NULL: all)
+ * @vm: the VM
+ *
+ * Returns: 1 or 0.
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_select_vm(const struct kvmdci_vm_select *sel, const struct kvmdci_vm_info *vm);
+/**
+ * kvmdci_vm_select_vcpu - whether a vCPU is one @sel wants (its VM and its id).
+ * @sel: the selection (NULL: all)
+ * @vcpu: the vCPU
+ *
+ * Returns: 1 or 0.
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_select_vcpu(const struct kvmdci_vm_select *sel, const struct kvmdci_vcpu_info *vcpu);
+
+/** struct kvmdci_vm_list - the VMs on kvm:vm_list a selection wants, read once. */
+struct kvmdci_vm_list;
+/**
+ * kvmdci_vm_list_new - read the VMs (kvmdci_kvm_vms(), the kernel's order) and keep those
+ * @sel wants; no cap beyond the kernel's list and the target's memory.
+ * @k: the kernel view
+ * @sel: the selection (NULL: all)
+ * @ret: the list, owned by the caller (kvmdci_vm_list_unref()); untouched on failure
+ *
+ * Returns: 0 (an empty list when nothing matched), or -errno when kvm:vm_list cannot be read.
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_list_new(struct kvmdci_kernel *k, const struct kvmdci_vm_select *sel,
+		       struct kvmdci_vm_list **ret);
+/**
+ * kvmdci_vm_list_ref - take a reference.
+ * @l: the list (NULL accepted)
+ *
+ * Returns: @l.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_vm_list *kvmdci_vm_list_ref(struct kvmdci_vm_list *l);
+/**
+ * kvmdci_vm_list_unref - drop a reference; the last frees the list.
+ * @l: the list (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_vm_list *kvmdci_vm_list_unref(struct kvmdci_vm_list *l);
+/**
+ * kvmdci_vm_list_count - number of VMs in the list.
+ * @l: the list
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_list_count(const struct kvmdci_vm_list *l);
+/**
+ * kvmdci_vm_list_get - VM @i.
+ * @l: the list
+ * @i: 0 .. kvmdci_vm_list_count() - 1
+ *
+ * Returns: the VM (valid while @l lives), or NULL past the end.
+ *
+ * Since: 0.7
+ */
+const struct kvmdci_vm_info *kvmdci_vm_list_get(const struct kvmdci_vm_list *l, int i);
+
+/** struct kvmdci_vcpu_list - the vCPUs a selection wants, read once. */
+struct kvmdci_vcpu_list;
+/**
+ * kvmdci_vcpu_list_new - read every VM's vCPUs (kvmdci_kvm_vcpus() order) and keep those
+ * @sel wants; no cap beyond the kernel's lists and the target's memory.
+ * @k: the kernel view
+ * @sel: the selection (NULL: all)
+ * @ret: the list, owned by the caller (kvmdci_vcpu_list_unref()); untouched on failure
+ *
+ * Returns: 0 (an empty list when nothing matched), or -errno.
+ *
+ * Since: 0.7
+ */
+int kvmdci_vcpu_list_new(struct kvmdci_kernel *k, const struct kvmdci_vm_select *sel,
+			 struct kvmdci_vcpu_list **ret);
+/**
+ * kvmdci_vcpu_list_ref - take a reference.
+ * @l: the list (NULL accepted)
+ *
+ * Returns: @l.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_vcpu_list *kvmdci_vcpu_list_ref(struct kvmdci_vcpu_list *l);
+/**
+ * kvmdci_vcpu_list_unref - drop a reference; the last frees the list.
+ * @l: the list (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_vcpu_list *kvmdci_vcpu_list_unref(struct kvmdci_vcpu_list *l);
+/**
+ * kvmdci_vcpu_list_count - number of vCPUs in the list.
+ * @l: the list
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_vcpu_list_count(const struct kvmdci_vcpu_list *l);
+/**
+ * kvmdci_vcpu_list_get - vCPU @i.
+ * @l: the list
+ * @i: 0 .. kvmdci_vcpu_list_count() - 1
+ *
+ * Returns: the vCPU (valid while @l lives), or NULL past the end.
+ *
+ * Since: 0.7
+ */
+const struct kvmdci_vcpu_info *kvmdci_vcpu_list_get(const struct kvmdci_vcpu_list *l, int i);
+
 /** Register indexes into kvmdci_vcpu_state.regs (the kernel's VCPU_REGS_* order). */
 enum kvmdci_vcpu_reg {
 	KVMDCI_REG_RAX = 0, KVMDCI_REG_RCX, KVMDCI_REG_RDX, KVMDCI_REG_RBX,
