@@ -345,8 +345,9 @@ int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info *out, int max)
  */
 struct kvmdci_vm_select {
 	uint64_t vm;     /* one struct kvm address, or 0 for any */
-	int32_t pid;     /* the VMs whose kvm->userspace_pid is this, or <= 0 for any */
+	int64_t pid;     /* the VMs whose kvm->userspace_pid is this, or <= 0 for any */
 	int32_t vcpu_id; /* one vCPU id, or -1 for any (vCPU lists only) */
+	int32_t pad;
 	uint64_t reserved[2];
 };
 
@@ -357,6 +358,7 @@ struct kvmdci_vm_select {
  * @sel: filled on success (any vCPU); untouched on failure
  *
  * Returns: 0, or -EINVAL for anything else (empty, trailing text, 0, negative, overflow).
+ * A pid beyond any real one is accepted: it then matches no VM.
  *
  * Since: 0.7
  */

@@ -37,11 +37,11 @@ KVMDCI_EXPORT int kvmdci_vm_select_parse(const char *arg, struct kvmdci_vm_selec
 		vm = strtoull(arg, &end, 16);
 	else
 		pid = strtol(arg, &end, 10);
-	if (*end || end == arg || errno || (!vm && pid <= 0) || pid > INT32_MAX)
+	if (*end || end == arg || errno || (!vm && pid <= 0))
 		return -EINVAL;
 	memset(sel, 0, sizeof(*sel));
 	sel->vm = vm;
-	sel->pid = (int32_t)pid;
+	sel->pid = pid;
 	sel->vcpu_id = -1;
 	return 0;
 }

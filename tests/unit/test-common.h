@@ -15,3 +15,4 @@ Suite *unwind_suite(void);
 Suite *vmcs_suite(void);
 Suite *transport_suite(void);
 Suite *dci_suite(void);
+Suite *select_suite(void);
