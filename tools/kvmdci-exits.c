@@ -386,14 +386,9 @@ static void trace(struct run *run, double duration, unsigned long long max_count
 	double t0 = tool_now_s();
 
 	while (!tool_stop_requested) {
-		int slice = 200;
-		if (duration > 0) {
-			double left = duration - (tool_now_s() - t0);
-			if (left <= 0)
-				break;
-			if (left * 1000 < slice)
-				slice = (int)(left * 1000) + 1;
-		}
+		int slice = tool_poll_slice(t0, duration, 200);
+		if (!slice)
+			break;
 		if (kvmdci_exits_poll(run->e, slice) < 0) {
 			run_error(run, "lost the target");
 			break;

@@ -188,6 +188,18 @@ void tool_parse_vm(struct tool *tool, const char *arg, struct kvmdci_vm_select *
 	sel->vcpu_id = vcpu_id; /* --vcpu may have come first */
 }
 
+int tool_poll_slice(double t0, double duration, int slice_ms)
+{
+	double left;
+
+	if (duration <= 0)
+		return slice_ms;
+	left = duration - (tool_now_s() - t0);
+	if (left <= 0)
+		return 0;
+	return left * 1000 < slice_ms ? (int)(left * 1000) + 1 : slice_ms;
+}
+
 double tool_now_s(void)
 {
 	struct timespec ts;

@@ -12,16 +12,20 @@
 /* A first guess at the list length; a longer list costs one more walk. */
 #define FIRST_GUESS 64
 
-struct kvmdci_vm_list {
+/* Both lists are one array of selected entries, of one type or the other. */
+struct list {
 	int refcount;
-	struct kvmdci_vm_info *vms;
+	void *items;
+	size_t size;
 	int n;
 };
 
+struct kvmdci_vm_list {
+	struct list l;
+};
+
 struct kvmdci_vcpu_list {
-	int refcount;
-	struct kvmdci_vcpu_info *vcpus;
-	int n;
+	struct list l;
 };
 
 KVMDCI_EXPORT int kvmdci_vm_select_parse(const char *arg, struct kvmdci_vm_select *sel)
@@ -103,101 +107,130 @@ static int list_vcpus(struct kvmdci_kernel *k, void *out, int max)
 	return kvmdci_kvm_vcpus(k, out, max);
 }
 
+static int keep_vm(const struct kvmdci_vm_select *sel, const void *item)
+{
+	return kvmdci_vm_select_vm(sel, item);
+}
+
+static int keep_vcpu(const struct kvmdci_vm_select *sel, const void *item)
+{
+	return kvmdci_vm_select_vcpu(sel, item);
+}
+
+/* Read a whole list into @l and keep the entries @sel wants, in order. */
+static int list_read(struct kvmdci_kernel *k, size_t size,
+		     int (*list)(struct kvmdci_kernel *k, void *out, int max),
+		     int (*keep)(const struct kvmdci_vm_select *sel, const void *item),
+		     const struct kvmdci_vm_select *sel, struct list *l)
+{
+	void *all = NULL;
+	int n = list_all(k, size, list, &all);
+
+	if (n < 0)
+		return n;
+	*l = (struct list){ .refcount = 1, .items = all, .size = size };
+	for (int i = 0; i < n; i++) {
+		const char *item = (const char *)all + (size_t)i * size;
+		if (keep(sel, item))
+			memmove((char *)all + (size_t)l->n++ * size, item, size);
+	}
+	return 0;
+}
+
+static void *list_get(const struct list *l, int i)
+{
+	return i >= 0 && i < l->n ? (char *)l->items + (size_t)i * l->size : NULL;
+}
+
+/* Drop a reference; true when it was the last (the caller frees its wrapper). */
+static bool list_put(struct list *l)
+{
+	if (--l->refcount > 0)
+		return false;
+	free(l->items);
+	return true;
+}
+
 KVMDCI_EXPORT int kvmdci_vm_list_new(struct kvmdci_kernel *k, const struct kvmdci_vm_select *sel,
 				    struct kvmdci_vm_list **ret)
 {
-	struct kvmdci_vm_list *l = calloc(1, sizeof(*l));
-	void *all = NULL;
-	int n;
+	struct kvmdci_vm_list *v = calloc(1, sizeof(*v));
+	int r;
 
-	if (!l)
+	if (!v)
 		return -ENOMEM;
-	if ((n = list_all(k, sizeof(*l->vms), list_vms, &all)) < 0) {
-		free(l);
-		return n;
+	if ((r = list_read(k, sizeof(struct kvmdci_vm_info), list_vms, keep_vm, sel, &v->l)) < 0) {
+		free(v);
+		return r;
 	}
-	l->refcount = 1;
-	l->vms = all;
-	for (int i = 0; i < n; i++)
-		if (kvmdci_vm_select_vm(sel, &l->vms[i]))
-			l->vms[l->n++] = l->vms[i];
-	*ret = l;
+	*ret = v;
 	return 0;
 }
 
 KVMDCI_EXPORT struct kvmdci_vm_list *kvmdci_vm_list_ref(struct kvmdci_vm_list *l)
 {
 	if (l)
-		l->refcount++;
+		l->l.refcount++;
 	return l;
 }
 
 KVMDCI_EXPORT struct kvmdci_vm_list *kvmdci_vm_list_unref(struct kvmdci_vm_list *l)
 {
-	if (!l || --l->refcount > 0)
-		return NULL;
-	free(l->vms);
-	free(l);
+	if (l && list_put(&l->l))
+		free(l);
 	return NULL;
 }
 
 KVMDCI_EXPORT int kvmdci_vm_list_count(const struct kvmdci_vm_list *l)
 {
-	return l->n;
+	return l->l.n;
 }
 
 KVMDCI_EXPORT const struct kvmdci_vm_info *kvmdci_vm_list_get(const struct kvmdci_vm_list *l,
 							     int i)
 {
-	return i >= 0 && i < l->n ? &l->vms[i] : NULL;
+	return list_get(&l->l, i);
 }
 
 KVMDCI_EXPORT int kvmdci_vcpu_list_new(struct kvmdci_kernel *k,
 				      const struct kvmdci_vm_select *sel,
 				      struct kvmdci_vcpu_list **ret)
 {
-	struct kvmdci_vcpu_list *l = calloc(1, sizeof(*l));
-	void *all = NULL;
-	int n;
+	struct kvmdci_vcpu_list *v = calloc(1, sizeof(*v));
+	int r;
 
-	if (!l)
+	if (!v)
 		return -ENOMEM;
-	if ((n = list_all(k, sizeof(*l->vcpus), list_vcpus, &all)) < 0) {
-		free(l);
-		return n;
+	if ((r = list_read(k, sizeof(struct kvmdci_vcpu_info), list_vcpus, keep_vcpu, sel,
+			   &v->l)) < 0) {
+		free(v);
+		return r;
 	}
-	l->refcount = 1;
-	l->vcpus = all;
-	for (int i = 0; i < n; i++)
-		if (kvmdci_vm_select_vcpu(sel, &l->vcpus[i]))
-			l->vcpus[l->n++] = l->vcpus[i];
-	*ret = l;
+	*ret = v;
 	return 0;
 }
 
 KVMDCI_EXPORT struct kvmdci_vcpu_list *kvmdci_vcpu_list_ref(struct kvmdci_vcpu_list *l)
 {
 	if (l)
-		l->refcount++;
+		l->l.refcount++;
 	return l;
 }
 
 KVMDCI_EXPORT struct kvmdci_vcpu_list *kvmdci_vcpu_list_unref(struct kvmdci_vcpu_list *l)
 {
-	if (!l || --l->refcount > 0)
-		return NULL;
-	free(l->vcpus);
-	free(l);
+	if (l && list_put(&l->l))
+		free(l);
 	return NULL;
 }
 
 KVMDCI_EXPORT int kvmdci_vcpu_list_count(const struct kvmdci_vcpu_list *l)
 {
-	return l->n;
+	return l->l.n;
 }
 
 KVMDCI_EXPORT const struct kvmdci_vcpu_info *kvmdci_vcpu_list_get(const struct kvmdci_vcpu_list *l,
 								 int i)
 {
-	return i >= 0 && i < l->n ? &l->vcpus[i] : NULL;
+	return list_get(&l->l, i);
 }
