@@ -221,7 +221,7 @@ static void show_buses(struct kvmdci_kernel *k, const struct kvmdci_vm_info *vi,
 		nb = 0;
 	}
 	for (int i = 0; i < nb; i++) {
-		struct bus b = { .bi = &buses[i], .name = kvmdci_io_bus_name(buses[i].index) };
+		struct bus b = {.bi = &buses[i], .name = kvmdci_io_bus_name(buses[i].index)};
 		char bn[16];
 		if (want_bus >= 0 && i != want_bus)
 			continue;
@@ -249,7 +249,7 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, i
 	};
 	int opt;
 
-	*sel = (struct kvmdci_vm_select){ .vcpu_id = -1 };
+	*sel = (struct kvmdci_vm_select){.vcpu_id = -1};
 	*want_bus = -1;
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))

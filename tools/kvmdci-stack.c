@@ -54,7 +54,7 @@ static void parse_options(int argc, char **argv, struct which *w)
 	int opt, nsel = 0;
 	char *end;
 
-	*w = (struct which){ .cpu = -1, .pid = -1 };
+	*w = (struct which){.cpu = -1, .pid = -1};
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "c:P:", opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;

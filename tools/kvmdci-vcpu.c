@@ -109,7 +109,8 @@ static void show_vms(struct kvmdci_kernel *k, const struct kvmdci_vm_list *vms,
 			if (ci->vm != vi->vm)
 				continue;
 			if (kvmdci_kvm_vcpu_state(k, ci->vcpu, &s) < 0) {
-				tool_progress(&tool, "warning: %s", kvmdci_ctx_last_error(tool.ctx));
+				tool_progress(&tool, "warning: %s",
+					      kvmdci_ctx_last_error(tool.ctx));
 				continue;
 			}
 			shown->vcpus++;
@@ -134,7 +135,7 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel)
 	long id;
 	char *end;
 
-	*sel = (struct kvmdci_vm_select){ .vcpu_id = -1 };
+	*sel = (struct kvmdci_vm_select){.vcpu_id = -1};
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
@@ -167,7 +168,7 @@ int main(int argc, char **argv)
 	struct kvmdci_vm_list *vms = NULL;
 	struct kvmdci_vcpu_list *vcpus = NULL;
 	struct kvmdci_vm_select sel;
-	struct shown shown = { 0 };
+	struct shown shown = {0};
 	int r, status = 0;
 
 	parse_options(argc, argv, &sel);

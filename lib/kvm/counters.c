@@ -117,7 +117,8 @@ KVMDCI_EXPORT int kvmdci_counters_stop(struct kvmdci_counters *c, int timeout_ms
 
 	if (!c->started)
 		return -EINVAL;
-	if ((r = kvmdci_target_interrupt(t)) < 0 || (r = kvmdci_target_wait(t, timeout_ms, &st)) <= 0) {
+	if ((r = kvmdci_target_interrupt(t)) < 0 ||
+	    (r = kvmdci_target_wait(t, timeout_ms, &st)) <= 0) {
 		if (!r) {
 			kvmdci_err(kvmdci_kernel_get_ctx(c->k), "the target did not stop");
 			r = -ETIMEDOUT;
@@ -137,7 +138,7 @@ KVMDCI_EXPORT int kvmdci_counters_vcpu_count(const struct kvmdci_counters *c)
 }
 
 KVMDCI_EXPORT int kvmdci_counters_vcpu(const struct kvmdci_counters *c, int i,
-				      struct kvmdci_vcpu_info *out)
+				       struct kvmdci_vcpu_info *out)
 {
 	if (i < 0 || i >= c->nvcpus)
 		return -ERANGE;
@@ -156,7 +157,7 @@ KVMDCI_EXPORT const char *kvmdci_counters_name(const struct kvmdci_counters *c, 
 }
 
 KVMDCI_EXPORT int kvmdci_counters_delta(const struct kvmdci_counters *c, int vcpu, int counter,
-				       uint64_t *delta)
+					uint64_t *delta)
 {
 	if (vcpu < -1 || vcpu >= c->nvcpus || counter < 0 || counter >= c->nc)
 		return -ERANGE;

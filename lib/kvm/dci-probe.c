@@ -139,7 +139,8 @@ static int probe_usb(struct kvmdci_dci *d, const char *root)
 		if (!(kind = usb_kind(p)))
 			continue;
 		if (d->nusb == cap) {
-			struct usb_dev *u = realloc(d->usb, (size_t)(cap = cap * 2 + 8) * sizeof(*u));
+			struct usb_dev *u =
+				realloc(d->usb, (size_t)(cap = cap * 2 + 8) * sizeof(*u));
 			if (!u) {
 				r = -ENOMEM;
 				break;
@@ -171,10 +172,11 @@ static void judge(struct kvmdci_dci *d, const char *root)
 	} else if (!d->readable) {
 		d->state = KVMDCI_DCI_UNKNOWN;
 		snprintf(d->verdict, sizeof(d->verdict),
-			 "cannot tell: IA32_DEBUG_INTERFACE (MSR 0xC80) is unreadable: %s/dev/cpu/0/msr: "
+			 "cannot tell: IA32_DEBUG_INTERFACE (MSR 0xC80) is unreadable: "
+			 "%s/dev/cpu/0/msr: "
 			 "%s%s",
 			 root, strerror(err),
-			 err == ENOENT			? " (load the msr module: modprobe msr)"
+			 err == ENOENT			 ? " (load the msr module: modprobe msr)"
 			 : err == EACCES || err == EPERM ? " (needs root)"
 							 : "");
 	} else if (d->enabled == d->readable) {
@@ -185,7 +187,8 @@ static void judge(struct kvmdci_dci *d, const char *root)
 	} else if (d->locked) {
 		d->state = KVMDCI_DCI_LOCKED;
 		snprintf(d->verdict, sizeof(d->verdict),
-			 "not possible: the debug interface is disabled and locked by firmware on %d "
+			 "not possible: the debug interface is disabled and locked by firmware on "
+			 "%d "
 			 "of %d CPU(s) (enable it in the firmware setup, or with a debug-enabled "
 			 "firmware)",
 			 d->locked, d->readable);
@@ -298,8 +301,8 @@ KVMDCI_EXPORT enum kvmdci_dci_state kvmdci_dci_state(const struct kvmdci_dci *d)
 KVMDCI_EXPORT const char *kvmdci_dci_state_name(enum kvmdci_dci_state state)
 {
 	static const char *const names[] = {
-		[KVMDCI_DCI_ENABLED] = "enabled", [KVMDCI_DCI_NOT_POSSIBLE] = "not_possible",
-		[KVMDCI_DCI_UNKNOWN] = "unknown", [KVMDCI_DCI_LOCKED] = "locked",
+		[KVMDCI_DCI_ENABLED] = "enabled",   [KVMDCI_DCI_NOT_POSSIBLE] = "not_possible",
+		[KVMDCI_DCI_UNKNOWN] = "unknown",   [KVMDCI_DCI_LOCKED] = "locked",
 		[KVMDCI_DCI_DISABLED] = "disabled",
 	};
 

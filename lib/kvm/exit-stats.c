@@ -61,7 +61,9 @@ static int by_first(const void *a, const void *b)
 
 static uint64_t key_of(enum kvmdci_exit_scope scope, const struct kvmdci_exit_count *r)
 {
-	return scope == KVMDCI_EXIT_SCOPE_VM ? r->vm : scope == KVMDCI_EXIT_SCOPE_VCPU ? r->vcpu : 0;
+	return scope == KVMDCI_EXIT_SCOPE_VM	 ? r->vm
+	       : scope == KVMDCI_EXIT_SCOPE_VCPU ? r->vcpu
+						 : 0;
 }
 
 static void scope_free(struct scope *sc)
@@ -99,7 +101,7 @@ static int build(struct scope *sc, enum kvmdci_exit_scope scope,
 	if (!e || !sc->groups)
 		goto out;
 	for (int i = 0; i < n; i++)
-		e[i] = (struct entry){ key_of(scope, &rows[i]), rows[i].code, rows[i].count, i };
+		e[i] = (struct entry){key_of(scope, &rows[i]), rows[i].code, rows[i].count, i};
 	qsort(e, (size_t)n, sizeof(*e), by_key_code);
 	for (int i = 0; i < n;) {
 		int j = i, nr = 0;
@@ -135,7 +137,7 @@ out:
 }
 
 KVMDCI_EXPORT int kvmdci_exit_stats_new(const struct kvmdci_exit_count *rows, int n,
-				       struct kvmdci_exit_stats **ret)
+					struct kvmdci_exit_stats **ret)
 {
 	struct kvmdci_exit_stats *s;
 	int r = 0;
@@ -197,7 +199,7 @@ static const struct scope *scope_get(const struct kvmdci_exit_stats *s,
 }
 
 KVMDCI_EXPORT int kvmdci_exit_stats_group_count(const struct kvmdci_exit_stats *s,
-					       enum kvmdci_exit_scope scope)
+						enum kvmdci_exit_scope scope)
 {
 	const struct scope *sc = scope_get(s, scope);
 
@@ -205,8 +207,8 @@ KVMDCI_EXPORT int kvmdci_exit_stats_group_count(const struct kvmdci_exit_stats *
 }
 
 KVMDCI_EXPORT int kvmdci_exit_stats_group(const struct kvmdci_exit_stats *s,
-					 enum kvmdci_exit_scope scope, int g,
-					 struct kvmdci_exit_group *out)
+					  enum kvmdci_exit_scope scope, int g,
+					  struct kvmdci_exit_group *out)
 {
 	const struct scope *sc = scope_get(s, scope);
 
@@ -219,8 +221,8 @@ KVMDCI_EXPORT int kvmdci_exit_stats_group(const struct kvmdci_exit_stats *s,
 }
 
 KVMDCI_EXPORT int kvmdci_exit_stats_reason(const struct kvmdci_exit_stats *s,
-					  enum kvmdci_exit_scope scope, int g, int i,
-					  struct kvmdci_exit_reason_count *out)
+					   enum kvmdci_exit_scope scope, int g, int i,
+					   struct kvmdci_exit_reason_count *out)
 {
 	const struct scope *sc = scope_get(s, scope);
 

@@ -51,7 +51,7 @@ KVMDCI_EXPORT int kvmdci_vm_select_parse(const char *arg, struct kvmdci_vm_selec
 }
 
 KVMDCI_EXPORT int kvmdci_vm_select_vm(const struct kvmdci_vm_select *sel,
-				     const struct kvmdci_vm_info *vm)
+				      const struct kvmdci_vm_info *vm)
 {
 	if (!sel)
 		return 1;
@@ -59,7 +59,7 @@ KVMDCI_EXPORT int kvmdci_vm_select_vm(const struct kvmdci_vm_select *sel,
 }
 
 KVMDCI_EXPORT int kvmdci_vm_select_vcpu(const struct kvmdci_vm_select *sel,
-				       const struct kvmdci_vcpu_info *vcpu)
+					const struct kvmdci_vcpu_info *vcpu)
 {
 	if (!sel)
 		return 1;
@@ -128,7 +128,7 @@ static int list_read(struct kvmdci_kernel *k, size_t size,
 
 	if (n < 0)
 		return n;
-	*l = (struct list){ .refcount = 1, .items = all, .size = size };
+	*l = (struct list){.refcount = 1, .items = all, .size = size};
 	for (int i = 0; i < n; i++) {
 		const char *item = (const char *)all + (size_t)i * size;
 		if (keep(sel, item))
@@ -152,7 +152,7 @@ static bool list_put(struct list *l)
 }
 
 KVMDCI_EXPORT int kvmdci_vm_list_new(struct kvmdci_kernel *k, const struct kvmdci_vm_select *sel,
-				    struct kvmdci_vm_list **ret)
+				     struct kvmdci_vm_list **ret)
 {
 	struct kvmdci_vm_list *v = calloc(1, sizeof(*v));
 	int r;
@@ -186,23 +186,21 @@ KVMDCI_EXPORT int kvmdci_vm_list_count(const struct kvmdci_vm_list *l)
 	return l->l.n;
 }
 
-KVMDCI_EXPORT const struct kvmdci_vm_info *kvmdci_vm_list_get(const struct kvmdci_vm_list *l,
-							     int i)
+KVMDCI_EXPORT const struct kvmdci_vm_info *kvmdci_vm_list_get(const struct kvmdci_vm_list *l, int i)
 {
 	return list_get(&l->l, i);
 }
 
-KVMDCI_EXPORT int kvmdci_vcpu_list_new(struct kvmdci_kernel *k,
-				      const struct kvmdci_vm_select *sel,
-				      struct kvmdci_vcpu_list **ret)
+KVMDCI_EXPORT int kvmdci_vcpu_list_new(struct kvmdci_kernel *k, const struct kvmdci_vm_select *sel,
+				       struct kvmdci_vcpu_list **ret)
 {
 	struct kvmdci_vcpu_list *v = calloc(1, sizeof(*v));
 	int r;
 
 	if (!v)
 		return -ENOMEM;
-	if ((r = list_read(k, sizeof(struct kvmdci_vcpu_info), list_vcpus, keep_vcpu, sel,
-			   &v->l)) < 0) {
+	if ((r = list_read(k, sizeof(struct kvmdci_vcpu_info), list_vcpus, keep_vcpu, sel, &v->l)) <
+	    0) {
 		free(v);
 		return r;
 	}
@@ -230,7 +228,7 @@ KVMDCI_EXPORT int kvmdci_vcpu_list_count(const struct kvmdci_vcpu_list *l)
 }
 
 KVMDCI_EXPORT const struct kvmdci_vcpu_info *kvmdci_vcpu_list_get(const struct kvmdci_vcpu_list *l,
-								 int i)
+								  int i)
 {
 	return list_get(&l->l, i);
 }

@@ -139,7 +139,8 @@ START_TEST(dci_enabled_one_unreadable)
 		ck_assert(c.msr.enable == 1 && c.msr.lock == 1 && c.msr.debug_occurred == 1);
 	}
 	if (host_sdbg())
-		ck_assert_int_eq(kvmdci_dci_state(d), n > 1 ? KVMDCI_DCI_ENABLED : KVMDCI_DCI_UNKNOWN);
+		ck_assert_int_eq(kvmdci_dci_state(d),
+				 n > 1 ? KVMDCI_DCI_ENABLED : KVMDCI_DCI_UNKNOWN);
 	kvmdci_dci_unref(d);
 	remove_root();
 }

@@ -15,8 +15,8 @@ struct kreason {
 	const char *name;
 };
 
-static const struct kreason kernel_svm[] = { SVM_EXIT_REASONS };
-static const struct kreason kernel_vmx[] = { VMX_EXIT_REASONS };
+static const struct kreason kernel_svm[] = {SVM_EXIT_REASONS};
+static const struct kreason kernel_vmx[] = {VMX_EXIT_REASONS};
 
 START_TEST(svm_matches_kernel)
 {
@@ -52,13 +52,42 @@ END_TEST
 /* Rows as a watch-trigger run on two VMs leaves them: two vCPUs of VM A, one of VM B; VM B's
  * vCPU and a row with the unreadable sentinel come between A's rows. */
 static const struct kvmdci_exit_count rows[] = {
-	{ .vm = 0xa000, .vcpu = 0xa100, .vcpu_id = 0, .vm_pid = 100, .code = SVM_EXIT_IOIO, .count = 5 },
-	{ .vm = 0xb000, .vcpu = 0xb100, .vcpu_id = 0, .vm_pid = 200, .code = SVM_EXIT_HLT, .count = 7 },
-	{ .vm = 0xa000, .vcpu = 0xa200, .vcpu_id = 1, .vm_pid = 100, .code = SVM_EXIT_IOIO, .count = 3 },
-	{ .vm = 0xa000, .vcpu = 0xa100, .vcpu_id = 0, .vm_pid = 100, .code = SVM_EXIT_NPF, .count = 8 },
-	{ .vm = 0xb000, .vcpu = 0xb100, .vcpu_id = 0, .vm_pid = 200,
-	  .code = KVMDCI_EXIT_CODE_UNREADABLE, .count = 1 },
-	{ .vm = 0xa000, .vcpu = 0xa200, .vcpu_id = 1, .vm_pid = 100, .code = SVM_EXIT_HLT, .count = 1 },
+	{.vm = 0xa000,
+	 .vcpu = 0xa100,
+	 .vcpu_id = 0,
+	 .vm_pid = 100,
+	 .code = SVM_EXIT_IOIO,
+	 .count = 5},
+	{.vm = 0xb000,
+	 .vcpu = 0xb100,
+	 .vcpu_id = 0,
+	 .vm_pid = 200,
+	 .code = SVM_EXIT_HLT,
+	 .count = 7},
+	{.vm = 0xa000,
+	 .vcpu = 0xa200,
+	 .vcpu_id = 1,
+	 .vm_pid = 100,
+	 .code = SVM_EXIT_IOIO,
+	 .count = 3},
+	{.vm = 0xa000,
+	 .vcpu = 0xa100,
+	 .vcpu_id = 0,
+	 .vm_pid = 100,
+	 .code = SVM_EXIT_NPF,
+	 .count = 8},
+	{.vm = 0xb000,
+	 .vcpu = 0xb100,
+	 .vcpu_id = 0,
+	 .vm_pid = 200,
+	 .code = KVMDCI_EXIT_CODE_UNREADABLE,
+	 .count = 1},
+	{.vm = 0xa000,
+	 .vcpu = 0xa200,
+	 .vcpu_id = 1,
+	 .vm_pid = 100,
+	 .code = SVM_EXIT_HLT,
+	 .count = 1},
 };
 
 static void check_reason(const struct kvmdci_exit_stats *s, enum kvmdci_exit_scope scope, int g,
@@ -67,8 +96,8 @@ static void check_reason(const struct kvmdci_exit_stats *s, enum kvmdci_exit_sco
 	struct kvmdci_exit_reason_count rc;
 	ck_assert_int_eq(kvmdci_exit_stats_reason(s, scope, g, i, &rc), 0);
 	ck_assert_msg(rc.code == code && rc.count == count,
-		      "scope %d group %d reason %d: 0x%llx x %llu, expected 0x%llx x %llu", scope, g,
-		      i, (unsigned long long)rc.code, (unsigned long long)rc.count,
+		      "scope %d group %d reason %d: 0x%llx x %llu, expected 0x%llx x %llu", scope,
+		      g, i, (unsigned long long)rc.code, (unsigned long long)rc.count,
 		      (unsigned long long)code, (unsigned long long)count);
 }
 
