@@ -23,6 +23,7 @@ struct kvmdci_counters {
 KVMDCI_EXPORT int kvmdci_counters_new(struct kvmdci_kernel *k, struct kvmdci_counters **ret)
 {
 	struct kvmdci_counters *c = calloc(1, sizeof(*c));
+	struct kvmdci_vcpu_list *list = NULL;
 	int r, n;
 
 	if (!c)
@@ -31,25 +32,19 @@ KVMDCI_EXPORT int kvmdci_counters_new(struct kvmdci_kernel *k, struct kvmdci_cou
 	c->k = kvmdci_kernel_ref(k);
 	if ((r = kvmdci_kvm_vcpu_stats_layout(k, &c->l)) < 0)
 		goto fail;
-	/* the vCPU list as long as the target says: ask for the number, then read them all */
-	n = kvmdci_kvm_vcpus(k, NULL, 0);
-	for (;;) {
-		if ((r = n) < 0)
-			goto fail;
-		free(c->vcpus);
-		c->vcpus = calloc((size_t)n + 1, sizeof(*c->vcpus));
-		if (!c->vcpus) {
-			r = -ENOMEM;
-			goto fail;
-		}
-		r = kvmdci_kvm_vcpus(k, c->vcpus, n);
-		if (r < 0)
-			goto fail;
-		if (r <= n)
-			break;
-		n = r; /* more vCPUs appeared between the two walks */
+	/* the vCPU list as long as the target has (one walk, sized by the library) */
+	if ((r = kvmdci_vcpu_list_new(k, NULL, &list)) < 0)
+		goto fail;
+	n = kvmdci_vcpu_list_count(list);
+	c->vcpus = calloc((size_t)n + 1, sizeof(*c->vcpus));
+	if (!c->vcpus) {
+		r = -ENOMEM;
+		goto fail;
 	}
-	c->nvcpus = r;
+	for (int i = 0; i < n; i++)
+		c->vcpus[i] = *kvmdci_vcpu_list_get(list, i);
+	c->nvcpus = n;
+	list = kvmdci_vcpu_list_unref(list);
 	c->nc = kvmdci_kvm_vcpu_stats_count(c->l);
 	c->start = calloc((size_t)c->nvcpus * (size_t)c->nc + 1, sizeof(*c->start));
 	c->end = calloc((size_t)c->nvcpus * (size_t)c->nc + 1, sizeof(*c->end));
@@ -60,6 +55,7 @@ KVMDCI_EXPORT int kvmdci_counters_new(struct kvmdci_kernel *k, struct kvmdci_cou
 	*ret = c;
 	return 0;
 fail:
+	kvmdci_vcpu_list_unref(list);
 	kvmdci_counters_unref(c);
 	return r;
 }
