@@ -33,6 +33,51 @@ static void usage(FILE *f)
 		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
 }
 
+static json_t *json_cpu(int cpu, const struct kvmdci_cpu_info *ci, const struct kvmdci_stack *stack)
+{
+	json_t *jc =
+		json_pack("{s:i, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "cpu", cpu,
+			  "linux_cpu", ci->linux_cpu, "mode", kvmdci_cpu_mode_name(ci->mode),
+			  "where", ci->where, "rip", tool_json_addr(ci->rip), "rsp",
+			  tool_json_addr(ci->rsp), "cs", tool_json_addr(ci->cs), "cr0",
+			  tool_json_addr(ci->cr0), "cr3", tool_json_addr(ci->cr3), "virtualization",
+			  ci->virt < 0 ? json_null() : json_boolean(ci->virt));
+
+	if (ci->task)
+		json_object_set_new(jc, "task",
+				    json_pack("{s:o, s:i, s:i, s:s, s:s, s:b}", "task",
+					      tool_json_addr(ci->task), "pid", ci->pid, "tgid",
+					      ci->tgid, "comm", ci->comm, "state", ci->state,
+					      "idle", ci->idle != 0));
+	else
+		json_object_set_new(jc, "task", json_null());
+	if (stack)
+		json_object_set_new(jc, "stack", stack_json(stack));
+	return jc;
+}
+
+/* A table row, or with --stack a header and the stack. */
+static void show_cpu_plain(int cpu, const struct kvmdci_cpu_info *ci,
+			   const struct kvmdci_stack *stack)
+{
+	const char *virt = ci->virt < 0 ? "?" : ci->virt ? "on" : "off";
+	char pid[16] = "-";
+
+	if (ci->task)
+		snprintf(pid, sizeof(pid), "%d", ci->pid);
+	if (stack) {
+		printf("%sCPU %d (linux %d): %s, virtualization %s, task %s %s (%s)%s\n  %s\n",
+		       cpu ? "\n" : "", cpu, ci->linux_cpu, kvmdci_cpu_mode_name(ci->mode), virt,
+		       pid, ci->task ? ci->comm : "?", ci->task ? ci->state : "?",
+		       ci->idle ? " idle" : "", ci->where);
+		stack_print(stdout, stack, "  ");
+	} else {
+		printf("%-4d %-5d %-7s %-4s %7s %-16s %-5s %s\n", cpu, ci->linux_cpu,
+		       kvmdci_cpu_mode_name(ci->mode), virt, pid, ci->task ? ci->comm : "?",
+		       ci->task ? ci->state : "?", ci->where);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -86,42 +131,9 @@ int main(int argc, char **argv)
 				printf("%-4d error: %s\n", cpu, kvmdci_ctx_last_error(tool.ctx));
 			continue;
 		}
-		const char *virt = ci.virt < 0 ? "?" : ci.virt ? "on" : "off";
-		json_t *jc = json_pack("{s:i, s:i, s:s, s:s, s:o, s:o, s:o, s:o, s:o, s:o}", "cpu",
-				       cpu, "linux_cpu", ci.linux_cpu, "mode",
-				       kvmdci_cpu_mode_name(ci.mode), "where", ci.where, "rip",
-				       tool_json_addr(ci.rip), "rsp", tool_json_addr(ci.rsp), "cs",
-				       tool_json_addr(ci.cs), "cr0", tool_json_addr(ci.cr0), "cr3",
-				       tool_json_addr(ci.cr3), "virtualization",
-				       ci.virt < 0 ? json_null() : json_boolean(ci.virt));
-		if (ci.task)
-			json_object_set_new(jc, "task",
-					    json_pack("{s:o, s:i, s:i, s:s, s:s, s:b}", "task",
-						      tool_json_addr(ci.task), "pid", ci.pid,
-						      "tgid", ci.tgid, "comm", ci.comm, "state",
-						      ci.state, "idle", ci.idle != 0));
-		else
-			json_object_set_new(jc, "task", json_null());
-		if (want_stack)
-			json_object_set_new(jc, "stack", stack_json(stack));
-		json_array_append_new(jcpus, jc);
-		if (tool.json)
-			continue;
-		char pid[16] = "-";
-		if (ci.task)
-			snprintf(pid, sizeof(pid), "%d", ci.pid);
-		if (want_stack) {
-			printf("%sCPU %d (linux %d): %s, virtualization %s, task %s %s (%s)%s\n  "
-			       "%s\n",
-			       cpu ? "\n" : "", cpu, ci.linux_cpu, kvmdci_cpu_mode_name(ci.mode),
-			       virt, pid, ci.task ? ci.comm : "?", ci.task ? ci.state : "?",
-			       ci.idle ? " idle" : "", ci.where);
-			stack_print(stdout, stack, "  ");
-		} else {
-			printf("%-4d %-5d %-7s %-4s %7s %-16s %-5s %s\n", cpu, ci.linux_cpu,
-			       kvmdci_cpu_mode_name(ci.mode), virt, pid, ci.task ? ci.comm : "?",
-			       ci.task ? ci.state : "?", ci.where);
-		}
+		json_array_append_new(jcpus, json_cpu(cpu, &ci, want_stack ? stack : NULL));
+		if (!tool.json)
+			show_cpu_plain(cpu, &ci, want_stack ? stack : NULL);
 	}
 	json_object_set_new(doc, "cpus", jcpus);
 	if (tool.json)

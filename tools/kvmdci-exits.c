@@ -8,8 +8,6 @@
 
 #include "shared.h"
 
-#define MAX_ROWS 65536
-
 static struct tool tool = { .name = "kvmdci-exits" };
 
 static void usage(FILE *f)
@@ -53,217 +51,6 @@ static void usage(FILE *f)
 		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
 }
 
-struct row {
-	unsigned long long code;
-	unsigned long long count;
-};
-
-static int by_count(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-	if (x->count != y->count)
-		return x->count < y->count ? 1 : -1;
-	return x->code < y->code ? -1 : x->code > y->code;
-}
-
-/* Sum @counts rows that match a filter into per-reason rows, sorted by count. */
-static int reasons(const struct kvmdci_exit_count *c, int n, unsigned long long vm,
-		   unsigned long long vcpu, struct row *rows, unsigned long long *total)
-{
-	int nr = 0;
-	*total = 0;
-	for (int i = 0; i < n; i++) {
-		if ((vm && c[i].vm != vm) || (vcpu && c[i].vcpu != vcpu))
-			continue;
-		int j;
-		for (j = 0; j < nr; j++)
-			if (rows[j].code == c[i].code)
-				break;
-		if (j == nr)
-			rows[nr++] = (struct row){ c[i].code, 0 };
-		rows[j].count += c[i].count;
-		*total += c[i].count;
-	}
-	qsort(rows, (size_t)nr, sizeof(*rows), by_count);
-	return nr;
-}
-
-static const char *reason_name(enum kvmdci_vendor v, unsigned long long code, char *buf,
-			       size_t sz)
-{
-	const char *n = kvmdci_exit_reason_name(v, code);
-	if (n)
-		return n;
-	if (code == 0xfffffffffffffffeULL)
-		return "(unreadable)";
-	snprintf(buf, sz, "unknown");
-	return buf;
-}
-
-/* @scale > 0 (sampling): an estimated-total column, count * scale. */
-static void print_table(enum kvmdci_vendor v, const struct row *rows, int nr,
-			unsigned long long total, double secs, double scale)
-{
-	char buf[32];
-	unsigned long long max = nr ? rows[0].count : 0;
-
-	printf("  %-22s %10s %12s %7s %10s", "reason", "code", "count", "share", "rate/s");
-	if (scale > 0)
-		printf(" %12s", "est.");
-	printf("\n");
-	for (int i = 0; i < nr; i++) {
-		int bar = max ? (int)(rows[i].count * 30 / max) : 0;
-		char code[24];
-		snprintf(code, sizeof(code), "0x%llx", rows[i].code);
-		printf("  %-22s %10s %12llu %6.1f%% %10.1f", reason_name(v, rows[i].code, buf, sizeof(buf)),
-		       code, rows[i].count, total ? 100.0 * (double)rows[i].count / (double)total : 0.0,
-		       secs > 0 ? (double)rows[i].count / secs : 0.0);
-		if (scale > 0)
-			printf(" %12.0f", (double)rows[i].count * scale);
-		printf("  ");
-		for (int b = 0; b < bar; b++)
-			fputc('#', stdout);
-		fputc('\n', stdout);
-	}
-	printf("  %-22s %10s %12llu %6.1f%% %10.1f", "total", "", total, total ? 100.0 : 0.0,
-	       secs > 0 ? (double)total / secs : 0.0);
-	if (scale > 0)
-		printf(" %12.0f", (double)total * scale);
-	printf("\n");
-}
-
-static json_t *json_reasons(enum kvmdci_vendor v, const struct row *rows, int nr,
-			    unsigned long long total, double secs, double scale)
-{
-	json_t *a = json_array();
-	char buf[32];
-	for (int i = 0; i < nr; i++)
-		json_array_append_new(
-			a, json_pack("{s:I, s:o, s:s, s:I, s:f, s:f}", "code", (json_int_t)rows[i].code,
-				     "code_hex", tool_json_addr(rows[i].code), "name",
-				     reason_name(v, rows[i].code, buf, sizeof(buf)), "count",
-				     (json_int_t)rows[i].count, "share",
-				     total ? (double)rows[i].count / (double)total : 0.0, "rate",
-				     secs > 0 ? (double)rows[i].count / secs : 0.0));
-	if (scale > 0)
-		for (int i = 0; i < nr; i++)
-			json_object_set_new(json_array_get(a, (size_t)i), "estimated",
-					    json_real((double)rows[i].count * scale));
-	return a;
-}
-
-/* --counters: KVM's own counters at both ends of the run, no breakpoint at all. */
-static int run_counters(struct kvmdci_target *t, struct kvmdci_kernel *k, double duration,
-			bool per_vcpu)
-{
-	struct kvmdci_vcpu_stats_layout *l = NULL;
-	struct kvmdci_vcpu_info v[256];
-	struct kvmdci_stop st;
-	uint64_t *start = NULL, *end = NULL;
-	int r, n, nc, status = 0;
-	bool interrupted;
-
-	if ((r = kvmdci_kvm_vcpu_stats_layout(k, &l)) < 0)
-		return tool_fail(&tool, r, NULL);
-	n = kvmdci_kvm_vcpus(k, v, 256);
-	if (n < 0) {
-		kvmdci_kvm_vcpu_stats_layout_free(l);
-		return tool_fail(&tool, n, NULL);
-	}
-	if (n > 256)
-		n = 256;
-	nc = kvmdci_kvm_vcpu_stats_count(l);
-	start = calloc((size_t)(n * nc + 1), sizeof(*start));
-	end = calloc((size_t)(n * nc + 1), sizeof(*end));
-	if (!start || !end) {
-		status = tool_fail(&tool, -ENOMEM, NULL);
-		goto out;
-	}
-	for (int i = 0; i < n; i++)
-		if ((r = kvmdci_kvm_vcpu_stats_read(k, l, v[i].vcpu, start + i * nc)) < 0) {
-			status = tool_fail(&tool, r, NULL);
-			goto out;
-		}
-	tool_progress(&tool, "counters: KVM's own kvm_vcpu.stat of %d vCPU%s, no breakpoints; "
-			     "the exit reasons themselves need --trigger", n, n == 1 ? "" : "s");
-	tool_progress(&tool, "tracing (Ctrl-C to stop)");
-	double t0 = tool_now_s();
-	if ((r = kvmdci_target_resume(t)) < 0) {
-		status = tool_fail(&tool, r, NULL);
-		goto out;
-	}
-	while (!tool_stop_requested && (duration <= 0 || tool_now_s() - t0 < duration)) {
-		struct timespec ts = { 0, 50 * 1000 * 1000 };
-		nanosleep(&ts, NULL);
-	}
-	interrupted = tool_stop_requested;
-	double secs = tool_now_s() - t0;
-	if ((r = kvmdci_target_interrupt(t)) < 0 || (r = kvmdci_target_wait(t, 3000, &st)) <= 0) {
-		status = tool_fail(&tool, r < 0 ? r : -ETIMEDOUT, "the target did not stop");
-		goto out;
-	}
-	for (int i = 0; i < n; i++)
-		if ((r = kvmdci_kvm_vcpu_stats_read(k, l, v[i].vcpu, end + i * nc)) < 0) {
-			status = tool_fail(&tool, r, NULL);
-			goto out;
-		}
-	kvmdci_target_detach(t);
-	json_t *tot = json_object(), *vcpus = json_array();
-	for (int c = 0; c < nc; c++) {
-		uint64_t d = 0;
-		for (int i = 0; i < n; i++)
-			d += end[i * nc + c] - start[i * nc + c];
-		json_object_set_new(tot, kvmdci_kvm_vcpu_stats_name(l, c), json_integer((json_int_t)d));
-	}
-	for (int i = 0; i < n; i++) {
-		json_t *o = json_object();
-		for (int c = 0; c < nc; c++)
-			json_object_set_new(o, kvmdci_kvm_vcpu_stats_name(l, c),
-					    json_integer((json_int_t)(end[i * nc + c] - start[i * nc + c])));
-		json_array_append_new(vcpus, json_pack("{s:o, s:i, s:o, s:i, s:o}", "vm",
-						       tool_json_addr(v[i].vm), "vm_pid", v[i].vm_pid,
-						       "vcpu", tool_json_addr(v[i].vcpu), "vcpu_id",
-						       v[i].vcpu_id, "counters", o));
-	}
-	if (tool.json) {
-		json_t *doc = json_pack("{s:s, s:s, s:s, s:f, s:b, s:o, s:o}", "target", tool.target,
-					"mode", "counters", "trigger_description",
-					"none: KVM's own kvm_vcpu.stat counters, no breakpoints",
-					"duration_s", secs, "interrupted", interrupted, "counters", tot,
-					"vcpus", vcpus);
-		tool_json_print(&tool, doc);
-		json_decref(doc);
-	} else {
-		printf("KVM's own counters on %s over %.1f s (no breakpoints)%s\n", tool.target, secs,
-		       interrupted ? " (interrupted)" : "");
-		printf("  %-28s %14s %12s\n", "counter", "delta", "rate/s");
-		const char *key;
-		json_t *val;
-		json_object_foreach(tot, key, val)
-		{
-			if (!json_integer_value(val))
-				continue;
-			printf("  %-28s %14lld %12.1f\n", key, (long long)json_integer_value(val),
-			       secs > 0 ? (double)json_integer_value(val) / secs : 0.0);
-		}
-		for (int i = 0; per_vcpu && i < n; i++) {
-			printf("\nvCPU %d of VM 0x%llx (pid %d):\n", v[i].vcpu_id,
-			       (unsigned long long)v[i].vm, v[i].vm_pid);
-			for (int c = 0; c < nc; c++)
-				if (end[i * nc + c] != start[i * nc + c])
-					printf("  %-28s %14llu\n", kvmdci_kvm_vcpu_stats_name(l, c),
-					       (unsigned long long)(end[i * nc + c] - start[i * nc + c]));
-		}
-		json_decref(tot);
-		json_decref(vcpus);
-	}
-out:
-	free(start);
-	free(end);
-	kvmdci_kvm_vcpu_stats_layout_free(l);
-	return status;
-}
-
 /* "10%", "0.1", "10%/500ms", "0.25/2s", "5%/1000" (ms without a unit) */
 static int parse_sample(const char *arg, double *duty, int *period_ms)
 {
@@ -295,7 +82,335 @@ static int parse_sample(const char *arg, double *duty, int *period_ms)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* Everything a run measured, for the two renderers. */
+struct run {
+	struct kvmdci_exits *e;
+	struct kvmdci_exit_stats *stats;
+	enum kvmdci_vendor vendor;
+	double secs, duty, scale; /* scale > 0 (sampling): an estimated-total column */
+	int period_ms;
+	bool interrupted, have_cov;
+	struct kvmdci_exits_coverage cov;
+	int status;
+	char error[512];
+};
+
+static const char *reason_name(enum kvmdci_vendor v, unsigned long long code, char *buf,
+			       size_t sz)
+{
+	const char *n = kvmdci_exit_reason_name(v, code);
+	if (n)
+		return n;
+	if (code == KVMDCI_EXIT_CODE_UNREADABLE)
+		return "(unreadable)";
+	snprintf(buf, sz, "unknown");
+	return buf;
+}
+
+static void show_table_plain(const struct run *run, enum kvmdci_exit_scope scope, int g)
+{
+	struct kvmdci_exit_group grp;
+	struct kvmdci_exit_reason_count rc;
+	unsigned long long max = 0, total;
+	double secs = run->secs, scale = run->scale;
+	char buf[32];
+
+	kvmdci_exit_stats_group(run->stats, scope, g, &grp);
+	total = grp.total;
+	if (grp.reasons && kvmdci_exit_stats_reason(run->stats, scope, g, 0, &rc) == 0)
+		max = rc.count;
+	printf("  %-22s %10s %12s %7s %10s", "reason", "code", "count", "share", "rate/s");
+	if (scale > 0)
+		printf(" %12s", "est.");
+	printf("\n");
+	for (int i = 0; kvmdci_exit_stats_reason(run->stats, scope, g, i, &rc) == 0; i++) {
+		int bar = max ? (int)(rc.count * 30 / max) : 0;
+		char code[24];
+		snprintf(code, sizeof(code), "0x%llx", (unsigned long long)rc.code);
+		printf("  %-22s %10s %12llu %6.1f%% %10.1f",
+		       reason_name(run->vendor, rc.code, buf, sizeof(buf)), code,
+		       (unsigned long long)rc.count,
+		       total ? 100.0 * (double)rc.count / (double)total : 0.0,
+		       secs > 0 ? (double)rc.count / secs : 0.0);
+		if (scale > 0)
+			printf(" %12.0f", (double)rc.count * scale);
+		printf("  ");
+		for (int b = 0; b < bar; b++)
+			fputc('#', stdout);
+		fputc('\n', stdout);
+	}
+	printf("  %-22s %10s %12llu %6.1f%% %10.1f", "total", "", total, total ? 100.0 : 0.0,
+	       secs > 0 ? (double)total / secs : 0.0);
+	if (scale > 0)
+		printf(" %12.0f", (double)total * scale);
+	printf("\n");
+}
+
+static json_t *json_reasons(const struct run *run, enum kvmdci_exit_scope scope, int g)
+{
+	struct kvmdci_exit_group grp;
+	struct kvmdci_exit_reason_count rc;
+	json_t *a = json_array();
+	double secs = run->secs;
+	char buf[32];
+
+	kvmdci_exit_stats_group(run->stats, scope, g, &grp);
+	for (int i = 0; kvmdci_exit_stats_reason(run->stats, scope, g, i, &rc) == 0; i++) {
+		json_t *o = json_pack("{s:I, s:o, s:s, s:I, s:f, s:f}", "code", (json_int_t)rc.code,
+				      "code_hex", tool_json_addr(rc.code), "name",
+				      reason_name(run->vendor, rc.code, buf, sizeof(buf)), "count",
+				      (json_int_t)rc.count, "share",
+				      grp.total ? (double)rc.count / (double)grp.total : 0.0, "rate",
+				      secs > 0 ? (double)rc.count / secs : 0.0);
+		if (run->scale > 0)
+			json_object_set_new(o, "estimated", json_real((double)rc.count * run->scale));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static const char *vendor_word(const struct run *run)
+{
+	return run->vendor == KVMDCI_VENDOR_VMX ? "vmx" : "svm";
+}
+
+static const char *trigger_word(const struct run *run)
+{
+	return kvmdci_exits_trigger(run->e) == KVMDCI_TRIGGER_WATCH ? "watch" : "break";
+}
+
+static void show_exits_json(const struct run *run)
+{
+	const struct kvmdci_exits_coverage *cov = &run->cov;
+	struct kvmdci_exit_group g;
+	json_t *vcpus = json_array(), *vms = json_array();
+	uint64_t repeated, missed;
+
+	kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_ALL, 0, &g);
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:f, s:b, s:I, s:o}", "target", tool.target,
+				"vendor", vendor_word(run), "trigger", trigger_word(run),
+				"trigger_description", kvmdci_exits_trigger_description(run->e),
+				"duration_s", run->secs, "interrupted", run->interrupted, "total",
+				(json_int_t)g.total, "reasons",
+				json_reasons(run, KVMDCI_EXIT_SCOPE_ALL, 0));
+	for (int i = 0; kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_VCPU, i, &g) == 0; i++)
+		json_array_append_new(
+			vcpus, json_pack("{s:o, s:i, s:o, s:i, s:I, s:o}", "vm", tool_json_addr(g.vm),
+					 "vm_pid", g.vm_pid, "vcpu", tool_json_addr(g.vcpu), "vcpu_id",
+					 g.vcpu_id, "total", (json_int_t)g.total, "reasons",
+					 json_reasons(run, KVMDCI_EXIT_SCOPE_VCPU, i)));
+	for (int i = 0; kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_VM, i, &g) == 0; i++)
+		json_array_append_new(vms, json_pack("{s:o, s:i, s:I, s:o}", "vm",
+						     tool_json_addr(g.vm), "vm_pid", g.vm_pid, "total",
+						     (json_int_t)g.total, "reasons",
+						     json_reasons(run, KVMDCI_EXIT_SCOPE_VM, i)));
+	kvmdci_exits_watch_stats(run->e, &repeated, &missed);
+	json_object_set_new(doc, "repeated_reports_ignored", json_integer((json_int_t)repeated));
+	json_object_set_new(doc, "missed", json_integer((json_int_t)missed));
+	json_object_set_new(doc, "coverage", run->have_cov ? json_pack(
+		"{s:I, s:I, s:f, s:i, s:i}", "counted", (json_int_t)cov->counted, "kvm_exits",
+		(json_int_t)cov->kvm_exits, "ratio", cov->kvm_exits ? (double)cov->counted /
+		(double)cov->kvm_exits : 1.0, "vcpus", cov->vcpus, "vcpus_gone",
+		cov->vcpus_gone) : json_null());
+	json_object_set_new(doc, "sampling", run->duty > 0 ? json_pack(
+		"{s:f, s:i, s:f, s:f}", "duty", run->duty, "period_ms", run->period_ms, "armed_s",
+		cov->armed_s, "armed_share", cov->run_s > 0 ? cov->armed_s / cov->run_s : 0.0)
+		: json_null());
+	json_object_set_new(doc, "vcpus", vcpus);
+	json_object_set_new(doc, "vms", vms);
+	if (run->status)
+		json_object_set_new(doc, "error", json_string(run->error));
+	tool_json_print(&tool, doc);
+	json_decref(doc);
+}
+
+static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
+{
+	const struct kvmdci_exits_coverage *cov = &run->cov;
+	struct kvmdci_exit_group g;
+
+	kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_ALL, 0, &g);
+	printf("VM exits (%s) on %s: %llu in %.1f s, trigger %s%s\n", vendor_word(run), tool.target,
+	       (unsigned long long)g.total, run->secs, trigger_word(run),
+	       run->interrupted ? " (interrupted)" : "");
+	show_table_plain(run, KVMDCI_EXIT_SCOPE_ALL, 0);
+	if (run->duty > 0)
+		printf("  sampling: the trigger was in for %.1f of %.1f s (%.1f%%; asked %g%% of "
+		       "each %d ms)\n", cov->armed_s, cov->run_s,
+		       cov->run_s > 0 ? 100 * cov->armed_s / cov->run_s : 0.0, run->duty * 100,
+		       run->period_ms);
+	if (run->have_cov)
+		printf("  coverage: %llu of the %llu exits KVM counted on %d vCPU%s (%.1f%%)%s\n",
+		       (unsigned long long)cov->counted, (unsigned long long)cov->kvm_exits,
+		       cov->vcpus, cov->vcpus == 1 ? "" : "s",
+		       cov->kvm_exits ? 100.0 * (double)cov->counted / (double)cov->kvm_exits : 100.0,
+		       run->scale > 0 ? "; est. = count scaled by KVM's total" : "");
+	else
+		printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
+	for (int i = 0; per_vm && kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_VM, i, &g) == 0;
+	     i++) {
+		printf("\nVM 0x%llx (pid %d):\n", (unsigned long long)g.vm, g.vm_pid);
+		show_table_plain(run, KVMDCI_EXIT_SCOPE_VM, i);
+	}
+	for (int i = 0;
+	     per_vcpu && kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_VCPU, i, &g) == 0; i++) {
+		printf("\nvCPU %d of VM 0x%llx (pid %d), struct kvm_vcpu at 0x%llx:\n", g.vcpu_id,
+		       (unsigned long long)g.vm, g.vm_pid, (unsigned long long)g.vcpu);
+		show_table_plain(run, KVMDCI_EXIT_SCOPE_VCPU, i);
+	}
+	fflush(stdout);
+}
+
+/* The deltas summed over all vCPUs, one key per counter name (a later duplicate wins). */
+static json_t *counter_totals(const struct kvmdci_counters *c)
+{
+	json_t *tot = json_object();
+	uint64_t d;
+
+	for (int i = 0; i < kvmdci_counters_count(c); i++)
+		if (kvmdci_counters_delta(c, -1, i, &d) == 0)
+			json_object_set_new(tot, kvmdci_counters_name(c, i),
+					    json_integer((json_int_t)d));
+	return tot;
+}
+
+static void show_counters_json(const struct kvmdci_counters *c, double secs, bool interrupted)
+{
+	json_t *vcpus = json_array();
+	struct kvmdci_vcpu_info v;
+	uint64_t d;
+
+	for (int i = 0; kvmdci_counters_vcpu(c, i, &v) == 0; i++) {
+		json_t *o = json_object();
+		for (int n = 0; kvmdci_counters_delta(c, i, n, &d) == 0; n++)
+			json_object_set_new(o, kvmdci_counters_name(c, n), json_integer((json_int_t)d));
+		json_array_append_new(vcpus, json_pack("{s:o, s:i, s:o, s:i, s:o}", "vm",
+						       tool_json_addr(v.vm), "vm_pid", v.vm_pid,
+						       "vcpu", tool_json_addr(v.vcpu), "vcpu_id",
+						       v.vcpu_id, "counters", o));
+	}
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:f, s:b, s:o, s:o}", "target", tool.target,
+				"mode", "counters", "trigger_description",
+				"none: KVM's own kvm_vcpu.stat counters, no breakpoints",
+				"duration_s", secs, "interrupted", interrupted, "counters",
+				counter_totals(c), "vcpus", vcpus);
+	tool_json_print(&tool, doc);
+	json_decref(doc);
+}
+
+static void show_counters_plain(const struct kvmdci_counters *c, double secs, bool interrupted,
+				bool per_vcpu)
+{
+	json_t *tot = counter_totals(c), *val;
+	struct kvmdci_vcpu_info v;
+	const char *key;
+	uint64_t d;
+
+	printf("KVM's own counters on %s over %.1f s (no breakpoints)%s\n", tool.target, secs,
+	       interrupted ? " (interrupted)" : "");
+	printf("  %-28s %14s %12s\n", "counter", "delta", "rate/s");
+	json_object_foreach(tot, key, val)
+	{
+		if (!json_integer_value(val))
+			continue;
+		printf("  %-28s %14lld %12.1f\n", key, (long long)json_integer_value(val),
+		       secs > 0 ? (double)json_integer_value(val) / secs : 0.0);
+	}
+	json_decref(tot);
+	for (int i = 0; per_vcpu && kvmdci_counters_vcpu(c, i, &v) == 0; i++) {
+		printf("\nvCPU %d of VM 0x%llx (pid %d):\n", v.vcpu_id, (unsigned long long)v.vm,
+		       v.vm_pid);
+		for (int n = 0; kvmdci_counters_delta(c, i, n, &d) == 0; n++)
+			if (d)
+				printf("  %-28s %14llu\n", kvmdci_counters_name(c, n),
+				       (unsigned long long)d);
+	}
+}
+
+/* Sleep until --duration or Ctrl-C; returns the seconds since @t0. */
+static double wait_window(double t0, double duration)
+{
+	while (!tool_stop_requested && (duration <= 0 || tool_now_s() - t0 < duration)) {
+		struct timespec ts = { 0, 50 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	return tool_now_s() - t0;
+}
+
+/* --counters: KVM's own counters at both ends of the run, no breakpoint at all. */
+static int run_counters(struct kvmdci_target *t, struct kvmdci_kernel *k, double duration,
+			bool per_vcpu)
+{
+	struct kvmdci_counters *c = NULL;
+	int r, n, status = 0;
+
+	if ((r = kvmdci_counters_new(k, &c)) < 0)
+		return tool_fail(&tool, r, NULL);
+	n = kvmdci_counters_vcpu_count(c);
+	tool_progress(&tool, "counters: KVM's own kvm_vcpu.stat of %d vCPU%s, no breakpoints; "
+			     "the exit reasons themselves need --trigger", n, n == 1 ? "" : "s");
+	tool_progress(&tool, "tracing (Ctrl-C to stop)");
+	double t0 = tool_now_s();
+	if ((r = kvmdci_counters_start(c)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	double secs = wait_window(t0, duration);
+	bool interrupted = tool_stop_requested;
+	if ((r = kvmdci_counters_stop(c, 3000)) < 0) {
+		status = tool_fail(&tool, r, "the target did not stop");
+		goto out;
+	}
+	kvmdci_target_detach(t);
+	if (tool.json)
+		show_counters_json(c, secs, interrupted);
+	else
+		show_counters_plain(c, secs, interrupted, per_vcpu);
+out:
+	kvmdci_counters_unref(c);
+	return status;
+}
+
+/* One error line; the partial results still follow. */
+static void run_error(struct run *run, const char *fallback)
+{
+	const char *msg = kvmdci_ctx_last_error(tool.ctx);
+	snprintf(run->error, sizeof(run->error), "%s", msg && *msg ? msg : fallback);
+	fprintf(stderr, "kvmdci-exits: %s\n", run->error);
+	run->status = 1;
+}
+
+/* Poll the hits until --duration, --count, Ctrl-C or an error, then stop. */
+static void trace(struct run *run, double duration, unsigned long long max_count)
+{
+	double t0 = tool_now_s();
+
+	while (!tool_stop_requested) {
+		int slice = tool_poll_slice(t0, duration, 200);
+		if (!slice)
+			break;
+		if (kvmdci_exits_poll(run->e, slice) < 0) {
+			run_error(run, "lost the target");
+			break;
+		}
+		if (max_count && kvmdci_exits_total(run->e) >= max_count)
+			break;
+	}
+	run->interrupted = tool_stop_requested;
+	run->secs = tool_now_s() - t0;
+	if (kvmdci_exits_stop(run->e) < 0 && !run->status)
+		run_error(run, "could not restore the target");
+}
+
+struct options {
+	double duration, duty;
+	unsigned long long max_count;
+	enum kvmdci_trigger trigger;
+	bool per_vcpu, per_vm, counters;
+	int period_ms;
+};
+
+static void parse_options(int argc, char **argv, struct options *o)
 {
 	static const struct option opts[] = {
 		TOOL_COMMON_LONGOPTS,
@@ -308,80 +423,83 @@ int main(int argc, char **argv)
 		{ "sample", required_argument, NULL, 'S' },
 		{ 0 },
 	};
-	double duration = 0;
-	unsigned long long max_count = 0;
-	enum kvmdci_trigger trigger = KVMDCI_TRIGGER_AUTO;
-	bool per_vcpu = false, per_vm = false, counters = false;
-	double duty = 0;
-	int period_ms = 1000;
-	struct kvmdci_target *t = NULL;
-	struct kvmdci_kernel *k = NULL;
-	struct kvmdci_catalog *cat = NULL;
-	struct kvmdci_exits *e = NULL;
-	int opt, r, status = 0;
+	int opt;
 	char *end;
 
+	*o = (struct options){ .trigger = KVMDCI_TRIGGER_AUTO, .period_ms = 1000 };
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "d:c:", opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
 		case 'd':
-			duration = strtod(optarg, &end);
-			if (*end || duration <= 0) {
+			o->duration = strtod(optarg, &end);
+			if (*end || o->duration <= 0) {
 				fprintf(stderr, "kvmdci-exits: --duration needs a positive number of "
 						"seconds, not '%s'\n", optarg);
-				return 2;
+				exit(2);
 			}
 			break;
 		case 'c':
 			errno = 0;
-			max_count = strtoull(optarg, &end, 10);
-			if (*end || errno || max_count == 0) {
+			o->max_count = strtoull(optarg, &end, 10);
+			if (*end || errno || o->max_count == 0) {
 				fprintf(stderr, "kvmdci-exits: --count needs a positive integer, not "
 						"'%s'\n", optarg);
-				return 2;
+				exit(2);
 			}
 			break;
 		case 'T':
 			if (!strcmp(optarg, "auto"))
-				trigger = KVMDCI_TRIGGER_AUTO;
+				o->trigger = KVMDCI_TRIGGER_AUTO;
 			else if (!strcmp(optarg, "watch"))
-				trigger = KVMDCI_TRIGGER_WATCH;
+				o->trigger = KVMDCI_TRIGGER_WATCH;
 			else if (!strcmp(optarg, "break"))
-				trigger = KVMDCI_TRIGGER_BREAK;
+				o->trigger = KVMDCI_TRIGGER_BREAK;
 			else {
 				fprintf(stderr, "kvmdci-exits: --trigger is auto, watch or break, not "
 						"'%s'\n", optarg);
-				return 2;
+				exit(2);
 			}
 			break;
 		case 'P':
-			per_vcpu = true;
+			o->per_vcpu = true;
 			break;
 		case 'M':
-			per_vm = true;
+			o->per_vm = true;
 			break;
 		case 'C':
-			counters = true;
+			o->counters = true;
 			break;
 		case 'S':
-			if (parse_sample(optarg, &duty, &period_ms) < 0) {
+			if (parse_sample(optarg, &o->duty, &o->period_ms) < 0) {
 				fprintf(stderr, "kvmdci-exits: --sample is DUTY[/PERIOD]: a share such "
 						"as 10%% or 0.1 (more than 0, at most 1) and a period "
 						"from 10ms to 1h such as 500ms or 2s, not '%s'\n",
 					optarg);
-				return 2;
+				exit(2);
 			}
 			break;
 		default:
 			usage(stderr);
-			return 2;
+			exit(2);
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "kvmdci-exits: unexpected argument '%s' (see --help)\n", argv[optind]);
-		return 2;
+		exit(2);
 	}
+}
+
+int main(int argc, char **argv)
+{
+	struct options o;
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_catalog *cat = NULL;
+	struct run run = { 0 };
+	int r, status = 0;
+
+	parse_options(argc, argv, &o);
 	tool_setup(&tool);
 	tool_install_signals();
 
@@ -389,199 +507,52 @@ int main(int argc, char **argv)
 		return tool_fail(&tool, r, NULL);
 	if (tool.verbose)
 		tool_progress(&tool, "attaching to %s", tool.target);
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0) {
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0 ||
+	    (r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
-	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
+	if (o.counters) {
+		status = run_counters(t, k, o.duration, o.per_vcpu);
+		goto out;
+	}
+	if ((r = kvmdci_exits_new(k, cat, o.trigger, &run.e)) < 0 ||
+	    (o.duty > 0 && (r = kvmdci_exits_sample(run.e, o.duty, o.period_ms)) < 0)) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
-	if (counters) {
-		status = run_counters(t, k, duration, per_vcpu);
-		goto out;
-	}
-	if ((r = kvmdci_exits_new(k, cat, trigger, &e)) < 0) {
+	kvmdci_exits_stop_after(run.e, o.max_count);
+	if ((r = kvmdci_exits_start(run.e)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
-	if (duty > 0 && (r = kvmdci_exits_sample(e, duty, period_ms)) < 0) {
-		status = tool_fail(&tool, r, NULL);
-		goto out;
-	}
-	kvmdci_exits_stop_after(e, max_count);
-	if ((r = kvmdci_exits_start(e)) < 0) {
-		status = tool_fail(&tool, r, NULL);
-		goto out;
-	}
-	tool_progress(&tool, "trigger %s", kvmdci_exits_trigger_description(e));
-	if (duty > 0)
-		tool_progress(&tool, "sampling: the trigger is in for %g%% of each %d ms", duty * 100,
-			      period_ms);
+	tool_progress(&tool, "trigger %s", kvmdci_exits_trigger_description(run.e));
+	if (o.duty > 0)
+		tool_progress(&tool, "sampling: the trigger is in for %g%% of each %d ms",
+			      o.duty * 100, o.period_ms);
 	tool_progress(&tool, "tracing (Ctrl-C to stop)");
-	double t0 = tool_now_s(), secs;
-	bool interrupted = false;
-	char error[512] = "";
-	while (!tool_stop_requested) {
-		int slice = 200;
-		if (duration > 0) {
-			double left = duration - (tool_now_s() - t0);
-			if (left <= 0)
-				break;
-			if (left * 1000 < slice)
-				slice = (int)(left * 1000) + 1;
-		}
-		r = kvmdci_exits_poll(e, slice);
-		if (r < 0) {
-			/* one error line; the partial results still follow */
-			const char *msg = kvmdci_ctx_last_error(tool.ctx);
-			snprintf(error, sizeof(error), "%s", msg && *msg ? msg : "lost the target");
-			fprintf(stderr, "kvmdci-exits: %s\n", error);
-			status = 1;
-			break;
-		}
-		if (max_count && kvmdci_exits_total(e) >= max_count)
-			break;
-	}
-	interrupted = tool_stop_requested;
-	secs = tool_now_s() - t0;
-	r = kvmdci_exits_stop(e);
-	if (r < 0 && !status) {
-		const char *msg = kvmdci_ctx_last_error(tool.ctx);
-		snprintf(error, sizeof(error), "%s", msg && *msg ? msg : "could not restore the target");
-		fprintf(stderr, "kvmdci-exits: %s\n", error);
-		status = 1;
-	}
+	trace(&run, o.duration, o.max_count);
+	status = run.status;
 
 	/* results (also after an error: what was counted so far) */
-	enum kvmdci_vendor v = kvmdci_exits_vendor(e);
-	int n = kvmdci_exits_counts(e, NULL, 0);
-	struct kvmdci_exit_count *c = calloc((size_t)n + 1, sizeof(*c));
-	struct row *rows = calloc((size_t)n + 1, sizeof(*rows));
-	if (!c || !rows) {
-		free(c);
-		free(rows);
-		status = tool_fail(&tool, -ENOMEM, NULL);
+	if ((r = kvmdci_exits_stats(run.e, &run.stats)) < 0) {
+		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
-	n = kvmdci_exits_counts(e, c, n);
-	unsigned long long total;
-	int nr = reasons(c, n, 0, 0, rows, &total);
-	const char *vname = v == KVMDCI_VENDOR_VMX ? "vmx" : "svm";
-	const char *tname = kvmdci_exits_trigger(e) == KVMDCI_TRIGGER_WATCH ? "watch" : "break";
-	struct kvmdci_exits_coverage cov;
-	bool have_cov = kvmdci_exits_coverage(e, &cov) == 0;
+	run.vendor = kvmdci_exits_vendor(run.e);
+	run.duty = o.duty;
+	run.period_ms = o.period_ms;
+	run.have_cov = kvmdci_exits_coverage(run.e, &run.cov) == 0;
 	/* sampled counts scale to KVM's total: time-based sampling, one factor for all */
-	double scale = duty > 0 && have_cov && cov.counted ? (double)cov.kvm_exits /
-							     (double)cov.counted : 0;
-
-	if (tool.json) {
-		json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:f, s:b, s:I, s:o}", "target",
-					tool.target, "vendor", vname, "trigger", tname,
-					"trigger_description", kvmdci_exits_trigger_description(e),
-					"duration_s", secs, "interrupted", interrupted, "total",
-					(json_int_t)total, "reasons",
-					json_reasons(v, rows, nr, total, secs, scale));
-		json_t *vcpus = json_array(), *vms = json_array();
-		for (int i = 0; i < n; i++) {
-			bool seen = false;
-			for (int j = 0; j < i; j++)
-				seen |= c[j].vcpu == c[i].vcpu;
-			if (seen)
-				continue;
-			unsigned long long vt;
-			struct row *vr = calloc((size_t)n, sizeof(*vr));
-			int vn = reasons(c, n, 0, c[i].vcpu, vr, &vt);
-			json_array_append_new(
-				vcpus, json_pack("{s:o, s:i, s:o, s:i, s:I, s:o}", "vm",
-						 tool_json_addr(c[i].vm), "vm_pid", c[i].vm_pid, "vcpu",
-						 tool_json_addr(c[i].vcpu), "vcpu_id", c[i].vcpu_id,
-						 "total", (json_int_t)vt, "reasons",
-						 json_reasons(v, vr, vn, vt, secs, scale)));
-			free(vr);
-		}
-		for (int i = 0; i < n; i++) {
-			bool seen = false;
-			for (int j = 0; j < i; j++)
-				seen |= c[j].vm == c[i].vm;
-			if (seen)
-				continue;
-			unsigned long long vt;
-			struct row *vr = calloc((size_t)n, sizeof(*vr));
-			int vn = reasons(c, n, c[i].vm ? c[i].vm : 0, 0, vr, &vt);
-			json_array_append_new(vms, json_pack("{s:o, s:i, s:I, s:o}", "vm",
-							     tool_json_addr(c[i].vm), "vm_pid",
-							     c[i].vm_pid, "total", (json_int_t)vt,
-							     "reasons", json_reasons(v, vr, vn, vt, secs, scale)));
-			free(vr);
-		}
-		uint64_t repeated, missed;
-		kvmdci_exits_watch_stats(e, &repeated, &missed);
-		json_object_set_new(doc, "repeated_reports_ignored", json_integer((json_int_t)repeated));
-		json_object_set_new(doc, "missed", json_integer((json_int_t)missed));
-		json_object_set_new(doc, "coverage", have_cov ? json_pack(
-			"{s:I, s:I, s:f, s:i, s:i}", "counted", (json_int_t)cov.counted, "kvm_exits",
-			(json_int_t)cov.kvm_exits, "ratio", cov.kvm_exits ? (double)cov.counted /
-			(double)cov.kvm_exits : 1.0, "vcpus", cov.vcpus, "vcpus_gone",
-			cov.vcpus_gone) : json_null());
-		json_object_set_new(doc, "sampling", duty > 0 ? json_pack(
-			"{s:f, s:i, s:f, s:f}", "duty", duty, "period_ms", period_ms, "armed_s",
-			cov.armed_s, "armed_share", cov.run_s > 0 ? cov.armed_s / cov.run_s : 0.0)
-			: json_null());
-		json_object_set_new(doc, "vcpus", vcpus);
-		json_object_set_new(doc, "vms", vms);
-		if (status)
-			json_object_set_new(doc, "error", json_string(error));
-		tool_json_print(&tool, doc);
-		json_decref(doc);
-	} else {
-		printf("VM exits (%s) on %s: %llu in %.1f s, trigger %s%s\n", vname, tool.target, total,
-		       secs, tname, interrupted ? " (interrupted)" : "");
-		print_table(v, rows, nr, total, secs, scale);
-		if (duty > 0)
-			printf("  sampling: the trigger was in for %.1f of %.1f s (%.1f%%; asked %g%% of "
-			       "each %d ms)\n", cov.armed_s, cov.run_s,
-			       cov.run_s > 0 ? 100 * cov.armed_s / cov.run_s : 0.0, duty * 100,
-			       period_ms);
-		if (have_cov)
-			printf("  coverage: %llu of the %llu exits KVM counted on %d vCPU%s (%.1f%%)%s\n",
-			       (unsigned long long)cov.counted, (unsigned long long)cov.kvm_exits,
-			       cov.vcpus, cov.vcpus == 1 ? "" : "s",
-			       cov.kvm_exits ? 100.0 * (double)cov.counted / (double)cov.kvm_exits
-					     : 100.0,
-			       scale > 0 ? "; est. = count scaled by KVM's total" : "");
-		else
-			printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
-		for (int i = 0; per_vm && i < n; i++) {
-			bool seen = false;
-			for (int j = 0; j < i; j++)
-				seen |= c[j].vm == c[i].vm;
-			if (seen)
-				continue;
-			unsigned long long vt;
-			int vn = reasons(c, n, c[i].vm, 0, rows, &vt);
-			printf("\nVM 0x%llx (pid %d):\n", (unsigned long long)c[i].vm, c[i].vm_pid);
-			print_table(v, rows, vn, vt, secs, scale);
-		}
-		for (int i = 0; per_vcpu && i < n; i++) {
-			bool seen = false;
-			for (int j = 0; j < i; j++)
-				seen |= c[j].vcpu == c[i].vcpu;
-			if (seen)
-				continue;
-			unsigned long long vt;
-			int vn = reasons(c, n, 0, c[i].vcpu, rows, &vt);
-			printf("\nvCPU %d of VM 0x%llx (pid %d), struct kvm_vcpu at 0x%llx:\n",
-			       c[i].vcpu_id, (unsigned long long)c[i].vm, c[i].vm_pid,
-			       (unsigned long long)c[i].vcpu);
-			print_table(v, rows, vn, vt, secs, scale);
-		}
-		fflush(stdout);
-	}
-	free(c);
-	free(rows);
+	if (o.duty > 0 && run.have_cov && run.cov.counted)
+		run.scale = (double)run.cov.kvm_exits / (double)run.cov.counted;
+	if (tool.json)
+		show_exits_json(&run);
+	else
+		show_exits_plain(&run, o.per_vm, o.per_vcpu);
 out:
-	kvmdci_exits_unref(e);
+	kvmdci_exit_stats_unref(run.stats);
+	kvmdci_exits_unref(run.e);
 	kvmdci_kernel_unref(k);
 	kvmdci_target_unref(t);
 	kvmdci_catalog_unref(cat);

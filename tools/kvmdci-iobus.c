@@ -9,8 +9,6 @@
 
 #include "shared.h"
 
-#define MAX_VMS 4096
-
 static struct tool tool = {.name = "kvmdci-iobus"};
 
 static void usage(FILE *f)
@@ -123,7 +121,125 @@ static json_t *json_range(const struct kvmdci_io_range *r)
 	return o;
 }
 
-int main(int argc, char **argv)
+/* One bus as read: its header, its ranges, or why they could not be read. */
+struct bus {
+	const struct kvmdci_io_bus_info *bi;
+	const char *name;
+	struct kvmdci_io_range *rg;
+	int nr;
+	char err[256];
+};
+
+static json_t *json_bus(const struct bus *b)
+{
+	const struct kvmdci_io_bus_info *bi = b->bi;
+	json_t *jb = json_pack("{s:s, s:i, s:o, s:i, s:i}", "name", b->name, "index", bi->index,
+			       "bus", bi->bus ? tool_json_addr(bi->bus) : json_null(), "dev_count",
+			       bi->dev_count, "ioeventfd_count", bi->ioeventfd_count);
+	json_t *jr = json_array();
+
+	if (b->err[0])
+		json_object_set_new(jb, "error", json_string(b->err));
+	for (int i = 0; i < b->nr; i++)
+		json_array_append_new(jr, json_range(&b->rg[i]));
+	json_object_set_new(jb, "ranges", jr);
+	return jb;
+}
+
+static void show_bus_plain(const struct bus *b)
+{
+	const struct kvmdci_io_bus_info *bi = b->bi;
+
+	if (!bi->bus)
+		printf("  bus %s: NULL\n", b->name);
+	else
+		printf("  bus %s (kvm_io_bus 0x%llx): dev_count %d, ioeventfd_count %d%s%s\n",
+		       b->name, (unsigned long long)bi->bus, bi->dev_count, bi->ioeventfd_count,
+		       b->err[0] ? ": " : "", b->err);
+	if (b->nr)
+		printf("    %-18s %6s  %-14s %-18s  %s\n", "addr", "len", "device", "kvm_io_device",
+		       "details");
+	for (int i = 0; i < b->nr; i++) {
+		char d[160], a[24];
+		details(&b->rg[i], d, sizeof(d));
+		snprintf(a, sizeof(a), "0x%llx", (unsigned long long)b->rg[i].addr);
+		printf("    %-18s %6d  %-14s 0x%-16llx  %s\n", a, b->rg[i].len,
+		       kvmdci_io_dev_kind_name(b->rg[i].kind), (unsigned long long)b->rg[i].dev, d);
+	}
+}
+
+/* Read bus @bi's ranges into @b; a failure is kept in b->err (and logged once). */
+static void read_bus(struct kvmdci_kernel *k, const struct kvmdci_vm_info *vi,
+		     const struct kvmdci_io_bus_info *bi, struct bus *b)
+{
+	const char *msg;
+
+	if (bi->error) {
+		snprintf(b->err, sizeof(b->err), "%s", kvmdci_ctx_last_error(tool.ctx));
+		return; /* bus header errors were logged already */
+	}
+	if (!bi->bus || bi->dev_count <= 0)
+		return;
+	b->rg = calloc((size_t)bi->dev_count, sizeof(*b->rg));
+	b->nr = b->rg ? kvmdci_kvm_io_ranges(k, vi->vm, bi->index, b->rg, bi->dev_count) : -ENOMEM;
+	if (b->nr < 0) {
+		msg = kvmdci_ctx_last_error(tool.ctx);
+		snprintf(b->err, sizeof(b->err), "%s", msg[0] ? msg : strerror(-b->nr));
+		b->nr = 0;
+		tool_progress(&tool, "warning: VM 0x%llx bus %s: %s", (unsigned long long)vi->vm,
+			      b->name, b->err);
+	} else if (b->nr > bi->dev_count) {
+		b->nr = bi->dev_count; /* grew between the two reads */
+	}
+}
+
+static void show_vm_plain(const struct kvmdci_vm_info *vi, int shown)
+{
+	printf("%sVM 0x%llx pid %d%s%s%s, %d vCPUs\n", shown > 1 ? "\n" : "",
+	       (unsigned long long)vi->vm, vi->userspace_pid, vi->stats_id[0] ? " (" : "",
+	       vi->stats_id, vi->stats_id[0] ? ")" : "", vi->online_vcpus);
+}
+
+/* VM @vi's buses (only @want_bus when >= 0): into @jvm, and on stdout unless --json. */
+static void show_buses(struct kvmdci_kernel *k, const struct kvmdci_vm_info *vi, int want_bus,
+		       json_t *jvm)
+{
+	struct kvmdci_io_bus_info *buses = NULL;
+	json_t *jbuses = json_array();
+	int nb = kvmdci_kvm_io_buses(k, vi->vm, NULL, 0);
+
+	if (nb > 0 && !(buses = calloc((size_t)nb, sizeof(*buses))))
+		nb = -ENOMEM;
+	if (nb > 0)
+		nb = kvmdci_kvm_io_buses(k, vi->vm, buses, nb);
+	if (nb < 0) {
+		const char *msg = kvmdci_ctx_last_error(tool.ctx);
+		tool_progress(&tool, "warning: VM 0x%llx: %s", (unsigned long long)vi->vm, msg);
+		json_object_set_new(jvm, "error", json_string(msg));
+		if (!tool.json)
+			printf("  buses unreadable: %s\n", msg);
+		nb = 0;
+	}
+	for (int i = 0; i < nb; i++) {
+		struct bus b = {.bi = &buses[i], .name = kvmdci_io_bus_name(buses[i].index)};
+		char bn[16];
+		if (want_bus >= 0 && i != want_bus)
+			continue;
+		if (!b.name) {
+			snprintf(bn, sizeof(bn), "bus%d", i);
+			b.name = bn;
+		}
+		read_bus(k, vi, &buses[i], &b);
+		json_array_append_new(jbuses, json_bus(&b));
+		if (!tool.json)
+			show_bus_plain(&b);
+		free(b.rg);
+	}
+	free(buses);
+	json_object_set_new(jvm, "buses", jbuses);
+}
+
+static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, int *want_bus)
 {
 	static const struct option opts[] = {
 		TOOL_COMMON_LONGOPTS,
@@ -131,152 +247,68 @@ int main(int argc, char **argv)
 		{"bus", required_argument, NULL, 'B'},
 		{0},
 	};
-	struct kvmdci_target *t = NULL;
-	struct kvmdci_kernel *k = NULL;
-	struct kvmdci_vm_info *vms = NULL;
-	unsigned long long want_vm = 0;
-	long want_pid = -1;
-	int want_bus = -1;
-	int opt, status = 0;
+	int opt;
 
+	*sel = (struct kvmdci_vm_select){.vcpu_id = -1};
+	*want_bus = -1;
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
 		case 'M':
-			tool_parse_vm(&tool, optarg, &want_vm, &want_pid);
+			tool_parse_vm(&tool, optarg, sel);
 			break;
 		case 'B':
 			for (int b = 0; kvmdci_io_bus_name(b); b++)
 				if (!strcasecmp(optarg, kvmdci_io_bus_name(b)))
-					want_bus = b;
-			if (want_bus < 0) {
+					*want_bus = b;
+			if (*want_bus < 0) {
 				fprintf(stderr,
 					"kvmdci-iobus: --bus is mmio, pio, virtio_ccw_notify "
 					"or fast_mmio, not '%s'\n",
 					optarg);
-				return 2;
+				exit(2);
 			}
 			break;
 		default:
 			usage(stderr);
-			return 2;
+			exit(2);
 		}
 	}
 	tool_no_more_args(&tool, argc, argv, optind);
+}
+
+int main(int argc, char **argv)
+{
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_vm_list *vms = NULL;
+	const struct kvmdci_vm_info *vi;
+	struct kvmdci_vm_select sel;
+	int want_bus, r, status = 0;
+
+	parse_options(argc, argv, &sel, &want_bus);
 	if ((status = tool_attach(&tool, &t, &k)) != 0)
 		goto out;
 	struct kvmdci_target_stats s0, s1;
 	kvmdci_target_get_stats(t, &s0);
 	double t0 = tool_now_s();
-	if (!(vms = calloc(MAX_VMS, sizeof(*vms)))) {
-		status = tool_fail(&tool, -ENOMEM, NULL);
+	if ((r = kvmdci_vm_list_new(k, &sel, &vms)) < 0) {
+		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
-	int nvms = kvmdci_kvm_vms(k, vms, MAX_VMS);
-	if (nvms < 0) {
-		status = tool_fail(&tool, nvms, NULL);
-		goto out;
-	}
-	if (nvms > MAX_VMS)
-		nvms = MAX_VMS;
 
 	json_t *doc = json_pack("{s:s}", "target", tool.target), *jvms = json_array();
 	int shown = 0;
-	for (int v = 0; v < nvms && !tool_stop_requested; v++) {
-		const struct kvmdci_vm_info *vi = &vms[v];
-		struct kvmdci_io_bus_info buses[16];
-		if ((want_vm && vi->vm != want_vm) ||
-		    (want_pid > 0 && vi->userspace_pid != want_pid))
-			continue;
-		shown++;
+	for (int v = 0; (vi = kvmdci_vm_list_get(vms, v)) && !tool_stop_requested; v++) {
 		json_t *jvm = json_pack("{s:o, s:i, s:i, s:s?}", "vm", tool_json_addr(vi->vm),
 					"pid", vi->userspace_pid, "online_vcpus", vi->online_vcpus,
 					"stats_id", vi->stats_id[0] ? vi->stats_id : NULL);
-		json_t *jbuses = json_array();
 		if (!tool.json)
-			printf("%sVM 0x%llx pid %d%s%s%s, %d vCPUs\n", shown > 1 ? "\n" : "",
-			       (unsigned long long)vi->vm, vi->userspace_pid,
-			       vi->stats_id[0] ? " (" : "", vi->stats_id,
-			       vi->stats_id[0] ? ")" : "", vi->online_vcpus);
-		int nb = kvmdci_kvm_io_buses(k, vi->vm, buses, 16);
-		if (nb < 0) {
-			tool_progress(&tool, "warning: VM 0x%llx: %s", (unsigned long long)vi->vm,
-				      kvmdci_ctx_last_error(tool.ctx));
-			json_object_set_new(jvm, "error",
-					    json_string(kvmdci_ctx_last_error(tool.ctx)));
-			if (!tool.json)
-				printf("  buses unreadable: %s\n", kvmdci_ctx_last_error(tool.ctx));
-			nb = 0;
-		}
-		for (int b = 0; b < nb && b < 16; b++) {
-			const struct kvmdci_io_bus_info *bi = &buses[b];
-			const char *bname = kvmdci_io_bus_name(bi->index);
-			char bn[16];
-			if (want_bus >= 0 && b != want_bus)
-				continue;
-			if (!bname) {
-				snprintf(bn, sizeof(bn), "bus%d", b);
-				bname = bn;
-			}
-			json_t *jb = json_pack(
-				"{s:s, s:i, s:o, s:i, s:i}", "name", bname, "index", bi->index,
-				"bus", bi->bus ? tool_json_addr(bi->bus) : json_null(), "dev_count",
-				bi->dev_count, "ioeventfd_count", bi->ioeventfd_count);
-			json_t *jr = json_array();
-			struct kvmdci_io_range *rg = NULL;
-			int nr = 0;
-			char err[256] = "";
-			if (bi->error) {
-				snprintf(err, sizeof(err), "%s", kvmdci_ctx_last_error(tool.ctx));
-			} else if (bi->bus && bi->dev_count > 0) {
-				rg = calloc((size_t)bi->dev_count, sizeof(*rg));
-				nr = rg ? kvmdci_kvm_io_ranges(k, vi->vm, b, rg, bi->dev_count)
-					: -ENOMEM;
-				if (nr < 0) {
-					snprintf(err, sizeof(err), "%s",
-						 kvmdci_ctx_last_error(tool.ctx)[0]
-							 ? kvmdci_ctx_last_error(tool.ctx)
-							 : strerror(-nr));
-					nr = 0;
-				} else if (nr > bi->dev_count) {
-					nr = bi->dev_count; /* grew between the two reads */
-				}
-			}
-			if (err[0]) {
-				if (!bi->error) /* bus header errors were logged already */
-					tool_progress(&tool, "warning: VM 0x%llx bus %s: %s",
-						      (unsigned long long)vi->vm, bname, err);
-				json_object_set_new(jb, "error", json_string(err));
-			}
-			if (!tool.json) {
-				if (!bi->bus)
-					printf("  bus %s: NULL\n", bname);
-				else
-					printf("  bus %s (kvm_io_bus 0x%llx): dev_count %d, "
-					       "ioeventfd_count %d%s%s\n",
-					       bname, (unsigned long long)bi->bus, bi->dev_count,
-					       bi->ioeventfd_count, err[0] ? ": " : "", err);
-				if (nr)
-					printf("    %-18s %6s  %-14s %-18s  %s\n", "addr", "len",
-					       "device", "kvm_io_device", "details");
-			}
-			for (int i = 0; i < nr; i++) {
-				char d[160], a[24];
-				json_array_append_new(jr, json_range(&rg[i]));
-				if (tool.json)
-					continue;
-				details(&rg[i], d, sizeof(d));
-				snprintf(a, sizeof(a), "0x%llx", (unsigned long long)rg[i].addr);
-				printf("    %-18s %6d  %-14s 0x%-16llx  %s\n", a, rg[i].len,
-				       kvmdci_io_dev_kind_name(rg[i].kind),
-				       (unsigned long long)rg[i].dev, d);
-			}
-			free(rg);
-			json_object_set_new(jb, "ranges", jr);
-			json_array_append_new(jbuses, jb);
-		}
-		json_object_set_new(jvm, "buses", jbuses);
+			show_vm_plain(vi, ++shown);
+		else
+			shown++;
+		show_buses(k, vi, want_bus, jvm);
 		json_array_append_new(jvms, jvm);
 	}
 	kvmdci_target_get_stats(t, &s1);
@@ -292,7 +324,7 @@ int main(int argc, char **argv)
 		json_pack("{s:I, s:I, s:f}", "packets_sent",
 			  (json_int_t)(s1.packets_sent - s0.packets_sent), "bytes_received",
 			  (json_int_t)(s1.bytes_received - s0.bytes_received), "seconds", secs));
-	if ((want_vm || want_pid > 0) && !shown)
+	if ((sel.vm || sel.pid > 0) && !shown)
 		status = tool_fail_msg(&tool, ENOENT, "no VM with that struct kvm address or pid");
 	else if (tool.json)
 		tool_json_print(&tool, doc);
@@ -300,7 +332,7 @@ int main(int argc, char **argv)
 		printf("no VMs\n");
 	json_decref(doc);
 out:
-	free(vms);
+	kvmdci_vm_list_unref(vms);
 	kvmdci_kernel_unref(k);
 	kvmdci_target_unref(t);
 	kvmdci_ctx_unref(tool.ctx);

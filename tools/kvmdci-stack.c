@@ -36,7 +36,13 @@ static void usage(FILE *f)
 		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
 }
 
-int main(int argc, char **argv)
+/* What to unwind: one CPU, or a task given by pid or address. */
+struct which {
+	long cpu, pid;
+	unsigned long long task;
+};
+
+static void parse_options(int argc, char **argv, struct which *w)
 {
 	static const struct option opts[] = {
 		TOOL_COMMON_LONGOPTS,
@@ -45,62 +51,139 @@ int main(int argc, char **argv)
 		{"task", required_argument, NULL, 'T'},
 		{0},
 	};
-	struct kvmdci_target *t = NULL;
-	struct kvmdci_kernel *k = NULL;
-	struct kvmdci_unwinder *u = NULL;
-	struct kvmdci_stack *stack = NULL;
-	long cpu = -1, pid = -1;
-	unsigned long long task = 0;
-	int opt, r, status = 0, nsel = 0;
+	int opt, nsel = 0;
 	char *end;
 
+	*w = (struct which){.cpu = -1, .pid = -1};
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "c:P:", opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		errno = 0;
 		switch (opt) {
 		case 'c':
-			cpu = strtol(optarg, &end, 10);
-			if (*end || end == optarg || errno || cpu < 0 || cpu > 65535) {
+			w->cpu = strtol(optarg, &end, 10);
+			if (*end || end == optarg || errno || w->cpu < 0 || w->cpu > 65535) {
 				fprintf(stderr,
 					"kvmdci-stack: --cpu needs a CPU number, not '%s'\n",
 					optarg);
-				return 2;
+				exit(2);
 			}
 			nsel++;
 			break;
 		case 'P':
-			pid = strtol(optarg, &end, 10);
-			if (*end || end == optarg || errno || pid < 0 || pid > 0x7fffffff) {
+			w->pid = strtol(optarg, &end, 10);
+			if (*end || end == optarg || errno || w->pid < 0 || w->pid > 0x7fffffff) {
 				fprintf(stderr, "kvmdci-stack: --pid needs a pid, not '%s'\n",
 					optarg);
-				return 2;
+				exit(2);
 			}
 			nsel++;
 			break;
 		case 'T':
-			task = strtoull(optarg, &end, 16);
-			if (*end || end == optarg || errno || !task) {
+			w->task = strtoull(optarg, &end, 16);
+			if (*end || end == optarg || errno || !w->task) {
 				fprintf(stderr,
 					"kvmdci-stack: --task needs a struct task_struct address, "
 					"not '%s'\n",
 					optarg);
-				return 2;
+				exit(2);
 			}
 			nsel++;
 			break;
 		default:
 			usage(stderr);
-			return 2;
+			exit(2);
 		}
 	}
 	tool_no_more_args(&tool, argc, argv, optind);
 	if (nsel > 1) {
 		fprintf(stderr, "kvmdci-stack: give one of --cpu, --pid and --task\n");
-		return 2;
+		exit(2);
 	}
 	if (!nsel)
-		cpu = 0;
+		w->cpu = 0;
+}
+
+static void json_cpu(json_t *doc, long cpu, const struct kvmdci_cpu_info *ci)
+{
+	json_object_set_new(doc, "cpu", json_integer(cpu));
+	json_object_set_new(doc, "mode", json_string(kvmdci_cpu_mode_name(ci->mode)));
+	json_object_set_new(doc, "where", json_string(ci->where));
+	if (ci->task) {
+		json_object_set_new(doc, "task", tool_json_addr(ci->task));
+		json_object_set_new(doc, "pid", json_integer(ci->pid));
+		json_object_set_new(doc, "tgid", json_integer(ci->tgid));
+		json_object_set_new(doc, "comm", json_string(ci->comm));
+		json_object_set_new(doc, "state", json_string(ci->state));
+	}
+}
+
+static void show_cpu_plain(long cpu, const struct kvmdci_cpu_info *ci)
+{
+	printf("CPU %ld: %s, %s; task %d %s (%s)\n", cpu, kvmdci_cpu_mode_name(ci->mode), ci->where,
+	       ci->pid, ci->task ? ci->comm : "?", ci->task ? ci->state : "?");
+}
+
+static void json_task(json_t *doc, uint64_t tk, const struct kvmdci_task_info *ti)
+{
+	json_object_set_new(doc, "task", tool_json_addr(tk));
+	json_object_set_new(doc, "pid", json_integer(ti->pid));
+	json_object_set_new(doc, "tgid", json_integer(ti->tgid));
+	json_object_set_new(doc, "comm", json_string(ti->comm));
+	json_object_set_new(doc, "state", json_string(ti->state));
+	json_object_set_new(doc, "on_cpu", json_boolean(ti->on_cpu > 0));
+	json_object_set_new(doc, "last_cpu", json_integer(ti->cpu));
+}
+
+static void show_task_plain(uint64_t tk, const struct kvmdci_task_info *ti)
+{
+	printf("task %d %s (%s) at 0x%llx, %s CPU %d\n", ti->pid, ti->comm, ti->state,
+	       (unsigned long long)tk, ti->on_cpu > 0 ? "running on" : "last ran on", ti->cpu);
+}
+
+/* Unwind what @w names into @stack; its header goes into @doc, and to stdout unless --json. */
+static int unwind(struct kvmdci_target *t, struct kvmdci_kernel *k, struct kvmdci_unwinder *u,
+		  const struct which *w, json_t *doc, struct kvmdci_stack *stack)
+{
+	int r;
+
+	if (w->cpu >= 0) {
+		struct kvmdci_cpu_info ci;
+		if (w->cpu >= kvmdci_target_cpu_count(t)) {
+			char msg[96];
+			snprintf(msg, sizeof(msg), "no CPU %ld: the target has %d", w->cpu,
+				 kvmdci_target_cpu_count(t));
+			return tool_fail_msg(&tool, ENOENT, msg);
+		}
+		if ((r = kvmdci_unwind_cpu(u, (int)w->cpu, &ci, stack)) < 0)
+			return tool_fail(&tool, r, NULL);
+		json_cpu(doc, w->cpu, &ci);
+		if (!tool.json)
+			show_cpu_plain(w->cpu, &ci);
+		return 0;
+	}
+	struct kvmdci_task_info ti;
+	uint64_t tk = w->task;
+	if ((w->pid >= 0 && (r = kvmdci_kernel_task_find(k, (int)w->pid, &tk)) < 0) ||
+	    (r = kvmdci_kernel_task_info(k, tk, &ti)) < 0 ||
+	    (r = kvmdci_unwind_task(u, tk, stack)) < 0)
+		return tool_fail(&tool, r, NULL);
+	json_task(doc, tk, &ti);
+	if (!tool.json)
+		show_task_plain(tk, &ti);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_unwinder *u = NULL;
+	struct kvmdci_stack *stack = NULL;
+	struct which w;
+	int r, status = 0;
+
+	parse_options(argc, argv, &w);
 	if ((status = tool_attach(&tool, &t, &k)) != 0)
 		goto out;
 	if ((r = kvmdci_unwinder_new(k, &u)) < 0) {
@@ -112,60 +195,9 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	json_t *doc = json_pack("{s:s}", "target", tool.target);
-	if (cpu >= 0) {
-		struct kvmdci_cpu_info ci;
-		if (cpu >= kvmdci_target_cpu_count(t)) {
-			json_decref(doc);
-			char msg[96];
-			snprintf(msg, sizeof(msg), "no CPU %ld: the target has %d", cpu,
-				 kvmdci_target_cpu_count(t));
-			status = tool_fail_msg(&tool, ENOENT, msg);
-			goto out;
-		}
-		if ((r = kvmdci_unwind_cpu(u, (int)cpu, &ci, stack)) < 0) {
-			json_decref(doc);
-			status = tool_fail(&tool, r, NULL);
-			goto out;
-		}
-		json_object_set_new(doc, "cpu", json_integer(cpu));
-		json_object_set_new(doc, "mode", json_string(kvmdci_cpu_mode_name(ci.mode)));
-		json_object_set_new(doc, "where", json_string(ci.where));
-		if (ci.task) {
-			json_object_set_new(doc, "task", tool_json_addr(ci.task));
-			json_object_set_new(doc, "pid", json_integer(ci.pid));
-			json_object_set_new(doc, "tgid", json_integer(ci.tgid));
-			json_object_set_new(doc, "comm", json_string(ci.comm));
-			json_object_set_new(doc, "state", json_string(ci.state));
-		}
-		if (!tool.json)
-			printf("CPU %ld: %s, %s; task %d %s (%s)\n", cpu,
-			       kvmdci_cpu_mode_name(ci.mode), ci.where, ci.pid,
-			       ci.task ? ci.comm : "?", ci.task ? ci.state : "?");
-	} else {
-		struct kvmdci_task_info ti;
-		uint64_t tk = task;
-		if (pid >= 0 && (r = kvmdci_kernel_task_find(k, (int)pid, &tk)) < 0) {
-			json_decref(doc);
-			status = tool_fail(&tool, r, NULL);
-			goto out;
-		}
-		if ((r = kvmdci_kernel_task_info(k, tk, &ti)) < 0 ||
-		    (r = kvmdci_unwind_task(u, tk, stack)) < 0) {
-			json_decref(doc);
-			status = tool_fail(&tool, r, NULL);
-			goto out;
-		}
-		json_object_set_new(doc, "task", tool_json_addr(tk));
-		json_object_set_new(doc, "pid", json_integer(ti.pid));
-		json_object_set_new(doc, "tgid", json_integer(ti.tgid));
-		json_object_set_new(doc, "comm", json_string(ti.comm));
-		json_object_set_new(doc, "state", json_string(ti.state));
-		json_object_set_new(doc, "on_cpu", json_boolean(ti.on_cpu > 0));
-		json_object_set_new(doc, "last_cpu", json_integer(ti.cpu));
-		if (!tool.json)
-			printf("task %d %s (%s) at 0x%llx, %s CPU %d\n", ti.pid, ti.comm, ti.state,
-			       (unsigned long long)tk, ti.on_cpu > 0 ? "running on" : "last ran on",
-			       ti.cpu);
+	if ((status = unwind(t, k, u, &w, doc, stack)) != 0) {
+		json_decref(doc);
+		goto out;
 	}
 	json_object_set_new(doc, "stack", stack_json(stack));
 	if (tool.json)

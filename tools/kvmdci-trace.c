@@ -209,14 +209,9 @@ int main(int argc, char **argv)
 	tool_progress(&tool, "tracing %d entr%s (Ctrl-C to stop)", nnames, nnames == 1 ? "y" : "ies");
 	double t0 = tool_now_s();
 	while (!tool_stop_requested && (!st.max || st.reported < st.max)) {
-		int slice = 200;
-		if (duration > 0) {
-			double left = duration - (tool_now_s() - t0);
-			if (left <= 0)
-				break;
-			if (left * 1000 < slice)
-				slice = (int)(left * 1000) + 1;
-		}
+		int slice = tool_poll_slice(t0, duration, 200);
+		if (!slice)
+			break;
 		r = kvmdci_trace_poll(tr, slice, on_hit, &st);
 		if (r < 0) {
 			status = tool_fail(&tool, r, "lost the target");

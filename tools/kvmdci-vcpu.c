@@ -9,9 +9,6 @@
 
 #include "shared.h"
 
-#define MAX_VMS 4096
-#define MAX_VCPUS 65536
-
 static struct tool tool = {.name = "kvmdci-vcpu"};
 
 static void usage(FILE *f)
@@ -76,102 +73,47 @@ static void print_vcpu(const struct kvmdci_vcpu_state *s)
 	}
 }
 
-int main(int argc, char **argv)
+static void show_vm_plain(const struct kvmdci_vm_info *vi, const char *vname, int shown)
 {
-	static const struct option opts[] = {
-		TOOL_COMMON_LONGOPTS,
-		{"vm", required_argument, NULL, 'M'},
-		{"vcpu", required_argument, NULL, 'C'},
-		{0},
-	};
-	struct kvmdci_target *t = NULL;
-	struct kvmdci_kernel *k = NULL;
-	struct kvmdci_vm_info *vms = NULL;
-	struct kvmdci_vcpu_info *vcpus = NULL;
-	unsigned long long want_vm = 0;
-	long want_pid = -1, want_vcpu = -1;
-	int opt, r, status = 0;
-	char *end;
+	printf("%sVM 0x%llx pid %d%s%s%s, %d vCPUs (%s)\n", shown > 1 ? "\n" : "",
+	       (unsigned long long)vi->vm, vi->userspace_pid, vi->stats_id[0] ? " (" : "",
+	       vi->stats_id, vi->stats_id[0] ? ")" : "", vi->online_vcpus, vname);
+}
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		if (tool_common_option(&tool, opt, optarg, usage))
-			continue;
-		switch (opt) {
-		case 'M':
-			tool_parse_vm(&tool, optarg, &want_vm, &want_pid);
-			break;
-		case 'C':
-			errno = 0;
-			want_vcpu = strtol(optarg, &end, 0);
-			if (*end || end == optarg || errno || want_vcpu < 0 ||
-			    want_vcpu > INT32_MAX) {
-				fprintf(stderr, "kvmdci-vcpu: --vcpu needs a vCPU id, not '%s'\n",
-					optarg);
-				return 2;
-			}
-			break;
-		default:
-			usage(stderr);
-			return 2;
-		}
-	}
-	tool_no_more_args(&tool, argc, argv, optind);
-	if ((status = tool_attach(&tool, &t, &k)) != 0)
-		goto out;
-	struct kvmdci_target_stats s0, s1;
-	kvmdci_target_get_stats(t, &s0);
-	double t0 = tool_now_s();
-	vms = calloc(MAX_VMS, sizeof(*vms));
-	vcpus = calloc(MAX_VCPUS, sizeof(*vcpus));
-	if (!vms || !vcpus) {
-		status = tool_fail(&tool, -ENOMEM, NULL);
-		goto out;
-	}
-	int nvms = kvmdci_kvm_vms(k, vms, MAX_VMS);
-	if (nvms < 0) {
-		status = tool_fail(&tool, nvms, NULL);
-		goto out;
-	}
-	int nvcpus = kvmdci_kvm_vcpus(k, vcpus, MAX_VCPUS);
-	if (nvcpus < 0) {
-		status = tool_fail(&tool, nvcpus, NULL);
-		goto out;
-	}
-	nvms = nvms < MAX_VMS ? nvms : MAX_VMS;
-	nvcpus = nvcpus < MAX_VCPUS ? nvcpus : MAX_VCPUS;
-	enum kvmdci_vendor vendor = kvmdci_kvm_vendor(k);
-	const char *vname = vendor == KVMDCI_VENDOR_VMX	  ? "vmx"
-			    : vendor == KVMDCI_VENDOR_SVM ? "svm"
-							  : "none";
-	json_t *doc = json_pack("{s:s, s:s}", "target", tool.target, "vendor", vname);
-	json_t *jvms = json_array();
-	int shown = 0, shown_vcpus = 0;
-	for (int v = 0; v < nvms && !tool_stop_requested; v++) {
-		const struct kvmdci_vm_info *vi = &vms[v];
-		if ((want_vm && vi->vm != want_vm) ||
-		    (want_pid > 0 && vi->userspace_pid != want_pid))
-			continue;
-		shown++;
-		json_t *jvm = json_pack("{s:o, s:i, s:i, s:s?}", "vm", tool_json_addr(vi->vm),
-					"pid", vi->userspace_pid, "online_vcpus", vi->online_vcpus,
-					"stats_id", vi->stats_id[0] ? vi->stats_id : NULL);
-		json_t *jv = json_array();
+static json_t *json_vm(const struct kvmdci_vm_info *vi)
+{
+	return json_pack("{s:o, s:i, s:i, s:s?}", "vm", tool_json_addr(vi->vm), "pid",
+			 vi->userspace_pid, "online_vcpus", vi->online_vcpus, "stats_id",
+			 vi->stats_id[0] ? vi->stats_id : NULL);
+}
+
+struct shown {
+	int vms, vcpus;
+};
+
+/* Each selected VM with its selected vCPUs: into @jvms, and on stdout unless --json. */
+static void show_vms(struct kvmdci_kernel *k, const struct kvmdci_vm_list *vms,
+		     const struct kvmdci_vcpu_list *vcpus, const char *vname, json_t *jvms,
+		     struct shown *shown)
+{
+	const struct kvmdci_vm_info *vi;
+
+	for (int v = 0; (vi = kvmdci_vm_list_get(vms, v)) && !tool_stop_requested; v++) {
+		const struct kvmdci_vcpu_info *ci;
+		json_t *jvm = json_vm(vi), *jv = json_array();
+		shown->vms++;
 		if (!tool.json)
-			printf("%sVM 0x%llx pid %d%s%s%s, %d vCPUs (%s)\n", shown > 1 ? "\n" : "",
-			       (unsigned long long)vi->vm, vi->userspace_pid,
-			       vi->stats_id[0] ? " (" : "", vi->stats_id,
-			       vi->stats_id[0] ? ")" : "", vi->online_vcpus, vname);
-		for (int i = 0; i < nvcpus; i++) {
+			show_vm_plain(vi, vname, shown->vms);
+		for (int i = 0; (ci = kvmdci_vcpu_list_get(vcpus, i)); i++) {
 			struct kvmdci_vcpu_state s;
-			if (vcpus[i].vm != vi->vm ||
-			    (want_vcpu >= 0 && vcpus[i].vcpu_id != want_vcpu))
+			if (ci->vm != vi->vm)
 				continue;
-			if ((r = kvmdci_kvm_vcpu_state(k, vcpus[i].vcpu, &s)) < 0) {
+			if (kvmdci_kvm_vcpu_state(k, ci->vcpu, &s) < 0) {
 				tool_progress(&tool, "warning: %s",
 					      kvmdci_ctx_last_error(tool.ctx));
 				continue;
 			}
-			shown_vcpus++;
+			shown->vcpus++;
 			json_array_append_new(jv, json_vcpu(&s));
 			if (!tool.json)
 				print_vcpu(&s);
@@ -179,11 +121,79 @@ int main(int argc, char **argv)
 		json_object_set_new(jvm, "vcpus", jv);
 		json_array_append_new(jvms, jvm);
 	}
+}
+
+static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel)
+{
+	static const struct option opts[] = {
+		TOOL_COMMON_LONGOPTS,
+		{"vm", required_argument, NULL, 'M'},
+		{"vcpu", required_argument, NULL, 'C'},
+		{0},
+	};
+	int opt;
+	long id;
+	char *end;
+
+	*sel = (struct kvmdci_vm_select){.vcpu_id = -1};
+	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		if (tool_common_option(&tool, opt, optarg, usage))
+			continue;
+		switch (opt) {
+		case 'M':
+			tool_parse_vm(&tool, optarg, sel);
+			break;
+		case 'C':
+			errno = 0;
+			id = strtol(optarg, &end, 0);
+			if (*end || end == optarg || errno || id < 0 || id > INT32_MAX) {
+				fprintf(stderr, "kvmdci-vcpu: --vcpu needs a vCPU id, not '%s'\n",
+					optarg);
+				exit(2);
+			}
+			sel->vcpu_id = (int32_t)id;
+			break;
+		default:
+			usage(stderr);
+			exit(2);
+		}
+	}
+	tool_no_more_args(&tool, argc, argv, optind);
+}
+
+int main(int argc, char **argv)
+{
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_vm_list *vms = NULL;
+	struct kvmdci_vcpu_list *vcpus = NULL;
+	struct kvmdci_vm_select sel;
+	struct shown shown = {0};
+	int r, status = 0;
+
+	parse_options(argc, argv, &sel);
+	if ((status = tool_attach(&tool, &t, &k)) != 0)
+		goto out;
+	struct kvmdci_target_stats s0, s1;
+	kvmdci_target_get_stats(t, &s0);
+	double t0 = tool_now_s();
+	if ((r = kvmdci_vm_list_new(k, &sel, &vms)) < 0 ||
+	    (r = kvmdci_vcpu_list_new(k, &sel, &vcpus)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	enum kvmdci_vendor vendor = kvmdci_kvm_vendor(k);
+	const char *vname = vendor == KVMDCI_VENDOR_VMX	  ? "vmx"
+			    : vendor == KVMDCI_VENDOR_SVM ? "svm"
+							  : "none";
+	json_t *doc = json_pack("{s:s, s:s}", "target", tool.target, "vendor", vname);
+	json_t *jvms = json_array();
+	show_vms(k, vms, vcpus, vname, jvms, &shown);
 	kvmdci_target_get_stats(t, &s1);
 	double secs = tool_now_s() - t0;
 	if (tool.verbose)
-		tool_progress(&tool, "%d VMs, %d vCPUs read with %llu packets in %.3f s", shown,
-			      shown_vcpus, (unsigned long long)(s1.packets_sent - s0.packets_sent),
+		tool_progress(&tool, "%d VMs, %d vCPUs read with %llu packets in %.3f s", shown.vms,
+			      shown.vcpus, (unsigned long long)(s1.packets_sent - s0.packets_sent),
 			      secs);
 	json_object_set_new(doc, "vms", jvms);
 	json_object_set_new(
@@ -191,18 +201,18 @@ int main(int argc, char **argv)
 		json_pack("{s:I, s:I, s:f}", "packets_sent",
 			  (json_int_t)(s1.packets_sent - s0.packets_sent), "bytes_received",
 			  (json_int_t)(s1.bytes_received - s0.bytes_received), "seconds", secs));
-	if ((want_vm || want_pid > 0) && !shown)
+	if ((sel.vm || sel.pid > 0) && !shown.vms)
 		status = tool_fail_msg(&tool, ENOENT, "no VM with that struct kvm address or pid");
-	else if (want_vcpu >= 0 && !shown_vcpus)
+	else if (sel.vcpu_id >= 0 && !shown.vcpus)
 		status = tool_fail_msg(&tool, ENOENT, "no vCPU with that id");
 	else if (tool.json)
 		tool_json_print(&tool, doc);
-	else if (!shown)
+	else if (!shown.vms)
 		printf("no VMs\n");
 	json_decref(doc);
 out:
-	free(vms);
-	free(vcpus);
+	kvmdci_vm_list_unref(vms);
+	kvmdci_vcpu_list_unref(vcpus);
 	kvmdci_kernel_unref(k);
 	kvmdci_target_unref(t);
 	kvmdci_ctx_unref(tool.ctx);

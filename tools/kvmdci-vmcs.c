@@ -13,8 +13,8 @@
 
 #include "shared.h"
 
-#define MAX_VCPUS 65536
-#define MAX_FIELDS 512
+/* A first guess at the number of fields of a VMCB or vmcs12; more costs a second read. */
+#define FIELDS_GUESS 512
 
 static struct tool tool = { .name = "kvmdci-vmcs" };
 
@@ -208,7 +208,228 @@ static int field_mode(const char *arg)
 	return 0;
 }
 
-int main(int argc, char **argv)
+/* A field list as long as the structure has (see FIELDS_GUESS). */
+struct fields {
+	struct kvmdci_field *f;
+	int n;
+};
+
+static int read_vmcb_fields(struct kvmdci_kernel *k, uint64_t vmcb, struct fields *fl)
+{
+	for (int cap = FIELDS_GUESS;; cap = fl->n) {
+		struct kvmdci_field *p = realloc(fl->f, (size_t)cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		fl->f = p;
+		if ((fl->n = kvmdci_svm_vmcb_fields(k, vmcb, fl->f, cap)) <= cap)
+			return fl->n;
+	}
+}
+
+static int read_vmcs12(struct kvmdci_kernel *k, uint64_t addr, uint32_t *rev, struct fields *fl)
+{
+	for (int cap = FIELDS_GUESS;; cap = fl->n) {
+		struct kvmdci_field *p = realloc(fl->f, (size_t)cap * sizeof(*p));
+		if (!p)
+			return -ENOMEM;
+		fl->f = p;
+		if ((fl->n = kvmdci_vmx_vmcs12(k, addr, rev, fl->f, cap)) <= cap)
+			return fl->n;
+	}
+}
+
+/* One SVM vCPU as read: its vcpu_svm, the current VMCB (and its fields), vmcb01. */
+struct svm_view {
+	struct kvmdci_svm_vcpu s;
+	bool have_vmcb, have_vmcb01;
+	struct kvmdci_vmcb vmcb, vmcb01;
+	char vmcb_error[512];
+	struct fields fields;
+};
+
+static int read_svm(struct kvmdci_kernel *k, uint64_t vcpu, bool all_fields, struct svm_view *v)
+{
+	int r;
+
+	if ((r = kvmdci_svm_vcpu(k, vcpu, &v->s)) < 0)
+		return r;
+	if (v->s.vmcb && kvmdci_svm_vmcb(k, v->s.vmcb, &v->vmcb) == 0) {
+		v->have_vmcb = true;
+		if (all_fields && read_vmcb_fields(k, v->s.vmcb, &v->fields) < 0)
+			v->fields.n = 0;
+	} else {
+		snprintf(v->vmcb_error, sizeof(v->vmcb_error), "%s", kvmdci_ctx_last_error(tool.ctx));
+	}
+	v->have_vmcb01 = v->s.vmcb01 && v->s.vmcb01 != v->s.vmcb &&
+			 kvmdci_svm_vmcb(k, v->s.vmcb01, &v->vmcb01) == 0;
+	return 0;
+}
+
+static void json_svm(const struct svm_view *v, json_t *o)
+{
+	const struct kvmdci_svm_vcpu *s = &v->s;
+
+	json_object_set_new(
+		o, "svm",
+		json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:i}", "vmcb",
+			  tool_json_addr(s->vmcb), "vmcb_pa", tool_json_addr(s->vmcb_pa), "vmcb01",
+			  tool_json_addr(s->vmcb01), "vmcb01_pa", tool_json_addr(s->vmcb01_pa),
+			  "vmcb02", tool_json_addr(s->vmcb02), "vmcb12_gpa",
+			  tool_json_addr(s->vmcb12_gpa), "hsave_msr", tool_json_addr(s->hsave_msr),
+			  "guest_mode", s->guest_mode, "asid", s->asid));
+	if (v->have_vmcb) {
+		json_t *jm = jvmcb(&v->vmcb);
+		if (v->fields.n > 0)
+			json_object_set_new(jm, "fields", jfields(v->fields.f, v->fields.n));
+		json_object_set_new(o, "vmcb", jm);
+	} else {
+		json_object_set_new(o, "vmcb_error", json_string(v->vmcb_error));
+	}
+	if (v->have_vmcb01)
+		json_object_set_new(o, "vmcb01", jvmcb(&v->vmcb01));
+}
+
+static void show_svm_plain(const struct svm_view *v)
+{
+	const struct kvmdci_svm_vcpu *s = &v->s;
+
+	printf("  svm: vmcb 0x%llx (pa 0x%llx)%s asid %d vmcb12_gpa 0x%llx\n",
+	       (unsigned long long)s->vmcb, (unsigned long long)s->vmcb_pa,
+	       s->guest_mode ? " = vmcb02 (L2 runs)" : " = vmcb01", s->asid,
+	       (unsigned long long)s->vmcb12_gpa);
+	if (v->have_vmcb) {
+		print_vmcb("current", &v->vmcb);
+		if (v->fields.n > 0)
+			print_fields(v->fields.f, v->fields.n);
+	}
+	if (v->have_vmcb01)
+		print_vmcb("vmcb01", &v->vmcb01);
+}
+
+/* One VMX vCPU as read: vcpu_vmx, and a nested guest's vmcs12 when there is one. */
+struct vmx_view {
+	struct kvmdci_vmx_vcpu x;
+	bool have_vmcs12;
+	uint32_t rev;
+	struct fields fields;
+};
+
+static int read_vmx(struct kvmdci_kernel *k, uint64_t vcpu, struct vmx_view *v)
+{
+	const struct kvmdci_vmx_vcpu *x = &v->x;
+	int r;
+
+	if ((r = kvmdci_vmx_vcpu(k, vcpu, &v->x)) < 0)
+		return r;
+	if (x->nested_vmxon && x->cached_vmcs12 && x->current_vmptr != UINT64_MAX)
+		v->have_vmcs12 = read_vmcs12(k, x->cached_vmcs12, &v->rev, &v->fields) >= 0;
+	return 0;
+}
+
+static void json_vmx(const struct vmx_view *v, json_t *o)
+{
+	const struct kvmdci_vmx_vcpu *x = &v->x;
+	json_t *flags = json_array();
+
+	for (int b = 16; b < 32; b++)
+		if (x->exit_reason & (1u << b)) {
+			const char *n = kvmdci_vmx_exit_flag_name(b);
+			json_array_append_new(flags, n ? json_string(n) : json_integer(b));
+		}
+	const char *en = kvmdci_exit_reason_name(KVMDCI_VENDOR_VMX, x->exit_reason_basic);
+	json_t *jx = json_pack(
+		"{s:o, s:o, s:o, s:o, s:i, s:b, s:b, s:o, s:i, s:s?, s:o, s:o, "
+		"s:o, s:o, s:o, s:b, s:o, s:o, s:o}",
+		"loaded_vmcs", tool_json_addr(x->loaded_vmcs), "vmcs", tool_json_addr(x->vmcs),
+		"shadow_vmcs", tool_json_addr(x->shadow_vmcs), "vmcs01_vmcs",
+		tool_json_addr(x->vmcs01_vmcs), "cpu", x->cpu, "launched", x->launched,
+		"loaded_is_vmcs01", x->loaded_is_vmcs01, "exit_reason", tool_json_addr(x->exit_reason),
+		"exit_reason_basic", x->exit_reason_basic, "exit_reason_name", en,
+		"exit_reason_flags", flags, "exit_qualification",
+		x->exit_qualification_valid == 1 ? tool_json_addr(x->exit_qualification) : json_null(),
+		"exit_intr_info", tool_json_addr(x->exit_intr_info), "idt_vectoring_info",
+		tool_json_addr(x->idt_vectoring_info), "vmcs02_vmcs", tool_json_addr(x->vmcs02_vmcs),
+		"nested_vmxon", x->nested_vmxon, "vmxon_ptr", tool_json_addr(x->vmxon_ptr),
+		"current_vmptr", tool_json_addr(x->current_vmptr), "cached_vmcs12",
+		tool_json_addr(x->cached_vmcs12));
+	if (x->header_ok)
+		json_object_set_new(jx, "vmcs_header",
+				    json_pack("{s:o, s:b, s:o}", "revision_id",
+					      tool_json_addr(x->revision_id), "shadow", x->shadow_bit,
+					      "abort", tool_json_addr(x->abort)));
+	if (v->have_vmcs12)
+		json_object_set_new(jx, "vmcs12",
+				    json_pack("{s:o, s:b, s:o}", "revision", tool_json_addr(v->rev),
+					      "revision_ok", v->rev == 0x11e57ed0u, "fields",
+					      jfields(v->fields.f, v->fields.n)));
+	json_object_set_new(o, "vmx", jx);
+}
+
+static void show_vmx_plain(const struct vmx_view *v)
+{
+	const struct kvmdci_vmx_vcpu *x = &v->x;
+	const char *en = kvmdci_exit_reason_name(KVMDCI_VENDOR_VMX, x->exit_reason_basic);
+
+	printf("  vmx: loaded_vmcs 0x%llx (%s) vmcs 0x%llx shadow 0x%llx cpu %d launched %d\n",
+	       (unsigned long long)x->loaded_vmcs, x->loaded_is_vmcs01 ? "vmcs01" : "vmcs02",
+	       (unsigned long long)x->vmcs, (unsigned long long)x->shadow_vmcs, x->cpu,
+	       x->launched);
+	if (x->header_ok)
+		printf("    VMCS region: revision 0x%x shadow %u abort 0x%x\n", x->revision_id,
+		       x->shadow_bit, x->abort);
+	printf("    exit reason 0x%x (%s) qualification %s0x%llx intr_info 0x%x idt_vectoring "
+	       "0x%x\n",
+	       x->exit_reason, en ? en : "?", x->exit_qualification_valid == 1 ? "" : "(not cached) ",
+	       (unsigned long long)x->exit_qualification, x->exit_intr_info, x->idt_vectoring_info);
+	if (x->nested_vmxon)
+		printf("    nested: VMXON at 0x%llx, current vmptr 0x%llx, cached vmcs12 0x%llx\n",
+		       (unsigned long long)x->vmxon_ptr, (unsigned long long)x->current_vmptr,
+		       (unsigned long long)x->cached_vmcs12);
+	if (v->have_vmcs12) {
+		printf("    vmcs12 revision 0x%x%s\n", v->rev,
+		       v->rev == 0x11e57ed0u ? "" : " (not KVM's!)");
+		print_fields(v->fields.f, v->fields.n);
+	}
+}
+
+/* One vCPU: read, then into @jv and on stdout unless --json. */
+static int show_vcpu(struct kvmdci_kernel *k, enum kvmdci_vendor vendor,
+		     const struct kvmdci_vcpu_info *vi, bool all_fields, json_t *jv)
+{
+	json_t *o = json_pack("{s:o, s:i, s:o, s:i}", "vm", tool_json_addr(vi->vm), "vm_pid",
+			      vi->vm_pid, "vcpu", tool_json_addr(vi->vcpu), "vcpu_id", vi->vcpu_id);
+	int r;
+
+	if (!tool.json)
+		printf("VM 0x%llx pid %d vCPU %d (kvm_vcpu 0x%llx)\n", (unsigned long long)vi->vm,
+		       vi->vm_pid, vi->vcpu_id, (unsigned long long)vi->vcpu);
+	if (vendor == KVMDCI_VENDOR_SVM) {
+		struct svm_view v = { 0 };
+		if ((r = read_svm(k, vi->vcpu, all_fields, &v)) == 0) {
+			json_svm(&v, o);
+			if (!tool.json)
+				show_svm_plain(&v);
+		}
+		free(v.fields.f);
+	} else {
+		struct vmx_view v = { 0 };
+		if ((r = read_vmx(k, vi->vcpu, &v)) == 0) {
+			json_vmx(&v, o);
+			if (!tool.json)
+				show_vmx_plain(&v);
+		}
+		free(v.fields.f);
+	}
+	if (r < 0) {
+		json_decref(o);
+		return r;
+	}
+	json_array_append_new(jv, o);
+	return 0;
+}
+
+static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, bool *all_fields,
+			  const char **field_arg)
 {
 	static const struct option opts[] = {
 		TOOL_COMMON_LONGOPTS,
@@ -218,46 +439,55 @@ int main(int argc, char **argv)
 		{ "field", required_argument, NULL, 'E' },
 		{ 0 },
 	};
-	struct kvmdci_target *t = NULL;
-	struct kvmdci_kernel *k = NULL;
-	struct kvmdci_vm_info *vms = NULL;
-	struct kvmdci_vcpu_info *vcpus = NULL;
-	struct kvmdci_field *fields = NULL;
-	unsigned long long want_vm = 0;
-	long want_pid = -1, want_vcpu = -1;
-	const char *field_arg = NULL;
-	bool all_fields = false;
-	int opt, r, status = 0;
+	int opt;
+	long id;
 	char *end;
 
+	*sel = (struct kvmdci_vm_select){ .vcpu_id = -1 };
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
 		case 'M':
-			tool_parse_vm(&tool, optarg, &want_vm, &want_pid);
+			tool_parse_vm(&tool, optarg, sel);
 			break;
 		case 'C':
 			errno = 0;
-			want_vcpu = strtol(optarg, &end, 0);
-			if (*end || end == optarg || errno || want_vcpu < 0 || want_vcpu > INT32_MAX) {
+			id = strtol(optarg, &end, 0);
+			if (*end || end == optarg || errno || id < 0 || id > INT32_MAX) {
 				fprintf(stderr, "kvmdci-vmcs: --vcpu needs a vCPU id, not '%s'\n",
 					optarg);
-				return 2;
+				exit(2);
 			}
+			sel->vcpu_id = (int32_t)id;
 			break;
 		case 'F':
-			all_fields = true;
+			*all_fields = true;
 			break;
 		case 'E':
-			field_arg = optarg;
+			*field_arg = optarg;
 			break;
 		default:
 			usage(stderr);
-			return 2;
+			exit(2);
 		}
 	}
 	tool_no_more_args(&tool, argc, argv, optind);
+}
+
+int main(int argc, char **argv)
+{
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_vm_list *vms = NULL;
+	struct kvmdci_vcpu_list *vcpus = NULL;
+	const struct kvmdci_vcpu_info *vi;
+	struct kvmdci_vm_select sel;
+	const char *field_arg = NULL;
+	bool all_fields = false;
+	int r, status = 0;
+
+	parse_options(argc, argv, &sel, &all_fields, &field_arg);
 	if (field_arg)
 		return field_mode(field_arg);
 	if ((status = tool_attach(&tool, &t, &k)) != 0)
@@ -268,178 +498,27 @@ int main(int argc, char **argv)
 				       "neither kvm_intel nor kvm_amd is loaded on the target");
 		goto out;
 	}
-	vms = calloc(4096, sizeof(*vms));
-	vcpus = calloc(MAX_VCPUS, sizeof(*vcpus));
-	fields = calloc(MAX_FIELDS, sizeof(*fields));
-	if (!vms || !vcpus || !fields) {
-		status = tool_fail(&tool, -ENOMEM, NULL);
+	/* the VM list first, as before: an unreadable vm_list is the error to report */
+	if ((r = kvmdci_vm_list_new(k, NULL, &vms)) < 0 ||
+	    (r = kvmdci_vcpu_list_new(k, &sel, &vcpus)) < 0) {
+		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
-	int nvms = kvmdci_kvm_vms(k, vms, 4096);
-	int nvcpus = nvms < 0 ? nvms : kvmdci_kvm_vcpus(k, vcpus, MAX_VCPUS);
-	if (nvms < 0 || nvcpus < 0) {
-		status = tool_fail(&tool, nvms < 0 ? nvms : nvcpus, NULL);
-		goto out;
-	}
-	nvms = nvms < 4096 ? nvms : 4096;
-	nvcpus = nvcpus < MAX_VCPUS ? nvcpus : MAX_VCPUS;
 	json_t *doc = json_pack("{s:s, s:s}", "target", tool.target, "vendor",
 				vendor == KVMDCI_VENDOR_VMX ? "vmx" : "svm");
 	json_t *jv = json_array();
 	int shown = 0;
-	for (int i = 0; i < nvcpus && !tool_stop_requested; i++) {
-		const struct kvmdci_vcpu_info *vi = &vcpus[i];
-		if ((want_vm && vi->vm != want_vm) || (want_pid > 0 && vi->vm_pid != want_pid) ||
-		    (want_vcpu >= 0 && vi->vcpu_id != want_vcpu))
-			continue;
+	for (int i = 0; (vi = kvmdci_vcpu_list_get(vcpus, i)) && !tool_stop_requested; i++) {
 		shown++;
-		json_t *o = json_pack("{s:o, s:i, s:o, s:i}", "vm", tool_json_addr(vi->vm), "vm_pid",
-				      vi->vm_pid, "vcpu", tool_json_addr(vi->vcpu), "vcpu_id",
-				      vi->vcpu_id);
-		if (!tool.json)
-			printf("VM 0x%llx pid %d vCPU %d (kvm_vcpu 0x%llx)\n",
-			       (unsigned long long)vi->vm, vi->vm_pid, vi->vcpu_id,
-			       (unsigned long long)vi->vcpu);
-		if (vendor == KVMDCI_VENDOR_SVM) {
-			struct kvmdci_svm_vcpu s;
-			struct kvmdci_vmcb vmcb;
-			if ((r = kvmdci_svm_vcpu(k, vi->vcpu, &s)) < 0) {
-				json_decref(o);
-				json_decref(doc);
-				json_decref(jv);
-				status = tool_fail(&tool, r, NULL);
-				goto out;
-			}
-			json_object_set_new(
-				o, "svm",
-				json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:b, s:i}", "vmcb",
-					  tool_json_addr(s.vmcb), "vmcb_pa",
-					  tool_json_addr(s.vmcb_pa), "vmcb01",
-					  tool_json_addr(s.vmcb01), "vmcb01_pa",
-					  tool_json_addr(s.vmcb01_pa), "vmcb02",
-					  tool_json_addr(s.vmcb02), "vmcb12_gpa",
-					  tool_json_addr(s.vmcb12_gpa), "hsave_msr",
-					  tool_json_addr(s.hsave_msr), "guest_mode", s.guest_mode,
-					  "asid", s.asid));
-			if (!tool.json)
-				printf("  svm: vmcb 0x%llx (pa 0x%llx)%s asid %d vmcb12_gpa 0x%llx\n",
-				       (unsigned long long)s.vmcb, (unsigned long long)s.vmcb_pa,
-				       s.guest_mode ? " = vmcb02 (L2 runs)" : " = vmcb01", s.asid,
-				       (unsigned long long)s.vmcb12_gpa);
-			if (s.vmcb && kvmdci_svm_vmcb(k, s.vmcb, &vmcb) == 0) {
-				json_t *jm = jvmcb(&vmcb);
-				if (!tool.json)
-					print_vmcb("current", &vmcb);
-				if (all_fields) {
-					int n = kvmdci_svm_vmcb_fields(k, s.vmcb, fields, MAX_FIELDS);
-					n = n < MAX_FIELDS ? n : MAX_FIELDS;
-					if (n > 0) {
-						json_object_set_new(jm, "fields", jfields(fields, n));
-						if (!tool.json)
-							print_fields(fields, n);
-					}
-				}
-				json_object_set_new(o, "vmcb", jm);
-			} else {
-				json_object_set_new(o, "vmcb_error",
-						    json_string(kvmdci_ctx_last_error(tool.ctx)));
-			}
-			if (s.vmcb01 && s.vmcb01 != s.vmcb &&
-			    kvmdci_svm_vmcb(k, s.vmcb01, &vmcb) == 0) {
-				json_object_set_new(o, "vmcb01", jvmcb(&vmcb));
-				if (!tool.json)
-					print_vmcb("vmcb01", &vmcb);
-			}
-		} else {
-			struct kvmdci_vmx_vcpu x;
-			if ((r = kvmdci_vmx_vcpu(k, vi->vcpu, &x)) < 0) {
-				json_decref(o);
-				json_decref(doc);
-				json_decref(jv);
-				status = tool_fail(&tool, r, NULL);
-				goto out;
-			}
-			json_t *flags = json_array();
-			for (int b = 16; b < 32; b++)
-				if (x.exit_reason & (1u << b)) {
-					const char *n = kvmdci_vmx_exit_flag_name(b);
-					json_array_append_new(flags, n ? json_string(n)
-								       : json_integer(b));
-				}
-			const char *en = kvmdci_exit_reason_name(KVMDCI_VENDOR_VMX,
-								 x.exit_reason_basic);
-			json_t *jx = json_pack(
-				"{s:o, s:o, s:o, s:o, s:i, s:b, s:b, s:o, s:i, s:s?, s:o, s:o, "
-				"s:o, s:o, s:o, s:b, s:o, s:o, s:o}",
-				"loaded_vmcs", tool_json_addr(x.loaded_vmcs), "vmcs",
-				tool_json_addr(x.vmcs), "shadow_vmcs", tool_json_addr(x.shadow_vmcs),
-				"vmcs01_vmcs", tool_json_addr(x.vmcs01_vmcs), "cpu", x.cpu,
-				"launched", x.launched, "loaded_is_vmcs01", x.loaded_is_vmcs01,
-				"exit_reason", tool_json_addr(x.exit_reason), "exit_reason_basic",
-				x.exit_reason_basic, "exit_reason_name", en, "exit_reason_flags", flags,
-				"exit_qualification",
-				x.exit_qualification_valid == 1 ? tool_json_addr(x.exit_qualification)
-								: json_null(),
-				"exit_intr_info", tool_json_addr(x.exit_intr_info),
-				"idt_vectoring_info", tool_json_addr(x.idt_vectoring_info),
-				"vmcs02_vmcs", tool_json_addr(x.vmcs02_vmcs), "nested_vmxon",
-				x.nested_vmxon, "vmxon_ptr", tool_json_addr(x.vmxon_ptr),
-				"current_vmptr", tool_json_addr(x.current_vmptr), "cached_vmcs12",
-				tool_json_addr(x.cached_vmcs12));
-			if (x.header_ok)
-				json_object_set_new(
-					jx, "vmcs_header",
-					json_pack("{s:o, s:b, s:o}", "revision_id",
-						  tool_json_addr(x.revision_id), "shadow", x.shadow_bit,
-						  "abort", tool_json_addr(x.abort)));
-			if (!tool.json) {
-				printf("  vmx: loaded_vmcs 0x%llx (%s) vmcs 0x%llx shadow 0x%llx cpu %d "
-				       "launched %d\n",
-				       (unsigned long long)x.loaded_vmcs,
-				       x.loaded_is_vmcs01 ? "vmcs01" : "vmcs02",
-				       (unsigned long long)x.vmcs, (unsigned long long)x.shadow_vmcs,
-				       x.cpu, x.launched);
-				if (x.header_ok)
-					printf("    VMCS region: revision 0x%x shadow %u abort 0x%x\n",
-					       x.revision_id, x.shadow_bit, x.abort);
-				printf("    exit reason 0x%x (%s) qualification %s0x%llx intr_info 0x%x "
-				       "idt_vectoring 0x%x\n",
-				       x.exit_reason, en ? en : "?",
-				       x.exit_qualification_valid == 1 ? "" : "(not cached) ",
-				       (unsigned long long)x.exit_qualification, x.exit_intr_info,
-				       x.idt_vectoring_info);
-				if (x.nested_vmxon)
-					printf("    nested: VMXON at 0x%llx, current vmptr 0x%llx, "
-					       "cached vmcs12 0x%llx\n",
-					       (unsigned long long)x.vmxon_ptr,
-					       (unsigned long long)x.current_vmptr,
-					       (unsigned long long)x.cached_vmcs12);
-			}
-			if (x.nested_vmxon && x.cached_vmcs12 && x.current_vmptr != UINT64_MAX) {
-				uint32_t rev = 0;
-				int n = kvmdci_vmx_vmcs12(k, x.cached_vmcs12, &rev, fields,
-							  MAX_FIELDS);
-				if (n >= 0) {
-					n = n < MAX_FIELDS ? n : MAX_FIELDS;
-					json_object_set_new(
-						jx, "vmcs12",
-						json_pack("{s:o, s:b, s:o}", "revision",
-							  tool_json_addr(rev), "revision_ok",
-							  rev == 0x11e57ed0u, "fields",
-							  jfields(fields, n)));
-					if (!tool.json) {
-						printf("    vmcs12 revision 0x%x%s\n", rev,
-						       rev == 0x11e57ed0u ? "" : " (not KVM's!)");
-						print_fields(fields, n);
-					}
-				}
-			}
-			json_object_set_new(o, "vmx", jx);
+		if ((r = show_vcpu(k, vendor, vi, all_fields, jv)) < 0) {
+			json_decref(doc);
+			json_decref(jv);
+			status = tool_fail(&tool, r, NULL);
+			goto out;
 		}
-		json_array_append_new(jv, o);
 	}
 	json_object_set_new(doc, "vcpus", jv);
-	if ((want_vm || want_pid > 0 || want_vcpu >= 0) && !shown)
+	if ((sel.vm || sel.pid > 0 || sel.vcpu_id >= 0) && !shown)
 		status = tool_fail_msg(&tool, ENOENT, "no such vCPU");
 	else if (tool.json)
 		tool_json_print(&tool, doc);
@@ -447,9 +526,8 @@ int main(int argc, char **argv)
 		printf("no vCPUs\n");
 	json_decref(doc);
 out:
-	free(vms);
-	free(vcpus);
-	free(fields);
+	kvmdci_vm_list_unref(vms);
+	kvmdci_vcpu_list_unref(vcpus);
 	kvmdci_kernel_unref(k);
 	kvmdci_target_unref(t);
 	kvmdci_ctx_unref(tool.ctx);

@@ -176,22 +176,28 @@ int tool_attach(struct tool *tool, struct kvmdci_target **t, struct kvmdci_kerne
 	return 0;
 }
 
-void tool_parse_vm(struct tool *tool, const char *arg, unsigned long long *vm, long *pid)
+void tool_parse_vm(struct tool *tool, const char *arg, struct kvmdci_vm_select *sel)
 {
-	char *end;
+	int32_t vcpu_id = sel->vcpu_id;
 
-	errno = 0;
-	*vm = 0;
-	*pid = -1;
-	if (!strncasecmp(arg, "0x", 2))
-		*vm = strtoull(arg, &end, 16);
-	else
-		*pid = strtol(arg, &end, 10);
-	if (*end || end == arg || errno || (!*vm && *pid <= 0)) {
+	if (kvmdci_vm_select_parse(arg, sel) < 0) {
 		fprintf(stderr, "%s: --vm needs a struct kvm address (0x...) or a pid, not '%s'\n",
 			tool->name, arg);
 		exit(2);
 	}
+	sel->vcpu_id = vcpu_id; /* --vcpu may have come first */
+}
+
+int tool_poll_slice(double t0, double duration, int slice_ms)
+{
+	double left;
+
+	if (duration <= 0)
+		return slice_ms;
+	left = duration - (tool_now_s() - t0);
+	if (left <= 0)
+		return 0;
+	return left * 1000 < slice_ms ? (int)(left * 1000) + 1 : slice_ms;
 }
 
 double tool_now_s(void)

@@ -62,8 +62,11 @@ int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage
 void tool_setup(struct tool *tool);
 /* Monotonic seconds, for durations and rates. */
 double tool_now_s(void);
-/* Parse --vm ADDR|PID (exits 2 on a bad value). */
-void tool_parse_vm(struct tool *tool, const char *arg, unsigned long long *vm, long *pid);
+/* How long to poll next: @slice_ms, less near the end of --duration (@duration s from @t0;
+ * <= 0: none), 0 once it has passed. */
+int tool_poll_slice(double t0, double duration, int slice_ms);
+/* Parse --vm ADDR|PID into @sel, keeping its vcpu_id (exits 2 on a bad value). */
+void tool_parse_vm(struct tool *tool, const char *arg, struct kvmdci_vm_select *sel);
 /* Exit 2 with one line when arguments are left after the options. */
 void tool_no_more_args(struct tool *tool, int argc, char **argv, int optind_now);
 /* tool_setup(), the signal handlers, then open the target and its kernel view. Returns 0, or

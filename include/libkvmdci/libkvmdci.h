@@ -944,6 +944,159 @@ struct kvmdci_vm_info {
  */
 int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info *out, int max);
 
+/* ---- choosing VMs and vCPUs, lists of them (lib/kvm/select.c) ----------------------------- */
+
+/**
+ * struct kvmdci_vm_select - which VMs and vCPUs a caller wants; zero-initialize and set
+ * @vcpu_id to -1 for "all" (kvmdci_vm_select_parse() does that).
+ */
+struct kvmdci_vm_select {
+	uint64_t vm;     /* one struct kvm address, or 0 for any */
+	int64_t pid;     /* the VMs whose kvm->userspace_pid is this, or <= 0 for any */
+	int32_t vcpu_id; /* one vCPU id, or -1 for any (vCPU lists only) */
+	int32_t pad;
+	uint64_t reserved[2];
+};
+
+/**
+ * kvmdci_vm_select_parse - read a VM as people give it: a struct kvm address ("0x...", hex)
+ * or the pid of the process that created it (decimal).
+ * @arg: the text
+ * @sel: filled on success (any vCPU); untouched on failure
+ *
+ * Returns: 0, or -EINVAL for anything else (empty, trailing text, 0, negative, overflow).
+ * A pid beyond any real one is accepted: it then matches no VM.
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_select_parse(const char *arg, struct kvmdci_vm_select *sel);
+/**
+ * kvmdci_vm_select_vm - whether a VM is one @sel wants.
+ * @sel: the selection (NULL: all)
+ * @vm: the VM
+ *
+ * Returns: 1 or 0.
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_select_vm(const struct kvmdci_vm_select *sel, const struct kvmdci_vm_info *vm);
+/**
+ * kvmdci_vm_select_vcpu - whether a vCPU is one @sel wants (its VM and its id).
+ * @sel: the selection (NULL: all)
+ * @vcpu: the vCPU
+ *
+ * Returns: 1 or 0.
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_select_vcpu(const struct kvmdci_vm_select *sel, const struct kvmdci_vcpu_info *vcpu);
+
+/** struct kvmdci_vm_list - the VMs on kvm:vm_list a selection wants, read once. */
+struct kvmdci_vm_list;
+/**
+ * kvmdci_vm_list_new - read the VMs (kvmdci_kvm_vms(), the kernel's order) and keep those
+ * @sel wants; no cap beyond the kernel's list and the target's memory.
+ * @k: the kernel view
+ * @sel: the selection (NULL: all)
+ * @ret: the list, owned by the caller (kvmdci_vm_list_unref()); untouched on failure
+ *
+ * Returns: 0 (an empty list when nothing matched), or -errno when kvm:vm_list cannot be read.
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_list_new(struct kvmdci_kernel *k, const struct kvmdci_vm_select *sel,
+		       struct kvmdci_vm_list **ret);
+/**
+ * kvmdci_vm_list_ref - take a reference.
+ * @l: the list (NULL accepted)
+ *
+ * Returns: @l.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_vm_list *kvmdci_vm_list_ref(struct kvmdci_vm_list *l);
+/**
+ * kvmdci_vm_list_unref - drop a reference; the last frees the list.
+ * @l: the list (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_vm_list *kvmdci_vm_list_unref(struct kvmdci_vm_list *l);
+/**
+ * kvmdci_vm_list_count - number of VMs in the list.
+ * @l: the list
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_vm_list_count(const struct kvmdci_vm_list *l);
+/**
+ * kvmdci_vm_list_get - VM @i.
+ * @l: the list
+ * @i: 0 .. kvmdci_vm_list_count() - 1
+ *
+ * Returns: the VM (valid while @l lives), or NULL past the end.
+ *
+ * Since: 0.7
+ */
+const struct kvmdci_vm_info *kvmdci_vm_list_get(const struct kvmdci_vm_list *l, int i);
+
+/** struct kvmdci_vcpu_list - the vCPUs a selection wants, read once. */
+struct kvmdci_vcpu_list;
+/**
+ * kvmdci_vcpu_list_new - read every VM's vCPUs (kvmdci_kvm_vcpus() order) and keep those
+ * @sel wants; no cap beyond the kernel's lists and the target's memory.
+ * @k: the kernel view
+ * @sel: the selection (NULL: all)
+ * @ret: the list, owned by the caller (kvmdci_vcpu_list_unref()); untouched on failure
+ *
+ * Returns: 0 (an empty list when nothing matched), or -errno.
+ *
+ * Since: 0.7
+ */
+int kvmdci_vcpu_list_new(struct kvmdci_kernel *k, const struct kvmdci_vm_select *sel,
+			 struct kvmdci_vcpu_list **ret);
+/**
+ * kvmdci_vcpu_list_ref - take a reference.
+ * @l: the list (NULL accepted)
+ *
+ * Returns: @l.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_vcpu_list *kvmdci_vcpu_list_ref(struct kvmdci_vcpu_list *l);
+/**
+ * kvmdci_vcpu_list_unref - drop a reference; the last frees the list.
+ * @l: the list (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_vcpu_list *kvmdci_vcpu_list_unref(struct kvmdci_vcpu_list *l);
+/**
+ * kvmdci_vcpu_list_count - number of vCPUs in the list.
+ * @l: the list
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_vcpu_list_count(const struct kvmdci_vcpu_list *l);
+/**
+ * kvmdci_vcpu_list_get - vCPU @i.
+ * @l: the list
+ * @i: 0 .. kvmdci_vcpu_list_count() - 1
+ *
+ * Returns: the vCPU (valid while @l lives), or NULL past the end.
+ *
+ * Since: 0.7
+ */
+const struct kvmdci_vcpu_info *kvmdci_vcpu_list_get(const struct kvmdci_vcpu_list *l, int i);
+
 /** Register indexes into kvmdci_vcpu_state.regs (the kernel's VCPU_REGS_* order). */
 enum kvmdci_vcpu_reg {
 	KVMDCI_REG_RAX = 0, KVMDCI_REG_RCX, KVMDCI_REG_RDX, KVMDCI_REG_RBX,
@@ -1681,6 +1834,247 @@ struct kvmdci_exit_count {
  */
 int kvmdci_exits_counts(struct kvmdci_exits *e, struct kvmdci_exit_count *out, int max);
 
+/**
+ * KVMDCI_EXIT_CODE_UNREADABLE - the code a row of kvmdci_exits_counts() carries for hits
+ * whose exit reason could not be read (the capture failed at that stop). No vendor uses it:
+ * kvmdci_exit_reason_name() returns NULL for it.
+ *
+ * Since: 0.7
+ */
+#define KVMDCI_EXIT_CODE_UNREADABLE 0xfffffffffffffffeULL
+
+/* ---- exit counts aggregated (lib/kvm/exit-stats.c) ----------------------------------------- */
+
+/**
+ * struct kvmdci_exit_stats - exit counts summed per reason over a whole run, per VM and per
+ * vCPU, from the (vCPU, reason) rows of kvmdci_exits_counts(). Immutable once built.
+ */
+struct kvmdci_exit_stats;
+
+/** How rows are grouped in a struct kvmdci_exit_stats. */
+enum kvmdci_exit_scope {
+	KVMDCI_EXIT_SCOPE_ALL = 0, /* one group: every row */
+	KVMDCI_EXIT_SCOPE_VM,      /* one group per struct kvm */
+	KVMDCI_EXIT_SCOPE_VCPU     /* one group per struct kvm_vcpu */
+};
+
+/** One group of a struct kvmdci_exit_stats (kvmdci_exit_stats_group()). */
+struct kvmdci_exit_group {
+	uint64_t vm;      /* struct kvm * (VM and vCPU groups; 0 in the ALL group) */
+	uint64_t vcpu;    /* struct kvm_vcpu * (vCPU groups; 0 otherwise) */
+	int32_t vm_pid;   /* the VM's userspace pid as its first row says; -1 when unknown */
+	int32_t vcpu_id;  /* vCPU groups: the vCPU id, -1 when unknown; -1 otherwise */
+	uint64_t total;   /* exits counted in the group */
+	int32_t reasons;  /* distinct exit codes in the group */
+	int32_t pad;
+	uint64_t reserved[2];
+};
+
+/** One exit code of a group with its count (kvmdci_exit_stats_reason()). */
+struct kvmdci_exit_reason_count {
+	uint64_t code;  /* exit reason/code, or KVMDCI_EXIT_CODE_UNREADABLE */
+	uint64_t count;
+	uint64_t reserved[2];
+};
+
+/**
+ * kvmdci_exit_stats_new - aggregate rows of (vCPU, reason) counts.
+ * @rows: @n rows, as kvmdci_exits_counts() fills them; read only during the call
+ * @n: number of rows (0 gives an empty ALL group)
+ * @ret: the new object, one reference owned by the caller (kvmdci_exit_stats_unref());
+ *       untouched on failure
+ *
+ * Groups come in the order their first row appears in @rows; the reasons of a group are
+ * sorted by count, largest first, equal counts by code.
+ *
+ * Returns: 0, -EINVAL (@n < 0, or @rows NULL with @n > 0) or -ENOMEM.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exit_stats_new(const struct kvmdci_exit_count *rows, int n,
+			  struct kvmdci_exit_stats **ret);
+/**
+ * kvmdci_exits_stats - aggregate the counts of a tracing run as they are now (usually after
+ * kvmdci_exits_stop()).
+ * @e: the run
+ * @ret: the new object, owned by the caller; untouched on failure
+ *
+ * Returns: 0 or -ENOMEM.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exits_stats(struct kvmdci_exits *e, struct kvmdci_exit_stats **ret);
+/**
+ * kvmdci_exit_stats_ref - take a reference.
+ * @s: the object (NULL accepted)
+ *
+ * Returns: @s.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_exit_stats *kvmdci_exit_stats_ref(struct kvmdci_exit_stats *s);
+/**
+ * kvmdci_exit_stats_unref - drop a reference; the last one frees the object.
+ * @s: the object (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_exit_stats *kvmdci_exit_stats_unref(struct kvmdci_exit_stats *s);
+/**
+ * kvmdci_exit_stats_group_count - number of groups in @scope.
+ * @s: the object
+ * @scope: ALL (always 1), VM or VCPU
+ *
+ * Returns: the count, or -EINVAL for an unknown @scope.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exit_stats_group_count(const struct kvmdci_exit_stats *s, enum kvmdci_exit_scope scope);
+/**
+ * kvmdci_exit_stats_group - group @g of @scope.
+ * @s: the object
+ * @scope: ALL, VM or VCPU
+ * @g: 0 .. kvmdci_exit_stats_group_count() - 1
+ * @out: filled on success
+ *
+ * Returns: 0, -ERANGE past the end, -EINVAL for an unknown @scope.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exit_stats_group(const struct kvmdci_exit_stats *s, enum kvmdci_exit_scope scope, int g,
+			    struct kvmdci_exit_group *out);
+/**
+ * kvmdci_exit_stats_reason - reason @i of group @g of @scope (largest count first).
+ * @s: the object
+ * @scope: ALL, VM or VCPU
+ * @g: the group
+ * @i: 0 .. the group's reasons - 1
+ * @out: filled on success
+ *
+ * Returns: 0, -ERANGE when @g or @i is past the end, -EINVAL for an unknown @scope.
+ *
+ * Since: 0.7
+ */
+int kvmdci_exit_stats_reason(const struct kvmdci_exit_stats *s, enum kvmdci_exit_scope scope,
+			     int g, int i, struct kvmdci_exit_reason_count *out);
+
+/* ---- KVM's own counters over a window (lib/kvm/counters.c) -------------------------------- */
+
+/**
+ * struct kvmdci_counters - KVM's per-vCPU counters (struct kvm_vcpu_stat) read at the start
+ * and at the end of a run, without any breakpoint: kvmdci_counters_new() lists the vCPUs,
+ * kvmdci_counters_start() reads the counters and resumes the target, kvmdci_counters_stop()
+ * stops it and reads them again; the deltas then come by vCPU and counter. vCPUs are those
+ * listed at kvmdci_counters_new() (no cap beyond the target's memory).
+ */
+struct kvmdci_counters;
+
+/**
+ * kvmdci_counters_new - prepare a counters window on a stopped target.
+ * @k: the kernel view (a reference is taken)
+ * @ret: the new object, owned by the caller (kvmdci_counters_unref()); untouched on failure
+ *
+ * Returns: 0, or -errno when the counters' layout or the vCPU list cannot be read.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_new(struct kvmdci_kernel *k, struct kvmdci_counters **ret);
+/**
+ * kvmdci_counters_ref - take a reference.
+ * @c: the object (NULL accepted)
+ *
+ * Returns: @c.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_counters *kvmdci_counters_ref(struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_unref - drop a reference; the last frees the object (the target is left as
+ * it is: call kvmdci_counters_stop() first to stop it).
+ * @c: the object (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_counters *kvmdci_counters_unref(struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_start - read every vCPU's counters and resume the target.
+ * @c: the window (the target is stopped)
+ *
+ * Returns: 0, -EALREADY when started before, or -errno from the reads or the resume.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_start(struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_stop - stop the target and read every vCPU's counters again.
+ * @c: a started window
+ * @timeout_ms: how long to wait for the target to stop
+ *
+ * The target stays stopped (kvmdci_target_detach() lets it run).
+ *
+ * Returns: 0; -EINVAL when not started; -ETIMEDOUT (error "the target did not stop") or
+ * another -errno from the stop or the reads.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_stop(struct kvmdci_counters *c, int timeout_ms);
+/**
+ * kvmdci_counters_vcpu_count - number of vCPUs in the window.
+ * @c: the window
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_vcpu_count(const struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_vcpu - vCPU @i (in kvmdci_kvm_vcpus() order).
+ * @c: the window
+ * @i: 0 .. kvmdci_counters_vcpu_count() - 1
+ * @out: filled on success
+ *
+ * Returns: 0 or -ERANGE.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_vcpu(const struct kvmdci_counters *c, int i, struct kvmdci_vcpu_info *out);
+/**
+ * kvmdci_counters_count - number of counters per vCPU.
+ * @c: the window
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_count(const struct kvmdci_counters *c);
+/**
+ * kvmdci_counters_name - name of counter @i ("exits", "io_exits", ...).
+ * @c: the window
+ * @i: 0 .. kvmdci_counters_count() - 1
+ *
+ * Returns: the name (valid while @c lives), or NULL past the end.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_counters_name(const struct kvmdci_counters *c, int i);
+/**
+ * kvmdci_counters_delta - how much counter @counter grew over the window.
+ * @c: a stopped window
+ * @vcpu: the vCPU index, or -1 for the sum over every vCPU
+ * @counter: the counter index
+ * @delta: the end value less the start value
+ *
+ * Returns: 0, -ERANGE for an index past the end, -EINVAL when the window has not been stopped.
+ *
+ * Since: 0.7
+ */
+int kvmdci_counters_delta(const struct kvmdci_counters *c, int vcpu, int counter,
+			  uint64_t *delta);
+
 /* ---- VMX and SVM state (lib/kvm/vmx.c, svm.c, vmcs-fields.c, virt.c) --------------------- */
 
 /** VMCS field types: bits 11:10 of an encoding (Intel SDM vol. 3C, Appendix B). */
@@ -2074,6 +2468,186 @@ struct kvmdci_debug_interface {
  * Since: 0.4
  */
 void kvmdci_debug_interface_decode(uint64_t raw, struct kvmdci_debug_interface *out);
+
+/* ---- can this machine do Intel DCI? (lib/kvm/dci-probe.c) --------------------------------- */
+
+/**
+ * struct kvmdci_dci - what this machine says about Intel DCI debugging: CPUID.1:ECX[11] SDBG
+ * (IA32_DEBUG_INTERFACE exists), the MSR on every CPU (read through /dev/cpu/N/msr: root and
+ * the msr module) and the USB debug-class devices in sysfs (interface class 0xDC, xHCI DbC
+ * 1d6b:0010 or 1d6b:0011). Immutable once probed.
+ */
+struct kvmdci_dci;
+
+/** The verdict of a DCI probe (kvmdci_dci_state()). */
+enum kvmdci_dci_state {
+	KVMDCI_DCI_ENABLED = 0,  /* every readable CPU has enable = 1 */
+	KVMDCI_DCI_NOT_POSSIBLE, /* no SDBG: the CPU has no IA32_DEBUG_INTERFACE */
+	KVMDCI_DCI_UNKNOWN,      /* SDBG, but the MSR cannot be read here */
+	KVMDCI_DCI_LOCKED,       /* disabled and locked by firmware on some CPU */
+	KVMDCI_DCI_DISABLED      /* disabled, not locked: writing bit 0 enables it */
+};
+
+/** One CPU's IA32_DEBUG_INTERFACE (kvmdci_dci_cpu()). */
+struct kvmdci_dci_cpu {
+	int32_t cpu;
+	int32_t error; /* 0, or the errno of opening or reading /dev/cpu/N/msr */
+	struct kvmdci_debug_interface msr; /* decoded when @error is 0 */
+	uint64_t reserved[2];
+};
+
+/** One USB debug-class device (kvmdci_dci_usb()). */
+struct kvmdci_dci_usb {
+	const char *device; /* its sysfs name ("2-1", "2-1:1.0") */
+	const char *kind;   /* "debug-class interface (0xDC)", "xHCI DbC (1d6b:0010)", ... */
+	uint64_t reserved[2];
+};
+
+/**
+ * kvmdci_dci_probe - probe this machine (not a target) for Intel DCI.
+ * @root: prefix for /dev and /sys ("" or NULL: the real ones; a directory for tests)
+ * @ret: the result, owned by the caller (kvmdci_dci_unref()); untouched on failure
+ *
+ * CPUs are those sysconf(_SC_NPROCESSORS_CONF) counts; a CPU whose MSR cannot be read is
+ * listed with its errno.
+ *
+ * Returns: 0 or -ENOMEM.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_probe(const char *root, struct kvmdci_dci **ret);
+/**
+ * kvmdci_dci_ref - take a reference.
+ * @d: the probe (NULL accepted)
+ *
+ * Returns: @d.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_dci *kvmdci_dci_ref(struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_unref - drop a reference; the last frees the probe.
+ * @d: the probe (NULL accepted)
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.7
+ */
+struct kvmdci_dci *kvmdci_dci_unref(struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_cpu_vendor - the CPUID vendor string ("GenuineIntel", "AuthenticAMD").
+ * @d: the probe
+ *
+ * Returns: the string, valid while @d lives.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_dci_cpu_vendor(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_sdbg - whether CPUID.1:ECX[11] (SDBG) is set.
+ * @d: the probe
+ *
+ * Returns: 1 or 0.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_sdbg(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_cpu_count - number of CPUs probed.
+ * @d: the probe
+ *
+ * Returns: the count (>= 1).
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_cpu_count(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_cpu - CPU @i's MSR.
+ * @d: the probe
+ * @i: 0 .. kvmdci_dci_cpu_count() - 1
+ * @out: filled on success
+ *
+ * Returns: 0 or -ERANGE.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_cpu(const struct kvmdci_dci *d, int i, struct kvmdci_dci_cpu *out);
+/**
+ * kvmdci_dci_cpus_readable - number of CPUs whose MSR could be read.
+ * @d: the probe
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_cpus_readable(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_usb_dir - the sysfs directory the USB devices were looked for in
+ * (@root/sys/bus/usb/devices).
+ * @d: the probe
+ *
+ * Returns: the path, valid while @d lives.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_dci_usb_dir(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_usb_stack - whether that directory exists (a USB stack to look at).
+ * @d: the probe
+ *
+ * Returns: 1 or 0.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_usb_stack(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_usb_count - number of USB debug-class devices found.
+ * @d: the probe
+ *
+ * Returns: the count (>= 0).
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_usb_count(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_usb - USB debug-class device @i (directory order).
+ * @d: the probe
+ * @i: 0 .. kvmdci_dci_usb_count() - 1
+ * @out: filled on success; its strings are valid while @d lives
+ *
+ * Returns: 0 or -ERANGE.
+ *
+ * Since: 0.7
+ */
+int kvmdci_dci_usb(const struct kvmdci_dci *d, int i, struct kvmdci_dci_usb *out);
+/**
+ * kvmdci_dci_state - the verdict.
+ * @d: the probe
+ *
+ * Returns: the state.
+ *
+ * Since: 0.7
+ */
+enum kvmdci_dci_state kvmdci_dci_state(const struct kvmdci_dci *d);
+/**
+ * kvmdci_dci_state_name - a state as a word.
+ * @state: the state
+ *
+ * Returns: "enabled", "not_possible", "unknown", "locked", "disabled"; NULL for other values.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_dci_state_name(enum kvmdci_dci_state state);
+/**
+ * kvmdci_dci_verdict - the verdict for people: what is possible, what blocks it and what to
+ * do ("not possible: the debug interface is disabled and locked by firmware on ...").
+ * @d: the probe
+ *
+ * Returns: the sentence, valid while @d lives.
+ *
+ * Since: 0.7
+ */
+const char *kvmdci_dci_verdict(const struct kvmdci_dci *d);
 
 /* ---- call stacks and CPUs ------------------------------------------------------------------ */
 

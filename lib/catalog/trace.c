@@ -397,7 +397,6 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *sto
 		return 0;
 	st->reason = KVMDCI_STOP_BREAKPOINT;
 	st->addr = regs[0];
-	kvmdci_kernel_note_stop(tr->k, st);
 	tr->nmemo = 0; /* a new hit: what the memo holds is from the last one */
 	tr->memo_on = !tr->no_plan;
 	if (te->has_when) {
@@ -436,8 +435,6 @@ static int on_stop(void *data, struct kvmdci_stop *st, bool final)
 	if (r < 0)
 		return r;
 	if (final) {
-		if (r == 0)
-			kvmdci_kernel_note_stop(tr->k, st); /* not a hit: the kernel view picks its reader */
 		return r ? TARGET_STOP_HIT : 0;
 	}
 	if (r == 0)

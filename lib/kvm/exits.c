@@ -33,7 +33,7 @@
 
 #define MAX_VCPU_SLOTS 1024
 #define COUNT_SLOTS 8192
-#define CODE_UNREADABLE 0xfffffffffffffffeULL
+#define CODE_UNREADABLE KVMDCI_EXIT_CODE_UNREADABLE
 
 struct vcpu_slot {
 	uint64_t vcpu;
@@ -438,7 +438,6 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st)
 					{ v->vcpu + e->pre_off, e->pre_buf, e->pre_len, 0 },
 				};
 				int r;
-				kvmdci_kernel_note_stop(e->k, st);
 				/* the counter and the capture's first load in one round trip */
 				if ((r = kernel_read_many(e->k, rq, e->pre_ok ? 2 : 1)) < 0)
 					return r;
@@ -471,8 +470,6 @@ static int on_watch_stop(void *data, struct kvmdci_stop *st, bool final)
 
 	if (r < 0)
 		return r;
-	if (final && r == 0)
-		kvmdci_kernel_note_stop(e->k, st); /* not a hit: the kernel view picks its reader */
 	if (e->limit && e->total >= e->limit)
 		return (r ? TARGET_STOP_HIT : 0) | TARGET_STOP_HOLD; /* no exit races the stop */
 	return r ? TARGET_STOP_HIT : 0;

@@ -399,19 +399,19 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 /* vCPUs that KVM says are in guest mode, by physical CPU (bit per CPU, first 64). */
 static uint64_t vcpus_in_guest(struct kvmdci_kernel *k)
 {
-	struct kvmdci_vcpu_info *vi = calloc(1024, sizeof(*vi));
+	struct kvmdci_vcpu_list *l = NULL;
+	const struct kvmdci_vcpu_info *vi;
 	uint64_t mask = 0;
 
-	if (!vi)
+	if (kvmdci_vcpu_list_new(k, NULL, &l) < 0)
 		return 0;
-	int n = kvmdci_kvm_vcpus(k, vi, 1024);
-	for (int i = 0; i < n && i < 1024; i++) {
+	for (int i = 0; (vi = kvmdci_vcpu_list_get(l, i)); i++) {
 		struct kvmdci_vcpu_state s;
-		if (kvmdci_kvm_vcpu_state(k, vi[i].vcpu, &s) == 0 && s.mode == IN_GUEST_MODE &&
+		if (kvmdci_kvm_vcpu_state(k, vi->vcpu, &s) == 0 && s.mode == IN_GUEST_MODE &&
 		    s.cpu >= 0 && s.cpu < 64)
 			mask |= 1ull << s.cpu;
 	}
-	free(vi);
+	kvmdci_vcpu_list_unref(l);
 	return mask;
 }
 

@@ -46,8 +46,15 @@ int target_run(struct kvmdci_target *t, int timeout_ms, target_stop_fn fn, void 
 			return r < 0 ? r : hits; /* the deadline, or a signal */
 		if (stop_is_gone(&st))
 			return -EPIPE;
-		if ((act = fn(data, &st, false)) < 0)
+		/* hand over the target's own record of the stop: a callback that recognises a
+		 * breakpoint (by rip) tells the kernel view too, which picks that CPU to read */
+		struct kvmdci_stop *rec = target_stop_record(t);
+		if (rec)
+			st = *rec;
+		if ((act = fn(data, rec ? rec : &st, false)) < 0)
 			return act;
+		if (rec)
+			st = *rec;
 		if (act & TARGET_STOP_HIT)
 			hits++;
 		if (act & TARGET_STOP_HOLD)
@@ -70,7 +77,8 @@ int target_run_halt(struct kvmdci_target *t, target_stop_fn fn, void *data)
 		return r;
 	if (stop_is_gone(&st))
 		return -EPIPE;
-	return fn(data, &st, true);
+	struct kvmdci_stop *rec = target_stop_record(t);
+	return fn(data, rec ? rec : &st, true);
 }
 
 int target_run_rearm(struct kvmdci_target *t, target_stop_fn fn, void *data, bool armed,

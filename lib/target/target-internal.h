@@ -61,6 +61,9 @@ uint64_t target_generation(struct kvmdci_target *t);
 /* The last stop kvmdci_target_wait() reported, and in @gen the generation that began with it
  * (later moves of the generation, a step or a resume, do not clear it); NULL before any. */
 const struct kvmdci_stop *target_last_stop(struct kvmdci_target *t, uint64_t *gen);
+/* The last stop as the target keeps it, for the run loop to hand over: what the caller learns
+ * about it (a breakpoint recognised by its rip) is then what the kernel view sees. */
+struct kvmdci_stop *target_stop_record(struct kvmdci_target *t);
 /* Can the target run (a live stub)? Dumps and /proc/kcore cannot. */
 bool target_has_run_control(struct kvmdci_target *t);
 /* Stop a running target (interrupt, wait up to 3 s; lib/target/run.c). Returns 1 with the stop in @st (maybe a

@@ -21,6 +21,11 @@ uint64_t target_generation(struct kvmdci_target *t)
 	return t->generation;
 }
 
+struct kvmdci_stop *target_stop_record(struct kvmdci_target *t)
+{
+	return t->last_stop_gen ? &t->last_stop : NULL;
+}
+
 const struct kvmdci_stop *target_last_stop(struct kvmdci_target *t, uint64_t *gen)
 {
 	*gen = t->last_stop_gen;

@@ -14,3 +14,5 @@ Suite *catalog_suite(void);
 Suite *unwind_suite(void);
 Suite *vmcs_suite(void);
 Suite *transport_suite(void);
+Suite *dci_suite(void);
+Suite *select_suite(void);

@@ -15,6 +15,8 @@ int main(void)
 	srunner_add_suite(sr, catalog_suite());
 	srunner_add_suite(sr, unwind_suite());
 	srunner_add_suite(sr, vmcs_suite());
+	srunner_add_suite(sr, dci_suite());
+	srunner_add_suite(sr, select_suite());
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);
 	srunner_free(sr);
