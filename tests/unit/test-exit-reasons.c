@@ -48,7 +48,7 @@ START_TEST(vmx_matches_kernel)
 }
 END_TEST
 
-Suite *exit_reasons_suite(void)
+static Suite *exit_reasons_suite(void)
 {
 	Suite *s = suite_create("exit-reasons");
 	TCase *tc = tcase_create("tables");
@@ -57,3 +57,4 @@ Suite *exit_reasons_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(exit_reasons_suite);
