@@ -22,14 +22,16 @@ static const char *const op_names[] = { "REG", "CONST", "ADD", "LOAD", "BITS",
 
 int main(int argc, char **argv)
 {
-	struct kvmdci_kernel k = { 0 };
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_ctx *ctx = NULL;
+	enum ktypes_source source = KTYPES_AUTO;
 	static const char *const mods[][2] = { { "kvm", "kvm.ko" },
 					       { "kvm_amd", "kvm-amd.ko" },
 					       { "kvm_intel", "kvm-intel.ko" } };
 	int status = 0;
 
 	if (argc > 1 && !strcmp(argv[1], "--dwarf")) {
-		k.types.source = KTYPES_DWARF;
+		source = KTYPES_DWARF;
 		argv++;
 		argc--;
 	}
@@ -37,14 +39,14 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: btf-probe [--dwarf] VMLINUX MODDIR QUERY...\n");
 		return 2;
 	}
-	if (kvmdci_ctx_new(&k.ctx) < 0)
+	if (kvmdci_ctx_new(&ctx) < 0)
 		return 1;
-	if (ktypes_load_vmlinux(k.ctx, &k.types, argv[1]) < 0)
+	if (kernel_new_types_only(ctx, argv[1], source, &k) < 0)
 		goto fail;
 	for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
 		char path[1024];
 		snprintf(path, sizeof(path), "%s/%s", argv[2], mods[i][1]);
-		if (ktypes_add_module(k.ctx, &k.types, mods[i][0], path) < 0)
+		if (kernel_add_module_types(k, mods[i][0], path) < 0)
 			goto fail;
 	}
 	for (int a = 3; a < argc; a++) {
@@ -53,7 +55,7 @@ int main(int argc, char **argv)
 		if (!strcmp(kind, "expr")) {
 			struct expr_prog prog;
 			char err[512];
-			if (expr_compile(&k, argv[a] + 5, &prog, err, sizeof(err)) < 0) {
+			if (expr_compile(k, argv[a] + 5, &prog, err, sizeof(err)) < 0) {
 				printf("error %s\n", err);
 			} else {
 				for (int i = 0; i < prog.n; i++)
@@ -74,11 +76,11 @@ int main(int argc, char **argv)
 		if (!strcmp(kind, "size")) {
 			struct btf *btf;
 			int32_t id;
-			if (kernel_type(&k, strcmp(mod, "-") ? mod : NULL, type, &btf, &id) < 0)
+			if (kernel_type(k, strcmp(mod, "-") ? mod : NULL, type, &btf, &id) < 0)
 				printf("missing\n");
 			else
 				printf("%ld\n", ktypes_size(btf, id));
-		} else if (kernel_member(&k, strcmp(mod, "-") ? mod : NULL, type, path, &loc) < 0) {
+		} else if (kernel_member(k, strcmp(mod, "-") ? mod : NULL, type, path, &loc) < 0) {
 			printf("missing\n");
 		} else {
 			printf("%llu %u %u\n", (unsigned long long)loc.bit_offset, loc.bitfield_size,
@@ -86,11 +88,11 @@ int main(int argc, char **argv)
 		}
 		free(q);
 	}
-	ktypes_free(&k.types);
-	kvmdci_ctx_unref(k.ctx);
+	kvmdci_kernel_unref(k);
+	kvmdci_ctx_unref(ctx);
 	return status;
 fail:
-	ktypes_free(&k.types);
-	kvmdci_ctx_unref(k.ctx);
+	kvmdci_kernel_unref(k);
+	kvmdci_ctx_unref(ctx);
 	return 1;
 }

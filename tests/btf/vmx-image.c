@@ -31,7 +31,8 @@
 #define NCPU 3
 
 static uint8_t *mem;
-static struct kvmdci_kernel k;
+static struct kvmdci_ctx *ctx;
+static struct kvmdci_kernel *k; /* types only: kvm-intel.ko's and kvm-amd.ko's */
 static int failed, passed;
 static const char *kvm_sym;
 
@@ -90,14 +91,14 @@ static int f_in_guest(void *data, int cpu, char *why, size_t len)
 	return 0;
 }
 
-static const struct virt_env env = { .k = &k, .read = f_read, .symbol = f_symbol, .reg = f_reg,
+static struct virt_env env = { .read = f_read, .symbol = f_symbol, .reg = f_reg,
 				     .in_guest = f_in_guest, .ncpus = NCPU };
 
 /* Place @val (@size bytes from type info) at member @path of @type at @addr. */
 static void put(const char *mod, const char *type, uint64_t addr, const char *path, uint64_t val)
 {
 	struct ktypes_loc loc;
-	if (kernel_member(&k, mod, type, path, &loc) < 0) {
+	if (kernel_member(k, mod, type, path, &loc) < 0) {
 		check(path, false, "no member in type info");
 		return;
 	}
@@ -116,7 +117,7 @@ static void put(const char *mod, const char *type, uint64_t addr, const char *pa
 static uint64_t member_off(const char *mod, const char *type, const char *path)
 {
 	struct ktypes_loc loc;
-	if (kernel_member(&k, mod, type, path, &loc) < 0)
+	if (kernel_member(k, mod, type, path, &loc) < 0)
 		return UINT64_MAX;
 	return loc.bit_offset / 8;
 }
@@ -125,8 +126,8 @@ static int kvm_reg(const char *name)
 {
 	struct btf *btf;
 	int32_t id;
-	if (kernel_type(&k, "kvm", "enum kvm_reg", &btf, &id) < 0 &&
-	    kernel_type(&k, NULL, "enum kvm_reg", &btf, &id) < 0)
+	if (kernel_type(k, "kvm", "enum kvm_reg", &btf, &id) < 0 &&
+	    kernel_type(k, NULL, "enum kvm_reg", &btf, &id) < 0)
 		return -1;
 	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
 	const struct btf_enum *e = btf_enum(t);
@@ -189,7 +190,7 @@ static void test_vcpu(void)
 	/* the union's flag bits are where the SDM (and our names) put them */
 	uint64_t o = member_off(M, "union vmx_exit_reason", "enclave_mode");
 	struct ktypes_loc loc;
-	kernel_member(&k, M, "union vmx_exit_reason", "failed_vmentry", &loc);
+	kernel_member(k, M, "union vmx_exit_reason", "failed_vmentry", &loc);
 	check("union vmx_exit_reason bits match the SDM names", o == UINT64_MAX ||
 	      loc.bit_offset == 31, "failed_vmentry at bit %llu",
 	      (unsigned long long)loc.bit_offset);
@@ -277,7 +278,7 @@ static void test_ownership(void)
 	uint64_t mptr = MASK;
 	struct btf *btf;
 	int32_t id;
-	bool is_ptr = kernel_type(&k, NULL, "cpumask_var_t", &btf, &id) == 0 &&
+	bool is_ptr = kernel_type(k, NULL, "cpumask_var_t", &btf, &id) == 0 &&
 		      btf_is_ptr(btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id)));
 	memcpy(mem + (MASK_PTR - BASE), is_ptr ? &mptr : &mask, 8);
 	memcpy(mem + (MASK - BASE), &mask, 8);
@@ -373,12 +374,13 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	kvm_sym = argv[3];
-	if (kvmdci_ctx_new(&k.ctx) < 0 || ktypes_load_vmlinux(k.ctx, &k.types, argv[1]) < 0)
+	if (kvmdci_ctx_new(&ctx) < 0 || kernel_new_types_only(ctx, argv[1], KTYPES_AUTO, &k) < 0)
 		return 1;
+	env.k = k;
 	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
 		char path[1024];
 		snprintf(path, sizeof(path), "%s/%s", argv[2], mods[i][1]);
-		if (ktypes_add_module(k.ctx, &k.types, mods[i][0], path) < 0)
+		if (kernel_add_module_types(k, mods[i][0], path) < 0)
 			return 1;
 	}
 	mem = calloc(1, MEM);
@@ -388,8 +390,8 @@ int main(int argc, char **argv)
 	memset(mem, 0, MEM);
 	test_vmcb();
 	free(mem);
-	ktypes_free(&k.types);
-	kvmdci_ctx_unref(k.ctx);
+	kvmdci_kernel_unref(k);
+	kvmdci_ctx_unref(ctx);
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -209,7 +209,8 @@ static int f_in_guest(void *data, int cpu, char *why, size_t len)
 
 START_TEST(ownership_verdicts)
 {
-	struct kvmdci_kernel k = { 0 };
+	struct kvmdci_ctx *ctx;
+	struct kvmdci_kernel *k;
 	struct fake *f = calloc(1, sizeof(*f));
 	struct kvmdci_cpu_virt c[NCPU];
 	struct virt_env e = { .read = f_read, .symbol = f_symbol, .reg = f_reg,
@@ -223,8 +224,10 @@ START_TEST(ownership_verdicts)
 		{ 0, 0, 1, 1, KVMDCI_VIRT_KVM }, /* in a guest: registers not believed */
 	};
 
-	ck_assert_int_eq(kvmdci_ctx_new(&k.ctx), 0);
-	e.k = &k;
+	ck_assert_int_eq(kvmdci_ctx_new(&ctx), 0);
+	/* no types at all: the verdicts come from registers and the per-CPU flag alone */
+	ck_assert_int_eq(kernel_new_types_only(ctx, NULL, KTYPES_AUTO, &k), 0);
+	e.k = k;
 	for (int i = 0; i < NCPU; i++) {
 		uint64_t off = 0x2000 + 0x1000 * (uint64_t)i;
 		memcpy(f->mem + PCPU_OFFSETS + 8 * i, &off, 8);
@@ -252,7 +255,8 @@ START_TEST(ownership_verdicts)
 	ck_assert_int_eq(c[4].owner, KVMDCI_VIRT_UNKNOWN);
 	ck_assert_ptr_nonnull(strstr(c[4].reason, "no CR4"));
 	ck_assert_str_eq(kvmdci_virt_owner_name(KVMDCI_VIRT_FOREIGN), "foreign");
-	kvmdci_ctx_unref(k.ctx);
+	kvmdci_kernel_unref(k);
+	kvmdci_ctx_unref(ctx);
 	free(f);
 }
 END_TEST
