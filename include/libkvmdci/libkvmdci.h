@@ -376,7 +376,7 @@ struct kvmdci_vcpu_state {
 int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 			  struct kvmdci_vcpu_state *out);
 /** kvmdci_vcpu_reg_name - "rax" ... "rip", "cr0", "cr3", "cr4", "efer"; NULL out of range. */
-const char *kvmdci_vcpu_reg_name(int reg);
+const char *kvmdci_vcpu_reg_name(enum kvmdci_vcpu_reg reg);
 /** kvmdci_vcpu_mode_name - "outside_guest", "in_guest", "exiting_guest", "reading_spt". */
 const char *kvmdci_vcpu_mode_name(int mode);
 
@@ -458,7 +458,7 @@ const char *kvmdci_io_bus_name(int bus);
  * kvmdci_io_dev_kind_name - "pic_master", "pic_slave", "pic_elcr", "pit", "speaker",
  * "ioapic", "ioeventfd", "coalesced_mmio", "unknown".
  */
-const char *kvmdci_io_dev_kind_name(int kind);
+const char *kvmdci_io_dev_kind_name(enum kvmdci_io_dev_kind kind);
 
 /* ---- catalog ------------------------------------------------------------------------------ */
 
@@ -704,9 +704,9 @@ int kvmdci_vmcs_field_count(void);
 /** kvmdci_vmcs_field_at - field @i of the table, sorted by encoding; -ERANGE past the end. */
 int kvmdci_vmcs_field_at(int i, struct kvmdci_vmcs_field *out);
 /** kvmdci_vmcs_type_name - "control", "exit_info", "guest", "host"; NULL otherwise. */
-const char *kvmdci_vmcs_type_name(int type);
+const char *kvmdci_vmcs_type_name(enum kvmdci_vmcs_type type);
 /** kvmdci_vmcs_width_name - "16", "64", "32", "natural"; NULL otherwise. */
-const char *kvmdci_vmcs_width_name(int width);
+const char *kvmdci_vmcs_width_name(enum kvmdci_vmcs_width width);
 
 /** A named value read from a structure in memory (vmcs12 or VMCB fields). */
 struct kvmdci_field {
@@ -883,7 +883,7 @@ struct kvmdci_cpu_virt {
  */
 int kvmdci_kvm_cpu_virt(struct kvmdci_kernel *k, struct kvmdci_cpu_virt *out, int max);
 /** kvmdci_virt_owner_name - "unknown", "off", "kvm", "foreign", "inconsistent". */
-const char *kvmdci_virt_owner_name(int owner);
+const char *kvmdci_virt_owner_name(enum kvmdci_virt_owner owner);
 
 /** IA32_DEBUG_INTERFACE (MSR 0xC80) decoded. */
 struct kvmdci_debug_interface {
@@ -964,7 +964,7 @@ int kvmdci_unwind_regs(struct kvmdci_unwinder *u, uint64_t ip, uint64_t sp, uint
  */
 int kvmdci_unwind_task(struct kvmdci_unwinder *u, uint64_t task, struct kvmdci_stack *out);
 /** kvmdci_unwind_end_name - "end of stack", "user mode", "bad ORC entry", ... */
-const char *kvmdci_unwind_end_name(int end);
+const char *kvmdci_unwind_end_name(enum kvmdci_unwind_end end);
 /**
  * kvmdci_kernel_symbolize - "module!function+0xoff" for a kernel address ("vmlinux!" for the
  * kernel image) into @buf. -ENOENT when no symbol covers it (then @buf holds "0x...").
@@ -1006,7 +1006,7 @@ struct kvmdci_cpu_info {
 int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu, struct kvmdci_cpu_info *info,
 		      struct kvmdci_stack *stack);
 /** kvmdci_cpu_mode_name - "kernel", "user", "guest", "unknown". */
-const char *kvmdci_cpu_mode_name(int mode);
+const char *kvmdci_cpu_mode_name(enum kvmdci_cpu_mode mode);
 
 /** A task as read from its struct task_struct. */
 struct kvmdci_task_info {

@@ -358,7 +358,7 @@ KVMDCI_EXPORT struct kvmdci_unwinder *kvmdci_unwinder_unref(struct kvmdci_unwind
 	return NULL;
 }
 
-KVMDCI_EXPORT const char *kvmdci_unwind_end_name(int end)
+KVMDCI_EXPORT const char *kvmdci_unwind_end_name(enum kvmdci_unwind_end end)
 {
 	static const char *const names[] = {
 		[KVMDCI_UNWIND_END_OF_STACK] = "end of stack",
@@ -680,7 +680,7 @@ KVMDCI_EXPORT int kvmdci_kernel_task_find(struct kvmdci_kernel *k, int pid, uint
 
 /* ---- CPUs ---- */
 
-KVMDCI_EXPORT const char *kvmdci_cpu_mode_name(int mode)
+KVMDCI_EXPORT const char *kvmdci_cpu_mode_name(enum kvmdci_cpu_mode mode)
 {
 	switch (mode) {
 	case KVMDCI_CPU_KERNEL:

@@ -66,7 +66,7 @@ KVMDCI_EXPORT const char *kvmdci_io_bus_name(int bus)
 	return bus >= 0 && bus < (int)ARRAY_SIZE(bus_names) ? bus_names[bus] : NULL;
 }
 
-KVMDCI_EXPORT const char *kvmdci_io_dev_kind_name(int kind)
+KVMDCI_EXPORT const char *kvmdci_io_dev_kind_name(enum kvmdci_io_dev_kind kind)
 {
 	return kind >= 0 && kind < (int)ARRAY_SIZE(kind_names) ? kind_names[kind] : "unknown";
 }

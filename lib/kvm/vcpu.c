@@ -29,7 +29,7 @@ static const char *const reg_names[KVMDCI_NR_REGS] = {
 	"r11", "r12", "r13", "r14", "r15", "rip", "cr0", "cr3", "cr4", "efer",
 };
 
-KVMDCI_EXPORT const char *kvmdci_vcpu_reg_name(int reg)
+KVMDCI_EXPORT const char *kvmdci_vcpu_reg_name(enum kvmdci_vcpu_reg reg)
 {
 	return reg >= 0 && reg < KVMDCI_NR_REGS ? reg_names[reg] : NULL;
 }

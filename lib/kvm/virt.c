@@ -201,7 +201,7 @@ int virt_struct_fields(const struct virt_env *e, const char *module, const char 
 
 /* ---- per-CPU ownership ---- */
 
-KVMDCI_EXPORT const char *kvmdci_virt_owner_name(int owner)
+KVMDCI_EXPORT const char *kvmdci_virt_owner_name(enum kvmdci_virt_owner owner)
 {
 	static const char *const n[] = { "unknown", "off", "kvm", "foreign", "inconsistent" };
 	return owner >= 0 && owner < (int)ARRAY_SIZE(n) ? n[owner] : "unknown";
