@@ -196,6 +196,13 @@ int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files
 		       struct kvmdci_kernel **ret);
 /** kvmdci_kernel_unref - drop a reference. NULL is accepted; returns NULL. */
 struct kvmdci_kernel *kvmdci_kernel_unref(struct kvmdci_kernel *k);
+/**
+ * kvmdci_kernel_ref - take a reference on @k: each reference is dropped with
+ * kvmdci_kernel_unref(). NULL is accepted.
+ * Returns: @k.
+ * Since: 0.7
+ */
+struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k);
 /** kvmdci_kernel_get_target - the target (no new reference). */
 struct kvmdci_target *kvmdci_kernel_get_target(struct kvmdci_kernel *k);
 /** kvmdci_kernel_kaslr_offset - virtual KASLR offset found on the target. */
@@ -295,12 +302,30 @@ int kvmdci_kvm_vcpus(struct kvmdci_kernel *k, struct kvmdci_vcpu_info *out, int 
 struct kvmdci_vcpu_stats_layout;
 /**
  * kvmdci_kvm_vcpu_stats_layout - find every 64-bit counter of struct kvm_vcpu_stat (nested
- * structs such as "generic" flattened) in the type info. Free with
- * kvmdci_kvm_vcpu_stats_layout_free().
+ * structs such as "generic" flattened) in the type info. Drop with
+ * kvmdci_kvm_vcpu_stats_layout_unref().
  */
 int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k, struct kvmdci_vcpu_stats_layout **ret);
-/** kvmdci_kvm_vcpu_stats_layout_free - free a layout. */
+/**
+ * kvmdci_kvm_vcpu_stats_layout_free - the same as kvmdci_kvm_vcpu_stats_layout_unref() (the
+ * name of 0.1, kept for the programs that use it).
+ */
 void kvmdci_kvm_vcpu_stats_layout_free(struct kvmdci_vcpu_stats_layout *l);
+/**
+ * kvmdci_kvm_vcpu_stats_layout_ref - take a reference on @l. NULL is accepted.
+ * Returns: @l.
+ * Since: 0.7
+ */
+struct kvmdci_vcpu_stats_layout *
+kvmdci_kvm_vcpu_stats_layout_ref(struct kvmdci_vcpu_stats_layout *l);
+/**
+ * kvmdci_kvm_vcpu_stats_layout_unref - drop a reference; the last frees the layout. NULL is
+ * accepted.
+ * Returns: NULL.
+ * Since: 0.7
+ */
+struct kvmdci_vcpu_stats_layout *
+kvmdci_kvm_vcpu_stats_layout_unref(struct kvmdci_vcpu_stats_layout *l);
 /** kvmdci_kvm_vcpu_stats_count - number of counters. */
 int kvmdci_kvm_vcpu_stats_count(const struct kvmdci_vcpu_stats_layout *l);
 /** kvmdci_kvm_vcpu_stats_name - name of counter @i ("exits", "io_exits", ...). */
@@ -468,8 +493,18 @@ struct kvmdci_catalog;
  * NULL loads $KVMDCI_CATALOG or the installed catalog directory.
  */
 int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path, struct kvmdci_catalog **ret);
-/** kvmdci_catalog_unref - free a catalog. NULL is accepted; returns NULL. */
+/**
+ * kvmdci_catalog_unref - drop a reference; the last frees the catalog. NULL is accepted;
+ * returns NULL.
+ */
 struct kvmdci_catalog *kvmdci_catalog_unref(struct kvmdci_catalog *cat);
+/**
+ * kvmdci_catalog_ref - take a reference on @cat: each reference is dropped with
+ * kvmdci_catalog_unref(). NULL is accepted.
+ * Returns: @cat.
+ * Since: 0.7
+ */
+struct kvmdci_catalog *kvmdci_catalog_ref(struct kvmdci_catalog *cat);
 /** kvmdci_catalog_count - number of entries. */
 int kvmdci_catalog_count(struct kvmdci_catalog *cat);
 /** kvmdci_catalog_entry_name - name of entry @i, or NULL. */
@@ -536,11 +571,24 @@ struct kvmdci_hit {
 /** Called for each hit; return < 0 to stop polling. */
 typedef int (*kvmdci_hit_fn)(struct kvmdci_trace *tr, const struct kvmdci_hit *hit, void *data);
 
-/** kvmdci_trace_new - a tracer of catalog entries on the kernel's target. */
+/**
+ * kvmdci_trace_new - a tracer of catalog entries on the kernel's target. Takes a reference on
+ * @k and on @cat.
+ */
 int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
 		     struct kvmdci_trace **ret);
-/** kvmdci_trace_unref - free (call kvmdci_trace_stop first). NULL accepted; returns NULL. */
+/**
+ * kvmdci_trace_unref - drop a reference; the last frees the tracer (call kvmdci_trace_stop
+ * first). NULL accepted; returns NULL.
+ */
 struct kvmdci_trace *kvmdci_trace_unref(struct kvmdci_trace *tr);
+/**
+ * kvmdci_trace_ref - take a reference on @tr: each reference is dropped with
+ * kvmdci_trace_unref(). NULL is accepted.
+ * Returns: @tr.
+ * Since: 0.7
+ */
+struct kvmdci_trace *kvmdci_trace_ref(struct kvmdci_trace *tr);
 /**
  * kvmdci_trace_add - trace entry @name, reporting only hits where @when (a capture
  * expression, or NULL) is non-zero. Resolves and compiles everything now. Returns the entry's
@@ -580,12 +628,23 @@ enum kvmdci_trigger {
 
 /**
  * kvmdci_exits_new - prepare exit tracing: resolves the catalog's exit entry for the loaded
- * vendor module and compiles its exit-reason capture against the target's types.
+ * vendor module and compiles its exit-reason capture against the target's types. Takes a
+ * reference on @k and on @cat.
  */
 int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
 		     enum kvmdci_trigger trigger, struct kvmdci_exits **ret);
-/** kvmdci_exits_unref - free (call kvmdci_exits_stop first). NULL accepted; returns NULL. */
+/**
+ * kvmdci_exits_unref - drop a reference; the last frees the exit tracer (call
+ * kvmdci_exits_stop first). NULL accepted; returns NULL.
+ */
 struct kvmdci_exits *kvmdci_exits_unref(struct kvmdci_exits *e);
+/**
+ * kvmdci_exits_ref - take a reference on @e: each reference is dropped with
+ * kvmdci_exits_unref(). NULL is accepted.
+ * Returns: @e.
+ * Since: 0.7
+ */
+struct kvmdci_exits *kvmdci_exits_ref(struct kvmdci_exits *e);
 /** kvmdci_exits_trigger_description - what trigger is used and why, for people. */
 const char *kvmdci_exits_trigger_description(struct kvmdci_exits *e);
 /** kvmdci_exits_trigger - the trigger chosen. */
@@ -949,8 +1008,18 @@ struct kvmdci_stack {
  * type info. Takes a reference on @k.
  */
 int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unwinder **ret);
-/** kvmdci_unwinder_unref - free. NULL is accepted; returns NULL. */
+/**
+ * kvmdci_unwinder_unref - drop a reference; the last frees the unwinder. NULL is accepted;
+ * returns NULL.
+ */
 struct kvmdci_unwinder *kvmdci_unwinder_unref(struct kvmdci_unwinder *u);
+/**
+ * kvmdci_unwinder_ref - take a reference on @u: each reference is dropped with
+ * kvmdci_unwinder_unref(). NULL is accepted.
+ * Returns: @u.
+ * Since: 0.7
+ */
+struct kvmdci_unwinder *kvmdci_unwinder_ref(struct kvmdci_unwinder *u);
 /**
  * kvmdci_unwind_regs - unwind from an exact instruction pointer, stack and frame pointer (a
  * stopped CPU's rip, rsp, rbp). Returns 0 with @out filled, however the unwind ended.

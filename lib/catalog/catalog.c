@@ -186,6 +186,7 @@ KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
 		free(cat);
 		return -ENOMEM;
 	}
+	cat->refcount = 1;
 	cat->ctx = kvmdci_ctx_ref(ctx);
 	if (stat(path, &st) < 0) {
 		r = -errno;
@@ -202,9 +203,16 @@ KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
 	return 0;
 }
 
+KVMDCI_EXPORT struct kvmdci_catalog *kvmdci_catalog_ref(struct kvmdci_catalog *cat)
+{
+	if (cat)
+		cat->refcount++;
+	return cat;
+}
+
 KVMDCI_EXPORT struct kvmdci_catalog *kvmdci_catalog_unref(struct kvmdci_catalog *cat)
 {
-	if (!cat)
+	if (!cat || --cat->refcount > 0)
 		return NULL;
 	for (int i = 0; i < cat->n; i++)
 		json_decref(cat->entries[i]);

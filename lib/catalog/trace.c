@@ -42,6 +42,7 @@ struct trace_entry {
 };
 
 struct kvmdci_trace {
+	int refcount;
 	struct kvmdci_ctx *ctx;
 	struct kvmdci_kernel *k;
 	struct kvmdci_target *t;
@@ -227,10 +228,11 @@ KVMDCI_EXPORT int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 
 	if (!tr)
 		return -ENOMEM;
+	tr->refcount = 1;
 	tr->ctx = kvmdci_ctx_ref(k->ctx);
 	tr->k = kvmdci_kernel_ref(k);
 	tr->t = k->target;
-	tr->cat = cat;
+	tr->cat = kvmdci_catalog_ref(cat);
 	tr->regs[tr->nregs++] = "rip";
 	const char *e = getenv("KVMDCI_READ_PLAN");
 	tr->no_plan = e && !strcmp(e, "0");
@@ -238,10 +240,18 @@ KVMDCI_EXPORT int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	return 0;
 }
 
+KVMDCI_EXPORT struct kvmdci_trace *kvmdci_trace_ref(struct kvmdci_trace *tr)
+{
+	if (tr)
+		tr->refcount++;
+	return tr;
+}
+
 KVMDCI_EXPORT struct kvmdci_trace *kvmdci_trace_unref(struct kvmdci_trace *tr)
 {
-	if (!tr)
+	if (!tr || --tr->refcount > 0)
 		return NULL;
+	kvmdci_catalog_unref(tr->cat);
 	kvmdci_kernel_unref(tr->k);
 	kvmdci_ctx_unref(tr->ctx);
 	free(tr);

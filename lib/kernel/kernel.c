@@ -1093,7 +1093,7 @@ KVMDCI_EXPORT int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const cha
 	return 0;
 }
 
-struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k)
+KVMDCI_EXPORT struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k)
 {
 	if (k)
 		k->refcount++;

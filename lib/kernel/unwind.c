@@ -346,6 +346,13 @@ KVMDCI_EXPORT int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unw
 	return 0;
 }
 
+KVMDCI_EXPORT struct kvmdci_unwinder *kvmdci_unwinder_ref(struct kvmdci_unwinder *u)
+{
+	if (u)
+		u->refcount++;
+	return u;
+}
+
 KVMDCI_EXPORT struct kvmdci_unwinder *kvmdci_unwinder_unref(struct kvmdci_unwinder *u)
 {
 	if (!u || --u->refcount > 0)

@@ -54,6 +54,7 @@ struct count_slot {
 };
 
 struct kvmdci_exits {
+	int refcount;
 	struct kvmdci_ctx *ctx;
 	struct kvmdci_kernel *k;
 	struct kvmdci_target *t;
@@ -203,6 +204,7 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	e->refcount = 1;
 	e->ctx = kvmdci_ctx_ref(k->ctx);
 	e->k = kvmdci_kernel_ref(k);
 	e->t = k->target;
@@ -249,7 +251,7 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 		r = -EINVAL;
 		goto fail;
 	}
-	e->cat = cat;
+	e->cat = kvmdci_catalog_ref(cat);
 	e->entry_name = json_string_value(json_object_get(entry, "name"));
 	e->cap_reason = e->cap_vcpu = -1;
 	if ((r = kvm_layout_get(k, &e->layout)) < 0)
@@ -272,11 +274,19 @@ fail:
 	return r;
 }
 
+KVMDCI_EXPORT struct kvmdci_exits *kvmdci_exits_ref(struct kvmdci_exits *e)
+{
+	if (e)
+		e->refcount++;
+	return e;
+}
+
 KVMDCI_EXPORT struct kvmdci_exits *kvmdci_exits_unref(struct kvmdci_exits *e)
 {
-	if (!e)
+	if (!e || --e->refcount > 0)
 		return NULL;
 	kvmdci_trace_unref(e->tr);
+	kvmdci_catalog_unref(e->cat);
 	kvmdci_kernel_unref(e->k);
 	kvmdci_ctx_unref(e->ctx);
 	free(e);
