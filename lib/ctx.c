@@ -15,6 +15,7 @@ struct kvmdci_ctx {
 	char last_error[512];
 	char cause[256]; /* why a target's connection broke: kept while later errors follow */
 	char shown[800];
+	int api_depth; /* public calls in progress (see kvmdci_api_enter) */
 };
 
 static void log_stderr(struct kvmdci_ctx *ctx, int priority, const char *file, int line,
@@ -146,4 +147,17 @@ void kvmdci_log_impl(struct kvmdci_ctx *ctx, int prio, const char *file, int lin
 	va_start(ap, fmt);
 	ctx->log_fn(ctx, prio, file, line, fn, fmt, ap);
 	va_end(ap);
+}
+
+struct kvmdci_ctx *kvmdci_api_enter(struct kvmdci_ctx *ctx)
+{
+	if (ctx && ctx->api_depth++ == 0)
+		ctx->last_error[0] = '\0';
+	return ctx;
+}
+
+void kvmdci_api_leave(struct kvmdci_ctx **ctx)
+{
+	if (*ctx)
+		(*ctx)->api_depth--;
 }

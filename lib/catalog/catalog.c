@@ -168,6 +168,7 @@ static int load_dir(struct kvmdci_catalog *cat, const char *dir)
 KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
 				      struct kvmdci_catalog **ret)
 {
+	KVMDCI_API_ENTRY(ctx);
 	struct kvmdci_catalog *cat;
 	struct stat st;
 	int r;
@@ -307,6 +308,7 @@ int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capt
 
 KVMDCI_EXPORT int kvmdci_catalog_find(struct kvmdci_catalog *cat, const char *name)
 {
+	KVMDCI_API_ENTRY(cat->ctx);
 	for (int i = 0; i < cat->n; i++)
 		if (!strcmp(json_string_value(json_object_get(cat->entries[i], "name")), name))
 			return i;
@@ -331,6 +333,7 @@ KVMDCI_EXPORT const char *kvmdci_catalog_entry_field(struct kvmdci_catalog *cat,
 KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct kvmdci_kernel *k,
 					     int i, struct kvmdci_entry_check *out)
 {
+	KVMDCI_API_ENTRY(cat->ctx);
 	json_t *e, *c;
 	const char *vendor, *module;
 	size_t j;

@@ -224,6 +224,7 @@ uint64_t catalog_bp_address(struct kvmdci_kernel *k, uint64_t addr)
 KVMDCI_EXPORT int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
 				   struct kvmdci_trace **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_trace *tr = calloc(1, sizeof(*tr));
 
 	if (!tr)
@@ -260,6 +261,7 @@ KVMDCI_EXPORT struct kvmdci_trace *kvmdci_trace_unref(struct kvmdci_trace *tr)
 
 KVMDCI_EXPORT int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, const char *when)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	struct trace_entry *te;
 	json_t *e = catalog_find(tr->cat, name), *c;
 	char err[512];
@@ -332,6 +334,7 @@ KVMDCI_EXPORT const char *kvmdci_trace_entry_name(struct kvmdci_trace *tr, int i
 KVMDCI_EXPORT int kvmdci_trace_entry_stats(struct kvmdci_trace *tr, int i, uint64_t *hits,
 					   uint64_t *filtered)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	if (i < 0 || i >= tr->n)
 		return -EINVAL;
 	*hits = tr->entries[i].hits;
@@ -364,6 +367,7 @@ KVMDCI_EXPORT uint64_t kvmdci_trace_reads(struct kvmdci_trace *tr)
 
 KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	int r;
 
 	if (tr->started)
@@ -442,6 +446,7 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, kvmdci_h
 KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn,
 				    void *data)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	struct timespec t0, now;
 	int hits = 0, stop_now = 0;
 
@@ -515,6 +520,7 @@ int trace_halt_for_stop(struct kvmdci_trace *tr)
 
 KVMDCI_EXPORT int kvmdci_trace_stop(struct kvmdci_trace *tr)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	int r;
 
 	if (!tr->started || tr->stopped)

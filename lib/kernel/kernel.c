@@ -310,6 +310,7 @@ static int read_cached(struct kvmdci_kernel *k, uint64_t addr, uint8_t *buf, siz
 KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf,
 				     size_t len)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	int r;
 
 	/* kernel half only (the same in every CPU's paging), small reads only (a big one is
@@ -332,6 +333,7 @@ KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, voi
 
 KVMDCI_EXPORT int kvmdci_kernel_read_u64(struct kvmdci_kernel *k, uint64_t addr, uint64_t *val)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	uint8_t b[8];
 	int r = kvmdci_kernel_read(k, addr, b, 8);
 	if (r == 0)
@@ -547,6 +549,7 @@ int kernel_member(struct kvmdci_kernel *k, const char *module, const char *type,
 KVMDCI_EXPORT int kvmdci_kernel_type_size(struct kvmdci_kernel *k, const char *module,
 					  const char *type, uint64_t *size)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct btf *btf;
 	int32_t id;
 	int r = kernel_type(k, module, type, &btf, &id);
@@ -564,6 +567,7 @@ KVMDCI_EXPORT int kvmdci_kernel_member(struct kvmdci_kernel *k, const char *modu
 				       const char *type, const char *path,
 				       struct kvmdci_member *member)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct ktypes_loc loc;
 	int r = kernel_member(k, module, type, path, &loc);
 
@@ -774,6 +778,7 @@ static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 
 KVMDCI_EXPORT int kvmdci_kernel_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	const char *colon = strchr(name, ':');
 	uint64_t a;
 
@@ -966,6 +971,7 @@ static int check_build_id(struct kvmdci_kernel *k, const char *vmlinux)
 KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files *f,
 				     struct kvmdci_kernel **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_target_get_ctx(t));
 	struct kvmdci_ctx *ctx = kvmdci_target_get_ctx(t);
 	struct kvmdci_kernel *k;
 	const char *vmlinux, *sysmap, *mods;
@@ -1052,6 +1058,7 @@ static void export_source(const struct ksource *s, struct kvmdci_kernel_source *
 KVMDCI_EXPORT int kvmdci_kernel_symbols_source(struct kvmdci_kernel *k, const char *module,
 					       struct kvmdci_kernel_source *src)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct kmodule *m = module ? kernel_module(k, module) : NULL;
 
 	if (module && !m)
@@ -1063,6 +1070,7 @@ KVMDCI_EXPORT int kvmdci_kernel_symbols_source(struct kvmdci_kernel *k, const ch
 KVMDCI_EXPORT int kvmdci_kernel_types_source(struct kvmdci_kernel *k, const char *module,
 					     struct kvmdci_kernel_source *src)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct kmodule *m = module ? kernel_module(k, module) : NULL;
 
 	if (module && !m)
@@ -1084,6 +1092,7 @@ KVMDCI_EXPORT int kvmdci_kernel_module_count(struct kvmdci_kernel *k)
 KVMDCI_EXPORT int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const char **name,
 				       uint64_t *addr)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	if (i < 0 || i >= k->nmods)
 		return -ERANGE;
 	if (name)

@@ -310,6 +310,7 @@ static void regs_layout(struct kvmdci_unwinder *u)
 
 KVMDCI_EXPORT int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unwinder **ret)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct kvmdci_unwinder *u = calloc(1, sizeof(*u));
 	int r = -ENOENT;
 
@@ -465,6 +466,7 @@ static int symbolize(struct kvmdci_unwinder *u, struct kvmdci_kernel *k, uint64_
 KVMDCI_EXPORT int kvmdci_kernel_symbolize(struct kvmdci_kernel *k, uint64_t addr, char *buf,
 					  size_t size)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	char mod[64], fn[128];
 	uint64_t off;
 
@@ -513,6 +515,7 @@ static int unwind(struct kvmdci_unwinder *u, struct orc_state *s, struct kvmdci_
 KVMDCI_EXPORT int kvmdci_unwind_regs(struct kvmdci_unwinder *u, uint64_t ip, uint64_t sp,
 				     uint64_t bp, struct kvmdci_stack *out)
 {
+	KVMDCI_API_ENTRY(u->ctx);
 	struct orc_state s = {.ip = ip, .sp = sp, .bp = bp, .signal = true};
 
 	return unwind(u, &s, out);
@@ -545,6 +548,7 @@ static const char *state_letter(uint64_t st, uint64_t exit_state)
 KVMDCI_EXPORT int kvmdci_kernel_task_info(struct kvmdci_kernel *k, uint64_t task,
 					  struct kvmdci_task_info *out)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	uint64_t o_pid, o_tgid, o_comm, o_state, o_exit, o_oncpu, o_cpu;
 	uint32_t v32;
 	int r;
@@ -651,6 +655,7 @@ static int check_process(struct kvmdci_kernel *k, uint64_t node, void *data)
 
 KVMDCI_EXPORT int kvmdci_kernel_task_find(struct kvmdci_kernel *k, int pid, uint64_t *task)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct find_pid f = {.pid = pid};
 	uint64_t init;
 	int r;
@@ -833,6 +838,7 @@ static const char *const cpu_regs[] = {"rip", "rsp", "rbp",	"cs",
 KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 				    struct kvmdci_cpu_info *info, struct kvmdci_stack *stack)
 {
+	KVMDCI_API_ENTRY(u->ctx);
 	struct kvmdci_kernel *k = u->k;
 	uint64_t v[ARRAY_SIZE(cpu_regs)], efer, cr4, task;
 	struct kvmdci_task_info ti;
@@ -925,6 +931,7 @@ KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 KVMDCI_EXPORT int kvmdci_unwind_task(struct kvmdci_unwinder *u, uint64_t task,
 				     struct kvmdci_stack *out)
 {
+	KVMDCI_API_ENTRY(u->ctx);
 	struct kvmdci_kernel *k = u->k;
 	struct kvmdci_task_info ti;
 	struct kvmdci_cpu_info ci;

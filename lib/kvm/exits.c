@@ -195,6 +195,7 @@ static json_t *find_exit_entry(struct kvmdci_catalog *cat, enum kvmdci_vendor ve
 KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
 				   enum kvmdci_trigger trigger, struct kvmdci_exits **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_exits *e;
 	json_t *entry;
 	char err[512];
@@ -358,6 +359,7 @@ static int start_break(struct kvmdci_exits *e, const char *why)
 
 KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	int r;
 
 	if (e->started)
@@ -411,6 +413,7 @@ KVMDCI_EXPORT void kvmdci_exits_stop_after(struct kvmdci_exits *e, uint64_t n)
 
 KVMDCI_EXPORT int kvmdci_exits_sample(struct kvmdci_exits *e, double duty, int period_ms)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	if (e->started)
 		return -EALREADY;
 	if (!(duty > 0 && duty <= 1) || period_ms < 10 || period_ms > 3600 * 1000) {
@@ -612,6 +615,7 @@ static int poll_watch(struct kvmdci_exits *e, int timeout_ms)
 
 KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	struct timespec t0;
 	int hits = 0;
 
@@ -699,6 +703,7 @@ static void measure_coverage(struct kvmdci_exits *e)
 
 KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	int r = 0;
 
 	if (!e->started || e->stopped)
@@ -727,6 +732,7 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 
 KVMDCI_EXPORT int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_exits_coverage *c)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	memset(c, 0, sizeof(*c));
 	c->duty = e->duty ? e->duty : 1.0;
 	c->period_ms = e->period_ms;
@@ -744,6 +750,7 @@ KVMDCI_EXPORT int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_ex
 KVMDCI_EXPORT int kvmdci_exits_counts(struct kvmdci_exits *e, struct kvmdci_exit_count *out,
 				      int max)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	int n = 0;
 
 	for (int i = 0; i < COUNT_SLOTS; i++) {

@@ -219,6 +219,7 @@ static int read_bus_header(struct kvmdci_kernel *k, const struct iobus_layout *l
 KVMDCI_EXPORT int kvmdci_kvm_io_buses(struct kvmdci_kernel *k, uint64_t vm,
 				      struct kvmdci_io_bus_info *out, int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct iobus_layout l;
 	uint64_t buses[MAX_BUSES];
 	int r;
@@ -349,6 +350,7 @@ static void decode_dev(struct kvmdci_kernel *k, const struct iobus_layout *l,
 KVMDCI_EXPORT int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int bus,
 				       struct kvmdci_io_range *out, int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct iobus_layout l;
 	uint64_t buses[MAX_BUSES];
 	int32_t count, nev;

@@ -57,6 +57,7 @@ struct kvmdci_vcpu_stats_layout {
 KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 					       struct kvmdci_vcpu_stats_layout **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_vcpu_stats_layout *l;
 	struct ktypes_loc loc;
 	struct btf *btf;
@@ -121,6 +122,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_read(struct kvmdci_kernel *k,
 					     const struct kvmdci_vcpu_stats_layout *l,
 					     uint64_t vcpu, uint64_t *values)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	uint8_t buf[8192];
 	int r = kvmdci_kernel_read(k, vcpu + l->stat_off, buf, l->size);
 

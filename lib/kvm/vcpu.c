@@ -123,6 +123,7 @@ static void span(uint64_t o, uint64_t len, uint64_t *lo, uint64_t *hi)
 KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 					struct kvmdci_vcpu_state *out)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvm_layout l;
 	struct vcpu_layout v;
 	struct kvmdci_vcpu_info vi = {0};

@@ -480,6 +480,7 @@ static int kg_in_guest(void *data, int cpu, char *why, size_t whylen)
 KVMDCI_EXPORT int kvmdci_kvm_cpu_virt(struct kvmdci_kernel *k, struct kvmdci_cpu_virt *out,
 				      int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kenv_guest g = { .k = k };
 	struct virt_env e;
 	enum kvmdci_vendor vendor = kvmdci_kvm_vendor(k);
