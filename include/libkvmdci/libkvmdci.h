@@ -59,6 +59,63 @@ int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx);
  */
 const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx);
 
+/**
+ * Tunables: settings of the library that a program sets on its context with
+ * kvmdci_ctx_set_tunable(). One not set there takes its default from the environment variable
+ * kvmdci_tunable_env() names (read at each use), else the library's own default. Values are
+ * text, as in the environment; libkvmdci(3) lists each one's values.
+ */
+enum kvmdci_tunable {
+	KVMDCI_TUNABLE_READ_CACHE,      /* "read_cache", KVMDCI_READ_CACHE: 0, 1 or fill bytes */
+	KVMDCI_TUNABLE_READ_PLAN,       /* "read_plan", KVMDCI_READ_PLAN: 0 turns planning off */
+	KVMDCI_TUNABLE_MAX_WATCHPOINTS, /* "max_watchpoints", KVMDCI_MAX_WATCHPOINTS: default 64 */
+	KVMDCI_TUNABLE_TYPES,           /* "types", KVMDCI_TYPES: dwarf or btf */
+	KVMDCI_TUNABLE_DWARF_INDEX,     /* "dwarf_index", KVMDCI_DWARF_INDEX: 0 turns it off */
+	KVMDCI_TUNABLE_KALLSYMS,        /* "kallsyms", KVMDCI_KALLSYMS: scan */
+	KVMDCI_TUNABLE_FORCE,           /* "force", KVMDCI_FORCE: 1 accepts a foreign vmlinux */
+	KVMDCI_TUNABLE_CATALOG,         /* "catalog", KVMDCI_CATALOG: the default catalog */
+	KVMDCI_TUNABLE_VMLINUX,         /* "vmlinux", KVMDCI_VMLINUX */
+	KVMDCI_TUNABLE_SYSTEM_MAP,      /* "system_map", KVMDCI_SYSTEM_MAP */
+	KVMDCI_TUNABLE_MODULES,         /* "modules", KVMDCI_MODULES: module files' directory */
+	KVMDCI_TUNABLE_COUNT,           /* the number of tunables, not one */
+};
+/**
+ * kvmdci_ctx_set_tunable - set tunable @t of @ctx to @value (copied), for every object made
+ * from @ctx afterwards (a kernel view, a tracer: each reads its tunables when made, or at the
+ * first use). NULL goes back to the environment's default.
+ * Returns: 0, -EINVAL for an unknown @t, -ENOMEM.
+ * Since: 0.7
+ */
+int kvmdci_ctx_set_tunable(struct kvmdci_ctx *ctx, enum kvmdci_tunable t, const char *value);
+/**
+ * kvmdci_ctx_get_tunable - tunable @t of @ctx: the value set on the context, else its
+ * environment variable's, else NULL (the library's default).
+ * Returns: a string owned by @ctx (valid until the tunable is set again) or by the
+ * environment, or NULL.
+ * Since: 0.7
+ */
+const char *kvmdci_ctx_get_tunable(struct kvmdci_ctx *ctx, enum kvmdci_tunable t);
+/**
+ * kvmdci_tunable_name - the name of tunable @t ("read_cache", ...).
+ * Returns: a static string, or NULL for an unknown @t.
+ * Since: 0.7
+ */
+const char *kvmdci_tunable_name(enum kvmdci_tunable t);
+/**
+ * kvmdci_tunable_env - the environment variable that gives tunable @t's default
+ * ("KVMDCI_READ_CACHE", ...).
+ * Returns: a static string, or NULL for an unknown @t.
+ * Since: 0.7
+ */
+const char *kvmdci_tunable_env(enum kvmdci_tunable t);
+/**
+ * kvmdci_tunable_from_name - the tunable called @name (as kvmdci_tunable_name() gives it), for
+ * programs that take name=value settings from their users.
+ * Returns: an enum kvmdci_tunable value, or -ENOENT.
+ * Since: 0.7
+ */
+int kvmdci_tunable_from_name(const char *name);
+
 /* ---- target: memory + CPUs + run control --------------------------------------------------- */
 
 struct kvmdci_target;

@@ -174,7 +174,7 @@ KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
 	int r;
 
 	if (!path)
-		path = getenv("KVMDCI_CATALOG");
+		path = kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_CATALOG);
 	if (!path || !*path) {
 		/* installed catalog, else the source tree's (running from a build dir) */
 		path = stat(KVMDCI_CATALOGDIR, &st) == 0 ? KVMDCI_CATALOGDIR : KVMDCI_SRC_CATALOGDIR;

@@ -235,7 +235,7 @@ KVMDCI_EXPORT int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	tr->t = k->target;
 	tr->cat = kvmdci_catalog_ref(cat);
 	tr->regs[tr->nregs++] = "rip";
-	const char *e = getenv("KVMDCI_READ_PLAN");
+	const char *e = kvmdci_ctx_get_tunable(tr->ctx, KVMDCI_TUNABLE_READ_PLAN);
 	tr->no_plan = e && !strcmp(e, "0");
 	*ret = tr;
 	return 0;

@@ -167,7 +167,7 @@ int kernel_read_many(struct kvmdci_kernel *k, struct target_read *rq, int n)
 static bool cache_on(struct kvmdci_kernel *k)
 {
 	if (k->cache_mode < 0) {
-		const char *e = getenv("KVMDCI_READ_CACHE");
+		const char *e = kvmdci_ctx_get_tunable(k->ctx, KVMDCI_TUNABLE_READ_CACHE);
 		char *end;
 		unsigned long sz = e ? strtoul(e, &end, 10) : 1;
 		/* KVMDCI_READ_CACHE: 0 off, 1 on (default), or the fill size in bytes (a power of
@@ -819,11 +819,11 @@ KVMDCI_EXPORT int kvmdci_kernel_symbol(struct kvmdci_kernel *k, const char *name
 	return -ENOENT;
 }
 
-static const char *env_or(const char *v, const char *env)
+static const char *env_or(struct kvmdci_ctx *ctx, const char *v, enum kvmdci_tunable t)
 {
 	if (v)
 		return v;
-	v = getenv(env);
+	v = kvmdci_ctx_get_tunable(ctx, t);
 	return v && *v ? v : NULL;
 }
 
@@ -943,7 +943,7 @@ static int check_build_id(struct kvmdci_kernel *k, const char *vmlinux)
 	uint64_t start, stop;
 	size_t fn, tn;
 	char fh[130], th[130];
-	const char *force = getenv("KVMDCI_FORCE");
+	const char *force = kvmdci_ctx_get_tunable(k->ctx, KVMDCI_TUNABLE_FORCE);
 
 	fn = file_build_id(vmlinux, fid, sizeof(fid));
 	if (!fn || kvmdci_kernel_symbol(k, "__start_notes", &start) < 0 ||
@@ -977,9 +977,9 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 	const char *vmlinux, *sysmap, *mods;
 	int r;
 
-	vmlinux = env_or(f ? f->vmlinux : NULL, "KVMDCI_VMLINUX");
-	sysmap = env_or(f ? f->system_map : NULL, "KVMDCI_SYSTEM_MAP");
-	mods = env_or(f ? f->modules : NULL, "KVMDCI_MODULES");
+	vmlinux = env_or(ctx, f ? f->vmlinux : NULL, KVMDCI_TUNABLE_VMLINUX);
+	sysmap = env_or(ctx, f ? f->system_map : NULL, KVMDCI_TUNABLE_SYSTEM_MAP);
+	mods = env_or(ctx, f ? f->modules : NULL, KVMDCI_TUNABLE_MODULES);
 	k = calloc(1, sizeof(*k));
 	if (!k)
 		return -ENOMEM;

@@ -212,7 +212,7 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	e->requested = trigger;
 	for (int i = 0; i < COUNT_SLOTS; i++)
 		e->counts[i].vcpu = -1;
-	env = getenv("KVMDCI_MAX_WATCHPOINTS");
+	env = kvmdci_ctx_get_tunable(e->ctx, KVMDCI_TUNABLE_MAX_WATCHPOINTS);
 	e->max_watch = env ? atoi(env) : 64; /* QEMU TCG: no limit; real x86 CPUs: 4 */
 
 	e->vendor = kvmdci_kvm_vendor(k);
