@@ -115,13 +115,8 @@ bool kernel_vmcoreinfo_value(const char *vmci, const char *key, int base, uint64
 struct target_read;
 int kernel_read_many(struct kvmdci_kernel *k, struct target_read *rq, int n);
 
-/*
- * kernel_new_types_only - a kernel view with type information only (no target, no symbols, no
- * memory): vmlinux's types from @vmlinux (read as @source says; NULL: no types until modules
- * are added), into *@ret. Free with kvmdci_kernel_unref(). For the tests and anything else that
- * works from types alone. Returns 0 or -errno, with the context's last error set.
- */
-int kernel_new_types_only(struct kvmdci_ctx *ctx, const char *vmlinux, enum ktypes_source source,
-			  struct kvmdci_kernel **ret);
-/* Add module @name's types from @path (split BTF on vmlinux's, or DWARF) to a types-only view. */
-int kernel_add_module_types(struct kvmdci_kernel *k, const char *name, const char *path);
+/* A kernel view that holds type info only (no target, no symbols), for tests and fuzzers
+ * that load types from files: fill it through kernel_ktypes(). */
+int kernel_new_types_only(struct kvmdci_ctx *ctx, struct kvmdci_kernel **ret);
+/* The type info of the kernel view (vmlinux and the modules' types). */
+struct ktypes *kernel_ktypes(struct kvmdci_kernel *k);

@@ -1,37 +1,30 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * A kernel view that knows types and nothing else: no target, no symbols, no memory. Enough
- * for code that lays out or decodes kernel structures from type information alone (the unit
- * tests, tests/btf), without the caller knowing struct kvmdci_kernel's layout.
+ * A kernel view that holds type info only (no target, no symbols), for the tests that load
+ * types from files. The same two functions as the "kernel" branch's, where they live beside
+ * kvmdci_kernel_open(): this file goes away when that branch is merged.
  */
 #include <stdlib.h>
 
 #include "internal.h"
 #include "kernel/kernel-internal.h"
 
-int kernel_new_types_only(struct kvmdci_ctx *ctx, const char *vmlinux, enum ktypes_source source,
-			  struct kvmdci_kernel **ret)
+int kernel_new_types_only(struct kvmdci_ctx *ctx, struct kvmdci_kernel **ret)
 {
 	struct kvmdci_kernel *k = calloc(1, sizeof(*k));
-	int r;
 
 	if (!k)
 		return -ENOMEM;
 	k->refcount = 1;
 	k->ctx = kvmdci_ctx_ref(ctx);
 	k->reader = -1;
-	k->cache_mode = 0; /* nothing to read, nothing to cache */
-	k->cache_epoch = 1;
-	k->types.source = source;
-	if (vmlinux && (r = ktypes_load_vmlinux(ctx, &k->types, vmlinux)) < 0) {
-		kvmdci_kernel_unref(k);
-		return r;
-	}
+	k->cache_mode = -1;
+	k->cache_epoch = 1; /* a zeroed cache entry (epoch 0) is never valid */
 	*ret = k;
 	return 0;
 }
 
-int kernel_add_module_types(struct kvmdci_kernel *k, const char *name, const char *path)
+struct ktypes *kernel_ktypes(struct kvmdci_kernel *k)
 {
-	return ktypes_add_module(k->ctx, &k->types, name, path);
+	return &k->types;
 }

@@ -24,14 +24,15 @@ int main(int argc, char **argv)
 {
 	struct kvmdci_kernel *k = NULL;
 	struct kvmdci_ctx *ctx = NULL;
-	enum ktypes_source source = KTYPES_AUTO;
 	static const char *const mods[][2] = { { "kvm", "kvm.ko" },
 					       { "kvm_amd", "kvm-amd.ko" },
 					       { "kvm_intel", "kvm-intel.ko" } };
 	int status = 0;
 
+	if (kvmdci_ctx_new(&ctx) < 0 || kernel_new_types_only(ctx, &k) < 0)
+		return 1;
 	if (argc > 1 && !strcmp(argv[1], "--dwarf")) {
-		source = KTYPES_DWARF;
+		kernel_ktypes(k)->source = KTYPES_DWARF;
 		argv++;
 		argc--;
 	}
@@ -39,14 +40,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "usage: btf-probe [--dwarf] VMLINUX MODDIR QUERY...\n");
 		return 2;
 	}
-	if (kvmdci_ctx_new(&ctx) < 0)
-		return 1;
-	if (kernel_new_types_only(ctx, argv[1], source, &k) < 0)
+	if (ktypes_load_vmlinux(ctx, kernel_ktypes(k), argv[1]) < 0)
 		goto fail;
 	for (size_t i = 0; i < sizeof(mods) / sizeof(mods[0]); i++) {
 		char path[1024];
 		snprintf(path, sizeof(path), "%s/%s", argv[2], mods[i][1]);
-		if (kernel_add_module_types(k, mods[i][0], path) < 0)
+		if (ktypes_add_module(ctx, kernel_ktypes(k), mods[i][0], path) < 0)
 			goto fail;
 	}
 	for (int a = 3; a < argc; a++) {

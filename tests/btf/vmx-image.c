@@ -31,8 +31,8 @@
 #define NCPU 3
 
 static uint8_t *mem;
+static struct kvmdci_kernel *k;
 static struct kvmdci_ctx *ctx;
-static struct kvmdci_kernel *k; /* types only: kvm-intel.ko's and kvm-amd.ko's */
 static int failed, passed;
 static const char *kvm_sym;
 
@@ -91,8 +91,8 @@ static int f_in_guest(void *data, int cpu, char *why, size_t len)
 	return 0;
 }
 
-static struct virt_env env = { .read = f_read, .symbol = f_symbol, .reg = f_reg,
-				     .in_guest = f_in_guest, .ncpus = NCPU };
+static struct virt_env env = {
+	.read = f_read, .symbol = f_symbol, .reg = f_reg, .in_guest = f_in_guest, .ncpus = NCPU};
 
 /* Place @val (@size bytes from type info) at member @path of @type at @addr. */
 static void put(const char *mod, const char *type, uint64_t addr, const char *path, uint64_t val)
@@ -374,13 +374,14 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	kvm_sym = argv[3];
-	if (kvmdci_ctx_new(&ctx) < 0 || kernel_new_types_only(ctx, argv[1], KTYPES_AUTO, &k) < 0)
+	if (kvmdci_ctx_new(&ctx) < 0 || kernel_new_types_only(ctx, &k) < 0 ||
+	    ktypes_load_vmlinux(ctx, kernel_ktypes(k), argv[1]) < 0)
 		return 1;
 	env.k = k;
 	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
 		char path[1024];
 		snprintf(path, sizeof(path), "%s/%s", argv[2], mods[i][1]);
-		if (kernel_add_module_types(k, mods[i][0], path) < 0)
+		if (ktypes_add_module(ctx, kernel_ktypes(k), mods[i][0], path) < 0)
 			return 1;
 	}
 	mem = calloc(1, MEM);

@@ -26,7 +26,8 @@ START_TEST(tunable_names)
 		ck_assert_int_eq(kvmdci_tunable_from_name(name), i);
 		/* the variable is the name in capitals: read_cache -> KVMDCI_READ_CACHE */
 		for (size_t j = 0; name[j]; j++)
-			want[7 + j] = (char)(name[j] >= 'a' && name[j] <= 'z' ? name[j] - 32 : name[j]);
+			want[7 + j] =
+				(char)(name[j] >= 'a' && name[j] <= 'z' ? name[j] - 32 : name[j]);
 		ck_assert_str_eq(env, want);
 	}
 	ck_assert_str_eq(kvmdci_tunable_name(KVMDCI_TUNABLE_MAX_WATCHPOINTS), "max_watchpoints");
@@ -177,9 +178,12 @@ START_TEST(handles_ref_unref)
 
 	/* the types tunable on the context decides how the file is read: as DWARF it fails */
 	ck_assert_int_eq(kvmdci_ctx_set_tunable(ctx, KVMDCI_TUNABLE_TYPES, "dwarf"), 0);
-	ck_assert_int_lt(kernel_new_types_only(ctx, path, KTYPES_AUTO, &k), 0);
+	ck_assert_int_eq(kernel_new_types_only(ctx, &k), 0);
+	ck_assert_int_lt(ktypes_load_vmlinux(ctx, kernel_ktypes(k), path), 0);
+	kvmdci_kernel_unref(k);
 	ck_assert_int_eq(kvmdci_ctx_set_tunable(ctx, KVMDCI_TUNABLE_TYPES, "btf"), 0);
-	ck_assert_int_eq(kernel_new_types_only(ctx, path, KTYPES_AUTO, &k), 0);
+	ck_assert_int_eq(kernel_new_types_only(ctx, &k), 0);
+	ck_assert_int_eq(ktypes_load_vmlinux(ctx, kernel_ktypes(k), path), 0);
 
 	ck_assert_ptr_eq(kvmdci_kernel_ref(k), k);
 	ck_assert_ptr_null(kvmdci_kernel_unref(k)); /* one reference left */

@@ -209,8 +209,8 @@ static int f_in_guest(void *data, int cpu, char *why, size_t len)
 
 START_TEST(ownership_verdicts)
 {
-	struct kvmdci_ctx *ctx;
-	struct kvmdci_kernel *k;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_ctx *ctx = NULL;
 	struct fake *f = calloc(1, sizeof(*f));
 	struct kvmdci_cpu_virt c[NCPU];
 	struct virt_env e = { .read = f_read, .symbol = f_symbol, .reg = f_reg,
@@ -225,8 +225,7 @@ START_TEST(ownership_verdicts)
 	};
 
 	ck_assert_int_eq(kvmdci_ctx_new(&ctx), 0);
-	/* no types at all: the verdicts come from registers and the per-CPU flag alone */
-	ck_assert_int_eq(kernel_new_types_only(ctx, NULL, KTYPES_AUTO, &k), 0);
+	ck_assert_int_eq(kernel_new_types_only(ctx, &k), 0);
 	e.k = k;
 	for (int i = 0; i < NCPU; i++) {
 		uint64_t off = 0x2000 + 0x1000 * (uint64_t)i;
