@@ -121,9 +121,9 @@ KVMDCI_EXPORT int kvmdci_tunable_from_name(const char *name)
 KVMDCI_EXPORT int kvmdci_ctx_set_tunable(struct kvmdci_ctx *ctx, enum kvmdci_tunable t,
 					 const char *value)
 {
+	KVMDCI_API_ENTRY(ctx);
 	char *v = NULL;
 
-	KVMDCI_API_ENTRY(ctx);
 	if (!tunable_valid(t)) {
 		kvmdci_err(ctx, "no tunable number %d (0 to %d)", (int)t, KVMDCI_TUNABLE_COUNT - 1);
 		return -EINVAL;
