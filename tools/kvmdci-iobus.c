@@ -200,6 +200,9 @@ int main(int argc, char **argv)
 			       vi->stats_id[0] ? " (" : "", vi->stats_id,
 			       vi->stats_id[0] ? ")" : "", vi->online_vcpus);
 		int nb = kvmdci_kvm_io_buses(k, vi->vm, buses, 16);
+		/* why a bus is unreadable (bi->error): the next call clears the last error */
+		char buses_err[256];
+		snprintf(buses_err, sizeof(buses_err), "%s", kvmdci_ctx_last_error(tool.ctx));
 		if (nb < 0) {
 			tool_progress(&tool, "warning: VM 0x%llx: %s", (unsigned long long)vi->vm,
 				      kvmdci_ctx_last_error(tool.ctx));
@@ -228,7 +231,7 @@ int main(int argc, char **argv)
 			int nr = 0;
 			char err[256] = "";
 			if (bi->error) {
-				snprintf(err, sizeof(err), "%s", kvmdci_ctx_last_error(tool.ctx));
+				snprintf(err, sizeof(err), "%s", buses_err);
 			} else if (bi->bus && bi->dev_count > 0) {
 				rg = calloc((size_t)bi->dev_count, sizeof(*rg));
 				nr = rg ? kvmdci_kvm_io_ranges(k, vi->vm, b, rg, bi->dev_count)
