@@ -8,7 +8,7 @@ Opens the ELF dump, loads DWARF from VMLINUX and the kvm module debug files, and
 vm_list -> kvm.buses[] -> kvm_io_bus.range[] -> dev->ops (kind from the ops symbol), like
 kvmdci-iobus. Prints one JSON line: VMs, ranges, seconds per phase.
 
-QEMU dump traps (../shared/reference/lab-facts.md) and what this does about them:
+QEMU dump traps (docs/transports.md, "Memory dumps") and what this does about them:
 - the ELF header says EM_386 when CPU 0 was not in long mode at dump time (it ran the nested
   real-mode guest): drgn then takes the dump for a 32-bit one. The file is not touched (it is
   1 GB): when e_machine is 3 the script gives drgn a private copy-on-write view of it,

@@ -3,7 +3,7 @@
  * kvmdci-dci: can this machine be debugged (or debug another) through Intel DCI?
  * CPUID.1:ECX[11] SDBG (IA32_DEBUG_INTERFACE exists), the MSR itself per CPU (0xC80: enable,
  * lock, debug occurred; through /dev/cpu/N/msr) and USB debug-class devices seen in sysfs
- * (interface class 0xDC; xHCI DbC 1d6b:0010 / 1d6b:0011). See transports.md (DCI section).
+ * (interface class 0xDC; xHCI DbC 1d6b:0010 / 1d6b:0011). See docs/transports.md, "Intel DCI".
  */
 #include <cpuid.h>
 #include <dirent.h>

@@ -7,6 +7,10 @@
  * breakpoint catalog). All functions that can fail return >= 0 on success and a negative errno
  * on failure; constructors hand the object back through their last argument, which is left
  * untouched on failure. The library never prints: it logs through the context's log function.
+ *
+ * Each function's comment names its parameters ("(out):" for those it fills), what it returns
+ * (which negative errno values mean what), who owns what it hands back, and "Since: X.Y": the
+ * version node LIBKVMDCI_X.Y of lib/libkvmdci.sym that exports it (docs/conventions.md).
  */
 #ifndef LIBKVMDCI_H
 #define LIBKVMDCI_H
@@ -36,34 +40,115 @@ typedef void (*kvmdci_log_fn)(struct kvmdci_ctx *ctx, int priority, const char *
 			      const char *fn, const char *format, va_list args);
 
 /**
- * kvmdci_ctx_new - create a library context.
- * The default log function prints errors to stderr; $KVMDCI_LOG (err, warning, info, debug)
- * sets the initial priority.
+ * kvmdci_ctx_new:
+ * @ret: (out): the new context
+ *
+ * Create a library context: the log function, log priority and last error shared by every handle
+ * made from it. The default log function prints errors on stderr; $KVMDCI_LOG (err, warning, info,
+ * debug, or a number) sets the initial priority. The caller owns one reference; drop it with
+ * kvmdci_ctx_unref().
+ *
+ * Returns: 0, or -ENOMEM (@ret is left untouched).
+ *
+ * Since: 0.1
  */
 int kvmdci_ctx_new(struct kvmdci_ctx **ret);
-/** kvmdci_ctx_ref - take a reference. */
-struct kvmdci_ctx *kvmdci_ctx_ref(struct kvmdci_ctx *ctx);
-/** kvmdci_ctx_unref - drop a reference; frees on the last. NULL is accepted; returns NULL. */
-struct kvmdci_ctx *kvmdci_ctx_unref(struct kvmdci_ctx *ctx);
-/** kvmdci_ctx_set_log_fn - replace the log function (NULL restores the default). */
-void kvmdci_ctx_set_log_fn(struct kvmdci_ctx *ctx, kvmdci_log_fn fn, void *data);
-/** kvmdci_ctx_get_log_data - the data pointer given to kvmdci_ctx_set_log_fn. */
-void *kvmdci_ctx_get_log_data(struct kvmdci_ctx *ctx);
-/** kvmdci_ctx_set_log_priority - messages below this priority are dropped. */
-void kvmdci_ctx_set_log_priority(struct kvmdci_ctx *ctx, int priority);
-/** kvmdci_ctx_get_log_priority - the current log priority. */
-int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx);
+
 /**
- * kvmdci_ctx_last_error - a one-line description of the last failure in this context
- * (what failed, on which address, symbol or file), or "" when none.
+ * kvmdci_ctx_ref:
+ * @ctx: context
+ *
+ * Take a reference on @ctx.
+ *
+ * Returns: @ctx.
+ *
+ * Since: 0.1
+ */
+struct kvmdci_ctx *kvmdci_ctx_ref(struct kvmdci_ctx *ctx);
+
+/**
+ * kvmdci_ctx_unref:
+ * @ctx: context, or NULL
+ *
+ * Drop a reference on @ctx; the last one frees it. Every handle made from @ctx holds its own
+ * reference, so the context lives until the last of them is gone.
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.1
+ */
+struct kvmdci_ctx *kvmdci_ctx_unref(struct kvmdci_ctx *ctx);
+
+/**
+ * kvmdci_ctx_set_log_fn:
+ * @ctx: context
+ * @fn: log function, or NULL for the default (stderr)
+ * @data: pointer handed back by kvmdci_ctx_get_log_data()
+ *
+ * Replace the log function. It receives every message at or above the context's priority.
+ *
+ * Since: 0.1
+ */
+void kvmdci_ctx_set_log_fn(struct kvmdci_ctx *ctx, kvmdci_log_fn fn, void *data);
+
+/**
+ * kvmdci_ctx_get_log_data:
+ * @ctx: context
+ *
+ * The data pointer given to kvmdci_ctx_set_log_fn().
+ *
+ * Returns: the pointer, NULL when none was set.
+ *
+ * Since: 0.1
+ */
+void *kvmdci_ctx_get_log_data(struct kvmdci_ctx *ctx);
+
+/**
+ * kvmdci_ctx_set_log_priority:
+ * @ctx: context
+ * @priority: enum kvmdci_log_priority (a syslog number)
+ *
+ * Set the log priority: messages below it (numerically above) are dropped.
+ *
+ * Since: 0.1
+ */
+void kvmdci_ctx_set_log_priority(struct kvmdci_ctx *ctx, int priority);
+
+/**
+ * kvmdci_ctx_get_log_priority:
+ * @ctx: context
+ *
+ * The current log priority.
+ *
+ * Returns: an enum kvmdci_log_priority value.
+ *
+ * Since: 0.1
+ */
+int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx);
+
+/**
+ * kvmdci_ctx_last_error:
+ * @ctx: context
+ *
+ * A one-line description of the last failure in this context: what failed, on which address, symbol
+ * or file; after a lost connection, also why it was lost. Each public function that can fail
+ * clears it when called (calls the library makes to its own functions do not), so it always
+ * belongs to the last call: read it right after the call that failed.
+ *
+ * Returns: the description, or "" when none; owned by @ctx, valid until the next call on a handle
+ * of @ctx.
+ *
+ * Since: 0.1
  */
 const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx);
 
 /**
- * Tunables: settings of the library that a program sets on its context with
+ * enum kvmdci_tunable - settings of the library, set on a context with
  * kvmdci_ctx_set_tunable(). One not set there takes its default from the environment variable
  * kvmdci_tunable_env() names (read at each use), else the library's own default. Values are
  * text, as in the environment; libkvmdci(3) lists each one's values.
+ *
+ * Since: 0.7
  */
 enum kvmdci_tunable {
 	KVMDCI_TUNABLE_READ_CACHE,      /* "read_cache", KVMDCI_READ_CACHE: 0, 1 or fill bytes */
@@ -79,39 +164,68 @@ enum kvmdci_tunable {
 	KVMDCI_TUNABLE_MODULES,         /* "modules", KVMDCI_MODULES: module files' directory */
 	KVMDCI_TUNABLE_COUNT,           /* the number of tunables, not one */
 };
+
 /**
- * kvmdci_ctx_set_tunable - set tunable @t of @ctx to @value (copied), for every object made
- * from @ctx afterwards (a kernel view, a tracer: each reads its tunables when made, or at the
- * first use). NULL goes back to the environment's default.
- * Returns: 0, -EINVAL for an unknown @t, -ENOMEM.
+ * kvmdci_ctx_set_tunable:
+ * @ctx: context
+ * @t: the tunable
+ * @value: its value (copied), or NULL to go back to the environment's default
+ *
+ * Set a tunable for every object made from @ctx afterwards (each reads its tunables when it is
+ * made or at its first use).
+ *
+ * Returns: 0, or -EINVAL for an unknown @t, -ENOMEM.
+ *
  * Since: 0.7
  */
 int kvmdci_ctx_set_tunable(struct kvmdci_ctx *ctx, enum kvmdci_tunable t, const char *value);
+
 /**
- * kvmdci_ctx_get_tunable - tunable @t of @ctx: the value set on the context, else its
- * environment variable's, else NULL (the library's default).
- * Returns: a string owned by @ctx (valid until the tunable is set again) or by the
- * environment, or NULL.
+ * kvmdci_ctx_get_tunable:
+ * @ctx: context
+ * @t: the tunable
+ *
+ * The value in effect: the one set on @ctx, else its environment variable's.
+ *
+ * Returns: the value, owned by @ctx (valid until the tunable is set again) or by the
+ * environment; NULL when neither gives one (the library's default applies) or @t is unknown.
+ *
  * Since: 0.7
  */
 const char *kvmdci_ctx_get_tunable(struct kvmdci_ctx *ctx, enum kvmdci_tunable t);
+
 /**
- * kvmdci_tunable_name - the name of tunable @t ("read_cache", ...).
+ * kvmdci_tunable_name:
+ * @t: the tunable
+ *
+ * The name of a tunable ("read_cache", ...).
+ *
  * Returns: a static string, or NULL for an unknown @t.
+ *
  * Since: 0.7
  */
 const char *kvmdci_tunable_name(enum kvmdci_tunable t);
+
 /**
- * kvmdci_tunable_env - the environment variable that gives tunable @t's default
- * ("KVMDCI_READ_CACHE", ...).
+ * kvmdci_tunable_env:
+ * @t: the tunable
+ *
+ * The environment variable that gives a tunable's default ("KVMDCI_READ_CACHE", ...).
+ *
  * Returns: a static string, or NULL for an unknown @t.
+ *
  * Since: 0.7
  */
 const char *kvmdci_tunable_env(enum kvmdci_tunable t);
+
 /**
- * kvmdci_tunable_from_name - the tunable called @name (as kvmdci_tunable_name() gives it), for
- * programs that take name=value settings from their users.
+ * kvmdci_tunable_from_name:
+ * @name: a name as kvmdci_tunable_name() gives it
+ *
+ * The tunable called @name, for programs that take name=value settings from their users.
+ *
  * Returns: an enum kvmdci_tunable value, or -ENOENT.
+ *
  * Since: 0.7
  */
 int kvmdci_tunable_from_name(const char *name);
@@ -121,42 +235,162 @@ int kvmdci_tunable_from_name(const char *name);
 struct kvmdci_target;
 
 /**
- * kvmdci_target_open - attach to a target.
- * @uri: `gdb://HOST:PORT` or `gdb+unix:///path/to/socket` (a GDB remote-protocol stub such as
- * QEMU's gdbstub). The target is stopped while attached (a whole-machine stub stops every CPU).
+ * kvmdci_target_open:
+ * @ctx: context
+ * @uri: where the target is: `gdb://HOST:PORT`, `gdb+unix:///path`, `serial:///dev/ttyX[?baud=N]`,
+ *   `usb://VID:PID[?serial=S&if=N]`, `usb://class=CC/SS/PP`, `core:///path`, `kcore:` or
+ *   `kcore:///path` (see libkvmdci(3), TARGET URIS)
+ * @ret: (out): the new target
+ *
+ * Attach to a target. A live target is stopped while attached (a whole-machine stub stops every
+ * CPU). Takes a reference on @ctx; the caller owns one reference on the target.
+ *
+ * Returns: 0, or a negative errno: -EINVAL for a malformed URI, -ENOENT for a missing file or
+ * socket, -ECONNREFUSED, -EACCES, -EBUSY (a tty or USB interface held by another program), -ENODEV
+ * (no such USB device), -EPROTO (the other end does not speak the GDB remote protocol), -ETIMEDOUT,
+ * -ENOMEM. @ret is left untouched on failure.
+ *
+ * Since: 0.1
  */
 int kvmdci_target_open(struct kvmdci_ctx *ctx, const char *uri, struct kvmdci_target **ret);
+
 /**
- * kvmdci_target_unref - drop a reference. The last one removes every breakpoint this library
- * inserted and detaches, leaving the target running. NULL is accepted; returns NULL.
+ * kvmdci_target_unref:
+ * @t: target, or NULL
+ *
+ * Drop a reference on @t. The last one removes every breakpoint and watchpoint this handle inserted
+ * and detaches, leaving a live target running, then frees the handle.
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.1
  */
 struct kvmdci_target *kvmdci_target_unref(struct kvmdci_target *t);
-/** kvmdci_target_ref - take a reference. */
-struct kvmdci_target *kvmdci_target_ref(struct kvmdci_target *t);
-/** kvmdci_target_get_uri - the URI the target was opened with. */
-const char *kvmdci_target_get_uri(struct kvmdci_target *t);
-/** kvmdci_target_cpu_count - number of CPUs (threads of the stub). */
-int kvmdci_target_cpu_count(struct kvmdci_target *t);
+
 /**
- * kvmdci_target_reg_read - read a register of CPU @cpu (0-based) by its name in the stub's
- * target description (rip, rdi, cr3, cr4, efer, ...). The target must be stopped.
+ * kvmdci_target_ref:
+ * @t: target
+ *
+ * Take a reference on @t.
+ *
+ * Returns: @t.
+ *
+ * Since: 0.1
+ */
+struct kvmdci_target *kvmdci_target_ref(struct kvmdci_target *t);
+
+/**
+ * kvmdci_target_get_uri:
+ * @t: target
+ *
+ * The URI the target was opened with.
+ *
+ * Returns: the URI; owned by @t, valid while @t lives.
+ *
+ * Since: 0.1
+ */
+const char *kvmdci_target_get_uri(struct kvmdci_target *t);
+
+/**
+ * kvmdci_target_cpu_count:
+ * @t: target
+ *
+ * The number of CPUs: the stub's threads, or the CPUs recorded in a dump.
+ *
+ * Returns: the count (1 for /proc/kcore, which has no CPU registers: one view of kernel memory).
+ *
+ * Since: 0.1
+ */
+int kvmdci_target_cpu_count(struct kvmdci_target *t);
+
+/**
+ * kvmdci_target_reg_read:
+ * @t: target
+ * @cpu: CPU index, 0-based
+ * @name: register name in the stub's target description: rip, rdi, cr3, cr4, efer, fs_base, ...
+ * @val: (out): the value
+ *
+ * Read one register of a CPU. The target must be stopped.
+ *
+ * Returns: 0, or -ENOENT for a register the target does not have, -EINVAL for a CPU out of range,
+ * -EIO when the stub refused the read; -EBUSY while the target runs, -ENOTCONN after
+ * kvmdci_target_detach(), -EPIPE when the connection was lost.
+ *
+ * Since: 0.1
  */
 int kvmdci_target_reg_read(struct kvmdci_target *t, int cpu, const char *name, uint64_t *val);
+
 /**
- * kvmdci_target_regs_read - read up to 16 registers of one CPU in one round trip (the
- * requests are pipelined).
+ * kvmdci_target_regs_read:
+ * @t: target
+ * @cpu: CPU index, 0-based
+ * @names: register names, as for kvmdci_target_reg_read()
+ * @vals: (out): @n values, in the order of @names
+ * @n: 1 to 16
+ *
+ * Read up to 16 registers of one CPU in one round trip (the requests are pipelined). The target
+ * must be stopped.
+ *
+ * Returns: 0, or -EINVAL for @n out of range or a bad CPU, -ENOENT for an unknown register, -EIO
+ * when the stub refused one of the reads (the others are filled); -EBUSY while the target runs,
+ * -ENOTCONN after kvmdci_target_detach(), -EPIPE when the connection was lost.
+ *
+ * Since: 0.1
  */
 int kvmdci_target_regs_read(struct kvmdci_target *t, int cpu, const char *const *names,
 			    uint64_t *vals, int n);
-/** kvmdci_target_reg_write - write a register of CPU @cpu by name. */
-int kvmdci_target_reg_write(struct kvmdci_target *t, int cpu, const char *name, uint64_t val);
+
 /**
- * kvmdci_target_read_virt - read virtual memory through CPU @cpu's current paging.
- * Returns -EFAULT when the stub cannot read the address.
+ * kvmdci_target_reg_write:
+ * @t: target
+ * @cpu: CPU index, 0-based
+ * @name: register name in the stub's target description
+ * @val: the new value
+ *
+ * Write one register of a stopped CPU.
+ *
+ * Returns: 0, or -ENOENT for a register that cannot be written, -EOPNOTSUPP on a dump or
+ * /proc/kcore, -EIO when the stub refused; -EBUSY while the target runs, -ENOTCONN after
+ * kvmdci_target_detach(), -EPIPE when the connection was lost.
+ *
+ * Since: 0.1
+ */
+int kvmdci_target_reg_write(struct kvmdci_target *t, int cpu, const char *name, uint64_t val);
+
+/**
+ * kvmdci_target_read_virt:
+ * @t: target
+ * @cpu: CPU index whose current paging translates @addr
+ * @addr: virtual address
+ * @buf: (out): @len bytes
+ * @len: bytes to read
+ *
+ * Read virtual memory through a CPU's current paging (a CPU stopped in a guest translates through
+ * the guest's paging: to read the host kernel use kvmdci_kernel_read()).
+ *
+ * Returns: 0, or -EFAULT when the address cannot be read, -EINVAL for a bad CPU; -EBUSY while the
+ * target runs, -ENOTCONN after kvmdci_target_detach(), -EPIPE when the connection was lost.
+ *
+ * Since: 0.1
  */
 int kvmdci_target_read_virt(struct kvmdci_target *t, int cpu, uint64_t addr, void *buf,
 			    size_t len);
-/** kvmdci_target_read_phys - read physical memory (-EOPNOTSUPP where the stub cannot). */
+
+/**
+ * kvmdci_target_read_phys:
+ * @t: target
+ * @addr: physical address
+ * @buf: (out): @len bytes
+ * @len: bytes to read
+ *
+ * Read physical memory.
+ *
+ * Returns: 0, or -EFAULT when the address cannot be read, -EOPNOTSUPP where the stub has no
+ * physical mode; -EBUSY while the target runs, -ENOTCONN after kvmdci_target_detach(), -EPIPE when
+ * the connection was lost.
+ *
+ * Since: 0.1
+ */
 int kvmdci_target_read_phys(struct kvmdci_target *t, uint64_t addr, void *buf, size_t len);
 
 /** Kinds of breakpoints and watchpoints (the Z packet types). */
@@ -168,15 +402,66 @@ enum kvmdci_bp_kind {
 	KVMDCI_WATCH_ACCESS = 4,
 };
 
-/** kvmdci_target_bp_insert - insert a breakpoint or watchpoint (@len: 1 for breakpoints). */
+/**
+ * kvmdci_target_bp_insert:
+ * @t: target
+ * @kind: breakpoint or watchpoint kind
+ * @addr: address (virtual; a watchpoint's address as the stub takes it)
+ * @len: 1 for breakpoints, the watched length for watchpoints
+ *
+ * Insert a breakpoint or watchpoint. Inserting one that is already in is a no-op. The handle
+ * remembers it, so that kvmdci_target_bp_remove_all(), kvmdci_target_detach() and the last
+ * kvmdci_target_unref() take it out again.
+ *
+ * Returns: 0, or -EOPNOTSUPP when the stub does not support @kind (and on dumps), -ENOSPC when the
+ * handle's table is full, -EIO when the stub refused; -EBUSY while the target runs, -ENOTCONN after
+ * kvmdci_target_detach(), -EPIPE when the connection was lost.
+ *
+ * Since: 0.1
+ */
 int kvmdci_target_bp_insert(struct kvmdci_target *t, enum kvmdci_bp_kind kind, uint64_t addr,
 			    unsigned int len);
-/** kvmdci_target_bp_remove - remove a breakpoint or watchpoint inserted before. */
+
+/**
+ * kvmdci_target_bp_remove:
+ * @t: target
+ * @kind: as inserted
+ * @addr: as inserted
+ * @len: as inserted
+ *
+ * Remove a breakpoint or watchpoint inserted before through this handle.
+ *
+ * Returns: 0, or -ENOENT when no such one was inserted, -EOPNOTSUPP on dumps; -EBUSY while the
+ * target runs, -ENOTCONN after kvmdci_target_detach(), -EPIPE when the connection was lost.
+ *
+ * Since: 0.1
+ */
 int kvmdci_target_bp_remove(struct kvmdci_target *t, enum kvmdci_bp_kind kind, uint64_t addr,
 			    unsigned int len);
-/** kvmdci_target_bp_remove_all - remove every breakpoint and watchpoint this handle inserted. */
+
+/**
+ * kvmdci_target_bp_remove_all:
+ * @t: target
+ *
+ * Remove every breakpoint and watchpoint this handle inserted.
+ *
+ * Returns: 0, or a negative errno from the stub (-EBUSY while running, -EPIPE when the connection
+ * was lost).
+ *
+ * Since: 0.1
+ */
 int kvmdci_target_bp_remove_all(struct kvmdci_target *t);
-/** kvmdci_target_bp_count - how many breakpoints and watchpoints are inserted. */
+
+/**
+ * kvmdci_target_bp_count:
+ * @t: target
+ *
+ * How many breakpoints and watchpoints this handle has inserted.
+ *
+ * Returns: the count.
+ *
+ * Since: 0.1
+ */
 int kvmdci_target_bp_count(struct kvmdci_target *t);
 
 /** Why the target stopped. */
@@ -197,26 +482,88 @@ struct kvmdci_stop {
 	uint64_t reserved[4];
 };
 
-/** kvmdci_target_resume - continue all CPUs. */
-int kvmdci_target_resume(struct kvmdci_target *t);
 /**
- * kvmdci_target_step_over - continue all CPUs after a breakpoint stop of @cpu at @addr:
- * steps that CPU alone past the breakpoint (which would otherwise trigger again) and resumes
- * every CPU. Returns once the target runs.
+ * kvmdci_target_resume:
+ * @t: target
+ *
+ * Continue every CPU of a stopped target.
+ *
+ * Returns: 0, or -EOPNOTSUPP on dumps and /proc/kcore, -ENOTCONN after kvmdci_target_detach(),
+ * -EPIPE when the connection was lost.
+ *
+ * Since: 0.1
+ */
+int kvmdci_target_resume(struct kvmdci_target *t);
+
+/**
+ * kvmdci_target_step_over:
+ * @t: target
+ * @cpu: the CPU that stopped at the breakpoint
+ * @addr: the breakpoint's address
+ *
+ * Continue every CPU after a breakpoint stop: steps @cpu alone past the breakpoint at @addr (which
+ * would otherwise trigger again at once) and resumes all CPUs. Returns once the target runs.
+ *
+ * Returns: 0, or -ENOENT when no breakpoint of this handle is at @addr, -EINVAL for a bad CPU or a
+ * target that is not stopped, -EOPNOTSUPP on dumps, -ENOTCONN, -EPIPE.
+ *
+ * Since: 0.1
  */
 int kvmdci_target_step_over(struct kvmdci_target *t, int cpu, uint64_t addr);
+
 /**
- * kvmdci_target_wait - wait up to @timeout_ms (-1: forever) for the target to stop.
- * Returns 1 with @stop filled, 0 on timeout, or a negative errno.
+ * kvmdci_target_wait:
+ * @t: target
+ * @timeout_ms: how long to wait, -1 for ever
+ * @stop: (out): the stop event
+ *
+ * Wait for a running target to stop (after kvmdci_target_resume(), kvmdci_target_step_over() or
+ * kvmdci_target_interrupt()).
+ *
+ * Returns: 1 with @stop filled, 0 on timeout or when a signal interrupted the wait, or -EINVAL when
+ * the target is not running, -EOPNOTSUPP on dumps, -EPIPE when the connection was lost.
+ *
+ * Since: 0.1
  */
 int kvmdci_target_wait(struct kvmdci_target *t, int timeout_ms, struct kvmdci_stop *stop);
-/** kvmdci_target_interrupt - ask a running target to stop; kvmdci_target_wait() reports it. */
-int kvmdci_target_interrupt(struct kvmdci_target *t);
-/** kvmdci_target_is_running - 1 when resumed and not yet stopped, 0 otherwise. */
-int kvmdci_target_is_running(struct kvmdci_target *t);
+
 /**
- * kvmdci_target_detach - stop if running, remove every breakpoint, detach and let the target
- * run. Further calls on @t fail with -ENOTCONN.
+ * kvmdci_target_interrupt:
+ * @t: target
+ *
+ * Ask a running target to stop; kvmdci_target_wait() reports the stop. Nothing happens when the
+ * target is stopped already.
+ *
+ * Returns: 0, or -EPIPE when the connection was lost.
+ *
+ * Since: 0.1
+ */
+int kvmdci_target_interrupt(struct kvmdci_target *t);
+
+/**
+ * kvmdci_target_is_running:
+ * @t: target
+ *
+ * Whether the target was resumed and has not reported a stop yet.
+ *
+ * Returns: 1 when running, 0 otherwise.
+ *
+ * Since: 0.1
+ */
+int kvmdci_target_is_running(struct kvmdci_target *t);
+
+/**
+ * kvmdci_target_detach:
+ * @t: target
+ *
+ * Stop the target if it runs, remove every breakpoint and watchpoint this handle inserted, detach
+ * and let the target run. Further calls that need the connection fail with -ENOTCONN; @t must still
+ * be unreferenced.
+ *
+ * Returns: 0, or a negative errno when the stub could not be told (the connection is closed
+ * anyway).
+ *
+ * Since: 0.1
  */
 int kvmdci_target_detach(struct kvmdci_target *t);
 /** Statistics of the transport: packets sent, round trips, bytes. */
@@ -228,7 +575,16 @@ struct kvmdci_target_stats {
 	uint64_t bytes_received;
 	uint64_t reserved[3];
 };
-/** kvmdci_target_get_stats - copy the transport statistics. */
+
+/**
+ * kvmdci_target_get_stats:
+ * @t: target
+ * @stats: (out): the statistics
+ *
+ * Copy the transport statistics: packets, writes and bytes so far (all zero on dumps).
+ *
+ * Since: 0.1
+ */
 void kvmdci_target_get_stats(struct kvmdci_target *t, struct kvmdci_target_stats *stats);
 
 /* ---- kernel view: symbols, KASLR, modules, types ---------------------------------------------- */
@@ -244,40 +600,160 @@ struct kvmdci_kernel_files {
 };
 
 /**
- * kvmdci_kernel_open - build the kernel view of a stopped target: vmlinux symbols, the KASLR
- * offset (found by locating linux_banner in memory), the loaded modules and their symbols
- * (read from each struct module's kallsyms in target memory), and BTF types (vmlinux and the
- * modules' split BTF). Takes a reference on @t.
+ * kvmdci_kernel_open:
+ * @t: a stopped target
+ * @files: kernel files, or NULL: NULL members are taken from $KVMDCI_VMLINUX, $KVMDCI_SYSTEM_MAP
+ *   and $KVMDCI_MODULES, and what is still missing is read from the target's memory
+ * @ret: (out): the kernel view
+ *
+ * Build the kernel view of a target: vmlinux symbols (System.map, the vmlinux symbol table, or the
+ * kernel's kallsyms in memory), the KASLR offset (VMCOREINFO, or linux_banner found in memory), the
+ * loaded modules and their symbols (each struct module's kallsyms), and types (BTF or DWARF of
+ * vmlinux, the modules' split BTF; from files or from memory). A vmlinux whose build id is not the
+ * running kernel's is refused unless $KVMDCI_FORCE=1. Takes a reference on @t; the caller owns one
+ * reference on the view.
+ *
+ * Returns: 0, or a negative errno: -ENOENT when symbols, types or linux_banner cannot be found
+ * (kvmdci_ctx_last_error() says which and what to give), -EINVAL for an unreadable or mismatched
+ * file, -EFAULT when target memory cannot be read, -ENOMEM; the target's errors (-EBUSY when it
+ * runs, -EPIPE). @ret is left untouched on failure.
+ *
+ * Since: 0.1
  */
 int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files *files,
 		       struct kvmdci_kernel **ret);
-/** kvmdci_kernel_unref - drop a reference. NULL is accepted; returns NULL. */
-struct kvmdci_kernel *kvmdci_kernel_unref(struct kvmdci_kernel *k);
+
 /**
- * kvmdci_kernel_ref - take a reference on @k: each reference is dropped with
- * kvmdci_kernel_unref(). NULL is accepted.
+ * kvmdci_kernel_unref:
+ * @k: kernel view, or NULL
+ *
+ * Drop a reference on @k; the last one frees it and drops its reference on the target.
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.1
+ */
+struct kvmdci_kernel *kvmdci_kernel_unref(struct kvmdci_kernel *k);
+
+/**
+ * kvmdci_kernel_ref:
+ * @k: kernel view, or NULL
+ *
+ * Take a reference on @k; each reference is dropped with kvmdci_kernel_unref().
+ *
  * Returns: @k.
+ *
  * Since: 0.7
  */
 struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k);
-/** kvmdci_kernel_get_target - the target (no new reference). */
-struct kvmdci_target *kvmdci_kernel_get_target(struct kvmdci_kernel *k);
-/** kvmdci_kernel_kaslr_offset - virtual KASLR offset found on the target. */
-uint64_t kvmdci_kernel_kaslr_offset(struct kvmdci_kernel *k);
-/** kvmdci_kernel_release - the kernel release read from the target's linux_banner. */
-const char *kvmdci_kernel_release(struct kvmdci_kernel *k);
+
 /**
- * kvmdci_kernel_symbol - address of a symbol: "name" (vmlinux, then modules) or
- * "module:name" (e.g. "kvm_amd:svm_handle_exit"). -ENOENT when absent.
+ * kvmdci_kernel_get_target:
+ * @k: kernel view
+ *
+ * The target the view reads.
+ *
+ * Returns: the target; no new reference is taken.
+ *
+ * Since: 0.1
+ */
+struct kvmdci_target *kvmdci_kernel_get_target(struct kvmdci_kernel *k);
+
+/**
+ * kvmdci_kernel_kaslr_offset:
+ * @k: kernel view
+ *
+ * The virtual KASLR offset found on the target.
+ *
+ * Returns: the offset (0 without KASLR).
+ *
+ * Since: 0.1
+ */
+uint64_t kvmdci_kernel_kaslr_offset(struct kvmdci_kernel *k);
+
+/**
+ * kvmdci_kernel_release:
+ * @k: kernel view
+ *
+ * The kernel release ("6.1.0-27-cloud-amd64") read from the target's linux_banner.
+ *
+ * Returns: the release; owned by @k, valid while @k lives.
+ *
+ * Since: 0.1
+ */
+const char *kvmdci_kernel_release(struct kvmdci_kernel *k);
+
+/**
+ * kvmdci_kernel_symbol:
+ * @k: kernel view
+ * @name: "name" (vmlinux first, then the loaded modules) or "module:name"
+ *   ("kvm_amd:svm_handle_exit"; "vmlinux:name" for the kernel image)
+ * @addr: (out): the symbol's run-time address (KASLR applied)
+ *
+ * Look a symbol up.
+ *
+ * Returns: 0, or -ENOENT when there is no such symbol, -ENODEV when the module is not loaded, -EIO
+ * when the module's symbols cannot be read, -EINVAL for a module name that is too long.
+ *
+ * Since: 0.1
  */
 int kvmdci_kernel_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr);
-/** kvmdci_kernel_has_module - 1 when the module (e.g. "kvm_amd") is loaded on the target. */
+
+/**
+ * kvmdci_kernel_has_module:
+ * @k: kernel view
+ * @module: module name, e.g. "kvm_amd"
+ *
+ * Whether a module is loaded on the target.
+ *
+ * Returns: 1 when loaded, 0 otherwise.
+ *
+ * Since: 0.1
+ */
 int kvmdci_kernel_has_module(struct kvmdci_kernel *k, const char *module);
-/** kvmdci_kernel_read - read kernel virtual memory (works while a CPU runs a nested guest). */
+
+/**
+ * kvmdci_kernel_read:
+ * @k: kernel view
+ * @addr: kernel virtual address
+ * @buf: (out): @len bytes
+ * @len: bytes to read
+ *
+ * Read kernel virtual memory. This keeps working while CPUs run a nested guest: reads go through a
+ * CPU seen in the host kernel, else through physical memory and the kernel's own page tables. On a
+ * live target, reads within one stop may be served from a cache ($KVMDCI_READ_CACHE).
+ *
+ * Returns: 0, or -EFAULT when the address cannot be read; the target's errors (-EBUSY while it
+ * runs, -EPIPE).
+ *
+ * Since: 0.1
+ */
 int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len);
-/** kvmdci_kernel_read_u64 - read one little-endian 64-bit value. */
+
+/**
+ * kvmdci_kernel_read_u64:
+ * @k: kernel view
+ * @addr: kernel virtual address
+ * @val: (out): the value
+ *
+ * Read one little-endian 64-bit value of kernel memory.
+ *
+ * Returns: as kvmdci_kernel_read().
+ *
+ * Since: 0.1
+ */
 int kvmdci_kernel_read_u64(struct kvmdci_kernel *k, uint64_t addr, uint64_t *val);
-/** kvmdci_kernel_note_stop - tell the kernel view the target stopped (drops per-stop state). */
+
+/**
+ * kvmdci_kernel_note_stop:
+ * @k: kernel view
+ * @stop: the stop kvmdci_target_wait() reported
+ *
+ * Tell the kernel view that the target stopped: drops what was cached for the previous stop and
+ * lets a CPU that stopped in the host kernel serve the reads.
+ *
+ * Since: 0.1
+ */
 void kvmdci_kernel_note_stop(struct kvmdci_kernel *k, const struct kvmdci_stop *stop);
 
 /** A member's place in a type, from BTF. */
@@ -287,15 +763,38 @@ struct kvmdci_member {
 	uint32_t size;          /* bytes of the member's type */
 	uint32_t reserved[4];
 };
+
 /**
- * kvmdci_kernel_type_size - size in bytes of a type: "struct kvm", "union x", "u64", a
- * typedef name. @module: NULL for vmlinux then loaded modules, or a module name.
+ * kvmdci_kernel_type_size:
+ * @k: kernel view
+ * @module: NULL for vmlinux then the loaded modules, or a module name
+ * @type: "struct kvm", "union x", "u64", a typedef name
+ * @size: (out): bytes
+ *
+ * The size of a type, from the target's type info.
+ *
+ * Returns: 0, or -ENOENT when there is no such type, -EINVAL for a type without a size.
+ *
+ * Since: 0.1
  */
 int kvmdci_kernel_type_size(struct kvmdci_kernel *k, const char *module, const char *type,
 			    uint64_t *size);
+
 /**
- * kvmdci_kernel_member - locate @path ("stat.exits", "control.exit_code", "range[2].dev") in
- * @type ("struct kvm_vcpu"). Members of anonymous structs and unions are found by name.
+ * kvmdci_kernel_member:
+ * @k: kernel view
+ * @module: NULL for vmlinux then the loaded modules, or a module name
+ * @type: the outer type, e.g. "struct kvm_vcpu"
+ * @path: member path: "stat.exits", "control.exit_code", "range[2].dev"
+ * @member: (out): offset, bitfield size and size
+ *
+ * Locate a member in a type. Members of anonymous structs and unions are found by name; array
+ * indexes are allowed.
+ *
+ * Returns: 0, or -ENOENT when the type or a member is not there, -EINVAL for a malformed path or an
+ * index on a member that is not an array.
+ *
+ * Since: 0.1
  */
 int kvmdci_kernel_member(struct kvmdci_kernel *k, const char *module, const char *type,
 			 const char *path, struct kvmdci_member *member);
@@ -316,22 +815,77 @@ struct kvmdci_kernel_source {
 	uint64_t count;     /* symbols, or BTF types */
 	uint64_t reserved[4];
 };
+
 /**
- * kvmdci_kernel_symbols_source - where the symbols of vmlinux (@module NULL) or of a loaded
- * module came from. Pointers stay valid while @k lives. -ENODEV for a module not loaded.
+ * kvmdci_kernel_symbols_source:
+ * @k: kernel view
+ * @module: NULL for vmlinux, or a loaded module's name
+ * @src: (out): the source
+ *
+ * Where the symbols of vmlinux or of a module came from: a file or target memory, in which format,
+ * how many.
+ *
+ * Returns: 0, or -ENODEV for a module that is not loaded. The strings in @src are owned by @k and
+ * valid while it lives.
+ *
+ * Since: 0.3
  */
 int kvmdci_kernel_symbols_source(struct kvmdci_kernel *k, const char *module,
 				 struct kvmdci_kernel_source *src);
-/** kvmdci_kernel_types_source - where the types of vmlinux (@module NULL) or a module came from. */
+
+/**
+ * kvmdci_kernel_types_source:
+ * @k: kernel view
+ * @module: NULL for vmlinux, or a loaded module's name
+ * @src: (out): the source
+ *
+ * Where the types of vmlinux or of a module came from. Module types are loaded when first needed,
+ * so a module may show KVMDCI_SOURCE_NONE.
+ *
+ * Returns: 0, or -ENODEV for a module that is not loaded. The strings in @src are owned by @k and
+ * valid while it lives.
+ *
+ * Since: 0.3
+ */
 int kvmdci_kernel_types_source(struct kvmdci_kernel *k, const char *module,
 			       struct kvmdci_kernel_source *src);
-/** kvmdci_kernel_kaslr_source - how the KASLR offset was found, for people ("VMCOREINFO", ...). */
-const char *kvmdci_kernel_kaslr_source(struct kvmdci_kernel *k);
-/** kvmdci_kernel_module_count - number of modules on the target's module list. */
-int kvmdci_kernel_module_count(struct kvmdci_kernel *k);
+
 /**
- * kvmdci_kernel_module - name and struct module address of module @i (list order).
- * -ERANGE past the end. @name stays valid while @k lives.
+ * kvmdci_kernel_kaslr_source:
+ * @k: kernel view
+ *
+ * How the KASLR offset was found, in words for people ("VMCOREINFO", "linux_banner", ...).
+ *
+ * Returns: a string owned by @k, valid while it lives.
+ *
+ * Since: 0.3
+ */
+const char *kvmdci_kernel_kaslr_source(struct kvmdci_kernel *k);
+
+/**
+ * kvmdci_kernel_module_count:
+ * @k: kernel view
+ *
+ * The number of modules on the target's module list.
+ *
+ * Returns: the count.
+ *
+ * Since: 0.3
+ */
+int kvmdci_kernel_module_count(struct kvmdci_kernel *k);
+
+/**
+ * kvmdci_kernel_module:
+ * @k: kernel view
+ * @i: index, 0 .. kvmdci_kernel_module_count() - 1 (list order)
+ * @name: (out): the module's name, owned by @k, valid while it lives
+ * @addr: (out): its struct module address
+ *
+ * One module of the target's module list.
+ *
+ * Returns: 0, or -ERANGE past the end.
+ *
+ * Since: 0.3
  */
 int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const char **name, uint64_t *addr);
 
@@ -350,55 +904,143 @@ struct kvmdci_vcpu_info {
 };
 
 /**
- * kvmdci_kvm_vcpus - list every vCPU of every VM (kvm:vm_list, vcpu_array or vcpus[], bounded
- * by online_vcpus). Fills up to @max entries; returns the number found (may exceed @max).
+ * kvmdci_kvm_vcpus:
+ * @k: kernel view
+ * @out: (out): up to @max entries
+ * @max: size of @out
+ *
+ * List every vCPU of every VM: kvm:vm_list, then each VM's vcpu_array xarray or vcpus[] array
+ * (whichever the type info has), bounded by online_vcpus.
+ *
+ * Returns: the number of vCPUs found, which may exceed @max (only @max are filled), or a negative
+ * errno: -ENOENT when kvm is not loaded or a type is missing, -EFAULT, -ENOMEM.
+ *
+ * Since: 0.1
  */
 int kvmdci_kvm_vcpus(struct kvmdci_kernel *k, struct kvmdci_vcpu_info *out, int max);
 
 /** The layout of KVM's per-vCPU counters (struct kvm_vcpu_stat) on this kernel. */
 struct kvmdci_vcpu_stats_layout;
+
 /**
- * kvmdci_kvm_vcpu_stats_layout - find every 64-bit counter of struct kvm_vcpu_stat (nested
- * structs such as "generic" flattened) in the type info. Drop with
- * kvmdci_kvm_vcpu_stats_layout_unref().
+ * kvmdci_kvm_vcpu_stats_layout:
+ * @k: kernel view
+ * @ret: (out): the layout
+ *
+ * Find every 64-bit counter of struct kvm_vcpu_stat in the type info, nested structs such as
+ * "generic" flattened. The caller owns the layout's first reference; drop it with
+ * kvmdci_kvm_vcpu_stats_layout_unref(). It does not refer to @k.
+ *
+ * Returns: 0, or -ENOENT when the type info has no struct kvm_vcpu_stat, -ENOMEM.
+ *
+ * Since: 0.2
  */
 int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k, struct kvmdci_vcpu_stats_layout **ret);
+
 /**
- * kvmdci_kvm_vcpu_stats_layout_free - the same as kvmdci_kvm_vcpu_stats_layout_unref() (the
- * name of 0.1, kept for the programs that use it).
+ * kvmdci_kvm_vcpu_stats_layout_free:
+ * @l: layout, or NULL
+ *
+ * The same as kvmdci_kvm_vcpu_stats_layout_unref(): the name of 0.2, kept for the programs that
+ * use it.
+ *
+ * Since: 0.2
  */
 void kvmdci_kvm_vcpu_stats_layout_free(struct kvmdci_vcpu_stats_layout *l);
+
 /**
- * kvmdci_kvm_vcpu_stats_layout_ref - take a reference on @l. NULL is accepted.
+ * kvmdci_kvm_vcpu_stats_layout_ref:
+ * @l: layout, or NULL
+ *
+ * Take a reference on @l; each reference is dropped with kvmdci_kvm_vcpu_stats_layout_unref().
+ *
  * Returns: @l.
+ *
  * Since: 0.7
  */
 struct kvmdci_vcpu_stats_layout *
 kvmdci_kvm_vcpu_stats_layout_ref(struct kvmdci_vcpu_stats_layout *l);
+
 /**
- * kvmdci_kvm_vcpu_stats_layout_unref - drop a reference; the last frees the layout. NULL is
- * accepted.
+ * kvmdci_kvm_vcpu_stats_layout_unref:
+ * @l: layout, or NULL
+ *
+ * Drop a reference on @l; the last one frees it.
+ *
  * Returns: NULL.
+ *
  * Since: 0.7
  */
 struct kvmdci_vcpu_stats_layout *
 kvmdci_kvm_vcpu_stats_layout_unref(struct kvmdci_vcpu_stats_layout *l);
-/** kvmdci_kvm_vcpu_stats_count - number of counters. */
-int kvmdci_kvm_vcpu_stats_count(const struct kvmdci_vcpu_stats_layout *l);
-/** kvmdci_kvm_vcpu_stats_name - name of counter @i ("exits", "io_exits", ...). */
-const char *kvmdci_kvm_vcpu_stats_name(const struct kvmdci_vcpu_stats_layout *l, int i);
+
 /**
- * kvmdci_kvm_vcpu_stats_read - read all counters of the vCPU at @vcpu (struct kvm_vcpu *) in
- * one read; @values has kvmdci_kvm_vcpu_stats_count() entries.
+ * kvmdci_kvm_vcpu_stats_count:
+ * @l: layout
+ *
+ * The number of counters.
+ *
+ * Returns: the count.
+ *
+ * Since: 0.2
+ */
+int kvmdci_kvm_vcpu_stats_count(const struct kvmdci_vcpu_stats_layout *l);
+
+/**
+ * kvmdci_kvm_vcpu_stats_name:
+ * @l: layout
+ * @i: counter index
+ *
+ * The name of a counter ("exits", "io_exits", ...).
+ *
+ * Returns: the name, owned by @l; NULL for @i out of range.
+ *
+ * Since: 0.2
+ */
+const char *kvmdci_kvm_vcpu_stats_name(const struct kvmdci_vcpu_stats_layout *l, int i);
+
+/**
+ * kvmdci_kvm_vcpu_stats_read:
+ * @k: kernel view
+ * @l: layout from kvmdci_kvm_vcpu_stats_layout()
+ * @vcpu: a struct kvm_vcpu address
+ * @values: (out): kvmdci_kvm_vcpu_stats_count() values
+ *
+ * Read every counter of one vCPU in a single memory read. It costs no breakpoint.
+ *
+ * Returns: 0, or -EFAULT when the memory cannot be read; the target's errors.
+ *
+ * Since: 0.2
  */
 int kvmdci_kvm_vcpu_stats_read(struct kvmdci_kernel *k, const struct kvmdci_vcpu_stats_layout *l,
 			       uint64_t vcpu, uint64_t *values);
 
 /** Hardware virtualization vendors. */
 enum kvmdci_vendor { KVMDCI_VENDOR_NONE = 0, KVMDCI_VENDOR_VMX, KVMDCI_VENDOR_SVM };
-/** kvmdci_kvm_vendor - which of kvm_intel / kvm_amd is loaded (NONE when neither). */
+
+/**
+ * kvmdci_kvm_vendor:
+ * @k: kernel view
+ *
+ * Which of kvm_intel and kvm_amd is loaded.
+ *
+ * Returns: KVMDCI_VENDOR_VMX, KVMDCI_VENDOR_SVM, or KVMDCI_VENDOR_NONE when neither is.
+ *
+ * Since: 0.1
+ */
 enum kvmdci_vendor kvmdci_kvm_vendor(struct kvmdci_kernel *k);
-/** kvmdci_exit_reason_name - name of an exit reason (kernel's VMX/SVM_EXIT_REASONS), or NULL. */
+
+/**
+ * kvmdci_exit_reason_name:
+ * @vendor: whose exit codes
+ * @code: exit reason (VMX basic reason) or exit code (SVM)
+ *
+ * The name of an exit reason, as the kernel's VMX_EXIT_REASONS and SVM_EXIT_REASONS spell it.
+ *
+ * Returns: a static string, or NULL for an unknown code.
+ *
+ * Since: 0.1
+ */
 const char *kvmdci_exit_reason_name(enum kvmdci_vendor vendor, uint64_t code);
 
 /** One VM as found in memory (kvm:vm_list). */
@@ -413,9 +1055,20 @@ struct kvmdci_vm_info {
 };
 
 /**
- * kvmdci_kvm_vms - list every VM on kvm:vm_list, newest first (the kernel's list order).
- * Fills up to @max entries; returns the number found (may exceed @max). A vm_list that
- * loops is detected and cut with a warning naming the node.
+ * kvmdci_kvm_vms:
+ * @k: kernel view
+ * @out: (out): up to @max entries
+ * @max: size of @out
+ *
+ * List every VM on kvm:vm_list, newest first (the kernel's list order). A list that loops is cut
+ * with a warning naming the node; a VM whose struct kvm is partly unreadable is listed with its
+ * error set.
+ *
+ * Returns: the number of VMs found, which may exceed @max (only @max are filled), or a negative
+ * errno: -ENOENT when kvm is not loaded or a type is missing, -EFAULT when vm_list cannot be read,
+ * -ENOMEM.
+ *
+ * Since: 0.2
  */
 int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info *out, int max);
 
@@ -453,13 +1106,45 @@ struct kvmdci_vcpu_state {
 };
 
 /**
- * kvmdci_kvm_vcpu_state - decode one struct kvm_vcpu (an address from kvmdci_kvm_vcpus()).
+ * kvmdci_kvm_vcpu_state:
+ * @k: kernel view
+ * @vcpu: a struct kvm_vcpu address (from kvmdci_kvm_vcpus())
+ * @out: (out): the vCPU's state
+ *
+ * Decode one vCPU: ids, physical CPU, mode, thread, and the registers KVM keeps in kvm_vcpu_arch
+ * with which of them are current (on VMX the lazily read ones are stale unless regs_avail says so).
+ *
+ * Returns: 0 (a partly unreadable vCPU has @out->error set), or -ENOENT when a type is missing,
+ * -EFAULT when the vCPU cannot be read at all, -EINVAL, -ENOMEM.
+ *
+ * Since: 0.2
  */
 int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 			  struct kvmdci_vcpu_state *out);
-/** kvmdci_vcpu_reg_name - "rax" ... "rip", "cr0", "cr3", "cr4", "efer"; NULL out of range. */
+
+/**
+ * kvmdci_vcpu_reg_name:
+ * @reg: enum kvmdci_vcpu_reg
+ *
+ * The name of a register index.
+ *
+ * Returns: "rax" ... "r15", "rip", "cr0", "cr3", "cr4", "efer" (static strings); NULL out of range.
+ *
+ * Since: 0.2
+ */
 const char *kvmdci_vcpu_reg_name(enum kvmdci_vcpu_reg reg);
-/** kvmdci_vcpu_mode_name - "outside_guest", "in_guest", "exiting_guest", "reading_spt". */
+
+/**
+ * kvmdci_vcpu_mode_name:
+ * @mode: kvm_vcpu.mode
+ *
+ * The name of a vCPU mode.
+ *
+ * Returns: "outside_guest", "in_guest", "exiting_guest", "reading_spt" (static strings), or
+ * "unknown".
+ *
+ * Since: 0.2
+ */
 const char *kvmdci_vcpu_mode_name(int mode);
 
 /* ---- I/O buses (struct kvm.buses[]) ------------------------------------------------------- */
@@ -520,62 +1205,179 @@ struct kvmdci_io_range {
 };
 
 /**
- * kvmdci_kvm_io_buses - the buses of VM @vm (struct kvm *): one entry per element of
- * struct kvm.buses[] (KVM_NR_BUSES, from type info). Fills up to @max entries; returns the
- * number of buses.
+ * kvmdci_kvm_io_buses:
+ * @k: kernel view
+ * @vm: a struct kvm address
+ * @out: (out): up to @max entries
+ * @max: size of @out
+ *
+ * The I/O buses of a VM: one entry per element of struct kvm.buses[] (KVM_NR_BUSES, from the type
+ * info). A NULL bus (left by a failed unregister) has bus 0.
+ *
+ * Returns: the number of buses, which may exceed @max, or a negative errno: -ENOENT when a type is
+ * missing, -EFAULT.
+ *
+ * Since: 0.2
  */
 int kvmdci_kvm_io_buses(struct kvmdci_kernel *k, uint64_t vm, struct kvmdci_io_bus_info *out,
 			int max);
+
 /**
- * kvmdci_kvm_io_ranges - the ranges of bus @bus of VM @vm, in the kernel's (sorted) order,
- * each device classified by its ops symbol and decoded through container_of. The range array
- * is read in one piece. Fills up to @max entries; returns dev_count (0 for a NULL bus), or a
- * negative errno when the bus is unreadable or its dev_count is absurd.
+ * kvmdci_kvm_io_ranges:
+ * @k: kernel view
+ * @vm: a struct kvm address
+ * @bus: bus index (KVM_MMIO_BUS 0, KVM_PIO_BUS 1, ...)
+ * @out: (out): up to @max entries
+ * @max: size of @out
+ *
+ * The ranges of one bus in the kernel's (sorted) order, each device classified by its ops symbol
+ * and decoded through container_of. The range array is read in one piece; a device that cannot be
+ * decoded has its error set.
+ *
+ * Returns: dev_count (0 for a NULL bus), which may exceed @max, or a negative errno: -EINVAL for a
+ * bus index out of range or an absurd dev_count, -EFAULT when the bus is unreadable, -ENOENT when a
+ * type is missing, -ENOMEM.
+ *
+ * Since: 0.2
  */
 int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int bus,
 			 struct kvmdci_io_range *out, int max);
-/** kvmdci_io_bus_name - "mmio", "pio", "virtio_ccw_notify", "fast_mmio"; NULL otherwise. */
-const char *kvmdci_io_bus_name(int bus);
+
 /**
- * kvmdci_io_dev_kind_name - "pic_master", "pic_slave", "pic_elcr", "pit", "speaker",
- * "ioapic", "ioeventfd", "coalesced_mmio", "unknown".
+ * kvmdci_io_bus_name:
+ * @bus: bus index
+ *
+ * The name of a bus index.
+ *
+ * Returns: "mmio", "pio", "virtio_ccw_notify", "fast_mmio" (static strings); NULL otherwise.
+ *
+ * Since: 0.2
+ */
+const char *kvmdci_io_bus_name(int bus);
+
+/**
+ * kvmdci_io_dev_kind_name:
+ * @kind: enum kvmdci_io_dev_kind
+ *
+ * The name of a device kind.
+ *
+ * Returns: "pic_master", "pic_slave", "pic_elcr", "pit", "speaker", "ioapic", "ioeventfd",
+ * "coalesced_mmio" or "unknown" (static strings).
+ *
+ * Since: 0.2
  */
 const char *kvmdci_io_dev_kind_name(enum kvmdci_io_dev_kind kind);
 
 /* ---- catalog ------------------------------------------------------------------------------ */
 
 struct kvmdci_catalog;
+
 /**
- * kvmdci_catalog_load - load a catalog file or a directory of *.json catalog files.
- * NULL loads $KVMDCI_CATALOG or the installed catalog directory.
+ * kvmdci_catalog_load:
+ * @ctx: context
+ * @path: a catalog file, a directory of *.json catalog files, or NULL for $KVMDCI_CATALOG, else the
+ *   installed catalog directory
+ * @ret: (out): the catalog
+ *
+ * Load and validate a breakpoint catalog (format: kvmdci-catalog(5)). Takes a reference on @ctx.
+ * The catalog is not reference-counted: the caller owns it, frees it with kvmdci_catalog_unref(),
+ * and keeps it alive while a trace or exit tracer made from it lives.
+ *
+ * Returns: 0, or -ENOENT when the path does not exist or holds no catalog, -EINVAL for a file that
+ * is not valid JSON or breaks the format (the last error names file, entry and field), -ENOMEM.
+ * @ret is left untouched on failure.
+ *
+ * Since: 0.1
  */
 int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path, struct kvmdci_catalog **ret);
+
 /**
- * kvmdci_catalog_unref - drop a reference; the last frees the catalog. NULL is accepted;
- * returns NULL.
+ * kvmdci_catalog_unref:
+ * @cat: catalog, or NULL
+ *
+ * Drop a reference on @cat; the last one frees it.
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.1
  */
 struct kvmdci_catalog *kvmdci_catalog_unref(struct kvmdci_catalog *cat);
+
 /**
- * kvmdci_catalog_ref - take a reference on @cat: each reference is dropped with
- * kvmdci_catalog_unref(). NULL is accepted.
+ * kvmdci_catalog_ref:
+ * @cat: catalog, or NULL
+ *
+ * Take a reference on @cat; each reference is dropped with kvmdci_catalog_unref().
+ *
  * Returns: @cat.
+ *
  * Since: 0.7
  */
 struct kvmdci_catalog *kvmdci_catalog_ref(struct kvmdci_catalog *cat);
-/** kvmdci_catalog_count - number of entries. */
+
+/**
+ * kvmdci_catalog_count:
+ * @cat: catalog
+ *
+ * The number of entries.
+ *
+ * Returns: the count.
+ *
+ * Since: 0.1
+ */
 int kvmdci_catalog_count(struct kvmdci_catalog *cat);
-/** kvmdci_catalog_entry_name - name of entry @i, or NULL. */
+
+/**
+ * kvmdci_catalog_entry_name:
+ * @cat: catalog
+ * @i: entry index
+ *
+ * The name of an entry.
+ *
+ * Returns: the name, owned by @cat; NULL for @i out of range.
+ *
+ * Since: 0.1
+ */
 const char *kvmdci_catalog_entry_name(struct kvmdci_catalog *cat, int i);
 
-/** kvmdci_catalog_find - index of the entry named @name, or -ENOENT. */
-int kvmdci_catalog_find(struct kvmdci_catalog *cat, const char *name);
 /**
- * kvmdci_catalog_entry_json - entry @i as indented JSON text (free() it), or NULL.
+ * kvmdci_catalog_find:
+ * @cat: catalog
+ * @name: entry name
+ *
+ * Find an entry by name.
+ *
+ * Returns: the entry's index, or -ENOENT.
+ *
+ * Since: 0.2
+ */
+int kvmdci_catalog_find(struct kvmdci_catalog *cat, const char *name);
+
+/**
+ * kvmdci_catalog_entry_json:
+ * @cat: catalog
+ * @i: entry index
+ *
+ * An entry as indented JSON text.
+ *
+ * Returns: a newly allocated string the caller frees with free(), or NULL for @i out of range or on
+ * allocation failure.
+ *
+ * Since: 0.2
  */
 char *kvmdci_catalog_entry_json(struct kvmdci_catalog *cat, int i);
+
 /**
- * kvmdci_catalog_entry_field - a string field of entry @i ("name", "description", "vendor",
- * "module", "hit", "added", "removed"), or NULL.
+ * kvmdci_catalog_entry_field:
+ * @cat: catalog
+ * @i: entry index
+ * @field: "name", "description", "vendor", "module", "hit", "added" or "removed"
+ *
+ * A string field of an entry.
+ *
+ * Returns: the value, owned by @cat; NULL for @i out of range or a field the entry does not have.
+ *
+ * Since: 0.2
  */
 const char *kvmdci_catalog_entry_field(struct kvmdci_catalog *cat, int i, const char *field);
 
@@ -600,12 +1402,34 @@ struct kvmdci_entry_check {
 };
 
 /**
- * kvmdci_catalog_check_entry - resolve entry @i against @k: symbol alternatives, captures
- * compiled against the types, applicability (vendor, module loaded).
+ * kvmdci_catalog_check_entry:
+ * @cat: catalog
+ * @k: kernel view
+ * @i: entry index
+ * @out: (out): the verdict
+ *
+ * Check one entry against a kernel: applicability (vendor, module loaded), its symbol alternatives,
+ * and its captures compiled against the types. The verdict, with the reason in words, is in
+ * @out->status; @out->symbol is owned by @cat.
+ *
+ * Returns: 0 whatever the verdict, or -EINVAL for @i out of range.
+ *
+ * Since: 0.2
  */
 int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct kvmdci_kernel *k, int i,
 			       struct kvmdci_entry_check *out);
-/** kvmdci_entry_status_name - "resolved", "absent", ... */
+
+/**
+ * kvmdci_entry_status_name:
+ * @s: status
+ *
+ * The name of a check status.
+ *
+ * Returns: "resolved", "not-applicable", "module-not-loaded", "absent", "capture-error" (static
+ * strings), or "?".
+ *
+ * Since: 0.2
+ */
 const char *kvmdci_entry_status_name(enum kvmdci_entry_status s);
 
 /* ---- tracing catalog entries ---------------------------------------------------------------- */
@@ -629,47 +1453,149 @@ struct kvmdci_hit {
 typedef int (*kvmdci_hit_fn)(struct kvmdci_trace *tr, const struct kvmdci_hit *hit, void *data);
 
 /**
- * kvmdci_trace_new - a tracer of catalog entries on the kernel's target. Takes a reference on
- * @k and on @cat.
+ * kvmdci_trace_new:
+ * @k: kernel view
+ * @cat: catalog the entries come from
+ * @ret: (out): the tracer
+ *
+ * Create a tracer of catalog entries on the kernel view's target. Takes a reference on @k and
+ * on @cat. The caller owns the tracer's first reference; drop it with kvmdci_trace_unref() after
+ * kvmdci_trace_stop().
+ *
+ * Returns: 0, or -ENOMEM. @ret is left untouched on failure.
+ *
+ * Since: 0.2
  */
 int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
 		     struct kvmdci_trace **ret);
+
 /**
- * kvmdci_trace_unref - drop a reference; the last frees the tracer (call kvmdci_trace_stop
- * first). NULL accepted; returns NULL.
+ * kvmdci_trace_unref:
+ * @tr: tracer, or NULL
+ *
+ * Drop a reference on @tr; the last one frees the tracer and drops its references on the kernel
+ * view and the catalog. Call kvmdci_trace_stop() first: this does not remove breakpoints.
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.2
  */
 struct kvmdci_trace *kvmdci_trace_unref(struct kvmdci_trace *tr);
+
 /**
- * kvmdci_trace_ref - take a reference on @tr: each reference is dropped with
- * kvmdci_trace_unref(). NULL is accepted.
+ * kvmdci_trace_ref:
+ * @tr: tracer, or NULL
+ *
+ * Take a reference on @tr; each reference is dropped with kvmdci_trace_unref().
+ *
  * Returns: @tr.
+ *
  * Since: 0.7
  */
 struct kvmdci_trace *kvmdci_trace_ref(struct kvmdci_trace *tr);
+
 /**
- * kvmdci_trace_add - trace entry @name, reporting only hits where @when (a capture
- * expression, or NULL) is non-zero. Resolves and compiles everything now. Returns the entry's
- * index in the trace.
+ * kvmdci_trace_add:
+ * @tr: tracer, not started
+ * @name: catalog entry name
+ * @when: a capture expression: only hits where it is non-zero are reported; NULL or "" for all
+ *
+ * Add an entry to trace. Its symbol is resolved and its captures and filter are compiled now, so
+ * errors come here, not at the first hit.
+ *
+ * Returns: the entry's index in the trace (for kvmdci_hit.entry), or -ENOENT for an unknown entry
+ * or one that does not resolve on this kernel, -EEXIST when the same address is traced already,
+ * -EINVAL when a capture or @when does not compile, -ENOSPC when too many entries are traced,
+ * -EBUSY once started.
+ *
+ * Since: 0.2
  */
 int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, const char *when);
-/** kvmdci_trace_entry_name - name of traced entry @i. */
-const char *kvmdci_trace_entry_name(struct kvmdci_trace *tr, int i);
-/** kvmdci_trace_entry_stats - hits reported and hits filtered out by `when` for entry @i. */
-int kvmdci_trace_entry_stats(struct kvmdci_trace *tr, int i, uint64_t *hits, uint64_t *filtered);
+
 /**
- * kvmdci_trace_reads - target memory reads issued so far for the captures and `when`
- * filters. Within one hit, loads through the same pointer of neighbouring fields (up to 256
- * bytes apart) are one read, and a pointer loaded by several captures is read once.
+ * kvmdci_trace_entry_name:
+ * @tr: tracer
+ * @i: index from kvmdci_trace_add()
+ *
+ * The name of a traced entry.
+ *
+ * Returns: the name, owned by @tr; NULL for @i out of range.
+ *
+ * Since: 0.2
+ */
+const char *kvmdci_trace_entry_name(struct kvmdci_trace *tr, int i);
+
+/**
+ * kvmdci_trace_entry_stats:
+ * @tr: tracer
+ * @i: index from kvmdci_trace_add()
+ * @hits: (out): hits reported
+ * @filtered: (out): hits left out by `when`
+ *
+ * Hit statistics of a traced entry.
+ *
+ * Returns: 0, or -EINVAL for @i out of range.
+ *
+ * Since: 0.2
+ */
+int kvmdci_trace_entry_stats(struct kvmdci_trace *tr, int i, uint64_t *hits, uint64_t *filtered);
+
+/**
+ * kvmdci_trace_reads:
+ * @tr: tracer
+ *
+ * Target memory reads issued so far for the captures and `when` filters. Within one hit, loads
+ * through the same pointer of neighbouring fields (up to 256 bytes apart) are one read, and a
+ * pointer loaded by several captures is read once.
+ *
+ * Returns: the count.
+ *
+ * Since: 0.6
  */
 uint64_t kvmdci_trace_reads(struct kvmdci_trace *tr);
-/** kvmdci_trace_start - insert the breakpoints and resume the target. */
-int kvmdci_trace_start(struct kvmdci_trace *tr);
+
 /**
- * kvmdci_trace_poll - handle hits for up to @timeout_ms, calling @fn for each reported one.
- * Returns the number of hits, or a negative errno (-EPIPE: the stub went away).
+ * kvmdci_trace_start:
+ * @tr: tracer
+ *
+ * Insert the breakpoints and resume the target.
+ *
+ * Returns: 0, or -EALREADY when started before, -EINVAL when nothing was added, or the target's
+ * errors (-EOPNOTSUPP on dumps, -ENOSPC, -EIO, -EPIPE).
+ *
+ * Since: 0.2
+ */
+int kvmdci_trace_start(struct kvmdci_trace *tr);
+
+/**
+ * kvmdci_trace_poll:
+ * @tr: a started tracer
+ * @timeout_ms: how long to handle hits
+ * @fn: called for each reported hit; returning < 0 stops the poll
+ * @data: passed to @fn
+ *
+ * Handle hits for up to @timeout_ms: at each one read the captures, filter, call @fn, and step the
+ * CPU past the breakpoint.
+ *
+ * Returns: the number of hits reported, the negative value @fn returned, or -EINVAL when not
+ * started, -EPIPE when the stub went away, or another error of the target.
+ *
+ * Since: 0.2
  */
 int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn, void *data);
-/** kvmdci_trace_stop - stop, remove the breakpoints, let the target run. Safe twice. */
+
+/**
+ * kvmdci_trace_stop:
+ * @tr: tracer
+ *
+ * Stop the target, remove the breakpoints and detach, leaving the target running: the target handle
+ * cannot run control again afterwards. Safe to call twice, and before kvmdci_trace_start() (then it
+ * does nothing).
+ *
+ * Returns: 0, or a negative errno of the target.
+ *
+ * Since: 0.2
+ */
 int kvmdci_trace_stop(struct kvmdci_trace *tr);
 
 /* ---- exit tracing ------------------------------------------------------------------------- */
@@ -684,63 +1610,184 @@ enum kvmdci_trigger {
 };
 
 /**
- * kvmdci_exits_new - prepare exit tracing: resolves the catalog's exit entry for the loaded
- * vendor module and compiles its exit-reason capture against the target's types. Takes a
- * reference on @k and on @cat.
+ * kvmdci_exits_new:
+ * @k: kernel view
+ * @cat: catalog holding the exit entries (tag "exit")
+ * @trigger: KVMDCI_TRIGGER_AUTO, _WATCH or _BREAK
+ * @ret: (out): the exit tracer
+ *
+ * Prepare exit counting: resolve the catalog's exit entry for the loaded vendor module, compile its
+ * exit-reason capture against the target's types, and list the vCPUs (those the watch trigger will
+ * watch). Takes a reference on @k and on @cat. The caller owns the
+ * tracer's first reference; drop it with kvmdci_exits_unref() after kvmdci_exits_stop().
+ *
+ * Returns: 0, or -ENODEV when neither kvm_amd nor kvm_intel is loaded, -ENOENT when the catalog has
+ * no exit entry or none of its symbols resolves, -EINVAL when its capture does not compile or reads
+ * more than the vCPU ($arg0), -ENOMEM, or an error reading the VMs. @ret is left untouched on
+ * failure.
+ *
+ * Since: 0.1
  */
 int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
 		     enum kvmdci_trigger trigger, struct kvmdci_exits **ret);
+
 /**
- * kvmdci_exits_unref - drop a reference; the last frees the exit tracer (call
- * kvmdci_exits_stop first). NULL accepted; returns NULL.
+ * kvmdci_exits_unref:
+ * @e: exit tracer, or NULL
+ *
+ * Free an exit tracer and drop its reference on the kernel view. Call kvmdci_exits_stop() first:
+ * this does not remove the trigger.
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.1
  */
 struct kvmdci_exits *kvmdci_exits_unref(struct kvmdci_exits *e);
+
 /**
- * kvmdci_exits_ref - take a reference on @e: each reference is dropped with
- * kvmdci_exits_unref(). NULL is accepted.
+ * kvmdci_exits_ref:
+ * @e: exit tracer, or NULL
+ *
+ * Take a reference on @e; each reference is dropped with kvmdci_exits_unref().
+ *
  * Returns: @e.
+ *
  * Since: 0.7
  */
 struct kvmdci_exits *kvmdci_exits_ref(struct kvmdci_exits *e);
-/** kvmdci_exits_trigger_description - what trigger is used and why, for people. */
-const char *kvmdci_exits_trigger_description(struct kvmdci_exits *e);
-/** kvmdci_exits_trigger - the trigger chosen. */
-enum kvmdci_trigger kvmdci_exits_trigger(struct kvmdci_exits *e);
-/** kvmdci_exits_start - insert the trigger and resume the target. */
-int kvmdci_exits_start(struct kvmdci_exits *e);
+
 /**
- * kvmdci_exits_poll - handle hits for up to @timeout_ms. Returns the number of hits handled,
- * or a negative errno (-EPIPE when the stub went away).
+ * kvmdci_exits_trigger_description:
+ * @e: exit tracer
+ *
+ * What trigger kvmdci_exits_start() chose and why, for people.
+ *
+ * Returns: a string owned by @e, valid while it lives ("" before the start).
+ *
+ * Since: 0.1
+ */
+const char *kvmdci_exits_trigger_description(struct kvmdci_exits *e);
+
+/**
+ * kvmdci_exits_trigger:
+ * @e: exit tracer
+ *
+ * The trigger chosen by kvmdci_exits_start().
+ *
+ * Returns: KVMDCI_TRIGGER_WATCH or KVMDCI_TRIGGER_BREAK; KVMDCI_TRIGGER_AUTO before the start.
+ *
+ * Since: 0.1
+ */
+enum kvmdci_trigger kvmdci_exits_trigger(struct kvmdci_exits *e);
+
+/**
+ * kvmdci_exits_start:
+ * @e: exit tracer
+ *
+ * Choose and insert the trigger, read KVM's counters for the coverage, and resume the target.
+ * KVMDCI_TRIGGER_AUTO takes write watchpoints on each vCPU's stat.exits when there are vCPUs, no
+ * more than $KVMDCI_MAX_WATCHPOINTS (default 64) of them, and the stub accepts the watchpoints;
+ * otherwise a breakpoint on the exit handler.
+ *
+ * Returns: 0, or -EALREADY when started before, -ENOENT when the watch trigger has no vCPU to
+ * watch, or the target's errors (-EOPNOTSUPP, -ENOSPC, -EIO, -EPIPE).
+ *
+ * Since: 0.1
+ */
+int kvmdci_exits_start(struct kvmdci_exits *e);
+
+/**
+ * kvmdci_exits_poll:
+ * @e: a started exit tracer
+ * @timeout_ms: how long to handle hits
+ *
+ * Count hits for up to @timeout_ms, or until the kvmdci_exits_stop_after() count is reached. Hits
+ * allocate nothing.
+ *
+ * Returns: the number of hits handled, or -EINVAL when not started or already stopped, -EPIPE when
+ * the stub went away, or another error of the target.
+ *
+ * Since: 0.1
  */
 int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms);
+
 /**
- * kvmdci_exits_stop - stop the target, count a last pending hit, remove the trigger and let
- * the target run again. Safe to call more than once.
+ * kvmdci_exits_stop:
+ * @e: exit tracer
+ *
+ * Stop the target, count a last pending hit, read KVM's counters for the coverage, remove the
+ * trigger and detach, leaving the target running: the target handle cannot run control again
+ * afterwards. Safe to call more than once.
+ *
+ * Returns: 0, or a negative errno of the target.
+ *
+ * Since: 0.1
  */
 int kvmdci_exits_stop(struct kvmdci_exits *e);
+
 /**
- * kvmdci_exits_stop_after - kvmdci_exits_poll returns as soon as @n exits are counted in all
- * (0: no limit), so that a caller can stop there. A hit that races with the stop is still
- * counted, so the total may end one above @n.
+ * kvmdci_exits_stop_after:
+ * @e: exit tracer
+ * @n: exits to count in all, 0 for no limit
+ *
+ * Make kvmdci_exits_poll() return as soon as @n exits are counted, so that the caller can stop
+ * there. A hit that races with the stop is still counted, so the total may end one above @n.
+ *
+ * Since: 0.6
  */
 void kvmdci_exits_stop_after(struct kvmdci_exits *e, uint64_t n);
-/** kvmdci_exits_vendor - vendor whose exit codes are counted. */
+
+/**
+ * kvmdci_exits_vendor:
+ * @e: exit tracer
+ *
+ * Whose exit codes are counted.
+ *
+ * Returns: KVMDCI_VENDOR_VMX or KVMDCI_VENDOR_SVM.
+ *
+ * Since: 0.1
+ */
 enum kvmdci_vendor kvmdci_exits_vendor(struct kvmdci_exits *e);
-/** kvmdci_exits_total - all hits counted. */
+
+/**
+ * kvmdci_exits_total:
+ * @e: exit tracer
+ *
+ * All hits counted so far.
+ *
+ * Returns: the count.
+ *
+ * Since: 0.1
+ */
 uint64_t kvmdci_exits_total(struct kvmdci_exits *e);
 
 /**
- * kvmdci_exits_watch_stats - for the watch trigger: stops that repeated the last write (QEMU
- * may report one write several times; they are recognised by the counter not moving and not
- * counted) and writes no stop was seen for (the counter moved by more than one).
+ * kvmdci_exits_watch_stats:
+ * @e: exit tracer
+ * @repeated: (out): repeated reports
+ * @missed: (out): writes missed
+ *
+ * For the watch trigger: stops that repeated the last write (QEMU may report one write several
+ * times; recognised by the counter not moving, and not counted) and writes no stop was seen for
+ * (the counter moved by more than one).
+ *
+ * Since: 0.2
  */
 void kvmdci_exits_watch_stats(struct kvmdci_exits *e, uint64_t *repeated, uint64_t *missed);
 
 /**
- * kvmdci_exits_sample - sampling instead of every exit: the trigger is in for @duty (0 < duty
- * <= 1) of each @period_ms and out for the rest, when the host runs without stops. Call
- * before kvmdci_exits_start. kvmdci_exits_coverage then says what share of KVM's exits was
- * seen. Returns -EINVAL for a duty outside (0, 1] or a period outside 10 ms..1 h.
+ * kvmdci_exits_sample:
+ * @e: exit tracer, not started
+ * @duty: share of each period the trigger is in, 0 < duty <= 1
+ * @period_ms: the period, 10 ms to 1 h
+ *
+ * Sample instead of counting every exit: the trigger is in for @duty of each period and out for the
+ * rest, when the host runs without stops. kvmdci_exits_coverage() then says what share of KVM's
+ * exits was seen.
+ *
+ * Returns: 0, or -EINVAL for @duty or @period_ms out of range, -EALREADY once started.
+ *
+ * Since: 0.6
  */
 int kvmdci_exits_sample(struct kvmdci_exits *e, double duty, int period_ms);
 
@@ -756,11 +1803,20 @@ struct kvmdci_exits_coverage {
 	double run_s;       /* time from the start to the stop */
 	uint64_t reserved[4];
 };
+
 /**
- * kvmdci_exits_coverage - after kvmdci_exits_stop: hits counted against the exits KVM
- * counted over the same run. Without sampling the two are equal when nothing was missed.
- * Returns 0, or -ENODATA when the counters could not be read at the stop (the timing fields
- * are still filled in).
+ * kvmdci_exits_coverage:
+ * @e: a stopped exit tracer
+ * @c: (out): the coverage
+ *
+ * After kvmdci_exits_stop(): the hits counted against the exits KVM itself counted
+ * (kvm_vcpu.stat.exits) over the same run. Without sampling the two are equal when nothing was
+ * missed.
+ *
+ * Returns: 0, or -ENODATA when the counters could not be read at the start or the stop (the timing
+ * fields are still filled in).
+ *
+ * Since: 0.6
  */
 int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_exits_coverage *c);
 
@@ -774,9 +1830,18 @@ struct kvmdci_exit_count {
 	uint64_t count;
 	uint64_t reserved[2];
 };
+
 /**
- * kvmdci_exits_counts - copy up to @max result rows; returns the number of rows (may exceed
- * @max).
+ * kvmdci_exits_counts:
+ * @e: exit tracer
+ * @out: (out): up to @max rows
+ * @max: size of @out
+ *
+ * Copy the results: one row per (vCPU, exit reason) pair with its count.
+ *
+ * Returns: the number of rows, which may exceed @max (only @max are filled).
+ *
+ * Since: 0.1
  */
 int kvmdci_exits_counts(struct kvmdci_exits *e, struct kvmdci_exit_count *out, int max);
 
@@ -807,21 +1872,81 @@ struct kvmdci_vmcs_field {
 	const char *name; /* "GUEST_RIP", "IO_BITMAP_A_HIGH"; NULL for an unnamed encoding */
 	uint64_t reserved[2];
 };
+
 /**
- * kvmdci_vmcs_field_decode - take a VMCS field encoding apart and name it. Returns 0, -ENOENT
- * for a well-formed encoding that has no name (@out filled but for the name), -EINVAL when
- * reserved bits are set or a high access names a field that is not 64-bit.
+ * kvmdci_vmcs_field_decode:
+ * @encoding: a VMCS field encoding
+ * @out: (out): the parts and the name
+ *
+ * Take a VMCS field encoding apart (Intel SDM vol. 3C, "Structure of VMCS Component Encoding") and
+ * name it.
+ *
+ * Returns: 0, or -ENOENT for a well-formed encoding without a name (@out filled but for the name),
+ * -EINVAL when reserved bits are set or a high access names a field that is not 64-bit.
+ *
+ * Since: 0.4
  */
 int kvmdci_vmcs_field_decode(uint32_t encoding, struct kvmdci_vmcs_field *out);
-/** kvmdci_vmcs_field_lookup - the encoding of a field name (any case; "_HIGH" suffix accepted). */
+
+/**
+ * kvmdci_vmcs_field_lookup:
+ * @name: field name, any case; a "_HIGH" suffix is accepted
+ * @encoding: (out): the encoding
+ *
+ * The encoding of a VMCS field name.
+ *
+ * Returns: 0, or -ENOENT for an unknown name.
+ *
+ * Since: 0.4
+ */
 int kvmdci_vmcs_field_lookup(const char *name, uint32_t *encoding);
-/** kvmdci_vmcs_field_count - number of named fields in the table (SDM Appendix B). */
+
+/**
+ * kvmdci_vmcs_field_count:
+ *
+ * The number of named fields in the built-in table (SDM Appendix B).
+ *
+ * Returns: the count.
+ *
+ * Since: 0.4
+ */
 int kvmdci_vmcs_field_count(void);
-/** kvmdci_vmcs_field_at - field @i of the table, sorted by encoding; -ERANGE past the end. */
+
+/**
+ * kvmdci_vmcs_field_at:
+ * @i: index, sorted by encoding
+ * @out: (out): the field
+ *
+ * One field of the built-in table.
+ *
+ * Returns: 0, or -ERANGE past the end. @out->name is static.
+ *
+ * Since: 0.4
+ */
 int kvmdci_vmcs_field_at(int i, struct kvmdci_vmcs_field *out);
-/** kvmdci_vmcs_type_name - "control", "exit_info", "guest", "host"; NULL otherwise. */
+
+/**
+ * kvmdci_vmcs_type_name:
+ * @type: enum kvmdci_vmcs_type
+ *
+ * The name of a field type.
+ *
+ * Returns: "control", "exit_info", "guest", "host" (static strings); NULL otherwise.
+ *
+ * Since: 0.4
+ */
 const char *kvmdci_vmcs_type_name(enum kvmdci_vmcs_type type);
-/** kvmdci_vmcs_width_name - "16", "64", "32", "natural"; NULL otherwise. */
+
+/**
+ * kvmdci_vmcs_width_name:
+ * @width: enum kvmdci_vmcs_width
+ *
+ * The name of a field width.
+ *
+ * Returns: "16", "64", "32", "natural" (static strings); NULL otherwise.
+ *
+ * Since: 0.4
+ */
 const char *kvmdci_vmcs_width_name(enum kvmdci_vmcs_width width);
 
 /** A named value read from a structure in memory (vmcs12 or VMCB fields). */
@@ -865,20 +1990,51 @@ struct kvmdci_vmx_vcpu {
 	int32_t pad;
 	uint64_t reserved[8];
 };
-/** kvmdci_vmx_vcpu - decode the VMX state of one vCPU (kvm_intel must be loaded). */
-int kvmdci_vmx_vcpu(struct kvmdci_kernel *k, uint64_t vcpu, struct kvmdci_vmx_vcpu *out);
+
 /**
- * kvmdci_vmx_exit_flag_name - name of bit @bit (16..31) of a VMX exit reason:
- * "bus_lock_detected" (26), "enclave_mode" (27), "pending_mtf" (28), "from_vmx_root" (29),
- * "failed_vmentry" (31); NULL for others.
+ * kvmdci_vmx_vcpu:
+ * @k: kernel view
+ * @vcpu: a struct kvm_vcpu address (== its struct vcpu_vmx)
+ * @out: (out): the VMX state
+ *
+ * Decode the VMX state KVM holds for a vCPU: loaded_vmcs, the VMCS region's header, the exit
+ * information cached at the last exit, nested state. Parts that cannot be read set @out->error.
+ *
+ * Returns: 0, or -ENODEV when kvm_intel is not loaded, -ENOENT when a type is missing, -EFAULT.
+ *
+ * Since: 0.4
+ */
+int kvmdci_vmx_vcpu(struct kvmdci_kernel *k, uint64_t vcpu, struct kvmdci_vmx_vcpu *out);
+
+/**
+ * kvmdci_vmx_exit_flag_name:
+ * @bit: bit number, 16 to 31
+ *
+ * The name of a flag bit of a VMX exit reason.
+ *
+ * Returns: "bus_lock_detected" (26), "enclave_mode" (27), "pending_mtf" (28), "from_vmx_root" (29),
+ * "failed_vmentry" (31) (static strings); NULL for other bits.
+ *
+ * Since: 0.4
  */
 const char *kvmdci_vmx_exit_flag_name(int bit);
+
 /**
- * kvmdci_vmx_vmcs12 - decode KVM's kernel copy of a nested guest's VMCS (struct vmcs12 at
- * @addr, e.g. kvmdci_vmx_vcpu().cached_vmcs12): every member of the target's struct vmcs12
- * with its VMCS encoding, padding left out. @revision gets the header's revision id: KVM
- * writes 0x11e57ed0 (VMCS12_REVISION); another value means this is not a vmcs12 (a warning
- * is logged). Fills up to @max entries; returns the number of fields.
+ * kvmdci_vmx_vmcs12:
+ * @k: kernel view
+ * @addr: address of a struct vmcs12, e.g. kvmdci_vmx_vcpu()'s cached_vmcs12
+ * @revision: (out): the header's revision id
+ * @out: (out): up to @max fields
+ * @max: size of @out
+ *
+ * Decode KVM's kernel copy of a nested guest's VMCS: every member of the target's struct vmcs12
+ * with its VMCS encoding, padding left out. KVM writes 0x11e57ed0 (VMCS12_REVISION) as the
+ * revision; another value means this is not a vmcs12, and a warning is logged.
+ *
+ * Returns: the number of fields, which may exceed @max, or -ENODEV when kvm_intel is not loaded,
+ * -ENOENT when the type is missing, -EFAULT.
+ *
+ * Since: 0.4
  */
 int kvmdci_vmx_vmcs12(struct kvmdci_kernel *k, uint64_t addr, uint32_t *revision,
 		      struct kvmdci_field *out, int max);
@@ -899,7 +2055,20 @@ struct kvmdci_svm_vcpu {
 	int32_t pad;
 	uint64_t reserved[8];
 };
-/** kvmdci_svm_vcpu - decode the SVM state of one vCPU (kvm_amd must be loaded). */
+
+/**
+ * kvmdci_svm_vcpu:
+ * @k: kernel view
+ * @vcpu: a struct kvm_vcpu address (== its struct vcpu_svm)
+ * @out: (out): the SVM state
+ *
+ * Decode the SVM state KVM holds for a vCPU: the VMCB in use and its physical address, vmcb01,
+ * nested state, ASID.
+ *
+ * Returns: 0, or -ENODEV when kvm_amd is not loaded, -ENOENT when a type is missing, -EFAULT.
+ *
+ * Since: 0.4
+ */
 int kvmdci_svm_vcpu(struct kvmdci_kernel *k, uint64_t vcpu, struct kvmdci_svm_vcpu *out);
 
 /** A VMCB segment register (struct vmcb_seg). */
@@ -943,19 +2112,49 @@ struct kvmdci_vmcb {
 	uint64_t efer, cr0, cr2, cr3, cr4, dr6, dr7, rflags, rip, rsp, rax;
 	uint64_t reserved[8];
 };
-/** kvmdci_svm_vmcb - decode the VMCB at @addr (kernel virtual), layout from struct vmcb. */
-int kvmdci_svm_vmcb(struct kvmdci_kernel *k, uint64_t addr, struct kvmdci_vmcb *out);
+
 /**
- * kvmdci_svm_vmcb_fields - every member of the target's struct vmcb (control.*, save.*),
- * reserved space left out, read from the VMCB at @addr. Fills up to @max entries; returns
- * the number of fields.
+ * kvmdci_svm_vmcb:
+ * @k: kernel view
+ * @addr: kernel virtual address of a VMCB
+ * @out: (out): the fields
+ *
+ * Decode the VMCB fields most asked for, with offsets from the target's struct vmcb.
+ *
+ * Returns: 0, or -ENODEV when kvm_amd is not loaded, -ENOENT when a type is missing, -EFAULT.
+ *
+ * Since: 0.4
+ */
+int kvmdci_svm_vmcb(struct kvmdci_kernel *k, uint64_t addr, struct kvmdci_vmcb *out);
+
+/**
+ * kvmdci_svm_vmcb_fields:
+ * @k: kernel view
+ * @addr: kernel virtual address of a VMCB
+ * @out: (out): up to @max fields
+ * @max: size of @out
+ *
+ * Every member of the target's struct vmcb (control.*, save.*), reserved space left out, read from
+ * the VMCB at @addr.
+ *
+ * Returns: the number of fields, which may exceed @max, or -ENODEV when kvm_amd is not loaded,
+ * -ENOENT, -EFAULT.
+ *
+ * Since: 0.4
  */
 int kvmdci_svm_vmcb_fields(struct kvmdci_kernel *k, uint64_t addr, struct kvmdci_field *out,
 			   int max);
+
 /**
- * kvmdci_svm_intercept_name - name of intercept bit @bit of control.intercepts[] (word
- * @bit / 32, bit @bit % 32): "cr0_read", ..., "exception_6", "intr", "ioio_prot", "msr_prot",
- * "vmrun", ... (APM vol. 2 table B-1); NULL for an unnamed bit.
+ * kvmdci_svm_intercept_name:
+ * @bit: bit number over control.intercepts[] (word @bit / 32, bit @bit % 32)
+ *
+ * The name of an SVM intercept bit (AMD APM vol. 2, table B-1).
+ *
+ * Returns: "cr0_read", ..., "exception_6", "intr", "ioio_prot", "msr_prot", "vmrun", ... (static
+ * strings); NULL for an unnamed bit.
+ *
+ * Since: 0.4
  */
 const char *kvmdci_svm_intercept_name(int bit);
 
@@ -989,16 +2188,35 @@ struct kvmdci_cpu_virt {
 	char reason[160];      /* the verdict in words, with what is unknown and why */
 	uint64_t reserved[8];
 };
+
 /**
- * kvmdci_kvm_cpu_virt - for every CPU of the target: CR4.VMXE / EFER.SVME from the CPU's own
- * registers, KVM's idea of whether it enabled virtualization there (whichever of
- * cpus_hardware_enabled, per-CPU hardware_enabled or virtualization_enabled the kernel has),
- * KVM's per-CPU VMXON region / svm_data, the loaded VMCS, and a verdict. A CPU stopped inside
- * a guest is reported as such (in_guest) instead of with the guest's registers. Fills up to
- * @max entries; returns the number of CPUs.
+ * kvmdci_kvm_cpu_virt:
+ * @k: kernel view
+ * @out: (out): up to @max CPUs
+ * @max: size of @out
+ *
+ * For every CPU of the target: virtualization on in the CPU (CR4.VMXE or EFER.SVME), in KVM's view
+ * (cpus_hardware_enabled, hardware_enabled or virtualization_enabled, whichever the kernel has),
+ * KVM's per-CPU VMXON region or svm_data, the loaded VMCS, and a verdict on the owner. A CPU
+ * stopped inside a guest is reported as such rather than with the guest's registers.
+ *
+ * Returns: the number of CPUs, which may exceed @max, or a negative errno of the target.
+ *
+ * Since: 0.4
  */
 int kvmdci_kvm_cpu_virt(struct kvmdci_kernel *k, struct kvmdci_cpu_virt *out, int max);
-/** kvmdci_virt_owner_name - "unknown", "off", "kvm", "foreign", "inconsistent". */
+
+/**
+ * kvmdci_virt_owner_name:
+ * @owner: enum kvmdci_virt_owner
+ *
+ * The name of a verdict.
+ *
+ * Returns: "unknown", "off", "kvm", "foreign", "inconsistent" (static strings); "unknown" out of
+ * range.
+ *
+ * Since: 0.4
+ */
 const char *kvmdci_virt_owner_name(enum kvmdci_virt_owner owner);
 
 /** IA32_DEBUG_INTERFACE (MSR 0xC80) decoded. */
@@ -1009,7 +2227,16 @@ struct kvmdci_debug_interface {
 	int32_t debug_occurred; /* bit 31: a debugger was attached since reset */
 	int32_t pad;
 };
-/** kvmdci_debug_interface_decode - decode a raw IA32_DEBUG_INTERFACE value. */
+
+/**
+ * kvmdci_debug_interface_decode:
+ * @raw: the MSR's value
+ * @out: (out): its bits
+ *
+ * Decode a raw IA32_DEBUG_INTERFACE (MSR 0xC80) value: enable, lock, debug occurred.
+ *
+ * Since: 0.4
+ */
 void kvmdci_debug_interface_decode(uint64_t raw, struct kvmdci_debug_interface *out);
 
 /* ---- call stacks and CPUs ------------------------------------------------------------------ */
@@ -1059,41 +2286,106 @@ struct kvmdci_stack {
 };
 
 /**
- * kvmdci_unwinder_new - prepare unwinding on @k's target: ORC tables of vmlinux (from the
- * vmlinux file's .orc_unwind and .orc_unwind_ip sections, else from target memory) and of
- * every loaded module (struct module.arch in target memory), pt_regs and task layouts from
- * type info. Takes a reference on @k.
+ * kvmdci_unwinder_new:
+ * @k: kernel view
+ * @ret: (out): the unwinder
+ *
+ * Prepare kernel stack unwinding: the ORC tables of vmlinux (from the vmlinux file's .orc_unwind
+ * and .orc_unwind_ip sections, else from target memory) and of every loaded module (struct
+ * module.arch), and the pt_regs and task layouts from the type info. Takes a reference on @k; the
+ * caller owns the unwinder and frees it with kvmdci_unwinder_unref().
+ *
+ * Returns: 0, or -ENOENT when no ORC table or a needed type is found, -EFAULT, -ENOMEM. @ret is
+ * left untouched on failure.
+ *
+ * Since: 0.5
  */
 int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unwinder **ret);
+
 /**
- * kvmdci_unwinder_unref - drop a reference; the last frees the unwinder. NULL is accepted;
- * returns NULL.
+ * kvmdci_unwinder_unref:
+ * @u: unwinder, or NULL
+ *
+ * Drop a reference on @u; the last one frees the unwinder and drops its reference on the kernel
+ * view.
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.5
  */
 struct kvmdci_unwinder *kvmdci_unwinder_unref(struct kvmdci_unwinder *u);
+
 /**
- * kvmdci_unwinder_ref - take a reference on @u: each reference is dropped with
- * kvmdci_unwinder_unref(). NULL is accepted.
+ * kvmdci_unwinder_ref:
+ * @u: unwinder, or NULL
+ *
+ * Take a reference on @u; each reference is dropped with kvmdci_unwinder_unref().
+ *
  * Returns: @u.
+ *
  * Since: 0.7
  */
 struct kvmdci_unwinder *kvmdci_unwinder_ref(struct kvmdci_unwinder *u);
+
 /**
- * kvmdci_unwind_regs - unwind from an exact instruction pointer, stack and frame pointer (a
- * stopped CPU's rip, rsp, rbp). Returns 0 with @out filled, however the unwind ended.
+ * kvmdci_unwind_regs:
+ * @u: unwinder
+ * @ip: exact instruction pointer
+ * @sp: stack pointer
+ * @bp: frame pointer
+ * @out: (out): the stack
+ *
+ * Unwind from a stopped CPU's rip, rsp and rbp. The unwind is bounded and ends with a reason
+ * (@out->end, @out->end_detail).
+ *
+ * Returns: 0 with @out filled, however the unwind ended.
+ *
+ * Since: 0.5
  */
 int kvmdci_unwind_regs(struct kvmdci_unwinder *u, uint64_t ip, uint64_t sp, uint64_t bp,
 		       struct kvmdci_stack *out);
+
 /**
- * kvmdci_unwind_task - the kernel stack of a task (struct task_struct *): from the registers
- * of the CPU it runs on when it is that CPU's current task, else from its saved context
- * (thread.sp -> struct inactive_task_frame).
+ * kvmdci_unwind_task:
+ * @u: unwinder
+ * @task: a struct task_struct address
+ * @out: (out): the stack
+ *
+ * The kernel stack of a task: from the registers of the CPU it runs on when it is that CPU's
+ * current task, else from its saved context (thread.sp, struct inactive_task_frame).
+ *
+ * Returns: 0 with @out filled, or -EFAULT when the task cannot be read, -ENOENT when a type is
+ * missing, -ENOMEM.
+ *
+ * Since: 0.5
  */
 int kvmdci_unwind_task(struct kvmdci_unwinder *u, uint64_t task, struct kvmdci_stack *out);
-/** kvmdci_unwind_end_name - "end of stack", "user mode", "bad ORC entry", ... */
-const char *kvmdci_unwind_end_name(enum kvmdci_unwind_end end);
+
 /**
- * kvmdci_kernel_symbolize - "module!function+0xoff" for a kernel address ("vmlinux!" for the
- * kernel image) into @buf. -ENOENT when no symbol covers it (then @buf holds "0x...").
+ * kvmdci_unwind_end_name:
+ * @end: enum kvmdci_unwind_end
+ *
+ * Why an unwind ended, in words.
+ *
+ * Returns: "end of stack", "user mode", "bad ORC entry", ... (static strings), "unknown" out of
+ * range.
+ *
+ * Since: 0.5
+ */
+const char *kvmdci_unwind_end_name(enum kvmdci_unwind_end end);
+
+/**
+ * kvmdci_kernel_symbolize:
+ * @k: kernel view
+ * @addr: kernel address
+ * @buf: (out): the text, NUL-terminated
+ * @size: size of @buf
+ *
+ * Write "module!function+0xoff" for a kernel address into @buf ("vmlinux!" for the kernel image).
+ *
+ * Returns: 0, or -ENOENT when no symbol covers @addr (then @buf holds "0x...").
+ *
+ * Since: 0.5
  */
 int kvmdci_kernel_symbolize(struct kvmdci_kernel *k, uint64_t addr, char *buf, size_t size);
 
@@ -1124,14 +2416,35 @@ struct kvmdci_cpu_info {
 };
 
 /**
- * kvmdci_unwind_cpu - describe CPU @cpu of a stopped target, and unwind its kernel stack into
- * @stack (NULL: no stack). A CPU running a guest shows the guest's registers: it is reported
- * as KVMDCI_CPU_GUEST with the current task (the vCPU thread) and, where the host state saved
- * at VM entry is found, the host stack that entered the guest.
+ * kvmdci_unwind_cpu:
+ * @u: unwinder
+ * @cpu: target CPU index
+ * @info: (out): where the CPU is
+ * @stack: (out): its kernel stack, or NULL for none
+ *
+ * Describe a CPU of a stopped target and unwind its kernel stack. A CPU running a guest shows the
+ * guest's registers: it is reported as KVMDCI_CPU_GUEST with its current task (the vCPU thread)
+ * and, where the host state saved at VM entry is found, the host stack that entered the guest.
+ *
+ * Returns: 0 with @info filled (fields that could not be read are marked unknown), or the error of
+ * reading the CPU's registers (-EINVAL for a CPU out of range, -EBUSY while the target runs,
+ * -EPIPE).
+ *
+ * Since: 0.5
  */
 int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu, struct kvmdci_cpu_info *info,
 		      struct kvmdci_stack *stack);
-/** kvmdci_cpu_mode_name - "kernel", "user", "guest", "unknown". */
+
+/**
+ * kvmdci_cpu_mode_name:
+ * @mode: enum kvmdci_cpu_mode
+ *
+ * The name of a CPU mode.
+ *
+ * Returns: "kernel", "user", "guest", "unknown" (static strings; "unknown" out of range too).
+ *
+ * Since: 0.5
+ */
 const char *kvmdci_cpu_mode_name(enum kvmdci_cpu_mode mode);
 
 /** A task as read from its struct task_struct. */
@@ -1145,11 +2458,32 @@ struct kvmdci_task_info {
 	int32_t cpu;      /* the CPU it last ran on, -1 when unknown */
 	uint64_t reserved[4];
 };
-/** kvmdci_kernel_task_info - decode a struct task_struct *. */
-int kvmdci_kernel_task_info(struct kvmdci_kernel *k, uint64_t task, struct kvmdci_task_info *out);
+
 /**
- * kvmdci_kernel_task_find - the task_struct of thread @pid (every thread of every process on
- * init_task's list, bounded). -ESRCH when none.
+ * kvmdci_kernel_task_info:
+ * @k: kernel view
+ * @task: a struct task_struct address
+ * @out: (out): the task
+ *
+ * Decode a task: pid, tgid, comm, state, CPU.
+ *
+ * Returns: 0, or -ENOENT when a type is missing, -EFAULT when the task cannot be read.
+ *
+ * Since: 0.5
+ */
+int kvmdci_kernel_task_info(struct kvmdci_kernel *k, uint64_t task, struct kvmdci_task_info *out);
+
+/**
+ * kvmdci_kernel_task_find:
+ * @k: kernel view
+ * @pid: thread id
+ * @task: (out): its struct task_struct address
+ *
+ * Find a thread by id: every thread of every process on init_task's list, with the walk bounded.
+ *
+ * Returns: 0, or -ESRCH when there is no such thread, -ENOENT when a type is missing, -EFAULT.
+ *
+ * Since: 0.5
  */
 int kvmdci_kernel_task_find(struct kvmdci_kernel *k, int pid, uint64_t *task);
 

@@ -7,10 +7,10 @@
  *
  * Reading kernel memory: a whole-machine stub translates virtual addresses through the
  * selected CPU's current paging. A CPU stopped inside a nested guest shows the guest's
- * paging (../shared/reference/lab-facts.md), so reads go through a "reader" CPU that was
- * seen in the host kernel (it hit a kernel breakpoint, or linux_banner reads back through
- * it). When no CPU qualifies, reads fall back to physical mode with our own 4/5-level page
- * walk from a kernel page-table root seen earlier.
+ * paging (docs/lab-facts.md, "Debugging through QEMU's gdbstub"), so reads go through a
+ * "reader" CPU that was seen in the host kernel (it hit a kernel breakpoint, or linux_banner
+ * reads back through it). When no CPU qualifies, reads fall back to physical mode with our
+ * own 4/5-level page walk from a kernel page-table root seen earlier.
  */
 #include <bpf/btf.h>
 #include <fcntl.h>

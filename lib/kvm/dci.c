@@ -2,7 +2,7 @@
 /*
  * IA32_DEBUG_INTERFACE (MSR 0xC80; exists when CPUID.1:ECX[11] SDBG): bit 0 enable, bit 30
  * lock, bit 31 debug occurred (Intel SDM vol. 4, "Model-Specific Registers";
- * ../shared/reference/transports.md). Intel DCI debugging needs enable = 1; firmware of
+ * docs/kernel-facts.md "IA32_DEBUG_INTERFACE"). Intel DCI debugging needs enable = 1; firmware of
  * production machines leaves enable = 0 with lock = 1.
  */
 #include "internal.h"

@@ -3,7 +3,7 @@
  * VM-exit tracing: counts exit reasons per vCPU from the catalog's exit entry for the loaded
  * vendor module (svm_handle_exit / vmx_handle_exit and their alternates).
  *
- * Triggers (../shared/reference/lab-facts.md):
+ * Triggers (docs/lab-facts.md, "Debugging through QEMU's gdbstub"):
  *  - watch: a write watchpoint on each vCPU's kvm_vcpu.stat.exits, which vcpu_enter_guest
  *    increments once per exit, after the exit information is in the VMCB/vcpu_vmx. QEMU 7.2
  *    reports watchpoints without flushing its translation cache (~30x the breakpoint rate),

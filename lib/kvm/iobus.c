@@ -4,7 +4,7 @@
  * {dev_count, ioeventfd_count, range[]} sorted by (addr, len); a range points at a
  * struct kvm_io_device embedded in its owner. The owner is found by comparing dev->ops with
  * kvm.ko's ops symbols, and decoded through container_of with offsets from type info
- * (reference/kvm-internals.md section 1). Since 5.12 a failed unregister can leave a bus NULL.
+ * (docs/kernel-facts.md, "I/O buses"). Since 5.12 a failed unregister can leave a bus NULL.
  */
 #include <stdlib.h>
 

@@ -2,7 +2,7 @@
 /*
  * VMs and vCPUs: kvm:vm_list (struct kvm.vm_list), each VM's vCPUs from the vcpu_array xarray
  * (5.17+) or the vcpus[] array (<= 5.15), bounded by online_vcpus. Which one exists is decided
- * by the type info, never by the kernel version (reference/kvm-internals.md section 2).
+ * by the type info, never by the kernel version (docs/kernel-facts.md "VMs and vCPUs").
  */
 #include <stdlib.h>
 

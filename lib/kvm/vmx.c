@@ -8,7 +8,7 @@
  * Every offset comes from the target's type info (kvm_intel's BTF); where a member moved or
  * appeared between versions (exit_reason u32 -> union vmx_exit_reason in 5.12/5.10.32,
  * exit_qualification cached from 5.8) the type info decides
- * (../shared/reference/kvm-internals.md section 3).
+ * (docs/kernel-facts.md, "VMX").
  */
 #include <bpf/btf.h>
 #include <ctype.h>

@@ -5,7 +5,7 @@
  * from the "QEMU" notes (QEMUCPUState: general registers, rip, rflags, segments, cr[0..4];
  * layout from QEMU's target/i386/arch_dump.c), else from CORE/NT_PRSTATUS (pr_reg in
  * struct user_regs_struct order), and VMCOREINFO from its note when the guest filled it.
- * A dump has no run control. QEMU traps (../shared/reference/lab-facts.md): the ELF header
+ * A dump has no run control. QEMU traps (docs/transports.md "Memory dumps"): the ELF header
  * may say EM_386/ELFCLASS32 when CPU 0 was not in long mode; a plain dump records no
  * virtual addresses, so virtual reads walk the CPU's page tables here.
  */

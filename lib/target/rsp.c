@@ -3,7 +3,7 @@
  * The GDB remote-protocol backend of a target: attach, threads (one per CPU), registers by
  * name from the stub's target description, virtual and physical reads, breakpoints and
  * watchpoints, run control. QEMU gdbstub traps handled here come from
- * ../shared/reference/transports.md (QEMU 7.2 gdbstub sources):
+ * docs/transports.md, "QEMU 7.2's gdbstub" (from QEMU 7.2's gdbstub sources):
  *  - `?` removes all breakpoints: it is sent once, at attach;
  *  - any byte sent while the guest runs pauses it; only 0x03 gets a stop reply: nothing but
  *    0x03 is ever written while running (acks ride on the next command instead);

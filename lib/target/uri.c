@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
-/* Target URI parsing (see DESIGN.md "Target URIs"). */
+/* Target URI parsing (see docs/design.md, "Target URIs"). */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -3,7 +3,7 @@
  * usb://VID:PID[?serial=S&if=N] and usb://class=CC/SS/PP: the GDB remote protocol over a USB
  * bulk pipe through libusb-1.0, for a USB 3 debug-class (DbC) cable: the debug target's xHCI
  * shows up on the debug host as 1d6b:0010 with one interface of class DC/02/01 and bulk
- * endpoints OUT 0x01 / IN 0x81 (../shared/reference/transports.md). Linux binds the
+ * endpoints OUT 0x01 / IN 0x81 (docs/transports.md, "The xHCI Debug Capability"). Linux binds the
  * usb_debug serial driver to it; we detach that driver while we hold the interface and give
  * it back at close. Endpoints come from the descriptors, never hard-coded. An unplug
  * (LIBUSB_ERROR_NO_DEVICE) becomes -ENODEV with "the USB device is gone".

@@ -3,8 +3,9 @@
 One list for every test there: test-btf-offsets.py checks the answers against bpftool's dump of
 the lab kernel's BTF, test-dwarf-btf.py checks that DWARF gives the same answers as BTF.
 QUERIES: (module or None for vmlinux-then-modules, type, member path), what lib/kvm, lib/kernel
-and lib/catalog read on Intel, AMD and the I/O buses. SIZES: (module or None, type). EXPRS:
-capture expressions compiled against the types; the last one names a member that does not exist.
+and lib/catalog read on Intel, AMD and the I/O buses (docs/kernel-facts.md). SIZES: (module or
+None, type). EXPRS: capture expressions compiled against the types; the last one names a member
+that does not exist.
 """
 
 QUERIES = [

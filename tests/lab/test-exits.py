@@ -19,8 +19,9 @@ exact ground truth. kvmdci-exits runs from before the window opens until after i
 Both triggers run on identical windows (same vCPUs and iterations): the reasons the guest
 loop alone determines (HLT, NPF) must be identical between them. IOIO is not: the guest's
 timer interrupt handler writes EOI to the PIC (an IOIO exit per interrupt), and breakpoint
-stops slow the host so that far more interrupts arrive (lab-facts.md); each trigger's IOIO is
-checked against its own window's io_exits instead.
+stops slow the host so that far more interrupts arrive (docs/lab-facts.md, "Debugging
+through QEMU's gdbstub"); each trigger's IOIO is checked against its own window's io_exits
+instead.
 After each run the workload must go on and finish, with its stats still growing.
 Every run reports its coverage: KVM's stat.exits read by the tool at its start and stop must
 equal the window's exits delta, and without sampling all of them are counted. With --sample

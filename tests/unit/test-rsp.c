@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* RSP codec: framing, escaping, checksums, run-length decoding, stop replies, thread ids.
  * Expected bytes follow the GDB manual's "Remote Protocol: Overview" rules and QEMU 7.2's
- * observed replies (../shared/reference/transports.md). */
+ * observed replies (docs/transports.md, "QEMU 7.2's gdbstub"). */
 #include <stdlib.h>
 #include <string.h>
 

@@ -7,8 +7,8 @@
  *
  * It builds a umockdev testbed holding one device 1d6b:0010 on bus 1 (device 2) as the Linux
  * xHCI DbC shows up on a debug host: one configuration, interface 0 of class DC/02/01, bulk
- * OUT 0x01 and bulk IN 0x81 with 1024-byte packets (../shared/reference/transports.md). A
- * UMockdevIoctlBase handler answers the usbfs ioctls libusb-1.0 issues on
+ * OUT 0x01 and bulk IN 0x81 with 1024-byte packets (docs/transports.md, "The xHCI Debug
+ * Capability"). A UMockdevIoctlBase handler answers the usbfs ioctls libusb-1.0 issues on
  * /dev/bus/usb/001/002 (capabilities, driver query, detach/attach, claim/release, URB submit,
  * reap, discard, clear halt) and carries the bulk pipe to a GDB stub's unix socket (--stub):
  * what the host writes to OUT 0x01 goes to the socket, what the socket sends fills IN 0x81
