@@ -40,8 +40,21 @@ void kvmdci_set_cause(struct kvmdci_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void kvmdci_clear_cause(struct kvmdci_ctx *ctx);
 
+/*
+ * Entry of a public function that can fail: the outermost such call clears the context's last
+ * error, so what kvmdci_ctx_last_error() says after a call belongs to that call; calls the
+ * library makes to its own public functions (depth > 0) leave it alone. One line at the top of
+ * the function, KVMDCI_API_ENTRY(ctx); leaving the scope counts the depth down again.
+ */
+struct kvmdci_ctx *kvmdci_api_enter(struct kvmdci_ctx *ctx);
+void kvmdci_api_leave(struct kvmdci_ctx **ctx);
+#define KVMDCI_API_ENTRY(ctx)                                                                      \
+	struct kvmdci_ctx *kvmdci_api_ctx_ __attribute__((cleanup(kvmdci_api_leave), unused)) =   \
+		kvmdci_api_enter(ctx)
+
 struct kvmdci_ctx *kvmdci_target_get_ctx(struct kvmdci_target *t);
 struct kvmdci_ctx *kvmdci_kernel_get_ctx(struct kvmdci_kernel *k);
+struct kvmdci_ctx *kvmdci_exits_get_ctx(struct kvmdci_exits *e);
 
 /* The library's one clock: monotonic nanoseconds, 64-bit (no wrap in any uptime). Deadlines
  * and durations are computed from it, never from the wall clock. */

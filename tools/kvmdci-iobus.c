@@ -168,14 +168,18 @@ static void show_bus_plain(const struct bus *b)
 	}
 }
 
-/* Read bus @bi's ranges into @b; a failure is kept in b->err (and logged once). */
+/*
+ * Read bus @bi's ranges into @b; a failure is kept in b->err (and logged once). @buses_err is
+ * why a bus is unreadable (bi->error), kept right after kvmdci_kvm_io_buses: the next call
+ * clears the last error.
+ */
 static void read_bus(struct kvmdci_kernel *k, const struct kvmdci_vm_info *vi,
-		     const struct kvmdci_io_bus_info *bi, struct bus *b)
+		     const struct kvmdci_io_bus_info *bi, const char *buses_err, struct bus *b)
 {
 	const char *msg;
 
 	if (bi->error) {
-		snprintf(b->err, sizeof(b->err), "%s", kvmdci_ctx_last_error(tool.ctx));
+		snprintf(b->err, sizeof(b->err), "%s", buses_err);
 		return; /* bus header errors were logged already */
 	}
 	if (!bi->bus || bi->dev_count <= 0)
@@ -206,12 +210,14 @@ static void show_buses(struct kvmdci_kernel *k, const struct kvmdci_vm_info *vi,
 {
 	struct kvmdci_io_bus_info *buses = NULL;
 	json_t *jbuses = json_array();
+	char buses_err[256];
 	int nb = kvmdci_kvm_io_buses(k, vi->vm, NULL, 0);
 
 	if (nb > 0 && !(buses = calloc((size_t)nb, sizeof(*buses))))
 		nb = -ENOMEM;
 	if (nb > 0)
 		nb = kvmdci_kvm_io_buses(k, vi->vm, buses, nb);
+	snprintf(buses_err, sizeof(buses_err), "%s", kvmdci_ctx_last_error(tool.ctx));
 	if (nb < 0) {
 		const char *msg = kvmdci_ctx_last_error(tool.ctx);
 		tool_progress(&tool, "warning: VM 0x%llx: %s", (unsigned long long)vi->vm, msg);
@@ -229,7 +235,7 @@ static void show_buses(struct kvmdci_kernel *k, const struct kvmdci_vm_info *vi,
 			snprintf(bn, sizeof(bn), "bus%d", i);
 			b.name = bn;
 		}
-		read_bus(k, vi, &buses[i], &b);
+		read_bus(k, vi, &buses[i], buses_err, &b);
 		json_array_append_new(jbuses, json_bus(&b));
 		if (!tool.json)
 			show_bus_plain(&b);

@@ -131,7 +131,9 @@ int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx);
  * @ctx: context
  *
  * A one-line description of the last failure in this context: what failed, on which address, symbol
- * or file; after a lost connection, also why it was lost. Read it right after the call that failed.
+ * or file; after a lost connection, also why it was lost. Each public function that can fail
+ * clears it when called (calls the library makes to its own functions do not), so it always
+ * belongs to the last call: read it right after the call that failed.
  *
  * Returns: the description, or "" when none; owned by @ctx, valid until the next call on a handle
  * of @ctx.
@@ -139,6 +141,94 @@ int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx);
  * Since: 0.1
  */
 const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx);
+
+/**
+ * enum kvmdci_tunable - settings of the library, set on a context with
+ * kvmdci_ctx_set_tunable(). One not set there takes its default from the environment variable
+ * kvmdci_tunable_env() names (read at each use), else the library's own default. Values are
+ * text, as in the environment; libkvmdci(3) lists each one's values.
+ *
+ * Since: 0.8
+ */
+enum kvmdci_tunable {
+	KVMDCI_TUNABLE_READ_CACHE,      /* "read_cache", KVMDCI_READ_CACHE: 0, 1 or fill bytes */
+	KVMDCI_TUNABLE_READ_PLAN,       /* "read_plan", KVMDCI_READ_PLAN: 0 turns planning off */
+	KVMDCI_TUNABLE_MAX_WATCHPOINTS, /* "max_watchpoints", KVMDCI_MAX_WATCHPOINTS: default 64 */
+	KVMDCI_TUNABLE_TYPES,           /* "types", KVMDCI_TYPES: dwarf or btf */
+	KVMDCI_TUNABLE_DWARF_INDEX,     /* "dwarf_index", KVMDCI_DWARF_INDEX: 0 turns it off */
+	KVMDCI_TUNABLE_KALLSYMS,        /* "kallsyms", KVMDCI_KALLSYMS: scan */
+	KVMDCI_TUNABLE_FORCE,           /* "force", KVMDCI_FORCE: 1 accepts a foreign vmlinux */
+	KVMDCI_TUNABLE_CATALOG,         /* "catalog", KVMDCI_CATALOG: the default catalog */
+	KVMDCI_TUNABLE_VMLINUX,         /* "vmlinux", KVMDCI_VMLINUX */
+	KVMDCI_TUNABLE_SYSTEM_MAP,      /* "system_map", KVMDCI_SYSTEM_MAP */
+	KVMDCI_TUNABLE_MODULES,         /* "modules", KVMDCI_MODULES: module files' directory */
+	KVMDCI_TUNABLE_COUNT,           /* the number of tunables, not one */
+};
+
+/**
+ * kvmdci_ctx_set_tunable:
+ * @ctx: context
+ * @t: the tunable
+ * @value: its value (copied), or NULL to go back to the environment's default
+ *
+ * Set a tunable for every object made from @ctx afterwards (each reads its tunables when it is
+ * made or at its first use).
+ *
+ * Returns: 0, or -EINVAL for an unknown @t, -ENOMEM.
+ *
+ * Since: 0.8
+ */
+int kvmdci_ctx_set_tunable(struct kvmdci_ctx *ctx, enum kvmdci_tunable t, const char *value);
+
+/**
+ * kvmdci_ctx_get_tunable:
+ * @ctx: context
+ * @t: the tunable
+ *
+ * The value in effect: the one set on @ctx, else its environment variable's.
+ *
+ * Returns: the value, owned by @ctx (valid until the tunable is set again) or by the
+ * environment; NULL when neither gives one (the library's default applies) or @t is unknown.
+ *
+ * Since: 0.8
+ */
+const char *kvmdci_ctx_get_tunable(struct kvmdci_ctx *ctx, enum kvmdci_tunable t);
+
+/**
+ * kvmdci_tunable_name:
+ * @t: the tunable
+ *
+ * The name of a tunable ("read_cache", ...).
+ *
+ * Returns: a static string, or NULL for an unknown @t.
+ *
+ * Since: 0.8
+ */
+const char *kvmdci_tunable_name(enum kvmdci_tunable t);
+
+/**
+ * kvmdci_tunable_env:
+ * @t: the tunable
+ *
+ * The environment variable that gives a tunable's default ("KVMDCI_READ_CACHE", ...).
+ *
+ * Returns: a static string, or NULL for an unknown @t.
+ *
+ * Since: 0.8
+ */
+const char *kvmdci_tunable_env(enum kvmdci_tunable t);
+
+/**
+ * kvmdci_tunable_from_name:
+ * @name: a name as kvmdci_tunable_name() gives it
+ *
+ * The tunable called @name, for programs that take name=value settings from their users.
+ *
+ * Returns: an enum kvmdci_tunable value, or -ENOENT.
+ *
+ * Since: 0.8
+ */
+int kvmdci_tunable_from_name(const char *name);
 
 /* ---- target: memory + CPUs + run control --------------------------------------------------- */
 
@@ -546,6 +636,18 @@ int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files
 struct kvmdci_kernel *kvmdci_kernel_unref(struct kvmdci_kernel *k);
 
 /**
+ * kvmdci_kernel_ref:
+ * @k: kernel view, or NULL
+ *
+ * Take a reference on @k; each reference is dropped with kvmdci_kernel_unref().
+ *
+ * Returns: @k.
+ *
+ * Since: 0.8
+ */
+struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k);
+
+/**
  * kvmdci_kernel_get_target:
  * @k: kernel view
  *
@@ -827,8 +929,8 @@ struct kvmdci_vcpu_stats_layout;
  * @ret: (out): the layout
  *
  * Find every 64-bit counter of struct kvm_vcpu_stat in the type info, nested structs such as
- * "generic" flattened. The caller owns the layout; free it with
- * kvmdci_kvm_vcpu_stats_layout_free(). It does not refer to @k.
+ * "generic" flattened. The caller owns the layout's first reference; drop it with
+ * kvmdci_kvm_vcpu_stats_layout_unref(). It does not refer to @k.
  *
  * Returns: 0, or -ENOENT when the type info has no struct kvm_vcpu_stat, -ENOMEM.
  *
@@ -840,11 +942,38 @@ int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k, struct kvmdci_vcpu_sta
  * kvmdci_kvm_vcpu_stats_layout_free:
  * @l: layout, or NULL
  *
- * Free a layout.
+ * The same as kvmdci_kvm_vcpu_stats_layout_unref(): the name of 0.2, kept for the programs that
+ * use it.
  *
  * Since: 0.2
  */
 void kvmdci_kvm_vcpu_stats_layout_free(struct kvmdci_vcpu_stats_layout *l);
+
+/**
+ * kvmdci_kvm_vcpu_stats_layout_ref:
+ * @l: layout, or NULL
+ *
+ * Take a reference on @l; each reference is dropped with kvmdci_kvm_vcpu_stats_layout_unref().
+ *
+ * Returns: @l.
+ *
+ * Since: 0.8
+ */
+struct kvmdci_vcpu_stats_layout *
+kvmdci_kvm_vcpu_stats_layout_ref(struct kvmdci_vcpu_stats_layout *l);
+
+/**
+ * kvmdci_kvm_vcpu_stats_layout_unref:
+ * @l: layout, or NULL
+ *
+ * Drop a reference on @l; the last one frees it.
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.8
+ */
+struct kvmdci_vcpu_stats_layout *
+kvmdci_kvm_vcpu_stats_layout_unref(struct kvmdci_vcpu_stats_layout *l);
 
 /**
  * kvmdci_kvm_vcpu_stats_count:
@@ -1157,7 +1286,7 @@ int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
  *
  * Since: 0.2
  */
-const char *kvmdci_vcpu_reg_name(int reg);
+const char *kvmdci_vcpu_reg_name(enum kvmdci_vcpu_reg reg);
 
 /**
  * kvmdci_vcpu_mode_name:
@@ -1291,7 +1420,7 @@ const char *kvmdci_io_bus_name(int bus);
  *
  * Since: 0.2
  */
-const char *kvmdci_io_dev_kind_name(int kind);
+const char *kvmdci_io_dev_kind_name(enum kvmdci_io_dev_kind kind);
 
 /* ---- catalog ------------------------------------------------------------------------------ */
 
@@ -1320,13 +1449,25 @@ int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path, struct kvmdci_
  * kvmdci_catalog_unref:
  * @cat: catalog, or NULL
  *
- * Free a catalog.
+ * Drop a reference on @cat; the last one frees it.
  *
  * Returns: NULL.
  *
  * Since: 0.1
  */
 struct kvmdci_catalog *kvmdci_catalog_unref(struct kvmdci_catalog *cat);
+
+/**
+ * kvmdci_catalog_ref:
+ * @cat: catalog, or NULL
+ *
+ * Take a reference on @cat; each reference is dropped with kvmdci_catalog_unref().
+ *
+ * Returns: @cat.
+ *
+ * Since: 0.8
+ */
+struct kvmdci_catalog *kvmdci_catalog_ref(struct kvmdci_catalog *cat);
 
 /**
  * kvmdci_catalog_count:
@@ -1471,9 +1612,9 @@ typedef int (*kvmdci_hit_fn)(struct kvmdci_trace *tr, const struct kvmdci_hit *h
  * @cat: catalog the entries come from
  * @ret: (out): the tracer
  *
- * Create a tracer of catalog entries on the kernel view's target. Takes a reference on @k; @cat is
- * borrowed and must outlive the tracer. The caller owns the tracer; free it with
- * kvmdci_trace_unref() after kvmdci_trace_stop().
+ * Create a tracer of catalog entries on the kernel view's target. Takes a reference on @k and
+ * on @cat. The caller owns the tracer's first reference; drop it with kvmdci_trace_unref() after
+ * kvmdci_trace_stop().
  *
  * Returns: 0, or -ENOMEM. @ret is left untouched on failure.
  *
@@ -1486,14 +1627,26 @@ int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
  * kvmdci_trace_unref:
  * @tr: tracer, or NULL
  *
- * Free a tracer and drop its reference on the kernel view. Call kvmdci_trace_stop() first: this
- * does not remove breakpoints.
+ * Drop a reference on @tr; the last one frees the tracer and drops its references on the kernel
+ * view and the catalog. Call kvmdci_trace_stop() first: this does not remove breakpoints.
  *
  * Returns: NULL.
  *
  * Since: 0.2
  */
 struct kvmdci_trace *kvmdci_trace_unref(struct kvmdci_trace *tr);
+
+/**
+ * kvmdci_trace_ref:
+ * @tr: tracer, or NULL
+ *
+ * Take a reference on @tr; each reference is dropped with kvmdci_trace_unref().
+ *
+ * Returns: @tr.
+ *
+ * Since: 0.8
+ */
+struct kvmdci_trace *kvmdci_trace_ref(struct kvmdci_trace *tr);
 
 /**
  * kvmdci_trace_add:
@@ -1619,8 +1772,8 @@ enum kvmdci_trigger {
  *
  * Prepare exit counting: resolve the catalog's exit entry for the loaded vendor module, compile its
  * exit-reason capture against the target's types, and list the vCPUs (those the watch trigger will
- * watch). Takes a reference on @k; @cat is borrowed and must outlive the tracer. The caller owns
- * the tracer; free it with kvmdci_exits_unref() after kvmdci_exits_stop().
+ * watch). Takes a reference on @k and on @cat. The caller owns the
+ * tracer's first reference; drop it with kvmdci_exits_unref() after kvmdci_exits_stop().
  *
  * Returns: 0, or -ENODEV when neither kvm_amd nor kvm_intel is loaded, -ENOENT when the catalog has
  * no exit entry or none of its symbols resolves, -EINVAL when its capture does not compile or reads
@@ -1644,6 +1797,18 @@ int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
  * Since: 0.1
  */
 struct kvmdci_exits *kvmdci_exits_unref(struct kvmdci_exits *e);
+
+/**
+ * kvmdci_exits_ref:
+ * @e: exit tracer, or NULL
+ *
+ * Take a reference on @e; each reference is dropped with kvmdci_exits_unref().
+ *
+ * Returns: @e.
+ *
+ * Since: 0.8
+ */
+struct kvmdci_exits *kvmdci_exits_ref(struct kvmdci_exits *e);
 
 /**
  * kvmdci_exits_trigger_description:
@@ -2165,7 +2330,7 @@ int kvmdci_vmcs_field_at(int i, struct kvmdci_vmcs_field *out);
  *
  * Since: 0.4
  */
-const char *kvmdci_vmcs_type_name(int type);
+const char *kvmdci_vmcs_type_name(enum kvmdci_vmcs_type type);
 
 /**
  * kvmdci_vmcs_width_name:
@@ -2177,7 +2342,7 @@ const char *kvmdci_vmcs_type_name(int type);
  *
  * Since: 0.4
  */
-const char *kvmdci_vmcs_width_name(int width);
+const char *kvmdci_vmcs_width_name(enum kvmdci_vmcs_width width);
 
 /** A named value read from a structure in memory (vmcs12 or VMCB fields). */
 struct kvmdci_field {
@@ -2447,7 +2612,7 @@ int kvmdci_kvm_cpu_virt(struct kvmdci_kernel *k, struct kvmdci_cpu_virt *out, in
  *
  * Since: 0.4
  */
-const char *kvmdci_virt_owner_name(int owner);
+const char *kvmdci_virt_owner_name(enum kvmdci_virt_owner owner);
 
 /** IA32_DEBUG_INTERFACE (MSR 0xC80) decoded. */
 struct kvmdci_debug_interface {
@@ -2716,13 +2881,26 @@ int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unwinder **ret);
  * kvmdci_unwinder_unref:
  * @u: unwinder, or NULL
  *
- * Free an unwinder and drop its reference on the kernel view.
+ * Drop a reference on @u; the last one frees the unwinder and drops its reference on the kernel
+ * view.
  *
  * Returns: NULL.
  *
  * Since: 0.5
  */
 struct kvmdci_unwinder *kvmdci_unwinder_unref(struct kvmdci_unwinder *u);
+
+/**
+ * kvmdci_unwinder_ref:
+ * @u: unwinder, or NULL
+ *
+ * Take a reference on @u; each reference is dropped with kvmdci_unwinder_unref().
+ *
+ * Returns: @u.
+ *
+ * Since: 0.8
+ */
+struct kvmdci_unwinder *kvmdci_unwinder_ref(struct kvmdci_unwinder *u);
 
 /**
  * kvmdci_unwind_regs:
@@ -2769,7 +2947,7 @@ int kvmdci_unwind_task(struct kvmdci_unwinder *u, uint64_t task, struct kvmdci_s
  *
  * Since: 0.5
  */
-const char *kvmdci_unwind_end_name(int end);
+const char *kvmdci_unwind_end_name(enum kvmdci_unwind_end end);
 
 /**
  * kvmdci_kernel_symbolize:
@@ -2842,7 +3020,7 @@ int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu, struct kvmdci_cpu_info
  *
  * Since: 0.5
  */
-const char *kvmdci_cpu_mode_name(int mode);
+const char *kvmdci_cpu_mode_name(enum kvmdci_cpu_mode mode);
 
 /** A task as read from its struct task_struct. */
 struct kvmdci_task_info {

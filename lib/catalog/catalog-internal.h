@@ -8,6 +8,7 @@
 #include "catalog/expr.h"
 
 struct kvmdci_catalog {
+	int refcount;
 	struct kvmdci_ctx *ctx;
 	json_t **entries;
 	int n;

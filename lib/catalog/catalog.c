@@ -169,12 +169,13 @@ static int load_dir(struct kvmdci_catalog *cat, const char *dir)
 KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
 				      struct kvmdci_catalog **ret)
 {
+	KVMDCI_API_ENTRY(ctx);
 	struct kvmdci_catalog *cat;
 	struct stat st;
 	int r;
 
 	if (!path)
-		path = getenv("KVMDCI_CATALOG");
+		path = kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_CATALOG);
 	if (!path || !*path) {
 		/* installed catalog, else the source tree's (running from a build dir) */
 		path = stat(KVMDCI_CATALOGDIR, &st) == 0 ? KVMDCI_CATALOGDIR : KVMDCI_SRC_CATALOGDIR;
@@ -187,6 +188,7 @@ KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
 		free(cat);
 		return -ENOMEM;
 	}
+	cat->refcount = 1;
 	cat->ctx = kvmdci_ctx_ref(ctx);
 	if (stat(path, &st) < 0) {
 		r = -errno;
@@ -203,9 +205,16 @@ KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
 	return 0;
 }
 
+KVMDCI_EXPORT struct kvmdci_catalog *kvmdci_catalog_ref(struct kvmdci_catalog *cat)
+{
+	if (cat)
+		cat->refcount++;
+	return cat;
+}
+
 KVMDCI_EXPORT struct kvmdci_catalog *kvmdci_catalog_unref(struct kvmdci_catalog *cat)
 {
-	if (!cat)
+	if (!cat || --cat->refcount > 0)
 		return NULL;
 	for (int i = 0; i < cat->n; i++)
 		json_decref(cat->entries[i]);
@@ -300,6 +309,7 @@ int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capt
 
 KVMDCI_EXPORT int kvmdci_catalog_find(struct kvmdci_catalog *cat, const char *name)
 {
+	KVMDCI_API_ENTRY(cat->ctx);
 	for (int i = 0; i < cat->n; i++)
 		if (!strcmp(json_string_value(json_object_get(cat->entries[i], "name")), name))
 			return i;
@@ -324,6 +334,7 @@ KVMDCI_EXPORT const char *kvmdci_catalog_entry_field(struct kvmdci_catalog *cat,
 KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct kvmdci_kernel *k,
 					     int i, struct kvmdci_entry_check *out)
 {
+	KVMDCI_API_ENTRY(cat->ctx);
 	json_t *e, *c;
 	const char *vendor, *module;
 	size_t j;

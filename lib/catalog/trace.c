@@ -42,6 +42,7 @@ struct trace_entry {
 };
 
 struct kvmdci_trace {
+	int refcount;
 	struct kvmdci_ctx *ctx;
 	struct kvmdci_kernel *k;
 	struct kvmdci_target *t;
@@ -223,25 +224,35 @@ uint64_t catalog_bp_address(struct kvmdci_kernel *k, uint64_t addr)
 KVMDCI_EXPORT int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
 				   struct kvmdci_trace **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_trace *tr = calloc(1, sizeof(*tr));
 
 	if (!tr)
 		return -ENOMEM;
+	tr->refcount = 1;
 	tr->ctx = kvmdci_ctx_ref(kvmdci_kernel_get_ctx(k));
 	tr->k = kvmdci_kernel_ref(k);
 	tr->t = kvmdci_kernel_get_target(k);
-	tr->cat = cat;
+	tr->cat = kvmdci_catalog_ref(cat);
 	tr->regs[tr->nregs++] = "rip";
-	const char *e = getenv("KVMDCI_READ_PLAN");
+	const char *e = kvmdci_ctx_get_tunable(tr->ctx, KVMDCI_TUNABLE_READ_PLAN);
 	tr->no_plan = e && !strcmp(e, "0");
 	*ret = tr;
 	return 0;
 }
 
+KVMDCI_EXPORT struct kvmdci_trace *kvmdci_trace_ref(struct kvmdci_trace *tr)
+{
+	if (tr)
+		tr->refcount++;
+	return tr;
+}
+
 KVMDCI_EXPORT struct kvmdci_trace *kvmdci_trace_unref(struct kvmdci_trace *tr)
 {
-	if (!tr)
+	if (!tr || --tr->refcount > 0)
 		return NULL;
+	kvmdci_catalog_unref(tr->cat);
 	kvmdci_kernel_unref(tr->k);
 	kvmdci_ctx_unref(tr->ctx);
 	free(tr);
@@ -250,6 +261,7 @@ KVMDCI_EXPORT struct kvmdci_trace *kvmdci_trace_unref(struct kvmdci_trace *tr)
 
 KVMDCI_EXPORT int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, const char *when)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	struct trace_entry *te;
 	json_t *e = catalog_find(tr->cat, name), *c;
 	char err[512];
@@ -322,6 +334,7 @@ KVMDCI_EXPORT const char *kvmdci_trace_entry_name(struct kvmdci_trace *tr, int i
 KVMDCI_EXPORT int kvmdci_trace_entry_stats(struct kvmdci_trace *tr, int i, uint64_t *hits,
 					   uint64_t *filtered)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	if (i < 0 || i >= tr->n)
 		return -EINVAL;
 	*hits = tr->entries[i].hits;
@@ -354,6 +367,7 @@ KVMDCI_EXPORT uint64_t kvmdci_trace_reads(struct kvmdci_trace *tr)
 
 KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	int r;
 
 	if (tr->started)
@@ -446,6 +460,7 @@ static int on_stop(void *data, struct kvmdci_stop *st, bool final)
 KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn,
 				    void *data)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	if (!tr->started || tr->stopped)
 		return -EINVAL;
 	tr->fn = fn;
@@ -482,5 +497,6 @@ int trace_end(struct kvmdci_trace *tr, void (*halted)(void *hdata, int r), void 
 
 KVMDCI_EXPORT int kvmdci_trace_stop(struct kvmdci_trace *tr)
 {
+	KVMDCI_API_ENTRY(tr->ctx);
 	return trace_end(tr, NULL, NULL);
 }

@@ -38,7 +38,7 @@ static enum ktypes_source pick_source(struct kvmdci_ctx *ctx, struct ktypes *kt,
 				      bool module)
 {
 	enum ktypes_source want = kt->source;
-	const char *env = getenv("KVMDCI_TYPES");
+	const char *env = kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_TYPES);
 	bool has_btf, has_dwarf;
 
 	if (want == KTYPES_AUTO && env && !strcmp(env, "dwarf"))

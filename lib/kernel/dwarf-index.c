@@ -92,7 +92,7 @@ void dwarf_index_path(struct ktypes_dwarf *d)
 	const void *bid;
 	ssize_t n = dwelf_elf_gnu_build_id(d->elf, &bid);
 	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
-	const char *off = getenv("KVMDCI_DWARF_INDEX");
+	const char *off = kvmdci_ctx_get_tunable(d->ctx, KVMDCI_TUNABLE_DWARF_INDEX);
 	char hex[129];
 	int len;
 

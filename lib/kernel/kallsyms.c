@@ -586,7 +586,7 @@ int kallsyms_load(struct kvmdci_kernel *k, struct kallsyms_tables *t)
 	memset(t, 0, sizeof(*t));
 	t->cpu = -1;
 	/* KVMDCI_KALLSYMS=scan: skip VMCOREINFO (to test the scan on dumps) */
-	const char *how = getenv("KVMDCI_KALLSYMS");
+	const char *how = kvmdci_ctx_get_tunable(k->ctx, KVMDCI_TUNABLE_KALLSYMS);
 	if ((how && !strcmp(how, "scan")) || from_vmcoreinfo(k, t) < 0) {
 		r = -ENOENT;
 		memset(t, 0, sizeof(*t));

@@ -74,11 +74,11 @@ static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 }
 
 
-static const char *env_or(const char *v, const char *env)
+static const char *env_or(struct kvmdci_ctx *ctx, const char *v, enum kvmdci_tunable t)
 {
 	if (v)
 		return v;
-	v = getenv(env);
+	v = kvmdci_ctx_get_tunable(ctx, t);
 	return v && *v ? v : NULL;
 }
 
@@ -198,7 +198,7 @@ static int check_build_id(struct kvmdci_kernel *k, const char *vmlinux)
 	uint64_t start, stop;
 	size_t fn, tn;
 	char fh[130], th[130];
-	const char *force = getenv("KVMDCI_FORCE");
+	const char *force = kvmdci_ctx_get_tunable(k->ctx, KVMDCI_TUNABLE_FORCE);
 
 	fn = file_build_id(vmlinux, fid, sizeof(fid));
 	if (!fn || kvmdci_kernel_symbol(k, "__start_notes", &start) < 0 ||
@@ -260,14 +260,15 @@ struct ktypes *kernel_ktypes(struct kvmdci_kernel *k)
 KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdci_kernel_files *f,
 				     struct kvmdci_kernel **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_target_get_ctx(t));
 	struct kvmdci_ctx *ctx = kvmdci_target_get_ctx(t);
 	struct kvmdci_kernel *k;
 	const char *vmlinux, *sysmap, *mods;
 	int r;
 
-	vmlinux = env_or(f ? f->vmlinux : NULL, "KVMDCI_VMLINUX");
-	sysmap = env_or(f ? f->system_map : NULL, "KVMDCI_SYSTEM_MAP");
-	mods = env_or(f ? f->modules : NULL, "KVMDCI_MODULES");
+	vmlinux = env_or(ctx, f ? f->vmlinux : NULL, KVMDCI_TUNABLE_VMLINUX);
+	sysmap = env_or(ctx, f ? f->system_map : NULL, KVMDCI_TUNABLE_SYSTEM_MAP);
+	mods = env_or(ctx, f ? f->modules : NULL, KVMDCI_TUNABLE_MODULES);
 	k = kernel_alloc(ctx);
 	if (!k)
 		return -ENOMEM;
@@ -337,6 +338,7 @@ static void export_source(const struct ksource *s, struct kvmdci_kernel_source *
 KVMDCI_EXPORT int kvmdci_kernel_symbols_source(struct kvmdci_kernel *k, const char *module,
 					       struct kvmdci_kernel_source *src)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct kmodule *m = module ? kernel_module(k, module) : NULL;
 
 	if (module && !m)
@@ -348,6 +350,7 @@ KVMDCI_EXPORT int kvmdci_kernel_symbols_source(struct kvmdci_kernel *k, const ch
 KVMDCI_EXPORT int kvmdci_kernel_types_source(struct kvmdci_kernel *k, const char *module,
 					     struct kvmdci_kernel_source *src)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct kmodule *m = module ? kernel_module(k, module) : NULL;
 
 	if (module && !m)
@@ -361,7 +364,7 @@ KVMDCI_EXPORT const char *kvmdci_kernel_kaslr_source(struct kvmdci_kernel *k)
 	return k->kaslr_how;
 }
 
-struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k)
+KVMDCI_EXPORT struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k)
 {
 	if (k)
 		k->refcount++;

@@ -158,7 +158,7 @@ int kernel_read_many(struct kvmdci_kernel *k, struct target_read *rq, int n)
 static bool cache_on(struct kvmdci_kernel *k)
 {
 	if (k->cache_mode < 0) {
-		const char *e = getenv("KVMDCI_READ_CACHE");
+		const char *e = kvmdci_ctx_get_tunable(k->ctx, KVMDCI_TUNABLE_READ_CACHE);
 		char *end;
 		unsigned long sz = e ? strtoul(e, &end, 10) : 1;
 		/* KVMDCI_READ_CACHE: 0 off, 1 on (default), or the fill size in bytes (a power of
@@ -301,6 +301,7 @@ static int read_cached(struct kvmdci_kernel *k, uint64_t addr, uint8_t *buf, siz
 KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf,
 				     size_t len)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	int r;
 
 	kernel_notice_stop(k);
@@ -324,6 +325,7 @@ KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, voi
 
 KVMDCI_EXPORT int kvmdci_kernel_read_u64(struct kvmdci_kernel *k, uint64_t addr, uint64_t *val)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	uint8_t b[8];
 	int r = kvmdci_kernel_read(k, addr, b, 8);
 	if (r == 0)

@@ -174,6 +174,7 @@ int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
 
 KVMDCI_EXPORT int kvmdci_kernel_symbol(struct kvmdci_kernel *k, const char *name, uint64_t *addr)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	const char *colon = strchr(name, ':');
 	uint64_t a;
 
@@ -247,6 +248,7 @@ KVMDCI_EXPORT int kvmdci_kernel_module_count(struct kvmdci_kernel *k)
 KVMDCI_EXPORT int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const char **name,
 				       uint64_t *addr)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	if (i < 0 || i >= k->nmods)
 		return -ERANGE;
 	if (name)

@@ -106,5 +106,6 @@ int kernel_symbolize(struct kvmdci_kernel *k, struct kvmdci_unwinder *u, uint64_
 KVMDCI_EXPORT int kvmdci_kernel_symbolize(struct kvmdci_kernel *k, uint64_t addr, char *buf,
 					  size_t size)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	return kernel_symbolize(k, NULL, addr, buf, size);
 }

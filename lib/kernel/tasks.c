@@ -45,6 +45,7 @@ static const char *state_letter(uint64_t st, uint64_t exit_state)
 KVMDCI_EXPORT int kvmdci_kernel_task_info(struct kvmdci_kernel *k, uint64_t task,
 					  struct kvmdci_task_info *out)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	uint64_t o_pid, o_tgid, o_comm, o_state, o_exit, o_oncpu, o_cpu;
 	uint32_t v32;
 	int r;
@@ -153,6 +154,7 @@ static int check_process(struct kvmdci_kernel *k, uint64_t node, void *data)
 
 KVMDCI_EXPORT int kvmdci_kernel_task_find(struct kvmdci_kernel *k, int pid, uint64_t *task)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct find_pid f = {.pid = pid};
 	uint64_t init;
 	int r;

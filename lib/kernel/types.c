@@ -92,6 +92,7 @@ int kernel_enum_value(struct kvmdci_kernel *k, const char *module, const char *t
 KVMDCI_EXPORT int kvmdci_kernel_type_size(struct kvmdci_kernel *k, const char *module,
 					  const char *type, uint64_t *size)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct btf *btf;
 	int32_t id;
 	int r = kernel_type(k, module, type, &btf, &id);
@@ -109,6 +110,7 @@ KVMDCI_EXPORT int kvmdci_kernel_member(struct kvmdci_kernel *k, const char *modu
 				       const char *type, const char *path,
 				       struct kvmdci_member *member)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct ktypes_loc loc;
 	int r = kernel_member(k, module, type, path, &loc);
 

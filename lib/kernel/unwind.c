@@ -279,6 +279,7 @@ static void regs_layout(struct kvmdci_unwinder *u)
 
 KVMDCI_EXPORT int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unwinder **ret)
 {
+	KVMDCI_API_ENTRY(k->ctx);
 	struct kvmdci_unwinder *u = calloc(1, sizeof(*u));
 	int r = -ENOENT;
 
@@ -316,6 +317,13 @@ KVMDCI_EXPORT int kvmdci_unwinder_new(struct kvmdci_kernel *k, struct kvmdci_unw
 	return 0;
 }
 
+KVMDCI_EXPORT struct kvmdci_unwinder *kvmdci_unwinder_ref(struct kvmdci_unwinder *u)
+{
+	if (u)
+		u->refcount++;
+	return u;
+}
+
 KVMDCI_EXPORT struct kvmdci_unwinder *kvmdci_unwinder_unref(struct kvmdci_unwinder *u)
 {
 	if (!u || --u->refcount > 0)
@@ -328,7 +336,7 @@ KVMDCI_EXPORT struct kvmdci_unwinder *kvmdci_unwinder_unref(struct kvmdci_unwind
 	return NULL;
 }
 
-KVMDCI_EXPORT const char *kvmdci_unwind_end_name(int end)
+KVMDCI_EXPORT const char *kvmdci_unwind_end_name(enum kvmdci_unwind_end end)
 {
 	static const char *const names[] = {
 		[KVMDCI_UNWIND_END_OF_STACK] = "end of stack",
@@ -380,6 +388,7 @@ static int unwind(struct kvmdci_unwinder *u, struct orc_state *s, struct kvmdci_
 KVMDCI_EXPORT int kvmdci_unwind_regs(struct kvmdci_unwinder *u, uint64_t ip, uint64_t sp,
 				     uint64_t bp, struct kvmdci_stack *out)
 {
+	KVMDCI_API_ENTRY(u->ctx);
 	struct orc_state s = {.ip = ip, .sp = sp, .bp = bp, .signal = true};
 
 	return unwind(u, &s, out);

@@ -22,6 +22,7 @@ struct kvmdci_counters {
 
 KVMDCI_EXPORT int kvmdci_counters_new(struct kvmdci_kernel *k, struct kvmdci_counters **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_counters *c = calloc(1, sizeof(*c));
 	struct kvmdci_vcpu_list *list = NULL;
 	int r, n;
@@ -93,6 +94,7 @@ static int read_all(struct kvmdci_counters *c, uint64_t *values)
 
 KVMDCI_EXPORT int kvmdci_counters_start(struct kvmdci_counters *c)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(c->k));
 	int r;
 
 	if (c->started)
@@ -107,6 +109,7 @@ KVMDCI_EXPORT int kvmdci_counters_start(struct kvmdci_counters *c)
 
 KVMDCI_EXPORT int kvmdci_counters_stop(struct kvmdci_counters *c, int timeout_ms)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(c->k));
 	struct kvmdci_target *t = kvmdci_kernel_get_target(c->k);
 	struct kvmdci_stop st;
 	int r;
@@ -135,6 +138,7 @@ KVMDCI_EXPORT int kvmdci_counters_vcpu_count(const struct kvmdci_counters *c)
 KVMDCI_EXPORT int kvmdci_counters_vcpu(const struct kvmdci_counters *c, int i,
 				       struct kvmdci_vcpu_info *out)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(c->k));
 	if (i < 0 || i >= c->nvcpus)
 		return -ERANGE;
 	*out = c->vcpus[i];
@@ -154,6 +158,7 @@ KVMDCI_EXPORT const char *kvmdci_counters_name(const struct kvmdci_counters *c, 
 KVMDCI_EXPORT int kvmdci_counters_delta(const struct kvmdci_counters *c, int vcpu, int counter,
 					uint64_t *delta)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(c->k));
 	if (vcpu < -1 || vcpu >= c->nvcpus || counter < 0 || counter >= c->nc)
 		return -ERANGE;
 	if (!c->stopped)

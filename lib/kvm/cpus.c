@@ -12,7 +12,7 @@
 #include "kernel/kernel-internal.h"
 #include "kvm/virt-internal.h"
 
-KVMDCI_EXPORT const char *kvmdci_cpu_mode_name(int mode)
+KVMDCI_EXPORT const char *kvmdci_cpu_mode_name(enum kvmdci_cpu_mode mode)
 {
 	switch (mode) {
 	case KVMDCI_CPU_KERNEL:
@@ -91,6 +91,7 @@ static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 				    struct kvmdci_cpu_info *info, struct kvmdci_stack *stack)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(unwinder_kernel(u)));
 	struct kvmdci_kernel *k = unwinder_kernel(u);
 	struct kvmdci_target *t = kvmdci_kernel_get_target(k);
 	uint64_t v[ARRAY_SIZE(cpu_regs)], efer, cr4, task;
@@ -138,6 +139,7 @@ KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 KVMDCI_EXPORT int kvmdci_unwind_task(struct kvmdci_unwinder *u, uint64_t task,
 				     struct kvmdci_stack *out)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(unwinder_kernel(u)));
 	struct kvmdci_kernel *k = unwinder_kernel(u);
 	struct kvmdci_task_info ti;
 	struct kvmdci_cpu_info ci;

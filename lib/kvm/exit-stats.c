@@ -161,6 +161,7 @@ KVMDCI_EXPORT int kvmdci_exit_stats_new(const struct kvmdci_exit_count *rows, in
 
 KVMDCI_EXPORT int kvmdci_exits_stats(struct kvmdci_exits *e, struct kvmdci_exit_stats **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_exits_get_ctx(e));
 	int n = kvmdci_exits_counts(e, NULL, 0);
 	struct kvmdci_exit_count *rows = calloc((size_t)n + 1, sizeof(*rows));
 	int r;

@@ -54,6 +54,7 @@ struct count_slot {
 };
 
 struct kvmdci_exits {
+	int refcount;
 	struct kvmdci_ctx *ctx;
 	struct kvmdci_kernel *k;
 	struct kvmdci_target *t;
@@ -188,6 +189,7 @@ static json_t *find_exit_entry(struct kvmdci_catalog *cat, enum kvmdci_vendor ve
 KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
 				   enum kvmdci_trigger trigger, struct kvmdci_exits **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_exits *e;
 	json_t *entry;
 	char err[512];
@@ -197,13 +199,14 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	e = calloc(1, sizeof(*e));
 	if (!e)
 		return -ENOMEM;
+	e->refcount = 1;
 	e->ctx = kvmdci_ctx_ref(kvmdci_kernel_get_ctx(k));
 	e->k = kvmdci_kernel_ref(k);
 	e->t = kvmdci_kernel_get_target(k);
 	e->requested = trigger;
 	for (int i = 0; i < COUNT_SLOTS; i++)
 		e->counts[i].vcpu = -1;
-	env = getenv("KVMDCI_MAX_WATCHPOINTS");
+	env = kvmdci_ctx_get_tunable(e->ctx, KVMDCI_TUNABLE_MAX_WATCHPOINTS);
 	e->max_watch = env ? atoi(env) : 64; /* QEMU TCG: no limit; real x86 CPUs: 4 */
 
 	e->vendor = kvmdci_kvm_vendor(k);
@@ -243,7 +246,7 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 		r = -EINVAL;
 		goto fail;
 	}
-	e->cat = cat;
+	e->cat = kvmdci_catalog_ref(cat);
 	e->entry_name = json_string_value(json_object_get(entry, "name"));
 	e->cap_reason = e->cap_vcpu = -1;
 	if ((r = kvm_layout_get(k, &e->layout)) < 0)
@@ -266,11 +269,24 @@ fail:
 	return r;
 }
 
+struct kvmdci_ctx *kvmdci_exits_get_ctx(struct kvmdci_exits *e)
+{
+	return e->ctx;
+}
+
+KVMDCI_EXPORT struct kvmdci_exits *kvmdci_exits_ref(struct kvmdci_exits *e)
+{
+	if (e)
+		e->refcount++;
+	return e;
+}
+
 KVMDCI_EXPORT struct kvmdci_exits *kvmdci_exits_unref(struct kvmdci_exits *e)
 {
-	if (!e)
+	if (!e || --e->refcount > 0)
 		return NULL;
 	kvmdci_trace_unref(e->tr);
+	kvmdci_catalog_unref(e->cat);
 	kvmdci_kernel_unref(e->k);
 	kvmdci_ctx_unref(e->ctx);
 	free(e);
@@ -342,6 +358,7 @@ static int start_break(struct kvmdci_exits *e, const char *why)
 
 KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	int r;
 
 	if (e->started)
@@ -395,6 +412,7 @@ KVMDCI_EXPORT void kvmdci_exits_stop_after(struct kvmdci_exits *e, uint64_t n)
 
 KVMDCI_EXPORT int kvmdci_exits_sample(struct kvmdci_exits *e, double duty, int period_ms)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	if (e->started)
 		return -EALREADY;
 	if (!(duty > 0 && duty <= 1) || period_ms < 10 || period_ms > 3600 * 1000) {
@@ -555,6 +573,7 @@ static int sample_tick(struct kvmdci_exits *e)
 
 KVMDCI_EXPORT int kvmdci_exits_poll(struct kvmdci_exits *e, int timeout_ms)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	uint64_t t0 = kvmdci_now_ms();
 	int hits = 0;
 
@@ -655,6 +674,7 @@ static void on_halted(void *data, int r)
 
 KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	int r = 0;
 
 	if (!e->started || e->stopped)
@@ -681,6 +701,7 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 
 KVMDCI_EXPORT int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_exits_coverage *c)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	memset(c, 0, sizeof(*c));
 	c->duty = e->duty ? e->duty : 1.0;
 	c->period_ms = e->period_ms;
@@ -698,6 +719,7 @@ KVMDCI_EXPORT int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_ex
 KVMDCI_EXPORT int kvmdci_exits_counts(struct kvmdci_exits *e, struct kvmdci_exit_count *out,
 				      int max)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	int n = 0;
 
 	for (int i = 0; i < COUNT_SLOTS; i++) {

@@ -66,7 +66,7 @@ KVMDCI_EXPORT const char *kvmdci_io_bus_name(int bus)
 	return bus >= 0 && bus < (int)ARRAY_SIZE(bus_names) ? bus_names[bus] : NULL;
 }
 
-KVMDCI_EXPORT const char *kvmdci_io_dev_kind_name(int kind)
+KVMDCI_EXPORT const char *kvmdci_io_dev_kind_name(enum kvmdci_io_dev_kind kind)
 {
 	return kind >= 0 && kind < (int)ARRAY_SIZE(kind_names) ? kind_names[kind] : "unknown";
 }
@@ -223,6 +223,7 @@ static int read_bus_header(struct kvmdci_kernel *k, const struct iobus_layout *l
 KVMDCI_EXPORT int kvmdci_kvm_io_buses(struct kvmdci_kernel *k, uint64_t vm,
 				      struct kvmdci_io_bus_info *out, int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct iobus_layout l;
 	uint64_t buses[MAX_BUSES];
 	int r;
@@ -320,6 +321,7 @@ static void decode_dev(struct kvmdci_kernel *k, const struct iobus_layout *l,
 KVMDCI_EXPORT int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int bus,
 				       struct kvmdci_io_range *out, int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct iobus_layout l;
 	uint64_t buses[MAX_BUSES];
 	int32_t count, nev;

@@ -154,6 +154,7 @@ static bool list_put(struct list *l)
 KVMDCI_EXPORT int kvmdci_vm_list_new(struct kvmdci_kernel *k, const struct kvmdci_vm_select *sel,
 				     struct kvmdci_vm_list **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_vm_list *v = calloc(1, sizeof(*v));
 	int r;
 
@@ -194,6 +195,7 @@ KVMDCI_EXPORT const struct kvmdci_vm_info *kvmdci_vm_list_get(const struct kvmdc
 KVMDCI_EXPORT int kvmdci_vcpu_list_new(struct kvmdci_kernel *k, const struct kvmdci_vm_select *sel,
 				       struct kvmdci_vcpu_list **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_vcpu_list *v = calloc(1, sizeof(*v));
 	int r;
 

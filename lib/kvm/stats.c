@@ -47,6 +47,7 @@ static int collect(struct btf *btf, int32_t id, uint32_t base, struct stat_field
 }
 
 struct kvmdci_vcpu_stats_layout {
+	int refcount;
 	uint64_t stat_off; /* of kvm_vcpu.stat */
 	uint32_t size;     /* of struct kvm_vcpu_stat */
 	int n;
@@ -56,6 +57,7 @@ struct kvmdci_vcpu_stats_layout {
 KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 					       struct kvmdci_vcpu_stats_layout **ret)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_vcpu_stats_layout *l;
 	uint64_t off, size;
 	struct btf *btf;
@@ -71,6 +73,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return -ENOMEM;
+	l->refcount = 1;
 	l->stat_off = off;
 	l->size = size;
 	l->n = collect(btf, id, 0, l->f, 0, MAX_STATS, 0);
@@ -84,9 +87,26 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 	return 0;
 }
 
+KVMDCI_EXPORT struct kvmdci_vcpu_stats_layout *
+kvmdci_kvm_vcpu_stats_layout_ref(struct kvmdci_vcpu_stats_layout *l)
+{
+	if (l)
+		l->refcount++;
+	return l;
+}
+
+KVMDCI_EXPORT struct kvmdci_vcpu_stats_layout *
+kvmdci_kvm_vcpu_stats_layout_unref(struct kvmdci_vcpu_stats_layout *l)
+{
+	if (l && --l->refcount == 0)
+		free(l);
+	return NULL;
+}
+
+/* The name of 0.1, kept: the same as kvmdci_kvm_vcpu_stats_layout_unref(). */
 KVMDCI_EXPORT void kvmdci_kvm_vcpu_stats_layout_free(struct kvmdci_vcpu_stats_layout *l)
 {
-	free(l);
+	kvmdci_kvm_vcpu_stats_layout_unref(l);
 }
 
 KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_count(const struct kvmdci_vcpu_stats_layout *l)
@@ -104,6 +124,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_read(struct kvmdci_kernel *k,
 					     const struct kvmdci_vcpu_stats_layout *l,
 					     uint64_t vcpu, uint64_t *values)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	uint8_t buf[8192];
 	int r = kvmdci_kernel_read(k, vcpu + l->stat_off, buf, l->size);
 

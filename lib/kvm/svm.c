@@ -223,6 +223,7 @@ int svm_vmcb_fields_read(const struct virt_env *e, uint64_t addr, struct kvmdci_
 KVMDCI_EXPORT int kvmdci_svm_vcpu(struct kvmdci_kernel *k, uint64_t vcpu,
 				  struct kvmdci_svm_vcpu *out)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct virt_env e;
 
 	if (!kvmdci_kernel_has_module(k, SVM_MOD)) {
@@ -235,6 +236,7 @@ KVMDCI_EXPORT int kvmdci_svm_vcpu(struct kvmdci_kernel *k, uint64_t vcpu,
 
 KVMDCI_EXPORT int kvmdci_svm_vmcb(struct kvmdci_kernel *k, uint64_t addr, struct kvmdci_vmcb *out)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct virt_env e;
 
 	virt_env_kernel(&e, k);
@@ -244,6 +246,7 @@ KVMDCI_EXPORT int kvmdci_svm_vmcb(struct kvmdci_kernel *k, uint64_t addr, struct
 KVMDCI_EXPORT int kvmdci_svm_vmcb_fields(struct kvmdci_kernel *k, uint64_t addr,
 					 struct kvmdci_field *out, int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct virt_env e;
 
 	virt_env_kernel(&e, k);

@@ -29,7 +29,7 @@ static const char *const reg_names[KVMDCI_NR_REGS] = {
 	"r11", "r12", "r13", "r14", "r15", "rip", "cr0", "cr3", "cr4", "efer",
 };
 
-KVMDCI_EXPORT const char *kvmdci_vcpu_reg_name(int reg)
+KVMDCI_EXPORT const char *kvmdci_vcpu_reg_name(enum kvmdci_vcpu_reg reg)
 {
 	return reg >= 0 && reg < KVMDCI_NR_REGS ? reg_names[reg] : NULL;
 }
@@ -106,6 +106,7 @@ static void span(uint64_t o, uint64_t len, uint64_t *lo, uint64_t *hi)
 KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 					struct kvmdci_vcpu_state *out)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvm_layout l;
 	struct vcpu_layout v;
 	struct kvmdci_vcpu_info vi = {0};

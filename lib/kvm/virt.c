@@ -217,7 +217,7 @@ int virt_struct_fields(const struct virt_env *e, const char *module, const char 
 
 /* ---- per-CPU ownership ---- */
 
-KVMDCI_EXPORT const char *kvmdci_virt_owner_name(int owner)
+KVMDCI_EXPORT const char *kvmdci_virt_owner_name(enum kvmdci_virt_owner owner)
 {
 	static const char *const n[] = { "unknown", "off", "kvm", "foreign", "inconsistent" };
 	return owner >= 0 && owner < (int)ARRAY_SIZE(n) ? n[owner] : "unknown";
@@ -459,6 +459,7 @@ static int kg_in_guest(void *data, int cpu, char *why, size_t whylen)
 KVMDCI_EXPORT int kvmdci_kvm_cpu_virt(struct kvmdci_kernel *k, struct kvmdci_cpu_virt *out,
 				      int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kenv_guest g = { .k = k };
 	struct virt_env e;
 	enum kvmdci_vendor vendor = kvmdci_kvm_vendor(k);

@@ -202,6 +202,7 @@ int kvm_vm_vcpus(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t k
 
 KVMDCI_EXPORT int kvmdci_kvm_vcpus(struct kvmdci_kernel *k, struct kvmdci_vcpu_info *out, int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvm_layout l;
 	uint64_t *vms = NULL, *vcpus = NULL;
 	int r, found = 0, nvms;
@@ -242,6 +243,7 @@ out:
 
 KVMDCI_EXPORT int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info *out, int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvm_layout l;
 	uint64_t *vms;
 	uint8_t b[4];

@@ -223,12 +223,12 @@ static const struct vmcs_field_def {
 static const char *const type_names[] = { "control", "exit_info", "guest", "host" };
 static const char *const width_names[] = { "16", "64", "32", "natural" };
 
-KVMDCI_EXPORT const char *kvmdci_vmcs_type_name(int type)
+KVMDCI_EXPORT const char *kvmdci_vmcs_type_name(enum kvmdci_vmcs_type type)
 {
 	return type >= 0 && type < 4 ? type_names[type] : NULL;
 }
 
-KVMDCI_EXPORT const char *kvmdci_vmcs_width_name(int width)
+KVMDCI_EXPORT const char *kvmdci_vmcs_width_name(enum kvmdci_vmcs_width width)
 {
 	return width >= 0 && width < 4 ? width_names[width] : NULL;
 }

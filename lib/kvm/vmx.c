@@ -177,6 +177,7 @@ int vmx_vmcs12_read(const struct virt_env *e, uint64_t addr, uint32_t *revision,
 KVMDCI_EXPORT int kvmdci_vmx_vcpu(struct kvmdci_kernel *k, uint64_t vcpu,
 				  struct kvmdci_vmx_vcpu *out)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct virt_env e;
 
 	if (!kvmdci_kernel_has_module(k, VMX_MOD)) {
@@ -190,6 +191,7 @@ KVMDCI_EXPORT int kvmdci_vmx_vcpu(struct kvmdci_kernel *k, uint64_t vcpu,
 KVMDCI_EXPORT int kvmdci_vmx_vmcs12(struct kvmdci_kernel *k, uint64_t addr, uint32_t *revision,
 				   struct kvmdci_field *out, int max)
 {
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct virt_env e;
 
 	virt_env_kernel(&e, k);

@@ -59,6 +59,7 @@ struct kvmdci_ctx *kvmdci_target_get_ctx(struct kvmdci_target *t)
 KVMDCI_EXPORT int kvmdci_target_open(struct kvmdci_ctx *ctx, const char *uri,
 				     struct kvmdci_target **ret)
 {
+	KVMDCI_API_ENTRY(ctx);
 	struct target_uri u;
 	struct kvmdci_target *t;
 	char err[600];
@@ -150,12 +151,14 @@ KVMDCI_EXPORT void kvmdci_target_get_stats(struct kvmdci_target *t,
 KVMDCI_EXPORT int kvmdci_target_regs_read(struct kvmdci_target *t, int cpu,
 					  const char *const *names, uint64_t *vals, int n)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	return t->ops->regs_read(t->priv, cpu, names, vals, n);
 }
 
 KVMDCI_EXPORT int kvmdci_target_reg_read(struct kvmdci_target *t, int cpu, const char *name,
 					 uint64_t *val)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	return t->ops->regs_read(t->priv, cpu, &name, val, 1);
 }
 
@@ -170,6 +173,7 @@ static int no_run_control(struct kvmdci_target *t)
 KVMDCI_EXPORT int kvmdci_target_reg_write(struct kvmdci_target *t, int cpu, const char *name,
 					  uint64_t val)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	if (!t->ops->reg_write)
 		return no_run_control(t);
 	return t->ops->reg_write(t->priv, cpu, name, val);
@@ -178,18 +182,21 @@ KVMDCI_EXPORT int kvmdci_target_reg_write(struct kvmdci_target *t, int cpu, cons
 KVMDCI_EXPORT int kvmdci_target_read_virt(struct kvmdci_target *t, int cpu, uint64_t addr,
 					  void *buf, size_t len)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	return t->ops->read_virt(t->priv, cpu, addr, buf, len);
 }
 
 KVMDCI_EXPORT int kvmdci_target_read_phys(struct kvmdci_target *t, uint64_t addr, void *buf,
 					  size_t len)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	return t->ops->read_phys(t->priv, addr, buf, len);
 }
 
 KVMDCI_EXPORT int kvmdci_target_bp_insert(struct kvmdci_target *t, enum kvmdci_bp_kind kind,
 					  uint64_t addr, unsigned int len)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	if (!t->ops->bp_insert)
 		return no_run_control(t);
 	return t->ops->bp_insert(t->priv, kind, addr, len);
@@ -198,6 +205,7 @@ KVMDCI_EXPORT int kvmdci_target_bp_insert(struct kvmdci_target *t, enum kvmdci_b
 KVMDCI_EXPORT int kvmdci_target_bp_remove(struct kvmdci_target *t, enum kvmdci_bp_kind kind,
 					  uint64_t addr, unsigned int len)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	if (!t->ops->bp_remove)
 		return no_run_control(t);
 	return t->ops->bp_remove(t->priv, kind, addr, len);
@@ -205,6 +213,7 @@ KVMDCI_EXPORT int kvmdci_target_bp_remove(struct kvmdci_target *t, enum kvmdci_b
 
 KVMDCI_EXPORT int kvmdci_target_bp_remove_all(struct kvmdci_target *t)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	return t->ops->bp_remove_all ? t->ops->bp_remove_all(t->priv) : 0;
 }
 
@@ -215,6 +224,7 @@ KVMDCI_EXPORT int kvmdci_target_bp_count(struct kvmdci_target *t)
 
 KVMDCI_EXPORT int kvmdci_target_resume(struct kvmdci_target *t)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	if (!t->ops->resume)
 		return no_run_control(t);
 	t->generation++;
@@ -223,6 +233,7 @@ KVMDCI_EXPORT int kvmdci_target_resume(struct kvmdci_target *t)
 
 KVMDCI_EXPORT int kvmdci_target_step_over(struct kvmdci_target *t, int cpu, uint64_t addr)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	if (!t->ops->step_over)
 		return no_run_control(t);
 	t->generation++;
@@ -232,6 +243,7 @@ KVMDCI_EXPORT int kvmdci_target_step_over(struct kvmdci_target *t, int cpu, uint
 KVMDCI_EXPORT int kvmdci_target_wait(struct kvmdci_target *t, int timeout_ms,
 				     struct kvmdci_stop *stop)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	if (!t->ops->wait)
 		return no_run_control(t);
 	struct kvmdci_stop st;
@@ -246,6 +258,7 @@ KVMDCI_EXPORT int kvmdci_target_wait(struct kvmdci_target *t, int timeout_ms,
 
 KVMDCI_EXPORT int kvmdci_target_interrupt(struct kvmdci_target *t)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	return t->ops->interrupt ? t->ops->interrupt(t->priv) : 0;
 }
 
@@ -256,6 +269,7 @@ KVMDCI_EXPORT int kvmdci_target_is_running(struct kvmdci_target *t)
 
 KVMDCI_EXPORT int kvmdci_target_detach(struct kvmdci_target *t)
 {
+	KVMDCI_API_ENTRY(t->ctx);
 	t->generation++;
 	return t->ops->detach ? t->ops->detach(t->priv) : 0;
 }

@@ -7,6 +7,7 @@ import os
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import tempfile
 import threading
@@ -181,3 +182,80 @@ def run_tool(name, args, env, timeout=60):
     r = subprocess.run([os.path.join(TOOLS, name)] + args, env=env, capture_output=True,
                        text=True, timeout=timeout)
     return r.returncode, r.stdout, r.stderr
+
+
+# ---- the target checked through the stub itself, without the tools: a raw RSP client that
+# does NOT send '?' (QEMU removes all breakpoints on '?') ---------------------------------
+
+
+def pkt(s):
+    b = s.encode()
+    return b"$" + b + b"#" + b"%02x" % (sum(b) & 0xFF)
+
+
+class Raw:
+    """A minimal RSP client on the lab's gdbstub."""
+
+    def __init__(self, path):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.buf = b""
+
+    def packet(self, timeout):
+        deadline = time.monotonic() + timeout
+        while True:
+            i = self.buf.find(b"$")
+            j = self.buf.find(b"#", i + 1) if i >= 0 else -1
+            if i >= 0 and j >= 0 and len(self.buf) >= j + 3:
+                p = self.buf[i + 1:j].decode(errors="replace")
+                self.buf = self.buf[j + 3:]
+                return p
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            self.s.settimeout(left)
+            try:
+                d = self.s.recv(4096)
+            except socket.timeout:
+                return None
+            if not d:
+                return None
+            self.buf += d
+
+    def command(self, s, timeout=5):
+        self.s.sendall(pkt(s))
+        while True:
+            p = self.packet(timeout)
+            if p is None or not p.startswith("T"):  # skip QEMU's stop notice on connect
+                return p
+
+
+def breakpoints_left(path):
+    """True when the machine stops by itself within 3 s of a continue (no '?' sent)."""
+    r = Raw(path)
+    r.command("qSupported:multiprocess+")
+    r.s.sendall(pkt("c"))
+    stop = r.packet(3.0)
+    if stop is None:
+        r.s.sendall(b"\x03")
+        r.packet(5.0)
+    r.command("D;1")
+    r.s.close()
+    return stop
+
+
+def kvm_exits(t):
+    st, out = t.run("cat /sys/kernel/debug/kvm/exits")
+    return int(out.strip())
+
+
+def check_target_clean(t, label, gdb_sock):
+    """Check through the stub at @gdb_sock that no breakpoint or watchpoint is left in the
+    target (the machine runs 3 s without stopping) and that KVM's exit counter still grows."""
+    before = kvm_exits(t)
+    stop = breakpoints_left(gdb_sock)
+    check(f"{label}: no breakpoint or watchpoint left in the target (checked through the stub)",
+          stop is None, f"the machine stopped by itself: {stop}")
+    time.sleep(1)
+    now = kvm_exits(t)
+    check(f"{label}: KVM's exit counter still grows", now > before, f"{before} -> {now}")

@@ -17,68 +17,7 @@ import subprocess
 import threading
 import time
 
-from e2e import TestLab, Tool, check, finish, run_tool
-
-
-def pkt(s):
-    b = s.encode()
-    return b"$" + b + b"#" + b"%02x" % (sum(b) & 0xFF)
-
-
-class Raw:
-    """A minimal RSP client on the lab's gdbstub."""
-
-    def __init__(self, path):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.connect(path)
-        self.buf = b""
-
-    def packet(self, timeout):
-        deadline = time.monotonic() + timeout
-        while True:
-            i = self.buf.find(b"$")
-            j = self.buf.find(b"#", i + 1) if i >= 0 else -1
-            if i >= 0 and j >= 0 and len(self.buf) >= j + 3:
-                p = self.buf[i + 1:j].decode(errors="replace")
-                self.buf = self.buf[j + 3:]
-                return p
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return None
-            self.s.settimeout(left)
-            try:
-                d = self.s.recv(4096)
-            except socket.timeout:
-                return None
-            if not d:
-                return None
-            self.buf += d
-
-    def command(self, s, timeout=5):
-        self.s.sendall(pkt(s))
-        while True:
-            p = self.packet(timeout)
-            if p is None or not p.startswith("T"):  # skip QEMU's stop notice on connect
-                return p
-
-
-def breakpoints_left(path):
-    """True when the machine stops by itself within 3 s of a continue (no '?' sent)."""
-    r = Raw(path)
-    r.command("qSupported:multiprocess+")
-    r.s.sendall(pkt("c"))
-    stop = r.packet(3.0)
-    if stop is None:
-        r.s.sendall(b"\x03")
-        r.packet(5.0)
-    r.command("D;1")
-    r.s.close()
-    return stop
-
-
-def kvm_exits(t):
-    st, out = t.run("cat /sys/kernel/debug/kvm/exits")
-    return int(out.strip())
+from e2e import TestLab, Tool, check, check_target_clean, finish, run_tool
 
 
 class Proxy:
@@ -120,16 +59,6 @@ class Proxy:
         self.srv.close()
 
 
-def after(t, label, gdb_sock):
-    before = kvm_exits(t)
-    stop = breakpoints_left(gdb_sock)
-    check(f"{label}: no breakpoint or watchpoint left in the target (checked through the stub)",
-          stop is None, f"the machine stopped by itself: {stop}")
-    time.sleep(1)
-    now = kvm_exits(t)
-    check(f"{label}: KVM's exit counter still grows", now > before, f"{before} -> {now}")
-
-
 def main():
     with TestLab() as t:
         env = t.tool_env
@@ -141,7 +70,7 @@ def main():
             rc, out, err = run_tool("kvmdci-exits", ["--trigger", trigger, "--duration", "2"],
                                     env, timeout=120)
             check(f"exits/{trigger} normal end: exit 0", rc == 0, err.strip()[-200:])
-            after(t, f"exits/{trigger} normal end", gdb_sock)
+            check_target_clean(t, f"exits/{trigger} normal end", gdb_sock)
             for sig in (signal.SIGINT, signal.SIGTERM):
                 tool = Tool("kvmdci-exits", ["--trigger", trigger, "--json"], env)
                 tool.wait_line("tracing", 120)
@@ -153,7 +82,7 @@ def main():
                 check(f"exits/{trigger} {name}: exit 0 within 5 s with its results",
                       rc == 0 and took < 5 and json.loads(out).get("interrupted") is True,
                       f"rc={rc} in {took:.1f} s")
-                after(t, f"exits/{trigger} {name}", gdb_sock)
+                check_target_clean(t, f"exits/{trigger} {name}", gdb_sock)
 
         # SIGPIPE: a reader that goes away
         t0 = time.monotonic()
@@ -163,7 +92,7 @@ def main():
         took = time.monotonic() - t0
         check("trace | head -3: ends by itself after its reader went away",
               len(p.stdout.splitlines()) == 3 and took < 60, f"{took:.1f} s")
-        after(t, "trace | head", gdb_sock)
+        check_target_clean(t, "trace | head", gdb_sock)
 
         # the stub goes away mid-trace
         proxy_path = os.path.join(t.dir, "proxy.sock")
@@ -189,7 +118,7 @@ def main():
         rc, out, err = run_tool("kvmdci-exits", ["--duration", "1"], env, timeout=120)
         check("after a lost client the next run recovers the target", rc == 0,
               err.strip()[-200:])
-        after(t, "recovered", gdb_sock)
+        check_target_clean(t, "recovered", gdb_sock)
     finish()
 
 

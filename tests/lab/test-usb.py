@@ -22,7 +22,6 @@ recovers the target.
 
 Exact messages, exit codes and JSON errno values are asserted; each case's time is printed.
 """
-import importlib.util
 import json
 import os
 import shutil
@@ -32,9 +31,8 @@ import sys
 import tempfile
 import time
 
-from e2e import TOOLS, Tool, answer_doc, check, finish, run_tool
+from e2e import TOOLS, Tool, answer_doc, check, check_target_clean, finish, run_tool
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 TESTBED = os.environ.get("KVMDCI_DBC_TESTBED") or os.path.join(
     os.path.dirname(os.path.abspath(TOOLS)), "tests", "usb", "dbc-testbed")
 WRAPPER = shutil.which("umockdev-wrapper")
@@ -255,12 +253,6 @@ def exits_growing(t, timeout=120):
 def lab():
     from e2e import TestLab
 
-    # breakpoints_left()/after() of the clean-exits test: the target checked through the stub
-    spec = importlib.util.spec_from_file_location("clean", os.path.join(HERE,
-                                                  "test-clean-exits.py"))
-    clean = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(clean)
-
     iobus = "kvmdci-iobus"
     with TestLab() as t:
         target = t.tool_env["KVMDCI_TARGET"]
@@ -355,7 +347,7 @@ def lab():
         check("exits over usb, SIGINT: interface released, usb_debug re-attached",
               rep.get("releases") == 1 and rep.get("driver_attaches") == 1, brief(rep))
         print(f"     exits over usb, SIGINT: exit {took:.2f} s after the signal", flush=True)
-        clean.after(t, "exits over usb, SIGINT", stub)
+        check_target_clean(t, "exits over usb, SIGINT", stub)
 
         tr = Traced(cable, "kvmdci-exits", args, t.tool_env)
         check("exits over usb (2): tracing starts", tr.wait_line("tracing", 120) is not None,
@@ -375,7 +367,7 @@ def lab():
         rc, out, err = run_tool("kvmdci-exits", ["--duration", "1"], t.tool_env, timeout=120)
         check("after the unplug the next run (gdb+unix://) recovers the target", rc == 0,
               err.strip()[-200:])
-        clean.after(t, "recovered after the unplug", stub)
+        check_target_clean(t, "recovered after the unplug", stub)
 
 
 def main():

@@ -149,7 +149,7 @@ START_TEST(btf_misaligned)
 }
 END_TEST
 
-Suite *catalog_suite(void)
+static Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
 	TCase *tc = tcase_create("load");
@@ -162,3 +162,4 @@ Suite *catalog_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(catalog_suite);

@@ -165,7 +165,7 @@ START_TEST(dci_no_sysfs)
 }
 END_TEST
 
-Suite *dci_suite(void)
+static Suite *dci_suite(void)
 {
 	Suite *s = suite_create("dci");
 	TCase *tc = tcase_create("probe");
@@ -175,3 +175,4 @@ Suite *dci_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(dci_suite);

@@ -179,7 +179,7 @@ START_TEST(stats_empty)
 }
 END_TEST
 
-Suite *exit_reasons_suite(void)
+static Suite *exit_reasons_suite(void)
 {
 	Suite *s = suite_create("exit-reasons");
 	TCase *tc = tcase_create("tables");
@@ -193,3 +193,4 @@ Suite *exit_reasons_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(exit_reasons_suite);

@@ -168,7 +168,7 @@ START_TEST(thread_ids)
 }
 END_TEST
 
-Suite *rsp_suite(void)
+static Suite *rsp_suite(void)
 {
 	Suite *s = suite_create("rsp");
 	TCase *tc = tcase_create("codec");
@@ -184,3 +184,4 @@ Suite *rsp_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(rsp_suite);

@@ -67,7 +67,7 @@ START_TEST(select_match)
 }
 END_TEST
 
-Suite *select_suite(void)
+static Suite *select_suite(void)
 {
 	Suite *s = suite_create("select");
 	TCase *tc = tcase_create("vm");
@@ -76,3 +76,4 @@ Suite *select_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(select_suite);

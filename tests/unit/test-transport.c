@@ -267,7 +267,7 @@ START_TEST(kdump_lies)
 }
 END_TEST
 
-Suite *transport_suite(void)
+static Suite *transport_suite(void)
 {
 	Suite *s = suite_create("transport");
 	TCase *tc = tcase_create("serial");
@@ -283,3 +283,4 @@ Suite *transport_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(transport_suite);

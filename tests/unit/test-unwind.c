@@ -462,7 +462,7 @@ START_TEST(regs_layout_matches_btf)
 }
 END_TEST
 
-Suite *unwind_suite(void)
+static Suite *unwind_suite(void)
 {
 	Suite *s = suite_create("unwind");
 	TCase *tc = tcase_create("orc");
@@ -481,3 +481,4 @@ Suite *unwind_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(unwind_suite);

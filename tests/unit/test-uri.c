@@ -78,7 +78,7 @@ START_TEST(bad)
 }
 END_TEST
 
-Suite *uri_suite(void)
+static Suite *uri_suite(void)
 {
 	Suite *s = suite_create("uri");
 	TCase *tc = tcase_create("parse");
@@ -87,3 +87,4 @@ Suite *uri_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(uri_suite);

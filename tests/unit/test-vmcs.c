@@ -260,7 +260,7 @@ START_TEST(ownership_verdicts)
 }
 END_TEST
 
-Suite *vmcs_suite(void)
+static Suite *vmcs_suite(void)
 {
 	Suite *s = suite_create("vmcs");
 	TCase *tc = tcase_create("fields");
@@ -272,3 +272,4 @@ Suite *vmcs_suite(void)
 	suite_add_tcase(s, tc);
 	return s;
 }
+TEST_SUITE(vmcs_suite);
