@@ -8,12 +8,18 @@
 
 int target_halt(struct kvmdci_target *t, struct kvmdci_stop *st)
 {
+	uint64_t deadline = kvmdci_now_ms() + HALT_TIMEOUT_MS, now;
 	int r;
 
 	if (!kvmdci_target_is_running(t))
 		return 0;
 	kvmdci_target_interrupt(t);
-	r = kvmdci_target_wait(t, HALT_TIMEOUT_MS, st);
+	/* a signal (the tools' SIGINT/SIGTERM, e.g. while sampling re-arms) may end one wait
+	 * early: the stop the interrupt asked for is still to come */
+	do {
+		now = kvmdci_now_ms();
+		r = kvmdci_target_wait(t, now < deadline ? (int)(deadline - now) : 0, st);
+	} while (r == 0 && kvmdci_now_ms() < deadline);
 	if (r == 0) {
 		kvmdci_err(kvmdci_target_get_ctx(t), "%s: the target did not stop within %d s",
 			   kvmdci_target_get_uri(t), HALT_TIMEOUT_MS / 1000);
