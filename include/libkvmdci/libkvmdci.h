@@ -830,6 +830,16 @@ struct kvmdci_vmcb {
 /** kvmdci_svm_vmcb - decode the VMCB at @addr (kernel virtual), layout from struct vmcb. */
 int kvmdci_svm_vmcb(struct kvmdci_kernel *k, uint64_t addr, struct kvmdci_vmcb *out);
 /**
+ * kvmdci_svm_vmcb12 - what KVM holds of the VMCB a nested hypervisor (L1) gave to VMRUN for
+ * its guest L2 (vmcb12, in L1's memory), for the vCPU at @vcpu: @out->addr is its
+ * guest-physical address (svm->nested.vmcb12_gpa: set while L2 runs, 0 after the #VMEXIT to
+ * L1); the control area is KVM's copy from L1's last VMRUN (svm->nested.ctl: intercepts,
+ * iopm/msrpm, asid, nested_ctl, ...); of the save area only efer, cr0, cr3, cr4, dr6, dr7 and
+ * cs (svm->nested.save, 5.17+, cs on some kernels), the rest is left 0. -ENOENT where the
+ * kernel keeps no such copy (before 5.10); -ENODEV without kvm_amd.
+ */
+int kvmdci_svm_vmcb12(struct kvmdci_kernel *k, uint64_t vcpu, struct kvmdci_vmcb *out);
+/**
  * kvmdci_svm_vmcb_fields - every member of the target's struct vmcb (control.*, save.*),
  * reserved space left out, read from the VMCB at @addr. Fills up to @max entries; returns
  * the number of fields.
