@@ -1238,7 +1238,7 @@ static void need_cap(int cap, const char *name)
 #define NESTED_LOAD		0x1000
 #define NESTED_ROUNDS_ADDR	0x0500
 #define NESTED_PD		0x7000
-#define NESTED_L1_RSP		0x8000
+#define NESTED_L1_RSP		0x9000
 #define NESTED_L2_RSP		0x9ff0
 #define NESTED_VMCB		0xa000
 #define NESTED_HSAVE		0xb000
@@ -1257,7 +1257,12 @@ static void need_cap(int cap, const char *name)
 #define VMX_EXIT_IO		30
 #define VMX_EXIT_VMCALL		18
 
-extern const uint8_t nested_code[], nested_code_end[], nested_svm_l1[], nested_vmx_l1[];
+#define NESTED_VMX_PTRS		0x0600	/* L1's u64 VMXON region and VMCS addresses */
+#define NESTED_VMX_MAX_WRITES	256
+#define MSR_IA32_VMX_BASIC	0x480
+
+extern const uint8_t nested_code[], nested_code_end[], nested_svm_l1[], nested_vmx_l1[],
+	nested_vmx_table[];
 
 /* What the --nested run saw: the L1's structure as it wrote it, and KVM's view at the park. */
 static struct {
@@ -1269,6 +1274,10 @@ static struct {
 	uint8_t written[4096];		/* that page as L1 had written it at set-up */
 	bool have_written;
 	uint64_t hsave_pa;		/* KVM_GET_MSRS MSR_VM_HSAVE_PA at the park (SVM) */
+	uint64_t vmx_basic;		/* KVM_GET_MSRS IA32_VMX_BASIC at the park (VMX) */
+	uint64_t vmxon_gpa;		/* the VMXON operand L1 wrote (VMX) */
+	uint32_t vmx_writes[NESTED_VMX_MAX_WRITES][2];	/* L1's VMWRITEs: encoding, value */
+	int nvmx_writes;
 	uint64_t exits_io, exits_call;	/* exits from L2 that L1 handled and reported */
 	uint64_t parked_port;
 	uint64_t l2_rip, l2_rsp;	/* KVM_GET_REGS at the park: L2's registers */
@@ -1378,7 +1387,8 @@ static void nested_kvm_view(void)
 	struct {
 		struct kvm_msrs hdr;
 		struct kvm_msr_entry e;
-	} msrs = { .hdr = { .nmsrs = 1 }, .e = { .index = MSR_VM_HSAVE_PA } };
+	} msrs = { .hdr = { .nmsrs = 1 },
+		   .e = { .index = nst.svm ? MSR_VM_HSAVE_PA : MSR_IA32_VMX_BASIC } };
 	int size = ioctl(nst.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
 
 	struct kvm_regs regs;
@@ -1387,8 +1397,8 @@ static void nested_kvm_view(void)
 		nst.l2_rip = regs.rip;
 		nst.l2_rsp = regs.rsp;
 	}
-	if (nst.svm && ioctl(nst.vcpu_fd, KVM_GET_MSRS, &msrs) == 1)
-		nst.hsave_pa = msrs.e.data;
+	if (ioctl(nst.vcpu_fd, KVM_GET_MSRS, &msrs) == 1)
+		*(nst.svm ? &nst.hsave_pa : &nst.vmx_basic) = msrs.e.data;
 	if (size < (int)sizeof(struct kvm_nested_state))
 		return;
 	struct kvm_nested_state *ns = calloc(1, (size_t)size);
@@ -1476,6 +1486,21 @@ static int nested_output(const char *state)
 		if (nst.have_written)
 			json_vmcb_fields(f, nst.written, true);
 		fputc('}', f);
+	} else {
+		fputs(",\"vmxon_gpa\":", f);
+		json_hex(f, nst.vmxon_gpa);
+		fputs(",\"vmcs_revision_written\":", f);
+		json_hex(f, nst.have_written ? le_at(nst.written, 4) : 0);
+		fputs(",\"vmx_basic\":", f);
+		json_hex(f, nst.vmx_basic);
+		fputs(",\"vmcs12_written\":[", f);
+		for (int i = 0; i < nst.nvmx_writes; i++) {
+			fprintf(f, "%s{\"encoding\":\"0x%x\",\"value\":", i ? "," : "",
+				nst.vmx_writes[i][0]);
+			json_hex(f, nst.vmx_writes[i][1]);
+			fputc('}', f);
+		}
+		fputc(']', f);
 	}
 	fprintf(f, ",\"kvm_nested_state\":");
 	if (nst.nested_state_ok) {
@@ -1503,6 +1528,27 @@ static int nested_output(const char *state)
 	}
 	free(buf);
 	return r;
+}
+
+/*
+ * VMX, at L1's set-up report: the (encoding, value) table L1 has just written into its VMCS
+ * with VMWRITE (nested.S), read back from guest memory, and L1's VMXON operand.
+ */
+static void nested_vmx_writes(void)
+{
+	size_t off = NESTED_LOAD + (size_t)(nested_vmx_table - nested_code);
+
+	nst.vmxon_gpa = le_at(nst.mem + NESTED_VMX_PTRS, 8);
+	nst.nvmx_writes = 0;
+	while (off + 8 <= NESTED_MEM_SIZE && nst.nvmx_writes < NESTED_VMX_MAX_WRITES) {
+		uint32_t enc = (uint32_t)le_at(nst.mem + off, 4);
+
+		if (enc == UINT32_MAX)
+			break;
+		nst.vmx_writes[nst.nvmx_writes][0] = enc;
+		nst.vmx_writes[nst.nvmx_writes++][1] = (uint32_t)le_at(nst.mem + off + 4, 4);
+		off += 8;
+	}
 }
 
 static const char *const nested_fail_what[] = {
@@ -1554,6 +1600,8 @@ static int run_nested(void)
 				memcpy(nst.written, nst.mem + val, sizeof(nst.written));
 				nst.have_written = true;
 			}
+			if (!nst.svm)
+				nested_vmx_writes();
 			break;
 		case NESTED_PORT_EXIT:
 			if (val == (nst.svm ? SVM_EXIT_IOIO : VMX_EXIT_IO)) {
@@ -1564,12 +1612,15 @@ static int run_nested(void)
 			break;
 		case NESTED_PORT_FAIL: {
 			struct kvm_regs regs;
-			uint64_t rcx = 0;
+			uint64_t rcx = 0, rdi = 0;
 
-			if (ioctl(nst.vcpu_fd, KVM_GET_REGS, &regs) == 0)
+			if (ioctl(nst.vcpu_fd, KVM_GET_REGS, &regs) == 0) {
 				rcx = regs.rcx;
-			err("--nested: L1 reports failure %" PRIu64 " (%s), detail 0x%" PRIx64, val,
-			    val < 4 && nested_fail_what[val] ? nested_fail_what[val] : "?", rcx);
+				rdi = regs.rdi;
+			}
+			err("--nested: L1 reports failure %" PRIu64 " (%s), detail 0x%" PRIx64
+			    " (VMX: step << 16 | VM-instruction error; edi 0x%" PRIx64 ")", val,
+			    val < 4 && nested_fail_what[val] ? nested_fail_what[val] : "?", rcx, rdi);
 			return 1;
 		}
 		case NESTED_PORT_PARK:

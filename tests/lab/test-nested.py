@@ -20,6 +20,7 @@ truth, none of it from our tools. kvmdci-vmcs must show:
 """
 import json
 import os
+import sys
 
 from e2e import TestLab, check, finish, run_tool
 
@@ -39,7 +40,8 @@ def vmcs(t, args, env=None):
 
 
 def main():
-    with TestLab() as t:
+    engine = sys.argv[1] if len(sys.argv) > 1 else None  # "bochs": the VMX engine
+    with (TestLab(engine=engine) if engine else TestLab()) as t:
         t.lab.run_bg(f"workload --nested --rounds {ROUNDS} --timeout 240 --json /tmp/{NAME}.json "
                      f"--state /tmp/{NAME}.state --pid-file /tmp/{NAME}.pid --quiet")
         t.wait_state(NAME, "parked", 300)
