@@ -288,8 +288,8 @@ int svm_vmcb12_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmcb 
 	if ((r = cached_block(e, vcpu, "nested.ctl", &blk, &buf)) < 0) {
 		if (r == -ENOENT)
 			kvmdci_err(e->k->ctx,
-				   "type info: struct vcpu_svm has no nested.ctl (kernel older "
-				   "than 5.10): KVM keeps no copy of vmcb12's control area");
+				   "type info: struct vcpu_svm has no nested.ctl (an old kernel): "
+				   "KVM keeps no copy of vmcb12's control area here");
 		else
 			kvmdci_err(e->k->ctx, "struct vcpu_svm at 0x%llx: nested.ctl unreadable",
 				   (unsigned long long)vcpu);
