@@ -17,6 +17,13 @@ truth, none of it from our tools. kvmdci-vmcs must show:
  - vmcb02: the last exit IOIO on the park port, L2's RIP as KVM_GET_REGS has it, L2's RSP as L1
    wrote it, and KVM's own ASID (not L1's); vmcb01: L1's RAX at VMRUN, the vmcb12 address;
  - the same answers from a dump of the parked machine.
+With the argument "bochs" (the Intel engine, kvm_intel) the L1 is a VMX hypervisor instead
+(VMXON, VMCS with IA32_VMX_BASIC's revision id, VMLAUNCH/VMRESUME of the same L2 doing OUT and
+VMCALL) and kvmdci-vmcs must show: nested VMXON at L1's address, its VMCS current, vmcs02
+loaded, KVM's last exit L2's park OUT, vmcs12 with KVM's revision (the one IA32_VMX_BASIC gave
+L1), every control and host-state field equal to L1's VMWRITEs (the VMM reads them from the
+table L1 wrote them from), guest RIP/RSP/CR3/selectors as L2 has them and the exit information
+of the last exit L1 saw (VMCALL, 3 bytes).
 """
 import json
 import os
