@@ -27,7 +27,8 @@ static void usage(FILE *f)
 		"Decodes each vCPU's virtualization control structure on a KVM host seen from\n"
 		"below the OS. AMD SVM: the VMCB in use (svm->vmcb) and L1's vmcb01: intercepts\n"
 		"by name, exit code and exit info, event injection, nested paging, and the state\n"
-		"save area. Intel VMX: loaded_vmcs (VMCS region, shadow VMCS, CPU, launched), the\n"
+		"save area; while a nested guest (L2) runs, L1's vmcb12 as KVM holds it. Intel\n"
+		"VMX: loaded_vmcs (VMCS region, shadow VMCS, CPU, launched), the\n"
 		"VMCS region header (revision id, shadow bit, abort indicator), the exit reason,\n"
 		"qualification and interrupt information KVM cached, and a nested guest's\n"
 		"vmcs12 with field names and encodings.\n"
@@ -165,6 +166,59 @@ static void print_vmcb(const char *what, const struct kvmdci_vmcb *v)
 	       (unsigned long long)v->cr0, (unsigned long long)v->cr3,
 	       (unsigned long long)v->cr4, (unsigned long long)v->efer, v->cs.selector,
 	       (unsigned long long)v->cs.base);
+}
+
+/*
+ * While L2 runs: vmcb12, the VMCB L1 gave to VMRUN, as KVM holds it (its guest-physical
+ * address, KVM's copy of the control area, the save-area fields KVM keeps).
+ */
+static void show_vmcb12(struct kvmdci_kernel *k, uint64_t vcpu, json_t *o)
+{
+	struct kvmdci_vmcb v;
+
+	if (kvmdci_svm_vmcb12(k, vcpu, &v) < 0) {
+		json_object_set_new(o, "vmcb12_error",
+				    json_string(kvmdci_ctx_last_error(tool.ctx)));
+		if (!tool.json)
+			printf("    vmcb12: %s\n", kvmdci_ctx_last_error(tool.ctx));
+		return;
+	}
+	json_t *j = jvmcb(&v);
+	json_object_del(j, "addr");
+	json_object_set_new(j, "gpa", tool_json_addr(v.addr));
+	json_object_set_new(j, "source", json_string("kvm_copy"));
+	json_object_set_new(j, "save",
+			    json_pack("{s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "efer",
+				      tool_json_addr(v.efer), "cr0", tool_json_addr(v.cr0), "cr3",
+				      tool_json_addr(v.cr3), "cr4", tool_json_addr(v.cr4), "dr6",
+				      tool_json_addr(v.dr6), "dr7", tool_json_addr(v.dr7), "cs",
+				      jseg(&v.cs)));
+	json_object_set_new(o, "vmcb12", j);
+	if (tool.json)
+		return;
+	printf("    vmcb12 at guest-physical 0x%llx (L1's VMCB for L2, as KVM copied it at "
+	       "VMRUN)\n",
+	       (unsigned long long)v.addr);
+	printf("      asid %u tlb_ctl %u int_ctl 0x%x nested_ctl 0x%llx (np %s) "
+	       "nested_cr3 0x%llx\n",
+	       v.asid, v.tlb_ctl, v.int_ctl, (unsigned long long)v.nested_ctl,
+	       v.nested_ctl & 1 ? "on" : "off", (unsigned long long)v.nested_cr3);
+	printf("      iopm 0x%llx msrpm 0x%llx intercepts:", (unsigned long long)v.iopm_base_pa,
+	       (unsigned long long)v.msrpm_base_pa);
+	for (int w = 0; w < v.nintercepts; w++)
+		for (int b = 0; b < 32; b++)
+			if (v.intercepts[w] & (1u << b)) {
+				const char *n = kvmdci_svm_intercept_name(w * 32 + b);
+				if (n)
+					printf(" %s", n);
+				else
+					printf(" bit_%d", w * 32 + b);
+			}
+	printf("\n      efer 0x%llx cr0 0x%llx cr3 0x%llx cr4 0x%llx dr6 0x%llx dr7 0x%llx "
+	       "cs %04x\n",
+	       (unsigned long long)v.efer, (unsigned long long)v.cr0, (unsigned long long)v.cr3,
+	       (unsigned long long)v.cr4, (unsigned long long)v.dr6, (unsigned long long)v.dr7,
+	       v.cs.selector);
 }
 
 static int field_mode(const char *arg)
@@ -409,6 +463,8 @@ static int show_vcpu(struct kvmdci_kernel *k, enum kvmdci_vendor vendor,
 			json_svm(&v, o);
 			if (!tool.json)
 				show_svm_plain(&v);
+			if (v.s.guest_mode)
+				show_vmcb12(k, vi->vcpu, o);
 		}
 		free(v.fields.f);
 	} else {

@@ -2523,6 +2523,25 @@ struct kvmdci_vmcb {
 int kvmdci_svm_vmcb(struct kvmdci_kernel *k, uint64_t addr, struct kvmdci_vmcb *out);
 
 /**
+ * kvmdci_svm_vmcb12:
+ * @k: kernel view
+ * @vcpu: address of the vCPU (struct kvm_vcpu)
+ * @out: (out): the fields KVM holds of vmcb12
+ *
+ * What KVM holds of the VMCB a nested hypervisor (L1) gave to VMRUN for its guest L2 (vmcb12,
+ * which lives in L1's memory). @out->addr is its guest-physical address (set while L2 runs, 0
+ * after the #VMEXIT to L1); the control area is KVM's copy from L1's last VMRUN (intercepts,
+ * iopm/msrpm, asid, nested_ctl, ...); of the save area only efer, cr0, cr3, cr4, dr6, dr7 and
+ * cs, where the kernel caches them; the rest is left 0. Offsets from the target's struct
+ * vcpu_svm.
+ *
+ * Returns: 0, -ENOENT where the kernel keeps no such copy, -ENODEV without kvm_amd, -EFAULT.
+ *
+ * Since: 0.9
+ */
+int kvmdci_svm_vmcb12(struct kvmdci_kernel *k, uint64_t vcpu, struct kvmdci_vmcb *out);
+
+/**
  * kvmdci_svm_vmcb_fields:
  * @k: kernel view
  * @addr: kernel virtual address of a VMCB

@@ -147,6 +147,8 @@ static struct {
 	double seconds;
 	bool seconds_set;
 	bool window;
+	bool nested;
+	uint32_t rounds;
 	double timeout;
 	bool quiet;
 	int ioeventfds;
@@ -154,7 +156,7 @@ static struct {
 	const char *state;
 	const char *pid_file;
 } opt = {
-	.vms = 1, .vcpus = 1, .iterations = 2000, .warmup = 200, .after = 1000,
+	.vms = 1, .vcpus = 1, .iterations = 2000, .warmup = 200, .after = 1000, .rounds = 50,
 	.state = STATE_FILE, .pid_file = PID_FILE,
 };
 
@@ -1229,6 +1231,421 @@ static void need_cap(int cap, const char *name)
 		die("KVM lacks %s", name);
 }
 
+/* ---- --nested: an L1 guest that runs its own L2 (nested.S) ------------------------------ */
+
+/* Guest memory layout of --nested; keep in step with nested.S. */
+#define NESTED_MEM_SIZE		0x20000
+#define NESTED_LOAD		0x1000
+#define NESTED_ROUNDS_ADDR	0x0500
+#define NESTED_PD		0x7000
+#define NESTED_L1_RSP		0x9000
+#define NESTED_L2_RSP		0x9ff0
+#define NESTED_VMCB		0xa000
+#define NESTED_HSAVE		0xb000
+#define NESTED_IOPM		0xc000
+#define NESTED_MSRPM		0x10000
+#define NESTED_PORT_SETUP	0x510
+#define NESTED_PORT_EXIT	0x514
+#define NESTED_PORT_FAIL	0x518
+#define NESTED_PORT_L2		0x520
+#define NESTED_PORT_PARK	0x524
+#define NESTED_L2_BYTE		0x5a
+#define NESTED_MAX_CPUID	256
+#define MSR_VM_HSAVE_PA		0xc0010117
+#define SVM_EXIT_IOIO		0x7b
+#define SVM_EXIT_VMMCALL	0x81
+#define VMX_EXIT_IO		30
+#define VMX_EXIT_VMCALL		18
+
+#define NESTED_VMX_PTRS		0x0600	/* L1's u64 VMXON region and VMCS addresses */
+#define NESTED_VMX_MAX_WRITES	256
+#define MSR_IA32_VMX_BASIC	0x480
+
+extern const uint8_t nested_code[], nested_code_end[], nested_svm_l1[], nested_vmx_l1[],
+	nested_vmx_table[];
+
+/* What the --nested run saw: the L1's structure as it wrote it, and KVM's view at the park. */
+static struct {
+	bool svm;
+	int vm_fd, vcpu_fd;
+	uint8_t *mem;
+	struct kvm_run *run;
+	uint64_t setup_gpa;		/* vmcb12 / vmcs12 address L1 reported */
+	uint8_t written[4096];		/* that page as L1 had written it at set-up */
+	bool have_written;
+	uint64_t hsave_pa;		/* KVM_GET_MSRS MSR_VM_HSAVE_PA at the park (SVM) */
+	uint64_t vmx_basic;		/* KVM_GET_MSRS IA32_VMX_BASIC at the park (VMX) */
+	uint64_t vmxon_gpa;		/* the VMXON operand L1 wrote (VMX) */
+	uint32_t vmx_writes[NESTED_VMX_MAX_WRITES][2];	/* L1's VMWRITEs: encoding, value */
+	int nvmx_writes;
+	uint64_t exits_io, exits_call;	/* exits from L2 that L1 handled and reported */
+	uint64_t parked_port;
+	uint64_t l2_rip, l2_rsp;	/* KVM_GET_REGS at the park: L2's registers */
+	bool nested_state_ok;		/* KVM_GET_NESTED_STATE at the park */
+	uint32_t ns_flags;
+	uint64_t ns_vmcb_pa;		/* its hdr.svm.vmcb_pa / hdr.vmx.vmcs12_pa */
+	uint8_t ns_control[256];	/* SVM: its vmcb12 control area (KVM's cached copy) */
+} nst;
+
+static uint64_t le_at(const uint8_t *p, int size)
+{
+	uint64_t v = 0;
+
+	memcpy(&v, p, (size_t)size);
+	return v;
+}
+
+/* Give the vCPU every CPUID leaf KVM supports, so L1 sees SVM or VMX; returns true for SVM. */
+static bool nested_cpuid(int vcpu_fd)
+{
+	size_t sz = sizeof(struct kvm_cpuid2) + NESTED_MAX_CPUID * sizeof(struct kvm_cpuid_entry2);
+	struct kvm_cpuid2 *c = calloc(1, sz);
+	bool svm = false, vmx = false;
+
+	if (!c)
+		die("out of memory");
+	c->nent = NESTED_MAX_CPUID;
+	xioctl(kvm_fd, KVM_GET_SUPPORTED_CPUID, c, "KVM_GET_SUPPORTED_CPUID");
+	for (uint32_t i = 0; i < c->nent; i++) {
+		if (c->entries[i].function == 1)
+			vmx = c->entries[i].ecx & (1u << 5);
+		if (c->entries[i].function == 0x80000001)
+			svm = c->entries[i].ecx & (1u << 2);
+	}
+	xioctl(vcpu_fd, KVM_SET_CPUID2, c, "KVM_SET_CPUID2");
+	free(c);
+	if (!svm && !vmx)
+		die("--nested: KVM offers neither SVM nor VMX to its guests (load kvm_amd or "
+		    "kvm_intel with nested=1)");
+	return svm;
+}
+
+/* One flat 32-bit segment for KVM_SET_SREGS. */
+static struct kvm_segment flat_seg(uint16_t selector, uint8_t type)
+{
+	return (struct kvm_segment){ .base = 0, .limit = 0xffffffff, .selector = selector,
+				     .type = type, .present = 1, .dpl = 0, .db = 1, .s = 1,
+				     .l = 0, .g = 1 };
+}
+
+/* Create the --nested VM: memory, irqchip, one vCPU in 32-bit paged protected mode. */
+static void nested_create(uint32_t rounds)
+{
+	size_t code_len = (size_t)(nested_code_end - nested_code);
+	struct kvm_userspace_memory_region region;
+	struct kvm_sregs sregs;
+	struct kvm_regs regs;
+	uint32_t pde = 0x83; /* present, writable, 4 MiB page at 0 */
+	int mmap_size;
+
+	nst.vm_fd = xioctl(kvm_fd, KVM_CREATE_VM, 0, "KVM_CREATE_VM");
+	nst.mem = mmap(NULL, NESTED_MEM_SIZE, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (nst.mem == MAP_FAILED)
+		die("mmap of guest memory: %s", strerror(errno));
+	if (NESTED_LOAD + code_len > NESTED_PD)
+		die("nested guest code too large");
+	memcpy(nst.mem + NESTED_LOAD, nested_code, code_len);
+	memcpy(nst.mem + NESTED_PD, &pde, sizeof(pde));
+	memcpy(nst.mem + NESTED_ROUNDS_ADDR, &rounds, sizeof(rounds));
+	region = (struct kvm_userspace_memory_region){
+		.slot = 0, .guest_phys_addr = 0, .memory_size = NESTED_MEM_SIZE,
+		.userspace_addr = (uintptr_t)nst.mem,
+	};
+	xioctl(nst.vm_fd, KVM_SET_USER_MEMORY_REGION, &region, "KVM_SET_USER_MEMORY_REGION");
+	xioctl(nst.vm_fd, KVM_CREATE_IRQCHIP, NULL, "KVM_CREATE_IRQCHIP");
+
+	nst.vcpu_fd = xioctl(nst.vm_fd, KVM_CREATE_VCPU, (void *)0L, "KVM_CREATE_VCPU");
+	mmap_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (mmap_size < (int)sizeof(struct kvm_run))
+		die("KVM_GET_VCPU_MMAP_SIZE: %s", mmap_size < 0 ? strerror(errno) : "too small");
+	nst.run = mmap(NULL, (size_t)mmap_size, PROT_READ | PROT_WRITE, MAP_SHARED, nst.vcpu_fd,
+		       0);
+	if (nst.run == MAP_FAILED)
+		die("mmap of the vCPU run area: %s", strerror(errno));
+	nst.svm = nested_cpuid(nst.vcpu_fd);
+
+	xioctl(nst.vcpu_fd, KVM_GET_SREGS, &sregs, "KVM_GET_SREGS");
+	sregs.cs = flat_seg(0x08, 0xb);
+	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = flat_seg(0x10, 0x3);
+	sregs.cr0 = 0x80000031; /* PG, NE, ET, PE */
+	sregs.cr3 = NESTED_PD;
+	sregs.cr4 = 0x10; /* PSE */
+	sregs.efer = 0;
+	xioctl(nst.vcpu_fd, KVM_SET_SREGS, &sregs, "KVM_SET_SREGS");
+	memset(&regs, 0, sizeof(regs));
+	regs.rflags = 0x2;
+	regs.rip = NESTED_LOAD +
+		   (uint64_t)((nst.svm ? nested_svm_l1 : nested_vmx_l1) - nested_code);
+	regs.rsp = NESTED_L1_RSP;
+	xioctl(nst.vcpu_fd, KVM_SET_REGS, &regs, "KVM_SET_REGS");
+}
+
+/* At the park: KVM's own view of the nested state and L1's host save area MSR. */
+static void nested_kvm_view(void)
+{
+	struct {
+		struct kvm_msrs hdr;
+		struct kvm_msr_entry e;
+	} msrs = { .hdr = { .nmsrs = 1 },
+		   .e = { .index = nst.svm ? MSR_VM_HSAVE_PA : MSR_IA32_VMX_BASIC } };
+	int size = ioctl(nst.vm_fd, KVM_CHECK_EXTENSION, KVM_CAP_NESTED_STATE);
+
+	struct kvm_regs regs;
+
+	if (ioctl(nst.vcpu_fd, KVM_GET_REGS, &regs) == 0) {
+		nst.l2_rip = regs.rip;
+		nst.l2_rsp = regs.rsp;
+	}
+	if (ioctl(nst.vcpu_fd, KVM_GET_MSRS, &msrs) == 1)
+		*(nst.svm ? &nst.hsave_pa : &nst.vmx_basic) = msrs.e.data;
+	if (size < (int)sizeof(struct kvm_nested_state))
+		return;
+	struct kvm_nested_state *ns = calloc(1, (size_t)size);
+	if (!ns)
+		die("out of memory");
+	ns->size = (uint32_t)size;
+	if (ioctl(nst.vcpu_fd, KVM_GET_NESTED_STATE, ns) == 0) {
+		nst.nested_state_ok = true;
+		nst.ns_flags = ns->flags;
+		if (ns->format == KVM_STATE_NESTED_FORMAT_SVM) {
+			nst.ns_vmcb_pa = ns->hdr.svm.vmcb_pa;
+			if (ns->size >= sizeof(*ns) + sizeof(nst.ns_control))
+				memcpy(nst.ns_control, ns->data.svm[0].vmcb12,
+				       sizeof(nst.ns_control));
+		} else {
+			nst.ns_vmcb_pa = ns->hdr.vmx.vmcs12_pa;
+		}
+	} else {
+		err("KVM_GET_NESTED_STATE: %s", strerror(errno));
+	}
+	free(ns);
+}
+
+/* The SVM fields of a VMCB page (AMD APM vol. 2, appendix B), as JSON members. */
+static void json_vmcb_fields(FILE *f, const uint8_t *p, bool with_save)
+{
+	fputs("\"intercepts\":[", f);
+	for (int w = 0; w < 6; w++) {
+		fputs(w ? "," : "", f);
+		json_hex(f, le_at(p + 4 * w, 4));
+	}
+	fputs("],\"iopm_base_pa\":", f);
+	json_hex(f, le_at(p + 0x40, 8));
+	fputs(",\"msrpm_base_pa\":", f);
+	json_hex(f, le_at(p + 0x48, 8));
+	fprintf(f, ",\"asid\":%u,\"tlb_ctl\":%u,\"nested_ctl\":", (unsigned)le_at(p + 0x58, 4),
+		(unsigned)p[0x5c]);
+	json_hex(f, le_at(p + 0x90, 8));
+	if (!with_save)
+		return;
+	static const struct {
+		const char *name;
+		int off, size;
+	} s[] = {
+		{ "cs_selector", 0x410, 2 }, { "cs_attrib", 0x412, 2 }, { "cs_limit", 0x414, 4 },
+		{ "cs_base", 0x418, 8 }, { "ss_selector", 0x420, 2 }, { "efer", 0x4d0, 8 },
+		{ "cr4", 0x548, 8 }, { "cr3", 0x550, 8 }, { "cr0", 0x558, 8 },
+		{ "dr7", 0x560, 8 }, { "dr6", 0x568, 8 }, { "rflags", 0x570, 8 },
+		{ "rip", 0x578, 8 }, { "rsp", 0x5d8, 8 },
+	};
+	fputs(",\"save\":{", f);
+	for (size_t i = 0; i < sizeof(s) / sizeof(s[0]); i++) {
+		fprintf(f, "%s\"%s\":", i ? "," : "", s[i].name);
+		json_hex(f, le_at(p + s[i].off, s[i].size));
+	}
+	fputc('}', f);
+}
+
+static int nested_output(const char *state)
+{
+	char *buf = NULL;
+	size_t len;
+	FILE *f = open_memstream(&buf, &len);
+	int r;
+
+	if (!f)
+		die("open_memstream: %s", strerror(errno));
+	fprintf(f, "{\"pid\":%d,\"mode\":\"nested\",\"state\":\"%s\",\"vendor\":\"%s\","
+		"\"vcpu_id\":0,\"nested\":{\"l1_vmcb_gpa\":", (int)getpid(), state,
+		nst.svm ? "svm" : "vmx");
+	json_hex(f, nst.setup_gpa);
+	fprintf(f, ",\"l2_io_port\":\"0x%x\",\"l2_io_byte\":\"0x%x\",\"park_port\":\"0x%x\","
+		"\"l2_io_exits\":%" PRIu64 ",\"l2_call_exits\":%" PRIu64 ",\"parked_on_port\":",
+		NESTED_PORT_L2, NESTED_L2_BYTE, NESTED_PORT_PARK, nst.exits_io, nst.exits_call);
+	json_hex(f, nst.parked_port);
+	fputs(",\"l2_regs\":{\"rip\":", f);
+	json_hex(f, nst.l2_rip);
+	fputs(",\"rsp\":", f);
+	json_hex(f, nst.l2_rsp);
+	fputc('}', f);
+	if (nst.svm) {
+		fputs(",\"hsave_pa\":", f);
+		json_hex(f, nst.hsave_pa);
+		fputs(",\"vmcb12_written\":{", f);
+		if (nst.have_written)
+			json_vmcb_fields(f, nst.written, true);
+		fputc('}', f);
+	} else {
+		fputs(",\"vmxon_gpa\":", f);
+		json_hex(f, nst.vmxon_gpa);
+		fputs(",\"vmcs_revision_written\":", f);
+		json_hex(f, nst.have_written ? le_at(nst.written, 4) : 0);
+		fputs(",\"vmx_basic\":", f);
+		json_hex(f, nst.vmx_basic);
+		fputs(",\"vmcs12_written\":[", f);
+		for (int i = 0; i < nst.nvmx_writes; i++) {
+			fprintf(f, "%s{\"encoding\":\"0x%x\",\"value\":", i ? "," : "",
+				nst.vmx_writes[i][0]);
+			json_hex(f, nst.vmx_writes[i][1]);
+			fputc('}', f);
+		}
+		fputc(']', f);
+	}
+	fprintf(f, ",\"kvm_nested_state\":");
+	if (nst.nested_state_ok) {
+		fprintf(f, "{\"flags\":\"0x%x\",\"guest_mode\":%s,\"vmcb12_pa\":", nst.ns_flags,
+			nst.ns_flags & KVM_STATE_NESTED_GUEST_MODE ? "true" : "false");
+		json_hex(f, nst.ns_vmcb_pa);
+		if (nst.svm) {
+			fputs(",\"control\":{", f);
+			json_vmcb_fields(f, nst.ns_control, false);
+			fputc('}', f);
+		}
+		fputc('}', f);
+	} else {
+		fputs("null", f);
+	}
+	fputs("}}\n", f);
+	if (fclose(f))
+		die("building JSON: %s", strerror(errno));
+	if (!opt.json || !strcmp(opt.json, "-")) {
+		fputs(buf, stdout);
+		fflush(stdout);
+		r = 0;
+	} else {
+		r = write_file_atomic(opt.json, buf, len);
+	}
+	free(buf);
+	return r;
+}
+
+/*
+ * VMX, at L1's set-up report: the (encoding, value) table L1 has just written into its VMCS
+ * with VMWRITE (nested.S), read back from guest memory, and L1's VMXON operand.
+ */
+static void nested_vmx_writes(void)
+{
+	size_t off = NESTED_LOAD + (size_t)(nested_vmx_table - nested_code);
+
+	nst.vmxon_gpa = le_at(nst.mem + NESTED_VMX_PTRS, 8);
+	nst.nvmx_writes = 0;
+	while (off + 8 <= NESTED_MEM_SIZE && nst.nvmx_writes < NESTED_VMX_MAX_WRITES) {
+		uint32_t enc = (uint32_t)le_at(nst.mem + off, 4);
+
+		if (enc == UINT32_MAX)
+			break;
+		nst.vmx_writes[nst.nvmx_writes][0] = enc;
+		nst.vmx_writes[nst.nvmx_writes++][1] = (uint32_t)le_at(nst.mem + off + 4, 4);
+		off += 8;
+	}
+}
+
+static const char *const nested_fail_what[] = {
+	[1] = "an exit from L2 that L1 does not expect",
+	[2] = "a VMX instruction failed in L1",
+	[3] = "VMX is not usable in L1 (IA32_FEATURE_CONTROL locked without VMXON)",
+};
+
+/*
+ * --nested: run L1 until its L2 parks on the port L1 does not intercept, write the JSON and
+ * the state "parked", then keep the vCPU out of KVM_RUN (still in guest mode) until a
+ * SIGTERM/SIGINT/SIGHUP. Exit status 0 after such a signal, 1 on any failure.
+ */
+static int run_nested(void)
+{
+	struct kvm_run *run = nst.run;
+	uint64_t t0 = now_ns();
+
+	for (;;) {
+		if (atomic_load(&stop_requested)) {
+			err("stopped by signal before L2 parked");
+			return 1;
+		}
+		if (opt.timeout > 0 && (double)(now_ns() - t0) / 1e9 > opt.timeout) {
+			err("--nested: L2 did not park within %g s (%" PRIu64 " OUT and %" PRIu64
+			    " calls from L2 so far)", opt.timeout, nst.exits_io, nst.exits_call);
+			return 1;
+		}
+		if (ioctl(nst.vcpu_fd, KVM_RUN, 0) < 0) {
+			if (errno == EINTR || errno == EAGAIN)
+				continue;
+			die("KVM_RUN: %s", strerror(errno));
+		}
+		if (run->exit_reason != KVM_EXIT_IO) {
+			err("--nested: unexpected exit reason %u from L1 (rip unknown); see "
+			    "dmesg", run->exit_reason);
+			return 1;
+		}
+		const uint8_t *data = (const uint8_t *)run + run->io.data_offset;
+		uint64_t val = le_at(data, run->io.size > 8 ? 8 : run->io.size);
+		if (run->io.direction != KVM_EXIT_IO_OUT) {
+			err("--nested: unexpected IN from port 0x%x", run->io.port);
+			return 1;
+		}
+		switch (run->io.port) {
+		case NESTED_PORT_SETUP:
+			nst.setup_gpa = val;
+			if (val <= NESTED_MEM_SIZE - sizeof(nst.written)) {
+				memcpy(nst.written, nst.mem + val, sizeof(nst.written));
+				nst.have_written = true;
+			}
+			if (!nst.svm)
+				nested_vmx_writes();
+			break;
+		case NESTED_PORT_EXIT:
+			if (val == (nst.svm ? SVM_EXIT_IOIO : VMX_EXIT_IO)) {
+				nst.exits_io++;
+			} else if (val == (nst.svm ? SVM_EXIT_VMMCALL : VMX_EXIT_VMCALL)) {
+				nst.exits_call++;
+			}
+			break;
+		case NESTED_PORT_FAIL: {
+			struct kvm_regs regs;
+			uint64_t rcx = 0, rdi = 0;
+
+			if (ioctl(nst.vcpu_fd, KVM_GET_REGS, &regs) == 0) {
+				rcx = regs.rcx;
+				rdi = regs.rdi;
+			}
+			err("--nested: L1 reports failure %" PRIu64 " (%s), detail 0x%" PRIx64
+			    " (VMX: step << 16 | VM-instruction error; edi 0x%" PRIx64 ")", val,
+			    val < 4 && nested_fail_what[val] ? nested_fail_what[val] : "?", rcx, rdi);
+			return 1;
+		}
+		case NESTED_PORT_PARK:
+			nst.parked_port = run->io.port;
+			nested_kvm_view();
+			if (nested_output("parked") < 0)
+				return 1;
+			if (write_state("{\"state\":\"parked\"}") < 0)
+				return 1;
+			if (!opt.quiet)
+				fprintf(stderr, "workload: --nested (%s): L2 parked after %" PRIu64
+					" OUT and %" PRIu64 " calls handled by L1\n",
+					nst.svm ? "svm" : "vmx", nst.exits_io, nst.exits_call);
+			pthread_mutex_lock(&ctl.lock);
+			while (!ctl.stop_signal)
+				pthread_cond_wait(&ctl.cond, &ctl.lock);
+			pthread_mutex_unlock(&ctl.lock);
+			return 0;
+		default:
+			err("--nested: unexpected OUT to port 0x%x from L1", run->io.port);
+			return 1;
+		}
+	}
+}
+
 /* Print usage to f. */
 static void usage(FILE *f)
 {
@@ -1263,6 +1680,15 @@ static void usage(FILE *f)
 		"  --quiet         no summary line on stderr\n"
 		"  --ioeventfds N  VM 0 also registers N PIO ioeventfds (0 to 1000): port\n"
 		"                  0x1000 + 4 * i, length 4, datamatch i (listed in \"devices\")\n"
+		"  --nested        one VM whose vCPU runs an L1 guest that is itself a\n"
+		"                  hypervisor (SVM or VMX, as KVM offers): it runs an L2\n"
+		"                  that does OUT 0x520 and VMMCALL/VMCALL, handled by L1,\n"
+		"                  --rounds times (default 50), then an OUT to 0x524 that\n"
+		"                  L1 does not intercept; the VMM parks the vCPU there (L2\n"
+		"                  active), writes the JSON (what L1 wrote into its\n"
+		"                  vmcb12/vmcs12, KVM_GET_NESTED_STATE) and the state\n"
+		"                  {\"state\":\"parked\"}, and waits for SIGTERM\n"
+		"  --rounds N      L2 rounds before the park (--nested)\n"
 		"  --help          this text\n"
 		"\n"
 		"Guest loop, per iteration: out 0x700 (ioeventfd), out 0x704 (ioeventfd,\n"
@@ -1323,6 +1749,8 @@ static void parse_args(int argc, char **argv)
 		{ "timeout", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "ioeventfds", required_argument, NULL, 'E' },
+		{ "nested", no_argument, NULL, 'N' },
+		{ "rounds", required_argument, NULL, 'R' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1367,6 +1795,12 @@ static void parse_args(int argc, char **argv)
 		case 'E':
 			opt.ioeventfds = (int)parse_u64("ioeventfds", optarg, 0, MAX_EXTRA_IOEV);
 			break;
+		case 'N':
+			opt.nested = true;
+			break;
+		case 'R':
+			opt.rounds = (uint32_t)parse_u64("rounds", optarg, 1, 1000000);
+			break;
 		case 'q':
 			opt.quiet = true;
 			break;
@@ -1381,6 +1815,12 @@ static void parse_args(int argc, char **argv)
 	if (optind < argc) {
 		fprintf(stderr, "workload: unexpected argument '%s'\n", argv[optind]);
 		usage(stderr);
+		exit(2);
+	}
+	if (opt.nested && (opt.window || opt.seconds_set || opt.vms != 1 || opt.vcpus != 1 ||
+			   opt.ioeventfds)) {
+		fprintf(stderr, "workload: --nested runs one VM with one vCPU; it takes only "
+				"--rounds, --json, --state, --pid-file, --timeout and --quiet\n");
 		exit(2);
 	}
 	if (opt.window && opt.seconds_set) {
@@ -1437,6 +1877,14 @@ int main(int argc, char **argv)
 		die("KVM_CAP_COALESCED_MMIO: page offset %d, expected %d", r,
 		    KVM_COALESCED_MMIO_PAGE_OFFSET);
 
+	if (opt.nested) {
+		nested_create(opt.rounds);
+		snprintf(pid_line, sizeof(pid_line), "%d\n", (int)getpid());
+		if (write_file_atomic(opt.pid_file, pid_line, strlen(pid_line)) < 0 ||
+		    write_state("{\"state\":\"running\"}") < 0)
+			return 1;
+		return run_nested();
+	}
 	if (opt.window) {
 		nphases = 3;
 		phase_target[PHASE_AFTER] = opt.after;

@@ -6,6 +6,11 @@
  * target's struct vmcb type so that one build follows the kernel's view of it; a test checks
  * those offsets against the APM. vcpu_svm: vmcb, then vmcb01/current_vmcb (kvm_vmcb_info,
  * 5.13+) or vmcb_pa (<= 5.12), and nested (svm_nested_state: vmcb02, vmcb12_gpa, hsave_msr).
+ * vmcb12, the VMCB L1 gave to VMRUN, lives in guest memory; KVM copies its control area at
+ * each VMRUN into nested.ctl (struct vmcb_control_area up to 5.16, vmcb_ctrl_area_cached
+ * from 5.17, same member names) and, from 5.17, the save-area fields it checks into
+ * nested.save (efer, cr0, cr3, cr4, dr6, dr7; some kernels also cs). While L2 runs,
+ * nested.vmcb12_gpa says where vmcb12 is; KVM sets it to 0 at the #VMEXIT to L1.
  */
 #include <bpf/btf.h>
 #include <stdlib.h>
@@ -214,6 +219,130 @@ int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *o
 	return 0;
 }
 
+/*
+ * Member @path of struct vcpu_svm taken from @buf, a copy of the block @blk of the same
+ * vcpu_svm (svm->nested.ctl or svm->nested.save); sets *missing when the kernel's type has
+ * no such member or it lies outside the block.
+ */
+static uint64_t cached(const struct virt_env *e, const struct ktypes_loc *blk, const uint8_t *buf,
+		       const char *path, bool *missing)
+{
+	struct ktypes_loc loc;
+	uint8_t b[8] = { 0 };
+
+	if (kernel_member(e->k, SVM_MOD, "struct vcpu_svm", path, &loc) < 0 ||
+	    loc.bit_offset / 8 < blk->bit_offset / 8 ||
+	    loc.bit_offset / 8 - blk->bit_offset / 8 + (loc.size < 8 ? loc.size : 8) > blk->size) {
+		*missing = true;
+		return 0;
+	}
+	memcpy(b, buf + (loc.bit_offset / 8 - blk->bit_offset / 8), loc.size < 8 ? loc.size : 8);
+	uint64_t v = le64(b);
+	if (loc.bitfield_size)
+		v = (v >> (loc.bit_offset % 8)) & ((1ull << loc.bitfield_size) - 1);
+	return v;
+}
+
+/* Read the block at member @path of the vcpu_svm at @vcpu: *blk and a malloc'ed copy. */
+static int cached_block(const struct virt_env *e, uint64_t vcpu, const char *path,
+			struct ktypes_loc *blk, uint8_t **buf)
+{
+	int r = kernel_member(e->k, SVM_MOD, "struct vcpu_svm", path, blk);
+
+	*buf = NULL;
+	if (r < 0)
+		return r;
+	if (!blk->size || blk->size > VMCB_SIZE)
+		return -ENOENT;
+	if (!(*buf = malloc(blk->size)))
+		return -ENOMEM;
+	if ((r = e->read(e->data, vcpu + blk->bit_offset / 8, *buf, blk->size)) < 0) {
+		free(*buf);
+		*buf = NULL;
+	}
+	return r;
+}
+
+int svm_vmcb12_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmcb *out)
+{
+	struct ktypes_loc blk, ic;
+	bool missing = false;
+	uint8_t *buf;
+	uint64_t gpa;
+	int r;
+
+	memset(out, 0, sizeof(*out));
+	if ((r = virt_member_read(e, SVM_MOD, "struct vcpu_svm", vcpu, "nested.vmcb12_gpa", &gpa)) < 0 &&
+	    (r = virt_member_read(e, SVM_MOD, "struct vcpu_svm", vcpu, "nested.vmcb", &gpa)) < 0) /* <= 5.9 */
+		gpa = 0;
+	out->addr = gpa;
+	if ((r = cached_block(e, vcpu, "nested.ctl", &blk, &buf)) < 0) {
+		if (r == -ENOENT)
+			kvmdci_err(kvmdci_kernel_get_ctx(e->k),
+				   "type info: struct vcpu_svm has no nested.ctl (an old kernel): "
+				   "KVM keeps no copy of vmcb12's control area here");
+		else
+			kvmdci_err(kvmdci_kernel_get_ctx(e->k), "struct vcpu_svm at 0x%llx: nested.ctl unreadable",
+				   (unsigned long long)vcpu);
+		return r;
+	}
+	if (kernel_member(e->k, SVM_MOD, "struct vcpu_svm", "nested.ctl.intercepts", &ic) == 0 &&
+	    ic.bit_offset >= blk.bit_offset &&
+	    (ic.bit_offset - blk.bit_offset) / 8 + ic.size <= blk.size) {
+		out->nintercepts = (int32_t)(ic.size / 4 < 6 ? ic.size / 4 : 6);
+		const uint8_t *w = buf + (ic.bit_offset - blk.bit_offset) / 8;
+		for (int i = 0; i < out->nintercepts; i++)
+			out->intercepts[i] = le32(w + 4 * i);
+	}
+#define C(name) out->name = cached(e, &blk, buf, "nested.ctl." #name, &missing)
+	C(pause_filter_thresh);
+	C(pause_filter_count);
+	C(iopm_base_pa);
+	C(msrpm_base_pa);
+	C(tsc_offset);
+	C(asid);
+	C(tlb_ctl);
+	C(int_ctl);
+	C(int_vector);
+	C(int_state);
+	C(exit_code);
+	C(exit_code_hi);
+	C(exit_info_1);
+	C(exit_info_2);
+	C(exit_int_info);
+	C(exit_int_info_err);
+	C(nested_ctl);
+	C(event_inj);
+	C(event_inj_err);
+	C(nested_cr3);
+	C(virt_ext);
+	C(clean);
+	C(next_rip);
+#undef C
+	free(buf);
+	/* 5.17+: the save-area fields KVM checks at VMRUN (struct vmcb_save_area_cached) */
+	if (cached_block(e, vcpu, "nested.save", &blk, &buf) == 0) {
+#define S(name) out->name = cached(e, &blk, buf, "nested.save." #name, &missing)
+		S(efer);
+		S(cr0);
+		S(cr3);
+		S(cr4);
+		S(dr6);
+		S(dr7);
+#undef S
+		bool nocs = false;
+		out->cs.selector = (uint16_t)cached(e, &blk, buf, "nested.save.cs.selector", &nocs);
+		out->cs.attrib = (uint16_t)cached(e, &blk, buf, "nested.save.cs.attrib", &nocs);
+		out->cs.limit = (uint32_t)cached(e, &blk, buf, "nested.save.cs.limit", &nocs);
+		out->cs.base = cached(e, &blk, buf, "nested.save.cs.base", &nocs);
+		free(buf);
+	}
+	if (missing)
+		kvmdci_info(kvmdci_kernel_get_ctx(e->k),
+			    "type info: KVM's copy of vmcb12 lacks some fields (left 0)");
+	return 0;
+}
+
 int svm_vmcb_fields_read(const struct virt_env *e, uint64_t addr, struct kvmdci_field *out,
 			 int max)
 {
@@ -241,6 +370,19 @@ KVMDCI_EXPORT int kvmdci_svm_vmcb(struct kvmdci_kernel *k, uint64_t addr, struct
 
 	virt_env_kernel(&e, k);
 	return svm_vmcb_read(&e, addr, out);
+}
+
+KVMDCI_EXPORT int kvmdci_svm_vmcb12(struct kvmdci_kernel *k, uint64_t vcpu, struct kvmdci_vmcb *out)
+{
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
+	struct virt_env e;
+
+	if (!kvmdci_kernel_has_module(k, SVM_MOD)) {
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "kvm_amd is not loaded on the target");
+		return -ENODEV;
+	}
+	virt_env_kernel(&e, k);
+	return svm_vmcb12_read(&e, vcpu, out);
 }
 
 KVMDCI_EXPORT int kvmdci_svm_vmcb_fields(struct kvmdci_kernel *k, uint64_t addr,

@@ -52,6 +52,7 @@ int vmx_vmcs12_read(const struct virt_env *e, uint64_t addr, uint32_t *revision,
 		    struct kvmdci_field *out, int max);
 int svm_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_svm_vcpu *out);
 int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *out);
+int svm_vmcb12_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmcb *out);
 int svm_vmcb_fields_read(const struct virt_env *e, uint64_t addr, struct kvmdci_field *out,
 			 int max);
 int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
