@@ -37,20 +37,30 @@ def finish():
     raise SystemExit(1 if _failed or not _passed else 0)
 
 
+# seconds a lab may take to boot, per engine (Bochs boots ~10x slower than QEMU TCG; more on a
+# loaded machine)
+BOOT_TIMEOUT = {None: 120, "qemu": 120, "bochs": 900}
+
+
 class TestLab:
     """A lab in a private state directory, stopped at the end."""
 
-    def __init__(self, kernel=None):
+    def __init__(self, kernel=None, engine=None):
+        """@engine: None (the default engine), "qemu" or "bochs"."""
         self.kernel = kernel
+        self.engine = engine
         self.dir = tempfile.mkdtemp(prefix="kvmdci-e2e-")  # mode 0700
         self.lab = Lab(os.path.join(self.dir, "lab"))
         os.mkdir(self.lab.dir, 0o700)
 
     def __enter__(self):
         t0 = time.monotonic()
-        self.env = self.lab.start(kernel=self.kernel)
+        self.env = self.lab.start(kernel=self.kernel, engine=self.engine,
+                                  timeout=BOOT_TIMEOUT[self.engine])
         print(f"lab booted in {time.monotonic() - t0:.1f} s "
-              f"(kernel {self.env.get('KVMDCI_KERNEL_RELEASE')})", flush=True)
+              f"(kernel {self.env.get('KVMDCI_KERNEL_RELEASE')}, engine "
+              f"{self.env.get('KVMDCI_LAB_ENGINE')}, vendor {self.env.get('KVMDCI_LAB_VENDOR')})",
+              flush=True)
         self.tool_env = dict(os.environ)
         self.tool_env.update(self.env)
         return self
