@@ -55,8 +55,12 @@ class TestLab:
 
     def __enter__(self):
         t0 = time.monotonic()
-        self.env = self.lab.start(kernel=self.kernel, engine=self.engine,
-                                  timeout=BOOT_TIMEOUT[self.engine])
+        try:
+            self.env = self.lab.start(kernel=self.kernel, engine=self.engine,
+                                      timeout=BOOT_TIMEOUT[self.engine])
+        except BaseException:
+            self.__exit__()     # a lab that did not boot leaves no state directory behind
+            raise
         print(f"lab booted in {time.monotonic() - t0:.1f} s "
               f"(kernel {self.env.get('KVMDCI_KERNEL_RELEASE')}, engine "
               f"{self.env.get('KVMDCI_LAB_ENGINE')}, vendor {self.env.get('KVMDCI_LAB_VENDOR')})",
