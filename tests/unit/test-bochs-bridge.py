@@ -134,7 +134,7 @@ def main():
     check("stops parsed", br.parse_stops(STOP_OUT), [(1, "bp", 3), (0, "w", 0x123a048)])
     br.watches = [{"type": "w", "addr": 0xffff8f0a23a48048, "len": 8,
                    "pieces": [(0x123a048, 8)]}]
-    br.bps = {0xffffffffc0a1b2c0: [3, True]}
+    br.bps = {0xffffffffc0a1b2c0: [3, True, None]}
     check("watch stop reply", br.stop_reply((0, "w", 0x123a048)),
           "T05thread:1;watch:ffff8f0a23a48048;")
     check("access below the range maps to it", br.watch_of("w", 0x123a040) is not None, True)
