@@ -75,8 +75,10 @@ class TestLab:
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def run(self, cmd, timeout=120):
-        return self.lab.run(cmd, timeout=timeout)
+    def run(self, cmd, timeout=None):
+        """A shell command in the guest: (status, output). The default timeout is 120 s, 600 s
+        on the bochs engine (a tool holding the machine slows the console further)."""
+        return self.lab.run(cmd, timeout=timeout or (600 if self.engine == "bochs" else 120))
 
     # -- the workload's marked window (lab/workload: --window) ------------------------------
     def window_start(self, name, vcpus, iterations, after=200):
