@@ -14,6 +14,9 @@
 # plus an undisturbed window (nothing attached) for KVM's own exit rate.
 #
 # Usage: bench/exits-rate.sh [SECONDS]      (default 20; or $BENCH_DURATION)
+#        BENCH_ENGINE=bochs bench/exits-rate.sh  the same on the bochs engine (Intel VMX,
+#        kvm_intel, through lab/bochs-gdbserver): breakpoint on vmx_handle_exit, the exit
+#        reason read from struct vcpu_vmx
 #        BENCH_ROUNDS=N bench/exits-rate.sh  repeats the watch / bare-loop pair N times (order
 #        alternating) and sums them: the workload's exit rate drifts, and a busy host adds noise
 # Needs: a built tree (ninja -C build; the script does not rebuild), cc, gdb (Debian's gdb 13 connects to the unix socket
@@ -36,6 +39,8 @@ case $D in
 esac
 awk -v d="$D" 'BEGIN { exit !(d > 0) }' || die "SECONDS must be positive"
 ROUNDS=${BENCH_ROUNDS:-1}
+ENGINE=${BENCH_ENGINE:-qemu}
+case $ENGINE in qemu | bochs) ;; *) die "BENCH_ENGINE must be qemu or bochs, not '$ENGINE'" ;; esac
 case $ROUNDS in '' | *[!0-9]* | 0) die "BENCH_ROUNDS must be a positive integer, not '$ROUNDS'" ;; esac
 
 EXITS=$TOOLS/kvmdci-exits
@@ -70,22 +75,32 @@ check_alive() {
 }
 
 # ---- lab ---------------------------------------------------------------------------------------
-lab_start --vcpus 1
+if [ "$ENGINE" = bochs ]; then
+	lab_start --engine bochs --vcpus 1
+else
+	lab_start --vcpus 1
+fi
 SOCK=${KVMDCI_TARGET#gdb+unix://}
 [ -S "$SOCK" ] || die "no gdbstub socket at $SOCK (KVMDCI_TARGET=$KVMDCI_TARGET)"
 
 # discovery (libkvmdci): wait until the workload's vCPU exists
 NVCPUS=0
-for _ in $(seq 1 30); do
+WAIT_VCPU=30
+[ "$ENGINE" = qemu ] || WAIT_VCPU=300 # Bochs runs the guest ~10x slower
+for _ in $(seq 1 "$WAIT_VCPU"); do
 	if "$WORK/resolve" >"$WORK/resolve.out" 2>"$WORK/resolve.err"; then
 		eval "$(cat "$WORK/resolve.out")"
 		[ "$NVCPUS" -ge 1 ] && break
 	fi
 	sleep 1
 done
-[ "$NVCPUS" -ge 1 ] || { cat "$WORK/resolve.err" >&2; die "no vCPU found in the lab after 30 s"; }
+[ "$NVCPUS" -ge 1 ] || { cat "$WORK/resolve.err" >&2; die "no vCPU found in the lab after $WAIT_VCPU s"; }
 # shellcheck disable=SC2153 # VCPUS, STAT_EXITS, VCPU_i, STAT_EXITS_i ... come from resolve
-say "svm_handle_exit=$SVM_HANDLE_EXIT vcpu_svm.vmcb=+$VMCB_OFF vmcb.control.exit_code=+$EXIT_CODE_OFF (u$((EXIT_CODE_SIZE * 8))), $NVCPUS vCPU(s): vcpu $VCPUS stat.exits $STAT_EXITS"
+if [ "$VENDOR" = vmx ]; then
+	say "vmx_handle_exit=$HANDLE_EXIT vcpu_vmx.exit_reason=+$EXIT_CODE_OFF (u$((EXIT_CODE_SIZE * 8))), $NVCPUS vCPU(s): vcpu $VCPUS stat.exits $STAT_EXITS"
+else
+	say "svm_handle_exit=$HANDLE_EXIT vcpu_svm.vmcb=+$VMCB_OFF vmcb.control.exit_code=+$EXIT_CODE_OFF (u$((EXIT_CODE_SIZE * 8))), $NVCPUS vCPU(s): vcpu $VCPUS stat.exits $STAT_EXITS"
+fi
 [ "$EXIT_CODE_SIZE" = 4 ] || die "control.exit_code is $EXIT_CODE_SIZE bytes; the bench decodes a u32"
 sleep 2 # let the workload settle after the attach
 # other labs or QEMUs on this host compete for its CPUs: count them for the report
@@ -138,11 +153,18 @@ run_exits() {
 }
 
 # 3. gdb: breakpoint on svm_handle_exit, CLI commands decode ((struct vcpu_svm *)$rdi)->vmcb->
-#    control.exit_code from raw offsets (the vmlinux has no DWARF), tally in Python, continue
+#    control.exit_code (VMX: ((struct vcpu_vmx *)$rdi)->exit_reason on vmx_handle_exit) from
+#    raw offsets (the vmlinux has no DWARF), tally in Python, continue
 #    until D seconds are over; then detach (never quit attached: `k` would end QEMU).
 run_gdb() {
 	say "gdb: ${D} s"
 	GDBCMD=$WORK/exits.gdb
+	if [ "$VENDOR" = vmx ]; then
+		DECODE="set \$code = *(unsigned int *)(\$rdi + $EXIT_CODE_OFF) & 0xffff"
+	else
+		DECODE="set \$vmcb = *(unsigned long long *)(\$rdi + $VMCB_OFF)
+  set \$code = *(unsigned int *)(\$vmcb + $EXIT_CODE_OFF)"
+	fi
 	cat >"$GDBCMD" <<EOF
 set pagination off
 set confirm off
@@ -152,11 +174,10 @@ set print thread-events off
 target remote $SOCK
 source $ROOT/bench/gdb_tally.py
 python bench_stat("before", ${STAT_EXITS// /, })
-break *$SVM_HANDLE_EXIT
+break *$HANDLE_EXIT
 commands
   silent
-  set \$vmcb = *(unsigned long long *)(\$rdi + $VMCB_OFF)
-  set \$code = *(unsigned int *)(\$vmcb + $EXIT_CODE_OFF)
+  $DECODE
   python bench_hit()
   if \$bench_go
     continue
@@ -236,7 +257,13 @@ run_exits break 1
 rate() { awk -v h="$1" -v s="$2" 'BEGIN { if (h == "-" || s <= 0) print "-"; else printf "%.1f", h / s }'; }
 # reason names for the SVM codes seen here (gdb and raw-loop print codes)
 names() {
-	sed -e 's/\b0x7b:/io /g; s/\b0x400:/npf /g; s/\b0x60:/intr /g; s/\b0x64:/vintr /g' \
+	if [ "$VENDOR" = vmx ]; then # SDM vol. 3 appendix C, in hex as the tally prints them
+		sed -e 's/\b0x1e:/io /g; s/\b0x30:/ept_violation /g; s/\b0x31:/ept_misconfig /g' \
+			-e 's/\b0xc:/hlt /g; s/\b0x1:/extint /g; s/\b0x12:/vmcall /g; s/\b0x7:/intr_window /g' \
+			-e 's/\b0x20:/msr_write /g; s/\b0x1f:/msr_read /g; s/\b0xa:/cpuid /g'
+	else
+		cat
+	fi | sed -e 's/\b0x7b:/io /g; s/\b0x400:/npf /g; s/\b0x60:/intr /g; s/\b0x64:/vintr /g' \
 		-e 's/\b0x78:/hlt /g; s/\b0x7f:/shutdown /g; s/\b0x81:/vmmcall /g; s/\b0x72:/cpuid /g' \
 		-e 's/\b0x7c:/msr /g; s/\b0x61:/nmi /g' | awk '{ n = 0; out = "";
 		for (i = 1; i + 1 <= NF && n < 4; i += 2) { out = out (n ? ", " : "") $i " " $(i + 1); n++ }
@@ -264,7 +291,11 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	echo
 	echo "VM-exit decoding rate, ${D} s per method, one lab, one workload (1 VM x 1 vCPU)"
 	[ "$ROUNDS" = 1 ] || echo "watch and bare loop: $ROUNDS rounds of ${D} s each, summed (reasons: last round)"
-	echo "machine: $(nproc) CPUs ($cpu), $(qemu-system-x86_64 --version | head -n 1)"
+	if [ "$ENGINE" = bochs ]; then
+		echo "machine: $(nproc) CPUs ($cpu), bochs engine: $(dpkg-query -W -f '${Package} ${Version}' bochs 2>/dev/null || echo Bochs) through lab/bochs-gdbserver, kvm_intel"
+	else
+		echo "machine: $(nproc) CPUs ($cpu), $(qemu-system-x86_64 --version | head -n 1)"
+	fi
 	echo "         $(gdb --version | head -n 1), guest kernel ${KVMDCI_KERNEL_RELEASE:-?}, $(date -u +%Y-%m-%dT%H:%MZ)"
 	echo "host load: 1-min load average $LOAD0 at the start, $(cut -d' ' -f1 /proc/loadavg) at the end;" \
 		"$OTHER_QEMU other QEMU process(es) were running (each costs this TCG lab CPU time)"

@@ -5,6 +5,7 @@
  *
  *   connect, qSupported, `?`, Z2,<stat_exits>,8 per vCPU
  *   loop: c -> T05...;watch:ADDR; -> m<vcpu+vmcb_off>,8 -> m<vmcb+code_off>,4 -> count
+ *   (VMCB_OFF '-': Intel VMX, the exit reason is read at vcpu+code_off, one read per hit)
  *   after the duration: (no hit pending: 0x03 and its stop) z2 each, D;1
  *
  * QEMU's gdbstub in system mode does not wait for '+' acks, so none are sent; '+' from the
@@ -238,6 +239,7 @@ static void count(int v, uint32_t code)
 }
 
 static uint64_t vmcb_off, code_off;
+static bool direct; /* VMX: the exit reason in the vCPU struct itself */
 static bool pipeline, check;
 static uint64_t last_val[MAX_VCPUS], repeats;
 static char pkt_copy[128];
@@ -279,7 +281,9 @@ static int handle_stop(bool resume)
 		}
 	}
 	snprintf(req, sizeof(req), "m%" PRIx64 ",8", vc[v].vcpu + vmcb_off);
-	if (decode_le(transact(req), 8, &vmcb) < 0) {
+	if (direct) {
+		vmcb = vc[v].vcpu;
+	} else if (decode_le(transact(req), 8, &vmcb) < 0) {
 		unreadable++;
 		count(v, 0xffffffffu);
 		return 1;
@@ -357,7 +361,8 @@ int main(int argc, char **argv)
 	}
 	const char *path = argv[a];
 	double duration = atof(argv[a + 1]);
-	vmcb_off = strtoull(argv[a + 2], NULL, 0);
+	direct = !strcmp(argv[a + 2], "-");
+	vmcb_off = direct ? 0 : strtoull(argv[a + 2], NULL, 0);
 	code_off = strtoull(argv[a + 3], NULL, 0);
 	for (int i = a + 4; i < argc && nvc < MAX_VCPUS; i++) {
 		char *colon;

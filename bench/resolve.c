@@ -7,9 +7,13 @@
  * clients (gdb, bench/raw-loop) need as shell assignments, and detaches, leaving the target
  * running:
  *
- *   SVM_HANDLE_EXIT=0x...   address of kvm_amd:svm_handle_exit (KASLR applied)
- *   VMCB_OFF=N              byte offset of vmcb in struct vcpu_svm
- *   EXIT_CODE_OFF=N         byte offset of control.exit_code in struct vmcb
+ *   VENDOR=svm|vmx          which of kvm_amd / kvm_intel is loaded
+ *   HANDLE_EXIT=0x...       address of kvm_amd:svm_handle_exit or kvm_intel:vmx_handle_exit
+ *                           (KASLR applied); SVM_HANDLE_EXIT=0x... too on SVM
+ *   VMCB_OFF=N              SVM: byte offset of vmcb in struct vcpu_svm; VMX: '-' (the exit
+ *                           reason is in struct vcpu_vmx itself)
+ *   EXIT_CODE_OFF=N         SVM: byte offset of control.exit_code in struct vmcb; VMX: of
+ *                           exit_reason in struct vcpu_vmx
  *   EXIT_CODE_SIZE=N        its size in bytes (4: a u32)
  *   NVCPUS=N                vCPUs found (kvm:vm_list)
  *   VCPU_0=0x...            struct kvm_vcpu * of vCPU 0 (also struct vcpu_svm *)
@@ -20,6 +24,7 @@
  * Usage: resolve [URI]   (default: $KVMDCI_TARGET)
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,19 +66,28 @@ int main(int argc, char **argv)
 		fail(ctx, "kernel view", r);
 		goto out;
 	}
-	if (kvmdci_kvm_vendor(k) != KVMDCI_VENDOR_SVM) {
-		fprintf(stderr, "resolve: kvm_amd is not loaded on the target (this bench is SVM-only)\n");
+	bool vmx = kvmdci_kvm_vendor(k) == KVMDCI_VENDOR_VMX;
+	if (!vmx && kvmdci_kvm_vendor(k) != KVMDCI_VENDOR_SVM) {
+		fprintf(stderr, "resolve: neither kvm_amd nor kvm_intel is loaded on the target\n");
 		goto out;
 	}
-	if ((r = kvmdci_kernel_symbol(k, "kvm_amd:svm_handle_exit", &handler)) < 0) {
-		fail(ctx, "symbol kvm_amd:svm_handle_exit", r);
+	const char *sym = vmx ? "kvm_intel:vmx_handle_exit" : "kvm_amd:svm_handle_exit";
+	if ((r = kvmdci_kernel_symbol(k, sym, &handler)) < 0) {
+		fail(ctx, sym, r);
 		goto out;
 	}
-	if ((r = kvmdci_kernel_member(k, "kvm_amd", "struct vcpu_svm", "vmcb", &vmcb)) < 0) {
+	if (vmx) {
+		/* union vmx_exit_reason (u32) since 5.12 */
+		if ((r = kvmdci_kernel_member(k, "kvm_intel", "struct vcpu_vmx", "exit_reason",
+					      &code)) < 0) {
+			fail(ctx, "struct vcpu_vmx.exit_reason", r);
+			goto out;
+		}
+	} else if ((r = kvmdci_kernel_member(k, "kvm_amd", "struct vcpu_svm", "vmcb", &vmcb)) < 0) {
 		fail(ctx, "struct vcpu_svm.vmcb", r);
 		goto out;
-	}
-	if ((r = kvmdci_kernel_member(k, "kvm_amd", "struct vmcb", "control.exit_code", &code)) < 0) {
+	} else if ((r = kvmdci_kernel_member(k, "kvm_amd", "struct vmcb", "control.exit_code",
+					     &code)) < 0) {
 		fail(ctx, "struct vmcb.control.exit_code", r);
 		goto out;
 	}
@@ -84,8 +98,14 @@ int main(int argc, char **argv)
 	if (n > MAX_VCPUS)
 		n = MAX_VCPUS;
 
-	printf("SVM_HANDLE_EXIT=0x%" PRIx64 "\n", handler);
-	printf("VMCB_OFF=%" PRIu64 "\n", vmcb.bit_offset / 8);
+	printf("VENDOR=%s\n", vmx ? "vmx" : "svm");
+	printf("HANDLE_EXIT=0x%" PRIx64 "\n", handler);
+	if (vmx) {
+		printf("VMCB_OFF=-\n");
+	} else {
+		printf("SVM_HANDLE_EXIT=0x%" PRIx64 "\n", handler);
+		printf("VMCB_OFF=%" PRIu64 "\n", vmcb.bit_offset / 8);
+	}
 	printf("EXIT_CODE_OFF=%" PRIu64 "\n", code.bit_offset / 8);
 	printf("EXIT_CODE_SIZE=%" PRIu32 "\n", code.size);
 	printf("KASLR_OFFSET=0x%" PRIx64 "\n", kvmdci_kernel_kaslr_offset(k));

@@ -38,20 +38,34 @@ def finish():
     raise SystemExit(1 if _failed or not _passed else 0)
 
 
+# seconds a lab may take to boot, per engine (Bochs boots ~10x slower than QEMU TCG; more on a
+# loaded machine)
+BOOT_TIMEOUT = {None: 120, "qemu": 120, "bochs": 900}
+
+
 class TestLab:
     """A lab in a private state directory, stopped at the end."""
 
-    def __init__(self, kernel=None):
+    def __init__(self, kernel=None, engine=None):
+        """@engine: None (the default engine), "qemu" or "bochs"."""
         self.kernel = kernel
+        self.engine = engine
         self.dir = tempfile.mkdtemp(prefix="kvmdci-e2e-")  # mode 0700
         self.lab = Lab(os.path.join(self.dir, "lab"))
         os.mkdir(self.lab.dir, 0o700)
 
     def __enter__(self):
         t0 = time.monotonic()
-        self.env = self.lab.start(kernel=self.kernel)
+        try:
+            self.env = self.lab.start(kernel=self.kernel, engine=self.engine,
+                                      timeout=BOOT_TIMEOUT[self.engine])
+        except BaseException:
+            self.__exit__()     # a lab that did not boot leaves no state directory behind
+            raise
         print(f"lab booted in {time.monotonic() - t0:.1f} s "
-              f"(kernel {self.env.get('KVMDCI_KERNEL_RELEASE')})", flush=True)
+              f"(kernel {self.env.get('KVMDCI_KERNEL_RELEASE')}, engine "
+              f"{self.env.get('KVMDCI_LAB_ENGINE')}, vendor {self.env.get('KVMDCI_LAB_VENDOR')})",
+              flush=True)
         self.tool_env = dict(os.environ)
         self.tool_env.update(self.env)
         return self
@@ -62,8 +76,10 @@ class TestLab:
         finally:
             shutil.rmtree(self.dir, ignore_errors=True)
 
-    def run(self, cmd, timeout=120):
-        return self.lab.run(cmd, timeout=timeout)
+    def run(self, cmd, timeout=None):
+        """A shell command in the guest: (status, output). The default timeout is 120 s, 600 s
+        on the bochs engine (a tool holding the machine slows the console further)."""
+        return self.lab.run(cmd, timeout=timeout or (600 if self.engine == "bochs" else 120))
 
     # -- the workload's marked window (lab/workload: --window) ------------------------------
     def window_start(self, name, vcpus, iterations, after=200):

@@ -79,11 +79,13 @@ class Lab:
         return self._call(args, timeout=timeout).stdout.strip()
 
     def start(self, workload=None, vcpus=None, vms=None, kernel=None, memory=None,
-              cpus=None, nokaslr=False, timeout=120, build_timeout=1800):
-        """Boot the lab; returns env() as a dict. Options as for `kvmdci-lab start`."""
+              cpus=None, nokaslr=False, timeout=120, build_timeout=1800, engine=None):
+        """Boot the lab; returns env() as a dict. Options as for `kvmdci-lab start`
+        (engine: None for the default, qemu, or bochs)."""
         args = ["start", "--json", "--timeout", str(timeout)]
         for flag, v in (("--workload", workload), ("--vcpus", vcpus), ("--vms", vms),
-                        ("--kernel", kernel), ("--memory", memory), ("--cpus", cpus)):
+                        ("--kernel", kernel), ("--memory", memory), ("--cpus", cpus),
+                        ("--engine", engine)):
             if v is not None:
                 args += [flag, str(v)]
         if nokaslr:
@@ -159,5 +161,6 @@ class Lab:
 def _env_from_json(doc):
     keys = {"target": "KVMDCI_TARGET", "vmlinux": "KVMDCI_VMLINUX",
             "system_map": "KVMDCI_SYSTEM_MAP", "modules": "KVMDCI_MODULES",
-            "kernel_release": "KVMDCI_KERNEL_RELEASE", "lab_dir": "KVMDCI_LAB_DIR"}
+            "kernel_release": "KVMDCI_KERNEL_RELEASE", "lab_dir": "KVMDCI_LAB_DIR",
+            "engine": "KVMDCI_LAB_ENGINE", "vendor": "KVMDCI_LAB_VENDOR"}
     return {v: doc[k] for k, v in keys.items() if k in doc}

@@ -1,0 +1,304 @@
+#!/usr/bin/env python3
+"""Intel VMX, live: the tools against a real kvm_intel host (the lab's bochs engine).
+
+Bochs emulates an Intel CPU with VMX (EPT, unrestricted guest, VPID); the lab's kernel loads
+kvm_intel on it, and our workload runs its real-mode VMs there. One boot (about 1.5 to several
+minutes) serves every check:
+ - the lab: engine bochs, vendor intel, kvm_intel loaded with unrestricted_guest and EPT on
+   (the workload's real-mode guest runs natively only with unrestricted guest);
+ - kvmdci-exits, both triggers (watch on KVM's exits counter, break on
+   kvm_intel:vmx_handle_exit), over a marked window of the workload (its vCPUs parked outside
+   KVM_RUN at both ends, KVM_GET_STATS_FD read there: exact ground truth):
+   total == the exits delta (vcpu_enter_guest counts each exit once; VMX's fastpath handles
+   only MSR writes and the preemption timer, which this real-mode guest never uses);
+   IO_INSTRUCTION (30) == io_exits (handle_io counts each); HLT (12) == halt_exits
+   (kvm_emulate_halt); EPT_VIOLATION (48) + EPT_MISCONFIG (49) == the window's MMIO accesses
+   as the workload saw them: each guest MMIO access exits through EPT (an MMIO access faults
+   on its first touch, EPT_VIOLATION, and on a misconfigured "MMIO" EPT entry after that) and
+   is then either signalled on the MMIO ioeventfd, put in the coalesced ring, or handed to
+   user space (mmio_exits, which must equal the workload's own KVM_EXIT_MMIO count);
+   the names are the ones the target's VMX exit table gives;
+ - kvmdci-iobus and kvmdci-vcpu on parked VMs: exactly the ranges the workload registered,
+   its threads, ids, and rdx = 0x3f8 (the last exit was the OUT to 0x3f8; on VMX KVM saves
+   every GPR but RSP at each exit);
+ - kvmdci-vmxon: with VMs alive every CPU has CR4.VMXE and KVM owns it; its VMXON region;
+ - kvmdci-vmcs: each parked vCPU's loaded_vmcs is its vmcs01, launched, on a CPU of the
+   machine; the VMCS header's revision id equals IA32_VMX_BASIC bits 30:0 as the CPU reports
+   it (read in the guest through /dev/cpu/0/msr), bit 31 (shadow) clear; the cached exit is
+   the workload's OUT (IO_INSTRUCTION, port 0x3f8, size 1, out);
+ - kvmdci-catalog check: every VMX entry resolves, at the address the target's /proc/kallsyms
+   gives (or is absent, and then none of its symbols is in kallsyms: on 6.1 kvm_cpu_vmxon is
+   inlined into vmx_hardware_enable);
+ - kvmdci-trace --stack on a CPU stopped in vmx_handle_exit: the host stack from kvm_intel
+   down into kvm.
+Not here: a CPU stopped inside the VMX guest (kvmdci-cpus "guest" mode). Under Bochs the
+workload's real-mode guest runs a handful of instructions between exits while each exit costs
+the host thousands (vmx_l1d_flush alone reads 64 KiB), so 6 interrupts in a row on a busy
+workload all landed in host code: the check would hardly ever be exercised.
+Each check is printed with the values compared.
+"""
+import importlib.util
+import json
+import os
+import time
+
+from e2e import TestLab, Tool, check, finish, run_tool, window_deltas
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+# the iobus/vcpu comparisons of the qemu engine's test, reused as they are
+_spec = importlib.util.spec_from_file_location("test_iobus", os.path.join(HERE, "test-iobus.py"))
+iobus = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(iobus)
+
+# VMX basic exit reasons (Intel SDM vol. 3, appendix C)
+HLT, IO_INSTRUCTION, EPT_VIOLATION, EPT_MISCONFIG = 12, 30, 48, 49
+NAMES = {HLT: "HLT", IO_INSTRUCTION: "IO_INSTRUCTION", EPT_VIOLATION: "EPT_VIOLATION",
+         EPT_MISCONFIG: "EPT_MISCONFIG"}
+# Bochs runs ~10x slower than QEMU TCG: small windows
+VCPUS, ITERATIONS = 2, 32
+CR4_VMXE = 1 << 13
+
+
+def lab_facts(t):
+    st = t.lab.status()
+    check("status: engine bochs, vendor intel",
+          st.get("engine") == "bochs" and st.get("vendor") == "intel", f"{st}")
+    check("env: KVMDCI_LAB_ENGINE=bochs, KVMDCI_LAB_VENDOR=intel",
+          t.env.get("KVMDCI_LAB_ENGINE") == "bochs" and t.env.get("KVMDCI_LAB_VENDOR") == "intel",
+          f"{t.env.get('KVMDCI_LAB_ENGINE')} {t.env.get('KVMDCI_LAB_VENDOR')}")
+    rc, out = t.run("grep -c '^flags.* vmx' /proc/cpuinfo; lsmod | cut -d' ' -f1 | "
+                    "grep -x kvm_intel; cd /sys/module/kvm_intel/parameters && "
+                    "cat unrestricted_guest ept")
+    words = out.split()
+    check("guest: every CPU has vmx, kvm_intel loaded with unrestricted_guest=Y ept=Y",
+          rc == 0 and words == ["2", "kvm_intel", "Y", "Y"], out.strip())
+
+
+def traced_window(t, name, trigger):
+    """kvmdci-exits over one marked window; returns its reasons {code: count}."""
+    t.window_start(name, VCPUS, ITERATIONS)
+    tool = Tool("kvmdci-exits", ["--json", "--trigger", trigger], t.tool_env)
+    line = tool.wait_line("tracing", 300)
+    if not check(f"{trigger}: kvmdci-exits started tracing", line is not None,
+                 tool.text().strip()[-300:]):
+        tool.stop()
+        return None
+    t0 = time.monotonic()
+    t.signal(name)
+    t.wait_state(name, "window-done", 900)
+    secs = time.monotonic() - t0
+    rc, out, err = tool.stop()
+    check(f"{trigger}: exit status 0 after SIGINT", rc == 0, f"rc={rc} {err.strip()[-300:]}")
+    doc = json.loads(out) if rc == 0 and out.strip() else {"reasons": [], "vcpus": []}
+    ground = t.result(name)
+    per, total = window_deltas(ground)
+    win = ground["vms"][0]["window"]
+    counts = {r["code"]: r["count"] for r in doc["reasons"]}
+    names = {r["code"]: r["name"] for r in doc["reasons"]}
+    print(f"{trigger}: {doc.get('total')} exits traced over {secs:.1f} s; KVM window: exits "
+          f"{total['exits']} io_exits {total['io_exits']} halt_exits {total['halt_exits']} "
+          f"mmio_exits {total['mmio_exits']}; histogram "
+          f"{[(r['name'], r['count']) for r in doc['reasons']]}", flush=True)
+    check(f"{trigger}: vendor vmx", doc.get("vendor", "vmx") == "vmx", f"{doc.get('vendor')}")
+    check(f"{trigger}: no exit missed by the trigger", doc.get("missed") == 0,
+          f"missed {doc.get('missed')}")
+    check(f"{trigger}: total == KVM's exits delta", doc.get("total") == total["exits"],
+          f"{doc.get('total')} vs {total['exits']}")
+    for v in doc["vcpus"]:
+        want = per.get(v["vcpu_id"], {}).get("exits")
+        check(f"{trigger}: vCPU {v['vcpu_id']} total == its exits delta", v["total"] == want,
+              f"{v['total']} vs {want}")
+    check(f"{trigger}: IO_INSTRUCTION == io_exits delta",
+          counts.get(IO_INSTRUCTION, 0) == total["io_exits"],
+          f"{counts.get(IO_INSTRUCTION, 0)} vs {total['io_exits']}")
+    check(f"{trigger}: HLT == halt_exits delta", counts.get(HLT, 0) == total["halt_exits"],
+          f"{counts.get(HLT, 0)} vs {total['halt_exits']}")
+    # every MMIO access of the window: MMIO ioeventfd signals + coalesced entries + exits to
+    # user space (KVM's mmio_exits, which is the workload's own KVM_EXIT_MMIO count)
+    mmio_ev = sum(s["count"] for s in win["ioeventfd_signals"] if s["bus"] == "mmio")
+    to_user = sum(v["mmio_to_user"] for v in win["vcpus"])
+    check(f"{trigger}: KVM's mmio_exits == the workload's KVM_EXIT_MMIO count",
+          total["mmio_exits"] == to_user, f"{total['mmio_exits']} vs {to_user}")
+    ept = counts.get(EPT_VIOLATION, 0) + counts.get(EPT_MISCONFIG, 0)
+    accesses = mmio_ev + win["coalesced_entries"] + total["mmio_exits"]
+    check(f"{trigger}: EPT_VIOLATION + EPT_MISCONFIG == MMIO accesses (ioeventfd {mmio_ev} + "
+          f"coalesced {win['coalesced_entries']} + mmio_exits {total['mmio_exits']})",
+          ept == accesses, f"{ept} vs {accesses}")
+    check(f"{trigger}: names from the target's VMX exit table",
+          all(names.get(c, n) == n for c, n in NAMES.items()) and
+          all(c in names for c in (IO_INSTRUCTION, EPT_MISCONFIG)),
+          f"{ {c: names.get(c) for c in NAMES} }")
+    t.signal(name)
+    t.wait_state(name, "done", 600)
+    return counts
+
+
+def tool_json(label, t, name, args, timeout=600):
+    rc, out, err = run_tool(name, ["--json"] + args, t.tool_env, timeout=timeout)
+    check(f"{label}: {' '.join([name] + args)} exits 0", rc == 0, f"rc={rc} {err.strip()[-300:]}")
+    try:
+        return json.loads(out) if rc == 0 else {}
+    except ValueError:
+        return {}
+
+
+def vmx_basic(t):
+    """IA32_VMX_BASIC (MSR 0x480) of CPU 0, read in the guest through /dev/cpu/0/msr (the
+    lab's init loads msr.ko): the file offset is the MSR number, reads are 8 bytes."""
+    rc, out = t.run("dd if=/dev/cpu/0/msr bs=8 count=1 skip=144 2>/dev/null | od -An -tx8")
+    try:
+        return int(out.split()[0], 16) if rc == 0 else None
+    except (IndexError, ValueError):
+        return None
+
+
+def parked_checks(t):
+    """iobus, vcpu, vmxon and vmcs on VMs whose vCPUs are parked after an OUT to 0x3f8."""
+    ground = t.parked_workload("p1", "--vms 2 --vcpus 2")
+    doc = tool_json("parked", t, "kvmdci-iobus", [])
+    if doc:
+        iobus.compare_iobus("parked (2 VMs x 2 vCPUs)", ground, doc)
+    vdoc = tool_json("parked", t, "kvmdci-vcpu", [])
+    if vdoc:
+        check("kvmdci-vcpu: vendor vmx", vdoc.get("vendor") == "vmx", f"{vdoc.get('vendor')}")
+        iobus.compare_vcpu("parked (2 VMs x 2 vCPUs)", t, ground, vdoc)
+
+    xdoc = tool_json("parked", t, "kvmdci-vmxon", [])
+    cpus = xdoc.get("cpus", [])
+    check("kvmdci-vmxon: vendor vmx, one row per CPU", xdoc.get("vendor") == "vmx" and
+          len(cpus) == 2, f"{xdoc.get('vendor')} {len(cpus)}")
+    for c in cpus:
+        check(f"kvmdci-vmxon: VMs alive: cpu {c['cpu']} CR4.VMXE set and owned by KVM",
+              c["owner"] == "kvm" and c["kvm_on"] is True and c["cpu_on"] is True and
+              c["cr4"] is not None and int(c["cr4"], 16) & CR4_VMXE != 0,
+              f"{c['reason']} cr4 {c['cr4']}")
+        check(f"kvmdci-vmxon: cpu {c['cpu']}: KVM's VMXON region (vmxarea) found",
+              c.get("vmxarea") not in (None, "0x0"), f"vmxarea {c.get('vmxarea')}")
+
+    mdoc = tool_json("parked", t, "kvmdci-vmcs", [])
+    mine = [v for v in mdoc.get("vcpus", []) if v.get("vm_pid") == ground["pid"]]
+    check("kvmdci-vmcs: the workload's 4 vCPUs", len(mine) == 4, f"{len(mine)}")
+    revs = set()
+    for v in mine:
+        x = v.get("vmx") or {}
+        name = f"kvmdci-vmcs: vCPU {v.get('vcpu_id')} of VM {v.get('vm')}"
+        hdr = x.get("vmcs_header") or {}
+        rev = hdr.get("revision_id")
+        revs.add(rev)
+        check(f"{name}: loaded_vmcs is vmcs01, launched, on CPU 0 or 1",
+              x.get("loaded_is_vmcs01") is True and x.get("launched") is True and
+              x.get("cpu") in (0, 1) and x.get("vmcs") not in (None, "0x0"),
+              f"vmcs01 {x.get('loaded_is_vmcs01')} launched {x.get('launched')} cpu "
+              f"{x.get('cpu')} vmcs {x.get('vmcs')}")
+        check(f"{name}: VMCS header: revision id set, not a shadow VMCS, no abort",
+              rev not in (None, "0x0") and hdr.get("shadow") is False and
+              hdr.get("abort") in (0, "0x0"), f"{hdr}")
+        qual = x.get("exit_qualification")
+        q = int(qual, 16) if isinstance(qual, str) else qual
+        # exit qualification of an I/O instruction (SDM 27.2.1): bits 2:0 size - 1, bit 3
+        # direction (1 = in), bits 31:16 port
+        check(f"{name}: cached exit: IO_INSTRUCTION, OUT of 1 byte to 0x3f8",
+              x.get("exit_reason_basic") == IO_INSTRUCTION and
+              x.get("exit_reason_name") == "IO_INSTRUCTION" and q is not None and
+              q & 7 == 0 and q & 8 == 0 and q >> 16 == 0x3F8,
+              f"{x.get('exit_reason_name')} ({x.get('exit_reason_basic')}) qualification {qual}")
+    basic = vmx_basic(t)
+    want = None if basic is None else f"0x{basic & 0x7fffffff:x}"
+    check("kvmdci-vmcs: every VMCS header's revision id == IA32_VMX_BASIC[30:0] as the CPU "
+          "reports it (rdmsr 0x480 in the guest)", revs == {want} and want is not None,
+          f"VMCS {revs} vs IA32_VMX_BASIC {basic and hex(basic)}")
+    t.signal("p1")
+    t.wait_state("p1", "done", 600)
+
+
+def catalog_check(t):
+    """kvmdci-catalog check against the target's own /proc/kallsyms: every VMX entry resolves
+    to the address kallsyms gives its symbol, or is reported absent and none of its symbols is
+    in kallsyms (a static function inlined by this kernel's compiler)."""
+    rc, out, err = run_tool("kvmdci-catalog", ["list", "--json", "--vendor", "vmx"],
+                            t.tool_env)
+    try:
+        vmx = {e["name"]: e["symbols"] for e in json.loads(out)}
+    except (ValueError, KeyError, TypeError):
+        vmx = {}
+    check("kvmdci-catalog list --vendor vmx: VMX entries listed", rc == 0 and bool(vmx),
+          f"rc={rc} {err.strip()[-200:]}")
+    rc, out, err = run_tool("kvmdci-catalog", ["check", "--json"], t.tool_env, timeout=600)
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        doc = {}
+    got = {e["name"]: e for e in doc.get("entries", [])}
+    syms = sorted({x for v in vmx.values() for x in v})
+    # every VMX entry is in kvm_intel: its text symbols (a fixed-string grep: Bochs is slow)
+    st, ks = t.run("grep -F '[kvm_intel]' /proc/kallsyms", timeout=300)
+    kall = {}
+    for line in ks.splitlines():
+        w = line.split()
+        if len(w) >= 3 and w[1] in ("t", "T") and w[2] in syms:
+            kall[w[2]] = int(w[0], 16)
+    check("the guest's /proc/kallsyms lists kvm_intel's symbols", st == 0 and bool(kall),
+          f"rc={st}, {len(kall)} of the catalog's symbols")
+    bad, absent = [], []
+    for name, alts in sorted(vmx.items()):
+        e = got.get(name, {})
+        have = [x for x in alts if x in kall]
+        if e.get("status") == "resolved":
+            if int(e.get("address", "0x0"), 16) != kall.get(e.get("symbol")):
+                bad.append(f"{name}: {e.get('symbol')} {e.get('address')} vs kallsyms "
+                           f"{hex(kall.get(e.get('symbol'), 0))}")
+        elif e.get("status") == "absent" and not have:
+            absent.append(name)
+        else:
+            bad.append(f"{name}: {e.get('status')} ({e.get('reason')}), kallsyms has {have}")
+    print(f"catalog: {doc.get('resolved')} of {doc.get('applicable')} applicable entries "
+          f"resolved; VMX entries absent from this kernel: {absent}", flush=True)
+    check("kvmdci-catalog check: every VMX entry resolves at its kallsyms address, or is "
+          "absent and so is every symbol it names", bool(got) and not bad,
+          f"rc={rc} {bad} {err.strip()[-300:]}")
+    check("kvmdci-catalog check: the exit status says whether every applicable entry resolved",
+          (rc == 0) == (doc.get("resolved") == doc.get("applicable")) and bool(got),
+          f"rc={rc} {doc.get('resolved')} of {doc.get('applicable')}")
+
+
+def stack_in_handler(t):
+    """kvmdci-trace --stack on a CPU stopped at vmx_handle_exit: kvm_intel, then kvm."""
+    pid, _ = t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
+    time.sleep(5)
+    rc, out, err = run_tool("kvmdci-trace", ["--bp", "vmx_handle_exit", "--count", "1",
+                                             "--stack", "--json", "--duration", "300"],
+                            t.tool_env, timeout=400)
+    hits = []
+    for line in out.splitlines():
+        try:
+            h = json.loads(line)
+        except ValueError:
+            continue
+        if not h.get("summary"):
+            hits.append(h)
+    frames = (hits[0].get("stack") or {}).get("frames", []) if hits else []
+    names = [f.get("symbol") for f in frames]
+    print("     stack: " + " <- ".join(str(n) for n in names), flush=True)
+    mods = [f.get("module") for f in frames]
+    check("kvmdci-trace --stack at vmx_handle_exit: kvm_intel!vmx_handle_exit first, then kvm",
+          rc == 0 and bool(frames) and mods[0] == "kvm_intel" and
+          "vmx_handle_exit" in str(names[0]) and "kvm" in mods,
+          f"rc={rc} {list(zip(mods, names))[:6]} {err.strip()[-300:]}")
+    t.run(f"kill {pid}")
+
+
+def main():
+    t0 = time.monotonic()
+    with TestLab(engine="bochs") as t:
+        lab_facts(t)
+        traced_window(t, "w1", "watch")
+        traced_window(t, "w2", "break")
+        parked_checks(t)
+        catalog_check(t)
+        stack_in_handler(t)
+    print(f"lab-vmx took {time.monotonic() - t0:.0f} s", flush=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
