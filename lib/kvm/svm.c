@@ -117,6 +117,32 @@ int svm_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_svm_vcp
 	return 0;
 }
 
+/* The control-area fields of struct kvmdci_vmcb, read from a VMCB or from KVM's copy of vmcb12's. */
+#define VMCB_CONTROL_FIELDS(X) \
+	X(pause_filter_thresh) \
+	X(pause_filter_count) \
+	X(iopm_base_pa) \
+	X(msrpm_base_pa) \
+	X(tsc_offset) \
+	X(asid) \
+	X(tlb_ctl) \
+	X(int_ctl) \
+	X(int_vector) \
+	X(int_state) \
+	X(exit_code) \
+	X(exit_code_hi) \
+	X(exit_info_1) \
+	X(exit_info_2) \
+	X(exit_int_info) \
+	X(exit_int_info_err) \
+	X(nested_ctl) \
+	X(event_inj) \
+	X(event_inj_err) \
+	X(nested_cr3) \
+	X(virt_ext) \
+	X(clean) \
+	X(next_rip)
+
 static uint64_t field(const uint8_t *vmcb, const struct virt_env *e, const char *path,
 		      bool *missing)
 {
@@ -161,30 +187,8 @@ int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *o
 		for (int i = 0; i < out->nintercepts; i++)
 			out->intercepts[i] = le32(b + ioff + 4 * i);
 	}
-#define C(name) out->name = field(b, e, "control." #name, &missing)
-	C(pause_filter_thresh);
-	C(pause_filter_count);
-	C(iopm_base_pa);
-	C(msrpm_base_pa);
-	C(tsc_offset);
-	C(asid);
-	C(tlb_ctl);
-	C(int_ctl);
-	C(int_vector);
-	C(int_state);
-	C(exit_code);
-	C(exit_code_hi);
-	C(exit_info_1);
-	C(exit_info_2);
-	C(exit_int_info);
-	C(exit_int_info_err);
-	C(nested_ctl);
-	C(event_inj);
-	C(event_inj_err);
-	C(nested_cr3);
-	C(virt_ext);
-	C(clean);
-	C(next_rip);
+#define C(name) out->name = field(b, e, "control." #name, &missing);
+	VMCB_CONTROL_FIELDS(C)
 #undef C
 #define S(name) out->name = field(b, e, "save." #name, &missing)
 	S(cpl);
@@ -294,30 +298,8 @@ int svm_vmcb12_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmcb 
 		for (int i = 0; i < out->nintercepts; i++)
 			out->intercepts[i] = le32(w + 4 * i);
 	}
-#define C(name) out->name = cached(e, &blk, buf, "nested.ctl." #name, &missing)
-	C(pause_filter_thresh);
-	C(pause_filter_count);
-	C(iopm_base_pa);
-	C(msrpm_base_pa);
-	C(tsc_offset);
-	C(asid);
-	C(tlb_ctl);
-	C(int_ctl);
-	C(int_vector);
-	C(int_state);
-	C(exit_code);
-	C(exit_code_hi);
-	C(exit_info_1);
-	C(exit_info_2);
-	C(exit_int_info);
-	C(exit_int_info_err);
-	C(nested_ctl);
-	C(event_inj);
-	C(event_inj_err);
-	C(nested_cr3);
-	C(virt_ext);
-	C(clean);
-	C(next_rip);
+#define C(name) out->name = cached(e, &blk, buf, "nested.ctl." #name, &missing);
+	VMCB_CONTROL_FIELDS(C)
 #undef C
 	free(buf);
 	/* 5.17+: the save-area fields KVM checks at VMRUN (struct vmcb_save_area_cached) */
