@@ -111,7 +111,17 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 	return s->max && s->reported >= s->max ? -1 : 0;
 }
 
-int main(int argc, char **argv)
+/* The options: the catalog entries (names, at most 64), --when, --count, --duration, --stack.
+ * Returns 0, or the exit status of a usage error (2). */
+struct options {
+	char *names[64];
+	int nnames;
+	const char *when;
+	double duration;
+	bool want_stack;
+};
+
+static int parse_options(int argc, char **argv, struct options *o, struct state *st)
 {
 	static const struct option opts[] = {
 		TOOL_COMMON_LONGOPTS,
@@ -122,17 +132,8 @@ int main(int argc, char **argv)
 		{ "stack", no_argument, NULL, 's' },
 		{ 0 },
 	};
-	char *names[64];
-	int nnames = 0, opt, r, status = 0;
-	const char *when = NULL;
-	double duration = 0;
-	struct state st = { 0 };
-	struct kvmdci_target *t = NULL;
-	struct kvmdci_kernel *k = NULL;
-	struct kvmdci_catalog *cat = NULL;
-	struct kvmdci_trace *tr = NULL;
 	char *end;
-	bool want_stack = false;
+	int opt;
 
 	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:s", opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
@@ -141,30 +142,30 @@ int main(int argc, char **argv)
 		case 'b':
 			for (char *save = NULL, *s = strtok_r(optarg, ",", &save); s;
 			     s = strtok_r(NULL, ",", &save)) {
-				if (nnames == (int)(sizeof(names) / sizeof(names[0]))) {
+				if (o->nnames == (int)(sizeof(o->names) / sizeof(o->names[0]))) {
 					fprintf(stderr, "kvmdci-trace: too many --bp entries\n");
 					return 2;
 				}
-				names[nnames++] = s;
+				o->names[o->nnames++] = s;
 			}
 			break;
 		case 'w':
-			when = optarg;
+			o->when = optarg;
 			break;
 		case 'c':
 			errno = 0;
-			st.max = strtoull(optarg, &end, 10);
-			if (*end || errno || !st.max) {
+			st->max = strtoull(optarg, &end, 10);
+			if (*end || errno || !st->max) {
 				fprintf(stderr, "kvmdci-trace: --count needs a positive integer\n");
 				return 2;
 			}
 			break;
 		case 's':
-			want_stack = true;
+			o->want_stack = true;
 			break;
 		case 'd':
-			duration = strtod(optarg, &end);
-			if (*end || duration <= 0) {
+			o->duration = strtod(optarg, &end);
+			if (*end || o->duration <= 0) {
 				fprintf(stderr, "kvmdci-trace: --duration needs a positive number\n");
 				return 2;
 			}
@@ -174,7 +175,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!nnames) {
+	if (!o->nnames) {
 		fprintf(stderr, "kvmdci-trace: give at least one --bp NAME (kvmdci-catalog list)\n");
 		return 2;
 	}
@@ -182,6 +183,30 @@ int main(int argc, char **argv)
 		fprintf(stderr, "kvmdci-trace: unexpected argument '%s'\n", argv[optind]);
 		return 2;
 	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	struct options o = { 0 };
+	int r, status = 0;
+	struct state st = { 0 };
+	struct kvmdci_target *t = NULL;
+	struct kvmdci_kernel *k = NULL;
+	struct kvmdci_catalog *cat = NULL;
+	struct kvmdci_trace *tr = NULL;
+	char **names = o.names;
+	const char *when;
+	double duration;
+	bool want_stack;
+	int nnames;
+
+	if ((r = parse_options(argc, argv, &o, &st)))
+		return r;
+	nnames = o.nnames;
+	when = o.when;
+	duration = o.duration;
+	want_stack = o.want_stack;
 	tool_setup(&tool);
 	tool_install_signals();
 	if ((r = kvmdci_catalog_load(tool.ctx, tool.catalog, &cat)) < 0)
