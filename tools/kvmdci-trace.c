@@ -70,11 +70,6 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 {
 	struct state *s = data;
 
-	/* --count reached: a CPU that hit a breakpoint while the machine was being stopped
-	 * (the tracer hands over that last stop too) is counted by the library, not reported */
-	if (s->max && s->reported >= s->max)
-		return -1;
-
 	if (tool.json) {
 		json_t *caps = json_object();
 		for (int i = 0; i < h->ncaptures; i++)

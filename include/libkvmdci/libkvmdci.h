@@ -1743,8 +1743,9 @@ int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn,
  * @tr: tracer
  *
  * Stop the target, remove the breakpoints and detach, leaving the target running: the target handle
- * cannot run control again afterwards. Safe to call twice, and before kvmdci_trace_start() (then it
- * does nothing).
+ * cannot run control again afterwards. A hit found at that final stop is counted and goes to the
+ * last poll's @fn, unless @fn asked to stop (returned < 0). Safe to call twice, and before
+ * kvmdci_trace_start() (then it does nothing).
  *
  * Returns: 0, or a negative errno of the target.
  *

@@ -54,8 +54,8 @@ struct kvmdci_trace {
 	bool started, stopped;
 	bool armed; /* breakpoints in (trace_set_armed) */
 	uint64_t seq;
-	kvmdci_hit_fn fn; /* the last poll's callback: a hit racing with the stop goes there */
-	void *fn_data;
+	kvmdci_hit_fn fn; /* the last poll's callback: a hit racing with the stop goes there, */
+	void *fn_data;    /* unless the callback asked to stop (returned < 0): then none does */
 	/* per-hit scratch, reused */
 	struct hit_memo memo[MEMO_SLOTS];
 	int nmemo;
@@ -434,8 +434,10 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *sto
 		.values = tr->values,
 		.value_ok = tr->value_ok,
 	};
-	if (tr->fn && tr->fn(tr, &hit, tr->fn_data) < 0)
+	if (tr->fn && tr->fn(tr, &hit, tr->fn_data) < 0) {
 		*stop_now = 1;
+		tr->fn = NULL; /* it has had enough: a later hit (at the final stop) is counted only */
+	}
 	return 1;
 }
 
