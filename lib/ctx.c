@@ -34,6 +34,7 @@ static const struct {
 	[KVMDCI_TUNABLE_VMLINUX] = { "vmlinux", "KVMDCI_VMLINUX" },
 	[KVMDCI_TUNABLE_SYSTEM_MAP] = { "system_map", "KVMDCI_SYSTEM_MAP" },
 	[KVMDCI_TUNABLE_MODULES] = { "modules", "KVMDCI_MODULES" },
+	[KVMDCI_TUNABLE_ON_DETACH] = { "on_detach", "KVMDCI_ON_DETACH" },
 };
 
 static void log_stderr(struct kvmdci_ctx *ctx, int priority, const char *file, int line,

@@ -15,12 +15,15 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: kvmdci-trace -t URI --bp NAME[,NAME...] [--when EXPR] [--count N]\n"
-		"                    [--duration S] [--json]\n"
+		"                    [--duration S] [--hold] [--json]\n"
+		"       kvmdci-trace -t URI --continue\n"
 		"\n"
 		"Sets a breakpoint on each named catalog entry (kvmdci-catalog list) and prints one\n"
 		"line per hit with the entry's captures, evaluated against the target's types. Each\n"
 		"hit is stepped over exactly once. Stops at --count, --duration or Ctrl-C; removes\n"
-		"its breakpoints and lets the host run on every way out.\n"
+		"its breakpoints and lets the host run on every way out, unless --hold (below) or\n"
+		"the host was already held (stopped by a debugger) when it attached: then it stays\n"
+		"stopped, as every tool leaves a held host.\n"
 		"\n"
 		"  -b, --bp NAMES        catalog entries to trace (comma separated, repeatable)\n"
 		"  -w, --when EXPR       report only hits where EXPR is non-zero, e.g.\n"
@@ -29,15 +32,27 @@ static void usage(FILE *f)
 		"  -c, --count N         stop after N reported hits\n"
 		"  -d, --duration S      stop after S seconds\n"
 		"  -s, --stack           add the hit CPU's kernel call stack and current task\n"
+		"  -H, --hold            at the last hit (--count, default 1) keep the host stopped:\n"
+		"                        breakpoints out, that CPU at the breakpoint, the stub free\n"
+		"                        for the next tool (kvmdci-vcpu, kvmdci-stack ... read it and\n"
+		"                        leave it stopped)\n"
+		"      --continue        let a held host run again, and exit (no --bp)\n"
 		"\n" TOOL_COMMON_HELP "\n"
 		"With --json: one JSON object per hit (JSON lines), then a summary object.\n"
 		"Examples:\n"
 		"  kvmdci-trace --bp kvm_io_bus_write --when '$arg1 == 1' --count 20\n"
-		"  kvmdci-trace --bp kvm_arch_vcpu_create,kvm_destroy_vm --json\n");
+		"  kvmdci-trace --bp kvm_arch_vcpu_create,kvm_destroy_vm --json\n"
+		"  kvmdci-trace --bp vmx_handle_exit --hold; kvmdci-stack; kvmdci-trace --continue\n"
+		"\n"
+		"A library client keeps a host stopped with kvmdci_target_set_detach_mode(); any tool\n"
+		"does with KVMDCI_ON_DETACH=stay, and KVMDCI_ON_DETACH=resume lets a held host run.\n");
 }
 
 struct state {
 	unsigned long long max, reported;
+	bool hold;          /* --hold */
+	bool held;          /* the last hit is held */
+	struct kvmdci_hit held_hit; /* entry, cpu, addr of the held hit */
 	struct kvmdci_unwinder *unwinder; /* --stack */
 	struct kvmdci_stack *stack;
 };
@@ -103,6 +118,11 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 		return -1;
 	}
 	s->reported++;
+	if (s->max && s->reported >= s->max && s->hold) {
+		s->held = true;
+		s->held_hit = (struct kvmdci_hit){ .entry = h->entry, .cpu = h->cpu, .addr = h->addr };
+		return KVMDCI_HIT_HOLD;
+	}
 	return s->max && s->reported >= s->max ? -1 : 0;
 }
 
@@ -114,6 +134,7 @@ struct options {
 	const char *when;
 	double duration;
 	bool want_stack;
+	bool cont; /* --continue */
 };
 
 static int parse_options(int argc, char **argv, struct options *o, struct state *st)
@@ -125,12 +146,14 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stack", no_argument, NULL, 's' },
+		{ "hold", no_argument, NULL, 'H' },
+		{ "continue", no_argument, NULL, 'C' },
 		{ 0 },
 	};
 	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:s", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:sH", opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -158,6 +181,12 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 		case 's':
 			o->want_stack = true;
 			break;
+		case 'H':
+			st->hold = true;
+			break;
+		case 'C':
+			o->cont = true;
+			break;
 		case 'd':
 			o->duration = strtod(optarg, &end);
 			if (*end || o->duration <= 0) {
@@ -170,6 +199,21 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 			return 2;
 		}
 	}
+	if (o->cont) {
+		if (o->nnames || o->when || st->max || o->duration > 0 || o->want_stack ||
+		    st->hold) {
+			fprintf(stderr, "kvmdci-trace: --continue takes no other option but the "
+					"target's (it only lets a held host run)\n");
+			return 2;
+		}
+		if (optind < argc) {
+			fprintf(stderr, "kvmdci-trace: unexpected argument '%s'\n", argv[optind]);
+			return 2;
+		}
+		return 0;
+	}
+	if (st->hold && !st->max)
+		st->max = 1;
 	if (!o->nnames) {
 		fprintf(stderr, "kvmdci-trace: give at least one --bp NAME (kvmdci-catalog list)\n");
 		return 2;
@@ -177,6 +221,33 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 	if (optind < argc) {
 		fprintf(stderr, "kvmdci-trace: unexpected argument '%s'\n", argv[optind]);
 		return 2;
+	}
+	return 0;
+}
+
+/* --continue: attach and detach letting the host run, held or not. */
+static int do_continue(void)
+{
+	struct kvmdci_target *t = NULL;
+	int r, held;
+
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0 ||
+	    (r = kvmdci_target_set_detach_mode(t, KVMDCI_DETACH_RESUME)) < 0) {
+		kvmdci_target_unref(t);
+		return tool_fail(&tool, r, NULL);
+	}
+	held = kvmdci_target_was_held(t);
+	r = kvmdci_target_detach(t);
+	kvmdci_target_unref(t);
+	if (r < 0)
+		return tool_fail(&tool, r, "could not let the target run");
+	if (tool.json) {
+		json_t *o = json_pack("{s:b, s:b}", "continued", 1, "was_held", held == 1);
+		tool_json_print(&tool, o);
+		json_decref(o);
+	} else {
+		fprintf(stderr, "kvmdci-trace: %s runs%s\n", tool.target,
+			held == 1 ? " again (it was held)" : " (it was not held)");
 	}
 	return 0;
 }
@@ -203,6 +274,11 @@ int main(int argc, char **argv)
 	duration = o.duration;
 	want_stack = o.want_stack;
 	tool_setup(&tool);
+	if (o.cont) {
+		status = do_continue();
+		kvmdci_ctx_unref(tool.ctx);
+		return status;
+	}
 	tool_install_signals();
 	if ((r = kvmdci_catalog_load(tool.ctx, tool.catalog, &cat)) < 0)
 		return tool_fail(&tool, r, NULL);
@@ -243,6 +319,9 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	/* --hold: the target is stopped at the hit; the detach below leaves it so */
+	if (st.held && (r = kvmdci_target_set_detach_mode(t, KVMDCI_DETACH_STAY)) < 0 && !status)
+		status = tool_fail(&tool, r, "cannot keep the target stopped");
 	r = kvmdci_trace_stop(tr);
 	if (r < 0 && !status)
 		status = tool_fail(&tool, r, "could not restore the target");
@@ -262,6 +341,18 @@ int main(int argc, char **argv)
 				kvmdci_trace_entry_name(tr, i), (unsigned long long)hits,
 				(unsigned long long)filtered);
 	}
+	json_object_set_new(sum, "held",
+			    st.held ? json_pack("{s:s, s:i, s:o}", "entry",
+						kvmdci_trace_entry_name(tr, st.held_hit.entry), "cpu",
+						st.held_hit.cpu, "addr",
+						tool_json_addr(st.held_hit.addr))
+				    : json_null());
+	if (st.held && !status)
+		fprintf(stderr,
+			"kvmdci-trace: the host is held at %s (0x%llx) on CPU %d: stopped, no "
+			"breakpoint left; look with any tool, resume with 'kvmdci-trace --continue'\n",
+			kvmdci_trace_entry_name(tr, st.held_hit.entry),
+			(unsigned long long)st.held_hit.addr, st.held_hit.cpu);
 	if (tool.json && !status)
 		tool_json_print(&tool, sum);
 	json_decref(sum);

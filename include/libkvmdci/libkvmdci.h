@@ -162,6 +162,7 @@ enum kvmdci_tunable {
 	KVMDCI_TUNABLE_VMLINUX,         /* "vmlinux", KVMDCI_VMLINUX */
 	KVMDCI_TUNABLE_SYSTEM_MAP,      /* "system_map", KVMDCI_SYSTEM_MAP */
 	KVMDCI_TUNABLE_MODULES,         /* "modules", KVMDCI_MODULES: module files' directory */
+	KVMDCI_TUNABLE_ON_DETACH,       /* "on_detach", KVMDCI_ON_DETACH: auto, resume or stay */
 	KVMDCI_TUNABLE_COUNT,           /* the number of tunables, not one */
 };
 
@@ -566,6 +567,56 @@ int kvmdci_target_is_running(struct kvmdci_target *t);
  * Since: 0.1
  */
 int kvmdci_target_detach(struct kvmdci_target *t);
+
+/**
+ * enum kvmdci_detach_mode - what kvmdci_target_detach() (and the last unref) leaves behind
+ * @KVMDCI_DETACH_AUTO: the target as it was found: left stopped when it was held at attach
+ *   (kvmdci_target_was_held()), else let run. The default, unless the tunable "on_detach"
+ *   (KVMDCI_ON_DETACH) says otherwise.
+ * @KVMDCI_DETACH_RESUME: let the target run (a held one too)
+ * @KVMDCI_DETACH_STAY: leave the target stopped, held for the next debugger
+ *
+ * Since: 0.10
+ */
+enum kvmdci_detach_mode {
+	KVMDCI_DETACH_AUTO,
+	KVMDCI_DETACH_RESUME,
+	KVMDCI_DETACH_STAY,
+};
+
+/**
+ * kvmdci_target_set_detach_mode:
+ * @t: a live target
+ * @mode: what the detach leaves behind
+ *
+ * Choose whether kvmdci_target_detach() (and the last kvmdci_target_unref()) lets the target
+ * run or leaves it stopped. Either way every breakpoint and watchpoint this handle inserted is
+ * taken out first. Leaving it stopped closes the connection without the protocol's detach
+ * packet (a GDB stub resumes the machine on `D`); QEMU's gdbstub and the lab's Bochs bridge then
+ * keep the machine stopped for the next client. See libkvmdci(3), HELD TARGETS.
+ *
+ * Returns: 0, or -EINVAL for an unknown @mode, -EOPNOTSUPP on a dump or /proc/kcore.
+ *
+ * Since: 0.10
+ */
+int kvmdci_target_set_detach_mode(struct kvmdci_target *t, enum kvmdci_detach_mode mode);
+
+/**
+ * kvmdci_target_was_held:
+ * @t: a live target
+ *
+ * Whether the machine was already stopped by a debugger, and left so, when @t attached: the stub
+ * answered the monitor command `info status` with `VM status: paused (debug)` (QEMU's wording,
+ * which the lab's Bochs bridge gives too). A machine that ran until this connection stopped it
+ * answers `VM status: paused`. A stub without that command cannot tell: 0, and the tunable
+ * "on_detach" (KVMDCI_ON_DETACH=stay) is the way to keep such a machine stopped.
+ *
+ * Returns: 1 when held at attach, 0 when running or unknown, -EOPNOTSUPP on a dump or
+ * /proc/kcore.
+ *
+ * Since: 0.10
+ */
+int kvmdci_target_was_held(struct kvmdci_target *t);
 /** Statistics of the transport: packets sent, round trips, bytes. */
 struct kvmdci_target_stats {
 	uint64_t packets_sent;
@@ -1603,8 +1654,15 @@ struct kvmdci_hit {
 	uint64_t reserved[4];
 };
 
-/** Called for each hit; return < 0 to stop polling. */
+/**
+ * Called for each hit; return 0 to go on, < 0 to stop polling, or KVMDCI_HIT_HOLD (since 0.10)
+ * to stop polling with the target held at this hit: stopped, the hit's CPU at the breakpoint
+ * (not stepped past it).
+ */
 typedef int (*kvmdci_hit_fn)(struct kvmdci_trace *tr, const struct kvmdci_hit *hit, void *data);
+
+/* A kvmdci_hit_fn's answer: hold the target at this hit (kvmdci_trace_poll()). Since: 0.10 */
+#define KVMDCI_HIT_HOLD 1
 
 /**
  * kvmdci_trace_new:
@@ -1725,14 +1783,17 @@ int kvmdci_trace_start(struct kvmdci_trace *tr);
  * kvmdci_trace_poll:
  * @tr: a started tracer
  * @timeout_ms: how long to handle hits
- * @fn: called for each reported hit; returning < 0 stops the poll
+ * @fn: called for each reported hit; returning < 0 stops the poll, KVMDCI_HIT_HOLD holds it
  * @data: passed to @fn
  *
  * Handle hits for up to @timeout_ms: at each one read the captures, filter, call @fn, and step the
- * CPU past the breakpoint.
+ * CPU past the breakpoint. When @fn answers KVMDCI_HIT_HOLD the poll returns at once with the
+ * target stopped at that hit; the tracer is then done but for kvmdci_trace_stop(), which takes
+ * the breakpoints out and detaches (choose KVMDCI_DETACH_STAY with
+ * kvmdci_target_set_detach_mode() first to leave the machine stopped there for the next tool).
  *
  * Returns: the number of hits reported, the negative value @fn returned, or -EINVAL when not
- * started, -EPIPE when the stub went away, or another error of the target.
+ * started or after a hold, -EPIPE when the stub went away, or another error of the target.
  *
  * Since: 0.2
  */
@@ -1742,10 +1803,11 @@ int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn,
  * kvmdci_trace_stop:
  * @tr: tracer
  *
- * Stop the target, remove the breakpoints and detach, leaving the target running: the target handle
- * cannot run control again afterwards. A hit found at that final stop is counted and goes to the
- * last poll's @fn, unless @fn asked to stop (returned < 0). Safe to call twice, and before
- * kvmdci_trace_start() (then it does nothing).
+ * Stop the target, remove the breakpoints and detach, leaving the target running (or as the
+ * target's detach mode says: kvmdci_target_set_detach_mode()): the target handle cannot run
+ * control again afterwards. A hit found at that final stop is counted and goes to the last
+ * poll's @fn, unless @fn asked to stop (returned < 0 or KVMDCI_HIT_HOLD). Safe to call twice,
+ * and before kvmdci_trace_start() (then it does nothing).
  *
  * Returns: 0, or a negative errno of the target.
  *

@@ -52,6 +52,7 @@ struct kvmdci_trace {
 	const char *regs[MAX_TRACE_REGS]; /* regs[0] = "rip" */
 	int nregs;
 	bool started, stopped;
+	bool held; /* a callback answered KVMDCI_HIT_HOLD: the target is stopped at that hit */
 	bool armed; /* breakpoints in (trace_set_armed) */
 	uint64_t seq;
 	kvmdci_hit_fn fn; /* the last poll's callback: a hit racing with the stop goes there, */
@@ -434,8 +435,9 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *sto
 		.values = tr->values,
 		.value_ok = tr->value_ok,
 	};
-	if (tr->fn && tr->fn(tr, &hit, tr->fn_data) < 0) {
-		*stop_now = 1;
+	int fr = tr->fn ? tr->fn(tr, &hit, tr->fn_data) : 0;
+	if (fr < 0 || fr == KVMDCI_HIT_HOLD) {
+		*stop_now = fr == KVMDCI_HIT_HOLD ? 2 : 1;
 		tr->fn = NULL; /* it has had enough: a later hit (at the final stop) is counted only */
 	}
 	return 1;
@@ -455,6 +457,10 @@ static int on_stop(void *data, struct kvmdci_stop *st, bool final)
 	}
 	if (r == 0)
 		return 0;
+	if (stop_now == 2) {
+		tr->held = true; /* left at the breakpoint, not stepped past it */
+		return TARGET_STOP_HIT | TARGET_STOP_HOLD;
+	}
 	/* a hit is stepped over on its CPU alone: reported exactly once */
 	return TARGET_STOP_HIT | TARGET_STOP_STEP | (stop_now ? TARGET_STOP_RETURN : 0);
 }
@@ -463,7 +469,7 @@ KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvm
 				    void *data)
 {
 	KVMDCI_API_ENTRY(tr->ctx);
-	if (!tr->started || tr->stopped)
+	if (!tr->started || tr->stopped || tr->held)
 		return -EINVAL;
 	tr->fn = fn;
 	tr->fn_data = data;

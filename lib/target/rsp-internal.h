@@ -59,6 +59,8 @@ struct rsp {
 	int nbps;
 	bool have_pending;
 	struct kvmdci_stop pending;
+	bool held;       /* the machine was stopped by a debugger and left so before we attached */
+	int detach_mode; /* enum kvmdci_detach_mode */
 	struct rsp_decoder dec;
 	char inbuf[65536];
 	size_t inlen, inpos;
@@ -92,6 +94,13 @@ int rsp_recv_reply(struct rsp *t, const char *what);
 int rsp_command(struct rsp *t, const char *fmt, ...);
 /* The last reply is "Enn". */
 int rsp_reply_is_error(struct rsp *t);
+
+/* ---- run control (rsp-run.c) ---- */
+
+/* The detach mode the tunable "on_detach" asks for; -EINVAL (logged) for a bad value. */
+int rsp_detach_mode_tunable(struct kvmdci_ctx *ctx, int *mode);
+/* At attach: ask the stub whether the machine was held (t->held); 0 or -errno of the link. */
+int rsp_ask_held(struct rsp *t);
 
 /* ---- the target description (rsp-tdesc.c) ---- */
 

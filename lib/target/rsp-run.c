@@ -187,9 +187,78 @@ int rsp_step_over(struct rsp *t, int cpu, uint64_t addr)
 	return rsp_resume(t);
 }
 
+int rsp_detach_mode_tunable(struct kvmdci_ctx *ctx, int *mode)
+{
+	const char *v = kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_ON_DETACH);
+
+	if (!v || !*v || !strcmp(v, "auto"))
+		*mode = KVMDCI_DETACH_AUTO;
+	else if (!strcmp(v, "resume"))
+		*mode = KVMDCI_DETACH_RESUME;
+	else if (!strcmp(v, "stay"))
+		*mode = KVMDCI_DETACH_STAY;
+	else {
+		kvmdci_err(ctx, "KVMDCI_ON_DETACH=%s (tunable on_detach): use auto, resume or stay",
+			   v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+/*
+ * Was the machine stopped by a debugger, and left so, before this connection? The remote
+ * protocol has no packet for it ('?' answers "stopped" in all-stop mode whatever happened, and a
+ * stub stops a running machine when a client connects). QEMU's monitor tells it: `info status`
+ * says "paused (debug)" after a breakpoint, watchpoint or step stopped the VM, and stays so
+ * when that client leaves without `D`; a VM that ran until our connection paused it says
+ * "paused" (docs/transports.md, "Held machines"). The lab's Bochs bridge answers the same.
+ * A stub without the command answers "" or an error: not known, taken as not held.
+ */
+int rsp_ask_held(struct rsp *t)
+{
+	static const char cmd[] = "info status";
+	char hex[2 * sizeof(cmd) + 1], text[256];
+	size_t tlen = 0;
+	int r;
+
+	t->held = false;
+	rsp_hex_encode((const uint8_t *)cmd, sizeof(cmd) - 1, hex);
+	if ((r = rsp_queue_pkt(t, "qRcmd,%s", hex)) < 0 || (r = rsp_flush(t)) < 0)
+		return r;
+	/* its output comes as 'O' packets before the final OK; at most 64 of them read */
+	for (int i = 0; i < 64; i++) {
+		r = rsp_recv_pkt(t, CMD_TIMEOUT_MS);
+		if (r == -ENODATA)
+			break; /* "": no monitor */
+		if (r == 0) {
+			kvmdci_err(t->ctx, "%s: no reply to 'monitor info status' within %d s", t->uri,
+				   CMD_TIMEOUT_MS / 1000);
+			t->broken = true;
+			return -ETIMEDOUT;
+		}
+		if (r < 0)
+			return r;
+		if (t->dec.buf[0] != 'O' || !strcmp(t->dec.buf, "OK") || t->dec.len % 2 != 1)
+			break; /* OK, Enn, or the end */
+		size_t n = (t->dec.len - 1) / 2, room = sizeof(text) - 1 - tlen;
+		r = rsp_hex_decode(t->dec.buf + 1, 2 * (n < room ? n : room), (uint8_t *)text + tlen,
+				   room);
+		if (r > 0)
+			tlen += (size_t)r;
+	}
+	text[tlen] = 0;
+	const char *s = strstr(text, "VM status: ");
+	t->held = s && !strncmp(s + 11, "paused (debug)", 14);
+	kvmdci_dbg(t->ctx, "%s: monitor 'info status': '%.60s'%s", t->uri, s ? s : "(none)",
+		     t->held ? ": held by a debugger" : "");
+	return 0;
+}
+
 int rsp_detach(struct rsp *t)
 {
 	struct kvmdci_stop st;
+	bool stay = t->detach_mode == KVMDCI_DETACH_STAY ||
+		    (t->detach_mode == KVMDCI_DETACH_AUTO && t->held);
 	int r = 0;
 
 	if (!t->connected || t->broken) {
@@ -209,8 +278,14 @@ int rsp_detach(struct rsp *t)
 	r = rsp_bp_remove_all(t);
 	if (t->phys_mode == 1)
 		rsp_set_phys_mode(t, 0);
-	if (rsp_command(t, t->multiprocess ? "D;1" : "D") < 0 && !r)
+	if (stay) {
+		/* `D` resumes the machine (QEMU: handle_detach continues the VM once no process is
+		 * attached): leaving it stopped means closing without it, which QEMU's gdbstub and
+		 * our Bochs bridge take as "stay as you are" (docs/transports.md, "Held machines") */
+		kvmdci_info(t->ctx, "%s: detached, the target left stopped", t->uri);
+	} else if (rsp_command(t, t->multiprocess ? "D;1" : "D") < 0 && !r) {
 		r = -EIO;
+	}
 	t->connected = false;
 	return r;
 }

@@ -103,6 +103,8 @@ static int attach(struct rsp *t)
 		t->phys_supported = strstr(t->dec.buf, "PhyMemMode") != NULL;
 	}
 	t->phys_mode = t->qemu ? 0 : -1;
+	if ((r = rsp_ask_held(t)) < 0)
+		return r;
 	if ((r = rsp_read_threads(t)) < 0)
 		return r;
 	if ((r = rsp_load_registers(t)) < 0)
@@ -110,8 +112,10 @@ static int attach(struct rsp *t)
 	t->gthread = -1;
 	if (st.thread[0])
 		t->gthread = t->qemu ? rsp_cpu_of_thread(t, st.thread) : -1;
-	kvmdci_info(t->ctx, "attached to %s: %d CPUs, %d registers%s%s", t->uri, t->ncpu, t->nregs,
-		    t->qemu ? ", QEMU gdbstub" : "", t->phys_supported ? ", physical reads" : "");
+	kvmdci_info(t->ctx, "attached to %s: %d CPUs, %d registers%s%s%s", t->uri, t->ncpu,
+		    t->nregs, t->qemu ? ", QEMU gdbstub" : "",
+		    t->phys_supported ? ", physical reads" : "",
+		    t->held ? ", held (stopped by a debugger before)" : "");
 	return 0;
 }
 
@@ -150,6 +154,8 @@ int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target
 		r = -ENOMEM;
 		goto fail;
 	}
+	if ((r = rsp_detach_mode_tunable(ctx, &t->detach_mode)) < 0)
+		goto fail;
 	if ((r = transport_open(ctx, u, &t->tr)) < 0)
 		goto fail;
 	if ((r = attach(t)) < 0)
@@ -157,8 +163,9 @@ int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target
 	*ret = t;
 	return 0;
 fail:
-	if (t->tr && !t->broken && r != -EPROTO) {
-		/* leave the target running: it was paused by our connection */
+	if (t->tr && !t->broken && r != -EPROTO && !t->held &&
+	    t->detach_mode != KVMDCI_DETACH_STAY) {
+		/* leave the target running: it was paused by our connection (a held one stays) */
 		t->running = false;
 		rsp_queue_pkt(t, t->multiprocess ? "D;1" : "D");
 		rsp_flush(t);
@@ -253,6 +260,18 @@ static int op_detach(void *p)
 	return rsp_detach(p);
 }
 
+static int op_set_detach_mode(void *p, enum kvmdci_detach_mode mode)
+{
+	struct rsp *t = p;
+	t->detach_mode = mode;
+	return 0;
+}
+static int op_was_held(void *p)
+{
+	struct rsp *t = p;
+	return t->held ? 1 : 0;
+}
+
 static uint32_t op_link_rate(void *p)
 {
 	struct rsp *t = p;
@@ -279,5 +298,7 @@ const struct target_ops rsp_target_ops = {
 	.interrupt = op_interrupt,
 	.is_running = op_is_running,
 	.detach = op_detach,
+	.set_detach_mode = op_set_detach_mode,
+	.was_held = op_was_held,
 	.link_rate = op_link_rate,
 };

@@ -37,6 +37,9 @@ struct target_ops {
 	int (*interrupt)(void *p);
 	int (*is_running)(void *p);
 	int (*detach)(void *p);
+	/* what detach leaves behind (enum kvmdci_detach_mode); was the machine held at attach */
+	int (*set_detach_mode)(void *p, enum kvmdci_detach_mode mode);
+	int (*was_held)(void *p);
 	/* bytes/s of a slow link (a serial line), 0: fast or unknown; NULL: 0 */
 	uint32_t (*link_rate)(void *p);
 	/* the VMCOREINFO text the target carries (a dump's note), or NULL */

@@ -274,6 +274,23 @@ KVMDCI_EXPORT int kvmdci_target_detach(struct kvmdci_target *t)
 	return t->ops->detach ? t->ops->detach(t->priv) : 0;
 }
 
+KVMDCI_EXPORT int kvmdci_target_set_detach_mode(struct kvmdci_target *t,
+						enum kvmdci_detach_mode mode)
+{
+	KVMDCI_API_ENTRY(t->ctx);
+	if (mode != KVMDCI_DETACH_AUTO && mode != KVMDCI_DETACH_RESUME && mode != KVMDCI_DETACH_STAY)
+		return -EINVAL;
+	if (!t->ops->set_detach_mode)
+		return -EOPNOTSUPP;
+	return t->ops->set_detach_mode(t->priv, mode);
+}
+
+KVMDCI_EXPORT int kvmdci_target_was_held(struct kvmdci_target *t)
+{
+	KVMDCI_API_ENTRY(t->ctx);
+	return t->ops->was_held ? t->ops->was_held(t->priv) : -EOPNOTSUPP;
+}
+
 const char *target_vmcoreinfo(struct kvmdci_target *t)
 {
 	return t->ops->vmcoreinfo ? t->ops->vmcoreinfo(t->priv) : NULL;
