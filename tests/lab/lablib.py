@@ -144,6 +144,10 @@ class Lab:
     def running(self):
         return self.status().get("running", False)
 
+    def cont(self):
+        """Let a held machine run again (`kvmdci-lab continue`)."""
+        self._call(["continue", "--quiet"], timeout=60)
+
     def stop(self):
         self._call(["stop"], timeout=60)
         self._env = None
