@@ -9,12 +9,15 @@
 - write_exit_mmio over a window: one hit per MMIO exit to user space (the workload's
   mmio_to_user), all at the workload's unmapped MMIO address 0xa2000 (lab/workload/guest.S).
 - kvm_arch_vcpu_create while the workload starts 3 vCPUs: 3 hits with vcpu_id 0, 1, 2.
+- kvmdci-trace --hold at svm_handle_exit, the tools twice on the held machine, then
+  kvmdci-lab continue (tests/lab/hold_checks.py).
 """
 import json
 import signal
 import time
 
 from e2e import TestLab, Tool, check, finish, run_tool
+from hold_checks import run_hold
 
 
 def jsonl(out):
@@ -145,6 +148,9 @@ def main():
               rc == 1 and len(err.strip().splitlines()) == 1 and "--when" in err, err.strip())
         st, out = t.run("echo alive")
         check("target still running", out.strip() == "alive")
+
+        # hold at the exit handler, look twice, continue (tests/lab/hold_checks.py)
+        run_hold(t, "svm_handle_exit")
     # the catalog on Debian's 6.12 kernel
     with TestLab(kernel="6.12") as t:
         rc, out, err = run_tool("kvmdci-catalog", ["check", "--json"], t.tool_env, timeout=120)

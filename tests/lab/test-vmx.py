@@ -41,6 +41,7 @@ import json
 import time
 
 from e2e import TestLab, Tool, check, finish, run_tool, window_deltas
+from hold_checks import run_hold
 import iobus_truth as iobus
 from nested_checks import run_nested
 
@@ -292,6 +293,7 @@ def main():
         catalog_check(t)
         stack_in_handler(t)
         run_nested(t)  # the workload's L1 runs its own VMX guest: vmcs12
+        run_hold(t, "vmx_handle_exit")  # hold, look twice, continue (hold_checks.py)
     print(f"lab-vmx took {time.monotonic() - t0:.0f} s", flush=True)
     finish()
 
