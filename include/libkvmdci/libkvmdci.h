@@ -571,8 +571,9 @@ int kvmdci_target_detach(struct kvmdci_target *t);
 /**
  * enum kvmdci_detach_mode - what kvmdci_target_detach() (and the last unref) leaves behind
  * @KVMDCI_DETACH_AUTO: the target as it was found: left stopped when it was held at attach
- *   (kvmdci_target_was_held()), else let run. The default, unless the tunable "on_detach"
- *   (KVMDCI_ON_DETACH) says otherwise.
+ *   (kvmdci_target_was_held()) and this handle never let it run (continue or step: that ends
+ *   the hold), else let run. The default, unless the tunable "on_detach" (KVMDCI_ON_DETACH)
+ *   says otherwise.
  * @KVMDCI_DETACH_RESUME: let the target run (a held one too)
  * @KVMDCI_DETACH_STAY: leave the target stopped, held for the next debugger
  *

@@ -60,6 +60,7 @@ struct rsp {
 	bool have_pending;
 	struct kvmdci_stop pending;
 	bool held;       /* the machine was stopped by a debugger and left so before we attached */
+	bool ran;        /* we let it run (continue or step) since we attached */
 	int detach_mode; /* enum kvmdci_detach_mode */
 	struct rsp_decoder dec;
 	char inbuf[65536];

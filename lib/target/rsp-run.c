@@ -40,7 +40,7 @@ int rsp_resume(struct rsp *t)
 		return 0; /* a stop is already waiting to be reported */
 	if ((r = rsp_queue_pkt(t, t->vcont ? "vCont;c" : "c")) < 0 || (r = rsp_flush(t)) < 0)
 		return r;
-	t->running = true;
+	t->running = t->ran = true;
 	return 0;
 }
 
@@ -150,7 +150,7 @@ int rsp_step_over(struct rsp *t, int cpu, uint64_t addr)
 				   t->dec.buf);
 			/* the continue was sent anyway: the CPU re-hits the breakpoint */
 		}
-		t->running = true;
+		t->running = t->ran = true;
 		return 0;
 	}
 	for (int k = 0; k <= 1; k++)
@@ -165,7 +165,7 @@ int rsp_step_over(struct rsp *t, int cpu, uint64_t addr)
 		r = rsp_queue_pkt(t, "s");
 	if (r < 0 || (r = rsp_flush(t)) < 0)
 		return r;
-	t->running = true;
+	t->running = t->ran = true;
 	/* a signal may end one wait early: the step's stop is still to come */
 	uint64_t step_deadline = kvmdci_now_ms() + CMD_TIMEOUT_MS, now;
 	do {
@@ -257,8 +257,9 @@ int rsp_ask_held(struct rsp *t)
 int rsp_detach(struct rsp *t)
 {
 	struct kvmdci_stop st;
+	/* auto: a held machine stays held, unless we let it run (then the hold is over) */
 	bool stay = t->detach_mode == KVMDCI_DETACH_STAY ||
-		    (t->detach_mode == KVMDCI_DETACH_AUTO && t->held);
+		    (t->detach_mode == KVMDCI_DETACH_AUTO && t->held && !t->ran);
 	int r = 0;
 
 	if (!t->connected || t->broken) {
