@@ -143,6 +143,23 @@ def main():
     check("pending stop valid", br.stop_valid((1, "bp", 3)), True)
     br.bps[0xffffffffc0a1b2c0][1] = False
     check("pending stop of a removed breakpoint", br.stop_valid((1, "bp", 3)), False)
+
+    # 'monitor info status' in QEMU's words (hmp_info_status): how a client learns that the
+    # machine was held before it connected; the reply goes out as O packets, then OK
+    class FakeBochs:
+        running = False
+    sent = []
+    br.bochs, br.reply = FakeBochs(), sent.append
+
+    def status():
+        del sent[:]
+        r = br.monitor("info status")
+        return "".join(bytes.fromhex(p[1:]).decode() for p in sent), r
+    for running, state, want in ((True, "running", "VM status: running\n"),
+                                 (False, "paused", "VM status: paused\n"),
+                                 (False, "debug", "VM status: paused (debug)\n")):
+        br.bochs.running, br.runstate = running, state
+        check(f"info status, {state}", status(), (want, "OK"))
     br.cleanup_tmp()
     print(f"{fails} failure(s)")
     return 1 if fails else 0
