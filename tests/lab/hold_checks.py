@@ -86,8 +86,13 @@ def run_hold(t, entry):
     env, sock = t.tool_env, t.tool_env["KVMDCI_TARGET"].split("://", 1)[1]
     label = f"hold at {entry}"
     pid, _ = t.lab.run_bg("workload --vcpus 2 --seconds 0 --quiet")
-    time.sleep(5)
-    before = kvm_exits(t)
+    # hold a host whose vCPUs are exiting already (Bochs on a loaded machine takes a while)
+    first, deadline = kvm_exits(t), time.monotonic() + 300
+    while True:
+        time.sleep(2)
+        before = kvm_exits(t)
+        if before > first or time.monotonic() > deadline:
+            break
     rc, out, err = run_tool("kvmdci-trace", ["--bp", entry, "--hold", "--json", "--duration",
                                              "600"], env, timeout=900)
     lines = [json.loads(l) for l in out.splitlines() if l.strip().startswith("{")]
