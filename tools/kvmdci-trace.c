@@ -31,20 +31,22 @@ static void usage(FILE *f)
 		"  -c, --count N         stop after N reported hits\n"
 		"  -d, --duration S      stop after S seconds\n"
 		"  -s, --stack           add the hit CPU's kernel call stack and current task\n"
-		"  -H, --hold            at the last hit (--count, default 1) keep the host stopped:\n"
-		"                        breakpoints out, that CPU at the breakpoint, the stub free\n"
-		"                        for the next tool (kvmdci-vcpu, kvmdci-stack ... read it and\n"
-		"                        leave it stopped)\n"
+		"  -H, --hold            at the last hit (--count, default 1) keep the host\n"
+		"                        stopped: breakpoints out, that CPU at the breakpoint,\n"
+		"                        the stub free for the next tool (kvmdci-vcpu,\n"
+		"                        kvmdci-stack ... read it and leave it stopped)\n"
 		"      --continue        let a held host run again, and exit (no --bp)\n"
 		"\n" TOOL_COMMON_HELP "\n"
 		"With --json: one JSON object per hit (JSON lines), then a summary object.\n"
 		"Examples:\n"
 		"  kvmdci-trace --bp kvm_io_bus_write --when '$arg1 == 1' --count 20\n"
 		"  kvmdci-trace --bp kvm_arch_vcpu_create,kvm_destroy_vm --json\n"
-		"  kvmdci-trace --bp vmx_handle_exit --hold; kvmdci-stack; kvmdci-trace --continue\n"
+		"  kvmdci-trace --bp vmx_handle_exit --hold; kvmdci-stack\n"
+		"  kvmdci-trace --continue\n"
 		"\n"
-		"A library client keeps a host stopped with kvmdci_target_set_detach_mode(); any tool\n"
-		"does with KVMDCI_ON_DETACH=stay, and KVMDCI_ON_DETACH=resume lets a held host run.\n");
+		"A library client keeps a host stopped with kvmdci_target_set_detach_mode();\n"
+		"any tool does with KVMDCI_ON_DETACH=stay, and KVMDCI_ON_DETACH=resume lets a\n"
+		"held host run.\n");
 }
 
 struct state {
@@ -119,7 +121,8 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 	s->reported++;
 	if (s->max && s->reported >= s->max && s->hold) {
 		s->held = true;
-		s->held_hit = (struct kvmdci_hit){ .entry = h->entry, .cpu = h->cpu, .addr = h->addr };
+		s->held_hit =
+			(struct kvmdci_hit){ .entry = h->entry, .cpu = h->cpu, .addr = h->addr };
 		return KVMDCI_HIT_HOLD;
 	}
 	return s->max && s->reported >= s->max ? -1 : 0;
@@ -149,10 +152,11 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 		{ "continue", no_argument, NULL, 'C' },
 		{ 0 },
 	};
+	static const char shortopts[] = TOOL_COMMON_SHORTOPTS "b:w:c:d:sH";
 	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:sH", opts, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -340,18 +344,18 @@ int main(int argc, char **argv)
 				kvmdci_trace_entry_name(tr, i), (unsigned long long)hits,
 				(unsigned long long)filtered);
 	}
+	const char *held_name = st.held ? kvmdci_trace_entry_name(tr, st.held_hit.entry) : NULL;
 	json_object_set_new(sum, "held",
-			    st.held ? json_pack("{s:s, s:i, s:o}", "entry",
-						kvmdci_trace_entry_name(tr, st.held_hit.entry), "cpu",
+			    st.held ? json_pack("{s:s, s:i, s:o}", "entry", held_name, "cpu",
 						st.held_hit.cpu, "addr",
 						tool_json_addr(st.held_hit.addr))
 				    : json_null());
 	if (st.held && !status)
 		fprintf(stderr,
 			"kvmdci-trace: the host is held at %s (0x%llx) on CPU %d: stopped, no "
-			"breakpoint left; look with any tool, resume with 'kvmdci-trace --continue'\n",
-			kvmdci_trace_entry_name(tr, st.held_hit.entry),
-			(unsigned long long)st.held_hit.addr, st.held_hit.cpu);
+			"breakpoint left; look with any tool, resume with "
+			"'kvmdci-trace --continue'\n",
+			held_name, (unsigned long long)st.held_hit.addr, st.held_hit.cpu);
 	if (tool.json && !status)
 		tool_json_print(&tool, sum);
 	json_decref(sum);

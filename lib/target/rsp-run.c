@@ -231,8 +231,8 @@ int rsp_ask_held(struct rsp *t)
 		if (r == -ENODATA)
 			break; /* "": no monitor */
 		if (r == 0) {
-			kvmdci_err(t->ctx, "%s: no reply to 'monitor info status' within %d s", t->uri,
-				   CMD_TIMEOUT_MS / 1000);
+			kvmdci_err(t->ctx, "%s: no reply to 'monitor info status' within %d s",
+				   t->uri, CMD_TIMEOUT_MS / 1000);
 			t->broken = true;
 			return -ETIMEDOUT;
 		}
@@ -241,8 +241,8 @@ int rsp_ask_held(struct rsp *t)
 		if (t->dec.buf[0] != 'O' || !strcmp(t->dec.buf, "OK") || t->dec.len % 2 != 1)
 			break; /* OK, Enn, or the end */
 		size_t n = (t->dec.len - 1) / 2, room = sizeof(text) - 1 - tlen;
-		r = rsp_hex_decode(t->dec.buf + 1, 2 * (n < room ? n : room), (uint8_t *)text + tlen,
-				   room);
+		r = rsp_hex_decode(t->dec.buf + 1, 2 * (n < room ? n : room),
+				   (uint8_t *)text + tlen, room);
 		if (r > 0)
 			tlen += (size_t)r;
 	}
@@ -282,7 +282,8 @@ int rsp_detach(struct rsp *t)
 	if (stay) {
 		/* `D` resumes the machine (QEMU: handle_detach continues the VM once no process is
 		 * attached): leaving it stopped means closing without it, which QEMU's gdbstub and
-		 * our Bochs bridge take as "stay as you are" (docs/transports.md, "Held machines") */
+		 * our Bochs bridge take as "stay as you are" (docs/transports.md, "Held
+		 * machines") */
 		kvmdci_info(t->ctx, "%s: detached, the target left stopped", t->uri);
 	} else if (rsp_command(t, t->multiprocess ? "D;1" : "D") < 0 && !r) {
 		r = -EIO;

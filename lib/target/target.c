@@ -278,7 +278,8 @@ KVMDCI_EXPORT int kvmdci_target_set_detach_mode(struct kvmdci_target *t,
 						enum kvmdci_detach_mode mode)
 {
 	KVMDCI_API_ENTRY(t->ctx);
-	if (mode != KVMDCI_DETACH_AUTO && mode != KVMDCI_DETACH_RESUME && mode != KVMDCI_DETACH_STAY)
+	if (mode != KVMDCI_DETACH_AUTO && mode != KVMDCI_DETACH_RESUME &&
+	    mode != KVMDCI_DETACH_STAY)
 		return -EINVAL;
 	if (!t->ops->set_detach_mode)
 		return -EOPNOTSUPP;
