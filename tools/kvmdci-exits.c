@@ -507,8 +507,14 @@ int main(int argc, char **argv)
 		return tool_fail(&tool, r, NULL);
 	if (tool.verbose)
 		tool_progress(&tool, "attaching to %s", tool.target);
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0 ||
-	    (r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	/* --counters too: it reads KVM's counters twice, the host running in between */
+	if ((status = tool_need_run_control(&tool, t, "counting exits")) != 0)
+		goto out;
+	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}

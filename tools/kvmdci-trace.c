@@ -214,8 +214,13 @@ int main(int argc, char **argv)
 			kvmdci_ctx_unref(tool.ctx);
 			return 2;
 		}
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0 ||
-	    (r = kvmdci_kernel_open(t, &tool.files, &k)) < 0 ||
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	if ((status = tool_need_run_control(&tool, t, "tracing breakpoints")) != 0)
+		goto out;
+	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0 ||
 	    (r = kvmdci_trace_new(k, cat, &tr)) < 0 ||
 	    (want_stack && (r = kvmdci_unwinder_new(k, &st.unwinder)) < 0) ||
 	    (want_stack && !(st.stack = malloc(sizeof(*st.stack))) && (r = -ENOMEM))) {

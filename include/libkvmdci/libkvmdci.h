@@ -553,6 +553,20 @@ int kvmdci_target_interrupt(struct kvmdci_target *t);
 int kvmdci_target_is_running(struct kvmdci_target *t);
 
 /**
+ * kvmdci_target_has_run_control:
+ * @t: target
+ *
+ * Whether the target can run, stop and take breakpoints and watchpoints: a live stub can; a
+ * dump and /proc/kcore are read-only snapshots. A tool that needs run control asks this first
+ * and refuses a read-only target with one clear message.
+ *
+ * Returns: 1 when it can, 0 when it is read-only.
+ *
+ * Since: 0.10
+ */
+int kvmdci_target_has_run_control(struct kvmdci_target *t);
+
+/**
  * kvmdci_target_detach:
  * @t: target
  *
