@@ -1604,6 +1604,13 @@ const char *kvmdci_entry_status_name(enum kvmdci_entry_status s);
 
 struct kvmdci_trace;
 
+/** What a capture's value is, from its expression's C type (struct kvmdci_hit.value_kind). */
+enum kvmdci_value_kind {
+	KVMDCI_VALUE_UNSIGNED = 0, /* an unsigned integer, or a register taken as it is */
+	KVMDCI_VALUE_SIGNED = 1,   /* a signed integer, sign-extended to 64 bits */
+	KVMDCI_VALUE_POINTER = 2,  /* a pointer: an address */
+};
+
 /** One hit of a traced entry, valid during the callback only. */
 struct kvmdci_hit {
 	int entry;                        /* index from kvmdci_trace_add() */
@@ -1614,7 +1621,8 @@ struct kvmdci_hit {
 	const char *const *capture_names;
 	const uint64_t *values;
 	const int *value_ok;              /* 0 where a capture could not be read */
-	uint64_t reserved[4];
+	const int *value_kind;            /* enum kvmdci_value_kind per capture (since 0.10) */
+	uint64_t reserved[3];
 };
 
 /** Called for each hit; return < 0 to stop polling. */
