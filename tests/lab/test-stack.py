@@ -13,7 +13,9 @@ With the workload running one vCPU (KVM_RUN in a loop):
    with the workload as its task (and, from SVM's host save area, the host stack into KVM);
  - kvmdci-stack --pid gives the stack of a sleeping workload thread (from thread.sp);
  - with the machine paused (HMP stop), a dump and the live target give the same CPUs, tasks
-   and stacks.
+   and stacks;
+ - every example of the tools' --help and man pages runs, on the lab and on that dump
+   (doc_examples.py).
 """
 import fcntl
 import json
@@ -21,7 +23,8 @@ import os
 import socket
 import time
 
-from e2e import TestLab, check, finish, run_tool
+import doc_examples
+from e2e import TOOLS, TestLab, check, finish, run_tool
 
 ENTRY_PATH = ["kvm_vcpu_ioctl", "__x64_sys_ioctl", "do_syscall_64"]
 
@@ -173,6 +176,10 @@ def main():
                 print(f"     live CPU {c[0]}: {c[1]} {c[4]} " + " <- ".join(c[5][:6]), flush=True)
             check("dump and live target: same CPUs, tasks and stacks", live == dumped,
                   f"live {live} dump {dumped}")
+
+        # -- every example of the --help texts and man pages, on this lab and this dump --------
+        src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        doc_examples.run_all(check, src, TOOLS, env, dump, pid)
         os.unlink(dump)
     finish()
 
