@@ -29,16 +29,55 @@ KVMDCI_EXPORT const char *kvmdci_cpu_mode_name(enum kvmdci_cpu_mode mode)
 static const char *const cpu_regs[] = {"rip", "rsp", "rbp",	"cs",
 				       "cr0", "cr3", "gs_base", "k_gs_base"};
 
+/*
+ * What a CPU executes, from its own registers: the one rule behind kvmdci_unwind_cpu()
+ * (kvmdci-cpus) and kvmdci_kvm_cpu_virt() (kvmdci-vmxon). In kernel text at ring 0 with the
+ * host kernel visible through its paging, it is in the host kernel, whatever vcpu->mode says:
+ * after #VMEXIT, KVM sets OUTSIDE_GUEST_MODE only some instructions later (vcpu_enter_guest,
+ * arch/x86/kvm/x86.c), so a stop there reads IN_GUEST_MODE for a CPU back in the host.
+ */
+static enum kvmdci_cpu_mode decide_mode(bool sees, uint64_t cs, uint64_t rip)
+{
+	if (sees && (cs & 3) == 0 && rip >= 0xffff800000000000ULL)
+		return KVMDCI_CPU_KERNEL;
+	if (sees && (cs & 3) == 3)
+		return KVMDCI_CPU_USER;
+	return KVMDCI_CPU_GUEST;
+}
+
+int kvm_cpu_mode(struct kvmdci_kernel *k, int cpu, enum kvmdci_cpu_mode *mode, char *why,
+		 size_t whylen)
+{
+	static const char *const names[] = {"rip", "cs"};
+	uint64_t v[2];
+	int sees, r;
+
+	if ((r = kvmdci_target_regs_read(kvmdci_kernel_get_target(k), cpu, names, v, 2)) < 0)
+		return r;
+	if ((sees = kernel_cpu_sees_kernel(k, cpu)) < 0)
+		return sees;
+	*mode = decide_mode(sees == 1, v[1], v[0]);
+	if (*mode == KVMDCI_CPU_KERNEL)
+		snprintf(why, whylen, "rip 0x%llx is host kernel text", (unsigned long long)v[0]);
+	else if (*mode == KVMDCI_CPU_USER)
+		snprintf(why, whylen, "ring 3 with the host kernel mapped");
+	else
+		snprintf(why, whylen, "%s", sees ? "rip not in the host kernel"
+						 : "the host kernel is not mapped");
+	return 0;
+}
+
 /* What @cpu executes, from its registers (@v: cpu_regs) and whether it sees the host kernel. */
 static void cpu_mode(struct kvmdci_kernel *k, int cpu, const uint64_t *v,
 		     struct kvmdci_cpu_info *info)
 {
 	bool sees = kernel_cpu_sees_kernel(k, cpu) == 1;
+	enum kvmdci_cpu_mode mode = decide_mode(sees, info->cs, info->rip);
 
-	if (sees && (info->cs & 3) == 0 && info->rip >= 0xffff800000000000ULL) {
+	if (mode == KVMDCI_CPU_KERNEL) {
 		info->mode = KVMDCI_CPU_KERNEL;
 		info->linux_cpu = kernel_linux_cpu(k, v[6], cpu);
-	} else if (sees && (info->cs & 3) == 3) {
+	} else if (mode == KVMDCI_CPU_USER) {
 		info->mode = KVMDCI_CPU_USER;
 		info->linux_cpu =
 			kernel_linux_cpu(k, v[7], cpu); /* swapgs: the kernel's is in k_gs_base */

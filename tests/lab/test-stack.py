@@ -14,6 +14,8 @@ With the workload running one vCPU (KVM_RUN in a loop):
  - kvmdci-stack --pid gives the stack of a sleeping workload thread (from thread.sp);
  - with the machine paused (HMP stop), a dump and the live target give the same CPUs, tasks
    and stacks;
+ - held at a breakpoint on svm_vcpu_run (vcpu->mode already IN_GUEST_MODE) and dumped, the
+   CPU is in the host kernel for kvmdci-cpus and for kvmdci-vmxon alike;
  - every example of the tools' --help and man pages runs, on the lab and on that dump
    (doc_examples.py).
 """
@@ -24,7 +26,7 @@ import socket
 import time
 
 import doc_examples
-from e2e import TOOLS, TestLab, check, finish, run_tool
+from e2e import TOOLS, Raw, TestLab, check, finish, pkt, run_tool
 
 ENTRY_PATH = ["kvm_vcpu_ioctl", "__x64_sys_ioctl", "do_syscall_64"]
 
@@ -176,6 +178,58 @@ def main():
                 print(f"     live CPU {c[0]}: {c[1]} {c[4]} " + " <- ".join(c[5][:6]), flush=True)
             check("dump and live target: same CPUs, tasks and stacks", live == dumped,
                   f"live {live} dump {dumped}")
+
+        # -- kvmdci-cpus and kvmdci-vmxon give one answer: a machine held at a breakpoint on
+        # svm_vcpu_run (KVM has set vcpu->mode = IN_GUEST_MODE before it calls it), dumped
+        # while held: the CPUs are in the host kernel at that address, and both tools say so
+        # (kvmdci-vmxon said "in guest" from vcpu->mode)
+        rc, out, err = run_tool("kvmdci-kernel", ["--symbol", "kvm_amd:svm_vcpu_run", "--json"],
+                                env, timeout=60)
+        addr = int(json.loads(out)["resolved"]["kvm_amd:svm_vcpu_run"], 16) if rc == 0 else 0
+        held = os.path.join(t.dir, "held.elf")
+        raw = Raw(env["KVMDCI_TARGET"][len("gdb+unix://"):])
+        raw.command("qSupported:multiprocess+")
+        ok_bp = raw.command("Z0,%x,1" % addr) == "OK"
+        raw.s.sendall(pkt("c"))
+        stop = raw.packet(120)
+        if stop:
+            t.lab.dump(held)
+        else:
+            raw.s.sendall(b"\x03")
+            raw.packet(5)
+        raw.command("z0,%x,1" % addr)
+        raw.command("D;1")
+        raw.s.close()
+        check("held at svm_vcpu_run and dumped", ok_bp and bool(stop), str(stop))
+        if stop:
+            henv = dict(env, KVMDCI_TARGET="core://" + held)
+            rc_c, out_c, err_c = run_tool("kvmdci-cpus", ["--json"], henv, timeout=120)
+            rc_x, out_x, err_x = run_tool("kvmdci-vmxon", ["--json"], henv, timeout=120)
+            rc_v, out_v, err_v = run_tool("kvmdci-vcpu", ["--json"], henv, timeout=120)
+            if check("kvmdci-cpus, kvmdci-vmxon, kvmdci-vcpu on the held dump: exit 0",
+                     rc_c == rc_x == rc_v == 0, (err_c + err_x + err_v).strip()[-300:]):
+                cpus = {c["cpu"]: c for c in json.loads(out_c)["cpus"]}
+                virt = {c["cpu"]: c for c in json.loads(out_x)["cpus"]}
+                vcpus = [v for vm in json.loads(out_v)["vms"] for v in vm["vcpus"]]
+                at_bp = [c for c in cpus.values() if int(c["rip"], 16) == addr]
+                check("a CPU stopped at svm_vcpu_run, its vCPU IN_GUEST_MODE (the case to "
+                      "decide)", at_bp and any(v["mode_name"] == "in_guest" and
+                                               v["cpu"] == at_bp[0]["linux_cpu"] for v in vcpus),
+                      f"{[(c['cpu'], c['rip']) for c in cpus.values()]} "
+                      f"{[(v['cpu'], v['mode_name']) for v in vcpus]}")
+                for c in at_bp:
+                    x = virt.get(c["cpu"], {})
+                    check(f"CPU {c['cpu']} at svm_vcpu_run: kvmdci-cpus says kernel, kvmdci-vmxon "
+                          f"not in guest, with the evidence",
+                          c["mode"] == "kernel" and x.get("in_guest") is False and
+                          "host kernel text" in x.get("reason", ""),
+                          f"cpus {c['mode']} {c['where']}; vmxon {x.get('in_guest')} "
+                          f"{x.get('reason')}")
+                for n, c in cpus.items():
+                    check(f"CPU {n}: the two tools agree on guest or not",
+                          (c["mode"] == "guest") == bool(virt.get(n, {}).get("in_guest")),
+                          f"cpus {c['mode']}, vmxon in_guest {virt.get(n, {}).get('in_guest')}")
+            os.unlink(held)
 
         # -- every example of the --help texts and man pages, on this lab and this dump --------
         src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
