@@ -1946,7 +1946,9 @@ uint64_t kvmdci_exits_total(struct kvmdci_exits *e);
  *
  * For the watch trigger: stops that repeated the last write (QEMU may report one write several
  * times; recognised by the counter not moving, and not counted) and writes no stop was seen for
- * (the counter moved by more than one).
+ * (the counter moved by more than one between two stops, or after a vCPU's last stop before
+ * the final stop: struct kvmdci_exits_coverage.missed_at_stop). Without sampling, the hits
+ * counted plus @missed are KVM's count.
  *
  * Since: 0.2
  */
@@ -1978,7 +1980,10 @@ struct kvmdci_exits_coverage {
 	int32_t period_ms;  /* its period (0 without sampling) */
 	double armed_s;     /* time the trigger was in */
 	double run_s;       /* time from the start to the stop */
-	uint64_t reserved[4];
+	uint64_t missed_at_stop; /* watch: exits KVM counted as the run stopped, after the last
+				  * stop reported for their vCPU (in kvmdci_exits_watch_stats()'s
+				  * missed; since 0.10) */
+	uint64_t reserved[3];
 };
 
 /**
