@@ -7,6 +7,7 @@
  * is the stack of the CPU it runs on.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "kernel/kernel-internal.h"
@@ -98,6 +99,41 @@ static void cpu_mode(struct kvmdci_kernel *k, int cpu, const uint64_t *v,
 	}
 }
 
+/*
+ * A CPU in KVM's SVM entry code just around VMRUN (__svm_vcpu_run, arch/x86/kvm/svm/vmenter.S):
+ * after #VMEXIT the return stack buffer is refilled by a run of calls that move rsp below the
+ * frame (FILL_RETURN_BUFFER), so an unwind from its registers stops at the first frame, its
+ * "return address" the vcpu_svm pointer pushed before VMRUN. Its callers are those of the
+ * VMRUN: KVM's host save area has rip and rsp as they were then, the state a CPU still in the
+ * guest is unwound from. Used when the unwind from the registers failed at the first frame and
+ * that saved rip is in the same function; frame 0 stays the CPU's own rip.
+ */
+static void svm_entry_stack(struct kvmdci_unwinder *u, const struct kvmdci_cpu_info *info,
+			    struct kvmdci_stack *stack)
+{
+	struct kvmdci_kernel *k = unwinder_kernel(u);
+	char mod[64], fn[128], hmod[64], hfn[128];
+	uint64_t hrip, hrsp, off;
+	struct kvmdci_frame first;
+	struct kvmdci_stack *alt;
+
+	if (info->linux_cpu < 0 || stack->nframes < 1 ||
+	    svm_host_state(k, info->linux_cpu, &hrip, &hrsp) < 0 || !unwinder_is_text(u, hrip) ||
+	    kernel_symbolize_parts(k, u, info->rip, mod, sizeof(mod), fn, sizeof(fn), &off) < 0 ||
+	    kernel_symbolize_parts(k, u, hrip, hmod, sizeof(hmod), hfn, sizeof(hfn), &off) < 0 ||
+	    strcmp(mod, hmod) || strcmp(fn, hfn))
+		return;
+	if (!(alt = malloc(sizeof(*alt))))
+		return;
+	kvmdci_unwind_regs(u, hrip, hrsp, 0, alt);
+	if (alt->nframes > 1 && alt->end != KVMDCI_UNWIND_BAD_FRAME) {
+		first = stack->frames[0];
+		*stack = *alt;
+		stack->frames[0] = first;
+	}
+	free(alt);
+}
+
 /* Where a CPU is and its kernel stack (@stack may be NULL), by its mode. */
 static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 		      struct kvmdci_stack *stack)
@@ -107,8 +143,11 @@ static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 
 	if (info->mode == KVMDCI_CPU_KERNEL) {
 		kernel_symbolize(k, u, info->rip, info->where, sizeof(info->where));
-		if (stack)
+		if (stack) {
 			kvmdci_unwind_regs(u, info->rip, info->rsp, info->rbp, stack);
+			if (stack->end == KVMDCI_UNWIND_BAD_FRAME && stack->nframes <= 1)
+				svm_entry_stack(u, info, stack);
+		}
 	} else if (stack && info->mode == KVMDCI_CPU_USER) {
 		snprintf(stack->end_detail, sizeof(stack->end_detail),
 			 "CPU %d runs user code: no kernel frames", info->cpu);

@@ -10,7 +10,8 @@ With the workload running one vCPU (KVM_RUN in a loop):
    (its tgid is `pidof workload`, its pid one of /proc/PID/task, comm "workload");
  - kvmdci-cpus finds an idle CPU whose stack is the idle loop (do_idle, cpu_startup_entry)
    down to the end of the stack; a CPU stopped inside the nested guest is reported as "guest"
-   with the workload as its task (and, from SVM's host save area, the host stack into KVM);
+   with the workload as its task (and, from SVM's host save area, the host stack into KVM), and
+   one stopped in KVM's VMRUN code (__svm_vcpu_run) unwinds down to the syscall too;
  - kvmdci-stack --pid gives the stack of a sleeping workload thread (from thread.sp);
  - with the machine paused (HMP stop), a dump and the live target give the same CPUs, tasks
    and stacks;
@@ -112,8 +113,8 @@ def main():
                   task.get("pid") in tids, f"{task} vs pid {pid} threads {sorted(tids)}")
 
         # -- every CPU: idle, guest, kernel --------------------------------------------------
-        seen_idle = seen_guest = False
-        for attempt in range(12):
+        seen_idle = seen_guest = seen_entry = False
+        for attempt in range(20):
             rc, out, err = run_tool("kvmdci-cpus", ["--stack", "--json"], env, timeout=120)
             if not check(f"kvmdci-cpus #{attempt}: exit 0", rc == 0, err.strip()[-300:]):
                 break
@@ -142,9 +143,22 @@ def main():
                     check("CPU in the nested guest: host stack from VM entry into KVM_RUN",
                           in_order(names, ["kvm_arch_vcpu_ioctl_run"] + ENTRY_PATH),
                           str(names))
-            if seen_idle and seen_guest:
+                # a CPU in KVM's VMRUN code just after #VMEXIT (refilling the return stack
+                # buffer, rsp below the frame): the host stack from KVM's saved VMRUN state,
+                # not one frame and "bad frame"
+                if (c["mode"] == "kernel" and c["where"].startswith("kvm_amd!__svm_vcpu_run") and
+                        not seen_entry):
+                    seen_entry = True
+                    print(f"     CPU {c['cpu']} in the SVM entry code at {c['where']}: " +
+                          " <- ".join(f["symbol"] for f in c["stack"]["frames"]), flush=True)
+                    check("CPU in __svm_vcpu_run: its stack goes down to KVM_RUN's syscall",
+                          in_order(names, ["kvm_arch_vcpu_ioctl_run"] + ENTRY_PATH) and
+                          c["stack"]["end"] == "user_mode", f"{names} {c['stack']['end']}")
+            if seen_idle and seen_guest and seen_entry:
                 break
         check("an idle CPU was seen", seen_idle)
+        if not seen_entry:
+            print("     (no stop landed in __svm_vcpu_run: that check was not exercised)")
         if not seen_guest:
             print("     (no stop landed inside the guest: that check was not exercised)")
 
