@@ -336,7 +336,7 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 		if (e->reg(e->data, cpu, "efer", &c.efer) == 0)
 			c.regs_valid |= 2;
 		c.in_guest = e->in_guest ? e->in_guest(e->data, cpu, why, sizeof(why)) : -1;
-		char host_note[128] = ""; /* why a CPU KVM thinks in guest is not (in_guest 0) */
+		char host_note[sizeof(why)] = ""; /* why a CPU KVM thinks in guest is not */
 		if (c.in_guest == 0 && why[0]) {
 			snprintf(host_note, sizeof(host_note), "%s", why);
 			why[0] = '\0';
