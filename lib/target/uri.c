@@ -214,8 +214,10 @@ int target_uri_parse(const char *uri, struct target_uri *out, char *err, size_t 
 		strcpy(out->path, path);
 		return 0;
 	}
-	/* a bare path to a dump file, as drgn -c and crash take it */
-	if (!strstr(uri, "://") && strchr(uri, '/')) {
+	/* a bare path to a dump file, as drgn -c and crash take it (a "scheme:" before the first
+	 * '/' is a malformed URI, not a path: gdb:/x) */
+	const char *slash = strchr(uri, '/'), *colon = strchr(uri, ':');
+	if (slash && (!colon || colon > slash)) {
 		struct stat st;
 		if (stat(uri, &st) < 0)
 			return fail(err, errsz, uri, "no such file (a dump is a file path or "

@@ -72,6 +72,9 @@ START_TEST(bare_dump_path)
 	ck_assert_ptr_nonnull(strstr(err, "no such file"));
 	ck_assert_int_eq(target_uri_parse("/tmp", &u, err, sizeof(err)), -EINVAL);
 	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+	/* a scheme before the first '/' is a URI gone wrong, said as such */
+	ck_assert_int_eq(target_uri_parse("gdb:/nowhere", &u, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "unknown scheme"));
 }
 END_TEST
 
