@@ -6,9 +6,12 @@ left out; an `eval "$(kvmdci-lab env)";` in front is dropped: the environment is
 Placeholders of the docs become the lab's real things: the dump paths (/tmp/lab.elf,
 /tmp/lab.dump) the test's dump, a gdb:// or gdb+unix:// address the lab's target, the files
 vmlinux / System.map / ./modules the lab kernel's, pid 111 the workload's; a trace or an exit
-count is bounded in time (--duration, at most 20 s). Each must exit 0, and where its output
-goes through jq, jq must print something and no null (a field the example names that is
-not in our JSON is null: that is how `jq .symbols` and `{comm}` showed up).
+count is bounded in time (--duration: at most 3 s; 5 s where none is given). Each must exit
+0 (kvmdci-catalog check may exit 1 with its table: an entry absent in this kernel), and where
+its output goes through jq, jq must print something other than null, an object the jq
+program builds must have no null field (a field the example names that is not in our JSON is
+null: that is how `{cpu, where, comm}` showed up), and a --symbol asked for must be in it
+(`jq .symbols` printed the symbol source, not the symbol).
 """
 import os
 import re
