@@ -208,28 +208,58 @@ void kvmdci_clear_cause(struct kvmdci_ctx *ctx)
 	ctx->cause[0] = '\0';
 }
 
+/*
+ * Callers often wrap the error before theirs: kvmdci_err(ctx, "...: %s",
+ * kvmdci_ctx_last_error(ctx)). Formatting straight into last_error would then read the buffer
+ * it writes (undefined for vsnprintf; glibc garbles the text), so the message is formatted
+ * into a buffer of its own first and copied.
+ */
+static void record_error(struct kvmdci_ctx *ctx, const char *msg)
+{
+	size_t n = strnlen(msg, sizeof(ctx->last_error) - 1); /* a longer one is cut, as before */
+
+	memcpy(ctx->last_error, msg, n);
+	ctx->last_error[n] = '\0';
+}
+
 void kvmdci_set_error(struct kvmdci_ctx *ctx, const char *fmt, ...)
+{
+	char msg[sizeof(ctx->last_error)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	record_error(ctx, msg);
+}
+
+/* Hand an already formatted message to the log function (which takes a format). */
+static void __attribute__((format(printf, 6, 7)))
+log_formatted(struct kvmdci_ctx *ctx, int prio, const char *file, int line, const char *fn,
+	      const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(ctx->last_error, sizeof(ctx->last_error), fmt, ap);
+	ctx->log_fn(ctx, prio, file, line, fn, fmt, ap);
 	va_end(ap);
 }
 
 void kvmdci_log_impl(struct kvmdci_ctx *ctx, int prio, const char *file, int line, const char *fn,
 		     const char *fmt, ...)
 {
+	char msg[2048]; /* the log may show more than last_error keeps */
 	va_list ap;
 
-	if (prio <= KVMDCI_LOG_ERR) {
-		va_start(ap, fmt);
-		vsnprintf(ctx->last_error, sizeof(ctx->last_error), fmt, ap);
-		va_end(ap);
-	}
+	if (prio > KVMDCI_LOG_ERR && prio > ctx->log_priority)
+		return;
+	/* formatted once, before last_error changes: an argument may point into it */
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (prio <= KVMDCI_LOG_ERR)
+		record_error(ctx, msg);
 	if (prio > ctx->log_priority)
 		return;
-	va_start(ap, fmt);
-	ctx->log_fn(ctx, prio, file, line, fn, fmt, ap);
-	va_end(ap);
+	log_formatted(ctx, prio, file, line, fn, "%s", msg);
 }

@@ -42,9 +42,24 @@ static bool has_tag(struct kvmdci_catalog *cat, int i, const char *tag)
 	return found;
 }
 
+/* The name column is as wide as the longest entry name (a fixed 34 let
+ * cpu_emergency_disable_virtualization push its row out of line). */
+static int name_width(struct kvmdci_catalog *cat)
+{
+	int w = 4;
+
+	for (int i = 0; i < kvmdci_catalog_count(cat); i++) {
+		int n = (int)strlen(kvmdci_catalog_entry_name(cat, i));
+		if (n > w)
+			w = n;
+	}
+	return w;
+}
+
 static int cmd_list(struct kvmdci_catalog *cat, const char *tag, const char *vendor)
 {
 	json_t *arr = json_array();
+	int w = name_width(cat);
 	for (int i = 0; i < kvmdci_catalog_count(cat); i++) {
 		const char *v = kvmdci_catalog_entry_field(cat, i, "vendor");
 		if ((tag && !has_tag(cat, i, tag)) || (vendor && strcmp(v, vendor) != 0))
@@ -54,7 +69,7 @@ static int cmd_list(struct kvmdci_catalog *cat, const char *tag, const char *ven
 			json_array_append_new(arr, json_loads(js, 0, NULL));
 			free(js);
 		} else {
-			printf("%-34s %-4s %-10s %s\n", kvmdci_catalog_entry_name(cat, i), v,
+			printf("%-*s %-4s %-10s %s\n", w, kvmdci_catalog_entry_name(cat, i), v,
 			       kvmdci_catalog_entry_field(cat, i, "module"),
 			       kvmdci_catalog_entry_field(cat, i, "hit") ?: "");
 		}
@@ -118,12 +133,13 @@ static int cmd_check(struct kvmdci_catalog *cat, bool all)
 				json_object_set_new(row, "reason", json_string(c.reason));
 			json_array_append_new(rows, row);
 		} else if (c.symbol) {
-			printf("%-34s %-14s %-30s 0x%llx  captures %d/%d%s%s\n",
+			printf("%-*s %-14s %-30s 0x%llx  captures %d/%d%s%s\n", name_width(cat),
 			       kvmdci_catalog_entry_name(cat, i), st, c.symbol,
 			       (unsigned long long)c.addr, c.captures_ok, c.captures_total,
 			       c.reason[0] ? "  " : "", c.reason);
 		} else {
-			printf("%-34s %-14s %s\n", kvmdci_catalog_entry_name(cat, i), st, c.reason);
+			printf("%-*s %-14s %s\n", name_width(cat), kvmdci_catalog_entry_name(cat, i),
+			       st, c.reason);
 		}
 	}
 	if (tool.json) {

@@ -28,7 +28,7 @@ static void usage(FILE *f)
 		"\n" TOOL_COMMON_HELP "\n"
 		"Examples:\n"
 		"  eval \"$(kvmdci-lab env)\"; kvmdci-cpus --stack\n"
-		"  kvmdci-cpus -t core:///tmp/lab.dump --json | jq '.cpus[] | {cpu, where, comm}'\n"
+		"  kvmdci-cpus -t core:///tmp/lab.dump --json | jq '.cpus[] | {cpu, where, comm: .task.comm}'\n"
 		"\n"
 		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
 }

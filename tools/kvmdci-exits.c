@@ -208,10 +208,10 @@ static void show_exits_json(const struct run *run)
 	json_object_set_new(doc, "repeated_reports_ignored", json_integer((json_int_t)repeated));
 	json_object_set_new(doc, "missed", json_integer((json_int_t)missed));
 	json_object_set_new(doc, "coverage", run->have_cov ? json_pack(
-		"{s:I, s:I, s:f, s:i, s:i}", "counted", (json_int_t)cov->counted, "kvm_exits",
+		"{s:I, s:I, s:f, s:i, s:i, s:I}", "counted", (json_int_t)cov->counted, "kvm_exits",
 		(json_int_t)cov->kvm_exits, "ratio", cov->kvm_exits ? (double)cov->counted /
 		(double)cov->kvm_exits : 1.0, "vcpus", cov->vcpus, "vcpus_gone",
-		cov->vcpus_gone) : json_null());
+		cov->vcpus_gone, "missed_at_stop", (json_int_t)cov->missed_at_stop) : json_null());
 	json_object_set_new(doc, "sampling", run->duty > 0 ? json_pack(
 		"{s:f, s:i, s:f, s:f}", "duty", run->duty, "period_ms", run->period_ms, "armed_s",
 		cov->armed_s, "armed_share", cov->run_s > 0 ? cov->armed_s / cov->run_s : 0.0)
@@ -247,6 +247,12 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 		       run->scale > 0 ? "; est. = count scaled by KVM's total" : "");
 	else
 		printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
+	uint64_t repeated, missed;
+	kvmdci_exits_watch_stats(run->e, &repeated, &missed);
+	if (missed)
+		printf("  missed: %llu exits KVM counted that no watch stop reported (%llu of them "
+		       "as the run was stopped)\n", (unsigned long long)missed,
+		       (unsigned long long)(run->have_cov ? cov->missed_at_stop : 0));
 	for (int i = 0; per_vm && kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_VM, i, &g) == 0;
 	     i++) {
 		printf("\nVM 0x%llx (pid %d):\n", (unsigned long long)g.vm, g.vm_pid);
@@ -507,8 +513,14 @@ int main(int argc, char **argv)
 		return tool_fail(&tool, r, NULL);
 	if (tool.verbose)
 		tool_progress(&tool, "attaching to %s", tool.target);
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0 ||
-	    (r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	/* --counters too: it reads KVM's counters twice, the host running in between */
+	if ((status = tool_need_run_control(&tool, t, "counting exits")) != 0)
+		goto out;
+	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}

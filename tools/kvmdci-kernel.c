@@ -29,7 +29,7 @@ static void usage(FILE *f)
 		"\n" TOOL_COMMON_HELP "\n"
 		"Examples:\n"
 		"  kvmdci-kernel -t gdb+unix:///tmp/lab/gdb.sock\n"
-		"  kvmdci-kernel -t core:///tmp/lab.elf --symbol init_task --json | jq .symbols\n"
+		"  kvmdci-kernel -t core:///tmp/lab.elf --symbol init_task --json | jq .resolved\n"
 		"\n"
 		"Exit status: 0 ok, 1 failure (also when a --symbol is not found), 2 bad usage.\n");
 }

@@ -25,7 +25,8 @@ static void usage(FILE *f)
 		"end of the stack or on a bad frame, and says which.\n"
 		"\n"
 		"Selection (default: --cpu 0):\n"
-		"  -c, --cpu N           CPU N (0-based, the target's numbering)\n"
+		"      --cpu N           CPU N (0-based, the target's numbering); -c N is an old\n"
+		"                        spelling, deprecated: -c is --count in the other tools\n"
 		"  -P, --pid P           the thread with pid P\n"
 		"      --task ADDR       the struct task_struct at ADDR (0x...)\n"
 		"\n" TOOL_COMMON_HELP "\n"
@@ -46,7 +47,7 @@ static void parse_options(int argc, char **argv, struct which *w)
 {
 	static const struct option opts[] = {
 		TOOL_COMMON_LONGOPTS,
-		{"cpu", required_argument, NULL, 'c'},
+		{"cpu", required_argument, NULL, 'C'},
 		{"pid", required_argument, NULL, 'P'},
 		{"task", required_argument, NULL, 'T'},
 		{0},
@@ -61,6 +62,11 @@ static void parse_options(int argc, char **argv, struct which *w)
 		errno = 0;
 		switch (opt) {
 		case 'c':
+			/* kept for one release: -c means --count in kvmdci-exits and kvmdci-trace */
+			fprintf(stderr, "kvmdci-stack: -c is deprecated and will go in the next release: "
+					"use --cpu (-c is --count in the other tools)\n");
+			/* fall through */
+		case 'C':
 			w->cpu = strtol(optarg, &end, 10);
 			if (*end || end == optarg || errno || w->cpu < 0 || w->cpu > 65535) {
 				fprintf(stderr,

@@ -82,6 +82,20 @@ static void hit_stack(struct state *s, int cpu, json_t *o)
 	putchar('\n');
 }
 
+/* A capture in JSON: integers as numbers; an address (a pointer, or an unsigned value too large
+ * for a JSON integer, such as a kernel pointer in a bare register) as a "0x..." string, as
+ * addresses are everywhere else in our JSON. */
+static json_t *capture_json(const struct kvmdci_hit *h, int i)
+{
+	int kind = h->value_kind ? h->value_kind[i] : KVMDCI_VALUE_UNSIGNED;
+
+	if (kind == KVMDCI_VALUE_SIGNED)
+		return json_integer((json_int_t)h->values[i]);
+	if (kind == KVMDCI_VALUE_POINTER || h->values[i] > (uint64_t)INT64_MAX)
+		return tool_json_addr(h->values[i]);
+	return json_integer((json_int_t)h->values[i]);
+}
+
 static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *data)
 {
 	struct state *s = data;
@@ -90,8 +104,7 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 		json_t *caps = json_object();
 		for (int i = 0; i < h->ncaptures; i++)
 			json_object_set_new(caps, h->capture_names[i],
-					    h->value_ok[i] ? json_integer((json_int_t)h->values[i])
-							   : json_null());
+					    h->value_ok[i] ? capture_json(h, i) : json_null());
 		json_t *o = json_pack("{s:I, s:s, s:i, s:o, s:o}", "seq", (json_int_t)h->seq,
 				      "entry", kvmdci_trace_entry_name(tr, h->entry), "cpu", h->cpu,
 				      "addr", tool_json_addr(h->addr), "captures", caps);
@@ -293,8 +306,13 @@ int main(int argc, char **argv)
 			kvmdci_ctx_unref(tool.ctx);
 			return 2;
 		}
-	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0 ||
-	    (r = kvmdci_kernel_open(t, &tool.files, &k)) < 0 ||
+	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
+	if ((status = tool_need_run_control(&tool, t, "tracing breakpoints")) != 0)
+		goto out;
+	if ((r = kvmdci_kernel_open(t, &tool.files, &k)) < 0 ||
 	    (r = kvmdci_trace_new(k, cat, &tr)) < 0 ||
 	    (want_stack && (r = kvmdci_unwinder_new(k, &st.unwinder)) < 0) ||
 	    (want_stack && !(st.stack = malloc(sizeof(*st.stack))) && (r = -ENOMEM))) {

@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "shared.h"
+#include "vm-select.h"
 
 static struct tool tool = {.name = "kvmdci-vcpu"};
 
@@ -177,6 +178,8 @@ int main(int argc, char **argv)
 	struct kvmdci_target_stats s0, s1;
 	kvmdci_target_get_stats(t, &s0);
 	double t0 = tool_now_s();
+	if ((status = tool_check_selection(&tool, k, &sel)) != 0)
+		goto out;
 	if ((r = kvmdci_vm_list_new(k, &sel, &vms)) < 0 ||
 	    (r = kvmdci_vcpu_list_new(k, &sel, &vcpus)) < 0) {
 		status = tool_fail(&tool, r, NULL);

@@ -12,6 +12,7 @@
 #include <strings.h>
 
 #include "shared.h"
+#include "vm-select.h"
 
 /* A first guess at the number of fields of a VMCB or vmcs12; more costs a second read. */
 #define FIELDS_GUESS 512
@@ -554,6 +555,8 @@ int main(int argc, char **argv)
 				       "neither kvm_intel nor kvm_amd is loaded on the target");
 		goto out;
 	}
+	if ((status = tool_check_selection(&tool, k, &sel)) != 0)
+		goto out;
 	/* the VM list first, as before: an unreadable vm_list is the error to report */
 	if ((r = kvmdci_vm_list_new(k, NULL, &vms)) < 0 ||
 	    (r = kvmdci_vcpu_list_new(k, &sel, &vcpus)) < 0) {

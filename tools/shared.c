@@ -128,6 +128,20 @@ int tool_fail_msg(struct tool *tool, int err, const char *msg)
 	return 1;
 }
 
+int tool_need_run_control(struct tool *tool, struct kvmdci_target *t, const char *why)
+{
+	char msg[512];
+
+	if (kvmdci_target_has_run_control(t))
+		return 0;
+	snprintf(msg, sizeof(msg),
+		 "%s is a read-only target (a dump or /proc/kcore): %s needs a live target that runs "
+		 "and takes breakpoints (gdb://, gdb+unix://, serial://, usb://); for the state a dump "
+		 "holds use kvmdci-cpus, kvmdci-stack, kvmdci-vcpu or kvmdci-vmcs",
+		 kvmdci_target_get_uri(t), why);
+	return tool_fail_msg(tool, -EOPNOTSUPP, msg);
+}
+
 void tool_progress(struct tool *tool, const char *fmt, ...)
 {
 	va_list ap;

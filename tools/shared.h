@@ -76,6 +76,9 @@ int tool_attach(struct tool *tool, struct kvmdci_target **t, struct kvmdci_kerne
 int tool_fail(struct tool *tool, int err, const char *fallback);
 /* Print @msg (not the library's last error) as the tool's one error line; exit code 1. */
 int tool_fail_msg(struct tool *tool, int err, const char *msg);
+/* 0 when @t can run and take breakpoints; else print one line saying that the tool needs that
+ * (@why: what it does, "counting exits") and what to use instead, and return exit status 1. */
+int tool_need_run_control(struct tool *tool, struct kvmdci_target *t, const char *why);
 void tool_progress(struct tool *tool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Print a JSON document to stdout (compact or pretty). */
 void tool_json_print(struct tool *tool, json_t *doc);

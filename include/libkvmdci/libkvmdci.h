@@ -554,6 +554,20 @@ int kvmdci_target_interrupt(struct kvmdci_target *t);
 int kvmdci_target_is_running(struct kvmdci_target *t);
 
 /**
+ * kvmdci_target_has_run_control:
+ * @t: target
+ *
+ * Whether the target can run, stop and take breakpoints and watchpoints: a live stub can; a
+ * dump and /proc/kcore are read-only snapshots. A tool that needs run control asks this first
+ * and refuses a read-only target with one clear message.
+ *
+ * Returns: 1 when it can, 0 when it is read-only.
+ *
+ * Since: 0.10
+ */
+int kvmdci_target_has_run_control(struct kvmdci_target *t);
+
+/**
  * kvmdci_target_detach:
  * @t: target
  *
@@ -1642,6 +1656,13 @@ const char *kvmdci_entry_status_name(enum kvmdci_entry_status s);
 
 struct kvmdci_trace;
 
+/** What a capture's value is, from its expression's C type (struct kvmdci_hit.value_kind). */
+enum kvmdci_value_kind {
+	KVMDCI_VALUE_UNSIGNED = 0, /* an unsigned integer, or a register taken as it is */
+	KVMDCI_VALUE_SIGNED = 1,   /* a signed integer, sign-extended to 64 bits */
+	KVMDCI_VALUE_POINTER = 2,  /* a pointer: an address */
+};
+
 /** One hit of a traced entry, valid during the callback only. */
 struct kvmdci_hit {
 	int entry;                        /* index from kvmdci_trace_add() */
@@ -1652,7 +1673,8 @@ struct kvmdci_hit {
 	const char *const *capture_names;
 	const uint64_t *values;
 	const int *value_ok;              /* 0 where a capture could not be read */
-	uint64_t reserved[4];
+	const int *value_kind;            /* enum kvmdci_value_kind per capture (since 0.10) */
+	uint64_t reserved[3];
 };
 
 /**
@@ -1987,7 +2009,9 @@ uint64_t kvmdci_exits_total(struct kvmdci_exits *e);
  *
  * For the watch trigger: stops that repeated the last write (QEMU may report one write several
  * times; recognised by the counter not moving, and not counted) and writes no stop was seen for
- * (the counter moved by more than one).
+ * (the counter moved by more than one between two stops, or after a vCPU's last stop before
+ * the final stop: struct kvmdci_exits_coverage.missed_at_stop). Without sampling, the hits
+ * counted plus @missed are KVM's count.
  *
  * Since: 0.2
  */
@@ -2019,7 +2043,10 @@ struct kvmdci_exits_coverage {
 	int32_t period_ms;  /* its period (0 without sampling) */
 	double armed_s;     /* time the trigger was in */
 	double run_s;       /* time from the start to the stop */
-	uint64_t reserved[4];
+	uint64_t missed_at_stop; /* watch: exits KVM counted as the run stopped, after the last
+				  * stop reported for their vCPU (in kvmdci_exits_watch_stats()'s
+				  * missed; since 0.10) */
+	uint64_t reserved[3];
 };
 
 /**

@@ -611,6 +611,7 @@ int expr_compile(struct kvmdci_kernel *k, const char *src, struct expr_prog *pro
 		return perr(&ps, "expression too deep");
 	prog->is_signed = v.is_signed;
 	prog->result_size = v.size;
+	prog->is_pointer = v.ptr;
 	return 0;
 }
 

@@ -46,6 +46,7 @@ struct expr_prog {
 	int nregs;
 	int is_signed;                      /* the result's C type is signed */
 	int result_size;                    /* bytes of the result's C type (0: computed) */
+	int is_pointer;                     /* the result's C type is a pointer */
 };
 
 /* Read @len bytes at @addr for load @op (its pre/post hints may widen the read). */

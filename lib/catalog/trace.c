@@ -33,6 +33,7 @@ struct trace_entry {
 	uint64_t bp_addr; /* breakpoint (past an endbr64) */
 	int ncaptures;
 	const char *capture_names[MAX_CAPTURES];
+	int capture_kinds[MAX_CAPTURES]; /* enum kvmdci_value_kind */
 	struct expr_prog captures[MAX_CAPTURES];
 	int8_t capture_regmap[MAX_CAPTURES][EXPR_MAX_REGS]; /* prog reg -> trace reg index */
 	bool has_when;
@@ -311,6 +312,10 @@ KVMDCI_EXPORT int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, co
 		if ((r = map_regs(tr, &te->captures[te->ncaptures],
 				  te->capture_regmap[te->ncaptures])) < 0)
 			return r;
+		te->capture_kinds[te->ncaptures] =
+			te->captures[te->ncaptures].is_pointer  ? KVMDCI_VALUE_POINTER
+			: te->captures[te->ncaptures].is_signed ? KVMDCI_VALUE_SIGNED
+								: KVMDCI_VALUE_UNSIGNED;
 		te->capture_names[te->ncaptures++] = cname;
 	}
 	if (when && *when) {
@@ -434,6 +439,7 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *sto
 		.capture_names = te->capture_names,
 		.values = tr->values,
 		.value_ok = tr->value_ok,
+		.value_kind = te->capture_kinds,
 	};
 	int fr = tr->fn ? tr->fn(tr, &hit, tr->fn_data) : 0;
 	if (fr < 0 || fr == KVMDCI_HIT_HOLD) {

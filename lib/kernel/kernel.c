@@ -46,6 +46,16 @@ void kernel_file_source(struct ksource *s, const char *format, const char *path)
 	snprintf(s->path, sizeof(s->path), "%.511s", path);
 }
 
+/* The types a module's split BTF adds to vmlinux's (as for BTF read from memory, btf-mem.c):
+ * the count kvmdci-kernel shows (it said 0 for modules whose types came from a file). */
+static uint32_t module_type_count(const struct ktypes *kt, const char *name)
+{
+	for (int i = 0; i < kt->nmods; i++)
+		if (!strcmp(kt->mods[i].name, name) && kt->mods[i].btf && kt->vmlinux)
+			return btf__type_cnt(kt->mods[i].btf) - btf__type_cnt(kt->vmlinux);
+	return 0;
+}
+
 /* Load a module's split BTF from the modules directory (name with '_' or '-'). */
 static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 {
@@ -64,8 +74,10 @@ static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 			if (ktypes_add_module(k->ctx, &k->types, name, path) == 0) {
 				struct kmodule *m = kernel_module(k, name);
 				kvmdci_info(k->ctx, "types of module %s from %s", name, path);
-				if (m)
+				if (m) {
 					kernel_file_source(&m->types_src, ktypes_source_name(&k->types, name), path);
+					m->types_src.count = module_type_count(&k->types, name);
+				}
 			}
 			return;
 		}

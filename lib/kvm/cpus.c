@@ -7,6 +7,7 @@
  * is the stack of the CPU it runs on.
  */
 #include <stdlib.h>
+#include <string.h>
 
 #include "internal.h"
 #include "kernel/kernel-internal.h"
@@ -29,16 +30,55 @@ KVMDCI_EXPORT const char *kvmdci_cpu_mode_name(enum kvmdci_cpu_mode mode)
 static const char *const cpu_regs[] = {"rip", "rsp", "rbp",	"cs",
 				       "cr0", "cr3", "gs_base", "k_gs_base"};
 
+/*
+ * What a CPU executes, from its own registers: the one rule behind kvmdci_unwind_cpu()
+ * (kvmdci-cpus) and kvmdci_kvm_cpu_virt() (kvmdci-vmxon). In kernel text at ring 0 with the
+ * host kernel visible through its paging, it is in the host kernel, whatever vcpu->mode says:
+ * after #VMEXIT, KVM sets OUTSIDE_GUEST_MODE only some instructions later (vcpu_enter_guest,
+ * arch/x86/kvm/x86.c), so a stop there reads IN_GUEST_MODE for a CPU back in the host.
+ */
+static enum kvmdci_cpu_mode decide_mode(bool sees, uint64_t cs, uint64_t rip)
+{
+	if (sees && (cs & 3) == 0 && rip >= 0xffff800000000000ULL)
+		return KVMDCI_CPU_KERNEL;
+	if (sees && (cs & 3) == 3)
+		return KVMDCI_CPU_USER;
+	return KVMDCI_CPU_GUEST;
+}
+
+int kvm_cpu_mode(struct kvmdci_kernel *k, int cpu, enum kvmdci_cpu_mode *mode, char *why,
+		 size_t whylen)
+{
+	static const char *const names[] = {"rip", "cs"};
+	uint64_t v[2];
+	int sees, r;
+
+	if ((r = kvmdci_target_regs_read(kvmdci_kernel_get_target(k), cpu, names, v, 2)) < 0)
+		return r;
+	if ((sees = kernel_cpu_sees_kernel(k, cpu)) < 0)
+		return sees;
+	*mode = decide_mode(sees == 1, v[1], v[0]);
+	if (*mode == KVMDCI_CPU_KERNEL)
+		snprintf(why, whylen, "rip 0x%llx is host kernel text", (unsigned long long)v[0]);
+	else if (*mode == KVMDCI_CPU_USER)
+		snprintf(why, whylen, "ring 3 with the host kernel mapped");
+	else
+		snprintf(why, whylen, "%s", sees ? "rip not in the host kernel"
+						 : "the host kernel is not mapped");
+	return 0;
+}
+
 /* What @cpu executes, from its registers (@v: cpu_regs) and whether it sees the host kernel. */
 static void cpu_mode(struct kvmdci_kernel *k, int cpu, const uint64_t *v,
 		     struct kvmdci_cpu_info *info)
 {
 	bool sees = kernel_cpu_sees_kernel(k, cpu) == 1;
+	enum kvmdci_cpu_mode mode = decide_mode(sees, info->cs, info->rip);
 
-	if (sees && (info->cs & 3) == 0 && info->rip >= 0xffff800000000000ULL) {
+	if (mode == KVMDCI_CPU_KERNEL) {
 		info->mode = KVMDCI_CPU_KERNEL;
 		info->linux_cpu = kernel_linux_cpu(k, v[6], cpu);
-	} else if (sees && (info->cs & 3) == 3) {
+	} else if (mode == KVMDCI_CPU_USER) {
 		info->mode = KVMDCI_CPU_USER;
 		info->linux_cpu =
 			kernel_linux_cpu(k, v[7], cpu); /* swapgs: the kernel's is in k_gs_base */
@@ -59,6 +99,41 @@ static void cpu_mode(struct kvmdci_kernel *k, int cpu, const uint64_t *v,
 	}
 }
 
+/*
+ * A CPU in KVM's SVM entry code just around VMRUN (__svm_vcpu_run, arch/x86/kvm/svm/vmenter.S):
+ * after #VMEXIT the return stack buffer is refilled by a run of calls that move rsp below the
+ * frame (FILL_RETURN_BUFFER), so an unwind from its registers stops at the first frame, its
+ * "return address" the vcpu_svm pointer pushed before VMRUN. Its callers are those of the
+ * VMRUN: KVM's host save area has rip and rsp as they were then, the state a CPU still in the
+ * guest is unwound from. Used when the unwind from the registers failed at the first frame and
+ * that saved rip is in the same function; frame 0 stays the CPU's own rip.
+ */
+static void svm_entry_stack(struct kvmdci_unwinder *u, const struct kvmdci_cpu_info *info,
+			    struct kvmdci_stack *stack)
+{
+	struct kvmdci_kernel *k = unwinder_kernel(u);
+	char mod[64], fn[128], hmod[64], hfn[128];
+	uint64_t hrip, hrsp, off;
+	struct kvmdci_frame first;
+	struct kvmdci_stack *alt;
+
+	if (info->linux_cpu < 0 || stack->nframes < 1 ||
+	    svm_host_state(k, info->linux_cpu, &hrip, &hrsp) < 0 || !unwinder_is_text(u, hrip) ||
+	    kernel_symbolize_parts(k, u, info->rip, mod, sizeof(mod), fn, sizeof(fn), &off) < 0 ||
+	    kernel_symbolize_parts(k, u, hrip, hmod, sizeof(hmod), hfn, sizeof(hfn), &off) < 0 ||
+	    strcmp(mod, hmod) || strcmp(fn, hfn))
+		return;
+	if (!(alt = malloc(sizeof(*alt))))
+		return;
+	kvmdci_unwind_regs(u, hrip, hrsp, 0, alt);
+	if (alt->nframes > 1 && alt->end != KVMDCI_UNWIND_BAD_FRAME) {
+		first = stack->frames[0];
+		*stack = *alt;
+		stack->frames[0] = first;
+	}
+	free(alt);
+}
+
 /* Where a CPU is and its kernel stack (@stack may be NULL), by its mode. */
 static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 		      struct kvmdci_stack *stack)
@@ -68,8 +143,11 @@ static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 
 	if (info->mode == KVMDCI_CPU_KERNEL) {
 		kernel_symbolize(k, u, info->rip, info->where, sizeof(info->where));
-		if (stack)
+		if (stack) {
 			kvmdci_unwind_regs(u, info->rip, info->rsp, info->rbp, stack);
+			if (stack->end == KVMDCI_UNWIND_BAD_FRAME && stack->nframes <= 1)
+				svm_entry_stack(u, info, stack);
+		}
 	} else if (stack && info->mode == KVMDCI_CPU_USER) {
 		snprintf(stack->end_detail, sizeof(stack->end_detail),
 			 "CPU %d runs user code: no kernel frames", info->cpu);

@@ -45,6 +45,7 @@ struct vcpu_slot {
 	uint64_t start_exits; /* stat.exits at the start (0 for a vCPU created later) */
 	uint64_t end_exits;   /* ... at the stop */
 	bool present;         /* still listed at the stop */
+	bool watched;         /* a watchpoint was on it (listed at the start) */
 };
 
 struct count_slot {
@@ -74,6 +75,7 @@ struct kvmdci_exits {
 	uint64_t dropped;
 	uint64_t duplicates; /* watch stops that repeated the last write (not counted) */
 	uint64_t missed;     /* writes between two watch stops (counter jumped by more than 1) */
+	uint64_t missed_at_stop; /* writes after a vCPU's last reported stop, before the final one */
 	uint64_t unreadable;
 	int max_watch;
 	struct kvmdci_catalog *cat;
@@ -324,6 +326,7 @@ static int start_watch(struct kvmdci_exits *e)
 		r = kvmdci_target_bp_insert(e->t, KVMDCI_WATCH_WRITE, e->vcpus[i].watch_addr, 8);
 		if (r < 0)
 			break;
+		e->vcpus[i].watched = true;
 	}
 	if (r < 0) {
 		int inserted = kvmdci_target_bp_count(e->t);
@@ -638,6 +641,15 @@ static void measure_coverage(struct kvmdci_exits *e)
 		    v->end_exits < v->start_exits)
 			continue;
 		v->present = true;
+		/*
+		 * The run's end: the final stop (an interrupt, or the hit that reached --count)
+		 * stops every CPU, and a vCPU whose exit had just moved its counter gets no stop
+		 * of its own reported (the stub reports one). Those exits KVM counted and we did
+		 * not: missed, at the stop, so that counted + missed is KVM's count.
+		 */
+		if (e->trigger == KVMDCI_TRIGGER_WATCH && e->armed && v->watched && v->last_exits &&
+		    v->end_exits > v->last_exits)
+			e->missed_at_stop += v->end_exits - v->last_exits;
 	}
 	free(vi);
 	e->vcpus_measured = e->vcpus_gone = 0;
@@ -696,6 +708,10 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 		kvmdci_warn(e->ctx, "%llu exits were not seen by the watchpoints (stat.exits moved "
 				    "by more than one between two stops)",
 			    (unsigned long long)e->missed);
+	if (e->missed_at_stop)
+		kvmdci_info(e->ctx, "%llu exits KVM counted as the run was stopped, with no watch "
+				    "stop of their own (counted as missed)",
+			    (unsigned long long)e->missed_at_stop);
 	return r;
 }
 
@@ -713,6 +729,7 @@ KVMDCI_EXPORT int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_ex
 	c->kvm_exits = e->kvm_exits;
 	c->vcpus = e->vcpus_measured;
 	c->vcpus_gone = e->vcpus_gone;
+	c->missed_at_stop = e->missed_at_stop;
 	return 0;
 }
 
@@ -744,5 +761,5 @@ KVMDCI_EXPORT void kvmdci_exits_watch_stats(struct kvmdci_exits *e, uint64_t *re
 					    uint64_t *missed)
 {
 	*repeated = e->duplicates;
-	*missed = e->missed;
+	*missed = e->missed + e->missed_at_stop;
 }

@@ -43,6 +43,10 @@ int svm_percpu_read(const struct virt_env *e, uint64_t sym_svm, int is_pointer, 
 		    struct svm_percpu *out);
 /* The host's rip and rsp saved by VMRUN on Linux CPU @lcpu, from KVM's host save area. */
 int svm_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp);
+/* What @cpu executes (host kernel, user space or a guest), from its registers and paging, with
+ * the evidence in @why: the one answer of kvmdci-cpus and kvmdci-vmxon (cpus.c). */
+int kvm_cpu_mode(struct kvmdci_kernel *k, int cpu, enum kvmdci_cpu_mode *mode, char *why,
+		 size_t whylen);
 
 /* The environment of a kernel view on a live target or dump. */
 void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k);

@@ -320,7 +320,7 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 
 	for (int cpu = 0; cpu < e->ncpus; cpu++) {
 		struct kvmdci_cpu_virt c = { 0 };
-		char why[128] = "";
+		char why[160] = "";
 		uint64_t pcpu = 0, v;
 		bool pcpu_ok = have_pcpu && rd64(e, pcpu_base + 8 * (uint64_t)cpu, &pcpu) == 0;
 
@@ -336,6 +336,11 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 		if (e->reg(e->data, cpu, "efer", &c.efer) == 0)
 			c.regs_valid |= 2;
 		c.in_guest = e->in_guest ? e->in_guest(e->data, cpu, why, sizeof(why)) : -1;
+		char host_note[sizeof(why)] = ""; /* why a CPU KVM thinks in guest is not */
+		if (c.in_guest == 0 && why[0]) {
+			snprintf(host_note, sizeof(host_note), "%s", why);
+			why[0] = '\0';
+		}
 		if (c.in_guest == 1) {
 			/* QEMU and a CPU stopped in guest mode show the guest's registers */
 		} else if (vendor == KVMDCI_VENDOR_SVM) {
@@ -389,6 +394,9 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 			size_t l = strlen(c.reason);
 			snprintf(c.reason + l, sizeof(c.reason) - l, "; %s: %s",
 				 c.in_guest == 1 ? "in guest" : "registers may be a guest's", why);
+		} else if (host_note[0]) {
+			size_t l = strlen(c.reason);
+			snprintf(c.reason + l, sizeof(c.reason) - l, "; %s", host_note);
 		}
 		if (cpu < max)
 			out[cpu] = c;
@@ -436,8 +444,24 @@ static int kg_in_guest(void *data, int cpu, char *why, size_t whylen)
 {
 	struct kenv_guest *g = data;
 	uint64_t cr0 = 0, efer = 0;
+	bool kvm_says = cpu < 64 && (g->vcpu_mask >> cpu) & 1;
+	enum kvmdci_cpu_mode mode;
+	char ev[96];
 
-	if (cpu < 64 && (g->vcpu_mask >> cpu) & 1) {
+	/* the CPU's registers decide, as for kvmdci-cpus (kvm_cpu_mode); vcpu->mode is support */
+	if (kvm_cpu_mode(g->k, cpu, &mode, ev, sizeof(ev)) == 0) {
+		if (mode == KVMDCI_CPU_GUEST) {
+			snprintf(why, whylen, "%s%s", ev,
+				 kvm_says ? ", a vCPU here IN_GUEST_MODE" : "");
+			return 1;
+		}
+		/* IN_GUEST_MODE is set before VMRUN and cleared some instructions after #VMEXIT
+		 * (vcpu_enter_guest, arch/x86/kvm/x86.c): stale around the switch */
+		if (kvm_says)
+			snprintf(why, whylen, "in host: %s, vcpu->mode stale", ev);
+		return 0;
+	}
+	if (kvm_says) {
 		snprintf(why, whylen, "a vCPU on this CPU is in IN_GUEST_MODE");
 		return 1;
 	}

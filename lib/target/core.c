@@ -128,6 +128,13 @@ int core_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 		kvmdci_err(ctx, "cannot open dump %s: %s", path, strerror(errno));
 		goto out;
 	}
+	if (!S_ISREG(st.st_mode)) {
+		r = S_ISDIR(st.st_mode) ? -EISDIR : -EINVAL;
+		kvmdci_err(ctx, "cannot open dump %s: %s, not a dump file (give the dump file itself: "
+				"core:///path/to/vmcore)",
+			   path, S_ISDIR(st.st_mode) ? "a directory" : "not a regular file");
+		goto out;
+	}
 	c->size = (size_t)st.st_size;
 	if (c->size < 64) {
 		r = dump_fail(b, -EINVAL, "not an ELF core file (%zu bytes)", c->size);

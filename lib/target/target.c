@@ -267,6 +267,11 @@ KVMDCI_EXPORT int kvmdci_target_is_running(struct kvmdci_target *t)
 	return t->ops->is_running ? t->ops->is_running(t->priv) : 0;
 }
 
+KVMDCI_EXPORT int kvmdci_target_has_run_control(struct kvmdci_target *t)
+{
+	return t->ops->resume && t->ops->bp_insert ? 1 : 0;
+}
+
 KVMDCI_EXPORT int kvmdci_target_detach(struct kvmdci_target *t)
 {
 	KVMDCI_API_ENTRY(t->ctx);

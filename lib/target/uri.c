@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "uri.h"
 
@@ -211,6 +212,23 @@ int target_uri_parse(const char *uri, struct target_uri *out, char *err, size_t 
 			return fail(err, errsz, uri, "path too long");
 		out->kind = URI_KCORE;
 		strcpy(out->path, path);
+		return 0;
+	}
+	/* a bare path to a dump file, as drgn -c and crash take it (a "scheme:" before the first
+	 * '/' is a malformed URI, not a path: gdb:/x) */
+	const char *slash = strchr(uri, '/'), *colon = strchr(uri, ':');
+	if (slash && (!colon || colon > slash)) {
+		struct stat st;
+		if (stat(uri, &st) < 0)
+			return fail(err, errsz, uri, "no such file (a dump is a file path or "
+						     "core:///path)");
+		if (!S_ISREG(st.st_mode))
+			return fail(err, errsz, uri, "not a regular file (a dump is a file path or "
+						     "core:///path)");
+		if (strlen(uri) >= sizeof(out->path))
+			return fail(err, errsz, uri, "path too long");
+		out->kind = URI_CORE;
+		strcpy(out->path, uri);
 		return 0;
 	}
 	return fail(err, errsz, uri, "unknown scheme");

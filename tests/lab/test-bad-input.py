@@ -2,6 +2,8 @@
 """kvmdci-exits on bad input: one clear line on stderr, exit 1 (2 for bad usage), and the lab
 left running and untouched: its KVM keeps counting exits of a free-running workload
 (debugfs kvm/exits grows) and no breakpoint is left (the next tool run attaches and traces).
+Also: --vm/--vcpu that match nothing (kvmdci-vmcs, kvmdci-vcpu, kvmdci-iobus), and a dump
+given to the tools that need run control, by core:// or by its bare path, or a directory.
 """
 import json
 import os
@@ -94,6 +96,43 @@ def main():
                   bad in err, err.strip())
         rc, out, err = run_tool("kvmdci-exits", ["--bogus"], env)
         check("unknown option: exit 2", rc == 2, err.strip()[:80])
+
+        # --vm / --vcpu that match nothing: one line that echoes the value and lists what
+        # there is (the workload's VM, by its pid), nothing on stdout before it
+        st, out = t.run("pidof workload")
+        wpid = out.split()[0] if out.split() else "?"
+        for tool in ("kvmdci-vmcs", "kvmdci-vcpu", "kvmdci-iobus"):
+            rc, out, err = run_tool(tool, ["--vm", "999"], env, timeout=120)
+            check(f"{tool} --vm 999: exit 1, one line echoing 999 and listing the VM of pid "
+                  f"{wpid}", rc == 1 and one_line(err) and "--vm 999" in err and
+                  f"pid {wpid}" in err and not out.strip(), f"rc={rc} {err.strip()!r} {out!r}")
+        for tool in ("kvmdci-vmcs", "kvmdci-vcpu"):
+            rc, out, err = run_tool(tool, ["--vcpu", "99"], env, timeout=120)
+            check(f"{tool} --vcpu 99: exit 1, one line listing vCPU 0, nothing printed before",
+                  rc == 1 and one_line(err) and "--vcpu 99" in err and "0 (VM 0x" in err and
+                  not out.strip(), f"rc={rc} {err.strip()!r} {out!r}")
+
+        # a dump: tools that need run control refuse it up front with one clear line (the
+        # library's error was garbled: "...: cannot set a breakpoint ...: r take breakpoints")
+        with tempfile.TemporaryDirectory() as d:
+            dump = t.lab.dump(os.path.join(d, "lab.elf"))
+            for tool, args in (("kvmdci-exits", []), ("kvmdci-exits", ["--counters"]),
+                               ("kvmdci-trace", ["--bp", "svm_handle_exit"])):
+                rc, out, err = run_tool(tool, ["-t", "core://" + dump] + args, env, timeout=120)
+                check(f"{tool} {' '.join(args)} on a dump: exit 1, one line: read-only, what "
+                      f"to use", rc == 1 and one_line(err) and "read-only target" in err and
+                      tool in err and "kvmdci-vcpu" in err and err.count(dump) == 1,
+                      f"rc={rc} {err.strip()!r}")
+            # the bare path of a dump is a dump target (as drgn -c and crash take it)
+            rc, out, err = run_tool("kvmdci-vcpu", ["-t", dump, "--json"], env, timeout=120)
+            doc = json.loads(out) if rc == 0 else {}
+            check("kvmdci-vcpu -t /path/to/dump: the dump, its VM of the workload's pid",
+                  rc == 0 and [str(v["pid"]) for v in doc.get("vms", [])] == [wpid],
+                  f"rc={rc} {err.strip()[-200:]}")
+            rc, out, err = run_tool("kvmdci-vcpu", ["-t", "core://" + d], env, timeout=60)
+            check("core:///a/directory: exit 1, says it is a directory",
+                  rc == 1 and one_line(err) and "a directory, not a dump file" in err,
+                  f"rc={rc} {err.strip()!r}")
 
         # after all that, the target takes a normal trace
         rc, out, err = run_tool("kvmdci-exits", ["--json", "--duration", "2"], env, timeout=120)

@@ -7,7 +7,8 @@ _MODULES), the library reads vmlinux symbols from the kernel's kallsyms tables, 
  - every checked symbol resolves to System.map's address + that offset: a fixed set
    (linux_banner, modules, init_task, __start_BTF, ...), kvm module symbols (vm_list,
    kvm_amd:svm_handle_exit) against the files mode, and a sample of System.map's global symbols;
- - kvmdci-kernel says where each piece came from (kallsyms / BTF in memory);
+ - kvmdci-kernel says where each piece came from (kallsyms / BTF in memory), and each kvm
+   module's type count is what bpftool counts in its split BTF, from the file or from memory;
  - files still win, and mixing works (System.map but no vmlinux);
  - kvmdci-exits with no files: its IOIO count equals the window's io_exits (KVM's own stat);
  - a dump of the lab (core://): the same addresses, located through VMCOREINFO.
@@ -15,6 +16,7 @@ _MODULES), the library reads vmlinux symbols from the kernel's kallsyms tables, 
 import json
 import os
 import signal
+import subprocess
 import tempfile
 import time
 
@@ -100,6 +102,19 @@ def one_kernel(kernel, dump_dir):
         check(f"{kernel}: the lab runs with KASLR on", kaslr != 0, hex(kaslr))
         want = {s: hex(link[s] + kaslr) for s in syms}
 
+        # each kvm module's type count: the types its split BTF adds, as bpftool counts them
+        # (kvmdci-kernel said 0 for a module whose BTF came from the modules directory)
+        fmods = {m["name"]: m for m in files.get("modules", [])}
+        for name, ko in (("kvm", "kvm.ko"), ("kvm_amd", "kvm-amd.ko")):
+            r = subprocess.run(["bpftool", "-B", env["KVMDCI_VMLINUX"], "btf", "dump", "file",
+                                os.path.join(env["KVMDCI_MODULES"], ko)],
+                               capture_output=True, text=True)
+            want_n = sum(1 for l in r.stdout.splitlines() if l.startswith("["))
+            got = (fmods.get(name, {}).get("types") or {})
+            check(f"{kernel} files: module {name}: its BTF type count is bpftool's",
+                  r.returncode == 0 and want_n > 0 and got.get("count") == want_n,
+                  f"{got.get('count')} vs bpftool {want_n} {r.stderr.strip()[-100:]}")
+
         # nothing but the target
         noenv = no_files(env)
         rc, mem, err, took_m = kernel_json(noenv, None, syms + MODULE_SYMS)
@@ -130,6 +145,9 @@ def one_kernel(kernel, dump_dir):
             check(f"{kernel} no files: module {name}: symbols and BTF from memory",
                   (m.get("symbols") or {}).get("from") == "memory" and
                   (m.get("types") or {}).get("from") == "memory", json.dumps(m))
+            check(f"{kernel} no files: module {name}: as many types from memory as from the file",
+                  (m.get("types") or {}).get("count") ==
+                  ((fmods.get(name) or {}).get("types") or {}).get("count"), json.dumps(m))
 
         # files win, and mixing: System.map but no vmlinux, no modules dir
         mixed = dict(noenv, KVMDCI_SYSTEM_MAP=smap)

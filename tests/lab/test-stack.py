@@ -10,10 +10,15 @@ With the workload running one vCPU (KVM_RUN in a loop):
    (its tgid is `pidof workload`, its pid one of /proc/PID/task, comm "workload");
  - kvmdci-cpus finds an idle CPU whose stack is the idle loop (do_idle, cpu_startup_entry)
    down to the end of the stack; a CPU stopped inside the nested guest is reported as "guest"
-   with the workload as its task (and, from SVM's host save area, the host stack into KVM);
+   with the workload as its task (and, from SVM's host save area, the host stack into KVM), and
+   one stopped in KVM's VMRUN code (__svm_vcpu_run) unwinds down to the syscall too;
  - kvmdci-stack --pid gives the stack of a sleeping workload thread (from thread.sp);
  - with the machine paused (HMP stop), a dump and the live target give the same CPUs, tasks
-   and stacks.
+   and stacks;
+ - held at a breakpoint on svm_vcpu_run (vcpu->mode already IN_GUEST_MODE) and dumped, the
+   CPU is in the host kernel for kvmdci-cpus and for kvmdci-vmxon alike;
+ - every example of the tools' --help and man pages runs, on the lab and on that dump
+   (doc_examples.py).
 """
 import fcntl
 import json
@@ -21,7 +26,8 @@ import os
 import socket
 import time
 
-from e2e import TestLab, check, finish, run_tool
+import doc_examples
+from e2e import TOOLS, Raw, TestLab, check, finish, pkt, run_tool
 
 ENTRY_PATH = ["kvm_vcpu_ioctl", "__x64_sys_ioctl", "do_syscall_64"]
 
@@ -107,8 +113,9 @@ def main():
                   task.get("pid") in tids, f"{task} vs pid {pid} threads {sorted(tids)}")
 
         # -- every CPU: idle, guest, kernel --------------------------------------------------
-        seen_idle = seen_guest = False
-        for attempt in range(12):
+        seen_idle = seen_guest = seen_entry = False
+        entry_places = set()
+        for attempt in range(20):
             rc, out, err = run_tool("kvmdci-cpus", ["--stack", "--json"], env, timeout=120)
             if not check(f"kvmdci-cpus #{attempt}: exit 0", rc == 0, err.strip()[-300:]):
                 break
@@ -137,9 +144,24 @@ def main():
                     check("CPU in the nested guest: host stack from VM entry into KVM_RUN",
                           in_order(names, ["kvm_arch_vcpu_ioctl_run"] + ENTRY_PATH),
                           str(names))
-            if seen_idle and seen_guest:
+                # a CPU in KVM's VMRUN code just after #VMEXIT (refilling the return stack
+                # buffer, rsp below the frame): the host stack from KVM's saved VMRUN state,
+                # not one frame and "bad frame"
+                # (each place in it seen once: after VMRUN, +0x9c, and the refill later on)
+                if (c["mode"] == "kernel" and c["where"].startswith("kvm_amd!__svm_vcpu_run") and
+                        c["where"] not in entry_places):
+                    entry_places.add(c["where"])
+                    seen_entry = len(entry_places) >= 2
+                    print(f"     CPU {c['cpu']} in the SVM entry code at {c['where']}: " +
+                          " <- ".join(f["symbol"] for f in c["stack"]["frames"]), flush=True)
+                    check("CPU in __svm_vcpu_run: its stack goes down to KVM_RUN's syscall",
+                          in_order(names, ["kvm_arch_vcpu_ioctl_run"] + ENTRY_PATH) and
+                          c["stack"]["end"] == "user_mode", f"{names} {c['stack']['end']}")
+            if seen_idle and seen_guest and seen_entry:
                 break
         check("an idle CPU was seen", seen_idle)
+        print(f"     stops seen in __svm_vcpu_run: {sorted(entry_places) or 'none'} (the refill "
+              f"after VMRUN is the case that needed KVM's saved state)", flush=True)
         if not seen_guest:
             print("     (no stop landed inside the guest: that check was not exercised)")
 
@@ -173,6 +195,62 @@ def main():
                 print(f"     live CPU {c[0]}: {c[1]} {c[4]} " + " <- ".join(c[5][:6]), flush=True)
             check("dump and live target: same CPUs, tasks and stacks", live == dumped,
                   f"live {live} dump {dumped}")
+
+        # -- kvmdci-cpus and kvmdci-vmxon give one answer: a machine held at a breakpoint on
+        # svm_vcpu_run (KVM has set vcpu->mode = IN_GUEST_MODE before it calls it), dumped
+        # while held: the CPUs are in the host kernel at that address, and both tools say so
+        # (kvmdci-vmxon said "in guest" from vcpu->mode)
+        rc, out, err = run_tool("kvmdci-kernel", ["--symbol", "kvm_amd:svm_vcpu_run", "--json"],
+                                env, timeout=60)
+        addr = int(json.loads(out)["resolved"]["kvm_amd:svm_vcpu_run"], 16) if rc == 0 else 0
+        held = os.path.join(t.dir, "held.elf")
+        raw = Raw(env["KVMDCI_TARGET"][len("gdb+unix://"):])
+        raw.command("qSupported:multiprocess+")
+        ok_bp = raw.command("Z0,%x,1" % addr) == "OK"
+        raw.s.sendall(pkt("c"))
+        stop = raw.packet(120)
+        if stop:
+            t.lab.dump(held)
+        else:
+            raw.s.sendall(b"\x03")
+            raw.packet(5)
+        raw.command("z0,%x,1" % addr)
+        raw.command("D;1")
+        raw.s.close()
+        check("held at svm_vcpu_run and dumped", ok_bp and bool(stop), str(stop))
+        if stop:
+            henv = dict(env, KVMDCI_TARGET="core://" + held)
+            rc_c, out_c, err_c = run_tool("kvmdci-cpus", ["--json"], henv, timeout=120)
+            rc_x, out_x, err_x = run_tool("kvmdci-vmxon", ["--json"], henv, timeout=120)
+            rc_v, out_v, err_v = run_tool("kvmdci-vcpu", ["--json"], henv, timeout=120)
+            if check("kvmdci-cpus, kvmdci-vmxon, kvmdci-vcpu on the held dump: exit 0",
+                     rc_c == rc_x == rc_v == 0, (err_c + err_x + err_v).strip()[-300:]):
+                cpus = {c["cpu"]: c for c in json.loads(out_c)["cpus"]}
+                virt = {c["cpu"]: c for c in json.loads(out_x)["cpus"]}
+                vcpus = [v for vm in json.loads(out_v)["vms"] for v in vm["vcpus"]]
+                at_bp = [c for c in cpus.values() if int(c["rip"], 16) == addr]
+                check("a CPU stopped at svm_vcpu_run, its vCPU IN_GUEST_MODE (the case to "
+                      "decide)", at_bp and any(v["mode_name"] == "in_guest" and
+                                               v["cpu"] == at_bp[0]["linux_cpu"] for v in vcpus),
+                      f"{[(c['cpu'], c['rip']) for c in cpus.values()]} "
+                      f"{[(v['cpu'], v['mode_name']) for v in vcpus]}")
+                for c in at_bp:
+                    x = virt.get(c["cpu"], {})
+                    check(f"CPU {c['cpu']} at svm_vcpu_run: kvmdci-cpus says kernel, kvmdci-vmxon "
+                          f"not in guest, with the evidence",
+                          c["mode"] == "kernel" and x.get("in_guest") is False and
+                          "host kernel text" in x.get("reason", ""),
+                          f"cpus {c['mode']} {c['where']}; vmxon {x.get('in_guest')} "
+                          f"{x.get('reason')}")
+                for n, c in cpus.items():
+                    check(f"CPU {n}: the two tools agree on guest or not",
+                          (c["mode"] == "guest") == bool(virt.get(n, {}).get("in_guest")),
+                          f"cpus {c['mode']}, vmxon in_guest {virt.get(n, {}).get('in_guest')}")
+            os.unlink(held)
+
+        # -- every example of the --help texts and man pages, on this lab and this dump --------
+        src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        doc_examples.run_all(check, src, TOOLS, env, dump, pid)
         os.unlink(dump)
     finish()
 

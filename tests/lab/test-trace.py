@@ -8,7 +8,8 @@
   addr 0x700 and len 1 (the ioeventfd's registration in the workload's JSON).
 - write_exit_mmio over a window: one hit per MMIO exit to user space (the workload's
   mmio_to_user), all at the workload's unmapped MMIO address 0xa2000 (lab/workload/guest.S).
-- kvm_arch_vcpu_create while the workload starts 3 vCPUs: 3 hits with vcpu_id 0, 1, 2.
+- kvm_arch_vcpu_create while the workload starts 3 vCPUs: 3 hits with vcpu_id 0, 1, 2, and
+  the same struct kvm pointer, as a "0x..." address string.
 - kvmdci-trace --hold at svm_handle_exit, the tools twice on the held machine, then
   kvmdci-lab continue (tests/lab/hold_checks.py).
 """
@@ -133,6 +134,13 @@ def main():
         ids = sorted(h["captures"]["vcpu_id"] for h in hits)
         check("kvm_arch_vcpu_create: one hit per vCPU the workload created, ids 0..2",
               ids == [0, 1, 2], f"{ids}")
+        # a pointer capture (struct kvm *) is an address: a "0x..." string in the kernel half,
+        # as addresses are in all our JSON (it was a negative decimal), the one VM's for all 3
+        kvms = [h["captures"].get("kvm") for h in hits]
+        check("kvm_arch_vcpu_create: the kvm pointer capture is one \"0x...\" kernel address",
+              len(kvms) == 3 and all(isinstance(v, str) and v.startswith("0x") and
+                                     int(v, 16) >= 0xffff800000000000 for v in kvms) and
+              len(set(kvms)) == 1, str(kvms))
         t.signal("t3")
         t.wait_state("t3", "window-done", 300)
         t.signal("t3")

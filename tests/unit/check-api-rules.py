@@ -15,7 +15,7 @@ src = sys.argv[1]
 NO_ENTRY = {
     "kvmdci_ctx_new", "kvmdci_ctx_get_log_priority",
     "kvmdci_catalog_count", "kvmdci_target_bp_count", "kvmdci_kernel_module_count",
-    "kvmdci_target_is_running", "kvmdci_kernel_has_module", "kvmdci_kvm_vcpu_stats_count",
+    "kvmdci_target_is_running", "kvmdci_target_has_run_control", "kvmdci_kernel_has_module", "kvmdci_kvm_vcpu_stats_count",
     "kvmdci_target_cpu_count", "kvmdci_vmcs_field_decode", "kvmdci_vmcs_field_lookup",
     "kvmdci_vmcs_field_count", "kvmdci_vmcs_field_at", "kvmdci_tunable_from_name",
     "kvmdci_counters_count", "kvmdci_counters_vcpu_count", "kvmdci_vm_list_count",

@@ -230,6 +230,31 @@ START_TEST(name_functions_take_enums)
 }
 END_TEST
 
+/*
+ * An error that wraps the one before it (the pattern "...: %s", kvmdci_ctx_last_error(ctx)) says
+ * its own words once, then the earlier error whole: the message is not formatted into the
+ * buffer it reads (a dump traced by kvmdci-exits said "...: ...: r take breakpoints").
+ */
+START_TEST(last_error_wraps_itself)
+{
+	struct kvmdci_ctx *ctx;
+
+	ck_assert_int_eq(kvmdci_ctx_new(&ctx), 0);
+	kvmdci_ctx_set_log_priority(ctx, 0);
+	kvmdci_set_error(ctx, "core:///x: a dump target cannot run, stop or take breakpoints");
+	kvmdci_err(ctx, "cannot set a breakpoint on svm_handle_exit at 0x%llx: %s", 0xffffc0de00ULL,
+		   kvmdci_ctx_last_error(ctx));
+	ck_assert_str_eq(kvmdci_ctx_last_error(ctx),
+			 "cannot set a breakpoint on svm_handle_exit at 0xffffc0de00: core:///x: a "
+			 "dump target cannot run, stop or take breakpoints");
+	kvmdci_set_error(ctx, "outer: %s", kvmdci_ctx_last_error(ctx));
+	ck_assert_str_eq(kvmdci_ctx_last_error(ctx),
+			 "outer: cannot set a breakpoint on svm_handle_exit at 0xffffc0de00: "
+			 "core:///x: a dump target cannot run, stop or take breakpoints");
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
 static Suite *api_suite(void)
 {
 	Suite *s = suite_create("api");
@@ -240,6 +265,7 @@ static Suite *api_suite(void)
 	tcase_add_test(tc, tunable_catalog_used);
 	tcase_add_test(tc, last_error_cleared_at_entry);
 	tcase_add_test(tc, last_error_nested);
+	tcase_add_test(tc, last_error_wraps_itself);
 	tcase_add_test(tc, handles_ref_unref);
 	tcase_add_test(tc, name_functions_take_enums);
 	suite_add_tcase(s, tc);

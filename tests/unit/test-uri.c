@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Target URI parsing: good forms and clear errors for malformed ones. */
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
+
+#include "internal.h"
 
 #include "target/uri.h"
 #include "test-common.h"
@@ -50,6 +54,46 @@ START_TEST(good)
 }
 END_TEST
 
+/* A bare path to a dump file is a dump (as drgn -c and crash take it); anything else that
+ * looks like a path says what is wrong with it. */
+START_TEST(bare_dump_path)
+{
+	char path[] = "/tmp/kvmdci-uri-XXXXXX", err[512];
+	struct target_uri u;
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	close(fd);
+	ck_assert_int_eq(target_uri_parse(path, &u, err, sizeof(err)), 0);
+	ck_assert_int_eq(u.kind, URI_CORE);
+	ck_assert_str_eq(u.path, path);
+	unlink(path);
+	ck_assert_int_eq(target_uri_parse(path, &u, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "no such file"));
+	ck_assert_int_eq(target_uri_parse("/tmp", &u, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "not a regular file"));
+	/* a scheme before the first '/' is a URI gone wrong, said as such */
+	ck_assert_int_eq(target_uri_parse("gdb:/nowhere", &u, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "unknown scheme"));
+}
+END_TEST
+
+/* core:///a/directory: said as such, not as the mmap error "No such device" */
+START_TEST(core_directory)
+{
+	struct kvmdci_ctx *ctx;
+	struct kvmdci_target *t = NULL;
+
+	ck_assert_int_eq(kvmdci_ctx_new(&ctx), 0);
+	kvmdci_ctx_set_log_priority(ctx, 0);
+	ck_assert_int_eq(kvmdci_target_open(ctx, "core:///tmp", &t), -EISDIR);
+	ck_assert_ptr_null(t);
+	ck_assert_msg(strstr(kvmdci_ctx_last_error(ctx), "/tmp: a directory, not a dump file"),
+		      "%s", kvmdci_ctx_last_error(ctx));
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
 START_TEST(bad)
 {
 	static const char *const bad_uris[] = {
@@ -84,6 +128,8 @@ static Suite *uri_suite(void)
 	TCase *tc = tcase_create("parse");
 	tcase_add_test(tc, good);
 	tcase_add_test(tc, bad);
+	tcase_add_test(tc, bare_dump_path);
+	tcase_add_test(tc, core_directory);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -1,0 +1,136 @@
+#!/usr/bin/env python3
+"""An installed libkvmdci and its tools, from the install prefix alone.
+
+The build is installed with `meson install --destdir` into a temporary directory (so its
+prefix, DESTDIR/usr/local, is neither /usr nor /usr/local), then:
+ - pkg-config (its sysroot the destdir) names the installed include directory itself, and an outside C program that includes the documented
+   <libkvmdci/libkvmdci.h> compiles and links with `pkg-config --cflags --libs libkvmdci` and
+   runs against the installed library;
+ - the kvmdci-lab of a build dir outside the source tree (the build's script copied elsewhere)
+   still finds the guest's /init in the source tree it was built from;
+ - the installed kvmdci-lab finds /init, the workload and the Bochs bridge under the prefix,
+   nothing in the build or source tree, and boots the lab from there: the installed
+   kvmdci-vcpu sees the VM the installed workload made (its pid, its 2 vCPUs).
+Usage: test-install.py SOURCE_DIR BUILD_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+from e2e import check, finish
+from lablib import Lab
+
+PROGRAM = r"""
+#include <errno.h>
+#include <stdio.h>
+#include <libkvmdci/libkvmdci.h>
+
+int main(void)
+{
+	struct kvmdci_ctx *ctx;
+	struct kvmdci_target *t = NULL;
+	int r;
+
+	if (kvmdci_ctx_new(&ctx) < 0)
+		return 1;
+	kvmdci_ctx_set_log_priority(ctx, 0);
+	r = kvmdci_target_open(ctx, "core:///nonexistent/vmcore", &t);
+	printf("%d %s\n", r, kvmdci_ctx_last_error(ctx));
+	kvmdci_ctx_unref(ctx);
+	return r == -ENOENT ? 0 : 1;
+}
+"""
+
+
+def run(cmd, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, **kw)
+
+
+def main():
+    src, build = (os.path.abspath(a) for a in sys.argv[1:3])
+    tmp = tempfile.mkdtemp(prefix="kvmdci-install-test-")
+    try:
+        dest = os.path.join(tmp, "dest")
+        r = run(["meson", "install", "-C", build, "--destdir", dest, "--no-rebuild", "--quiet"])
+        if not check("meson install --destdir: exit 0", r.returncode == 0, r.stderr[-300:]):
+            finish()
+        pcs = [os.path.join(d, f) for d, _, fs in os.walk(dest) for f in fs
+               if f == "libkvmdci.pc"]
+        check("libkvmdci.pc installed", len(pcs) == 1, str(pcs))
+        libdir = os.path.dirname(os.path.dirname(pcs[0]))
+        with open(pcs[0]) as f:
+            pc_prefix = [l.split("=", 1)[1].strip() for l in f if l.startswith("prefix=")][0]
+        prefix = dest + pc_prefix
+        incdir = os.path.join(prefix, "include")
+        # the sysroot is how pkg-config reads a tree installed with --destdir
+        env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]),
+                   PKG_CONFIG_SYSROOT_DIR=dest)
+        r = run(["pkg-config", "--cflags", "--libs", "libkvmdci"], env=env)
+        flags = r.stdout.split()
+        check("pkg-config --cflags names the installed include directory itself",
+              r.returncode == 0 and "-I" + incdir in flags and
+              not any(f.endswith("/include/libkvmdci") for f in flags), r.stdout + r.stderr)
+        prog_c = os.path.join(tmp, "outside.c")
+        with open(prog_c, "w") as f:
+            f.write(PROGRAM)
+        prog = os.path.join(tmp, "outside")
+        r = run(["cc", "-o", prog, prog_c] + flags)
+        check("an outside program with #include <libkvmdci/libkvmdci.h> compiles and links "
+              "with pkg-config's flags", r.returncode == 0, r.stderr.strip()[-400:])
+        if r.returncode == 0:
+            r = run([prog], env=dict(os.environ, LD_LIBRARY_PATH=libdir))
+            check("it runs against the installed library (a missing dump: -ENOENT, named)",
+                  r.returncode == 0 and "/nonexistent/vmcore" in r.stdout,
+                  (r.stdout + r.stderr).strip())
+
+        # a build dir anywhere: its kvmdci-lab still knows the source tree
+        elsewhere = os.path.join(tmp, "elsewhere", "build", "tools")
+        os.makedirs(elsewhere)
+        shutil.copy(os.path.join(build, "tools", "kvmdci-lab"), elsewhere)
+        r = run([os.path.join(elsewhere, "kvmdci-lab"), "paths", "--json"])
+        doc = json.loads(r.stdout) if r.returncode == 0 else {}
+        check("kvmdci-lab of a build dir outside the source tree finds lab/init",
+              doc.get("init") == os.path.join(src, "lab", "init"), (r.stdout + r.stderr)[-300:])
+
+        # the installed kvmdci-lab: its files from the prefix, nothing from the trees
+        bindir = os.path.join(prefix, "bin")
+        lab_script = os.path.join(bindir, "kvmdci-lab")
+        r = run([lab_script, "paths", "--json"])
+        doc = json.loads(r.stdout) if r.returncode == 0 else {}
+        print(f"     installed paths: {json.dumps(doc)}", flush=True)
+        for what in ("init", "workload", "bochs_bridge"):
+            p = doc.get(what) or ""
+            check(f"installed kvmdci-lab: {what} under the prefix",
+                  p.startswith(prefix + "/") and os.path.isfile(p), p)
+        check("installed kvmdci-lab: its prefix is the install prefix, no source tree",
+              doc.get("installed_prefix") == prefix and doc.get("source_dir") is None, str(doc))
+
+        labdir = os.path.join(tmp, "lab")
+        os.mkdir(labdir, 0o700)
+        lab = Lab(labdir, script=lab_script)
+        try:
+            lab_env = lab.start(vms=1, vcpus=2)
+            check("installed kvmdci-lab: the lab boots with the installed workload", True)
+            st, out = lab.run("pidof workload")
+            pid = int(out.split()[0]) if st == 0 and out.split() else -1
+            tenv = dict(os.environ, LD_LIBRARY_PATH=libdir)
+            tenv.update(lab_env)
+            r = run([os.path.join(bindir, "kvmdci-vcpu"), "--json"], env=tenv, timeout=120)
+            doc = json.loads(r.stdout) if r.returncode == 0 else {}
+            vms = doc.get("vms", [])
+            check("installed kvmdci-vcpu: the workload's VM (its pid) with its 2 vCPUs",
+                  len(vms) == 1 and vms[0].get("pid") == pid and
+                  len(vms[0].get("vcpus", [])) == 2,
+                  f"pid {pid}: {json.dumps(vms)[:300]} {r.stderr.strip()[-300:]}")
+        finally:
+            lab.stop()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
