@@ -83,6 +83,20 @@ static int validate_entry(struct kvmdci_ctx *ctx, const char *file, int idx, jso
 	v = json_object_get(e, "args");
 	if (v && !json_is_array(v))
 		return bad(ctx, file, idx, "\"args\" must be an array");
+	v = json_object_get(e, "inlined_into");
+	if (v && !is_string_array(v, true))
+		return bad(ctx, file, idx, "\"inlined_into\" must be a non-empty array of strings");
+	static const char *const vers[] = { "added", "removed" };
+	for (i = 0; i < ARRAY_SIZE(vers); i++) {
+		v = json_object_get(e, vers[i]);
+		int maj, min;
+		if (v && !(json_is_string(v) &&
+			   sscanf(json_string_value(v), "%d.%d", &maj, &min) == 2)) {
+			snprintf(msg, sizeof(msg), "\"%s\" must be a kernel version \"X.Y\"",
+				 vers[i]);
+			return bad(ctx, file, idx, msg);
+		}
+	}
 	return 0;
 }
 
@@ -331,6 +345,57 @@ KVMDCI_EXPORT const char *kvmdci_catalog_entry_field(struct kvmdci_catalog *cat,
 	return json_string_value(json_object_get(cat->entries[i], field));
 }
 
+/* "X.Y..." as X * 1000 + Y, or -1 */
+static int version_code(const char *s)
+{
+	int maj, min;
+	return s && sscanf(s, "%d.%d", &maj, &min) == 2 ? maj * 1000 + min : -1;
+}
+
+/*
+ * Why an entry whose symbols are all absent does not apply to this target, if it does not:
+ * the target's kernel version is outside the catalog's own "added"/"removed" range, or the
+ * function is one the catalog knows the compiler may inline ("inlined_into") and one of its
+ * callers is on the target while the function has no out-of-line copy (so the code is there,
+ * only not as a function a breakpoint could name).
+ */
+static bool entry_not_expected(struct kvmdci_kernel *k, json_t *e, char *why, size_t len)
+{
+	const char *module = json_string_value(json_object_get(e, "module"));
+	const char *release = kvmdci_kernel_release(k);
+	const char *added = json_string_value(json_object_get(e, "added"));
+	const char *removed = json_string_value(json_object_get(e, "removed"));
+	int have = version_code(release);
+	json_t *v;
+	size_t i;
+
+	if (have >= 0 && added && have < version_code(added)) {
+		snprintf(why, len, "added in %s (catalog), the target runs %.60s: no symbol", added,
+			 release);
+		return true;
+	}
+	if (have >= 0 && removed && have >= version_code(removed)) {
+		snprintf(why, len, "removed in %s (catalog), the target runs %.60s: no symbol",
+			 removed, release);
+		return true;
+	}
+	json_array_foreach(json_object_get(e, "inlined_into"), i, v)
+	{
+		char full[256];
+		uint64_t addr;
+		snprintf(full, sizeof(full), "%s:%s", module, json_string_value(v));
+		if (kvmdci_kernel_symbol(k, full, &addr) == 0) {
+			snprintf(why, len,
+				 "inlined: no out-of-line copy of %.60s on the target; its caller "
+				 "%.100s is at 0x%llx",
+				 json_string_value(json_array_get(json_object_get(e, "symbols"), 0)),
+				 full, (unsigned long long)addr);
+			return true;
+		}
+	}
+	return false;
+}
+
 KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct kvmdci_kernel *k,
 					     int i, struct kvmdci_entry_check *out)
 {
@@ -360,7 +425,12 @@ KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct 
 		return 0;
 	}
 	if (catalog_resolve_symbol(k, e, &out->addr, &out->symbol) < 0) {
-		/* "added"/"removed" are notes for people: presence is decided by the symbols */
+		/* Presence is decided by the symbols (a backport can bring a function into an
+		 * older stable kernel); only an entry that is absent can be not applicable. */
+		if (entry_not_expected(k, e, out->reason, sizeof(out->reason))) {
+			out->status = KVMDCI_ENTRY_NOT_APPLICABLE;
+			return 0;
+		}
 		const char *added = json_string_value(json_object_get(e, "added"));
 		const char *removed = json_string_value(json_object_get(e, "removed"));
 		out->status = KVMDCI_ENTRY_ABSENT;

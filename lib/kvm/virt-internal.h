@@ -18,6 +18,8 @@ struct virt_env {
 	int (*reg)(void *data, int cpu, const char *name, uint64_t *val);
 	/* 1: the CPU is stopped inside a guest, 0: in the host, -1: cannot tell */
 	int (*in_guest)(void *data, int cpu, char *why, size_t whylen);
+	/* kernel virtual to physical address; NULL where the environment cannot translate */
+	int (*v2p)(void *data, uint64_t va, uint64_t *pa);
 	int ncpus;
 	void *data;
 };
