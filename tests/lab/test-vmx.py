@@ -38,6 +38,7 @@ workload all landed in host code: the check would hardly ever be exercised.
 Each check is printed with the values compared.
 """
 import json
+import sys
 import time
 
 from e2e import TestLab, Tool, check, finish, run_tool, window_deltas
@@ -147,28 +148,63 @@ def vmx_basic(t):
         return None
 
 
-def parked_checks(t):
-    """iobus, vcpu, vmxon and vmcs on VMs whose vCPUs are parked after an OUT to 0x3f8."""
-    ground = t.parked_workload("p1", "--vms 2 --vcpus 2")
-    doc = tool_json("parked", t, "kvmdci-iobus", [])
-    if doc:
-        iobus.compare_iobus("parked (2 VMs x 2 vCPUs)", ground, doc)
-    vdoc = tool_json("parked", t, "kvmdci-vcpu", [])
-    if vdoc:
-        check("kvmdci-vcpu: vendor vmx", vdoc.get("vendor") == "vmx", f"{vdoc.get('vendor')}")
-        iobus.compare_vcpu("parked (2 VMs x 2 vCPUs)", t, ground, vdoc)
-
-    xdoc = tool_json("parked", t, "kvmdci-vmxon", [])
+def vmxon_checks(t, when, on, basic, areas=None):
+    """kvmdci-vmxon: per CPU CR4.VMXE as the CPU has it, KVM's own per-CPU flag, and KVM's
+    VMXON region: allocated (kernel virtual and physical, page-aligned as VMXON requires)
+    with IA32_VMX_BASIC[30:0] as its revision id (basic: read in the guest). @on: whether
+    virtualization must be on, owned by KVM (True) or off with KVM agreeing (False).
+    @areas: {cpu: (vmxarea, physical)} seen earlier in this boot, which must not have
+    changed (KVM allocates the regions once, at module load). Returns that map."""
+    xdoc = tool_json(when, t, "kvmdci-vmxon", [])
     cpus = xdoc.get("cpus", [])
-    check("kvmdci-vmxon: vendor vmx, one row per CPU", xdoc.get("vendor") == "vmx" and
-          len(cpus) == 2, f"{xdoc.get('vendor')} {len(cpus)}")
+    check(f"kvmdci-vmxon ({when}): vendor vmx, one row per CPU",
+          xdoc.get("vendor") == "vmx" and len(cpus) == 2, f"{xdoc.get('vendor')} {len(cpus)}")
+    want_rev = None if basic is None else f"0x{basic & 0x7fffffff:x}"
+    seen = {}
     for c in cpus:
-        check(f"kvmdci-vmxon: VMs alive: cpu {c['cpu']} CR4.VMXE set and owned by KVM",
-              c["owner"] == "kvm" and c["kvm_on"] is True and c["cpu_on"] is True and
-              c["cr4"] is not None and int(c["cr4"], 16) & CR4_VMXE != 0,
-              f"{c['reason']} cr4 {c['cr4']}")
-        check(f"kvmdci-vmxon: cpu {c['cpu']}: KVM's VMXON region (vmxarea) found",
-              c.get("vmxarea") not in (None, "0x0"), f"vmxarea {c.get('vmxarea')}")
+        cr4 = c.get("cr4")
+        if on:
+            check(f"kvmdci-vmxon ({when}): cpu {c['cpu']} CR4.VMXE set and owned by KVM",
+                  c["owner"] == "kvm" and c["kvm_on"] is True and c["cpu_on"] is True and
+                  cr4 is not None and int(cr4, 16) & CR4_VMXE != 0,
+                  f"{c['reason']} cr4 {cr4}")
+        else:
+            check(f"kvmdci-vmxon ({when}): cpu {c['cpu']} CR4.VMXE clear, KVM agrees (off)",
+                  c["owner"] == "off" and c["kvm_on"] is False and c["cpu_on"] is False and
+                  cr4 is not None and int(cr4, 16) & CR4_VMXE == 0,
+                  f"{c['reason']} cr4 {cr4}")
+        pa = c.get("vmxon_region_pa")
+        check(f"kvmdci-vmxon ({when}): cpu {c['cpu']}: KVM's VMXON region (vmxarea) at a "
+              f"page-aligned physical address, revision id == IA32_VMX_BASIC[30:0]",
+              c.get("vmxarea") not in (None, "0x0") and pa not in (None, "0x0") and
+              int(pa, 16) & 0xfff == 0 and c.get("vmxon_revision") == want_rev and
+              want_rev is not None,
+              f"vmxarea {c.get('vmxarea')} pa {pa} revision {c.get('vmxon_revision')} vs "
+              f"IA32_VMX_BASIC {basic and hex(basic)}")
+        seen[c["cpu"]] = (c.get("vmxarea"), pa)
+    check(f"kvmdci-vmxon ({when}): one VMXON region per CPU",
+          len({v[1] for v in seen.values()}) == len(seen) == 2, f"{seen}")
+    if areas is not None:
+        check(f"kvmdci-vmxon ({when}): the same VMXON regions as before", seen == areas,
+              f"{seen} vs {areas}")
+    return seen
+
+
+def parked_checks(t, full=True, basic=None):
+    """vmcs (and when @full: iobus, vcpu, vmxon) on VMs whose vCPUs are parked after an OUT
+    to 0x3f8. Returns the VMXON regions that kvmdci-vmxon showed (full), else None."""
+    ground = t.parked_workload("p1", "--vms 2 --vcpus 2")
+    areas = None
+    if full:
+        doc = tool_json("parked", t, "kvmdci-iobus", [])
+        if doc:
+            iobus.compare_iobus("parked (2 VMs x 2 vCPUs)", ground, doc)
+        vdoc = tool_json("parked", t, "kvmdci-vcpu", [])
+        if vdoc:
+            check("kvmdci-vcpu: vendor vmx", vdoc.get("vendor") == "vmx",
+                  f"{vdoc.get('vendor')}")
+            iobus.compare_vcpu("parked (2 VMs x 2 vCPUs)", t, ground, vdoc)
+        areas = vmxon_checks(t, "VMs alive", True, basic)
 
     mdoc = tool_json("parked", t, "kvmdci-vmcs", [])
     mine = [v for v in mdoc.get("vcpus", []) if v.get("vm_pid") == ground["pid"]]
@@ -197,34 +233,40 @@ def parked_checks(t):
               x.get("exit_reason_name") == "IO_INSTRUCTION" and q is not None and
               q & 7 == 0 and q & 8 == 0 and q >> 16 == 0x3F8,
               f"{x.get('exit_reason_name')} ({x.get('exit_reason_basic')}) qualification {qual}")
-    basic = vmx_basic(t)
     want = None if basic is None else f"0x{basic & 0x7fffffff:x}"
     check("kvmdci-vmcs: every VMCS header's revision id == IA32_VMX_BASIC[30:0] as the CPU "
           "reports it (rdmsr 0x480 in the guest)", revs == {want} and want is not None,
           f"VMCS {revs} vs IA32_VMX_BASIC {basic and hex(basic)}")
     t.signal("p1")
     t.wait_state("p1", "done", 600)
+    return areas
 
 
 def catalog_check(t):
-    """kvmdci-catalog check against the target's own /proc/kallsyms: every VMX entry resolves
-    to the address kallsyms gives its symbol, or is reported absent and none of its symbols is
-    in kallsyms (a static function inlined by this kernel's compiler)."""
+    """kvmdci-catalog check --all against the target's own /proc/kallsyms: every VMX entry
+    resolves to the address kallsyms gives its symbol, or is not applicable: none of its
+    symbols is in kallsyms and either the kernel is older than the entry's "added" (6.1 vs
+    vmx_emergency_disable's 6.6) or the function it says it is inlined into is there, at
+    the address kallsyms gives (kvm_cpu_vmxon inlined into vmx_hardware_enable on 6.1).
+    The check exits 0: nothing that applies is missing."""
     rc, out, err = run_tool("kvmdci-catalog", ["list", "--json", "--vendor", "vmx"],
                             t.tool_env)
     try:
-        vmx = {e["name"]: e["symbols"] for e in json.loads(out)}
+        listed = json.loads(out)
+        vmx = {e["name"]: e["symbols"] for e in listed}
+        inl = {e["name"]: e.get("inlined_into", []) for e in listed}
     except (ValueError, KeyError, TypeError):
-        vmx = {}
+        vmx, inl = {}, {}
     check("kvmdci-catalog list --vendor vmx: VMX entries listed", rc == 0 and bool(vmx),
           f"rc={rc} {err.strip()[-200:]}")
-    rc, out, err = run_tool("kvmdci-catalog", ["check", "--json"], t.tool_env, timeout=600)
+    rc, out, err = run_tool("kvmdci-catalog", ["check", "--all", "--json"], t.tool_env,
+                            timeout=600)
     try:
         doc = json.loads(out)
     except ValueError:
         doc = {}
     got = {e["name"]: e for e in doc.get("entries", [])}
-    syms = sorted({x for v in vmx.values() for x in v})
+    syms = sorted({x for v in list(vmx.values()) + list(inl.values()) for x in v})
     # every VMX entry is in kvm_intel: its text symbols (a fixed-string grep: Bochs is slow)
     st, ks = t.run("grep -F '[kvm_intel]' /proc/kallsyms", timeout=300)
     kall = {}
@@ -234,26 +276,41 @@ def catalog_check(t):
             kall[w[2]] = int(w[0], 16)
     check("the guest's /proc/kallsyms lists kvm_intel's symbols", st == 0 and bool(kall),
           f"rc={st}, {len(kall)} of the catalog's symbols")
-    bad, absent = [], []
+    st, rel = t.run("uname -r")
+    ver = tuple(int(x) for x in rel.strip().split("-")[0].split(".")[:2]) if st == 0 else None
+    bad, na = [], []
     for name, alts in sorted(vmx.items()):
         e = got.get(name, {})
         have = [x for x in alts if x in kall]
+        why = e.get("reason", "")
         if e.get("status") == "resolved":
             if int(e.get("address", "0x0"), 16) != kall.get(e.get("symbol")):
                 bad.append(f"{name}: {e.get('symbol')} {e.get('address')} vs kallsyms "
                            f"{hex(kall.get(e.get('symbol'), 0))}")
-        elif e.get("status") == "absent" and not have:
-            absent.append(name)
+            continue
+        if e.get("status") != "not-applicable" or have:
+            bad.append(f"{name}: {e.get('status')} ({why}), kallsyms has {have}")
+            continue
+        callers = [x for x in inl.get(name, []) if x in kall]
+        if why.startswith("inlined"):
+            # the reason names the caller found, at its kallsyms address
+            ok = bool(callers) and f"kvm_intel:{callers[0]} is at {hex(kall[callers[0]])}" in why
+        elif why.startswith("added in "):
+            added = tuple(int(x) for x in why.split()[2].split(".")[:2])
+            ok = ver is not None and ver < added
         else:
-            bad.append(f"{name}: {e.get('status')} ({e.get('reason')}), kallsyms has {have}")
+            ok = False
+        (na if ok else bad).append(f"{name}: {why}")
     print(f"catalog: {doc.get('resolved')} of {doc.get('applicable')} applicable entries "
-          f"resolved; VMX entries absent from this kernel: {absent}", flush=True)
-    check("kvmdci-catalog check: every VMX entry resolves at its kallsyms address, or is "
-          "absent and so is every symbol it names", bool(got) and not bad,
-          f"rc={rc} {bad} {err.strip()[-300:]}")
-    check("kvmdci-catalog check: the exit status says whether every applicable entry resolved",
-          (rc == 0) == (doc.get("resolved") == doc.get("applicable")) and bool(got),
-          f"rc={rc} {doc.get('resolved')} of {doc.get('applicable')}")
+          f"resolved; VMX entries not applicable here: {na}", flush=True)
+    check("kvmdci-catalog check --all: every VMX entry resolves at its kallsyms address, or is "
+          "not applicable for a reason the target confirms (kernel older than its 'added', or "
+          "inlined into a caller kallsyms has) and none of its symbols is in kallsyms",
+          bool(got) and not bad, f"rc={rc} {bad} {err.strip()[-300:]}")
+    check("kvmdci-catalog check: exits 0, every applicable entry resolved",
+          rc == 0 and doc.get("resolved") == doc.get("applicable") and bool(got),
+          f"rc={rc} {doc.get('resolved')} of {doc.get('applicable')} "
+          f"{[(e['name'], e['status'], e.get('reason')) for e in doc.get('entries', []) if e['status'] not in ('resolved', 'not-applicable')]}")
 
 
 def stack_in_handler(t):
@@ -282,18 +339,95 @@ def stack_in_handler(t):
     t.run(f"kill {pid}")
 
 
-def main():
+def dci_check(t):
+    """What the bochs CPU says about Intel DCI, as the guest kernel sees it: CPUID.1:ECX[11]
+    (SDBG, /proc/cpuinfo's "sdbg") and a read of IA32_DEBUG_INTERFACE (MSR 0xC80) through
+    /dev/cpu/0/msr (the kernel's rdmsr_safe: EIO when the CPU raises #GP)."""
+    st, out = t.run("grep -c '^flags.* sdbg' /proc/cpuinfo; "
+                    "dd if=/dev/cpu/0/msr bs=8 count=1 skip=400 2>&1 >/dev/null | head -1")
+    lines = out.strip().splitlines()
+    print(f"     bochs CPU: CPUs with sdbg: {lines[:1]}; rdmsr 0xC80: {lines[1:2]}", flush=True)
+    check("bochs CPU: no SDBG (CPUID.1:ECX[11] clear on every CPU) and IA32_DEBUG_INTERFACE "
+          "unreadable (rdmsr 0xC80 faults: EIO): DCI is not possible on this CPU",
+          len(lines) >= 2 and lines[0] == "0" and "I/O error" in lines[1], out.strip())
+
+
+def vm_count(t):
+    """VMs alive, by KVM's own count: one directory per VM in KVM's debugfs."""
+    st, out = t.run("ls -d /sys/kernel/debug/kvm/*-* 2>/dev/null | wc -l")
+    return int(out.split()[-1]) if st == 0 and out.split() else None
+
+
+def core_checks(t, full):
+    """The checks every kernel gets: kvmdci-exits with both triggers over marked windows
+    (totals == KVM's exits delta, IO_INSTRUCTION == io_exits, HLT == halt_exits, EPT ==
+    MMIO accesses) and kvmdci-vmcs on parked vCPUs (VMCS header revision == IA32_VMX_BASIC,
+    loaded_vmcs, the cached exit of the workload's OUT). @full adds kvmdci-iobus,
+    kvmdci-vcpu and kvmdci-vmxon on the parked VMs. Returns (IA32_VMX_BASIC, the VMXON
+    regions kvmdci-vmxon showed, or None)."""
+    basic = vmx_basic(t)
+    traced_window(t, "w1", "watch")
+    traced_window(t, "w2", "break")
+    return basic, parked_checks(t, full, basic)
+
+
+def main_61():
+    """Kernel 6.1, every check. Virtualization is off until the first VM is created
+    (kvm_create_vm -> hardware_enable_all, virt/kvm/kvm_main.c in 6.1) and off again when the
+    last one is destroyed (kvm_destroy_vm -> hardware_disable_all: kvm_usage_count drops to
+    0, every CPU runs vmx_hardware_disable: VMXOFF and CR4.VMXE cleared), while the VMXON
+    regions stay allocated (alloc_kvm_area at module load, freed at unload): one boot
+    covers before, during and after."""
     t0 = time.monotonic()
     with TestLab(engine="bochs") as t:
         lab_facts(t)
-        traced_window(t, "w1", "watch")
-        traced_window(t, "w2", "break")
-        parked_checks(t)
+        n = vm_count(t)
+        check("before any VM: KVM's debugfs lists no VM", n == 0, f"{n}")
+        basic = vmx_basic(t)
+        before = vmxon_checks(t, "before any VM", False, basic)
+        basic, during = core_checks(t, full=True)
+        if during is not None:
+            check("kvmdci-vmxon: the VMXON regions KVM allocated at load are the ones in use",
+                  during == before, f"{during} vs {before}")
         catalog_check(t)
         stack_in_handler(t)
         run_nested(t)  # the workload's L1 runs its own VMX guest: vmcs12
+        deadline = time.monotonic() + 120
+        while (n := vm_count(t)) != 0 and time.monotonic() < deadline:
+            time.sleep(2)
+        check("after: every workload ended, KVM's debugfs lists no VM", n == 0, f"{n}")
+        vmxon_checks(t, "after the last VM", False, basic, before)
+        dci_check(t)
+        # (a place for more checks on this boot: t is the running 6.1 lab)
     print(f"lab-vmx took {time.monotonic() - t0:.0f} s", flush=True)
     finish()
+
+
+def main_612():
+    """Kernel 6.12: the core checks, on a second boot. 6.12 switches virtualization on at
+    module load (kvm.enable_virt_at_load, default Y) and keeps it on: before any VM every CPU
+    is already KVM's."""
+    t0 = time.monotonic()
+    with TestLab(engine="bochs", kernel="6.12") as t:
+        lab_facts(t)
+        rel = t.env.get("KVMDCI_KERNEL_RELEASE", "")
+        check("kernel 6.12", rel.startswith("6.12."), rel)
+        st, out = t.run("cat /sys/module/kvm/parameters/enable_virt_at_load")
+        basic = vmx_basic(t)
+        if check("6.12: kvm.enable_virt_at_load=Y", st == 0 and out.strip() == "Y", out):
+            vmxon_checks(t, "6.12, before any VM (enable_virt_at_load)", True, basic)
+        core_checks(t, full=False)
+    print(f"lab-vmx-6.12 took {time.monotonic() - t0:.0f} s", flush=True)
+    finish()
+
+
+def main():
+    if sys.argv[1:] == ["--kernel", "6.12"]:
+        main_612()
+    elif sys.argv[1:]:
+        sys.exit(f"usage: {sys.argv[0]} [--kernel 6.12]")
+    else:
+        main_61()
 
 
 if __name__ == "__main__":
