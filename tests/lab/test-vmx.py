@@ -339,6 +339,45 @@ def stack_in_handler(t):
     t.run(f"kill {pid}")
 
 
+def vmxon_instruction(t, before):
+    """The talk's case: kvmdci-trace on the catalog entry that stops at the VMXON instruction
+    itself (inlined into vmx_hardware_enable on 6.1: the library finds it by decoding the
+    function's code on the target). Creating the first VM makes KVM run VMXON on every CPU
+    (hardware_enable_all): one hit per CPU, each capturing the 8-byte physical address in
+    VMXON's memory operand, which must be the VMXON region kvmdci-vmxon showed for that CPU
+    (its per-CPU vmxarea translated through the kernel's page table) in @before."""
+    tool = Tool("kvmdci-trace", ["--bp", "vmxon_instruction", "--count", "2", "--json",
+                                 "--duration", "600"], t.tool_env)
+    if not check("kvmdci-trace --bp vmxon_instruction: breakpoint set at the decoded VMXON",
+                 tool.wait_line("tracing", 300) is not None, tool.text().strip()[-300:]):
+        tool.stop()
+        return
+    pid, _ = t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
+    deadline = time.monotonic() + 600
+    while tool.p.poll() is None and time.monotonic() < deadline:
+        time.sleep(1)
+    rc, out, err = tool.stop()
+    t.run(f"kill {pid}")
+    hits = []
+    for line in out.splitlines():
+        try:
+            h = json.loads(line)
+        except ValueError:
+            continue
+        if not h.get("summary"):
+            hits.append((h.get("cpu"), (h.get("captures") or {}).get("vmxon_region")))
+    want = {cpu: int(pa, 16) for cpu, (_, pa) in before.items() if pa}
+    print(f"     VMXON hits (cpu, region): {[(c, r and hex(r)) for c, r in hits]}; "
+          f"kvmdci-vmxon's regions: { {c: hex(v) for c, v in want.items()} }", flush=True)
+    check("kvmdci-trace at VMXON: the first VM made every CPU execute VMXON once, exit 0",
+          rc == 0 and sorted(c for c, _ in hits) == [0, 1], f"rc={rc} {hits} "
+          f"{err.strip()[-300:]}")
+    check("kvmdci-trace at VMXON: each CPU's VMXON operand == the physical VMXON region "
+          "kvmdci-vmxon shows for it (per-CPU vmxarea, page-walked)",
+          bool(hits) and all(r is not None and want.get(c) == r for c, r in hits),
+          f"{hits} vs {want}")
+
+
 def dci_check(t):
     """What the bochs CPU says about Intel DCI, as the guest kernel sees it: CPUID.1:ECX[11]
     (SDBG, /proc/cpuinfo's "sdbg") and a read of IA32_DEBUG_INTERFACE (MSR 0xC80) through
@@ -385,6 +424,7 @@ def main_61():
         check("before any VM: KVM's debugfs lists no VM", n == 0, f"{n}")
         basic = vmx_basic(t)
         before = vmxon_checks(t, "before any VM", False, basic)
+        vmxon_instruction(t, before)
         basic, during = core_checks(t, full=True)
         if during is not None:
             check("kvmdci-vmxon: the VMXON regions KVM allocated at load are the ones in use",
