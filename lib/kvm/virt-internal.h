@@ -45,6 +45,10 @@ int svm_percpu_read(const struct virt_env *e, uint64_t sym_svm, int is_pointer, 
 		    struct svm_percpu *out);
 /* The host's rip and rsp saved by VMRUN on Linux CPU @lcpu, from KVM's host save area. */
 int svm_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp);
+/* The host's rip and rsp at the next VM exit on Linux CPU @lcpu, which runs a VMX guest:
+ * kvm_intel's vmx_vmexit and the vCPU's loaded_vmcs->host_state.rsp. -ENOENT when no vCPU
+ * of kvm_intel is in guest mode on that CPU. */
+int vmx_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp);
 
 /* The environment of a kernel view on a live target or dump. */
 void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k);

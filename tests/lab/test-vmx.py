@@ -378,6 +378,51 @@ def vmxon_instruction(t, before):
           f"{hits} vs {want}")
 
 
+def stack_in_guest(t):
+    """kvmdci-cpus --stack with a CPU inside a VMX guest: the stub shows the guest's
+    registers (real mode), so the host's come from KVM's copy of the VMCS host state
+    (HOST_RIP = vmx_vmexit, HOST_RSP = loaded_vmcs->host_state.rsp). The workload's --spin
+    guest loops without exits, so an interrupted CPU that runs it is in VMX non-root mode;
+    a few tries find one. Its stack must be the vCPU thread's way into the guest: kvm_intel
+    first, through kvm's vcpu_enter_guest up to kvm_vcpu_ioctl, and the task on that CPU
+    one of the workload's vCPU threads (ground truth: the guest's /proc)."""
+    pid, _ = t.lab.run_bg("workload --spin --vcpus 2 --seconds 0 --quiet")
+    time.sleep(5)
+    st, out = t.run(f"ls /proc/{pid}/task")
+    threads = {int(x) for x in out.split() if x.isdigit()} if st == 0 else set()
+    found, tries = None, 0
+    for tries in range(1, 7):
+        rc, out, err = run_tool("kvmdci-cpus", ["--stack", "--json"], t.tool_env, timeout=300)
+        try:
+            doc = json.loads(out) if rc == 0 else {}
+        except ValueError:
+            doc = {}
+        found = next((c for c in doc.get("cpus", []) if c.get("mode") == "guest"), None)
+        if found:
+            break
+    t.run(f"kill {pid}")
+    if not check("kvmdci-cpus: a CPU stopped inside the --spin VMX guest", found is not None,
+                 f"none in {tries} tries"):
+        return
+    frames = (found.get("stack") or {}).get("frames", [])
+    names = [f"{f.get('module')}!{f.get('function')}" for f in frames]
+    print(f"     CPU {found['cpu']} in guest ({found.get('where')}), host stack: "
+          + " <- ".join(names), flush=True)
+    task = found.get("task") or {}
+    check(f"kvmdci-cpus: CPU {found['cpu']} in the guest runs a vCPU thread of the workload",
+          task.get("pid") in threads and task.get("tgid") == pid,
+          f"task {task} vs threads {sorted(threads)} of {pid}")
+    mods = [f.get("module") for f in frames]
+    funcs = [f.get("function") for f in frames]
+    check(f"kvmdci-cpus --stack: CPU {found['cpu']} in the guest shows the host's stack from "
+          "KVM's saved host state: kvm_intel first, then kvm's vcpu_enter_guest .. "
+          "kvm_vcpu_ioctl",
+          bool(frames) and mods[0] == "kvm_intel" and "vcpu_enter_guest" in funcs and
+          "kvm_vcpu_ioctl" in funcs and
+          all(m in ("kvm_intel", "kvm", "vmlinux") for m in mods),
+          " <- ".join(names) + f" end {(found.get('stack') or {}).get('end')}")
+
+
 def dci_check(t):
     """What the bochs CPU says about Intel DCI, as the guest kernel sees it: CPUID.1:ECX[11]
     (SDBG, /proc/cpuinfo's "sdbg") and a read of IA32_DEBUG_INTERFACE (MSR 0xC80) through
@@ -432,6 +477,7 @@ def main_61():
         catalog_check(t)
         stack_in_handler(t)
         run_nested(t)  # the workload's L1 runs its own VMX guest: vmcs12
+        stack_in_guest(t)
         deadline = time.monotonic() + 120
         while (n := vm_count(t)) != 0 and time.monotonic() < deadline:
             time.sleep(2)
