@@ -94,6 +94,11 @@ START_TEST(malformed)
 	ck_assert_int_eq(r, -EINVAL);
 	ck_assert_msg(strstr(m, "\"inlined_into\" must be"), "message: %s", m);
 	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"],"
+							      "\"at\":\"vmcall\"") "]}",
+		      &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(m, "\"at\" must be \"vmxon\""), "message: %s", m);
+	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"],"
 							      "\"removed\":\"6.3\","
 							      "\"inlined_into\":[\"g\"]") "]}",
 		      &r);
