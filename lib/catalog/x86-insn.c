@@ -12,8 +12,16 @@
 #include "catalog/x86-insn.h"
 
 /* immediate kinds */
-enum { I0, I8, I16, IZ /* 16 or 32 by operand size */, IV /* 16/32/64: mov r, imm */,
-       I24 /* enter: 16 + 8 */, IM /* moffs: 64 (32 with 67) */, BAD };
+enum {
+	I0,
+	I8,
+	I16,
+	IZ /* 16 or 32 by operand size */,
+	IV /* 16/32/64: mov r, imm */,
+	I24 /* enter: 16 + 8 */,
+	IM /* moffs: 64 (32 with 67) */,
+	BAD
+};
 
 /* One-byte map: ModRM present? */
 static bool modrm1(uint8_t op)
@@ -21,11 +29,20 @@ static bool modrm1(uint8_t op)
 	if (op < 0x40)
 		return (op & 7) < 4;
 	switch (op) {
-	case 0x63: case 0x69: case 0x6b:
+	case 0x63:
+	case 0x69:
+	case 0x6b:
 	case 0x80 ... 0x8f:
-	case 0xc0: case 0xc1: case 0xc6: case 0xc7:
-	case 0xd0 ... 0xd3: case 0xd8 ... 0xdf:
-	case 0xf6: case 0xf7: case 0xfe: case 0xff:
+	case 0xc0:
+	case 0xc1:
+	case 0xc6:
+	case 0xc7:
+	case 0xd0 ... 0xd3:
+	case 0xd8 ... 0xdf:
+	case 0xf6:
+	case 0xf7:
+	case 0xfe:
+	case 0xff:
 		return true;
 	}
 	return false;
@@ -40,26 +57,54 @@ static int imm1(uint8_t op)
 			return I8;
 		case 5:
 			return IZ;
-		case 6: case 7: /* push/pop es, ss...; daa, aas...: invalid in 64-bit mode */
+		case 6:
+		case 7: /* push/pop es, ss...; daa, aas...: invalid in 64-bit mode */
 			return BAD;
 		}
 		return I0;
 	}
 	switch (op) {
-	case 0x60: case 0x61: case 0x62: case 0x82: case 0x9a: case 0xc4: case 0xc5:
-	case 0xce: case 0xd4: case 0xd5: case 0xd6: case 0xea:
+	case 0x60:
+	case 0x61:
+	case 0x62:
+	case 0x82:
+	case 0x9a:
+	case 0xc4:
+	case 0xc5:
+	case 0xce:
+	case 0xd4:
+	case 0xd5:
+	case 0xd6:
+	case 0xea:
 		return BAD;
-	case 0x68: case 0x69: case 0x81: case 0xa9: case 0xc7: case 0xe8: case 0xe9:
+	case 0x68:
+	case 0x69:
+	case 0x81:
+	case 0xa9:
+	case 0xc7:
+	case 0xe8:
+	case 0xe9:
 		return IZ;
-	case 0x6a: case 0x6b: case 0x70 ... 0x7f: case 0x80: case 0x83: case 0xa8:
-	case 0xb0 ... 0xb7: case 0xc0: case 0xc1: case 0xc6: case 0xcd: case 0xe0 ... 0xe7:
+	case 0x6a:
+	case 0x6b:
+	case 0x70 ... 0x7f:
+	case 0x80:
+	case 0x83:
+	case 0xa8:
+	case 0xb0 ... 0xb7:
+	case 0xc0:
+	case 0xc1:
+	case 0xc6:
+	case 0xcd:
+	case 0xe0 ... 0xe7:
 	case 0xeb:
 		return I8;
 	case 0xb8 ... 0xbf:
 		return IV;
 	case 0xa0 ... 0xa3:
 		return IM;
-	case 0xc2: case 0xca:
+	case 0xc2:
+	case 0xca:
 		return I16;
 	case 0xc8:
 		return I24;
@@ -71,8 +116,14 @@ static int imm1(uint8_t op)
 static bool modrm2(uint8_t op)
 {
 	switch (op) {
-	case 0x05 ... 0x0b: case 0x0e: case 0x30 ... 0x37: case 0x77: case 0x80 ... 0x8f:
-	case 0xa0 ... 0xa2: case 0xa8 ... 0xaa: case 0xc8 ... 0xcf:
+	case 0x05 ... 0x0b:
+	case 0x0e:
+	case 0x30 ... 0x37:
+	case 0x77:
+	case 0x80 ... 0x8f:
+	case 0xa0 ... 0xa2:
+	case 0xa8 ... 0xaa:
+	case 0xc8 ... 0xcf:
 		return false;
 	}
 	return true;
@@ -82,10 +133,23 @@ static bool modrm2(uint8_t op)
 static int imm2(uint8_t op)
 {
 	switch (op) {
-	case 0x04: case 0x0a: case 0x0c: case 0x0f: case 0x24 ... 0x27: case 0x36: case 0x39:
-	case 0x3b ... 0x3f: case 0x7a: case 0x7b:
+	case 0x04:
+	case 0x0a:
+	case 0x0c:
+	case 0x0f:
+	case 0x24 ... 0x27:
+	case 0x36:
+	case 0x39:
+	case 0x3b ... 0x3f:
+	case 0x7a:
+	case 0x7b:
 		return BAD;
-	case 0x70 ... 0x73: case 0xa4: case 0xac: case 0xba: case 0xc2: case 0xc4 ... 0xc6:
+	case 0x70 ... 0x73:
+	case 0xa4:
+	case 0xac:
+	case 0xba:
+	case 0xc2:
+	case 0xc4 ... 0xc6:
 		return I8;
 	case 0x80 ... 0x8f:
 		return IZ; /* jcc rel32: 66 does not shorten it in 64-bit mode, handled below */
@@ -98,7 +162,7 @@ int x86_insn_decode(const uint8_t *code, size_t len, struct x86_insn *out)
 	size_t i = 0;
 	int imm;
 
-	*out = (struct x86_insn){ .base = -1, .index = -1, .scale = 1 };
+	*out = (struct x86_insn){.base = -1, .index = -1, .scale = 1};
 	/* legacy prefixes, then at most one REX right before the opcode */
 	for (;; i++) {
 		if (i >= len)
@@ -186,9 +250,10 @@ int x86_insn_decode(const uint8_t *code, size_t len, struct x86_insn *out)
 			if (dispsz == 1)
 				out->disp = (int8_t)code[i];
 			else if (dispsz == 4)
-				out->disp = (int32_t)((uint32_t)code[i] | (uint32_t)code[i + 1] << 8 |
-						      (uint32_t)code[i + 2] << 16 |
-						      (uint32_t)code[i + 3] << 24);
+				out->disp =
+					(int32_t)((uint32_t)code[i] | (uint32_t)code[i + 1] << 8 |
+						  (uint32_t)code[i + 2] << 16 |
+						  (uint32_t)code[i + 3] << 24);
 			i += (size_t)dispsz;
 		}
 	}
@@ -209,7 +274,8 @@ int x86_insn_decode(const uint8_t *code, size_t len, struct x86_insn *out)
 	case IZ:
 		/* 16 bits with 0x66, but the rel32 of call, jmp and jcc (0F 8x) stays 32 bits in
 		 * 64-bit mode */
-		n = out->opsize && out->map == 1 && out->opcode != 0xe8 && out->opcode != 0xe9 ? 2 : 4;
+		n = out->opsize && out->map == 1 && out->opcode != 0xe8 && out->opcode != 0xe9 ? 2
+											       : 4;
 		break;
 	case IV:
 		n = (out->rex & 8) ? 8 : out->opsize ? 2 : 4;
@@ -235,9 +301,9 @@ int x86_insn_is_vmxon(const struct x86_insn *in)
 
 const char *x86_reg_name(int n)
 {
-	static const char *const names[16] = { "rax", "rcx", "rdx", "rbx", "rsp", "rbp",
-					       "rsi", "rdi", "r8",  "r9",  "r10", "r11",
-					       "r12", "r13", "r14", "r15" };
+	static const char *const names[16] = {"rax", "rcx", "rdx", "rbx", "rsp", "rbp",
+					      "rsi", "rdi", "r8",  "r9",  "r10", "r11",
+					      "r12", "r13", "r14", "r15"};
 	return n >= 0 && n < 16 ? names[n] : NULL;
 }
 

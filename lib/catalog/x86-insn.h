@@ -13,13 +13,13 @@
 
 /* One decoded instruction (64-bit mode). */
 struct x86_insn {
-	uint8_t len;      /* bytes, 1..15 */
-	uint8_t map;      /* opcode map: 1 one-byte, 2 0F, 3 0F38, 4 0F3A */
-	uint8_t opcode;   /* the opcode byte in its map */
-	uint8_t rep;      /* last of F2/F3 seen, 0 if none */
-	uint8_t opsize;   /* 0x66 prefix seen */
-	uint8_t adsize;   /* 0x67 prefix seen */
-	uint8_t rex;      /* the REX byte, 0 if none */
+	uint8_t len;	/* bytes, 1..15 */
+	uint8_t map;	/* opcode map: 1 one-byte, 2 0F, 3 0F38, 4 0F3A */
+	uint8_t opcode; /* the opcode byte in its map */
+	uint8_t rep;	/* last of F2/F3 seen, 0 if none */
+	uint8_t opsize; /* 0x66 prefix seen */
+	uint8_t adsize; /* 0x67 prefix seen */
+	uint8_t rex;	/* the REX byte, 0 if none */
 	uint8_t has_modrm;
 	uint8_t mod, reg, rm; /* ModRM fields; reg and rm without REX bits */
 	/* the memory operand when has_modrm and mod != 3: base and index register numbers
