@@ -387,7 +387,8 @@ def stack_in_guest(t):
     (HOST_RIP = vmx_vmexit, HOST_RSP = loaded_vmcs->host_state.rsp). The workload's --spin
     guest loops without exits, so an interrupted CPU that runs it is in VMX non-root mode;
     a few tries find one. Its stack must be the vCPU thread's way into the guest: kvm_intel
-    first, through kvm's vcpu_enter_guest up to kvm_vcpu_ioctl, and the task on that CPU
+    first, through kvm's vcpu_enter_guest (inlined into kvm_arch_vcpu_ioctl_run on 6.1) up
+    to kvm_vcpu_ioctl, and the task on that CPU
     one of the workload's vCPU threads (ground truth: the guest's /proc)."""
     pid, _ = t.lab.run_bg("workload --spin --vcpus 2 --seconds 0 --quiet")
     time.sleep(5)
@@ -417,10 +418,12 @@ def stack_in_guest(t):
           f"task {task} vs threads {sorted(threads)} of {pid}")
     # function names as the symbols have them: a compiler clone keeps its suffix
     base = [(f.get("module"), str(f.get("function")).split(".")[0]) for f in frames]
+    # vcpu_enter_guest is static and inlined into kvm_arch_vcpu_ioctl_run on 6.1
     check(f"kvmdci-cpus --stack: CPU {found['cpu']} in the guest shows the host's stack from "
-          "KVM's saved host state: kvm_intel first, then kvm's vcpu_enter_guest .. "
-          "kvm_vcpu_ioctl",
-          bool(frames) and base[0][0] == "kvm_intel" and ("kvm", "vcpu_enter_guest") in base
+          "KVM's saved host state: kvm_intel first, then kvm's vcpu_enter_guest (or "
+          "kvm_arch_vcpu_ioctl_run, where it is inlined) .. kvm_vcpu_ioctl",
+          bool(frames) and base[0][0] == "kvm_intel" and
+          (("kvm", "vcpu_enter_guest") in base or ("kvm", "kvm_arch_vcpu_ioctl_run") in base)
           and ("kvm", "kvm_vcpu_ioctl") in base,
           " <- ".join(names) + f" end {(found.get('stack') or {}).get('end')}")
 
