@@ -361,19 +361,21 @@ def vmxon_instruction(t, before):
         time.sleep(1)
     rc, out, err = tool.stop()
     t.run(f"kill {pid}")
-    hits = []
+    hits, other = [], []
     for line in out.splitlines():
         try:
             h = json.loads(line)
         except ValueError:
             continue
-        if not h.get("summary"):
+        if "error" in h:
+            other.append(h)     # the tool's error object (--json)
+        elif not h.get("summary"):
             hits.append((h.get("cpu"), (h.get("captures") or {}).get("vmxon_region")))
     want = {cpu: int(pa, 16) for cpu, (_, pa) in before.items() if pa}
     print(f"     VMXON hits (cpu, region): {[(c, r and hex(r)) for c, r in hits]}; "
           f"kvmdci-vmxon's regions: { {c: hex(v) for c, v in want.items()} }", flush=True)
     check("kvmdci-trace at VMXON: the first VM made a CPU stop at VMXON, exit 0",
-          rc == 0 and len(hits) == 1 and hits[0][0] in (0, 1), f"rc={rc} {hits} "
+          rc == 0 and len(hits) == 1 and hits[0][0] in (0, 1), f"rc={rc} {hits} {other} "
           f"{err.strip()[-300:]}")
     check("kvmdci-trace at VMXON: each CPU's VMXON operand == the physical VMXON region "
           "kvmdci-vmxon shows for it (per-CPU vmxarea, page-walked)",
