@@ -9,7 +9,10 @@ say() { printf '%s: %s\n' "$PROG" "$*" >&2; }
 die() { say "error: $*"; exit 1; }
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-BUILD=$ROOT/build
+# the build tree whose tools are measured: build/, or $BENCH_BUILD (a second build tree, so
+# that a bench can run while build/ is rebuilt for tests)
+BUILD=${BENCH_BUILD:-$ROOT/build}
+case $BUILD in /*) ;; *) BUILD=$PWD/$BUILD ;; esac
 LAB=$BUILD/tools/kvmdci-lab
 TOOLS=$BUILD/tools
 LAB_STARTED=0

@@ -21,7 +21,8 @@
 #        alternating) and sums them: the workload's exit rate drifts, and a busy host adds noise
 # Needs: a built tree (ninja -C build; the script does not rebuild), cc, gdb (Debian's gdb 13 connects to the unix socket
 # with `target remote PATH`; socat is NOT needed), jq, python3. Run from anywhere.
-# Env: BENCH_KEEP=1 keeps the work dir (logs, JSON, gdb command file) - it is kept anyway
+# Env: BENCH_BUILD=DIR measures the tools of the build tree DIR instead of build/.
+# BENCH_KEEP=1 keeps the work dir (logs, JSON, gdb command file) - it is kept anyway
 # when something failed; BENCH_WORK=DIR uses DIR (must not exist) for it.
 #
 # It is a benchmark, not a test: it prints PASS/MISS against the goals (kvmdci-exits watch

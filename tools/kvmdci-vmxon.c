@@ -19,7 +19,9 @@ static void usage(FILE *f)
 		"virtualization is on (CR4.VMXE on Intel, EFER.SVME on AMD, from the CPU's own\n"
 		"registers), whether KVM enabled it there (cpus_hardware_enabled, per-CPU\n"
 		"hardware_enabled or virtualization_enabled, whichever the kernel has), KVM's\n"
-		"VMXON region (vmxarea) and loaded VMCS (current_vmcs) or its svm_data, and a\n"
+		"VMXON region (vmxarea: its address, physical address and revision id, which\n"
+		"must equal IA32_VMX_BASIC[30:0]) and loaded VMCS (current_vmcs) or its svm_data,\n"
+		"and a\n"
 		"verdict: off, kvm, foreign (on, but KVM did not enable it: another hypervisor\n"
 		"or a leaked VMXON), inconsistent (KVM thinks on, the CPU has it off), unknown.\n"
 		"A CPU stopped inside a guest shows the guest's registers: it is reported as\n"
@@ -54,6 +56,12 @@ static void show_cpus_json(enum kvmdci_vendor vendor, const struct kvmdci_cpu_vi
 			"owner", kvmdci_virt_owner_name(c->owner), "reason", c->reason);
 		if (vendor == KVMDCI_VENDOR_VMX) {
 			json_object_set_new(o, "vmxarea", tool_json_addr(c->vmxarea));
+			json_object_set_new(o, "vmxon_region_pa", c->vmxon_valid & 2
+							? tool_json_addr(c->vmxarea_pa)
+							: json_null());
+			json_object_set_new(o, "vmxon_revision", c->vmxon_valid & 1
+							? tool_json_addr(c->vmxon_revision)
+							: json_null());
 			json_object_set_new(o, "current_vmcs", tool_json_addr(c->current_vmcs));
 		} else if (vendor == KVMDCI_VENDOR_SVM) {
 			json_object_set_new(o, "svm_data", tool_json_addr(c->svm_data));

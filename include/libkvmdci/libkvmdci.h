@@ -2691,7 +2691,13 @@ struct kvmdci_cpu_virt {
 	int32_t owner;         /* enum kvmdci_virt_owner */
 	int32_t pad;
 	char reason[160];      /* the verdict in words, with what is unknown and why */
-	uint64_t reserved[8];
+	/* Since 0.9 (in the former reserved space): VMX: the VMXON region's physical address
+	 * (what KVM gives VMXON), valid when vmxon_valid & 2; its revision identifier (first 32
+	 * bits; VMXON requires IA32_VMX_BASIC[30:0] there), valid when vmxon_valid & 1 */
+	uint64_t vmxarea_pa;
+	uint32_t vmxon_revision;
+	uint32_t vmxon_valid;
+	uint64_t reserved[6];
 };
 
 /**

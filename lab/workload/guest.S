@@ -36,7 +36,7 @@
 #define ABS(label)	((label) - guest_code + GUEST_LOAD)
 
 	.section .rodata.kvmdci_guest, "a"
-	.globl guest_code, guest_code_end, guest_entry_bsp, guest_entry_ap
+	.globl guest_code, guest_code_end, guest_entry_bsp, guest_entry_ap, guest_spin
 	.code16
 
 guest_code:
@@ -133,6 +133,18 @@ irq0_handler:
 	outb	%al, $0x20
 	popw	%ax
 	iret
+
+/*
+ * --spin: report set-up done, then loop forever with interrupts masked. The loop itself never
+ * exits to the VMM (only the host's own interrupts end a VM entry, handled inside KVM), so a
+ * CPU that is interrupted while it runs this is almost always in VMX non-root / SVM guest
+ * mode: what the lab tests need to see the host's side of a CPU in a guest.
+ */
+guest_spin:
+	cli
+	movw	$PORT_INIT, %dx
+	outb	%al, %dx
+1:	jmp	1b
 guest_code_end:
 
 	.section .note.GNU-stack, "", @progbits

@@ -58,7 +58,8 @@
 #define STATE_FILE		"/tmp/workload.state"
 #define PID_FILE		"/tmp/workload.pid"
 
-extern const uint8_t guest_code[], guest_code_end[], guest_entry_bsp[], guest_entry_ap[];
+extern const uint8_t guest_code[], guest_code_end[], guest_entry_bsp[], guest_entry_ap[],
+	guest_spin[];
 
 enum { IOEV_PIO, IOEV_PIO_DM, IOEV_MMIO, NR_IOEV };
 enum { SNAP_START, SNAP_END, SNAP_FINAL, NR_SNAP };
@@ -148,6 +149,7 @@ static struct {
 	bool seconds_set;
 	bool window;
 	bool nested;
+	bool spin;
 	uint32_t rounds;
 	double timeout;
 	bool quiet;
@@ -599,7 +601,9 @@ static void vcpu_create(struct vm *vm, int id)
 
 	memset(&regs, 0, sizeof(regs));
 	regs.rflags = 0x2;
-	regs.rip = GUEST_LOAD + (uint64_t)((id == 0 ? guest_entry_bsp : guest_entry_ap) -
+	regs.rip = GUEST_LOAD + (uint64_t)((opt.spin    ? guest_spin
+					    : id == 0 ? guest_entry_bsp
+						      : guest_entry_ap) -
 					   guest_code);
 	regs.rsp = GUEST_STACK_TOP - (uint64_t)id * GUEST_STACK_SIZE;
 	regs.rbx = (uint64_t)id;
@@ -1689,6 +1693,10 @@ static void usage(FILE *f)
 		"                  vmcb12/vmcs12, KVM_GET_NESTED_STATE) and the state\n"
 		"                  {\"state\":\"parked\"}, and waits for SIGTERM\n"
 		"  --rounds N      L2 rounds before the park (--nested)\n"
+		"  --spin          every vCPU reports set-up done, then loops without\n"
+		"                  exits (interrupts masked) until the end: a CPU\n"
+		"                  stopped then is in the guest; implies --warmup 0,\n"
+		"                  use with --seconds\n"
 		"  --help          this text\n"
 		"\n"
 		"Guest loop, per iteration: out 0x700 (ioeventfd), out 0x704 (ioeventfd,\n"
@@ -1751,6 +1759,7 @@ static void parse_args(int argc, char **argv)
 		{ "ioeventfds", required_argument, NULL, 'E' },
 		{ "nested", no_argument, NULL, 'N' },
 		{ "rounds", required_argument, NULL, 'R' },
+		{ "spin", no_argument, NULL, 'P' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1798,6 +1807,9 @@ static void parse_args(int argc, char **argv)
 		case 'N':
 			opt.nested = true;
 			break;
+		case 'P':
+			opt.spin = true;
+			break;
 		case 'R':
 			opt.rounds = (uint32_t)parse_u64("rounds", optarg, 1, 1000000);
 			break;
@@ -1823,6 +1835,13 @@ static void parse_args(int argc, char **argv)
 				"--rounds, --json, --state, --pid-file, --timeout and --quiet\n");
 		exit(2);
 	}
+	if (opt.spin && (opt.nested || opt.window || !opt.seconds_set)) {
+		fprintf(stderr, "workload: --spin runs until --seconds S (0: until SIGTERM); not "
+				"with --window or --nested\n");
+		exit(2);
+	}
+	if (opt.spin)
+		opt.warmup = 0; /* the spinning guest never counts an iteration */
 	if (opt.window && opt.seconds_set) {
 		fprintf(stderr, "workload: --seconds cannot be used with --window\n");
 		exit(2);

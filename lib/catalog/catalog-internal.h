@@ -21,8 +21,18 @@ int catalog_resolve_symbol(struct kvmdci_kernel *k, json_t *e, uint64_t *addr, c
 /* Compile the first alternative of capture @capture that compiles against the types. */
 int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capture,
 			    struct expr_prog *prog, const char **which, char *err, size_t errsz);
+/* The same, with "$operand" in the expression standing for @operand (catalog_entry_bp). */
+int catalog_compile_capture_at(struct kvmdci_kernel *k, json_t *e, const char *capture,
+			       const char *operand, struct expr_prog *prog, const char **which,
+			       char *err, size_t errsz);
 /* Where a breakpoint on a function goes: past a leading endbr64. */
 uint64_t catalog_bp_address(struct kvmdci_kernel *k, uint64_t addr);
+/* Where entry @e's breakpoint goes in its function at @func (@symbol: its name): the function
+ * (catalog_bp_address), or with "at" the instruction found by decoding the function's code on
+ * the target; then @operand gets the instruction's memory operand as an expression ("" for a
+ * function). -ENOENT with @err saying why when the instruction is not there. */
+int catalog_entry_bp(struct kvmdci_kernel *k, json_t *e, uint64_t func, const char *symbol,
+		     uint64_t *bp, char *operand, size_t oplen, char *err, size_t errsz);
 /* Take the trace's breakpoints out (the target runs free) or put them back; for sampling. */
 int trace_set_armed(struct kvmdci_trace *tr, bool armed);
 /* Stop the target for good (a racing hit is still reported), call @halted (may be NULL) while

@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "kernel/kernel-internal.h"
 #include "catalog/catalog-internal.h"
+#include "catalog/x86-insn.h"
 
 #define MAX_ENTRIES 4096
 
@@ -83,6 +84,24 @@ static int validate_entry(struct kvmdci_ctx *ctx, const char *file, int idx, jso
 	v = json_object_get(e, "args");
 	if (v && !json_is_array(v))
 		return bad(ctx, file, idx, "\"args\" must be an array");
+	v = json_object_get(e, "at");
+	if (v && !(json_is_string(v) && !strcmp(json_string_value(v), "vmxon")))
+		return bad(ctx, file, idx, "\"at\" must be \"vmxon\" (the first VMXON instruction "
+					   "of the function)");
+	v = json_object_get(e, "inlined_into");
+	if (v && !is_string_array(v, true))
+		return bad(ctx, file, idx, "\"inlined_into\" must be a non-empty array of strings");
+	static const char *const vers[] = { "added", "removed" };
+	for (i = 0; i < ARRAY_SIZE(vers); i++) {
+		v = json_object_get(e, vers[i]);
+		int maj, min;
+		if (v && !(json_is_string(v) &&
+			   sscanf(json_string_value(v), "%d.%d", &maj, &min) == 2)) {
+			snprintf(msg, sizeof(msg), "\"%s\" must be a kernel version \"X.Y\"",
+				 vers[i]);
+			return bad(ctx, file, idx, msg);
+		}
+	}
 	return 0;
 }
 
@@ -274,12 +293,103 @@ int catalog_resolve_symbol(struct kvmdci_kernel *k, json_t *e, uint64_t *addr, c
 	return -ENOENT;
 }
 
+/* Longest function prefix searched for an "at" instruction. */
+#define AT_SCAN_MAX 4096
+
+int catalog_entry_bp(struct kvmdci_kernel *k, json_t *e, uint64_t func, const char *symbol,
+		     uint64_t *bp, char *operand, size_t oplen, char *err, size_t errsz)
+{
+	const char *at = json_string_value(json_object_get(e, "at"));
+	uint8_t code[AT_SCAN_MAX];
+	size_t have = 0, off = 0;
+
+	operand[0] = 0;
+	if (!at) {
+		*bp = catalog_bp_address(k, func);
+		return 0;
+	}
+	/* "vmxon" is the only location kind (validate_entry) */
+	while (off < AT_SCAN_MAX) {
+		struct x86_insn in;
+		int r;
+		/* read on demand, 256 bytes at a time: the function may end near a page end */
+		while (have < AT_SCAN_MAX && have < off + 16) {
+			if (kvmdci_kernel_read(k, func + have, code + have, 256) < 0)
+				break;
+			have += 256;
+		}
+		if ((r = x86_insn_decode(code + off, have - off, &in)) < 0) {
+			snprintf(err, errsz,
+				 "%s+0x%zx (0x%llx): %s while looking for the VMXON instruction", symbol,
+				 off, (unsigned long long)(func + off),
+				 r == -ENODATA ? "target memory unreadable"
+					       : "an instruction this decoder does not know");
+			return -ENOENT;
+		}
+		if (x86_insn_is_vmxon(&in)) {
+			char mod[64], fn[128];
+			uint64_t fo;
+			/* the instruction must be this function's, not a later one's */
+			if (kernel_symbolize_parts(k, NULL, func + off, mod, sizeof(mod), fn,
+						   sizeof(fn), &fo) == 0 &&
+			    (fo != off || strncmp(fn, symbol, strlen(symbol)) != 0)) {
+				snprintf(err, errsz, "no VMXON instruction in %s (the first one after "
+						     "it is in %s+0x%llx)",
+					 symbol, fn, (unsigned long long)fo);
+				return -ENOENT;
+			}
+			if (x86_insn_operand_expr(&in, func + off, operand, oplen) < 0) {
+				snprintf(err, errsz, "%s+0x%zx: VMXON with an operand we cannot "
+						     "express (32-bit addressing)", symbol, off);
+				return -ENOENT;
+			}
+			*bp = func + off;
+			return 0;
+		}
+		off += in.len;
+	}
+	snprintf(err, errsz, "no VMXON instruction in the first %d bytes of %s", AT_SCAN_MAX,
+		 symbol);
+	return -ENOENT;
+}
+
+/* @src with every "$operand" replaced by @operand, in @buf; NULL when it does not fit. */
+static const char *with_operand(const char *src, const char *operand, char *buf, size_t len)
+{
+	const char *p = src, *q;
+	size_t n = 0;
+
+	if (!operand || !operand[0] || !strstr(src, "$operand"))
+		return src;
+	while ((q = strstr(p, "$operand"))) {
+		size_t a = (size_t)(q - p), b = strlen(operand);
+		if (n + a + b + 1 > len)
+			return NULL;
+		memcpy(buf + n, p, a);
+		memcpy(buf + n + a, operand, b);
+		n += a + b;
+		p = q + 8;
+	}
+	if (n + strlen(p) + 1 > len)
+		return NULL;
+	strcpy(buf + n, p);
+	return buf;
+}
+
 int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capture,
 			    struct expr_prog *prog, const char **which, char *err, size_t errsz)
+{
+	return catalog_compile_capture_at(k, e, capture, NULL, prog, which, err, errsz);
+}
+
+int catalog_compile_capture_at(struct kvmdci_kernel *k, json_t *e, const char *capture,
+			       const char *operand, struct expr_prog *prog, const char **which,
+			       char *err, size_t errsz)
 {
 	json_t *c, *ex;
 	size_t i;
 	int r = -ENOENT;
+	char sub[512];
 
 	snprintf(err, errsz, "entry %s has no capture %s",
 		 json_string_value(json_object_get(e, "name")), capture);
@@ -288,16 +398,22 @@ int catalog_compile_capture(struct kvmdci_kernel *k, json_t *e, const char *capt
 		if (strcmp(json_string_value(json_object_get(c, "name")), capture) != 0)
 			continue;
 		ex = json_object_get(c, "expr");
-		if (json_is_string(ex))
-			return expr_compile(k, json_string_value(ex), prog, err, errsz) == 0
+		const char *src;
+		if (json_is_string(ex)) {
+			if (!(src = with_operand(json_string_value(ex), operand, sub, sizeof(sub))))
+				return -EINVAL;
+			return expr_compile(k, src, prog, err, errsz) == 0
 				       ? (*which = json_string_value(ex), 0)
 				       : -EINVAL;
+		}
 		json_t *alt;
 		size_t j;
 		/* alternatives in order: the first that compiles against this kernel's types */
 		json_array_foreach(ex, j, alt)
 		{
-			if (expr_compile(k, json_string_value(alt), prog, err, errsz) == 0) {
+			if (!(src = with_operand(json_string_value(alt), operand, sub, sizeof(sub))))
+				continue;
+			if (expr_compile(k, src, prog, err, errsz) == 0) {
 				*which = json_string_value(alt);
 				return 0;
 			}
@@ -331,6 +447,57 @@ KVMDCI_EXPORT const char *kvmdci_catalog_entry_field(struct kvmdci_catalog *cat,
 	return json_string_value(json_object_get(cat->entries[i], field));
 }
 
+/* "X.Y..." as X * 1000 + Y, or -1 */
+static int version_code(const char *s)
+{
+	int maj, min;
+	return s && sscanf(s, "%d.%d", &maj, &min) == 2 ? maj * 1000 + min : -1;
+}
+
+/*
+ * Why an entry whose symbols are all absent does not apply to this target, if it does not:
+ * the target's kernel version is outside the catalog's own "added"/"removed" range, or the
+ * function is one the catalog knows the compiler may inline ("inlined_into") and one of its
+ * callers is on the target while the function has no out-of-line copy (so the code is there,
+ * only not as a function a breakpoint could name).
+ */
+static bool entry_not_expected(struct kvmdci_kernel *k, json_t *e, char *why, size_t len)
+{
+	const char *module = json_string_value(json_object_get(e, "module"));
+	const char *release = kvmdci_kernel_release(k);
+	const char *added = json_string_value(json_object_get(e, "added"));
+	const char *removed = json_string_value(json_object_get(e, "removed"));
+	int have = version_code(release);
+	json_t *v;
+	size_t i;
+
+	if (have >= 0 && added && have < version_code(added)) {
+		snprintf(why, len, "added in %s (catalog), the target runs %.60s: no symbol", added,
+			 release);
+		return true;
+	}
+	if (have >= 0 && removed && have >= version_code(removed)) {
+		snprintf(why, len, "removed in %s (catalog), the target runs %.60s: no symbol",
+			 removed, release);
+		return true;
+	}
+	json_array_foreach(json_object_get(e, "inlined_into"), i, v)
+	{
+		char full[256];
+		uint64_t addr;
+		snprintf(full, sizeof(full), "%s:%s", module, json_string_value(v));
+		if (kvmdci_kernel_symbol(k, full, &addr) == 0) {
+			snprintf(why, len,
+				 "inlined: no out-of-line copy of %.60s on the target; its caller "
+				 "%.100s is at 0x%llx",
+				 json_string_value(json_array_get(json_object_get(e, "symbols"), 0)),
+				 full, (unsigned long long)addr);
+			return true;
+		}
+	}
+	return false;
+}
+
 KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct kvmdci_kernel *k,
 					     int i, struct kvmdci_entry_check *out)
 {
@@ -360,7 +527,12 @@ KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct 
 		return 0;
 	}
 	if (catalog_resolve_symbol(k, e, &out->addr, &out->symbol) < 0) {
-		/* "added"/"removed" are notes for people: presence is decided by the symbols */
+		/* Presence is decided by the symbols (a backport can bring a function into an
+		 * older stable kernel); only an entry that is absent can be not applicable. */
+		if (entry_not_expected(k, e, out->reason, sizeof(out->reason))) {
+			out->status = KVMDCI_ENTRY_NOT_APPLICABLE;
+			return 0;
+		}
 		const char *added = json_string_value(json_object_get(e, "added"));
 		const char *removed = json_string_value(json_object_get(e, "removed"));
 		out->status = KVMDCI_ENTRY_ABSENT;
@@ -372,15 +544,26 @@ KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct 
 			strncat(out->reason, ")", sizeof(out->reason) - strlen(out->reason) - 1);
 		return 0;
 	}
+	char operand[128], err[256];
+	uint64_t bp;
+	if (catalog_entry_bp(k, e, out->addr, out->symbol, &bp, operand, sizeof(operand), err,
+			     sizeof(err)) < 0) {
+		out->status = KVMDCI_ENTRY_ABSENT;
+		snprintf(out->reason, sizeof(out->reason), "%s", err);
+		return 0;
+	}
+	if (operand[0])
+		snprintf(out->reason, sizeof(out->reason), "at %s+0x%llx, operand %s", out->symbol,
+			 (unsigned long long)(bp - out->addr), operand);
 	out->status = KVMDCI_ENTRY_RESOLVED;
 	json_array_foreach(json_object_get(e, "captures"), j, c)
 	{
 		struct expr_prog prog;
 		const char *which;
-		char err[256];
 		const char *cname = json_string_value(json_object_get(c, "name"));
 		out->captures_total++;
-		if (catalog_compile_capture(k, e, cname, &prog, &which, err, sizeof(err)) == 0) {
+		if (catalog_compile_capture_at(k, e, cname, operand, &prog, &which, err,
+					       sizeof(err)) == 0) {
 			out->captures_ok++;
 			continue;
 		}

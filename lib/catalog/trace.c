@@ -291,7 +291,12 @@ KVMDCI_EXPORT int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, co
 			   kvmdci_ctx_last_error(tr->ctx));
 		return -ENOENT;
 	}
-	te->bp_addr = catalog_bp_address(tr->k, te->addr);
+	char operand[128];
+	if (catalog_entry_bp(tr->k, e, te->addr, te->symbol, &te->bp_addr, operand,
+			     sizeof(operand), err, sizeof(err)) < 0) {
+		kvmdci_err(tr->ctx, "catalog entry %s: %s", name, err);
+		return -ENOENT;
+	}
 	for (int j = 0; j < tr->n; j++)
 		if (tr->entries[j].bp_addr == te->bp_addr) {
 			kvmdci_err(tr->ctx, "catalog entry %s is already traced (as %s)", name,
@@ -303,8 +308,9 @@ KVMDCI_EXPORT int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, co
 		const char *cname = json_string_value(json_object_get(c, "name")), *which;
 		if (te->ncaptures >= MAX_CAPTURES)
 			break;
-		r = catalog_compile_capture(tr->k, e, cname, &te->captures[te->ncaptures], &which,
-					    err, sizeof(err));
+		r = catalog_compile_capture_at(tr->k, e, cname, operand,
+					       &te->captures[te->ncaptures], &which, err,
+					       sizeof(err));
 		if (r < 0) {
 			kvmdci_err(tr->ctx, "catalog entry %s: capture %s: %s", name, cname, err);
 			return r;

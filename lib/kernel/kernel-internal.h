@@ -61,6 +61,9 @@ int kernel_enum_value(struct kvmdci_kernel *k, const char *module, const char *t
  * address space? 1 yes, 0 no (a guest's paging, or user space under PTI), -ENOENT when the
  * banner's address is not known yet. */
 int kernel_cpu_sees_kernel(struct kvmdci_kernel *k, int cpu);
+/* The physical address of kernel virtual address @va, by our own walk of the kernel's page
+ * table (-ENXIO when no kernel page-table root is known, -EFAULT when @va is not mapped). */
+int kernel_virt_to_phys(struct kvmdci_kernel *k, uint64_t va, uint64_t *pa);
 
 /* The loaded KVM vendor module: "kvm_intel", "kvm_amd" (kvm_intel first when both are), or
  * NULL when neither is loaded. */

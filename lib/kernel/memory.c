@@ -39,6 +39,21 @@ int kernel_read_physwalk(struct kvmdci_kernel *k, uint64_t addr, void *buf, size
 	return 0;
 }
 
+int kernel_virt_to_phys(struct kvmdci_kernel *k, uint64_t va, uint64_t *pa)
+{
+	uint64_t left;
+
+	if (!k->have_kcr3) {
+		int n = kvmdci_target_cpu_count(k->target);
+		for (int cpu = 0; cpu < n && !k->have_kcr3; cpu++)
+			if (kernel_cpu_sees_kernel(k, cpu) == 1)
+				kernel_remember_page_root(k, cpu);
+		if (!k->have_kcr3)
+			return -ENXIO;
+	}
+	return x86_translate(phys_reader, k->target, k->kcr3, k->la57, va, pa, &left);
+}
+
 int kernel_cpu_sees_kernel(struct kvmdci_kernel *k, int cpu)
 {
 	char b[sizeof(k->banner)];

@@ -3,7 +3,8 @@
  * What each CPU executes (the host kernel, user space, or a guest whose registers the stub
  * shows instead of the host's) and the kernel stack of a CPU or a task. It sits above the
  * kernel view because a CPU in a guest is KVM's business: the host's registers of a CPU that
- * runs an SVM guest come from KVM's per-CPU host save area (svm.c), and a running task's stack
+ * runs an SVM guest come from KVM's per-CPU host save area (svm.c), those of a CPU that runs a
+ * VMX guest from KVM's copy of the VMCS host state (vmx.c), and a running task's stack
  * is the stack of the CPU it runs on.
  */
 #include <stdlib.h>
@@ -152,8 +153,11 @@ static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 		snprintf(stack->end_detail, sizeof(stack->end_detail),
 			 "CPU %d runs user code: no kernel frames", info->cpu);
 	} else if (info->mode == KVMDCI_CPU_GUEST) {
-		/* SVM: VMRUN saved the host's registers in KVM's per-CPU host save area */
-		if (info->linux_cpu >= 0 && svm_host_state(k, info->linux_cpu, &hrip, &hrsp) == 0 &&
+		/* SVM: VMRUN saved the host's registers in KVM's per-CPU host save area; VMX:
+		 * KVM's copy of the VMCS host state (vmx_host_state) */
+		if (info->linux_cpu >= 0 &&
+		    (svm_host_state(k, info->linux_cpu, &hrip, &hrsp) == 0 ||
+		     vmx_host_state(k, info->linux_cpu, &hrip, &hrsp) == 0) &&
 		    unwinder_is_text(u, hrip)) {
 			info->guest_stack = 1;
 			if (stack)

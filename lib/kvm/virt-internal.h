@@ -18,6 +18,8 @@ struct virt_env {
 	int (*reg)(void *data, int cpu, const char *name, uint64_t *val);
 	/* 1: the CPU is stopped inside a guest, 0: in the host, -1: cannot tell */
 	int (*in_guest)(void *data, int cpu, char *why, size_t whylen);
+	/* kernel virtual to physical address; NULL where the environment cannot translate */
+	int (*v2p)(void *data, uint64_t va, uint64_t *pa);
 	int ncpus;
 	void *data;
 };
@@ -47,6 +49,10 @@ int svm_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *r
  * the evidence in @why: the one answer of kvmdci-cpus and kvmdci-vmxon (cpus.c). */
 int kvm_cpu_mode(struct kvmdci_kernel *k, int cpu, enum kvmdci_cpu_mode *mode, char *why,
 		 size_t whylen);
+/* The host's rip and rsp at the next VM exit on Linux CPU @lcpu, which runs a VMX guest:
+ * kvm_intel's vmx_vmexit and the vCPU's loaded_vmcs->host_state.rsp. -ENOENT when no vCPU
+ * of kvm_intel is in guest mode on that CPU. */
+int vmx_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp);
 
 /* The environment of a kernel view on a live target or dump. */
 void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k);

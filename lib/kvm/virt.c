@@ -72,6 +72,11 @@ int virt_member_read(const struct virt_env *e, const char *module, const char *t
 	return 0;
 }
 
+static int k_v2p(void *data, uint64_t va, uint64_t *pa)
+{
+	return kernel_virt_to_phys(data, va, pa);
+}
+
 void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k)
 {
 	memset(e, 0, sizeof(*e));
@@ -80,6 +85,7 @@ void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k)
 	e->symbol = k_symbol;
 	e->reg = k_reg;
 	e->in_guest = k_in_guest;
+	e->v2p = k_v2p;
 	struct kvmdci_target *t = kvmdci_kernel_get_target(k);
 
 	e->ncpus = t ? kvmdci_target_cpu_count(t) : 0;
@@ -379,6 +385,19 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 		}
 		if (pcpu_ok && sym_vmxarea && rd64(e, sym_vmxarea + pcpu, &v) == 0)
 			c.vmxarea = v;
+		if (c.vmxarea) {
+			/* the VMXON region's first 32 bits: the revision identifier VMXON
+			 * checks against IA32_VMX_BASIC[30:0] (Intel SDM vol. 3, 25.11.5) */
+			uint8_t rev[4];
+			if (e->read(e->data, c.vmxarea, rev, 4) == 0) {
+				c.vmxon_revision = (uint32_t)rev[0] | (uint32_t)rev[1] << 8 |
+						   (uint32_t)rev[2] << 16 | (uint32_t)rev[3] << 24;
+				c.vmxon_valid |= 1;
+			}
+			/* VMXON takes the region's physical address (KVM: __pa(vmxarea)) */
+			if (e->v2p && e->v2p(e->data, c.vmxarea, &c.vmxarea_pa) == 0)
+				c.vmxon_valid |= 2;
+		}
 		if (pcpu_ok && sym_vmcs && rd64(e, sym_vmcs + pcpu, &v) == 0)
 			c.current_vmcs = v;
 		struct svm_percpu sd;
@@ -440,6 +459,10 @@ static int kg_reg(void *data, int cpu, const char *name, uint64_t *val)
 {
 	return k_reg(((struct kenv_guest *)data)->k, cpu, name, val);
 }
+static int kg_v2p(void *data, uint64_t va, uint64_t *pa)
+{
+	return k_v2p(((struct kenv_guest *)data)->k, va, pa);
+}
 static int kg_in_guest(void *data, int cpu, char *why, size_t whylen)
 {
 	struct kenv_guest *g = data;
@@ -496,5 +519,6 @@ KVMDCI_EXPORT int kvmdci_kvm_cpu_virt(struct kvmdci_kernel *k, struct kvmdci_cpu
 	e.symbol = kg_symbol;
 	e.reg = kg_reg;
 	e.in_guest = kg_in_guest;
+	e.v2p = kg_v2p;
 	return virt_cpus_read(&e, vendor, out, max);
 }

@@ -45,6 +45,58 @@ KVMDCI_EXPORT const char *kvmdci_vmx_exit_flag_name(int bit)
 	return NULL;
 }
 
+/*
+ * A CPU in VMX non-root mode shows the guest's registers; the host's come back from the
+ * VMCS's host-state area at the next exit (HOST_RIP, HOST_RSP), and the VMCS is readable
+ * only with VMREAD, not as memory. KVM keeps both values in memory as well
+ * (arch/x86/kvm/vmx/vmx.c, vmenter.S, 5.x to 6.12): HOST_RIP is vmx_vmexit, written once per
+ * VMCS by vmx_set_constant_host_state; HOST_RSP is the stack pointer __vmx_vcpu_run has at
+ * VMLAUNCH/VMRESUME, which it hands to vmx_update_host_rsp, and that function caches it in
+ * vmx->loaded_vmcs->host_state.rsp before writing the VMCS field. So: the vCPU in guest mode
+ * on this CPU, its loaded_vmcs, host_state.rsp.
+ */
+int vmx_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp)
+{
+	struct kvmdci_vcpu_list *l = NULL;
+	const struct kvmdci_vcpu_info *vi;
+	struct virt_env e;
+	uint64_t exit_rip, lv = 0;
+	int r = -ENOENT;
+
+	if (!kvmdci_kernel_has_module(k, VMX_MOD) ||
+	    kvmdci_kernel_symbol(k, VMX_MOD ":vmx_vmexit", &exit_rip) < 0 ||
+	    kvmdci_vcpu_list_new(k, NULL, &l) < 0)
+		return -ENOENT;
+	virt_env_kernel(&e, k);
+	for (int i = 0; (vi = kvmdci_vcpu_list_get(l, i)); i++) {
+		struct kvmdci_vcpu_state s;
+		uint64_t cpu, v;
+		/* IN_GUEST_MODE (1): between the entry and the exit; the vCPU's cpu is this one */
+		if (kvmdci_kvm_vcpu_state(k, vi->vcpu, &s) < 0 || s.mode != 1 || s.cpu != lcpu)
+			continue;
+		if (virt_member_read(&e, VMX_MOD, "struct vcpu_vmx", vi->vcpu, "loaded_vmcs",
+				     &lv) < 0 || !lv)
+			continue;
+		/* loaded_vmcs->cpu is the CPU the VMCS is loaded on: it must be this one too */
+		if (virt_member_read(&e, VMX_MOD, "struct loaded_vmcs", lv, "cpu", &cpu) == 0 &&
+		    (int32_t)cpu != lcpu)
+			continue;
+		if ((r = virt_member_read(&e, VMX_MOD, "struct loaded_vmcs", lv,
+					  "host_state.rsp", &v)) < 0)
+			break;
+		if (!v) {
+			r = -ENOENT; /* never entered with this VMCS */
+			continue;
+		}
+		*rip = exit_rip;
+		*rsp = v;
+		r = 0;
+		break;
+	}
+	kvmdci_vcpu_list_unref(l);
+	return r;
+}
+
 int vmx_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmx_vcpu *out)
 {
 	static const char *const T = "struct vcpu_vmx";

@@ -91,8 +91,22 @@ static int f_in_guest(void *data, int cpu, char *why, size_t len)
 	return 0;
 }
 
-static struct virt_env env = {
-	.read = f_read, .symbol = f_symbol, .reg = f_reg, .in_guest = f_in_guest, .ncpus = NCPU};
+/* a made-up linear map, as the kernel's direct map is one */
+#define PHYS_OF(va) ((va) - BASE + 0x40000000ull)
+static int f_v2p(void *data, uint64_t va, uint64_t *pa)
+{
+	if (va < BASE || va >= BASE + MEM)
+		return -EFAULT;
+	*pa = PHYS_OF(va);
+	return 0;
+}
+
+static struct virt_env env = { .read = f_read,
+			       .symbol = f_symbol,
+			       .reg = f_reg,
+			       .in_guest = f_in_guest,
+			       .v2p = f_v2p,
+			       .ncpus = NCPU };
 
 /* Place @val (@size bytes from type info) at member @path of @type at @addr. */
 static void put(const char *mod, const char *type, uint64_t addr, const char *path, uint64_t val)
@@ -271,6 +285,8 @@ static void test_ownership(void)
 		mem[PCPU_SYMS - BASE + off] = (uint8_t)kvm_on[cpu];
 		uint64_t area = VMCS + 0x100 * (uint64_t)cpu;
 		memcpy(mem + (PCPU_SYMS - BASE) + off + 8, &area, 8);
+		uint32_t rev = 0x4 + (uint32_t)cpu; /* the VMXON region's revision id */
+		memcpy(mem + (area - BASE), &rev, 4);
 		mask |= (uint64_t)kvm_on[cpu] << cpu;
 		cr4s[cpu] = vmxe[cpu] ? 0x3726e0 : 0x3706e0;
 	}
@@ -291,8 +307,12 @@ static void test_ownership(void)
 			 kvmdci_virt_owner_name(want[cpu]));
 		check(what, c[cpu].owner == want[cpu] && c[cpu].kvm_on == kvm_on[cpu] &&
 			    !strcmp(c[cpu].kvm_source, kvm_sym) &&
-			    c[cpu].vmxarea == VMCS + 0x100 * (uint64_t)cpu,
-		      "%s: %s", kvmdci_virt_owner_name(c[cpu].owner), c[cpu].reason);
+			    c[cpu].vmxarea == VMCS + 0x100 * (uint64_t)cpu &&
+			    c[cpu].vmxon_valid == 3 && c[cpu].vmxon_revision == 0x4 + (uint32_t)cpu &&
+			    c[cpu].vmxarea_pa == PHYS_OF(VMCS + 0x100 * (uint64_t)cpu),
+		      "%s: %s; vmxon valid %u revision 0x%x pa 0x%llx",
+		      kvmdci_virt_owner_name(c[cpu].owner), c[cpu].reason, c[cpu].vmxon_valid,
+		      c[cpu].vmxon_revision, (unsigned long long)c[cpu].vmxarea_pa);
 	}
 }
 

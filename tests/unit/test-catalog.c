@@ -82,6 +82,27 @@ START_TEST(malformed)
 		      &r);
 	ck_assert_int_eq(r, -EINVAL);
 	ck_assert_msg(strstr(m, "duplicate name a"), "message: %s", m);
+	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"],"
+							      "\"added\":\"six\"") "]}",
+		      &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(m, "entry 0") && strstr(m, "\"added\" must be a kernel version"),
+		      "message: %s", m);
+	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"],"
+							      "\"inlined_into\":[]") "]}",
+		      &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(m, "\"inlined_into\" must be"), "message: %s", m);
+	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"],"
+							      "\"at\":\"vmcall\"") "]}",
+		      &r);
+	ck_assert_int_eq(r, -EINVAL);
+	ck_assert_msg(strstr(m, "\"at\" must be \"vmxon\""), "message: %s", m);
+	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"],"
+							      "\"removed\":\"6.3\","
+							      "\"inlined_into\":[\"g\"]") "]}",
+		      &r);
+	ck_assert_int_eq(r, 0);
 	m = load_text("{\"format\": 1, \"entries\": [" ENTRY("\"symbols\":[\"f\"]") "]}", &r);
 	ck_assert_int_eq(r, 0);
 }
