@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "catalog/expr.h"
 #include "kernel/ktypes.h"
 #include "libkvmdci/libkvmdci.h"
 #include "test-common.h"
@@ -149,6 +150,30 @@ START_TEST(btf_misaligned)
 }
 END_TEST
 
+/* The nesting bound counts open parentheses, not every one ever seen: 22 terms '((1))' summed
+ * compile (they failed as "nested too deeply" while the depth was never given back), and 70
+ * parentheses open at once still fail clearly. */
+START_TEST(expr_depth_given_back)
+{
+	char src[512] = "", err[256];
+	struct expr_prog prog;
+	uint64_t out = 0;
+
+	for (int i = 0; i < 22; i++)
+		strcat(src, i ? " + ((1))" : "((1))");
+	ck_assert_msg(expr_compile(NULL, src, &prog, err, sizeof(err)) == 0, "%s: %s", src, err);
+	ck_assert_int_eq(expr_eval(&prog, NULL, NULL, NULL, &out), 0);
+	ck_assert_uint_eq(out, 22);
+
+	memset(src, 0, sizeof(src));
+	memset(src, '(', 70);
+	strcat(src, "1");
+	memset(src + 71, ')', 70);
+	ck_assert_int_eq(expr_compile(NULL, src, &prog, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "nested too deeply"));
+}
+END_TEST
+
 static Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
@@ -159,6 +184,7 @@ static Suite *catalog_suite(void)
 	tcase_add_test(tc, dump_header_lies);
 	tcase_add_test(tc, dump_offset_wraps);
 	tcase_add_test(tc, btf_misaligned);
+	tcase_add_test(tc, expr_depth_given_back);
 	suite_add_tcase(s, tc);
 	return s;
 }
