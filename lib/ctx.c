@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "internal.h"
 
 struct kvmdci_ctx {
@@ -98,6 +99,17 @@ KVMDCI_EXPORT struct kvmdci_ctx *kvmdci_ctx_unref(struct kvmdci_ctx *ctx)
 static bool tunable_valid(enum kvmdci_tunable t)
 {
 	return (int)t >= 0 && t < KVMDCI_TUNABLE_COUNT;
+}
+
+KVMDCI_EXPORT const char *kvmdci_version(void)
+{
+	return KVMDCI_VERSION;
+}
+
+/* libusb, libkdumpfile, libdw and libbpf are all required by meson.build: every build has them */
+KVMDCI_EXPORT const char *kvmdci_features(void)
+{
+	return "libusb libkdumpfile dwarf btf";
 }
 
 KVMDCI_EXPORT const char *kvmdci_tunable_name(enum kvmdci_tunable t)

@@ -159,7 +159,7 @@ int main(int argc, char **argv)
 	bool all = false;
 	int opt, r, status;
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "a", opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "a", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -173,8 +173,7 @@ int main(int argc, char **argv)
 			all = true;
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			tool_bad_option(&tool);
 		}
 	}
 	if (optind >= argc) {

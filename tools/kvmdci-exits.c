@@ -258,7 +258,7 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 		       (unsigned long long)g.vm, g.vm_pid, (unsigned long long)g.vcpu);
 		show_table_plain(run, KVMDCI_EXIT_SCOPE_VCPU, i);
 	}
-	fflush(stdout);
+	tool_flush_stdout();
 }
 
 /* The deltas summed over all vCPUs, one key per counter name (a later duplicate wins). */
@@ -424,29 +424,19 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ 0 },
 	};
 	int opt;
-	char *end;
 
 	*o = (struct options){ .trigger = KVMDCI_TRIGGER_AUTO, .period_ms = 1000 };
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "d:c:", opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "d:c:", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
 		case 'd':
-			o->duration = strtod(optarg, &end);
-			if (*end || o->duration <= 0) {
-				fprintf(stderr, "kvmdci-exits: --duration needs a positive number of "
-						"seconds, not '%s'\n", optarg);
-				exit(2);
-			}
+			o->duration = tool_opt_double(&tool, "--duration", optarg, TOOL_MIN_SECONDS,
+						      TOOL_MAX_SECONDS, TOOL_SECONDS_WHAT);
 			break;
 		case 'c':
-			errno = 0;
-			o->max_count = strtoull(optarg, &end, 10);
-			if (*end || errno || o->max_count == 0) {
-				fprintf(stderr, "kvmdci-exits: --count needs a positive integer, not "
-						"'%s'\n", optarg);
-				exit(2);
-			}
+			o->max_count = tool_opt_uint(&tool, "--count", optarg, 10, 1, ULLONG_MAX,
+						     "a positive integer");
 			break;
 		case 'T':
 			if (!strcmp(optarg, "auto"))
@@ -480,8 +470,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		default:
-			usage(stderr);
-			exit(2);
+			tool_bad_option(&tool);
 		}
 	}
 	if (optind < argc) {

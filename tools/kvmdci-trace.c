@@ -98,7 +98,7 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 			hit_stack(s, h->cpu, NULL);
 	}
 	/* a reader that went away (| head): stop tracing, clean up, exit */
-	if (fflush(stdout) == EOF) {
+	if (tool_flush_stdout() < 0) {
 		tool_stop_requested = 1;
 		return -1;
 	}
@@ -127,10 +127,9 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 		{ "stack", no_argument, NULL, 's' },
 		{ 0 },
 	};
-	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:s", opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:s", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -148,26 +147,18 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 			o->when = optarg;
 			break;
 		case 'c':
-			errno = 0;
-			st->max = strtoull(optarg, &end, 10);
-			if (*end || errno || !st->max) {
-				fprintf(stderr, "kvmdci-trace: --count needs a positive integer\n");
-				return 2;
-			}
+			st->max = tool_opt_uint(&tool, "--count", optarg, 10, 1, ULLONG_MAX,
+						"a positive integer");
 			break;
 		case 's':
 			o->want_stack = true;
 			break;
 		case 'd':
-			o->duration = strtod(optarg, &end);
-			if (*end || o->duration <= 0) {
-				fprintf(stderr, "kvmdci-trace: --duration needs a positive number\n");
-				return 2;
-			}
+			o->duration = tool_opt_double(&tool, "--duration", optarg, TOOL_MIN_SECONDS,
+						      TOOL_MAX_SECONDS, TOOL_SECONDS_WHAT);
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			tool_bad_option(&tool);
 		}
 	}
 	if (!o->nnames) {

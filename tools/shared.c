@@ -1,6 +1,10 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Helpers shared by the kvmdci-* tools. */
+#define _GNU_SOURCE /* program_invocation_short_name */
+#include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +14,7 @@
 
 #include "config.h"
 #include "shared.h"
+#include "target/uri.h"
 
 volatile sig_atomic_t tool_stop_requested;
 
@@ -48,8 +53,8 @@ int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage
 		usage(stdout);
 		exit(0);
 	case 'V':
-		printf("%s %s\n", tool->name, KVMDCI_VERSION);
-		exit(0);
+		tool->want_version = true;
+		return 1;
 	case TOOL_OPT_VMLINUX:
 		tool->files.vmlinux = arg;
 		return 1;
@@ -84,8 +89,157 @@ static void tool_log(struct kvmdci_ctx *ctx, int priority, const char *file, int
 	fputc('\n', stderr);
 }
 
+/* Every tool links this file: stdout's close is checked at exit (tool_close_stdout) without
+ * each main() having to remember it. */
+__attribute__((constructor)) static void register_close_stdout(void)
+{
+	atexit(tool_close_stdout);
+}
+
+/* why the first flush of stdout failed (0: none did) */
+static int stdout_errno;
+
+int tool_flush_stdout(void)
+{
+	if (fflush(stdout) == EOF) {
+		if (!stdout_errno)
+			stdout_errno = errno ? errno : EIO;
+		return -stdout_errno;
+	}
+	return ferror(stdout) ? -(stdout_errno ? stdout_errno : EIO) : 0;
+}
+
+void tool_close_stdout(void)
+{
+	int err = 0;
+
+	/* fflush and fclose both: a buffered write fails at fflush, an earlier one left the
+	 * stream's error flag set (its errno kept by tool_flush_stdout, else unknown: EIO) */
+	if (tool_flush_stdout() < 0)
+		err = stdout_errno ? stdout_errno : EIO;
+	if (fclose(stdout) == EOF && !err)
+		err = errno ? errno : EIO;
+	if (!err)
+		return;
+	if (err != EPIPE)
+		fprintf(stderr, "%s: write error on standard output: %s\n",
+			program_invocation_short_name, strerror(err));
+	_exit(1);
+}
+
+int tool_parse_uint(const char *arg, int base, unsigned long long min, unsigned long long max,
+		    unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull takes "-1" (as 2^64-1), "+1" and leading space: a digit must come first */
+	if (!arg || !(base == 16 ? isxdigit((unsigned char)arg[0]) : isdigit((unsigned char)arg[0])))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(arg, &end, base);
+	if (end == arg || *end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int tool_parse_double(const char *arg, double min, double max, double *out)
+{
+	double v;
+	char *end;
+
+	/* strtod takes "nan", "inf", "-3", " 1" and hex floats ("0x10"): a digit or '.' must come
+	 * first, and no x or p later */
+	if (!arg || !(isdigit((unsigned char)arg[0]) || arg[0] == '.') || strpbrk(arg, "xXpP"))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(arg, &end);
+	if (end == arg || *end)
+		return -EINVAL;
+	if (!isfinite(v) || errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+unsigned long long tool_opt_uint(struct tool *tool, const char *opt, const char *arg, int base,
+				 unsigned long long min, unsigned long long max, const char *what)
+{
+	unsigned long long v = 0;
+
+	if (tool_parse_uint(arg, base, min, max, &v) < 0)
+		tool_usage_error(tool, "%s needs %s, not '%s'", opt, what, arg);
+	return v;
+}
+
+double tool_opt_double(struct tool *tool, const char *opt, const char *arg, double min,
+		       double max, const char *what)
+{
+	double v = 0;
+
+	if (tool_parse_double(arg, min, max, &v) < 0)
+		tool_usage_error(tool, "%s needs %s, not '%s'", opt, what, arg);
+	return v;
+}
+
+void tool_usage_error(struct tool *tool, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", tool->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", tool->name);
+	exit(2);
+}
+
+void tool_bad_option(struct tool *tool)
+{
+	fprintf(stderr, "Try '%s --help' for more information.\n", tool->name);
+	exit(2);
+}
+
+int tool_getopt(struct tool *tool, int argc, char **argv, const char *shortopts,
+		const struct option *longopts)
+{
+	int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+	if (opt == '?' || opt == ':')
+		tool_bad_option(tool);
+	if (opt == -1 && tool->want_version)
+		tool_version(tool);
+	return opt;
+}
+
+void tool_version(struct tool *tool)
+{
+	const char *lib = kvmdci_version(), *features = kvmdci_features();
+
+	if (tool->json) {
+		json_t *doc = json_pack("{s:s, s:s, s:s, s:[]}", "tool", tool->name, "version",
+					KVMDCI_VERSION, "library_version", lib, "features");
+		char *list = strdup(features), *save = NULL;
+		for (char *f = list ? strtok_r(list, " ", &save) : NULL; f;
+		     f = strtok_r(NULL, " ", &save))
+			json_array_append_new(json_object_get(doc, "features"), json_string(f));
+		free(list);
+		tool_json_print(tool, doc);
+		json_decref(doc);
+	} else {
+		printf("%s %s\nlibkvmdci %s\nfeatures: %s\n", tool->name, KVMDCI_VERSION, lib,
+		       features);
+	}
+	exit(0);
+}
+
 void tool_setup(struct tool *tool)
 {
+	struct target_uri uri;
+	char err[600];
 	int r;
 
 	if (!tool->target) {
@@ -97,6 +251,9 @@ void tool_setup(struct tool *tool)
 			exit(2);
 		}
 	}
+	/* the library would refuse it too, but as a failure (exit 1): it is bad usage (2) */
+	if (target_uri_parse(tool->target, &uri, err, sizeof(err)) < 0)
+		tool_usage_error(tool, "%s", err);
 	r = kvmdci_ctx_new(&tool->ctx);
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", tool->name, strerror(-r));
@@ -143,7 +300,7 @@ void tool_json_print(struct tool *tool, json_t *doc)
 	size_t flags = JSON_PRESERVE_ORDER | (tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
 	json_dumpf(doc, stdout, flags);
 	fputc('\n', stdout);
-	fflush(stdout);
+	tool_flush_stdout();
 }
 
 json_t *tool_json_addr(unsigned long long addr)
@@ -155,11 +312,8 @@ json_t *tool_json_addr(unsigned long long addr)
 
 void tool_no_more_args(struct tool *tool, int argc, char **argv, int optind_now)
 {
-	if (optind_now < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", tool->name,
-			argv[optind_now]);
-		exit(2);
-	}
+	if (optind_now < argc)
+		tool_usage_error(tool, "unexpected argument '%s'", argv[optind_now]);
 }
 
 int tool_attach(struct tool *tool, struct kvmdci_target **t, struct kvmdci_kernel **k)

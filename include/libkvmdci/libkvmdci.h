@@ -143,6 +143,31 @@ int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx);
 const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx);
 
 /**
+ * kvmdci_version:
+ *
+ * The version of the library that is loaded (which may differ from the one a program was built
+ * against).
+ *
+ * Returns: a static string such as "0.1.0".
+ *
+ * Since: 0.10
+ */
+const char *kvmdci_version(void);
+
+/**
+ * kvmdci_features:
+ *
+ * What this build of the library can do, as space-separated words: "libusb" (usb:// targets),
+ * "libkdumpfile" (kdump-compressed dumps), "dwarf" (types and symbols from DWARF debug info),
+ * "btf" (types from BTF).
+ *
+ * Returns: a static string.
+ *
+ * Since: 0.10
+ */
+const char *kvmdci_features(void);
+
+/**
  * enum kvmdci_tunable - settings of the library, set on a context with
  * kvmdci_ctx_set_tunable(). One not set there takes its default from the environment variable
  * kvmdci_tunable_env() names (read at each use), else the library's own default. Values are
