@@ -191,8 +191,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "check"))
 		tool_setup(&tool);
-	else if (kvmdci_ctx_new(&tool.ctx) < 0)
-		return 1;
+	else
+		tool_ctx_new(&tool);
 	if ((r = kvmdci_catalog_load(tool.ctx, tool.catalog, &cat)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;

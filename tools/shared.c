@@ -240,7 +240,6 @@ void tool_setup(struct tool *tool)
 {
 	struct target_uri uri;
 	char err[600];
-	int r;
 
 	if (!tool->target) {
 		tool->target = getenv("KVMDCI_TARGET");
@@ -254,7 +253,13 @@ void tool_setup(struct tool *tool)
 	/* the library would refuse it too, but as a failure (exit 1): it is bad usage (2) */
 	if (target_uri_parse(tool->target, &uri, err, sizeof(err)) < 0)
 		tool_usage_error(tool, "%s", err);
-	r = kvmdci_ctx_new(&tool->ctx);
+	tool_ctx_new(tool);
+}
+
+void tool_ctx_new(struct tool *tool)
+{
+	int r = kvmdci_ctx_new(&tool->ctx);
+
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", tool->name, strerror(-r));
 		exit(1);
@@ -274,11 +279,49 @@ int tool_fail(struct tool *tool, int err, const char *fallback)
 	return tool_fail_msg(tool, err, msg);
 }
 
+/* @s as valid UTF-8 for JSON (jansson refuses anything else): a byte that is not part of a
+ * well-formed sequence (a file name in another encoding) becomes "\xNN". Caller frees. */
+static char *utf8_clean(const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	char *out = malloc(n * 4 + 1);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+			   : (c & 0xf8) == 0xf0 ? 4 : 0;
+		bool ok = len && i + len <= n;
+		for (size_t j = 1; ok && j < len; j++)
+			ok = ((unsigned char)s[i + j] & 0xc0) == 0x80;
+		if (ok && len > 1) {
+			/* jansson's own check: no overlong forms, surrogates or > U+10FFFF */
+			json_t *t = json_stringn(s + i, len);
+			ok = t != NULL;
+			json_decref(t);
+		}
+		if (!ok) {
+			o += sprintf(out + o, "\\x%02x", c);
+			i++;
+			continue;
+		}
+		memcpy(out + o, s + i, len);
+		o += len;
+		i += len;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int tool_fail_msg(struct tool *tool, int err, const char *msg)
 {
 	fprintf(stderr, "%s: %s\n", tool->name, msg);
 	if (tool->json) {
-		json_t *doc = json_pack("{s:s, s:i}", "error", msg, "errno", err < 0 ? -err : err);
+		char *clean = utf8_clean(msg);
+		json_t *doc = json_pack("{s:s, s:i}", "error", clean ? clean : "out of memory",
+					"errno", err < 0 ? -err : err);
+		free(clean);
 		tool_json_print(tool, doc);
 		json_decref(doc);
 	}

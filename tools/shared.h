@@ -104,6 +104,9 @@ int tool_flush_stdout(void);
 int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage)(FILE *));
 /* Finish option parsing: default target, create the context. Exits 2 on bad usage. */
 void tool_setup(struct tool *tool);
+/* The library context with the tools' log function (errors are printed once, by tool_fail);
+ * exits 1 when it cannot be made. tool_setup() calls it. */
+void tool_ctx_new(struct tool *tool);
 /* Monotonic seconds, for durations and rates. */
 double tool_now_s(void);
 /* How long to poll next: @slice_ms, less near the end of --duration (@duration s from @t0;

@@ -38,7 +38,7 @@ def run(tool, args, stdout=subprocess.PIPE):
     env = dict(os.environ)
     env.pop("KVMDCI_TARGET", None)
     return subprocess.run([f"{tools}/{tool}"] + args, stdout=stdout, stderr=subprocess.PIPE,
-                          text=True, timeout=60, env=env)
+                          text=True, errors="replace", timeout=60, env=env)
 
 
 def closed_pipe_run(tool, args):
@@ -128,6 +128,23 @@ for tool, opt, values, good in NUMERIC:
 # a tool's own output (not help text): kvmdci-catalog needs no target
 for args in (["list"], ["list", "--json"], ["show", "svm_handle_exit"]):
     lost_output("kvmdci-catalog", ["--catalog", f"{src}/catalog"] + args, " ".join(args))
+
+# a catalog error is said once, and as a JSON error document even when the message holds bytes
+# that are not UTF-8 (a file name in another encoding)
+for args in (["list"], ["show", "x"]):
+    bad_name = os.fsdecode(b"/nonexistent/caf\xe9-\xff.json")
+    p = run("kvmdci-catalog", ["--catalog", bad_name] + args)
+    check(p.returncode == 1 and len(p.stderr.strip().splitlines()) == 1 and
+          "caf" in p.stderr, f"kvmdci-catalog {args[0]} on a missing catalog: one error line", p)
+    p = subprocess.run([f"{tools}/kvmdci-catalog", "--json", "--catalog", bad_name] + args,
+                       stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=60)
+    try:
+        doc = json.loads(p.stdout)
+    except ValueError:
+        doc = {}
+    check(p.returncode == 1 and "cannot open catalog" in doc.get("error", "") and
+          "caf\\xe9-\\xff.json" in doc.get("error", "") and doc.get("errno") == 2,
+          f"kvmdci-catalog --json {args[0]}: the error document, bad bytes as \\xNN", p)
 
 print(f"{checked - bad}/{checked} checks passed")
 sys.exit(1 if bad else 0)
