@@ -150,6 +150,28 @@ START_TEST(btf_misaligned)
 }
 END_TEST
 
+/* A text file given as vmlinux: one clear error naming the file and what it is not (libbpf's
+ * own code 4001 went through strerror: "Unknown error 4001"). */
+START_TEST(vmlinux_text_file)
+{
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct ktypes kt = { 0 };
+	char path[] = "/tmp/kvmdci-test-vmlinux-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "not a kernel\n", 13), 13);
+	close(fd);
+	ck_assert_int_eq(ktypes_load_vmlinux(ctx, &kt, path), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), path));
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "not an ELF file"));
+	ck_assert_ptr_null(strstr(kvmdci_ctx_last_error(ctx), "Unknown error"));
+	ktypes_free(&kt);
+	unlink(path);
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
 /* The nesting bound counts open parentheses, not every one ever seen: 22 terms '((1))' summed
  * compile (they failed as "nested too deeply" while the depth was never given back), and 70
  * parentheses open at once still fail clearly. */
@@ -185,6 +207,7 @@ static Suite *catalog_suite(void)
 	tcase_add_test(tc, dump_offset_wraps);
 	tcase_add_test(tc, btf_misaligned);
 	tcase_add_test(tc, expr_depth_given_back);
+	tcase_add_test(tc, vmlinux_text_file);
 	suite_add_tcase(s, tc);
 	return s;
 }
