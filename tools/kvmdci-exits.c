@@ -330,10 +330,12 @@ static void show_counters_plain(const struct kvmdci_counters *c, double secs, bo
 /* Sleep until --duration or Ctrl-C; returns the seconds since @t0. */
 static double wait_window(double t0, double duration)
 {
+	tool_in_loop = 1;
 	while (!tool_stop_requested && (duration <= 0 || tool_now_s() - t0 < duration)) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	tool_in_loop = 0;
 	return tool_now_s() - t0;
 }
 
@@ -385,6 +387,7 @@ static void trace(struct run *run, double duration, unsigned long long max_count
 {
 	double t0 = tool_now_s();
 
+	tool_in_loop = 1;
 	while (!tool_stop_requested) {
 		int slice = tool_poll_slice(t0, duration, 200);
 		if (!slice)
@@ -396,6 +399,7 @@ static void trace(struct run *run, double duration, unsigned long long max_count
 		if (max_count && kvmdci_exits_total(run->e) >= max_count)
 			break;
 	}
+	tool_in_loop = 0;
 	run->interrupted = tool_stop_requested;
 	run->secs = tool_now_s() - t0;
 	if (kvmdci_exits_stop(run->e) < 0 && !run->status)

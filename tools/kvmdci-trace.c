@@ -224,6 +224,7 @@ int main(int argc, char **argv)
 	}
 	tool_progress(&tool, "tracing %d entr%s (Ctrl-C to stop)", nnames, nnames == 1 ? "y" : "ies");
 	double t0 = tool_now_s();
+	tool_in_loop = 1;
 	while (!tool_stop_requested && (!st.max || st.reported < st.max)) {
 		int slice = tool_poll_slice(t0, duration, 200);
 		if (!slice)
@@ -234,6 +235,7 @@ int main(int argc, char **argv)
 			break;
 		}
 	}
+	tool_in_loop = 0;
 	r = kvmdci_trace_stop(tr);
 	if (r < 0 && !status)
 		status = tool_fail(&tool, r, "could not restore the target");

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -17,15 +18,27 @@
 #include "target/uri.h"
 
 volatile sig_atomic_t tool_stop_requested;
+volatile sig_atomic_t tool_in_loop;
+static volatile sig_atomic_t signals_seen;
+/* the context whose waits a signal ends (set once, before the handlers are installed) */
+static struct kvmdci_ctx *signal_ctx;
 
+/* SIGINT, SIGTERM, SIGHUP: inside a tracing loop, the first one only asks the loop to stop (it
+ * then removes its breakpoints and resumes the target as usual); anywhere else, or a second
+ * one, also ends every wait of the library within half a second (kvmdci_ctx_interrupt). */
 static void on_signal(int sig)
 {
 	(void)sig;
 	tool_stop_requested = 1;
+	if (signals_seen < 2)
+		signals_seen++;
+	if (!tool_in_loop || signals_seen > 1)
+		kvmdci_ctx_interrupt(signal_ctx);
 }
 
 void tool_install_signals(void)
 {
+	/* no SA_RESTART: a blocking open() or connect() ends with EINTR */
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -236,6 +249,40 @@ void tool_version(struct tool *tool)
 	exit(0);
 }
 
+/* --vmlinux and --system-map (or their environment defaults) before anything is attached: a
+ * FIFO there would block open() until a writer came (the library refuses one too), a missing
+ * file is better said now than after connecting. Exits 1 with one line. */
+static void check_kernel_files(struct tool *tool)
+{
+	const struct {
+		const char *opt, *path;
+	} files[] = {
+		{ "--vmlinux", tool->files.vmlinux ? tool->files.vmlinux
+			: kvmdci_ctx_get_tunable(tool->ctx, KVMDCI_TUNABLE_VMLINUX) },
+		{ "--system-map", tool->files.system_map ? tool->files.system_map
+			: kvmdci_ctx_get_tunable(tool->ctx, KVMDCI_TUNABLE_SYSTEM_MAP) },
+	};
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *p = files[i].path;
+		if (!p || !*p)
+			continue;
+		if (stat(p, &st) < 0) {
+			fprintf(stderr, "%s: %s %s: %s\n", tool->name, files[i].opt, p, strerror(errno));
+			exit(1);
+		}
+		if (!S_ISREG(st.st_mode)) {
+			fprintf(stderr, "%s: %s %s is %s, not a regular file: give the file itself\n",
+				tool->name, files[i].opt, p,
+				S_ISFIFO(st.st_mode)  ? "a FIFO"
+				: S_ISDIR(st.st_mode) ? "a directory"
+						      : "a device or socket");
+			exit(1);
+		}
+	}
+}
+
 void tool_setup(struct tool *tool)
 {
 	struct target_uri uri;
@@ -254,6 +301,7 @@ void tool_setup(struct tool *tool)
 	if (target_uri_parse(tool->target, &uri, err, sizeof(err)) < 0)
 		tool_usage_error(tool, "%s", err);
 	tool_ctx_new(tool);
+	check_kernel_files(tool);
 }
 
 void tool_ctx_new(struct tool *tool)
@@ -265,6 +313,8 @@ void tool_ctx_new(struct tool *tool)
 		exit(1);
 	}
 	kvmdci_ctx_set_log_fn(tool->ctx, tool_log, tool);
+	signal_ctx = tool->ctx;
+	tool_install_signals();
 	kvmdci_ctx_set_log_priority(tool->ctx, tool->verbose >= 2 ? KVMDCI_LOG_DEBUG
 					       : tool->verbose   ? KVMDCI_LOG_INFO
 								 : KVMDCI_LOG_WARNING);

@@ -131,4 +131,8 @@ json_t *tool_json_addr(unsigned long long addr);
 
 /* SIGINT/SIGTERM set this; SIGPIPE is ignored (writes then fail with EPIPE). */
 extern volatile sig_atomic_t tool_stop_requested;
+/* Set while a tool's tracing loop runs, which stops on tool_stop_requested by itself: the
+ * first signal then leaves the library's waits alone (see on_signal in shared.c). */
+extern volatile sig_atomic_t tool_in_loop;
+/* Installed by tool_ctx_new() (so by tool_setup() and tool_attach()) for the tool's context. */
 void tool_install_signals(void);

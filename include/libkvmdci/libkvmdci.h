@@ -143,6 +143,22 @@ int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx);
 const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx);
 
 /**
+ * kvmdci_ctx_interrupt:
+ * @ctx: context
+ *
+ * Ask every wait of @ctx's targets to end soon: to be called from a SIGINT or SIGTERM handler
+ * (it is async-signal-safe). From then on, a wait for a stub's answer or for a connection
+ * lasts at most half a second more; one that ends without the answer fails with -EINTR and
+ * leaves that connection broken (later calls on it fail at once). A stub that still answers
+ * in that time keeps working, so that breakpoints can be removed and the target resumed. Waits
+ * for a running target's stop (kvmdci_trace_poll(), kvmdci_target_wait()) end as before: at
+ * their timeout or on any signal. The request stays for the life of @ctx.
+ *
+ * Since: 0.10
+ */
+void kvmdci_ctx_interrupt(struct kvmdci_ctx *ctx);
+
+/**
  * kvmdci_version:
  *
  * The version of the library that is loaded (which may differ from the one a program was built

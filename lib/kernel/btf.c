@@ -116,6 +116,8 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 	long e;
 
 	libbpf_set_print(libbpf_quiet);
+	if ((e = kvmdci_check_regular_file(ctx, path, "vmlinux")) < 0)
+		return (int)e;
 	if (pick_source(ctx, kt, path, false) == KTYPES_DWARF) {
 		int r = ktypes_dwarf_open(ctx, path, &kt->vmlinux_dw);
 		if (r < 0)
@@ -157,6 +159,8 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 		return -EINVAL;
 	if (kt->nmods >= (int)ARRAY_SIZE(kt->mods))
 		return -ENOSPC;
+	if ((e = kvmdci_check_regular_file(ctx, path, "module file")) < 0)
+		return (int)e;
 	if (pick_source(ctx, kt, path, true) == KTYPES_DWARF) {
 		/* a module's DWARF is self-contained: its own BTF, not split (vmlinux's grows) */
 		int r = ktypes_dwarf_open(ctx, path, &dw);

@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -172,6 +173,27 @@ START_TEST(vmlinux_text_file)
 }
 END_TEST
 
+/* A FIFO as vmlinux is refused at once, naming it (open() blocked on it until a writer came). */
+START_TEST(vmlinux_fifo)
+{
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct ktypes kt = { 0 };
+	char dir[] = "/tmp/kvmdci-test-fifo-XXXXXX", path[64];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vmlinux", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(ktypes_load_vmlinux(ctx, &kt, path), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), path));
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "FIFO"));
+	ck_assert_int_eq(ktypes_add_module(ctx, &kt, "kvm", path), -EINVAL);
+	ktypes_free(&kt);
+	unlink(path);
+	rmdir(dir);
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
 /* The nesting bound counts open parentheses, not every one ever seen: 22 terms '((1))' summed
  * compile (they failed as "nested too deeply" while the depth was never given back), and 70
  * parentheses open at once still fail clearly. */
@@ -208,6 +230,7 @@ static Suite *catalog_suite(void)
 	tcase_add_test(tc, btf_misaligned);
 	tcase_add_test(tc, expr_depth_given_back);
 	tcase_add_test(tc, vmlinux_text_file);
+	tcase_add_test(tc, vmlinux_fifo);
 	suite_add_tcase(s, tc);
 	return s;
 }
