@@ -1927,7 +1927,9 @@ int kvmdci_exits_stop(struct kvmdci_exits *e);
  * @n: exits to count in all, 0 for no limit
  *
  * Make kvmdci_exits_poll() return as soon as @n exits are counted, so that the caller can stop
- * there. A hit that races with the stop is still counted, so the total may end one above @n.
+ * there. The total is then exactly @n: an exit that races with the stop (the other CPU at the
+ * breakpoint, a watchpoint hit at the final stop) is left uncounted, and so is missing from the
+ * coverage's counted exits (kvmdci_exits_coverage()).
  *
  * Since: 0.6
  */

@@ -175,7 +175,7 @@ def main():
         t.signal("w5")
         t.wait_state("w5", "done", 300)
 
-        # --count N ends the trace at N exits (one more may race with the stop)
+        # --count N ends the trace at exactly N exits (one racing with the stop is not counted)
         for trigger, n in (("watch", 100), ("break", 30)):
             name = f"c-{trigger}"
             t.window_start(name, 1, 300)
@@ -189,9 +189,10 @@ def main():
                 pass
             rc, out, err = tool.stop(signal.SIGINT)
             doc = json.loads(out) if rc == 0 and out.strip() else {}
-            check(f"--count {n} ({trigger}): ends by itself with {n} (or {n + 1}) exits",
-                  rc == 0 and doc.get("interrupted") is False and
-                  n <= doc.get("total", -1) <= n + 1, f"rc={rc} total {doc.get('total')}")
+            check(f"--count {n} ({trigger}): ends by itself with exactly {n} exits",
+                  rc == 0 and doc.get("interrupted") is False and doc.get("total", -1) == n and
+                  sum(r["count"] for r in doc.get("reasons", [])) == n,
+                  f"rc={rc} total {doc.get('total')}")
             t.wait_state(name, "window-done", 600)
             t.signal(name)
             t.wait_state(name, "done", 300)
