@@ -161,6 +161,19 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 		return -ENOSPC;
 	if ((e = kvmdci_check_regular_file(ctx, path, "module file")) < 0)
 		return (int)e;
+	char modname[64];
+	e = module_file_modinfo(path, "name", modname, sizeof(modname));
+	if (e == -EINVAL) {
+		kvmdci_err(ctx, "module file %s (for %s) is not a readable kernel module: not ELF, "
+				"or truncated (its .modinfo cannot be read); copy it again from that "
+				"kernel's package", path, name);
+		return -EINVAL;
+	}
+	if (e == 0 && strcmp(modname, name) != 0) {
+		kvmdci_err(ctx, "module file %s is module %s, not %s: give %s's own .ko", path,
+			   modname, name, name);
+		return -EINVAL;
+	}
 	if (pick_source(ctx, kt, path, true) == KTYPES_DWARF) {
 		/* a module's DWARF is self-contained: its own BTF, not split (vmlinux's grows) */
 		int r = ktypes_dwarf_open(ctx, path, &dw);
