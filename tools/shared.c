@@ -17,6 +17,8 @@
 #include "shared.h"
 #include "target/uri.h"
 
+static int tool_fail_msg_json(struct tool *tool, int err, const char *msg);
+
 volatile sig_atomic_t tool_stop_requested;
 volatile sig_atomic_t tool_in_loop;
 static volatile sig_atomic_t signals_seen;
@@ -207,6 +209,14 @@ void tool_usage_error(struct tool *tool, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nTry '%s --help' for more information.\n", tool->name);
+	if (tool->json) {
+		/* the JSON reader gets its error object too (bpftool does the same) */
+		char msg[1024];
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		tool_fail_msg_json(tool, EINVAL, msg);
+	}
 	exit(2);
 }
 
@@ -250,8 +260,8 @@ void tool_version(struct tool *tool)
 }
 
 /* --vmlinux and --system-map (or their environment defaults) before anything is attached: a
- * FIFO there would block open() until a writer came (the library refuses one too), a missing
- * file is better said now than after connecting. Exits 1 with one line. */
+ * FIFO there would block open() until a writer came (the library refuses one too). Exits 1
+ * with one line. */
 static void check_kernel_files(struct tool *tool)
 {
 	const struct {
@@ -268,11 +278,8 @@ static void check_kernel_files(struct tool *tool)
 		const char *p = files[i].path;
 		if (!p || !*p)
 			continue;
-		if (stat(p, &st) < 0) {
-			fprintf(stderr, "%s: %s %s: %s\n", tool->name, files[i].opt, p, strerror(errno));
-			exit(1);
-		}
-		if (!S_ISREG(st.st_mode)) {
+		/* a missing file: the library says so, with what it needed the file for */
+		if (stat(p, &st) == 0 && !S_ISREG(st.st_mode)) {
 			fprintf(stderr, "%s: %s %s is %s, not a regular file: give the file itself\n",
 				tool->name, files[i].opt, p,
 				S_ISFIFO(st.st_mode)  ? "a FIFO"
@@ -367,6 +374,11 @@ static char *utf8_clean(const char *s)
 int tool_fail_msg(struct tool *tool, int err, const char *msg)
 {
 	fprintf(stderr, "%s: %s\n", tool->name, msg);
+	return tool_fail_msg_json(tool, err, msg);
+}
+
+static int tool_fail_msg_json(struct tool *tool, int err, const char *msg)
+{
 	if (tool->json) {
 		char *clean = utf8_clean(msg);
 		json_t *doc = json_pack("{s:s, s:i}", "error", clean ? clean : "out of memory",

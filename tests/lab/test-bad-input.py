@@ -61,8 +61,9 @@ def main():
         t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
         time.sleep(2)
         env = t.tool_env
-        expect(t, "malformed URI", ["-t", "gdb:/nowhere"], 1, "invalid target URI")
-        expect(t, "unknown scheme", ["-t", "ftp://x:1"], 1, "unknown scheme")
+        # a malformed URI is bad usage (exit 2), as any malformed option value
+        expect(t, "malformed URI", ["-t", "gdb:/nowhere"], 2, "invalid target URI")
+        expect(t, "unknown scheme", ["-t", "ftp://x:1"], 2, "unknown scheme")
         expect(t, "unreachable socket", ["-t", "gdb+unix:///nonexistent/gdb.sock"], 1,
                "cannot connect to /nonexistent/gdb.sock")
         expect(t, "refused TCP port", ["-t", "gdb://127.0.0.1:1"], 1, "cannot connect")
@@ -84,7 +85,12 @@ def main():
                "does not match the running kernel")
         rc, out, err = run_tool("kvmdci-exits", ["--json", "-t", "gdb:/x"], env)
         doc = json.loads(out) if out.strip() else {}
-        check("JSON mode: the error is also a JSON object", rc == 1 and "error" in doc,
+        check("JSON mode: a usage error is also a JSON object", rc == 2 and "error" in doc,
+              out.strip())
+        rc, out, err = run_tool("kvmdci-exits", ["--json", "-t", "gdb+unix:///nonexistent/s"],
+                                env)
+        doc = json.loads(out) if out.strip() else {}
+        check("JSON mode: a failure is also a JSON object", rc == 1 and "error" in doc,
               out.strip())
         rc, out, err = run_tool("kvmdci-exits", ["--duration", "soon"], env)
         check("bad usage: exit 2", rc == 2 and "--duration" in err, err.strip())
