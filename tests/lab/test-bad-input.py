@@ -11,7 +11,7 @@ import tempfile
 import threading
 import time
 
-from e2e import TestLab, check, finish, run_tool
+from e2e import TestLab, check, exits_grow, finish, run_tool
 
 
 def exits_now(t):
@@ -33,8 +33,7 @@ def expect(t, name, args, rc_want, text, env=None, running=True):
           rc == rc_want and one_line(err) and text in err,
           f"rc={rc} in {took:.1f} s: {err.strip()!r}")
     if running:
-        time.sleep(1)
-        after = exits_now(t)
+        after = exits_grow(t, before, 30)
         check(f"{name}: target still running", after > before, f"exits {before} -> {after}")
 
 
@@ -49,7 +48,7 @@ def fake_stub(path, behaviour):
         if behaviour == "http":
             c.recv(1024)
             c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
-        time.sleep(8)
+        time.sleep(8)  # longer than the tool waits for a reply to qSupported (3 s)
         c.close()
         srv.close()
 
@@ -59,7 +58,7 @@ def fake_stub(path, behaviour):
 def main():
     with TestLab() as t:
         t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
-        time.sleep(2)
+        exits_grow(t)  # the workload is in KVM_RUN
         env = t.tool_env
         # a malformed URI is bad usage (exit 2), as any malformed option value
         expect(t, "malformed URI", ["-t", "gdb:/nowhere"], 2, "invalid target URI")

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 
-from e2e import TestLab, Tool, check, check_target_clean, finish, run_tool
+from e2e import TestLab, Tool, check, check_target_clean, exits_grow, finish, run_tool
 
 
 class Proxy:
@@ -64,7 +64,7 @@ def main():
         env = t.tool_env
         gdb_sock = env["KVMDCI_TARGET"][len("gdb+unix://"):]
         t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
-        time.sleep(2)
+        exits_grow(t)  # the workload is in KVM_RUN
 
         for trigger in ("watch", "break"):
             rc, out, err = run_tool("kvmdci-exits", ["--trigger", trigger, "--duration", "2"],
@@ -77,6 +77,9 @@ def main():
                 time.sleep(1)
                 t0 = time.monotonic()
                 rc, out, err = tool.stop(sig)
+                # 5 s: the way out is a stop, the coverage reads and a few RSP commands to
+                # remove the trigger and resume (well under a second on an idle machine); a
+                # tool that waited on its 5 s reply timeout, or hung, takes longer
                 took = time.monotonic() - t0
                 name = signal.Signals(sig).name
                 check(f"exits/{trigger} {name}: exit 0 within 5 s with its results",
@@ -102,6 +105,8 @@ def main():
         tool.wait_line("tracing", 120)
         time.sleep(1)
         proxy.kill()
+        # 5 s: a closed connection is seen at the next read (the tool polls in 200 ms slices),
+        # not at a reply timeout
         t0 = time.monotonic()
         try:
             tool.p.wait(timeout=10)

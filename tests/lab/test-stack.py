@@ -21,7 +21,7 @@ import os
 import socket
 import time
 
-from e2e import TestLab, check, finish, run_tool
+from e2e import TestLab, check, exits_grow, finish, run_tool
 
 ENTRY_PATH = ["kvm_vcpu_ioctl", "__x64_sys_ioctl", "do_syscall_64"]
 
@@ -64,7 +64,7 @@ def main():
         env = t.tool_env
         labdir = env["KVMDCI_LAB_DIR"]
         t.lab.run_bg("workload --vms 1 --vcpus 1 --seconds 0 --quiet")
-        time.sleep(3)
+        exits_grow(t)  # the workload runs its vCPU (pidof below needs it started)
         st, out = t.run("pidof workload")
         pid = int(out.split()[0])
         st, out = t.run(f"ls /proc/{pid}/task")
