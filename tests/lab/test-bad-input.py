@@ -20,7 +20,10 @@ def exits_now(t):
 
 
 def one_line(err):
+    """One line; for bad usage, followed by the hint "Try 'kvmdci-exits --help' ..."."""
     lines = [l for l in err.strip().splitlines() if l]
+    if len(lines) == 2 and lines[1].startswith("Try 'kvmdci-exits --help'"):
+        lines.pop()
     return len(lines) == 1
 
 
