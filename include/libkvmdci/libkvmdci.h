@@ -150,9 +150,10 @@ const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx);
  * (it is async-signal-safe). From then on, a wait for a stub's answer or for a connection
  * lasts at most half a second more; one that ends without the answer fails with -EINTR and
  * leaves that connection broken (later calls on it fail at once). A stub that still answers
- * in that time keeps working, so that breakpoints can be removed and the target resumed. Waits
- * for a running target's stop (kvmdci_trace_poll(), kvmdci_target_wait()) end as before: at
- * their timeout or on any signal. The request stays for the life of @ctx.
+ * in that time keeps working, so that breakpoints can be removed and the target resumed. A
+ * program that stops its own polling loop on a signal (kvmdci_trace_poll() returns early on any
+ * signal) need not call this for the first one: the kvmdci tools call it for a signal outside
+ * such a loop or a second one. The request stays for the life of @ctx.
  *
  * Since: 0.10
  */
