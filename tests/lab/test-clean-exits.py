@@ -124,6 +124,29 @@ def main():
         check("after a lost client the next run recovers the target", rc == 0,
               err.strip()[-200:])
         check_target_clean(t, "recovered", gdb_sock)
+
+        # lost output: every tool that succeeds on the lab fails (exit 1, "write error") when
+        # its stdout is full, and the ones with breakpoints still leave none behind
+        tools = os.environ["KVMDCI_TOOLS"]
+        for name, args in (("kvmdci-kernel", []), ("kvmdci-cpus", []), ("kvmdci-vcpu", []),
+                           ("kvmdci-iobus", []), ("kvmdci-stack", []),
+                           ("kvmdci-catalog", ["check"]),
+                           ("kvmdci-exits", ["--duration", "1"]),
+                           ("kvmdci-trace", ["--bp", "svm_handle_exit", "--count", "2"])):
+            for mode in ([], ["--json"]):
+                label = " ".join([name] + args + mode)
+                ok = subprocess.run([f"{tools}/{name}"] + args + mode, env=env,
+                                    capture_output=True, text=True, timeout=180)
+                with open("/dev/full", "w") as full:
+                    p = subprocess.run([f"{tools}/{name}"] + args + mode, env=env, stdout=full,
+                                       stderr=subprocess.PIPE, text=True, timeout=180)
+                check(f"{label} >/dev/full: exit 1 saying 'write error' (exit {ok.returncode} "
+                      f"with {len(ok.stdout)} bytes to a pipe)",
+                      ok.returncode == 0 and ok.stdout and p.returncode == 1 and
+                      "write error on standard output" in p.stderr,
+                      f"rc={p.returncode} {p.stderr.strip()[-200:]!r}")
+            if name in ("kvmdci-exits", "kvmdci-trace"):
+                check_target_clean(t, f"{name} >/dev/full", gdb_sock)
     finish()
 
 
