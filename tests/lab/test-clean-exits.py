@@ -140,9 +140,12 @@ def main():
                 with open("/dev/full", "w") as full:
                     p = subprocess.run([f"{tools}/{name}"] + args + mode, env=env, stdout=full,
                                        stderr=subprocess.PIPE, text=True, timeout=180)
+                # catalog check exits 1 when an applicable entry does not resolve (some do
+                # not on the lab's kernel): its output is the point here
+                ran = ok.returncode == 0 or (name == "kvmdci-catalog" and ok.returncode == 1)
                 check(f"{label} >/dev/full: exit 1 saying 'write error' (exit {ok.returncode} "
                       f"with {len(ok.stdout)} bytes to a pipe)",
-                      ok.returncode == 0 and ok.stdout and p.returncode == 1 and
+                      ran and ok.stdout and p.returncode == 1 and
                       "write error on standard output" in p.stderr,
                       f"rc={p.returncode} {p.stderr.strip()[-200:]!r}")
             if name in ("kvmdci-exits", "kvmdci-trace"):
