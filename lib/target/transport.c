@@ -38,6 +38,7 @@ static int wait_fd(struct transport *tr, short events, int timeout_ms)
 	for (;;) {
 		uint64_t now = kvmdci_now_ms();
 		int64_t left = timeout_ms < 0 ? SLICE_MS : (int64_t)(start + timeout_ms) - (int64_t)now;
+		bool capped = false; /* this slice ends at the grace, not at the timeout */
 		if (kvmdci_ctx_interrupted(tr->ctx)) {
 			if (!grace_end)
 				grace_end = now + GRACE_MS;
@@ -47,11 +48,13 @@ static int wait_fd(struct transport *tr, short events, int timeout_ms)
 					 GRACE_MS);
 				return -EINTR;
 			}
-			if (left > (int64_t)(grace_end - now))
+			if (left > (int64_t)(grace_end - now)) {
 				left = (int64_t)(grace_end - now);
+				capped = true;
+			}
 		}
-		if (left <= 0)
-			return 0;
+		if (left < 0)
+			left = 0; /* a timeout of 0 (or past): still one look at the fd */
 		int pr = poll(&pfd, 1, left < SLICE_MS ? (int)left : SLICE_MS);
 		if (pr > 0)
 			return pr;
@@ -59,6 +62,8 @@ static int wait_fd(struct transport *tr, short events, int timeout_ms)
 			return -errno;
 		if (pr < 0 && !kvmdci_ctx_interrupted(tr->ctx))
 			return 0; /* another signal: 0, as poll's EINTR always was */
+		if (pr == 0 && timeout_ms >= 0 && left <= SLICE_MS && !capped)
+			return 0; /* the timeout has passed */
 	}
 }
 
