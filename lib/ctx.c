@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The library context: reference count, log function, last error, tunables. */
+#include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdlib.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <strings.h>
 
+#include "config.h"
 #include "internal.h"
 
 struct kvmdci_ctx {
@@ -16,6 +20,7 @@ struct kvmdci_ctx {
 	char cause[256]; /* why a target's connection broke: kept while later errors follow */
 	char shown[800];
 	int api_depth;                        /* public calls in progress (see kvmdci_api_enter) */
+	volatile sig_atomic_t interrupted;    /* kvmdci_ctx_interrupt() was called */
 	char *tunables[KVMDCI_TUNABLE_COUNT]; /* set on the context; NULL: the environment's */
 };
 
@@ -99,6 +104,48 @@ KVMDCI_EXPORT struct kvmdci_ctx *kvmdci_ctx_unref(struct kvmdci_ctx *ctx)
 static bool tunable_valid(enum kvmdci_tunable t)
 {
 	return (int)t >= 0 && t < KVMDCI_TUNABLE_COUNT;
+}
+
+/* async-signal-safe: one store to a sig_atomic_t */
+KVMDCI_EXPORT void kvmdci_ctx_interrupt(struct kvmdci_ctx *ctx)
+{
+	if (ctx)
+		ctx->interrupted = 1;
+}
+
+bool kvmdci_ctx_interrupted(struct kvmdci_ctx *ctx)
+{
+	return ctx && ctx->interrupted;
+}
+
+int kvmdci_check_regular_file(struct kvmdci_ctx *ctx, const char *path, const char *what)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0)
+		return 0; /* the caller's own open() says why, in its words */
+	if (S_ISREG(st.st_mode))
+		return 0;
+	kvmdci_err(ctx, "%s %s is %s, not a regular file: give the file itself (a FIFO or a "
+			"device cannot be read as an ELF or BTF file)",
+		   what, path,
+		   S_ISFIFO(st.st_mode)  ? "a FIFO"
+		   : S_ISDIR(st.st_mode) ? "a directory"
+		   : S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode) ? "a device"
+		   : S_ISSOCK(st.st_mode) ? "a socket"
+					 : "something else");
+	return -EINVAL;
+}
+
+KVMDCI_EXPORT const char *kvmdci_version(void)
+{
+	return KVMDCI_VERSION;
+}
+
+/* libusb, libkdumpfile, libdw and libbpf are all required by meson.build: every build has them */
+KVMDCI_EXPORT const char *kvmdci_features(void)
+{
+	return "libusb libkdumpfile dwarf btf";
 }
 
 KVMDCI_EXPORT const char *kvmdci_tunable_name(enum kvmdci_tunable t)

@@ -74,6 +74,14 @@ static inline double kvmdci_now_s(void)
 	return (double)kvmdci_now_ns() / 1e9;
 }
 
+/* 0 when @path is a regular file (or cannot be stat()ed: the caller's open() then fails and
+ * says why); else -EINVAL with the error logged, naming
+ * @what (e.g. "vmlinux") and the kind of file: a FIFO or a device would block open() or can
+ * neither be seeked nor mapped, as ELF readers need. */
+int kvmdci_check_regular_file(struct kvmdci_ctx *ctx, const char *path, const char *what);
+/* A signal asked the waits to end (kvmdci_ctx_interrupt()); see transport.c. */
+bool kvmdci_ctx_interrupted(struct kvmdci_ctx *ctx);
+
 static inline uint64_t le64(const void *p)
 {
 	uint64_t v;

@@ -177,7 +177,7 @@ int main(int argc, char **argv)
 	bool all = false;
 	int opt, r, status;
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "a", opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "a", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -191,8 +191,7 @@ int main(int argc, char **argv)
 			all = true;
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			tool_bad_option(&tool);
 		}
 	}
 	if (optind >= argc) {
@@ -210,8 +209,8 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "check"))
 		tool_setup(&tool);
-	else if (kvmdci_ctx_new(&tool.ctx) < 0)
-		return 1;
+	else
+		tool_ctx_new(&tool);
 	if ((r = kvmdci_catalog_load(tool.ctx, tool.catalog, &cat)) < 0) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;

@@ -92,7 +92,7 @@ int main(int argc, char **argv)
 	bool want_stack = false;
 	int opt, r, status = 0;
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "s", opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "s", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -100,8 +100,7 @@ int main(int argc, char **argv)
 			want_stack = true;
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			tool_bad_option(&tool);
 		}
 	}
 	tool_no_more_args(&tool, argc, argv, optind);

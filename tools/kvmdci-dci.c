@@ -115,15 +115,14 @@ int main(int argc, char **argv)
 	struct kvmdci_dci *d = NULL;
 	int opt, r;
 
-	while ((opt = getopt_long(argc, argv, "jphV", opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, "jphV", opts)) != -1) {
 		if (opt == 'R') {
 			root = optarg;
 			continue;
 		}
 		if (opt != '?' && tool_common_option(&tool, opt, optarg, usage))
 			continue;
-		usage(stderr);
-		return 2;
+		tool_bad_option(&tool);
 	}
 	if (optind < argc) {
 		fprintf(stderr, "kvmdci-dci: unexpected argument '%s' (see --help)\n", argv[optind]);

@@ -264,7 +264,7 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 		       (unsigned long long)g.vm, g.vm_pid, (unsigned long long)g.vcpu);
 		show_table_plain(run, KVMDCI_EXIT_SCOPE_VCPU, i);
 	}
-	fflush(stdout);
+	tool_flush_stdout();
 }
 
 /* The deltas summed over all vCPUs, one key per counter name (a later duplicate wins). */
@@ -336,10 +336,12 @@ static void show_counters_plain(const struct kvmdci_counters *c, double secs, bo
 /* Sleep until --duration or Ctrl-C; returns the seconds since @t0. */
 static double wait_window(double t0, double duration)
 {
+	tool_in_loop = 1;
 	while (!tool_stop_requested && (duration <= 0 || tool_now_s() - t0 < duration)) {
 		struct timespec ts = { 0, 50 * 1000 * 1000 };
 		nanosleep(&ts, NULL);
 	}
+	tool_in_loop = 0;
 	return tool_now_s() - t0;
 }
 
@@ -391,6 +393,7 @@ static void trace(struct run *run, double duration, unsigned long long max_count
 {
 	double t0 = tool_now_s();
 
+	tool_in_loop = 1;
 	while (!tool_stop_requested) {
 		int slice = tool_poll_slice(t0, duration, 200);
 		if (!slice)
@@ -402,6 +405,7 @@ static void trace(struct run *run, double duration, unsigned long long max_count
 		if (max_count && kvmdci_exits_total(run->e) >= max_count)
 			break;
 	}
+	tool_in_loop = 0;
 	run->interrupted = tool_stop_requested;
 	run->secs = tool_now_s() - t0;
 	if (kvmdci_exits_stop(run->e) < 0 && !run->status)
@@ -430,29 +434,19 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ 0 },
 	};
 	int opt;
-	char *end;
 
 	*o = (struct options){ .trigger = KVMDCI_TRIGGER_AUTO, .period_ms = 1000 };
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "d:c:", opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "d:c:", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
 		case 'd':
-			o->duration = strtod(optarg, &end);
-			if (*end || o->duration <= 0) {
-				fprintf(stderr, "kvmdci-exits: --duration needs a positive number of "
-						"seconds, not '%s'\n", optarg);
-				exit(2);
-			}
+			o->duration = tool_opt_double(&tool, "--duration", optarg, TOOL_MIN_SECONDS,
+						      TOOL_MAX_SECONDS, TOOL_SECONDS_WHAT);
 			break;
 		case 'c':
-			errno = 0;
-			o->max_count = strtoull(optarg, &end, 10);
-			if (*end || errno || o->max_count == 0) {
-				fprintf(stderr, "kvmdci-exits: --count needs a positive integer, not "
-						"'%s'\n", optarg);
-				exit(2);
-			}
+			o->max_count = tool_opt_uint(&tool, "--count", optarg, 10, 1, ULLONG_MAX,
+						     "a positive integer");
 			break;
 		case 'T':
 			if (!strcmp(optarg, "auto"))
@@ -486,8 +480,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			}
 			break;
 		default:
-			usage(stderr);
-			exit(2);
+			tool_bad_option(&tool);
 		}
 	}
 	if (optind < argc) {

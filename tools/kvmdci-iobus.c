@@ -258,7 +258,7 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, i
 
 	*sel = (struct kvmdci_vm_select){.vcpu_id = -1};
 	*want_bus = -1;
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS, opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -278,8 +278,7 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, i
 			}
 			break;
 		default:
-			usage(stderr);
-			exit(2);
+			tool_bad_option(&tool);
 		}
 	}
 	tool_no_more_args(&tool, argc, argv, optind);

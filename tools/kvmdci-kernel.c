@@ -154,7 +154,7 @@ int main(int argc, char **argv)
 	struct kvmdci_kernel *k = NULL;
 	int opt, status, nsyms = 0;
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "s:", opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "s:", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -166,8 +166,7 @@ int main(int argc, char **argv)
 			syms[nsyms++] = optarg;
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			tool_bad_option(&tool);
 		}
 	}
 	tool_no_more_args(&tool, argc, argv, optind);

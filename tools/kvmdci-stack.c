@@ -53,10 +53,9 @@ static void parse_options(int argc, char **argv, struct which *w)
 		{0},
 	};
 	int opt, nsel = 0;
-	char *end;
 
 	*w = (struct which){.cpu = -1, .pid = -1};
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS "c:P:", opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "c:P:", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		errno = 0;
@@ -67,38 +66,22 @@ static void parse_options(int argc, char **argv, struct which *w)
 					"use --cpu (-c is --count in the other tools)\n");
 			/* fall through */
 		case 'C':
-			w->cpu = strtol(optarg, &end, 10);
-			if (*end || end == optarg || errno || w->cpu < 0 || w->cpu > 65535) {
-				fprintf(stderr,
-					"kvmdci-stack: --cpu needs a CPU number, not '%s'\n",
-					optarg);
-				exit(2);
-			}
+			w->cpu = tool_opt_uint(&tool, "--cpu", optarg, 10, 0, 65535,
+					       "a CPU number (0 to 65535)");
 			nsel++;
 			break;
 		case 'P':
-			w->pid = strtol(optarg, &end, 10);
-			if (*end || end == optarg || errno || w->pid < 0 || w->pid > 0x7fffffff) {
-				fprintf(stderr, "kvmdci-stack: --pid needs a pid, not '%s'\n",
-					optarg);
-				exit(2);
-			}
+			w->pid = tool_opt_uint(&tool, "--pid", optarg, 10, 0, 0x7fffffff,
+					       "a pid (0 to 2^31-1)");
 			nsel++;
 			break;
 		case 'T':
-			w->task = strtoull(optarg, &end, 16);
-			if (*end || end == optarg || errno || !w->task) {
-				fprintf(stderr,
-					"kvmdci-stack: --task needs a struct task_struct address, "
-					"not '%s'\n",
-					optarg);
-				exit(2);
-			}
+			w->task = tool_opt_uint(&tool, "--task", optarg, 16, 1, ULLONG_MAX,
+						"a struct task_struct address (hex)");
 			nsel++;
 			break;
 		default:
-			usage(stderr);
-			exit(2);
+			tool_bad_option(&tool);
 		}
 	}
 	tool_no_more_args(&tool, argc, argv, optind);

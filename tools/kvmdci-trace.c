@@ -127,7 +127,7 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 			hit_stack(s, h->cpu, NULL);
 	}
 	/* a reader that went away (| head): stop tracing, clean up, exit */
-	if (fflush(stdout) == EOF) {
+	if (tool_flush_stdout() < 0) {
 		tool_stop_requested = 1;
 		return -1;
 	}
@@ -165,11 +165,9 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 		{ "continue", no_argument, NULL, 'C' },
 		{ 0 },
 	};
-	static const char shortopts[] = TOOL_COMMON_SHORTOPTS "b:w:c:d:sH";
-	char *end;
 	int opt;
 
-	while ((opt = getopt_long(argc, argv, shortopts, opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:sH", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -187,12 +185,8 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 			o->when = optarg;
 			break;
 		case 'c':
-			errno = 0;
-			st->max = strtoull(optarg, &end, 10);
-			if (*end || errno || !st->max) {
-				fprintf(stderr, "kvmdci-trace: --count needs a positive integer\n");
-				return 2;
-			}
+			st->max = tool_opt_uint(&tool, "--count", optarg, 10, 1, ULLONG_MAX,
+						"a positive integer");
 			break;
 		case 's':
 			o->want_stack = true;
@@ -204,15 +198,11 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 			o->cont = true;
 			break;
 		case 'd':
-			o->duration = strtod(optarg, &end);
-			if (*end || o->duration <= 0) {
-				fprintf(stderr, "kvmdci-trace: --duration needs a positive number\n");
-				return 2;
-			}
+			o->duration = tool_opt_double(&tool, "--duration", optarg, TOOL_MIN_SECONDS,
+						      TOOL_MAX_SECONDS, TOOL_SECONDS_WHAT);
 			break;
 		default:
-			usage(stderr);
-			return 2;
+			tool_bad_option(&tool);
 		}
 	}
 	if (o->cont) {
@@ -330,6 +320,7 @@ int main(int argc, char **argv)
 	}
 	tool_progress(&tool, "tracing %d entr%s (Ctrl-C to stop)", nnames, nnames == 1 ? "y" : "ies");
 	double t0 = tool_now_s();
+	tool_in_loop = 1;
 	while (!tool_stop_requested && (!st.max || st.reported < st.max)) {
 		int slice = tool_poll_slice(t0, duration, 200);
 		if (!slice)
@@ -343,6 +334,7 @@ int main(int argc, char **argv)
 	/* --hold: the target is stopped at the hit; the detach below leaves it so */
 	if (st.held && (r = kvmdci_target_set_detach_mode(t, KVMDCI_DETACH_STAY)) < 0 && !status)
 		status = tool_fail(&tool, r, "cannot keep the target stopped");
+	tool_in_loop = 0;
 	r = kvmdci_trace_stop(tr);
 	if (r < 0 && !status)
 		status = tool_fail(&tool, r, "could not restore the target");

@@ -498,10 +498,9 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, b
 	};
 	int opt;
 	long id;
-	char *end;
 
 	*sel = (struct kvmdci_vm_select){ .vcpu_id = -1 };
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS, opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -509,13 +508,8 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, b
 			tool_parse_vm(&tool, optarg, sel);
 			break;
 		case 'C':
-			errno = 0;
-			id = strtol(optarg, &end, 0);
-			if (*end || end == optarg || errno || id < 0 || id > INT32_MAX) {
-				fprintf(stderr, "kvmdci-vmcs: --vcpu needs a vCPU id, not '%s'\n",
-					optarg);
-				exit(2);
-			}
+			id = tool_opt_uint(&tool, "--vcpu", optarg, 0, 0, INT32_MAX,
+					   "a vCPU id (0 to 2^31-1)");
 			sel->vcpu_id = (int32_t)id;
 			break;
 		case 'F':
@@ -525,8 +519,7 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, b
 			*field_arg = optarg;
 			break;
 		default:
-			usage(stderr);
-			exit(2);
+			tool_bad_option(&tool);
 		}
 	}
 	tool_no_more_args(&tool, argc, argv, optind);

@@ -104,11 +104,10 @@ int main(int argc, char **argv)
 	struct kvmdci_cpu_virt *cpus = NULL;
 	int opt, status = 0;
 
-	while ((opt = getopt_long(argc, argv, TOOL_COMMON_SHORTOPTS, opts, NULL)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS, opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
-		usage(stderr);
-		return 2;
+		tool_bad_option(&tool);
 	}
 	tool_no_more_args(&tool, argc, argv, optind);
 	if ((status = tool_attach(&tool, &t, &k)) != 0)

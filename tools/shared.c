@@ -1,26 +1,46 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Helpers shared by the kvmdci-* tools. */
+#define _GNU_SOURCE /* program_invocation_short_name */
+#include <ctype.h>
 #include <errno.h>
+#include <getopt.h>
+#include <math.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "config.h"
 #include "shared.h"
+#include "target/uri.h"
+
+static int tool_fail_msg_json(struct tool *tool, int err, const char *msg);
 
 volatile sig_atomic_t tool_stop_requested;
+volatile sig_atomic_t tool_in_loop;
+static volatile sig_atomic_t signals_seen;
+/* the context whose waits a signal ends (set once, before the handlers are installed) */
+static struct kvmdci_ctx *signal_ctx;
 
+/* SIGINT, SIGTERM, SIGHUP: inside a tracing loop, the first one only asks the loop to stop (it
+ * then removes its breakpoints and resumes the target as usual); anywhere else, or a second
+ * one, also ends every wait of the library within half a second (kvmdci_ctx_interrupt). */
 static void on_signal(int sig)
 {
 	(void)sig;
 	tool_stop_requested = 1;
+	if (signals_seen < 2)
+		signals_seen++;
+	if (!tool_in_loop || signals_seen > 1)
+		kvmdci_ctx_interrupt(signal_ctx);
 }
 
 void tool_install_signals(void)
 {
+	/* no SA_RESTART: a blocking open() or connect() ends with EINTR */
 	struct sigaction sa = { .sa_handler = on_signal };
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
@@ -48,8 +68,8 @@ int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage
 		usage(stdout);
 		exit(0);
 	case 'V':
-		printf("%s %s\n", tool->name, KVMDCI_VERSION);
-		exit(0);
+		tool->want_version = true;
+		return 1;
 	case TOOL_OPT_VMLINUX:
 		tool->files.vmlinux = arg;
 		return 1;
@@ -84,9 +104,196 @@ static void tool_log(struct kvmdci_ctx *ctx, int priority, const char *file, int
 	fputc('\n', stderr);
 }
 
+/* Every tool links this file: stdout's close is checked at exit (tool_close_stdout) without
+ * each main() having to remember it. */
+__attribute__((constructor)) static void register_close_stdout(void)
+{
+	atexit(tool_close_stdout);
+}
+
+/* why the first flush of stdout failed (0: none did) */
+static int stdout_errno;
+
+int tool_flush_stdout(void)
+{
+	if (fflush(stdout) == EOF) {
+		if (!stdout_errno)
+			stdout_errno = errno ? errno : EIO;
+		return -stdout_errno;
+	}
+	return ferror(stdout) ? -(stdout_errno ? stdout_errno : EIO) : 0;
+}
+
+void tool_close_stdout(void)
+{
+	int err = 0;
+
+	/* fflush and fclose both: a buffered write fails at fflush, an earlier one left the
+	 * stream's error flag set (its errno kept by tool_flush_stdout, else unknown: EIO) */
+	if (tool_flush_stdout() < 0)
+		err = stdout_errno ? stdout_errno : EIO;
+	if (fclose(stdout) == EOF && !err)
+		err = errno ? errno : EIO;
+	if (!err)
+		return;
+	if (err != EPIPE)
+		fprintf(stderr, "%s: write error on standard output: %s\n",
+			program_invocation_short_name, strerror(err));
+	_exit(1);
+}
+
+int tool_parse_uint(const char *arg, int base, unsigned long long min, unsigned long long max,
+		    unsigned long long *out)
+{
+	unsigned long long v;
+	char *end;
+
+	/* strtoull takes "-1" (as 2^64-1), "+1" and leading space: a digit must come first */
+	if (!arg || !(base == 16 ? isxdigit((unsigned char)arg[0]) : isdigit((unsigned char)arg[0])))
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(arg, &end, base);
+	if (end == arg || *end)
+		return -EINVAL;
+	if (errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+int tool_parse_double(const char *arg, double min, double max, double *out)
+{
+	double v;
+	char *end;
+
+	/* strtod takes "nan", "inf", "-3", " 1" and hex floats ("0x10"): a digit or '.' must come
+	 * first, and no x or p later */
+	if (!arg || !(isdigit((unsigned char)arg[0]) || arg[0] == '.') || strpbrk(arg, "xXpP"))
+		return -EINVAL;
+	errno = 0;
+	v = strtod(arg, &end);
+	if (end == arg || *end)
+		return -EINVAL;
+	if (!isfinite(v) || errno == ERANGE || v < min || v > max)
+		return -ERANGE;
+	*out = v;
+	return 0;
+}
+
+unsigned long long tool_opt_uint(struct tool *tool, const char *opt, const char *arg, int base,
+				 unsigned long long min, unsigned long long max, const char *what)
+{
+	unsigned long long v = 0;
+
+	if (tool_parse_uint(arg, base, min, max, &v) < 0)
+		tool_usage_error(tool, "%s needs %s, not '%s'", opt, what, arg);
+	return v;
+}
+
+double tool_opt_double(struct tool *tool, const char *opt, const char *arg, double min,
+		       double max, const char *what)
+{
+	double v = 0;
+
+	if (tool_parse_double(arg, min, max, &v) < 0)
+		tool_usage_error(tool, "%s needs %s, not '%s'", opt, what, arg);
+	return v;
+}
+
+void tool_usage_error(struct tool *tool, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "%s: ", tool->name);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry '%s --help' for more information.\n", tool->name);
+	if (tool->json) {
+		/* the JSON reader gets its error object too (bpftool does the same) */
+		char msg[1024];
+		va_start(ap, fmt);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
+		va_end(ap);
+		tool_fail_msg_json(tool, EINVAL, msg);
+	}
+	exit(2);
+}
+
+void tool_bad_option(struct tool *tool)
+{
+	fprintf(stderr, "Try '%s --help' for more information.\n", tool->name);
+	exit(2);
+}
+
+int tool_getopt(struct tool *tool, int argc, char **argv, const char *shortopts,
+		const struct option *longopts)
+{
+	int opt = getopt_long(argc, argv, shortopts, longopts, NULL);
+
+	if (opt == '?' || opt == ':')
+		tool_bad_option(tool);
+	if (opt == -1 && tool->want_version)
+		tool_version(tool);
+	return opt;
+}
+
+void tool_version(struct tool *tool)
+{
+	const char *lib = kvmdci_version(), *features = kvmdci_features();
+
+	if (tool->json) {
+		json_t *doc = json_pack("{s:s, s:s, s:s, s:[]}", "tool", tool->name, "version",
+					KVMDCI_VERSION, "library_version", lib, "features");
+		char *list = strdup(features), *save = NULL;
+		for (char *f = list ? strtok_r(list, " ", &save) : NULL; f;
+		     f = strtok_r(NULL, " ", &save))
+			json_array_append_new(json_object_get(doc, "features"), json_string(f));
+		free(list);
+		tool_json_print(tool, doc);
+		json_decref(doc);
+	} else {
+		printf("%s %s\nlibkvmdci %s\nfeatures: %s\n", tool->name, KVMDCI_VERSION, lib,
+		       features);
+	}
+	exit(0);
+}
+
+/* --vmlinux and --system-map (or their environment defaults) before anything is attached: a
+ * FIFO there would block open() until a writer came (the library refuses one too). Exits 1
+ * with one line. */
+static void check_kernel_files(struct tool *tool)
+{
+	const struct {
+		const char *opt, *path;
+	} files[] = {
+		{ "--vmlinux", tool->files.vmlinux ? tool->files.vmlinux
+			: kvmdci_ctx_get_tunable(tool->ctx, KVMDCI_TUNABLE_VMLINUX) },
+		{ "--system-map", tool->files.system_map ? tool->files.system_map
+			: kvmdci_ctx_get_tunable(tool->ctx, KVMDCI_TUNABLE_SYSTEM_MAP) },
+	};
+	struct stat st;
+
+	for (size_t i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		const char *p = files[i].path;
+		if (!p || !*p)
+			continue;
+		/* a missing file: the library says so, with what it needed the file for */
+		if (stat(p, &st) == 0 && !S_ISREG(st.st_mode)) {
+			fprintf(stderr, "%s: %s %s is %s, not a regular file: give the file itself\n",
+				tool->name, files[i].opt, p,
+				S_ISFIFO(st.st_mode)  ? "a FIFO"
+				: S_ISDIR(st.st_mode) ? "a directory"
+						      : "a device or socket");
+			exit(1);
+		}
+	}
+}
+
 void tool_setup(struct tool *tool)
 {
-	int r;
+	struct target_uri uri;
+	char err[600];
 
 	if (!tool->target) {
 		tool->target = getenv("KVMDCI_TARGET");
@@ -97,12 +304,24 @@ void tool_setup(struct tool *tool)
 			exit(2);
 		}
 	}
-	r = kvmdci_ctx_new(&tool->ctx);
+	/* the library would refuse it too, but as a failure (exit 1): it is bad usage (2) */
+	if (target_uri_parse(tool->target, &uri, err, sizeof(err)) < 0)
+		tool_usage_error(tool, "%s", err);
+	tool_ctx_new(tool);
+	check_kernel_files(tool);
+}
+
+void tool_ctx_new(struct tool *tool)
+{
+	int r = kvmdci_ctx_new(&tool->ctx);
+
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", tool->name, strerror(-r));
 		exit(1);
 	}
 	kvmdci_ctx_set_log_fn(tool->ctx, tool_log, tool);
+	signal_ctx = tool->ctx;
+	tool_install_signals();
 	kvmdci_ctx_set_log_priority(tool->ctx, tool->verbose >= 2 ? KVMDCI_LOG_DEBUG
 					       : tool->verbose   ? KVMDCI_LOG_INFO
 								 : KVMDCI_LOG_WARNING);
@@ -117,11 +336,54 @@ int tool_fail(struct tool *tool, int err, const char *fallback)
 	return tool_fail_msg(tool, err, msg);
 }
 
+/* @s as valid UTF-8 for JSON (jansson refuses anything else): a byte that is not part of a
+ * well-formed sequence (a file name in another encoding) becomes "\xNN". Caller frees. */
+static char *utf8_clean(const char *s)
+{
+	size_t n = strlen(s), o = 0;
+	char *out = malloc(n * 4 + 1);
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n;) {
+		unsigned char c = s[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
+			   : (c & 0xf8) == 0xf0 ? 4 : 0;
+		bool ok = len && i + len <= n;
+		for (size_t j = 1; ok && j < len; j++)
+			ok = ((unsigned char)s[i + j] & 0xc0) == 0x80;
+		if (ok && len > 1) {
+			/* jansson's own check: no overlong forms, surrogates or > U+10FFFF */
+			json_t *t = json_stringn(s + i, len);
+			ok = t != NULL;
+			json_decref(t);
+		}
+		if (!ok) {
+			o += sprintf(out + o, "\\x%02x", c);
+			i++;
+			continue;
+		}
+		memcpy(out + o, s + i, len);
+		o += len;
+		i += len;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 int tool_fail_msg(struct tool *tool, int err, const char *msg)
 {
 	fprintf(stderr, "%s: %s\n", tool->name, msg);
+	return tool_fail_msg_json(tool, err, msg);
+}
+
+static int tool_fail_msg_json(struct tool *tool, int err, const char *msg)
+{
 	if (tool->json) {
-		json_t *doc = json_pack("{s:s, s:i}", "error", msg, "errno", err < 0 ? -err : err);
+		char *clean = utf8_clean(msg);
+		json_t *doc = json_pack("{s:s, s:i}", "error", clean ? clean : "out of memory",
+					"errno", err < 0 ? -err : err);
+		free(clean);
 		tool_json_print(tool, doc);
 		json_decref(doc);
 	}
@@ -157,7 +419,7 @@ void tool_json_print(struct tool *tool, json_t *doc)
 	size_t flags = JSON_PRESERVE_ORDER | (tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
 	json_dumpf(doc, stdout, flags);
 	fputc('\n', stdout);
-	fflush(stdout);
+	tool_flush_stdout();
 }
 
 json_t *tool_json_addr(unsigned long long addr)
@@ -169,11 +431,8 @@ json_t *tool_json_addr(unsigned long long addr)
 
 void tool_no_more_args(struct tool *tool, int argc, char **argv, int optind_now)
 {
-	if (optind_now < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s' (see --help)\n", tool->name,
-			argv[optind_now]);
-		exit(2);
-	}
+	if (optind_now < argc)
+		tool_usage_error(tool, "unexpected argument '%s'", argv[optind_now]);
 }
 
 int tool_attach(struct tool *tool, struct kvmdci_target **t, struct kvmdci_kernel **k)

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <jansson.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -17,8 +18,15 @@ struct tool {
 	bool json;
 	bool pretty;
 	int verbose;
+	bool want_version; /* -V seen: answered when the options end (so that -V -j is JSON) */
 	struct kvmdci_ctx *ctx;
 };
+
+struct option;
+/* getopt_long for the tools: an unknown option or a missing value (getopt said which) ends in
+ * one hint line and exit 2; at the end of the options, -V prints the version and exits. */
+int tool_getopt(struct tool *tool, int argc, char **argv, const char *shortopts,
+		const struct option *longopts);
 
 /* Common long options: -t -j -p -v -h -V and the kernel-file options. */
 #define TOOL_COMMON_SHORTOPTS "t:jpvhV"
@@ -53,13 +61,52 @@ struct tool {
 	"  -j, --json            one JSON document on stdout\n"                                    \
 	"  -p, --pretty          indented JSON (implies --json)\n"                                 \
 	"  -v, --verbose         progress and what was found where, on stderr (twice: debug)\n"    \
-	"  -h, --help            this help;  -V, --version  the version\n"                         \
+	"  -h, --help            this help\n"                                                     \
+	"  -V, --version         the version, the library's version and features (with -j: JSON)\n"                         \
 	"With the lab: eval \"$(kvmdci-lab env)\" sets all of the defaults above.\n"
+
+/* Parse an unsigned integer option value: digits only in @base (0: 0x... hex, else decimal; 16:
+ * an optional 0x), no sign, no space, no trailing text, within [@min, @max]. Returns 0, or
+ * -EINVAL (not such a number) / -ERANGE (out of range or overflowing). */
+int tool_parse_uint(const char *arg, int base, unsigned long long min, unsigned long long max,
+		    unsigned long long *out);
+/* Parse a finite, non-negative decimal number option value within [@min, @max] (no nan, inf,
+ * sign, space or trailing text). Returns 0, -EINVAL or -ERANGE. */
+int tool_parse_double(const char *arg, double min, double max, double *out);
+/* The same for option @opt, exiting 2 with one line naming the option, what it takes (@what,
+ * e.g. "a positive integer") and the value. */
+unsigned long long tool_opt_uint(struct tool *tool, const char *opt, const char *arg, int base,
+				 unsigned long long min, unsigned long long max, const char *what);
+double tool_opt_double(struct tool *tool, const char *opt, const char *arg, double min,
+		       double max, const char *what);
+/* --duration: more than a millisecond, at most a year */
+#define TOOL_MIN_SECONDS 0.001
+#define TOOL_MAX_SECONDS (365.0 * 86400)
+#define TOOL_SECONDS_WHAT "a number of seconds from 0.001 to 31536000"
+/* A usage error: the one line @fmt, then "Try 'TOOL --help' for more information."; exits 2. */
+void tool_usage_error(struct tool *tool, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* getopt_long's answer for an option it did not know ('?'; getopt printed which): the hint
+ * line, exit 2. */
+void tool_bad_option(struct tool *tool) __attribute__((noreturn));
+/* --version: the tool's and the library's version and the library's built-in features; one
+ * JSON object with --json. Exits 0 (1 when stdout cannot be written). */
+void tool_version(struct tool *tool) __attribute__((noreturn));
+/* Flush and close stdout, as every tool does at exit (registered by shared.c itself): output
+ * that could not be written (a full disk, a reader that went away) makes the exit status 1,
+ * never 0; "write error" is said on stderr except for a reader that went away (EPIPE), which
+ * ends quietly as coreutils tools do. */
+void tool_close_stdout(void);
+/* fflush(stdout), keeping why it failed for the exit; returns 0 or a negative errno. */
+int tool_flush_stdout(void);
 
 /* Handle a common option; returns 1 if it was one, 0 if not; exits for -h/-V. */
 int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage)(FILE *));
 /* Finish option parsing: default target, create the context. Exits 2 on bad usage. */
 void tool_setup(struct tool *tool);
+/* The library context with the tools' log function (errors are printed once, by tool_fail);
+ * exits 1 when it cannot be made. tool_setup() calls it. */
+void tool_ctx_new(struct tool *tool);
 /* Monotonic seconds, for durations and rates. */
 double tool_now_s(void);
 /* How long to poll next: @slice_ms, less near the end of --duration (@duration s from @t0;
@@ -87,4 +134,8 @@ json_t *tool_json_addr(unsigned long long addr);
 
 /* SIGINT/SIGTERM set this; SIGPIPE is ignored (writes then fail with EPIPE). */
 extern volatile sig_atomic_t tool_stop_requested;
+/* Set while a tool's tracing loop runs, which stops on tool_stop_requested by itself: the
+ * first signal then leaves the library's waits alone (see on_signal in shared.c). */
+extern volatile sig_atomic_t tool_in_loop;
+/* Installed by tool_ctx_new() (so by tool_setup() and tool_attach()) for the tool's context. */
 void tool_install_signals(void);

@@ -143,6 +143,48 @@ int kvmdci_ctx_get_log_priority(struct kvmdci_ctx *ctx);
 const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx);
 
 /**
+ * kvmdci_ctx_interrupt:
+ * @ctx: context
+ *
+ * Ask every wait of @ctx's targets to end soon: to be called from a SIGINT or SIGTERM handler
+ * (it is async-signal-safe). From then on, a wait for a stub's answer or for a connection
+ * lasts at most half a second more; one that ends without the answer fails with -EINTR and
+ * leaves that connection broken (later calls on it fail at once). A stub that still answers
+ * in that time keeps working, so that breakpoints can be removed and the target resumed. A
+ * program that stops its own polling loop on a signal (kvmdci_trace_poll() returns early on any
+ * signal) need not call this for the first one: the kvmdci tools call it for a signal outside
+ * such a loop or a second one. The request stays for the life of @ctx.
+ *
+ * Since: 0.10
+ */
+void kvmdci_ctx_interrupt(struct kvmdci_ctx *ctx);
+
+/**
+ * kvmdci_version:
+ *
+ * The version of the library that is loaded (which may differ from the one a program was built
+ * against).
+ *
+ * Returns: a static string such as "0.1.0".
+ *
+ * Since: 0.10
+ */
+const char *kvmdci_version(void);
+
+/**
+ * kvmdci_features:
+ *
+ * What this build of the library can do, as space-separated words: "libusb" (usb:// targets),
+ * "libkdumpfile" (kdump-compressed dumps), "dwarf" (types and symbols from DWARF debug info),
+ * "btf" (types from BTF).
+ *
+ * Returns: a static string.
+ *
+ * Since: 0.10
+ */
+const char *kvmdci_features(void);
+
+/**
  * enum kvmdci_tunable - settings of the library, set on a context with
  * kvmdci_ctx_set_tunable(). One not set there takes its default from the environment variable
  * kvmdci_tunable_env() names (read at each use), else the library's own default. Values are
@@ -1971,7 +2013,9 @@ int kvmdci_exits_stop(struct kvmdci_exits *e);
  * @n: exits to count in all, 0 for no limit
  *
  * Make kvmdci_exits_poll() return as soon as @n exits are counted, so that the caller can stop
- * there. A hit that races with the stop is still counted, so the total may end one above @n.
+ * there. The total is then exactly @n: an exit that races with the stop (the other CPU at the
+ * breakpoint, a watchpoint hit at the final stop) is left uncounted, and so is missing from the
+ * coverage's counted exits (kvmdci_exits_coverage()).
  *
  * Since: 0.6
  */

@@ -298,7 +298,23 @@ static int int_cast(struct parser *ps, const char *name, int *size, int *is_sign
 	return -1;
 }
 
+static int primary_nested(struct parser *ps, struct val *v);
+
+/* A primary expression; ps->depth counts the ones open around it (a bound on the parser's own
+ * recursion: '((((...' must not exhaust the C stack), so it is given back on the way out. */
 static int primary(struct parser *ps, struct val *v)
+{
+	int r;
+
+	if (ps->depth >= 64)
+		return perr(ps, "nested too deeply");
+	ps->depth++;
+	r = primary_nested(ps, v);
+	ps->depth--;
+	return r;
+}
+
+static int primary_nested(struct parser *ps, struct val *v)
 {
 	uint64_t n = 0;
 	char name[128];
@@ -306,8 +322,6 @@ static int primary(struct parser *ps, struct val *v)
 
 	skip_ws(ps);
 	*v = (struct val){ 0 };
-	if (++ps->depth > 64)
-		return perr(ps, "nested too deeply");
 	if (accept(ps, "(")) {
 		if ((r = parse_expr(ps, v)) < 0)
 			return r;

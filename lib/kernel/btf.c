@@ -7,6 +7,9 @@
  */
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -75,12 +78,46 @@ bool ktypes_btf_aligned(const struct btf *btf)
 	return !t || ((uintptr_t)t & 3) == 0;
 }
 
+/* Why libbpf could not parse @path, in words, as an errno (its own codes, such as
+ * LIBBPF_ERRNO__FORMAT 4001 for "not an ELF file", mean nothing to strerror()). */
+static int btf_parse_failure(const char *path, long e, char *why, size_t sz)
+{
+	unsigned char magic[4] = { 0 };
+	ssize_t n = -1;
+	int fd;
+
+	if (e > -LIBBPF_ERRNO__LIBELF) { /* libbpf's own codes start at 4000 */
+		/* libbpf says ENOENT both for a missing file and for a missing .BTF section */
+		snprintf(why, sz, "%s", e == -ENOENT && access(path, F_OK) == 0
+					   ? "it has no .BTF section"
+					   : strerror((int)-e));
+		return (int)e;
+	}
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)) >= 0) {
+		n = read(fd, magic, sizeof(magic));
+		close(fd);
+	}
+	if (n == (ssize_t)sizeof(magic) && !memcmp(magic, "\177ELF", 4)) {
+		char lib[128];
+		libbpf_strerror((int)e, lib, sizeof(lib));
+		snprintf(why, sz, "it is an ELF file, but libbpf cannot read its BTF (%s)", lib);
+	} else {
+		/* neither ELF (\177ELF) nor raw BTF (magic 0xeB9F): a text file, a script, ... */
+		snprintf(why, sz, "it is not an ELF file nor raw BTF (it starts with %s)",
+			 n <= 0 ? "nothing: it is empty"
+			 : isprint(magic[0]) ? "text" : "other binary data");
+	}
+	return -EINVAL;
+}
+
 int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path)
 {
 	struct btf *btf;
 	long e;
 
 	libbpf_set_print(libbpf_quiet);
+	if ((e = kvmdci_check_regular_file(ctx, path, "vmlinux")) < 0)
+		return (int)e;
 	if (pick_source(ctx, kt, path, false) == KTYPES_DWARF) {
 		int r = ktypes_dwarf_open(ctx, path, &kt->vmlinux_dw);
 		if (r < 0)
@@ -92,13 +129,13 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 	btf = btf__parse(path, NULL);
 	e = btf ? 0 : -errno; /* libbpf 1.x: NULL and errno on failure */
 	if (e) {
-		/* libbpf says ENOENT both for a missing file and for a missing .BTF section */
-		bool exists = access(path, F_OK) == 0;
+		char why[256];
+		int r = btf_parse_failure(path, e, why, sizeof(why));
 		kvmdci_err(ctx, "cannot read BTF from %s: %s (need a vmlinux with a .BTF section, a "
 				"debug vmlinux with DWARF, or a raw BTF file such as "
 				"/sys/kernel/btf/vmlinux of that kernel)",
-			   path, exists && e == -ENOENT ? "it has no .BTF section" : strerror((int)-e));
-		return (int)e;
+			   path, why);
+		return r;
 	}
 	if (!ktypes_btf_aligned(btf)) {
 		kvmdci_err(ctx, "corrupt BTF in %s: its type section is not 4-byte aligned", path);
@@ -122,6 +159,21 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 		return -EINVAL;
 	if (kt->nmods >= (int)ARRAY_SIZE(kt->mods))
 		return -ENOSPC;
+	if ((e = kvmdci_check_regular_file(ctx, path, "module file")) < 0)
+		return (int)e;
+	char modname[64];
+	e = module_file_modinfo(path, "name", modname, sizeof(modname));
+	if (e == -EINVAL) {
+		kvmdci_err(ctx, "module file %s (for %s) is not a readable kernel module: not ELF, "
+				"or truncated (its .modinfo cannot be read); copy it again from that "
+				"kernel's package", path, name);
+		return -EINVAL;
+	}
+	if (e == 0 && strcmp(modname, name) != 0) {
+		kvmdci_err(ctx, "module file %s is module %s, not %s: give %s's own .ko", path,
+			   modname, name, name);
+		return -EINVAL;
+	}
 	if (pick_source(ctx, kt, path, true) == KTYPES_DWARF) {
 		/* a module's DWARF is self-contained: its own BTF, not split (vmlinux's grows) */
 		int r = ktypes_dwarf_open(ctx, path, &dw);
@@ -132,9 +184,11 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 		btf = btf__parse_split(path, kt->vmlinux);
 		e = btf ? 0 : -errno;
 		if (e) {
-			kvmdci_err(ctx, "cannot read the split BTF of module %s from %s: %s", name,
-				   path, strerror((int)-e));
-			return (int)e;
+			char why[256];
+			int r = btf_parse_failure(path, e, why, sizeof(why));
+			kvmdci_err(ctx, "cannot read the split BTF of module %s from %s: %s (need "
+					"that kernel's %s.ko)", name, path, why, name);
+			return r;
 		}
 		if (!ktypes_btf_aligned(btf)) {
 			kvmdci_err(ctx, "corrupt BTF in %s: its type section is not 4-byte aligned",

@@ -71,6 +71,16 @@ static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 	for (int i = 0; i < 2; i++) {
 		snprintf(path, sizeof(path), "%s/%s.ko", k->modules_dir, cands[i]);
 		if (access(path, R_OK) == 0) {
+			char vermagic[256], rel[128] = "";
+			/* vermagic= starts with the release the module was built for */
+			if (k->release[0] &&
+			    module_file_modinfo(path, "vermagic", vermagic, sizeof(vermagic)) == 0 &&
+			    sscanf(vermagic, "%127s", rel) == 1 && strcmp(rel, k->release) != 0) {
+				kvmdci_warn(k->ctx, "%s was built for kernel %s, the target runs %s: "
+						    "module %s's types are unknown (give that kernel's "
+						    "modules)", path, rel, k->release, name);
+				return;
+			}
 			if (ktypes_add_module(k->ctx, &k->types, name, path) == 0) {
 				struct kmodule *m = kernel_module(k, name);
 				kvmdci_info(k->ctx, "types of module %s from %s", name, path);
@@ -78,6 +88,10 @@ static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 					kernel_file_source(&m->types_src, ktypes_source_name(&k->types, name), path);
 					m->types_src.count = module_type_count(&k->types, name);
 				}
+			} else {
+				/* said, not dropped: what needs these types fails later */
+				kvmdci_warn(k->ctx, "%s; module %s's types are unknown",
+					    kvmdci_ctx_last_error(k->ctx), name);
 			}
 			return;
 		}

@@ -37,6 +37,12 @@ struct ktypes_loc {
 };
 
 int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path);
+/* The value of @key ("name", "vermagic") in the module file @path's .modinfo. Returns 0, -ENOENT
+ * (no such key, or a debug file's empty .modinfo), -EINVAL (not an ELF file, no .modinfo, or a
+ * truncated file) or -errno. */
+int module_file_modinfo(const char *path, const char *key, char *out, size_t outsz);
+/* Also checks that @path is module @name (its .modinfo name=): kvm.ko copied over kvm-amd.ko is
+ * refused with -EINVAL, not read as kvm_amd's types. */
 int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *name,
 		      const char *path);
 void ktypes_free(struct ktypes *kt);

@@ -127,12 +127,14 @@ void symtab_free(struct symtab *st)
 
 int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path)
 {
-	FILE *f = fopen(path, "re");
+	FILE *f;
 	char line[1024];
 	unsigned long lineno = 0;
-	int r = 0;
+	int r = kvmdci_check_regular_file(ctx, path, "System.map");
 
-	if (!f) {
+	if (r < 0)
+		return r;
+	if (!(f = fopen(path, "re"))) {
 		r = -errno;
 		kvmdci_err(ctx, "cannot open System.map %s: %s", path, strerror(errno));
 		return r;
@@ -162,11 +164,14 @@ int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char
 
 int symtab_load_elf(struct kvmdci_ctx *ctx, struct symtab *st, const char *path)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC), r = -ENOENT;
+	int fd, r = kvmdci_check_regular_file(ctx, path, "vmlinux");
 	Elf *elf;
 	Elf_Scn *scn = NULL;
 
-	if (fd < 0) {
+	if (r < 0)
+		return r;
+	r = -ENOENT;
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0) {
 		r = -errno;
 		kvmdci_err(ctx, "cannot open %s: %s", path, strerror(errno));
 		return r;

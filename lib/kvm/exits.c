@@ -91,6 +91,7 @@ struct kvmdci_exits {
 	bool stopped;
 	bool halted; /* stopped at the end of the run (the coverage then measured) */
 	uint64_t limit; /* kvmdci_exits_stop_after: poll returns once total reaches it */
+	uint64_t past_limit; /* exits seen after the limit, left uncounted */
 	/* sampling: armed for duty * period of each period */
 	double duty;
 	int period_ms;
@@ -160,6 +161,12 @@ static void count(struct kvmdci_exits *e, int vslot, uint64_t code)
 {
 	uint64_t h = (code * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)vslot * 0xc2b2ae3d27d4eb4fULL;
 
+	/* kvmdci_exits_stop_after: exactly the limit, whatever races with the stop (the other CPU
+	 * at the breakpoint, a watchpoint hit at the final stop) is left uncounted */
+	if (e->limit && e->total >= e->limit) {
+		e->past_limit++;
+		return;
+	}
 	e->total++;
 	for (int i = 0; i < COUNT_SLOTS; i++) {
 		struct count_slot *c = &e->counts[(h + (uint64_t)i) % COUNT_SLOTS];
@@ -701,6 +708,9 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 	if (e->dropped)
 		kvmdci_warn(e->ctx, "%llu hits not tabulated (count table full)",
 			    (unsigned long long)e->dropped);
+	if (e->past_limit)
+		kvmdci_info(e->ctx, "%llu exits raced with the stop at the --count limit: not counted",
+			    (unsigned long long)e->past_limit);
 	if (e->duplicates)
 		kvmdci_info(e->ctx, "%llu repeated watchpoint reports ignored (stat.exits unchanged)",
 			    (unsigned long long)e->duplicates);

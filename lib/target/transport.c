@@ -16,15 +16,66 @@
 #include "internal.h"
 #include "target/transport.h"
 
+/*
+ * Signals (kvmdci_ctx_interrupt()): a wait polls in slices of at most SLICE_MS, so that a
+ * signal that lands just before poll() is seen within a slice; once the context is
+ * interrupted, the wait lasts at most GRACE_MS more and then fails with -EINTR (the caller
+ * marks the connection broken: a late answer would be taken for the next command's). A stub
+ * that answers within the grace keeps working, so the tools can still remove their
+ * breakpoints and resume the target.
+ */
+#define SLICE_MS 100
+#define GRACE_MS 500
+
+/* poll() @fd for @events within @timeout_ms (-1: no limit), in slices, ending early as said
+ * above. Returns poll's answer (1, 0 at the timeout or on a signal of no concern to us: the
+ * callers then return 0 as before), or -EINTR when interrupted past the grace. */
+static int wait_fd(struct transport *tr, short events, int timeout_ms)
+{
+	struct pollfd pfd = { .fd = tr->fd, .events = events };
+	uint64_t start = kvmdci_now_ms(), grace_end = 0;
+
+	for (;;) {
+		uint64_t now = kvmdci_now_ms();
+		int64_t left = timeout_ms < 0 ? SLICE_MS : (int64_t)(start + timeout_ms) - (int64_t)now;
+		bool capped = false; /* this slice ends at the grace, not at the timeout */
+		if (kvmdci_ctx_interrupted(tr->ctx)) {
+			if (!grace_end)
+				grace_end = now + GRACE_MS;
+			if (now >= grace_end) {
+				snprintf(tr->why, sizeof(tr->why),
+					 "interrupted (SIGINT or SIGTERM): no answer within %d ms",
+					 GRACE_MS);
+				return -EINTR;
+			}
+			if (left > (int64_t)(grace_end - now)) {
+				left = (int64_t)(grace_end - now);
+				capped = true;
+			}
+		}
+		if (left < 0)
+			left = 0; /* a timeout of 0 (or past): still one look at the fd */
+		int pr = poll(&pfd, 1, left < SLICE_MS ? (int)left : SLICE_MS);
+		if (pr > 0)
+			return pr;
+		if (pr < 0 && errno != EINTR)
+			return -errno;
+		if (pr < 0 && !kvmdci_ctx_interrupted(tr->ctx))
+			return 0; /* another signal: 0, as poll's EINTR always was */
+		if (pr == 0 && timeout_ms >= 0 && left <= SLICE_MS && !capped)
+			return 0; /* the timeout has passed */
+	}
+}
+
 ssize_t transport_fd_read(struct transport *tr, void *buf, size_t len, int timeout_ms)
 {
-	struct pollfd pfd = { .fd = tr->fd, .events = POLLIN };
-	int pr = poll(&pfd, 1, timeout_ms);
+	int pr = wait_fd(tr, POLLIN, timeout_ms);
 	ssize_t n;
 
-	if (pr < 0 && errno == EINTR)
-		return 0;
+	if (pr == -EINTR)
+		return -EINTR;
 	if (pr < 0) {
+		errno = -pr;
 		snprintf(tr->why, sizeof(tr->why), "poll: %s", strerror(errno));
 		return -errno;
 	}
@@ -56,8 +107,10 @@ int transport_fd_write(struct transport *tr, const void *buf, size_t len)
 		if (w < 0 && errno == EINTR)
 			continue;
 		if (w < 0 && errno == EAGAIN) {
-			struct pollfd pfd = { .fd = tr->fd, .events = POLLOUT };
-			if (poll(&pfd, 1, 5000) == 0) {
+			int pr = wait_fd(tr, POLLOUT, 5000);
+			if (pr == -EINTR)
+				return -EINTR;
+			if (pr == 0 && !kvmdci_ctx_interrupted(tr->ctx)) {
 				snprintf(tr->why, sizeof(tr->why), "write blocked for 5 s");
 				return -ETIMEDOUT;
 			}
@@ -134,6 +187,12 @@ static int connect_tcp(struct kvmdci_ctx *ctx, const char *host, const char *por
 		return -EHOSTUNREACH;
 	}
 	for (ai = res; ai; ai = ai->ai_next) {
+		/* a signal ends connect() with EINTR (the tools' handlers do not restart it):
+		 * then no other address is tried */
+		if (kvmdci_ctx_interrupted(ctx)) {
+			err = EINTR;
+			break;
+		}
 		fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 		if (fd < 0)
 			continue;

@@ -13,7 +13,7 @@ import tempfile
 import threading
 import time
 
-from e2e import TestLab, check, finish, run_tool
+from e2e import TestLab, check, exits_grow, finish, run_tool
 
 
 def exits_now(t):
@@ -22,7 +22,10 @@ def exits_now(t):
 
 
 def one_line(err):
+    """One line; for bad usage, followed by the hint "Try 'kvmdci-exits --help' ..."."""
     lines = [l for l in err.strip().splitlines() if l]
+    if len(lines) == 2 and lines[1].startswith("Try 'kvmdci-exits --help'"):
+        lines.pop()
     return len(lines) == 1
 
 
@@ -35,8 +38,7 @@ def expect(t, name, args, rc_want, text, env=None, running=True):
           rc == rc_want and one_line(err) and text in err,
           f"rc={rc} in {took:.1f} s: {err.strip()!r}")
     if running:
-        time.sleep(1)
-        after = exits_now(t)
+        after = exits_grow(t, before, 30)
         check(f"{name}: target still running", after > before, f"exits {before} -> {after}")
 
 
@@ -51,7 +53,7 @@ def fake_stub(path, behaviour):
         if behaviour == "http":
             c.recv(1024)
             c.sendall(b"HTTP/1.0 400 Bad Request\r\n\r\n")
-        time.sleep(8)
+        time.sleep(8)  # longer than the tool waits for a reply to qSupported (3 s)
         c.close()
         srv.close()
 
@@ -61,10 +63,11 @@ def fake_stub(path, behaviour):
 def main():
     with TestLab() as t:
         t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
-        time.sleep(2)
+        exits_grow(t)  # the workload is in KVM_RUN
         env = t.tool_env
-        expect(t, "malformed URI", ["-t", "gdb:/nowhere"], 1, "invalid target URI")
-        expect(t, "unknown scheme", ["-t", "ftp://x:1"], 1, "unknown scheme")
+        # a malformed URI is bad usage (exit 2), as any malformed option value
+        expect(t, "malformed URI", ["-t", "gdb:/nowhere"], 2, "invalid target URI")
+        expect(t, "unknown scheme", ["-t", "ftp://x:1"], 2, "unknown scheme")
         expect(t, "unreachable socket", ["-t", "gdb+unix:///nonexistent/gdb.sock"], 1,
                "cannot connect to /nonexistent/gdb.sock")
         expect(t, "refused TCP port", ["-t", "gdb://127.0.0.1:1"], 1, "cannot connect")
@@ -86,7 +89,12 @@ def main():
                "does not match the running kernel")
         rc, out, err = run_tool("kvmdci-exits", ["--json", "-t", "gdb:/x"], env)
         doc = json.loads(out) if out.strip() else {}
-        check("JSON mode: the error is also a JSON object", rc == 1 and "error" in doc,
+        check("JSON mode: a usage error is also a JSON object", rc == 2 and "error" in doc,
+              out.strip())
+        rc, out, err = run_tool("kvmdci-exits", ["--json", "-t", "gdb+unix:///nonexistent/s"],
+                                env)
+        doc = json.loads(out) if out.strip() else {}
+        check("JSON mode: a failure is also a JSON object", rc == 1 and "error" in doc,
               out.strip())
         rc, out, err = run_tool("kvmdci-exits", ["--duration", "soon"], env)
         check("bad usage: exit 2", rc == 2 and "--duration" in err, err.strip())

@@ -17,7 +17,7 @@ import subprocess
 import threading
 import time
 
-from e2e import TestLab, Tool, check, check_target_clean, finish, run_tool
+from e2e import TestLab, Tool, check, check_target_clean, exits_grow, finish, run_tool
 
 
 class Proxy:
@@ -64,7 +64,7 @@ def main():
         env = t.tool_env
         gdb_sock = env["KVMDCI_TARGET"][len("gdb+unix://"):]
         t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
-        time.sleep(2)
+        exits_grow(t)  # the workload is in KVM_RUN
 
         for trigger in ("watch", "break"):
             rc, out, err = run_tool("kvmdci-exits", ["--trigger", trigger, "--duration", "2"],
@@ -77,6 +77,9 @@ def main():
                 time.sleep(1)
                 t0 = time.monotonic()
                 rc, out, err = tool.stop(sig)
+                # 5 s: the way out is a stop, the coverage reads and a few RSP commands to
+                # remove the trigger and resume (well under a second on an idle machine); a
+                # tool that waited on its 5 s reply timeout, or hung, takes longer
                 took = time.monotonic() - t0
                 name = signal.Signals(sig).name
                 check(f"exits/{trigger} {name}: exit 0 within 5 s with its results",
@@ -102,6 +105,8 @@ def main():
         tool.wait_line("tracing", 120)
         time.sleep(1)
         proxy.kill()
+        # 5 s: a closed connection is seen at the next read (the tool polls in 200 ms slices),
+        # not at a reply timeout
         t0 = time.monotonic()
         try:
             tool.p.wait(timeout=10)
@@ -119,6 +124,32 @@ def main():
         check("after a lost client the next run recovers the target", rc == 0,
               err.strip()[-200:])
         check_target_clean(t, "recovered", gdb_sock)
+
+        # lost output: every tool that succeeds on the lab fails (exit 1, "write error") when
+        # its stdout is full, and the ones with breakpoints still leave none behind
+        tools = os.environ["KVMDCI_TOOLS"]
+        for name, args in (("kvmdci-kernel", []), ("kvmdci-cpus", []), ("kvmdci-vcpu", []),
+                           ("kvmdci-iobus", []), ("kvmdci-stack", []),
+                           ("kvmdci-catalog", ["check"]),
+                           ("kvmdci-exits", ["--duration", "1"]),
+                           ("kvmdci-trace", ["--bp", "svm_handle_exit", "--count", "2"])):
+            for mode in ([], ["--json"]):
+                label = " ".join([name] + args + mode)
+                ok = subprocess.run([f"{tools}/{name}"] + args + mode, env=env,
+                                    capture_output=True, text=True, timeout=180)
+                with open("/dev/full", "w") as full:
+                    p = subprocess.run([f"{tools}/{name}"] + args + mode, env=env, stdout=full,
+                                       stderr=subprocess.PIPE, text=True, timeout=180)
+                # catalog check exits 1 when an applicable entry does not resolve (some do
+                # not on the lab's kernel): its output is the point here
+                ran = ok.returncode == 0 or (name == "kvmdci-catalog" and ok.returncode == 1)
+                check(f"{label} >/dev/full: exit 1 saying 'write error' (exit {ok.returncode} "
+                      f"with {len(ok.stdout)} bytes to a pipe)",
+                      ran and ok.stdout and p.returncode == 1 and
+                      "write error on standard output" in p.stderr,
+                      f"rc={p.returncode} {p.stderr.strip()[-200:]!r}")
+            if name in ("kvmdci-exits", "kvmdci-trace"):
+                check_target_clean(t, f"{name} >/dev/full", gdb_sock)
     finish()
 
 

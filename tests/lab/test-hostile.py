@@ -126,6 +126,8 @@ def run_both(env):
     for tool in ("kvmdci-iobus", "kvmdci-vcpu"):
         t0 = time.monotonic()
         try:
+            # 10 s tells a hang (forever) from a run (a second or two on an idle machine):
+            # the tools bound every walk, so only a hang could pass it on a loaded one
             rc, out, err = run_tool(tool, ["--json"], env, timeout=10)
         except subprocess.TimeoutExpired:
             rc, out, err = "hang", "", ""

@@ -27,7 +27,7 @@ import socket
 import time
 
 import doc_examples
-from e2e import TOOLS, Raw, TestLab, check, finish, pkt, run_tool
+from e2e import TOOLS, Raw, TestLab, check, exits_grow, finish, pkt, run_tool
 
 ENTRY_PATH = ["kvm_vcpu_ioctl", "__x64_sys_ioctl", "do_syscall_64"]
 
@@ -70,7 +70,7 @@ def main():
         env = t.tool_env
         labdir = env["KVMDCI_LAB_DIR"]
         t.lab.run_bg("workload --vms 1 --vcpus 1 --seconds 0 --quiet")
-        time.sleep(3)
+        exits_grow(t)  # the workload runs its vCPU (pidof below needs it started)
         st, out = t.run("pidof workload")
         pid = int(out.split()[0])
         st, out = t.run(f"ls /proc/{pid}/task")

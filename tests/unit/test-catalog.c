@@ -3,9 +3,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
+#include "catalog/expr.h"
 #include "kernel/ktypes.h"
 #include "libkvmdci/libkvmdci.h"
 #include "test-common.h"
@@ -170,6 +172,73 @@ START_TEST(btf_misaligned)
 }
 END_TEST
 
+/* A text file given as vmlinux: one clear error naming the file and what it is not (libbpf's
+ * own code 4001 went through strerror: "Unknown error 4001"). */
+START_TEST(vmlinux_text_file)
+{
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct ktypes kt = { 0 };
+	char path[] = "/tmp/kvmdci-test-vmlinux-XXXXXX";
+	int fd = mkstemp(path);
+
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, "not a kernel\n", 13), 13);
+	close(fd);
+	ck_assert_int_eq(ktypes_load_vmlinux(ctx, &kt, path), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), path));
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "not an ELF file"));
+	ck_assert_ptr_null(strstr(kvmdci_ctx_last_error(ctx), "Unknown error"));
+	ktypes_free(&kt);
+	unlink(path);
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
+/* A FIFO as vmlinux is refused at once, naming it (open() blocked on it until a writer came). */
+START_TEST(vmlinux_fifo)
+{
+	struct kvmdci_ctx *ctx = quiet_ctx();
+	struct ktypes kt = { 0 };
+	char dir[] = "/tmp/kvmdci-test-fifo-XXXXXX", path[64];
+
+	ck_assert_ptr_nonnull(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/vmlinux", dir);
+	ck_assert_int_eq(mkfifo(path, 0600), 0);
+	ck_assert_int_eq(ktypes_load_vmlinux(ctx, &kt, path), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), path));
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "FIFO"));
+	ck_assert_int_eq(ktypes_add_module(ctx, &kt, "kvm", path), -EINVAL);
+	ktypes_free(&kt);
+	unlink(path);
+	rmdir(dir);
+	kvmdci_ctx_unref(ctx);
+}
+END_TEST
+
+/* The nesting bound counts open parentheses, not every one ever seen: 22 terms '((1))' summed
+ * compile (they failed as "nested too deeply" while the depth was never given back), and 70
+ * parentheses open at once still fail clearly. */
+START_TEST(expr_depth_given_back)
+{
+	char src[512] = "", err[256];
+	struct expr_prog prog;
+	uint64_t out = 0;
+
+	for (int i = 0; i < 22; i++)
+		strcat(src, i ? " + ((1))" : "((1))");
+	ck_assert_msg(expr_compile(NULL, src, &prog, err, sizeof(err)) == 0, "%s: %s", src, err);
+	ck_assert_int_eq(expr_eval(&prog, NULL, NULL, NULL, &out), 0);
+	ck_assert_uint_eq(out, 22);
+
+	memset(src, 0, sizeof(src));
+	memset(src, '(', 70);
+	strcat(src, "1");
+	memset(src + 71, ')', 70);
+	ck_assert_int_eq(expr_compile(NULL, src, &prog, err, sizeof(err)), -EINVAL);
+	ck_assert_ptr_nonnull(strstr(err, "nested too deeply"));
+}
+END_TEST
+
 static Suite *catalog_suite(void)
 {
 	Suite *s = suite_create("catalog");
@@ -180,6 +249,9 @@ static Suite *catalog_suite(void)
 	tcase_add_test(tc, dump_header_lies);
 	tcase_add_test(tc, dump_offset_wraps);
 	tcase_add_test(tc, btf_misaligned);
+	tcase_add_test(tc, expr_depth_given_back);
+	tcase_add_test(tc, vmlinux_text_file);
+	tcase_add_test(tc, vmlinux_fifo);
 	suite_add_tcase(s, tc);
 	return s;
 }
