@@ -1,0 +1,219 @@
+#!/usr/bin/env python3
+"""The debug stub is untrusted input: every tool against a stub bent one way at a time.
+
+tests/lab/hostile_stub.py serves a real lab dump over the GDB remote protocol, faithfully or
+with one misbehaviour (MODES there). Every tool runs against each: it must end by itself (or
+within 5 s of a SIGINT), without a sanitizer report, with bounded memory (peak RSS), and
+honestly: where the misbehaviour is one the protocol allows (run-length encoding, escapes,
+console packets, unrequested stop replies...) the answer equals the one the faithful stub
+gives, which must equal what the tool reads from the dump file itself (the ground truth);
+where it is not, the tool exits 1 and its message names what went wrong.
+
+The dump: $KVMDCI_STUB_DUMP, or the one lab-hostile leaves in the build directory
+(tests/stub-dump.core, made inside its own lab boot; removed here after use unless
+$KVMDCI_STUB_KEEP is set). Tools: $KVMDCI_STUB_TOOLS, else the build's.
+    test-stub.py [MODE...]
+"""
+import json
+import os
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import hostile_stub  # noqa: E402
+
+BUILD = os.environ.get("MESON_BUILD_ROOT") or os.path.join(HERE, "..", "..", "build")
+TOOLS = os.environ.get("KVMDCI_STUB_TOOLS") or os.path.join(BUILD, "tools")
+RSS_LIMIT_KB = 400 * 1024
+RUN_LIMIT_S = 25
+
+failures = []
+
+
+def check(what, ok, detail=""):
+    print(("ok   " if ok else "FAIL ") + what + ("" if ok else f": {detail}"), flush=True)
+    if not ok:
+        failures.append(what)
+
+
+TOOL_RUNS = [
+    ("kvmdci-cpus", []),
+    ("kvmdci-iobus", []),
+    ("kvmdci-vcpu", []),
+    ("kvmdci-kernel", []),
+    ("kvmdci-stack", ["-c", "0"]),
+    ("kvmdci-vmcs", []),
+]
+
+# misbehaviours the protocol allows: the answer must be the faithful one
+SAME = {"rle", "escape", "console", "stray-stop", "stray-ok", "early-ok", "garbage", "slow"}
+# the others: exit 1, and the message must match (case-insensitive)
+EXPECT = {
+    "bitsize-neg": r"bitsize",
+    "bitsize-huge": r"bitsize",
+    "bitsize-odd": r"bitsize",
+    "regnum-huge": r"regnum",
+    "regnum-max": r"regnum",
+    "xml-endless": r"target description.*(limit|larger)",
+    "xml-fanout": r"xi:include|includ",
+    "threads-endless": r"thread",
+    "short-p": r"register.*(bytes|long|short)",
+    "long-p": r"register.*(bytes|long|short)",
+    "mem-e01": r"read",
+    "mem-malformed": r"malformed",
+    "mem-zero": r"(zero|read|build-id|banner)",
+    "mem-short": r"(read|short)",
+    "close-at-once": r"closed",
+    "silent": r"silent|no reply",
+    "close-mid": r"lost|closed",
+    "bad-checksum": r"checksum",
+    "noack-misuse": r"checksum",
+    "huge-packet": r"too long|packet",
+    "nul-bytes": r"malformed",
+    "delay": r"no reply",
+}
+
+
+def run_tool(sock, tool, args):
+    """Run one tool; SIGINT after RUN_LIMIT_S, SIGKILL 5 s later. Returns rc, out, err,
+    peak RSS (KiB), hung (True when it outlived the SIGINT by 5 s)."""
+    env = dict(os.environ, ASAN_OPTIONS="detect_leaks=1:abort_on_error=0",
+               UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1")
+    env.pop("KVMDCI_LOG", None)
+    outf = open(os.path.join(WORK, "out"), "w+")
+    errf = open(os.path.join(WORK, "err"), "w+")
+    p = subprocess.Popen([os.path.join(TOOLS, tool), "-t", f"gdb+unix://{sock}", "--json"] +
+                         args, env=env, stdout=outf, stderr=errf)
+    hung = False
+    t0 = time.monotonic()
+    sigint_at = None
+    while True:
+        pid, st, ru = os.wait4(p.pid, os.WNOHANG)
+        if pid:
+            status = (st, ru)
+            break
+        now = time.monotonic()
+        if sigint_at is None and now - t0 > RUN_LIMIT_S:
+            p.send_signal(signal.SIGINT)
+            sigint_at = now
+        elif sigint_at is not None and now - sigint_at > 5:
+            hung = True
+            p.kill()
+        time.sleep(0.05)
+    p.returncode = os.waitstatus_to_exitcode(status[0])
+    outf.seek(0)
+    errf.seek(0)
+    return p.returncode, outf.read(), errf.read(), status[1].ru_maxrss, hung
+
+
+def comparable(out):
+    try:
+        doc = json.loads(out)
+    except ValueError:
+        return None
+    if isinstance(doc, dict):
+        doc.pop("target", None)
+        doc.pop("stats", None)
+    return doc
+
+
+def differences(truth, got, path=""):
+    """Where @got differs from @truth; a value the dump cannot know (null there, e.g. whether
+    a CPU has virtualization enabled, which only a live stub's registers tell) is skipped."""
+    if truth is None:
+        return []
+    if isinstance(truth, dict) and isinstance(got, dict):
+        out = []
+        for k, v in truth.items():
+            out += differences(v, got.get(k), f"{path}.{k}")
+        return out
+    if isinstance(truth, list) and isinstance(got, list) and len(truth) == len(got):
+        return [d for i, (a, b) in enumerate(zip(truth, got))
+                for d in differences(a, b, f"{path}[{i}]")]
+    return [] if truth == got else [f"{path}: {truth!r} != {got!r}"]
+
+
+def start_stub(dump_path, mode):
+    sock = os.path.join(WORK, f"{mode}.sock")
+    p = subprocess.Popen([sys.executable, os.path.join(HERE, "hostile_stub.py"), dump_path,
+                          sock, mode])
+    for _ in range(200):
+        if os.path.exists(sock):
+            break
+        time.sleep(0.05)
+    return p, sock
+
+
+def main():
+    global WORK
+    dump = os.environ.get("KVMDCI_STUB_DUMP") or os.path.join(BUILD, "tests", "stub-dump.core")
+    if not os.path.exists(dump):
+        print(f"no dump at {dump}: lab-hostile makes it (run the lab suite), or set "
+              "KVMDCI_STUB_DUMP to a dump from `kvmdci-lab dump FILE`")
+        return 1
+    WORK = os.environ.get("KVMDCI_LAB_DIR", "/tmp") + f"/stub-test-{os.getpid()}"
+    os.makedirs(WORK, exist_ok=True)
+    modes = sys.argv[1:] or list(hostile_stub.MODES)
+    only = os.environ.get("KVMDCI_STUB_ONLY")
+    if only:
+        TOOL_RUNS[:] = [tr for tr in TOOL_RUNS if tr[0] in only.split(",")]
+    t_start = time.monotonic()
+    # the ground truth: each tool on the dump file itself
+    truth = {}
+    for tool, args in TOOL_RUNS:
+        r = subprocess.run([os.path.join(TOOLS, tool), "-t", f"core://{dump}", "--json"] + args,
+                           capture_output=True, text=True, timeout=120)
+        truth[tool] = comparable(r.stdout) if r.returncode == 0 else None
+    faithful = {}
+    for mode in ["faithful"] + [m for m in modes if m != "faithful"]:
+        stub, sock = start_stub(dump, mode)
+        try:
+            for tool, args in TOOL_RUNS:
+                label = f"{mode}: {tool}"
+                t0 = time.monotonic()
+                rc, out, err, rss, hung = run_tool(sock, tool, args)
+                took = time.monotonic() - t0
+                last = err.strip().splitlines()[-1] if err.strip() else ""
+                check(f"{label}: ends by itself or within 5 s of SIGINT", not hung,
+                      f"still running 5 s after SIGINT at {RUN_LIMIT_S} s")
+                check(f"{label}: no sanitizer report",
+                      not re.search(r"AddressSanitizer|LeakSanitizer|runtime error", err),
+                      err[-1500:])
+                check(f"{label}: peak RSS {rss // 1024} MiB within {RSS_LIMIT_KB // 1024}",
+                      rss < RSS_LIMIT_KB)
+                doc = comparable(out)
+                if mode == "faithful":
+                    faithful[tool] = doc
+                    diff = differences(truth[tool], doc)
+                    check(f"{label}: exits 0 and answers as the dump file does",
+                          rc == 0 and doc is not None and not diff,
+                          f"rc={rc} {last} {diff[:3]}")
+                elif mode in SAME:
+                    check(f"{label}: exits 0 with the faithful answer",
+                          rc == 0 and doc == faithful.get(tool), f"rc={rc} {last}")
+                else:
+                    pat = EXPECT.get(mode, ".")
+                    check(f"{label}: exits 1 naming the cause (/{pat}/)",
+                          rc == 1 and re.search(pat, err, re.I) is not None,
+                          f"rc={rc} took {took:.1f}s: {err.strip()[-400:]}")
+                    check(f"{label}: a JSON error document",
+                          rc != 1 or (isinstance(doc, dict) and "error" in doc),
+                          out[-300:])
+        finally:
+            stub.kill()
+            stub.wait()
+    took = time.monotonic() - t_start
+    print(f"{len(modes)} modes x {len(TOOL_RUNS)} tools in {took:.0f} s; "
+          f"{len(failures)} failures")
+    if not os.environ.get("KVMDCI_STUB_KEEP") and not os.environ.get("KVMDCI_STUB_DUMP"):
+        os.unlink(dump)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
