@@ -12,6 +12,22 @@
 #include "shared.h"
 
 volatile sig_atomic_t tool_stop_requested;
+const char *tool_program_name;
+/* kvmdci_ctx_target_lost() copied while the context lives (tools drop it before returning) */
+static char target_lost[600];
+
+static void note_target_lost(struct kvmdci_ctx *ctx)
+{
+	const char *lost = ctx ? kvmdci_ctx_target_lost(ctx) : NULL;
+
+	if (lost && !target_lost[0])
+		snprintf(target_lost, sizeof(target_lost), "%s", lost);
+}
+
+const char *tool_target_lost(void)
+{
+	return target_lost[0] ? target_lost : NULL;
+}
 
 static void on_signal(int sig)
 {
@@ -70,6 +86,7 @@ static void tool_log(struct kvmdci_ctx *ctx, int priority, const char *file, int
 		     const char *fn, const char *format, va_list args)
 {
 	struct tool *tool = kvmdci_ctx_get_log_data(ctx);
+	note_target_lost(ctx);
 	/* errors are printed once, by tool_fail; the rest only when verbose */
 	if (priority <= KVMDCI_LOG_ERR)
 		return;
@@ -97,6 +114,7 @@ void tool_setup(struct tool *tool)
 			exit(2);
 		}
 	}
+	tool_program_name = tool->name;
 	r = kvmdci_ctx_new(&tool->ctx);
 	if (r < 0) {
 		fprintf(stderr, "%s: %s\n", tool->name, strerror(-r));
@@ -119,6 +137,7 @@ int tool_fail(struct tool *tool, int err, const char *fallback)
 
 int tool_fail_msg(struct tool *tool, int err, const char *msg)
 {
+	note_target_lost(tool->ctx);
 	fprintf(stderr, "%s: %s\n", tool->name, msg);
 	if (tool->json) {
 		json_t *doc = json_pack("{s:s, s:i}", "error", msg, "errno", err < 0 ? -err : err);
@@ -141,6 +160,14 @@ void tool_progress(struct tool *tool, const char *fmt, ...)
 void tool_json_print(struct tool *tool, json_t *doc)
 {
 	size_t flags = JSON_PRESERVE_ORDER | (tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+
+	note_target_lost(tool->ctx);
+	if (target_lost[0] && json_is_object(doc) && !json_object_get(doc, "errno")) {
+		/* what was read before the target was lost, marked as such */
+		json_object_set_new(doc, "incomplete", json_true());
+		if (!json_object_get(doc, "error"))
+			json_object_set_new(doc, "error", json_string(target_lost));
+	}
 	json_dumpf(doc, stdout, flags);
 	fputc('\n', stdout);
 	fflush(stdout);

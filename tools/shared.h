@@ -85,3 +85,18 @@ json_t *tool_json_addr(unsigned long long addr);
 /* SIGINT/SIGTERM set this; SIGPIPE is ignored (writes then fail with EPIPE). */
 extern volatile sig_atomic_t tool_stop_requested;
 void tool_install_signals(void);
+
+/*
+ * Every tool's main() is renamed tool_main(); the real main() (tool-main.c) runs it and then
+ * checks once, for every tool, whether the target was lost on the way: a walk that could not
+ * finish exits 1 naming the cause, after what it printed (its JSON document says
+ * "incomplete": true and "error", see tool_json_print).
+ */
+int tool_main(int argc, char **argv);
+#ifndef TOOL_MAIN_ITSELF
+#define main tool_main
+#endif
+/* Why the target was lost during this run (kvmdci_ctx_target_lost()), or NULL. */
+const char *tool_target_lost(void);
+/* The program name for messages from tool-main.c. */
+extern const char *tool_program_name;

@@ -64,8 +64,9 @@ int rsp_queue_pkt(struct rsp *t, const char *fmt, ...)
 void rsp_mark_broken(struct rsp *t, const char *why)
 {
 	if (!t->broken) {
-		kvmdci_err(t->ctx, "connection to %s lost: %s", t->uri, why);
+		/* the cause first: a log function may ask kvmdci_ctx_target_lost() */
 		kvmdci_set_cause(t->ctx, "connection to %s lost: %s", t->uri, why);
+		kvmdci_err(t->ctx, "connection to %s lost: %s", t->uri, why);
 	}
 	t->broken = true;
 	t->running = false;
@@ -228,12 +229,26 @@ int rsp_drain(struct rsp *t)
 	}
 }
 
+/* Could the packet in t->dec be the reply to some other command (OK, Enn, hex)? Then the
+ * real reply may still come; garbage is just garbage. */
+static bool could_be_a_reply(struct rsp *t)
+{
+	if (!strcmp(t->dec.buf, "OK") || rsp_reply_is_error(t))
+		return true;
+	for (size_t i = 0; i < t->dec.len; i++)
+		if (!strchr("0123456789abcdefABCDEFx", t->dec.buf[i]) || !t->dec.buf[i])
+			return false;
+	return true;
+}
+
 int rsp_wrong_shape(struct rsp *t, const char *what, const char *expected)
 {
-	kvmdci_err(t->ctx, "%s: the reply to '%s' is not %s but '%.40s'; a stray packet? (the "
-			   "connection is resynchronised before the next command)", t->uri, what,
-		   expected, t->dec.buf);
-	t->resync = true;
+	bool stray = could_be_a_reply(t);
+
+	kvmdci_err(t->ctx, "%s: the reply to '%s' is not %s but '%.40s'%s", t->uri, what, expected,
+		   t->dec.buf, stray ? "; a stray packet? (the connection is resynchronised "
+				       "before the next command)" : "");
+	t->resync = stray;
 	return -EPROTO;
 }
 
@@ -249,10 +264,10 @@ int rsp_recv_reply(struct rsp *t, const char *what)
 			if (t->broken)
 				return -EPIPE;
 			rsp_dropped_note(t, note, sizeof(note));
-			kvmdci_err(t->ctx, "%s: no reply to '%s' within %d s%s", t->uri, what,
-				   CMD_TIMEOUT_MS / 1000, note);
 			kvmdci_set_cause(t->ctx, "%s: no reply to '%s' within %d s%s", t->uri, what,
 					 CMD_TIMEOUT_MS / 1000, note);
+			kvmdci_err(t->ctx, "%s: no reply to '%s' within %d s%s", t->uri, what,
+				   CMD_TIMEOUT_MS / 1000, note);
 			t->broken = true;
 			return -ETIMEDOUT;
 		}

@@ -12,7 +12,7 @@ are set (the lab's CPUs all run a 64-bit kernel), else 0.
 
     hostile_stub.py DUMP SOCKET [MODE]      (MODE: see MODES; default "faithful")
 
-The stub serves one connection after another until killed. It is also imported by
+The stub serves each connection in a thread of its own until killed. It is also imported by
 test-stub.py.
 """
 import mmap
@@ -20,6 +20,7 @@ import os
 import socket
 import struct
 import sys
+import threading
 import time
 
 # name, regnum, bitsize (QEMU's gdb-xml/i386-64bit.xml numbering; docs/transports.md)
@@ -455,10 +456,14 @@ def serve_forever(dump, path, mode):
     ls.listen(4)
     while True:
         c, _ = ls.accept()
-        try:
-            Session(dump, c, mode).serve()
-        finally:
-            c.close()
+        threading.Thread(target=serve_one, args=(dump, c, mode), daemon=True).start()
+
+
+def serve_one(dump, c, mode):
+    try:
+        Session(dump, c, mode).serve()
+    finally:
+        c.close()
 
 
 if __name__ == "__main__":
