@@ -51,9 +51,11 @@ static int attach(struct rsp *t)
 			      "xmlRegisters=i386")) < 0)
 		return r;
 	if ((r = rsp_flush(t)) < 0) {
-		kvmdci_err(t->ctx, "%s: the stub closed the connection at once, before qSupported "
-				   "(%s)", t->uri, t->tr->why);
-		return -EPROTO;
+		/* a socket whose peer is gone: EPIPE or ECONNRESET (transport_fd_write's why) */
+		if (strstr(t->tr->why, strerror(EPIPE)) || strstr(t->tr->why, strerror(ECONNRESET)))
+			kvmdci_err(t->ctx, "%s: the stub closed the connection at once, before "
+					   "qSupported (%s)", t->uri, t->tr->why);
+		return r;
 	}
 	/* QEMU pauses a running VM when a debugger connects and may announce that with a stop
 	 * reply (T02) before it answers qSupported: skip stop replies, console output and a
