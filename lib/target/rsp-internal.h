@@ -75,6 +75,7 @@ struct rsp {
 	char *out;
 	size_t outlen, outcap;
 	struct kvmdci_target_stats stats;
+	bool buffered_only; /* rsp_drain: decode what is buffered, read nothing */
 	bool resync; /* a reply had the wrong shape: wait for stragglers before the next command */
 	unsigned int acks_received, bad_checksums, long_packets, async_packets, stray_packets;
 	uint64_t nop_cache_addr[16];

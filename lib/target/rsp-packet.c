@@ -142,6 +142,8 @@ int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 			wait = now >= deadline ? 0 : (int)(deadline - now); /* <= timeout_ms */
 			polled = true;
 		}
+		if (t->buffered_only)
+			return 0;
 		ssize_t n = transport_read(t->tr, t->inbuf, sizeof(t->inbuf), wait);
 		if (n == 0) {
 			if (interruptible)
@@ -212,15 +214,22 @@ int rsp_drain(struct rsp *t)
 {
 	int wait = t->resync ? RESYNC_MS : 0;
 
+	/* A USB read cannot look without waiting (libusb's shortest timeout is 1 ms, a cost on
+	 * every command): there, only what is already in the buffer unless resynchronising. */
+	t->buffered_only = !t->resync && t->tr->fd < 0;
 	t->resync = false;
 	for (;;) {
 		int r = rsp_recv_pkt(t, wait);
-		if (r == 0)
+		if (r == 0) {
+			t->buffered_only = false;
 			return t->broken ? -EPIPE : 0;
+		}
 		if (r == -ENODATA)
 			r = 0;
-		else if (r < 0)
+		else if (r < 0) {
+			t->buffered_only = false;
 			return r;
+		}
 		if (!rsp_is_async(t, false))
 			kvmdci_warn(t->ctx, "%s: dropping a packet that answers no command: "
 					    "'%.40s'", t->uri, t->dec.buf);

@@ -55,7 +55,9 @@ MODES = {
     "close-at-once": "accept and close",
     "silent": "accept and never answer",
     "slow": "answer qSupported after 4 s",
-    "close-mid": "close the connection after 200 packets (mid-walk)",
+    "close-mid": "close the connection after 200 packets (while the kernel is looked at)",
+    "close-late": "close the connection after $HOSTILE_STUB_CLOSE_AFTER packets (default 650: "
+                  "in the walk, after the kernel was found)",
     "bad-checksum": "every reply with a wrong checksum",
     "noack-misuse": "offer and accept QStartNoAckMode, then keep sending + acks and "
                     "bad checksums",
@@ -69,6 +71,9 @@ MODES = {
 # $HOSTILE_STUB_RECORD: append what the stub sends to that file, as fuzzer seed chunks
 RECORD = open(os.environ["HOSTILE_STUB_RECORD"], "ab") if os.environ.get(
     "HOSTILE_STUB_RECORD") else None
+
+
+CLOSE_AFTER = int(os.environ.get("HOSTILE_STUB_CLOSE_AFTER", "650"))
 
 
 def checksum(b):
@@ -441,11 +446,16 @@ class Session:
                 self.packets += 1
                 if m == "close-mid" and self.packets > 200:
                     return
+                if m == "close-late" and self.packets > CLOSE_AFTER:
+                    return
                 r = self.handle(p)
                 if r is not None:
                     self.send(r)
         except (EOFError, BrokenPipeError, ConnectionResetError):
             return
+        finally:
+            if os.environ.get("HOSTILE_STUB_VERBOSE"):
+                print(f"hostile_stub: {self.packets} packets served", file=sys.stderr)
 
 
 def serve_forever(dump, path, mode):
