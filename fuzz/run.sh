@@ -7,7 +7,7 @@ set -eu
 cd "$(dirname "$0")/.."
 secs=${1:-600}
 [ $# -gt 0 ] && shift
-names=${*:-rsp uri catalog expr core btf}
+names=${*:-rsp rsp-session uri catalog expr core btf}
 if [ ! -f build-fuzz/build.ninja ]; then
 	CC=clang meson setup build-fuzz -Dfuzz=true -Dlab=false -Dtests=false -Dman=false \
 		-Dtools=false -Db_sanitize=address,undefined -Db_lundef=false

@@ -239,6 +239,11 @@ KVMDCI_EXPORT const char *kvmdci_ctx_last_error(struct kvmdci_ctx *ctx)
 	return ctx->last_error;
 }
 
+KVMDCI_EXPORT const char *kvmdci_ctx_target_lost(struct kvmdci_ctx *ctx)
+{
+	return ctx && ctx->cause[0] ? ctx->cause : NULL;
+}
+
 void kvmdci_set_cause(struct kvmdci_ctx *ctx, const char *fmt, ...)
 {
 	va_list ap;

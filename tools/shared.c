@@ -24,6 +24,22 @@ volatile sig_atomic_t tool_in_loop;
 static volatile sig_atomic_t signals_seen;
 /* the context whose waits a signal ends (set once, before the handlers are installed) */
 static struct kvmdci_ctx *signal_ctx;
+const char *tool_program_name;
+/* kvmdci_ctx_target_lost() copied while the context lives (tools drop it before returning) */
+static char target_lost[600];
+
+static void note_target_lost(struct kvmdci_ctx *ctx)
+{
+	const char *lost = ctx ? kvmdci_ctx_target_lost(ctx) : NULL;
+
+	if (lost && !target_lost[0])
+		snprintf(target_lost, sizeof(target_lost), "%s", lost);
+}
+
+const char *tool_target_lost(void)
+{
+	return target_lost[0] ? target_lost : NULL;
+}
 
 /* SIGINT, SIGTERM, SIGHUP: inside a tracing loop, the first one only asks the loop to stop (it
  * then removes its breakpoints and resumes the target as usual); anywhere else, or a second
@@ -90,6 +106,7 @@ static void tool_log(struct kvmdci_ctx *ctx, int priority, const char *file, int
 		     const char *fn, const char *format, va_list args)
 {
 	struct tool *tool = kvmdci_ctx_get_log_data(ctx);
+	note_target_lost(ctx);
 	/* errors are printed once, by tool_fail; the rest only when verbose */
 	if (priority <= KVMDCI_LOG_ERR)
 		return;
@@ -305,6 +322,7 @@ void tool_setup(struct tool *tool)
 		}
 	}
 	/* the library would refuse it too, but as a failure (exit 1): it is bad usage (2) */
+	tool_program_name = tool->name;
 	if (target_uri_parse(tool->target, &uri, err, sizeof(err)) < 0)
 		tool_usage_error(tool, "%s", err);
 	tool_ctx_new(tool);
@@ -373,6 +391,7 @@ static char *utf8_clean(const char *s)
 
 int tool_fail_msg(struct tool *tool, int err, const char *msg)
 {
+	note_target_lost(tool->ctx);
 	fprintf(stderr, "%s: %s\n", tool->name, msg);
 	return tool_fail_msg_json(tool, err, msg);
 }
@@ -417,6 +436,14 @@ void tool_progress(struct tool *tool, const char *fmt, ...)
 void tool_json_print(struct tool *tool, json_t *doc)
 {
 	size_t flags = JSON_PRESERVE_ORDER | (tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+
+	note_target_lost(tool->ctx);
+	if (target_lost[0] && json_is_object(doc) && !json_object_get(doc, "errno")) {
+		/* what was read before the target was lost, marked as such */
+		json_object_set_new(doc, "incomplete", json_true());
+		if (!json_object_get(doc, "error"))
+			json_object_set_new(doc, "error", json_string(target_lost));
+	}
 	json_dumpf(doc, stdout, flags);
 	fputc('\n', stdout);
 	tool_flush_stdout();

@@ -139,3 +139,18 @@ extern volatile sig_atomic_t tool_stop_requested;
 extern volatile sig_atomic_t tool_in_loop;
 /* Installed by tool_ctx_new() (so by tool_setup() and tool_attach()) for the tool's context. */
 void tool_install_signals(void);
+
+/*
+ * Every tool's main() is renamed tool_main(); the real main() (tool-main.c) runs it and then
+ * checks once, for every tool, whether the target was lost on the way: a walk that could not
+ * finish exits 1 naming the cause, after what it printed (its JSON document says
+ * "incomplete": true and "error", see tool_json_print).
+ */
+int tool_main(int argc, char **argv);
+#ifndef TOOL_MAIN_ITSELF
+#define main tool_main
+#endif
+/* Why the target was lost during this run (kvmdci_ctx_target_lost()), or NULL. */
+const char *tool_target_lost(void);
+/* The program name for messages from tool-main.c. */
+extern const char *tool_program_name;

@@ -185,6 +185,22 @@ const char *kvmdci_version(void);
 const char *kvmdci_features(void);
 
 /**
+ * kvmdci_ctx_target_lost:
+ * @ctx: context
+ *
+ * Whether the connection to a target opened in @ctx was lost (the stub closed it, stopped
+ * answering, or the device went away) since the last kvmdci_target_open(). Every read after
+ * that fails, so a walk that was under way could not finish: a program checks this once at
+ * the end, not after each call, and reports its output as incomplete.
+ *
+ * Returns: why the connection was lost ("connection to URI lost: ..."), or NULL when it was
+ * not; owned by @ctx, valid until the next kvmdci_target_open() in @ctx.
+ *
+ * Since: 0.10
+ */
+const char *kvmdci_ctx_target_lost(struct kvmdci_ctx *ctx);
+
+/**
  * enum kvmdci_tunable - settings of the library, set on a context with
  * kvmdci_ctx_set_tunable(). One not set there takes its default from the environment variable
  * kvmdci_tunable_env() names (read at each use), else the library's own default. Values are

@@ -28,10 +28,26 @@ bool kernel_vmcoreinfo_value(const char *vmci, const char *key, int base, uint64
 
 bool kernel_banner_at(struct kvmdci_kernel *k, int cpu, uint64_t addr)
 {
+	static const char zeros[14];
 	char b[14];
 	int r = cpu >= 0 ? kvmdci_target_read_virt(k->target, cpu, addr, b, sizeof(b))
 			 : kernel_read_physwalk(k, addr, b, sizeof(b));
-	return r == 0 && !memcmp(b, "Linux version ", sizeof(b));
+
+	k->banner_reads++;
+	if (r < 0) {
+		/* the first failure, or the first that is more than an unmapped address */
+		if (!k->banner_read_errors++ || (k->banner_first_efault && r != -EFAULT)) {
+			k->banner_first_efault = r == -EFAULT;
+			k->banner_first_bad = addr;
+			snprintf(k->banner_first_error, sizeof(k->banner_first_error), "%s",
+				 *kvmdci_ctx_last_error(k->ctx) ? kvmdci_ctx_last_error(k->ctx)
+								: strerror(-r));
+		}
+		return false;
+	}
+	if (!memcmp(b, zeros, sizeof(b)))
+		k->banner_zeros++;
+	return !memcmp(b, "Linux version ", sizeof(b));
 }
 
 static void found(struct kvmdci_kernel *k, uint64_t off, uint64_t linked_banner, int cpu)
@@ -152,10 +168,36 @@ int kernel_find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
 
 static int fail_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
 {
+	const char *uri = kvmdci_target_get_uri(k->target);
+	const char *lost = kvmdci_ctx_target_lost(k->ctx);
+
+	/* what failed first (the reads), then the hypothesis */
+	if (lost) {
+		kvmdci_err(k->ctx, "looking for linux_banner (linked at 0x%llx) failed: %s",
+			   (unsigned long long)linked_banner, lost);
+		return -EPIPE;
+	}
+	if (k->banner_reads && k->banner_read_errors == k->banner_reads) {
+		kvmdci_err(k->ctx, "cannot read the memory of %s: all %u reads looking for "
+				   "linux_banner failed, the first at 0x%llx (%s); the stub or dump "
+				   "does not give the kernel's memory",
+			   uri, k->banner_reads, (unsigned long long)k->banner_first_bad,
+			   k->banner_first_error);
+		return -EIO;
+	}
+	if (k->banner_reads && k->banner_zeros + k->banner_read_errors == k->banner_reads) {
+		kvmdci_err(k->ctx, "the memory of %s reads as zeros: %u reads looking for "
+				   "linux_banner (linked at 0x%llx) found only zeroed bytes%s%s%s; "
+				   "the stub or dump does not give the kernel's memory",
+			   uri, k->banner_reads, (unsigned long long)linked_banner,
+			   k->banner_read_errors ? " or failed (" : "",
+			   k->banner_read_errors ? k->banner_first_error : "",
+			   k->banner_read_errors ? ")" : "");
+		return -EIO;
+	}
 	kvmdci_err(k->ctx, "linux_banner (linked at 0x%llx) not found in the memory of any CPU of %s "
-			   "at any KASLR offset: does the System.map match the running kernel, and is "
-			   "a CPU in the host kernel?",
-		   (unsigned long long)linked_banner, kvmdci_target_get_uri(k->target));
+			   "at any KASLR offset (%u reads, %u failed): does the System.map match the "
+			   "running kernel, and is a CPU in the host kernel?",
+		   (unsigned long long)linked_banner, uri, k->banner_reads, k->banner_read_errors);
 	return -ENOENT;
 }
-

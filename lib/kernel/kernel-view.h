@@ -89,6 +89,12 @@ struct kvmdci_kernel {
 	struct ksource syms_src;
 	struct ksource types_src;
 	char kaslr_how[64]; /* how the KASLR offset was found */
+	/* the linux_banner search's reads: how many, how many failed, how many read zeros, and
+	 * the first failure, so that a failed search says what failed before what it suspects */
+	unsigned int banner_reads, banner_read_errors, banner_zeros;
+	uint64_t banner_first_bad;
+	char banner_first_error[160];
+	bool banner_first_efault;
 	/* read cache (see struct kcache) */
 	struct kcache *cache;
 	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */

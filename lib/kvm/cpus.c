@@ -190,8 +190,11 @@ KVMDCI_EXPORT int kvmdci_unwind_cpu(struct kvmdci_unwinder *u, int cpu,
 		stack->end = KVMDCI_UNWIND_NO_STACK;
 	}
 	if ((r = kvmdci_target_regs_read(t, cpu, cpu_regs, v, ARRAY_SIZE(cpu_regs))) < 0) {
-		kvmdci_set_error(kvmdci_kernel_get_ctx(k), "cannot read the registers of CPU %d",
-				 cpu);
+		struct kvmdci_ctx *ctx = kvmdci_kernel_get_ctx(k);
+		char why[400];
+		snprintf(why, sizeof(why), "%s", kvmdci_ctx_last_error(ctx));
+		kvmdci_set_error(ctx, "cannot read the registers of CPU %d%s%s", cpu,
+				 why[0] ? ": " : "", why);
 		return r;
 	}
 	info->rip = v[0];

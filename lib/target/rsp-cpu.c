@@ -24,6 +24,11 @@ int rsp_cpu_of_thread(struct rsp *t, const char *tid)
 	return -1;
 }
 
+/*
+ * The stub's thread list: qfThreadInfo, then qsThreadInfo until 'l'. The stub decides how
+ * long that goes on: more than MAX_CPUS threads, or an 'm' reply that names none, is an
+ * error that says so (a stub that never says 'l' would keep us here for ever).
+ */
 int rsp_read_threads(struct rsp *t)
 {
 	int r = rsp_command(t, "qfThreadInfo");
@@ -31,15 +36,36 @@ int rsp_read_threads(struct rsp *t)
 	t->ncpu = 0;
 	while (r > 0 && t->dec.buf[0] == 'm') {
 		char *s = t->dec.buf + 1, *save = NULL;
+		int before = t->ncpu;
 		for (char *tok = strtok_r(s, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-			if (t->ncpu >= MAX_CPUS || strlen(tok) >= sizeof(t->threads[0]))
-				break;
+			if (t->ncpu >= MAX_CPUS) {
+				kvmdci_err(t->ctx, "%s: the stub lists more than %d threads (the limit "
+						   "of CPUs this library handles); a stub whose "
+						   "qsThreadInfo never answers 'l'?", t->uri, MAX_CPUS);
+				return -E2BIG;
+			}
+			if (strlen(tok) >= sizeof(t->threads[0])) {
+				kvmdci_err(t->ctx, "%s: the stub lists a thread id longer than %zu "
+						   "characters: '%.40s...'", t->uri,
+					   sizeof(t->threads[0]) - 1, tok);
+				return -EPROTO;
+			}
 			strcpy(t->threads[t->ncpu++], tok);
+		}
+		if (t->ncpu == before) {
+			kvmdci_err(t->ctx, "%s: the stub answered the thread list with an 'm' that "
+					   "names no thread", t->uri);
+			return -EPROTO;
 		}
 		r = rsp_command(t, "qsThreadInfo");
 	}
 	if (r < 0)
 		return r;
+	if (r > 0 && t->dec.buf[0] != 'l' && !rsp_reply_is_error(t)) {
+		kvmdci_err(t->ctx, "%s: unexpected reply to the thread list: '%.40s'", t->uri,
+			   t->dec.buf);
+		return -EPROTO;
+	}
 	if (t->ncpu == 0) { /* a stub without thread support: one CPU */
 		strcpy(t->threads[0], t->multiprocess ? "p1.1" : "1");
 		t->ncpu = 1;
@@ -82,7 +108,7 @@ int rsp_regs_read(struct rsp *t, int cpu, const char *const *names, uint64_t *va
 			return -ENOENT;
 		}
 	}
-	if ((r = rsp_select_cpu(t, cpu)) < 0)
+	if ((r = rsp_select_cpu(t, cpu)) < 0 || (r = rsp_drain(t)) < 0)
 		return r;
 	/* pipelined: all 'p' packets in one write, then the replies in order */
 	for (int i = 0; i < n; i++)
@@ -93,20 +119,32 @@ int rsp_regs_read(struct rsp *t, int cpu, const char *const *names, uint64_t *va
 	int err = 0;
 	for (int i = 0; i < n; i++) {
 		uint8_t bytes[8] = { 0 };
+		size_t want = (size_t)rd[i]->bits / 4;
 		r = rsp_recv_reply(t, "p");
 		if (r < 0)
 			return r;
-		if (r == 0 || rsp_reply_is_error(t) || t->dec.buf[0] == 'x' ||
-		    rsp_hex_decode(t->dec.buf, (size_t)r > 16 ? 16 : (size_t)r, bytes, 8) < 0) {
-			err = -EIO;
+		if (r == 0 || rsp_reply_is_error(t) || (r == (int)want && t->dec.buf[0] == 'x')) {
+			/* unavailable (an error, or all 'x'): this register only */
+			kvmdci_set_error(t->ctx, "%s: the stub cannot read register %s of CPU %d: "
+						 "'%.20s'", t->uri, rd[i]->name, cpu, t->dec.buf);
+			if (!err)
+				err = -EIO;
+			continue;
+		}
+		if ((size_t)r != want || rsp_hex_decode(t->dec.buf, want, bytes, 8) < 0) {
+			kvmdci_err(t->ctx, "%s: register %s of CPU %d: the stub sent %d characters "
+					   "'%.40s', the target description says %d bits (%zu hex "
+					   "digits)", t->uri, rd[i]->name, cpu, r, t->dec.buf,
+				   rd[i]->bits, want);
+			t->resync = true;
+			err = -EPROTO;
 			continue;
 		}
 		vals[i] = le64(bytes);
-		if (rd[i]->bits < 64)
-			vals[i] &= (1ULL << rd[i]->bits) - 1;
 	}
-	if (err)
-		kvmdci_err(t->ctx, "%s: reading registers of CPU %d failed", t->uri, cpu);
+	if (err == -EIO)
+		kvmdci_err(t->ctx, "%s: reading registers of CPU %d failed (%s)", t->uri, cpu,
+			   kvmdci_ctx_last_error(t->ctx));
 	return err;
 }
 
@@ -172,9 +210,9 @@ static int rsp_read_mem(struct rsp *t, uint64_t addr, void *buf, size_t len)
 		}
 		int got = rsp_hex_decode(t->dec.buf, (size_t)r, p, n);
 		if (got <= 0) {
-			kvmdci_err(t->ctx, "%s: malformed memory reply at 0x%llx", t->uri,
-				   (unsigned long long)addr);
-			return -EPROTO;
+			char what[64];
+			snprintf(what, sizeof(what), "m%llx,%zx", (unsigned long long)addr, n);
+			return rsp_wrong_shape(t, what, "memory (malformed hex)");
 		}
 		if ((size_t)got < n) { /* a partial read ends at an unreadable page */
 			kvmdci_set_error(t->ctx, "cannot read 0x%llx",
@@ -204,7 +242,8 @@ int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n)
 	size_t chunk = (t->packet_size - 16) / 2;
 	int r, queued = 0;
 
-	if ((r = rsp_select_cpu(t, cpu)) < 0 || (r = rsp_set_phys_mode(t, 0)) < 0)
+	if ((r = rsp_select_cpu(t, cpu)) < 0 || (r = rsp_set_phys_mode(t, 0)) < 0 ||
+	    (r = rsp_drain(t)) < 0)
 		return r;
 	if (!t->connected)
 		return -ENOTCONN;
@@ -229,8 +268,17 @@ int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n)
 			return r; /* the connection is gone: the other replies with it */
 		if (r == 0 || rsp_reply_is_error(t) ||
 		    rsp_hex_decode(t->dec.buf, (size_t)r, rq[i].buf, rq[i].len) != (int)rq[i].len) {
-			kvmdci_set_error(t->ctx, "cannot read %zu bytes at 0x%llx", rq[i].len,
-					 (unsigned long long)rq[i].addr);
+			bool wrong = r > 0 && !rsp_reply_is_error(t) &&
+				     (r % 2 || (size_t)r > 2 * rq[i].len ||
+				      rsp_hex_decode(t->dec.buf, (size_t)r, rq[i].buf, rq[i].len) < 0);
+			if (wrong) {
+				rsp_wrong_shape(t, "m", "memory (malformed hex)");
+				rq[i].result = -EPROTO;
+				continue;
+			}
+			kvmdci_set_error(t->ctx, "cannot read %zu bytes at 0x%llx: '%.8s'",
+					 rq[i].len, (unsigned long long)rq[i].addr,
+					 r ? t->dec.buf : "unsupported");
 			rq[i].result = -EFAULT;
 		} else {
 			rq[i].result = 0;

@@ -19,6 +19,14 @@
 #define MAX_BPS 4096
 #define REPLY_CAP (1 << 20)
 #define CMD_TIMEOUT_MS 5000
+#define ATTACH_TIMEOUT_MS 3000 /* the first reply, to qSupported, from a stub that is silent */
+#define RESYNC_MS 200 /* after a reply of the wrong shape: how long the real one may lag */
+/* Limits on what a stub may send (docs/transports.md, "What the client does not trust"). */
+#define TDESC_MAX_BYTES (1 << 20) /* the target description, every file together */
+#define TDESC_MAX_FILES 32	  /* target.xml and what it includes */
+#define TDESC_MAX_DEPTH 4	  /* xi:include nesting */
+#define TDESC_MAX_BITS 4096	  /* one register */
+#define TDESC_MAX_REGNUM 4095
 
 struct reg_desc {
 	char name[24];
@@ -55,6 +63,8 @@ struct rsp {
 	int gthread; /* CPU selected with Hg, -1 unknown */
 	struct reg_desc *regs;
 	int nregs;
+	size_t tdesc_bytes; /* read so far, every file together */
+	int tdesc_files;
 	struct bp *bps;
 	int nbps;
 	bool have_pending;
@@ -68,6 +78,9 @@ struct rsp {
 	char *out;
 	size_t outlen, outcap;
 	struct kvmdci_target_stats stats;
+	bool buffered_only; /* rsp_drain: decode what is buffered, read nothing */
+	bool resync; /* a reply had the wrong shape: wait for stragglers before the next command */
+	unsigned int acks_received, bad_checksums, long_packets, async_packets, stray_packets;
 	uint64_t nop_cache_addr[16];
 	int8_t nop_cache_len[16];
 	int nop_cache_n;
@@ -91,6 +104,15 @@ int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible);
 int rsp_recv_pkt(struct rsp *t, int timeout_ms);
 /* A command's reply (console output skipped); 0: an empty ("unsupported") reply. */
 int rsp_recv_reply(struct rsp *t, const char *what);
+/* The packet in t->dec is asynchronous (console output, a stop reply): logged, to be dropped. */
+bool rsp_is_async(struct rsp *t, bool stop_expected);
+/* Drop what came in that answers no command (waits RESYNC_MS after a wrong-shaped reply). */
+int rsp_drain(struct rsp *t);
+/* The reply to @what is not @expected: log it, resynchronise before the next command;
+ * returns -EPROTO. */
+int rsp_wrong_shape(struct rsp *t, const char *what, const char *expected);
+/* " (dropped: ...)" when packets were dropped for bad checksums or length, else "". */
+const char *rsp_dropped_note(struct rsp *t, char *buf, size_t len);
 /* Send one command and wait for its reply; returns the reply length (0: empty reply). */
 int rsp_command(struct rsp *t, const char *fmt, ...);
 /* The last reply is "Enn". */

@@ -64,8 +64,9 @@ int rsp_queue_pkt(struct rsp *t, const char *fmt, ...)
 void rsp_mark_broken(struct rsp *t, const char *why)
 {
 	if (!t->broken) {
-		kvmdci_err(t->ctx, "connection to %s lost: %s", t->uri, why);
+		/* the cause first: a log function may ask kvmdci_ctx_target_lost() */
 		kvmdci_set_cause(t->ctx, "connection to %s lost: %s", t->uri, why);
+		kvmdci_err(t->ctx, "connection to %s lost: %s", t->uri, why);
 	}
 	t->broken = true;
 	t->running = false;
@@ -102,18 +103,27 @@ int rsp_flush(struct rsp *t)
 int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 {
 	uint64_t deadline = timeout_ms >= 0 ? kvmdci_now_ms() + (uint64_t)timeout_ms : 0;
+	bool polled = false;
 
 	if (t->broken)
 		return -EPIPE;
 	for (;;) {
 		while (t->inpos < t->inlen) {
 			int r = rsp_decoder_feed(&t->dec, (uint8_t)t->inbuf[t->inpos++]);
+			if (r == 2 && t->inbuf[t->inpos - 1] == '+')
+				t->acks_received++;
 			if (r != 1)
 				continue;
 			t->stats.packets_received++;
 			if (t->dec.bad_checksum || t->dec.overflow) {
-				kvmdci_warn(t->ctx, "%s: dropping a packet with a bad checksum or "
-						    "too long", t->uri);
+				if (t->dec.overflow)
+					t->long_packets++;
+				else
+					t->bad_checksums++;
+				kvmdci_warn(t->ctx, "%s: dropping a packet %s", t->uri,
+					    t->dec.overflow ? "longer than the limit of "
+							      "1048576 bytes"
+							    : "with a bad checksum");
 				if (!t->noack && rsp_queue_raw(t, "-", 1) == 0)
 					rsp_flush(t);
 				continue;
@@ -126,10 +136,14 @@ int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 		int wait = -1;
 		if (timeout_ms >= 0) {
 			uint64_t now = kvmdci_now_ms();
-			if (now >= deadline)
+			/* a timeout of 0 still looks once at what is there */
+			if (now >= deadline && (timeout_ms > 0 || polled))
 				return 0;
-			wait = (int)(deadline - now); /* at most timeout_ms */
+			wait = now >= deadline ? 0 : (int)(deadline - now); /* <= timeout_ms */
+			polled = true;
 		}
+		if (t->buffered_only)
+			return 0;
 		ssize_t n = transport_read(t->tr, t->inbuf, sizeof(t->inbuf), wait);
 		if (n == 0) {
 			if (interruptible)
@@ -151,6 +165,102 @@ int rsp_recv_pkt(struct rsp *t, int timeout_ms)
 	return rsp_recv_pkt_wait(t, timeout_ms, false);
 }
 
+/* What was dropped on the way, for a timeout's message: "" or " (3 packets with a bad
+ * checksum dropped)". */
+const char *rsp_dropped_note(struct rsp *t, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (t->bad_checksums || t->long_packets)
+		snprintf(buf, len, " (dropped: %u packets with a bad checksum, %u packets longer "
+				   "than the limit of %d bytes)", t->bad_checksums, t->long_packets,
+			 REPLY_CAP);
+	return buf;
+}
+
+/*
+ * A packet that is nobody's reply: console output ("O" + hex) and stop replies, which the
+ * protocol sends on its own (QEMU after a monitor command, or on a debugger's connect).
+ * Returns true when @t->dec holds one; it is then logged and dropped.
+ */
+bool rsp_is_async(struct rsp *t, bool stop_expected)
+{
+	struct rsp_stop st;
+	const char *b = t->dec.buf;
+
+	if (b[0] == 'O' && t->dec.len > 1 && t->dec.len % 2 == 1 && strcmp(b, "OK") != 0) {
+		uint8_t text[256];
+		size_t n = (t->dec.len - 1) / 2 < sizeof(text) ? t->dec.len - 1 : 2 * sizeof(text);
+		int got = rsp_hex_decode(b + 1, n, text, sizeof(text));
+		if (got < 0)
+			return false;
+		kvmdci_dbg(t->ctx, "%s: console output: %.*s", t->uri, got, (const char *)text);
+		t->async_packets++;
+		return true;
+	}
+	if (!stop_expected && (b[0] == 'T' || b[0] == 'S') && rsp_parse_stop(b, t->dec.len, &st) == 0) {
+		kvmdci_info(t->ctx, "%s: ignoring a stop reply nobody asked for: '%.40s'", t->uri, b);
+		t->async_packets++;
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Before a command: drop what came in since the last reply (a stray packet would otherwise be
+ * taken for the next command's reply and shift every later one). After a reply of the wrong
+ * shape the real one may still be on its way: wait for it a moment (RESYNC_MS).
+ */
+int rsp_drain(struct rsp *t)
+{
+	int wait = t->resync ? RESYNC_MS : 0;
+
+	/* A USB read cannot look without waiting (libusb's shortest timeout is 1 ms, a cost on
+	 * every command): there, only what is already in the buffer unless resynchronising. */
+	t->buffered_only = !t->resync && t->tr->fd < 0;
+	t->resync = false;
+	for (;;) {
+		int r = rsp_recv_pkt(t, wait);
+		if (r == 0) {
+			t->buffered_only = false;
+			return t->broken ? -EPIPE : 0;
+		}
+		if (r == -ENODATA)
+			r = 0;
+		else if (r < 0) {
+			t->buffered_only = false;
+			return r;
+		}
+		if (!rsp_is_async(t, false))
+			kvmdci_warn(t->ctx, "%s: dropping a packet that answers no command: "
+					    "'%.40s'", t->uri, t->dec.buf);
+		t->stray_packets++;
+		wait = 0;
+	}
+}
+
+/* Could the packet in t->dec be the reply to some other command (OK, Enn, hex)? Then the
+ * real reply may still come; garbage is just garbage. */
+static bool could_be_a_reply(struct rsp *t)
+{
+	if (!strcmp(t->dec.buf, "OK") || rsp_reply_is_error(t))
+		return true;
+	for (size_t i = 0; i < t->dec.len; i++)
+		if (!strchr("0123456789abcdefABCDEFx", t->dec.buf[i]) || !t->dec.buf[i])
+			return false;
+	return true;
+}
+
+int rsp_wrong_shape(struct rsp *t, const char *what, const char *expected)
+{
+	bool stray = could_be_a_reply(t);
+
+	kvmdci_err(t->ctx, "%s: the reply to '%s' is not %s but '%.40s'%s", t->uri, what, expected,
+		   t->dec.buf, stray ? "; a stray packet? (the connection is resynchronised "
+				       "before the next command)" : "");
+	t->resync = stray;
+	return -EPROTO;
+}
+
 /* An empty packet is a valid "unsupported" reply; recv_pkt reports it as -ENODATA. */
 int rsp_recv_reply(struct rsp *t, const char *what)
 {
@@ -159,20 +269,21 @@ int rsp_recv_reply(struct rsp *t, const char *what)
 		if (r == -ENODATA)
 			return 0;
 		if (r == 0) {
+			char note[160];
 			if (t->broken)
 				return -EPIPE;
-			kvmdci_err(t->ctx, "%s: no reply to '%s' within %d s", t->uri, what,
-				   CMD_TIMEOUT_MS / 1000);
-			kvmdci_set_cause(t->ctx, "%s: no reply to '%s' within %d s", t->uri, what,
-					 CMD_TIMEOUT_MS / 1000);
+			rsp_dropped_note(t, note, sizeof(note));
+			kvmdci_set_cause(t->ctx, "%s: no reply to '%s' within %d s%s", t->uri, what,
+					 CMD_TIMEOUT_MS / 1000, note);
+			kvmdci_err(t->ctx, "%s: no reply to '%s' within %d s%s", t->uri, what,
+				   CMD_TIMEOUT_MS / 1000, note);
 			t->broken = true;
 			return -ETIMEDOUT;
 		}
 		if (r < 0)
 			return r;
-		/* console output ("O" + hex) arrives before some replies */
-		if (t->dec.buf[0] == 'O' && t->dec.len > 1 && t->dec.len % 2 == 1 &&
-		    strcmp(t->dec.buf, "OK") != 0)
+		/* console output and stop replies nobody asked for come before some replies */
+		if (rsp_is_async(t, !strcmp(what, "?")))
 			continue;
 		return r;
 	}
@@ -196,7 +307,8 @@ int rsp_command(struct rsp *t, const char *fmt, ...)
 	va_end(ap);
 	if (r < 0 || (size_t)r >= sizeof(body))
 		return -EINVAL;
-	if ((r = rsp_queue_pkt(t, "%s", body)) < 0 || (r = rsp_flush(t)) < 0)
+	if ((r = rsp_drain(t)) < 0 || (r = rsp_queue_pkt(t, "%s", body)) < 0 ||
+	    (r = rsp_flush(t)) < 0)
 		return r;
 	return rsp_recv_reply(t, body);
 }

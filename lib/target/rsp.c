@@ -48,21 +48,51 @@ static int attach(struct rsp *t)
 	/* A peer that is not a gdbstub: nothing or garbage comes back in time. */
 	if ((r = rsp_queue_raw(t, "+", 1)) < 0 ||
 	    (r = rsp_queue_pkt(t, "qSupported:multiprocess+;swbreak+;hwbreak+;vContSupported+;"
-			      "xmlRegisters=i386")) < 0 ||
-	    (r = rsp_flush(t)) < 0)
+			      "xmlRegisters=i386")) < 0)
 		return r;
+	if ((r = rsp_flush(t)) < 0) {
+		/* a socket whose peer is gone: EPIPE or ECONNRESET (transport_fd_write's why) */
+		if (strstr(t->tr->why, strerror(EPIPE)) || strstr(t->tr->why, strerror(ECONNRESET)))
+			kvmdci_err(t->ctx, "%s: the stub closed the connection at once, before "
+					   "qSupported (%s)", t->uri, t->tr->why);
+		return r;
+	}
 	/* QEMU pauses a running VM when a debugger connects and may announce that with a stop
-	 * reply (T02) before it answers qSupported: skip stop replies here. */
-	struct rsp_stop early;
-	for (int i = 0; i < 4; i++) {
-		r = rsp_recv_pkt(t, 3000);
-		if (r <= 0 || rsp_parse_stop(t->dec.buf, t->dec.len, &early) < 0 ||
-		    early.kind != 'T')
+	 * reply (T02) before it answers qSupported: skip stop replies, console output and a
+	 * stray OK here (a reply to qSupported names features, never just "OK"). */
+	uint64_t deadline = kvmdci_now_ms() + ATTACH_TIMEOUT_MS;
+	for (int i = 0; i < 16; i++) {
+		uint64_t now = kvmdci_now_ms();
+		r = rsp_recv_pkt(t, now < deadline ? (int)(deadline - now) : 0);
+		/* the stub took qSupported ('+') and works on it: give it the command timeout */
+		if (r == 0 && !t->broken && t->acks_received && deadline < kvmdci_now_ms() + 1) {
+			kvmdci_info(t->ctx, "%s: qSupported acknowledged but not answered within "
+					    "%d s; waiting up to %d s", t->uri, ATTACH_TIMEOUT_MS / 1000,
+				    CMD_TIMEOUT_MS / 1000);
+			r = rsp_recv_pkt(t, CMD_TIMEOUT_MS - ATTACH_TIMEOUT_MS);
+		}
+		if (r <= 0 || (!rsp_is_async(t, false) && strcmp(t->dec.buf, "OK") != 0))
 			break;
 	}
 	if (r == 0 || r == -ENODATA || r == -EPIPE) {
-		kvmdci_err(t->ctx, "%s: no GDB remote-protocol reply to qSupported within 3 s "
-				   "(is this a gdbstub?)", t->uri);
+		char note[160];
+		const char *why;
+		rsp_dropped_note(t, note, sizeof(note));
+		if (r == -EPIPE && !t->stats.bytes_received)
+			why = "the stub closed the connection without a word";
+		else if (r == -EPIPE)
+			why = "the stub closed the connection before answering qSupported";
+		else if (r == -ENODATA)
+			why = "the stub answered qSupported with an empty packet";
+		else if (!t->stats.bytes_received)
+			why = "the stub stayed silent: not one byte in reply to qSupported within "
+			      "3 s";
+		else if (t->acks_received && !t->bad_checksums && !t->long_packets)
+			why = "the stub acknowledged qSupported but did not answer within 5 s "
+			      "(too slow, or stuck)";
+		else
+			why = "no valid GDB remote-protocol packet in reply to qSupported";
+		kvmdci_err(t->ctx, "%s: %s%s (is this a gdbstub?)", t->uri, why, note);
 		return -EPROTO;
 	}
 	if (r < 0)
@@ -133,9 +163,25 @@ static void rsp_free(struct rsp *t)
 	free(t);
 }
 
+static int rsp_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,
+		    struct transport *tr, void **ret);
+
 /* Open a GDB remote-protocol target (gdb://, gdb+unix://, serial:// or usb://). */
 int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,
 		    void **ret)
+{
+	return rsp_open(ctx, uri, u, NULL, ret);
+}
+
+/* The same over a transport of the caller's (the fuzzer's scripted stub); it owns @tr. */
+int rsp_target_open_transport(struct kvmdci_ctx *ctx, const char *uri, struct transport *tr,
+			      void **ret)
+{
+	return rsp_open(ctx, uri, NULL, tr, ret);
+}
+
+static int rsp_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,
+		    struct transport *tr, void **ret)
 {
 	struct rsp *t;
 	int r;
@@ -151,12 +197,16 @@ int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target
 	t->dec.buf = malloc(REPLY_CAP);
 	t->bps = calloc(MAX_BPS, sizeof(*t->bps));
 	if (!t->uri || !t->dec.buf || !t->bps) {
+		if (tr)
+			transport_close(tr);
 		r = -ENOMEM;
 		goto fail;
 	}
+	if (tr)
+		t->tr = tr;	/* ours from here: rsp_free() closes it */
 	if ((r = rsp_detach_mode_tunable(ctx, &t->detach_mode)) < 0)
 		goto fail;
-	if ((r = transport_open(ctx, u, &t->tr)) < 0)
+	if (!tr && (r = transport_open(ctx, u, &t->tr)) < 0)
 		goto fail;
 	if ((r = attach(t)) < 0)
 		goto fail;

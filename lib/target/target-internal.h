@@ -82,3 +82,11 @@ uint32_t target_link_rate(struct kvmdci_target *t);
 const char *target_vmcoreinfo(struct kvmdci_target *t);
 int rsp_target_open(struct kvmdci_ctx *ctx, const char *uri, const struct target_uri *u,
 		    void **ret);
+struct transport;
+/* A GDB remote-protocol target over a transport the caller made (fuzz/fuzz-rsp-session.c);
+ * the target owns @tr from then on, also on failure. */
+int rsp_target_open_transport(struct kvmdci_ctx *ctx, const char *uri, struct transport *tr,
+			      void **ret);
+/* A target handle around a backend's state (@priv, owned from then on). */
+int target_wrap(struct kvmdci_ctx *ctx, const char *uri, const struct target_ops *ops,
+		void *priv, struct kvmdci_target **ret);

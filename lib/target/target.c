@@ -112,6 +112,24 @@ KVMDCI_EXPORT int kvmdci_target_open(struct kvmdci_ctx *ctx, const char *uri,
 	return 0;
 }
 
+int target_wrap(struct kvmdci_ctx *ctx, const char *uri, const struct target_ops *ops,
+		void *priv, struct kvmdci_target **ret)
+{
+	struct kvmdci_target *t = calloc(1, sizeof(*t));
+
+	if (!t || !(t->uri = strdup(uri))) {
+		free(t);
+		ops->free(priv);
+		return -ENOMEM;
+	}
+	t->refcount = 1;
+	t->ctx = kvmdci_ctx_ref(ctx);
+	t->ops = ops;
+	t->priv = priv;
+	*ret = t;
+	return 0;
+}
+
 KVMDCI_EXPORT struct kvmdci_target *kvmdci_target_ref(struct kvmdci_target *t)
 {
 	if (t)

@@ -18,6 +18,7 @@ of random corruptions (default 200 here; `HOSTILE_RUNS=1000` for the full run).
 import json
 import os
 import random
+import shutil
 import struct
 import subprocess
 import time
@@ -247,7 +248,17 @@ def main():
         check("the undone dump answers as before",
               res[0][1] == 0 and json.loads(res[0][4])["vms"] == clean["vms"])
         d.f.close()
-        os.unlink(path)
+        keep = os.environ.get("KVMDCI_STUB_DUMP_OUT")
+        if keep:
+            # lab-stub (test-stub.py) serves this dump through its hostile stub: one dump per
+            # run, made in this boot; the kernel files it needs go along
+            shutil.move(path, keep)
+            with open(keep + ".json", "w") as f:
+                json.dump({k: v for k, v in t.tool_env.items()
+                           if k in ("KVMDCI_VMLINUX", "KVMDCI_SYSTEM_MAP", "KVMDCI_MODULES",
+                                    "KVMDCI_KERNEL_RELEASE")}, f)
+        else:
+            os.unlink(path)
     finish()
 
 

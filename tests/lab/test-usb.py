@@ -124,8 +124,8 @@ def fast():
     r = dbc(["--mute", "--driver", "usb_debug"], iobus,
             ["--json", "-t", "usb://class=dc/02/01?serial=0001&if=0"])
     expect_error("far end mute (class URI, serial 0001)", r, iobus,
-                 "usb://class=dc/02/01?serial=0001&if=0: no GDB remote-protocol reply to "
-                 "qSupported within 3 s (is this a gdbstub?)", 71)
+                 "usb://class=dc/02/01?serial=0001&if=0: the stub stayed silent: not one byte "
+                 "in reply to qSupported within 3 s (is this a gdbstub?)", 71)
     m = r.report.get("mute_to_exit_seconds")
     check("far end mute: exit 3 to 5 s after the tool began waiting",
           m is not None and 3.0 <= m <= 5.0, brief(r.report))
@@ -147,7 +147,8 @@ def fast():
     print(f"     bulk OUT refused: exit after {c} s", flush=True)
 
     # two cables: without ?serial= the one used is named, ?serial= picks either
-    mute3 = "no GDB remote-protocol reply to qSupported within 3 s (is this a gdbstub?)"
+    mute3 = ("the stub stayed silent: not one byte in reply to qSupported within 3 s "
+             "(is this a gdbstub?)")
     r = dbc(["--mute", "--second", "0002"], iobus, ["--json", "-t", "usb://1d6b:0010"])
     lines = r.lines()
     used = [n for n in (2, 3) if lines and lines[0] == (
