@@ -222,9 +222,15 @@ void kvmdci_log_impl(struct kvmdci_ctx *ctx, int prio, const char *file, int lin
 	va_list ap;
 
 	if (prio <= KVMDCI_LOG_ERR) {
+		/* formatted aside first: callers pass the last error itself as an argument
+		 * (kvmdci_err(ctx, "%s", kvmdci_ctx_last_error(ctx))), and an overlapping
+		 * vsnprintf left the message empty (seen on a kernel whose kvm types were
+		 * missing: "buses unreadable: ") */
+		char msg[sizeof(ctx->last_error)];
 		va_start(ap, fmt);
-		vsnprintf(ctx->last_error, sizeof(ctx->last_error), fmt, ap);
+		vsnprintf(msg, sizeof(msg), fmt, ap);
 		va_end(ap);
+		memcpy(ctx->last_error, msg, sizeof(msg));
 	}
 	if (prio > ctx->log_priority)
 		return;
