@@ -18,8 +18,9 @@ LATE = 2
 VCPUS, ITERATIONS = 2, 150
 
 
-def traced_window(t, name, trigger):
-    t.window_start(name, VCPUS, ITERATIONS)
+def traced_window(t, name, trigger, iterations=ITERATIONS):
+    """@iterations: the window's length (the guest halts every 16th iteration)."""
+    t.window_start(name, VCPUS, iterations)
     tool = Tool("kvmdci-exits", ["--json", "--trigger", trigger], t.tool_env)
     line = tool.wait_line("tracing", 120)
     if not check(f"{trigger}: kvmdci-exits started tracing", line is not None,

@@ -104,8 +104,9 @@ def main():
     t0 = time.monotonic()
     with TestLab(kernel=series) as t:
         lab_facts(t, series)
-        traced_window(t, "w1", "watch")
-        traced_window(t, "w2", "break")
+        # short windows (one boot per kernel in CI): >= 3 HLT exits per vCPU each
+        traced_window(t, "w1", "watch", iterations=50)
+        traced_window(t, "w2", "break", iterations=50)
         ground = t.parked_workload("p1", "--vms 2 --vcpus 2")
         doc = tool_json("parked", t, "kvmdci-iobus", [])
         if doc:
