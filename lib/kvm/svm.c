@@ -426,7 +426,7 @@ int svm_percpu_read(const struct virt_env *e, uint64_t sym_svm, int is_pointer, 
 
 /* The physical address of the host save area: save_area_pa, or the page save_area points to
  * (struct page * -> pfn through vmemmap_base) on kernels without save_area_pa. */
-static int svm_save_area_pa(struct kvmdci_kernel *k, const struct svm_percpu *sd, uint64_t *pa)
+int svm_save_area_pa(struct kvmdci_kernel *k, const struct svm_percpu *sd, uint64_t *pa)
 {
 	uint64_t v, vmemmap, psize;
 
