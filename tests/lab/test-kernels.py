@@ -107,7 +107,7 @@ def main():
         # short windows (one boot per kernel in CI; the guest halts every 16th iteration):
         # the break trigger runs at a few exits/s on a loaded machine, its window is shorter
         traced_window(t, "w1", "watch", iterations=50)
-        traced_window(t, "w2", "break", iterations=32)
+        traced_window(t, "w2", "break", iterations=20)
         ground = t.parked_workload("p1", "--vms 2 --vcpus 2")
         doc = tool_json("parked", t, "kvmdci-iobus", [])
         if doc:
