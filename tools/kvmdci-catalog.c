@@ -58,6 +58,19 @@ static int name_width(struct kvmdci_catalog *cat)
 	return w;
 }
 
+/* Whether the catalog notes that entry @i comes and goes between kernels ("added" or
+ * "removed"): then its absence is expected, and it does not count as applicable. Presence
+ * itself is still decided by the target's symbols only. */
+static bool comes_and_goes(struct kvmdci_catalog *cat, int i)
+{
+	char *js = kvmdci_catalog_entry_json(cat, i);
+	json_t *e = js ? json_loads(js, 0, NULL) : NULL;
+	bool r = json_object_get(e, "added") || json_object_get(e, "removed");
+	free(js);
+	json_decref(e);
+	return r;
+}
+
 static int cmd_list(struct kvmdci_catalog *cat, const char *tag, const char *vendor)
 {
 	json_t *arr = json_array();
@@ -114,12 +127,13 @@ static int cmd_check(struct kvmdci_catalog *cat, bool all)
 			status = tool_fail(&tool, r, NULL);
 			goto out;
 		}
-		bool na = c.status == KVMDCI_ENTRY_NOT_APPLICABLE;
+		bool expected_absent = c.status == KVMDCI_ENTRY_ABSENT && comes_and_goes(cat, i);
+		bool na = c.status == KVMDCI_ENTRY_NOT_APPLICABLE || expected_absent;
 		if (!na) {
 			applicable++;
 			resolved += c.status == KVMDCI_ENTRY_RESOLVED;
 		}
-		if (na && !all)
+		if (c.status == KVMDCI_ENTRY_NOT_APPLICABLE && !all)
 			continue;
 		const char *st = kvmdci_entry_status_name(c.status);
 		if (tool.json) {
@@ -133,6 +147,8 @@ static int cmd_check(struct kvmdci_catalog *cat, bool all)
 			}
 			if (c.reason[0])
 				json_object_set_new(row, "reason", json_string(c.reason));
+			if (c.status == KVMDCI_ENTRY_ABSENT)
+				json_object_set_new(row, "applicable", json_boolean(!expected_absent));
 			json_array_append_new(rows, row);
 		} else if (c.symbol) {
 			printf("%-*s %-14s %-30s 0x%llx  captures %d/%d%s%s\n", name_width(cat),

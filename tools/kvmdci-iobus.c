@@ -27,7 +27,7 @@ static void usage(FILE *f)
 		"\n"
 		"Selection:\n"
 		"      --vm ADDR|PID     one VM: its struct kvm address (0x...) or its pid\n"
-		"      --bus NAME        one bus: mmio, pio, virtio_ccw_notify or fast_mmio\n"
+		"      --bus NAME        one bus: mmio, pio, virtio_ccw_notify, fast_mmio or iocsr\n"
 		"\n" TOOL_COMMON_HELP "\n"
 		"Examples:\n"
 		"  eval \"$(kvmdci-lab env)\"; kvmdci-iobus --bus pio\n"
@@ -271,8 +271,8 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, i
 					*want_bus = b;
 			if (*want_bus < 0) {
 				fprintf(stderr,
-					"kvmdci-iobus: --bus is mmio, pio, virtio_ccw_notify "
-					"or fast_mmio, not '%s'\n",
+					"kvmdci-iobus: --bus is mmio, pio, virtio_ccw_notify, "
+					"fast_mmio or iocsr (kernels with 5 buses), not '%s'\n",
 					optarg);
 				exit(2);
 			}

@@ -1527,7 +1527,8 @@ int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int bus,
  *
  * The name of a bus index.
  *
- * Returns: "mmio", "pio", "virtio_ccw_notify", "fast_mmio" (static strings); NULL otherwise.
+ * Returns: "mmio", "pio", "virtio_ccw_notify", "fast_mmio", "iocsr" (the kernel's enum
+ * kvm_bus; static strings); NULL otherwise.
  *
  * Since: 0.2
  */

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <dirent.h>
 #include <limits.h>
 #include <linux/kvm.h>
 #include <pthread.h>
@@ -137,7 +138,15 @@ struct vm {
 	struct vcpu *vcpus;
 	int *extra_efd;		/* --ioeventfds, VM 0 only */
 	int nextra;
+	/* Without KVM_GET_STATS_FD (before Linux 5.14): the VM's debugfs statistics, each vCPU
+	 * counter summed over the VM's vCPUs (virt/kvm/kvm_main.c, vcpu_stat_get_per_vm) */
+	int ndbg;
+	char **dbg_names;
+	uint64_t *dbg_snap[NR_SNAP];
 };
+
+/* KVM_CAP_BINARY_STATS_FD: per-vCPU binary stats; else the VMs' debugfs files. */
+static bool binary_stats;
 
 static struct {
 	int vms;
@@ -508,6 +517,13 @@ static void stats_open(struct vcpu *v)
 	size_t stride, max = 0;
 	uint8_t *buf;
 
+	if (!binary_stats) {
+		v->stats_fd = -1;
+		for (int k = 0; k < NR_SNAP; k++)
+			if (!(v->snap[k] = calloc(1, sizeof(uint64_t))))
+				die("out of memory");
+		return;
+	}
 	v->stats_fd = ioctl(v->fd, KVM_GET_STATS_FD, NULL);
 	if (v->stats_fd < 0)
 		die("vm %d vcpu %d: KVM_GET_STATS_FD: %s", v->vm->index, v->id, strerror(errno));
@@ -558,6 +574,10 @@ static void stats_read(struct vcpu *v, int k)
 {
 	ssize_t len = (ssize_t)(v->stats_nvalues * sizeof(uint64_t));
 
+	if (v->stats_fd < 0) {
+		v->have_snap[k] = true;
+		return;
+	}
 	if (pread(v->stats_fd, v->snap[k], (size_t)len, (off_t)v->stats_data_offset) != len)
 		die("vm %d vcpu %d: reading stats failed", v->vm->index, v->id);
 	v->have_snap[k] = true;
@@ -617,6 +637,87 @@ static void vcpu_create(struct vm *vm, int id)
 		xioctl(v->fd, KVM_SET_MP_STATE, &mp, "KVM_SET_MP_STATE");
 	}
 	stats_open(v);
+}
+
+/* One debugfs statistics file as a number; false if it holds none. */
+static bool dbg_read_value(const char *dir, const char *name, uint64_t *val)
+{
+	char path[PATH_MAX], buf[64], *end;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return false;
+	buf[n] = '\0';
+	errno = 0;
+	*val = strtoull(buf, &end, 10);
+	return errno == 0 && end != buf && (*end == '\n' || *end == '\0');
+}
+
+static void dbg_dir(const struct vm *vm, char *dir, size_t len)
+{
+	/* virt/kvm/kvm_main.c, kvm_create_vm_debugfs: "<pid>-<fd>" under debugfs's kvm/ */
+	snprintf(dir, len, "/sys/kernel/debug/kvm/%d-%d", (int)getpid(), vm->fd);
+}
+
+/* Without binary stats: the names of the VM's numeric debugfs statistics. */
+static void vm_debugfs_open(struct vm *vm)
+{
+	char dir[PATH_MAX];
+	struct dirent *e;
+	uint64_t val;
+	DIR *d;
+	int cap = 0;
+
+	dbg_dir(vm, dir, sizeof(dir));
+	d = opendir(dir);
+	if (!d)
+		die("vm %d: no KVM_GET_STATS_FD and no debugfs statistics at %s: %s (mount "
+		    "debugfs on /sys/kernel/debug)", vm->index, dir, strerror(errno));
+	while ((e = readdir(d))) {
+		if (e->d_name[0] == '.' || !dbg_read_value(dir, e->d_name, &val))
+			continue;
+		if (vm->ndbg == cap) {
+			cap = cap ? 2 * cap : 64;
+			vm->dbg_names = realloc(vm->dbg_names, (size_t)cap * sizeof(char *));
+			if (!vm->dbg_names)
+				die("out of memory");
+		}
+		if (!(vm->dbg_names[vm->ndbg++] = strdup(e->d_name)))
+			die("out of memory");
+	}
+	closedir(d);
+	if (!vm->ndbg)
+		die("vm %d: no statistics in %s", vm->index, dir);
+	for (int k = 0; k < NR_SNAP; k++)
+		if (!(vm->dbg_snap[k] = calloc((size_t)vm->ndbg, sizeof(uint64_t))))
+			die("out of memory");
+}
+
+static void vm_debugfs_read(struct vm *vm, int k)
+{
+	char dir[PATH_MAX];
+
+	dbg_dir(vm, dir, sizeof(dir));
+	for (int i = 0; i < vm->ndbg; i++)
+		if (!dbg_read_value(dir, vm->dbg_names[i], &vm->dbg_snap[k][i]))
+			die("vm %d: reading %s/%s failed", vm->index, dir, vm->dbg_names[i]);
+}
+
+/* JSON: the VM's debugfs statistics, a snapshot or the delta of two. */
+static void json_dbg_stats(FILE *f, const struct vm *vm, int k, int base)
+{
+	fputc('{', f);
+	for (int i = 0; i < vm->ndbg; i++)
+		fprintf(f, "%s\"%s\":%" PRId64, i ? "," : "", vm->dbg_names[i],
+			(int64_t)(vm->dbg_snap[k][i] - (base >= 0 ? vm->dbg_snap[base][i] : 0)));
+	fputc('}', f);
 }
 
 /* Create VM `index` with its memory, irqchip, PIT, ioeventfds, coalesced zone and vCPUs. */
@@ -699,6 +800,8 @@ static void vm_create(struct vm *vm, int index)
 		vm->vcpus[i].fd = vm->vcpus[i].stats_fd = -1;
 	for (int i = 0; i < vm->nvcpus; i++)
 		vcpu_create(vm, i);
+	if (!binary_stats)
+		vm_debugfs_open(vm);
 }
 
 /* Take snapshot k of everything: stats, counters, ioeventfd signals, ring, guest IRQs. */
@@ -724,6 +827,8 @@ static void snapshot(int k)
 			stats_read(v, k);
 			v->cnt_snap[k] = v->cnt;
 		}
+		if (vm->ndbg)
+			vm_debugfs_read(vm, k);
 	}
 }
 
@@ -981,7 +1086,19 @@ static void json_window(FILE *f, const struct vm *vm)
 		json_stats(f, v, SNAP_END, SNAP_START);
 		fputc('}', f);
 	}
-	fputs("]}", f);
+	fputc(']', f);
+	if (vm->ndbg) {
+		/* no per-vCPU stats on this kernel: the VM's sums, from debugfs */
+		fputs(",\"stats_source\":\"debugfs\",\"vm_start\":", f);
+		json_dbg_stats(f, vm, SNAP_START, -1);
+		fputs(",\"vm_end\":", f);
+		json_dbg_stats(f, vm, SNAP_END, -1);
+		fputs(",\"vm_delta\":", f);
+		json_dbg_stats(f, vm, SNAP_END, SNAP_START);
+	} else {
+		fputs(",\"stats_source\":\"binary_stats_fd\"", f);
+	}
+	fputc('}', f);
 }
 
 /* JSON: final cumulative stats of a VM's vCPUs. */
@@ -998,7 +1115,12 @@ static void json_final(FILE *f, const struct vm *vm)
 		json_stats(f, v, SNAP_FINAL, -1);
 		fputc('}', f);
 	}
-	fputs("]}", f);
+	fputc(']', f);
+	if (vm->ndbg) {
+		fputs(",\"vm_stats\":", f);
+		json_dbg_stats(f, vm, SNAP_FINAL, -1);
+	}
+	fputc('}', f);
 }
 
 /* Build the whole JSON document; `final` adds the final part. Caller frees. */
@@ -1075,6 +1197,9 @@ static void print_summary(void)
 					exits += v->snap[SNAP_END][v->stats[d].index] -
 						 v->snap[SNAP_START][v->stats[d].index];
 		}
+		for (int d = 0; d < vms[i].ndbg; d++)
+			if (!strcmp(vms[i].dbg_names[d], "exits"))
+				exits += vms[i].dbg_snap[SNAP_END][d] - vms[i].dbg_snap[SNAP_START][d];
 	}
 	fprintf(stderr, "workload: window: %" PRIu64 " iterations, %" PRIu64 " exits in %.3f s"
 		" (%.0f iterations/s, %.0f exits/s, %d vCPUs)\n", iters, exits, s,
@@ -1890,7 +2015,8 @@ int main(int argc, char **argv)
 	need_cap(KVM_CAP_PIT2, "KVM_CAP_PIT2");
 	need_cap(KVM_CAP_REINJECT_CONTROL, "KVM_CAP_REINJECT_CONTROL");
 	need_cap(KVM_CAP_IOEVENTFD, "KVM_CAP_IOEVENTFD");
-	need_cap(KVM_CAP_BINARY_STATS_FD, "KVM_CAP_BINARY_STATS_FD");
+	/* KVM_GET_STATS_FD came in Linux 5.14; before it, debugfs has each VM's sums */
+	binary_stats = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_BINARY_STATS_FD) > 0;
 	r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_COALESCED_MMIO);
 	if (r != KVM_COALESCED_MMIO_PAGE_OFFSET)
 		die("KVM_CAP_COALESCED_MMIO: page offset %d, expected %d", r,

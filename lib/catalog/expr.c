@@ -350,12 +350,18 @@ static int primary_nested(struct parser *ps, struct val *v)
 			return perr(ps, "expected ')'");
 		if (kvmdci_kernel_symbol(ps->k, sym, &addr) < 0)
 			return perr(ps, "percpu(%s): no such symbol", sym);
-		/* vmlinux's per-CPU symbols are absolute offsets (from __per_cpu_start = 0):
-		 * KASLR does not move them */
+		/* vmlinux's per-CPU symbols are either offsets from __per_cpu_start = 0 (zero-based
+		 * per-CPU: KASLR does not move them), or, where the kernel links .data..percpu at
+		 * a kernel address (x86-64 from 6.15: GS.base then holds __per_cpu_offset[cpu]),
+		 * ordinary addresses inside [__per_cpu_start, __per_cpu_end): the same sum works
+		 * for both (docs/kernel-facts.md, "Per-CPU variables"). Decided by the symbols. */
 		uint64_t kaslr = kvmdci_kernel_kaslr_offset(ps->k);
+		uint64_t pstart, pend;
 		if (addr - kaslr < (1ULL << 32))
 			addr -= kaslr;
-		if (addr >= (1ULL << 32))
+		else if (kvmdci_kernel_symbol(ps->k, "__per_cpu_start", &pstart) < 0 ||
+			 kvmdci_kernel_symbol(ps->k, "__per_cpu_end", &pend) < 0 || addr < pstart ||
+			 addr >= pend)
 			return perr(ps, "percpu(%s): 0x%llx is not a per-CPU variable", sym,
 				    (unsigned long long)addr);
 		if ((r = reg_index(ps, "gs_base")) < 0 || (r = emit(ps, OP_REG, (uint64_t)r, 0)) < 0 ||

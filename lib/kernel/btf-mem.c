@@ -170,8 +170,9 @@ static int from_btf_modules(struct kvmdci_kernel *k, struct kmodule *m, uint64_t
 	int r;
 
 	if (kvmdci_kernel_symbol(k, "vmlinux:btf_modules", &head) < 0) {
-		kvmdci_set_error(k->ctx, "no symbol btf_modules (a kernel without "
-					 "CONFIG_DEBUG_INFO_BTF_MODULES?)");
+		kvmdci_set_error(k->ctx, "this kernel keeps no module BTF: no symbol btf_modules "
+					 "(module BTF needs CONFIG_DEBUG_INFO_BTF_MODULES, Linux 5.11 "
+					 "or later)");
 		return -ENOENT;
 	}
 	if ((r = kernel_member_offset(k, NULL, "struct btf_module", "list", &o_list, NULL)) < 0 ||
@@ -227,8 +228,10 @@ int btf_mem_load_module(struct kvmdci_kernel *k, struct kmodule *m)
 		snprintf(what, sizeof(what), "BTF of module %s (btf_modules)", m->name);
 	if (r < 0) {
 		kvmdci_warn(k->ctx, "no BTF of module %s in memory (%s): its types are unknown; give "
-				    "--modules",
-			    m->name, kvmdci_ctx_last_error(k->ctx));
+				    "--modules DIR with that kernel's %s.ko carrying .BTF or DWARF "
+				    "(Debian: the module's debug file in linux-image-RELEASE-dbg, "
+				    "/usr/lib/debug/lib/modules/RELEASE/kernel/arch/x86/kvm/)",
+			    m->name, kvmdci_ctx_last_error(k->ctx), m->name);
 		return r;
 	}
 	if ((r = read_btf(k, what, addr, size, kt->vmlinux, &btf)) < 0)

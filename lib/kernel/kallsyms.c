@@ -40,7 +40,10 @@
  * (x86-64 SMP before 6.15) an offset >= 0 is an absolute per-CPU address and a negative one
  * means relative_base - 1 - offset; without it every offset is relative_base + (u32)offset.
  * Decided by what is found: any negative offset means the first scheme (without it offsets are
- * below 1 GiB, the kernel image size).
+ * below 1 GiB, the kernel image size). Debian's 7.2 has no kallsyms_relative_base: each offset
+ * counts from its own place (address of kallsyms_offsets[i] + (s32)offset), and its tables
+ * are 4-byte aligned (kallsyms_num_syms a u32 right before the names); taken where the
+ * addresses come out sorted, as with the others.
  */
 #define _GNU_SOURCE /* memmem */
 #include <stdlib.h>
@@ -73,9 +76,10 @@ static bool in_kmap(uint64_t a)
 	return a >= KMAP_START && a < KMAP_END;
 }
 
-static size_t align8(size_t x)
+/* x rounded up to @al (a power of two) */
+static size_t align_to(size_t x, size_t al)
 {
-	return (x + 7) & ~(size_t)7;
+	return (x + al - 1) & ~(al - 1);
 }
 
 /* ---- decoding ---- */
@@ -121,6 +125,10 @@ struct decoded {
 	size_t names_len, tt_len;
 	uint32_t n;
 	uint64_t relbase;
+	/* no relative_base (Debian's 7.2): each offset counts from its own slot, at
+	 * offs_addr + 4 * i (runtime address of kallsyms_offsets[i]) */
+	bool pcrel;
+	uint64_t offs_addr;
 };
 
 static bool any_negative(const struct decoded *d)
@@ -134,6 +142,8 @@ static bool any_negative(const struct decoded *d)
 static uint64_t sym_addr(const struct decoded *d, uint32_t i, bool abs_percpu)
 {
 	int32_t o = (int32_t)le32(d->offs + 4 * (size_t)i);
+	if (d->pcrel)
+		return d->offs_addr + 4 * (uint64_t)i + (uint64_t)(int64_t)o;
 	if (!abs_percpu)
 		return d->relbase + (uint32_t)o;
 	if (o >= 0)
@@ -192,7 +202,8 @@ static int decode_all(const struct decoded *d, struct symtab *st, uint32_t *bad)
 /* ---- finding the tables in a copy of the image ---- */
 
 /* The names walk: N entries from @s must end at @q (markers, 8-aligned) and match markers. */
-static bool names_match(const uint8_t *img, size_t s, size_t q, uint32_t n, uint32_t m)
+static bool names_match(const uint8_t *img, size_t s, size_t q, uint32_t n, uint32_t m,
+			size_t al)
 {
 	size_t pos = s;
 	for (uint32_t i = 0; i < n; i++) {
@@ -203,25 +214,28 @@ static bool names_match(const uint8_t *img, size_t s, size_t q, uint32_t n, uint
 			return false;
 		pos += hdr + len;
 	}
-	return align8(pos) == q && (n + 255) / 256 <= m;
+	return align_to(pos, al) == q && (n + 255) / 256 <= m;
 }
 
 /* Markers at @q (a run of @m increasing u32 from 0): find num_syms and names before them. */
 static bool find_names(const uint8_t *img, size_t q, uint32_t m, struct kallsyms_tables *t,
-		       size_t *p_out)
+		       size_t *p_out, size_t al)
 {
 	for (uint32_t groups = m; groups >= 1 && groups + 4 >= m; groups--) {
 		size_t last = le32(img + q + 4 * (groups - 1));
 		if (last + 16 > q)
 			continue;
 		size_t hi = q - last - 2, lo = q > last + 256 * MAX_ENTRY + 8 ? q - last - 256 * MAX_ENTRY - 8 : 8;
-		for (size_t s = hi & ~(size_t)7; s >= lo && s >= 8; s -= 8) {
-			uint32_t n = le32(img + s - 8);
-			if (!n || n > MAX_SYMS || (n + 255) / 256 != groups || le32(img + s - 4))
+		/* num_syms just before the names: a u32 in an 8-byte slot (tables 8-aligned),
+		 * or 4 bytes where the tables are 4-aligned */
+		for (size_t s = hi & ~(al - 1); s >= lo && s >= 8; s -= al) {
+			uint32_t n = le32(img + s - al);
+			if (!n || n > MAX_SYMS || (n + 255) / 256 != groups ||
+			    (al == 8 && le32(img + s - 4)))
 				continue;
-			if (names_match(img, s, q, n, m)) {
+			if (names_match(img, s, q, n, m, al)) {
 				t->count = n;
-				*p_out = s - 8;
+				*p_out = s - al;
 				return true;
 			}
 		}
@@ -229,29 +243,33 @@ static bool find_names(const uint8_t *img, size_t q, uint32_t m, struct kallsyms
 	return false;
 }
 
+/* kallsyms_offsets at @offs with kallsyms_relative_base at @rb; or, @rb SIZE_MAX, offsets
+ * relative to their own place (no relative_base: Debian's 7.2). */
 static bool try_offsets(const uint8_t *img, size_t len, uint64_t base, size_t offs, size_t rb,
 			const struct decoded *proto, struct kallsyms_tables *t)
 {
 	struct decoded d = *proto;
-	if (offs + 4 * (size_t)d.n > len || rb + 8 > len)
+	if (offs + 4 * (size_t)d.n > len || (rb != SIZE_MAX && rb + 8 > len))
 		return false;
 	d.offs = img + offs;
-	d.relbase = le64(img + rb);
+	d.pcrel = rb == SIZE_MAX;
+	d.offs_addr = base + offs;
+	d.relbase = d.pcrel ? base : le64(img + rb);
 	if (!in_kmap(d.relbase) || !addresses_sorted(&d))
 		return false;
 	t->offsets = base + offs;
-	t->relative_base = base + rb;
+	t->relative_base = d.pcrel ? 0 : base + rb;
 	return true;
 }
 
 /* Check the "0".."9" tokens at @hit and build the tables from there. */
-static bool find_at(const uint8_t *img, size_t len, uint64_t base, size_t hit,
-		    struct kallsyms_tables *t)
+static bool find_at_aligned(const uint8_t *img, size_t len, uint64_t base, size_t hit,
+			    struct kallsyms_tables *t, size_t al)
 {
-	for (size_t x = align8(hit + 20); x + 512 <= len && x < hit + INDEX_REACH; x += 8) {
+	for (size_t x = align_to(hit + 20, al); x + 512 <= len && x < hit + INDEX_REACH; x += al) {
 		const uint8_t *ti = img + x;
 		size_t i30 = rd16(ti + 0x30 * 2);
-		if (rd16(ti) != 0 || i30 > hit || (hit - i30) & 7)
+		if (rd16(ti) != 0 || i30 > hit || (hit - i30) & (al - 1))
 			continue;
 		bool digits = true;
 		for (int c = 0x31; c <= 0x39 && digits; c++)
@@ -262,7 +280,7 @@ static bool find_at(const uint8_t *img, size_t len, uint64_t base, size_t hit,
 		/* markers: a run of increasing u32 from 0, before the table (maybe with
 		 * seqs_of_names between) */
 		size_t lo = tt > BACK_REACH ? tt - BACK_REACH : 0;
-		for (size_t q = (tt & ~(size_t)7) - 8; q >= lo + 8 && q < tt; q -= 8) {
+		for (size_t q = (tt & ~(al - 1)) - al; q >= lo + 8 && q < tt; q -= al) {
 			if (le32(img + q) != 0)
 				continue;
 			uint32_t m = 1, prev = 0;
@@ -274,26 +292,38 @@ static bool find_at(const uint8_t *img, size_t len, uint64_t base, size_t hit,
 				m++;
 			}
 			size_t p;
-			if (m < 2 || !find_names(img, q, m, t, &p))
+			if (m < 2 || !find_names(img, q, m, t, &p, al))
 				continue;
-			struct decoded d = { .names = img + p + 8, .names_len = q - p - 8,
+			struct decoded d = { .names = img + p + al, .names_len = q - p - al,
 					     .tt = img + tt, .tt_len = x - tt, .ti = ti, .n = t->count };
 			t->num_syms = base + p;
-			t->names = base + p + 8;
+			t->names = base + p + al;
 			t->token_table = base + tt;
 			t->token_index = base + x;
-			/* offsets after token_index (6.12), or before num_syms (6.1) */
-			size_t after = align8(x + 512);
-			if (try_offsets(img, len, base, after, align8(after + 4 * (size_t)t->count), &d,
-					t))
+			/* offsets after token_index (6.12, 7.2), or before num_syms (6.1) */
+			size_t after = align_to(x + 512, al);
+			if (try_offsets(img, len, base, after,
+					align_to(after + 4 * (size_t)t->count, 8), &d, t))
 				return true;
 			if (p >= 8 + 4 * (size_t)t->count &&
 			    try_offsets(img, len, base, (p - 8 - 4 * (size_t)t->count) & ~(size_t)7,
 					p - 8, &d, t))
 				return true;
+			/* no relative_base: place-relative offsets (Debian's 7.2) */
+			if (try_offsets(img, len, base, after, SIZE_MAX, &d, t))
+				return true;
 		}
 	}
 	return false;
+}
+
+/* Check the "0".."9" tokens at @hit: the tables 8-aligned (up to 6.12), or 4-aligned
+ * (Debian's 7.2: scripts/kallsyms.c emits them with .balign 4). */
+static bool find_at(const uint8_t *img, size_t len, uint64_t base, size_t hit,
+		    struct kallsyms_tables *t)
+{
+	return find_at_aligned(img, len, base, hit, t, 8) ||
+	       find_at_aligned(img, len, base, hit, t, 4);
 }
 
 static const char digit_tokens[20] = "0\0" "1\0" "2\0" "3\0" "4\0" "5\0" "6\0" "7\0" "8\0" "9";
@@ -519,8 +549,9 @@ static int read_tables(struct kvmdci_kernel *k, const struct kallsyms_tables *t,
 	r = -ENOMEM;
 	if (!ti || !offs)
 		goto fail;
+	relbase = 0; /* no kallsyms_relative_base: place-relative offsets */
 	if ((r = kvmdci_kernel_read(k, t->token_index, ti, 512)) < 0 ||
-	    (r = kvmdci_kernel_read_u64(k, t->relative_base, &relbase)) < 0 ||
+	    (t->relative_base && (r = kvmdci_kernel_read_u64(k, t->relative_base, &relbase)) < 0) ||
 	    (r = kvmdci_kernel_read(k, t->offsets, offs, 4 * (size_t)n)) < 0) {
 		kvmdci_err(k->ctx, "cannot read the kallsyms tables (token_index 0x%llx, offsets "
 				   "0x%llx, relative_base 0x%llx)",
@@ -549,7 +580,8 @@ static int read_tables(struct kvmdci_kernel *k, const struct kallsyms_tables *t,
 	if ((r = read_names(k, t->names, n, &names, &names_len)) < 0)
 		goto fail;
 	*d = (struct decoded){ .names = names, .names_len = names_len, .tt = tt, .tt_len = tt_len,
-			       .ti = ti, .offs = offs, .n = n, .relbase = relbase };
+			       .ti = ti, .offs = offs, .n = n, .relbase = relbase,
+			       .pcrel = !t->relative_base, .offs_addr = t->offsets };
 	if (!addresses_sorted(d)) {
 		kvmdci_err(k->ctx, "kallsyms_offsets at 0x%llx (relative_base 0x%llx): the %u "
 				   "addresses are not sorted: not kallsyms",

@@ -9,7 +9,10 @@ struct kvmdci_kernel;
 /* Where the tables are, as runtime addresses (found through VMCOREINFO or by scanning). */
 struct kallsyms_tables {
 	uint64_t num_syms; /* address of kallsyms_num_syms */
-	uint64_t names, token_table, token_index, offsets, relative_base;
+	uint64_t names, token_table, token_index, offsets;
+	/* address of kallsyms_relative_base; 0 where the kernel has none and each offset
+	 * counts from its own place in kallsyms_offsets (Debian's 7.2) */
+	uint64_t relative_base;
 	uint32_t count; /* the value of kallsyms_num_syms */
 	int cpu;        /* the CPU whose paging showed them, -1: our own walk */
 	char how[64];   /* "VMCOREINFO", "scan through CPU 1" */

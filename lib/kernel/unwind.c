@@ -192,6 +192,21 @@ static int orc_from_memory(struct kvmdci_unwinder *u, const char *name, uint64_t
 	t->n = (uint32_t)n;
 	t->ip_base = ip;
 	t->version = orc_version_from_release(u->k->release);
+	/* the kernel stamps its ORC format in .orc_header (6.4+, kept in memory between
+	 * __start_orc_header and __stop_orc_header), and loads only modules whose own stamp
+	 * equals it (arch/x86/kernel/module.c, module_finalize): one format for all tables */
+	uint64_t h0, h1;
+	uint8_t hash[20];
+	if (kernel_vmlinux_symbol(u->k, "__start_orc_header", &h0) == 0 &&
+	    kernel_vmlinux_symbol(u->k, "__stop_orc_header", &h1) == 0 && h1 - h0 == sizeof(hash) &&
+	    kvmdci_kernel_read(u->k, h0, hash, sizeof(hash)) == 0) {
+		int v = orc_version_from_header(hash, sizeof(hash));
+		if (v > 0)
+			t->version = v;
+	}
+	for (int i = 0; i < u->ntabs; i++)
+		if (!strcmp(u->tabs[i].name, "vmlinux"))
+			t->version = u->tabs[i].version;
 	t->rel = malloc(n * 4);
 	t->raw = malloc(n * ORC_ENTRY_SIZE);
 	if (!t->rel || !t->raw) {

@@ -47,7 +47,10 @@ struct iobus_layout {
 	bool has_ioapic;
 };
 
-static const char *const bus_names[] = {"mmio", "pio", "virtio_ccw_notify", "fast_mmio"};
+/* enum kvm_bus (include/linux/kvm_host.h): KVM_IOCSR_BUS (LoongArch's IOCSR space) joined
+ * the generic enum after 6.12 (Debian's 7.2 has it), so x86 then has a fifth, empty, bus;
+ * the number of buses comes from struct kvm.buses (docs/kernel-facts.md, "I/O buses") */
+static const char *const bus_names[] = {"mmio", "pio", "virtio_ccw_notify", "fast_mmio", "iocsr"};
 
 static const char *const kind_names[] = {
 	[KVMDCI_IO_DEV_UNKNOWN] = "unknown",

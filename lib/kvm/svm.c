@@ -161,6 +161,29 @@ static uint64_t field(const uint8_t *vmcb, const struct virt_env *e, const char 
 	return v;
 }
 
+/* A control-area field under its name, or the one the kernel renamed it to: after 6.12
+ * (Debian's 7.2) nested_ctl is misc_ctl and virt_ext misc_ctl2, at the same offsets (0x90,
+ * 0xb8; AMD APM vol. 2, appendix B). Which name exists is the target's type info's answer. */
+static uint64_t control_field(const uint8_t *vmcb, const struct virt_env *e, const char *path,
+			      bool *missing)
+{
+	static const char *const renamed[][2] = {
+		{ "control.nested_ctl", "control.misc_ctl" },
+		{ "control.virt_ext", "control.misc_ctl2" },
+	};
+	bool miss = false;
+	uint64_t v = field(vmcb, e, path, &miss);
+
+	for (size_t i = 0; miss && i < ARRAY_SIZE(renamed); i++)
+		if (!strcmp(path, renamed[i][0])) {
+			miss = false;
+			v = field(vmcb, e, renamed[i][1], &miss);
+		}
+	if (miss)
+		*missing = true;
+	return v;
+}
+
 int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *out)
 {
 	static const char *const segs[] = { "es", "cs", "ss", "ds", "fs",
@@ -187,7 +210,7 @@ int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *o
 		for (int i = 0; i < out->nintercepts; i++)
 			out->intercepts[i] = le32(b + ioff + 4 * i);
 	}
-#define C(name) out->name = field(b, e, "control." #name, &missing);
+#define C(name) out->name = control_field(b, e, "control." #name, &missing);
 	VMCB_CONTROL_FIELDS(C)
 #undef C
 #define S(name) out->name = field(b, e, "save." #name, &missing)
@@ -426,7 +449,7 @@ int svm_percpu_read(const struct virt_env *e, uint64_t sym_svm, int is_pointer, 
 
 /* The physical address of the host save area: save_area_pa, or the page save_area points to
  * (struct page * -> pfn through vmemmap_base) on kernels without save_area_pa. */
-static int svm_save_area_pa(struct kvmdci_kernel *k, const struct svm_percpu *sd, uint64_t *pa)
+int svm_save_area_pa(struct kvmdci_kernel *k, const struct svm_percpu *sd, uint64_t *pa)
 {
 	uint64_t v, vmemmap, psize;
 

@@ -18,8 +18,8 @@
 
 struct vcpu_layout {
 	uint64_t mode, pid, regs, regs_avail, regs_dirty, cr[3], efer, nregs;
-	uint64_t pid_nr;
-	bool has_mode, has_pid, has_regs_avail, has_pid_nr;
+	uint64_t pid_nr, rip;
+	bool has_mode, has_pid, has_regs_avail, has_pid_nr, has_rip;
 	/* regs_avail bit of each lazily loaded register on VMX, -1 when unknown */
 	int lazy_bit[KVMDCI_NR_REGS];
 };
@@ -53,9 +53,14 @@ int kvm_reg_bit(struct kvmdci_kernel *k, const char *name)
 
 static int vcpu_layout_get(struct kvmdci_kernel *k, struct vcpu_layout *v)
 {
-	static const char *const lazy[][2] = {
-		{"rsp", "VCPU_REGS_RSP"},  {"rip", "VCPU_REGS_RIP"},  {"cr0", "VCPU_EXREG_CR0"},
-		{"cr3", "VCPU_EXREG_CR3"}, {"cr4", "VCPU_EXREG_CR4"},
+	/* the register and its enum kvm_reg names: VCPU_REGS_RIP and VCPU_EXREG_* were renamed
+	 * VCPU_REG_* when RIP left regs[] (Debian's 7.2) */
+	static const char *const lazy[][3] = {
+		{"rsp", "VCPU_REGS_RSP", NULL},
+		{"rip", "VCPU_REGS_RIP", "VCPU_REG_RIP"},
+		{"cr0", "VCPU_EXREG_CR0", "VCPU_REG_CR0"},
+		{"cr3", "VCPU_EXREG_CR3", "VCPU_REG_CR3"},
+		{"cr4", "VCPU_EXREG_CR4", "VCPU_REG_CR4"},
 	};
 	static const char *const crs[] = {"arch.cr0", "arch.cr3", "arch.cr4"};
 	uint64_t size;
@@ -67,6 +72,9 @@ static int vcpu_layout_get(struct kvmdci_kernel *k, struct vcpu_layout *v)
 	    (r = kernel_member_offset(k, NULL, "struct kvm_vcpu", "arch.efer", &v->efer, NULL)) < 0)
 		return r;
 	v->nregs = size / 8;
+	/* RIP: regs[VCPU_REGS_RIP], or its own member where regs[] holds only the general
+	 * purpose registers (Debian's 7.2: arch.rip) */
+	v->has_rip = kernel_member_offset(k, NULL, "struct kvm_vcpu", "arch.rip", &v->rip, NULL) == 0;
 	for (int i = 0; i < 3; i++)
 		if ((r = kernel_member_offset(k, NULL, "struct kvm_vcpu", crs[i], &v->cr[i],
 					      NULL)) < 0)
@@ -86,6 +94,8 @@ static int vcpu_layout_get(struct kvmdci_kernel *k, struct vcpu_layout *v)
 		while (strcmp(reg_names[reg], lazy[i][0]))
 			reg++;
 		v->lazy_bit[reg] = kvm_reg_bit(k, lazy[i][1]);
+		if (v->lazy_bit[reg] < 0 && lazy[i][2])
+			v->lazy_bit[reg] = kvm_reg_bit(k, lazy[i][2]);
 		if (v->lazy_bit[reg] < 0)
 			kvmdci_info(kvmdci_kernel_get_ctx(k),
 				    "type info: no %s in enum kvm_reg; %s counts as not "
@@ -138,6 +148,8 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 	uint64_t nregs = v.nregs < KVMDCI_REG_RIP + 1 ? v.nregs : KVMDCI_REG_RIP + 1;
 	span(v.regs, nregs * 8, &lo, &hi);
 	span(v.efer, 8, &lo, &hi);
+	if (v.has_rip)
+		span(v.rip, 8, &lo, &hi);
 	for (int i = 0; i < 3; i++)
 		span(v.cr[i], 8, &lo, &hi);
 	if (v.has_mode)
@@ -177,11 +189,16 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 		out->regs_dirty = le32(buf + v.regs_dirty - lo);
 	}
 	uint64_t pid = v.has_pid ? le64(buf + v.pid - lo) : 0;
+	uint64_t rip = v.has_rip ? le64(buf + v.rip - lo) : 0;
 	free(buf);
 
 	out->valid = (1u << KVMDCI_NR_REGS) - 1;
 	for (uint64_t i = nregs; i <= KVMDCI_REG_RIP; i++)
 		out->valid &= ~(1u << i);
+	if (v.has_rip && nregs <= KVMDCI_REG_RIP) {
+		out->regs[KVMDCI_REG_RIP] = rip;
+		out->valid |= 1u << KVMDCI_REG_RIP;
+	}
 	if (kvmdci_kvm_vendor(k) == KVMDCI_VENDOR_VMX)
 		for (int i = 0; i < KVMDCI_NR_REGS; i++) {
 			int bit = v.lazy_bit[i];

@@ -43,6 +43,9 @@ int svm_data_is_pointer(struct kvmdci_kernel *k);
  * @is_pointer: svm_data_is_pointer()). */
 int svm_percpu_read(const struct virt_env *e, uint64_t sym_svm, int is_pointer, uint64_t pcpu,
 		    struct svm_percpu *out);
+/* The physical address of the host save area in @sd: its save_area_pa, or the struct page
+ * that save_area points to, through vmemmap_base (kernels without save_area_pa: 5.10). */
+int svm_save_area_pa(struct kvmdci_kernel *k, const struct svm_percpu *sd, uint64_t *pa);
 /* The host's rip and rsp saved by VMRUN on Linux CPU @lcpu, from KVM's host save area. */
 int svm_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp);
 /* What @cpu executes (host kernel, user space or a guest), from its registers and paging, with

@@ -405,7 +405,9 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 		    svm_percpu_read(e, sym_svm, svm_ptr, pcpu, &sd) == 0) {
 			c.svm_data = sd.svm_data;
 			c.save_area = sd.save_area;
-			c.save_area_pa = sd.save_area_pa;
+			uint64_t pa;
+			if (svm_save_area_pa(k, &sd, &pa) == 0)
+				c.save_area_pa = pa;
 			c.svm_current_vmcb = sd.current_vmcb;
 		}
 		virt_verdict(&c, why);

@@ -165,6 +165,7 @@ class Lab:
 def _env_from_json(doc):
     keys = {"target": "KVMDCI_TARGET", "vmlinux": "KVMDCI_VMLINUX",
             "system_map": "KVMDCI_SYSTEM_MAP", "modules": "KVMDCI_MODULES",
-            "kernel_release": "KVMDCI_KERNEL_RELEASE", "lab_dir": "KVMDCI_LAB_DIR",
+            "kernel_release": "KVMDCI_KERNEL_RELEASE",
+            "kernel_suite": "KVMDCI_KERNEL_SUITE", "lab_dir": "KVMDCI_LAB_DIR",
             "engine": "KVMDCI_LAB_ENGINE", "vendor": "KVMDCI_LAB_VENDOR"}
-    return {v: doc[k] for k, v in keys.items() if k in doc}
+    return {v: doc[k] for k, v in keys.items() if doc.get(k) is not None}

@@ -33,71 +33,7 @@ import time
 
 from e2e import TestLab, Tool, check, exits_grow, finish, run_tool, window_deltas
 
-IOIO, HLT, NPF = 0x7B, 0x78, 0x400
-# QEMU 7.2 TCG sometimes reports a watchpoint late: the CPU has run on past the write (seen:
-# the stop's RIP in interrupt entry code or back in svm_vcpu_run). If the vCPU re-entered the
-# guest and exited again before the report, the VMCB holds the next exit's code: one exit
-# counted under its neighbour's reason (the loop alternates IOIO and NPF). Measured: 1 window
-# in 20 of ~1850 exits, one exit each; totals stay exact. The break trigger stops before the
-# handler runs and is exact.
-LATE = 2
-VCPUS, ITERATIONS = 2, 150
-
-
-def traced_window(t, name, trigger):
-    t.window_start(name, VCPUS, ITERATIONS)
-    tool = Tool("kvmdci-exits", ["--json", "--trigger", trigger], t.tool_env)
-    line = tool.wait_line("tracing", 120)
-    if not check(f"{trigger}: kvmdci-exits started tracing", line is not None,
-                 "".join(tool.err).strip()):
-        tool.stop()
-        return None, None
-    t0 = time.monotonic()
-    t.signal(name)
-    t.wait_state(name, "window-done", 600)
-    secs = time.monotonic() - t0
-    rc, out, err = tool.stop(signal.SIGINT)
-    check(f"{trigger}: exit status 0 after SIGINT", rc == 0, f"rc={rc} {err.strip()[-300:]}")
-    doc = json.loads(out)
-    ground = t.result(name)
-    per, total = window_deltas(ground)
-    counts = {r["code"]: r["count"] for r in doc["reasons"]}
-    print(f"{trigger}: {doc['total']} exits traced over {secs:.1f} s; KVM window: "
-          f"exits {total['exits']} io_exits {total['io_exits']} halt_exits "
-          f"{total['halt_exits']}; histogram {[(r['name'], r['count']) for r in doc['reasons']]}",
-          flush=True)
-    check(f"{trigger}: trigger used", doc["trigger"] == trigger, doc["trigger_description"])
-    check(f"{trigger}: no exit missed by the trigger", doc.get("missed") == 0,
-          f"missed {doc.get('missed')}, repeated reports ignored "
-          f"{doc.get('repeated_reports_ignored')}")
-    slack = LATE if trigger == "watch" else 0
-    check(f"{trigger}: IOIO count == io_exits delta" + (f" (+-{slack})" if slack else ""),
-          abs(counts.get(IOIO, 0) - total["io_exits"]) <= slack,
-          f"{counts.get(IOIO, 0)} vs {total['io_exits']}")
-    check(f"{trigger}: HLT count == halt_exits delta" + (f" (+-{slack})" if slack else ""),
-          abs(counts.get(HLT, 0) - total["halt_exits"]) <= slack,
-          f"{counts.get(HLT, 0)} vs {total['halt_exits']}")
-    check(f"{trigger}: total == exits delta (no fastpath re-entry in this workload)",
-          doc["total"] == total["exits"], f"{doc['total']} vs {total['exits']}")
-    for v in doc["vcpus"]:
-        want = per.get(v["vcpu_id"], {}).get("exits")
-        check(f"{trigger}: vCPU {v['vcpu_id']} total == its exits delta", v["total"] == want,
-              f"{v['total']} vs {want}")
-    check(f"{trigger}: every vCPU of the window seen", len(doc["vcpus"]) == VCPUS,
-          f"{len(doc['vcpus'])} vCPUs")
-    cov = doc.get("coverage") or {}
-    check(f"{trigger}: coverage: KVM's exits over the run == the window's exits delta, all "
-          f"counted", cov.get("kvm_exits") == total["exits"] and cov.get("counted") ==
-          doc["total"] and cov.get("vcpus") == VCPUS and cov.get("ratio") == 1.0, f"{cov}")
-    # after the tool: the workload runs on and finishes, KVM's counters still growing
-    t.signal(name)
-    t.wait_state(name, "done", 300)
-    final = t.result(name)
-    end = {v["vcpu_id"]: v["end"]["exits"] for v in final["vms"][0]["window"]["vcpus"]}
-    fin = {v["vcpu_id"]: v["stats"]["exits"] for v in final["vms"][0]["final"]["vcpus"]}
-    check(f"{trigger}: workload finished after the tool, exits still growing",
-          all(fin[i] > end[i] for i in end), f"window end {end} final {fin}")
-    return doc, counts
+from svm_truth import HLT, IOIO, LATE, NPF, VCPUS, ITERATIONS, traced_window
 
 
 def sampled_window(t, name, trigger):

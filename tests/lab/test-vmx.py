@@ -44,6 +44,7 @@ from e2e import TestLab, Tool, check, finish, run_tool, window_deltas
 from hold_checks import run_hold
 import iobus_truth as iobus
 from nested_checks import run_nested
+from catalog_truth import catalog_check, stack_in_handler
 
 
 # VMX basic exit reasons (Intel SDM vol. 3, appendix C)
@@ -207,82 +208,6 @@ def parked_checks(t):
     t.wait_state("p1", "done", 600)
 
 
-def catalog_check(t):
-    """kvmdci-catalog check against the target's own /proc/kallsyms: every VMX entry resolves
-    to the address kallsyms gives its symbol, or is reported absent and none of its symbols is
-    in kallsyms (a static function inlined by this kernel's compiler)."""
-    rc, out, err = run_tool("kvmdci-catalog", ["list", "--json", "--vendor", "vmx"],
-                            t.tool_env)
-    try:
-        vmx = {e["name"]: e["symbols"] for e in json.loads(out)}
-    except (ValueError, KeyError, TypeError):
-        vmx = {}
-    check("kvmdci-catalog list --vendor vmx: VMX entries listed", rc == 0 and bool(vmx),
-          f"rc={rc} {err.strip()[-200:]}")
-    rc, out, err = run_tool("kvmdci-catalog", ["check", "--json"], t.tool_env, timeout=600)
-    try:
-        doc = json.loads(out)
-    except ValueError:
-        doc = {}
-    got = {e["name"]: e for e in doc.get("entries", [])}
-    syms = sorted({x for v in vmx.values() for x in v})
-    # every VMX entry is in kvm_intel: its text symbols (a fixed-string grep: Bochs is slow)
-    st, ks = t.run("grep -F '[kvm_intel]' /proc/kallsyms", timeout=300)
-    kall = {}
-    for line in ks.splitlines():
-        w = line.split()
-        if len(w) >= 3 and w[1] in ("t", "T") and w[2] in syms:
-            kall[w[2]] = int(w[0], 16)
-    check("the guest's /proc/kallsyms lists kvm_intel's symbols", st == 0 and bool(kall),
-          f"rc={st}, {len(kall)} of the catalog's symbols")
-    bad, absent = [], []
-    for name, alts in sorted(vmx.items()):
-        e = got.get(name, {})
-        have = [x for x in alts if x in kall]
-        if e.get("status") == "resolved":
-            if int(e.get("address", "0x0"), 16) != kall.get(e.get("symbol")):
-                bad.append(f"{name}: {e.get('symbol')} {e.get('address')} vs kallsyms "
-                           f"{hex(kall.get(e.get('symbol'), 0))}")
-        elif e.get("status") == "absent" and not have:
-            absent.append(name)
-        else:
-            bad.append(f"{name}: {e.get('status')} ({e.get('reason')}), kallsyms has {have}")
-    print(f"catalog: {doc.get('resolved')} of {doc.get('applicable')} applicable entries "
-          f"resolved; VMX entries absent from this kernel: {absent}", flush=True)
-    check("kvmdci-catalog check: every VMX entry resolves at its kallsyms address, or is "
-          "absent and so is every symbol it names", bool(got) and not bad,
-          f"rc={rc} {bad} {err.strip()[-300:]}")
-    check("kvmdci-catalog check: the exit status says whether every applicable entry resolved",
-          (rc == 0) == (doc.get("resolved") == doc.get("applicable")) and bool(got),
-          f"rc={rc} {doc.get('resolved')} of {doc.get('applicable')}")
-
-
-def stack_in_handler(t):
-    """kvmdci-trace --stack on a CPU stopped at vmx_handle_exit: kvm_intel, then kvm."""
-    pid, _ = t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
-    time.sleep(5)
-    rc, out, err = run_tool("kvmdci-trace", ["--bp", "vmx_handle_exit", "--count", "1",
-                                             "--stack", "--json", "--duration", "300"],
-                            t.tool_env, timeout=400)
-    hits = []
-    for line in out.splitlines():
-        try:
-            h = json.loads(line)
-        except ValueError:
-            continue
-        if not h.get("summary"):
-            hits.append(h)
-    frames = (hits[0].get("stack") or {}).get("frames", []) if hits else []
-    names = [f.get("symbol") for f in frames]
-    print("     stack: " + " <- ".join(str(n) for n in names), flush=True)
-    mods = [f.get("module") for f in frames]
-    check("kvmdci-trace --stack at vmx_handle_exit: kvm_intel!vmx_handle_exit first, then kvm",
-          rc == 0 and bool(frames) and mods[0] == "kvm_intel" and
-          "vmx_handle_exit" in str(names[0]) and "kvm" in mods,
-          f"rc={rc} {list(zip(mods, names))[:6]} {err.strip()[-300:]}")
-    t.run(f"kill {pid}")
-
-
 def main():
     t0 = time.monotonic()
     with TestLab(engine="bochs") as t:
@@ -290,8 +215,8 @@ def main():
         traced_window(t, "w1", "watch")
         traced_window(t, "w2", "break")
         parked_checks(t)
-        catalog_check(t)
-        stack_in_handler(t)
+        catalog_check(t, "vmx", "kvm_intel")
+        stack_in_handler(t, "vmx_handle_exit", "kvm_intel", "vmx_handle_exit")
         run_nested(t)  # the workload's L1 runs its own VMX guest: vmcs12
         run_hold(t, "vmx_handle_exit")  # hold, look twice, continue (hold_checks.py)
     print(f"lab-vmx took {time.monotonic() - t0:.0f} s", flush=True)

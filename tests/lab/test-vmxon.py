@@ -14,6 +14,7 @@
 import json
 
 from e2e import TestLab, check, finish, run_tool
+from svm_truth import svm_parked_checks
 
 VCPUS = 2
 
@@ -35,36 +36,7 @@ with TestLab() as t:
               c["reason"])
 
     t.window_start("vmxon", VCPUS, 50)
-    doc = vmxon(t)
-    for c in doc["cpus"]:
-        check(f"VM exists, vCPUs parked: cpu {c['cpu']} EFER.SVME set and owned by KVM",
-              c["owner"] == "kvm" and c["kvm_on"] is True and c["cpu_on"] is True
-              and int(c["efer"], 16) & (1 << 12) != 0,
-              f"{c['reason']} efer {c['efer']}")
-        check(f"cpu {c['cpu']}: svm_data and its host save area found",
-              int(c["svm_data"], 16) != 0 and int(c["save_area_pa"], 16) != 0,
-              f"svm_data {c['svm_data']} save_area_pa {c['save_area_pa']}")
-
-    rc, out, err = run_tool("kvmdci-vmcs", ["--json"], t.tool_env)
-    check("kvmdci-vmcs exits 0", rc == 0, err.strip()[-300:])
-    vcpus = json.loads(out)["vcpus"] if rc == 0 else []
-    st, pids = t.run("cat /tmp/vmxon.pid")
-    parked = [v for v in vcpus if str(v["vm_pid"]) == pids.strip()] or vcpus
-    check("the window VM's vCPUs are listed", len(parked) == VCPUS, str(len(parked)))
-    for v in parked:
-        ctl = v.get("vmcb", {}).get("control", {})
-        name = f"vCPU {v['vcpu_id']}"
-        check(f"{name}: last exit IOIO (0x7b) on port 0x3f8",
-              ctl.get("exit_code") == 0x7B and int(ctl.get("exit_info_1", "0"), 16) >> 16 == 0x3F8,
-              f"exit_code {ctl.get('exit_code_name')} ({ctl.get('exit_code')}) "
-              f"exit_info_1 {ctl.get('exit_info_1')}")
-        ic = set(ctl.get("intercepts", []))
-        check(f"{name}: intercepts include ioio_prot, hlt, msr_prot, vmrun",
-              {"ioio_prot", "hlt", "msr_prot", "vmrun"} <= ic, " ".join(sorted(ic)))
-        check(f"{name}: nested paging on (MMIO exits come as NPF)", ctl.get("np_enable") is True,
-              ctl.get("nested_ctl"))
-        check(f"{name}: VMCB in use is vmcb01 (no nested guest)",
-              v["svm"]["guest_mode"] is False and v["svm"]["vmcb"] == v["vmcb"]["addr"], "")
+    svm_parked_checks(t, "vmxon", VCPUS)
     t.signal("vmxon")
     t.wait_state("vmxon", "window-done", 300)
 finish()
