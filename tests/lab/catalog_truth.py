@@ -10,24 +10,29 @@ def catalog_check(t, vendor, module):
     """kvmdci-catalog check against the target's own /proc/kallsyms: every entry of @vendor
     (vmx, svm) resolves to the address kallsyms gives its symbol, or is reported absent and
     none of its symbols is in kallsyms (a static function inlined by this kernel's compiler,
-    or one this kernel does not have). Every such entry lives in @module (kvm_intel,
+    or one this kernel does not have), or is not applicable for a reason the target confirms
+    (inlined into a caller kallsyms has at the address the reason gives, or outside the
+    entry's added/removed range). Every such entry lives in @module (kvm_intel,
     kvm_amd)."""
     V = vendor.upper()
     rc, out, err = run_tool("kvmdci-catalog", ["list", "--json", "--vendor", vendor],
                             t.tool_env)
     try:
-        ents = {e["name"]: e["symbols"] for e in json.loads(out)}
+        listed = json.loads(out)
+        ents = {e["name"]: e["symbols"] for e in listed}
+        inl = {e["name"]: e.get("inlined_into", []) for e in listed}
     except (ValueError, KeyError, TypeError):
-        ents = {}
+        ents, inl = {}, {}
     check(f"kvmdci-catalog list --vendor {vendor}: {V} entries listed", rc == 0 and bool(ents),
           f"rc={rc} {err.strip()[-200:]}")
-    rc, out, err = run_tool("kvmdci-catalog", ["check", "--json"], t.tool_env, timeout=600)
+    rc, out, err = run_tool("kvmdci-catalog", ["check", "--all", "--json"], t.tool_env,
+                            timeout=600)
     try:
         doc = json.loads(out)
     except ValueError:
         doc = {}
     got = {e["name"]: e for e in doc.get("entries", [])}
-    syms = sorted({x for v in ents.values() for x in v})
+    syms = sorted({x for v in list(ents.values()) + list(inl.values()) for x in v})
     # every entry is in the vendor module: its text symbols (a fixed-string grep: Bochs is slow)
     st, ks = t.run(f"grep -F '[{module}]' /proc/kallsyms", timeout=300)
     kall = {}
@@ -47,6 +52,16 @@ def catalog_check(t, vendor, module):
                            f"{hex(kall.get(e.get('symbol'), 0))}")
         elif e.get("status") == "absent" and not have:
             absent.append(name)
+        elif e.get("status") == "not-applicable" and not have:
+            # inlined: the caller the catalog names is in kallsyms, at the address the
+            # reason gives; otherwise the entry's own added/removed range said so
+            callers = [x for x in inl.get(name, []) if x in kall]
+            why = e.get("reason", "")
+            if why.startswith("inlined") and not (
+                    callers and f"{module}:{callers[0]} is at {hex(kall[callers[0]])}" in why):
+                bad.append(f"{name}: {why}, but kallsyms has none of {inl.get(name)} there")
+            else:
+                absent.append(name)
         else:
             bad.append(f"{name}: {e.get('status')} ({e.get('reason')}), kallsyms has {have}")
     print(f"catalog: {doc.get('resolved')} of {doc.get('applicable')} applicable entries "
