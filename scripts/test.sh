@@ -17,6 +17,8 @@ status=0
 # the release build: the fast suites (the lab suites run once, below, with the sanitizer build)
 meson test -C build --print-errorlogs --num-processes 1 --suite unit --suite btf "$@" ||
 	status=$?
+# installing: pkg-config, the documented include, an installed kvmdci-lab booting the lab
+meson test -C build --print-errorlogs --logbase testlog-install --suite install || status=$?
 # the unit tests under valgrind (definite leaks and memory errors fail)
 meson test -C build --print-errorlogs --setup valgrind --logbase testlog-valgrind unit || status=$?
 # the fast suites again in the developer build: -Werror, address + undefined sanitizers
@@ -31,7 +33,8 @@ meson test -C build-dev --print-errorlogs --suite unit --suite btf || status=$?
 meson test -C build-dev --print-errorlogs --num-processes 1 --logbase testlog-lab \
 	--suite lab --suite lab-vmx || status=$?
 # one closing line for people and CI
-python3 - build/meson-logs/testlog.json build/meson-logs/testlog-valgrind-valgrind.json \
+python3 - build/meson-logs/testlog.json build/meson-logs/testlog-install.json \
+	build/meson-logs/testlog-valgrind-valgrind.json \
 	build-dev/meson-logs/testlog.json \
 	build-dev/meson-logs/testlog-lab.json <<'PY' || true
 import json, os, sys

@@ -86,7 +86,7 @@ def collect(src_dir, tools_dir):
 
 def instantiate(cmd, env, dump, pid):
     """The example with the docs' placeholders replaced by the lab's real things."""
-    for p in DUMP_PLACEHOLDERS:
+    for p in DUMP_PLACEHOLDERS if dump else ():
         cmd = cmd.replace("core://" + p, "core://" + dump)
     cmd = re.sub(r"gdb\+unix:///tmp/lab/gdb\.sock|gdb://127\.0\.0\.1:1234",
                  env["KVMDCI_TARGET"], cmd)
@@ -95,7 +95,7 @@ def instantiate(cmd, env, dump, pid):
     cmd = cmd.replace("--modules ./modules", "--modules " + env["KVMDCI_MODULES"])
     cmd = re.sub(r"(--vm|--pid) 111\b", rf"\1 {pid}", cmd)
     tool = cmd.split()[0]
-    if tool in ("kvmdci-exits", "kvmdci-trace"):
+    if tool in ("kvmdci-exits", "kvmdci-trace") and "--continue" not in cmd:
         m = re.search(r"--duration (\d+)", cmd)
         if m and int(m.group(1)) > 3:
             cmd = cmd.replace(m.group(0), "--duration 3")
@@ -107,20 +107,39 @@ def instantiate(cmd, env, dump, pid):
     return cmd
 
 
-def run_all(check, src_dir, tools_dir, env, dump, pid):
-    """Run every example against the lab (env) and its dump; check() each."""
+def runs_target(ex):
+    """Whether example @ex lets the machine run (kvmdci-exits, kvmdci-trace on a live target)."""
+    return ex.split()[0] in ("kvmdci-exits", "kvmdci-trace") and "core://" not in ex
+
+
+def run_all(check, src_dir, tools_dir, env, dump, pid, which="all"):
+    """Run the examples against the lab (env) and its dump; check() each. @which: "run" the
+    examples that let the machine run, "rest" the others, "all"."""
     examples = collect(src_dir, tools_dir)
-    check(f"{len(examples)} documented examples found (man pages and --help)",
-          len(examples) >= 20, str(len(examples)))
+    if which != "run":
+        check(f"{len(examples)} documented examples found (man pages and --help)",
+              len(examples) >= 20, str(len(examples)))
+    if which != "all":
+        examples = [(w, ex) for w, ex in examples if runs_target(ex) == (which == "run")]
     benv = dict(env, PATH=tools_dir + os.pathsep + env.get("PATH", ""))
     for where, ex in examples:
         cmd = instantiate(ex, env, dump, pid)
-        try:
-            r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=benv,
-                               capture_output=True, text=True, timeout=120)
-            rc, out, err = r.returncode, r.stdout, r.stderr
-        except subprocess.TimeoutExpired:
-            rc, out, err = 124, "", "timed out after 120 s"
+        # An example that lets the machine run counts what the workload does in its window.
+        # The lab's machine, resumed by a debugger, sometimes makes no KVM exit for seconds to
+        # minutes while it runs on its own (seen 2026-12-06 with builds of the session's start
+        # too; not understood yet): an empty answer from such an example is run again (at
+        # most 3 times, each said), not taken for a documentation defect.
+        for attempt in range(3 if runs_target(ex) else 1):
+            try:
+                r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], env=benv,
+                                   capture_output=True, text=True, timeout=120)
+                rc, out, err = r.returncode, r.stdout, r.stderr
+            except subprocess.TimeoutExpired:
+                rc, out, err = 124, "", "timed out after 120 s"
+            if not (rc == 0 and "| jq" in cmd and out.strip() in ("", "null")):
+                break
+            print(f"     example ran while the machine made no exit: again ({cmd})",
+                  flush=True)
         ok = rc == 0
         # catalog check exits 1 when an applicable entry does not resolve (its man page)
         if cmd.startswith("kvmdci-catalog check") and rc == 1:

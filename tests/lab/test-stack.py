@@ -24,7 +24,6 @@ import fcntl
 import json
 import os
 import socket
-import time
 
 import doc_examples
 from e2e import TOOLS, Raw, TestLab, check, exits_grow, finish, pkt, run_tool
@@ -174,6 +173,12 @@ def main():
               rc == 0 and doc.get("comm") == "workload" and "schedule" in names and
               doc["stack"]["end"] == "user_mode", f"{err.strip()[-200:]} {names}")
 
+        # -- the examples that let the machine run (exits, trace), before any dump: right
+        # after QEMU's dump-guest-memory the machine, resumed through the gdbstub, sometimes
+        # made no KVM exit for over a minute (seen 2026-12-06; not understood yet)
+        src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+        doc_examples.run_all(check, src, TOOLS, env, None, pid, which="run")
+
         # -- the same paused moment, live and from a dump -----------------------------------
         hmp(labdir, "stop")
         dump = os.path.join(t.dir, "paused.elf")
@@ -249,8 +254,7 @@ def main():
             os.unlink(held)
 
         # -- every example of the --help texts and man pages, on this lab and this dump --------
-        src = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-        doc_examples.run_all(check, src, TOOLS, env, dump, pid)
+        doc_examples.run_all(check, src, TOOLS, env, dump, pid, which="rest")
         os.unlink(dump)
     finish()
 
