@@ -348,6 +348,10 @@ static void unplug(struct dev *d)
 
 	if (d->unplugged)
 		return;
+	/* the "remove" uevent first, while the command still runs: once it sees the unplug
+	 * (-ENODEV, -ESHUTDOWN) it may end at once and close the socket the uevent goes to, and
+	 * umockdev aborts a testbed whose uevent cannot be sent ("Connection refused") */
+	umockdev_testbed_uevent(g.tb, d->syspath, "remove");
 	g_mutex_lock(&g.lock);
 	d->unplugged = true;
 	d->unplug_us = g_get_monotonic_time();
@@ -362,19 +366,7 @@ static void unplug(struct dev *d)
 static gboolean remove_device(gpointer dev)
 {
 	struct dev *d = dev;
-	siginfo_t si = { 0 };
-	GPid child;
 
-	/* The command may have ended on the unplug already (it saw -ENODEV or -ESHUTDOWN) and
-	 * closed the socket the uevent goes to; umockdev then aborts this process (its
-	 * sendmsg fails: "Connection refused"). Look without reaping (the child watch does) and
-	 * send the uevent only to a command that still runs. */
-	g_mutex_lock(&g.lock);
-	child = g.child;
-	g_mutex_unlock(&g.lock);
-	if (child && waitid(P_PID, (id_t)child, &si, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-	    si.si_pid == 0)
-		umockdev_testbed_uevent(g.tb, d->syspath, "remove");
 	umockdev_testbed_remove_device(g.tb, d->syspath);
 	return G_SOURCE_REMOVE;
 }
