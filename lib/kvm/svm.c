@@ -354,17 +354,26 @@ int svm_vmcb_fields_read(const struct virt_env *e, uint64_t addr, struct kvmdci_
 	return virt_struct_fields(e, SVM_MOD, "struct vmcb", addr, VMCB_SIZE, out, max);
 }
 
+/* The environment of @k for kvm_amd's structures: -ENODEV (said) when kvm_amd is not loaded. */
+static int svm_env_kernel(struct virt_env *e, struct kvmdci_kernel *k)
+{
+	if (!kvmdci_kernel_has_module(k, SVM_MOD)) {
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "kvm_amd is not loaded on the target");
+		return -ENODEV;
+	}
+	virt_env_kernel(e, k);
+	return 0;
+}
+
 KVMDCI_EXPORT int kvmdci_svm_vcpu(struct kvmdci_kernel *k, uint64_t vcpu,
 				  struct kvmdci_svm_vcpu *out)
 {
 	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct virt_env e;
+	int r = svm_env_kernel(&e, k);
 
-	if (!kvmdci_kernel_has_module(k, SVM_MOD)) {
-		kvmdci_err(kvmdci_kernel_get_ctx(k), "kvm_amd is not loaded on the target");
-		return -ENODEV;
-	}
-	virt_env_kernel(&e, k);
+	if (r < 0)
+		return r;
 	return svm_vcpu_read(&e, vcpu, out);
 }
 
@@ -381,12 +390,10 @@ KVMDCI_EXPORT int kvmdci_svm_vmcb12(struct kvmdci_kernel *k, uint64_t vcpu, stru
 {
 	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct virt_env e;
+	int r = svm_env_kernel(&e, k);
 
-	if (!kvmdci_kernel_has_module(k, SVM_MOD)) {
-		kvmdci_err(kvmdci_kernel_get_ctx(k), "kvm_amd is not loaded on the target");
-		return -ENODEV;
-	}
-	virt_env_kernel(&e, k);
+	if (r < 0)
+		return r;
 	return svm_vmcb12_read(&e, vcpu, out);
 }
 
