@@ -106,11 +106,15 @@ static int report(struct kvmdci_kernel *k, const char **syms, int nsyms)
 		struct kvmdci_kernel_source ms, mt;
 		if (kvmdci_kernel_module(k, i, &name, &addr) < 0)
 			break;
+		char bid[129];
 		kvmdci_kernel_symbols_source(k, name, &ms);
 		kvmdci_kernel_types_source(k, name, &mt);
+		bool has_bid = kvmdci_kernel_module_build_id(k, name, bid, sizeof(bid)) == 0;
 		if (tool.json) {
-			json_array_append_new(mods, json_pack("{s:s, s:o, s:o, s:o}", "name", name,
+			json_array_append_new(mods, json_pack("{s:s, s:o, s:o, s:o, s:o}", "name", name,
 							      "address", tool_json_addr(addr),
+							      "build_id", has_bid ? json_string(bid)
+										  : json_null(),
 							      "symbols", json_source(&ms), "types",
 							      json_source(&mt)));
 			continue;
@@ -122,6 +126,8 @@ static int report(struct kvmdci_kernel *k, const char **syms, int nsyms)
 			       addr, d1, d2);
 		else
 			printf("  %-16s 0x%-18" PRIx64 "\n", name, addr);
+		if (has_bid && (ms.kind || mt.kind))
+			printf("    build id %s\n", bid);
 	}
 	for (int i = 0; i < nsyms; i++) {
 		uint64_t a;

@@ -1014,6 +1014,27 @@ int kvmdci_kernel_module_count(struct kvmdci_kernel *k);
  */
 int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const char **name, uint64_t *addr);
 
+/**
+ * kvmdci_kernel_module_build_id:
+ * @k: kernel view
+ * @module: a loaded module's name ("kvm_amd")
+ * @hex: (out): the module's GNU build id in lower-case hex, NUL-terminated
+ * @hexsz: size of @hex (41 bytes hold the usual 20-byte id)
+ *
+ * The build id of a loaded module as the target's kernel keeps it: the .note.gnu.build-id
+ * section it loaded, found through the module's sysfs notes attributes (what
+ * /sys/module/NAME/notes/.note.gnu.build-id shows on the target). Module files given to the
+ * kernel view are checked against it: a file of another build is not used for types.
+ *
+ * Returns: 0; -ENOENT when there is no such module or the kernel keeps no notes for it
+ * (built without sysfs or kallsyms), -ERANGE when @hexsz is too small, -EINVAL for
+ * implausible memory, or the error of a failed read.
+ *
+ * Since: 0.10
+ */
+int kvmdci_kernel_module_build_id(struct kvmdci_kernel *k, const char *module, char *hex,
+				  size_t hexsz);
+
 /* ---- KVM model ---------------------------------------------------------------------------- */
 
 /** One vCPU as found in memory. */

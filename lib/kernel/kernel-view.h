@@ -108,6 +108,12 @@ struct kvmdci_kernel {
 
 struct kmodule *kernel_module(struct kvmdci_kernel *k, const char *name);
 int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m);
+/* The build id of loaded module @m as the kernel keeps it (the .note.gnu.build-id section it
+ * loaded, found through the module's sysfs notes attributes). 0; -ENOENT when the kernel
+ * keeps no notes attributes for it (no sysfs or kallsyms) or has no such note; other errors
+ * when the memory cannot be read or is implausible. Nothing logged. */
+int kernel_module_build_id(struct kvmdci_kernel *k, const struct kmodule *m, uint8_t *id,
+			   size_t idsz, size_t *len);
 /* Read through @cpu from now on (remembering its page-table root); -1: our own page walk. */
 void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
 /* Use VMCOREINFO's init_top_pgt + phys_base for our own page walk; -ENOENT without them. */

@@ -56,6 +56,45 @@ static uint32_t module_type_count(const struct ktypes *kt, const char *name)
 	return 0;
 }
 
+static void hex_id(const uint8_t *id, size_t len, char *out)
+{
+	for (size_t i = 0; i < len; i++)
+		snprintf(out + 2 * i, 3, "%02x", id[i]);
+	out[2 * len] = '\0';
+}
+
+/* Is module file @path the very build loaded as @name? Its GNU build id against the one the
+ * target's kernel keeps for the module. Unknown on either side (no note in the file, no sysfs
+ * notes in the kernel, unreadable memory): said at info level, and the file is used, as the
+ * release check above already passed. A different id: warned, and the file is not used. */
+static bool module_build_id_matches(struct kvmdci_kernel *k, const char *name, const char *path)
+{
+	struct kmodule *m = kernel_module(k, name);
+	uint8_t fid[64], mid[64];
+	size_t flen, mlen;
+	int rf, rm;
+
+	if (!m)
+		return true;
+	rf = module_file_build_id(path, fid, sizeof(fid), &flen);
+	rm = kernel_module_build_id(k, m, mid, sizeof(mid), &mlen);
+	if (rf < 0 || rm < 0) {
+		kvmdci_info(k->ctx, "build id of module %s not compared (%s: %s)", name,
+			    rf < 0 ? path : "the target's module notes",
+			    strerror(-(rf < 0 ? rf : rm)));
+		return true;
+	}
+	if (flen == mlen && !memcmp(fid, mid, flen))
+		return true;
+	char fh[129], mh[129];
+	hex_id(fid, flen, fh);
+	hex_id(mid, mlen, mh);
+	kvmdci_warn(k->ctx, "%s has build id %s, the target's module %s has %s: another build "
+			    "of kernel %s; module %s's types are unknown (give the .ko files of the "
+			    "build the target runs)", path, fh, name, mh, k->release, name);
+	return false;
+}
+
 /* Load a module's split BTF from the modules directory (name with '_' or '-'). */
 static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 {
@@ -81,6 +120,8 @@ static void load_module_btf(struct kvmdci_kernel *k, const char *name)
 						    "modules)", path, rel, k->release, name);
 				return;
 			}
+			if (!module_build_id_matches(k, name, path))
+				return;
 			if (ktypes_add_module(k->ctx, &k->types, name, path) == 0) {
 				struct kmodule *m = kernel_module(k, name);
 				kvmdci_info(k->ctx, "types of module %s from %s", name, path);

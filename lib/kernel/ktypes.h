@@ -41,6 +41,10 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
  * (no such key, or a debug file's empty .modinfo), -EINVAL (not an ELF file, no .modinfo, or a
  * truncated file) or -errno. */
 int module_file_modinfo(const char *path, const char *key, char *out, size_t outsz);
+/* The GNU build id (NT_GNU_BUILD_ID note) of the ELF file @path into @id (at most @idsz
+ * bytes), its length into *@len. Returns 0, -ENOENT (no such note), -EINVAL (not ELF, or an
+ * id longer than @idsz) or -errno. */
+int module_file_build_id(const char *path, uint8_t *id, size_t idsz, size_t *len);
 /* Also checks that @path is module @name (its .modinfo name=): kvm.ko copied over kvm-amd.ko is
  * refused with -EINVAL, not read as kvm_amd's types. */
 int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *name,

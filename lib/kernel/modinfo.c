@@ -68,3 +68,49 @@ out:
 	close(fd);
 	return r;
 }
+
+int module_file_build_id(const char *path, uint8_t *id, size_t idsz, size_t *len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK), r = -ENOENT;
+	Elf_Scn *scn = NULL;
+	Elf *elf;
+
+	if (fd < 0)
+		return -errno;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF) {
+		r = -EINVAL;
+		goto out;
+	}
+	/* the GNU build-id note (NT_GNU_BUILD_ID, owner "GNU") that the linker puts in every
+	 * .ko; a -dbg package's separate debug file keeps the same note */
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		GElf_Nhdr nh;
+		size_t off = 0, noff, doff;
+		Elf_Data *d;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_NOTE ||
+		    !(d = elf_getdata(scn, NULL)) || !d->d_buf)
+			continue;
+		while ((off = gelf_getnote(d, off, &nh, &noff, &doff)) > 0) {
+			if (nh.n_type != NT_GNU_BUILD_ID || nh.n_namesz != 4 ||
+			    memcmp((const char *)d->d_buf + noff, "GNU", 4) != 0)
+				continue;
+			if (nh.n_descsz == 0 || nh.n_descsz > idsz) {
+				r = -EINVAL;
+				goto out;
+			}
+			memcpy(id, (const char *)d->d_buf + doff, nh.n_descsz);
+			*len = nh.n_descsz;
+			r = 0;
+			goto out;
+		}
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return r;
+}

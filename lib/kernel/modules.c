@@ -258,3 +258,132 @@ KVMDCI_EXPORT int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const cha
 	return 0;
 }
 
+
+#define MAX_NOTE_ATTRS 32
+
+/* The GNU build id in @len bytes of ELF notes at @buf (Elf64_Nhdr: namesz, descsz, type). */
+static int notes_build_id(const uint8_t *buf, size_t n, uint8_t *id, size_t idsz, size_t *len)
+{
+	size_t off = 0;
+
+	while (off + 12 <= n) {
+		uint32_t namesz = le32(buf + off), descsz = le32(buf + off + 4),
+			 type = le32(buf + off + 8);
+		size_t name = off + 12, desc = name + ((namesz + 3) & ~3u);
+		if (namesz > n || descsz > n || desc + descsz > n)
+			return -EINVAL;
+		if (type == 3 /* NT_GNU_BUILD_ID */ && namesz == 4 && !memcmp(buf + name, "GNU", 4)) {
+			if (descsz == 0 || descsz > idsz)
+				return -EINVAL;
+			memcpy(id, buf + desc, descsz);
+			*len = descsz;
+			return 0;
+		}
+		off = desc + ((descsz + 3) & ~3u);
+	}
+	return -ENOENT;
+}
+
+/*
+ * One sysfs notes attribute of a module (a struct bin_attribute at @battr: attr.name is the
+ * note section's name, private its address in memory, size its length): the build id when it
+ * is .note.gnu.build-id, -ENOENT for another note section.
+ */
+static int note_attr_build_id(struct kvmdci_kernel *k, uint64_t battr, const uint64_t o[3],
+			      uint8_t *id, size_t idsz, size_t *len)
+{
+	static const char want[] = ".note.gnu.build-id";
+	uint64_t name, size, priv;
+	char sname[sizeof(want)];
+	uint8_t buf[256];
+	int r;
+
+	if ((r = kvmdci_kernel_read_u64(k, battr + o[0], &name)) < 0 ||
+	    (r = kvmdci_kernel_read(k, name, sname, sizeof(sname))) < 0)
+		return r;
+	if (memcmp(sname, want, sizeof(want)))
+		return -ENOENT;
+	if ((r = kvmdci_kernel_read_u64(k, battr + o[1], &size)) < 0 ||
+	    (r = kvmdci_kernel_read_u64(k, battr + o[2], &priv)) < 0)
+		return r;
+	if (size < 16 || size > sizeof(buf))
+		return -EINVAL;
+	if ((r = kvmdci_kernel_read(k, priv, buf, (size_t)size)) < 0)
+		return r;
+	return notes_build_id(buf, (size_t)size, id, idsz, len);
+}
+
+int kernel_module_build_id(struct kvmdci_kernel *k, const struct kmodule *m, uint8_t *id,
+			   size_t idsz, size_t *len)
+{
+	uint64_t o_na, o_attrs, o_notes, o_bin, bsz, na, o[3], n64;
+	bool has_na, has_attrs, has_notes, has_bin, has_name, has_size, has_priv;
+	int r;
+
+	/* Two layouts, told apart by the members the target's types have: a count `notes` and
+	 * the attributes inline (attrs[notes]), or an attribute group whose bin_attrs is a
+	 * NULL-terminated array of pointers to the inline attrs[] (no count). */
+	const struct kernel_field f[] = {
+		KERNEL_FIELD_OPT("struct module", "notes_attrs", &o_na, NULL, &has_na),
+		KERNEL_FIELD_OPT("struct module_notes_attrs", "attrs", &o_attrs, NULL, &has_attrs),
+		KERNEL_FIELD_OPT("struct module_notes_attrs", "notes", &o_notes, NULL, &has_notes),
+		KERNEL_FIELD_OPT("struct module_notes_attrs", "grp.bin_attrs", &o_bin, NULL,
+				 &has_bin),
+		KERNEL_FIELD_OPT("struct bin_attribute", "attr.name", &o[0], NULL, &has_name),
+		KERNEL_FIELD_OPT("struct bin_attribute", "size", &o[1], NULL, &has_size),
+		KERNEL_FIELD_OPT("struct bin_attribute", "private", &o[2], NULL, &has_priv),
+	};
+	kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f));
+	if (!has_na || !has_attrs || !has_name || !has_size || !has_priv ||
+	    (!has_notes && !has_bin) ||
+	    kvmdci_kernel_type_size(k, NULL, "struct bin_attribute", &bsz) < 0 || !bsz)
+		return -ENOENT;
+	if ((r = kvmdci_kernel_read_u64(k, m->addr + o_na, &na)) < 0)
+		return r;
+	if (!na)
+		return -ENOENT; /* the module has no notes in sysfs */
+	if (has_notes) {
+		if ((r = kvmdci_kernel_read_u64(k, na + o_notes, &n64)) < 0)
+			return r;
+		uint32_t n = (uint32_t)n64;
+		if (n > MAX_NOTE_ATTRS)
+			return -EINVAL;
+		for (uint32_t i = 0; i < n; i++)
+			if ((r = note_attr_build_id(k, na + o_attrs + i * bsz, o, id, idsz, len)) !=
+			    -ENOENT)
+				return r;
+		return -ENOENT;
+	}
+	uint64_t arr;
+	if ((r = kvmdci_kernel_read_u64(k, na + o_bin, &arr)) < 0)
+		return r;
+	for (int i = 0; arr && i < MAX_NOTE_ATTRS; i++) {
+		uint64_t battr;
+		if ((r = kvmdci_kernel_read_u64(k, arr + 8 * (uint64_t)i, &battr)) < 0)
+			return r;
+		if (!battr)
+			return -ENOENT;
+		if ((r = note_attr_build_id(k, battr, o, id, idsz, len)) != -ENOENT)
+			return r;
+	}
+	return -ENOENT;
+}
+
+KVMDCI_EXPORT int kvmdci_kernel_module_build_id(struct kvmdci_kernel *k, const char *module,
+						char *hex, size_t hexsz)
+{
+	struct kmodule *m = k && module ? kernel_module(k, module) : NULL;
+	uint8_t id[64];
+	size_t len;
+	int r;
+
+	if (!m || !hex)
+		return -ENOENT;
+	if ((r = kernel_module_build_id(k, m, id, sizeof(id), &len)) < 0)
+		return r;
+	if (hexsz < 2 * len + 1)
+		return -ERANGE;
+	for (size_t i = 0; i < len; i++)
+		snprintf(hex + 2 * i, 3, "%02x", id[i]);
+	return 0;
+}

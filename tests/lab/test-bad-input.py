@@ -2,7 +2,7 @@
 """kvmdci-exits on bad input: one clear line on stderr, exit 1 (2 for bad usage), and the lab
 left running and untouched: its KVM keeps counting exits of a free-running workload
 (debugfs kvm/exits grows) and no breakpoint is left (the next tool run attaches and traces).
-Also: --vm/--vcpu that match nothing (kvmdci-vmcs, kvmdci-vcpu, kvmdci-iobus), and a dump
+Also: module files of another build (by build id), --vm/--vcpu that match nothing (kvmdci-vmcs, kvmdci-vcpu, kvmdci-iobus), and a dump
 given to the tools that need run control, by core:// or by its bare path, or a directory.
 """
 import json
@@ -14,6 +14,7 @@ import threading
 import time
 
 from e2e import TestLab, check, exits_grow, finish, run_tool
+from module_checks import build_id_checks
 
 
 def exits_now(t):
@@ -65,6 +66,8 @@ def main():
         t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
         exits_grow(t)  # the workload is in KVM_RUN
         env = t.tool_env
+        # module files of another build than the loaded modules (same release)
+        build_id_checks(t, "module files")
         # a malformed URI is bad usage (exit 2), as any malformed option value
         expect(t, "malformed URI", ["-t", "gdb:/nowhere"], 2, "invalid target URI")
         expect(t, "unknown scheme", ["-t", "ftp://x:1"], 2, "unknown scheme")

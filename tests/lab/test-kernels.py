@@ -29,6 +29,7 @@ import iobus_truth as iobus
 from catalog_truth import catalog_check, stack_in_handler
 from svm_truth import svm_parked_checks, traced_window
 from trace_truth import io_bus_write_check
+from module_checks import build_id_checks
 
 
 def lab_facts(t, series):
@@ -104,6 +105,7 @@ def main():
     t0 = time.monotonic()
     with TestLab(kernel=series) as t:
         lab_facts(t, series)
+        build_id_checks(t, series)
         # short windows (one boot per kernel in CI; the guest halts every 16th iteration):
         # the break trigger runs at a few exits/s on a loaded machine, its window is shorter
         traced_window(t, "w1", "watch", iterations=50)
