@@ -90,7 +90,7 @@ static bool module_build_id_matches(struct kvmdci_kernel *k, const char *name, c
 	hex_id(fid, flen, fh);
 	hex_id(mid, mlen, mh);
 	kvmdci_warn(k->ctx, "%s has build id %s, the target's module %s has %s: another build "
-			    "of kernel %s; module %s's types are unknown (give the .ko files of the "
+			    "of kernel %s, not used for module %s's types (give the .ko files of the "
 			    "build the target runs)", path, fh, name, mh, k->release, name);
 	return false;
 }
