@@ -23,6 +23,8 @@ import sys
 import threading
 import time
 
+import elfcore
+
 # name, regnum, bitsize (QEMU's gdb-xml/i386-64bit.xml numbering; docs/transports.md)
 REGS = ([(n, i, 64) for i, n in enumerate(
     "rax rbx rcx rdx rsi rdi rbp rsp r8 r9 r10 r11 r12 r13 r14 r15 rip".split())] +
@@ -84,39 +86,11 @@ class Dump:
     def __init__(self, path):
         self.fd = open(path, "rb")
         self.mm = mmap.mmap(self.fd.fileno(), 0, access=mmap.ACCESS_READ)
-        h = self.mm[:64]
-        if h[:4] != b"\x7fELF":
+        try:
+            self.segs, notes = elfcore.parse(lambda off, n: self.mm[off:off + n])
+        except ValueError:
             raise SystemExit(f"{path}: not an ELF core")
-        cls = h[4]
-        self.segs = []
-        notes = []
-        if cls == 2:
-            phoff, = struct.unpack_from("<Q", h, 0x20)
-            phentsize, phnum = struct.unpack_from("<HH", h, 0x36)
-        else:
-            phoff, = struct.unpack_from("<I", h, 0x1C)
-            phentsize, phnum = struct.unpack_from("<HH", h, 0x2A)
-        for i in range(phnum):
-            p = self.mm[phoff + i * phentsize:phoff + (i + 1) * phentsize]
-            if cls == 2:
-                ptype, _, off, _, paddr, filesz = struct.unpack_from("<IIQQQQ", p)
-            else:
-                ptype, off, _, paddr, filesz = struct.unpack_from("<IIIII", p)
-            if ptype == 1:
-                self.segs.append((paddr, filesz, off))
-            elif ptype == 4:
-                notes.append((off, filesz))
-        self.cpus = []
-        for off, size in notes:
-            data = self.mm[off:off + size]
-            pos = 0
-            while pos + 12 <= len(data):
-                namesz, descsz, _ = struct.unpack_from("<III", data, pos)
-                name = data[pos + 12:pos + 12 + namesz].rstrip(b"\0")
-                dpos = pos + 12 + (namesz + 3) // 4 * 4
-                if name == b"QEMU" and descsz >= 432:
-                    self.cpus.append(self.qemu_regs(data[dpos:dpos + descsz]))
-                pos = dpos + (descsz + 3) // 4 * 4
+        self.cpus = [self.qemu_regs(d) for name, d in notes if name == b"QEMU" and len(d) >= 432]
         if not self.cpus:
             raise SystemExit(f"{path}: no QEMU CPU notes")
 

@@ -23,6 +23,7 @@ import struct
 import subprocess
 import time
 
+import elfcore
 from e2e import TestLab, check, finish, run_tool
 
 RUNS = int(os.environ.get("HOSTILE_RUNS", "200"))
@@ -34,44 +35,20 @@ class Dump:
 
     def __init__(self, path):
         self.f = open(path, "r+b")
-        h = self.f.read(64)
-        cls = h[4]
-        self.segs = []
-        notes = []
-        if cls == 2:
-            phoff, = struct.unpack_from("<Q", h, 0x20)
-            phentsize, phnum = struct.unpack_from("<HH", h, 0x36)
-        else:  # QEMU writes ELF32 when CPU 0 was not in long mode
-            phoff, = struct.unpack_from("<I", h, 0x1C)
-            phentsize, phnum = struct.unpack_from("<HH", h, 0x2A)
-        for i in range(phnum):
-            self.f.seek(phoff + i * phentsize)
-            p = self.f.read(phentsize)
-            if cls == 2:
-                ptype, _, off, _, paddr, filesz = struct.unpack_from("<IIQQQQ", p)
-            else:
-                ptype, off, _, paddr, filesz = struct.unpack_from("<IIIII", p)
-            if ptype == 1:
-                self.segs.append((paddr, filesz, off))
-            elif ptype == 4:
-                notes.append((off, filesz))
+        self.segs, notes = elfcore.parse(self.read_at)
         self.vmci = {}
-        for off, size in notes:
-            self.f.seek(off)
-            data = self.f.read(size)
-            pos = 0
-            while pos + 12 <= len(data):
-                namesz, descsz, _ = struct.unpack_from("<III", data, pos)
-                name = data[pos + 12:pos + 12 + namesz].rstrip(b"\0")
-                dpos = pos + 12 + (namesz + 3) // 4 * 4
-                if name == b"VMCOREINFO":
-                    for line in data[dpos:dpos + descsz].decode(errors="replace").splitlines():
-                        if "=" in line:
-                            k, v = line.split("=", 1)
-                            self.vmci[k] = v
-                pos = dpos + (descsz + 3) // 4 * 4
+        for name, desc in notes:
+            if name == b"VMCOREINFO":
+                for line in desc.decode(errors="replace").splitlines():
+                    if "=" in line:
+                        k, v = line.split("=", 1)
+                        self.vmci[k] = v
         pgt = int(self.vmci["SYMBOL(init_top_pgt)"], 16)
         self.pgd = pgt - 0xFFFFFFFF80000000 + int(self.vmci["NUMBER(phys_base)"])
+
+    def read_at(self, off, n):
+        self.f.seek(off)
+        return self.f.read(n)
 
     def phys_off(self, pa):
         for base, size, off in self.segs:
