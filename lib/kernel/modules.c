@@ -372,7 +372,8 @@ int kernel_module_build_id(struct kvmdci_kernel *k, const struct kmodule *m, uin
 KVMDCI_EXPORT int kvmdci_kernel_module_build_id(struct kvmdci_kernel *k, const char *module,
 						char *hex, size_t hexsz)
 {
-	struct kmodule *m = k && module ? kernel_module(k, module) : NULL;
+	KVMDCI_API_ENTRY(k->ctx);
+	struct kmodule *m = module ? kernel_module(k, module) : NULL;
 	uint8_t id[64];
 	size_t len;
 	int r;

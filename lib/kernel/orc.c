@@ -14,17 +14,15 @@
 #include "kernel/orc.h"
 #include "libkvmdci/libkvmdci.h"
 
-int orc_version_from_release(const char *release)
+int orc_version_from_layout(bool has_signal, bool has_end, unsigned int type_bits)
 {
-	long major = 0, minor = 0;
-
-	if (sscanf(release, "%ld.%ld", &major, &minor) < 1)
-		return 1;
-	if (major > 6 || (major == 6 && minor >= 4))
-		return 3; /* fb799447ae29 "x86,objtool: Split UNWIND_HINT_EMPTY in two" */
-	if (major == 6 && minor == 3)
+	if (has_signal && has_end && type_bits == 2)
 		return 2; /* ffb1b4a41016 "x86/unwind/orc: Add 'signal' field to ORC metadata" */
-	return 1;
+	if (has_signal && !has_end && type_bits == 3)
+		return 3; /* fb799447ae29 "x86,objtool: Split UNWIND_HINT_EMPTY in two" */
+	if (!has_signal && has_end && type_bits == 2)
+		return 1;
+	return -1;
 }
 
 int orc_version_from_header(const uint8_t *hash, size_t len)

@@ -61,8 +61,10 @@ struct orc_table {
 	uint64_t first, last; /* lowest and highest ip of the table */
 };
 
-/* The ORC format version of a kernel release ("6.1.0-56-cloud-amd64"). */
-int orc_version_from_release(const char *release);
+/* The ORC format version from the layout of the kernel's own struct orc_entry (its type info):
+ * whether it has the members `signal` and `end`, and the bit width of `type`. -1 when the
+ * layout is none of the known ones. */
+int orc_version_from_layout(bool has_signal, bool has_end, unsigned int type_bits);
 /* The format version from an .orc_header hash (6.4+), -1 when unknown. */
 int orc_version_from_header(const uint8_t *hash, size_t len);
 void orc_decode(const uint8_t *raw, int version, struct orc_entry *e);

@@ -94,6 +94,31 @@ static struct orc_table *new_table(struct kvmdci_unwinder *u)
 	return &t[u->ntabs];
 }
 
+/*
+ * The ORC entry format of the target's kernel from its own struct orc_entry (BTF or DWARF):
+ * the members its bitfield has tell the three layouts apart. A 6.4+ kernel also stamps the
+ * format in .orc_header (checked by the callers, which tells renumbered registers apart too).
+ * 1 when the type info has no struct orc_entry (said once at info level).
+ */
+static int orc_version_from_types(struct kvmdci_kernel *k)
+{
+	struct kvmdci_member type, m;
+	bool has_signal, has_end;
+	int v = -1;
+
+	if (kvmdci_kernel_member(k, NULL, "struct orc_entry", "type", &type) == 0) {
+		has_signal = kvmdci_kernel_member(k, NULL, "struct orc_entry", "signal", &m) == 0;
+		has_end = kvmdci_kernel_member(k, NULL, "struct orc_entry", "end", &m) == 0;
+		v = orc_version_from_layout(has_signal, has_end, type.bitfield_size);
+	}
+	if (v < 0) {
+		kvmdci_info(k->ctx, "ORC: no known struct orc_entry in the kernel's types; reading "
+				    "its entries in the oldest format");
+		v = 1;
+	}
+	return v;
+}
+
 static int vmlinux_orc_from_file(struct kvmdci_unwinder *u, const char *path)
 {
 	struct kvmdci_kernel *k = u->k;
@@ -141,7 +166,7 @@ static int vmlinux_orc_from_file(struct kvmdci_unwinder *u, const char *path)
 	t->n = (uint32_t)(d_ip->d_size / 4);
 	t->ip_base = sh_ip.sh_addr;
 	t->bias = k->kaslr;
-	t->version = orc_version_from_release(k->release);
+	t->version = orc_version_from_types(k);
 	if (s_hdr) {
 		Elf_Data *d = elf_getdata(s_hdr, NULL);
 		int v = d ? orc_version_from_header(d->d_buf, d->d_size) : -1;
@@ -191,7 +216,7 @@ static int orc_from_memory(struct kvmdci_unwinder *u, const char *name, uint64_t
 	snprintf(t->name, sizeof(t->name), "%s", name);
 	t->n = (uint32_t)n;
 	t->ip_base = ip;
-	t->version = orc_version_from_release(u->k->release);
+	t->version = orc_version_from_types(u->k);
 	/* the kernel stamps its ORC format in .orc_header (6.4+, kept in memory between
 	 * __start_orc_header and __stop_orc_header), and loads only modules whose own stamp
 	 * equals it (arch/x86/kernel/module.c, module_finalize): one format for all tables */
