@@ -29,7 +29,7 @@ def traced_window(t, name, trigger, iterations=ITERATIONS):
         return None, None
     t0 = time.monotonic()
     t.signal(name)
-    t.wait_state(name, "window-done", 600)
+    t.wait_state(name, "window-done", 900)
     secs = time.monotonic() - t0
     rc, out, err = tool.stop(signal.SIGINT)
     check(f"{trigger}: exit status 0 after SIGINT", rc == 0, f"rc={rc} {err.strip()[-300:]}")
