@@ -16,7 +16,7 @@
 
 START_TEST(tunable_names)
 {
-	ck_assert_int_eq(KVMDCI_TUNABLE_COUNT, 12);
+	ck_assert_int_eq(KVMDCI_TUNABLE_COUNT, 13);
 	for (int i = 0; i < KVMDCI_TUNABLE_COUNT; i++) {
 		const char *name = kvmdci_tunable_name((enum kvmdci_tunable)i);
 		const char *env = kvmdci_tunable_env((enum kvmdci_tunable)i);
