@@ -7,7 +7,7 @@
 # Boots its own lab, parks a workload of a few VMs (workload --window), writes an ELF dump
 # (kvmdci-lab dump) and stops the lab. Then, for kvmdci-iobus --json and kvmdci-vcpu --json on
 # core://DUMP with the lab's KVMDCI_VMLINUX, KVMDCI_SYSTEM_MAP and KVMDCI_MODULES, measures
-# user+sys CPU (/usr/bin/time -v):
+# user+sys CPU (getrusage of the child, microseconds):
 #   cold   one run with an empty cache directory (XDG_CACHE_HOME of its own): it parses the
 #          files and writes the kernel cache (lib/kernel/file-cache.c)
 #   warm   one untimed warm-up, then BENCH_RUNS (3) runs: median and best
@@ -37,12 +37,12 @@ RUNS=${BENCH_RUNS:-3}
 case $RUNS in '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive integer" ;; esac
 GOAL_MS=20
 bench_init
+PY=/usr/bin/python3
 PREV=${BENCH_PREV:-}
 if [ -n "$PREV" ]; then
 	case $PREV in /*) ;; *) PREV=$PWD/$PREV ;; esac
 	[ -x "$PREV/tools/kvmdci-iobus" ] || die "BENCH_PREV=$PREV has no tools/kvmdci-iobus"
 fi
-PY=/usr/bin/python3
 HAVE_DRGN=0
 "$PY" -c 'import drgn' 2>/dev/null && HAVE_DRGN=1
 
@@ -59,11 +59,21 @@ DUMP=$WORK/lab.elf
 lab_stop
 XDG=$WORK/cache
 
-# cpu_one OUT ERR CMD... : run under /usr/bin/time -v, sets T_CPU (ms, user+sys)
+# cpu_one OUT ERR CMD... : run CMD, sets T_CPU (ms, user+sys of the child, from wait4's
+# rusage: microseconds, where GNU time prints hundredths of a second) and T_RC
 cpu_one() {
-	timed "$@"
-	T_CPU=$(awk -F': ' '/User time/ { u = $2 } /System time/ { s = $2 }
-		END { printf "%.0f", (u + s) * 1000 }' "$2.time")
+	local out=$1 err=$2
+	shift 2
+	T_RC=0
+	"$PY" -c 'import resource, subprocess, sys
+rc = subprocess.call(sys.argv[2:], stdout=open(sys.argv[1] + ".out", "w"),
+                     stderr=open(sys.argv[1] + ".err", "w"))
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.1f" % ((r.ru_utime + r.ru_stime) * 1000))
+sys.exit(rc)' "$WORK/cpu" "$@" >"$WORK/cpu.ms" || T_RC=$?
+	mv "$WORK/cpu.out" "$out"
+	mv "$WORK/cpu.err" "$err"
+	T_CPU=$(cat "$WORK/cpu.ms")
 }
 
 declare -A CPUS ANSWER
@@ -130,13 +140,13 @@ done
 		printf '%-14s %-34s %9s %9s\n' "$t" "cold (empty cache, writes it)" "${COLD[$t]}" -
 		printf '%-14s %-34s %9s %9s\n' "$t" "warm (cache read)" "${MED[warm.$t]}" "${BEST[warm.$t]}"
 		printf '%-14s %-34s %9s %9s\n' "$t" "KVMDCI_KERNEL_CACHE=0" "${MED[off.$t]}" "${BEST[off.$t]}"
-		[ -z "$PREV" ] || printf '%-14s %-34s %9s %9s\n' "$t" "previous build ($PREV)" \
+		[ -z "$PREV" ] || printf '%-14s %-34s %9s %9s\n' "$t" "previous build (BENCH_PREV)" \
 			"${MED[prev.$t]}" "${BEST[prev.$t]}"
 	done
 	[ "$HAVE_DRGN" = 0 ] || printf '%-14s %-34s %9s %9s\n' drgn "drgn_iobus.py, DWARF" \
 		"${MED[drgn.kvmdci-iobus]}" "${BEST[drgn.kvmdci-iobus]}"
 	echo
-	echo "user+sys CPU of the whole command (/usr/bin/time -v), $RUNS runs each after a warm-up"
+	echo "user+sys CPU of the whole command (the child's rusage), $RUNS runs each after a warm-up"
 	echo "run (page cache warm); cold: one run with an empty cache directory."
 	echo "answers the same in every kvmdci run (JSON without stats): $SAME"
 	for t in $TOOLS_RUN; do
