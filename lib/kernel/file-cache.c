@@ -42,8 +42,7 @@ int file_cache_map(const char *path, size_t max, void **map, size_t *len)
 	if (!r) {
 		/* read-only: populated from the page cache without a fault per page (a writable
 		 * private mapping would be copied page by page) */
-		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE,
-			 fd, 0);
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
 		if (p == MAP_FAILED) {
 			r = -errno;
 		} else {

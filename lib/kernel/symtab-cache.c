@@ -59,6 +59,7 @@ int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *pat
 	struct symcache_header h, want = { 0 };
 	const char *why = NULL;
 	struct sym *syms;
+	char *names;
 	uint8_t *map = NULL;
 	size_t len = 0;
 	int r;
@@ -97,8 +98,8 @@ int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *pat
 		goto bad;
 	}
 	syms = (struct sym *)(map + sizeof(h));
-	st->names = (char *)(syms + h.nsyms);
-	if (st->names[h.names_len - 1]) {
+	names = (char *)(syms + h.nsyms);
+	if (names[h.names_len - 1]) {
 		why = "damaged (names)";
 		goto bad;
 	}
@@ -107,7 +108,10 @@ int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *pat
 			why = "damaged (name offsets)";
 			goto bad;
 		}
+	free(st->syms); /* an empty table may hold buffers already */
+	free(st->names);
 	st->syms = syms;
+	st->names = names;
 	st->n = st->cap = (size_t)h.nsyms;
 	st->names_len = st->names_cap = (size_t)h.names_len;
 	st->sorted = 1;
@@ -116,7 +120,6 @@ int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *pat
 	kvmdci_dbg(ctx, "symbol cache %s: %zu symbols", path, st->n);
 	return 0;
 bad:
-	st->names = NULL;
 	if (map)
 		munmap(map, len);
 	kvmdci_dbg(ctx, "ignoring the symbol cache %s: %s", path, why);

@@ -54,8 +54,8 @@ int main(int argc, char **argv)
 		return 1;
 	symtab_sort(&st);
 	uint64_t a = 0;
-	printf("added %llx\n", symtab_lookup(&st, "cache_probe_added", &a, 0) < 0
-				       ? 0ULL : (unsigned long long)a);
+	printf("added %llx\n",
+	       symtab_lookup(&st, "cache_probe_added", &a, 0) < 0 ? 0ULL : (unsigned long long)a);
 	symtab_free(&st);
 	kvmdci_kernel_unref(k);
 	kvmdci_ctx_unref(ctx);
