@@ -101,7 +101,7 @@ def main():
             outs = {}
             for mode, extra in (("off", {"KVMDCI_KERNEL_CACHE": "0"}), ("cold", {}),
                                 ("warm", {})):
-                if mode == "cold":
+                if mode in ("off", "cold"):
                     shutil.rmtree(os.path.join(xdg, "libkvmdci"), ignore_errors=True)
                 rc, out, err = run_tool(name, ["--json"],
                                         dict(denv, XDG_CACHE_HOME=xdg, **extra), timeout=600)
