@@ -40,6 +40,7 @@ static const struct {
 	[KVMDCI_TUNABLE_SYSTEM_MAP] = { "system_map", "KVMDCI_SYSTEM_MAP" },
 	[KVMDCI_TUNABLE_MODULES] = { "modules", "KVMDCI_MODULES" },
 	[KVMDCI_TUNABLE_ON_DETACH] = { "on_detach", "KVMDCI_ON_DETACH" },
+	[KVMDCI_TUNABLE_KERNEL_CACHE] = { "kernel_cache", "KVMDCI_KERNEL_CACHE" },
 };
 
 static void log_stderr(struct kvmdci_ctx *ctx, int priority, const char *file, int line,

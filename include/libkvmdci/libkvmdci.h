@@ -221,6 +221,7 @@ enum kvmdci_tunable {
 	KVMDCI_TUNABLE_SYSTEM_MAP,      /* "system_map", KVMDCI_SYSTEM_MAP */
 	KVMDCI_TUNABLE_MODULES,         /* "modules", KVMDCI_MODULES: module files' directory */
 	KVMDCI_TUNABLE_ON_DETACH,       /* "on_detach", KVMDCI_ON_DETACH: auto, resume or stay */
+	KVMDCI_TUNABLE_KERNEL_CACHE,    /* "kernel_cache", KVMDCI_KERNEL_CACHE: 0 turns it off */
 	KVMDCI_TUNABLE_COUNT,           /* the number of tunables, not one */
 };
 

@@ -10,11 +10,16 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
 #include "kernel/dwarf.h"
+#include "kernel/file-cache.h"
 #include "kernel/ktypes.h"
 
 static void index_free(struct ktypes_index *ix);
@@ -110,6 +115,62 @@ static int btf_parse_failure(const char *path, long e, char *why, size_t sz)
 	return -EINVAL;
 }
 
+/*
+ * The BTF of the ELF file @path from its .BTF section mapped straight from the file: libbpf's btf__parse() reads the section into a buffer of its own
+ * and then copies it again (btf__new() keeps a private copy); for vmlinux's ~4 MB that was a
+ * third of a tool's start (a module's .BTF is small, and btf__new_split() is not in Debian
+ * 12's libbpf 1.1: modules keep btf__parse_split()). Returns NULL (errno set) for anything unusual - not ELF, no or an
+ * empty .BTF, a section past the end of the file: the caller then asks btf__parse(), whose
+ * errors it knows how to explain.
+ */
+static struct btf *btf_parse_mapped(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	size_t shstrndx, page = (size_t)sysconf(_SC_PAGESIZE);
+	struct btf *btf = NULL;
+	Elf_Scn *scn = NULL;
+	struct stat st;
+	GElf_Ehdr eh;
+	Elf *elf;
+
+	if (fd < 0)
+		return NULL;
+	elf_version(EV_CURRENT);
+	elf = elf_begin(fd, ELF_C_READ, NULL);
+	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
+	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
+	    elf_getshdrstrndx(elf, &shstrndx) < 0 || fstat(fd, &st) < 0)
+		goto out;
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr sh;
+		const char *name;
+		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
+		    strcmp(name, ".BTF"))
+			continue;
+		if (sh.sh_type == SHT_NOBITS || !sh.sh_size || sh.sh_offset > (uint64_t)st.st_size ||
+		    sh.sh_size > (uint64_t)st.st_size - sh.sh_offset)
+			break;
+		size_t skew = (size_t)(sh.sh_offset % page), len = (size_t)sh.sh_size + skew;
+		/* read-only and populated: the page cache's pages, no fault per page, no copy */
+		uint8_t *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
+				    (off_t)(sh.sh_offset - skew));
+		if (map == MAP_FAILED)
+			break;
+		btf = btf__new(map + skew, (uint32_t)sh.sh_size);
+		munmap(map, len);
+		if (btf)
+			btf__set_pointer_size(btf, 8); /* as btf__parse() does for an ELFCLASS64 file */
+		break;
+	}
+out:
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	if (!btf)
+		errno = EINVAL;
+	return btf;
+}
+
 int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path)
 {
 	struct btf *btf;
@@ -126,7 +187,8 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 		snprintf(kt->vmlinux_path, sizeof(kt->vmlinux_path), "%s", path);
 		return 0;
 	}
-	btf = btf__parse(path, NULL);
+	if (!(btf = btf_parse_mapped(path)))
+		btf = btf__parse(path, NULL);
 	e = btf ? 0 : -errno; /* libbpf 1.x: NULL and errno on failure */
 	if (e) {
 		char why[256];
@@ -144,6 +206,19 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 	}
 	kvmdci_info(ctx, "types: BTF from %s", path);
 	kt->vmlinux = btf;
+	kt->ctx = ctx;
+	/* its name index is kept on disk under the file's build id (btf-BUILDID.idx) */
+	char name[160];
+	kt->vmlinux_ix_path[0] = 0;
+	if (module_file_build_id(path, kt->vmlinux_bid, sizeof(kt->vmlinux_bid),
+				 &kt->vmlinux_bid_len) == 0) {
+		int o = snprintf(name, sizeof(name), "btf-");
+		for (size_t i = 0; i < kt->vmlinux_bid_len; i++)
+			o += snprintf(name + o, sizeof(name) - (size_t)o, "%02x", kt->vmlinux_bid[i]);
+		snprintf(name + o, sizeof(name) - (size_t)o, ".idx");
+		if (file_cache_path(ctx, name, kt->vmlinux_ix_path, sizeof(kt->vmlinux_ix_path)) < 0)
+			kt->vmlinux_ix_path[0] = 0;
+	}
 	snprintf(kt->vmlinux_path, sizeof(kt->vmlinux_path), "%s", path);
 	return 0;
 }
@@ -231,7 +306,133 @@ struct ktypes_index {
 	uint32_t first; /* first own type id (split BTF: after the base's) */
 	uint32_t mask;
 	uint32_t *slots; /* type ids, 0 = empty */
+	void *map;       /* slots in a mapped cache file (index_load), or NULL: malloc'ed */
+	size_t map_len;
 };
+
+/*
+ * vmlinux's index on disk ($XDG_CACHE_HOME/libkvmdci/btf-BUILDID.idx, file-cache.h), mapped
+ * at the next start instead of walking ~100k types and faulting in a fresh table. The header
+ * names the BTF it indexes (build id, the sizes of its type and string sections, its type
+ * count) and carries a checksum of the slots; every slot is range-checked, and a lookup
+ * compares the name and kind of what a slot points to anyway. Anything else: ignored and
+ * written anew.
+ */
+#define IX_MAGIC "KVMDCIB1"
+
+struct ix_header {
+	char magic[8];
+	uint32_t order; /* 0x01020304 as written */
+	uint32_t bid_len;
+	uint8_t bid[64];
+	uint32_t type_len, str_len; /* the BTF header's */
+	uint32_t type_cnt;
+	uint32_t first, mask;
+	uint32_t pad;
+	uint64_t sum; /* file_cache_sum() of the slots */
+};
+
+static bool ix_header_for(struct ix_header *h, const struct ktypes *kt, struct btf *btf)
+{
+	uint32_t size = 0;
+	const struct btf_header *bh = btf__raw_data(btf, &size);
+
+	memset(h, 0, sizeof(*h));
+	if (!bh || size < sizeof(*bh) || !kt->vmlinux_bid_len ||
+	    kt->vmlinux_bid_len > sizeof(h->bid))
+		return false;
+	memcpy(h->magic, IX_MAGIC, 8);
+	h->order = 0x01020304u;
+	h->bid_len = (uint32_t)kt->vmlinux_bid_len;
+	memcpy(h->bid, kt->vmlinux_bid, kt->vmlinux_bid_len);
+	h->type_len = bh->type_len;
+	h->str_len = bh->str_len;
+	h->type_cnt = btf__type_cnt(btf);
+	return true;
+}
+
+static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktypes *kt,
+				       struct btf *btf)
+{
+	struct ix_header want, h;
+	struct ktypes_index *ix;
+	const char *why = NULL;
+	uint8_t *map = NULL;
+	size_t len = 0;
+	int r;
+
+	if (!kt->vmlinux_ix_path[0] || !ix_header_for(&want, kt, btf) ||
+	    (r = file_cache_map(kt->vmlinux_ix_path, 256u << 20, (void **)&map, &len)) == -ENOENT)
+		return NULL;
+	if (r < 0) {
+		why = "unreadable, empty or too large";
+		goto bad;
+	}
+	if (len < sizeof(h)) {
+		why = "shorter than its header";
+		goto bad;
+	}
+	memcpy(&h, map, sizeof(h));
+	want.first = h.first;
+	want.mask = h.mask;
+	want.sum = h.sum;
+	if (memcmp(&h, &want, sizeof(h))) {
+		why = "made for another BTF, or not an index of this library on this machine";
+		goto bad;
+	}
+	if (h.first != 1 || h.mask < 1023 || (h.mask & (h.mask + 1)) ||
+	    (uint64_t)h.mask + 1 < 2 * (uint64_t)h.type_cnt ||
+	    len != sizeof(h) + ((size_t)h.mask + 1) * sizeof(uint32_t)) {
+		why = "truncated or of the wrong size";
+		goto bad;
+	}
+	if (file_cache_sum(map + sizeof(h), len - sizeof(h)) != h.sum) {
+		why = "damaged (checksum)";
+		goto bad;
+	}
+	const uint32_t *slots = (const uint32_t *)(map + sizeof(h));
+	for (size_t i = 0; i <= h.mask; i++)
+		if (slots[i] >= h.type_cnt) {
+			why = "damaged (type ids)";
+			goto bad;
+		}
+	if (!(ix = calloc(1, sizeof(*ix))))
+		goto out;
+	ix->first = h.first;
+	ix->mask = h.mask;
+	ix->slots = (uint32_t *)slots;
+	ix->map = map;
+	ix->map_len = len;
+	kvmdci_dbg(ctx, "BTF name index %s", kt->vmlinux_ix_path);
+	return ix;
+bad:
+	kvmdci_dbg(ctx, "ignoring the BTF name index %s: %s", kt->vmlinux_ix_path, why);
+out:
+	if (map)
+		munmap(map, len);
+	return NULL;
+}
+
+static void index_save(struct kvmdci_ctx *ctx, const struct ktypes *kt, struct btf *btf,
+		       const struct ktypes_index *ix)
+{
+	struct ix_header h;
+	size_t bytes = ((size_t)ix->mask + 1) * sizeof(uint32_t);
+	int r;
+
+	if (!kt->vmlinux_ix_path[0] || !ix_header_for(&h, kt, btf))
+		return;
+	h.first = ix->first;
+	h.mask = ix->mask;
+	h.sum = file_cache_sum(ix->slots, bytes);
+	const void *parts[2] = { &h, ix->slots };
+	size_t sizes[2] = { sizeof(h), bytes };
+	if ((r = file_cache_write(kt->vmlinux_ix_path, parts, sizes, 2)) < 0)
+		kvmdci_dbg(ctx, "could not write the BTF name index %s: %s", kt->vmlinux_ix_path,
+			   strerror(-r));
+	else
+		kvmdci_dbg(ctx, "wrote the BTF name index %s", kt->vmlinux_ix_path);
+}
 
 static uint32_t name_hash(const char *s)
 {
@@ -270,7 +471,9 @@ static struct ktypes_index *index_build(struct btf *btf)
 
 static void index_free(struct ktypes_index *ix)
 {
-	if (ix)
+	if (ix && ix->map)
+		munmap(ix->map, ix->map_len);
+	else if (ix)
 		free(ix->slots);
 	free(ix);
 }
@@ -285,6 +488,16 @@ static int32_t index_find(struct btf *btf, struct ktypes_index *ix, const char *
 			return (int32_t)ix->slots[h];
 	}
 	return -ENOENT;
+}
+
+/* vmlinux's index: from the cache, else built (and saved there). */
+static struct ktypes_index *vmlinux_index(const struct ktypes *kt)
+{
+	struct ktypes_index *ix = index_load(kt->ctx, kt, kt->vmlinux);
+
+	if (!ix && (ix = index_build(kt->vmlinux)))
+		index_save(kt->ctx, kt, kt->vmlinux, ix);
+	return ix;
 }
 
 static int find_in(struct btf *btf, struct ktypes_dwarf *dw, struct ktypes_index **ixp,
@@ -323,6 +536,8 @@ int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct 
 {
 	if (!kt->vmlinux)
 		return -ENOENT;
+	if (!kt->vmlinux_ix && !kt->vmlinux_dw && kt->vmlinux_ix_path[0])
+		kt->vmlinux_ix = vmlinux_index(kt);
 	if (module) {
 		int i = module_index(kt, module);
 		if (i < 0)

@@ -19,6 +19,11 @@ struct ktypes {
 	struct ktypes_index *vmlinux_ix; /* name -> id, built at the first lookup (BTF only) */
 	enum ktypes_source source;	 /* set before loading to force a source */
 	char vmlinux_path[512];
+	struct kvmdci_ctx *ctx; /* the loader's, for the cache's messages */
+	/* vmlinux_ix's file in the on-disk cache (btf-BUILDID.idx), "" when none */
+	char vmlinux_ix_path[1024];
+	uint8_t vmlinux_bid[64];
+	size_t vmlinux_bid_len;
 	struct {
 		char name[64];
 		struct btf *btf;

@@ -4,13 +4,41 @@
 #include <gelf.h>
 #include <libelf.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "internal.h"
+#include "kernel/file-cache.h"
 #include "kernel/symtab.h"
+
+/* A table mapped from the cache becomes an ordinary one before it changes. */
+static int unshare(struct symtab *st)
+{
+	struct sym *s = malloc((st->n ? st->n : 1) * sizeof(*s));
+	char *p = malloc(st->names_len ? st->names_len : 1);
+
+	if (!s || !p) {
+		free(s);
+		free(p);
+		return -ENOMEM;
+	}
+	memcpy(s, st->syms, st->n * sizeof(*s));
+	memcpy(p, st->names, st->names_len);
+	munmap(st->map, st->map_len);
+	st->map = NULL;
+	st->map_len = 0;
+	st->syms = s;
+	st->names = p;
+	st->cap = st->n ? st->n : 1;
+	st->names_cap = st->names_len ? st->names_len : 1;
+	return 0;
+}
 
 int symtab_add(struct symtab *st, const char *name, size_t nlen, uint64_t addr, char type)
 {
+	if (st->map && unshare(st) < 0)
+		return -ENOMEM;
 	if (st->n == st->cap) {
 		size_t cap = st->cap ? st->cap * 2 : 1024;
 		struct sym *s = realloc(st->syms, cap * sizeof(*s));
@@ -120,16 +148,21 @@ const char *symtab_name_at(struct symtab *st, uint64_t addr, uint64_t *sym_addr)
 
 void symtab_free(struct symtab *st)
 {
-	free(st->syms);
-	free(st->names);
+	if (st->map) {
+		munmap(st->map, st->map_len);
+	} else {
+		free(st->syms);
+		free(st->names);
+	}
 	memset(st, 0, sizeof(*st));
 }
 
 int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path)
 {
 	FILE *f;
-	char line[1024];
+	char line[1024], cname[64], cpath[4096] = "";
 	unsigned long lineno = 0;
+	struct stat src;
 	int r = kvmdci_check_regular_file(ctx, path, "System.map");
 
 	if (r < 0)
@@ -138,6 +171,14 @@ int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char
 		r = -errno;
 		kvmdci_err(ctx, "cannot open System.map %s: %s", path, strerror(errno));
 		return r;
+	}
+	/* the parsed table from the cache, when it was made from this very file */
+	if (fstat(fileno(f), &src) == 0 && S_ISREG(src.st_mode) &&
+	    symtab_cache_name(&src, cname, sizeof(cname)) == 0 &&
+	    file_cache_path(ctx, cname, cpath, sizeof(cpath)) == 0 &&
+	    symtab_cache_load(ctx, st, cpath, &src) == 0) {
+		fclose(f);
+		return 0;
 	}
 	while (fgets(line, sizeof(line), f)) {
 		char *end, type, name[512];
@@ -159,6 +200,8 @@ int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char
 		r = -EINVAL;
 	}
 	symtab_sort(st);
+	if (!r && cpath[0])
+		symtab_cache_save(ctx, st, cpath, &src);
 	return r;
 }
 

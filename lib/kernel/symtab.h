@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 struct kvmdci_ctx;
+struct stat;
 
 struct symtab {
 	struct sym {
@@ -17,6 +18,8 @@ struct symtab {
 	char *names;
 	size_t names_len, names_cap;
 	int sorted;
+	void *map; /* a read-only mapped cache file holding syms and names (symtab-cache.c) */
+	size_t map_len;
 };
 
 int symtab_add(struct symtab *st, const char *name, size_t nlen, uint64_t addr, char type);
@@ -30,3 +33,12 @@ void symtab_free(struct symtab *st);
 int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path);
 /* Read .symtab of an ELF file (vmlinux with symbols). -ENOENT when it has none. */
 int symtab_load_elf(struct kvmdci_ctx *ctx, struct symtab *st, const char *path);
+
+/* The cache of parsed System.map files (symtab-cache.c): the file name for System.map @src;
+ * load into an empty @st (0, -ENOENT when there is none, -EINVAL when it was ignored: damaged
+ * or stale); save a sorted @st. */
+int symtab_cache_name(const struct stat *src, char *buf, size_t sz);
+int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *path,
+		      const struct stat *src);
+void symtab_cache_save(struct kvmdci_ctx *ctx, const struct symtab *st, const char *path,
+		       const struct stat *src);

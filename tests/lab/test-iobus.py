@@ -19,6 +19,8 @@ the time are printed, and the packets must stay within a linear bound of VMs and
 """
 import json
 import os
+import shutil
+import tempfile
 
 from e2e import TestLab, check, finish, run_tool
 from iobus_truth import compare_iobus, compare_vcpu, expected
@@ -92,6 +94,30 @@ def main():
             check(f"{name}: the dump of the parked moment answers exactly as the live target",
                   rc == 0 and live == dumped and live.get("vms"),
                   f"rc={rc} {err.strip()[-200:]}")
+        # the on-disk cache of parsed kernel files (System.map, vmlinux's BTF name index)
+        # changes the start, never the answer: off, cold (written), warm (read), byte for byte
+        xdg = tempfile.mkdtemp(prefix="kvmdci-cache-", dir=t.dir)
+        for name in ("kvmdci-iobus", "kvmdci-vcpu"):
+            outs = {}
+            for mode, extra in (("off", {"KVMDCI_KERNEL_CACHE": "0"}), ("cold", {}),
+                                ("warm", {})):
+                if mode in ("off", "cold"):
+                    shutil.rmtree(os.path.join(xdg, "libkvmdci"), ignore_errors=True)
+                rc, out, err = run_tool(name, ["--json"],
+                                        dict(denv, XDG_CACHE_HOME=xdg, **extra), timeout=600)
+                d = json.loads(out) if rc == 0 else {}
+                d.pop("stats", None)
+                outs[mode] = json.dumps(d, sort_keys=True)
+                if mode == "off":
+                    check(f"{name}: KVMDCI_KERNEL_CACHE=0 writes no cache",
+                          not os.path.isdir(os.path.join(xdg, "libkvmdci")))
+            files = sorted(os.listdir(os.path.join(xdg, "libkvmdci")))
+            check(f"{name} on the dump: the same answer with the kernel cache off, cold and warm"
+                  f" ({files})", outs["off"] == outs["cold"] == outs["warm"] and
+                  '"vms": [{' in outs["off"] and
+                  any(f.startswith("sysmap-") for f in files) and
+                  any(f.startswith("btf-") for f in files))
+        shutil.rmtree(xdg)
         os.unlink(dump)
         t.signal("w1")
         t.wait_state("w1", "done", 300)

@@ -16,7 +16,7 @@
 
 START_TEST(tunable_names)
 {
-	ck_assert_int_eq(KVMDCI_TUNABLE_COUNT, 12);
+	ck_assert_int_eq(KVMDCI_TUNABLE_COUNT, 13);
 	for (int i = 0; i < KVMDCI_TUNABLE_COUNT; i++) {
 		const char *name = kvmdci_tunable_name((enum kvmdci_tunable)i);
 		const char *env = kvmdci_tunable_env((enum kvmdci_tunable)i);
@@ -56,7 +56,7 @@ START_TEST(tunable_context_over_environment)
 	ck_assert_str_eq(kvmdci_ctx_get_tunable(ctx, t), "7");
 	unsetenv("KVMDCI_MAX_WATCHPOINTS");
 	ck_assert_int_eq(kvmdci_ctx_set_tunable(ctx, KVMDCI_TUNABLE_COUNT, "1"), -EINVAL);
-	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "no tunable number 12"));
+	ck_assert_ptr_nonnull(strstr(kvmdci_ctx_last_error(ctx), "no tunable number 13"));
 	ck_assert_ptr_null(kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_COUNT));
 	/* set and left set: freed with the context */
 	ck_assert_int_eq(kvmdci_ctx_set_tunable(ctx, KVMDCI_TUNABLE_READ_CACHE, "0"), 0);

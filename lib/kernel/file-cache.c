@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/* The on-disk cache of parsed kernel files: paths, mapping, atomic writes, checksums. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "internal.h"
+#include "kernel/file-cache.h"
+
+int file_cache_path(struct kvmdci_ctx *ctx, const char *name, char *buf, size_t sz)
+{
+	const char *off = kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_KERNEL_CACHE);
+	const char *xdg = getenv("XDG_CACHE_HOME"), *home = getenv("HOME");
+	int len;
+
+	if (off && !strcmp(off, "0"))
+		return -ENOENT;
+	/* as the XDG base directory rules say: a relative $XDG_CACHE_HOME is ignored */
+	if (xdg && *xdg == '/')
+		len = snprintf(buf, sz, "%s/libkvmdci/%s", xdg, name);
+	else if (home && *home == '/')
+		len = snprintf(buf, sz, "%s/.cache/libkvmdci/%s", home, name);
+	else
+		return -ENOENT;
+	return len < 0 || (size_t)len >= sz ? -ENAMETOOLONG : 0;
+}
+
+int file_cache_map(const char *path, size_t max, void **map, size_t *len)
+{
+	struct stat st;
+	void *p;
+	int fd = open(path, O_RDONLY | O_CLOEXEC), r = 0;
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0)
+		r = -errno;
+	else if (!S_ISREG(st.st_mode) || st.st_size <= 0 || (uint64_t)st.st_size > max)
+		r = -EINVAL;
+	if (!r) {
+		/* read-only: populated from the page cache without a fault per page (a writable
+		 * private mapping would be copied page by page) */
+		p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+		if (p == MAP_FAILED) {
+			r = -errno;
+		} else {
+			*map = p;
+			*len = (size_t)st.st_size;
+		}
+	}
+	close(fd);
+	return r;
+}
+
+int file_cache_write(const char *path, const void *const *parts, const size_t *sizes, int n)
+{
+	char tmp[4096 + 32], *slash;
+	int fd, r = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s", path) >= (int)sizeof(tmp) - 24)
+		return -ENAMETOOLONG;
+	for (slash = strchr(tmp + 1, '/'); slash; slash = strchr(slash + 1, '/')) {
+		*slash = 0;
+		mkdir(tmp, 0755);
+		*slash = '/';
+	}
+	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", path, (int)getpid());
+	if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0)
+		return -errno;
+	for (int i = 0; i < n && !r; i++) {
+		const char *p = parts[i];
+		size_t left = sizes[i];
+		while (left && !r) {
+			ssize_t w = write(fd, p, left);
+			if (w < 0 && errno == EINTR)
+				continue;
+			if (w <= 0)
+				r = w < 0 ? -errno : -EIO;
+			else {
+				p += w;
+				left -= (size_t)w;
+			}
+		}
+	}
+	if (close(fd) < 0 && !r)
+		r = -errno;
+	if (!r && rename(tmp, path) < 0)
+		r = -errno;
+	if (r)
+		unlink(tmp);
+	return r;
+}
+
+uint64_t file_cache_sum(const void *p, size_t len)
+{
+	const uint64_t *w = p, k = 0x9e3779b97f4a7c15ULL;
+	uint64_t h[4] = { 1, 2, 3, 4 };
+	size_t n = len / 8, i = 0;
+
+	for (; i + 4 <= n; i += 4)
+		for (int j = 0; j < 4; j++)
+			h[j] = (h[j] ^ w[i + j]) * k;
+	for (; i < n; i++)
+		h[0] = (h[0] ^ w[i]) * k;
+	return ((h[0] ^ (h[1] >> 7)) * k ^ (h[2] >> 13)) * k ^ h[3] ^ len;
+}

@@ -1,0 +1,25 @@
+/* SPDX-License-Identifier: LGPL-2.1-or-later */
+/*
+ * The on-disk cache of what was parsed from kernel files ($XDG_CACHE_HOME/libkvmdci, else
+ * ~/.cache/libkvmdci): files mapped read-only, written whole under a
+ * temporary name and renamed into place, and checked by their reader before any use.
+ * KVMDCI_KERNEL_CACHE=0 turns it off.
+ */
+#pragma once
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct kvmdci_ctx;
+
+/* The path of cache file @name; -ENOENT when the cache is off or there is no directory. */
+int file_cache_path(struct kvmdci_ctx *ctx, const char *name, char *buf, size_t sz);
+/* Map cache file @path whole (read-only, populated); -ENOENT when it
+ * does not exist, -EINVAL when it is empty or larger than @max. */
+int file_cache_map(const char *path, size_t max, void **map, size_t *len);
+/* Write the @n pieces as @path: a temporary file in the same directory, renamed over it
+ * (readers see the old file or the whole new one, never a part). */
+int file_cache_write(const char *path, const void *const *parts, const size_t *sizes, int n);
+/* A 64-bit checksum of @len bytes (@len a multiple of 8, @p 8-byte aligned): four lanes of
+ * multiply-xor, fast enough to check a few MB at every start. */
+uint64_t file_cache_sum(const void *p, size_t len);

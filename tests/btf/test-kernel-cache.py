@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""The on-disk cache of parsed kernel files (lib/kernel/file-cache.c): System.map tables
+(sysmap-DEV-INO.idx) and vmlinux's BTF name index (btf-BUILDID.idx).
+
+On the lab kernel's real System.map and vmlinux (fetched by `kvmdci-lab build`), through
+tests/btf/cache-probe: the symbol table is exactly the System.map's lines (ground truth: this
+script parses the file itself), and the table, the lookups and the type ids are the same with
+the cache off, cold (files written), warm (files read), and after each way of spoiling a
+cache file (truncated, a flipped byte, garbage, another System.map's, another build's index):
+such a file is ignored, never trusted, and written anew.
+"""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+probe = sys.argv[1]
+kernel = sys.argv[2] if len(sys.argv) > 2 else "6.1"
+lab = os.environ.get("KVMDCI_LAB", "kvmdci-lab")
+kdir = subprocess.run([lab, "build", "--kernel", kernel], check=True, capture_output=True,
+                      text=True).stdout.strip()
+work = tempfile.mkdtemp(prefix="kvmdci-kcache-")
+# a copy of System.map of our own: its inode and times are ours to change
+sysmap = os.path.join(work, "System.map")
+shutil.copyfile(os.path.join(kdir, "System.map"), sysmap)
+vmlinux = os.path.join(kdir, "vmlinux")
+xdg = os.path.join(work, "xdg")
+cdir = os.path.join(xdg, "libkvmdci")
+TYPES = ["struct kvm", "struct kvm_vcpu", "struct module", "struct task_struct", "list_head",
+         "u64", "enum kvm_bus", "union kvm_mmu_page_role", "struct no_such_type_here"]
+failed = 0
+
+
+def check(name, ok, detail=""):
+    global failed
+    if not ok:
+        failed += 1
+    print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail and not ok else ''}",
+          flush=True)
+
+
+def run(extra=None):
+    env = dict(os.environ, XDG_CACHE_HOME=xdg)
+    env.pop("KVMDCI_KERNEL_CACHE", None)
+    env.update(extra or {})
+    r = subprocess.run([probe, sysmap, vmlinux] + TYPES, capture_output=True, text=True,
+                       env=env, timeout=300)
+    if r.returncode != 0:
+        check("cache-probe runs", False, r.stderr[-500:])
+        sys.exit(1)
+    return r.stdout, r.stderr
+
+
+def cache_file(prefix):
+    names = [f for f in os.listdir(cdir) if f.startswith(prefix)] if os.path.isdir(cdir) else []
+    return os.path.join(cdir, names[0]) if len(names) == 1 else None
+
+
+# ground truth: the System.map's own lines, as (address, type, name)
+with open(sysmap) as f:
+    truth = sorted((int(a, 16), t, n) for a, t, n in (line.split()[:3] for line in f))
+
+off, err = run({"KVMDCI_KERNEL_CACHE": "0"})
+check("KVMDCI_KERNEL_CACHE=0 writes nothing", not os.path.isdir(cdir))
+table = [ln.split(" ", 2) for ln in off.splitlines() if not ln.startswith(("sym ", "type ",
+                                                                           "added "))]
+check(f"the table is the System.map's {len(truth)} lines, no more, no less",
+      sorted((int(a, 16), t, n) for a, t, n in table) == truth)
+check("the table is sorted by name", [n for _, _, n in table] == sorted(n for _, _, n in table))
+want_banner = next(a for a, t, n in truth if n == "linux_banner")
+check("linux_banner found at its System.map address",
+      f"sym linux_banner {want_banner:x}" in off.splitlines())
+check("an unknown symbol is not found", "sym no_such_symbol_at_all -2" in off)
+check("types found, an unknown one not",
+      "type struct kvm -" not in off and "type struct no_such_type_here -2" in off)
+check("a symbol added to the table is found", "added 1234" in off)
+
+cold, err = run()
+sm, bi = cache_file("sysmap-"), cache_file("btf-")
+check("a cold run writes sysmap-DEV-INO.idx and btf-BUILDID.idx", sm and bi, str(
+    os.listdir(cdir) if os.path.isdir(cdir) else None))
+check("cold: the same output as with the cache off", cold == off)
+warm, err = run()
+check("warm: the System.map table comes from the cache", "symbol cache " + sm in err, err[-300:])
+check("warm: the BTF name index comes from the cache", "BTF name index " + bi in err, err[-300:])
+check("warm: the same output as with the cache off", warm == off)
+check("a warm run leaves no temporary file behind", sorted(os.listdir(cdir)) ==
+      sorted([os.path.basename(sm), os.path.basename(bi)]))
+
+
+def spoil(path, how):
+    data = open(path, "rb").read()
+    if how == "truncated":
+        data = data[:len(data) // 2]
+    elif how == "short":
+        data = data[:20]
+    elif how == "flipped":
+        i = len(data) * 3 // 4
+        data = data[:i] + bytes([data[i] ^ 0x40]) + data[i + 1:]
+    elif how == "garbage":
+        data = os.urandom(len(data))
+    elif how == "empty":
+        data = b""
+    elif how == "foreign":  # another build: the build id (bytes 16..) or the device (16..)
+        data = data[:16] + bytes([data[16] ^ 1]) + data[17:]
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+for how in ("truncated", "short", "flipped", "garbage", "empty", "foreign"):
+    for path, what in ((sm, "symbol cache"), (bi, "BTF name index")):
+        spoil(path, how)
+        out, err = run()
+        check(f"{what} {how}: ignored, the same output", out == off and
+              f"ignoring the {what} {path}" in err, err[-300:])
+        out, err = run()
+        check(f"{what} {how}: written anew, read at the next start",
+              out == off and f"{what} {path}" in err and "ignoring" not in err, err[-300:])
+
+# another version of the System.map at the same place: its change time moves
+os.utime(sysmap, None)
+out, err = run()
+check("a System.map touched since: its cache is stale, ignored",
+      out == off and "another System.map or an older version" in err, err[-300:])
+# a different System.map (one symbol's address changed) written over the file
+with open(sysmap) as f:
+    lines = f.readlines()
+i = next(j for j, ln in enumerate(lines) if ln.split()[2] == "linux_banner")
+a, t, n = lines[i].split()
+lines[i] = f"{int(a, 16) + 0x40:016x} {t} {n}\n"
+with open(sysmap, "w") as f:
+    f.writelines(lines)
+out, err = run()
+check("a System.map rewritten with another address: the new address, not the cached one",
+      f"sym linux_banner {want_banner + 0x40:x}" in out.splitlines(), err[-300:])
+
+shutil.rmtree(work)
+print(f"{'FAILED' if failed else 'passed'}", flush=True)
+sys.exit(1 if failed else 0)
