@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* The on-disk cache of parsed kernel files: paths, mapping, atomic writes, checksums. */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -54,6 +55,69 @@ int file_cache_map(const char *path, size_t max, void **map, size_t *len)
 	return r;
 }
 
+#define CACHE_KEEP 8	 /* files of one kind (the name up to its first '-') */
+#define CACHE_SCAN 256 /* directory entries of that kind looked at */
+
+struct cache_entry {
+	char name[256];
+	struct timespec mtime;
+};
+
+static int newest_first(const void *a, const void *b)
+{
+	const struct timespec *x = &((const struct cache_entry *)a)->mtime,
+			      *y = &((const struct cache_entry *)b)->mtime;
+	if (x->tv_sec != y->tv_sec)
+		return x->tv_sec < y->tv_sec ? 1 : -1;
+	return x->tv_nsec < y->tv_nsec ? 1 : x->tv_nsec > y->tv_nsec ? -1 : 0;
+}
+
+/*
+ * Keep the cache from growing without bound: entries are keyed by a file's identity, so every
+ * copy of a System.map (tests make them by the dozen) would add one. After a write, only the
+ * CACHE_KEEP newest files of @path's kind stay (temporary files of writers are left alone).
+ * Best effort: errors are ignored.
+ */
+static void file_cache_trim(const char *path)
+{
+	const char *base = strrchr(path, '/'), *dash;
+	struct cache_entry *e;
+	char dir[4096], full[4096 + 256];
+	struct dirent *de;
+	int n = 0;
+	DIR *d;
+
+	if (!base || !(dash = strchr(base + 1, '-')) || (size_t)(base - path) >= sizeof(dir))
+		return;
+	size_t plen = (size_t)(dash - base); /* the kind and its '-' ("sysmap-") */
+	snprintf(dir, sizeof(dir), "%.*s", (int)(base - path), path);
+	if (!(e = calloc(CACHE_SCAN, sizeof(*e))))
+		return;
+	if (!(d = opendir(dir))) {
+		free(e);
+		return;
+	}
+	while ((de = readdir(d)) && n < CACHE_SCAN) {
+		size_t len = strlen(de->d_name);
+		struct stat st;
+		if (strncmp(de->d_name, base + 1, plen) || len >= sizeof(e->name) ||
+		    (len > 4 && !strcmp(de->d_name + len - 4, ".tmp")))
+			continue;
+		snprintf(full, sizeof(full), "%s/%s", dir, de->d_name);
+		if (lstat(full, &st) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		memcpy(e[n].name, de->d_name, len + 1);
+		e[n++].mtime = st.st_mtim;
+	}
+	closedir(d);
+	qsort(e, (size_t)n, sizeof(*e), newest_first);
+	for (int i = CACHE_KEEP; i < n; i++) {
+		snprintf(full, sizeof(full), "%s/%s", dir, e[i].name);
+		unlink(full);
+	}
+	free(e);
+}
+
 int file_cache_write(const char *path, const void *const *parts, const size_t *sizes, int n)
 {
 	char tmp[4096 + 32], *slash;
@@ -90,6 +154,8 @@ int file_cache_write(const char *path, const void *const *parts, const size_t *s
 		r = -errno;
 	if (r)
 		unlink(tmp);
+	else
+		file_cache_trim(path);
 	return r;
 }
 

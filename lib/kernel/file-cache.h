@@ -18,7 +18,8 @@ int file_cache_path(struct kvmdci_ctx *ctx, const char *name, char *buf, size_t 
  * does not exist, -EINVAL when it is empty or larger than @max. */
 int file_cache_map(const char *path, size_t max, void **map, size_t *len);
 /* Write the @n pieces as @path: a temporary file in the same directory, renamed over it
- * (readers see the old file or the whole new one, never a part). */
+ * (readers see the old file or the whole new one, never a part). Then only the 8 newest
+ * files of @path's kind (its name up to the first '-') are kept. */
 int file_cache_write(const char *path, const void *const *parts, const size_t *sizes, int n);
 /* A 64-bit checksum of @len bytes (@len a multiple of 8, @p 8-byte aligned): four lanes of
  * multiply-xor, fast enough to check a few MB at every start. */

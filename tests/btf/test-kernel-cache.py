@@ -135,6 +135,19 @@ out, err = run()
 check("a System.map rewritten with another address: the new address, not the cached one",
       f"sym linux_banner {want_banner + 0x40:x}" in out.splitlines(), err[-300:])
 
+# bounded: twelve copies of the System.map (twelve identities) leave the 8 newest tables
+orig = sysmap
+for k in range(12):
+    sysmap = os.path.join(work, f"System.map.{k}")
+    shutil.copyfile(orig, sysmap)
+    run()
+kept = sorted(f for f in os.listdir(cdir) if f.startswith("sysmap-"))
+st = os.stat(sysmap)
+last = f"sysmap-{st.st_dev:x}-{st.st_ino:x}.idx"
+check("the cache keeps the 8 newest System.map tables, the last one among them",
+      len(kept) == 8 and last in kept, f"{last} {kept}")
+sysmap = orig
+
 shutil.rmtree(work)
 print(f"{'FAILED' if failed else 'passed'}", flush=True)
 sys.exit(1 if failed else 0)
