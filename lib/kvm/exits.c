@@ -1017,6 +1017,7 @@ KVMDCI_EXPORT void kvmdci_exits_watch_stats(struct kvmdci_exits *e, uint64_t *re
 
 KVMDCI_EXPORT int kvmdci_exits_follow_stats(struct kvmdci_exits *e, struct kvmdci_exits_follow *f)
 {
+	KVMDCI_API_ENTRY(e->ctx);
 	memset(f, 0, sizeof(*f));
 	if (e->trigger != KVMDCI_TRIGGER_WATCH)
 		return 0;
