@@ -5,14 +5,14 @@
 # vCPUs created while it runs) against the break trigger, in the same run.
 #
 # Boots its own lab with no workload. For each trigger (watch, then break): starts
-# `kvmdci-exits --trigger T --json` with no vCPU on the host, then runs the workload
-# (`workload --vcpus 1 --seconds S`) in the guest, so every exit of the VM is traced from its
+# `kvmdci-exits --trigger T --json` with no vCPU on the host, then runs the same workload
+# (`workload --vcpus 1 --warmup 0 --iterations N`: about 6 exits an iteration) in the guest, so every exit of the VM is traced from its
 # first; stops the tool after the workload has exited (its VM destroyed). Prints, per trigger,
 # the exits counted, KVM's own count of the workload's vCPU (its final KVM_GET_STATS_FD
 # exits), the seconds from the workload's start to its end (wall clock, through the console)
 # and the hits/s; then the ratio watch / break.
 #
-# Usage: bench/exits-follow.sh [SECONDS]   (default 10; the workload's --seconds)
+# Usage: bench/exits-follow.sh [ITERATIONS]   (default 150)
 # Goal: watch from the first exit >= 10x the break trigger's hits/s (the ratio measured for
 # vCPUs that exist before the start, docs/lab-facts.md). It exits 0 whenever it could measure.
 set -eu
@@ -22,14 +22,14 @@ PROG=exits-follow
 # shellcheck source=bench/common.sh
 . "$(dirname "$0")/common.sh"
 
-S=${1:-10}
-case $S in '' | *[!0-9]*) die "SECONDS must be a positive integer, not '$S'" ;; esac
+N=${1:-150}
+case $N in '' | *[!0-9]* | 0) die "ITERATIONS must be a positive integer, not '$N'" ;; esac
 bench_init
 lab_start
 
 declare -A HITS KVM SECS COV
 for trig in watch break; do
-	say "$trig: kvmdci-exits started, then a 1-vCPU workload for $S s"
+	say "$trig: kvmdci-exits started, then a 1-vCPU workload of $N iterations"
 	"$TOOLS/kvmdci-exits" --trigger "$trig" --json >"$WORK/$trig.json" 2>"$WORK/$trig.err" &
 	pid=$!
 	for _ in $(seq 1 120); do
@@ -38,8 +38,9 @@ for trig in watch break; do
 		sleep 0.5
 	done
 	t0=$(date +%s.%N)
-	"$LAB" run --timeout $((S * 20 + 120)) \
-		"workload --vcpus 1 --seconds $S --json /tmp/$trig.json --quiet" >/dev/null ||
+	"$LAB" run --timeout 1800 \
+		"workload --vcpus 1 --warmup 0 --iterations $N --json /tmp/$trig.json --quiet" \
+		>/dev/null ||
 		die "the workload failed under the $trig trigger"
 	t1=$(date +%s.%N)
 	kill -INT "$pid"
