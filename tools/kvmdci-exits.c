@@ -25,8 +25,11 @@ static void usage(FILE *f)
 		"  -c, --count N         stop after N exits\n"
 		"      --trigger T       auto (default), watch or break:\n"
 		"                        watch: write watchpoints on each vCPU's kvm_vcpu.stat.exits\n"
-		"                        (fast on QEMU: no translation-cache flush; needs the vCPUs\n"
-		"                        to exist and one debug register each on real CPUs);\n"
+		"                        (fast on QEMU: no translation-cache flush; one debug\n"
+		"                        register each on real CPUs); follows vCPUs created and\n"
+		"                        destroyed while tracing (breakpoints on\n"
+		"                        kvm_arch_vcpu_postcreate and kvm_arch_vcpu_destroy), so it\n"
+		"                        can start before the VMM;\n"
 		"                        break: a breakpoint on svm_handle_exit / vmx_handle_exit\n"
 		"      --sample D[/P]    sampling: the trigger is in for D of each period P and out\n"
 		"                        (the host runs without stops) for the rest; D is a share\n"
@@ -212,6 +215,11 @@ static void show_exits_json(const struct run *run)
 		(json_int_t)cov->kvm_exits, "ratio", cov->kvm_exits ? (double)cov->counted /
 		(double)cov->kvm_exits : 1.0, "vcpus", cov->vcpus, "vcpus_gone",
 		cov->vcpus_gone, "missed_at_stop", (json_int_t)cov->missed_at_stop) : json_null());
+	struct kvmdci_exits_follow fol;
+	json_object_set_new(doc, "follow", kvmdci_exits_follow_stats(run->e, &fol) > 0 ? json_pack(
+		"{s:i, s:i, s:i, s:i, s:I}", "created", fol.created, "destroyed", fol.destroyed,
+		"unwatched", fol.unwatched, "most_watched", fol.most_watched,
+		"exits_before_watch", (json_int_t)fol.exits_before_watch) : json_null());
 	json_object_set_new(doc, "sampling", run->duty > 0 ? json_pack(
 		"{s:f, s:i, s:f, s:f}", "duty", run->duty, "period_ms", run->period_ms, "armed_s",
 		cov->armed_s, "armed_share", cov->run_s > 0 ? cov->armed_s / cov->run_s : 0.0)
@@ -247,6 +255,13 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 		       run->scale > 0 ? "; est. = count scaled by KVM's total" : "");
 	else
 		printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
+	struct kvmdci_exits_follow fol;
+	if (kvmdci_exits_follow_stats(run->e, &fol) > 0 &&
+	    (fol.created || fol.destroyed || fol.unwatched))
+		printf("  followed: %d vCPU%s created (%llu exits before their watchpoint), %d "
+		       "destroyed, %d unwatched (their exits not counted)\n", fol.created,
+		       fol.created == 1 ? "" : "s", (unsigned long long)fol.exits_before_watch,
+		       fol.destroyed, fol.unwatched);
 	uint64_t repeated, missed;
 	kvmdci_exits_watch_stats(run->e, &repeated, &missed);
 	if (missed)

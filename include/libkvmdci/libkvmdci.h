@@ -2006,12 +2006,17 @@ enum kvmdci_trigger kvmdci_exits_trigger(struct kvmdci_exits *e);
  * @e: exit tracer
  *
  * Choose and insert the trigger, read KVM's counters for the coverage, and resume the target.
- * KVMDCI_TRIGGER_AUTO takes write watchpoints on each vCPU's stat.exits when there are vCPUs, no
- * more than $KVMDCI_MAX_WATCHPOINTS (default 64) of them, and the stub accepts the watchpoints;
- * otherwise a breakpoint on the exit handler.
+ * The watch trigger puts a write watchpoint on each vCPU's stat.exits and follows vCPUs created
+ * and destroyed while it runs (kvmdci_exits_follow_stats()), so it works with no vCPU at the
+ * start; a vCPU past $KVMDCI_MAX_WATCHPOINTS (default 64) watchpoints is left unwatched, with a
+ * warning, and its exits show in the coverage as not counted. KVMDCI_TRIGGER_AUTO takes the
+ * watch trigger when the kernel has the points that follow vCPUs, the vCPUs at the start are no
+ * more than the limit, and the stub accepts the watchpoints; otherwise a breakpoint on the exit
+ * handler.
  *
- * Returns: 0, or -EALREADY when started before, -ENOENT when the watch trigger has no vCPU to
- * watch, or the target's errors (-EOPNOTSUPP, -ENOSPC, -EIO, -EPIPE).
+ * Returns: 0, or -EALREADY when started before, -ENOENT when the watch trigger was asked for
+ * and the kernel lacks kvm_arch_vcpu_postcreate or kvm_arch_vcpu_destroy (or the catalog their
+ * entries), or the target's errors (-EOPNOTSUPP, -ENOSPC, -EIO, -EPIPE).
  *
  * Since: 0.1
  */
@@ -2120,8 +2125,10 @@ int kvmdci_exits_sample(struct kvmdci_exits *e, double duty, int period_ms);
 struct kvmdci_exits_coverage {
 	uint64_t counted;   /* hits counted on the vCPUs measured */
 	uint64_t kvm_exits; /* the sum of their kvm_vcpu.stat.exits deltas over the run */
-	int32_t vcpus;      /* vCPUs measured: listed at the stop (new ones count from 0) */
-	int32_t vcpus_gone; /* vCPUs hit but gone at the stop: left out of both figures */
+	int32_t vcpus;      /* vCPUs measured: listed at the stop (new ones count from 0), or
+			     * followed by the watch trigger until they were destroyed */
+	int32_t vcpus_gone; /* vCPUs hit but gone at the stop, not measured: left out of both
+			     * figures */
 	double duty;        /* the duty cycle asked for (1 without sampling) */
 	int32_t period_ms;  /* its period (0 without sampling) */
 	double armed_s;     /* time the trigger was in */
@@ -2147,6 +2154,37 @@ struct kvmdci_exits_coverage {
  * Since: 0.6
  */
 int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_exits_coverage *c);
+
+/** vCPUs the watch trigger followed while it ran (kvmdci_exits_follow_stats). */
+struct kvmdci_exits_follow {
+	int32_t created;      /* vCPUs created while tracing (found at kvm_arch_vcpu_postcreate) */
+	int32_t destroyed;    /* vCPUs destroyed while tracing (kvm_arch_vcpu_destroy): their
+			       * watchpoint taken out before the memory was freed, their count read
+			       * there and kept in the coverage */
+	int32_t unwatched;    /* vCPUs left without a watchpoint (the KVMDCI_MAX_WATCHPOINTS limit,
+			       * or the stub refused one): KVM counts their exits, the run does not */
+	int32_t most_watched; /* the most watchpoints in at once */
+	uint64_t exits_before_watch; /* KVM's exits of the created vCPUs before their watchpoint
+				      * went in: 0 when it went in before their first KVM_RUN;
+				      * outside the coverage (which starts at the watchpoint) */
+	uint64_t reserved[4];
+};
+
+/**
+ * kvmdci_exits_follow_stats:
+ * @e: exit tracer
+ * @f: (out): what the watch trigger followed
+ *
+ * The watch trigger follows vCPUs: a breakpoint at the end of KVM_CREATE_VCPU
+ * (kvm_arch_vcpu_postcreate, before user space can run the vCPU) puts a watchpoint on the new
+ * vCPU's stat.exits, and one at kvm_arch_vcpu_destroy takes it out before the vCPU is freed.
+ * So tracing can start before the VMM does. This says what was followed.
+ *
+ * Returns: 1 with @f filled when the trigger is the watch trigger, else 0 with @f zeroed.
+ *
+ * Since: 0.10
+ */
+int kvmdci_exits_follow_stats(struct kvmdci_exits *e, struct kvmdci_exits_follow *f);
 
 /** One row of results: a (vCPU, reason) pair with its count. */
 struct kvmdci_exit_count {

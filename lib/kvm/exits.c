@@ -41,11 +41,16 @@ struct vcpu_slot {
 	int32_t vcpu_id;
 	int32_t vm_pid;
 	uint64_t watch_addr;
-	uint64_t last_exits; /* stat.exits at the last counted watch hit, 0 before */
-	uint64_t start_exits; /* stat.exits at the start (0 for a vCPU created later) */
-	uint64_t end_exits;   /* ... at the stop */
-	bool present;         /* still listed at the stop */
-	bool watched;         /* a watchpoint was on it (listed at the start) */
+	uint64_t last_exits; /* stat.exits at the last counted watch hit (have_last) */
+	uint64_t start_exits; /* stat.exits at the start, or when followed at its creation (0 for
+			       * a vCPU the break trigger found later) */
+	uint64_t end_exits;   /* ... at the stop, or at its destruction (gone) */
+	bool have_last;       /* last_exits read */
+	bool present;         /* measured at the end: listed at the stop, or read when destroyed */
+	bool watched;         /* a watchpoint was on it */
+	bool in;              /* its watchpoint is in now */
+	bool unwatched;       /* it could not have one (the limit, or the stub refused) */
+	bool gone;            /* destroyed while tracing (followed): the slot is history */
 };
 
 struct count_slot {
@@ -78,6 +83,14 @@ struct kvmdci_exits {
 	uint64_t missed_at_stop; /* writes after a vCPU's last reported stop, before the final one */
 	uint64_t unreadable;
 	int max_watch;
+	int nwatched, most_watched; /* watchpoints in now, the most at once */
+	/* following vCPUs (the watch trigger): a breakpoint where KVM has made a vCPU ready and
+	 * one where it frees it (catalog entries kvm_arch_vcpu_postcreate, kvm_arch_vcpu_destroy) */
+	bool follow;
+	char follow_err[256]; /* why not, when not */
+	uint64_t create_bp, destroy_bp;
+	int created, destroyed, unwatched;
+	uint64_t exits_before_watch;
 	struct kvmdci_catalog *cat;
 	const char *entry_name;
 	struct kvmdci_trace *tr; /* the break trigger: a trace of the catalog entry */
@@ -138,7 +151,7 @@ static void plan_first_load(struct kvmdci_exits *e)
 static int vcpu_slot_of(struct kvmdci_exits *e, uint64_t vcpu)
 {
 	for (int i = 0; i < e->nvcpus; i++)
-		if (e->vcpus[i].vcpu == vcpu)
+		if (e->vcpus[i].vcpu == vcpu && !e->vcpus[i].gone)
 			return i;
 	if (e->nvcpus >= MAX_VCPU_SLOTS)
 		return MAX_VCPU_SLOTS - 1; /* shared overflow slot */
@@ -193,6 +206,42 @@ static json_t *find_exit_entry(struct kvmdci_catalog *cat, enum kvmdci_vendor ve
 			return e;
 	}
 	return NULL;
+}
+
+/*
+ * Where the watch trigger learns of vCPUs created and destroyed while it runs:
+ *  - kvm_arch_vcpu_postcreate(vcpu): the last step of KVM_CREATE_VCPU
+ *    (kvm_vm_ioctl_create_vcpu, virt/kvm/kvm_main.c, 5.10 and 6.1): the vCPU is complete and
+ *    listed in its VM, and the ioctl has not yet returned its fd's number to user space, so
+ *    its first KVM_RUN comes later (docs/kernel-facts.md, "vCPU lifetime"). Its watchpoint goes
+ *    in here; the counter read here is the start of its coverage (and should be 0).
+ *  - kvm_arch_vcpu_destroy(vcpu): called by kvm_vcpu_destroy (and by a late failure of
+ *    KVM_CREATE_VCPU) right before the struct kvm_vcpu is freed: its watchpoint comes out
+ *    here, before the memory can be reused, and its final count is read.
+ */
+static void plan_follow(struct kvmdci_exits *e)
+{
+	static const char *const names[2] = { "kvm_arch_vcpu_postcreate", "kvm_arch_vcpu_destroy" };
+	uint64_t *bps[2] = { &e->create_bp, &e->destroy_bp };
+
+	for (int i = 0; i < 2; i++) {
+		json_t *entry = catalog_find(e->cat, names[i]);
+		const char *sym;
+		uint64_t a;
+		if (!entry) {
+			snprintf(e->follow_err, sizeof(e->follow_err),
+				 "the catalog has no entry %s", names[i]);
+			return;
+		}
+		if (catalog_resolve_symbol(e->k, entry, &a, &sym) < 0) {
+			snprintf(e->follow_err, sizeof(e->follow_err),
+				 "module kvm on the target has no symbol %s (inlined or renamed?)",
+				 names[i]);
+			return;
+		}
+		*bps[i] = catalog_bp_address(e->k, a);
+	}
+	e->follow = true;
 }
 
 KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalog *cat,
@@ -271,6 +320,7 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 							    vi[i].vm_pid, vi[i].stat_exits_addr };
 	e->bp_addr = catalog_bp_address(k, e->handler);
 	plan_first_load(e);
+	plan_follow(e);
 	*ret = e;
 	return 0;
 fail:
@@ -322,32 +372,200 @@ KVMDCI_EXPORT uint64_t kvmdci_exits_total(struct kvmdci_exits *e)
 	return e->total;
 }
 
+/* A vCPU that gets no watchpoint: said once, and counted (its exits are KVM's, not ours). */
+static void leave_unwatched(struct kvmdci_exits *e, struct vcpu_slot *v, int r)
+{
+	if (v->unwatched)
+		return;
+	v->unwatched = true;
+	e->unwatched++;
+	if (r == -ENOSPC)
+		kvmdci_warn(e->ctx, "vCPU %d of VM pid %d not watched: %d watchpoints are in, the "
+				    "limit (raise KVMDCI_MAX_WATCHPOINTS if the debugger has more, or "
+				    "use the break trigger); its exits are not counted",
+			    v->vcpu_id, v->vm_pid, e->nwatched);
+	else
+		kvmdci_warn(e->ctx, "vCPU %d of VM pid %d not watched: %s; its exits are not counted",
+			    v->vcpu_id, v->vm_pid, kvmdci_ctx_last_error(e->ctx));
+}
+
+/* Put a watchpoint on @v's stat.exits, reading the counter first: a stop that does not move it
+ * is a repeated report. -ENOSPC at the KVMDCI_MAX_WATCHPOINTS limit. */
+static int watch_one(struct kvmdci_exits *e, struct vcpu_slot *v)
+{
+	int r;
+
+	if (v->in || v->gone)
+		return 0;
+	v->have_last = kvmdci_kernel_read_u64(e->k, v->watch_addr, &v->last_exits) == 0;
+	if (e->nwatched >= e->max_watch)
+		return -ENOSPC;
+	if ((r = kvmdci_target_bp_insert(e->t, KVMDCI_WATCH_WRITE, v->watch_addr, 8)) < 0)
+		return r;
+	v->in = v->watched = true;
+	if (++e->nwatched > e->most_watched)
+		e->most_watched = e->nwatched;
+	return 0;
+}
+
+static void unwatch_one(struct kvmdci_exits *e, struct vcpu_slot *v)
+{
+	if (!v->in)
+		return;
+	kvmdci_target_bp_remove(e->t, KVMDCI_WATCH_WRITE, v->watch_addr, 8);
+	v->in = false;
+	e->nwatched--;
+}
+
+static void describe_watch(struct kvmdci_exits *e)
+{
+	snprintf(e->desc, sizeof(e->desc),
+		 "watch: write watchpoints on kvm_vcpu.stat.exits of %d vCPU%s, following vCPUs "
+		 "created and destroyed (breakpoints on kvm_arch_vcpu_postcreate and "
+		 "kvm_arch_vcpu_destroy); exit reason from %s",
+		 e->nwatched, e->nwatched == 1 ? "" : "s", e->capture_src);
+}
+
+/* A breakpoint, in memory or (a stub without those) a hardware one, as the tracer does. */
+static int insert_bp(struct kvmdci_exits *e, uint64_t addr)
+{
+	int r = kvmdci_target_bp_insert(e->t, KVMDCI_BP_SW, addr, 1);
+	if (r == -EOPNOTSUPP)
+		r = kvmdci_target_bp_insert(e->t, KVMDCI_BP_HW, addr, 1);
+	return r;
+}
+
+/* The watchpoints on every vCPU not gone, and the breakpoints that follow vCPUs. At the start
+ * a watchpoint the stub refuses is an error (auto then takes the break trigger); later (a
+ * re-arm while sampling) that vCPU is left unwatched. */
 static int start_watch(struct kvmdci_exits *e)
 {
 	int r = 0;
 
-	for (int i = 0; i < e->nvcpus; i++) {
-		/* the counter now: a stop that does not move it is a repeated report */
-		if (kvmdci_kernel_read_u64(e->k, e->vcpus[i].watch_addr, &e->vcpus[i].last_exits) < 0)
-			e->vcpus[i].last_exits = 0;
-		r = kvmdci_target_bp_insert(e->t, KVMDCI_WATCH_WRITE, e->vcpus[i].watch_addr, 8);
-		if (r < 0)
+	for (int i = 0; i < e->nvcpus && i < MAX_VCPU_SLOTS - 1; i++) {
+		struct vcpu_slot *v = &e->vcpus[i];
+		if (v->gone || v->unwatched)
+			continue;
+		r = watch_one(e, v);
+		if (r == -ENOSPC || (r < 0 && e->started)) {
+			leave_unwatched(e, v, r);
+			r = 0;
+		} else if (r < 0) {
 			break;
-		e->vcpus[i].watched = true;
+		}
 	}
+	if (r == 0 && (r = insert_bp(e, e->create_bp)) == 0)
+		r = insert_bp(e, e->destroy_bp);
 	if (r < 0) {
 		int inserted = kvmdci_target_bp_count(e->t);
 		kvmdci_target_bp_remove_all(e->t);
-		kvmdci_set_error(e->ctx, "write watchpoint %d on kvm_vcpu.stat.exits failed: %s",
-				 inserted + 1, strerror(-r));
+		for (int i = 0; i < e->nvcpus; i++)
+			e->vcpus[i].in = false;
+		e->nwatched = 0;
+		kvmdci_set_error(e->ctx, "write watchpoint or breakpoint %d of the watch trigger "
+					 "failed: %s", inserted + 1, strerror(-r));
 		return r;
 	}
-	snprintf(e->desc, sizeof(e->desc),
-		 "watch: write watchpoints on kvm_vcpu.stat.exits of %d vCPU%s; exit reason from "
-		 "%s",
-		 e->nvcpus, e->nvcpus == 1 ? "" : "s", e->capture_src);
+	describe_watch(e);
 	e->trigger = KVMDCI_TRIGGER_WATCH;
 	return 0;
+}
+
+/* Sampling, out: the watchpoints out, the breakpoints that follow vCPUs stay in (a vCPU freed
+ * while out must not be watched again when the trigger goes back in). */
+static int stop_watch(struct kvmdci_exits *e)
+{
+	for (int i = 0; i < e->nvcpus && i < MAX_VCPU_SLOTS - 1; i++)
+		unwatch_one(e, &e->vcpus[i]);
+	return 0;
+}
+
+/* A breakpoint stop at kvm_arch_vcpu_postcreate: a new vCPU, ready, before its first KVM_RUN.
+ * @final: the run is stopping (or the trigger is going in or out): no watchpoint now. */
+static void vcpu_created(struct kvmdci_exits *e, uint64_t vcpu, bool final)
+{
+	struct kvmdci_vcpu_info vi = { 0 };
+	struct vcpu_slot *v;
+
+	for (int i = 0; i < e->nvcpus && i < MAX_VCPU_SLOTS - 1; i++)
+		if (e->vcpus[i].vcpu == vcpu && !e->vcpus[i].gone)
+			return; /* known: the same stop again (a CPU resumed at the breakpoint) */
+	if (e->nvcpus >= MAX_VCPU_SLOTS - 1) {
+		if (!e->unwatched++)
+			kvmdci_warn(e->ctx, "more than %d vCPUs: vCPU 0x%llx and later ones are not "
+					    "watched", MAX_VCPU_SLOTS - 1, (unsigned long long)vcpu);
+		return;
+	}
+	if (kvm_vcpu_info_read(e->k, &e->layout, vcpu, &vi) < 0) {
+		e->unwatched++;
+		kvmdci_warn(e->ctx, "cannot read the vCPU created at 0x%llx: %s; it is not watched",
+			    (unsigned long long)vcpu, kvmdci_ctx_last_error(e->ctx));
+		return;
+	}
+	v = &e->vcpus[e->nvcpus++];
+	*v = (struct vcpu_slot){ vcpu, vi.vm, vi.vcpu_id, vi.vm_pid, vi.stat_exits_addr };
+	e->created++;
+	/* the start of its coverage: exits before this are KVM's, not ours (none, unless a thread
+	 * ran KVM_RUN on the fd before the ioctl returned) */
+	if (kvmdci_kernel_read_u64(e->k, v->watch_addr, &v->start_exits) < 0)
+		v->start_exits = 0;
+	e->exits_before_watch += v->start_exits;
+	kvmdci_info(e->ctx, "vCPU %d of VM pid %d created (0x%llx, stat.exits %llu)", v->vcpu_id,
+		    v->vm_pid, (unsigned long long)vcpu, (unsigned long long)v->start_exits);
+	if (final || !e->armed)
+		return; /* watched when the trigger goes (back) in */
+	int r = watch_one(e, v);
+	if (r < 0)
+		leave_unwatched(e, v, r);
+	describe_watch(e);
+}
+
+/* A breakpoint stop at kvm_arch_vcpu_destroy: the vCPU is freed next. */
+static void vcpu_destroyed(struct kvmdci_exits *e, uint64_t vcpu)
+{
+	for (int i = 0; i < e->nvcpus && i < MAX_VCPU_SLOTS - 1; i++) {
+		struct vcpu_slot *v = &e->vcpus[i];
+		if (v->vcpu != vcpu || v->gone)
+			continue;
+		bool was_in = v->in;
+		unwatch_one(e, v);
+		v->gone = true;
+		e->destroyed++;
+		/* its count is final: measured now, kept in the coverage */
+		if (kvmdci_kernel_read_u64(e->k, v->watch_addr, &v->end_exits) == 0 &&
+		    v->end_exits >= v->start_exits) {
+			v->present = true;
+			if (was_in && v->have_last && v->end_exits > v->last_exits)
+				e->missed += v->end_exits - v->last_exits;
+		}
+		kvmdci_info(e->ctx, "vCPU %d of VM pid %d destroyed (stat.exits %llu)", v->vcpu_id,
+			    v->vm_pid, (unsigned long long)v->end_exits);
+		return;
+	}
+}
+
+/* A stop at one of the breakpoints that follow vCPUs: 1 if it was one (the caller steps past
+ * it), 0 if not. */
+static int follow_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool final)
+{
+	static const char *const regs[2] = { "rip", "rdi" };
+	uint64_t rv[2];
+	int r;
+
+	if (!e->follow || st->cpu < 0 || st->signal != 5 || st->reason == KVMDCI_STOP_WATCHPOINT)
+		return 0;
+	if ((r = kvmdci_target_regs_read(e->t, st->cpu, regs, rv, 2)) < 0)
+		return r;
+	if (rv[0] != e->create_bp && rv[0] != e->destroy_bp)
+		return 0;
+	/* the kernel view reads through this CPU: it is in the host kernel */
+	st->reason = KVMDCI_STOP_BREAKPOINT;
+	st->addr = rv[0];
+	if (rv[0] == e->create_bp)
+		vcpu_created(e, rv[1], final);
+	else
+		vcpu_destroyed(e, rv[1]);
+	return 1;
 }
 
 /* The break trigger is a trace of the catalog's exit entry (lib/catalog/trace.c). */
@@ -375,9 +593,9 @@ KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 		return -EALREADY;
 	switch (e->requested) {
 	case KVMDCI_TRIGGER_WATCH:
-		if (e->nvcpus == 0) {
-			kvmdci_err(e->ctx, "no vCPUs exist to watch (start a VM first, or use the "
-					   "break trigger)");
+		if (!e->follow) {
+			kvmdci_err(e->ctx, "the watch trigger cannot follow vCPUs created and destroyed "
+					   "while tracing: %s (use the break trigger)", e->follow_err);
 			return -ENOENT;
 		}
 		if ((r = start_watch(e)) < 0) {
@@ -390,9 +608,12 @@ KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 			return r;
 		break;
 	default:
-		if (e->nvcpus == 0)
-			r = start_break(e, " (no vCPUs yet to watch)");
-		else if (e->nvcpus > e->max_watch)
+		if (!e->follow) {
+			char why[300];
+			snprintf(why, sizeof(why), " (the watch trigger cannot follow vCPUs: %s)",
+				 e->follow_err);
+			r = start_break(e, why);
+		} else if (e->nvcpus > e->max_watch)
 			r = start_break(e, " (more vCPUs than watchpoints)");
 		else if (start_watch(e) < 0) {
 			char why[300];
@@ -451,12 +672,19 @@ static void record(struct kvmdci_exits *e, int vslot, uint64_t vcpu, const uint6
 	count(e, vslot, code);
 }
 
-/* Handle one stop. Returns 1 if it was a hit, 0 if not; the target is left stopped. */
-static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st)
+/* Handle one stop. Returns 1 if it was a hit, 2 at a breakpoint that follows vCPUs (to be
+ * stepped past), 0 if not ours; the target is left stopped. */
+static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool final)
 {
-	if (e->trigger == KVMDCI_TRIGGER_WATCH && st->reason == KVMDCI_STOP_WATCHPOINT) {
-		for (int i = 0; i < e->nvcpus; i++)
-			if (e->vcpus[i].watch_addr == st->addr) {
+	if (e->trigger != KVMDCI_TRIGGER_WATCH)
+		return 0;
+	if (st->reason != KVMDCI_STOP_WATCHPOINT) {
+		int r = follow_stop(e, st, final);
+		return r > 0 ? 2 : r;
+	}
+	{
+		for (int i = 0; i < e->nvcpus && i < MAX_VCPU_SLOTS - 1; i++)
+			if (e->vcpus[i].in && e->vcpus[i].watch_addr == st->addr) {
 				/* the capture reads only $arg0, the vCPU: known from the address */
 				uint64_t regvals[EXPR_MAX_REGS] = { e->vcpus[i].vcpu }, exits;
 				struct vcpu_slot *v = &e->vcpus[i];
@@ -474,13 +702,14 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st)
 				exits = le64(eb);
 				/* QEMU sometimes reports one write twice: a real exit moved the counter */
 				if (rq[0].result == 0) {
-					if (v->last_exits && exits == v->last_exits) {
+					if (v->have_last && exits == v->last_exits) {
 						e->duplicates++;
 						return 0;
 					}
-					if (v->last_exits && exits > v->last_exits + 1)
+					if (v->have_last && exits > v->last_exits + 1)
 						e->missed += exits - v->last_exits - 1;
 					v->last_exits = exits;
+					v->have_last = true;
 				}
 				record(e, i, v->vcpu, regvals);
 				return 1;
@@ -494,19 +723,31 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st)
 static int on_watch_stop(void *data, struct kvmdci_stop *st, bool final)
 {
 	struct kvmdci_exits *e = data;
-	int r = handle_stop(e, st);
+	int r = handle_stop(e, st, final);
 
 	if (r < 0)
 		return r;
+	if (r == 2)
+		return final ? 0 : TARGET_STOP_STEP;
 	if (e->limit && e->total >= e->limit)
 		return (r ? TARGET_STOP_HIT : 0) | TARGET_STOP_HOLD; /* no exit races the stop */
 	return r ? TARGET_STOP_HIT : 0;
 }
 
-static int arm_watch(void *data)
+/* Sampling with the watch trigger: stop the target (the stop handled as a final one), put the
+ * watchpoints in (start_watch re-reads each counter: exits while out are not "missed") or take
+ * them out, and continue. A CPU stopped at a breakpoint that follows vCPUs stops there again
+ * when continued: that stop is known (vcpu_created) and stepped past. */
+static int rearm_watch(struct kvmdci_exits *e, bool armed)
 {
-	/* start_watch re-reads each counter: exits while out are not "missed" */
-	return start_watch(data);
+	int r = target_run_halt(e->t, on_watch_stop, e);
+
+	if (r < 0)
+		return r;
+	r = armed ? start_watch(e) : stop_watch(e);
+	if (r < 0)
+		return r;
+	return kvmdci_target_resume(e->t);
 }
 
 /* A hit of the break trigger: the vCPU ($arg0) and its exit reason, captured by the trace. */
@@ -555,7 +796,7 @@ static int set_armed(struct kvmdci_exits *e, bool armed)
 	if (e->trigger == KVMDCI_TRIGGER_BREAK)
 		r = trace_set_armed(e->tr, armed);
 	else
-		r = target_run_rearm(e->t, on_watch_stop, e, armed, arm_watch);
+		r = rearm_watch(e, armed);
 	if (r < 0)
 		return r;
 	double now = kvmdci_now_s();
@@ -633,7 +874,7 @@ static void measure_coverage(struct kvmdci_exits *e)
 	for (int i = 0; i < n && i < max; i++) {
 		int slot = -1;
 		for (int j = 0; j < e->nvcpus; j++)
-			if (e->vcpus[j].vcpu == vi[i].vcpu)
+			if (e->vcpus[j].vcpu == vi[i].vcpu && !e->vcpus[j].gone)
 				slot = j;
 		if (slot < 0) {
 			if (e->nvcpus >= MAX_VCPU_SLOTS - 1)
@@ -654,7 +895,7 @@ static void measure_coverage(struct kvmdci_exits *e)
 		 * of its own reported (the stub reports one). Those exits KVM counted and we did
 		 * not: missed, at the stop, so that counted + missed is KVM's count.
 		 */
-		if (e->trigger == KVMDCI_TRIGGER_WATCH && e->armed && v->watched && v->last_exits &&
+		if (e->trigger == KVMDCI_TRIGGER_WATCH && v->in && v->have_last &&
 		    v->end_exits > v->last_exits)
 			e->missed_at_stop += v->end_exits - v->last_exits;
 	}
@@ -772,4 +1013,18 @@ KVMDCI_EXPORT void kvmdci_exits_watch_stats(struct kvmdci_exits *e, uint64_t *re
 {
 	*repeated = e->duplicates;
 	*missed = e->missed + e->missed_at_stop;
+}
+
+KVMDCI_EXPORT int kvmdci_exits_follow_stats(struct kvmdci_exits *e, struct kvmdci_exits_follow *f)
+{
+	KVMDCI_API_ENTRY(e->ctx);
+	memset(f, 0, sizeof(*f));
+	if (e->trigger != KVMDCI_TRIGGER_WATCH)
+		return 0;
+	f->created = e->created;
+	f->destroyed = e->destroyed;
+	f->unwatched = e->unwatched;
+	f->most_watched = e->most_watched;
+	f->exits_before_watch = e->exits_before_watch;
+	return 1;
 }
