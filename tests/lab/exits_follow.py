@@ -23,7 +23,7 @@ import json
 import signal
 import time
 
-from e2e import Raw, Tool, check, pkt
+from e2e import Tool, breakpoints_left, check
 from svm_truth import HLT, IOIO, LATE
 
 
@@ -90,16 +90,9 @@ def no_trap_left(t, label, gdb_sock):
     """The machine runs while a new VM's vCPU is created, runs and is destroyed: a
     breakpoint left on kvm_arch_vcpu_postcreate or kvm_arch_vcpu_destroy, or a watchpoint left
     on a freed kvm_vcpu, would stop it."""
-    r = Raw(gdb_sock)
-    r.command("qSupported:multiprocess+")
-    r.s.sendall(pkt("c"))
-    st, out = t.run("workload --vcpus 1 --iterations 200 --quiet >/dev/null; echo rc=$?")
-    stop = r.packet(1.0)
-    if stop is None:
-        r.s.sendall(b"\x03")
-        r.packet(5.0)
-    r.command("D;1")
-    r.s.close()
+    stop, (st, out) = breakpoints_left(
+        gdb_sock, wait=1.0,
+        during=lambda: t.run("workload --vcpus 1 --iterations 200 --quiet >/dev/null; echo rc=$?"))
     check(f"{label}: no breakpoint or watchpoint left: a VM created and destroyed after the "
           "tool ran to its end without a stop", stop is None and "rc=0" in out,
           f"stop {stop}, workload {out.strip()[-100:]}")
