@@ -112,9 +112,10 @@ def runs_target(ex):
     return ex.split()[0] in ("kvmdci-exits", "kvmdci-trace") and "core://" not in ex
 
 
-def run_all(check, src_dir, tools_dir, env, dump, pid, which="all"):
+def run_all(check, src_dir, tools_dir, env, dump, pid, which="all", on_stall=None):
     """Run the examples against the lab (env) and its dump; check() each. @which: "run" the
-    examples that let the machine run, "rest" the others, "all"."""
+    examples that let the machine run, "rest" the others, "all". @on_stall, when given, is
+    called (once) the first time an example finds the machine making no exit."""
     examples = collect(src_dir, tools_dir)
     if which != "run":
         check(f"{len(examples)} documented examples found (man pages and --help)",
@@ -140,6 +141,9 @@ def run_all(check, src_dir, tools_dir, env, dump, pid, which="all"):
                 break
             print(f"     example ran while the machine made no exit: again ({cmd})",
                   flush=True)
+            if on_stall:
+                on_stall()
+                on_stall = None
         ok = rc == 0
         # catalog check exits 1 when an applicable entry does not resolve (its man page)
         if cmd.startswith("kvmdci-catalog check") and rc == 1:

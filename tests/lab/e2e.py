@@ -2,6 +2,7 @@
 windows, and kvmdci-* tools run as subprocesses. Each check prints "ok"/"FAIL" with the
 values compared; finish() prints "N passed, N failed" and exits non-zero on any failure."""
 
+import fcntl
 import json
 import os
 import queue
@@ -297,6 +298,83 @@ def breakpoints_left(path, during=None, wait=3.0):
     r.command("D;1")
     r.s.close()
     return (stop, result) if during else stop
+
+
+def hmp(labdir, cmd, timeout=60):
+    """One HMP command through the lab's monitor socket (as kvmdci-lab does)."""
+    with open(os.path.join(labdir, "monitor.lock"), "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(timeout)
+        s.connect(os.path.join(labdir, "monitor.sock"))
+        try:
+            buf = b""
+            while not buf.endswith(b"(qemu) "):
+                buf += s.recv(4096)
+            s.sendall(cmd.encode() + b"\n")
+            buf = b""
+            while not buf.endswith(b"(qemu) "):
+                buf += s.recv(4096)
+        finally:
+            s.close()
+    return buf.decode(errors="replace")
+
+
+def describe_stall(t, pid, log=None):
+    """Print what the lab machine looks like when a test found it making no KVM exit: its run
+    state, QEMU's view of each CPU (halted or not, flags, local APIC; a snapshot: an
+    interrupt may be pending for a moment in a healthy machine too), where each thread of the
+    workload (@pid) is (through the stub, then through the guest's own /proc), the CPUs'
+    interrupt counts a second apart, the workload's log @log. Evidence for the note, not a
+    check; every step may fail (then it says so). Its guest commands have ended such a stall
+    each time it was seen (docs/lab-facts.md): callers try again after it."""
+    def say(s):
+        for line in str(s).strip().splitlines() or [""]:
+            print(f"     stall: {line}", flush=True)
+    env = t.tool_env
+    try:
+        say(f"lab status: {t.lab.status()}")
+    except Exception as e:      # noqa: BLE001 - evidence only
+        say(f"lab status failed: {e}")
+    if t.env.get("KVMDCI_LAB_ENGINE", "qemu") == "qemu":
+        # QEMU's own view: run state, each CPU's halt and flags, each local APIC's IRR/ISR
+        labdir = env["KVMDCI_LAB_DIR"]
+        try:
+            say(" ".join(l.strip() for l in hmp(labdir, "info status").splitlines()
+                         if "VM status" in l))
+            regs = hmp(labdir, "info registers -a")
+            say(" | ".join(l.strip()[:100] for l in regs.splitlines()
+                           if l.startswith(("CPU#", "RIP=", "RFL=", "EFL="))))
+            for n in range(max(1, regs.count("CPU#"))):
+                say(f"lapic {n}: " + " | ".join(
+                    l.strip() for l in hmp(labdir, f"info lapic {n}").splitlines()
+                    if l.startswith(("ISR", "IRR", "PPR", "LVT0", "Timer", "ICR"))))
+        except (OSError, ValueError) as e:
+            say(f"monitor failed: {e}")
+    try:
+        st, out = t.run(f"ls /proc/{pid}/task", timeout=60)
+        tids = [int(x) for x in out.split()] if st == 0 else []
+    except Exception as e:      # noqa: BLE001
+        say(f"thread list failed: {e}")
+        tids = []
+    for tid in tids:
+        rc, out, err = run_tool("kvmdci-stack", ["--pid", str(tid), "--json"], env, timeout=60)
+        try:
+            d = json.loads(out)
+            say(f"thread {tid} ({d.get('comm')}): state {d.get('state')}, cpu {d.get('cpu')}: "
+                + " <- ".join(f["symbol"] for f in d["stack"]["frames"][:7]))
+        except (ValueError, KeyError, TypeError):
+            say(f"thread {tid}: kvmdci-stack rc {rc}: {err.strip()[-200:]}")
+    cmd = (f"for t in /proc/{pid}/task/*; do echo $t $(cut -d' ' -f3,39 $t/stat) "
+           f"$(cat $t/wchan 2>/dev/null); done; grep -e LOC -e RES -e CAL /proc/interrupts; "
+           f"sleep 1; grep -e LOC -e RES /proc/interrupts; cat /sys/kernel/debug/kvm/exits; "
+           f"ps | grep -e 'sleep' -e taskset | grep -v grep"
+           + (f"; tail -n 5 {log}" if log else ""))
+    try:
+        st, out = t.run(cmd, timeout=60)
+        say(out)
+    except Exception as e:      # noqa: BLE001
+        say(f"guest commands failed: {e}")
 
 
 def kvm_exits(t):
