@@ -200,8 +200,7 @@ def vmxon_lifecycle(t, ncpu=2):
         return
     # every CPU executes VMXON once when the first VM is created (on_each_cpu); the trace
     # takes the first: under Bochs a CPU that reaches a breakpoint first thing in its time
-    # slice passes it (docs/bochs-bridge.md), so a second hit is not certain (one run of 4
-    # saw only the first)
+    # slice passes it (docs/bochs-bridge.md), so a second hit is not certain
     tool = Tool("kvmdci-trace", ["--json", "--bp", "vmxon_instruction", "--count", "1",
                                  "--duration", "900"], t.tool_env)
     if not check("kvmdci-trace --bp vmxon_instruction: tracing",
