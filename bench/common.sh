@@ -34,6 +34,16 @@ bench_cleanup() {
 }
 
 # bench_init CMD... : check the build and the commands named, make the work dir, set the trap
+# VMS (the parked workload's VMs) from $1, default 4, and RUNS from BENCH_RUNS, default 3;
+# both checked (positive integers, at most 64 VMs)
+bench_vms_runs() {
+	VMS=${1:-4}
+	case $VMS in '' | *[!0-9]* | 0) die "VMS must be a positive integer, not '$VMS'" ;; esac
+	[ "$VMS" -le 64 ] || die "at most 64 VMs (one workload)"
+	RUNS=${BENCH_RUNS:-3}
+	case $RUNS in '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive integer" ;; esac
+}
+
 bench_init() {
 	local c
 	for c in jq python3 awk "$@"; do

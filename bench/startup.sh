@@ -30,11 +30,7 @@ PROG=startup
 # shellcheck source=bench/common.sh
 . "$(dirname "$0")/common.sh"
 
-VMS=${1:-4}
-case $VMS in '' | *[!0-9]* | 0) die "VMS must be a positive integer, not '$VMS'" ;; esac
-[ "$VMS" -le 64 ] || die "at most 64 VMs (one workload)"
-RUNS=${BENCH_RUNS:-3}
-case $RUNS in '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive integer" ;; esac
+bench_vms_runs "${1:-}"
 GOAL_MS=20
 bench_init
 PY=/usr/bin/python3

@@ -362,17 +362,11 @@ static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktyp
 	int r;
 
 	if (!kt->vmlinux_ix_path[0] || !ix_header_for(&want, kt, btf) ||
-	    (r = file_cache_map(kt->vmlinux_ix_path, 256u << 20, (void **)&map, &len)) == -ENOENT)
+	    (r = file_cache_map_header(kt->vmlinux_ix_path, 256u << 20, &h, sizeof(h),
+				       (void **)&map, &len, &why)) == -ENOENT)
 		return NULL;
-	if (r < 0) {
-		why = "unreadable, empty or too large";
+	if (r < 0)
 		goto bad;
-	}
-	if (len < sizeof(h)) {
-		why = "shorter than its header";
-		goto bad;
-	}
-	memcpy(&h, map, sizeof(h));
 	want.first = h.first;
 	want.mask = h.mask;
 	want.sum = h.sum;

@@ -55,6 +55,25 @@ int file_cache_map(const char *path, size_t max, void **map, size_t *len)
 	return r;
 }
 
+int file_cache_map_header(const char *path, size_t max, void *hdr, size_t hdr_size, void **map,
+			  size_t *len, const char **why)
+{
+	int r = file_cache_map(path, max, map, len);
+
+	if (r == -ENOENT)
+		return r;
+	if (r < 0) {
+		*why = "unreadable, empty or too large";
+		return r;
+	}
+	if (*len < hdr_size) {
+		*why = "shorter than its header";
+		return -EINVAL;
+	}
+	memcpy(hdr, *map, hdr_size);
+	return 0;
+}
+
 #define CACHE_KEEP 8	 /* files of one kind (the name up to its first '-') */
 #define CACHE_SCAN 256 /* directory entries of that kind looked at */
 

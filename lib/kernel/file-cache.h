@@ -17,6 +17,11 @@ int file_cache_path(struct kvmdci_ctx *ctx, const char *name, char *buf, size_t 
 /* Map cache file @path whole (read-only, populated); -ENOENT when it
  * does not exist, -EINVAL when it is empty or larger than @max. */
 int file_cache_map(const char *path, size_t max, void **map, size_t *len);
+/* file_cache_map, then the file's first @hdr_size bytes copied to @hdr: 0, -ENOENT when it
+ * does not exist, else < 0 with *@why set (the map, if made, is left for the caller to
+ * unmap). */
+int file_cache_map_header(const char *path, size_t max, void *hdr, size_t hdr_size, void **map,
+			  size_t *len, const char **why);
 /* Write the @n pieces as @path: a temporary file in the same directory, renamed over it
  * (readers see the old file or the whole new one, never a part). Then only the 8 newest
  * files of @path's kind (its name up to the first '-') are kept. */

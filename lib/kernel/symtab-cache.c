@@ -64,17 +64,11 @@ int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *pat
 	size_t len = 0;
 	int r;
 
-	if (st->n || (r = file_cache_map(path, SYMCACHE_MAX, (void **)&map, &len)) == -ENOENT)
+	if (st->n || (r = file_cache_map_header(path, SYMCACHE_MAX, &h, sizeof(h), (void **)&map,
+						&len, &why)) == -ENOENT)
 		return -ENOENT;
-	if (r < 0) {
-		why = "unreadable, empty or too large";
+	if (r < 0)
 		goto bad;
-	}
-	if (len < sizeof(h)) {
-		why = "shorter than its header";
-		goto bad;
-	}
-	memcpy(&h, map, sizeof(h));
 	source_id(&want, src);
 	if (memcmp(h.magic, SYMCACHE_MAGIC, 8) || h.order != 0x01020304u ||
 	    h.sym_size != sizeof(struct sym)) {
