@@ -1891,9 +1891,12 @@ int kvmdci_trace_start(struct kvmdci_trace *tr);
  * @data: passed to @fn
  *
  * Handle hits for up to @timeout_ms: at each one read the captures, filter, call @fn, and step the
- * CPU past the breakpoint. When @fn answers KVMDCI_HIT_HOLD the poll returns at once with the
- * target stopped at that hit; the tracer is then done but for kvmdci_trace_stop(), which takes
- * the breakpoints out and detaches (choose KVMDCI_DETACH_STAY with
+ * CPU past the breakpoint. When @fn answers < 0 the poll returns at once with the target
+ * stopped at that hit, not stepped past it: kvmdci_trace_stop() then detaches from there
+ * with no interrupt (so no further hit is counted), and a later poll steps the CPU past the
+ * hit first. When @fn answers KVMDCI_HIT_HOLD the poll returns at once with the target
+ * stopped at that hit; the tracer is then done but for kvmdci_trace_stop(), which takes the
+ * breakpoints out and detaches (choose KVMDCI_DETACH_STAY with
  * kvmdci_target_set_detach_mode() first to leave the machine stopped there for the next tool).
  *
  * Returns: the number of hits reported, the negative value @fn returned, or -EINVAL when not
@@ -1910,8 +1913,9 @@ int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn,
  * Stop the target, remove the breakpoints and detach, leaving the target running (or as the
  * target's detach mode says: kvmdci_target_set_detach_mode()): the target handle cannot run
  * control again afterwards. A hit found at that final stop is counted and goes to the last
- * poll's @fn, unless @fn asked to stop (returned < 0 or KVMDCI_HIT_HOLD). Safe to call twice,
- * and before kvmdci_trace_start() (then it does nothing).
+ * poll's @fn; when @fn asked to stop (returned < 0 or KVMDCI_HIT_HOLD) the target is already
+ * stopped at that hit and no other is counted. Safe to call twice, and before
+ * kvmdci_trace_start() (then it does nothing).
  *
  * Returns: 0, or a negative errno of the target.
  *

@@ -54,6 +54,11 @@ struct kvmdci_trace {
 	int nregs;
 	bool started, stopped;
 	bool held; /* a callback answered KVMDCI_HIT_HOLD: the target is stopped at that hit */
+	/* a callback answered < 0: the target is left stopped at that hit, not stepped past it
+	 * (a later poll steps it first; a stop detaches from there, no halt needed) */
+	bool at_hit;
+	int at_cpu;
+	uint64_t at_addr;
 	bool armed; /* breakpoints in (trace_set_armed) */
 	uint64_t seq;
 	kvmdci_hit_fn fn; /* the last poll's callback: a hit racing with the stop goes there, */
@@ -473,8 +478,26 @@ static int on_stop(void *data, struct kvmdci_stop *st, bool final)
 		tr->held = true; /* left at the breakpoint, not stepped past it */
 		return TARGET_STOP_HIT | TARGET_STOP_HOLD;
 	}
+	if (stop_now) {
+		/* the caller has had enough: stay here. No single step of the hit's instruction
+		 * and no interrupt to stop the target again for the end (a hit racing that
+		 * interrupt would be one more than asked for) */
+		tr->at_hit = true;
+		tr->at_cpu = st->cpu;
+		tr->at_addr = st->addr;
+		return TARGET_STOP_HIT | TARGET_STOP_HOLD;
+	}
 	/* a hit is stepped over on its CPU alone: reported exactly once */
-	return TARGET_STOP_HIT | TARGET_STOP_STEP | (stop_now ? TARGET_STOP_RETURN : 0);
+	return TARGET_STOP_HIT | TARGET_STOP_STEP;
+}
+
+/* Leave the hit a callback stopped at (on_stop): step its CPU past it, all CPUs running. */
+static int leave_hit(struct kvmdci_trace *tr)
+{
+	if (!tr->at_hit)
+		return 0;
+	tr->at_hit = false;
+	return kvmdci_target_step_over(tr->t, tr->at_cpu, tr->at_addr);
 }
 
 KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn,
@@ -483,6 +506,9 @@ KVMDCI_EXPORT int kvmdci_trace_poll(struct kvmdci_trace *tr, int timeout_ms, kvm
 	KVMDCI_API_ENTRY(tr->ctx);
 	if (!tr->started || tr->stopped || tr->held)
 		return -EINVAL;
+	int r = leave_hit(tr);
+	if (r < 0)
+		return r;
 	tr->fn = fn;
 	tr->fn_data = data;
 	return target_run(tr->t, timeout_ms, on_stop, tr);
@@ -501,6 +527,7 @@ int trace_set_armed(struct kvmdci_trace *tr, bool armed)
 		return -EINVAL;
 	if (tr->armed == armed)
 		return 0;
+	tr->at_hit = false; /* a hit is armed: disarmed, its CPU runs the instruction when continued */
 	if ((r = target_run_rearm(tr->t, on_stop, tr, armed, arm)) < 0)
 		return r;
 	tr->armed = armed;

@@ -69,7 +69,7 @@ int target_run(struct kvmdci_target *t, int timeout_ms, target_stop_fn fn, void 
 					   : kvmdci_target_resume(t);
 		if (r < 0)
 			return r;
-		if ((act & TARGET_STOP_RETURN) || kvmdci_now_ms() >= deadline)
+		if (kvmdci_now_ms() >= deadline)
 			return hits;
 	}
 }

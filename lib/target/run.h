@@ -16,7 +16,6 @@
 enum target_stop_action {
 	TARGET_STOP_HIT = 1 << 0,    /* one of the caller's: counted in target_run()'s return */
 	TARGET_STOP_STEP = 1 << 1,   /* continue by stepping the stopped CPU past stop->addr */
-	TARGET_STOP_RETURN = 1 << 2, /* return once the target is continued */
 	TARGET_STOP_HOLD = 1 << 3,   /* return now, the target left stopped */
 };
 

@@ -18,6 +18,12 @@ minutes) serves every check:
    is then either signalled on the MMIO ioeventfd, put in the coalesced ring, or handed to
    user space (mmio_exits, which must equal the workload's own KVM_EXIT_MMIO count);
    the names are the ones the target's VMX exit table gives;
+ - VMXON where the kernel does it (vmxon_lifecycle): before any VM every CPU is off (6.1
+   switches virtualization on at the first VM), kvmdci-trace on the VMXON instruction
+   (vmxon_instruction, found by decoding the enable function on the target) stops when the
+   first VM is created, its operand the VMXON region kvmdci-vmxon then shows for that CPU,
+   every CPU with CR4.VMXE set and KVM the owner; after the last VM is gone every CPU is off
+   again, the regions kept;
  - kvmdci-iobus and kvmdci-vcpu on parked VMs: exactly the ranges the workload registered,
    its threads, ids, and rdx = 0x3f8 (the last exit was the OUT to 0x3f8; on VMX KVM saves
    every GPR but RSP at each exit);
@@ -38,6 +44,7 @@ workload all landed in host code: the check would hardly ever be exercised.
 Each check is printed with the values compared.
 """
 import json
+import subprocess
 import time
 
 from e2e import TestLab, Tool, check, finish, run_tool, window_deltas
@@ -149,6 +156,119 @@ def vmx_basic(t):
         return None
 
 
+def vmx_rows(label, doc, ncpu):
+    cpus = doc.get("cpus", [])
+    check(f"kvmdci-vmxon {label}: vendor vmx, one row per CPU",
+          doc.get("vendor") == "vmx" and len(cpus) == ncpu, f"{doc.get('vendor')} {len(cpus)}")
+    return {c["cpu"]: c for c in cpus}
+
+
+def kvm_vms(t):
+    """How many VMs KVM lists in its debugfs (one PID-FD directory each; kvm_destroy_vm
+    removes it)."""
+    rc, out = t.run("ls /sys/kernel/debug/kvm | grep -c -e '^[0-9]*-[0-9]*$'")
+    return int(out.split()[0]) if out.split() else None
+
+
+def vmxon_lifecycle(t, ncpu=2):
+    """VMXON where the kernel does it, seen three ways that do not share code: the CPU's own
+    CR4.VMXE (a register the stub reads), KVM's per-CPU state (memory), and a breakpoint on
+    the VMXON instruction itself (catalog entry vmxon_instruction: the library finds the
+    instruction by decoding the enable function on the target) with its operand, the
+    physical address of the VMXON region. Before the first VM, when the kernel switches
+    virtualization on at the first VM (kvm_create_vm -> hardware_enable_all; since 6.12 the
+    module parameter kvm.enable_virt_at_load says whether it does it at load instead, which
+    the target tells), every CPU is off; creating a VM makes every CPU execute VMXON with its
+    region; after the last VM is gone every CPU is off again (VMXOFF), the regions kept."""
+    rc, out = t.run("cat /sys/module/kvm/parameters/enable_virt_at_load 2>/dev/null || "
+                    "echo absent")
+    at_load = out.strip() == "Y"
+    vms = kvm_vms(t)
+    check("VMXON: no VM exists yet (KVM's debugfs)", vms == 0, f"{vms}")
+    before = vmx_rows("before any VM", tool_json("before any VM", t, "kvmdci-vmxon", []),
+                      ncpu)
+    for n, c in sorted(before.items()):
+        want_on = at_load
+        check(f"kvmdci-vmxon before any VM: cpu {n} {'on' if want_on else 'off'} "
+              f"(enable_virt_at_load {out.strip()})",
+              c["cpu_on"] is want_on and c["kvm_on"] is want_on and
+              c["owner"] == ("kvm" if want_on else "off"),
+              f"cpu_on {c['cpu_on']} kvm_on {c['kvm_on']} owner {c['owner']}: {c['reason']}")
+    if at_load:
+        print("     (virtualization is on since module load: no VMXON at VM creation to "
+              "trace)", flush=True)
+        return
+    # every CPU executes VMXON once when the first VM is created (on_each_cpu); the trace
+    # takes the first: under Bochs a CPU that reaches a breakpoint first thing in its time
+    # slice passes it (docs/bochs-bridge.md), so a second hit is not certain
+    tool = Tool("kvmdci-trace", ["--json", "--bp", "vmxon_instruction", "--count", "1",
+                                 "--duration", "900"], t.tool_env)
+    if not check("kvmdci-trace --bp vmxon_instruction: tracing",
+                 tool.wait_line("tracing", 300) is not None, tool.text()[-300:]):
+        tool.stop()
+        return
+    t.parked_workload("v0", "--vms 1 --vcpus 1")
+    try:
+        tool.p.wait(timeout=300)
+    except subprocess.TimeoutExpired:
+        pass
+    rc, out, err = tool.stop()
+    hits = [h for h in (json.loads(l) for l in out.splitlines() if l.strip())
+            if not h.get("summary")]
+    check("kvmdci-trace --bp vmxon_instruction --count 1: exit 0, one hit on a CPU of the "
+          "machine", rc == 0 and len(hits) == 1 and hits[0].get("cpu") in range(ncpu),
+          f"rc={rc} cpus {[h.get('cpu') for h in hits]} {err.strip()[-300:]}")
+    during = vmx_rows("with a VM", tool_json("with a VM", t, "kvmdci-vmxon", []), ncpu)
+    for n, c in sorted(during.items()):
+        check(f"kvmdci-vmxon with a VM: cpu {n} on, owned by KVM, its VMXON region known",
+              c["cpu_on"] is True and c["kvm_on"] is True and c["owner"] == "kvm" and
+              c.get("vmxon_region_pa") not in (None, "0x0"),
+              f"cpu_on {c['cpu_on']} kvm_on {c['kvm_on']} owner {c['owner']} region "
+              f"{c.get('vmxon_region_pa')}")
+    for h in hits:
+        c = during.get(h.get("cpu"), {})
+        region = (h.get("captures") or {}).get("vmxon_region")
+        check(f"CPU {h.get('cpu')}: the VMXON operand == the VMXON region kvmdci-vmxon finds "
+              f"for it, CR4.VMXE set, owned by KVM",
+              region is not None and c.get("vmxon_region_pa") is not None and
+              int(str(region), 0) == int(c["vmxon_region_pa"], 16) and
+              c.get("cpu_on") is True and c.get("owner") == "kvm",
+              f"operand {region}, region {c.get('vmxon_region_pa')}, cpu_on "
+              f"{c.get('cpu_on')}, owner {c.get('owner')}")
+    # the last VM goes: VMXOFF on every CPU. KVM switches virtualization off at the end of
+    # kvm_destroy_vm, after its debugfs directory is gone and after RCU grace periods, which
+    # take long under Bochs on a loaded machine: wait for the directory, then give the rest
+    # of the teardown time (each look is one kvmdci-vmxon; the verdict compares the CPU's own
+    # CR4.VMXE with KVM's per-CPU record, two sources that do not share code)
+    t.signal("v0")
+    t.wait_state("v0", "done", 300)
+    deadline = time.monotonic() + 300
+    while kvm_vms(t) != 0 and time.monotonic() < deadline:
+        time.sleep(2)
+    vms = kvm_vms(t)
+    check("the last VM is gone (KVM's debugfs lists none)", vms == 0, f"{vms}")
+    deadline = time.monotonic() + 300
+    looks = 0
+    while True:
+        looks += 1
+        rc, out, err = run_tool("kvmdci-vmxon", ["--json"], t.tool_env, timeout=600)
+        doc = json.loads(out) if rc == 0 and out.strip() else {}
+        if all(c.get("cpu_on") is False for c in doc.get("cpus", [{}])) or \
+                time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    check(f"after the last VM: kvmdci-vmxon exits 0 ({looks} looks)", rc == 0,
+          f"rc={rc} {err.strip()[-300:]}")
+    after = vmx_rows("after the last VM", doc, ncpu)
+    for n, c in sorted(after.items()):
+        check(f"kvmdci-vmxon after the last VM: cpu {n} off again, its VMXON region kept",
+              c["cpu_on"] is False and c["kvm_on"] is False and c["owner"] == "off" and
+              c.get("vmxon_region_pa") == during.get(n, {}).get("vmxon_region_pa"),
+              f"cpu_on {c['cpu_on']} kvm_on {c['kvm_on']} owner {c['owner']} region "
+              f"{c.get('vmxon_region_pa')} (with a VM: "
+              f"{during.get(n, {}).get('vmxon_region_pa')})")
+
+
 def parked_checks(t):
     """iobus, vcpu, vmxon and vmcs on VMs whose vCPUs are parked after an OUT to 0x3f8."""
     ground = t.parked_workload("p1", "--vms 2 --vcpus 2")
@@ -212,6 +332,7 @@ def main():
     t0 = time.monotonic()
     with TestLab(engine="bochs") as t:
         lab_facts(t)
+        vmxon_lifecycle(t)  # before any other VM exists
         traced_window(t, "w1", "watch")
         traced_window(t, "w2", "break")
         parked_checks(t)
