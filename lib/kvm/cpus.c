@@ -140,7 +140,7 @@ static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 		      struct kvmdci_stack *stack)
 {
 	struct kvmdci_kernel *k = unwinder_kernel(u);
-	uint64_t hrip, hrsp;
+	uint64_t hrip, hrsp, hrbp = 0;
 
 	if (info->mode == KVMDCI_CPU_KERNEL) {
 		kernel_symbolize(k, u, info->rip, info->where, sizeof(info->where));
@@ -157,11 +157,11 @@ static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 		 * KVM's copy of the VMCS host state (vmx_host_state) */
 		if (info->linux_cpu >= 0 &&
 		    (svm_host_state(k, info->linux_cpu, &hrip, &hrsp) == 0 ||
-		     vmx_host_state(k, info->linux_cpu, &hrip, &hrsp) == 0) &&
+		     vmx_host_state(k, info->linux_cpu, &hrip, &hrsp, &hrbp) == 0) &&
 		    unwinder_is_text(u, hrip)) {
 			info->guest_stack = 1;
 			if (stack)
-				kvmdci_unwind_regs(u, hrip, hrsp, 0, stack);
+				kvmdci_unwind_regs(u, hrip, hrsp, hrbp, stack);
 		} else if (stack) {
 			snprintf(stack->end_detail, sizeof(stack->end_detail),
 				 "CPU %d runs a guest: the host's registers are not visible",

@@ -300,6 +300,15 @@ def breakpoints_left(path, during=None, wait=3.0):
     return (stop, result) if during else stop
 
 
+def in_order(names, want):
+    """Every name of want appears in names, in this order (inner to outer)."""
+    i = 0
+    for n in names:
+        if i < len(want) and n == want[i]:
+            i += 1
+    return i == len(want)
+
+
 def hmp(labdir, cmd, timeout=60):
     """One HMP command through the lab's monitor socket (as kvmdci-lab does)."""
     with open(os.path.join(labdir, "monitor.lock"), "a+") as lock:

@@ -24,23 +24,14 @@ import json
 import os
 
 import doc_examples
-from e2e import (TOOLS, Raw, TestLab, check, describe_stall, exits_grow, finish, hmp, pkt,
-                 run_tool)
+from e2e import (TOOLS, Raw, TestLab, check, describe_stall, exits_grow, finish, hmp, in_order,
+                 pkt, run_tool)
 
 ENTRY_PATH = ["kvm_vcpu_ioctl", "__x64_sys_ioctl", "do_syscall_64"]
 
 
 def funcs(stack):
     return [f.get("function", "?") for f in stack["frames"]]
-
-
-def in_order(names, want):
-    """Every name of want appears in names, in this order (inner to outer)."""
-    i = 0
-    for n in names:
-        if i < len(want) and n == want[i]:
-            i += 1
-    return i == len(want)
 
 
 def main():

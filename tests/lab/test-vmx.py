@@ -36,18 +36,21 @@ minutes) serves every check:
    gives (or is absent, and then none of its symbols is in kallsyms: on 6.1 kvm_cpu_vmxon is
    inlined into vmx_hardware_enable);
  - kvmdci-trace --stack on a CPU stopped in vmx_handle_exit: the host stack from kvm_intel
-   down into kvm.
-Not here: a CPU stopped inside the VMX guest (kvmdci-cpus "guest" mode). Under Bochs the
-workload's real-mode guest runs a handful of instructions between exits while each exit costs
-the host thousands (vmx_l1d_flush alone reads 64 KiB), so 6 interrupts in a row on a busy
-workload all landed in host code: the check would hardly ever be exercised.
+   down into kvm;
+ - a CPU stopped inside the VMX guest (guest_stack): the usual workload's guest runs a handful
+   of instructions between exits while each exit costs the host thousands (vmx_l1d_flush
+   alone reads 64 KiB), so stops land in host code; workload --spin loops in the guest with
+   interrupts masked, and kvmdci-cpus then reports that CPU as "guest", its task the vCPU
+   thread, and the host's stack from KVM's saved host state (vmx_vmexit, HOST_RSP and the
+   frame __vmx_vcpu_run left above it) down to KVM_RUN's entry from user mode;
+ - the CPU's side of Intel DCI: no SDBG in the guest's CPU flags.
 Each check is printed with the values compared.
 """
 import json
 import subprocess
 import time
 
-from e2e import TestLab, Tool, check, finish, run_tool, window_deltas
+from e2e import TestLab, Tool, check, finish, in_order, run_tool, window_deltas
 from hold_checks import run_hold
 import iobus_truth as iobus
 from nested_checks import run_nested
@@ -76,6 +79,16 @@ def lab_facts(t):
     words = out.split()
     check("guest: every CPU has vmx, kvm_intel loaded with unrestricted_guest=Y ept=Y",
           rc == 0 and words == ["2", "kvm_intel", "Y", "Y"], out.strip())
+    # Intel DCI (kvmdci-dci examines the machine it runs on, which the guest's initramfs cannot
+    # run): this CPU has no SDBG (CPUID.1:ECX[11]; the kernel lists "sdbg" among the flags
+    # when set), so kvmdci-dci's verdict on it would be "not possible" whatever
+    # IA32_DEBUG_INTERFACE (MSR 0xC80, file offset 0xC80 = 400 blocks of 8) holds; Bochs
+    # answers that read rather than raising #GP
+    rc, out = t.run("grep -c '^flags.* sdbg' /proc/cpuinfo; "
+                    "dd if=/dev/cpu/0/msr bs=8 count=1 skip=400 2>/dev/null | od -An -tx8")
+    words = out.split()
+    check("guest: no CPU has SDBG (no DCI), MSR 0xC80 reads all the same",
+          words[:1] == ["0"] and len(words) == 2 and len(words[1]) == 16, out.strip())
 
 
 def traced_window(t, name, trigger):
@@ -269,6 +282,52 @@ def vmxon_lifecycle(t, ncpu=2):
               f"{during.get(n, {}).get('vmxon_region_pa')})")
 
 
+def guest_stack(t, tries=10):
+    """A CPU inside the VMX guest (workload --spin: the guest loops with interrupts masked, so
+    a stop lands in VMX non-root mode): the stub shows the guest's registers, and kvmdci-cpus
+    must say "guest", name the vCPU thread as the CPU's task and give the host's stack from
+    KVM's state: HOST_RIP (vmx_vmexit) and HOST_RSP (loaded_vmcs->host_state.rsp), unwound
+    with the frame pointer __vmx_vcpu_run left above HOST_RSP, down through KVM_RUN's ioctl to
+    the entry from user mode."""
+    # The spinning CPU serves its interrupts only at the guest's exits (Bochs makes none for
+    # host interrupts; workload --spin makes one every 2^18 iterations), too late for the
+    # serial console's 16-byte FIFO: its interrupt goes to CPU 0, the workload to CPU 1
+    rc, out = t.run("irq=$(grep -m1 ttyS /proc/interrupts | cut -d: -f1 | tr -d ' '); "
+                    "echo 1 > /proc/irq/$irq/smp_affinity && cat /proc/irq/$irq/smp_affinity")
+    check("the serial console's interrupt goes to CPU 0", rc == 0 and out.strip() == "1",
+          out.strip())
+    t.lab.run_bg("taskset 2 workload --spin --vms 1 --vcpus 1 --seconds 0 "
+                 "--state /tmp/s1.state --pid-file /tmp/s1.pid --quiet")
+    t.wait_state("s1", "running", 300)
+    pid = t.result_pid("s1")
+    seen = None
+    for attempt in range(tries):
+        rc, out, err = run_tool("kvmdci-cpus", ["--stack", "--json"], t.tool_env, timeout=300)
+        if not check(f"kvmdci-cpus --stack #{attempt}: exit 0", rc == 0, err.strip()[-300:]):
+            break
+        seen = next((c for c in json.loads(out)["cpus"] if c["mode"] == "guest"), None)
+        if seen:
+            break
+    if check("a stop caught a CPU inside the VMX guest (workload --spin)", seen is not None,
+             f"{tries} stops"):
+        c, task = seen, seen.get("task") or {}
+        frames = [f.get("function", "?") for f in c["stack"]["frames"]]
+        print(f"     guest CPU {c['cpu']}: {c['where']}; host stack: " +
+              " <- ".join(f["symbol"] for f in c["stack"]["frames"]), flush=True)
+        check("CPU in the VMX guest: not misread as host code",
+              not c["rip"].startswith("0xffff"), c["where"])
+        check("CPU in the VMX guest: its current task is the workload's vCPU thread",
+              task.get("comm") == "workload" and task.get("tgid") == pid, f"{task} pid {pid}")
+        want = ["vmx_vmexit", "kvm_arch_vcpu_ioctl_run", "kvm_vcpu_ioctl", "__x64_sys_ioctl",
+                "do_syscall_64"]
+        check("CPU in the VMX guest: host stack from vmx_vmexit down KVM_RUN's ioctl to the "
+              "entry from user mode", in_order(frames, want) and frames[:1] == want[:1] and
+              c["stack"]["end"] == "user_mode", f"{frames} end {c['stack']['end']}")
+    rc, out = t.run("kill $(cat /tmp/s1.pid)")  # --seconds 0: until SIGTERM
+    check("workload --spin: SIGTERM delivered", rc == 0, out.strip())
+    t.wait_state("s1", "done", 300)
+
+
 def parked_checks(t):
     """iobus, vcpu, vmxon and vmcs on VMs whose vCPUs are parked after an OUT to 0x3f8."""
     ground = t.parked_workload("p1", "--vms 2 --vcpus 2")
@@ -338,6 +397,7 @@ def main():
         parked_checks(t)
         catalog_check(t, "vmx", "kvm_intel")
         stack_in_handler(t, "vmx_handle_exit", "kvm_intel", "vmx_handle_exit")
+        guest_stack(t)
         run_nested(t)  # the workload's L1 runs its own VMX guest: vmcs12
         run_hold(t, "vmx_handle_exit")  # hold, look twice, continue (hold_checks.py)
     print(f"lab-vmx took {time.monotonic() - t0:.0f} s", flush=True)
