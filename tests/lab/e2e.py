@@ -150,6 +150,16 @@ class TestLab:
         return json.loads(out)
 
 
+def hlt_fastpath(t):
+    """Does the target's KVM handle HLT in its fastpath? From 6.12 (handle_fastpath_hlt, VMX and
+    SVM) a HLT whose vCPU has an event pending re-enters the guest at once without calling the
+    vendor's exit handler, the function the break trigger stops on, while KVM counts the exit
+    in stat.exits and halt_exits: the break trigger cannot see those exits. The guest's own
+    kallsyms says whether the kernel has it."""
+    rc, out = t.run("grep -c -w handle_fastpath_hlt /proc/kallsyms")
+    return out.strip() not in ("", "0")
+
+
 def window_deltas(doc):
     """{vcpu_id: delta dict} of VM 0's window, and their sum per counter. On a kernel without
     KVM_GET_STATS_FD (5.10) the workload reads the VM's debugfs sums instead: then per is {}

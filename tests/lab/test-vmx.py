@@ -3,7 +3,9 @@
 
 Bochs emulates an Intel CPU with VMX (EPT, unrestricted guest, VPID); the lab's kernel loads
 kvm_intel on it, and our workload runs its real-mode VMs there. One boot (about 1.5 to several
-minutes) serves every check:
+minutes) serves every check. With a kernel series as argument (lab-vmx-6.12: VMX on from
+module load, so VMXON's life cycle checks every CPU on before any VM) the same checks run on
+that kernel, but for nested VMX and the hold:
  - the lab: engine bochs, vendor intel, kvm_intel loaded with unrestricted_guest and EPT on
    (the workload's real-mode guest runs natively only with unrestricted guest);
  - kvmdci-exits, both triggers (watch on KVM's exits counter, break on
@@ -48,9 +50,11 @@ Each check is printed with the values compared.
 """
 import json
 import subprocess
+import sys
 import time
 
-from e2e import TestLab, Tool, check, finish, in_order, run_tool, window_deltas
+from e2e import (TestLab, Tool, check, finish, hlt_fastpath, in_order, run_tool,
+                 window_deltas)
 from hold_checks import run_hold
 import iobus_truth as iobus
 from nested_checks import run_nested
@@ -119,16 +123,25 @@ def traced_window(t, name, trigger):
     check(f"{trigger}: vendor vmx", doc.get("vendor", "vmx") == "vmx", f"{doc.get('vendor')}")
     check(f"{trigger}: no exit missed by the trigger", doc.get("missed") == 0,
           f"missed {doc.get('missed')}")
-    check(f"{trigger}: total == KVM's exits delta", doc.get("total") == total["exits"],
-          f"{doc.get('total')} vs {total['exits']}")
+    # the break trigger cannot see HLT exits KVM re-enters in its fastpath (6.12 on): then every
+    # other exit must be counted exactly, and the HLT count may only fall short
+    gap = total["halt_exits"] - counts.get(HLT, 0) if trigger == "break" and hlt_fastpath(t) \
+        else 0
+    fast = " - HLT exits re-entered in KVM's fastpath" if gap else ""
+    check(f"{trigger}: total == KVM's exits delta{fast}", doc.get("total") == total["exits"] - gap,
+          f"{doc.get('total')} vs {total['exits']}{f' - {gap}' if gap else ''}")
     for v in doc["vcpus"]:
-        want = per.get(v["vcpu_id"], {}).get("exits")
-        check(f"{trigger}: vCPU {v['vcpu_id']} total == its exits delta", v["total"] == want,
-              f"{v['total']} vs {want}")
+        d = per.get(v["vcpu_id"], {})
+        want = d.get("exits")
+        check(f"{trigger}: vCPU {v['vcpu_id']} total == its exits delta{fast}",
+              v["total"] == want if not gap else
+              want is not None and 0 <= want - v["total"] <= d.get("halt_exits", 0),
+              f"{v['total']} vs {want} (halt_exits {d.get('halt_exits')})")
     check(f"{trigger}: IO_INSTRUCTION == io_exits delta",
           counts.get(IO_INSTRUCTION, 0) == total["io_exits"],
           f"{counts.get(IO_INSTRUCTION, 0)} vs {total['io_exits']}")
-    check(f"{trigger}: HLT == halt_exits delta", counts.get(HLT, 0) == total["halt_exits"],
+    check(f"{trigger}: HLT == halt_exits delta{fast}", gap >= 0 and
+          counts.get(HLT, 0) == total["halt_exits"] - gap,
           f"{counts.get(HLT, 0)} vs {total['halt_exits']}")
     # every MMIO access of the window: MMIO ioeventfd signals + coalesced entries + exits to
     # user space (KVM's mmio_exits, which is the workload's own KVM_EXIT_MMIO count)
@@ -388,8 +401,12 @@ def parked_checks(t):
 
 
 def main():
+    # argv[1]: a kernel series other than the lab's default (6.1); such a run keeps to what
+    # differs between kernels (VMXON's life cycle, exits, walks, VMCS, catalog, stacks) and
+    # leaves nested VMX and the hold to the default kernel's run
+    kernel = sys.argv[1] if len(sys.argv) > 1 else None
     t0 = time.monotonic()
-    with TestLab(engine="bochs") as t:
+    with TestLab(engine="bochs", kernel=kernel) as t:
         lab_facts(t)
         vmxon_lifecycle(t)  # before any other VM exists
         traced_window(t, "w1", "watch")
@@ -398,9 +415,11 @@ def main():
         catalog_check(t, "vmx", "kvm_intel")
         stack_in_handler(t, "vmx_handle_exit", "kvm_intel", "vmx_handle_exit")
         guest_stack(t)
-        run_nested(t)  # the workload's L1 runs its own VMX guest: vmcs12
-        run_hold(t, "vmx_handle_exit")  # hold, look twice, continue (hold_checks.py)
-    print(f"lab-vmx took {time.monotonic() - t0:.0f} s", flush=True)
+        if kernel is None:
+            run_nested(t)  # the workload's L1 runs its own VMX guest: vmcs12
+            run_hold(t, "vmx_handle_exit")  # hold, look twice, continue (hold_checks.py)
+    print(f"lab-vmx{' ' + kernel if kernel else ''} took {time.monotonic() - t0:.0f} s",
+          flush=True)
     finish()
 
 
