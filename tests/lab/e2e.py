@@ -160,6 +160,29 @@ def hlt_fastpath(t):
     return out.strip() not in ("", "0")
 
 
+def hlt_gap(t, trigger, hlt_count, total):
+    """The HLT exits a window's trace may lack: with the break trigger on a kernel with KVM's
+    HLT fastpath (hlt_fastpath), halt_exits - the HLT count (checked >= 0 by the caller);
+    else 0. Returns (gap, label suffix for the checks)."""
+    gap = total["halt_exits"] - hlt_count if trigger == "break" and hlt_fastpath(t) else 0
+    return gap, " - HLT exits re-entered in KVM's fastpath" if gap else ""
+
+
+def check_exit_totals(trigger, doc, per, total, gap, fast, note=""):
+    """A window's traced totals against KVM's exits deltas, overall and per vCPU (where @per
+    has them), less @gap HLT exits (hlt_gap): a vCPU may lack at most its own halt_exits."""
+    check(f"{trigger}: total == KVM's exits delta{fast or note}",
+          doc.get("total") == total["exits"] - gap,
+          f"{doc.get('total')} vs {total['exits']}{f' - {gap}' if gap else ''}")
+    for v in doc["vcpus"] if per else []:
+        d = per.get(v["vcpu_id"], {})
+        want = d.get("exits")
+        check(f"{trigger}: vCPU {v['vcpu_id']} total == its exits delta{fast}",
+              v["total"] == want if not gap else
+              want is not None and 0 <= want - v["total"] <= d.get("halt_exits", 0),
+              f"{v['total']} vs {want} (halt_exits {d.get('halt_exits')})")
+
+
 def window_deltas(doc):
     """{vcpu_id: delta dict} of VM 0's window, and their sum per counter. On a kernel without
     KVM_GET_STATS_FD (5.10) the workload reads the VM's debugfs sums instead: then per is {}

@@ -5,7 +5,7 @@ import json
 import signal
 import time
 
-from e2e import Tool, check, exits_grew, hlt_fastpath, run_tool, window_deltas
+from e2e import Tool, check, check_exit_totals, exits_grew, hlt_gap, run_tool, window_deltas
 
 IOIO, HLT, NPF = 0x7B, 0x78, 0x400
 # QEMU 7.2 TCG sometimes reports a watchpoint late: the CPU has run on past the write (seen:
@@ -51,25 +51,14 @@ def traced_window(t, name, trigger, iterations=ITERATIONS):
           f"{counts.get(IOIO, 0)} vs {total['io_exits']}")
     # the break trigger cannot see HLT exits KVM re-enters in its fastpath (6.12 on): then every
     # other exit must be counted exactly, and the HLT count may only fall short
-    gap = total["halt_exits"] - counts.get(HLT, 0) if trigger == "break" and hlt_fastpath(t) \
-        else 0
-    fast = " - HLT exits re-entered in KVM's fastpath" if gap else ""
+    gap, fast = hlt_gap(t, trigger, counts.get(HLT, 0), total)
     check(f"{trigger}: HLT count == halt_exits delta{fast}" +
           (f" (+-{slack})" if slack else ""),
           gap >= 0 and abs(counts.get(HLT, 0) + gap - total["halt_exits"]) <= slack,
           f"{counts.get(HLT, 0)} vs {total['halt_exits']}")
-    check(f"{trigger}: total == exits delta{fast or ' (no fastpath re-entry in this workload)'}",
-          doc["total"] == total["exits"] - gap,
-          f"{doc['total']} vs {total['exits']}{f' - {gap}' if gap else ''}")
-    if per:
-        for v in doc["vcpus"]:
-            d = per.get(v["vcpu_id"], {})
-            want = d.get("exits")
-            check(f"{trigger}: vCPU {v['vcpu_id']} total == its exits delta{fast}",
-                  v["total"] == want if not gap else
-                  want is not None and 0 <= want - v["total"] <= d.get("halt_exits", 0),
-                  f"{v['total']} vs {want} (halt_exits {d.get('halt_exits')})")
-    else:
+    check_exit_totals(trigger, doc, per, total, gap, fast,
+                      note=" (no fastpath re-entry in this window)")
+    if not per:
         print(f"     {trigger}: no per-vCPU ground truth on this kernel (no KVM_GET_STATS_FD; "
               "debugfs has the VM's sums): per-vCPU totals not checked", flush=True)
     check(f"{trigger}: every vCPU of the window seen", len(doc["vcpus"]) == VCPUS,

@@ -53,7 +53,7 @@ import subprocess
 import sys
 import time
 
-from e2e import (TestLab, Tool, check, finish, hlt_fastpath, in_order, run_tool,
+from e2e import (TestLab, Tool, check, check_exit_totals, finish, hlt_gap, in_order, run_tool,
                  window_deltas)
 from hold_checks import run_hold
 import iobus_truth as iobus
@@ -125,18 +125,8 @@ def traced_window(t, name, trigger):
           f"missed {doc.get('missed')}")
     # the break trigger cannot see HLT exits KVM re-enters in its fastpath (6.12 on): then every
     # other exit must be counted exactly, and the HLT count may only fall short
-    gap = total["halt_exits"] - counts.get(HLT, 0) if trigger == "break" and hlt_fastpath(t) \
-        else 0
-    fast = " - HLT exits re-entered in KVM's fastpath" if gap else ""
-    check(f"{trigger}: total == KVM's exits delta{fast}", doc.get("total") == total["exits"] - gap,
-          f"{doc.get('total')} vs {total['exits']}{f' - {gap}' if gap else ''}")
-    for v in doc["vcpus"]:
-        d = per.get(v["vcpu_id"], {})
-        want = d.get("exits")
-        check(f"{trigger}: vCPU {v['vcpu_id']} total == its exits delta{fast}",
-              v["total"] == want if not gap else
-              want is not None and 0 <= want - v["total"] <= d.get("halt_exits", 0),
-              f"{v['total']} vs {want} (halt_exits {d.get('halt_exits')})")
+    gap, fast = hlt_gap(t, trigger, counts.get(HLT, 0), total)
+    check_exit_totals(trigger, doc, per, total, gap, fast)
     check(f"{trigger}: IO_INSTRUCTION == io_exits delta",
           counts.get(IO_INSTRUCTION, 0) == total["io_exits"],
           f"{counts.get(IO_INSTRUCTION, 0)} vs {total['io_exits']}")
