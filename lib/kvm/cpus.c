@@ -140,7 +140,7 @@ static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 		      struct kvmdci_stack *stack)
 {
 	struct kvmdci_kernel *k = unwinder_kernel(u);
-	uint64_t hrip, hrsp, hrbp = 0;
+	uint64_t hrip, hrsp;
 
 	if (info->mode == KVMDCI_CPU_KERNEL) {
 		kernel_symbolize(k, u, info->rip, info->where, sizeof(info->where));
@@ -155,13 +155,15 @@ static void cpu_stack(struct kvmdci_unwinder *u, struct kvmdci_cpu_info *info,
 	} else if (info->mode == KVMDCI_CPU_GUEST) {
 		/* SVM: VMRUN saved the host's registers in KVM's per-CPU host save area; VMX:
 		 * KVM's copy of the VMCS host state (vmx_host_state) */
+		bool vmx = false;
 		if (info->linux_cpu >= 0 &&
 		    (svm_host_state(k, info->linux_cpu, &hrip, &hrsp) == 0 ||
-		     vmx_host_state(k, info->linux_cpu, &hrip, &hrsp, &hrbp) == 0) &&
+		     (vmx = vmx_host_state(k, info->linux_cpu, &hrip, &hrsp) == 0)) &&
 		    unwinder_is_text(u, hrip)) {
 			info->guest_stack = 1;
 			if (stack)
-				kvmdci_unwind_regs(u, hrip, hrsp, hrbp, stack);
+				kvmdci_unwind_regs(u, hrip, hrsp, vmx ? vmx_entry_rbp(u, hrsp) : 0,
+						   stack);
 		} else if (stack) {
 			snprintf(stack->end_detail, sizeof(stack->end_detail),
 				 "CPU %d runs a guest: the host's registers are not visible",

@@ -53,11 +53,12 @@ int svm_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *r
 int kvm_cpu_mode(struct kvmdci_kernel *k, int cpu, enum kvmdci_cpu_mode *mode, char *why,
 		 size_t whylen);
 /* The host's rip and rsp at the next VM exit on Linux CPU @lcpu, which runs a VMX guest:
- * kvm_intel's vmx_vmexit and the vCPU's loaded_vmcs->host_state.rsp, and the rbp to unwind
- * from there (__vmx_vcpu_run's frame, found on the stack; 0 when not found). -ENOENT when no
- * vCPU of kvm_intel is in guest mode on that CPU. */
-int vmx_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp,
-		   uint64_t *rbp);
+ * kvm_intel's vmx_vmexit and the vCPU's loaded_vmcs->host_state.rsp. -ENOENT when no vCPU
+ * of kvm_intel is in guest mode on that CPU. */
+int vmx_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp);
+/* The rbp to unwind vmx_vmexit with: __vmx_vcpu_run's frame, found on the stack above
+ * @host_rsp (vmx_host_state); 0 when not found. */
+uint64_t vmx_entry_rbp(struct kvmdci_unwinder *u, uint64_t host_rsp);
 
 /* The environment of a kernel view on a live target or dump. */
 void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k);

@@ -55,40 +55,7 @@ KVMDCI_EXPORT const char *kvmdci_vmx_exit_flag_name(int bit)
  * vmx->loaded_vmcs->host_state.rsp before writing the VMCS field. So: the vCPU in guest mode
  * on this CPU, its loaded_vmcs, host_state.rsp.
  */
-/*
- * The frame pointer to unwind vmx_vmexit with. The ORC rule there is __vmx_vcpu_run's own
- * (CFA = rbp + 16: it set up a frame pointer before saving HOST_RSP), but a VM exit restores
- * rsp only: rbp holds the guest's value. Above HOST_RSP lie what __vmx_vcpu_run pushed, then its
- * saved rbp, then the return address into its caller: the first slot that holds an address
- * right after a direct call to __vmx_vcpu_run (or to its padding, __pfx___vmx_vcpu_run, where
- * calls go with call depth tracking) is that return address; the slot below it holds the saved
- * rbp, and its address is the rbp __vmx_vcpu_run had. 0 when not found (no such symbol, or
- * no such slot among the first 32).
- */
-static uint64_t vmx_entry_rbp(struct kvmdci_kernel *k, uint64_t host_rsp)
-{
-	uint64_t run, pfx = 0;
-	uint8_t slot[32 * 8];
-
-	if (kvmdci_kernel_symbol(k, VMX_MOD ":__vmx_vcpu_run", &run) < 0 ||
-	    kvmdci_kernel_read(k, host_rsp, slot, sizeof(slot)) < 0)
-		return 0;
-	(void)kvmdci_kernel_symbol(k, VMX_MOD ":__pfx___vmx_vcpu_run", &pfx);
-	for (size_t i = 1; i < sizeof(slot) / 8; i++) {
-		uint8_t call[5];
-		uint64_t ret = le64(slot + 8 * i), to;
-		if (ret < 0xffff800000000005ULL || kvmdci_kernel_read(k, ret - 5, call, 5) < 0 ||
-		    call[0] != 0xe8) /* call rel32 */
-			continue;
-		to = ret + (uint64_t)(int64_t)(int32_t)le32(call + 1);
-		if (to == run || (pfx && to == pfx))
-			return host_rsp + (i - 1) * 8;
-	}
-	return 0;
-}
-
-int vmx_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp,
-		   uint64_t *rbp)
+int vmx_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *rsp)
 {
 	struct kvmdci_vcpu_list *l = NULL;
 	const struct kvmdci_vcpu_info *vi;
@@ -123,12 +90,44 @@ int vmx_host_state(struct kvmdci_kernel *k, int lcpu, uint64_t *rip, uint64_t *r
 		}
 		*rip = exit_rip;
 		*rsp = v;
-		*rbp = vmx_entry_rbp(k, v);
 		r = 0;
 		break;
 	}
 	kvmdci_vcpu_list_unref(l);
 	return r;
+}
+
+/*
+ * The frame pointer to unwind vmx_vmexit with. The ORC rule there is __vmx_vcpu_run's own
+ * (CFA = rbp + 16: it set up a frame pointer before saving HOST_RSP), but a VM exit restores
+ * rsp only: rbp holds the guest's value. Above HOST_RSP lie what __vmx_vcpu_run pushed, then its
+ * saved rbp, then the return address into its caller: the first slot that holds an address
+ * right after a direct call to __vmx_vcpu_run (or to its padding, __pfx___vmx_vcpu_run, where
+ * calls go with call depth tracking) is that return address; the slot below it holds the saved
+ * rbp, and its address is the rbp __vmx_vcpu_run had. 0 when not found (no such symbol, or
+ * no such slot among the first 32). @host_rsp: from vmx_host_state().
+ */
+uint64_t vmx_entry_rbp(struct kvmdci_unwinder *u, uint64_t host_rsp)
+{
+	struct kvmdci_kernel *k = unwinder_kernel(u);
+	uint64_t run, pfx = 0;
+	uint8_t slot[32 * 8];
+
+	if (kvmdci_kernel_symbol(k, VMX_MOD ":__vmx_vcpu_run", &run) < 0 ||
+	    kvmdci_kernel_read(k, host_rsp, slot, sizeof(slot)) < 0)
+		return 0;
+	(void)kvmdci_kernel_symbol(k, VMX_MOD ":__pfx___vmx_vcpu_run", &pfx);
+	for (size_t i = 1; i < sizeof(slot) / 8; i++) {
+		uint8_t call[5];
+		uint64_t ret = le64(slot + 8 * i), to;
+		if (!unwinder_is_text(u, ret) || kvmdci_kernel_read(k, ret - 5, call, 5) < 0 ||
+		    call[0] != 0xe8) /* call rel32 */
+			continue;
+		to = ret + (uint64_t)(int64_t)(int32_t)le32(call + 1);
+		if (to == run || (pfx && to == pfx))
+			return host_rsp + (i - 1) * 8;
+	}
+	return 0;
 }
 
 int vmx_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmx_vcpu *out)
