@@ -211,10 +211,11 @@ static void show_exits_json(const struct run *run)
 	json_object_set_new(doc, "repeated_reports_ignored", json_integer((json_int_t)repeated));
 	json_object_set_new(doc, "missed", json_integer((json_int_t)missed));
 	json_object_set_new(doc, "coverage", run->have_cov ? json_pack(
-		"{s:I, s:I, s:f, s:i, s:i, s:I}", "counted", (json_int_t)cov->counted, "kvm_exits",
-		(json_int_t)cov->kvm_exits, "ratio", cov->kvm_exits ? (double)cov->counted /
-		(double)cov->kvm_exits : 1.0, "vcpus", cov->vcpus, "vcpus_gone",
-		cov->vcpus_gone, "missed_at_stop", (json_int_t)cov->missed_at_stop) : json_null());
+		"{s:I, s:I, s:f, s:i, s:i, s:I, s:I}", "counted", (json_int_t)cov->counted,
+		"kvm_exits", (json_int_t)cov->kvm_exits, "ratio", cov->kvm_exits ?
+		(double)cov->counted / (double)cov->kvm_exits : 1.0, "vcpus", cov->vcpus,
+		"vcpus_gone", cov->vcpus_gone, "missed_at_stop", (json_int_t)cov->missed_at_stop,
+		"late_counted", (json_int_t)cov->late_counted) : json_null());
 	struct kvmdci_exits_follow fol;
 	json_object_set_new(doc, "follow", kvmdci_exits_follow_stats(run->e, &fol) > 0 ? json_pack(
 		"{s:i, s:i, s:i, s:i, s:I}", "created", fol.created, "destroyed", fol.destroyed,

@@ -2140,7 +2140,10 @@ struct kvmdci_exits_coverage {
 	uint64_t missed_at_stop; /* watch: exits KVM counted as the run stopped, after the last
 				  * stop reported for their vCPU (in kvmdci_exits_watch_stats()'s
 				  * missed; since 0.10) */
-	uint64_t reserved[3];
+	uint64_t late_counted;   /* watch: exits counted from their vCPU's counter at a stop of
+				  * another CPU, their own report still to come (a stub that
+				  * holds a second CPU's hit back: QEMU); in counted (since 0.11) */
+	uint64_t reserved[2];
 };
 
 /**

@@ -32,6 +32,7 @@
 #include "target/target-internal.h"
 
 #define MAX_VCPU_SLOTS 1024
+#define SWEEP_MAX 32 /* other vCPUs' counters read at one watch stop */
 #define COUNT_SLOTS 8192
 #define CODE_UNREADABLE KVMDCI_EXIT_CODE_UNREADABLE
 
@@ -81,6 +82,8 @@ struct kvmdci_exits {
 	uint64_t duplicates; /* watch stops that repeated the last write (not counted) */
 	uint64_t missed;     /* writes between two watch stops (counter jumped by more than 1) */
 	uint64_t missed_at_stop; /* writes after a vCPU's last reported stop, before the final one */
+	uint64_t swept; /* exits counted from another vCPU's counter at a stop (report pending) */
+	int sweep_next; /* where the next sweep starts (more vCPUs than SWEEP_MAX: in rotation) */
 	uint64_t unreadable;
 	int max_watch;
 	int nwatched, most_watched; /* watchpoints in now, the most at once */
@@ -672,6 +675,69 @@ static void record(struct kvmdci_exits *e, int vslot, uint64_t vcpu, const uint6
 	count(e, vslot, code);
 }
 
+/*
+ * The sweep. A stop reports one CPU's watchpoint; when two CPUs wrote watched counters in the
+ * same stop window, QEMU 7.2 keeps the other CPU's hit pending and reports it later (at that
+ * CPU's next store to a watched page), by which time its vCPU may have exited again: one exit
+ * would go unseen (docs/lab-facts.md). So each watch stop also reads the other watched
+ * counters (in the same round trip) and counts, with its reason read now, the exit of any vCPU
+ * whose counter moved without a report; the late report then finds its counter unchanged and
+ * is ignored as a repeat. Up to SWEEP_MAX others per stop, in rotation.
+ *
+ * sweep_plan: reads for the counters of up to SWEEP_MAX watched vCPUs but @skip, scanning at
+ * most *@left slots from *@pos on (both advanced; *@pos wraps). Returns how many it planned.
+ */
+static int sweep_plan(struct kvmdci_exits *e, int skip, int *pos, int *left,
+		      struct target_read *rq, uint8_t (*buf)[8], int *slots)
+{
+	int n = 0, nv = e->nvcpus < MAX_VCPU_SLOTS - 1 ? e->nvcpus : MAX_VCPU_SLOTS - 1;
+
+	for (; *left > 0 && n < SWEEP_MAX && nv > 0; (*left)--) {
+		int j = *pos % nv;
+		const struct vcpu_slot *w = &e->vcpus[j];
+		*pos = (j + 1) % nv;
+		if (j == skip || !w->in || !w->have_last)
+			continue;
+		rq[n] = (struct target_read){ w->watch_addr, buf[n], 8, 0 };
+		slots[n++] = j;
+	}
+	return n;
+}
+
+static void sweep_count(struct kvmdci_exits *e, const struct target_read *rq, const int *slots,
+			int n)
+{
+	for (int k = 0; k < n; k++) {
+		struct vcpu_slot *w = &e->vcpus[slots[k]];
+		uint64_t now = le64(rq[k].buf), regvals[EXPR_MAX_REGS] = { w->vcpu };
+		if (rq[k].result < 0 || now <= w->last_exits)
+			continue;
+		if (now > w->last_exits + 1)
+			e->missed += now - w->last_exits - 1;
+		w->last_exits = now;
+		e->swept++;
+		record(e, slots[k], w->vcpu, regvals);
+	}
+}
+
+/* At a stop that is not a watch hit (an interrupt that ends the run or takes the trigger out
+ * while sampling, a breakpoint that follows vCPUs): the exits whose reports are pending. */
+static int sweep_all(struct kvmdci_exits *e)
+{
+	uint8_t sb[SWEEP_MAX][8];
+	struct target_read rq[SWEEP_MAX];
+	int sw[SWEEP_MAX], r, pos = 0;
+	int left = e->nvcpus < MAX_VCPU_SLOTS - 1 ? e->nvcpus : MAX_VCPU_SLOTS - 1;
+
+	while (left > 0) {
+		int ns = sweep_plan(e, -1, &pos, &left, rq, sb, sw);
+		if (ns && (r = kernel_read_many(e->k, rq, ns)) < 0)
+			return r;
+		sweep_count(e, rq, sw, ns);
+	}
+	return 0;
+}
+
 /* Handle one stop. Returns 1 if it was a hit, 2 at a breakpoint that follows vCPUs (to be
  * stepped past), 0 if not ours; the target is left stopped. */
 static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool final)
@@ -680,41 +746,52 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool fina
 		return 0;
 	if (st->reason != KVMDCI_STOP_WATCHPOINT) {
 		int r = follow_stop(e, st, final);
+		if (r >= 0 && (final || r > 0)) {
+			int sr = sweep_all(e);
+			if (sr < 0)
+				return sr;
+		}
 		return r > 0 ? 2 : r;
 	}
-	{
-		for (int i = 0; i < e->nvcpus && i < MAX_VCPU_SLOTS - 1; i++)
-			if (e->vcpus[i].in && e->vcpus[i].watch_addr == st->addr) {
-				/* the capture reads only $arg0, the vCPU: known from the address */
-				uint64_t regvals[EXPR_MAX_REGS] = { e->vcpus[i].vcpu }, exits;
-				struct vcpu_slot *v = &e->vcpus[i];
-				uint8_t eb[8];
-				struct target_read rq[2] = {
-					{ v->watch_addr, eb, 8, 0 },
-					{ v->vcpu + e->pre_off, e->pre_buf, e->pre_len, 0 },
-				};
-				int r;
-				/* the counter and the capture's first load in one round trip */
-				if ((r = kernel_read_many(e->k, rq, e->pre_ok ? 2 : 1)) < 0)
-					return r;
-				e->pre_addr = rq[1].addr;
-				e->pre_valid = e->pre_ok && rq[1].result == 0;
-				exits = le64(eb);
-				/* QEMU sometimes reports one write twice: a real exit moved the counter */
-				if (rq[0].result == 0) {
-					if (v->have_last && exits == v->last_exits) {
-						e->duplicates++;
-						return 0;
-					}
-					if (v->have_last && exits > v->last_exits + 1)
-						e->missed += exits - v->last_exits - 1;
-					v->last_exits = exits;
-					v->have_last = true;
-				}
-				record(e, i, v->vcpu, regvals);
-				return 1;
+	for (int i = 0; i < e->nvcpus && i < MAX_VCPU_SLOTS - 1; i++) {
+		if (!e->vcpus[i].in || e->vcpus[i].watch_addr != st->addr)
+			continue;
+		/* the capture reads only $arg0, the vCPU: known from the address */
+		uint64_t regvals[EXPR_MAX_REGS] = { e->vcpus[i].vcpu }, exits;
+		struct vcpu_slot *v = &e->vcpus[i];
+		uint8_t eb[8], sb[SWEEP_MAX][8];
+		struct target_read rq[2 + SWEEP_MAX] = { { v->watch_addr, eb, 8, 0 } };
+		int n = 1, pi = -1, sw[SWEEP_MAX], r, hit = 0;
+		if (e->pre_ok) {
+			pi = n;
+			rq[n++] = (struct target_read){ v->vcpu + e->pre_off, e->pre_buf,
+							 e->pre_len, 0 };
+		}
+		int left = e->nvcpus < MAX_VCPU_SLOTS - 1 ? e->nvcpus : MAX_VCPU_SLOTS - 1;
+		int ns = sweep_plan(e, i, &e->sweep_next, &left, rq + n, sb, sw);
+		/* the counter, the capture's first load and the other counters in one round
+		 * trip */
+		if ((r = kernel_read_many(e->k, rq, n + ns)) < 0)
+			return r;
+		e->pre_addr = pi >= 0 ? rq[pi].addr : 0;
+		e->pre_valid = pi >= 0 && rq[pi].result == 0;
+		exits = le64(eb);
+		/* a report repeated (QEMU): the counter did not move; a real exit moved it */
+		if (rq[0].result == 0 && v->have_last && exits == v->last_exits) {
+			e->duplicates++;
+		} else {
+			if (rq[0].result == 0) {
+				if (v->have_last && exits > v->last_exits + 1)
+					e->missed += exits - v->last_exits - 1;
+				v->last_exits = exits;
+				v->have_last = true;
 			}
-		return 0;
+			record(e, i, v->vcpu, regvals);
+			hit = 1;
+		}
+		e->pre_valid = false;
+		sweep_count(e, rq + n, sw, ns);
+		return hit;
 	}
 	return 0;
 }
@@ -955,6 +1032,10 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 	if (e->duplicates)
 		kvmdci_info(e->ctx, "%llu repeated watchpoint reports ignored (stat.exits unchanged)",
 			    (unsigned long long)e->duplicates);
+	if (e->swept)
+		kvmdci_info(e->ctx, "%llu exits counted from their counters at another CPU's stop "
+				    "(their own reports came late)",
+			    (unsigned long long)e->swept);
 	if (e->missed)
 		kvmdci_warn(e->ctx, "%llu exits were not seen by the watchpoints (stat.exits moved "
 				    "by more than one between two stops)",
@@ -981,6 +1062,7 @@ KVMDCI_EXPORT int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_ex
 	c->vcpus = e->vcpus_measured;
 	c->vcpus_gone = e->vcpus_gone;
 	c->missed_at_stop = e->missed_at_stop;
+	c->late_counted = e->swept;
 	return 0;
 }
 

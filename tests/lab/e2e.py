@@ -47,10 +47,12 @@ BOOT_TIMEOUT = {None: 120, "qemu": 120, "bochs": 900}
 class TestLab:
     """A lab in a private state directory, stopped at the end."""
 
-    def __init__(self, kernel=None, engine=None):
-        """@engine: None (the default engine), "qemu" or "bochs"."""
+    def __init__(self, kernel=None, engine=None, tools=()):
+        """@engine: None (the default engine), "qemu" or "bochs"; @tools: kvmdci tools to pack
+        into the guest (kvmdci-lab start --tool)."""
         self.kernel = kernel
         self.engine = engine
+        self.tools = tools
         self.dir = tempfile.mkdtemp(prefix="kvmdci-e2e-")  # mode 0700
         self.lab = Lab(os.path.join(self.dir, "lab"))
         os.mkdir(self.lab.dir, 0o700)
@@ -58,7 +60,7 @@ class TestLab:
     def __enter__(self):
         t0 = time.monotonic()
         try:
-            self.env = self.lab.start(kernel=self.kernel, engine=self.engine,
+            self.env = self.lab.start(kernel=self.kernel, engine=self.engine, tools=self.tools,
                                       timeout=BOOT_TIMEOUT[self.engine])
             if self.engine == "bochs" and not self._console_answers():
                 # Seen on a loaded machine (2 of 3 boots, 2026-12-06): the guest's serial
@@ -68,7 +70,7 @@ class TestLab:
                 print("the bochs lab's console does not answer: booting it again", flush=True)
                 self.lab.stop()
                 self.env = self.lab.start(kernel=self.kernel, engine=self.engine,
-                                          timeout=BOOT_TIMEOUT[self.engine])
+                                          tools=self.tools, timeout=BOOT_TIMEOUT[self.engine])
                 if not self._console_answers():
                     raise RuntimeError("the bochs lab's console does not answer after two "
                                        "boots")

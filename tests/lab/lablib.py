@@ -79,10 +79,13 @@ class Lab:
         return self._call(args, timeout=timeout).stdout.strip()
 
     def start(self, workload=None, vcpus=None, vms=None, kernel=None, memory=None,
-              cpus=None, nokaslr=False, timeout=120, build_timeout=1800, engine=None):
+              cpus=None, nokaslr=False, timeout=120, build_timeout=1800, engine=None,
+              tools=()):
         """Boot the lab; returns env() as a dict. Options as for `kvmdci-lab start`
-        (engine: None for the default, qemu, or bochs)."""
+        (engine: None for the default, qemu, or bochs; tools: names for --tool)."""
         args = ["start", "--json", "--timeout", str(timeout)]
+        for name in tools:
+            args += ["--tool", name]
         for flag, v in (("--workload", workload), ("--vcpus", vcpus), ("--vms", vms),
                         ("--kernel", kernel), ("--memory", memory), ("--cpus", cpus),
                         ("--engine", engine)):

@@ -45,7 +45,9 @@ that kernel, but for nested VMX and the hold:
    interrupts masked, and kvmdci-cpus then reports that CPU as "guest", its task the vCPU
    thread, and the host's stack from KVM's saved host state (vmx_vmexit, HOST_RSP and the
    frame __vmx_vcpu_run left above it) down to KVM_RUN's entry from user mode;
- - the CPU's side of Intel DCI: no SDBG in the guest's CPU flags.
+ - kvmdci-dci on the lab's Intel CPU (packed into the guest with kvmdci-lab start --tool):
+   vendor, SDBG, MSR 0xC80 of each CPU and the USB stack as the guest kernel reads them, the
+   verdict "not possible" (no SDBG) and exit status 3.
 Each check is printed with the values compared.
 """
 import json
@@ -83,16 +85,52 @@ def lab_facts(t):
     words = out.split()
     check("guest: every CPU has vmx, kvm_intel loaded with unrestricted_guest=Y ept=Y",
           rc == 0 and words == ["2", "kvm_intel", "Y", "Y"], out.strip())
-    # Intel DCI (kvmdci-dci examines the machine it runs on, which the guest's initramfs cannot
-    # run): this CPU has no SDBG (CPUID.1:ECX[11]; the kernel lists "sdbg" among the flags
-    # when set), so kvmdci-dci's verdict on it would be "not possible" whatever
-    # IA32_DEBUG_INTERFACE (MSR 0xC80, file offset 0xC80 = 400 blocks of 8) holds; Bochs
-    # answers that read rather than raising #GP
-    rc, out = t.run("grep -c '^flags.* sdbg' /proc/cpuinfo; "
-                    "dd if=/dev/cpu/0/msr bs=8 count=1 skip=400 2>/dev/null | od -An -tx8")
+
+
+def dci_on_the_cpu(t, ncpu=2):
+    """kvmdci-dci run on the lab's (Bochs's) Intel CPU: the lab packed the tool into the guest
+    (kvmdci-lab start --tool kvmdci-dci), since it examines the machine it runs on. Ground
+    truth from the guest kernel, which reads the same CPU on its own: the vendor and the flags
+    in /proc/cpuinfo (the kernel lists "sdbg" when CPUID.1:ECX[11] is set), and MSR 0xC80 of
+    each CPU through /dev/cpu/N/msr (file offset 0xC80 = 400 blocks of 8; Bochs answers that
+    read rather than raising #GP). Without SDBG the verdict is "not possible", exit status 3,
+    whatever the MSR holds."""
+    rc, out = t.run("grep -m1 '^vendor_id' /proc/cpuinfo | cut -d: -f2; "
+                    "grep -c '^flags.* sdbg' /proc/cpuinfo; for c in 0 1; do "
+                    "dd if=/dev/cpu/$c/msr bs=8 count=1 skip=400 2>/dev/null | od -An -tx8; "
+                    "done; [ -d /sys/bus/usb/devices ] && echo usb || echo no-usb")
     words = out.split()
-    check("guest: no CPU has SDBG (no DCI), MSR 0xC80 reads all the same",
-          words[:1] == ["0"] and len(words) == 2 and len(words[1]) == 16, out.strip())
+    ok = rc == 0 and len(words) == 3 + ncpu
+    check("guest: the CPU's vendor, SDBG flags, MSR 0xC80 of each CPU, USB stack",
+          ok and words[1] == "0", out.strip())
+    if not ok:
+        return
+    vendor, msr, usb = words[0], [int(w, 16) for w in words[2:2 + ncpu]], words[-1] == "usb"
+    rc, out = t.run("ASAN_OPTIONS=detect_leaks=0 kvmdci-dci --json; echo rc=$?")
+    lines = out.strip().splitlines()
+    doc = {}
+    try:
+        doc = json.loads(next(ln for ln in lines if ln.startswith("{")))
+    except (StopIteration, ValueError):
+        pass
+    status = lines[-1] if lines else ""
+    check("kvmdci-dci in the guest: exit status 3 (DCI not possible)", status == "rc=3",
+          out.strip()[-300:])
+    check("kvmdci-dci: the CPU's vendor as the kernel has it, SDBG clear, state not_possible",
+          doc.get("cpu_vendor") == vendor and doc.get("sdbg") is False and
+          doc.get("state") == "not_possible" and doc.get("exit_status") == 3,
+          f"{doc.get('cpu_vendor')} vs {vendor}, sdbg {doc.get('sdbg')}, {doc.get('state')}")
+    check("kvmdci-dci: the verdict names the missing SDBG",
+          "no IA32_DEBUG_INTERFACE" in doc.get("verdict", "") and
+          "SDBG is clear" in doc.get("verdict", ""), doc.get("verdict"))
+    cpus = doc.get("cpus", [])
+    got = [int(c.get("raw", "-1"), 16) if "raw" in c else None for c in cpus]
+    check("kvmdci-dci: MSR 0xC80 of every CPU as the kernel's msr driver reads it",
+          doc.get("cpus_readable") == ncpu and got == msr,
+          f"{[hex(g) if g is not None else None for g in got]} vs {[hex(m) for m in msr]}")
+    check("kvmdci-dci: the USB stack as the guest has it, no debug-class device",
+          doc.get("usb_stack") is usb and doc.get("usb_debug_devices") == [],
+          f"usb_stack {doc.get('usb_stack')} vs {usb}: {doc.get('usb')}")
 
 
 def traced_window(t, name, trigger):
@@ -396,8 +434,9 @@ def main():
     # leaves nested VMX and the hold to the default kernel's run
     kernel = sys.argv[1] if len(sys.argv) > 1 else None
     t0 = time.monotonic()
-    with TestLab(engine="bochs", kernel=kernel) as t:
+    with TestLab(engine="bochs", kernel=kernel, tools=["kvmdci-dci"]) as t:
         lab_facts(t)
+        dci_on_the_cpu(t)
         vmxon_lifecycle(t)  # before any other VM exists
         traced_window(t, "w1", "watch")
         traced_window(t, "w2", "break")
