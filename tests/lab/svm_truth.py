@@ -39,8 +39,9 @@ def traced_window(t, name, trigger, iterations=ITERATIONS):
     counts = {r["code"]: r["count"] for r in doc["reasons"]}
     print(f"{trigger}: {doc['total']} exits traced over {secs:.1f} s; KVM window: "
           f"exits {total['exits']} io_exits {total['io_exits']} halt_exits "
-          f"{total['halt_exits']}; histogram {[(r['name'], r['count']) for r in doc['reasons']]}",
-          flush=True)
+          f"{total['halt_exits']}; histogram {[(r['name'], r['count']) for r in doc['reasons']]}"
+          f"; repeated reports {doc.get('repeated_reports_ignored')}, late reports counted at "
+          f"another stop {(doc.get('coverage') or {}).get('late_counted')}", flush=True)
     check(f"{trigger}: trigger used", doc["trigger"] == trigger, doc["trigger_description"])
     check(f"{trigger}: no exit missed by the trigger", doc.get("missed") == 0,
           f"missed {doc.get('missed')}, repeated reports ignored "

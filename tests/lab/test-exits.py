@@ -55,8 +55,9 @@ def sampled_window(t, name, trigger):
     print(f"sampled {trigger}: {cov.get('counted')} of {cov.get('kvm_exits')} exits "
           f"(window {total['exits']}), armed {samp.get('armed_s', 0):.2f} s of "
           f"{doc.get('duration_s', 0):.2f} s; histogram "
-          f"{[(r['name'], r['count'], round(r.get('estimated', 0))) for r in doc.get('reasons', [])]}",
-          flush=True)
+          f"{[(r['name'], r['count'], round(r.get('estimated', 0))) for r in doc.get('reasons', [])]}"
+          f"; repeated reports {doc.get('repeated_reports_ignored')}, late reports counted at "
+          f"another stop {cov.get('late_counted')}", flush=True)
     check(f"sampled {trigger}: exit 0", rc == 0, f"rc={rc} {err.strip()[-300:]}")
     check(f"sampled {trigger}: coverage counts KVM's exits of the window exactly",
           cov.get("kvm_exits") == total["exits"], f"{cov.get('kvm_exits')} vs {total['exits']}")
