@@ -144,6 +144,39 @@ def main():
     br.bps[0xffffffffc0a1b2c0][1] = False
     check("pending stop of a removed breakpoint", br.stop_valid((1, "bp", 3)), False)
 
+    # a shadow breakpoint (A+5, after a fentry NOP at A) hit on a CPU the client had placed
+    # at A+5: an interrupt taken there returned with iretq when its frame (RIP, CS, RFLAGS,
+    # RSP, SS under the 16-byte aligned RSP) is still in memory; Bochs's own state cannot be
+    # made to take an interrupt at that instant on demand, so the CPU's registers and stack
+    # are given here
+    import struct
+    a = 0xffffffffc03c6974
+    br.bps = {a: [11, True, 12]}
+    rsp = 0xffffcd078051bd48
+    mem = {}
+
+    def frame(rip, saved_rsp, cs=0x10):
+        mem.clear()
+        base = (rsp & ~0xF) - 40
+        mem[base] = struct.pack("<5Q", rip, cs, 0x246, saved_rsp, 0x18)
+    br.regs = lambda cpu, names: [rsp if n == "rsp" else None for n in names]
+    br.read_linear = lambda cpu, addr, n: mem.get(addr)
+    br.log = FakeLog()
+    br.placed = {1: a + 5}
+    frame(a + 5, rsp)
+    check("shadow hit after an interrupt's return to A+5: dropped",
+          br.spurious_shadow((1, "bp", 12)), True)
+    check("the same stop of the main breakpoint: kept", br.spurious_shadow((1, "bp", 11)), False)
+    check("a CPU the client did not place at A+5: kept", br.spurious_shadow((0, "bp", 12)), False)
+    frame(a + 5, rsp + 0x40)
+    check("a stale frame of another stack depth: kept", br.spurious_shadow((1, "bp", 12)), False)
+    frame(a + 5, rsp, cs=0x33)
+    check("a frame from user mode: kept", br.spurious_shadow((1, "bp", 12)), False)
+    frame(a + 9, rsp)
+    check("a frame of another instruction: kept", br.spurious_shadow((1, "bp", 12)), False)
+    mem.clear()
+    check("no readable frame: kept", br.spurious_shadow((1, "bp", 12)), False)
+
     # 'monitor info status' in QEMU's words (hmp_info_status): how a client learns that the
     # machine was held before it connected; the reply goes out as O packets, then OK
     class FakeBochs:
