@@ -15,7 +15,7 @@ static void usage(FILE *f)
 {
 	fprintf(f,
 		"Usage: kvmdci-trace -t URI --bp NAME[,NAME...] [--when EXPR] [--count N]\n"
-		"                    [--duration S] [--hold] [--json]\n"
+		"                    [--duration S] [--stack] [--folded FILE] [--hold] [--json]\n"
 		"       kvmdci-trace -t URI --continue\n"
 		"\n"
 		"Sets a breakpoint on each named catalog entry (kvmdci-catalog list) and prints one\n"
@@ -31,6 +31,9 @@ static void usage(FILE *f)
 		"  -c, --count N         stop after N reported hits\n"
 		"  -d, --duration S      stop after S seconds\n"
 		"  -s, --stack           add the hit CPU's kernel call stack and current task\n"
+		"  -F, --folded FILE     at the end, write the hits' stacks to FILE as folded\n"
+		"                        stacks (root;...;leaf COUNT, one line per distinct\n"
+		"                        stack) for a flame graph tool; implies --stack\n"
 		"  -H, --hold            at the last hit (--count, default 1) keep the host\n"
 		"                        stopped: breakpoints out, that CPU at the breakpoint,\n"
 		"                        the stub free for the next tool (kvmdci-vcpu,\n"
@@ -42,6 +45,7 @@ static void usage(FILE *f)
 		"  kvmdci-trace --bp kvm_io_bus_write --when '$arg1 == 1' --count 20\n"
 		"  kvmdci-trace --bp kvm_arch_vcpu_create,kvm_destroy_vm --json\n"
 		"  kvmdci-trace --bp vmx_handle_exit --hold; kvmdci-stack\n"
+		"  kvmdci-trace --bp kvm_io_bus_write --count 500 --folded /tmp/io.folded >/dev/null\n"
 		"  kvmdci-trace --continue\n"
 		"\n"
 		"A library client keeps a host stopped with kvmdci_target_set_detach_mode();\n"
@@ -56,6 +60,8 @@ struct state {
 	struct kvmdci_hit held_hit; /* entry, cpu, addr of the held hit */
 	struct kvmdci_unwinder *unwinder; /* --stack */
 	struct kvmdci_stack *stack;
+	struct stack_folds *folds; /* --folded */
+	int folds_err;             /* the first error adding to them */
 };
 
 /* --stack: the stopped CPU's call stack and current task (the target is still stopped). */
@@ -63,7 +69,10 @@ static void hit_stack(struct state *s, int cpu, json_t *o)
 {
 	struct kvmdci_cpu_info ci;
 
-	if (kvmdci_unwind_cpu(s->unwinder, cpu, &ci, s->stack) < 0) {
+	int r = kvmdci_unwind_cpu(s->unwinder, cpu, &ci, s->stack);
+	if (s->folds && !s->folds_err)
+		s->folds_err = stack_folds_add(s->folds, r < 0 ? NULL : s->stack);
+	if (r < 0) {
 		if (o)
 			json_object_set_new(o, "stack", json_null());
 		else
@@ -149,6 +158,7 @@ struct options {
 	const char *when;
 	double duration;
 	bool want_stack;
+	const char *folded; /* --folded FILE */
 	bool cont; /* --continue */
 };
 
@@ -161,13 +171,14 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 		{ "count", required_argument, NULL, 'c' },
 		{ "duration", required_argument, NULL, 'd' },
 		{ "stack", no_argument, NULL, 's' },
+		{ "folded", required_argument, NULL, 'F' },
 		{ "hold", no_argument, NULL, 'H' },
 		{ "continue", no_argument, NULL, 'C' },
 		{ 0 },
 	};
 	int opt;
 
-	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:sH", opts)) != -1) {
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "b:w:c:d:sF:H", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -189,6 +200,10 @@ static int parse_options(int argc, char **argv, struct options *o, struct state 
 						"a positive integer");
 			break;
 		case 's':
+			o->want_stack = true;
+			break;
+		case 'F':
+			o->folded = optarg;
 			o->want_stack = true;
 			break;
 		case 'H':
@@ -267,6 +282,7 @@ int main(int argc, char **argv)
 	struct kvmdci_kernel *k = NULL;
 	struct kvmdci_catalog *cat = NULL;
 	struct kvmdci_trace *tr = NULL;
+	FILE *folded = NULL;
 	char **names = o.names;
 	const char *when;
 	double duration;
@@ -286,15 +302,30 @@ int main(int argc, char **argv)
 		return status;
 	}
 	tool_install_signals();
-	if ((r = kvmdci_catalog_load(tool.ctx, tool.catalog, &cat)) < 0)
-		return tool_fail(&tool, r, NULL);
+	/* --folded: the file now (a path that cannot be written fails before the target is
+	 * touched), its lines at the end */
+	if (o.folded) {
+		if (!(folded = fopen(o.folded, "we"))) {
+			fprintf(stderr, "kvmdci-trace: cannot write --folded %s: %s\n", o.folded,
+				strerror(errno));
+			kvmdci_ctx_unref(tool.ctx);
+			return 1;
+		}
+		if (!(st.folds = stack_folds_new())) {
+			fclose(folded);
+			return tool_fail(&tool, -ENOMEM, NULL);
+		}
+	}
+	if ((r = kvmdci_catalog_load(tool.ctx, tool.catalog, &cat)) < 0) {
+		status = tool_fail(&tool, r, NULL);
+		goto out;
+	}
 	for (int i = 0; i < nnames; i++)
 		if (kvmdci_catalog_find(cat, names[i]) < 0) {
 			fprintf(stderr, "kvmdci-trace: no catalog entry %s (kvmdci-catalog list)\n",
 				names[i]);
-			kvmdci_catalog_unref(cat);
-			kvmdci_ctx_unref(tool.ctx);
-			return 2;
+			status = 2;
+			goto out;
 		}
 	if ((r = kvmdci_target_open(tool.ctx, tool.target, &t)) < 0) {
 		status = tool_fail(&tool, r, NULL);
@@ -369,7 +400,23 @@ int main(int argc, char **argv)
 	if (tool.json && !status)
 		tool_json_print(&tool, sum);
 	json_decref(sum);
+	if (folded) {
+		int w = st.folds_err ? st.folds_err : stack_folds_write(st.folds, folded);
+		if (fclose(folded) != 0 && !w)
+			w = -(errno ? errno : EIO);
+		folded = NULL;
+		if (w < 0) {
+			fprintf(stderr, "kvmdci-trace: --folded %s: %s\n", o.folded, strerror(-w));
+			status = status ? status : 1;
+		} else if (!tool.json) {
+			fprintf(stderr, "kvmdci-trace: %llu stacks folded into %s\n",
+				(unsigned long long)stack_folds_total(st.folds), o.folded);
+		}
+	}
 out:
+	if (folded)
+		fclose(folded);
+	stack_folds_free(st.folds);
 	free(st.stack);
 	kvmdci_unwinder_unref(st.unwinder);
 	kvmdci_trace_unref(tr);

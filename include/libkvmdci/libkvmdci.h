@@ -2099,11 +2099,13 @@ uint64_t kvmdci_exits_total(struct kvmdci_exits *e);
  * @repeated: (out): repeated reports
  * @missed: (out): writes missed
  *
- * For the watch trigger: stops that repeated the last write (QEMU may report one write several
- * times; recognised by the counter not moving, and not counted) and writes no stop was seen for
- * (the counter moved by more than one between two stops, or after a vCPU's last stop before
- * the final stop: struct kvmdci_exits_coverage.missed_at_stop). Without sampling, the hits
- * counted plus @missed are KVM's count.
+ * For the watch trigger: stops that repeated a write already counted (recognised by the counter
+ * not moving, and not counted; on QEMU 7.2 mostly a second CPU's report held back while another
+ * CPU's stop was reported, its exit counted at that stop: struct
+ * kvmdci_exits_coverage.late_counted) and writes no stop was seen for (the counter moved by more
+ * than one between two stops, or after a vCPU's last stop before the final stop: struct
+ * kvmdci_exits_coverage.missed_at_stop). Without sampling, the hits counted plus @missed are
+ * KVM's count.
  *
  * Since: 0.2
  */

@@ -10,15 +10,64 @@
   mmio_to_user), all at the workload's unmapped MMIO address 0xa2000 (lab/workload/guest.S).
 - kvm_arch_vcpu_create while the workload starts 3 vCPUs: 3 hits with vcpu_id 0, 1, 2, and
   the same struct kvm pointer, as a "0x..." address string.
+- kvmdci-trace --folded: the stacks of 20 hits at io_interception, each counted once under
+  the line its own JSON stack gives, all from the syscall entry through KVM_RUN's ioctl.
 - kvmdci-trace --hold at svm_handle_exit, the tools twice on the held machine, then
   kvmdci-lab continue (tests/lab/hold_checks.py).
 """
+import collections
 import json
+import os
 import signal
+import tempfile
 
 from e2e import TestLab, Tool, check, finish, run_tool
 from hold_checks import run_hold
 from trace_truth import io_bus_write_check, jsonl, traced_window
+
+
+def fold_of(stack):
+    """The folded-stack line kvmdci-trace(1) documents for one hit's JSON stack: frames root
+    first, module!function, "[unknown]" unsymbolized, "[stack cut: END]" first when the
+    unwinder stopped early."""
+    parts = [] if stack.get("end") in ("end_of_stack", "user_mode") else \
+        [f"[stack cut: {stack.get('end')}]"]
+    for f in reversed(stack.get("frames", [])):
+        parts.append(f"{f['module']}!{f['function']}" if "function" in f else "[unknown]")
+    return ";".join(parts)
+
+
+def folded_check(env, when, n=20):
+    """--folded: the hits' stacks folded for a flame graph. Each of the n hits at
+    io_interception (an OUT of the workload's vCPU to port 0x700) is counted once, under the
+    line its own JSON stack gives; every line goes from the system call's entry (the vCPU
+    thread's KVM_RUN ioctl, from user mode) to io_interception, where the breakpoint is."""
+    with tempfile.TemporaryDirectory() as d:
+        path = os.path.join(d, "io.folded")
+        rc, out, err = run_tool("kvmdci-trace", ["--json", "--bp", "io_interception", "--when",
+                                                 when, "--count", str(n), "--folded", path],
+                                env, timeout=300)
+        try:
+            with open(path) as f:
+                text = f.read()
+        except OSError as e:
+            text = f"({e})"
+    hits = [h for h in jsonl(out) if not h.get("summary")]
+    lines = {}
+    for line in text.splitlines():
+        stack, _, count = line.rpartition(" ")
+        lines[stack] = lines.get(stack, 0) + (int(count) if count.isdigit() else -10**9)
+    want = collections.Counter(fold_of(h.get("stack") or {}) for h in hits)
+    print(f"     folded: {text.strip()[:400]}", flush=True)
+    check(f"--folded: {n} hits, their stacks in the file, counted once each",
+          rc == 0 and len(hits) == n and sum(lines.values()) == n and dict(want) == lines,
+          f"rc={rc} {len(hits)} hits, file {lines} vs the JSON's {dict(want)} "
+          f"{err.strip()[-200:]}")
+    check("--folded: every stack from the syscall entry through KVM_RUN to io_interception",
+          bool(lines) and all(k.split(";")[0] == "vmlinux!entry_SYSCALL_64_after_hwframe" and
+                              "kvm!kvm_vcpu_ioctl" in k.split(";") and
+                              k.split(";")[-1] == "kvm_amd!io_interception" for k in lines),
+          str(list(lines)[:2]))
 
 
 def main():
@@ -84,6 +133,7 @@ def main():
                   rc == 0 and len(hits) == 20 and
                   all(h["captures"] == {"port": 0x700, "in": 0} for h in hits),
                   f"rc={rc} {[h['captures'] for h in hits[:3]]} {err.strip()[-200:]}")
+        folded_check(env, when)
         (n1, f1, r1), (n0, f0, r0) = runs["1"], runs["0"]
         check("io_interception: planned, 2 target reads a hit (vmcb, then exit_info_1 once); "
               "one program at a time, 2 a filtered hit and 6 a reported one",
