@@ -65,6 +65,15 @@ def main():
             pc_prefix = [l.split("=", 1)[1].strip() for l in f if l.startswith("prefix=")][0]
         prefix = dest + pc_prefix
         incdir = os.path.join(prefix, "include")
+        # bash completion: under each installed command's name, each registering all of them
+        bins = sorted(f for f in os.listdir(os.path.join(prefix, "bin")) if f.startswith("kvmdci-"))
+        compdir = os.path.join(prefix, "share", "bash-completion", "completions")
+        comps = sorted(os.listdir(compdir)) if os.path.isdir(compdir) else []
+        reg = subprocess.run(["bash", "-c", 'source "$1"; complete -p | grep -c "_kvmdci "',
+                              "bash", os.path.join(compdir, "kvmdci-trace")],
+                             capture_output=True, text=True, timeout=30).stdout.strip()
+        check("bash completion installed for every installed command",
+              bins and comps == bins and reg == str(len(bins)), f"{comps} vs {bins}, {reg}")
         # the sysroot is how pkg-config reads a tree installed with --destdir
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]),
                    PKG_CONFIG_SYSROOT_DIR=dest)
