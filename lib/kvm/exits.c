@@ -687,10 +687,16 @@ static void record(struct kvmdci_exits *e, int vslot, uint64_t vcpu, const uint6
  * sweep_plan: reads for the counters of up to SWEEP_MAX watched vCPUs but @skip, scanning at
  * most *@left slots from *@pos on (both advanced; *@pos wraps). Returns how many it planned.
  */
+/* The vCPU slots in use, but the shared overflow slot (vcpu_slot_of). */
+static int slots_used(const struct kvmdci_exits *e)
+{
+	return e->nvcpus < MAX_VCPU_SLOTS - 1 ? e->nvcpus : MAX_VCPU_SLOTS - 1;
+}
+
 static int sweep_plan(struct kvmdci_exits *e, int skip, int *pos, int *left,
 		      struct target_read *rq, uint8_t (*buf)[8], int *slots)
 {
-	int n = 0, nv = e->nvcpus < MAX_VCPU_SLOTS - 1 ? e->nvcpus : MAX_VCPU_SLOTS - 1;
+	int n = 0, nv = slots_used(e);
 
 	for (; *left > 0 && n < SWEEP_MAX && nv > 0; (*left)--) {
 		int j = *pos % nv;
@@ -726,8 +732,7 @@ static int sweep_all(struct kvmdci_exits *e)
 {
 	uint8_t sb[SWEEP_MAX][8];
 	struct target_read rq[SWEEP_MAX];
-	int sw[SWEEP_MAX], r, pos = 0;
-	int left = e->nvcpus < MAX_VCPU_SLOTS - 1 ? e->nvcpus : MAX_VCPU_SLOTS - 1;
+	int sw[SWEEP_MAX], r, pos = 0, left = slots_used(e);
 
 	while (left > 0) {
 		int ns = sweep_plan(e, -1, &pos, &left, rq, sb, sw);
@@ -767,8 +772,7 @@ static int handle_stop(struct kvmdci_exits *e, struct kvmdci_stop *st, bool fina
 			rq[n++] = (struct target_read){ v->vcpu + e->pre_off, e->pre_buf,
 							 e->pre_len, 0 };
 		}
-		int left = e->nvcpus < MAX_VCPU_SLOTS - 1 ? e->nvcpus : MAX_VCPU_SLOTS - 1;
-		int ns = sweep_plan(e, i, &e->sweep_next, &left, rq + n, sb, sw);
+		int left = slots_used(e), ns = sweep_plan(e, i, &e->sweep_next, &left, rq + n, sb, sw);
 		/* the counter, the capture's first load and the other counters in one round
 		 * trip */
 		if ((r = kernel_read_many(e->k, rq, n + ns)) < 0)
