@@ -45,8 +45,9 @@ done
 if [ "$install" -eq 1 ] && [ "$(id -u)" -ne 0 ]; then
 	fail "installing the packages needs root (apt-get, dpkg): run as root, or with --no-install to build and lintian only"
 fi
-git -C "$SRCDIR" rev-parse --verify -q HEAD >/dev/null ||
-	fail "$SRCDIR is not a git checkout with a commit: the packages are built from its tracked files"
+if ! e=$(git -C "$SRCDIR" rev-parse --verify HEAD 2>&1 >/dev/null); then
+	fail "git cannot read HEAD in $SRCDIR ($(echo "$e" | head -n 1)): the packages are built from a git checkout's tracked files"
+fi
 
 # the package version is the project's (debian/changelog must follow meson.build)
 VERSION=$(meson introspect --projectinfo meson.build |
