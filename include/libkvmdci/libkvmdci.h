@@ -165,7 +165,7 @@ void kvmdci_ctx_interrupt(struct kvmdci_ctx *ctx);
  * The version of the library that is loaded (which may differ from the one a program was built
  * against).
  *
- * Returns: a static string such as "0.1.0".
+ * Returns: a static string such as "0.11.0".
  *
  * Since: 0.10
  */
