@@ -196,8 +196,12 @@ KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
 	if (!path)
 		path = kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_CATALOG);
 	if (!path || !*path) {
-		/* installed catalog, else the source tree's (running from a build dir) */
-		path = stat(KVMDCI_CATALOGDIR, &st) == 0 ? KVMDCI_CATALOGDIR : KVMDCI_SRC_CATALOGDIR;
+		path = KVMDCI_CATALOGDIR;
+#ifdef KVMDCI_SRC_CATALOGDIR
+		/* no installed catalog: the source tree's (running from a build dir) */
+		if (stat(path, &st) < 0)
+			path = KVMDCI_SRC_CATALOGDIR;
+#endif
 	}
 	cat = calloc(1, sizeof(*cat));
 	if (!cat)
