@@ -1,0 +1,362 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * KVM's own statistics of VMs (struct kvm's stat, struct kvm_vm_stat) and vCPUs (struct
+ * kvm_vcpu's stat, struct kvm_vcpu_stat), named and typed as KVM itself names them in debugfs
+ * and in its binary stats file descriptors.
+ *
+ * From 5.14 KVM describes every stat in two arrays of its own, kvm_vm_stats_desc and
+ * kvm_vcpu_stats_desc (struct _kvm_stats_desc: flags with the type, unit and base, exponent,
+ * size in 64-bit values, byte offset into the stats struct, bucket size, name), counted by
+ * kvm_vm_stats_header / kvm_vcpu_stats_header's num_desc. We read those arrays from the
+ * target's memory, their layout from the type info: the names are debugfs's file names, and
+ * the type tells counters (cumulative) from gauges (instant, peak) and histograms. Before
+ * 5.14 there are no descriptors: every 64-bit member of the stats struct is a stat named by
+ * its member, of unknown type (docs/kvm-stats.md).
+ */
+#include <bpf/btf.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "kernel/kernel-internal.h"
+#include "kvm/kvm-internal.h"
+
+#define MAX_DESC 512
+#define MAX_STAT_BYTES 65536
+
+/*
+ * The flags word of struct kvm_stats_desc (the kernel's UAPI, include/uapi/linux/kvm.h, an
+ * ABI that does not change): type in bits 3:0, unit in 7:4, base in 11:8 (docs/kvm-stats.md).
+ */
+#define STATS_TYPE_MASK 0xfu
+#define STATS_UNIT_SHIFT 4
+#define STATS_UNIT_MASK 0xfu
+#define STATS_BASE_SHIFT 8
+#define STATS_BASE_MASK 0xfu
+
+struct named_stat {
+	char name[64];
+	struct kvmdci_kvm_stat_desc d;
+};
+
+struct stat_scope {
+	uint64_t stat_off; /* of struct kvm's or struct kvm_vcpu's stat */
+	uint32_t size;     /* of the stats struct */
+	int n, nvalues;
+	struct named_stat *s;
+};
+
+struct kvmdci_kvm_stats {
+	int refcount;
+	bool described;
+	struct stat_scope scope[2];
+};
+
+static const char *const kind_names[] = {
+	[KVMDCI_KVM_STAT_CUMULATIVE] = "cumulative", [KVMDCI_KVM_STAT_INSTANT] = "instant",
+	[KVMDCI_KVM_STAT_PEAK] = "peak",	     [KVMDCI_KVM_STAT_LINEAR_HIST] = "linear_hist",
+	[KVMDCI_KVM_STAT_LOG_HIST] = "log_hist",     [KVMDCI_KVM_STAT_UNKNOWN] = "unknown",
+};
+
+static const char *const unit_names[] = {"none", "bytes", "seconds", "cycles", "boolean"};
+
+KVMDCI_EXPORT const char *kvmdci_kvm_stat_kind_name(enum kvmdci_kvm_stat_kind kind)
+{
+	return (unsigned)kind < sizeof(kind_names) / sizeof(kind_names[0]) && kind_names[kind]
+		       ? kind_names[kind]
+		       : NULL;
+}
+
+/* What each scope is called in the kernel: the owner and its stats struct, the descriptors. */
+static const struct {
+	const char *owner, *stat_type, *desc_sym, *header_sym;
+} scope_names[2] = {
+	[KVMDCI_KVM_STAT_SCOPE_VM] = {"struct kvm", "struct kvm_vm_stat", "kvm:kvm_vm_stats_desc",
+				      "kvm:kvm_vm_stats_header"},
+	[KVMDCI_KVM_STAT_SCOPE_VCPU] = {"struct kvm_vcpu", "struct kvm_vcpu_stat",
+					"kvm:kvm_vcpu_stats_desc", "kvm:kvm_vcpu_stats_header"},
+};
+
+/* The members of the descriptors that we read, resolved once. */
+struct desc_layout {
+	uint64_t num_desc, flags, exponent, size, offset, bucket_size, name, name_size;
+	uint64_t stride; /* sizeof(struct _kvm_stats_desc) */
+};
+
+/* 1 with @dl filled when the kernel has descriptors (symbols and types), 0 when it has none. */
+static int desc_layout(struct kvmdci_kernel *k, struct desc_layout *dl, uint64_t syms[2][2])
+{
+	struct kernel_field f[] = {
+		KERNEL_FIELD("struct kvm_stats_header", "num_desc", &dl->num_desc),
+		KERNEL_FIELD("struct _kvm_stats_desc", "desc.flags", &dl->flags),
+		KERNEL_FIELD("struct _kvm_stats_desc", "desc.exponent", &dl->exponent),
+		KERNEL_FIELD("struct _kvm_stats_desc", "desc.size", &dl->size),
+		KERNEL_FIELD("struct _kvm_stats_desc", "desc.offset", &dl->offset),
+		KERNEL_FIELD("struct _kvm_stats_desc", "desc.bucket_size", &dl->bucket_size),
+		{.type = "struct _kvm_stats_desc", .path = "name", .off = &dl->name,
+		 .size = &dl->name_size},
+	};
+	uint64_t size;
+
+	for (int s = 0; s < 2; s++)
+		if (kvmdci_kernel_symbol(k, scope_names[s].desc_sym, &syms[s][0]) < 0 ||
+		    kvmdci_kernel_symbol(k, scope_names[s].header_sym, &syms[s][1]) < 0)
+			return 0;
+	if (!kernel_fields_present(k, NULL, f, sizeof(f) / sizeof(f[0])) ||
+	    kvmdci_kernel_type_size(k, NULL, "struct _kvm_stats_desc", &size) < 0)
+		return 0;
+	dl->stride = size;
+	return 1;
+}
+
+/* A little-endian 16-bit member. */
+static uint16_t le16_at(const uint8_t *buf, uint64_t off)
+{
+	return (uint16_t)(buf[off] | buf[off + 1] << 8);
+}
+
+/* The stats of one scope from KVM's descriptor array. */
+static int scope_from_desc(struct kvmdci_kernel *k, int s, const struct desc_layout *dl,
+			   const uint64_t syms[2], struct stat_scope *sc)
+{
+	struct kvmdci_ctx *ctx = kvmdci_kernel_get_ctx(k);
+	uint8_t hdr[64];
+	uint8_t *buf;
+	int r, n, values = 0;
+
+	if (dl->num_desc + 4 > sizeof(hdr) || dl->stride < 16 || dl->stride > 4096)
+		return kvmdci_err(ctx, "type info: struct _kvm_stats_desc has an unexpected layout"),
+		       -EINVAL;
+	if ((r = kvmdci_kernel_read(k, syms[1] + dl->num_desc, hdr, 4)) < 0) {
+		kvmdci_err(ctx, "cannot read %s at 0x%llx", scope_names[s].header_sym,
+			   (unsigned long long)syms[1]);
+		return r;
+	}
+	n = (int)le32(hdr);
+	if (n <= 0 || n > MAX_DESC) {
+		kvmdci_err(ctx, "%s at 0x%llx says %d stats (expected 1 to %d): not KVM's stats header",
+			   scope_names[s].header_sym, (unsigned long long)syms[1], n, MAX_DESC);
+		return -EINVAL;
+	}
+	buf = malloc((size_t)n * dl->stride);
+	sc->s = calloc((size_t)n, sizeof(*sc->s));
+	if (!buf || !sc->s) {
+		free(buf);
+		return -ENOMEM;
+	}
+	if ((r = kvmdci_kernel_read(k, syms[0], buf, (size_t)n * dl->stride)) < 0) {
+		kvmdci_err(ctx, "cannot read %d stats descriptors of %s at 0x%llx", n,
+			   scope_names[s].desc_sym, (unsigned long long)syms[0]);
+		free(buf);
+		return r;
+	}
+	for (int i = 0; i < n; i++) {
+		const uint8_t *d = buf + (size_t)i * dl->stride;
+		struct named_stat *ns = &sc->s[i];
+		uint32_t flags = le32(d + dl->flags);
+		unsigned type = flags & STATS_TYPE_MASK;
+		unsigned unit = (flags >> STATS_UNIT_SHIFT) & STATS_UNIT_MASK;
+		unsigned base = (flags >> STATS_BASE_SHIFT) & STATS_BASE_MASK;
+		size_t nlen = dl->name_size < sizeof(ns->name) ? dl->name_size : sizeof(ns->name) - 1;
+
+		memcpy(ns->name, d + dl->name, nlen);
+		ns->name[nlen] = 0;
+		ns->d.name = ns->name;
+		ns->d.kind = type <= KVMDCI_KVM_STAT_LOG_HIST ? (enum kvmdci_kvm_stat_kind)type
+							       : KVMDCI_KVM_STAT_UNKNOWN;
+		ns->d.unit = unit < sizeof(unit_names) / sizeof(unit_names[0]) ? unit_names[unit]
+									      : NULL;
+		ns->d.base = base == 0 ? 10 : base == 1 ? 2 : 0;
+		ns->d.exponent = (int16_t)le16_at(d, dl->exponent);
+		ns->d.size = le16_at(d, dl->size);
+		ns->d.offset = le32(d + dl->offset);
+		ns->d.bucket_size = le32(d + dl->bucket_size);
+		ns->d.index = (uint32_t)values;
+		if (!ns->name[0] || ns->d.size == 0 || ns->d.offset % 8 ||
+		    (uint64_t)ns->d.offset + 8ull * ns->d.size > sc->size) {
+			kvmdci_err(ctx,
+				   "%s[%d] at 0x%llx (\"%.48s\": offset %u, %u values) lies outside "
+				   "%s (%u bytes): not KVM's stats descriptors",
+				   scope_names[s].desc_sym, i,
+				   (unsigned long long)(syms[0] + (uint64_t)i * dl->stride), ns->name,
+				   ns->d.offset, ns->d.size, scope_names[s].stat_type, sc->size);
+			free(buf);
+			return -EINVAL;
+		}
+		values += (int)ns->d.size;
+	}
+	free(buf);
+	sc->n = n;
+	sc->nvalues = values;
+	return 0;
+}
+
+/* The stats of one scope from the type info alone: every 64-bit member, one value each. */
+static int scope_from_types(struct kvmdci_kernel *k, int s, struct stat_scope *sc)
+{
+	struct stat_field f[MAX_DESC];
+	struct btf *btf;
+	int32_t id;
+	int r, n;
+
+	if ((r = kernel_type(k, NULL, scope_names[s].stat_type, &btf, &id)) < 0) {
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "%s",
+			   kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(k)));
+		return r;
+	}
+	n = kvm_stats_collect(btf, id, 0, f, 0, MAX_DESC, 0);
+	sc->s = calloc((size_t)n + 1, sizeof(*sc->s));
+	if (!sc->s)
+		return -ENOMEM;
+	for (int i = 0; i < n; i++) {
+		struct named_stat *ns = &sc->s[i];
+		snprintf(ns->name, sizeof(ns->name), "%.63s", f[i].name);
+		ns->d = (struct kvmdci_kvm_stat_desc){.name = ns->name,
+						      .kind = KVMDCI_KVM_STAT_UNKNOWN,
+						      .offset = f[i].offset,
+						      .size = 1,
+						      .index = (uint32_t)i};
+	}
+	sc->n = sc->nvalues = n;
+	return 0;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_stats_new(struct kvmdci_kernel *k, struct kvmdci_kvm_stats **ret)
+{
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
+	struct kvmdci_ctx *ctx = kvmdci_kernel_get_ctx(k);
+	struct kvmdci_kvm_stats *st = calloc(1, sizeof(*st));
+	struct desc_layout dl = {0};
+	uint64_t syms[2][2];
+	int r;
+
+	if (!st)
+		return -ENOMEM;
+	st->refcount = 1;
+	st->described = desc_layout(k, &dl, syms) > 0;
+	for (int s = 0; s < 2; s++) {
+		struct stat_scope *sc = &st->scope[s];
+		uint64_t off, size;
+		if ((r = kernel_member_offset(k, NULL, scope_names[s].owner, "stat", &off, &size)) <
+		    0) {
+			kvmdci_err(ctx, "%s", kvmdci_ctx_last_error(ctx));
+			goto fail;
+		}
+		if (size == 0 || size > MAX_STAT_BYTES) {
+			kvmdci_err(ctx, "type info: %s.stat is %llu bytes (expected 1 to %d)",
+				   scope_names[s].owner, (unsigned long long)size, MAX_STAT_BYTES);
+			r = -EINVAL;
+			goto fail;
+		}
+		sc->stat_off = off;
+		sc->size = (uint32_t)size;
+		r = st->described ? scope_from_desc(k, s, &dl, syms[s], sc)
+				  : scope_from_types(k, s, sc);
+		if (r < 0)
+			goto fail;
+	}
+	*ret = st;
+	return 0;
+fail:
+	kvmdci_kvm_stats_unref(st);
+	return r;
+}
+
+KVMDCI_EXPORT struct kvmdci_kvm_stats *kvmdci_kvm_stats_ref(struct kvmdci_kvm_stats *s)
+{
+	if (s)
+		s->refcount++;
+	return s;
+}
+
+KVMDCI_EXPORT struct kvmdci_kvm_stats *kvmdci_kvm_stats_unref(struct kvmdci_kvm_stats *s)
+{
+	if (!s || --s->refcount > 0)
+		return NULL;
+	free(s->scope[0].s);
+	free(s->scope[1].s);
+	free(s);
+	return NULL;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_stats_described(const struct kvmdci_kvm_stats *s)
+{
+	return s->described;
+}
+
+static const struct stat_scope *get_scope(const struct kvmdci_kvm_stats *s,
+					  enum kvmdci_kvm_stat_scope scope)
+{
+	return scope == KVMDCI_KVM_STAT_SCOPE_VM || scope == KVMDCI_KVM_STAT_SCOPE_VCPU
+		       ? &s->scope[scope]
+		       : NULL;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_stats_count(const struct kvmdci_kvm_stats *s,
+					 enum kvmdci_kvm_stat_scope scope)
+{
+	const struct stat_scope *sc = get_scope(s, scope);
+	return sc ? sc->n : -EINVAL;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_stats_values(const struct kvmdci_kvm_stats *s,
+					  enum kvmdci_kvm_stat_scope scope)
+{
+	const struct stat_scope *sc = get_scope(s, scope);
+	return sc ? sc->nvalues : -EINVAL;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_stats_desc(const struct kvmdci_kvm_stats *s,
+					enum kvmdci_kvm_stat_scope scope, int i,
+					struct kvmdci_kvm_stat_desc *out)
+{
+	const struct stat_scope *sc = get_scope(s, scope);
+	if (!sc)
+		return -EINVAL;
+	if (i < 0 || i >= sc->n)
+		return -ERANGE;
+	*out = sc->s[i].d;
+	return 0;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_stats_find(const struct kvmdci_kvm_stats *s,
+					enum kvmdci_kvm_stat_scope scope, const char *name)
+{
+	const struct stat_scope *sc = get_scope(s, scope);
+	if (!sc)
+		return -EINVAL;
+	for (int i = 0; i < sc->n; i++)
+		if (!strcmp(sc->s[i].name, name))
+			return i;
+	return -ENOENT;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_stats_read(struct kvmdci_kernel *k, const struct kvmdci_kvm_stats *s,
+					enum kvmdci_kvm_stat_scope scope, uint64_t addr,
+					uint64_t *values)
+{
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
+	const struct stat_scope *sc = get_scope(s, scope);
+	uint8_t *buf;
+	int r;
+
+	if (!sc)
+		return -EINVAL;
+	if (!(buf = malloc(sc->size)))
+		return -ENOMEM;
+	if ((r = kvmdci_kernel_read(k, addr + sc->stat_off, buf, sc->size)) < 0) {
+		kvmdci_err(kvmdci_kernel_get_ctx(k), "cannot read %s.stat (%u bytes at 0x%llx) of %s 0x%llx",
+			   scope_names[scope].owner, sc->size,
+			   (unsigned long long)(addr + sc->stat_off), scope_names[scope].owner,
+			   (unsigned long long)addr);
+		free(buf);
+		return r;
+	}
+	for (int i = 0; i < sc->n; i++) {
+		const struct kvmdci_kvm_stat_desc *d = &sc->s[i].d;
+		for (uint32_t j = 0; j < d->size; j++)
+			values[d->index + j] = le64(buf + d->offset + 8 * j);
+	}
+	free(buf);
+	return 0;
+}
