@@ -11,7 +11,7 @@
  * target's memory, their layout from the type info: the names are debugfs's file names, and
  * the type tells counters (cumulative) from gauges (instant, peak) and histograms. Before
  * 5.14 there are no descriptors: every 64-bit member of the stats struct is a stat named by
- * its member, of unknown type (docs/kvm-stats.md).
+ * its member, of unknown type (docs/kernel-facts.md, "KVM's named stats").
  */
 #include <bpf/btf.h>
 #include <stdlib.h>
@@ -26,7 +26,8 @@
 
 /*
  * The flags word of struct kvm_stats_desc (the kernel's UAPI, include/uapi/linux/kvm.h, an
- * ABI that does not change): type in bits 3:0, unit in 7:4, base in 11:8 (docs/kvm-stats.md).
+ * ABI that does not change): type in bits 3:0, unit in 7:4, base in 11:8
+ * (docs/kernel-facts.md, "KVM's named stats").
  */
 #define STATS_TYPE_MASK 0xfu
 #define STATS_UNIT_SHIFT 4
