@@ -84,30 +84,47 @@ struct desc_layout {
 	uint64_t stride; /* sizeof(struct _kvm_stats_desc) */
 };
 
+/*
+ * The descriptor's type: through 6.x, struct _kvm_stats_desc wraps the UAPI struct
+ * kvm_stats_desc (whose name[] is a flexible array) as "desc", the name after it; later
+ * kernels (6.12 and 7.2 here) give struct kvm_stats_desc itself a sized name in the kernel
+ * and have no wrapper (docs/kernel-facts.md, "KVM's named stats"). Whichever the type info has.
+ */
+static const struct {
+	const char *type, *prefix;
+} desc_types[] = {{"struct _kvm_stats_desc", "desc."}, {"struct kvm_stats_desc", ""}};
+
 /* 1 with @dl filled when the kernel has descriptors (symbols and types), 0 when it has none. */
 static int desc_layout(struct kvmdci_kernel *k, struct desc_layout *dl, uint64_t syms[2][2])
 {
-	struct kernel_field f[] = {
-		KERNEL_FIELD("struct kvm_stats_header", "num_desc", &dl->num_desc),
-		KERNEL_FIELD("struct _kvm_stats_desc", "desc.flags", &dl->flags),
-		KERNEL_FIELD("struct _kvm_stats_desc", "desc.exponent", &dl->exponent),
-		KERNEL_FIELD("struct _kvm_stats_desc", "desc.size", &dl->size),
-		KERNEL_FIELD("struct _kvm_stats_desc", "desc.offset", &dl->offset),
-		KERNEL_FIELD("struct _kvm_stats_desc", "desc.bucket_size", &dl->bucket_size),
-		{.type = "struct _kvm_stats_desc", .path = "name", .off = &dl->name,
-		 .size = &dl->name_size},
-	};
-	uint64_t size;
-
 	for (int s = 0; s < 2; s++)
 		if (kvmdci_kernel_symbol(k, scope_names[s].desc_sym, &syms[s][0]) < 0 ||
 		    kvmdci_kernel_symbol(k, scope_names[s].header_sym, &syms[s][1]) < 0)
 			return 0;
-	if (!kernel_fields_present(k, NULL, f, sizeof(f) / sizeof(f[0])) ||
-	    kvmdci_kernel_type_size(k, NULL, "struct _kvm_stats_desc", &size) < 0)
+	if (kernel_member_offset(k, NULL, "struct kvm_stats_header", "num_desc", &dl->num_desc,
+				 NULL) < 0)
 		return 0;
-	dl->stride = size;
-	return 1;
+	for (size_t t = 0; t < sizeof(desc_types) / sizeof(desc_types[0]); t++) {
+		const char *ty = desc_types[t].type, *pre = desc_types[t].prefix;
+		char p[6][32];
+		uint64_t *offs[6] = {&dl->flags,  &dl->exponent,    &dl->size,
+				     &dl->offset, &dl->bucket_size, &dl->name};
+		static const char *const names[6] = {"flags",  "exponent",    "size",
+						     "offset", "bucket_size", "name"};
+		bool ok = true;
+		uint64_t size;
+
+		for (int i = 0; i < 6 && ok; i++) {
+			snprintf(p[i], sizeof(p[i]), "%s%s", i == 5 ? "" : pre, names[i]);
+			ok = kernel_member_offset(k, NULL, ty, p[i], offs[i],
+						  i == 5 ? &dl->name_size : NULL) == 0;
+		}
+		if (ok && dl->name_size > 0 && kvmdci_kernel_type_size(k, NULL, ty, &size) == 0) {
+			dl->stride = size;
+			return 1;
+		}
+	}
+	return 0;
 }
 
 /* A little-endian 16-bit member. */
