@@ -20,9 +20,9 @@ static void usage(FILE *f)
 		"numbers its debugfs shows under /sys/kernel/debug/kvm/PID-FD: each VM's stats\n"
 		"(struct kvm_vm_stat) and each vCPU stat (struct kvm_vcpu_stat) summed over the\n"
 		"VM's vCPUs. Names and kinds (cumulative counter, instant or peak gauge, histogram)\n"
-		"are KVM's own stats descriptors where the kernel has them (5.14 and later), else\n"
-		"the stats structs' members from the type info. Memory reads only, no breakpoint:\n"
-		"live targets and dumps alike.\n"
+		"are KVM's own stats descriptors where the kernel has them (5.14 and later); before,\n"
+		"debugfs's names from KVM's debugfs_entries[] (kinds unknown). Memory reads only,\n"
+		"no breakpoint: live targets and dumps alike.\n"
 		"\n"
 		"Selection and output:\n"
 		"      --vm ADDR|PID     one VM: its struct kvm address (0x...) or its pid\n"
@@ -262,10 +262,10 @@ int main(int argc, char **argv)
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
-	bool described = kvmdci_kvm_stats_described(st);
+	const char *source = kvmdci_kvm_stats_source(st);
 	json_t *doc = json_pack(
-		"{s:s, s:s, s:{s:o, s:o}}", "target", tool.target, "source",
-		described ? "kvm-descriptors" : "type-info", "descriptors", "vm",
+		"{s:s, s:s, s:{s:o, s:o}}", "target", tool.target, "source", source,
+		"descriptors", "vm",
 		json_descs(st, KVMDCI_KVM_STAT_SCOPE_VM), "vcpu",
 		json_descs(st, KVMDCI_KVM_STAT_SCOPE_VCPU));
 	json_t *jvms = json_array();
@@ -282,8 +282,7 @@ int main(int argc, char **argv)
 		printf("no VMs\n");
 	if (tool.verbose)
 		tool_progress(&tool, "%d VMs, %d vCPUs read in %.3f s (%s)", shown.vms, shown.vcpus,
-			      tool_now_s() - t0,
-			      described ? "KVM's stats descriptors" : "type info only");
+			      tool_now_s() - t0, source);
 	json_decref(doc);
 out:
 	kvmdci_kvm_stats_unref(st);

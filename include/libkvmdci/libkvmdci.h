@@ -1207,12 +1207,15 @@ struct kvmdci_kvm_stats;
  * Learn KVM's stats of VMs and vCPUs on this kernel. Where KVM describes its stats (5.14 and
  * later: the arrays kvm_vm_stats_desc and kvm_vcpu_stats_desc in the kvm module), they are read
  * from the target's memory, their layout from the type info: the names, kinds, units and
- * offsets are KVM's own, the ones debugfs shows under /sys/kernel/debug/kvm. Otherwise every
- * 64-bit member of struct kvm_vm_stat and struct kvm_vcpu_stat is a stat of unknown kind named
- * by its member. The result does not refer to @k. It costs no breakpoint.
+ * offsets are KVM's own, the ones debugfs shows under /sys/kernel/debug/kvm. Before 5.14 the
+ * names come from x86's debugfs_entries[] (kinds unknown); without it, every 64-bit member of
+ * struct kvm_vm_stat and struct kvm_vcpu_stat is a stat of unknown kind named by its member
+ * (kvmdci_kvm_stats_source() says which). The result does not refer to @k. It costs no
+ * breakpoint.
  *
  * Returns: 0, or -ENOENT when kvm is not loaded or a type is missing, -EINVAL when the
- * descriptors make no sense (the error names their address), -EFAULT, -ENOMEM.
+ * descriptors or debugfs_entries[] make no sense (the error names their address), -EFAULT,
+ * -ENOMEM.
  *
  * Since: 0.11
  */
@@ -1243,17 +1246,19 @@ struct kvmdci_kvm_stats *kvmdci_kvm_stats_ref(struct kvmdci_kvm_stats *s);
 struct kvmdci_kvm_stats *kvmdci_kvm_stats_unref(struct kvmdci_kvm_stats *s);
 
 /**
- * kvmdci_kvm_stats_described:
+ * kvmdci_kvm_stats_source:
  * @s: stats
  *
- * Whether the stats come from KVM's own descriptors (names and kinds as KVM gives them), not
- * from the type info alone (kinds unknown).
+ * Where the stats' names come from: "kvm-descriptors" (KVM's stats descriptors, 5.14 and
+ * later: names and kinds as KVM gives them), "kvm-debugfs-entries" (x86's debugfs_entries[]
+ * before 5.14: debugfs's names, kinds unknown) or "type-info" (the stats structs' members,
+ * kinds unknown).
  *
- * Returns: 1 when described by KVM, 0 when not.
+ * Returns: a static string.
  *
  * Since: 0.11
  */
-int kvmdci_kvm_stats_described(const struct kvmdci_kvm_stats *s);
+const char *kvmdci_kvm_stats_source(const struct kvmdci_kvm_stats *s);
 
 /**
  * kvmdci_kvm_stats_count:

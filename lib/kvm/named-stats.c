@@ -10,8 +10,10 @@
  * kvm_vm_stats_header / kvm_vcpu_stats_header's num_desc. We read those arrays from the
  * target's memory, their layout from the type info: the names are debugfs's file names, and
  * the type tells counters (cumulative) from gauges (instant, peak) and histograms. Before
- * 5.14 there are no descriptors: every 64-bit member of the stats struct is a stat named by
- * its member, of unknown type (docs/kernel-facts.md, "KVM's named stats").
+ * 5.14 there are no descriptors; x86's debugfs_entries[] (name, offset from struct kvm or
+ * struct kvm_vcpu, VM or vCPU) then gives debugfs's names, of unknown type. Without either,
+ * every 64-bit member of the stats structs is a stat named by its member
+ * (docs/kernel-facts.md, "KVM's named stats").
  */
 #include <bpf/btf.h>
 #include <stdlib.h>
@@ -49,7 +51,7 @@ struct stat_scope {
 
 struct kvmdci_kvm_stats {
 	int refcount;
-	bool described;
+	const char *source; /* "kvm-descriptors", "kvm-debugfs-entries", "type-info" */
 	struct stat_scope scope[2];
 };
 
@@ -239,6 +241,133 @@ static int scope_from_types(struct kvmdci_kernel *k, int s, struct stat_scope *s
 	return 0;
 }
 
+/* The type info's 64-bit members of a scope's stats struct: {name, offset} (for the checks). */
+static int scope_members(struct kvmdci_kernel *k, int s, struct stat_field *f, int max)
+{
+	struct btf *btf;
+	int32_t id;
+
+	if (kernel_type(k, NULL, scope_names[s].stat_type, &btf, &id) < 0)
+		return 0;
+	return kvm_stats_collect(btf, id, 0, f, 0, max, 0);
+}
+
+/* A NUL-terminated name of at most @size - 1 bytes at @addr, read without crossing into the
+ * next page past its end. */
+static int read_name(struct kvmdci_kernel *k, uint64_t addr, char *out, size_t size)
+{
+	size_t n = size - 1, left = 4096 - (addr & 4095);
+	int r;
+
+	if (n > left)
+		n = left;
+	if ((r = kvmdci_kernel_read(k, addr, out, n)) < 0)
+		return r;
+	out[n] = 0;
+	return 0;
+}
+
+/*
+ * Before 5.14: x86's debugfs_entries[], one struct kvm_stats_debugfs_item per debugfs file
+ * (name, offset, kind), ended by a NULL name. Its offsets count from struct kvm or struct
+ * kvm_vcpu (VM_STAT/VCPU_STAT: offsetof(struct kvm, stat.x)); this is checked on the entries
+ * whose name is also a member's, so that an offset counted from the stats struct itself is
+ * seen too. 1 when read, 0 when the kernel has no such array, < 0 on a bad one.
+ */
+static int from_debugfs_entries(struct kvmdci_kernel *k, struct kvmdci_kvm_stats *st)
+{
+	struct kvmdci_ctx *ctx = kvmdci_kernel_get_ctx(k);
+	uint64_t items, o_name, o_off, o_kind, stride;
+	int64_t kinds[2];
+	struct kernel_field f[] = {
+		KERNEL_FIELD("struct kvm_stats_debugfs_item", "name", &o_name),
+		KERNEL_FIELD("struct kvm_stats_debugfs_item", "offset", &o_off),
+		KERNEL_FIELD("struct kvm_stats_debugfs_item", "kind", &o_kind),
+	};
+	struct stat_field *members = NULL;
+	int nmem[2], r = 0;
+
+	if (kvmdci_kernel_symbol(k, "kvm:debugfs_entries", &items) < 0 ||
+	    !kernel_fields_present(k, NULL, f, sizeof(f) / sizeof(f[0])) ||
+	    kvmdci_kernel_type_size(k, NULL, "struct kvm_stats_debugfs_item", &stride) < 0 ||
+	    kernel_enum_value(k, "kvm", "enum kvm_stat_kind", "KVM_STAT_VM", &kinds[0]) < 0 ||
+	    kernel_enum_value(k, "kvm", "enum kvm_stat_kind", "KVM_STAT_VCPU", &kinds[1]) < 0)
+		return 0;
+	if (stride < 16 || stride > 256)
+		return 0;
+	members = calloc(2 * MAX_DESC, sizeof(*members));
+	for (int s = 0; s < 2 && members; s++) {
+		nmem[s] = scope_members(k, s, members + s * MAX_DESC, MAX_DESC);
+		st->scope[s].s = calloc(MAX_DESC, sizeof(*st->scope[s].s));
+		if (!st->scope[s].s)
+			r = -ENOMEM;
+	}
+	if (!members || r < 0) {
+		free(members);
+		return -ENOMEM;
+	}
+	int64_t base[2] = {-1, -1}; /* where the offsets count from, per scope */
+	for (int i = 0; i < 2 * MAX_DESC; i++) {
+		uint64_t at = items + (uint64_t)i * stride, name;
+		uint8_t e[256];
+		char nm[64];
+		int s;
+
+		if ((r = kvmdci_kernel_read(k, at, e, stride)) < 0) {
+			kvmdci_err(ctx, "cannot read kvm:debugfs_entries[%d] at 0x%llx", i,
+				   (unsigned long long)at);
+			goto out;
+		}
+		if (!(name = le64(e + o_name))) {
+			r = 1;
+			goto out;
+		}
+		int32_t off = (int32_t)le32(e + o_off);
+		int64_t kind = (int32_t)le32(e + o_kind);
+		s = kind == kinds[0] ? 0 : kind == kinds[1] ? 1 : -1;
+		if ((r = read_name(k, name, nm, sizeof(nm))) < 0) {
+			kvmdci_err(ctx, "cannot read the name of kvm:debugfs_entries[%d] at 0x%llx", i,
+				   (unsigned long long)name);
+			goto out;
+		}
+		if (s < 0)
+			continue; /* neither a VM's nor a vCPU's: not ours */
+		struct stat_scope *sc = &st->scope[s];
+		if (sc->n >= MAX_DESC)
+			continue;
+		if (base[s] < 0)
+			for (int m = 0; m < nmem[s]; m++)
+				if (!strcmp(members[s * MAX_DESC + m].name, nm))
+					base[s] = off - (int64_t)members[s * MAX_DESC + m].offset;
+		int64_t rel = off - (base[s] < 0 ? (int64_t)sc->stat_off : base[s]);
+		if ((base[s] >= 0 && base[s] != (int64_t)sc->stat_off && base[s] != 0) || rel < 0 ||
+		    rel % 8 || rel + 8 > sc->size) {
+			kvmdci_err(ctx,
+				   "kvm:debugfs_entries[%d] at 0x%llx (\"%s\": offset %d) lies outside "
+				   "%s.stat (%u bytes at %llu): not KVM's debugfs table",
+				   i, (unsigned long long)at, nm, off, scope_names[s].owner, sc->size,
+				   (unsigned long long)sc->stat_off);
+			r = -EINVAL;
+			goto out;
+		}
+		struct named_stat *ns = &sc->s[sc->n];
+		snprintf(ns->name, sizeof(ns->name), "%s", nm);
+		ns->d = (struct kvmdci_kvm_stat_desc){.name = ns->name,
+						      .kind = KVMDCI_KVM_STAT_UNKNOWN,
+						      .offset = (uint32_t)rel,
+						      .size = 1,
+						      .index = (uint32_t)sc->n};
+		sc->n++;
+		sc->nvalues++;
+	}
+	kvmdci_err(ctx, "kvm:debugfs_entries at 0x%llx has no end within %d entries",
+		   (unsigned long long)items, 2 * MAX_DESC);
+	r = -EINVAL;
+out:
+	free(members);
+	return r;
+}
+
 KVMDCI_EXPORT int kvmdci_kvm_stats_new(struct kvmdci_kernel *k, struct kvmdci_kvm_stats **ret)
 {
 	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
@@ -251,7 +380,7 @@ KVMDCI_EXPORT int kvmdci_kvm_stats_new(struct kvmdci_kernel *k, struct kvmdci_kv
 	if (!st)
 		return -ENOMEM;
 	st->refcount = 1;
-	st->described = desc_layout(k, &dl, syms) > 0;
+	st->source = desc_layout(k, &dl, syms) > 0 ? "kvm-descriptors" : "type-info";
 	for (int s = 0; s < 2; s++) {
 		struct stat_scope *sc = &st->scope[s];
 		uint64_t off, size;
@@ -268,8 +397,19 @@ KVMDCI_EXPORT int kvmdci_kvm_stats_new(struct kvmdci_kernel *k, struct kvmdci_kv
 		}
 		sc->stat_off = off;
 		sc->size = (uint32_t)size;
-		r = st->described ? scope_from_desc(k, s, &dl, syms[s], sc)
-				  : scope_from_types(k, s, sc);
+	}
+	if (!strcmp(st->source, "type-info") && (r = from_debugfs_entries(k, st)) != 0) {
+		if (r < 0)
+			goto fail;
+		st->source = "kvm-debugfs-entries";
+	}
+	for (int s = 0; s < 2; s++) {
+		if (!strcmp(st->source, "kvm-descriptors"))
+			r = scope_from_desc(k, s, &dl, syms[s], &st->scope[s]);
+		else if (!strcmp(st->source, "type-info"))
+			r = scope_from_types(k, s, &st->scope[s]);
+		else
+			r = 0;
 		if (r < 0)
 			goto fail;
 	}
@@ -297,9 +437,9 @@ KVMDCI_EXPORT struct kvmdci_kvm_stats *kvmdci_kvm_stats_unref(struct kvmdci_kvm_
 	return NULL;
 }
 
-KVMDCI_EXPORT int kvmdci_kvm_stats_described(const struct kvmdci_kvm_stats *s)
+KVMDCI_EXPORT const char *kvmdci_kvm_stats_source(const struct kvmdci_kvm_stats *s)
 {
-	return s->described;
+	return s->source;
 }
 
 static const struct stat_scope *get_scope(const struct kvmdci_kvm_stats *s,

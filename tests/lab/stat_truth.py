@@ -7,13 +7,11 @@ kvm_get_stat_per_vm / kvm_get_stat_per_vcpu in virt/kvm/kvm_main.c, 6.1). Counte
 the host runs, so each check is bracketed: every debugfs file read (A), kvmdci-stat --json (T),
 every file read again (B). A cumulative counter (and a peak, and a histogram bucket) only grows:
 A <= T <= B, and T == A when A == B. A gauge (instant) may go either way: T == A when A == B,
-else between the two. Before 5.14 (no descriptors) every stat is of unknown kind and gets the
-gauge's rule.
+else between the two. Before 5.14 (no descriptors: the names from x86's debugfs_entries[])
+every stat is of unknown kind and gets the gauge's rule.
 
-The names must match debugfs's, except for what is listed in KNOWN_EXTRA_FILES (debugfs files
-that are not stats) and, before 5.14, RENAMED_BEFORE_5_14 (the type-info names of stats that
-debugfs published under another name: VM_STAT("largepages", lpages) and
-VM_STAT("nx_largepages_splitted", nx_lpage_splits) in arch/x86/kvm/x86.c, 5.10).
+The names must match debugfs's exactly, but for KNOWN_EXTRA_FILES (debugfs files that are not
+stats).
 
 VMs are matched to their directories by pid and order: one process's VMs get increasing file
 descriptors in creation order, and kvm:vm_list is newest first (list_add in kvm_create_vm).
@@ -26,7 +24,6 @@ from e2e import check, run_tool
 # debugfs files of a VM's directory that are not stats: x86's rmap size histogram per memslot
 # (kvm_mmu_rmaps_stat, arch/x86/kvm/debugfs.c, 5.15 and later), a text table
 KNOWN_EXTRA_FILES = {"mmu_rmaps_stat"}
-RENAMED_BEFORE_5_14 = {"lpages": "largepages", "nx_lpage_splits": "nx_largepages_splitted"}
 
 
 def read_debugfs(t, pid):
@@ -80,7 +77,6 @@ def compare_stat(label, t, pid, env, nvms=None, dump=None):
           + (f" ({nvms})" if nvms else ""),
           len(vms) == len(fds) == len(b) and (nvms is None or len(vms) == nvms),
           f"tool {len(vms)}, debugfs {fds}")
-    described = doc.get("source") == "kvm-descriptors"
     kinds = {}
     for scope in ("vm", "vcpu"):
         for d in doc.get("descriptors", {}).get(scope, []):
@@ -89,16 +85,13 @@ def compare_stat(label, t, pid, env, nvms=None, dump=None):
     names_fs = set().union(*(set(d) for d in a.values())) if a else set()
     extra_files = (names_fs - names_tool) | (other_a - names_tool)
     missing = names_tool - names_fs
-    renamed = {} if described else {k: v for k, v in RENAMED_BEFORE_5_14.items()
-                                     if k in missing and v in extra_files}
-    unexplained_fs = extra_files - KNOWN_EXTRA_FILES - set(renamed.values())
-    unexplained_tool = missing - set(renamed)
+    unexplained_fs = extra_files - KNOWN_EXTRA_FILES
+    unexplained_tool = missing
     check(f"{label}: the stats' names are debugfs's ({len(names_tool)} stats, source "
           f"{doc.get('source')})", not unexplained_fs and not unexplained_tool and
           len(names_tool) >= 20,
           f"only in debugfs {sorted(unexplained_fs)}, only in kvmdci-stat "
-          f"{sorted(unexplained_tool)}; explained: not stats {sorted(extra_files & KNOWN_EXTRA_FILES)}"
-          f", renamed {renamed}")
+          f"{sorted(unexplained_tool)}; not stats {sorted(extra_files & KNOWN_EXTRA_FILES)}")
     bad, exact, moved = [], 0, 0
     for i, fd in enumerate(fds):
         if i >= len(vms) or fd not in b:
@@ -107,11 +100,10 @@ def compare_stat(label, t, pid, env, nvms=None, dump=None):
         values = dict(vm.get("stats", {}))
         values.update(vm.get("vcpu_stats", {}))
         for name, tv in values.items():
-            fs = renamed.get(name, name)
-            if fs not in a[fd] or fs not in b[fd]:
+            if name not in a[fd] or name not in b[fd]:
                 continue
             tv0 = tv[0] if isinstance(tv, list) else tv
-            av, bv = a[fd][fs], b[fd][fs]
+            av, bv = a[fd][name], b[fd][name]
             if av == bv:
                 exact += 1
             else:
