@@ -135,49 +135,58 @@ static int show_vms(struct kvmdci_kernel *k, const struct kvmdci_kvm_stats *st,
 	for (int v = 0; (vi = kvmdci_vm_list_get(vms, v)) && !tool_stop_requested; v++) {
 		const struct kvmdci_vcpu_info *ci;
 		json_t *jv = json_array();
-		int n = 0;
+		int n = 0, listed = 0;
 
 		if ((r = kvmdci_kvm_stats_read(k, st, KVMDCI_KVM_STAT_SCOPE_VM, vi->vm, vmv)) < 0) {
 			json_decref(jv);
 			goto out;
 		}
 		memset(sum, 0, (size_t)nvc * sizeof(*sum));
-		if (!tool.json && per_vcpu)
-			printf("%sVM 0x%llx pid %d, %d vCPUs\n", shown->vms ? "\n" : "",
-			       (unsigned long long)vi->vm, vi->userspace_pid, vi->online_vcpus);
 		for (int i = 0; (ci = kvmdci_vcpu_list_get(vcpus, i)); i++) {
 			if (ci->vm != vi->vm)
 				continue;
+			/* room for one more vCPU's values, kept for the text after the sums */
+			uint64_t *more = realloc(one, ((size_t)listed + 1) * (size_t)nvc * sizeof(*one) + 8);
+			if (!more) {
+				json_decref(jv);
+				r = -ENOMEM;
+				goto out;
+			}
+			one = more;
+			uint64_t *mine = one + (size_t)listed * (size_t)nvc;
 			if ((r = kvmdci_kvm_stats_read(k, st, KVMDCI_KVM_STAT_SCOPE_VCPU, ci->vcpu,
-						       one)) < 0) {
+						       mine)) < 0) {
 				json_decref(jv);
 				goto out;
 			}
 			n++;
 			for (int j = 0; j < nvc; j++)
-				sum[j] += one[j];
+				sum[j] += mine[j];
 			if (vcpu_id >= 0 && ci->vcpu_id != vcpu_id)
 				continue;
+			listed++;
 			shown->vcpus++;
 			json_array_append_new(
 				jv, json_pack("{s:o, s:i, s:i, s:o}", "vcpu", tool_json_addr(ci->vcpu),
 					      "vcpu_id", ci->vcpu_id, "vcpu_idx", ci->vcpu_idx, "stats",
-					      json_stats(st, KVMDCI_KVM_STAT_SCOPE_VCPU, one)));
-			if (!tool.json && per_vcpu) {
-				printf("  vCPU %d, kvm_vcpu 0x%llx:\n", ci->vcpu_id,
-				       (unsigned long long)ci->vcpu);
-				print_stats(st, KVMDCI_KVM_STAT_SCOPE_VCPU, one, "    ");
-			}
+					      json_stats(st, KVMDCI_KVM_STAT_SCOPE_VCPU, mine)));
 		}
 		shown->vms++;
 		if (!tool.json) {
-			if (!per_vcpu)
-				printf("%sVM 0x%llx pid %d, %d vCPUs\n", shown->vms > 1 ? "\n" : "",
-				       (unsigned long long)vi->vm, vi->userspace_pid, n);
+			printf("%sVM 0x%llx pid %d, %d vCPUs\n", shown->vms > 1 ? "\n" : "",
+			       (unsigned long long)vi->vm, vi->userspace_pid, n);
 			printf("  VM stats:\n");
 			print_stats(st, KVMDCI_KVM_STAT_SCOPE_VM, vmv, "    ");
 			printf("  vCPU stats, summed over %d vCPUs:\n", n);
 			print_stats(st, KVMDCI_KVM_STAT_SCOPE_VCPU, sum, "    ");
+			for (int i = 0; per_vcpu && i < listed; i++) {
+				json_t *jc = json_array_get(jv, (size_t)i);
+				printf("  vCPU %d, kvm_vcpu %s:\n",
+				       (int)json_integer_value(json_object_get(jc, "vcpu_id")),
+				       json_string_value(json_object_get(jc, "vcpu")));
+				print_stats(st, KVMDCI_KVM_STAT_SCOPE_VCPU, one + (size_t)i * (size_t)nvc,
+					    "    ");
+			}
 		}
 		json_t *jvm = json_pack("{s:o, s:i, s:i, s:s?, s:o, s:i, s:o, s:o}", "vm",
 					tool_json_addr(vi->vm), "pid", vi->userspace_pid,
