@@ -18,6 +18,7 @@ descriptors in creation order, and kvm:vm_list is newest first (list_add in kvm_
 """
 import json
 import re
+import time
 
 from e2e import check, run_tool
 
@@ -58,6 +59,7 @@ def compare_stat(label, t, pid, env, nvms=None, dump=None):
     every VM of @pid checked (see the module's comment). With @dump (a path), T is a dump of
     the lab written there between A and B, read by kvmdci-stat afterwards. Returns the tool's
     JSON."""
+    t0 = time.monotonic()
     a, other_a = read_debugfs(t, pid)
     if dump:
         t.lab.dump(dump)
@@ -116,7 +118,8 @@ def compare_stat(label, t, pid, env, nvms=None, dump=None):
               "; ".join(bad[:8]))
         bad = []
     print(f"{label}: {exact} stats equal to debugfs's unchanged value, {moved} bracketed by "
-          f"values that moved", flush=True)
+          f"values that moved ({time.monotonic() - t0:.1f} s with the debugfs reads"
+          f"{' and the dump' if dump else ''})", flush=True)
     sums_ok = all(
         all((sum(c["stats"][n][0] if isinstance(c["stats"][n], list) else c["stats"][n]
                  for c in vm["vcpus"]) ==
