@@ -83,14 +83,13 @@ static const struct {
 /* The members of the descriptors that we read, resolved once. */
 struct desc_layout {
 	uint64_t num_desc, flags, exponent, size, offset, bucket_size, name, name_size;
-	uint64_t stride; /* sizeof(struct _kvm_stats_desc) */
+	uint64_t stride; /* the size of one descriptor */
 };
 
 /*
- * The descriptor's type: through 6.x, struct _kvm_stats_desc wraps the UAPI struct
- * kvm_stats_desc (whose name[] is a flexible array) as "desc", the name after it; later
- * kernels (6.12 and 7.2 here) give struct kvm_stats_desc itself a sized name in the kernel
- * and have no wrapper (docs/kernel-facts.md, "KVM's named stats"). Whichever the type info has.
+ * The descriptor's type: in 6.1, struct _kvm_stats_desc wraps the UAPI struct kvm_stats_desc
+ * (whose name[] is a flexible array) as "desc", the name after it; 6.12 and 7.2 give struct
+ * kvm_stats_desc itself a sized name in the kernel and have no wrapper (docs/kernel-facts.md, "KVM's named stats"). Whichever the type info has.
  */
 static const struct {
 	const char *type, *prefix;
@@ -121,7 +120,11 @@ static int desc_layout(struct kvmdci_kernel *k, struct desc_layout *dl, uint64_t
 			ok = kernel_member_offset(k, NULL, ty, p[i], offs[i],
 						  i == 5 ? &dl->name_size : NULL) == 0;
 		}
-		if (ok && dl->name_size > 0 && kvmdci_kernel_type_size(k, NULL, ty, &size) == 0) {
+		/* every member inside one descriptor, or the type info is not what we read */
+		if (ok && dl->name_size > 0 && kvmdci_kernel_type_size(k, NULL, ty, &size) == 0 &&
+		    dl->flags + 4 <= size && dl->exponent + 2 <= size && dl->size + 2 <= size &&
+		    dl->offset + 4 <= size && dl->bucket_size + 4 <= size &&
+		    dl->name + dl->name_size <= size) {
 			dl->stride = size;
 			return 1;
 		}
@@ -293,7 +296,7 @@ static int from_debugfs_entries(struct kvmdci_kernel *k, struct kvmdci_kvm_stats
 	    kernel_enum_value(k, "kvm", "enum kvm_stat_kind", "KVM_STAT_VM", &kinds[0]) < 0 ||
 	    kernel_enum_value(k, "kvm", "enum kvm_stat_kind", "KVM_STAT_VCPU", &kinds[1]) < 0)
 		return 0;
-	if (stride < 16 || stride > 256)
+	if (stride > 256 || o_name + 8 > stride || o_off + 4 > stride || o_kind + 4 > stride)
 		return 0;
 	members = calloc(2 * MAX_DESC, sizeof(*members));
 	for (int s = 0; s < 2 && members; s++) {
