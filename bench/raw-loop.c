@@ -40,6 +40,7 @@
 #define MAX_VCPUS 64
 #define MAX_CODES 256
 #define MAX_THREADS 64
+#define REPLY_TIMEOUT_MS 60000 /* Bochs under load answers a packet in well under 1 s */
 
 static int fd = -1;
 static char rbuf[65536];
@@ -65,8 +66,12 @@ static double now(void)
 
 static int trace;
 
+/* What was sent last (its start), for the error when no reply comes. */
+static char last_sent[64];
+
 static void write_all(const char *p, size_t n)
 {
+	snprintf(last_sent, sizeof(last_sent), "%.*s", (int)(n < 60 ? n : 60), p);
 	if (trace)
 		fprintf(stderr, "-> %.*s\n", (int)n, p);
 	while (n) {
@@ -129,6 +134,11 @@ static int getbyte(void)
 {
 	if (rpos == rlen) {
 		ssize_t r;
+		/* a reply (or the rest of one) is due: a stub that hangs, or a lab machine so
+		 * loaded that it stalls, ends the run with a line instead of a silent wait */
+		if (!wait_readable(REPLY_TIMEOUT_MS))
+			die("no reply from the stub within %d s (last sent: '%s'); the machine may be "
+			    "overloaded or the stub hung", REPLY_TIMEOUT_MS / 1000, last_sent);
 		do
 			r = read(fd, rbuf, sizeof(rbuf));
 		while (r < 0 && errno == EINTR);

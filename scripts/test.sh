@@ -1,7 +1,7 @@
 #!/bin/sh
 # Quick start (b): install what is missing, build, fetch the lab kernel, run every test suite
-# (unit: codecs and tables; btf: real Debian kernel types; lab: boots the lab and checks the
-# tools against KVM's own counters). Exit status is meson test's.
+# (unit: codecs and tables; btf: real Debian kernel types; package: the Debian packages; lab:
+# boots the lab and checks the tools against KVM's own counters). Exit status is meson test's.
 set -eu
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -19,6 +19,8 @@ meson test -C build --print-errorlogs --num-processes 1 --suite unit --suite btf
 	status=$?
 # installing: pkg-config, the documented include, an installed kvmdci-lab booting the lab
 meson test -C build --print-errorlogs --logbase testlog-install --suite install || status=$?
+# the Debian packages: build, lintian, install, check from /usr, purge (root: CI runs as root)
+meson test -C build --print-errorlogs --logbase testlog-package --suite package || status=$?
 # the unit tests under valgrind (definite leaks and memory errors fail)
 meson test -C build --print-errorlogs --setup valgrind --logbase testlog-valgrind unit || status=$?
 # the fast suites again in the developer build: -Werror, address + undefined sanitizers
@@ -34,7 +36,7 @@ meson test -C build-dev --print-errorlogs --num-processes 1 --logbase testlog-la
 	--suite lab --suite lab-vmx || status=$?
 # one closing line for people and CI
 python3 - build/meson-logs/testlog.json build/meson-logs/testlog-install.json \
-	build/meson-logs/testlog-valgrind-valgrind.json \
+	build/meson-logs/testlog-package.json build/meson-logs/testlog-valgrind-valgrind.json \
 	build-dev/meson-logs/testlog.json \
 	build-dev/meson-logs/testlog-lab.json <<'PY' || true
 import json, os, sys

@@ -5,16 +5,19 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
+#include "exits-live.h"
 #include "shared.h"
+#include "vm-select.h"
 
 static struct tool tool = { .name = "kvmdci-exits" };
 
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"Usage: kvmdci-exits -t URI [--duration S | --count N] [--per-vcpu] [--per-vm] "
-		"[--json]\n"
+		"Usage: kvmdci-exits -t URI [--duration S | --count N] [--live | --interval S]\n"
+		"                    [--vm ADDR|PID] [--vcpu N] [--per-vcpu] [--per-vm] [--json]\n"
 		"\n"
 		"Counts VM exits by reason on a KVM host seen through a whole-machine debugger and\n"
 		"prints a histogram (reason, code, count, share, rate, bar), like kvm_stat. It stops\n"
@@ -41,6 +44,20 @@ static void usage(FILE *f)
 		"                        start and the end; totals and rates, not reasons\n"
 		"      --per-vcpu        also one table per vCPU\n"
 		"      --per-vm          also one table per VM\n"
+		"\n"
+		"While it runs:\n"
+		"      --live            a view on the terminal, refreshed every interval (1 s, or\n"
+		"                        --interval): each reason's count, share, delta and rate,\n"
+		"                        and each vCPU's; keys: s sort (total, delta, name, code),\n"
+		"                        r reset to zero, q quit; then the report as usual\n"
+		"  -i, --interval S      one line per interval on stdout (with --json: one JSON\n"
+		"                        object per line, \"type\": \"interval\"), then the report\n"
+		"\n"
+		"Selection:\n"
+		"      --vm ADDR|PID     only this VM: its struct kvm address (0x...) or its pid\n"
+		"      --vcpu N          only this vCPU id (of every VM, or of --vm)\n"
+		"                        (watch: watchpoints on these vCPUs only; break: the\n"
+		"                        others' exits stop too but are not counted)\n"
 		"\n" TOOL_COMMON_HELP "\n"
 		"Every run ends with its coverage: the exits counted against KVM's own\n"
 		"kvm_vcpu.stat.exits over the same run (equal unless sampling or a loss).\n"
@@ -48,6 +65,8 @@ static void usage(FILE *f)
 		"Examples:\n"
 		"  eval \"$(kvmdci-lab env)\"; kvmdci-exits --duration 10\n"
 		"  kvmdci-exits --duration 60 --sample 5%%/2s     # a busy host, a small cost\n"
+		"  kvmdci-exits --live --vm 111                    # like kvm_stat, one VM\n"
+		"  kvmdci-exits -d 3 -i 1 --json | jq -c 'select(.type == \"interval\") | .rate'\n"
 		"  kvmdci-exits -t gdb://127.0.0.1:1234 --vmlinux vmlinux --system-map System.map \\\n"
 		"      --modules ./modules --count 10000 --json | jq '.reasons[0]'\n"
 		"\n"
@@ -190,7 +209,8 @@ static void show_exits_json(const struct run *run)
 	uint64_t repeated, missed;
 
 	kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_ALL, 0, &g);
-	json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:f, s:b, s:I, s:o}", "target", tool.target,
+	json_t *doc = json_pack("{s:s, s:s, s:s, s:s, s:s, s:f, s:b, s:I, s:o}", "type", "summary",
+				"target", tool.target,
 				"vendor", vendor_word(run), "trigger", trigger_word(run),
 				"trigger_description", kvmdci_exits_trigger_description(run->e),
 				"duration_s", run->secs, "interrupted", run->interrupted, "total",
@@ -404,36 +424,62 @@ static void run_error(struct run *run, const char *fallback)
 	run->status = 1;
 }
 
-/* Poll the hits until --duration, --count, Ctrl-C or an error, then stop. */
-static void trace(struct run *run, double duration, unsigned long long max_count)
+/* Poll the hits until --duration, --count, Ctrl-C (q in --live) or an error, then stop;
+ * with @lv a record or frame every @interval seconds, and a last one for the run's end. */
+static void trace(struct run *run, double duration, unsigned long long max_count,
+		  struct live_view *lv, double interval, bool live)
 {
-	double t0 = tool_now_s();
+	double t0 = tool_now_s(), next = t0 + interval;
+	bool quit = false;
 
 	tool_in_loop = 1;
+	if (live)
+		live_tick(lv, run->e, t0); /* the screen at once */
 	while (!tool_stop_requested) {
-		int slice = tool_poll_slice(t0, duration, 200);
+		/* short slices in --live: the keys answer within 0.1 s */
+		int slice = tool_poll_slice(t0, duration, lv ? 100 : 200);
 		if (!slice)
 			break;
+		if (lv) {
+			int until = (int)((next - tool_now_s()) * 1000) + 1;
+			if (until < slice)
+				slice = until > 1 ? until : 1;
+		}
 		if (kvmdci_exits_poll(run->e, slice) < 0) {
 			run_error(run, "lost the target");
 			break;
 		}
 		if (max_count && kvmdci_exits_total(run->e) >= max_count)
 			break;
+		double now = tool_now_s();
+		if (lv && live_keys(lv, run->e, now)) {
+			quit = true;
+			break;
+		}
+		if (lv && now >= next) {
+			live_tick(lv, run->e, now);
+			next += interval;
+			if (next < now)
+				next = now + interval; /* a long stop: no burst of empty intervals */
+		}
 	}
 	tool_in_loop = 0;
-	run->interrupted = tool_stop_requested;
+	run->interrupted = tool_stop_requested || quit;
 	run->secs = tool_now_s() - t0;
 	if (kvmdci_exits_stop(run->e) < 0 && !run->status)
 		run_error(run, "could not restore the target");
+	/* the tail since the last interval: the records add up to the report's total */
+	if (lv)
+		live_tick(lv, run->e, tool_now_s());
 }
 
 struct options {
-	double duration, duty;
+	double duration, duty, interval;
 	unsigned long long max_count;
 	enum kvmdci_trigger trigger;
-	bool per_vcpu, per_vm, counters;
+	bool per_vcpu, per_vm, counters, live;
 	int period_ms;
+	struct kvmdci_vm_select sel;
 };
 
 static void parse_options(int argc, char **argv, struct options *o)
@@ -447,12 +493,17 @@ static void parse_options(int argc, char **argv, struct options *o)
 		{ "per-vm", no_argument, NULL, 'M' },
 		{ "counters", no_argument, NULL, 'C' },
 		{ "sample", required_argument, NULL, 'S' },
+		{ "live", no_argument, NULL, 'L' },
+		{ "interval", required_argument, NULL, 'i' },
+		{ "vm", required_argument, NULL, 'm' },
+		{ "vcpu", required_argument, NULL, 'u' },
 		{ 0 },
 	};
 	int opt;
 
 	*o = (struct options){ .trigger = KVMDCI_TRIGGER_AUTO, .period_ms = 1000 };
-	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "d:c:", opts)) != -1) {
+	o->sel = (struct kvmdci_vm_select){ .vcpu_id = -1 };
+	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "d:c:i:", opts)) != -1) {
 		if (tool_common_option(&tool, opt, optarg, usage))
 			continue;
 		switch (opt) {
@@ -486,6 +537,21 @@ static void parse_options(int argc, char **argv, struct options *o)
 		case 'C':
 			o->counters = true;
 			break;
+		case 'L':
+			o->live = true;
+			break;
+		case 'i':
+			o->interval = tool_opt_double(&tool, "--interval", optarg, 0.1, 3600,
+						      "seconds from 0.1 to "
+						      "3600 such as 1 or 0.5");
+			break;
+		case 'm':
+			tool_parse_vm(&tool, optarg, &o->sel);
+			break;
+		case 'u':
+			o->sel.vcpu_id = (int32_t)tool_opt_uint(&tool, "--vcpu", optarg, 0, 0,
+								INT32_MAX, "a vCPU id (0 to 2^31-1)");
+			break;
 		case 'S':
 			if (parse_sample(optarg, &o->duty, &o->period_ms) < 0) {
 				fprintf(stderr, "kvmdci-exits: --sample is DUTY[/PERIOD]: a share such "
@@ -503,6 +569,23 @@ static void parse_options(int argc, char **argv, struct options *o)
 		fprintf(stderr, "kvmdci-exits: unexpected argument '%s' (see --help)\n", argv[optind]);
 		exit(2);
 	}
+	if (o->live && (tool.json || o->counters)) {
+		fprintf(stderr, "kvmdci-exits: --live draws on the terminal; for scripts use "
+				"--interval S (with --json: one JSON line per interval)\n");
+		exit(2);
+	}
+	if (o->interval > 0 && o->counters) {
+		fprintf(stderr, "kvmdci-exits: --interval needs a trigger (--counters reads KVM's "
+				"counters at the start and the end only)\n");
+		exit(2);
+	}
+	if (o->live && !isatty(STDOUT_FILENO)) {
+		fprintf(stderr, "kvmdci-exits: --live needs a terminal on stdout; for a pipe or "
+				"a file use --interval S\n");
+		exit(2);
+	}
+	if (o->live && o->interval <= 0)
+		o->interval = 1;
 }
 
 int main(int argc, char **argv)
@@ -512,6 +595,7 @@ int main(int argc, char **argv)
 	struct kvmdci_kernel *k = NULL;
 	struct kvmdci_catalog *cat = NULL;
 	struct run run = { 0 };
+	struct live_view *lv = NULL;
 	int r, status = 0;
 
 	parse_options(argc, argv, &o);
@@ -533,11 +617,15 @@ int main(int argc, char **argv)
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
+	if ((status = tool_check_selection(&tool, k, &o.sel)) != 0)
+		goto out;
 	if (o.counters) {
 		status = run_counters(t, k, o.duration, o.per_vcpu);
 		goto out;
 	}
+	bool have_sel = o.sel.vm || o.sel.pid > 0 || o.sel.vcpu_id >= 0;
 	if ((r = kvmdci_exits_new(k, cat, o.trigger, &run.e)) < 0 ||
+	    (have_sel && (r = kvmdci_exits_select(run.e, &o.sel)) < 0) ||
 	    (o.duty > 0 && (r = kvmdci_exits_sample(run.e, o.duty, o.period_ms)) < 0)) {
 		status = tool_fail(&tool, r, NULL);
 		goto out;
@@ -551,8 +639,28 @@ int main(int argc, char **argv)
 	if (o.duty > 0)
 		tool_progress(&tool, "sampling: the trigger is in for %g%% of each %d ms",
 			      o.duty * 100, o.period_ms);
-	tool_progress(&tool, "tracing (Ctrl-C to stop)");
-	trace(&run, o.duration, o.max_count);
+	tool_progress(&tool, "tracing (%s to stop)", o.live ? "q or Ctrl-C" : "Ctrl-C");
+	char filter[96] = ""; /* the live view keeps a pointer to it */
+	if (o.interval > 0) {
+		if (o.sel.vm)
+			snprintf(filter, sizeof(filter), "VM 0x%llx", (unsigned long long)o.sel.vm);
+		else if (o.sel.pid > 0)
+			snprintf(filter, sizeof(filter), "VM pid %lld", (long long)o.sel.pid);
+		if (o.sel.vcpu_id >= 0)
+			snprintf(filter + strlen(filter), sizeof(filter) - strlen(filter), "%svCPU %d",
+				 *filter ? ", " : "", (int)o.sel.vcpu_id);
+		struct live_opts lo = { .interval = o.interval, .live = o.live, .json = tool.json,
+					.vendor = kvmdci_exits_vendor(run.e), .target = tool.target,
+					.trigger = trigger_word(&run), .filter = filter };
+		if ((r = live_begin(&lv, &tool, &lo)) < 0) {
+			kvmdci_exits_stop(run.e);
+			status = tool_fail(&tool, r, "cannot start the live view");
+			goto out;
+		}
+	}
+	trace(&run, o.duration, o.max_count, lv, o.interval, o.live);
+	live_end(lv);
+	lv = NULL;
 	status = run.status;
 
 	/* results (also after an error: what was counted so far) */

@@ -65,6 +65,15 @@ void tool_install_signals(void)
 	signal(SIGPIPE, SIG_IGN);
 }
 
+/* why the first write or flush of stdout failed (0: none did) */
+static int stdout_errno;
+
+void tool_note_stdout_errno(int err)
+{
+	if (!stdout_errno && err)
+		stdout_errno = err;
+}
+
 int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage)(FILE *))
 {
 	switch (opt) {
@@ -81,7 +90,12 @@ int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage
 		tool->verbose++;
 		return 1;
 	case 'h':
+		errno = 0;
 		usage(stdout);
+		/* a help longer than stdout's buffer is written while it is printed: keep why a
+		 * write failed now, before errno moves on */
+		if (ferror(stdout))
+			tool_note_stdout_errno(errno);
 		exit(0);
 	case 'V':
 		tool->want_version = true;
@@ -128,8 +142,6 @@ __attribute__((constructor)) static void register_close_stdout(void)
 	atexit(tool_close_stdout);
 }
 
-/* why the first flush of stdout failed (0: none did) */
-static int stdout_errno;
 
 int tool_flush_stdout(void)
 {
@@ -480,11 +492,9 @@ void tool_parse_vm(struct tool *tool, const char *arg, struct kvmdci_vm_select *
 {
 	int32_t vcpu_id = sel->vcpu_id;
 
-	if (kvmdci_vm_select_parse(arg, sel) < 0) {
-		fprintf(stderr, "%s: --vm needs a struct kvm address (0x...) or a pid, not '%s'\n",
-			tool->name, arg);
-		exit(2);
-	}
+	if (kvmdci_vm_select_parse(arg, sel) < 0)
+		tool_usage_error(tool, "--vm needs a struct kvm address (0x...) or a pid, not '%s'",
+				 arg);
 	sel->vcpu_id = vcpu_id; /* --vcpu may have come first */
 }
 

@@ -99,6 +99,9 @@ void tool_version(struct tool *tool) __attribute__((noreturn));
 void tool_close_stdout(void);
 /* fflush(stdout), keeping why it failed for the exit; returns 0 or a negative errno. */
 int tool_flush_stdout(void);
+/* Remember @err as why stdout failed, unless an earlier failure was (a write that failed
+ * inside printf: errno says why only until the next call). */
+void tool_note_stdout_errno(int err);
 
 /* Handle a common option; returns 1 if it was one, 0 if not; exits for -h/-V. */
 int tool_common_option(struct tool *tool, int opt, const char *arg, void (*usage)(FILE *));

@@ -165,7 +165,7 @@ void kvmdci_ctx_interrupt(struct kvmdci_ctx *ctx);
  * The version of the library that is loaded (which may differ from the one a program was built
  * against).
  *
- * Returns: a static string such as "0.1.0".
+ * Returns: a static string such as "0.11.0".
  *
  * Since: 0.10
  */
@@ -2278,6 +2278,25 @@ enum kvmdci_vendor kvmdci_exits_vendor(struct kvmdci_exits *e);
  * Since: 0.1
  */
 uint64_t kvmdci_exits_total(struct kvmdci_exits *e);
+
+/**
+ * kvmdci_exits_select:
+ * @e: exit tracer, not started yet
+ * @sel: which VMs and vCPUs to trace (a struct kvm address, a VM's pid, a vCPU id; see
+ *       struct kvmdci_vm_select); copied
+ *
+ * Trace only the vCPUs @sel wants: the watch trigger puts watchpoints on their counters only
+ * (and follows only new vCPUs @sel wants); the break trigger still stops at every exit of
+ * every vCPU (one breakpoint for all) but counts only theirs. The coverage
+ * (kvmdci_exits_coverage()) is then measured over these vCPUs alone.
+ *
+ * Returns: the number of vCPUs it keeps of those the target has now (0 is no error: with the
+ * watch trigger a VM started later is still followed), -EALREADY after kvmdci_exits_start(),
+ * -EINVAL for a NULL @sel.
+ *
+ * Since: 0.11
+ */
+int kvmdci_exits_select(struct kvmdci_exits *e, const struct kvmdci_vm_select *sel);
 
 /**
  * kvmdci_exits_watch_stats:

@@ -106,6 +106,11 @@ struct kvmdci_exits {
 	bool started;
 	bool stopped;
 	bool halted; /* stopped at the end of the run (the coverage then measured) */
+	/* kvmdci_exits_select: only these vCPUs are traced and measured */
+	bool have_sel;
+	struct kvmdci_vm_select sel;
+	uint64_t ignored[16]; /* vCPUs the break trigger hit that the selection leaves out */
+	int nignored;
 	uint64_t limit; /* kvmdci_exits_stop_after: poll returns once total reaches it */
 	uint64_t past_limit; /* exits seen after the limit, left uncounted */
 	/* sampling: armed for duty * period of each period */
@@ -151,20 +156,37 @@ static void plan_first_load(struct kvmdci_exits *e)
 	}
 }
 
+/* Whether the selection (kvmdci_exits_select) wants this vCPU; all without one. */
+static bool selected(const struct kvmdci_exits *e, uint64_t vm, int32_t vm_pid, int32_t vcpu_id)
+{
+	struct kvmdci_vcpu_info vi = { .vm = vm, .vm_pid = vm_pid, .vcpu_id = vcpu_id };
+	return !e->have_sel || kvmdci_vm_select_vcpu(&e->sel, &vi);
+}
+
+/* The slot of @vcpu, a new one for a vCPU first seen now, or -1 for a vCPU the selection
+ * leaves out (the break trigger stops for every vCPU). */
 static int vcpu_slot_of(struct kvmdci_exits *e, uint64_t vcpu)
 {
 	for (int i = 0; i < e->nvcpus; i++)
 		if (e->vcpus[i].vcpu == vcpu && !e->vcpus[i].gone)
 			return i;
+	for (int i = 0; i < e->nignored; i++)
+		if (e->ignored[i] == vcpu)
+			return -1;
 	if (e->nvcpus >= MAX_VCPU_SLOTS)
 		return MAX_VCPU_SLOTS - 1; /* shared overflow slot */
 	/* a vCPU created after the start: read its identity once */
 	struct kvmdci_vcpu_info vi = { 0 };
 	struct vcpu_slot *s = &e->vcpus[e->nvcpus];
-	s->vcpu = vcpu;
-	s->vcpu_id = -1;
-	s->vm_pid = -1;
-	if (kvm_vcpu_info_read(e->k, &e->layout, vcpu, &vi) == 0) {
+	bool known = kvm_vcpu_info_read(e->k, &e->layout, vcpu, &vi) == 0;
+	if (e->have_sel && (!known || !kvmdci_vm_select_vcpu(&e->sel, &vi))) {
+		/* remembered, so that its next hits cost no read (a full list: read again) */
+		if (e->nignored < (int)(sizeof(e->ignored) / sizeof(e->ignored[0])))
+			e->ignored[e->nignored++] = vcpu;
+		return -1;
+	}
+	*s = (struct vcpu_slot){ .vcpu = vcpu, .vcpu_id = -1, .vm_pid = -1 };
+	if (known) {
 		s->vm = vi.vm;
 		s->vcpu_id = vi.vcpu_id;
 		s->vm_pid = vi.vm_pid;
@@ -375,6 +397,25 @@ KVMDCI_EXPORT uint64_t kvmdci_exits_total(struct kvmdci_exits *e)
 	return e->total;
 }
 
+KVMDCI_EXPORT int kvmdci_exits_select(struct kvmdci_exits *e, const struct kvmdci_vm_select *sel)
+{
+	KVMDCI_API_ENTRY(e->ctx);
+	int n = 0;
+
+	if (!sel)
+		return -EINVAL;
+	if (e->started)
+		return -EALREADY;
+	e->sel = *sel;
+	e->have_sel = true;
+	/* the vCPUs listed by kvmdci_exits_new(): keep those it wants, in order */
+	for (int i = 0; i < e->nvcpus; i++)
+		if (selected(e, e->vcpus[i].vm, e->vcpus[i].vm_pid, e->vcpus[i].vcpu_id))
+			e->vcpus[n++] = e->vcpus[i];
+	e->nvcpus = n;
+	return n;
+}
+
 /* A vCPU that gets no watchpoint: said once, and counted (its exits are KVM's, not ours). */
 static void leave_unwatched(struct kvmdci_exits *e, struct vcpu_slot *v, int r)
 {
@@ -505,6 +546,8 @@ static void vcpu_created(struct kvmdci_exits *e, uint64_t vcpu, bool final)
 			    (unsigned long long)vcpu, kvmdci_ctx_last_error(e->ctx));
 		return;
 	}
+	if (!kvmdci_vm_select_vcpu(e->have_sel ? &e->sel : NULL, &vi))
+		return; /* not one the selection wants */
 	v = &e->vcpus[e->nvcpus++];
 	*v = (struct vcpu_slot){ vcpu, vi.vm, vi.vcpu_id, vi.vm_pid, vi.stat_exits_addr };
 	e->created++;
@@ -857,7 +900,9 @@ static int on_break_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, voi
 	else if (!e->unreadable++)
 		kvmdci_warn(e->ctx, "cannot read the exit reason of vCPU 0x%llx",
 			    (unsigned long long)vcpu);
-	count(e, vcpu_slot_of(e, vcpu), code);
+	int slot = vcpu_slot_of(e, vcpu);
+	if (slot >= 0)
+		count(e, slot, code);
 	return e->limit && e->total >= e->limit ? -1 : 0; /* -1: the poll returns now */
 }
 
@@ -954,6 +999,8 @@ static void measure_coverage(struct kvmdci_exits *e)
 	}
 	for (int i = 0; i < n && i < max; i++) {
 		int slot = -1;
+		if (!kvmdci_vm_select_vcpu(e->have_sel ? &e->sel : NULL, &vi[i]))
+			continue;
 		for (int j = 0; j < e->nvcpus; j++)
 			if (e->vcpus[j].vcpu == vi[i].vcpu && !e->vcpus[j].gone)
 				slot = j;

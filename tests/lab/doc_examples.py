@@ -6,7 +6,8 @@ left out; an `eval "$(kvmdci-lab env)";` in front is dropped: the environment is
 Placeholders of the docs become the lab's real things: the dump paths (/tmp/lab.elf,
 /tmp/lab.dump) the test's dump, a gdb:// or gdb+unix:// address the lab's target, the files
 vmlinux / System.map / ./modules the lab kernel's, pid 111 the workload's; a trace or an exit
-count is bounded in time (--duration: at most 3 s; 5 s where none is given). Each must exit
+count is bounded in time (--duration: at most 3 s; 5 s where none is given); --live runs in
+a terminal of script(1). Each must exit
 0 (kvmdci-catalog check may exit 1 with its table: an entry absent in this kernel), and where
 its output goes through jq, jq must print something other than null, an object the jq
 program builds must have no null field (a field the example names that is not in our JSON is
@@ -15,6 +16,7 @@ null: that is how `{cpu, where, comm}` showed up), and a --symbol asked for must
 """
 import os
 import re
+import shlex
 import subprocess
 
 DUMP_PLACEHOLDERS = ("/tmp/lab.elf", "/tmp/lab.dump")
@@ -104,6 +106,9 @@ def instantiate(cmd, env, dump, pid):
         m = re.search(r"--count (\d+)", cmd)
         if m and int(m.group(1)) > 200:
             cmd = cmd.replace(m.group(0), "--count 200")
+    if " --live" in cmd:
+        # the terminal view needs a terminal: script(1) gives it one (and its exit status)
+        cmd = f"script -qec {shlex.quote(cmd)} /dev/null"
     return cmd
 
 

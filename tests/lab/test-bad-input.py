@@ -4,15 +4,20 @@ left running and untouched: its KVM keeps counting exits of a free-running workl
 (debugfs kvm/exits grows) and no breakpoint is left (the next tool run attaches and traces).
 Also: module files of another build (by build id), --vm/--vcpu that match nothing (kvmdci-vmcs, kvmdci-vcpu, kvmdci-iobus), and a dump
 given to the tools that need run control, by core:// or by its bare path, or a directory.
+And `kvmdci-lab dump`'s progress: with stderr on a pseudo-terminal its line ends at 100% of the
+guest memory that QEMU wrote (the PT_LOAD segments of the ELF dump); with stderr a pipe, none.
 """
 import json
 import os
+import re
 import socket
 import subprocess
+import sys
 import tempfile
 import threading
 import time
 
+import elfcore
 from e2e import TestLab, check, exits_grow, finish, run_tool
 from module_checks import build_id_checks
 
@@ -28,6 +33,85 @@ def one_line(err):
     if len(lines) == 2 and lines[1].startswith("Try 'kvmdci-exits --help'"):
         lines.pop()
     return len(lines) == 1
+
+
+DUMP_FRAME = re.compile(r"kvmdci-lab: dumping the lab machine to (\S+): (\d+)% \(([\d.]+) of "
+                        r"([\d.]+) MB of guest memory\), (\d+) s$")
+
+
+def lab_dump(t, path, on_pty):
+    """`kvmdci-lab dump PATH` with stderr on a pseudo-terminal or a pipe (KVMDCI_PROGRESS
+    unset): (exit status, stdout, stderr, seconds)."""
+    env = t.lab._environ()
+    env.pop("KVMDCI_PROGRESS", None)
+    argv = [t.lab.script, "dump", "--timeout", "300", path]
+    if t.lab.script.endswith(".py"):
+        argv.insert(0, sys.executable)
+    t0 = time.monotonic()
+    if not on_pty:
+        r = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=330)
+        return r.returncode, r.stdout, r.stderr, time.monotonic() - t0
+    master, slave = os.openpty()
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=slave, env=env)
+    os.close(slave)
+    err = b""
+    while True:
+        try:
+            d = os.read(master, 65536)
+        except OSError:         # EIO: kvmdci-lab closed its side
+            break
+        if not d:
+            break
+        err += d
+    out = p.communicate(timeout=330)[0]
+    os.close(master)
+    # the terminal writes a newline as CR LF (onlcr): back to LF, a lone CR is a redraw
+    return (p.returncode, out.decode(), err.decode(errors="replace").replace("\r\n", "\n"),
+            time.monotonic() - t0)
+
+
+def dump_progress_checks(t, d):
+    """The dump's progress line on a terminal, and none on a pipe."""
+    path = os.path.join(d, "progress.elf")
+    rc, out, err, secs = lab_dump(t, path, on_pty=True)
+    with open(path, "rb") as f:
+        def read(off, n):
+            f.seek(off)
+            return f.read(n)
+        segs, _ = elfcore.parse(read)
+    total = sum(s[1] for s in segs)
+    mb = f"{total / 1e6:.1f}"
+    frames = [f[:-3] for f in err.split("\r") if f.endswith("\x1b[K") and len(f) > 3]
+    parsed = [DUMP_FRAME.match(f) for f in frames]
+    print(f"     a dump of {total} bytes of guest memory ({len(segs)} PT_LOAD) in {secs:.1f} s, "
+          f"{len(frames)} progress states", flush=True)
+    check("dump on a pty: exit 0, the path on stdout", rc == 0 and out.strip() == path,
+          "" if rc == 0 else f"rc={rc} {out!r} {err[-300:]!r}")
+    check("dump on a pty: every redraw is a dump progress line naming the file",
+          frames and all(m and m.group(1) == path for m in parsed),
+          f"{[f for f, m in zip(frames, parsed) if not m][:3]}" if not all(parsed) else "")
+    parsed = [m for m in parsed if m]
+    last = parsed[-1] if parsed else None
+    check(f"dump on a pty: the last state is 100%, {mb} of {mb} MB: the sum of the ELF dump's "
+          "PT_LOAD segments", last and last.group(2, 3, 4) == ("100", mb, mb),
+          f"{frames[-1:]} vs {total} bytes" if not last or last.group(4) != mb else "")
+    check("dump on a pty: every state has that total, percent and bytes only grow",
+          parsed and all(m.group(4) == mb for m in parsed) and
+          [int(m.group(2)) for m in parsed] == sorted(int(m.group(2)) for m in parsed) and
+          [float(m.group(3)) for m in parsed] == sorted(float(m.group(3)) for m in parsed),
+          f"{len(parsed)} states: {[m.group(2, 3) for m in parsed][:3]}...")
+    lines = [l for l in err.split("\r")[-1].replace("\x1b[K", "").splitlines() if l]
+    check("dump on a pty: the line is erased, then the one-line summary",
+          err.split("\r")[-1].startswith("\x1b[K") and len(lines) == 1 and
+          lines[0].startswith("kvmdci-lab: dumped ") and path in lines[0],
+          "" if len(lines) == 1 else repr(err[-200:]))
+    os.unlink(path)
+    rc, out, err, _ = lab_dump(t, path, on_pty=False)
+    check("dump with stderr a pipe: no progress, the one-line summary alone",
+          rc == 0 and "\r" not in err and "\x1b" not in err and
+          len(err.strip().splitlines()) == 1 and err.startswith("kvmdci-lab: dumped ") and
+          os.path.getsize(path) > total, "" if rc == 0 and "\r" not in err else repr(err[-300:]))
+    os.unlink(path)
 
 
 def expect(t, name, args, rc_want, text, env=None, running=True):
@@ -141,6 +225,7 @@ def main():
         # a dump: tools that need run control refuse it up front with one clear line (the
         # library's error was garbled: "...: cannot set a breakpoint ...: r take breakpoints")
         with tempfile.TemporaryDirectory() as d:
+            dump_progress_checks(t, d)
             dump = t.lab.dump(os.path.join(d, "lab.elf"))
             for tool, args in (("kvmdci-exits", []), ("kvmdci-exits", ["--counters"]),
                                ("kvmdci-trace", ["--bp", "svm_handle_exit"])):

@@ -23,6 +23,9 @@ stops slow the host so that far more interrupts arrive (docs/lab-facts.md, "Debu
 through QEMU's gdbstub"); each trigger's IOIO is checked against its own window's io_exits
 instead.
 After each run the workload must go on and finish, with its stats still growing.
+While it runs (live_checks.py): --interval's JSON records add up to the report, --vm/--vcpu
+count one vCPU exactly, and --live in a tmux pane shows the window's counts and obeys its keys;
+a terminal closed under it leaves the target clean.
 First of all, on the fresh lab with no VM: the watch trigger started before the workload,
 counting from each vCPU's creation (exits_follow.py).
 Every run reports its coverage: KVM's stat.exits read by the tool at its start and stop must
@@ -36,6 +39,7 @@ import time
 from e2e import TestLab, Tool, check, exits_grow, finish, run_tool, window_deltas
 
 from exits_follow import from_start
+from live_checks import closed_terminal, interval_window, live_window
 from svm_truth import HLT, IOIO, LATE, NPF, VCPUS, ITERATIONS, traced_window
 
 
@@ -142,6 +146,10 @@ def main():
             t.signal(name)
             t.wait_state(name, "done", 300)
 
+        # while it runs: --interval records with --vm/--vcpu, --live in a terminal (tmux)
+        interval_window(t)
+        live_window(t)
+
         # auto picks the fastest exact trigger and says which
         t.window_start("w3", 1, 50)
         tool = Tool("kvmdci-exits", ["--json"], t.tool_env)
@@ -210,6 +218,7 @@ def main():
         print(f"     free-running (counted, missed, KVM's, at the stop): {accounted}", flush=True)
         check("busy vCPUs, free-running watch: counted + missed == KVM's exits, every run",
               all(a[0] and a[0] + a[1] == a[2] for a in accounted), str(accounted))
+        closed_terminal(t)
         t.run(f"kill {pid}")
         check("busy vCPUs: every sampled run measures its coverage, counted <= KVM's exits",
               all(c and 0 < c["counted"] <= c["kvm_exits"] and c["vcpus"] == 2 for c in covs),

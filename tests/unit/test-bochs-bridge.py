@@ -177,6 +177,27 @@ def main():
     mem.clear()
     check("no readable frame: kept", br.spurious_shadow((1, "bp", 12)), False)
 
+    # a stop whose prompt is already buffered (interrupt() read it while it waited for the
+    # echo of 'c', so the fd is not readable any more) is still reported: the client's ^C had
+    # come with its vCont;c, and Bochs stopped at a watchpoint at that moment
+    import os as _os
+    rd, wr = _os.pipe()
+    _os.set_blocking(rd, False)
+    b = m.Bochs.__new__(m.Bochs)
+    b.fd, b.buf, b.running, b.c_unseen = rd, b"c\n(0) Caught write watch point at 0x23fb0c8\n" \
+        b"<bochs:12> ", True, False
+    seen = []
+    br.bochs, br.on_machine_stopped = b, seen.append
+    br.bochs_output(False)
+    check("a buffered stop is handled without new output", seen,
+          ["c\n(0) Caught write watch point at 0x23fb0c8\n"])
+    seen.clear()
+    br.bochs_output(False)
+    check("nothing buffered, nothing readable: nothing handled", seen, [])
+    _os.close(rd)
+    _os.close(wr)
+    del br.on_machine_stopped
+
     # 'monitor info status' in QEMU's words (hmp_info_status): how a client learns that the
     # machine was held before it connected; the reply goes out as O packets, then OK
     class FakeBochs:

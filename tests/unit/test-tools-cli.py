@@ -107,6 +107,9 @@ for tool in ALL_TOOLS:
 NUMERIC = [
     ("kvmdci-exits", "--duration", ["nan", "inf", "-1", "1e400", "5x", "", " 5", "0", "0x10"], "2"),
     ("kvmdci-exits", "--count", ["-1", "18446744073709551616", "1x", "0", " 3", "+3", ""], "3"),
+    ("kvmdci-exits", "--interval", ["0", "0.05", "3601", "nan", "1x", ""], "0.5"),
+    ("kvmdci-exits", "--vcpu", ["-1", "2147483648", "1x"], "1"),
+    ("kvmdci-exits", "--vm", ["0", "-5", "0xzz", "12x"], "0xffff888003a1c000"),
     ("kvmdci-trace", "--count", ["-1", "18446744073709551616", "1.5", "0"], "3"),
     ("kvmdci-trace", "--duration", ["nan", "-inf", "-2", "1e999", "3s"], "0.5"),
     ("kvmdci-stack", "--cpu", ["-1", "65536", "1x", "99999999999999999999"], "1"),
@@ -124,6 +127,15 @@ for tool, opt, values, good in NUMERIC:
     # a good value passes the parser: the run then fails on the missing target (exit 1)
     p = run(tool, extra + [opt, good, "-t", NO_TARGET])
     check(p.returncode == 1 and "nonexistent" in p.stderr, f"{tool} {opt} {good}: taken", p)
+
+# kvmdci-exits --live draws on a terminal: refused with a pipe on stdout or JSON, and
+# --interval with --counters (no trigger), each with a line that says what to use instead
+for args, says in ((["--live"], "needs a terminal"), (["--live", "--json"], "--interval S"),
+                   (["--live", "--counters"], "--interval S"),
+                   (["--interval", "1", "--counters"], "needs a trigger")):
+    p = run("kvmdci-exits", args + ["-t", NO_TARGET])
+    check(p.returncode == 2 and says in p.stderr and not p.stdout and
+          len(p.stderr.strip().splitlines()) == 1, f"kvmdci-exits {' '.join(args)}: exit 2", p)
 
 # a tool's own output (not help text): kvmdci-catalog needs no target
 for args in (["list"], ["list", "--json"], ["show", "svm_handle_exit"]):
