@@ -29,6 +29,9 @@ echo
 echo "== kvmdci-vcpu: the vCPUs =="
 build/tools/kvmdci-vcpu
 echo
+echo "== kvmdci-stat: KVM's own stats of each VM and its vCPUs (what its debugfs shows) =="
+build/tools/kvmdci-stat
+echo
 echo "== kvmdci-trace: 5 hits of kvm_io_bus_write on the PIO bus =="
 build/tools/kvmdci-trace --bp kvm_io_bus_write --when '$arg1 == 1' --count 5
 echo

@@ -1162,6 +1162,192 @@ const char *kvmdci_kvm_vcpu_stats_name(const struct kvmdci_vcpu_stats_layout *l,
 int kvmdci_kvm_vcpu_stats_read(struct kvmdci_kernel *k, const struct kvmdci_vcpu_stats_layout *l,
 			       uint64_t vcpu, uint64_t *values);
 
+/* ---- KVM's named stats of VMs and vCPUs (lib/kvm/named-stats.c) -------------------------- */
+
+/** Whose stats: a VM's (struct kvm's stat) or a vCPU's (struct kvm_vcpu's stat). */
+enum kvmdci_kvm_stat_scope { KVMDCI_KVM_STAT_SCOPE_VM = 0, KVMDCI_KVM_STAT_SCOPE_VCPU = 1 };
+
+/**
+ * What a stat's value is, as KVM's stats descriptors say (the type in their flags): a counter
+ * that only grows (CUMULATIVE), a gauge (INSTANT), the highest value seen (PEAK), a histogram
+ * (LINEAR_HIST, LOG_HIST: several values). UNKNOWN where the kernel has no descriptors (before
+ * 5.14) or a type this library does not know.
+ */
+enum kvmdci_kvm_stat_kind {
+	KVMDCI_KVM_STAT_CUMULATIVE = 0,
+	KVMDCI_KVM_STAT_INSTANT = 1,
+	KVMDCI_KVM_STAT_PEAK = 2,
+	KVMDCI_KVM_STAT_LINEAR_HIST = 3,
+	KVMDCI_KVM_STAT_LOG_HIST = 4,
+	KVMDCI_KVM_STAT_UNKNOWN = 15
+};
+
+/** One stat of a VM or a vCPU. */
+struct kvmdci_kvm_stat_desc {
+	const char *name; /* debugfs's file name ("exits", "pages_4k"); owned by the stats */
+	enum kvmdci_kvm_stat_kind kind;
+	const char *unit;     /* "none", "bytes", "seconds", "cycles", "boolean"; NULL: unknown */
+	int32_t base;         /* 10 or 2: the value times base^exponent is in unit; 0: unknown */
+	int32_t exponent;
+	uint32_t offset;      /* byte offset into struct kvm_vm_stat or struct kvm_vcpu_stat */
+	uint32_t size;        /* number of 64-bit values: 1, or a histogram's buckets */
+	uint32_t bucket_size; /* of a linear histogram, else 0 */
+	uint32_t index;       /* its first value in kvmdci_kvm_stats_read()'s array */
+	uint64_t reserved[4];
+};
+
+/** KVM's stats of VMs and vCPUs on one kernel: names, kinds and where each value lies. */
+struct kvmdci_kvm_stats;
+
+/**
+ * kvmdci_kvm_stats_new:
+ * @k: kernel view
+ * @ret: (out): the stats, owned by the caller (kvmdci_kvm_stats_unref()); untouched on failure
+ *
+ * Learn KVM's stats of VMs and vCPUs on this kernel. Where KVM describes its stats (5.14 and
+ * later: the arrays kvm_vm_stats_desc and kvm_vcpu_stats_desc in the kvm module), they are read
+ * from the target's memory, their layout from the type info: the names, kinds, units and
+ * offsets are KVM's own, the ones debugfs shows under /sys/kernel/debug/kvm. Before 5.14 the
+ * names come from x86's debugfs_entries[] (kinds unknown); without it, every 64-bit member of
+ * struct kvm_vm_stat and struct kvm_vcpu_stat is a stat of unknown kind named by its member
+ * (kvmdci_kvm_stats_source() says which). The result does not refer to @k. It costs no
+ * breakpoint.
+ *
+ * Returns: 0, or -ENOENT when kvm is not loaded or a type is missing, -EINVAL when the
+ * descriptors or debugfs_entries[] make no sense (the error names their address), -EFAULT,
+ * -ENOMEM.
+ *
+ * Since: 0.11
+ */
+int kvmdci_kvm_stats_new(struct kvmdci_kernel *k, struct kvmdci_kvm_stats **ret);
+
+/**
+ * kvmdci_kvm_stats_ref:
+ * @s: stats, or NULL
+ *
+ * Take a reference on @s; each reference is dropped with kvmdci_kvm_stats_unref().
+ *
+ * Returns: @s.
+ *
+ * Since: 0.11
+ */
+struct kvmdci_kvm_stats *kvmdci_kvm_stats_ref(struct kvmdci_kvm_stats *s);
+
+/**
+ * kvmdci_kvm_stats_unref:
+ * @s: stats, or NULL
+ *
+ * Drop a reference on @s; the last one frees it.
+ *
+ * Returns: NULL.
+ *
+ * Since: 0.11
+ */
+struct kvmdci_kvm_stats *kvmdci_kvm_stats_unref(struct kvmdci_kvm_stats *s);
+
+/**
+ * kvmdci_kvm_stats_source:
+ * @s: stats
+ *
+ * Where the stats' names come from: "kvm-descriptors" (KVM's stats descriptors, 5.14 and
+ * later: names and kinds as KVM gives them), "kvm-debugfs-entries" (x86's debugfs_entries[]
+ * before 5.14: debugfs's names, kinds unknown) or "type-info" (the stats structs' members,
+ * kinds unknown).
+ *
+ * Returns: a static string.
+ *
+ * Since: 0.11
+ */
+const char *kvmdci_kvm_stats_source(const struct kvmdci_kvm_stats *s);
+
+/**
+ * kvmdci_kvm_stats_count:
+ * @s: stats
+ * @scope: VM or vCPU
+ *
+ * The number of stats of a VM or of a vCPU.
+ *
+ * Returns: the count (>= 0), or -EINVAL for an unknown @scope.
+ *
+ * Since: 0.11
+ */
+int kvmdci_kvm_stats_count(const struct kvmdci_kvm_stats *s, enum kvmdci_kvm_stat_scope scope);
+
+/**
+ * kvmdci_kvm_stats_values:
+ * @s: stats
+ * @scope: VM or vCPU
+ *
+ * The number of 64-bit values that kvmdci_kvm_stats_read() fills: the sum of the stats' sizes
+ * (a histogram has several).
+ *
+ * Returns: the count (>= 0), or -EINVAL for an unknown @scope.
+ *
+ * Since: 0.11
+ */
+int kvmdci_kvm_stats_values(const struct kvmdci_kvm_stats *s, enum kvmdci_kvm_stat_scope scope);
+
+/**
+ * kvmdci_kvm_stats_desc:
+ * @s: stats
+ * @scope: VM or vCPU
+ * @i: 0 .. kvmdci_kvm_stats_count() - 1
+ * @out: (out): the stat; its strings are owned by @s, valid while @s lives
+ *
+ * Describe stat @i.
+ *
+ * Returns: 0, -ERANGE when @i is past the end, -EINVAL for an unknown @scope.
+ *
+ * Since: 0.11
+ */
+int kvmdci_kvm_stats_desc(const struct kvmdci_kvm_stats *s, enum kvmdci_kvm_stat_scope scope,
+			  int i, struct kvmdci_kvm_stat_desc *out);
+
+/**
+ * kvmdci_kvm_stats_find:
+ * @s: stats
+ * @scope: VM or vCPU
+ * @name: a stat's name ("exits")
+ *
+ * Find a stat by name.
+ *
+ * Returns: its index, -ENOENT when there is none of that name, -EINVAL for an unknown @scope.
+ *
+ * Since: 0.11
+ */
+int kvmdci_kvm_stats_find(const struct kvmdci_kvm_stats *s, enum kvmdci_kvm_stat_scope scope,
+			  const char *name);
+
+/**
+ * kvmdci_kvm_stats_read:
+ * @k: kernel view (of the kernel @s was made for)
+ * @s: stats
+ * @scope: VM (@addr is a struct kvm) or vCPU (@addr is a struct kvm_vcpu)
+ * @addr: the struct kvm or struct kvm_vcpu address
+ * @values: (out): kvmdci_kvm_stats_values() values; stat i's are at its desc's index
+ *
+ * Read every stat of one VM or one vCPU in a single memory read. It costs no breakpoint.
+ *
+ * Returns: 0, -EINVAL for an unknown @scope, -ENOMEM, or the read's error (-EFAULT when the
+ * memory cannot be read; the error names the address).
+ *
+ * Since: 0.11
+ */
+int kvmdci_kvm_stats_read(struct kvmdci_kernel *k, const struct kvmdci_kvm_stats *s,
+			  enum kvmdci_kvm_stat_scope scope, uint64_t addr, uint64_t *values);
+
+/**
+ * kvmdci_kvm_stat_kind_name:
+ * @kind: a stat kind
+ *
+ * The kind's name: "cumulative", "instant", "peak", "linear_hist", "log_hist", "unknown".
+ *
+ * Returns: a static string, or NULL for a value outside the enum.
+ *
+ * Since: 0.11
+ */
+const char *kvmdci_kvm_stat_kind_name(enum kvmdci_kvm_stat_kind kind);
+
 /** Hardware virtualization vendors. */
 enum kvmdci_vendor { KVMDCI_VENDOR_NONE = 0, KVMDCI_VENDOR_VMX, KVMDCI_VENDOR_SVM };
 

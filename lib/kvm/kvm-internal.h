@@ -31,3 +31,14 @@ int kvm_vcpu_info_read(struct kvmdci_kernel *k, const struct kvm_layout *l, uint
 /* The value (a bit of regs_avail) of enumerator @name of enum kvm_reg, from kvm's types or
  * vmlinux's: -ENOENT when absent, -ERANGE when not a bit number below 32. */
 int kvm_reg_bit(struct kvmdci_kernel *k, const char *name);
+
+/* One 64-bit counter found in a stats struct's type info (lib/kvm/stats.c). */
+struct stat_field {
+	char name[64];
+	uint32_t offset; /* from the start of the stats struct */
+};
+struct btf;
+/* Every 8-byte integer member under type @id of @btf (nested structs flattened, their
+ * offsets from @base), appended to @out[@n..@max): the new count. */
+int kvm_stats_collect(struct btf *btf, int32_t id, uint32_t base, struct stat_field *out, int n,
+		      int max, int depth);

@@ -14,14 +14,9 @@
 
 #define MAX_STATS 256
 
-struct stat_field {
-	char name[64];
-	uint32_t offset; /* from struct kvm_vcpu_stat */
-};
-
 /* Collect every 8-byte integer member under @id (recursing into structs). */
-static int collect(struct btf *btf, int32_t id, uint32_t base, struct stat_field *out, int n,
-		   int max, int depth)
+int kvm_stats_collect(struct btf *btf, int32_t id, uint32_t base, struct stat_field *out, int n,
+		      int max, int depth)
 {
 	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
 	const struct btf_member *m;
@@ -36,7 +31,7 @@ static int collect(struct btf *btf, int32_t id, uint32_t base, struct stat_field
 		if (!tt)
 			continue;
 		if (btf_is_struct(tt)) {
-			n = collect(btf, mt, off, out, n, max, depth + 1);
+			n = kvm_stats_collect(btf, mt, off, out, n, max, depth + 1);
 		} else if ((btf_is_int(tt) && tt->size == 8) && !btf_member_bitfield_size(t, (uint32_t)i)) {
 			const char *name = btf__name_by_offset(btf, m->name_off);
 			snprintf(out[n].name, sizeof(out[n].name), "%s", name ? name : "?");
@@ -76,7 +71,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 	l->refcount = 1;
 	l->stat_off = off;
 	l->size = size;
-	l->n = collect(btf, id, 0, l->f, 0, MAX_STATS, 0);
+	l->n = kvm_stats_collect(btf, id, 0, l->f, 0, MAX_STATS, 0);
 	if (l->n == 0 || l->size == 0 || l->size > 8192) {
 		kvmdci_err(kvmdci_kernel_get_ctx(k),
 			   "type info: struct kvm_vcpu_stat has no 64-bit counters");

@@ -61,12 +61,19 @@ QUERIES = [
     ("kvm", "struct _ioeventfd", "bus_idx"),
     # found through vmlinux first (a miss there), as lib/kvm/iobus.c asks
     (None, "struct _ioeventfd", "wildcard"), (None, "struct kvm_pit", "dev"),
+    # KVM's named stats (lib/kvm/named-stats.c): the stats structs and KVM's descriptors
+    # (struct _kvm_stats_desc wraps struct kvm_stats_desc on 6.1 only: not asked here)
+    (None, "struct kvm", "stat"), (None, "struct kvm_vcpu", "stat"),
+    (None, "struct kvm_stats_header", "num_desc"), (None, "struct kvm_stats_desc", "flags"),
+    (None, "struct kvm_stats_desc", "exponent"), (None, "struct kvm_stats_desc", "size"),
+    (None, "struct kvm_stats_desc", "offset"), (None, "struct kvm_stats_desc", "bucket_size"),
 ]
 SIZES = [(None, "struct kvm"), (None, "struct kvm_vcpu"), (None, "struct kvm_io_range"),
          ("kvm_amd", "struct vcpu_svm"), ("kvm_amd", "struct vmcb"),
          ("kvm_intel", "struct vcpu_vmx"), ("kvm_intel", "struct vmcs12"),
          ("kvm_intel", "struct loaded_vmcs"), ("kvm", "struct _ioeventfd"),
-         ("kvm", "enum kvm_reg"), (None, "u64")]
+         ("kvm", "enum kvm_reg"), (None, "u64"), (None, "struct kvm_stats_desc"),
+         (None, "struct kvm_vm_stat"), (None, "struct kvm_vcpu_stat")]
 EXPRS = [
     "((struct vcpu_svm *)$arg0)->vmcb->control.exit_code",
     "((struct vcpu_vmx *)$arg0)->exit_reason.basic",

@@ -16,14 +16,17 @@ machine. For every VM of the workload:
    was the iteration's `out %al, (%dx)` to 0x3f8 (guest.S), so dx is 0x3f8.
 Scale: 50 VMs, 200 more ioeventfds on VM 0: exact again; the number of target packets and
 the time are printed, and the packets must stay within a linear bound of VMs and ranges.
+kvmdci-stat against KVM's debugfs files (stat_truth.py): on the parked VMs live and in the dump
+of that moment (exact: nothing moves), and on a busy VM live (bracketed by debugfs reads).
 """
 import json
 import os
 import shutil
 import tempfile
 
-from e2e import TestLab, check, finish, run_tool
+from e2e import TestLab, check, exits_grow, finish, run_tool
 from iobus_truth import compare_iobus, compare_vcpu, expected
+from stat_truth import compare_stat
 
 def tool_json(label, t, name, args, timeout=600):
     rc, out, err = run_tool(name, ["--json"] + args, t.tool_env, timeout=timeout)
@@ -42,6 +45,7 @@ def main():
         compare_vcpu("3 VMs", t, ground, vdoc)
         print(f"3 VMs: kvmdci-iobus {doc.get('stats')}, kvmdci-vcpu {vdoc.get('stats')}",
               flush=True)
+        compare_stat("kvmdci-stat, 3 parked VMs", t, ground["pid"], t.tool_env, nvms=3)
 
         # selections
         pid = ground["pid"]
@@ -81,7 +85,8 @@ def main():
               rc == 0 and "KVMDCI_READ_CACHE=100" in err, err.strip()[-200:])
         # a dump of the same parked moment gives the same answers (0 packets: no stub)
         dump = os.path.join(t.dir, "w1.elf")
-        t.lab.dump(dump)
+        compare_stat("kvmdci-stat, dump of 3 parked VMs", t, ground["pid"], t.tool_env, nvms=3,
+                     dump=dump)
         denv = dict(t.tool_env, KVMDCI_TARGET="core://" + dump)
         for name in ("kvmdci-iobus", "kvmdci-vcpu"):
             rc, out, err = run_tool(name, ["--json"], t.tool_env, timeout=600)
@@ -140,6 +145,12 @@ def main():
               s.get("packets_sent", 1 << 30) <= bound, f"{s.get('packets_sent')} <= {bound}")
         t.signal("w2")
         t.wait_state("w2", "done", 600)
+
+        # kvmdci-stat on a busy VM: its counters move between the debugfs reads around it
+        pid, _ = t.lab.run_bg("workload --vcpus 2 --seconds 0 --quiet")
+        exits_grow(t)
+        compare_stat("kvmdci-stat, busy VM", t, pid, t.tool_env, nvms=1)
+        t.run(f"kill {pid}")
     finish()
 
 

@@ -15,7 +15,9 @@ registered, with the checks the other lab tests use (shared, not copied):
    is missing and the -dbg file that provides it;
  - kvmdci-catalog check against the guest's /proc/kallsyms, every SVM entry; kvmdci-trace
    --stack at the SVM exit handler; kvmdci-cpus (catalog_truth.py);
- - kvmdci-trace on kvm_io_bus_write: one hit per ioeventfd signal (trace_truth.py).
+ - kvmdci-trace on kvm_io_bus_write: one hit per ioeventfd signal (trace_truth.py);
+ - kvmdci-stat on the parked VMs: every stat and name as KVM's debugfs has them (KVM's stats
+   descriptors from 5.14, the stats structs' members before: stat_truth.py).
 Kernel types come from BTF (vmlinux; modules from 5.11) or, for modules without BTF, from
 the -dbg package's DWARF module files (the lab's KVMDCI_MODULES says which).
 """
@@ -30,6 +32,7 @@ from catalog_truth import catalog_check, stack_in_handler
 from svm_truth import svm_parked_checks, traced_window
 from trace_truth import io_bus_write_check
 from module_checks import build_id_checks
+from stat_truth import compare_stat
 
 
 def lab_facts(t, series):
@@ -117,6 +120,8 @@ def main():
         vdoc = tool_json("parked", t, "kvmdci-vcpu", [])
         if vdoc:
             iobus.compare_vcpu("parked (2 VMs x 2 vCPUs)", t, ground, vdoc)
+        compare_stat("kvmdci-stat, parked (2 VMs x 2 vCPUs)", t, ground["pid"], t.tool_env,
+                     nvms=2)
         svm_parked_checks(t, "p1", 4)
         memory_only(t, ground)
         t.signal("p1")

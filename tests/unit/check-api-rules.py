@@ -27,9 +27,12 @@ NO_ENTRY = {
     "kvmdci_exit_stats_new", "kvmdci_exit_stats_group_count", "kvmdci_exit_stats_group",
     "kvmdci_exit_stats_reason", "kvmdci_vm_select_parse", "kvmdci_vm_select_vm",
     "kvmdci_vm_select_vcpu",
+    # KVM's named stats: getters of what kvmdci_kvm_stats_new() found (no context)
+    "kvmdci_kvm_stats_count", "kvmdci_kvm_stats_values",
+    "kvmdci_kvm_stats_desc", "kvmdci_kvm_stats_find",
 }
 HANDLES = ["ctx", "target", "kernel", "catalog", "trace", "exits", "unwinder",
-           "kvm_vcpu_stats_layout", "counters", "dci", "exit_stats", "vm_list", "vcpu_list"]
+           "kvm_vcpu_stats_layout", "counters", "dci", "exit_stats", "vm_list", "vcpu_list", "kvm_stats"]
 
 bad = checked = 0
 

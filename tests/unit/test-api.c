@@ -209,6 +209,8 @@ START_TEST(handles_ref_unref)
 	ck_assert_ptr_null(kvmdci_trace_ref(NULL));
 	ck_assert_ptr_null(kvmdci_exits_ref(NULL));
 	ck_assert_ptr_null(kvmdci_unwinder_ref(NULL));
+	ck_assert_ptr_null(kvmdci_kvm_stats_ref(NULL));
+	ck_assert_ptr_null(kvmdci_kvm_stats_unref(NULL));
 	kvmdci_ctx_unref(ctx);
 	unlink(path);
 }
@@ -224,6 +226,9 @@ START_TEST(name_functions_take_enums)
 	ck_assert_str_eq(kvmdci_vmcs_width_name(KVMDCI_VMCS_WIDTH_NATURAL), "natural");
 	ck_assert_str_eq(kvmdci_io_dev_kind_name(KVMDCI_IO_DEV_IOAPIC), "ioapic");
 	ck_assert_str_eq(kvmdci_tunable_name(KVMDCI_TUNABLE_READ_PLAN), "read_plan");
+	ck_assert_str_eq(kvmdci_kvm_stat_kind_name(KVMDCI_KVM_STAT_LOG_HIST), "log_hist");
+	ck_assert_str_eq(kvmdci_kvm_stat_kind_name(KVMDCI_KVM_STAT_UNKNOWN), "unknown");
+	ck_assert_ptr_null(kvmdci_kvm_stat_kind_name((enum kvmdci_kvm_stat_kind)7));
 	/* out of range: NULL or "unknown", as each documents */
 	ck_assert_ptr_null(kvmdci_vcpu_reg_name((enum kvmdci_vcpu_reg)1000));
 	ck_assert_str_eq(kvmdci_virt_owner_name((enum kvmdci_virt_owner)-1), "unknown");
