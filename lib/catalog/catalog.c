@@ -197,7 +197,7 @@ KVMDCI_EXPORT int kvmdci_catalog_load(struct kvmdci_ctx *ctx, const char *path,
 		path = kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_CATALOG);
 	if (!path || !*path) {
 		path = KVMDCI_CATALOGDIR;
-#ifdef KVMDCI_SRC_CATALOGDIR
+#ifdef KVMDCI_SOURCE_CATALOG_FALLBACK
 		/* no installed catalog: the source tree's (running from a build dir) */
 		if (stat(path, &st) < 0)
 			path = KVMDCI_SRC_CATALOGDIR;
