@@ -549,8 +549,7 @@ static void parse_options(int argc, char **argv, struct options *o)
 			tool_parse_vm(&tool, optarg, &o->sel);
 			break;
 		case 'u':
-			o->sel.vcpu_id = (int32_t)tool_opt_uint(&tool, "--vcpu", optarg, 0, 0,
-								INT32_MAX, "a vCPU id (0 to 2^31-1)");
+			tool_parse_vcpu(&tool, optarg, &o->sel);
 			break;
 		case 'S':
 			if (parse_sample(optarg, &o->duty, &o->period_ms) < 0) {

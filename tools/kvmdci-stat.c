@@ -215,7 +215,6 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel)
 		{0},
 	};
 	int opt;
-	long id;
 
 	*sel = (struct kvmdci_vm_select){.vcpu_id = -1};
 	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS "a", opts)) != -1) {
@@ -226,9 +225,7 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel)
 			tool_parse_vm(&tool, optarg, sel);
 			break;
 		case 'C':
-			id = tool_opt_uint(&tool, "--vcpu", optarg, 0, 0, INT32_MAX,
-					   "a vCPU id (0 to 2^31-1)");
-			sel->vcpu_id = (int32_t)id;
+			tool_parse_vcpu(&tool, optarg, sel);
 			break;
 		case 'P':
 			per_vcpu = true;

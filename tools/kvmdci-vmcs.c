@@ -497,7 +497,6 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, b
 		{ 0 },
 	};
 	int opt;
-	long id;
 
 	*sel = (struct kvmdci_vm_select){ .vcpu_id = -1 };
 	while ((opt = tool_getopt(&tool, argc, argv, TOOL_COMMON_SHORTOPTS, opts)) != -1) {
@@ -508,9 +507,7 @@ static void parse_options(int argc, char **argv, struct kvmdci_vm_select *sel, b
 			tool_parse_vm(&tool, optarg, sel);
 			break;
 		case 'C':
-			id = tool_opt_uint(&tool, "--vcpu", optarg, 0, 0, INT32_MAX,
-					   "a vCPU id (0 to 2^31-1)");
-			sel->vcpu_id = (int32_t)id;
+			tool_parse_vcpu(&tool, optarg, sel);
 			break;
 		case 'F':
 			*all_fields = true;

@@ -498,6 +498,12 @@ void tool_parse_vm(struct tool *tool, const char *arg, struct kvmdci_vm_select *
 	sel->vcpu_id = vcpu_id; /* --vcpu may have come first */
 }
 
+void tool_parse_vcpu(struct tool *tool, const char *arg, struct kvmdci_vm_select *sel)
+{
+	sel->vcpu_id = (int32_t)tool_opt_uint(tool, "--vcpu", arg, 0, 0, INT32_MAX,
+					      "a vCPU id (0 to 2^31-1)");
+}
+
 int tool_poll_slice(double t0, double duration, int slice_ms)
 {
 	double left;

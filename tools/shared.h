@@ -117,6 +117,8 @@ double tool_now_s(void);
 int tool_poll_slice(double t0, double duration, int slice_ms);
 /* Parse --vm ADDR|PID into @sel, keeping its vcpu_id (exits 2 on a bad value). */
 void tool_parse_vm(struct tool *tool, const char *arg, struct kvmdci_vm_select *sel);
+/* --vcpu N into @sel (its VM left as it is); a bad value is bad usage (exit 2). */
+void tool_parse_vcpu(struct tool *tool, const char *arg, struct kvmdci_vm_select *sel);
 /* Exit 2 with one line when arguments are left after the options. */
 void tool_no_more_args(struct tool *tool, int argc, char **argv, int optind_now);
 /* tool_setup(), the signal handlers, then open the target and its kernel view. Returns 0, or
