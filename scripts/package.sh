@@ -239,26 +239,7 @@ ok "kvmdci-catalog list: the entries of $catdir"
 ok "$lib names no path of the tree it was built from"
 
 # an outside program: the documented include, pkg-config, the installed library
-cat >prog.c <<'EOF'
-#include <errno.h>
-#include <stdio.h>
-#include <libkvmdci/libkvmdci.h>
-
-int main(void)
-{
-	struct kvmdci_ctx *ctx;
-	struct kvmdci_target *t = NULL;
-	int r;
-
-	if (kvmdci_ctx_new(&ctx) < 0)
-		return 1;
-	kvmdci_ctx_set_log_priority(ctx, 0);
-	r = kvmdci_target_open(ctx, "core:///nonexistent/vmcore", &t);
-	printf("%d %s\n", r, kvmdci_ctx_last_error(ctx));
-	kvmdci_ctx_unref(ctx);
-	return r == -ENOENT ? 0 : 1;
-}
-EOF
+cp "$SRCDIR/tests/data/outside-program.c" prog.c
 flags=$(run pkg-config --cflags --libs libkvmdci) || fail "pkg-config --cflags --libs libkvmdci failed"
 # shellcheck disable=SC2086
 run cc -Wall -Werror -o prog prog.c $flags >"$TMP/cc.log" 2>&1 ||

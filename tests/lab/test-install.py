@@ -23,26 +23,6 @@ import tempfile
 from e2e import check, finish
 from lablib import Lab
 
-PROGRAM = r"""
-#include <errno.h>
-#include <stdio.h>
-#include <libkvmdci/libkvmdci.h>
-
-int main(void)
-{
-	struct kvmdci_ctx *ctx;
-	struct kvmdci_target *t = NULL;
-	int r;
-
-	if (kvmdci_ctx_new(&ctx) < 0)
-		return 1;
-	kvmdci_ctx_set_log_priority(ctx, 0);
-	r = kvmdci_target_open(ctx, "core:///nonexistent/vmcore", &t);
-	printf("%d %s\n", r, kvmdci_ctx_last_error(ctx));
-	kvmdci_ctx_unref(ctx);
-	return r == -ENOENT ? 0 : 1;
-}
-"""
 
 
 def run(cmd, **kw):
@@ -82,9 +62,7 @@ def main():
         check("pkg-config --cflags names the installed include directory itself",
               r.returncode == 0 and "-I" + incdir in flags and
               not any(f.endswith("/include/libkvmdci") for f in flags), r.stdout + r.stderr)
-        prog_c = os.path.join(tmp, "outside.c")
-        with open(prog_c, "w") as f:
-            f.write(PROGRAM)
+        prog_c = os.path.join(src, "tests", "data", "outside-program.c")
         prog = os.path.join(tmp, "outside")
         r = run(["cc", "-o", prog, prog_c] + flags)
         check("an outside program with #include <libkvmdci/libkvmdci.h> compiles and links "
