@@ -274,20 +274,38 @@ def vmxon_lifecycle(t, ncpu=2):
     # every CPU executes VMXON once when the first VM is created (on_each_cpu); the trace
     # takes the first: under Bochs a CPU that reaches a breakpoint first thing in its time
     # slice passes it (docs/bochs-bridge.md), so a second hit is not certain
-    tool = Tool("kvmdci-trace", ["--json", "--bp", "vmxon_instruction", "--count", "1",
-                                 "--duration", "900"], t.tool_env)
-    if not check("kvmdci-trace --bp vmxon_instruction: tracing",
-                 tool.wait_line("tracing", 300) is not None, tool.text()[-300:]):
-        tool.stop()
-        return
-    t.parked_workload("v0", "--vms 1 --vcpus 1")
-    try:
-        tool.p.wait(timeout=300)
-    except subprocess.TimeoutExpired:
-        pass
-    rc, out, err = tool.stop()
-    hits = [h for h in (json.loads(l) for l in out.splitlines() if l.strip())
-            if not h.get("summary")]
+    # With one CPU online (5.10) a pass that Bochs lets through leaves no hit at all: the VM
+    # then goes (VMXOFF everywhere) and the next first VM makes KVM execute VMXON again; at
+    # most three VMs
+    for attempt in range(3):
+        name = "v0" if not attempt else f"v0-{attempt}"
+        tool = Tool("kvmdci-trace", ["--json", "--bp", "vmxon_instruction", "--count", "1",
+                                     "--duration", "900"], t.tool_env)
+        if not check("kvmdci-trace --bp vmxon_instruction: tracing",
+                     tool.wait_line("tracing", 300) is not None, tool.text()[-300:]):
+            tool.stop()
+            return
+        t.parked_workload(name, "--vms 1 --vcpus 1")
+        try:
+            tool.p.wait(timeout=300)
+        except subprocess.TimeoutExpired:
+            pass
+        rc, out, err = tool.stop()
+        hits = [h for h in (json.loads(l) for l in out.splitlines() if l.strip())
+                if not h.get("summary")]
+        if hits or rc != 0 or attempt == 2:
+            break
+        print(f"     VMXON passed unseen (a Bochs time slice began there): VM {attempt + 2}",
+              flush=True)
+        t.signal(name)
+        t.wait_state(name, "done", 300)
+        deadline = time.monotonic() + 300
+        while kvm_vms(t) != 0 and time.monotonic() < deadline:
+            time.sleep(2)
+        while any(c.get("cpu_on") for c in tool_json("between VMs", t, "kvmdci-vmxon",
+                                                     []).get("cpus", [])) and \
+                time.monotonic() < deadline:
+            time.sleep(5)
     check("kvmdci-trace --bp vmxon_instruction --count 1: exit 0, one hit on a CPU of the "
           "machine", rc == 0 and len(hits) == 1 and hits[0].get("cpu") in range(ncpu),
           f"rc={rc} cpus {[h.get('cpu') for h in hits]} {err.strip()[-300:]}")
@@ -320,8 +338,8 @@ def vmxon_lifecycle(t, ncpu=2):
     # take long under Bochs on a loaded machine: wait for the directory, then give the rest
     # of the teardown time (each look is one kvmdci-vmxon; the verdict compares the CPU's own
     # CR4.VMXE with KVM's per-CPU record, two sources that do not share code)
-    t.signal("v0")
-    t.wait_state("v0", "done", 300)
+    t.signal(name)
+    t.wait_state(name, "done", 300)
     deadline = time.monotonic() + 300
     while kvm_vms(t) != 0 and time.monotonic() < deadline:
         time.sleep(2)
