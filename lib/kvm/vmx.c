@@ -130,6 +130,18 @@ uint64_t vmx_entry_rbp(struct kvmdci_unwinder *u, uint64_t host_rsp)
 	return 0;
 }
 
+/* A member of the exit information KVM caches per vCPU: in struct vcpu_vmx itself, or (7.2,
+ * shared with TDX) in its struct vcpu_vt vt. */
+static int exit_info_read(const struct virt_env *e, uint64_t vcpu, const char *name, uint64_t *v)
+{
+	char path[64];
+
+	if (virt_member_read(e, VMX_MOD, "struct vcpu_vmx", vcpu, name, v) == 0)
+		return 0;
+	snprintf(path, sizeof(path), "vt.%s", name);
+	return virt_member_read(e, VMX_MOD, "struct vcpu_vmx", vcpu, path, v);
+}
+
 int vmx_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmx_vcpu *out)
 {
 	static const char *const T = "struct vcpu_vmx";
@@ -195,16 +207,19 @@ int vmx_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmx_vcp
 	}
 
 	/* exit information cached at the last exit: u32 or union vmx_exit_reason, 4 bytes */
-	if (virt_member_read(e, VMX_MOD, T, vcpu, "exit_reason", &v) == 0) {
+	if (exit_info_read(e, vcpu, "exit_reason", &v) == 0) {
 		out->exit_reason = (uint32_t)v;
 		out->exit_reason_basic = out->exit_reason & 0xffff;
 		out->exit_reason_flags = out->exit_reason & 0xffff0000u;
+	} else {
+		kvmdci_warn(kvmdci_kernel_get_ctx(e->k), "struct vcpu_vmx has neither exit_reason "
+			    "nor vt.exit_reason in the type info: the cached exit is not shown");
 	}
-	if (virt_member_read(e, VMX_MOD, T, vcpu, "exit_intr_info", &v) == 0)
+	if (exit_info_read(e, vcpu, "exit_intr_info", &v) == 0)
 		out->exit_intr_info = (uint32_t)v;
 	if (virt_member_read(e, VMX_MOD, T, vcpu, "idt_vectoring_info", &v) == 0)
 		out->idt_vectoring_info = (uint32_t)v;
-	if (virt_member_read(e, VMX_MOD, T, vcpu, "exit_qualification", &v) == 0) {
+	if (exit_info_read(e, vcpu, "exit_qualification", &v) == 0) {
 		uint64_t avail;
 		int bit = kvm_reg_bit(e->k, "VCPU_EXREG_EXIT_INFO_1");
 		out->exit_qualification = v;

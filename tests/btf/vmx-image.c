@@ -162,9 +162,15 @@ static void test_vcpu(void)
 	put(M, V, VCPU, "vmcs01.shadow_vmcs", VMCS + 0x1000);
 	put(M, V, VCPU, "vmcs01.cpu", 1);
 	put(M, V, VCPU, "vmcs01.launched", 1);
-	put(M, V, VCPU, "exit_reason", 0x08000030); /* enclave_mode | EPT_VIOLATION */
-	put(M, V, VCPU, "exit_qualification", 0x181);
-	put(M, V, VCPU, "exit_intr_info", 0x80000b0e);
+	/* the exit information in vcpu_vmx itself, or in its vt (7.2: struct vcpu_vt) */
+	const char *vt = member_off(M, V, "exit_reason") == UINT64_MAX ? "vt." : "";
+	char path[64];
+	snprintf(path, sizeof(path), "%sexit_reason", vt);
+	put(M, V, VCPU, path, 0x08000030); /* enclave_mode | EPT_VIOLATION */
+	snprintf(path, sizeof(path), "%sexit_qualification", vt);
+	put(M, V, VCPU, path, 0x181);
+	snprintf(path, sizeof(path), "%sexit_intr_info", vt);
+	put(M, V, VCPU, path, 0x80000b0e);
 	put(M, V, VCPU, "idt_vectoring_info", 0x80000306);
 	put(M, V, VCPU, "vcpu.arch.regs_avail", bit >= 0 ? 1u << bit : 0);
 	put(M, V, VCPU, "nested.vmxon", 1);
