@@ -47,10 +47,11 @@ BOOT_TIMEOUT = {None: 120, "qemu": 120, "bochs": 900}
 class TestLab:
     """A lab in a private state directory, stopped at the end."""
 
-    def __init__(self, kernel=None, engine=None, tools=()):
+    def __init__(self, kernel=None, engine=None, tools=(), append=None):
         """@engine: None (the default engine), "qemu" or "bochs"; @tools: kvmdci tools to pack
-        into the guest (kvmdci-lab start --tool)."""
+        into the guest (kvmdci-lab start --tool); @append: more kernel command line."""
         self.kernel = kernel
+        self.append = append
         self.engine = engine
         self.tools = tools
         self.dir = tempfile.mkdtemp(prefix="kvmdci-e2e-")  # mode 0700
@@ -61,7 +62,7 @@ class TestLab:
         t0 = time.monotonic()
         try:
             self.env = self.lab.start(kernel=self.kernel, engine=self.engine, tools=self.tools,
-                                      timeout=BOOT_TIMEOUT[self.engine])
+                                      timeout=BOOT_TIMEOUT[self.engine], append=self.append)
             if self.engine == "bochs" and not self._console_answers():
                 # Seen on a loaded machine (2 of 3 boots, 2026-12-06): the guest's serial
                 # console stops taking input right after boot (the shell printed its banner,
@@ -70,7 +71,8 @@ class TestLab:
                 print("the bochs lab's console does not answer: booting it again", flush=True)
                 self.lab.stop()
                 self.env = self.lab.start(kernel=self.kernel, engine=self.engine,
-                                          tools=self.tools, timeout=BOOT_TIMEOUT[self.engine])
+                                          tools=self.tools, timeout=BOOT_TIMEOUT[self.engine],
+                                          append=self.append)
                 if not self._console_answers():
                     raise RuntimeError("the bochs lab's console does not answer after two "
                                        "boots")

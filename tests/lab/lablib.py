@@ -80,7 +80,7 @@ class Lab:
 
     def start(self, workload=None, vcpus=None, vms=None, kernel=None, memory=None,
               cpus=None, nokaslr=False, timeout=120, build_timeout=1800, engine=None,
-              tools=()):
+              tools=(), append=None):
         """Boot the lab; returns env() as a dict. Options as for `kvmdci-lab start`
         (engine: None for the default, qemu, or bochs; tools: names for --tool)."""
         args = ["start", "--json", "--timeout", str(timeout)]
@@ -88,7 +88,7 @@ class Lab:
             args += ["--tool", name]
         for flag, v in (("--workload", workload), ("--vcpus", vcpus), ("--vms", vms),
                         ("--kernel", kernel), ("--memory", memory), ("--cpus", cpus),
-                        ("--engine", engine)):
+                        ("--engine", engine), ("--append", append)):
             if v is not None:
                 args += [flag, str(v)]
         if nokaslr:

@@ -483,9 +483,12 @@ def main():
     # differs between kernels (VMXON's life cycle, exits, walks, VMCS, catalog, stacks) and
     # leaves nested VMX and the hold to the default kernel's run
     kernel = sys.argv[1] if len(sys.argv) > 1 else None
+    # argv[2]: more kernel command line for that kernel (tests/meson.build says why)
+    append = sys.argv[2] if len(sys.argv) > 2 else None
     t0 = time.monotonic()
     # kvmdci-dci looks at the CPU, the same on every kernel: one run packs and runs it
-    with TestLab(engine="bochs", kernel=kernel, tools=[] if kernel else ["kvmdci-dci"]) as t:
+    with TestLab(engine="bochs", kernel=kernel, tools=[] if kernel else ["kvmdci-dci"],
+                 append=append) as t:
         lab_facts(t)
         if kernel is None:
             dci_on_the_cpu(t)
