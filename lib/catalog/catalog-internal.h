@@ -33,6 +33,13 @@ uint64_t catalog_bp_address(struct kvmdci_kernel *k, uint64_t addr);
  * function). -ENOENT with @err saying why when the instruction is not there. */
 int catalog_entry_bp(struct kvmdci_kernel *k, json_t *e, uint64_t func, const char *symbol,
 		     uint64_t *bp, char *operand, size_t oplen, char *err, size_t errsz);
+/* The same for the first of @e's symbols on the target (*@func, *@symbol, from
+ * catalog_resolve_symbol); with "at" and the instruction not there, the next symbols that are
+ * on the target, in order (*@func and *@symbol then name the one it is in). A symbol may say
+ * its own module ("vmlinux:name"). */
+int catalog_entry_bp_any(struct kvmdci_kernel *k, json_t *e, uint64_t *func,
+			 const char **symbol, uint64_t *bp, char *operand, size_t oplen, char *err,
+			 size_t errsz);
 /* Take the trace's breakpoints out (the target runs free) or put them back; for sampling. */
 int trace_set_armed(struct kvmdci_trace *tr, bool armed);
 /* Stop the target for good (a racing hit is still reported), call @halted (may be NULL) while

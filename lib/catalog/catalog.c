@@ -276,6 +276,19 @@ bool catalog_entry_has_tag(json_t *e, const char *tag)
 	return false;
 }
 
+/* @name of @module, or a name that says its own module ("vmlinux:x86_vmx_..."). */
+static int symbol_address(struct kvmdci_kernel *k, const char *module, const char *name,
+			  uint64_t *addr)
+{
+	char full[256];
+
+	if (strchr(name, ':'))
+		snprintf(full, sizeof(full), "%s", name);
+	else
+		snprintf(full, sizeof(full), "%s:%s", module, name);
+	return kvmdci_kernel_symbol(k, full, addr);
+}
+
 int catalog_resolve_symbol(struct kvmdci_kernel *k, json_t *e, uint64_t *addr, const char **which)
 {
 	const char *module = json_string_value(json_object_get(e, "module"));
@@ -284,17 +297,42 @@ int catalog_resolve_symbol(struct kvmdci_kernel *k, json_t *e, uint64_t *addr, c
 
 	json_array_foreach(json_object_get(e, "symbols"), i, v)
 	{
-		char full[256];
-		if (!strcmp(module, "vmlinux"))
-			snprintf(full, sizeof(full), "vmlinux:%s", json_string_value(v));
-		else
-			snprintf(full, sizeof(full), "%s:%s", module, json_string_value(v));
-		if (kvmdci_kernel_symbol(k, full, addr) == 0) {
+		if (symbol_address(k, module, json_string_value(v), addr) == 0) {
 			*which = json_string_value(v);
 			return 0;
 		}
 	}
 	return -ENOENT;
+}
+
+int catalog_entry_bp_any(struct kvmdci_kernel *k, json_t *e, uint64_t *func,
+			 const char **symbol, uint64_t *bp, char *operand, size_t oplen, char *err,
+			 size_t errsz)
+{
+	const char *module = json_string_value(json_object_get(e, "module"));
+	int r = catalog_entry_bp(k, e, *func, *symbol, bp, operand, oplen, err, errsz);
+	json_t *v;
+	size_t i;
+
+	if (r == 0 || !json_object_get(e, "at"))
+		return r;
+	/* the instruction is not in the first function: the next ones that are on the target
+	 * (7.2 executes VMXON in the core kernel, not in kvm_intel's enable function) */
+	json_array_foreach(json_object_get(e, "symbols"), i, v)
+	{
+		const char *name = json_string_value(v);
+		uint64_t a;
+		char e2[256];
+		if (!strcmp(name, *symbol) || symbol_address(k, module, name, &a) < 0)
+			continue;
+		if (catalog_entry_bp(k, e, a, name, bp, operand, oplen, e2, sizeof(e2)) == 0) {
+			*func = a;
+			*symbol = name;
+			return 0;
+		}
+		kvmdci_info(kvmdci_kernel_get_ctx(k), "%s", e2);
+	}
+	return r;
 }
 
 /* Longest function prefix searched for an "at" instruction. */
@@ -304,6 +342,8 @@ int catalog_entry_bp(struct kvmdci_kernel *k, json_t *e, uint64_t func, const ch
 		     uint64_t *bp, char *operand, size_t oplen, char *err, size_t errsz)
 {
 	const char *at = json_string_value(json_object_get(e, "at"));
+	/* the function's own name, without the module a catalog symbol may say it is in */
+	const char *bare = strchr(symbol, ':') ? strchr(symbol, ':') + 1 : symbol;
 	uint8_t code[AT_SCAN_MAX];
 	size_t have = 0, off = 0;
 
@@ -336,7 +376,7 @@ int catalog_entry_bp(struct kvmdci_kernel *k, json_t *e, uint64_t func, const ch
 			/* the instruction must be this function's, not a later one's */
 			if (kernel_symbolize_parts(k, NULL, func + off, mod, sizeof(mod), fn,
 						   sizeof(fn), &fo) == 0 &&
-			    (fo != off || strncmp(fn, symbol, strlen(symbol)) != 0)) {
+			    (fo != off || strncmp(fn, bare, strlen(bare)) != 0)) {
 				snprintf(err, errsz, "no VMXON instruction in %s (the first one after "
 						     "it is in %s+0x%llx)",
 					 symbol, fn, (unsigned long long)fo);
@@ -550,8 +590,8 @@ KVMDCI_EXPORT int kvmdci_catalog_check_entry(struct kvmdci_catalog *cat, struct 
 	}
 	char operand[128], err[256];
 	uint64_t bp;
-	if (catalog_entry_bp(k, e, out->addr, out->symbol, &bp, operand, sizeof(operand), err,
-			     sizeof(err)) < 0) {
+	if (catalog_entry_bp_any(k, e, &out->addr, &out->symbol, &bp, operand, sizeof(operand),
+				 err, sizeof(err)) < 0) {
 		out->status = KVMDCI_ENTRY_ABSENT;
 		snprintf(out->reason, sizeof(out->reason), "%s", err);
 		return 0;

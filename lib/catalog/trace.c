@@ -297,8 +297,8 @@ KVMDCI_EXPORT int kvmdci_trace_add(struct kvmdci_trace *tr, const char *name, co
 		return -ENOENT;
 	}
 	char operand[128];
-	if (catalog_entry_bp(tr->k, e, te->addr, te->symbol, &te->bp_addr, operand,
-			     sizeof(operand), err, sizeof(err)) < 0) {
+	if (catalog_entry_bp_any(tr->k, e, &te->addr, &te->symbol, &te->bp_addr, operand,
+				 sizeof(operand), err, sizeof(err)) < 0) {
 		kvmdci_err(tr->ctx, "catalog entry %s: %s", name, err);
 		return -ENOENT;
 	}

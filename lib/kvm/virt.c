@@ -314,7 +314,10 @@ int virt_cpus_read(const struct virt_env *e, enum kvmdci_vendor vendor,
 		mask_ptr = cpumask_is_pointer(k);
 	}
 	if (vendor == KVMDCI_VENDOR_VMX) {
-		e->symbol(e->data, "kvm_intel:vmxarea", &sym_vmxarea);
+		/* the per-CPU VMXON region: KVM's vmxarea, or from 7.2 (VMXON in the core
+		 * kernel, arch/x86/virt) vmlinux's root_vmcs */
+		if (e->symbol(e->data, "kvm_intel:vmxarea", &sym_vmxarea) < 0)
+			e->symbol(e->data, "root_vmcs", &sym_vmxarea);
 		e->symbol(e->data, "kvm_intel:current_vmcs", &sym_vmcs);
 	} else if (vendor == KVMDCI_VENDOR_SVM) {
 		if (e->symbol(e->data, "kvm_amd:svm_data", &sym_svm) == 0)

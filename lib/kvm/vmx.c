@@ -221,7 +221,10 @@ int vmx_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmx_vcp
 		out->idt_vectoring_info = (uint32_t)v;
 	if (exit_info_read(e, vcpu, "exit_qualification", &v) == 0) {
 		uint64_t avail;
+		/* VCPU_EXREG_* became VCPU_REG_* with RIP's move out of regs[] (7.2) */
 		int bit = kvm_reg_bit(e->k, "VCPU_EXREG_EXIT_INFO_1");
+		if (bit < 0)
+			bit = kvm_reg_bit(e->k, "VCPU_REG_EXIT_INFO_1");
 		out->exit_qualification = v;
 		out->exit_qualification_valid = 0;
 		if (bit >= 0 &&
