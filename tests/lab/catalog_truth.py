@@ -44,7 +44,7 @@ def catalog_check(t, vendor, module):
           f"rc={st}, {len(kall)} of the catalog's symbols")
     # a symbol that names its own module ("vmlinux:x86_vmx_enable_virtualization_cpu")
     for q in [x for x in syms if x.startswith("vmlinux:")]:
-        st, ks = t.run(f"grep -w ' [tT] {q.split(':', 1)[1]}$' /proc/kallsyms", timeout=300)
+        st, ks = t.run(f"grep ' [tT] {q.split(':', 1)[1]}$' /proc/kallsyms", timeout=300)
         w = ks.split()
         if st == 0 and len(w) >= 3 and w[2] == q.split(":", 1)[1]:
             kall[q] = int(w[0], 16)
