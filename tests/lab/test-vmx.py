@@ -498,7 +498,12 @@ def main():
         parked_checks(t)
         catalog_check(t, "vmx", "kvm_intel")
         stack_in_handler(t, "vmx_handle_exit", "kvm_intel", "vmx_handle_exit")
-        guest_stack(t)
+        if len(online_cpus(t)) >= 2:
+            guest_stack(t)
+        else:
+            # the spinning guest needs a CPU of its own: the console's interrupts go to the
+            # other one (5.10 brings up one Bochs CPU)
+            print("     not run: a CPU inside the VMX guest (needs two online CPUs)", flush=True)
         if kernel is None:
             run_nested(t)  # the workload's L1 runs its own VMX guest: vmcs12
             run_hold(t, "vmx_handle_exit")  # hold, look twice, continue (hold_checks.py)
