@@ -109,7 +109,9 @@ struct kvmdci_exits {
 	/* kvmdci_exits_select: only these vCPUs are traced and measured */
 	bool have_sel;
 	struct kvmdci_vm_select sel;
-	uint64_t ignored[16]; /* vCPUs the break trigger hit that the selection leaves out */
+	/* vCPUs the break trigger hit that the selection leaves out: their next hits cost no
+	 * read of their identity (a host with many VMs and --vm: most hits are theirs) */
+	uint64_t ignored[MAX_VCPU_SLOTS];
 	int nignored;
 	uint64_t limit; /* kvmdci_exits_stop_after: poll returns once total reaches it */
 	uint64_t past_limit; /* exits seen after the limit, left uncounted */
@@ -156,11 +158,10 @@ static void plan_first_load(struct kvmdci_exits *e)
 	}
 }
 
-/* Whether the selection (kvmdci_exits_select) wants this vCPU; all without one. */
-static bool selected(const struct kvmdci_exits *e, uint64_t vm, int32_t vm_pid, int32_t vcpu_id)
+/* The selection of kvmdci_exits_select(), or NULL (every vCPU) without one. */
+static const struct kvmdci_vm_select *sel_of(const struct kvmdci_exits *e)
 {
-	struct kvmdci_vcpu_info vi = { .vm = vm, .vm_pid = vm_pid, .vcpu_id = vcpu_id };
-	return !e->have_sel || kvmdci_vm_select_vcpu(&e->sel, &vi);
+	return e->have_sel ? &e->sel : NULL;
 }
 
 /* The slot of @vcpu, a new one for a vCPU first seen now, or -1 for a vCPU the selection
@@ -179,8 +180,7 @@ static int vcpu_slot_of(struct kvmdci_exits *e, uint64_t vcpu)
 	struct kvmdci_vcpu_info vi = { 0 };
 	struct vcpu_slot *s = &e->vcpus[e->nvcpus];
 	bool known = kvm_vcpu_info_read(e->k, &e->layout, vcpu, &vi) == 0;
-	if (e->have_sel && (!known || !kvmdci_vm_select_vcpu(&e->sel, &vi))) {
-		/* remembered, so that its next hits cost no read (a full list: read again) */
+	if (e->have_sel && (!known || !kvmdci_vm_select_vcpu(sel_of(e), &vi))) {
 		if (e->nignored < (int)(sizeof(e->ignored) / sizeof(e->ignored[0])))
 			e->ignored[e->nignored++] = vcpu;
 		return -1;
@@ -409,9 +409,12 @@ KVMDCI_EXPORT int kvmdci_exits_select(struct kvmdci_exits *e, const struct kvmdc
 	e->sel = *sel;
 	e->have_sel = true;
 	/* the vCPUs listed by kvmdci_exits_new(): keep those it wants, in order */
-	for (int i = 0; i < e->nvcpus; i++)
-		if (selected(e, e->vcpus[i].vm, e->vcpus[i].vm_pid, e->vcpus[i].vcpu_id))
+	for (int i = 0; i < e->nvcpus; i++) {
+		struct kvmdci_vcpu_info vi = { .vm = e->vcpus[i].vm, .vm_pid = e->vcpus[i].vm_pid,
+					       .vcpu_id = e->vcpus[i].vcpu_id };
+		if (kvmdci_vm_select_vcpu(sel, &vi))
 			e->vcpus[n++] = e->vcpus[i];
+	}
 	e->nvcpus = n;
 	return n;
 }
@@ -546,7 +549,7 @@ static void vcpu_created(struct kvmdci_exits *e, uint64_t vcpu, bool final)
 			    (unsigned long long)vcpu, kvmdci_ctx_last_error(e->ctx));
 		return;
 	}
-	if (!kvmdci_vm_select_vcpu(e->have_sel ? &e->sel : NULL, &vi))
+	if (!kvmdci_vm_select_vcpu(sel_of(e), &vi))
 		return; /* not one the selection wants */
 	v = &e->vcpus[e->nvcpus++];
 	*v = (struct vcpu_slot){ vcpu, vi.vm, vi.vcpu_id, vi.vm_pid, vi.stat_exits_addr };
@@ -999,7 +1002,7 @@ static void measure_coverage(struct kvmdci_exits *e)
 	}
 	for (int i = 0; i < n && i < max; i++) {
 		int slot = -1;
-		if (!kvmdci_vm_select_vcpu(e->have_sel ? &e->sel : NULL, &vi[i]))
+		if (!kvmdci_vm_select_vcpu(sel_of(e), &vi[i]))
 			continue;
 		for (int j = 0; j < e->nvcpus; j++)
 			if (e->vcpus[j].vcpu == vi[i].vcpu && !e->vcpus[j].gone)

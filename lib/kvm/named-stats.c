@@ -112,13 +112,18 @@ static int desc_layout(struct kvmdci_kernel *k, struct desc_layout *dl, uint64_t
 				     &dl->offset, &dl->bucket_size, &dl->name};
 		static const char *const names[6] = {"flags",  "exponent",    "size",
 						     "offset", "bucket_size", "name"};
+		/* the widths scope_from_desc reads (UAPI struct kvm_stats_desc: __u32 flags,
+		 * __s16 exponent, __u16 size, __u32 offset, __u32 bucket_size): the type info
+		 * must say the same */
+		static const uint64_t widths[5] = {4, 2, 2, 4, 4};
 		bool ok = true;
-		uint64_t size;
+		uint64_t size, w;
 
 		for (int i = 0; i < 6 && ok; i++) {
 			snprintf(p[i], sizeof(p[i]), "%s%s", i == 5 ? "" : pre, names[i]);
 			ok = kernel_member_offset(k, NULL, ty, p[i], offs[i],
-						  i == 5 ? &dl->name_size : NULL) == 0;
+						  i == 5 ? &dl->name_size : &w) == 0 &&
+			     (i == 5 || w == widths[i]);
 		}
 		/* every member inside one descriptor, or the type info is not what we read */
 		if (ok && dl->name_size > 0 && kvmdci_kernel_type_size(k, NULL, ty, &size) == 0 &&
@@ -148,7 +153,7 @@ static int scope_from_desc(struct kvmdci_kernel *k, int s, const struct desc_lay
 	int r, n, values = 0;
 
 	if (dl->num_desc + 4 > sizeof(hdr) || dl->stride < 16 || dl->stride > 4096)
-		return kvmdci_err(ctx, "type info: struct _kvm_stats_desc has an unexpected layout"),
+		return kvmdci_err(ctx, "type info: KVM's stats descriptor has an unexpected layout"),
 		       -EINVAL;
 	if ((r = kvmdci_kernel_read(k, syms[1] + dl->num_desc, hdr, 4)) < 0) {
 		kvmdci_err(ctx, "cannot read %s at 0x%llx", scope_names[s].header_sym,
