@@ -109,7 +109,7 @@ def main():
             doc = json.loads(r.stdout) if r.returncode == 0 else {}
             vms = doc.get("vms", [])
             check("installed kvmdci-vcpu: the workload's VM (its pid) with its 2 vCPUs",
-                  len(vms) == 1 and vms[0].get("pid") == pid and
+                  len(vms) == 1 and vms[0].get("vm_pid") == pid and
                   len(vms[0].get("vcpus", [])) == 2,
                   f"pid {pid}: {json.dumps(vms)[:300]} {r.stderr.strip()[-300:]}")
         finally:
