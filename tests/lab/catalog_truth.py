@@ -18,7 +18,7 @@ def catalog_check(t, vendor, module):
     rc, out, err = run_tool("kvmdci-catalog", ["list", "--json", "--vendor", vendor],
                             t.tool_env)
     try:
-        listed = json.loads(out)
+        listed = json.loads(out)["entries"]
         ents = {e["name"]: e["symbols"] for e in listed}
         inl = {e["name"]: e.get("inlined_into", []) for e in listed}
     except (ValueError, KeyError, TypeError):
