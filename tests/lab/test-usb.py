@@ -89,7 +89,7 @@ def expect_error(label, run, tool, msg, errno, lines=None):
     check(f"{label}: exit 1", run.rc == 1, str(run))
     check(f"{label}: stderr is exactly {want!r}", run.lines() == want, str(run))
     check(f"{label}: JSON error and errno {errno}",
-          run.doc == {"error": msg, "errno": errno}, run.out.strip()[:300])
+          run.doc == {"format": 1, "error": msg, "errno": errno}, run.out.strip()[:300])
 
 
 def fast():
