@@ -23,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-from e2e import check, finish
+from e2e import check, check_json_log, finish
 from lablib import Lab
 
 
@@ -57,6 +57,13 @@ def main():
                              capture_output=True, text=True, timeout=30).stdout.strip()
         check("bash completion installed for every installed command",
               bins and comps == bins and reg == str(len(bins)), f"{comps} vs {bins}, {reg}")
+        # the tools' JSON schemas: installed for every installed tool; this test's documents
+        # are checked against the installed copies (finish())
+        sdir = os.path.join(prefix, "share", "kvmdci", "schemas")
+        schemas = sorted(os.listdir(sdir)) if os.path.isdir(sdir) else []
+        check("a JSON schema installed for every installed command",
+              bins and all(b + ".schema.json" in schemas for b in bins), f"{schemas} vs {bins}")
+        os.environ["KVMDCI_SCHEMAS"] = sdir
         # the sysroot is how pkg-config reads a tree installed with --destdir
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]),
                    PKG_CONFIG_SYSROOT_DIR=dest)
@@ -137,7 +144,7 @@ def main():
             doc = json.loads(r.stdout) if r.returncode == 0 else {}
             vms = doc.get("vms", [])
             check("installed kvmdci-vcpu: the workload's VM (its pid) with its 2 vCPUs",
-                  len(vms) == 1 and vms[0].get("pid") == pid and
+                  len(vms) == 1 and vms[0].get("vm_pid") == pid and
                   len(vms[0].get("vcpus", [])) == 2,
                   f"pid {pid}: {json.dumps(vms)[:300]} {r.stderr.strip()[-300:]}")
             if pyenv:
@@ -150,6 +157,7 @@ def main():
                       f"pid {pid}: {(r.stdout + r.stderr).strip()[-300:]}")
         finally:
             lab.stop()
+        check_json_log()  # with the installed schemas, before they are removed
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     finish()
