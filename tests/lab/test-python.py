@@ -34,10 +34,9 @@ import kvmdci  # noqa: E402
 from e2e import (TestLab, Tool, check, check_target_clean, exits_grow, finish,  # noqa: E402
                  run_tool)
 
-# the tools' keys the module spells the agreed way (an object's own address, range lengths,
-# the VMM's pid); a key both have is compared as it is
-RENAMES = {"vm": "address", "vcpu": "address", "bus": "address", "addr": "address",
-           "task": "address", "len": "length", "pid": "vm_pid"}
+# the module spells every key as the tools do (kvmdci-json(7)); a key only one side has is
+# not compared (the tools' "format", "type"; the module's extra fields)
+RENAMES = {}
 
 
 def norm(v):
@@ -101,21 +100,21 @@ def compare_target(label, env, open_kernel, frozen, parked_pid):
     k = open_kernel()
     # VMs and vCPUs: everything on a frozen target; live, what does not move
     vms = k.vms()
-    tvms = {norm(v["vm"] if "vm" in v else v.get("address")): v
+    tvms = {norm(v["vm"]): v
             for v in docs["kvmdci-vcpu"].get("vms", [])}
     check(f"{label}: the same VMs (struct kvm addresses) as kvmdci-vcpu",
-          sorted(v.address for v in vms) == sorted(tvms), f"{[hex(v.address) for v in vms]}")
+          sorted(v.vm for v in vms) == sorted(tvms), f"{[hex(v.vm) for v in vms]}")
     for vm in vms:
-        tvm = tvms.get(vm.address, {})
+        tvm = tvms.get(vm.vm, {})
         moving = not frozen and vm.vm_pid != parked_pid
-        skip = ("mode", "mode_name", "cpu", "regs", "regs_avail", "regs_dirty",
+        skip = ("mode", "mode_value", "cpu", "regs", "regs_avail", "regs_dirty",
                 "not_cached") if moving else ()
         py = dict(vm, vcpus=vm.vcpus())
         same(f"{label}: VM of pid {vm.vm_pid}{' (running: ids only)' if moving else ''}",
              py, tvm, skip, least=8)
     # I/O buses with their devices
     for tvm in docs["kvmdci-iobus"].get("vms", []):
-        addr = norm(tvm["vm"] if "vm" in tvm else tvm.get("address"))
+        addr = norm(tvm["vm"])
         same(f"{label}: I/O buses of VM {addr:#x}", k.io_buses(addr), tvm.get("buses"),
              least=20)
     # hardware virtualization per CPU: live, a CPU may be in a guest or not at each stop
