@@ -664,6 +664,18 @@ fail:
 	return NULL;
 }
 
+static PyObject *Kernel_repr(KernelObject *self)
+{
+	if (!self->ctx)
+		return PyUnicode_FromFormat("<kvmdci.Kernel %s, closed>", self->uri ? self->uri : "?");
+	if (!self->kernel)
+		return PyUnicode_FromFormat("<kvmdci.Kernel %s>", self->uri);
+	return PyUnicode_FromFormat("<kvmdci.Kernel %s: Linux %s, KASLR 0x%llx%s>", self->uri,
+				    kvmdci_kernel_release(self->kernel),
+				    (unsigned long long)kvmdci_kernel_kaslr_offset(self->kernel),
+				    self->busy ? ", tracing" : "");
+}
+
 static PyMethodDef Kernel_methods[] = {
 	{ "close", (PyCFunction)Kernel_close, METH_NOARGS,
 	  "close()\n--\n\nDetach from the target (a live one is left running, every breakpoint "
@@ -740,6 +752,7 @@ PyTypeObject KernelType = {
 		  "connection to the target (or the open dump) and the kernel view (symbols, KASLR, "
 		  "modules, types). A context manager: the with block closes it.",
 	.tp_dealloc = (destructor)Kernel_dealloc,
+	.tp_repr = (reprfunc)Kernel_repr,
 	.tp_traverse = (traverseproc)Kernel_traverse,
 	.tp_methods = Kernel_methods,
 	.tp_getset = Kernel_getset,
