@@ -97,8 +97,9 @@ int kernel_load_catalog(KernelObject *self);
 	  "kvm_amd." },                                                                             \
 	{ "vmcb", (PyCFunction)Kernel_vmcb, METH_VARARGS,                                          \
 	  "vmcb(address)\n--\n\nThe VMCB fields most asked for at a VMCB's kernel address "        \
-	  "(svm(vcpu)['vmcb']), decoded with the target's struct vmcb: intercepts (names), "        \
-	  "exit_code, exit_info_1/2, rip, cr0..., segments." },                                     \
+	  "(svm(vcpu)['vmcb']), decoded with the target's struct vmcb, as kvmdci-vmcs --json: "      \
+	  "{address, control: {intercepts (names), exit_code, exit_info_1, ...}, save: {rip, "    \
+	  "cr0, ..., segments}}." },                                     \
 	{ "vmcb_fields", (PyCFunction)Kernel_vmcb_fields, METH_VARARGS,                            \
 	  "vmcb_fields(address)\n--\n\nEvery member of the target's struct vmcb read at address: "  \
 	  "a list of {name, offset, size, value}." },                                               \

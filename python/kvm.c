@@ -439,24 +439,48 @@ PyObject *Kernel_vmcb(KernelObject *self, PyObject *args)
 		Py_DECREF(s);
 	}
 	const char *ename = kvmdci_exit_reason_name(KVMDCI_VENDOR_SVM, v.exit_code);
-#define U(name) kd_set_u64(d, #name, v.name) < 0
-#define SEG(name) kd_set(d, #name, seg_dict(&v.name)) < 0
-	if (kd_set_u64(d, "address", v.addr) < 0 || PyDict_SetItemString(d, "intercepts", ic) < 0 ||
-	    U(pause_filter_thresh) || U(pause_filter_count) || U(iopm_base_pa) ||
-	    U(msrpm_base_pa) || U(tsc_offset) || U(asid) || U(tlb_ctl) || U(int_ctl) ||
-	    U(int_vector) || U(int_state) || U(exit_code) || U(exit_code_hi) ||
-	    kd_set_str(d, "exit_code_name", ename) < 0 || U(exit_int_info) ||
-	    U(exit_int_info_err) || U(event_inj) || U(event_inj_err) || U(clean) ||
-	    U(exit_info_1) || U(exit_info_2) || U(nested_ctl) || U(nested_cr3) || U(virt_ext) ||
-	    U(next_rip) || SEG(es) || SEG(cs) || SEG(ss) || SEG(ds) || SEG(fs) || SEG(gs) ||
-	    SEG(gdtr) || SEG(ldtr) || SEG(idtr) || SEG(tr) || U(cpl) || U(efer) || U(cr0) ||
-	    U(cr2) || U(cr3) || U(cr4) || U(dr6) || U(dr7) || U(rflags) || U(rip) || U(rsp) ||
-	    U(rax))
-		goto fail;
-#undef U
+	PyObject *c = PyDict_New(), *sv = PyDict_New(), *words = PyList_New(0);
+	if (!c || !sv || !words)
+		goto fail2;
+	for (int w = 0; w < v.nintercepts && w < 6; w++) {
+		PyObject *x = PyLong_FromUnsignedLong(v.intercepts[w]);
+		if (!x || PyList_Append(words, x) < 0) {
+			Py_XDECREF(x);
+			goto fail2;
+		}
+		Py_DECREF(x);
+	}
+	/* as kvmdci-vmcs --json: {address, control: {...}, save: {...}} */
+#define C(name) kd_set_u64(c, #name, v.name) < 0
+#define S(name) kd_set_u64(sv, #name, v.name) < 0
+#define SEG(name) kd_set(sv, #name, seg_dict(&v.name)) < 0
+	if (PyDict_SetItemString(c, "intercepts", ic) < 0 ||
+	    PyDict_SetItemString(c, "intercept_words", words) < 0 || C(tsc_offset) ||
+	    C(pause_filter_count) || C(pause_filter_thresh) || C(iopm_base_pa) ||
+	    C(msrpm_base_pa) || C(int_ctl) || C(asid) || C(tlb_ctl) || C(int_state) ||
+	    C(int_vector) || C(exit_code) || C(exit_code_hi) ||
+	    kd_set_str(c, "exit_code_name", ename) < 0 || C(exit_int_info_err) || C(exit_info_1) ||
+	    C(exit_info_2) || C(exit_int_info) || C(nested_ctl) || C(nested_cr3) ||
+	    kd_set_bool(c, "np_enable", (v.nested_ctl & 1) != 0) < 0 || C(event_inj) ||
+	    C(virt_ext) || C(clean) || C(next_rip) || C(event_inj_err) ||
+	    S(cpl) || S(efer) || S(cr0) || S(cr2) || S(cr3) || S(cr4) || S(dr6) || S(dr7) ||
+	    S(rflags) || S(rip) || S(rsp) || S(rax) || SEG(es) || SEG(cs) || SEG(ss) || SEG(ds) ||
+	    SEG(fs) || SEG(gs) || SEG(gdtr) || SEG(ldtr) || SEG(idtr) || SEG(tr) ||
+	    kd_set_u64(d, "address", v.addr) < 0 || PyDict_SetItemString(d, "control", c) < 0 ||
+	    PyDict_SetItemString(d, "save", sv) < 0)
+		goto fail2;
+#undef C
+#undef S
 #undef SEG
+	Py_DECREF(c);
+	Py_DECREF(sv);
+	Py_DECREF(words);
 	Py_DECREF(ic);
 	return d;
+fail2:
+	Py_XDECREF(c);
+	Py_XDECREF(sv);
+	Py_XDECREF(words);
 fail:
 	Py_XDECREF(ic);
 	Py_XDECREF(d);

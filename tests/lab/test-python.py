@@ -97,6 +97,7 @@ def compare_target(label, env, open_kernel, frozen, parked_pid):
         ("kvmdci-catalog", ["check"]), ("kvmdci-kernel", []))}
     if frozen:
         docs["kvmdci-cpus"] = tool_json("kvmdci-cpus", ["--stack"], env, label)
+        docs["kvmdci-vmcs"] = tool_json("kvmdci-vmcs", [], env, label)
     k = open_kernel()
     # VMs and vCPUs: everything on a frozen target; live, what does not move
     vms = k.vms()
@@ -134,6 +135,19 @@ def compare_target(label, env, open_kernel, frozen, parked_pid):
     same(f"{label}: release and KASLR offset",
          {"release": k.release, "kaslr_offset": k.kaslr_offset}, docs["kvmdci-kernel"],
          least=2)
+    if frozen and k.vendor == "svm":
+        # each vCPU's SVM state and VMCB (decoded, and every field) as kvmdci-vmcs has them
+        tv = docs["kvmdci-vmcs"].get("vcpus") or []
+        n, diffs = 0, []
+        for t in tv:
+            s = k.svm(norm(t["vcpu"]))
+            vmcb = k.vmcb(s.vmcb)
+            for py, tool in ((s, t.get("svm")), (vmcb, t.get("vmcb")),
+                             (k.vmcb_fields(s.vmcb), (t.get("vmcb") or {}).get("fields"))):
+                c, d = compare(py, tool, f"vcpu {t['vcpu']}", skip=("fields",))
+                n, diffs = n + c, diffs + d
+        check(f"{label}: svm(), vmcb(), vmcb_fields() equal kvmdci-vmcs's ({n} values compared)",
+              tv and n > 100 * len(tv) and not diffs, str(diffs[:5]))
     if frozen:
         cpus = docs["kvmdci-cpus"].get("cpus") or []
         same(f"{label}: cpus() with their stacks", k.cpus(), cpus,
