@@ -31,6 +31,10 @@ import time
 sys.path.insert(0, os.environ["KVMDCI_PYTHONPATH"])
 import kvmdci  # noqa: E402
 
+# a sanitizer build preloads the ASan runtime into this Python (tests/meson.build): the
+# Python programs started here get it too, the lab and its QEMU do not
+PRELOAD = os.environ.pop("LD_PRELOAD", None)
+
 from e2e import (TestLab, Tool, check, check_target_clean, exits_grow, finish,  # noqa: E402
                  run_tool)
 
@@ -97,7 +101,7 @@ def compare_target(label, env, open_kernel, frozen, parked_pid):
         ("kvmdci-catalog", ["check"]), ("kvmdci-kernel", []))}
     if frozen:
         docs["kvmdci-cpus"] = tool_json("kvmdci-cpus", ["--stack"], env, label)
-        docs["kvmdci-vmcs"] = tool_json("kvmdci-vmcs", [], env, label)
+        docs["kvmdci-vmcs"] = tool_json("kvmdci-vmcs", ["--fields"], env, label)
     k = open_kernel()
     # VMs and vCPUs: everything on a frozen target; live, what does not move
     vms = k.vms()
@@ -156,8 +160,13 @@ def compare_target(label, env, open_kernel, frozen, parked_pid):
     return k
 
 
+def py_env(env):
+    """@env for a Python program that imports kvmdci."""
+    return dict(env, LD_PRELOAD=PRELOAD) if PRELOAD else env
+
+
 def python_trace(env, examples, args):
-    return Tool(os.path.join(examples, "trace.py"), args, env, prefix=[sys.executable])
+    return Tool(os.path.join(examples, "trace.py"), args, py_env(env), prefix=[sys.executable])
 
 
 def main():
@@ -274,7 +283,7 @@ def main():
                   "for n, hit in enumerate(k.trace('kvm_io_bus_write')):\n"
                   "    if n == 0:\n"
                   "        print('tracing', file=sys.stderr, flush=True)\n")
-        p = Tool(sys.executable, ["-c", script], env)
+        p = Tool(sys.executable, ["-c", script], py_env(env))
         started = p.wait_line("tracing", 120) is not None
         time.sleep(1)
         t0 = time.monotonic()
