@@ -199,6 +199,7 @@ def main():
 def run_all(dump):
     global WORK
     WORK = tempfile.mkdtemp(prefix="kvmdci-stub-")
+    os.environ["KVMDCI_JSON_LOG"] = os.path.join(WORK, "json-documents")
     modes = sys.argv[1:] or list(hostile_stub.MODES)
     only = os.environ.get("KVMDCI_STUB_ONLY")
     if only:
@@ -277,12 +278,17 @@ def run_all(dump):
                           rc != 1 or (isinstance(doc, dict) and "error" in doc),
                           out[-300:])
                     if mode == "close-late" and isinstance(doc, dict) and set(doc) - {
-                            "error", "errno"}:
+                            "format", "error", "errno"}:
                         check(f"{label}: what was read before the loss says incomplete",
                               doc.get("incomplete") is True, out[-300:])
         finally:
             stub.kill()
             stub.wait()
+    # every JSON document the tools printed, against its schema (kvmdci-json(7))
+    import json_schemas
+    docs, tools, bad = json_schemas.check_log(os.environ["KVMDCI_JSON_LOG"])
+    check(f"{docs} JSON documents of {len(tools)} tools match their schemas", docs and not bad,
+          "; ".join(bad[:5]))
     took = time.monotonic() - t_start
     print(f"{len(modes)} modes x {len(TOOL_RUNS)} tools in {took:.0f} s; "
           f"{len(failures)} failures")
