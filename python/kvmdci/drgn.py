@@ -1,0 +1,359 @@
+# SPDX-License-Identifier: LGPL-2.1-or-later
+"""kvmdci.drgn - a drgn Program for the target's kernel, its memory read through libkvmdci.
+
+    import kvmdci.drgn
+    prog = kvmdci.drgn.program("gdb+unix:///tmp/lab/gdb.sock")
+    from drgn.helpers.linux.pid import for_each_task
+    for task in for_each_task(prog):
+        print(task.pid.value_(), task.comm.string_().decode())
+
+drgn reads /proc/kcore, crash dumps and live processes; this module gives it any target
+libkvmdci opens (a whole-machine GDB stub, a DCI GDB server, the USB DbC cable, a serial line,
+a dump, /proc/kcore). drgn's own helpers then work as on a dump: for_each_task(),
+prog["init_task"].comm, the kvm structures by name (with the modules' DWARF).
+
+How (docs/python.md, "drgn"): the drgn of Debian 12 (python3-drgn 0.0.22) makes a Linux-kernel
+Program only from a core file that carries a VMCOREINFO note (drgn_program_set_core_dump() in
+its libdrgn/program.c is the one place that sets its IS_LINUX_KERNEL flag; its Python API has
+no other way). So this module hands drgn a core file of about 4 KiB that holds the kernel's
+VMCOREINFO and nothing else (no memory), made in memory (memfd), and then adds two memory
+segments that cover everything, virtual and physical, served by libkvmdci: kvmdci.Kernel.read()
+translates kernel virtual addresses itself (the CPU's paging or the kernel's page tables) and
+drgn's page-table walker is never used. drgn 0.0.27 takes the VMCOREINFO as
+Program(vmcoreinfo=...), and drgn 0.1.0 has Program.set_linux_kernel_custom(vmcoreinfo,
+is_live) for exactly this (a custom memory transport): with those the core file is not needed.
+
+The VMCOREINFO (kvmdci.drgn.vmcoreinfo()) is, in this order: the note of a dump (core://) or
+/proc/kcore; the kernel's own copy in its memory (the vmcoreinfo_data buffer, which the kernel
+fills at boot: crash_save_vmcoreinfo_init() in kernel/crash_core.c of 6.1); or, for a kernel
+without it, one built from what the kernel view found (the release, the KASLR offset, phys_base,
+swapper_pg_dir's address).
+
+A live target stays stopped while its kvmdci.Kernel is open (kvmdci.open() attaches and stops
+the machine); kvmdci.drgn.kernel(prog).close() detaches and lets it run; later reads through
+the Program then fail.
+
+drgn 0.0.22 needs DWARF (it reads no BTF): the -dbg package's vmlinux and modules
+(`kvmdci-lab build --dwarf-vmlinux` extracts them next to the lab's vmlinux, in debug/).
+"""
+
+import os
+import struct
+import sys
+
+import drgn
+
+import kvmdci
+
+__all__ = ["program", "vmcoreinfo", "kernel", "core_file", "debug_info_files",
+           "CACHE_KERNEL", "CACHE_VMCOREINFO_SOURCE"]
+
+#: prog.cache key of the kvmdci.Kernel a Program reads through
+CACHE_KERNEL = "kvmdci.kernel"
+#: prog.cache key saying where the VMCOREINFO came from: "target", "memory" or "built"
+CACHE_VMCOREINFO_SOURCE = "kvmdci.vmcoreinfo_source"
+
+# x86-64 ELF (the only architecture libkvmdci reads): e_machine EM_X86_64, 4 KiB base pages
+# (the architecture's, not a kernel choice)
+_EM_X86_64 = 62
+_PAGE_SIZE = 4096
+_ET_CORE = 4
+_PT_NOTE = 4
+# the kernel's vmcoreinfo_data buffer is one page (VMCOREINFO_BYTES, include/linux/crash_core.h
+# of 6.1); a larger size read from the target is not believed
+_VMCOREINFO_MAX = 1 << 16
+# drgn's vmcoreinfo parser refuses a VMCOREINFO without these (drgn 0.0.22,
+# libdrgn/drgn_program_parse_vmcoreinfo.inc.strswitch)
+_REQUIRED = ("OSRELEASE", "PAGESIZE", "SYMBOL(swapper_pg_dir)")
+
+
+def _note(name, ntype, desc):
+    n = name.encode() + b"\0"
+    return (struct.pack("<III", len(n), len(desc), ntype) + n + b"\0" * (-len(n) % 4) + desc +
+            b"\0" * (-len(desc) % 4))
+
+
+def core_file(vmcoreinfo):
+    """The bytes of an x86-64 ELF core file holding one PT_NOTE with the VMCOREINFO note
+    @vmcoreinfo (bytes) and no memory (no PT_LOAD): what drgn 0.0.22's set_core_dump() needs
+    to make a Linux-kernel Program. The Program's memory comes from segments added after."""
+    if not isinstance(vmcoreinfo, (bytes, bytearray)):
+        raise TypeError(f"vmcoreinfo must be bytes, not {type(vmcoreinfo).__name__}")
+    notes = _note("VMCOREINFO", 0, bytes(vmcoreinfo))
+    ehsize, phentsize = 64, 56
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + b"\0" * 9  # ELFCLASS64, little endian, EV_CURRENT
+    ehdr = ident + struct.pack("<HHIQQQIHHHHHH", _ET_CORE, _EM_X86_64, 1, 0, ehsize, 0, 0,
+                               ehsize, phentsize, 1, 0, 0, 0)
+    phdr = struct.pack("<IIQQQQQQ", _PT_NOTE, 0, ehsize + phentsize, 0, 0, len(notes), 0, 4)
+    return ehdr + phdr + notes
+
+
+def _missing(text):
+    keys = {line.partition("=")[0] for line in text.decode(errors="replace").splitlines()
+            if "=" in line}
+    return [k for k in _REQUIRED if k not in keys]
+
+
+def _u64(k, address):
+    return struct.unpack("<Q", k.read(address, 8))[0]
+
+
+def _from_memory(k):
+    """The kernel's own VMCOREINFO (vmcoreinfo_data, vmcoreinfo_size), or None when the kernel
+    has none (no such symbols: a kernel without CONFIG_CRASH_CORE) or it is not readable."""
+    try:
+        data = _u64(k, k.symbol("vmcoreinfo_data"))
+        size = _u64(k, k.symbol("vmcoreinfo_size"))
+    except (LookupError, kvmdci.Error):
+        return None
+    if not data or not 0 < size <= _VMCOREINFO_MAX:
+        return None
+    try:
+        text = k.read(data, size)
+    except kvmdci.Error:
+        return None
+    return text if not _missing(text) else None
+
+
+def _built(k):
+    """A VMCOREINFO built from what the kernel view found: what drgn needs to read the kernel
+    (its release, page size, KASLR offset and swapper_pg_dir) and phys_base."""
+    release = getattr(k, "release", None)
+    if not release:
+        raise kvmdci.Error(f"cannot build a VMCOREINFO for drgn: the kernel view knows no "
+                           f"release (linux_banner)")
+    try:
+        pgd = k.symbol("swapper_pg_dir")
+    except LookupError:
+        try:
+            pgd = k.symbol("init_top_pgt")  # swapper_pg_dir is its alias on x86-64
+        except LookupError:
+            raise kvmdci.Error("cannot build a VMCOREINFO for drgn: the kernel has neither "
+                               "swapper_pg_dir nor init_top_pgt; give a vmlinux or System.map "
+                               "of the running kernel") from None
+    lines = [f"OSRELEASE={release}", f"PAGESIZE={_PAGE_SIZE}", f"SYMBOL(swapper_pg_dir)={pgd:x}",
+             f"KERNELOFFSET={k.kaslr_offset:x}"]
+    phys_base = getattr(k, "phys_base", None)
+    if phys_base is not None:
+        lines.append(f"NUMBER(phys_base)={phys_base}")
+    try:
+        l5 = struct.unpack("<I", k.read(k.symbol("__pgtable_l5_enabled"), 4))[0]
+        lines.append(f"NUMBER(pgtable_l5_enabled)={l5}")
+    except (LookupError, kvmdci.Error):
+        pass
+    return ("\n".join(lines) + "\n").encode()
+
+
+def vmcoreinfo(k):
+    """The VMCOREINFO text (bytes) for drgn and where it came from: ("target", the note of a
+    dump or /proc/kcore), ("memory", the kernel's own vmcoreinfo_data of a live target) or
+    ("built", from the kernel view: release, KASLR offset, phys_base, swapper_pg_dir).
+    @k: an open kvmdci.Kernel. Returns (bytes, source)."""
+    text = getattr(k, "vmcoreinfo", None)
+    if text:
+        if isinstance(text, str):
+            text = text.encode()
+        missing = _missing(text)
+        if not missing:
+            return text, "target"
+    text = _from_memory(k)
+    if text:
+        return text, "memory"
+    return _built(k), "built"
+
+
+def _gnu_build_id(notes):
+    """The GNU build id (hex) among ELF notes, or None."""
+    p = 0
+    while p + 12 <= len(notes):
+        nsz, dsz, ntype = struct.unpack_from("<III", notes, p)
+        d = p + 12 + nsz + (-nsz % 4)
+        if ntype == 3 and notes[p + 12:p + 12 + nsz] == b"GNU\0":  # NT_GNU_BUILD_ID
+            return notes[d:d + dsz].hex() or None
+        p = d + dsz + (-dsz % 4)
+    return None
+
+
+def _elf_info(path):
+    """(e_type, has DWARF, GNU build id as hex or None) of the ELF file at @path, or None when
+    it is not a 64-bit little-endian ELF file."""
+    try:
+        with open(path, "rb") as f:
+            eh = f.read(64)
+            if len(eh) < 64 or eh[:4] != b"\x7fELF" or eh[4] != 2 or eh[5] != 1:
+                return None
+            e_type, = struct.unpack_from("<H", eh, 16)
+            shoff, = struct.unpack_from("<Q", eh, 40)
+            shentsize, shnum, shstrndx = struct.unpack_from("<HHH", eh, 58)
+            if not shoff or not shnum or shstrndx >= shnum or shentsize < 64:
+                return e_type, False, None
+            f.seek(shoff)
+            sh = f.read(shentsize * shnum)
+            stroff, strsize = struct.unpack_from("<QQ", sh, shstrndx * shentsize + 24)
+            f.seek(stroff)
+            names = f.read(min(strsize, 1 << 20))
+            dwarf, build_id = False, None
+            for i in range(shnum):
+                o = i * shentsize
+                name, = struct.unpack_from("<I", sh, o)
+                name = names[name:names.find(b"\0", name)]
+                sh_type, = struct.unpack_from("<I", sh, o + 4)
+                if name in (b".debug_info", b".zdebug_info"):
+                    dwarf = True
+                elif sh_type == 7 and build_id is None:  # SHT_NOTE (vmlinux: .notes)
+                    off, size = struct.unpack_from("<QQ", sh, o + 24)
+                    f.seek(off)
+                    build_id = _gnu_build_id(f.read(min(size, 1 << 16)))
+            return e_type, dwarf, build_id
+    except (OSError, struct.error):
+        return None
+
+
+def _has_dwarf(path):
+    info = _elf_info(path)
+    return bool(info and info[1])
+
+
+def debug_info_files(k):
+    """The DWARF files drgn can load for @k (a kvmdci.Kernel): the kernel files the view uses
+    that carry DWARF, and the -dbg files next to them in debug/ (the lab's layout: vmlinux
+    and kvm*.ko). Returns a list of paths (maybe empty)."""
+    used = list(getattr(k, "files", None) or [])
+    found, dirs = [], []
+    for p in used:
+        if p and os.path.isfile(p) and _has_dwarf(p):
+            found.append(p)
+        if p and os.path.basename(p).startswith("vmlinux"):
+            dirs.append(os.path.join(os.path.dirname(p), "debug"))
+    vmlinux = os.environ.get("KVMDCI_VMLINUX")
+    if vmlinux:
+        dirs.append(os.path.join(os.path.dirname(vmlinux), "debug"))
+    names = {os.path.basename(p) for p in found}
+    for d in dirs:
+        if not os.path.isdir(d):
+            continue
+        for n in sorted(os.listdir(d)):
+            p = os.path.join(d, n)
+            if (n == "vmlinux" or n.endswith(".ko")) and n not in names and os.path.isfile(p):
+                found.append(p)
+                names.add(n)
+    return found
+
+
+def kernel(prog):
+    """The kvmdci.Kernel a Program made by program() reads through (close() it to detach)."""
+    try:
+        return prog.cache[CACHE_KERNEL]
+    except (AttributeError, KeyError):
+        raise ValueError("this drgn Program was not made by kvmdci.drgn.program()") from None
+
+
+def _reader(k):
+    fault = kvmdci.FaultError
+
+    def read(address, count, offset, physical):
+        try:
+            return k.read(address, count, physical=physical)
+        except fault as e:
+            raise drgn.FaultError(str(e), getattr(e, "address", address)) from None
+    return read
+
+
+def program(target, *, vmlinux=None, system_map=None, modules=None, debug_info=None,
+            default_debug_info=False):
+    """A drgn.Program for the kernel of @target, its memory read through libkvmdci.
+
+    @target: a target URI ("gdb+unix:///path", "gdb://HOST:PORT", "core:///path", "kcore:",
+      ..., see libkvmdci(3)) opened with kvmdci.open(target, vmlinux, system_map, modules),
+      or an open kvmdci.Kernel (then @vmlinux, @system_map and @modules must be None).
+    @debug_info: DWARF files for drgn (vmlinux and module .ko of the -dbg package); None: those
+      found by debug_info_files() ([] loads none).
+    @default_debug_info: also let drgn look in its default places (/usr/lib/debug,
+      /lib/modules of the kernel's release).
+
+    The Program's prog.cache holds the kvmdci.Kernel (CACHE_KERNEL, see kernel()) and where
+    its VMCOREINFO came from (CACHE_VMCOREINFO_SOURCE). Raises kvmdci.Error (the target cannot
+    be opened, or no VMCOREINFO can be had), TypeError/ValueError for bad arguments, and
+    drgn's MissingDebugInfoError when no vmlinux DWARF was found (a module without DWARF is
+    said on stderr, not raised).
+    """
+    if isinstance(target, (str, os.PathLike)):
+        k = kvmdci.open(os.fspath(target), vmlinux=vmlinux, system_map=system_map,
+                        modules=modules)
+    elif isinstance(target, kvmdci.Kernel):
+        if vmlinux is not None or system_map is not None or modules is not None:
+            raise ValueError("vmlinux, system_map and modules are for a URI; this Kernel is "
+                             "open already")
+        k = target
+    else:
+        raise TypeError(f"target must be a URI string or a kvmdci.Kernel, not "
+                        f"{type(target).__name__}")
+    if debug_info is not None:
+        if isinstance(debug_info, (str, bytes, os.PathLike)):
+            raise TypeError("debug_info must be a list of paths, not one path")
+        debug_info = [os.fspath(p) for p in debug_info]
+        for p in debug_info:
+            if not os.path.isfile(p):
+                raise ValueError(f"debug_info: {p}: no such file")
+    try:
+        return _program(k, debug_info, default_debug_info)
+    except BaseException:
+        if k is not target:
+            k.close()
+        raise
+
+
+def _program(k, debug_info, default_debug_info):
+    text, source = vmcoreinfo(k)
+    fd = os.memfd_create("kvmdci-vmcoreinfo", os.MFD_CLOEXEC)
+    try:
+        os.write(fd, core_file(text))
+        prog = drgn.Program()
+        # drgn opens the path itself and keeps its own descriptor
+        prog.set_core_dump(f"/proc/self/fd/{fd}")
+    finally:
+        os.close(fd)
+    prog.cache[CACHE_KERNEL] = k
+    prog.cache[CACHE_VMCOREINFO_SOURCE] = source
+    # segments added later take precedence over drgn's page-table reader of the core file:
+    # every address, virtual and physical, goes to libkvmdci (the size is 2^64 - 1, as large as
+    # drgn's API takes)
+    read = _reader(k)
+    prog.add_memory_segment(0, (1 << 64) - 1, read, False)
+    prog.add_memory_segment(0, (1 << 64) - 1, read, True)
+    files = debug_info_files(k) if debug_info is None else debug_info
+    _check_build_ids(files, text)
+    try:
+        prog.load_debug_info(files, default=default_debug_info)
+    except drgn.MissingDebugInfoError as e:
+        missing = e
+    else:
+        missing = None
+    try:
+        prog.type("struct task_struct")
+    except LookupError:
+        raise drgn.MissingDebugInfoError(
+            f"no DWARF of the kernel (vmlinux) for drgn among {files or 'no files'}: give "
+            f"debug_info=[the -dbg package's vmlinux, kvm.ko, ...] (the lab: kvmdci-lab build "
+            f"--dwarf-vmlinux puts them in debug/ next to its vmlinux) or "
+            f"default_debug_info=True") from None
+    if missing:
+        # vmlinux is there: modules without DWARF only lack their types
+        print(f"kvmdci.drgn: {missing}", file=sys.stderr)
+    return prog
+
+
+def _check_build_ids(files, text):
+    """drgn 0.0.22 takes any vmlinux: refuse one that is not the running kernel (its build id
+    against VMCOREINFO's BUILD-ID, when both have one), before it reads garbage."""
+    want = None
+    for line in text.decode(errors="replace").splitlines():
+        if line.startswith("BUILD-ID="):
+            want = line[len("BUILD-ID="):].strip().lower()
+    if not want:
+        return
+    for p in files:
+        info = _elf_info(p)
+        if info and info[0] == 2 and info[2] and info[2] != want:  # ET_EXEC: a vmlinux
+            raise ValueError(f"{p}: build id {info[2]} is not the running kernel's ({want}, "
+                             f"its VMCOREINFO): give the -dbg vmlinux of the running kernel")
