@@ -37,6 +37,7 @@ drgn 0.0.22 needs DWARF (it reads no BTF): the -dbg package's vmlinux and module
 (`kvmdci-lab build --dwarf-vmlinux` extracts them next to the lab's vmlinux, in debug/).
 """
 
+import errno
 import os
 import struct
 import sys
@@ -45,7 +46,8 @@ import drgn
 
 import kvmdci
 
-__all__ = ["program", "vmcoreinfo", "kernel", "core_file", "debug_info_files",
+__all__ = ["program", "vmcoreinfo", "built_vmcoreinfo", "kernel", "core_file",
+           "debug_info_files",
            "CACHE_KERNEL", "CACHE_VMCOREINFO_SOURCE"]
 
 #: prog.cache key of the kvmdci.Kernel a Program reads through
@@ -94,6 +96,18 @@ def _missing(text):
     return [k for k in _REQUIRED if k not in keys]
 
 
+def _symbol(k, name):
+    """The address of symbol @name, or None when the kernel has no such symbol."""
+    try:
+        return k.symbol(name)
+    except LookupError:
+        return None
+    except kvmdci.Error as e:
+        if e.errno in (errno.ENOENT, errno.ENODEV):
+            return None
+        raise
+
+
 def _u64(k, address):
     return struct.unpack("<Q", k.read(address, 8))[0]
 
@@ -101,46 +115,47 @@ def _u64(k, address):
 def _from_memory(k):
     """The kernel's own VMCOREINFO (vmcoreinfo_data, vmcoreinfo_size), or None when the kernel
     has none (no such symbols: a kernel without CONFIG_CRASH_CORE) or it is not readable."""
+    data_sym, size_sym = _symbol(k, "vmcoreinfo_data"), _symbol(k, "vmcoreinfo_size")
+    if data_sym is None or size_sym is None:
+        return None
     try:
-        data = _u64(k, k.symbol("vmcoreinfo_data"))
-        size = _u64(k, k.symbol("vmcoreinfo_size"))
-    except (LookupError, kvmdci.Error):
+        data, size = _u64(k, data_sym), _u64(k, size_sym)
+    except kvmdci.FaultError:
         return None
     if not data or not 0 < size <= _VMCOREINFO_MAX:
         return None
     try:
         text = k.read(data, size)
-    except kvmdci.Error:
+    except kvmdci.FaultError:
         return None
     return text if not _missing(text) else None
 
 
-def _built(k):
-    """A VMCOREINFO built from what the kernel view found: what drgn needs to read the kernel
-    (its release, page size, KASLR offset and swapper_pg_dir) and phys_base."""
+def built_vmcoreinfo(k):
+    """A VMCOREINFO (bytes) built from what the kernel view @k (a kvmdci.Kernel) found, for a
+    kernel that has none in memory: OSRELEASE (linux_banner), PAGESIZE (x86-64's 4 KiB),
+    SYMBOL(swapper_pg_dir), KERNELOFFSET (the KASLR offset), NUMBER(phys_base) and
+    NUMBER(pgtable_l5_enabled) where known: what drgn needs to read the kernel, with the
+    kernel's own key names and number formats."""
     release = getattr(k, "release", None)
     if not release:
-        raise kvmdci.Error(f"cannot build a VMCOREINFO for drgn: the kernel view knows no "
-                           f"release (linux_banner)")
-    try:
-        pgd = k.symbol("swapper_pg_dir")
-    except LookupError:
-        try:
-            pgd = k.symbol("init_top_pgt")  # swapper_pg_dir is its alias on x86-64
-        except LookupError:
-            raise kvmdci.Error("cannot build a VMCOREINFO for drgn: the kernel has neither "
-                               "swapper_pg_dir nor init_top_pgt; give a vmlinux or System.map "
-                               "of the running kernel") from None
+        raise kvmdci.Error(errno.ENOENT, "cannot build a VMCOREINFO for drgn: the kernel "
+                           "view knows no release (linux_banner)")
+    pgd = _symbol(k, "swapper_pg_dir")
+    if pgd is None:
+        pgd = _symbol(k, "init_top_pgt")  # swapper_pg_dir is its alias on x86-64
+    if pgd is None:
+        raise kvmdci.Error(errno.ENOENT, "cannot build a VMCOREINFO for drgn: the kernel has "
+                           "neither swapper_pg_dir nor init_top_pgt; give a vmlinux or "
+                           "System.map of the running kernel")
     lines = [f"OSRELEASE={release}", f"PAGESIZE={_PAGE_SIZE}", f"SYMBOL(swapper_pg_dir)={pgd:x}",
              f"KERNELOFFSET={k.kaslr_offset:x}"]
     phys_base = getattr(k, "phys_base", None)
     if phys_base is not None:
         lines.append(f"NUMBER(phys_base)={phys_base}")
-    try:
-        l5 = struct.unpack("<I", k.read(k.symbol("__pgtable_l5_enabled"), 4))[0]
-        lines.append(f"NUMBER(pgtable_l5_enabled)={l5}")
-    except (LookupError, kvmdci.Error):
-        pass
+    l5 = _symbol(k, "__pgtable_l5_enabled")
+    if l5 is not None:
+        lines.append(f"NUMBER(pgtable_l5_enabled)={struct.unpack('<I', k.read(l5, 4))[0]}")
     return ("\n".join(lines) + "\n").encode()
 
 
@@ -159,7 +174,7 @@ def vmcoreinfo(k):
     text = _from_memory(k)
     if text:
         return text, "memory"
-    return _built(k), "built"
+    return built_vmcoreinfo(k), "built"
 
 
 def _gnu_build_id(notes):
@@ -216,25 +231,19 @@ def _has_dwarf(path):
 
 def debug_info_files(k):
     """The DWARF files drgn can load for @k (a kvmdci.Kernel): the kernel files the view uses
-    that carry DWARF, and the -dbg files next to them in debug/ (the lab's layout: vmlinux
-    and kvm*.ko). Returns a list of paths (maybe empty)."""
-    used = list(getattr(k, "files", None) or [])
-    found, dirs = [], []
-    for p in used:
-        if p and os.path.isfile(p) and _has_dwarf(p):
-            found.append(p)
-        if p and os.path.basename(p).startswith("vmlinux"):
-            dirs.append(os.path.join(os.path.dirname(p), "debug"))
-    vmlinux = os.environ.get("KVMDCI_VMLINUX")
-    if vmlinux:
-        dirs.append(os.path.join(os.path.dirname(vmlinux), "debug"))
+    (k.files) that carry DWARF, and the -dbg files in debug/ next to its vmlinux (the lab's
+    layout: vmlinux and kvm*.ko). Returns a list of paths (maybe empty)."""
+    files = getattr(k, "files", None) or {}
+    used = [files.get("vmlinux")] + list((files.get("modules") or {}).values())
+    vmlinux = files.get("vmlinux") or os.environ.get("KVMDCI_VMLINUX")
+    found = [p for p in used if p and os.path.isfile(p) and _has_dwarf(p)]
     names = {os.path.basename(p) for p in found}
-    for d in dirs:
-        if not os.path.isdir(d):
-            continue
+    d = os.path.join(os.path.dirname(vmlinux), "debug") if vmlinux else None
+    if d and os.path.isdir(d):
         for n in sorted(os.listdir(d)):
             p = os.path.join(d, n)
-            if (n == "vmlinux" or n.endswith(".ko")) and n not in names and os.path.isfile(p):
+            if ((n == "vmlinux" or n.endswith(".ko")) and n not in names and
+                    os.path.isfile(p) and _has_dwarf(p)):
                 found.append(p)
                 names.add(n)
     return found
@@ -260,7 +269,7 @@ def _reader(k):
 
 
 def program(target, *, vmlinux=None, system_map=None, modules=None, debug_info=None,
-            default_debug_info=False):
+            default_debug_info=False, vmcoreinfo=None):
     """A drgn.Program for the kernel of @target, its memory read through libkvmdci.
 
     @target: a target URI ("gdb+unix:///path", "gdb://HOST:PORT", "core:///path", "kcore:",
@@ -270,13 +279,32 @@ def program(target, *, vmlinux=None, system_map=None, modules=None, debug_info=N
       found by debug_info_files() ([] loads none).
     @default_debug_info: also let drgn look in its default places (/usr/lib/debug,
       /lib/modules of the kernel's release).
+    @vmcoreinfo: the VMCOREINFO text (bytes) to give drgn instead of the one
+      kvmdci.drgn.vmcoreinfo() finds (e.g. built_vmcoreinfo()).
 
     The Program's prog.cache holds the kvmdci.Kernel (CACHE_KERNEL, see kernel()) and where
-    its VMCOREINFO came from (CACHE_VMCOREINFO_SOURCE). Raises kvmdci.Error (the target cannot
-    be opened, or no VMCOREINFO can be had), TypeError/ValueError for bad arguments, and
-    drgn's MissingDebugInfoError when no vmlinux DWARF was found (a module without DWARF is
-    said on stderr, not raised).
+    its VMCOREINFO came from (CACHE_VMCOREINFO_SOURCE: "target", "memory", "built" or
+    "given"). Raises kvmdci.Error (the target cannot be opened, or no VMCOREINFO can be had),
+    TypeError/ValueError for bad arguments (a vmlinux that is not the running kernel's among
+    them), and drgn.MissingDebugInfoError when no vmlinux DWARF was loaded (a module without
+    DWARF is said on stderr, not raised). A Kernel opened from a URI is closed again when this
+    fails.
     """
+    if debug_info is not None:
+        if isinstance(debug_info, (str, bytes, os.PathLike)):
+            raise TypeError("debug_info must be a list of paths, not one path")
+        debug_info = [os.fspath(p) for p in debug_info]
+        for p in debug_info:
+            if not os.path.isfile(p):
+                raise ValueError(f"debug_info: {p}: no such file")
+    if vmcoreinfo is not None:
+        if isinstance(vmcoreinfo, str):
+            vmcoreinfo = vmcoreinfo.encode()
+        if not isinstance(vmcoreinfo, (bytes, bytearray)):
+            raise TypeError(f"vmcoreinfo must be bytes or str, not {type(vmcoreinfo).__name__}")
+        missing = _missing(vmcoreinfo)
+        if missing:
+            raise ValueError(f"vmcoreinfo lacks {', '.join(missing)} (drgn needs them)")
     if isinstance(target, (str, os.PathLike)):
         k = kvmdci.open(os.fspath(target), vmlinux=vmlinux, system_map=system_map,
                         modules=modules)
@@ -288,23 +316,16 @@ def program(target, *, vmlinux=None, system_map=None, modules=None, debug_info=N
     else:
         raise TypeError(f"target must be a URI string or a kvmdci.Kernel, not "
                         f"{type(target).__name__}")
-    if debug_info is not None:
-        if isinstance(debug_info, (str, bytes, os.PathLike)):
-            raise TypeError("debug_info must be a list of paths, not one path")
-        debug_info = [os.fspath(p) for p in debug_info]
-        for p in debug_info:
-            if not os.path.isfile(p):
-                raise ValueError(f"debug_info: {p}: no such file")
     try:
-        return _program(k, debug_info, default_debug_info)
+        return _program(k, debug_info, default_debug_info, vmcoreinfo)
     except BaseException:
         if k is not target:
             k.close()
         raise
 
 
-def _program(k, debug_info, default_debug_info):
-    text, source = vmcoreinfo(k)
+def _program(k, debug_info, default_debug_info, given):
+    text, source = (bytes(given), "given") if given is not None else vmcoreinfo(k)
     fd = os.memfd_create("kvmdci-vmcoreinfo", os.MFD_CLOEXEC)
     try:
         os.write(fd, core_file(text))
