@@ -1,0 +1,254 @@
+#!/usr/bin/python3
+"""drgn over libkvmdci (kvmdci.drgn) on the lab: a live session over the gdbstub (gdb+unix://)
+and one on a dump of the lab (core://), each against the guest's own view and the workload.
+
+One boot. A parked workload (2 VMs of 2 vCPUs, lab/workload --window) holds the VMs still; then,
+live and on the dump:
+ - drgn's for_each_task() against the guest's /proc (every thread, /proc/PID/task/TID/comm),
+   listed just before the session and just after it: every task in both lists is in drgn's
+   with the same comm, and drgn lists no task that is in neither (the machine is stopped
+   while drgn reads it); prog["init_task"] is pid 0, "swapper/0" (init_idle() names the boot
+   CPU's idle task so, kernel/sched/core.c);
+ - vm_list walked by drgn: each struct kvm's userspace_pid is the workload's pid, online_vcpus
+   and the vCPU ids are what it created, the vCPU threads are distinct threads of the workload
+   (its /proc/PID/task), each io bus holds as many ranges and ioeventfds as the workload
+   registered (iobus_truth.expected); and all of it equals kvmdci-iobus --json and
+   kvmdci-vcpu --json (VM addresses, bus addresses, counts, vCPU thread pids);
+ - the VMCOREINFO: live, the kernel's own (vmcoreinfo_data in memory); on the dump, its note,
+   equal to the kernel's own; the one built from the kernel view (for kernels without one)
+   has the kernel's own values for every key it writes, and a Program made with it lists the
+   same tasks;
+ - after kvmdci.drgn.kernel(prog).close() the machine runs again and a read through the
+   Program raises an error (no crash).
+Prints how long attaching took (kvmdci.drgn.program(): target, VMCOREINFO, DWARF) live and on
+the dump, and the first walk's time. Needs python3-drgn (Debian 12: /usr/bin/python3 only) and
+the DWARF files of the -dbg package (kvmdci-lab build --dwarf-vmlinux).
+"""
+import json
+import os
+import re
+import sys
+import time
+
+from e2e import TestLab, check, finish, run_tool
+from iobus_truth import expected
+
+try:
+    import drgn  # noqa: F401
+    from drgn.helpers.linux.list import list_for_each_entry
+    from drgn.helpers.linux.pid import for_each_task
+    from drgn.helpers.linux.xarray import xa_load
+except ImportError as e:
+    print(f"SKIP: drgn is not importable by {sys.executable} ({e}): scripts/install-deps.sh "
+          f"installs python3-drgn (Debian's, for /usr/bin/python3)")
+    raise SystemExit(77)
+
+import kvmdci
+import kvmdci.drgn
+
+GUEST_TASKS = ('for d in /proc/[0-9]*/task/[0-9]*; do read c < $d/comm && echo "T ${d##*/} $c"; '
+               'done 2>/dev/null')
+
+
+def guest_tasks(t):
+    st, out = t.run(GUEST_TASKS)
+    tasks = {}
+    for line in out.splitlines():
+        m = re.match(r"T (\d+) (.*)$", line.strip())
+        if m:
+            tasks[int(m.group(1))] = m.group(2)
+    return tasks
+
+
+def drgn_vms(prog):
+    """vm_list as drgn sees it: a list of dicts (newest VM first, as the list is)."""
+    vms = []
+    xarray = prog.type("struct kvm").has_member("vcpu_array")
+    for kvm in list_for_each_entry("struct kvm", prog["vm_list"].address_of_(), "vm_list"):
+        buses = []
+        for i in range(len(kvm.buses)):
+            bus = kvm.buses[i].read_()
+            if bus:
+                buses.append({"index": i, "bus": bus.value_(),
+                              "dev_count": bus.dev_count.value_(),
+                              "ioeventfd_count": bus.ioeventfd_count.value_()})
+        n = kvm.online_vcpus.counter.value_()
+        vcpus = []
+        for i in range(n):
+            # 5.16 moved the vCPUs from an array into an xarray (the type info says which)
+            if xarray:
+                v = drgn.cast("struct kvm_vcpu *", xa_load(kvm.vcpu_array.address_of_(), i))
+            else:
+                v = kvm.vcpus[i]
+            vcpus.append({"vcpu_id": v.vcpu_id.value_(),
+                          "pid": v.pid.read_().numbers[0].nr.value_()})
+        vms.append({"vm": kvm.value_(), "pid": kvm.userspace_pid.value_(), "online_vcpus": n,
+                    "buses": buses, "vcpus": vcpus})
+    return vms
+
+
+def session(label, uri):
+    """One drgn session on @uri: attach (timed), tasks, init_task, vm_list. Returns (the
+    Program, its Kernel still open: the caller closes it; tasks {pid: comm}; vm_list; the
+    seconds attaching took)."""
+    t0 = time.monotonic()
+    prog = kvmdci.drgn.program(uri)
+    t1 = time.monotonic()
+    tasks = {tk.pid.value_(): tk.comm.string_().decode(errors="replace")
+             for tk in for_each_task(prog)}
+    t2 = time.monotonic()
+    vms = drgn_vms(prog)
+    t3 = time.monotonic()
+    k = kvmdci.drgn.kernel(prog)
+    src = prog.cache[kvmdci.drgn.CACHE_VMCOREINFO_SOURCE]
+    print(f"{label}: attach (kvmdci.drgn.program: target, VMCOREINFO from {src}, DWARF) "
+          f"{t1 - t0:.2f} s, for_each_task {t2 - t1:.2f} s ({len(tasks)} tasks), vm_list walk "
+          f"{t3 - t2:.2f} s; target packets {getattr(k, 'stats', None)}", flush=True)
+    init = prog["init_task"]
+    check(f"{label}: init_task is pid 0, swapper/0",
+          init.pid.value_() == 0 and init.comm.string_() == b"swapper/0",
+          f"{init.pid.value_()} {init.comm.string_()!r}")
+    return prog, tasks, vms, t1 - t0
+
+
+def same_comm(mine, proc):
+    """task->comm (@mine) against /proc's comm of the task (@proc): /proc shows a kernel
+    thread's full name (task->comm is its first TASK_COMM_LEN - 1 = 15 bytes) and a workqueue
+    worker's current work queue after a '-' ("kworker/0:1-events"; proc_task_name() in
+    fs/proc/array.c of 6.1)."""
+    return mine is not None and (mine == proc or proc.startswith(mine) and
+                                 (len(mine) == 15 or proc[len(mine)] == "-"))
+
+
+def compare_tasks(label, tasks, before, after):
+    both = {p: c for p, c in before.items() if after.get(p) == c}
+    missing = {p: (c, tasks.get(p)) for p, c in both.items() if not same_comm(tasks.get(p), c)}
+    # a task drgn sees that neither listing has must have been born after the first listing
+    # (its pid above all of that listing's: pids are handed out upwards) and died before the
+    # second (the lab's guest runs short commands of its own, e.g. sleep)
+    newest = max(before, default=0)
+    extra = {p: c for p, c in tasks.items() if p not in before and p not in after and
+             p <= newest}
+    check(f"{label}: for_each_task has every task the guest listed before and after "
+          f"({len(both)}) with its comm, and none the guest never listed but short-lived ones",
+          len(both) > 20 and not missing and not extra,
+          f"drgn {len(tasks)} tasks; missing/different {dict(list(missing.items())[:5])}; "
+          f"unknown {dict(list(extra.items())[:5])}; short-lived "
+          f"{ {p: c for p, c in tasks.items() if p not in before and p not in after} }")
+
+
+def compare_vms(label, vms, ground, threads, iob, vcp):
+    pid = ground["pid"]
+    mine = [v for v in vms if v["pid"] == pid]
+    n = len(ground["vms"])
+    if not check(f"{label}: vm_list has the workload's {n} VMs (userspace_pid {pid})",
+                 len(mine) == n, f"{len(mine)} of {len(vms)}"):
+        return
+    bad = []
+    seen = set()
+    for i, gvm in enumerate(ground["vms"]):
+        v = mine[n - 1 - i]  # newest first
+        want = expected(gvm)
+        if v["online_vcpus"] != gvm["vcpus"] or \
+                sorted(c["vcpu_id"] for c in v["vcpus"]) != list(range(gvm["vcpus"])):
+            bad.append(f"VM {i}: online_vcpus {v['online_vcpus']} ids "
+                       f"{[c['vcpu_id'] for c in v['vcpus']]}, want {gvm['vcpus']}")
+        for c in v["vcpus"]:
+            if c["pid"] not in threads or c["pid"] in seen:
+                bad.append(f"VM {i} vCPU {c['vcpu_id']}: thread {c['pid']} not a distinct "
+                           f"workload thread")
+            seen.add(c["pid"])
+        for name, idx in (("mmio", 0), ("pio", 1)):
+            b = next((b for b in v["buses"] if b["index"] == idx), None)
+            wn = sum(1 for key in want if key[0] == name)
+            wev = sum(1 for key, (kind, _) in want.items() if key[0] == name and
+                      kind == "ioeventfd")
+            if not b or b["dev_count"] != wn or b["ioeventfd_count"] != wev:
+                bad.append(f"VM {i} {name}: {b}, want dev_count {wn} ioeventfd_count {wev}")
+    check(f"{label}: each VM's online_vcpus, vCPU ids and threads, io bus range and ioeventfd "
+          f"counts are the workload's", not bad, "; ".join(bad[:4]))
+    # the tools' JSON of the same moment: every VM of vm_list, not only the workload's
+    tool = [{"vm": int(v["vm"], 16), "pid": v["pid"], "online_vcpus": v["online_vcpus"],
+             "buses": [{"index": b["index"], "bus": int(b["bus"], 16),
+                        "dev_count": b["dev_count"], "ioeventfd_count": b["ioeventfd_count"]}
+                       for b in v["buses"]]} for v in iob["vms"]]
+    got = [{k: v[k] for k in ("vm", "pid", "online_vcpus", "buses")} for v in vms]
+    check(f"{label}: VMs, pids, online_vcpus, buses and their counts equal kvmdci-iobus --json",
+          got == tool, f"drgn {got[:1]} tool {tool[:1]}")
+    tv = [sorted((c["vcpu_id"], c["pid"]) for c in v["vcpus"]) for v in vcp["vms"]]
+    gv = [sorted((c["vcpu_id"], c["pid"]) for c in v["vcpus"]) for v in vms]
+    check(f"{label}: vCPU ids and thread pids equal kvmdci-vcpu --json", gv == tv,
+          f"drgn {gv} tool {tv}")
+
+
+def tool_json(t, name, env):
+    rc, out, err = run_tool(name, ["--json"], env, timeout=600)
+    check(f"{name} --json exits 0", rc == 0, err.strip()[-200:])
+    return json.loads(out) if rc == 0 else {"vms": []}
+
+
+def vmci_dict(text):
+    return dict(line.split("=", 1) for line in text.decode().splitlines() if "=" in line)
+
+
+def main():
+    with TestLab() as t:
+        t.lab.build(dwarf_vmlinux=True)
+        os.environ.update(t.env)
+        ground = t.parked_workload("d", "--vms 2 --vcpus 2")
+        st, out = t.run(f"ls /proc/{ground['pid']}/task")
+        threads = {int(x) for x in out.split() if x.isdigit()} - {ground["pid"]}
+        iob = tool_json(t, "kvmdci-iobus", t.tool_env)
+        vcp = tool_json(t, "kvmdci-vcpu", t.tool_env)
+
+        # live, over the gdbstub
+        uri = t.env["KVMDCI_TARGET"]
+        before = guest_tasks(t)
+        prog, tasks, vms, live_s = session("live", uri)
+        k = kvmdci.drgn.kernel(prog)
+        own = kvmdci.drgn.vmcoreinfo(k)
+        check("live: the VMCOREINFO is the kernel's own (vmcoreinfo_data)",
+              prog.cache[kvmdci.drgn.CACHE_VMCOREINFO_SOURCE] == "memory" and
+              own[1] == "memory" and k.vmcoreinfo is None, own[1])
+        built = vmci_dict(kvmdci.drgn.built_vmcoreinfo(k))
+        mem = vmci_dict(own[0])
+        check("live: the built VMCOREINFO has the kernel's own value for each of its keys",
+              len(built) >= 5 and all(mem.get(key) == v for key, v in built.items()),
+              f"{ {key: (v, mem.get(key)) for key, v in built.items()} }")
+        k.close()
+        try:
+            prog["init_task"].comm.string_()
+            ok, what = False, "read after close() succeeded"
+        except Exception as e:  # noqa: BLE001 - any error will do; not a crash
+            ok, what = True, f"{type(e).__name__}: {e}"
+        check("live: a read through the Program after close() raises", ok, what)
+        after = guest_tasks(t)   # the console answers: the machine runs again
+        check("live: the machine runs again after close()", len(after) > 20, f"{len(after)}")
+        compare_tasks("live", tasks, before, after)
+        compare_vms("live", vms, ground, threads, iob, vcp)
+
+        # the dump of the same parked moment
+        dump = os.path.join(t.dir, "d.elf")
+        before = guest_tasks(t)
+        t.lab.dump(dump)
+        after = guest_tasks(t)
+        prog, tasks, vms, dump_s = session("dump", "core://" + dump)
+        k = kvmdci.drgn.kernel(prog)
+        note = k.vmcoreinfo
+        check("dump: the VMCOREINFO is the dump's note, equal to the kernel's own in memory",
+              prog.cache[kvmdci.drgn.CACHE_VMCOREINFO_SOURCE] == "target" and note and
+              vmci_dict(note) == mem, f"{len(note or b'')} bytes")
+        compare_tasks("dump", tasks, before, after)
+        compare_vms("dump", vms, ground, threads, iob, vcp)
+        prog2 = kvmdci.drgn.program(k, vmcoreinfo=kvmdci.drgn.built_vmcoreinfo(k))
+        tasks2 = {tk.pid.value_(): tk.comm.string_().decode(errors="replace")
+                  for tk in for_each_task(prog2)}
+        check("dump: a Program made with the built VMCOREINFO lists the same tasks",
+              tasks2 == tasks, f"{len(tasks2)} vs {len(tasks)}")
+        k.close()
+        print(f"attach: live {live_s:.2f} s, dump {dump_s:.2f} s", flush=True)
+    finish()
+
+
+if __name__ == "__main__":
+    main()
