@@ -165,7 +165,7 @@ void kvmdci_ctx_interrupt(struct kvmdci_ctx *ctx);
  * The version of the library that is loaded (which may differ from the one a program was built
  * against).
  *
- * Returns: a static string such as "0.11.0".
+ * Returns: a static string such as "0.12.0".
  *
  * Since: 0.10
  */
@@ -712,6 +712,21 @@ struct kvmdci_target_stats {
  */
 void kvmdci_target_get_stats(struct kvmdci_target *t, struct kvmdci_target_stats *stats);
 
+/**
+ * kvmdci_target_vmcoreinfo:
+ * @t: target
+ *
+ * The VMCOREINFO text the target carries: the note of an ELF core or a kdump-compressed dump
+ * ("OSRELEASE=...\nPAGESIZE=...\n...", as the kernel wrote it), or the one of /proc/kcore.
+ * A live link (a GDB stub, DCI, a serial line) carries none.
+ *
+ * Returns: the text, NUL-terminated, owned by @t and valid while it lives; NULL when the target
+ * carries none.
+ *
+ * Since: 0.12
+ */
+const char *kvmdci_target_vmcoreinfo(struct kvmdci_target *t);
+
 /* ---- kernel view: symbols, KASLR, modules, types ---------------------------------------------- */
 
 struct kvmdci_kernel;
@@ -1035,6 +1050,41 @@ int kvmdci_kernel_module(struct kvmdci_kernel *k, int i, const char **name, uint
  */
 int kvmdci_kernel_module_build_id(struct kvmdci_kernel *k, const char *module, char *hex,
 				  size_t hexsz);
+
+/**
+ * kvmdci_kernel_virt_to_phys:
+ * @k: kernel view
+ * @addr: kernel virtual address
+ * @phys: (out): the physical address it maps to
+ *
+ * Translate a kernel virtual address through the kernel's page tables (those of a CPU seen in
+ * the host kernel, else VMCOREINFO's init_top_pgt).
+ *
+ * Returns: 0, or -EFAULT when @addr is not mapped, -ENXIO when no kernel page-table root is
+ * known (no CPU shows the host kernel and the target carries no VMCOREINFO), or the target's
+ * read errors (-EOPNOTSUPP where the stub has no physical mode, -EBUSY while it runs, -EPIPE).
+ *
+ * Since: 0.12
+ */
+int kvmdci_kernel_virt_to_phys(struct kvmdci_kernel *k, uint64_t addr, uint64_t *phys);
+
+/**
+ * kvmdci_kernel_phys_base:
+ * @k: kernel view
+ * @phys_base: (out): the kernel's phys_base
+ *
+ * The x86-64 kernel's phys_base: where the kernel image was loaded in physical memory, less
+ * its linked place (__pa_symbol(x) is x - __START_KERNEL_map + phys_base, __START_KERNEL_map
+ * being 0xffffffff80000000 by the x86-64 ABI). Taken from VMCOREINFO's NUMBER(phys_base) when
+ * the target carries one, else computed by translating the address of the symbol _text with
+ * kvmdci_kernel_virt_to_phys(). What a VMCOREINFO built for another reader (drgn) needs.
+ *
+ * Returns: 0, or -ENOENT when the kernel has no _text symbol, or the errors of
+ * kvmdci_kernel_virt_to_phys().
+ *
+ * Since: 0.12
+ */
+int kvmdci_kernel_phys_base(struct kvmdci_kernel *k, uint64_t *phys_base);
 
 /* ---- KVM model ---------------------------------------------------------------------------- */
 

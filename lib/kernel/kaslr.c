@@ -201,3 +201,26 @@ static int fail_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
 		   (unsigned long long)linked_banner, uri, k->banner_reads, k->banner_read_errors);
 	return -ENOENT;
 }
+
+KVMDCI_EXPORT int kvmdci_kernel_phys_base(struct kvmdci_kernel *k, uint64_t *phys_base)
+{
+	KVMDCI_API_ENTRY(k->ctx);
+	const char *vmci = target_vmcoreinfo(k->target);
+	uint64_t v, text, pa;
+	int r;
+
+	if (vmci && kernel_vmcoreinfo_value(vmci, "NUMBER(phys_base)", 10, &v)) {
+		*phys_base = v;
+		return 0;
+	}
+	/* __pa_symbol(x) = x - __START_KERNEL_map + phys_base (x86-64 ABI) */
+	if ((r = kvmdci_kernel_symbol(k, "vmlinux:_text", &text)) < 0) {
+		kvmdci_set_error(k->ctx, "phys_base: the kernel has no symbol _text (and the target "
+				 "carries no VMCOREINFO)");
+		return r;
+	}
+	if ((r = kvmdci_kernel_virt_to_phys(k, text, &pa)) < 0)
+		return r;
+	*phys_base = pa - (text - 0xffffffff80000000ULL);
+	return 0;
+}

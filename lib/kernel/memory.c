@@ -366,3 +366,26 @@ void kernel_use_reader(struct kvmdci_kernel *k, int cpu)
 		kernel_remember_page_root(k, cpu);
 }
 
+
+KVMDCI_EXPORT int kvmdci_kernel_virt_to_phys(struct kvmdci_kernel *k, uint64_t addr,
+					     uint64_t *phys)
+{
+	KVMDCI_API_ENTRY(k->ctx);
+	uint64_t pa;
+	int r = kernel_virt_to_phys(k, addr, &pa);
+
+	if (r == -ENXIO)
+		kvmdci_set_error(k->ctx, "cannot translate 0x%llx: no CPU shows the host kernel's "
+				 "page tables and the target carries no VMCOREINFO",
+				 (unsigned long long)addr);
+	else if (r == -EFAULT)
+		kvmdci_set_error(k->ctx, "kernel address 0x%llx is not mapped",
+				 (unsigned long long)addr);
+	else if (r < 0 && !kvmdci_ctx_last_error(k->ctx)[0])
+		kvmdci_set_error(k->ctx, "cannot translate 0x%llx: %s", (unsigned long long)addr,
+				 strerror(-r));
+	if (r < 0)
+		return r;
+	*phys = pa;
+	return 0;
+}

@@ -319,3 +319,8 @@ const char *target_vmcoreinfo(struct kvmdci_target *t)
 {
 	return t->ops->vmcoreinfo ? t->ops->vmcoreinfo(t->priv) : NULL;
 }
+
+KVMDCI_EXPORT const char *kvmdci_target_vmcoreinfo(struct kvmdci_target *t)
+{
+	return target_vmcoreinfo(t);
+}
