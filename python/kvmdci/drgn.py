@@ -30,8 +30,9 @@ without it, one built from what the kernel view found (the release, the KASLR of
 swapper_pg_dir's address).
 
 A live target stays stopped while its kvmdci.Kernel is open (kvmdci.open() attaches and stops
-the machine); kvmdci.drgn.kernel(prog).close() detaches and lets it run; later reads through
-the Program then fail.
+the machine). kvmdci.drgn.resume(prog) detaches and lets it run (reads through the Program then
+fail), kvmdci.drgn.stop(prog) attaches again with the same Program (its debug info is kept):
+e.g. read counters, let the machine run 10 s, read them again.
 
 drgn 0.0.22 needs DWARF (it reads no BTF): the -dbg package's vmlinux and modules
 (`kvmdci-lab build --dwarf-vmlinux` extracts them next to the lab's vmlinux, in debug/).
@@ -46,14 +47,16 @@ import drgn
 
 import kvmdci
 
-__all__ = ["program", "vmcoreinfo", "built_vmcoreinfo", "kernel", "core_file",
-           "debug_info_files",
+__all__ = ["program", "vmcoreinfo", "built_vmcoreinfo", "kernel", "resume", "stop",
+           "core_file", "debug_info_files",
            "CACHE_KERNEL", "CACHE_VMCOREINFO_SOURCE"]
 
 #: prog.cache key of the kvmdci.Kernel a Program reads through
 CACHE_KERNEL = "kvmdci.kernel"
 #: prog.cache key saying where the VMCOREINFO came from: "target", "memory" or "built"
 CACHE_VMCOREINFO_SOURCE = "kvmdci.vmcoreinfo_source"
+# [the Kernel the reads go to, its URI, its files]: stop() swaps the Kernel
+_CACHE_HOLDER = "kvmdci.holder"
 
 # x86-64 ELF (the only architecture libkvmdci reads): e_machine EM_X86_64, 4 KiB base pages
 # (the architecture's, not a kernel choice)
@@ -152,7 +155,9 @@ def built_vmcoreinfo(k):
              f"KERNELOFFSET={k.kaslr_offset:x}"]
     phys_base = getattr(k, "phys_base", None)
     if phys_base is not None:
-        lines.append(f"NUMBER(phys_base)={phys_base}")
+        # the kernel writes it with %ld: a kernel loaded below its link address has a negative
+        # one
+        lines.append(f"NUMBER(phys_base)={phys_base - (1 << 64) if phys_base >> 63 else phys_base}")
     l5 = _symbol(k, "__pgtable_l5_enabled")
     if l5 is not None:
         lines.append(f"NUMBER(pgtable_l5_enabled)={struct.unpack('<I', k.read(l5, 4))[0]}")
@@ -257,10 +262,48 @@ def kernel(prog):
         raise ValueError("this drgn Program was not made by kvmdci.drgn.program()") from None
 
 
-def _reader(k):
+def _holder(prog):
+    kernel(prog)
+    return prog.cache[_CACHE_HOLDER]
+
+
+def resume(prog):
+    """Let a live target run: detach (the Kernel is closed, every breakpoint removed). The
+    Program keeps its debug info; reads through it fail until stop(prog). A no-op when it
+    runs already; ValueError for a dump (it does not run)."""
+    k = kernel(prog)
+    if k.closed:
+        return
+    if not k.live:
+        raise ValueError(f"{k.uri} is not a live target: it cannot run")
+    k.close()
+
+
+def stop(prog):
+    """Stop a target that resume() let run: attach again (a new kvmdci.Kernel on the same URI
+    and kernel files, the Program's reads go to it). The Program's debug info and types are
+    kept: values read before are not re-read, and a module loaded or unloaded meanwhile is
+    not seen. Returns the new Kernel. A no-op when the target is stopped already."""
+    h = _holder(prog)
+    k = h[0]
+    if not k.closed:
+        return k
+    uri, files = h[1], h[2]
+    n = kvmdci.open(uri, vmlinux=files.get("vmlinux"), system_map=files.get("system_map"),
+                    modules=files.get("modules_dir"))
+    h[0] = n
+    prog.cache[CACHE_KERNEL] = n
+    return n
+
+
+def _reader(h):
     fault = kvmdci.FaultError
 
     def read(address, count, offset, physical):
+        k = h[0]
+        if k.closed:
+            raise kvmdci.Error(errno.ENOTCONN, "the target runs (kvmdci.drgn.resume() or its "
+                               "Kernel closed): kvmdci.drgn.stop(prog) attaches again")
         try:
             return k.read(address, count, physical=physical)
         except fault as e:
@@ -334,12 +377,14 @@ def _program(k, debug_info, default_debug_info, given):
         prog.set_core_dump(f"/proc/self/fd/{fd}")
     finally:
         os.close(fd)
+    holder = [k, k.uri, dict(k.files or {})]
     prog.cache[CACHE_KERNEL] = k
+    prog.cache[_CACHE_HOLDER] = holder
     prog.cache[CACHE_VMCOREINFO_SOURCE] = source
     # segments added later take precedence over drgn's page-table reader of the core file:
     # every address, virtual and physical, goes to libkvmdci (the size is 2^64 - 1, as large as
     # drgn's API takes)
-    read = _reader(k)
+    read = _reader(holder)
     prog.add_memory_segment(0, (1 << 64) - 1, read, False)
     prog.add_memory_segment(0, (1 << 64) - 1, read, True)
     files = debug_info_files(k) if debug_info is None else debug_info
