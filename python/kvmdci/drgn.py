@@ -48,19 +48,23 @@ import drgn
 import kvmdci
 
 __all__ = ["program", "vmcoreinfo", "built_vmcoreinfo", "kernel", "resume", "stop",
-           "core_file", "debug_info_files",
+           "core_file", "debug_info_files", "ram_ranges", "CACHE_MEMORY_MAP",
            "CACHE_KERNEL", "CACHE_VMCOREINFO_SOURCE"]
 
 #: prog.cache key of the kvmdci.Kernel a Program reads through
 CACHE_KERNEL = "kvmdci.kernel"
 #: prog.cache key saying where the VMCOREINFO came from: "target", "memory" or "built"
 CACHE_VMCOREINFO_SOURCE = "kvmdci.vmcoreinfo_source"
+#: prog.cache key saying where the RAM ranges came from: "iomem" (the kernel's iomem_resource)
+#: or "none" (all physical addresses offered)
+CACHE_MEMORY_MAP = "kvmdci.memory_map"
 # [the Kernel the reads go to, its URI, its files]: stop() swaps the Kernel
 _CACHE_HOLDER = "kvmdci.holder"
 
 # x86-64 ELF (the only architecture libkvmdci reads): e_machine EM_X86_64, 4 KiB base pages
 # (the architecture's, not a kernel choice)
 _EM_X86_64 = 62
+_START_KERNEL_MAP = 0xffffffff80000000  # where x86-64 links the kernel image (the ABI's)
 _PAGE_SIZE = 4096
 _ET_CORE = 4
 _PT_NOTE = 4
@@ -296,7 +300,9 @@ def stop(prog):
     return n
 
 
-def _reader(h):
+def _phys_reader(h, base):
+    """A drgn read callback that reads physical memory at @base + the offset in the segment,
+    through whichever Kernel the holder @h has now."""
     fault = kvmdci.FaultError
 
     def read(address, count, offset, physical):
@@ -304,11 +310,41 @@ def _reader(h):
         if k.closed:
             raise kvmdci.Error(errno.ENOTCONN, "the target runs (kvmdci.drgn.resume() or its "
                                "Kernel closed): kvmdci.drgn.stop(prog) attaches again")
+        pa = (base + offset) & ((1 << 64) - 1)
         try:
-            return k.read(address, count, physical=physical)
+            return k.read(pa, count, physical=True)
         except fault as e:
             raise drgn.FaultError(str(e), getattr(e, "address", address)) from None
     return read
+
+
+def ram_ranges(k):
+    """The target's RAM as the kernel lists it: [(start, end)] (end exclusive, merged) of the
+    top-level "System RAM" resources under iomem_resource (what /proc/iomem shows), read
+    through libkvmdci with the kernel's struct resource layout from its type info. None when
+    the kernel has no iomem_resource or the list cannot be read."""
+    root = _symbol(k, "iomem_resource")
+    if root is None:
+        return None
+    try:
+        off = {m: k.member("struct resource", m)["offset"]
+               for m in ("start", "end", "name", "sibling", "child")}
+        ranges = []
+        p = _u64(k, root + off["child"])
+        for _ in range(65536):  # a bound against a corrupt (cyclic) list
+            if not p:
+                break
+            name = k.read(_u64(k, p + off["name"]), 16).split(b"\0")[0]
+            if name == b"System RAM":
+                start, end = _u64(k, p + off["start"]), _u64(k, p + off["end"])
+                if ranges and ranges[-1][1] == start:
+                    ranges[-1] = (ranges[-1][0], end + 1)
+                else:
+                    ranges.append((start, end + 1))
+            p = _u64(k, p + off["sibling"])
+    except (kvmdci.Error, KeyError):
+        return None
+    return ranges or None
 
 
 def program(target, *, vmlinux=None, system_map=None, modules=None, debug_info=None,
@@ -381,12 +417,7 @@ def _program(k, debug_info, default_debug_info, given):
     prog.cache[CACHE_KERNEL] = k
     prog.cache[_CACHE_HOLDER] = holder
     prog.cache[CACHE_VMCOREINFO_SOURCE] = source
-    # segments added later take precedence over drgn's page-table reader of the core file:
-    # every address, virtual and physical, goes to libkvmdci (the size is 2^64 - 1, as large as
-    # drgn's API takes)
-    read = _reader(holder)
-    prog.add_memory_segment(0, (1 << 64) - 1, read, False)
-    prog.add_memory_segment(0, (1 << 64) - 1, read, True)
+    prog.cache[CACHE_MEMORY_MAP] = _add_segments(prog, k, holder)
     files = debug_info_files(k) if debug_info is None else debug_info
     _check_build_ids(files, text)
     try:
@@ -407,6 +438,39 @@ def _program(k, debug_info, default_debug_info, given):
         # vmlinux is there: modules without DWARF only lack their types
         print(f"kvmdci.drgn: {missing}", file=sys.stderr)
     return prog
+
+
+def _add_segments(prog, k, holder):
+    """drgn's memory: physical RAM read through libkvmdci, and two linear virtual mappings of
+    it; drgn's own page-table walker (from the core file's VMCOREINFO: swapper_pg_dir) does
+    every other virtual address. drgn 0.0.22 takes an error raised by a Python read callback
+    as an error, never as a fault (drgn_error_from_python() in its libdrgn/python/error.c),
+    while its unwinder and helpers treat a fault as "not there" (a stack trace ends at the
+    last readable frame): so the callbacks cover only memory that exists, and an unmapped
+    address is a fault drgn makes itself (no segment, or a page-table entry not present).
+    Segments added later take precedence over the page-table reader. Returns what the RAM
+    list came from: "iomem" or "none" (then all of physical memory is offered)."""
+    ram = ram_ranges(k)
+    for start, end in ram or [(0, (1 << 64) - 1)]:
+        prog.add_memory_segment(start, end - start, _phys_reader(holder, start), True)
+    # the kernel image, [_text, _end), at phys_base (__pa_symbol(): x - __START_KERNEL_map +
+    # phys_base, 0xffffffff80000000 by the x86-64 ABI): it holds swapper_pg_dir, which drgn
+    # 0.0.22 reads through its virtual address (without this: "recursive address translation")
+    text, end = _symbol(k, "_text"), _symbol(k, "_end")
+    phys_base = getattr(k, "phys_base", None)
+    if text is not None and end is not None and end > text and phys_base is not None:
+        prog.add_memory_segment(text, end - text,
+                                _phys_reader(holder, text - _START_KERNEL_MAP + phys_base),
+                                False)
+    # the direct map (page_offset_base, randomized with KASLR): all RAM, linearly; most kernel
+    # objects (slab: tasks, vCPUs) live there, so most reads need no page-table walk
+    pob = _symbol(k, "page_offset_base")
+    if ram and pob is not None:
+        base = _u64(k, pob)
+        for start, end in ram:
+            prog.add_memory_segment(base + start, end - start, _phys_reader(holder, start),
+                                    False)
+    return "iomem" if ram else "none"
 
 
 def _check_build_ids(files, text):

@@ -32,11 +32,12 @@ import time
 
 from e2e import TestLab, check, finish, run_tool
 from iobus_truth import expected
+from stat_truth import read_debugfs
 
 try:
     import drgn  # noqa: F401
     from drgn.helpers.linux.list import list_for_each_entry
-    from drgn.helpers.linux.pid import for_each_task
+    from drgn.helpers.linux.pid import find_task, for_each_task
     from drgn.helpers.linux.xarray import xa_load
 except ImportError as e:
     print(f"SKIP: drgn is not importable by {sys.executable} ({e}): scripts/install-deps.sh "
@@ -45,6 +46,15 @@ except ImportError as e:
 
 import kvmdci
 import kvmdci.drgn
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))), "examples", "drgn"))
+import exit_histogram  # noqa: E402
+import ioeventfd_owner  # noqa: E402
+import kvmwalk  # noqa: E402
+import vcpu_rip  # noqa: E402
+
+GUEST_LOAD = 0x1000     # where the workload's real-mode guest code runs (lab/workload/guest.S)
 
 GUEST_TASKS = ('for d in /proc/[0-9]*/task/[0-9]*; do read c < $d/comm && echo "T ${d##*/} $c"; '
                'done 2>/dev/null')
@@ -104,6 +114,7 @@ def session(label, uri):
     print(f"{label}: attach (kvmdci.drgn.program: target, VMCOREINFO from {src}, DWARF) "
           f"{t1 - t0:.2f} s, for_each_task {t2 - t1:.2f} s ({len(tasks)} tasks), vm_list walk "
           f"{t3 - t2:.2f} s; target packets {getattr(k, 'stats', None)}", flush=True)
+    check_stack(label, prog)
     init = prog["init_task"]
     check(f"{label}: init_task is pid 0, swapper/0",
           init.pid.value_() == 0 and init.comm.string_() == b"swapper/0",
@@ -118,6 +129,30 @@ def same_comm(mine, proc):
     fs/proc/array.c of 6.1)."""
     return mine is not None and (mine == proc or proc.startswith(mine) and
                                  (len(mine) == 15 or proc[len(mine)] == "-"))
+
+
+def check_stack(label, prog):
+    """drgn's stack trace of init (asleep in wait4) against libkvmdci's unwinder
+    (kvmdci.Kernel.task_stack): the same return addresses, frame by frame (drgn adds inline
+    frames at the same address), then the user-mode address the task entered from. Also
+    shows that a read drgn's unwinder makes past the kernel stack is a fault drgn handles."""
+    task = find_task(prog, 1)
+    try:
+        trace = prog.stack_trace(task)
+    except Exception as e:  # noqa: BLE001 - shown as the failure
+        check(f"{label}: drgn's stack trace of pid 1", False, f"{type(e).__name__}: {e}")
+        return
+    pcs = []
+    for f in trace:
+        if not pcs or f.pc != pcs[-1]:
+            pcs.append(f.pc)
+    st = kvmdci.drgn.kernel(prog).task_stack(task.value_())
+    ips = [fr["ip"] for fr in st["frames"]]
+    m = re.search(r"at (0x[0-9a-f]+)", st.get("end_detail") or "")
+    want = ips + ([int(m.group(1), 16)] if m else [])
+    check(f"{label}: drgn's stack trace of pid 1 has kvmdci's frames ({len(ips)}) and its "
+          f"user-mode address", len(ips) >= 3 and pcs == want,
+          f"drgn {[hex(p) for p in pcs]} kvmdci {[hex(p) for p in want]}")
 
 
 def compare_tasks(label, tasks, before, after):
@@ -181,6 +216,76 @@ def compare_vms(label, vms, ground, threads, iob, vcp):
           f"drgn {gv} tool {tv}")
 
 
+def guest_facts(t, pid):
+    """What the guest says about the workload @pid while it runs (drgn stops the machine):
+    its eventfd file descriptors and KVM's debugfs values of its VMs (parked: constant)."""
+    st, out = t.run(f"ls -l /proc/{pid}/fd")
+    fds = sorted(int(m.group(1)) for m in re.finditer(r" (\d+) -> anon_inode:\[eventfd\]", out))
+    dbg, _ = read_debugfs(t, pid)
+    return fds, dbg
+
+
+def check_examples(prog, ground, vcp, guest_fds, dbg):
+    """examples/drgn on the parked workload, against what it registered, its /proc/PID/fd and
+    KVM's debugfs (@guest_fds, @dbg: guest_facts() before the session)."""
+    pid = ground["pid"]
+    mine = [k for k in kvmwalk.vms(prog) if kvmwalk.vm_pid(k) == pid]
+    n = len(ground["vms"])
+    vendor = kvmdci.drgn.kernel(prog).vendor
+    # vcpu_rip: parked vCPUs are outside the guest, in the guest's real mode, RIP in its code
+    tool = {(v["vm"], c["vcpu_id"]): c for v in vcp["vms"] for c in v["vcpus"]}
+    bad = []
+    for kvm in mine:
+        for vcpu in kvmwalk.vcpus(kvm):
+            s = vcpu_rip.vcpu_state(prog, vcpu, vendor)
+            c = tool.get((f"{kvm.value_():#x}", s["vcpu_id"]), {})
+            trip = c.get("regs", {}).get("rip")
+            if (s["kvm_mode"] != "OUTSIDE_GUEST_MODE" or c.get("mode_name") != "outside_guest"
+                    or s["cpu_mode"] != "real" or s["rip"] is None or
+                    not GUEST_LOAD <= s["rip"] < GUEST_LOAD + 4096 or
+                    trip is None or int(trip, 16) != s["rip"]):
+                bad.append(f"{kvm.value_():#x} vCPU {s['vcpu_id']}: {s}, kvmdci-vcpu rip "
+                           f"{trip} mode {c.get('mode_name')}")
+    check("examples/drgn/vcpu_rip: every parked vCPU outside the guest, in real mode, RIP in "
+          "the guest code and equal to kvmdci-vcpu's", mine and not bad, "; ".join(bad[:3]))
+    # ioeventfd_owner: the workload's eventfds (its /proc/PID/fd) lead to what it registered
+    fds = ioeventfd_owner.eventfds(prog, pid)
+    check("examples/drgn/ioeventfd_owner: the eventfds drgn finds are the process's own",
+          fds == guest_fds and fds, f"drgn {fds} guest {guest_fds}")
+    order = {kvm.value_(): n - 1 - i for i, kvm in enumerate(mine)}  # vm_list: newest first
+    got = []
+    for fd in fds:
+        for kvm, w in ioeventfd_owner.owners(prog, ioeventfd_owner.eventfd_of(prog, pid, fd)):
+            if w["kind"] == "ioeventfd":
+                got.append((order.get(kvm.value_()), w["bus"], w["addr"], w["len"],
+                            w["datamatch"]))
+    want = []
+    for i, gvm in enumerate(ground["vms"]):
+        for d in gvm["devices"]:
+            if d["type"] == "ioeventfd":
+                dm = d["datamatch"]
+                want.append((i, d["bus"], int(d["addr"], 16), d["len"],
+                             int(dm, 16) if isinstance(dm, str) else dm))
+    check("examples/drgn/ioeventfd_owner: each eventfd's VM, bus, address, length and "
+          "datamatch are what the workload registered", sorted(got, key=str) ==
+          sorted(want, key=str) and want, f"drgn {sorted(got, key=str)} want {sorted(want, key=str)}")
+    # exit_histogram: 1 s of a parked VM is no exit; the counters are KVM's (debugfs sums)
+    kvm = mine[-1] if mine else None
+    if kvm is None:
+        return
+    names, delta, ran, before, after = exit_histogram.histogram(prog, kvm, 1.0)
+    check("examples/drgn/exit_histogram: a machine resumed and stopped again under the same "
+          "Program", kvmdci.drgn.kernel(prog).closed is False and ran >= 1.0, f"{ran:.2f} s")
+    first = dbg[min(dbg)] if dbg else {}   # the lowest fd: the first VM, last on vm_list
+    sums = {name: sum(a[name] for a in after.values()) for name in names}
+    check("examples/drgn/exit_histogram: a parked VM makes no exit in 1 s, and its counters "
+          "(summed over vCPUs) are KVM's debugfs values", names and "exits" in names and
+          all(v == 0 for d in delta.values() for v in d.values()) and
+          all(first.get(name) == sums[name] for name in names if name in first) and
+          first.get("exits") == sums["exits"],
+          f"delta {delta}; drgn {sums}; debugfs { {k: first.get(k) for k in names} }")
+
+
 def tool_json(t, name, env):
     rc, out, err = run_tool(name, ["--json"], env, timeout=600)
     check(f"{name} --json exits 0", rc == 0, err.strip()[-200:])
@@ -203,8 +308,10 @@ def main():
 
         # live, over the gdbstub
         uri = t.env["KVMDCI_TARGET"]
+        guest_fds, dbg = guest_facts(t, ground["pid"])
         before = guest_tasks(t)
         prog, tasks, vms, live_s = session("live", uri)
+        check_examples(prog, ground, vcp, guest_fds, dbg)
         k = kvmdci.drgn.kernel(prog)
         own = kvmdci.drgn.vmcoreinfo(k)
         check("live: the VMCOREINFO is the kernel's own (vmcoreinfo_data)",
