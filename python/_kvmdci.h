@@ -119,7 +119,7 @@ int kernel_load_catalog(KernelObject *self);
 	{ "catalog", (PyCFunction)(void (*)(void))Kernel_catalog, METH_VARARGS | METH_KEYWORDS,   \
 	  "catalog(check=True)\n--\n\nThe breakpoint catalog's entries: dicts with name, the "     \
 	  "entry's fields (symbol, module, captures, ...), and with check=True the verdict on "    \
-	  "this kernel (status 'resolved', 'absent', ..., address, symbol, reason)." },             \
+	  "this kernel: status ('resolved', 'absent', ...), address, symbol (the alternative that matched), captures_ok, captures_total, reason." },             \
 	{ "trace", (PyCFunction)(void (*)(void))Kernel_trace, METH_VARARGS | METH_KEYWORDS,       \
 	  "trace(entry, when=None, count=None, duration=None)\n--\n\nTrace catalog entries (a "    \
 	  "name or a list of names) on a live target: an iterator of hits (entry, cpu, address, "  \

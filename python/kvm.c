@@ -730,7 +730,7 @@ PyObject *Kernel_catalog(KernelObject *self, PyObject *args, PyObject *kw)
 			bad = kd_set_str(d, "status", kvmdci_entry_status_name(c.status)) < 0 ||
 			      (c.status == KVMDCI_ENTRY_RESOLVED ? kd_set_u64(d, "address", c.addr)
 								 : kd_set_none(d, "address")) < 0 ||
-			      kd_set_str(d, "resolved_symbol", c.symbol) < 0 ||
+			      kd_set_str(d, "symbol", c.symbol) < 0 ||
 			      kd_set_i64(d, "captures_ok", c.captures_ok) < 0 ||
 			      kd_set_i64(d, "captures_total", c.captures_total) < 0 ||
 			      kd_set_str(d, "reason", c.reason[0] ? c.reason : NULL) < 0;
