@@ -109,11 +109,10 @@ def session(label, uri):
     t2 = time.monotonic()
     vms = drgn_vms(prog)
     t3 = time.monotonic()
-    k = kvmdci.drgn.kernel(prog)
     src = prog.cache[kvmdci.drgn.CACHE_VMCOREINFO_SOURCE]
     print(f"{label}: attach (kvmdci.drgn.program: target, VMCOREINFO from {src}, DWARF) "
           f"{t1 - t0:.2f} s, for_each_task {t2 - t1:.2f} s ({len(tasks)} tasks), vm_list walk "
-          f"{t3 - t2:.2f} s; target packets {getattr(k, 'stats', None)}", flush=True)
+          f"{t3 - t2:.2f} s", flush=True)
     check_stack(label, prog)
     init = prog["init_task"]
     check(f"{label}: init_task is pid 0, swapper/0",
