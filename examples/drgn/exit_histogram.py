@@ -52,7 +52,8 @@ def histogram(prog, kvm, seconds):
 
 def main():
     p = kvmwalk.parser(__doc__.splitlines()[0])
-    p.add_argument("--vm", required=True, help="the VM: its process's pid or its struct kvm address")
+    p.add_argument("--vm", required=True,
+                   help="the VM: its process's pid or its struct kvm address")
     p.add_argument("--seconds", type=float, default=10.0)
     args = p.parse_args()
     prog = kvmwalk.program(args)

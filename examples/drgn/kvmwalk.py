@@ -49,14 +49,16 @@ def find_vm(prog, spec):
     if mine:
         sys.exit(f"pid {n} has {len(mine)} VMs: name one by address "
                  f"({', '.join(hex(k.value_()) for k in mine)})")
+    listed = ", ".join(f"{k.value_():#x} pid {vm_pid(k)}" for k in all_vms)
     sys.exit(f"no VM of pid {n} and no struct kvm at {n:#x} on vm_list "
-             f"({len(all_vms)} VMs: {', '.join(f'{hex(k.value_())} pid {vm_pid(k)}' for k in all_vms)})")
+             f"({len(all_vms)} VMs: {listed})")
 
 
 def parser(description):
     p = argparse.ArgumentParser(description=description)
     p.add_argument("-t", "--target", default=os.environ.get("KVMDCI_TARGET"),
-                   help="target URI (default $KVMDCI_TARGET): gdb+unix:///path, core:///dump, ...")
+                   help="target URI (default $KVMDCI_TARGET): gdb+unix:///path, "
+                   "core:///dump, ...")
     p.add_argument("--debug-info", nargs="+", metavar="FILE",
                    help="DWARF vmlinux and modules (default: found next to $KVMDCI_VMLINUX)")
     return p

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: LGPL-2.1-or-later
 """Print every vCPU's RIP and mode, with drgn over any libkvmdci target.
 
-    PYTHONPATH=build/python /usr/bin/python3 examples/drgn/vcpu_rip.py --target gdb+unix:///tmp/lab/gdb.sock
+    PYTHONPATH=build/python /usr/bin/python3 examples/drgn/vcpu_rip.py \
+        --target gdb+unix:///tmp/lab/gdb.sock
 
 For each VM on vm_list and each of its vCPUs: the vCPU's KVM mode (vcpu->mode: in or outside
 the guest), the guest CPU's mode (real, protected, compat or 64-bit, from CR0.PE, EFER.LMA and

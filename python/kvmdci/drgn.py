@@ -12,16 +12,17 @@ libkvmdci opens (a whole-machine GDB stub, a DCI GDB server, the USB DbC cable, 
 a dump, /proc/kcore). drgn's own helpers then work as on a dump: for_each_task(),
 prog["init_task"].comm, the kvm structures by name (with the modules' DWARF).
 
-How (docs/python.md, "drgn"): the drgn of Debian 12 (python3-drgn 0.0.22) makes a Linux-kernel
+How (docs/python-drgn.md): the drgn of Debian 12 (python3-drgn 0.0.22) makes a Linux-kernel
 Program only from a core file that carries a VMCOREINFO note (drgn_program_set_core_dump() in
 its libdrgn/program.c is the one place that sets its IS_LINUX_KERNEL flag; its Python API has
 no other way). So this module hands drgn a core file of about 4 KiB that holds the kernel's
-VMCOREINFO and nothing else (no memory), made in memory (memfd), and then adds two memory
-segments that cover everything, virtual and physical, served by libkvmdci: kvmdci.Kernel.read()
-translates kernel virtual addresses itself (the CPU's paging or the kernel's page tables) and
-drgn's page-table walker is never used. drgn 0.0.27 takes the VMCOREINFO as
-Program(vmcoreinfo=...), and drgn 0.1.0 has Program.set_linux_kernel_custom(vmcoreinfo,
-is_live) for exactly this (a custom memory transport): with those the core file is not needed.
+VMCOREINFO and nothing else (no memory), made in memory (memfd), and then adds memory segments
+served by libkvmdci: physical RAM (the kernel's iomem "System RAM" ranges), the kernel image at
+phys_base and the direct map; drgn's own page-table walker translates every other virtual
+address (so an unmapped one is a fault drgn handles: a Python read callback cannot raise one).
+drgn 0.0.27 takes the VMCOREINFO as Program(vmcoreinfo=...), and drgn 0.1.0 has
+Program.set_linux_kernel_custom(vmcoreinfo, is_live) for exactly this (a custom memory
+transport): with it the core file is not needed.
 
 The VMCOREINFO (kvmdci.drgn.vmcoreinfo()) is, in this order: the note of a dump (core://) or
 /proc/kcore; the kernel's own copy in its memory (the vmcoreinfo_data buffer, which the kernel
@@ -53,7 +54,8 @@ __all__ = ["program", "vmcoreinfo", "built_vmcoreinfo", "kernel", "resume", "sto
 
 #: prog.cache key of the kvmdci.Kernel a Program reads through
 CACHE_KERNEL = "kvmdci.kernel"
-#: prog.cache key saying where the VMCOREINFO came from: "target", "memory" or "built"
+#: prog.cache key saying where the VMCOREINFO came from: "target", "memory", "built" or
+#: "given"
 CACHE_VMCOREINFO_SOURCE = "kvmdci.vmcoreinfo_source"
 #: prog.cache key saying where the RAM ranges came from: "iomem" (the kernel's iomem_resource)
 #: or "none" (all physical addresses offered)
@@ -161,7 +163,8 @@ def built_vmcoreinfo(k):
     if phys_base is not None:
         # the kernel writes it with %ld: a kernel loaded below its link address has a negative
         # one
-        lines.append(f"NUMBER(phys_base)={phys_base - (1 << 64) if phys_base >> 63 else phys_base}")
+        signed = phys_base - (1 << 64) if phys_base >> 63 else phys_base
+        lines.append(f"NUMBER(phys_base)={signed}")
     l5 = _symbol(k, "__pgtable_l5_enabled")
     if l5 is not None:
         lines.append(f"NUMBER(pgtable_l5_enabled)={struct.unpack('<I', k.read(l5, 4))[0]}")

@@ -265,9 +265,10 @@ def check_examples(prog, ground, vcp, guest_fds, dbg):
                 dm = d["datamatch"]
                 want.append((i, d["bus"], int(d["addr"], 16), d["len"],
                              int(dm, 16) if isinstance(dm, str) else dm))
+    got, want = sorted(got, key=str), sorted(want, key=str)
     check("examples/drgn/ioeventfd_owner: each eventfd's VM, bus, address, length and "
-          "datamatch are what the workload registered", sorted(got, key=str) ==
-          sorted(want, key=str) and want, f"drgn {sorted(got, key=str)} want {sorted(want, key=str)}")
+          "datamatch are what the workload registered", got == want and want,
+          f"drgn {got} want {want}")
     # exit_histogram: 1 s of a parked VM is no exit; the counters are KVM's (debugfs sums)
     kvm = mine[-1] if mine else None
     if kvm is None:
