@@ -26,7 +26,7 @@ if not a.target:
     ap.error("no target: give -t URI or set KVMDCI_TARGET")
 with kvmdci.open(a.target) as k:
     vm = k.vm(a.vm_pid)
-    vcpus = {v.address for v in vm.vcpus()}
+    vcpus = {v.vcpu for v in vm.vcpus()}
     vendor = k.vendor
     if vendor is None:
         sys.exit("neither kvm_intel nor kvm_amd is loaded")
@@ -35,7 +35,7 @@ with kvmdci.open(a.target) as k:
         if hit.captures.get("vcpu") in vcpus:
             hist[hit.captures.get("exit_reason")] += 1
 total = sum(hist.values())
-print(f"VM {vm.address:#x} (VMM pid {vm.vm_pid}): {total} exits in {a.seconds:g} s")
+print(f"VM {vm.vm:#x} (VMM pid {vm.vm_pid}): {total} exits in {a.seconds:g} s")
 for reason, n in hist.most_common():
     name = "?" if reason is None else kvmdci.exit_reason_name(vendor, reason & 0xffff) or "?"
     print(f"{n:10d}  {name} ({'unreadable' if reason is None else hex(reason)})")

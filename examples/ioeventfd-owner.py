@@ -32,6 +32,6 @@ with kvmdci.open(target) as k:
                 found += 1
                 match = "any value" if ev.wildcard else f"datamatch {ev.datamatch:#x}"
                 print(f"{bus.name} {ev.address:#x} length {ev.length} ({match}): VM "
-                      f"{vm.address:#x}, VMM pid {vm.vm_pid}, _ioeventfd {r.object:#x}")
+                      f"{vm.vm:#x}, VMM pid {vm.vm_pid}, _ioeventfd {r.object:#x}")
 if not found:
     sys.exit(f"no ioeventfd at {want:#x} on any VM")

@@ -18,8 +18,8 @@ if not target:
     sys.exit("usage: vcpu-rips.py [-t URI] (or set KVMDCI_TARGET)")
 with kvmdci.open(target) as k:
     for vm in k.vms():
-        print(f"VM {vm.address:#x} (VMM pid {vm.vm_pid}), {vm.online_vcpus} vCPUs")
+        print(f"VM {vm.vm:#x} (VMM pid {vm.vm_pid}), {vm.online_vcpus} vCPUs")
         for vcpu in vm.vcpus():
             rip = "not cached" if vcpu.regs.rip is None else f"{vcpu.regs.rip:#x}"
-            print(f"  vCPU {vcpu.vcpu_id}: rip {rip}, {vcpu.mode_name}, thread {vcpu.pid}, "
+            print(f"  vCPU {vcpu.vcpu_id}: rip {rip}, {vcpu.mode}, thread {vcpu.pid}, "
                   f"last on CPU {vcpu.cpu}")

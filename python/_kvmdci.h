@@ -59,8 +59,8 @@ int kd_types_add(PyObject *m);
 int kernel_load_catalog(KernelObject *self);
 
 #define KD_KVM_METHODS_DOC_VMS                                                                     \
-	"vms(vm_pid=None)\n--\n\nThe VMs on kvm:vm_list (the kernel's order): dicts with address "  \
-	"(the struct kvm), vm_pid (kvm->userspace_pid), online_vcpus, created_vcpus (None where the " \
+	"vms(vm_pid=None)\n--\n\nThe VMs on kvm:vm_list (the kernel's order): dicts with vm "       \
+	"(the struct kvm address), vm_pid (kvm->userspace_pid), online_vcpus, created_vcpus (None where the " \
 	"member does not exist), stats_id, and error when part of the VM was unreadable. vm_pid "    \
 	"keeps the VMs of one VMM process."
 
@@ -70,19 +70,19 @@ int kernel_load_catalog(KernelObject *self);
 	{ "vcpus", (PyCFunction)(void (*)(void))Kernel_vcpus, METH_VARARGS | METH_KEYWORDS,       \
 	  "vcpus(vm=None, vm_pid=None, vcpu_id=None)\n--\n\nThe vCPUs of every VM, or of one VM "  \
 	  "(vm: its struct kvm address), of the VMs of one VMM (vm_pid), one vCPU id: each a dict " \
-	  "of kvmdci_kvm_vcpu_state(): address (the struct kvm_vcpu), vm, vcpu_id, vcpu_idx, cpu, " \
-	  "mode, mode_name, pid (the thread that last ran KVM_RUN), vm_pid, regs_avail, "           \
+	  "of kvmdci_kvm_vcpu_state(): vcpu (the struct kvm_vcpu address), vm, vcpu_id, vcpu_idx, cpu, " \
+	  "mode (its name), mode_value, pid (the thread that last ran KVM_RUN), vm_pid, regs_avail, "           \
 	  "regs_dirty, regs ({'rax': int or None when not cached, ...}), not_cached, error." },    \
 	{ "vcpu_state", (PyCFunction)Kernel_vcpu_state, METH_VARARGS,                              \
 	  "vcpu_state(vcpu)\n--\n\nThe state of one vCPU (its struct kvm_vcpu address): the dict " \
 	  "vcpus() gives." },                                                                       \
 	{ "io_buses", (PyCFunction)Kernel_io_buses, METH_VARARGS,                                  \
 	  "io_buses(vm)\n--\n\nThe I/O buses of a VM (its struct kvm address), one per element of " \
-	  "struct kvm.buses[]: dicts with index, name ('mmio', 'pio', ...), address (the struct "   \
-	  "kvm_io_bus, 0 for a NULL bus), dev_count, ioeventfd_count, error, and ranges: each "     \
+	  "struct kvm.buses[]: dicts with index, name ('mmio', 'pio', ...), bus (the struct "       \
+	  "kvm_io_bus address, None for a NULL bus), dev_count, ioeventfd_count, error, and ranges: each "     \
 	  "range's address, length, kind ('ioeventfd', 'pic_master', ..., 'unknown'), dev, ops, "  \
 	  "ops_symbol, object (container_of the device), and the kind's decoded fields "            \
-	  "(ioeventfd: datamatch, wildcard, ...)." },                                               \
+	  "(ioeventfd: address, length, datamatch, wildcard; zone; ioapic)." },                                               \
 	{ "vmx", (PyCFunction)Kernel_vmx, METH_VARARGS,                                            \
 	  "vmx(vcpu)\n--\n\nThe VMX state KVM holds for a vCPU (struct vcpu_vmx): loaded_vmcs, "   \
 	  "vmcs, its header (revision_id, abort), the cached exit information, nested state. "     \
@@ -115,7 +115,7 @@ int kernel_load_catalog(KernelObject *self);
 	  "address): {frames, end, end_detail}." },                                                 \
 	{ "task", (PyCFunction)Kernel_task, METH_VARARGS,                                          \
 	  "task(pid_or_address)\n--\n\nA task by thread id (an int below 2**32) or struct "         \
-	  "task_struct address: {address, pid, tgid, comm, state, on_cpu, cpu}." },                 \
+	  "task_struct address: {task (its address), pid, tgid, comm, state, on_cpu, cpu}." },                 \
 	{ "catalog", (PyCFunction)(void (*)(void))Kernel_catalog, METH_VARARGS | METH_KEYWORDS,   \
 	  "catalog(check=True)\n--\n\nThe breakpoint catalog's entries: dicts with name, the "     \
 	  "entry's fields (symbol, module, captures, ...), and with check=True the verdict on "    \

@@ -16,7 +16,7 @@
 static PyObject *vm_dict(const struct kvmdci_vm_info *vi)
 {
 	PyObject *d = PyDict_New();
-	if (!d || kd_set_u64(d, "address", vi->vm) < 0 ||
+	if (!d || kd_set_u64(d, "vm", vi->vm) < 0 ||
 	    kd_set_i64(d, "vm_pid", vi->userspace_pid) < 0 ||
 	    kd_set_i64(d, "online_vcpus", vi->online_vcpus) < 0 ||
 	    (vi->created_vcpus < 0 ? kd_set_none(d, "created_vcpus")
@@ -111,10 +111,11 @@ static PyObject *vcpu_state_dict(KernelObject *self, uint64_t vcpu)
 			Py_DECREF(n);
 		}
 	}
-	if (kd_set_u64(d, "address", s.vcpu) < 0 || kd_set_u64(d, "vm", s.vm) < 0 ||
+	if (kd_set_u64(d, "vcpu", s.vcpu) < 0 || kd_set_u64(d, "vm", s.vm) < 0 ||
 	    kd_set_i64(d, "vcpu_id", s.vcpu_id) < 0 || kd_set_i64(d, "vcpu_idx", s.vcpu_idx) < 0 ||
-	    kd_set_i64(d, "cpu", s.cpu) < 0 || kd_set_i64(d, "mode", s.mode) < 0 ||
-	    kd_set_str(d, "mode_name", kvmdci_vcpu_mode_name(s.mode)) < 0 ||
+	    kd_set_i64(d, "cpu", s.cpu) < 0 ||
+	    kd_set_str(d, "mode", kvmdci_vcpu_mode_name(s.mode)) < 0 ||
+	    kd_set_i64(d, "mode_value", s.mode) < 0 ||
 	    kd_set_i64(d, "pid", s.pid) < 0 || kd_set_i64(d, "vm_pid", s.vm_pid) < 0 ||
 	    kd_set_u64(d, "regs_avail", s.regs_avail) < 0 ||
 	    kd_set_u64(d, "regs_dirty", s.regs_dirty) < 0 || PyDict_SetItemString(d, "regs", regs) < 0 ||
@@ -193,13 +194,15 @@ static PyObject *range_dict(const struct kvmdci_io_range *r)
 	case KVMDCI_IO_DEV_COALESCED:
 		sub = PyDict_New();
 		if (!sub || kd_set_u64(sub, "address", r->zone_addr) < 0 ||
-		    kd_set_u64(sub, "size", r->zone_size) < 0 ||
+		    kd_set_u64(sub, "length", r->zone_size) < 0 ||
 		    kd_set_bool(sub, "pio", r->zone_pio != 0) < 0 ||
 		    PyDict_SetItemString(d, "zone", sub) < 0)
 			goto fail;
 		break;
 	case KVMDCI_IO_DEV_IOAPIC:
-		if (kd_set_u64(d, "base_address", r->ioapic_base) < 0)
+		sub = PyDict_New();
+		if (!sub || kd_set_u64(sub, "address", r->ioapic_base) < 0 ||
+		    PyDict_SetItemString(d, "ioapic", sub) < 0)
 			goto fail;
 		break;
 	}
@@ -230,7 +233,7 @@ PyObject *Kernel_io_buses(KernelObject *self, PyObject *args)
 		PyObject *d = PyDict_New(), *ranges = PyList_New(0);
 		if (!d || !ranges || kd_set_str(d, "name", name) < 0 ||
 		    kd_set_i64(d, "index", bi->index) < 0 ||
-		    (bi->bus ? kd_set_u64(d, "address", bi->bus) : kd_set_none(d, "address")) < 0 ||
+		    (bi->bus ? kd_set_u64(d, "bus", bi->bus) : kd_set_none(d, "bus")) < 0 ||
 		    kd_set_i64(d, "dev_count", bi->dev_count) < 0 ||
 		    kd_set_i64(d, "ioeventfd_count", bi->ioeventfd_count) < 0)
 			goto bad;
@@ -438,7 +441,7 @@ PyObject *Kernel_vmcb(KernelObject *self, PyObject *args)
 	const char *ename = kvmdci_exit_reason_name(KVMDCI_VENDOR_SVM, v.exit_code);
 #define U(name) kd_set_u64(d, #name, v.name) < 0
 #define SEG(name) kd_set(d, #name, seg_dict(&v.name)) < 0
-	if (U(addr) || PyDict_SetItemString(d, "intercepts", ic) < 0 ||
+	if (kd_set_u64(d, "address", v.addr) < 0 || PyDict_SetItemString(d, "intercepts", ic) < 0 ||
 	    U(pause_filter_thresh) || U(pause_filter_count) || U(iopm_base_pa) ||
 	    U(msrpm_base_pa) || U(tsc_offset) || U(asid) || U(tlb_ctl) || U(int_ctl) ||
 	    U(int_vector) || U(int_state) || U(exit_code) || U(exit_code_hi) ||
@@ -624,7 +627,7 @@ PyObject *Kernel_cpus(KernelObject *self, PyObject *args, PyObject *kw)
 			  kd_set_bool(d, "guest_stack", ci.guest_stack) < 0;
 		if (!bad) {
 			if (ci.task) {
-				task = Py_BuildValue("{s:K, s:i, s:i, s:s, s:s, s:O}", "address",
+				task = Py_BuildValue("{s:K, s:i, s:i, s:s, s:s, s:O}", "task",
 						     (unsigned long long)ci.task, "pid", ci.pid, "tgid",
 						     ci.tgid, "comm", ci.comm, "state", ci.state, "idle",
 						     ci.idle ? Py_True : Py_False);
@@ -679,7 +682,7 @@ PyObject *Kernel_task(KernelObject *self, PyObject *args)
 	}
 	if ((r = kvmdci_kernel_task_info(self->kernel, task, &ti)) < 0)
 		return kd_raise_fault(self->ctx, r, task, "cannot read the task");
-	return Py_BuildValue("{s:K, s:i, s:i, s:s, s:s, s:O, s:i}", "address",
+	return Py_BuildValue("{s:K, s:i, s:i, s:s, s:s, s:O, s:i}", "task",
 			     (unsigned long long)ti.task, "pid", ti.pid, "tgid", ti.tgid, "comm",
 			     ti.comm, "state", ti.state, "on_cpu", ti.on_cpu ? Py_True : Py_False,
 			     "cpu", ti.cpu);

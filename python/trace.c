@@ -40,7 +40,24 @@ typedef struct {
 	size_t nbuf, cap, next;
 	bool started, finished, oom;
 	PyObject *stats;          /* after the stop: {name: {hits, filtered}} */
+	/* another thread may close() the trace while this one polls without the GIL: it asks
+	 * for the stop, waits for the poll's slice to end, then stops (see trace_finish()) */
+	int polling, stop_requested, stopping;
 } TraceObject;
+
+#define LOAD(x) __atomic_load_n(&(x), __ATOMIC_SEQ_CST)
+#define STORE(x, v) __atomic_store_n(&(x), (v), __ATOMIC_SEQ_CST)
+
+/* Wait, without the GIL, until *flag is 0. */
+static void wait_clear(int *flag)
+{
+	Py_BEGIN_ALLOW_THREADS
+	while (__atomic_load_n(flag, __ATOMIC_SEQ_CST)) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+		nanosleep(&ts, NULL);
+	}
+	Py_END_ALLOW_THREADS
+}
 
 static double now_s(void)
 {
@@ -89,10 +106,21 @@ static int trace_finish(TraceObject *self)
 	int r = 0;
 
 	self->finished = true;
+	if (LOAD(self->polling)) {
+		/* another thread polls: it ends its slice within TRACE_SLICE_MS */
+		STORE(self->stop_requested, 1);
+		wait_clear(&self->polling);
+	}
+	if (LOAD(self->stopping)) {
+		/* another thread is taking the breakpoints out: return once they are out */
+		wait_clear(&self->stopping);
+		return 0;
+	}
 	if (!self->tr)
 		return 0;
 	struct kvmdci_trace *tr = self->tr;
 	self->tr = NULL;
+	STORE(self->stopping, 1);
 	Py_BEGIN_ALLOW_THREADS
 	if (self->started)
 		r = kvmdci_trace_stop(tr);
@@ -119,6 +147,7 @@ static int trace_finish(TraceObject *self)
 	kvmdci_trace_unref(tr);
 	if (self->kernel)
 		self->kernel->busy = false;
+	STORE(self->stopping, 0);
 	return r;
 }
 
@@ -153,7 +182,7 @@ static PyObject *Trace_next(TraceObject *self)
 		if (self->next < self->nbuf)
 			return hit_object(self, &self->buf[self->next++]);
 		self->next = self->nbuf = 0;
-		if (self->finished || !self->tr) {
+		if (self->finished || !self->tr || LOAD(self->stop_requested)) {
 			trace_finish(self);
 			return NULL; /* StopIteration */
 		}
@@ -173,9 +202,17 @@ static PyObject *Trace_next(TraceObject *self)
 		}
 		int r;
 		struct kvmdci_ctx *ctx = self->kernel->ctx;
+		STORE(self->polling, 1);
 		Py_BEGIN_ALLOW_THREADS
 		r = kvmdci_trace_poll(self->tr, ms, on_hit, self);
+		__atomic_store_n(&self->polling, 0, __ATOMIC_SEQ_CST);
 		Py_END_ALLOW_THREADS
+		if (LOAD(self->stop_requested)) {
+			/* close() from another thread: it stops the tracer; hits polled are dropped */
+			trace_finish(self);
+			self->next = self->nbuf = 0;
+			return NULL;
+		}
 		if (r == COUNT_REACHED) {
 			trace_finish(self);
 			continue;

@@ -5,7 +5,8 @@ set -eu
 
 PKGS="build-essential meson ninja-build pkg-config libelf-dev libdw-dev libjansson-dev
 libusb-1.0-0-dev libbpf-dev check scdoc qemu-system-x86 busybox-static cpio lz4 xz-utils zstd
-python3 python3-dev python3-drgn bpftool gdb ca-certificates libkdumpfile-dev makedumpfile libsnappy1v5
+python3 python3-dev python3-drgn python3-jsonschema bpftool gdb ca-certificates libkdumpfile-dev
+makedumpfile libsnappy1v5
 umockdev libumockdev-dev valgrind tmux
 bochs bochsbios vgabios bochs-term isolinux syslinux-common genisoimage
 debhelper dpkg-dev fakeroot lintian man-db"

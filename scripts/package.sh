@@ -226,11 +226,20 @@ python3 - "$catdir" "$TMP/catalog.json" <<'PY' || fail "kvmdci-catalog list does
 import glob, json, os, sys
 want = sorted(e["name"] for f in sorted(glob.glob(os.path.join(sys.argv[1], "*.json")))
               if not f.endswith(".schema.json") for e in json.load(open(f))["entries"])
-got = sorted(e["name"] for e in json.load(open(sys.argv[2])))
+got = sorted(e["name"] for e in json.load(open(sys.argv[2]))["entries"])
 print(f"package: catalog: {len(got)} entries listed, {len(want)} in {sys.argv[1]}", file=sys.stderr)
 sys.exit(0 if want and got == want else 1)
 PY
 ok "kvmdci-catalog list: the entries of $catdir"
+
+# the JSON schema of every installed tool, and the page that explains them
+for b in /usr/bin/kvmdci-*; do
+	[ -f "/usr/share/kvmdci/schemas/${b##*/}.schema.json" ] ||
+		fail "no JSON schema for $b in /usr/share/kvmdci/schemas (kvmdci-tools.install)"
+done
+[ -f /usr/share/kvmdci/schemas/common.schema.json ] && ls /usr/share/man/man7/kvmdci-json.7* >/dev/null 2>&1 ||
+	fail "common.schema.json or kvmdci-json(7) not installed"
+ok "a JSON schema for each of $(ls /usr/bin/kvmdci-* | wc -l) tools, kvmdci-json(7)"
 
 # nothing in the packaged library points into the tree it was built from (its source tree's
 # catalog was the fallback of a build-dir library: a path under /tmp anyone could create)

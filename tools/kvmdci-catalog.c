@@ -89,9 +89,13 @@ static int cmd_list(struct kvmdci_catalog *cat, const char *tag, const char *ven
 			       kvmdci_catalog_entry_field(cat, i, "hit") ?: "");
 		}
 	}
-	if (tool.json)
-		tool_json_print(&tool, arr);
-	json_decref(arr);
+	if (tool.json) {
+		json_t *doc = json_pack("{s:o}", "entries", arr);
+		tool_json_print(&tool, doc);
+		json_decref(doc);
+	} else {
+		json_decref(arr);
+	}
 	return 0;
 }
 

@@ -87,8 +87,8 @@ static void details(const struct kvmdci_io_range *r, char *buf, size_t sz)
 
 static json_t *json_range(const struct kvmdci_io_range *r)
 {
-	json_t *o = json_pack("{s:o, s:i, s:s, s:o, s:o, s:s?}", "addr", tool_json_addr(r->addr),
-			      "len", r->len, "kind", kvmdci_io_dev_kind_name(r->kind), "dev",
+	json_t *o = json_pack("{s:o, s:i, s:s, s:o, s:o, s:s?}", "address", tool_json_addr(r->addr),
+			      "length", r->len, "kind", kvmdci_io_dev_kind_name(r->kind), "dev",
 			      tool_json_addr(r->dev), "ops", tool_json_addr(r->ops), "ops_symbol",
 			      r->ops_symbol[0] ? r->ops_symbol : NULL);
 	if (r->object)
@@ -100,7 +100,7 @@ static json_t *json_range(const struct kvmdci_io_range *r)
 	switch (r->kind) {
 	case KVMDCI_IO_DEV_IOEVENTFD:
 		json_object_set_new(o, "ioeventfd",
-				    json_pack("{s:o, s:i, s:o, s:b, s:i}", "addr",
+				    json_pack("{s:o, s:i, s:o, s:b, s:i}", "address",
 					      tool_json_addr(r->ioeventfd_addr), "length",
 					      r->ioeventfd_length, "datamatch",
 					      r->ioeventfd_wildcard
@@ -111,12 +111,13 @@ static json_t *json_range(const struct kvmdci_io_range *r)
 		break;
 	case KVMDCI_IO_DEV_COALESCED:
 		json_object_set_new(o, "zone",
-				    json_pack("{s:o, s:I, s:b}", "addr",
-					      tool_json_addr(r->zone_addr), "size",
+				    json_pack("{s:o, s:I, s:b}", "address",
+					      tool_json_addr(r->zone_addr), "length",
 					      (json_int_t)r->zone_size, "pio", r->zone_pio != 0));
 		break;
 	case KVMDCI_IO_DEV_IOAPIC:
-		json_object_set_new(o, "base_address", tool_json_addr(r->ioapic_base));
+		json_object_set_new(o, "ioapic",
+				    json_pack("{s:o}", "address", tool_json_addr(r->ioapic_base)));
 		break;
 	}
 	return o;
@@ -309,9 +310,10 @@ int main(int argc, char **argv)
 	json_t *doc = json_pack("{s:s}", "target", tool.target), *jvms = json_array();
 	int shown = 0;
 	for (int v = 0; (vi = kvmdci_vm_list_get(vms, v)) && !tool_stop_requested; v++) {
-		json_t *jvm = json_pack("{s:o, s:i, s:i, s:s?}", "vm", tool_json_addr(vi->vm),
-					"pid", vi->userspace_pid, "online_vcpus", vi->online_vcpus,
-					"stats_id", vi->stats_id[0] ? vi->stats_id : NULL);
+		json_t *jvm =
+			json_pack("{s:o, s:i, s:i, s:s?}", "vm", tool_json_addr(vi->vm), "vm_pid",
+				  vi->userspace_pid, "online_vcpus", vi->online_vcpus, "stats_id",
+				  vi->stats_id[0] ? vi->stats_id : NULL);
 		if (!tool.json)
 			show_vm_plain(vi, ++shown);
 		else

@@ -84,10 +84,11 @@ static int report(struct kvmdci_kernel *k, const char **syms, int nsyms)
 	json_t *doc = NULL, *mods = NULL, *resolved = NULL;
 
 	if (tool.json) {
-		doc = json_pack("{s:s, s:o, s:s, s:o, s:o}", "release", kvmdci_kernel_release(k),
-				"kaslr_offset", tool_json_addr(kvmdci_kernel_kaslr_offset(k)),
-				"kaslr_source", kvmdci_kernel_kaslr_source(k), "symbols",
-				json_source(&ss), "types", json_source(&ts));
+		doc = json_pack("{s:s, s:s, s:o, s:s, s:o, s:o}", "target", tool.target, "release",
+				kvmdci_kernel_release(k), "kaslr_offset",
+				tool_json_addr(kvmdci_kernel_kaslr_offset(k)), "kaslr_source",
+				kvmdci_kernel_kaslr_source(k), "symbols", json_source(&ss), "types",
+				json_source(&ts));
 		mods = json_array();
 		resolved = json_object();
 	} else {

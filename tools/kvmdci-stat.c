@@ -32,7 +32,7 @@ static void usage(FILE *f)
 		"\n" TOOL_COMMON_HELP "\n"
 		"Examples:\n"
 		"  eval \"$(kvmdci-lab env)\"; kvmdci-stat\n"
-		"  kvmdci-stat --json | jq '.vms[] | {pid, exits: .vcpu_stats.exits}'\n"
+		"  kvmdci-stat --json | jq '.vms[] | {vm_pid, exits: .vcpu_stats.exits}'\n"
 		"  kvmdci-stat --per-vcpu --vcpu 0 --all\n"
 		"\n"
 		"Exit status: 0 ok, 1 failure, 2 bad usage.\n");
@@ -188,13 +188,12 @@ static int show_vms(struct kvmdci_kernel *k, const struct kvmdci_kvm_stats *st,
 					    "    ");
 			}
 		}
-		json_t *jvm = json_pack("{s:o, s:i, s:i, s:s?, s:o, s:i, s:o, s:o}", "vm",
-					tool_json_addr(vi->vm), "pid", vi->userspace_pid,
-					"online_vcpus", vi->online_vcpus, "stats_id",
-					vi->stats_id[0] ? vi->stats_id : NULL, "stats",
-					json_stats(st, KVMDCI_KVM_STAT_SCOPE_VM, vmv), "vcpus_summed",
-					n, "vcpu_stats",
-					json_stats(st, KVMDCI_KVM_STAT_SCOPE_VCPU, sum), "vcpus", jv);
+		json_t *jvm = json_pack(
+			"{s:o, s:i, s:i, s:s?, s:o, s:i, s:o, s:o}", "vm", tool_json_addr(vi->vm),
+			"vm_pid", vi->userspace_pid, "online_vcpus", vi->online_vcpus, "stats_id",
+			vi->stats_id[0] ? vi->stats_id : NULL, "stats",
+			json_stats(st, KVMDCI_KVM_STAT_SCOPE_VM, vmv), "vcpus_summed", n,
+			"vcpu_stats", json_stats(st, KVMDCI_KVM_STAT_SCOPE_VCPU, sum), "vcpus", jv);
 		json_array_append_new(jvms, jvm);
 	}
 out:

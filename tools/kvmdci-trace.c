@@ -114,9 +114,10 @@ static int on_hit(struct kvmdci_trace *tr, const struct kvmdci_hit *h, void *dat
 		for (int i = 0; i < h->ncaptures; i++)
 			json_object_set_new(caps, h->capture_names[i],
 					    h->value_ok[i] ? capture_json(h, i) : json_null());
-		json_t *o = json_pack("{s:I, s:s, s:i, s:o, s:o}", "seq", (json_int_t)h->seq,
-				      "entry", kvmdci_trace_entry_name(tr, h->entry), "cpu", h->cpu,
-				      "addr", tool_json_addr(h->addr), "captures", caps);
+		json_t *o = json_pack("{s:s, s:I, s:s, s:i, s:o, s:o}", "type", "hit", "seq",
+				      (json_int_t)h->seq, "entry",
+				      kvmdci_trace_entry_name(tr, h->entry), "cpu", h->cpu,
+				      "address", tool_json_addr(h->addr), "captures", caps);
 		if (s->unwinder)
 			hit_stack(s, h->cpu, o);
 		tool_json_print(&tool, o);
@@ -263,7 +264,8 @@ static int do_continue(void)
 	if (r < 0)
 		return tool_fail(&tool, r, "could not let the target run");
 	if (tool.json) {
-		json_t *o = json_pack("{s:b, s:b}", "continued", 1, "was_held", held == 1);
+		json_t *o = json_pack("{s:s, s:b, s:b}", "target", tool.target, "continued", 1,
+				      "was_held", held == 1);
 		tool_json_print(&tool, o);
 		json_decref(o);
 	} else {
@@ -369,10 +371,10 @@ int main(int argc, char **argv)
 	r = kvmdci_trace_stop(tr);
 	if (r < 0 && !status)
 		status = tool_fail(&tool, r, "could not restore the target");
-	json_t *sum = json_pack("{s:b, s:f, s:I, s:I, s:o}", "summary", 1, "duration_s",
-				tool_now_s() - t0, "reported", (json_int_t)st.reported,
-				"target_reads", (json_int_t)kvmdci_trace_reads(tr), "entries",
-				json_array());
+	json_t *sum = json_pack("{s:s, s:s, s:f, s:I, s:I, s:o}", "type", "summary", "target",
+				tool.target, "duration_s", tool_now_s() - t0, "reported",
+				(json_int_t)st.reported, "target_reads",
+				(json_int_t)kvmdci_trace_reads(tr), "entries", json_array());
 	for (int i = 0; i < nnames; i++) {
 		uint64_t hits = 0, filtered = 0;
 		kvmdci_trace_entry_stats(tr, i, &hits, &filtered);
@@ -388,7 +390,7 @@ int main(int argc, char **argv)
 	const char *held_name = st.held ? kvmdci_trace_entry_name(tr, st.held_hit.entry) : NULL;
 	json_object_set_new(sum, "held",
 			    st.held ? json_pack("{s:s, s:i, s:o}", "entry", held_name, "cpu",
-						st.held_hit.cpu, "addr",
+						st.held_hit.cpu, "address",
 						tool_json_addr(st.held_hit.addr))
 				    : json_null());
 	if (st.held && !status)

@@ -45,10 +45,10 @@ static json_t *json_vcpu(const struct kvmdci_vcpu_state *s)
 		if (!ok)
 			json_array_append_new(nc, json_string(kvmdci_vcpu_reg_name(i)));
 	}
-	json_t *o = json_pack("{s:o, s:i, s:i, s:i, s:i, s:s, s:i, s:o, s:o, s:o, s:o}", "vcpu",
+	json_t *o = json_pack("{s:o, s:i, s:i, s:i, s:s, s:i, s:i, s:o, s:o, s:o, s:o}", "vcpu",
 			      tool_json_addr(s->vcpu), "vcpu_id", s->vcpu_id, "vcpu_idx",
-			      s->vcpu_idx, "cpu", s->cpu, "mode", s->mode, "mode_name",
-			      kvmdci_vcpu_mode_name(s->mode), "pid", s->pid, "regs_avail",
+			      s->vcpu_idx, "cpu", s->cpu, "mode", kvmdci_vcpu_mode_name(s->mode),
+			      "mode_value", s->mode, "pid", s->pid, "regs_avail",
 			      tool_json_addr(s->regs_avail), "regs_dirty",
 			      tool_json_addr(s->regs_dirty), "regs", regs, "not_cached", nc);
 	if (s->error)
@@ -83,7 +83,7 @@ static void show_vm_plain(const struct kvmdci_vm_info *vi, const char *vname, in
 
 static json_t *json_vm(const struct kvmdci_vm_info *vi)
 {
-	return json_pack("{s:o, s:i, s:i, s:s?}", "vm", tool_json_addr(vi->vm), "pid",
+	return json_pack("{s:o, s:i, s:i, s:s?}", "vm", tool_json_addr(vi->vm), "vm_pid",
 			 vi->userspace_pid, "online_vcpus", vi->online_vcpus, "stats_id",
 			 vi->stats_id[0] ? vi->stats_id : NULL);
 }

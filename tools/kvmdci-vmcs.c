@@ -125,8 +125,8 @@ static json_t *jvmcb(const struct kvmdci_vmcb *v)
 					  "gs", "gdtr", "ldtr", "idtr", "tr" };
 	for (int i = 0; i < 10; i++)
 		json_object_set_new(s, sn[i], jseg(segs[i]));
-	return json_pack("{s:o, s:o, s:o}", "addr", tool_json_addr(v->addr), "control", c, "save",
-			 s);
+	return json_pack("{s:o, s:o, s:o}", "address", tool_json_addr(v->addr), "control", c,
+			 "save", s);
 }
 
 static void print_vmcb(const char *what, const struct kvmdci_vmcb *v)
@@ -185,7 +185,7 @@ static void show_vmcb12(struct kvmdci_kernel *k, uint64_t vcpu, json_t *o)
 		return;
 	}
 	json_t *j = jvmcb(&v);
-	json_object_del(j, "addr");
+	json_object_del(j, "address");
 	json_object_set_new(j, "gpa", tool_json_addr(v.addr));
 	json_object_set_new(j, "source", json_string("kvm_copy"));
 	json_object_set_new(j, "save",

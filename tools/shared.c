@@ -3,6 +3,7 @@
 #define _GNU_SOURCE /* program_invocation_short_name */
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdarg.h>
@@ -445,6 +446,30 @@ void tool_progress(struct tool *tool, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* KVMDCI_JSON_LOG=FILE: a copy of every document, one line each ("TOOL<TAB>JSON"), appended
+ * with one write so that tools running at the same time do not mix their lines; the tests
+ * check every line against the tool's schema. */
+static void json_log(struct tool *tool, json_t *doc)
+{
+	const char *path = getenv("KVMDCI_JSON_LOG");
+	char *js, *line = NULL;
+	int fd, n;
+
+	if (!path || !*path || !(js = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_COMPACT)))
+		return;
+	n = asprintf(&line, "%s\t%s\n", tool->name, js);
+	free(js);
+	if (n < 0)
+		return;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0 || write(fd, line, (size_t)n) != n)
+		fprintf(stderr, "%s: cannot append to KVMDCI_JSON_LOG %s: %s\n", tool->name, path,
+			strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(line);
+}
+
 void tool_json_print(struct tool *tool, json_t *doc)
 {
 	size_t flags = JSON_PRESERVE_ORDER | (tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
@@ -456,8 +481,19 @@ void tool_json_print(struct tool *tool, json_t *doc)
 		if (!json_object_get(doc, "error"))
 			json_object_set_new(doc, "error", json_string(target_lost));
 	}
-	json_dumpf(doc, stdout, flags);
+	/* every document says first which version of the vocabulary it speaks (schemas/) */
+	json_t *out = NULL;
+	if (json_is_object(doc) && !json_object_get(doc, "format")) {
+		out = json_pack("{s:i}", "format", KVMDCI_JSON_FORMAT);
+		if (out && json_object_update(out, doc) < 0) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	json_dumpf(out ? out : doc, stdout, flags);
 	fputc('\n', stdout);
+	json_log(tool, out ? out : doc);
+	json_decref(out);
 	tool_flush_stdout();
 }
 

@@ -132,7 +132,11 @@ int tool_fail_msg(struct tool *tool, int err, const char *msg);
  * (@why: what it does, "counting exits") and what to use instead, and return exit status 1. */
 int tool_need_run_control(struct tool *tool, struct kvmdci_target *t, const char *why);
 void tool_progress(struct tool *tool, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-/* Print a JSON document to stdout (compact or pretty). */
+/* The version of the tools' JSON vocabulary (docs/json.md, schemas/): every document an object
+ * whose first member is "format": KVMDCI_JSON_FORMAT. Raised when a member is renamed or removed
+ * or changes type; adding a member does not change it. */
+#define KVMDCI_JSON_FORMAT 1
+/* Print a JSON document to stdout (compact or pretty), "format" first (an object's). */
 void tool_json_print(struct tool *tool, json_t *doc);
 /* Hex address string "0x..." for JSON. */
 json_t *tool_json_addr(unsigned long long addr);

@@ -10,10 +10,10 @@ stacks, and trace catalog entries live.
     import kvmdci
     with kvmdci.open("gdb+unix:///tmp/lab/gdb.sock") as k:
         for vm in k.vms():
-            print(hex(vm.address), vm.vm_pid, [hex(c.regs.rip or 0) for c in vm.vcpus()])
+            print(hex(vm.vm), vm.vm_pid, [hex(c.regs.rip or 0) for c in vm.vcpus()])
 
 Values are ints, strs, lists and Records (dicts whose keys are also attributes), with the key
-names of the tools' --json output; addresses are ints. Errors raise kvmdci.Error (an OSError
+names of the tools' --json output (kvmdci-json(7)); addresses are ints. Errors raise kvmdci.Error (an OSError
 with the library's errno and one-line message); unreadable target memory raises
 kvmdci.FaultError, whose .address says where. docs/python.md has the whole interface.
 """
@@ -58,18 +58,18 @@ def _wrap(v, cls=Record):
 
 
 class VM(Record):
-    """One VM (a struct kvm on kvm:vm_list): address, vm_pid, online_vcpus, created_vcpus,
+    """One VM (a struct kvm on kvm:vm_list): vm (its address), vm_pid, online_vcpus, created_vcpus,
     stats_id; .vcpus() and .io_buses() walk it further. Made by Kernel.vms()."""
 
     __slots__ = ("_kernel",)
 
     def vcpus(self, vcpu_id=None):
-        """This VM's vCPUs (Kernel.vcpus(vm=...)): address, vcpu_id, mode_name, regs, ..."""
-        return self._kernel.vcpus(vm=self["address"], vcpu_id=vcpu_id)
+        """This VM's vCPUs (Kernel.vcpus(vm=...)): vcpu, vcpu_id, mode, regs, ..."""
+        return self._kernel.vcpus(vm=self["vm"], vcpu_id=vcpu_id)
 
     def io_buses(self):
         """This VM's I/O buses with their ranges and decoded devices (Kernel.io_buses())."""
-        return self._kernel.io_buses(self["address"])
+        return self._kernel.io_buses(self["vm"])
 
 
 class Kernel(_kvmdci.Kernel):
@@ -82,8 +82,8 @@ class Kernel(_kvmdci.Kernel):
     """
 
     def vms(self, vm_pid=None):
-        """The VMs on kvm:vm_list (the kernel's order) as VM records: address (the struct
-        kvm), vm_pid (kvm->userspace_pid), online_vcpus, created_vcpus, stats_id; each with
+        """The VMs on kvm:vm_list (the kernel's order) as VM records: vm (the struct kvm's
+        address), vm_pid (kvm->userspace_pid), online_vcpus, created_vcpus, stats_id; each with
         .vcpus() and .io_buses(). vm_pid keeps the VMs of one VMM process."""
         out = []
         for d in super().vms(vm_pid=vm_pid):
@@ -98,7 +98,7 @@ class Kernel(_kvmdci.Kernel):
         if address_or_pid < (1 << 32):
             found = self.vms(vm_pid=address_or_pid)
         else:
-            found = [v for v in self.vms() if v["address"] == address_or_pid]
+            found = [v for v in self.vms() if v["vm"] == address_or_pid]
         if not found:
             import errno
             raise Error(errno.ENOENT, f"no VM with address or VMM pid {address_or_pid:#x}"

@@ -94,7 +94,7 @@ def stack_in_handler(t, entry, module, func):
             h = json.loads(line)
         except ValueError:
             continue
-        if not h.get("summary"):
+        if h.get("type") == "hit":
             hits.append(h)
     frames = (hits[0].get("stack") or {}).get("frames", []) if hits else []
     names = [f.get("symbol") for f in frames]

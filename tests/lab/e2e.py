@@ -22,6 +22,12 @@ TOOLS = os.environ.get("KVMDCI_TOOLS") or os.path.join(
 
 _passed = 0
 _failed = 0
+_json_checked = False
+
+# every JSON document a tool prints in this test is checked against its schema at finish()
+if not os.environ.get("KVMDCI_JSON_LOG"):
+    _json_log_dir = tempfile.mkdtemp(prefix="kvmdci-json-log.")
+    os.environ["KVMDCI_JSON_LOG"] = os.path.join(_json_log_dir, "documents")
 
 
 def check(name, ok, detail=""):
@@ -34,7 +40,30 @@ def check(name, ok, detail=""):
     return ok
 
 
+def check_json_log():
+    """Every JSON document the tools printed in this test (KVMDCI_JSON_LOG) against its tool's
+    schema (schemas/, kvmdci-json(7)); once (finish() calls it unless the test did)."""
+    global _json_checked
+    if _json_checked:
+        return
+    _json_checked = True
+    import json_schemas
+    path = os.environ["KVMDCI_JSON_LOG"]
+    try:
+        docs, tools, bad = json_schemas.check_log(path)
+    except ImportError as e:
+        check("JSON documents against the schemas: python3-jsonschema is installed", False, str(e))
+        return
+    if docs:
+        check(f"{docs} JSON documents of {len(tools)} tools match their schemas "
+              f"({', '.join(f'{t} {n}' for t, n in sorted(tools.items()))})", not bad,
+              "; ".join(bad[:5]) + (f" (+{len(bad) - 5})" if len(bad) > 5 else ""))
+    if os.path.dirname(path) == globals().get("_json_log_dir"):
+        shutil.rmtree(_json_log_dir, ignore_errors=True)
+
+
 def finish():
+    check_json_log()
     print(f"{_passed} passed, {_failed} failed", flush=True)
     raise SystemExit(1 if _failed or not _passed else 0)
 

@@ -96,7 +96,7 @@ def run_hold(t, entry):
     rc, out, err = run_tool("kvmdci-trace", ["--bp", entry, "--hold", "--json", "--duration",
                                              "600"], env, timeout=900)
     lines = [json.loads(l) for l in out.splitlines() if l.strip().startswith("{")]
-    summ = ([l for l in lines if l.get("summary")] or [{}])[0]
+    summ = ([l for l in lines if l.get("type") == "summary"] or [{}])[0]
     held = summ.get("held") or {}
     ok = check(f"{label}: kvmdci-trace --hold exits 0 with one hit held",
                rc == 0 and summ.get("reported") == 1 and held.get("entry") == entry,
@@ -104,7 +104,7 @@ def run_hold(t, entry):
     if not ok:
         t.run(f"kill {pid}")
         return
-    cpu, addr = held["cpu"], held["addr"]
+    cpu, addr = held["cpu"], held["address"]
     st = t.lab.status().get("state")
     check(f"{label}: kvmdci-lab status says held", st == "held", f"state {st!r}")
 

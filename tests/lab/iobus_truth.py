@@ -28,24 +28,24 @@ def decoded_ok(kind, spec, r):
     if kind == "ioeventfd":
         e = r.get("ioeventfd") or {}
         dm = spec["datamatch"]
-        return (int(e.get("addr", "0x0"), 16) == int(spec["addr"], 16) and
+        return (int(e.get("address", "0x0"), 16) == int(spec["addr"], 16) and
                 e.get("length") == spec["len"] and e.get("bus_idx") == BUS_IDX[spec["bus"]] and
                 e.get("wildcard") == (dm is None) and
                 (dm is None and e.get("datamatch") is None or
                  dm is not None and e.get("datamatch") == dm))
     if kind == "coalesced_mmio":
         z = r.get("zone") or {}
-        return (int(z.get("addr", "0x0"), 16) == int(spec["addr"], 16) and
-                z.get("size") == spec["size"] and z.get("pio") == spec["pio"])
+        return (int(z.get("address", "0x0"), 16) == int(spec["addr"], 16) and
+                z.get("length") == spec["size"] and z.get("pio") == spec["pio"])
     if kind == "ioapic":
-        return r.get("base_address") == spec["addr"]
+        return (r.get("ioapic") or {}).get("address") == spec["addr"]
     return r.get("object") is not None  # PIC/PIT: the owner found through container_of
 
 
 def compare_iobus(label, ground, doc):
     """Exact comparison of kvmdci-iobus --json with the workload's JSON."""
     pid = ground["pid"]
-    tvms = [v for v in doc["vms"] if v["pid"] == pid]
+    tvms = [v for v in doc["vms"] if v["vm_pid"] == pid]
     n = len(ground["vms"])
     if not check(f"{label}: kvmdci-iobus lists the workload's {n} VMs (pid {pid})",
                  len(tvms) == n, f"{len(tvms)} found"):
@@ -60,7 +60,7 @@ def compare_iobus(label, ground, doc):
                 bad.append(f"VM {i} bus {b['name']}: {b['error']}")
             nev = 0
             for r in b["ranges"]:
-                got[(b["name"], int(r["addr"], 16), r["len"])] = r
+                got[(b["name"], int(r["address"], 16), r["length"])] = r
                 nev += r["kind"] == "ioeventfd"
             wn = sum(1 for k in want if k[0] == b["name"])
             wev = sum(1 for k, (kind, _) in want.items() if k[0] == b["name"] and
@@ -90,7 +90,7 @@ def compare_iobus(label, ground, doc):
 
 def compare_vcpu(label, t, ground, doc):
     pid = ground["pid"]
-    tvms = [v for v in doc["vms"] if v["pid"] == pid]
+    tvms = [v for v in doc["vms"] if v["vm_pid"] == pid]
     n = len(ground["vms"])
     if not check(f"{label}: kvmdci-vcpu lists the workload's {n} VMs", len(tvms) == n,
                  f"{len(tvms)} found"):
@@ -109,8 +109,8 @@ def compare_vcpu(label, t, ground, doc):
             if v["pid"] not in threads or v["pid"] in seen:
                 bad.append(f"{where}: thread {v['pid']} not a distinct workload thread")
             seen.add(v["pid"])
-            if v["vcpu_idx"] != v["vcpu_id"] or v["mode_name"] != "outside_guest":
-                bad.append(f"{where}: idx {v['vcpu_idx']} mode {v['mode_name']}")
+            if v["vcpu_idx"] != v["vcpu_id"] or v["mode"] != "outside_guest":
+                bad.append(f"{where}: idx {v['vcpu_idx']} mode {v['mode']}")
             if doc["vendor"] == "svm" and v["not_cached"]:
                 bad.append(f"{where}: not cached on SVM: {v['not_cached']}")
             rdx = v["regs"]["rdx"]

@@ -35,7 +35,7 @@ def vm_pid(t):
     out = subprocess.run([os.path.join(TOOLS, "kvmdci-vcpu"), "--json"], env=t.tool_env,
                          capture_output=True, text=True, timeout=120).stdout
     vms = json.loads(out).get("vms", []) if out.strip() else []
-    return vms[0]["pid"] if len(vms) == 1 else None
+    return vms[0]["vm_pid"] if len(vms) == 1 else None
 
 
 def interval_window(t, name="i1", iterations=64):

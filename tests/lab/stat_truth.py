@@ -114,7 +114,7 @@ def compare_stat(label, t, pid, env, nvms=None, dump=None):
                 bad.append(f"{vm['vm']} ({pid}-{fd}) {name}: debugfs {av} then {bv}, "
                            f"kvmdci-stat {tv0} ({kinds.get(name)})")
         check(f"{label}: VM {vm['vm']} is {pid}-{fd}: every stat between debugfs's reads "
-              f"around it, equal where they agree", not bad and vm.get("pid") == pid,
+              f"around it, equal where they agree", not bad and vm.get("vm_pid") == pid,
               "; ".join(bad[:8]))
         bad = []
     print(f"{label}: {exact} stats equal to debugfs's unchanged value, {moved} bracketed by "

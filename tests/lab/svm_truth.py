@@ -118,4 +118,4 @@ def svm_parked_checks(t, name, vcpus):
         check(f"{who}: nested paging on (MMIO exits come as NPF)", ctl.get("np_enable") is True,
               ctl.get("nested_ctl"))
         check(f"{who}: VMCB in use is vmcb01 (no nested guest)",
-              v["svm"]["guest_mode"] is False and v["svm"]["vmcb"] == v["vmcb"]["addr"], "")
+              v["svm"]["guest_mode"] is False and v["svm"]["vmcb"] == v["vmcb"]["address"], "")

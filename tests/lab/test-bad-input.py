@@ -238,7 +238,7 @@ def main():
             rc, out, err = run_tool("kvmdci-vcpu", ["-t", dump, "--json"], env, timeout=120)
             doc = json.loads(out) if rc == 0 else {}
             check("kvmdci-vcpu -t /path/to/dump: the dump, its VM of the workload's pid",
-                  rc == 0 and [str(v["pid"]) for v in doc.get("vms", [])] == [wpid],
+                  rc == 0 and [str(v["vm_pid"]) for v in doc.get("vms", [])] == [wpid],
                   f"rc={rc} {err.strip()[-200:]}")
             rc, out, err = run_tool("kvmdci-vcpu", ["-t", "core://" + d], env, timeout=60)
             check("core:///a/directory: exit 1, says it is a directory",

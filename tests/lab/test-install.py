@@ -10,7 +10,10 @@ prefix, DESTDIR/usr/local, is neither /usr nor /usr/local), then:
    still finds the guest's /init in the source tree it was built from;
  - the installed kvmdci-lab finds /init, the workload and the Bochs bridge under the prefix,
    nothing in the build or source tree, and boots the lab from there: the installed
-   kvmdci-vcpu sees the VM the installed workload made (its pid, its 2 vCPUs).
+   kvmdci-vcpu sees the VM the installed workload made (its pid, its 2 vCPUs);
+ - where the Python module is built ($KVMDCI_PYTHON: its interpreter), the installed package
+   imports from the prefix alone (its extension and the installed library, the version the
+   .pc file gives) and its vms() sees the same VM.
 Usage: test-install.py SOURCE_DIR BUILD_DIR
 """
 import json
@@ -20,7 +23,7 @@ import subprocess
 import sys
 import tempfile
 
-from e2e import check, finish
+from e2e import check, check_json_log, finish
 from lablib import Lab
 
 
@@ -54,6 +57,13 @@ def main():
                              capture_output=True, text=True, timeout=30).stdout.strip()
         check("bash completion installed for every installed command",
               bins and comps == bins and reg == str(len(bins)), f"{comps} vs {bins}, {reg}")
+        # the tools' JSON schemas: installed for every installed tool; this test's documents
+        # are checked against the installed copies (finish())
+        sdir = os.path.join(prefix, "share", "kvmdci", "schemas")
+        schemas = sorted(os.listdir(sdir)) if os.path.isdir(sdir) else []
+        check("a JSON schema installed for every installed command",
+              bins and all(b + ".schema.json" in schemas for b in bins), f"{schemas} vs {bins}")
+        os.environ["KVMDCI_SCHEMAS"] = sdir
         # the sysroot is how pkg-config reads a tree installed with --destdir
         env = dict(os.environ, PKG_CONFIG_PATH=os.path.dirname(pcs[0]),
                    PKG_CONFIG_SYSROOT_DIR=dest)
@@ -72,6 +82,31 @@ def main():
             check("it runs against the installed library (a missing dump: -ENOENT, named)",
                   r.returncode == 0 and "/nonexistent/vmcore" in r.stdout,
                   (r.stdout + r.stderr).strip())
+
+        # the Python module, from the prefix alone: its site directory on PYTHONPATH, the
+        # installed library first (the extension's run path is the final prefix's)
+        pyexe = os.environ.get("KVMDCI_PYTHON")
+        pyenv = None
+        if pyexe:
+            pkgs = [d for d, _, fs in os.walk(dest) if os.path.basename(d) == "kvmdci" and
+                    any(f.startswith("_kvmdci.") for f in fs)]
+            check("the Python package is installed once, under the prefix",
+                  len(pkgs) == 1 and pkgs[0].startswith(prefix + "/") and
+                  os.path.isfile(os.path.join(pkgs[0], "__init__.py")), str(pkgs))
+            with open(pcs[0]) as f:
+                pc_version = [l.split(":", 1)[1].strip() for l in f
+                              if l.startswith("Version:")][0]
+            pyenv = dict(os.environ, PYTHONPATH=os.path.dirname(pkgs[0]) if pkgs else "",
+                         LD_LIBRARY_PATH=libdir)
+            r = run([pyexe, "-c", "import kvmdci; print(kvmdci.__file__); "
+                     "print(kvmdci._kvmdci.__file__); print(kvmdci.version())"],
+                    env=pyenv, cwd=tmp)
+            lines = r.stdout.split()
+            check("python3 -c 'import kvmdci': the installed package and extension, the "
+                  "installed library's version",
+                  r.returncode == 0 and len(lines) == 3 and
+                  all(p.startswith(prefix + "/") for p in lines[:2]) and
+                  lines[2] == pc_version, (r.stdout + r.stderr).strip()[-400:])
 
         # a build dir anywhere: its kvmdci-lab still knows the source tree
         elsewhere = os.path.join(tmp, "elsewhere", "build", "tools")
@@ -109,11 +144,20 @@ def main():
             doc = json.loads(r.stdout) if r.returncode == 0 else {}
             vms = doc.get("vms", [])
             check("installed kvmdci-vcpu: the workload's VM (its pid) with its 2 vCPUs",
-                  len(vms) == 1 and vms[0].get("pid") == pid and
+                  len(vms) == 1 and vms[0].get("vm_pid") == pid and
                   len(vms[0].get("vcpus", [])) == 2,
                   f"pid {pid}: {json.dumps(vms)[:300]} {r.stderr.strip()[-300:]}")
+            if pyenv:
+                r = run([pyexe, "-c", "import kvmdci, os\n"
+                         "k = kvmdci.open(os.environ['KVMDCI_TARGET'])\n"
+                         "print([(v.vm_pid, len(v.vcpus())) for v in k.vms()])"],
+                        env=dict(pyenv, **lab_env), cwd=tmp, timeout=120)
+                check("the installed Python module: vms() sees the workload's VM, 2 vCPUs",
+                      r.returncode == 0 and r.stdout.strip() == str([(pid, 2)]),
+                      f"pid {pid}: {(r.stdout + r.stderr).strip()[-300:]}")
         finally:
             lab.stop()
+        check_json_log()  # with the installed schemas, before they are removed
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     finish()

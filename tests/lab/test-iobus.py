@@ -52,7 +52,7 @@ def main():
         one = tool_json("--vm PID --bus pio", t, "kvmdci-iobus",
                         ["--vm", str(pid), "--bus", "pio"])
         check("--vm PID --bus pio: only PIO buses of that pid",
-              len(one["vms"]) == 3 and all(v["pid"] == pid and [b["name"] for b in v["buses"]]
+              len(one["vms"]) == 3 and all(v["vm_pid"] == pid and [b["name"] for b in v["buses"]]
                                            == ["pio"] for v in one["vms"]))
         if doc["vms"]:
             addr = doc["vms"][0]["vm"]

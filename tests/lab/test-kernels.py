@@ -74,7 +74,7 @@ def memory_only(t, ground):
               "btf_modules" in line[0], (line or [err.strip()[-300:]])[0])
         check("memory only, without module BTF: no bus is decoded from guessed types",
               rc != 0 or all(v.get("error") for v in json.loads(out or "{}").get("vms", [])
-                             if v.get("pid") == ground["pid"]), f"rc={rc}")
+                             if v.get("vm_pid") == ground["pid"]), f"rc={rc}")
         return
     doc = json.loads(out) if rc == 0 and out.strip() else {}
     check("memory only (kallsyms and BTF from the target): kvmdci-iobus exits 0",

@@ -15,8 +15,8 @@ datamatch i) and one running freely (exits keep growing), then:
   marked window: as many hits as the workload signalled its ioeventfd there, each with its
   address and length; Ctrl-C ends it with a summary;
 - Ctrl-C in the middle of a Python trace that does not catch it (KeyboardInterrupt), a break
-  out of a trace loop, and a trace dropped unused: no breakpoint is left (checked through the
-  stub) and KVM's exit counter still grows.
+  out of a trace loop, a trace dropped unused, close() from another thread while one polls:
+  no breakpoint is left (checked through the stub) and KVM's exit counter still grows.
 Usage: test-python.py EXAMPLES_DIR ($KVMDCI_PYTHONPATH: the built package's directory)
 """
 import json
@@ -25,6 +25,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 sys.path.insert(0, os.environ["KVMDCI_PYTHONPATH"])
@@ -33,10 +34,9 @@ import kvmdci  # noqa: E402
 from e2e import (TestLab, Tool, check, check_target_clean, exits_grow, finish,  # noqa: E402
                  run_tool)
 
-# the tools' keys the module spells the agreed way (an object's own address, range lengths,
-# the VMM's pid); a key both have is compared as it is
-RENAMES = {"vm": "address", "vcpu": "address", "bus": "address", "addr": "address",
-           "task": "address", "len": "length", "pid": "vm_pid"}
+# the module spells every key as the tools do (kvmdci-json(7)); a key only one side has is
+# not compared (the tools' "format", "type"; the module's extra fields)
+RENAMES = {}
 
 
 def norm(v):
@@ -96,25 +96,25 @@ def compare_target(label, env, open_kernel, frozen, parked_pid):
         ("kvmdci-vcpu", []), ("kvmdci-iobus", []), ("kvmdci-vmxon", []),
         ("kvmdci-catalog", ["check"]), ("kvmdci-kernel", []))}
     if frozen:
-        docs["kvmdci-cpus"] = tool_json("kvmdci-cpus", [], env, label)
+        docs["kvmdci-cpus"] = tool_json("kvmdci-cpus", ["--stack"], env, label)
     k = open_kernel()
     # VMs and vCPUs: everything on a frozen target; live, what does not move
     vms = k.vms()
-    tvms = {norm(v["vm"] if "vm" in v else v.get("address")): v
+    tvms = {norm(v["vm"]): v
             for v in docs["kvmdci-vcpu"].get("vms", [])}
     check(f"{label}: the same VMs (struct kvm addresses) as kvmdci-vcpu",
-          sorted(v.address for v in vms) == sorted(tvms), f"{[hex(v.address) for v in vms]}")
+          sorted(v.vm for v in vms) == sorted(tvms), f"{[hex(v.vm) for v in vms]}")
     for vm in vms:
-        tvm = tvms.get(vm.address, {})
+        tvm = tvms.get(vm.vm, {})
         moving = not frozen and vm.vm_pid != parked_pid
-        skip = ("mode", "mode_name", "cpu", "regs", "regs_avail", "regs_dirty",
+        skip = ("mode", "mode_value", "cpu", "regs", "regs_avail", "regs_dirty",
                 "not_cached") if moving else ()
         py = dict(vm, vcpus=vm.vcpus())
         same(f"{label}: VM of pid {vm.vm_pid}{' (running: ids only)' if moving else ''}",
              py, tvm, skip, least=8)
     # I/O buses with their devices
     for tvm in docs["kvmdci-iobus"].get("vms", []):
-        addr = norm(tvm["vm"] if "vm" in tvm else tvm.get("address"))
+        addr = norm(tvm["vm"])
         same(f"{label}: I/O buses of VM {addr:#x}", k.io_buses(addr), tvm.get("buses"),
              least=20)
     # hardware virtualization per CPU: live, a CPU may be in a guest or not at each stop
@@ -135,8 +135,10 @@ def compare_target(label, env, open_kernel, frozen, parked_pid):
          {"release": k.release, "kaslr_offset": k.kaslr_offset}, docs["kvmdci-kernel"],
          least=2)
     if frozen:
-        same(f"{label}: cpus() with their stacks", k.cpus(), docs["kvmdci-cpus"].get("cpus"),
-             least=40)
+        cpus = docs["kvmdci-cpus"].get("cpus") or []
+        same(f"{label}: cpus() with their stacks", k.cpus(), cpus,
+             least=16 * len(cpus) + 6 * sum(len((c.get("stack") or {}).get("frames", []))
+                                            for c in cpus))
     return k
 
 
@@ -152,7 +154,7 @@ def main():
         gdb_sock = uri[len("gdb+unix://"):]
         wl = t.parked_workload("pyparked", "--vcpus 2 --ioeventfds 3")
         parked_pid = t.result_pid("pyparked")
-        t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
+        free, _ = t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
         exits_grow(t)
 
         # ---- live ----
@@ -165,26 +167,29 @@ def main():
         banner = k.read(k.symbol("linux_banner"), 64)
         check("live: read(linux_banner) is 'Linux version <release>'",
               banner.startswith(f"Linux version {env['KVMDCI_KERNEL_RELEASE']} ".encode()),
-              banner)
+              repr(banner))
         try:
             k.read(0xffff800000000000, 8)
             e = None
         except kvmdci.FaultError as x:
             e = x
         check("live: read() of the unmapped 0xffff800000000000: FaultError with that address",
-              e is not None and e.address == 0xffff800000000000 and e.errno == 14, e)
+              e is not None and e.address == 0xffff800000000000 and e.errno == 14, str(e))
         mine = k.vms(vm_pid=parked_pid)
         check("live: vms(vm_pid=) finds the parked workload's one VM, its 2 vCPUs",
               len(mine) == 1 and mine[0].online_vcpus == 2 and
               [c.vcpu_id for c in mine[0].vcpus()] == [0, 1], str(mine))
-        want = sorted((0x1000 + 4 * i, 4, i) for i in range(3))
+        want = sorted((norm(d.get("addr", d.get("address"))), d.get("len", d.get("length")),
+                       norm(d["datamatch"]))
+                      for d in wl["vms"][0].get("devices", [])
+                      if d.get("type") == "ioeventfd" and d.get("bus") == "pio")
         got = sorted((r.ioeventfd.address, r.ioeventfd.length, r.ioeventfd.datamatch)
                      for vm in mine for b in vm.io_buses() if b.name == "pio"
                      for r in b.ranges if r.kind == "ioeventfd")
-        devs = [d for d in wl["vms"][0].get("devices", []) if d.get("type") == "ioeventfd"]
-        check("live: the parked VM's PIO ioeventfds are the 3 the workload registered "
-              "(0x1000 + 4 * i, length 4, datamatch i)",
-              got == want and len(devs) >= 3, f"{got} (workload: {devs})")
+        check("live: the parked VM's PIO ioeventfds are those the workload registered "
+              "(with the 3 of --ioeventfds: 0x1000 + 4 * i, length 4, datamatch i)",
+              got == want and {(0x1000 + 4 * i, 4, i) for i in range(3)} <= set(got),
+              f"{got} (workload: {want})")
         live_phys_base = k.phys_base
         files = k.files
         check("live: files names the vmlinux and kvm's module file",
@@ -202,7 +207,7 @@ def main():
             vmci = k.vmcoreinfo or b""
             check("dump: not live; VMCOREINFO present, naming the release",
                   not k.live and f"OSRELEASE={env['KVMDCI_KERNEL_RELEASE']}\n".encode() in vmci,
-                  vmci[:80])
+                  repr(vmci[:80]))
             check("dump: phys_base (VMCOREINFO's) equals the live one (computed by "
                   "translating _text)", k.phys_base == live_phys_base and live_phys_base,
                   f"{k.phys_base} vs {live_phys_base}")
@@ -212,10 +217,11 @@ def main():
             except kvmdci.Error as x:
                 e = x
             check("dump: trace() is refused (EOPNOTSUPP, 'read-only')",
-                  e is not None and e.errno == 95 and "read-only" in str(e), e)
+                  e is not None and e.errno == 95 and "read-only" in str(e), str(e))
             k.close()
 
         # ---- a trace from Python against the workload's counts ----
+        t.run(f"kill {free}")      # it writes to port 0x700 too
         t.window_start("pyw", 1, 40)
         tr = python_trace(env, examples, ["kvm_io_bus_write", "--when",
                                           "$arg1 == 1 && $arg2 == 0x700"])
@@ -244,6 +250,8 @@ def main():
                                    h["captures"]["addr"] == 0x700 and
                                    h["captures"]["len"] == dev[0].get("len", dev[0].get("length"))
                                    for h in hits), f"registered {dev}")
+        t.lab.run_bg("workload --vcpus 1 --seconds 0 --quiet")
+        exits_grow(t)
         check_target_clean(t, "trace.py after Ctrl-C", gdb_sock)
 
         # ---- Ctrl-C that nobody catches, in the middle of a trace ----
@@ -273,6 +281,18 @@ def main():
         tr = k.trace("kvm_io_bus_write", count=5)
         del tr
         check_target_clean(t, "a trace dropped unused", gdb_sock)
+        # close() from another thread while the loop's thread polls
+        tr = k.trace("kvm_io_bus_write")
+        got = []
+        th = threading.Thread(target=lambda: got.extend(1 for _ in tr), daemon=True)
+        th.start()
+        time.sleep(1.5)
+        tr.close()
+        th.join(10)
+        check("close() from another thread: the polling thread's loop ends, the trace is "
+              "closed", not th.is_alive() and not tr.active and len(got) > 0,
+              f"alive {th.is_alive()}, active {tr.active}, {len(got)} hits")
+        check_target_clean(t, "close() from another thread", gdb_sock)
         n = len(k.vms())
         check("the Kernel attaches again after its traces and walks", n >= 2, str(n))
         k.close()

@@ -54,7 +54,7 @@ def main():
                                                  "--stack", "--json", "--duration", "120"],
                                 env, timeout=180)
         hits = [json.loads(l) for l in out.splitlines() if l.strip()]
-        hits = [h for h in hits if not h.get("summary")]
+        hits = [h for h in hits if h.get("type") == "hit"]
         check("kvmdci-trace --stack: exit 0 with a hit", rc == 0 and hits, err.strip()[-300:])
         if hits:
             h = hits[0]
@@ -214,10 +214,10 @@ def main():
                 vcpus = [v for vm in json.loads(out_v)["vms"] for v in vm["vcpus"]]
                 at_bp = [c for c in cpus.values() if int(c["rip"], 16) == addr]
                 check("a CPU stopped at svm_vcpu_run, its vCPU IN_GUEST_MODE (the case to "
-                      "decide)", at_bp and any(v["mode_name"] == "in_guest" and
+                      "decide)", at_bp and any(v["mode"] == "in_guest" and
                                                v["cpu"] == at_bp[0]["linux_cpu"] for v in vcpus),
                       f"{[(c['cpu'], c['rip']) for c in cpus.values()]} "
-                      f"{[(v['cpu'], v['mode_name']) for v in vcpus]}")
+                      f"{[(v['cpu'], v['mode']) for v in vcpus]}")
                 for c in at_bp:
                     x = virt.get(c["cpu"], {})
                     check(f"CPU {c['cpu']} at svm_vcpu_run: kvmdci-cpus says kernel, kvmdci-vmxon "

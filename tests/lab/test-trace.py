@@ -52,7 +52,7 @@ def folded_check(env, when, n=20):
                 text = f.read()
         except OSError as e:
             text = f"({e})"
-    hits = [h for h in jsonl(out) if not h.get("summary")]
+    hits = [h for h in jsonl(out) if h.get("type") == "hit"]
     lines = {}
     for line in text.splitlines():
         stack, _, count = line.rpartition(" ")
@@ -103,7 +103,7 @@ def main():
         t.signal("t4")
         tool.p.wait(timeout=300)
         rc, out, err = tool.stop(signal.SIGINT)
-        hits = [l for l in jsonl(out) if not l.get("summary")]
+        hits = [l for l in jsonl(out) if l.get("type") == "hit"]
         pid = t.result_pid("t4")
         check("percpu(current_task) in a capture: KVM_RUN runs in the workload's process",
               len(hits) == 3 and all(h["captures"]["tgid"] == pid for h in hits),
@@ -124,8 +124,8 @@ def main():
                                                      "--when", when, "--count", "20"],
                                     dict(env, KVMDCI_READ_PLAN=plan), timeout=300)
             lines = jsonl(out)
-            hits = [l for l in lines if not l.get("summary")]
-            summ = ([l for l in lines if l.get("summary")] or [{}])[0]
+            hits = [l for l in lines if l.get("type") == "hit"]
+            summ = ([l for l in lines if l.get("type") == "summary"] or [{}])[0]
             filtered = sum(e["filtered"] for e in summ.get("entries", []))
             runs[plan] = (len(hits), filtered, summ.get("target_reads"))
             check(f"io_interception --when port 0x700 (KVMDCI_READ_PLAN={plan}): 20 hits, each "
@@ -148,7 +148,7 @@ def main():
         tool.wait_line("tracing", 120)
         t.window_start("t3", 3, 10)
         rc, out, err = tool.stop(signal.SIGINT)
-        hits = [l for l in jsonl(out) if not l.get("summary")]
+        hits = [l for l in jsonl(out) if l.get("type") == "hit"]
         ids = sorted(h["captures"]["vcpu_id"] for h in hits)
         check("kvm_arch_vcpu_create: one hit per vCPU the workload created, ids 0..2",
               ids == [0, 1, 2], f"{ids}")

@@ -20,7 +20,7 @@ def traced_window(t, name, args, iterations=40, vcpus=1):
     t.wait_state(name, "window-done", 600)
     rc, out, err = tool.stop(signal.SIGINT)
     lines = jsonl(out)
-    hits = [l for l in lines if not l.get("summary")]
+    hits = [l for l in lines if l.get("type") == "hit"]
     doc = t.result(name)
     t.signal(name)
     t.wait_state(name, "done", 300)
