@@ -202,7 +202,7 @@ def compare_vms(label, vms, ground, threads, iob, vcp):
     check(f"{label}: each VM's online_vcpus, vCPU ids and threads, io bus range and ioeventfd "
           f"counts are the workload's", not bad, "; ".join(bad[:4]))
     # the tools' JSON of the same moment: every VM of vm_list, not only the workload's
-    tool = [{"vm": int(v["vm"], 16), "pid": v["pid"], "online_vcpus": v["online_vcpus"],
+    tool = [{"vm": int(v["vm"], 16), "pid": v["vm_pid"], "online_vcpus": v["online_vcpus"],
              "buses": [{"index": b["index"], "bus": int(b["bus"], 16),
                         "dev_count": b["dev_count"], "ioeventfd_count": b["ioeventfd_count"]}
                        for b in v["buses"]]} for v in iob["vms"]]
@@ -239,7 +239,7 @@ def check_examples(prog, ground, vcp, guest_fds, dbg):
             s = vcpu_rip.vcpu_state(prog, vcpu, vendor)
             c = tool.get((f"{kvm.value_():#x}", s["vcpu_id"]), {})
             trip = c.get("regs", {}).get("rip")
-            if (s["kvm_mode"] != "OUTSIDE_GUEST_MODE" or c.get("mode_name") != "outside_guest"
+            if (s["kvm_mode"] != "OUTSIDE_GUEST_MODE" or c.get("mode") != "outside_guest"
                     or s["cpu_mode"] != "real" or s["rip"] is None or
                     not GUEST_LOAD <= s["rip"] < GUEST_LOAD + 4096 or
                     trip is None or int(trip, 16) != s["rip"]):
