@@ -25,8 +25,8 @@
 # Env:   BENCH_RUNS=N (default 3); BENCH_KEEP=1 keeps the work dir (the 1 GB dump too);
 #        BENCH_WORK=DIR uses DIR (must not exist).
 # Needs: a built tree (ninja -C build), gdb, jq, python3, GNU time, what kvmdci-lab needs;
-# python3-drgn: installed by this script with apt-get when missing (it says so; a
-# benchmark dependency, deliberately not in scripts/install-deps.sh). A benchmark, not a
+# python3-drgn: scripts/install-deps.sh installs it (kvmdci.drgn needs it); this script
+# installs it with apt-get when still missing (it says so). A benchmark, not a
 # test: it exits 0 whenever it measured.
 set -eu
 set -o pipefail

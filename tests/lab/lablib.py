@@ -74,8 +74,12 @@ class Lab:
         return r
 
     # -- API -----------------------------------------------------------------
-    def build(self, kernel=None, timeout=1800):
+    def build(self, kernel=None, timeout=1800, dwarf_vmlinux=False):
+        """`kvmdci-lab build` (and --dwarf-vmlinux: debug/vmlinux); returns the kernel's
+        directory."""
         args = ["build"] + (["--kernel", kernel] if kernel else [])
+        if dwarf_vmlinux:
+            args.append("--dwarf-vmlinux")
         return self._call(args, timeout=timeout).stdout.strip()
 
     def start(self, workload=None, vcpus=None, vms=None, kernel=None, memory=None,
