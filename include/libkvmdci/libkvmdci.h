@@ -2965,7 +2965,7 @@ struct kvmdci_vmcb {
 	uint32_t int_vector;
 	uint32_t int_state;
 	uint32_t exit_code;
-	uint32_t exit_code_hi;
+	uint32_t exit_code_hi; /* EXITCODE bits 63:32 (one u64 exit_code in some kernels) */
 	uint32_t exit_int_info;
 	uint32_t exit_int_info_err;
 	uint32_t event_inj;

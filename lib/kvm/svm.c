@@ -117,7 +117,8 @@ int svm_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_svm_vcp
 	return 0;
 }
 
-/* The control-area fields of struct kvmdci_vmcb, read from a VMCB or from KVM's copy of vmcb12's. */
+/* The control-area fields of struct kvmdci_vmcb, read from a VMCB or from KVM's copy of vmcb12's
+ * (exit_code and exit_code_hi apart: see exit_code_split()). */
 #define VMCB_CONTROL_FIELDS(X) \
 	X(pause_filter_thresh) \
 	X(pause_filter_count) \
@@ -129,8 +130,6 @@ int svm_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_svm_vcp
 	X(int_ctl) \
 	X(int_vector) \
 	X(int_state) \
-	X(exit_code) \
-	X(exit_code_hi) \
 	X(exit_info_1) \
 	X(exit_info_2) \
 	X(exit_int_info) \
@@ -161,27 +160,62 @@ static uint64_t field(const uint8_t *vmcb, const struct virt_env *e, const char 
 	return v;
 }
 
-/* A control-area field under its name, or the one the kernel renamed it to: after 6.12
- * (Debian's 7.2) nested_ctl is misc_ctl and virt_ext misc_ctl2, at the same offsets (0x90,
- * 0xb8; AMD APM vol. 2, appendix B). Which name exists is the target's type info's answer. */
+/* The name the kernel renamed control-area member @path to, or NULL: after 6.12 (Debian's 7.2)
+ * nested_ctl is misc_ctl and virt_ext misc_ctl2, at the same offsets (0x90, 0xb8; AMD APM
+ * vol. 2, appendix B). Which name exists is the target's type info's answer. */
+static const char *control_renamed(const char *path)
+{
+	static const char *const renamed[][2] = {
+		{ "nested_ctl", "misc_ctl" },
+		{ "virt_ext", "misc_ctl2" },
+	};
+	size_t n = strlen(path);
+
+	for (size_t i = 0; i < ARRAY_SIZE(renamed); i++) {
+		size_t l = strlen(renamed[i][0]);
+		if (n > l && path[n - l - 1] == '.' && !strcmp(path + n - l, renamed[i][0]))
+			return renamed[i][1];
+	}
+	return NULL;
+}
+
+/* A control-area field under its name, or the one the kernel renamed it to. */
 static uint64_t control_field(const uint8_t *vmcb, const struct virt_env *e, const char *path,
 			      bool *missing)
 {
-	static const char *const renamed[][2] = {
-		{ "control.nested_ctl", "control.misc_ctl" },
-		{ "control.virt_ext", "control.misc_ctl2" },
-	};
 	bool miss = false;
 	uint64_t v = field(vmcb, e, path, &miss);
+	const char *to = miss ? control_renamed(path) : NULL;
 
-	for (size_t i = 0; miss && i < ARRAY_SIZE(renamed); i++)
-		if (!strcmp(path, renamed[i][0])) {
-			miss = false;
-			v = field(vmcb, e, renamed[i][1], &miss);
-		}
+	if (to) {
+		char p[64];
+		snprintf(p, sizeof(p), "control.%s", to);
+		miss = false;
+		v = field(vmcb, e, p, &miss);
+	}
 	if (miss)
 		*missing = true;
 	return v;
+}
+
+/*
+ * EXITCODE is 64 bits at offset 0x70 (AMD APM vol. 2, table B-1). KVM's struct has it as u32
+ * exit_code and u32 exit_code_hi up to 6.x, and as one u64 exit_code in Debian's 7.2: the
+ * high half comes from exit_code_hi where the type has it, else from exit_code's upper 32 bits
+ * where that member is 8 bytes. @code is exit_code as read (its member's full width), @hi
+ * exit_code_hi as read (@hi_missing: the type has no such member); @code_size the size of
+ * exit_code in the type.
+ */
+static void exit_code_split(uint64_t code, uint64_t hi, bool hi_missing, uint64_t code_size,
+			    struct kvmdci_vmcb *out, bool *missing)
+{
+	out->exit_code = (uint32_t)code;
+	if (!hi_missing)
+		out->exit_code_hi = (uint32_t)hi;
+	else if (code_size == 8)
+		out->exit_code_hi = (uint32_t)(code >> 32);
+	else
+		*missing = true;
 }
 
 int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *out)
@@ -213,6 +247,16 @@ int svm_vmcb_read(const struct virt_env *e, uint64_t addr, struct kvmdci_vmcb *o
 #define C(name) out->name = control_field(b, e, "control." #name, &missing);
 	VMCB_CONTROL_FIELDS(C)
 #undef C
+	{
+		struct ktypes_loc ec;
+		bool nohi = false;
+		uint64_t code = field(b, e, "control.exit_code", &missing);
+		uint64_t hi = field(b, e, "control.exit_code_hi", &nohi);
+		exit_code_split(code, hi, nohi,
+				kernel_member(e->k, SVM_MOD, "struct vmcb", "control.exit_code",
+					      &ec) == 0 ? ec.size : 0,
+				out, &missing);
+	}
 #define S(name) out->name = field(b, e, "save." #name, &missing)
 	S(cpl);
 	S(efer);
@@ -270,6 +314,25 @@ static uint64_t cached(const struct virt_env *e, const struct ktypes_loc *blk, c
 	return v;
 }
 
+/* cached() under the member's name, or the one the kernel renamed it to (control_renamed). */
+static uint64_t cached_control(const struct virt_env *e, const struct ktypes_loc *blk,
+			       const uint8_t *buf, const char *path, bool *missing)
+{
+	bool miss = false;
+	uint64_t v = cached(e, blk, buf, path, &miss);
+	const char *to = miss ? control_renamed(path) : NULL;
+
+	if (to) {
+		char p[64];
+		snprintf(p, sizeof(p), "nested.ctl.%s", to);
+		miss = false;
+		v = cached(e, blk, buf, p, &miss);
+	}
+	if (miss)
+		*missing = true;
+	return v;
+}
+
 /* Read the block at member @path of the vcpu_svm at @vcpu: *blk and a malloc'ed copy. */
 static int cached_block(const struct virt_env *e, uint64_t vcpu, const char *path,
 			struct ktypes_loc *blk, uint8_t **buf)
@@ -321,9 +384,19 @@ int svm_vmcb12_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmcb 
 		for (int i = 0; i < out->nintercepts; i++)
 			out->intercepts[i] = le32(w + 4 * i);
 	}
-#define C(name) out->name = cached(e, &blk, buf, "nested.ctl." #name, &missing);
+#define C(name) out->name = cached_control(e, &blk, buf, "nested.ctl." #name, &missing);
 	VMCB_CONTROL_FIELDS(C)
 #undef C
+	{
+		struct ktypes_loc ec;
+		bool nohi = false;
+		uint64_t code = cached(e, &blk, buf, "nested.ctl.exit_code", &missing);
+		uint64_t hi = cached(e, &blk, buf, "nested.ctl.exit_code_hi", &nohi);
+		exit_code_split(code, hi, nohi,
+				kernel_member(e->k, SVM_MOD, "struct vcpu_svm",
+					      "nested.ctl.exit_code", &ec) == 0 ? ec.size : 0,
+				out, &missing);
+	}
 	free(buf);
 	/* 5.17+: the save-area fields KVM checks at VMRUN (struct vmcb_save_area_cached) */
 	if (cached_block(e, vcpu, "nested.save", &blk, &buf) == 0) {

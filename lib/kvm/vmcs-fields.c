@@ -8,9 +8,11 @@
  *   bit 12     reserved (0)
  *   bits 14:13 width: 0 16-bit, 1 64-bit, 2 32-bit, 3 natural width
  *   bits 31:15 reserved (0)
- * Names: the kernel's `enum vmcs_field` (arch/x86/include/asm/vmx.h, Linux 6.12) where it has
- * the field, so that they match struct vmcs12's member names (lowercased); fields KVM does
- * not name are from SDM Appendix B (Dec 2023 edition) and spelled in the same style.
+ * Names: the kernel's `enum vmcs_field` (arch/x86/include/asm/vmx.h, Linux 6.12; the CET
+ * interrupt SSP table addresses as Debian's 7.2 names them, GUEST_/HOST_INTR_SSP_TABLE) where it
+ * has the field, so that they match struct vmcs12's member names (lowercased; the two
+ * exceptions are mapped in lib/kvm/vmx.c); fields KVM does not name are from SDM Appendix B
+ * (Dec 2023 edition) and spelled in the same style.
  */
 #include <strings.h>
 
@@ -201,7 +203,7 @@ static const struct vmcs_field_def {
 	{ 0x6826, "GUEST_SYSENTER_EIP" },
 	{ 0x6828, "GUEST_S_CET" },		/* SDM */
 	{ 0x682a, "GUEST_SSP" },		/* SDM */
-	{ 0x682c, "GUEST_INTR_SSP_TABLE_ADDR" }, /* SDM */
+	{ 0x682c, "GUEST_INTR_SSP_TABLE" },	/* as Debian 7.2's enum vmcs_field */
 	/* natural-width host state (B.4.4) */
 	{ 0x6c00, "HOST_CR0" },
 	{ 0x6c02, "HOST_CR3" },
@@ -217,7 +219,7 @@ static const struct vmcs_field_def {
 	{ 0x6c16, "HOST_RIP" },
 	{ 0x6c18, "HOST_S_CET" },		/* SDM */
 	{ 0x6c1a, "HOST_SSP" },			/* SDM */
-	{ 0x6c1c, "HOST_INTR_SSP_TABLE_ADDR" },	/* SDM */
+	{ 0x6c1c, "HOST_INTR_SSP_TABLE" },	/* as Debian 7.2's enum vmcs_field */
 };
 
 static const char *const type_names[] = { "control", "exit_info", "guest", "host" };

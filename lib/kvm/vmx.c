@@ -244,6 +244,27 @@ int vmx_vcpu_read(const struct virt_env *e, uint64_t vcpu, struct kvmdci_vmx_vcp
 	return 0;
 }
 
+/*
+ * The VMCS field a struct vmcs12 member (upper-cased) holds. KVM names a member after its
+ * field (enum vmcs_field, lower-cased) but for the CET shadow-stack table addresses, whose
+ * members are shorter: arch/x86/kvm/vmx/vmcs12.c maps them with
+ * FIELD(GUEST_INTR_SSP_TABLE, guest_ssp_tbl) and FIELD(HOST_INTR_SSP_TABLE, host_ssp_tbl),
+ * encodings 0x682c and 0x6c1c (SDM vol. 3 appendix B; KVM's CET support, which Debian's 7.2
+ * has and 6.12 has not).
+ */
+static const char *vmcs12_field_name(const char *member)
+{
+	static const char *const renamed[][2] = {
+		{ "GUEST_SSP_TBL", "GUEST_INTR_SSP_TABLE" },
+		{ "HOST_SSP_TBL", "HOST_INTR_SSP_TABLE" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(renamed); i++)
+		if (!strcmp(member, renamed[i][0]))
+			return renamed[i][1];
+	return member;
+}
+
 int vmx_vmcs12_read(const struct virt_env *e, uint64_t addr, uint32_t *revision,
 		    struct kvmdci_field *out, int max)
 {
@@ -267,7 +288,7 @@ int vmx_vmcs12_read(const struct virt_env *e, uint64_t addr, uint32_t *revision,
 		for (j = 0; out[i].name[j] && j < sizeof(up) - 1; j++)
 			up[j] = (char)toupper((unsigned char)out[i].name[j]);
 		up[j] = 0;
-		if (kvmdci_vmcs_field_lookup(up, &out[i].encoding) < 0)
+		if (kvmdci_vmcs_field_lookup(vmcs12_field_name(up), &out[i].encoding) < 0)
 			out[i].encoding = UINT32_MAX;
 	}
 	if (rev != VMCS12_REVISION)

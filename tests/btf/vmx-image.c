@@ -5,9 +5,10 @@
  * that BTF (never typed by hand), read back through libkvmdci's decoders with a fake reader.
  * Also the VMCB's offsets in kvm-amd.ko's struct vmcb against AMD APM vol. 2 appendix B, and a
  * VMCB image decoded.
- * Usage: vmx-image VMLINUX MODDIR KVM_ENABLED_SYMBOL (the one kvm.ko has:
- * cpus_hardware_enabled, hardware_enabled or virtualization_enabled). Prints "ok"/"FAIL"
- * lines and exits non-zero on any failure.
+ * Usage: vmx-image [--dwarf] VMLINUX MODDIR KVM_ENABLED_SYMBOL (the one kvm.ko has:
+ * cpus_hardware_enabled, hardware_enabled or virtualization_enabled). --dwarf: the types from
+ * DWARF (the -dbg package's vmlinux and module debug files), for a kernel whose modules have
+ * no BTF (5.10). Prints "ok"/"FAIL" lines and exits non-zero on any failure.
  */
 #include <bpf/btf.h>
 #include <stdio.h>
@@ -151,11 +152,54 @@ static int kvm_reg(const char *name)
 	return -1;
 }
 
+/* An enum kvm_reg enumerator under either of its names (VCPU_EXREG_* became VCPU_REG_* in
+ * Debian's 7.2): the one the type info has. */
+static int kvm_reg2(const char *name, const char *renamed)
+{
+	int v = kvm_reg(name);
+	return v >= 0 ? v : kvm_reg(renamed);
+}
+
+/* The name of the member of @type (a struct in module @mod) that starts at byte @off, or
+ * NULL: how the test names a member the kernel renamed, from the type info. */
+static const char *member_at(const char *mod, const char *type, uint64_t off)
+{
+	struct btf *btf;
+	int32_t id;
+	if (kernel_type(k, mod, type, &btf, &id) < 0)
+		return NULL;
+	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+	const struct btf_member *m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++)
+		if (btf_member_bit_offset(t, (uint32_t)i) == off * 8)
+			return btf__name_by_offset(btf, m[i].name_off);
+	return NULL;
+}
+
+/* The innermost member of @type (in @btf) that holds byte @off, descending into nested
+ * structs: the name the kernel gives that byte, or NULL. */
+static const char *member_holding(struct btf *btf, int32_t id, uint64_t off)
+{
+	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
+	if (!btf_is_struct(t))
+		return NULL;
+	const struct btf_member *m = btf_members(t);
+	for (int i = 0; i < btf_vlen(t); i++) {
+		uint64_t start = btf_member_bit_offset(t, (uint32_t)i) / 8;
+		long size = btf__resolve_size(btf, m[i].type);
+		if (size <= 0 || off < start || off >= start + (uint64_t)size)
+			continue;
+		const char *inner = member_holding(btf, (int32_t)m[i].type, off - start);
+		return inner ? inner : btf__name_by_offset(btf, m[i].name_off);
+	}
+	return NULL;
+}
+
 static void test_vcpu(void)
 {
 	const char *V = "struct vcpu_vmx", *M = "kvm_intel";
 	struct kvmdci_vmx_vcpu x;
-	int bit = kvm_reg("VCPU_EXREG_EXIT_INFO_1");
+	int bit = kvm_reg2("VCPU_EXREG_EXIT_INFO_1", "VCPU_REG_EXIT_INFO_1");
 
 	put(M, V, VCPU, "loaded_vmcs", VCPU + member_off(M, V, "vmcs01"));
 	put(M, V, VCPU, "vmcs01.vmcs", VMCS);
@@ -335,12 +379,12 @@ static void test_vmcb(void)
 		{ "control.asid", 0x58 },	   { "control.tlb_ctl", 0x5c },
 		{ "control.int_ctl", 0x60 },	   { "control.int_vector", 0x64 },
 		{ "control.int_state", 0x68 },	   { "control.exit_code", 0x70 },
-		{ "control.exit_code_hi", 0x74 },  { "control.exit_info_1", 0x78 },
+		  { "control.exit_info_1", 0x78 },
 		{ "control.exit_info_2", 0x80 },   { "control.exit_int_info", 0x88 },
-		{ "control.exit_int_info_err", 0x8c }, { "control.nested_ctl", 0x90 },
+		{ "control.exit_int_info_err", 0x8c }, 
 		{ "control.avic_vapic_bar", 0x98 }, { "control.ghcb_gpa", 0xa0 },
 		{ "control.event_inj", 0xa8 },	   { "control.event_inj_err", 0xac },
-		{ "control.nested_cr3", 0xb0 },	   { "control.virt_ext", 0xb8 },
+		{ "control.nested_cr3", 0xb0 },	   
 		{ "control.clean", 0xc0 },	   { "control.next_rip", 0xc8 },
 		{ "control.insn_len", 0xd0 },	   { "control.insn_bytes", 0xd1 },
 		{ "control.avic_backing_page", 0xe0 }, { "control.avic_logical_id", 0xf0 },
@@ -363,21 +407,76 @@ static void test_vmcb(void)
 	int bad = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(apm); i++) {
 		uint64_t o = member_off("kvm_amd", "struct vmcb", apm[i].path);
+		struct btf *btf;
+		int32_t id;
+		const char *held = o == UINT64_MAX &&
+					   kernel_type(k, "kvm_amd", "struct vmcb", &btf, &id) == 0 ?
+				   member_holding(btf, id, apm[i].off) :
+				   NULL;
+		if (held && !strncmp(held, "reserved", 8)) {
+			/* a field newer than the kernel (SEV-ES's ghcb_gpa and vmsa_pa came in
+			 * 5.11): its struct keeps the APM's bytes reserved */
+			printf("     struct vmcb %s: not in this kernel's type, its APM offset 0x%llx "
+			       "in %s\n", apm[i].path, (unsigned long long)apm[i].off, held);
+			continue;
+		}
 		if (o != apm[i].off) {
 			printf("     struct vmcb %s at 0x%llx, APM says 0x%llx\n", apm[i].path,
 			       (unsigned long long)o, (unsigned long long)apm[i].off);
 			bad++;
 		}
 	}
+	/* APM fields whose KVM member changed name or width between kernels (EXITCODE: u32
+	 * exit_code + u32 exit_code_hi up to 6.x, one u64 on 7.2; nested_ctl and virt_ext are
+	 * misc_ctl and misc_ctl2 on 7.2): the members the type info has from the APM offset on
+	 * must cover the field exactly */
+	static const struct {
+		uint64_t off, bytes;
+		const char *apm;
+	} spans[] = {
+		{ 0x70, 8, "EXITCODE" },
+		{ 0x90, 8, "NP_ENABLE, SEV, ... (nested paging control)" },
+		{ 0xb8, 8, "LBR virtualization, virtual VMSAVE/VMLOAD" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(spans); i++) {
+		uint64_t o = spans[i].off, end = spans[i].off + spans[i].bytes;
+		char names[128] = "";
+		while (o < end) {
+			const char *n = member_at("kvm_amd", "struct vmcb_control_area", o);
+			char path[80];
+			struct ktypes_loc loc;
+			snprintf(path, sizeof(path), "control.%s", n ? n : "?");
+			if (!n || kernel_member(k, "kvm_amd", "struct vmcb", path, &loc) < 0 ||
+			    !loc.size)
+				break;
+			snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+				 names[0] ? " + " : "", n);
+			o += loc.size;
+		}
+		if (o != end) {
+			printf("     APM %s (0x%llx, %llu bytes): struct vmcb members from there "
+			       "cover to 0x%llx (%s)\n", spans[i].apm,
+			       (unsigned long long)spans[i].off, (unsigned long long)spans[i].bytes,
+			       (unsigned long long)o, names);
+			bad++;
+		} else {
+			printf("     APM %s at 0x%llx: %s\n", spans[i].apm,
+			       (unsigned long long)spans[i].off, names);
+		}
+	}
 	check("struct vmcb offsets == APM vol. 2 appendix B", bad == 0, "%d of %zu differ", bad,
-	      ARRAY_SIZE(apm));
+	      ARRAY_SIZE(apm) + ARRAY_SIZE(spans));
 
 	const char *T = "struct vmcb";
 	struct kvmdci_vmcb v;
 	put("kvm_amd", T, VMCB, "control.intercepts[3]", (1u << 24) | (1u << 27));
 	put("kvm_amd", T, VMCB, "control.exit_code", 0x7b);
 	put("kvm_amd", T, VMCB, "control.exit_info_1", 0x3f80210);
-	put("kvm_amd", T, VMCB, "control.nested_ctl", 1);
+	/* nested_ctl (misc_ctl on 7.2): named by the type info's member at the APM's 0x90 */
+	const char *np = member_at("kvm_amd", "struct vmcb_control_area", 0x90);
+	char np_path[64];
+	snprintf(np_path, sizeof(np_path), "control.%s", np ? np : "?");
+	put("kvm_amd", T, VMCB, np_path, 1);
 	put("kvm_amd", T, VMCB, "save.cs.selector", 0xf000);
 	put("kvm_amd", T, VMCB, "save.rip", 0x1234);
 	put("kvm_amd", T, VMCB, "save.efer", 0x1000);
@@ -388,6 +487,15 @@ static void test_vmcb(void)
 		      v.intercepts[3] == ((1u << 24) | (1u << 27)) && v.nintercepts >= 5,
 	      "exit 0x%x info1 0x%llx rip 0x%llx", v.exit_code,
 	      (unsigned long long)v.exit_info_1, (unsigned long long)v.rip);
+	check("VMCB image: EXITCODE's high half 0", r == 0 && v.exit_code_hi == 0, "0x%x",
+	      v.exit_code_hi);
+	/* VMEXIT_INVALID: EXITCODE -1, all 64 bits at the APM's 0x70 (the hardware layout,
+	 * whichever members the kernel splits it into) */
+	memset(mem + (VMCB - BASE) + 0x70, 0xff, 8);
+	r = svm_vmcb_read(&env, VMCB, &v);
+	check("VMCB image: EXITCODE -1 (VMEXIT_INVALID) in exit_code and exit_code_hi",
+	      r == 0 && v.exit_code == 0xffffffffu && v.exit_code_hi == 0xffffffffu,
+	      "exit_code 0x%x exit_code_hi 0x%x", v.exit_code, v.exit_code_hi);
 }
 
 int main(int argc, char **argv)
@@ -395,13 +503,21 @@ int main(int argc, char **argv)
 	static const char *const mods[][2] = { { "kvm", "kvm.ko" },
 					       { "kvm_amd", "kvm-amd.ko" },
 					       { "kvm_intel", "kvm-intel.ko" } };
+	bool dwarf = argc > 1 && !strcmp(argv[1], "--dwarf");
+	if (dwarf) {
+		argv++;
+		argc--;
+	}
 	if (argc != 4) {
-		fprintf(stderr, "usage: vmx-image VMLINUX MODDIR KVM_ENABLED_SYMBOL\n");
+		fprintf(stderr, "usage: vmx-image [--dwarf] VMLINUX MODDIR KVM_ENABLED_SYMBOL\n");
 		return 2;
 	}
 	kvm_sym = argv[3];
-	if (kvmdci_ctx_new(&ctx) < 0 || kernel_new_types_only(ctx, &k) < 0 ||
-	    ktypes_load_vmlinux(ctx, kernel_ktypes(k), argv[1]) < 0)
+	if (kvmdci_ctx_new(&ctx) < 0 || kernel_new_types_only(ctx, &k) < 0)
+		return 1;
+	if (dwarf)
+		kernel_ktypes(k)->source = KTYPES_DWARF;
+	if (ktypes_load_vmlinux(ctx, kernel_ktypes(k), argv[1]) < 0)
 		return 1;
 	env.k = k;
 	for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
