@@ -95,6 +95,11 @@ struct kvmdci_kernel {
 	uint64_t banner_first_bad;
 	char banner_first_error[160];
 	bool banner_first_efault;
+	/* while kallsyms_load decodes the tables: the copy of kernel memory its scan read (through
+	 * the reader); kvmdci_kernel_read serves what lies in it from there */
+	const uint8_t *snap;
+	uint64_t snap_addr;
+	size_t snap_len;
 	/* read cache (see struct kcache) */
 	struct kcache *cache;
 	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */
@@ -135,6 +140,9 @@ void kernel_remember_page_root(struct kvmdci_kernel *k, int cpu);
 bool kernel_banner_at(struct kvmdci_kernel *k, int cpu, uint64_t addr);
 /* Find the KASLR offset from linux_banner's linked address; errors are logged. */
 int kernel_find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner);
+/* No CPU in the kernel half of a live target: let it run a moment (up to 40 times) until one
+ * is. true when one is now; false when one was already (nothing ran), or none came. */
+bool kernel_run_until_in_kernel(struct kvmdci_kernel *k);
 /* modules.c */
 /* Read the kernel's module list into k->mods; errors are logged. */
 int kernel_modules_walk(struct kvmdci_kernel *k);

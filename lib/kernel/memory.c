@@ -320,6 +320,16 @@ KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, voi
 	int r;
 
 	kernel_notice_stop(k);
+	if (k->snap && addr >= k->snap_addr && addr - k->snap_addr < k->snap_len) {
+		size_t off = (size_t)(addr - k->snap_addr);
+		size_t n = len < k->snap_len - off ? len : k->snap_len - off;
+		memcpy(buf, k->snap + off, n);
+		if (n == len)
+			return 0;
+		addr += n;
+		buf = (uint8_t *)buf + n;
+		len -= n;
+	}
 	/* kernel half only (the same in every CPU's paging), small reads only (a big one is
 	 * a single read anyway and would evict what the walks come back to) */
 	if (len && len < KCACHE_PAGE && (addr >> 63) && addr + len - 1 >= addr && cache_on(k)) {
