@@ -196,8 +196,7 @@ int rsp_set_phys_mode(struct rsp *t, int on)
  * up to READ_WINDOW requests are in flight, the next one written as each reply comes in, so a
  * long read costs the stub's work per packet, not a round trip each (refilling the window
  * half at a time instead made no measurable difference on the loaded lab). The first failing
- * packet
- * decides the result; the replies to the requests already sent are read and dropped.
+ * packet decides the result; the replies to the requests already sent are read and dropped.
  */
 #define READ_WINDOW 32
 static int rsp_read_mem(struct rsp *t, uint64_t addr, void *buf, size_t len)
