@@ -100,6 +100,19 @@ struct kvmdci_kernel {
 	const uint8_t *snap;
 	uint64_t snap_addr;
 	size_t snap_len;
+	/* planned reads (kernel_plan_read): what a walk will read, read pipelined ahead for the
+	 * current stop; kvmdci_kernel_read serves reads lying in one entry from there */
+	struct kplan {
+		uint64_t epoch; /* cache_epoch when filled; another: empty */
+		struct kplan_entry {
+			uint64_t addr;
+			size_t len, off; /* bytes at data + off */
+		} *e;
+		size_t n, cap;
+		uint8_t *data;
+		size_t dlen, dcap;
+		bool sorted;
+	} plan;
 	/* read cache (see struct kcache) */
 	struct kcache *cache;
 	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */
@@ -121,6 +134,16 @@ int kernel_module_build_id(struct kvmdci_kernel *k, const struct kmodule *m, uin
 			   size_t idsz, size_t *len);
 /* Read through @cpu from now on (remembering its page-table root); -1: our own page walk. */
 void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
+/*
+ * Planned reads: read every request of @rq (n of them) ahead, pipelined across objects (as the
+ * tracer plans a hit's reads), and keep what came back for the current stop: later
+ * kvmdci_kernel_read calls that lie inside one of them are answered from it, with no packet.
+ * For a walk over many objects that reads level by level (all VMs' bus arrays, then all buses,
+ * then all devices). Only on a live target with run control (a dump reads without cost);
+ * results are per request (rq[i].result), and a failed one is simply read again later.
+ * KVMDCI_READ_PLAN=0 turns it off (for comparisons). Returns 0, or -ENOMEM.
+ */
+int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n);
 /* Use VMCOREINFO's init_top_pgt + phys_base for our own page walk; -ENOENT without them. */
 int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k);
 /* A "KEY=value" line of a VMCOREINFO text. */

@@ -313,6 +313,125 @@ static int read_cached(struct kvmdci_kernel *k, uint64_t addr, uint8_t *buf, siz
 	return pl ? read_exact(k, pa, pb, pl) : 0;
 }
 
+/* ---- planned reads ---- */
+
+#define PLAN_BATCH 128 /* requests in one write: their replies fit the socket buffers */
+
+static void cache_sync_generation(struct kvmdci_kernel *k)
+{
+	uint64_t g = target_generation(k->target);
+	if (g != k->cache_tgen) {
+		k->cache_tgen = g;
+		k->cache_epoch++;
+	}
+}
+
+static bool plan_on(struct kvmdci_kernel *k)
+{
+	const char *e = kvmdci_ctx_get_tunable(k->ctx, KVMDCI_TUNABLE_READ_PLAN);
+	return target_has_run_control(k->target) && !(e && !strcmp(e, "0"));
+}
+
+static int plan_cmp(const void *a, const void *b)
+{
+	const struct kplan_entry *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n)
+{
+	struct kplan *p = &k->plan;
+
+	kernel_notice_stop(k);
+	if (n <= 0 || !plan_on(k))
+		return 0;
+	cache_sync_generation(k);
+	if (p->epoch != k->cache_epoch) {
+		p->n = p->dlen = 0;
+		p->epoch = k->cache_epoch;
+	}
+	size_t need = 0;
+	for (int i = 0; i < n; i++)
+		need += rq[i].len;
+	if (p->n + (size_t)n > p->cap) {
+		size_t cap = p->cap ? p->cap : 1024;
+		while (cap < p->n + (size_t)n)
+			cap *= 2;
+		struct kplan_entry *e = realloc(p->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		p->e = e;
+		p->cap = cap;
+	}
+	if (p->dlen + need > p->dcap) {
+		size_t cap = p->dcap ? p->dcap : 65536;
+		while (cap < p->dlen + need)
+			cap *= 2;
+		uint8_t *d = realloc(p->data, cap);
+		if (!d)
+			return -ENOMEM;
+		p->data = d;
+		p->dcap = cap;
+	}
+	/* read straight into the store; the callers' buffers get what came back */
+	void **bufs = malloc((size_t)n * sizeof(*bufs));
+	if (!bufs)
+		return -ENOMEM;
+	size_t off = p->dlen;
+	for (int i = 0; i < n; i++) {
+		bufs[i] = rq[i].buf;
+		rq[i].buf = p->data + off;
+		off += rq[i].len;
+	}
+	for (int i = 0; i < n; i += PLAN_BATCH)
+		kernel_read_many(k, rq + i, n - i < PLAN_BATCH ? n - i : PLAN_BATCH);
+	off = p->dlen;
+	for (int i = 0; i < n; i++) {
+		if (rq[i].result == 0 && rq[i].len) {
+			p->e[p->n++] = (struct kplan_entry){ .addr = rq[i].addr, .len = rq[i].len,
+							     .off = off };
+			if (bufs[i])
+				memcpy(bufs[i], rq[i].buf, rq[i].len);
+		}
+		off += rq[i].len;
+		rq[i].buf = bufs[i];
+	}
+	p->dlen = off;
+	p->sorted = false;
+	free(bufs);
+	return 0;
+}
+
+/* Answer [addr, addr+len) from the planned reads of this stop; false when not all there. */
+static bool plan_lookup(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
+{
+	struct kplan *p = &k->plan;
+
+	if (!p->n || p->epoch != k->cache_epoch || k->cache_tgen != target_generation(k->target))
+		return false;
+	if (!p->sorted) {
+		qsort(p->e, p->n, sizeof(*p->e), plan_cmp);
+		p->sorted = true;
+	}
+	/* the last entry starting at or below addr, and a few before it (overlaps) */
+	size_t lo = 0, hi = p->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->e[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i > 0 && lo - i < 4; i--) {
+		const struct kplan_entry *e = &p->e[i - 1];
+		if (addr - e->addr <= e->len && len <= e->len - (addr - e->addr)) {
+			memcpy(buf, p->data + e->off + (addr - e->addr), len);
+			return true;
+		}
+	}
+	return false;
+}
+
 KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf,
 				     size_t len)
 {
@@ -330,6 +449,8 @@ KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, voi
 		buf = (uint8_t *)buf + n;
 		len -= n;
 	}
+	if (k->plan.n && len && plan_lookup(k, addr, buf, len))
+		return 0;
 	/* kernel half only (the same in every CPU's paging), small reads only (a big one is
 	 * a single read anyway and would evict what the walks come back to) */
 	if (len && len < KCACHE_PAGE && (addr >> 63) && addr + len - 1 >= addr && cache_on(k)) {
