@@ -144,6 +144,9 @@ void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
  * KVMDCI_READ_PLAN=0 turns it off (for comparisons). Returns 0, or -ENOMEM.
  */
 int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n);
+/* Keep @len bytes at @addr, just read by the caller in this stop, with the planned reads (a
+ * list's links, read one by one, for the walks that follow it again). 0 or -ENOMEM. */
+int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, size_t len);
 /* Use VMCOREINFO's init_top_pgt + phys_base for our own page walk; -ENOENT without them. */
 int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k);
 /* A "KEY=value" line of a VMCOREINFO text. */

@@ -402,6 +402,43 @@ int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n)
 	return 0;
 }
 
+int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, size_t len)
+{
+	struct target_read rq = { .addr = addr, .len = len, .result = 0 };
+	struct kplan *p = &k->plan;
+
+	if (!len || !plan_on(k))
+		return 0;
+	cache_sync_generation(k);
+	if (p->epoch != k->cache_epoch) {
+		p->n = p->dlen = 0;
+		p->epoch = k->cache_epoch;
+	}
+	if (p->n + 1 > p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 1024;
+		struct kplan_entry *e = realloc(p->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		p->e = e;
+		p->cap = cap;
+	}
+	if (p->dlen + len > p->dcap) {
+		size_t cap = p->dcap ? p->dcap : 65536;
+		while (cap < p->dlen + len)
+			cap *= 2;
+		uint8_t *d = realloc(p->data, cap);
+		if (!d)
+			return -ENOMEM;
+		p->data = d;
+		p->dcap = cap;
+	}
+	memcpy(p->data + p->dlen, buf, len);
+	p->e[p->n++] = (struct kplan_entry){ .addr = rq.addr, .len = len, .off = p->dlen };
+	p->dlen += len;
+	p->sorted = false;
+	return 0;
+}
+
 /* Answer [addr, addr+len) from the planned reads of this stop; false when not all there. */
 static bool plan_lookup(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
 {
