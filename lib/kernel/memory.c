@@ -8,6 +8,7 @@
  * own 4/5-level page walk from a kernel page-table root seen earlier. On a live stub, small
  * reads of the kernel half go through a read cache valid for one stop.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <stdlib.h>
 
 #include "internal.h"
@@ -316,6 +317,8 @@ static int read_cached(struct kvmdci_kernel *k, uint64_t addr, uint8_t *buf, siz
 /* ---- planned reads ---- */
 
 #define PLAN_BATCH 128 /* requests in one write: their replies fit the socket buffers */
+#define PLAN_GAP 256	/* neighbouring requests this close are read together */
+#define PLAN_PACKET 2000 /* as long as they fit one 'm' packet (QEMU: 2 KB of memory) */
 
 static void cache_sync_generation(struct kvmdci_kernel *k)
 {
@@ -338,9 +341,21 @@ static int plan_cmp(const void *a, const void *b)
 	return x->addr < y->addr ? -1 : x->addr > y->addr;
 }
 
+static bool plan_lookup(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len);
+
+/* requests sorted by address, through an index (qsort_r: @rq is the array) */
+static int idx_cmp(const void *a, const void *b, void *rq)
+{
+	const struct target_read *x = (const struct target_read *)rq + *(const int *)a;
+	const struct target_read *y = (const struct target_read *)rq + *(const int *)b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
 int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n)
 {
 	struct kplan *p = &k->plan;
+	int *idx = NULL, *grp = NULL, ng = 0, r = -ENOMEM;
+	struct target_read *g = NULL;
 
 	kernel_notice_stop(k);
 	if (n <= 0 || !plan_on(k))
@@ -350,16 +365,52 @@ int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n)
 		p->n = p->dlen = 0;
 		p->epoch = k->cache_epoch;
 	}
-	size_t need = 0;
+	/* what this stop has read already is not read again */
+	int todo = 0;
+	for (int i = 0; i < n; i++) {
+		rq[i].result = -EAGAIN;
+		if (!rq[i].len)
+			continue;
+		uint8_t tmp[64];
+		void *dst = rq[i].buf ? rq[i].buf : rq[i].len <= sizeof(tmp) ? tmp : NULL;
+		if (dst && p->n && plan_lookup(k, rq[i].addr, dst, rq[i].len))
+			rq[i].result = 0;
+		else
+			todo++;
+	}
+	if (!todo)
+		return 0;
+	if (!(idx = malloc((size_t)todo * sizeof(*idx))) || !(grp = malloc((size_t)n * sizeof(*grp))) ||
+	    !(g = calloc((size_t)todo, sizeof(*g))))
+		goto out;
+	int m = 0;
 	for (int i = 0; i < n; i++)
-		need += rq[i].len;
-	if (p->n + (size_t)n > p->cap) {
+		if (rq[i].result == -EAGAIN && rq[i].len)
+			idx[m++] = i;
+	qsort_r(idx, (size_t)m, sizeof(*idx), idx_cmp, rq);
+	/* neighbours (a gap of at most PLAN_GAP) that fit one packet together: one read */
+	size_t need = 0;
+	for (int j = 0; j < m; j++) {
+		const struct target_read *q = &rq[idx[j]];
+		if (ng && q->addr >= g[ng - 1].addr && q->addr <= g[ng - 1].addr + g[ng - 1].len + PLAN_GAP &&
+		    q->addr + q->len - g[ng - 1].addr <= PLAN_PACKET) {
+			if (q->addr + q->len > g[ng - 1].addr + g[ng - 1].len) {
+				need += q->addr + q->len - (g[ng - 1].addr + g[ng - 1].len);
+				g[ng - 1].len = q->addr + q->len - g[ng - 1].addr;
+			}
+		} else {
+			g[ng++] = (struct target_read){ .addr = q->addr, .len = q->len };
+			need += q->len;
+		}
+		grp[idx[j]] = ng - 1;
+	}
+	if (p->n + (size_t)ng > p->cap) {
 		size_t cap = p->cap ? p->cap : 1024;
-		while (cap < p->n + (size_t)n)
+		while (cap < p->n + (size_t)ng)
 			cap *= 2;
 		struct kplan_entry *e = realloc(p->e, cap * sizeof(*e));
 		if (!e)
-			return -ENOMEM;
+			goto out;
 		p->e = e;
 		p->cap = cap;
 	}
@@ -369,37 +420,40 @@ int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n)
 			cap *= 2;
 		uint8_t *d = realloc(p->data, cap);
 		if (!d)
-			return -ENOMEM;
+			goto out;
 		p->data = d;
 		p->dcap = cap;
 	}
-	/* read straight into the store; the callers' buffers get what came back */
-	void **bufs = malloc((size_t)n * sizeof(*bufs));
-	if (!bufs)
-		return -ENOMEM;
+	/* read straight into the store */
 	size_t off = p->dlen;
-	for (int i = 0; i < n; i++) {
-		bufs[i] = rq[i].buf;
-		rq[i].buf = p->data + off;
-		off += rq[i].len;
+	for (int j = 0; j < ng; j++) {
+		g[j].buf = p->data + off;
+		off += g[j].len;
 	}
-	for (int i = 0; i < n; i += PLAN_BATCH)
-		kernel_read_many(k, rq + i, n - i < PLAN_BATCH ? n - i : PLAN_BATCH);
-	off = p->dlen;
-	for (int i = 0; i < n; i++) {
-		if (rq[i].result == 0 && rq[i].len) {
-			p->e[p->n++] = (struct kplan_entry){ .addr = rq[i].addr, .len = rq[i].len,
-							     .off = off };
-			if (bufs[i])
-				memcpy(bufs[i], rq[i].buf, rq[i].len);
-		}
-		off += rq[i].len;
-		rq[i].buf = bufs[i];
-	}
+	for (int j = 0; j < ng; j += PLAN_BATCH)
+		kernel_read_many(k, g + j, ng - j < PLAN_BATCH ? ng - j : PLAN_BATCH);
+	for (int j = 0; j < ng; j++)
+		if (g[j].result == 0)
+			p->e[p->n++] = (struct kplan_entry){
+				.addr = g[j].addr, .len = g[j].len,
+				.off = (size_t)((uint8_t *)g[j].buf - p->data) };
 	p->dlen = off;
 	p->sorted = false;
-	free(bufs);
-	return 0;
+	/* each request: what its read brought, in its buffer */
+	for (int i = 0; i < n; i++) {
+		if (rq[i].result != -EAGAIN || !rq[i].len)
+			continue;
+		const struct target_read *q = &g[grp[i]];
+		rq[i].result = q->result;
+		if (q->result == 0 && rq[i].buf)
+			memcpy(rq[i].buf, (const uint8_t *)q->buf + (rq[i].addr - q->addr), rq[i].len);
+	}
+	r = 0;
+out:
+	free(idx);
+	free(grp);
+	free(g);
+	return r;
 }
 
 int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, size_t len)
