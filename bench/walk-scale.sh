@@ -119,9 +119,9 @@ slope_ms() { awk -v a="$1" -v b="$2" -v na="$3" -v nb="$4" 'BEGIN { if (nb == na
 	echo
 	echo "packets: sent to the stub during the walk (tool's --json stats; discovery - symbols,"
 	echo "types, modules - excluded); walk_s: the walk's seconds; wall_s and maxRSS: the whole"
-	echo "command (/usr/bin/time -v). on = the default (read cache, and for the io-bus walk the"
-	echo "reads planned across VMs: kvmdci_kvm_io_prefetch); noplan = KVMDCI_READ_PLAN=0 (the"
-	echo "default before the plan); off = KVMDCI_READ_CACHE=0 KVMDCI_READ_PLAN=0."
+	echo "command (/usr/bin/time -v). on = the default (read cache, and the VM, vCPU and io-bus"
+	echo "reads planned across VMs: kvmdci_kvm_io_prefetch, ..._vcpu_prefetch); noplan ="
+	echo "KVMDCI_READ_PLAN=0 (the default before the plan); off = also KVMDCI_READ_CACHE=0."
 	echo "answers the same in every mode (JSON without stats): $SAME"
 	echo "Linear = the per-VM"
 	echo "slope stays the same from one count to the next (goal P4)."
