@@ -307,6 +307,18 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
+	/* every VM's buses, devices and their owners read ahead, level by level, pipelined */
+	int nvm = 0;
+	while (kvmdci_vm_list_get(vms, nvm))
+		nvm++;
+	uint64_t *addrs = calloc((size_t)nvm + 1, sizeof(*addrs));
+	for (int v = 0; addrs && v < nvm; v++)
+		addrs[v] = kvmdci_vm_list_get(vms, v)->vm;
+	if (addrs && (r = kvmdci_kvm_io_prefetch(k, addrs, nvm)) < 0)
+		tool_progress(&tool, "warning: reading ahead failed (%s); walking without",
+			      kvmdci_ctx_last_error(tool.ctx));
+	free(addrs);
+
 	json_t *doc = json_pack("{s:s}", "target", tool.target), *jvms = json_array();
 	int shown = 0;
 	for (int v = 0; (vi = kvmdci_vm_list_get(vms, v)) && !tool_stop_requested; v++) {

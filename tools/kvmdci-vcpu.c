@@ -175,6 +175,17 @@ int main(int argc, char **argv)
 		status = tool_fail(&tool, r, NULL);
 		goto out;
 	}
+	/* every vCPU's state read ahead, level by level, pipelined */
+	int nv = 0;
+	while (kvmdci_vcpu_list_get(vcpus, nv))
+		nv++;
+	uint64_t *addrs = calloc((size_t)nv + 1, sizeof(*addrs));
+	for (int i = 0; addrs && i < nv; i++)
+		addrs[i] = kvmdci_vcpu_list_get(vcpus, i)->vcpu;
+	if (addrs && (r = kvmdci_kvm_vcpu_prefetch(k, addrs, nv)) < 0)
+		tool_progress(&tool, "warning: reading ahead failed (%s); walking without",
+			      kvmdci_ctx_last_error(tool.ctx));
+	free(addrs);
 	enum kvmdci_vendor vendor = kvmdci_kvm_vendor(k);
 	const char *vname = vendor == KVMDCI_VENDOR_VMX	  ? "vmx"
 			    : vendor == KVMDCI_VENDOR_SVM ? "svm"

@@ -1780,6 +1780,45 @@ int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int bus,
 			 struct kvmdci_io_range *out, int max);
 
 /**
+ * kvmdci_kvm_io_prefetch:
+ * @k: kernel view
+ * @vms: struct kvm addresses
+ * @n: how many
+ *
+ * Read ahead, for the current stop of a live target, what kvmdci_kvm_io_buses() and
+ * kvmdci_kvm_io_ranges() of these VMs will read: level by level across all of them (their bus
+ * arrays, then every bus's header and first ranges, then every device's ops pointer, then the
+ * ioeventfds, coalesced zones and IOAPIC bases), each level's reads pipelined. The walks after
+ * it give the same answers from what was read here, with a few round trips in all instead of a
+ * few per VM. Nothing is read on a dump, nor with $KVMDCI_READ_PLAN=0; what fails to read here
+ * is read again by the walk, which reports it. What was read is valid until the target moves.
+ *
+ * Returns: 0, or a negative errno: -ENOENT when a type is missing, -ENOMEM.
+ *
+ * Since: 0.11
+ */
+int kvmdci_kvm_io_prefetch(struct kvmdci_kernel *k, const uint64_t *vms, int n);
+
+/**
+ * kvmdci_kvm_vcpu_prefetch:
+ * @k: kernel view
+ * @vcpus: struct kvm_vcpu addresses
+ * @n: how many
+ *
+ * Read ahead, for the current stop of a live target, what kvmdci_kvm_vcpu_state() of these
+ * vCPUs will read: every vCPU's fields, then every VM's userspace_pid and every vCPU thread's
+ * pid number, each level's reads pipelined, as kvmdci_kvm_io_prefetch() does for the I/O
+ * buses. Nothing is read on a dump, nor with $KVMDCI_READ_PLAN=0; what fails to read here is
+ * read again by kvmdci_kvm_vcpu_state(), which reports it.
+ *
+ * Returns: 0, or a negative errno: -ENOENT when a type is missing, -EINVAL for a type whose
+ * fields span more than 64 KiB, -ENOMEM.
+ *
+ * Since: 0.11
+ */
+int kvmdci_kvm_vcpu_prefetch(struct kvmdci_kernel *k, const uint64_t *vcpus, int n);
+
+/**
  * kvmdci_io_bus_name:
  * @bus: bus index
  *

@@ -144,14 +144,22 @@ int kernel_find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
 	}
 	if (scan_banner(k, linked_banner) == 0)
 		return 0;
-	/*
-	 * On a busy host every CPU may be in a nested guest (or user space) at the moment of
-	 * the attach (seen on the lab with 2 busy vCPUs, about 1 attach in 40): let the machine
-	 * run a moment until a CPU is in the kernel half, up to 40 times, and look once more.
-	 * When a CPU was in the kernel half already, the symbols do not match: no retry.
-	 */
-	for (int i = 0; i < 40 && target_has_run_control(k->target) &&
-			!some_cpu_in_kernel_half(k); i++) {
+	/* When a CPU was in the kernel half already, the symbols do not match: no retry. */
+	if (kernel_run_until_in_kernel(k))
+		return scan_banner(k, linked_banner) == 0 ? 0 : fail_kaslr(k, linked_banner);
+	return fail_kaslr(k, linked_banner);
+}
+
+/*
+ * On a busy host every CPU may be in a nested guest (or user space) at the moment of the
+ * attach (seen on the lab with 2 busy vCPUs, about 1 attach in 40, and more often under load):
+ * let the machine run a moment until a CPU is in the kernel half, up to 40 times.
+ */
+bool kernel_run_until_in_kernel(struct kvmdci_kernel *k)
+{
+	if (some_cpu_in_kernel_half(k))
+		return false;
+	for (int i = 0; i < 40 && target_has_run_control(k->target); i++) {
 		struct kvmdci_stop st;
 		if (i == 0)
 			kvmdci_info(k->ctx, "no CPU shows the host kernel now; letting %s run a moment",
@@ -161,9 +169,9 @@ int kernel_find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)
 		    target_halt(k->target, &st) < 0)
 			break;
 		if (some_cpu_in_kernel_half(k))
-			return scan_banner(k, linked_banner) == 0 ? 0 : fail_kaslr(k, linked_banner);
+			return true;
 	}
-	return fail_kaslr(k, linked_banner);
+	return false;
 }
 
 static int fail_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner)

@@ -95,6 +95,24 @@ struct kvmdci_kernel {
 	uint64_t banner_first_bad;
 	char banner_first_error[160];
 	bool banner_first_efault;
+	/* while kallsyms_load decodes the tables: the copy of kernel memory its scan read (through
+	 * the reader); kvmdci_kernel_read serves what lies in it from there */
+	const uint8_t *snap;
+	uint64_t snap_addr;
+	size_t snap_len;
+	/* planned reads (kernel_plan_read): what a walk will read, read pipelined ahead for the
+	 * current stop; kvmdci_kernel_read serves reads lying in one entry from there */
+	struct kplan {
+		uint64_t epoch; /* cache_epoch when filled; another: empty */
+		struct kplan_entry {
+			uint64_t addr;
+			size_t len, off; /* bytes at data + off */
+		} *e;
+		size_t n, cap;
+		uint8_t *data;
+		size_t dlen, dcap;
+		bool sorted;
+	} plan;
 	/* read cache (see struct kcache) */
 	struct kcache *cache;
 	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */
@@ -116,6 +134,19 @@ int kernel_module_build_id(struct kvmdci_kernel *k, const struct kmodule *m, uin
 			   size_t idsz, size_t *len);
 /* Read through @cpu from now on (remembering its page-table root); -1: our own page walk. */
 void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
+/*
+ * Planned reads: read every request of @rq (n of them) ahead, pipelined across objects (as the
+ * tracer plans a hit's reads), and keep what came back for the current stop: later
+ * kvmdci_kernel_read calls that lie inside one of them are answered from it, with no packet.
+ * For a walk over many objects that reads level by level (all VMs' bus arrays, then all buses,
+ * then all devices). Only on a live target with run control (a dump reads without cost);
+ * results are per request (rq[i].result), and a failed one is simply read again later.
+ * KVMDCI_READ_PLAN=0 turns it off (for comparisons). Returns 0, or -ENOMEM.
+ */
+int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n);
+/* Keep @len bytes at @addr, just read by the caller in this stop, with the planned reads (a
+ * list's links, read one by one, for the walks that follow it again). 0 or -ENOMEM. */
+int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, size_t len);
 /* Use VMCOREINFO's init_top_pgt + phys_base for our own page walk; -ENOENT without them. */
 int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k);
 /* A "KEY=value" line of a VMCOREINFO text. */
@@ -135,6 +166,9 @@ void kernel_remember_page_root(struct kvmdci_kernel *k, int cpu);
 bool kernel_banner_at(struct kvmdci_kernel *k, int cpu, uint64_t addr);
 /* Find the KASLR offset from linux_banner's linked address; errors are logged. */
 int kernel_find_kaslr(struct kvmdci_kernel *k, uint64_t linked_banner);
+/* No CPU in the kernel half of a live target: let it run a moment (up to 40 times) until one
+ * is. true when one is now; false when one was already (nothing ran), or none came. */
+bool kernel_run_until_in_kernel(struct kvmdci_kernel *k);
 /* modules.c */
 /* Read the kernel's module list into k->mods; errors are logged. */
 int kernel_modules_walk(struct kvmdci_kernel *k);

@@ -454,6 +454,8 @@ KVMDCI_EXPORT struct kvmdci_kernel *kvmdci_kernel_unref(struct kvmdci_kernel *k)
 			   (unsigned long long)k->cache_stats.fill_failures,
 			   (unsigned long long)k->cache_stats.exact);
 	free(k->cache);
+	free(k->plan.e);
+	free(k->plan.data);
 	kvmdci_target_unref(k->target);
 	kvmdci_ctx_unref(k->ctx);
 	free(k);

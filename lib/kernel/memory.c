@@ -8,6 +8,7 @@
  * own 4/5-level page walk from a kernel page-table root seen earlier. On a live stub, small
  * reads of the kernel half go through a read cache valid for one stop.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <stdlib.h>
 
 #include "internal.h"
@@ -313,6 +314,215 @@ static int read_cached(struct kvmdci_kernel *k, uint64_t addr, uint8_t *buf, siz
 	return pl ? read_exact(k, pa, pb, pl) : 0;
 }
 
+/* ---- planned reads ---- */
+
+#define PLAN_BATCH 128 /* requests in one write: their replies fit the socket buffers */
+#define PLAN_GAP 256	/* neighbouring requests this close are read together */
+#define PLAN_PACKET 2000 /* as long as they fit one 'm' packet (QEMU: 2 KB of memory) */
+
+static void cache_sync_generation(struct kvmdci_kernel *k)
+{
+	uint64_t g = target_generation(k->target);
+	if (g != k->cache_tgen) {
+		k->cache_tgen = g;
+		k->cache_epoch++;
+	}
+}
+
+static bool plan_on(struct kvmdci_kernel *k)
+{
+	const char *e = kvmdci_ctx_get_tunable(k->ctx, KVMDCI_TUNABLE_READ_PLAN);
+	return target_has_run_control(k->target) && !(e && !strcmp(e, "0"));
+}
+
+static int plan_cmp(const void *a, const void *b)
+{
+	const struct kplan_entry *x = a, *y = b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+static bool plan_lookup(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len);
+
+/* requests sorted by address, through an index (qsort_r: @rq is the array) */
+static int idx_cmp(const void *a, const void *b, void *rq)
+{
+	const struct target_read *x = (const struct target_read *)rq + *(const int *)a;
+	const struct target_read *y = (const struct target_read *)rq + *(const int *)b;
+	return x->addr < y->addr ? -1 : x->addr > y->addr;
+}
+
+int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n)
+{
+	struct kplan *p = &k->plan;
+	int *idx = NULL, *grp = NULL, ng = 0, r = -ENOMEM;
+	struct target_read *g = NULL;
+
+	kernel_notice_stop(k);
+	if (n <= 0 || !plan_on(k))
+		return 0;
+	cache_sync_generation(k);
+	if (p->epoch != k->cache_epoch) {
+		p->n = p->dlen = 0;
+		p->epoch = k->cache_epoch;
+	}
+	/* what this stop has read already is not read again */
+	int todo = 0;
+	for (int i = 0; i < n; i++) {
+		rq[i].result = -EAGAIN;
+		if (!rq[i].len)
+			continue;
+		uint8_t tmp[64];
+		void *dst = rq[i].buf ? rq[i].buf : rq[i].len <= sizeof(tmp) ? tmp : NULL;
+		if (dst && p->n && plan_lookup(k, rq[i].addr, dst, rq[i].len))
+			rq[i].result = 0;
+		else
+			todo++;
+	}
+	if (!todo)
+		return 0;
+	if (!(idx = malloc((size_t)todo * sizeof(*idx))) || !(grp = malloc((size_t)n * sizeof(*grp))) ||
+	    !(g = calloc((size_t)todo, sizeof(*g))))
+		goto out;
+	int m = 0;
+	for (int i = 0; i < n; i++)
+		if (rq[i].result == -EAGAIN && rq[i].len)
+			idx[m++] = i;
+	qsort_r(idx, (size_t)m, sizeof(*idx), idx_cmp, rq);
+	/* neighbours (a gap of at most PLAN_GAP) that fit one packet together: one read */
+	size_t need = 0;
+	for (int j = 0; j < m; j++) {
+		const struct target_read *q = &rq[idx[j]];
+		if (ng && q->addr >= g[ng - 1].addr && q->addr <= g[ng - 1].addr + g[ng - 1].len + PLAN_GAP &&
+		    q->addr + q->len - g[ng - 1].addr <= PLAN_PACKET) {
+			if (q->addr + q->len > g[ng - 1].addr + g[ng - 1].len) {
+				need += q->addr + q->len - (g[ng - 1].addr + g[ng - 1].len);
+				g[ng - 1].len = q->addr + q->len - g[ng - 1].addr;
+			}
+		} else {
+			g[ng++] = (struct target_read){ .addr = q->addr, .len = q->len };
+			need += q->len;
+		}
+		grp[idx[j]] = ng - 1;
+	}
+	if (p->n + (size_t)ng > p->cap) {
+		size_t cap = p->cap ? p->cap : 1024;
+		while (cap < p->n + (size_t)ng)
+			cap *= 2;
+		struct kplan_entry *e = realloc(p->e, cap * sizeof(*e));
+		if (!e)
+			goto out;
+		p->e = e;
+		p->cap = cap;
+	}
+	if (p->dlen + need > p->dcap) {
+		size_t cap = p->dcap ? p->dcap : 65536;
+		while (cap < p->dlen + need)
+			cap *= 2;
+		uint8_t *d = realloc(p->data, cap);
+		if (!d)
+			goto out;
+		p->data = d;
+		p->dcap = cap;
+	}
+	/* read straight into the store */
+	size_t off = p->dlen;
+	for (int j = 0; j < ng; j++) {
+		g[j].buf = p->data + off;
+		off += g[j].len;
+	}
+	for (int j = 0; j < ng; j += PLAN_BATCH)
+		kernel_read_many(k, g + j, ng - j < PLAN_BATCH ? ng - j : PLAN_BATCH);
+	for (int j = 0; j < ng; j++)
+		if (g[j].result == 0)
+			p->e[p->n++] = (struct kplan_entry){
+				.addr = g[j].addr, .len = g[j].len,
+				.off = (size_t)((uint8_t *)g[j].buf - p->data) };
+	p->dlen = off;
+	p->sorted = false;
+	/* each request: what its read brought, in its buffer */
+	for (int i = 0; i < n; i++) {
+		if (rq[i].result != -EAGAIN || !rq[i].len)
+			continue;
+		const struct target_read *q = &g[grp[i]];
+		rq[i].result = q->result;
+		if (q->result == 0 && rq[i].buf)
+			memcpy(rq[i].buf, (const uint8_t *)q->buf + (rq[i].addr - q->addr), rq[i].len);
+	}
+	r = 0;
+out:
+	free(idx);
+	free(grp);
+	free(g);
+	return r;
+}
+
+int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, size_t len)
+{
+	struct target_read rq = { .addr = addr, .len = len, .result = 0 };
+	struct kplan *p = &k->plan;
+
+	if (!len || !plan_on(k))
+		return 0;
+	cache_sync_generation(k);
+	if (p->epoch != k->cache_epoch) {
+		p->n = p->dlen = 0;
+		p->epoch = k->cache_epoch;
+	}
+	if (p->n + 1 > p->cap) {
+		size_t cap = p->cap ? 2 * p->cap : 1024;
+		struct kplan_entry *e = realloc(p->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		p->e = e;
+		p->cap = cap;
+	}
+	if (p->dlen + len > p->dcap) {
+		size_t cap = p->dcap ? p->dcap : 65536;
+		while (cap < p->dlen + len)
+			cap *= 2;
+		uint8_t *d = realloc(p->data, cap);
+		if (!d)
+			return -ENOMEM;
+		p->data = d;
+		p->dcap = cap;
+	}
+	memcpy(p->data + p->dlen, buf, len);
+	p->e[p->n++] = (struct kplan_entry){ .addr = rq.addr, .len = len, .off = p->dlen };
+	p->dlen += len;
+	p->sorted = false;
+	return 0;
+}
+
+/* Answer [addr, addr+len) from the planned reads of this stop; false when not all there. */
+static bool plan_lookup(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_t len)
+{
+	struct kplan *p = &k->plan;
+
+	if (!p->n || p->epoch != k->cache_epoch || k->cache_tgen != target_generation(k->target))
+		return false;
+	if (!p->sorted) {
+		qsort(p->e, p->n, sizeof(*p->e), plan_cmp);
+		p->sorted = true;
+	}
+	/* the last entry starting at or below addr, and a few before it (overlaps) */
+	size_t lo = 0, hi = p->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->e[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo; i > 0 && lo - i < 4; i--) {
+		const struct kplan_entry *e = &p->e[i - 1];
+		if (addr - e->addr <= e->len && len <= e->len - (addr - e->addr)) {
+			memcpy(buf, p->data + e->off + (addr - e->addr), len);
+			return true;
+		}
+	}
+	return false;
+}
+
 KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, void *buf,
 				     size_t len)
 {
@@ -320,6 +530,18 @@ KVMDCI_EXPORT int kvmdci_kernel_read(struct kvmdci_kernel *k, uint64_t addr, voi
 	int r;
 
 	kernel_notice_stop(k);
+	if (k->snap && addr >= k->snap_addr && addr - k->snap_addr < k->snap_len) {
+		size_t off = (size_t)(addr - k->snap_addr);
+		size_t n = len < k->snap_len - off ? len : k->snap_len - off;
+		memcpy(buf, k->snap + off, n);
+		if (n == len)
+			return 0;
+		addr += n;
+		buf = (uint8_t *)buf + n;
+		len -= n;
+	}
+	if (k->plan.n && len && plan_lookup(k, addr, buf, len))
+		return 0;
 	/* kernel half only (the same in every CPU's paging), small reads only (a big one is
 	 * a single read anyway and would evict what the walks come back to) */
 	if (len && len < KCACHE_PAGE && (addr >> 63) && addr + len - 1 >= addr && cache_on(k)) {

@@ -10,6 +10,8 @@
 
 #include "internal.h"
 #include "kernel/kernel-internal.h"
+#include "kernel/kernel-view.h"
+#include "target/target-internal.h"
 #include "kvm/kvm-internal.h"
 
 /* NR_IOBUS_DEVS (1000) bounds the devices that are not ioeventfds; ioeventfds have no limit
@@ -373,4 +375,161 @@ KVMDCI_EXPORT int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int
 	}
 	free(ranges);
 	return count;
+}
+
+/* The ranges a bus's first planned read covers; a longer array gets a read of its own. */
+#define PLAN_RANGES 16
+#define PLAN_MAX_ARRAY (64 * 1024)
+
+/* Grow @rq (*cap) to hold @n more; NULL on ENOMEM (the old array freed). */
+static struct target_read *rq_room(struct target_read *rq, int used, int *cap, int n)
+{
+	if (used + n <= *cap)
+		return rq;
+	int c = *cap ? *cap : 256;
+	while (c < used + n)
+		c *= 2;
+	struct target_read *r = realloc(rq, (size_t)c * sizeof(*r));
+	if (!r)
+		free(rq);
+	*cap = c;
+	return r;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_io_prefetch(struct kvmdci_kernel *k, const uint64_t *vms, int n)
+{
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
+	struct iobus_layout l;
+	struct target_read *rq = NULL;
+	uint8_t *buf = NULL;
+	int r, nrq = 0, cap = 0;
+
+	if (n <= 0)
+		return 0;
+	if ((r = iobus_layout_get(k, &l)) < 0)
+		return r;
+	size_t head = l.bus_range + PLAN_RANGES * l.range_size;
+	/* one buffer for every level's data: buses[] per VM, a head per bus */
+	size_t per_vm = (size_t)l.nbuses * 8 + (size_t)l.nbuses * head;
+	/* zeroed: what a failed read leaves is a NULL bus, skipped */
+	if (!(buf = calloc((size_t)n, per_vm)) || !(rq = rq_room(rq, 0, &cap, n))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* 1: every VM's buses[] */
+	for (int i = 0; i < n; i++)
+		rq[i] = (struct target_read){ .addr = vms[i] + l.kvm_buses, .len = (size_t)l.nbuses * 8,
+					      .buf = buf + (size_t)i * per_vm };
+	if ((r = kernel_plan_read(k, rq, n)) < 0)
+		goto out;
+	/* 2: every bus's header and first ranges */
+	nrq = 0;
+	if (!(rq = rq_room(rq, 0, &cap, n * l.nbuses))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (int i = 0; i < n; i++) {
+		const uint8_t *vb = buf + (size_t)i * per_vm;
+		for (int b = 0; b < l.nbuses; b++) {
+			uint64_t bus = le64(vb + 8 * b);
+			if (!bus)
+				continue;
+			rq[nrq++] = (struct target_read){ .addr = bus, .len = head,
+							  .buf = buf + (size_t)i * per_vm +
+								 (size_t)l.nbuses * 8 + (size_t)b * head };
+		}
+	}
+	if ((r = kernel_plan_read(k, rq, nrq)) < 0)
+		goto out;
+	/* 3: the rest of long range arrays, and every device's ops */
+	int nbus = nrq;
+	struct target_read *buses_rq = rq;
+	rq = NULL;
+	cap = 0;
+	nrq = 0;
+	uint8_t *ops = NULL;
+	size_t nops = 0, opscap = 0;
+	for (int j = 0; j < nbus; j++) {
+		const uint8_t *h = buses_rq[j].buf;
+		if (buses_rq[j].result != 0)
+			continue;
+		int32_t cnt = (int32_t)le32(h + l.bus_dev_count);
+		if (cnt <= 0 || (size_t)cnt * l.range_size > PLAN_MAX_ARRAY)
+			continue;
+		if (cnt > PLAN_RANGES) { /* the whole array, in a read of its own */
+			if (!(rq = rq_room(rq, nrq, &cap, 1))) {
+				r = -ENOMEM;
+				break;
+			}
+			rq[nrq++] = (struct target_read){ .addr = buses_rq[j].addr + l.bus_range,
+							  .len = (size_t)cnt * l.range_size };
+			continue; /* its devices: in the next pass, from the walk's own reads */
+		}
+		for (int i = 0; i < cnt; i++) {
+			uint64_t dev = le64(h + l.bus_range + (size_t)i * l.range_size + l.range_dev);
+			if (!dev)
+				continue;
+			if (!(rq = rq_room(rq, nrq, &cap, 1))) {
+				r = -ENOMEM;
+				break;
+			}
+			if (nops == opscap) {
+				opscap = opscap ? 2 * opscap : 1024;
+				uint8_t *o = realloc(ops, opscap * 8);
+				if (!o) {
+					r = -ENOMEM;
+					break;
+				}
+				ops = o;
+			}
+			/* the device's address; its ops pointer is read into the plan only
+			 * (ops moves as it grows), and taken from there below */
+			memcpy(ops + nops * 8, &dev, 8);
+			rq[nrq++] = (struct target_read){ .addr = dev + l.dev_ops, .len = 8 };
+			nops++;
+		}
+		if (r < 0)
+			break;
+	}
+	free(buses_rq);
+	if (r < 0 || (r = kernel_plan_read(k, rq, nrq)) < 0) {
+		free(ops);
+		goto out;
+	}
+	/* 4: the devices' owners: ioeventfds, coalesced zones, the IOAPIC's base */
+	nrq = 0;
+	for (size_t i = 0; i < nops; i++) {
+		uint64_t dev, op;
+		memcpy(&dev, ops + i * 8, 8);
+		if (kvmdci_kernel_read_u64(k, dev + l.dev_ops, &op) < 0)
+			continue;
+		int which = -1;
+		for (int w = 0; w < NR_OPS; w++)
+			if (l.ops[w] && op == l.ops[w])
+				which = w;
+		if (which < 0 || l.dev_off[which] < 0)
+			continue;
+		uint64_t obj = dev - (uint64_t)l.dev_off[which];
+		struct target_read one = { .addr = obj };
+		if (which == OPS_IOEVENTFD && l.has_ev)
+			one.len = l.ev_size;
+		else if (which == OPS_COALESCED && l.has_cm)
+			one.len = l.cm_size;
+		else if (which == OPS_IOAPIC && l.has_ioapic)
+			one = (struct target_read){ .addr = obj + l.ioapic_base, .len = 8 };
+		else
+			continue;
+		if (!(rq = rq_room(rq, nrq, &cap, 1))) {
+			r = -ENOMEM;
+			break;
+		}
+		rq[nrq++] = one;
+	}
+	free(ops);
+	if (r >= 0)
+		r = kernel_plan_read(k, rq, nrq);
+out:
+	free(rq);
+	free(buf);
+	return r < 0 ? r : 0;
 }

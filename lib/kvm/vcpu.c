@@ -11,7 +11,9 @@
 
 #include "internal.h"
 #include "kernel/kernel-internal.h"
+#include "kernel/kernel-view.h"
 #include "kvm/kvm-internal.h"
+#include "target/target-internal.h"
 
 /* One read covers the vCPU fields we decode; more than this is a broken type. */
 #define MAX_VCPU_SPAN (64 * 1024)
@@ -113,6 +115,28 @@ static void span(uint64_t o, uint64_t len, uint64_t *lo, uint64_t *hi)
 		*hi = o + len;
 }
 
+/* The bytes of struct kvm_vcpu kvmdci_kvm_vcpu_state reads in one piece: [*lo, *hi) (both
+ * start as UINT64_MAX and 0); returns how many of regs[] are decoded. */
+static uint64_t vcpu_span(const struct vcpu_layout *v, uint64_t *lo, uint64_t *hi)
+{
+	uint64_t nregs = v->nregs < KVMDCI_REG_RIP + 1 ? v->nregs : KVMDCI_REG_RIP + 1;
+	span(v->regs, nregs * 8, lo, hi);
+	span(v->efer, 8, lo, hi);
+	if (v->has_rip)
+		span(v->rip, 8, lo, hi);
+	for (int i = 0; i < 3; i++)
+		span(v->cr[i], 8, lo, hi);
+	if (v->has_mode)
+		span(v->mode, 4, lo, hi);
+	if (v->has_pid)
+		span(v->pid, 8, lo, hi);
+	if (v->has_regs_avail) {
+		span(v->regs_avail, 4, lo, hi);
+		span(v->regs_dirty, 4, lo, hi);
+	}
+	return nregs;
+}
+
 KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 					struct kvmdci_vcpu_state *out)
 {
@@ -145,21 +169,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 	out->vm_pid = vi.vm_pid;
 
 	/* the rest in one read */
-	uint64_t nregs = v.nregs < KVMDCI_REG_RIP + 1 ? v.nregs : KVMDCI_REG_RIP + 1;
-	span(v.regs, nregs * 8, &lo, &hi);
-	span(v.efer, 8, &lo, &hi);
-	if (v.has_rip)
-		span(v.rip, 8, &lo, &hi);
-	for (int i = 0; i < 3; i++)
-		span(v.cr[i], 8, &lo, &hi);
-	if (v.has_mode)
-		span(v.mode, 4, &lo, &hi);
-	if (v.has_pid)
-		span(v.pid, 8, &lo, &hi);
-	if (v.has_regs_avail) {
-		span(v.regs_avail, 4, &lo, &hi);
-		span(v.regs_dirty, 4, &lo, &hi);
-	}
+	uint64_t nregs = vcpu_span(&v, &lo, &hi);
 	if (hi - lo > MAX_VCPU_SPAN) {
 		kvmdci_err(kvmdci_kernel_get_ctx(k),
 			   "type info: struct kvm_vcpu fields span %llu bytes",
@@ -223,4 +233,60 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_state(struct kvmdci_kernel *k, uint64_t vcpu,
 		}
 	}
 	return 0;
+}
+
+KVMDCI_EXPORT int kvmdci_kvm_vcpu_prefetch(struct kvmdci_kernel *k, const uint64_t *vcpus, int n)
+{
+	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
+	struct kvm_layout l;
+	struct vcpu_layout v;
+	uint64_t lo = UINT64_MAX, hi = 0, ilo = UINT64_MAX, ihi = 0;
+	struct target_read *rq = NULL;
+	uint8_t *buf = NULL;
+	int r;
+
+	if (n <= 0)
+		return 0;
+	if ((r = kvm_layout_get(k, &l)) < 0 || (r = vcpu_layout_get(k, &v)) < 0)
+		return r;
+	vcpu_span(&v, &lo, &hi);
+	/* kvm_vcpu_info_read's fields: vcpu_id, vcpu_idx, cpu, kvm */
+	span(l.vcpu_id, 4, &ilo, &ihi);
+	if (l.has_vcpu_idx)
+		span(l.vcpu_idx, 4, &ilo, &ihi);
+	span(l.vcpu_cpu, 4, &ilo, &ihi);
+	span(l.vcpu_kvm, 8, &ilo, &ihi);
+	if (hi - lo > MAX_VCPU_SPAN || ihi - ilo > MAX_VCPU_SPAN)
+		return -EINVAL;
+	size_t per = (size_t)(hi - lo) + (size_t)(ihi - ilo);
+	/* zeroed: a failed read leaves NULL pointers, skipped below */
+	if (!(buf = calloc((size_t)n, per)) || !(rq = calloc((size_t)n * 2, sizeof(*rq)))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	/* 1: each vCPU's fields */
+	for (int i = 0; i < n; i++) {
+		uint8_t *b = buf + (size_t)i * per;
+		rq[2 * i] = (struct target_read){ .addr = vcpus[i] + ilo, .len = ihi - ilo, .buf = b };
+		rq[2 * i + 1] = (struct target_read){ .addr = vcpus[i] + lo, .len = hi - lo,
+						      .buf = b + (ihi - ilo) };
+	}
+	if ((r = kernel_plan_read(k, rq, 2 * n)) < 0)
+		goto out;
+	/* 2: the VM's userspace_pid and the vCPU thread's pid number */
+	int m = 0;
+	for (int i = 0; i < n; i++) {
+		const uint8_t *b = buf + (size_t)i * per;
+		uint64_t vm = le64(b + l.vcpu_kvm - ilo);
+		uint64_t pid = v.has_pid ? le64(b + (ihi - ilo) + v.pid - lo) : 0;
+		if (vm)
+			rq[m++] = (struct target_read){ .addr = vm + l.kvm_userspace_pid, .len = 4 };
+		if (pid && v.has_pid_nr)
+			rq[m++] = (struct target_read){ .addr = pid + v.pid_nr, .len = 4 };
+	}
+	r = kernel_plan_read(k, rq, m);
+out:
+	free(rq);
+	free(buf);
+	return r < 0 ? r : 0;
 }

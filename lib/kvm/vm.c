@@ -8,7 +8,9 @@
 
 #include "internal.h"
 #include "kernel/kernel-internal.h"
+#include "kernel/kernel-view.h"
 #include "kvm/kvm-internal.h"
+#include "target/target-internal.h"
 
 #define MAX_VMS KVM_LAYOUT_MAX_VMS
 #define MAX_VCPUS_PER_VM KVM_LAYOUT_MAX_VCPUS
@@ -151,7 +153,8 @@ int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *v
 			return n;
 		}
 		vms[n++] = kvm;
-		if (kvmdci_kernel_read_u64(k, next, &next) < 0) {
+		uint64_t link = next;
+		if (kvmdci_kernel_read_u64(k, link, &next) < 0) {
 			kvmdci_warn(kvmdci_kernel_get_ctx(k),
 				    "struct kvm at 0x%llx: cannot read its vm_list link at "
 				    "0x%llx; the VMs after it are not listed",
@@ -159,8 +162,43 @@ int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *v
 				    (unsigned long long)(kvm + l->kvm_vm_list));
 			return n;
 		}
+		/* a chain cannot be read ahead, but the walks after this one (a longer list
+		 * than first guessed, the vCPUs' walk) follow it again in the same stop */
+		uint8_t b[8];
+		for (int i = 0; i < 8; i++)
+			b[i] = (uint8_t)(next >> (8 * i));
+		kernel_plan_note(k, link, b, 8);
 	}
 	return n;
+}
+
+/* Planned reads over the VMs @vms (n of them): the members at @offs (sizes @lens, m of them)
+ * of each struct kvm, in one request per VM (their span) or one per member, pipelined. */
+static void plan_vm_fields(struct kvmdci_kernel *k, const uint64_t *vms, int n,
+			   const uint64_t *offs, const uint64_t *lens, int m)
+{
+	uint64_t lo = UINT64_MAX, hi = 0;
+	for (int j = 0; j < m; j++) {
+		if (offs[j] < lo)
+			lo = offs[j];
+		if (offs[j] + lens[j] > hi)
+			hi = offs[j] + lens[j];
+	}
+	if (n <= 0 || m <= 0)
+		return;
+	bool one = hi - lo <= 2000; /* one packet's worth: the span, else field by field */
+	int per = one ? 1 : m;
+	struct target_read *rq = calloc((size_t)n * (size_t)per, sizeof(*rq));
+	if (!rq)
+		return;
+	for (int i = 0; i < n; i++)
+		for (int j = 0; j < per; j++)
+			rq[i * per + j] = one ? (struct target_read){ .addr = vms[i] + lo,
+								      .len = hi - lo }
+					      : (struct target_read){ .addr = vms[i] + offs[j],
+								      .len = lens[j] };
+	kernel_plan_read(k, rq, n * per);
+	free(rq);
 }
 
 int kvm_vm_vcpus(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t kvm, uint64_t *vcpus,
@@ -217,23 +255,65 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpus(struct kvmdci_kernel *k, struct kvmdci_vcpu_i
 	}
 	if ((r = nvms = kvm_vm_list(k, &l, vms, MAX_VMS)) < 0)
 		goto out;
+	{
+		uint64_t offs[3] = { l.kvm_online_vcpus, l.kvm_userspace_pid,
+				     l.xarray ? l.kvm_vcpu_array + l.xa_head : l.kvm_vcpus };
+		uint64_t lens[3] = { 4, 4, 8 };
+		plan_vm_fields(k, vms, nvms, offs, lens, 3);
+	}
+	/* the vCPUs of every VM first, then their fields planned across all of them */
+	size_t cap = 0, nall = 0;
+	uint64_t *all = NULL, *allvm = NULL;
 	for (int v = 0; v < nvms; v++) {
 		int n = kvm_vm_vcpus(k, &l, vms[v], vcpus, MAX_VCPUS_PER_VM);
 		for (int i = 0; i < n; i++) {
-			if (found < max) {
-				memset(&out[found], 0, sizeof(out[found]));
-				if (kvm_vcpu_info_read(k, &l, vcpus[i], &out[found]) < 0) {
-					kvmdci_warn(kvmdci_kernel_get_ctx(k),
-						    "cannot read struct kvm_vcpu at 0x%llx "
-						    "(VM 0x%llx)",
-						    (unsigned long long)vcpus[i],
-						    (unsigned long long)vms[v]);
-					continue;
+			if (nall == cap) {
+				cap = cap ? 2 * cap : 256;
+				uint64_t *a = realloc(all, cap * sizeof(*a)), *b;
+				if (a)
+					all = a;
+				if (!a || !(b = realloc(allvm, cap * sizeof(*b)))) {
+					free(all);
+					free(allvm);
+					r = -ENOMEM;
+					goto out;
 				}
+				allvm = b;
 			}
-			found++;
+			all[nall] = vcpus[i];
+			allvm[nall++] = vms[v];
 		}
 	}
+	{
+		uint64_t lo = l.vcpu_id, hi = l.vcpu_id + 4;
+		uint64_t offs[3] = { l.vcpu_cpu, l.vcpu_kvm, l.has_vcpu_idx ? l.vcpu_idx : l.vcpu_id };
+		for (int j = 0; j < 3; j++) {
+			if (offs[j] < lo)
+				lo = offs[j];
+			if (offs[j] + 8 > hi)
+				hi = offs[j] + 8;
+		}
+		struct target_read *rq = hi - lo <= 4096 ? calloc(nall + 1, sizeof(*rq)) : NULL;
+		for (size_t i = 0; rq && i < nall && (int)i < max; i++)
+			rq[i] = (struct target_read){ .addr = all[i] + lo, .len = hi - lo };
+		if (rq)
+			kernel_plan_read(k, rq, (int)(nall < (size_t)max ? nall : (size_t)max));
+		free(rq);
+	}
+	for (size_t i = 0; i < nall; i++) {
+		if (found < max) {
+			memset(&out[found], 0, sizeof(out[found]));
+			if (kvm_vcpu_info_read(k, &l, all[i], &out[found]) < 0) {
+				kvmdci_warn(kvmdci_kernel_get_ctx(k),
+					    "cannot read struct kvm_vcpu at 0x%llx (VM 0x%llx)",
+					    (unsigned long long)all[i], (unsigned long long)allvm[i]);
+				continue;
+			}
+		}
+		found++;
+	}
+	free(all);
+	free(allvm);
 	r = found;
 out:
 	free(vms);
@@ -254,6 +334,19 @@ KVMDCI_EXPORT int kvmdci_kvm_vms(struct kvmdci_kernel *k, struct kvmdci_vm_info 
 	if (!(vms = malloc(MAX_VMS * sizeof(*vms))))
 		return -ENOMEM;
 	n = kvm_vm_list(k, &l, vms, MAX_VMS);
+	{
+		uint64_t offs[4] = { l.kvm_userspace_pid, l.kvm_online_vcpus, 0, 0 };
+		uint64_t lens[4] = { 4, 4, 4, 4 };
+		int m = 2;
+		if (l.has_created_vcpus)
+			offs[m++] = l.kvm_created_vcpus;
+		if (l.has_stats_id) {
+			offs[m] = l.kvm_stats_id;
+			lens[m++] = l.kvm_stats_id_size < sizeof(out->stats_id) ? l.kvm_stats_id_size
+									     : sizeof(out->stats_id);
+		}
+		plan_vm_fields(k, vms, n < max ? n : max, offs, lens, m);
+	}
 	for (int i = 0; i < n && i < max; i++) {
 		struct kvmdci_vm_info *vi = &out[i];
 		memset(vi, 0, sizeof(*vi));

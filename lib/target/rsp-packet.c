@@ -109,6 +109,11 @@ int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 		return -EPIPE;
 	for (;;) {
 		while (t->inpos < t->inlen) {
+			/* a packet's plain bytes at once (a long read's hex), the rest one by one */
+			t->inpos += rsp_decoder_feed_plain(&t->dec, (const uint8_t *)t->inbuf + t->inpos,
+							   t->inlen - t->inpos);
+			if (t->inpos == t->inlen)
+				break;
 			int r = rsp_decoder_feed(&t->dec, (uint8_t)t->inbuf[t->inpos++]);
 			if (r == 2 && t->inbuf[t->inpos - 1] == '+')
 				t->acks_received++;

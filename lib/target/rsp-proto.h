@@ -25,6 +25,10 @@ struct rsp_decoder {
  * or ack byte outside packets ('+' or '-'), 0 otherwise. A bad checksum sets bad_checksum. */
 int rsp_decoder_feed(struct rsp_decoder *d, uint8_t c);
 void rsp_decoder_reset(struct rsp_decoder *d);
+/* Inside a packet (state 1): take the plain payload bytes of @p (up to the first '#', '}' or
+ * '*', and as many as d->buf holds) at once, as rsp_decoder_feed would one by one. Returns
+ * how many were taken (0 outside a packet); the rest goes to rsp_decoder_feed. */
+size_t rsp_decoder_feed_plain(struct rsp_decoder *d, const uint8_t *p, size_t n);
 
 /* Hex helpers: returns bytes decoded or -EINVAL. */
 int rsp_hex_decode(const char *hex, size_t hexlen, uint8_t *out, size_t outsz);

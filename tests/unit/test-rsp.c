@@ -106,6 +106,54 @@ START_TEST(decode_overflow)
 }
 END_TEST
 
+/* rsp_decoder_feed_plain, then rsp_decoder_feed for what it leaves (as rsp-packet.c does) */
+static int feed_runs(struct rsp_decoder *d, const char *s)
+{
+	size_t n = strlen(s), i = 0;
+	while (i < n) {
+		i += rsp_decoder_feed_plain(d, (const uint8_t *)s + i, n - i);
+		if (i < n && rsp_decoder_feed(d, (uint8_t)s[i++]) == 1)
+			return 1;
+	}
+	return 0;
+}
+
+START_TEST(decode_plain_runs)
+{
+	struct rsp_decoder a = { .cap = 256, .buf = malloc(256) };
+	struct rsp_decoder b = { .cap = 256, .buf = malloc(256) };
+	/* plain bytes, an escape ("}]" is '}'), a run ("0* " is "0000"), plain again; the
+	 * checksum is the sum of every byte between '$' and '#' */
+	const char *payload = "ab}]cd0* xyz";
+	uint8_t sum = 0;
+	char pkt[64];
+	for (const char *p = payload; *p; p++)
+		sum += (uint8_t)*p;
+	snprintf(pkt, sizeof(pkt), "+$%s#%02x", payload, sum);
+	rsp_decoder_reset(&a);
+	rsp_decoder_reset(&b);
+	ck_assert_uint_eq(rsp_decoder_feed_plain(&a, (const uint8_t *)"abc", 3), 0); /* idle */
+	ck_assert_int_eq(feed_all(&a, pkt), 1);
+	ck_assert_int_eq(feed_runs(&b, pkt), 1);
+	ck_assert_str_eq(a.buf, "ab}cd0000xyz");
+	ck_assert_str_eq(b.buf, "ab}cd0000xyz");
+	ck_assert_int_eq(b.bad_checksum, 0);
+	ck_assert_uint_eq(b.len, a.len);
+	/* a bad checksum is seen the same way */
+	ck_assert_int_eq(feed_runs(&b, "$abcdef#00"), 1);
+	ck_assert_int_eq(b.bad_checksum, 1);
+	/* more plain bytes than the buffer holds: overflow, as byte by byte */
+	struct rsp_decoder c = { .cap = 4, .buf = malloc(4) };
+	rsp_decoder_reset(&c);
+	ck_assert_int_eq(feed_runs(&c, "$abcdefgh#00"), 1);
+	ck_assert_int_eq(c.overflow, 1);
+	ck_assert_uint_lt(c.len, 4);
+	free(a.buf);
+	free(b.buf);
+	free(c.buf);
+}
+END_TEST
+
 START_TEST(hex)
 {
 	uint8_t b[8];
@@ -115,6 +163,10 @@ START_TEST(hex)
 	ck_assert_uint_eq(b[1], 0xff);
 	ck_assert_uint_eq(b[3], 0xab);
 	ck_assert_int_eq(rsp_hex_decode("0g", 2, b, sizeof(b)), -EINVAL);
+	ck_assert_int_eq(rsp_hex_decode("G0", 2, b, sizeof(b)), -EINVAL);
+	ck_assert_int_eq(rsp_hex_decode("0\xff", 2, b, sizeof(b)), -EINVAL);
+	ck_assert_int_eq(rsp_hex_decode("9F", 2, b, sizeof(b)), 1);
+	ck_assert_uint_eq(b[0], 0x9f);
 	ck_assert_int_eq(rsp_hex_decode("abc", 3, b, sizeof(b)), -EINVAL);
 	ck_assert_int_eq(rsp_hex_decode("000000000000000000", 18, b, sizeof(b)), -ENOSPC);
 	rsp_hex_encode((const uint8_t *)"\x01\xfe", 2, s);
@@ -178,6 +230,7 @@ static Suite *rsp_suite(void)
 	tcase_add_test(tc, decode_run_length);
 	tcase_add_test(tc, decode_bad_checksum_and_acks);
 	tcase_add_test(tc, decode_overflow);
+	tcase_add_test(tc, decode_plain_runs);
 	tcase_add_test(tc, hex);
 	tcase_add_test(tc, stop_replies);
 	tcase_add_test(tc, thread_ids);
