@@ -1795,7 +1795,7 @@ int kvmdci_kvm_io_ranges(struct kvmdci_kernel *k, uint64_t vm, int bus,
  *
  * Returns: 0, or a negative errno: -ENOENT when a type is missing, -ENOMEM.
  *
- * Since: 0.11
+ * Since: 0.12
  */
 int kvmdci_kvm_io_prefetch(struct kvmdci_kernel *k, const uint64_t *vms, int n);
 
@@ -1814,7 +1814,7 @@ int kvmdci_kvm_io_prefetch(struct kvmdci_kernel *k, const uint64_t *vms, int n);
  * Returns: 0, or a negative errno: -ENOENT when a type is missing, -EINVAL for a type whose
  * fields span more than 64 KiB, -ENOMEM.
  *
- * Since: 0.11
+ * Since: 0.12
  */
 int kvmdci_kvm_vcpu_prefetch(struct kvmdci_kernel *k, const uint64_t *vcpus, int n);
 
