@@ -335,6 +335,32 @@ static bool plan_on(struct kvmdci_kernel *k)
 	return target_has_run_control(k->target) && !(e && !strcmp(e, "0"));
 }
 
+/* Room in the plan's store for @entries more entries and @bytes more bytes. */
+static int plan_reserve(struct kplan *p, size_t entries, size_t bytes)
+{
+	if (p->n + entries > p->cap) {
+		size_t cap = p->cap ? p->cap : 1024;
+		while (cap < p->n + entries)
+			cap *= 2;
+		struct kplan_entry *e = realloc(p->e, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		p->e = e;
+		p->cap = cap;
+	}
+	if (p->dlen + bytes > p->dcap) {
+		size_t cap = p->dcap ? p->dcap : 65536;
+		while (cap < p->dlen + bytes)
+			cap *= 2;
+		uint8_t *d = realloc(p->data, cap);
+		if (!d)
+			return -ENOMEM;
+		p->data = d;
+		p->dcap = cap;
+	}
+	return 0;
+}
+
 static int plan_cmp(const void *a, const void *b)
 {
 	const struct kplan_entry *x = a, *y = b;
@@ -404,26 +430,8 @@ int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n)
 		}
 		grp[idx[j]] = ng - 1;
 	}
-	if (p->n + (size_t)ng > p->cap) {
-		size_t cap = p->cap ? p->cap : 1024;
-		while (cap < p->n + (size_t)ng)
-			cap *= 2;
-		struct kplan_entry *e = realloc(p->e, cap * sizeof(*e));
-		if (!e)
-			goto out;
-		p->e = e;
-		p->cap = cap;
-	}
-	if (p->dlen + need > p->dcap) {
-		size_t cap = p->dcap ? p->dcap : 65536;
-		while (cap < p->dlen + need)
-			cap *= 2;
-		uint8_t *d = realloc(p->data, cap);
-		if (!d)
-			goto out;
-		p->data = d;
-		p->dcap = cap;
-	}
+	if (plan_reserve(p, (size_t)ng, need) < 0)
+		goto out;
 	/* read straight into the store */
 	size_t off = p->dlen;
 	for (int j = 0; j < ng; j++) {
@@ -468,24 +476,8 @@ int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, si
 		p->n = p->dlen = 0;
 		p->epoch = k->cache_epoch;
 	}
-	if (p->n + 1 > p->cap) {
-		size_t cap = p->cap ? 2 * p->cap : 1024;
-		struct kplan_entry *e = realloc(p->e, cap * sizeof(*e));
-		if (!e)
-			return -ENOMEM;
-		p->e = e;
-		p->cap = cap;
-	}
-	if (p->dlen + len > p->dcap) {
-		size_t cap = p->dcap ? p->dcap : 65536;
-		while (cap < p->dlen + len)
-			cap *= 2;
-		uint8_t *d = realloc(p->data, cap);
-		if (!d)
-			return -ENOMEM;
-		p->data = d;
-		p->dcap = cap;
-	}
+	if (plan_reserve(p, 1, len) < 0)
+		return -ENOMEM;
 	memcpy(p->data + p->dlen, buf, len);
 	p->e[p->n++] = (struct kplan_entry){ .addr = rq.addr, .len = len, .off = p->dlen };
 	p->dlen += len;
