@@ -113,6 +113,8 @@ struct run {
 	int period_ms;
 	bool interrupted, have_cov;
 	struct kvmdci_exits_coverage cov;
+	struct kvmdci_exit_estimate *est; /* kvmdci_exits_estimates(), nest rows */
+	int nest;
 	int status;
 	char error[512];
 };
@@ -127,6 +129,51 @@ static const char *reason_name(enum kvmdci_vendor v, unsigned long long code, ch
 		return "(unreadable)";
 	snprintf(buf, sz, "unknown");
 	return buf;
+}
+
+static const struct kvmdci_exit_estimate *estimate_of(const struct run *run, uint64_t code)
+{
+	for (int i = 0; i < run->nest; i++)
+		if (run->est[i].code == code)
+			return &run->est[i];
+	return NULL;
+}
+
+static const char *estimate_name(const struct run *run, uint64_t code, char *buf, size_t sz)
+{
+	return code == KVMDCI_EXIT_CODE_UNSAMPLED ? "(not sampled)"
+						  : reason_name(run->vendor, code, buf, sz);
+}
+
+/* Sampling: the estimates, each reason's count calibrated to KVM's counters. */
+static void show_estimates_plain(const struct run *run)
+{
+	double total = 0, secs = run->secs;
+	char buf[32];
+
+	for (int i = 0; i < run->nest; i++)
+		total += run->est[i].estimated;
+	printf("  %-22s %10s %9s %12s %10s %7s %10s  %s\n", "reason", "code", "sampled",
+	       "estimated", "+-95%", "share", "rate/s", "from");
+	for (int i = 0; i < run->nest; i++) {
+		const struct kvmdci_exit_estimate *x = &run->est[i];
+		char code[24], err[24];
+		snprintf(code, sizeof(code), "0x%llx", (unsigned long long)x->code);
+		if (x->code == KVMDCI_EXIT_CODE_UNSAMPLED)
+			snprintf(code, sizeof(code), "-");
+		if (x->error > 0)
+			snprintf(err, sizeof(err), "%.0f", x->error);
+		else
+			snprintf(err, sizeof(err), "exact");
+		printf("  %-22s %10s %9llu %12.0f %10s %6.1f%% %10.1f  %s\n",
+		       estimate_name(run, x->code, buf, sizeof(buf)), code,
+		       (unsigned long long)x->counted, x->estimated, err,
+		       total > 0 ? 100.0 * x->estimated / total : 0.0,
+		       secs > 0 ? x->estimated / secs : 0.0, x->counter[0] ? x->counter : "sample");
+	}
+	printf("  %-22s %10s %9llu %12.0f %10s %6.1f%% %10.1f  %s\n", "total", "",
+	       (unsigned long long)run->cov.counted, total, "exact", total > 0 ? 100.0 : 0.0,
+	       secs > 0 ? total / secs : 0.0, "exits");
 }
 
 static void show_table_plain(const struct run *run, enum kvmdci_exit_scope scope, int g)
@@ -184,7 +231,12 @@ static json_t *json_reasons(const struct run *run, enum kvmdci_exit_scope scope,
 				      (json_int_t)rc.count, "share",
 				      grp.total ? (double)rc.count / (double)grp.total : 0.0, "rate",
 				      secs > 0 ? (double)rc.count / secs : 0.0);
-		if (run->scale > 0)
+		const struct kvmdci_exit_estimate *x;
+		if (run->scale > 0 && scope == KVMDCI_EXIT_SCOPE_ALL &&
+		    (x = estimate_of(run, rc.code))) {
+			json_object_set_new(o, "estimated", json_real(x->estimated));
+			json_object_set_new(o, "error", json_real(x->error));
+		} else if (run->scale > 0)
 			json_object_set_new(o, "estimated", json_real((double)rc.count * run->scale));
 		json_array_append_new(a, o);
 	}
@@ -245,6 +297,21 @@ static void show_exits_json(const struct run *run)
 		"{s:f, s:i, s:f, s:f}", "duty", run->duty, "period_ms", run->period_ms, "armed_s",
 		cov->armed_s, "armed_share", cov->run_s > 0 ? cov->armed_s / cov->run_s : 0.0)
 		: json_null());
+	json_t *est = json_array();
+	for (int i = 0; i < run->nest; i++) {
+		const struct kvmdci_exit_estimate *x = &run->est[i];
+		char buf[32];
+		json_t *o = json_pack("{s:I, s:o, s:s, s:I, s:f, s:f, s:s}", "code",
+				      (json_int_t)x->code, "code_hex", tool_json_addr(x->code), "name",
+				      estimate_name(run, x->code, buf, sizeof(buf)), "counted",
+				      (json_int_t)x->counted, "estimated", x->estimated, "error",
+				      x->error, "source", x->counter[0] ? x->counter : "sample");
+		if (x->counter[0])
+			json_object_set_new(o, "counter_delta",
+					    json_integer((json_int_t)x->counter_delta));
+		json_array_append_new(est, o);
+	}
+	json_object_set_new(doc, "estimates", run->have_cov ? est : (json_decref(est), json_null()));
 	json_object_set_new(doc, "vcpus", vcpus);
 	json_object_set_new(doc, "vms", vms);
 	if (run->status)
@@ -262,18 +329,40 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 	printf("VM exits (%s) on %s: %llu in %.1f s, trigger %s%s\n", vendor_word(run), tool.target,
 	       (unsigned long long)g.total, run->secs, trigger_word(run),
 	       run->interrupted ? " (interrupted)" : "");
-	show_table_plain(run, KVMDCI_EXIT_SCOPE_ALL, 0);
+	if (run->duty > 0 && run->nest > 0)
+		show_estimates_plain(run);
+	else
+		show_table_plain(run, KVMDCI_EXIT_SCOPE_ALL, 0);
 	if (run->duty > 0)
 		printf("  sampling: the trigger was in for %.1f of %.1f s (%.1f%%; asked %g%% of "
 		       "each %d ms)\n", cov->armed_s, cov->run_s,
 		       cov->run_s > 0 ? 100 * cov->armed_s / cov->run_s : 0.0, run->duty * 100,
 		       run->period_ms);
 	if (run->have_cov)
-		printf("  coverage: %llu of the %llu exits KVM counted on %d vCPU%s (%.1f%%)%s\n",
+		printf("  coverage: %llu of the %llu exits KVM counted on %d vCPU%s (%.1f%%)\n",
 		       (unsigned long long)cov->counted, (unsigned long long)cov->kvm_exits,
 		       cov->vcpus, cov->vcpus == 1 ? "" : "s",
-		       cov->kvm_exits ? 100.0 * (double)cov->counted / (double)cov->kvm_exits : 100.0,
-		       run->scale > 0 ? "; est. = count scaled by KVM's total" : "");
+		       cov->kvm_exits ? 100.0 * (double)cov->counted / (double)cov->kvm_exits : 100.0);
+	if (run->duty > 0 && run->nest > 0)
+		printf("  estimated: a reason KVM counts itself (from: its counter) is exact; the "
+		       "rest of KVM's total is shared as the sample saw it, +-95%% interval\n");
+	if (run->duty <= 0) {
+		/* KVM's own counters beside the counts: the two agree unless exits were missed */
+		bool first = true;
+		for (int i = 0; i < run->nest; i++) {
+			const struct kvmdci_exit_estimate *x = &run->est[i];
+			char buf[32];
+			if (!x->counter[0])
+				continue;
+			printf("%s %s %llu (%s counted %llu)", first ? "  KVM's reason counters:" : ",",
+			       x->counter, (unsigned long long)x->counter_delta,
+			       reason_name(run->vendor, x->code, buf, sizeof(buf)),
+			       (unsigned long long)x->counted);
+			first = false;
+		}
+		if (!first)
+			printf("\n");
+	}
 	else
 		printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
 	struct kvmdci_exits_follow fol;
@@ -674,12 +763,19 @@ int main(int argc, char **argv)
 	/* sampled counts scale to KVM's total: time-based sampling, one factor for all */
 	if (o.duty > 0 && run.have_cov && run.cov.counted)
 		run.scale = (double)run.cov.kvm_exits / (double)run.cov.counted;
+	/* each reason's estimate: sampled counts calibrated to KVM's reason counters */
+	if (run.have_cov && (run.nest = kvmdci_exits_estimates(run.e, NULL, 0)) > 0 &&
+	    (run.est = calloc((size_t)run.nest, sizeof(*run.est))) != NULL)
+		run.nest = kvmdci_exits_estimates(run.e, run.est, run.nest);
+	if (!run.est)
+		run.nest = 0;
 	if (tool.json)
 		show_exits_json(&run);
 	else
 		show_exits_plain(&run, o.per_vm, o.per_vcpu);
 out:
 	kvmdci_exit_stats_unref(run.stats);
+	free(run.est);
 	kvmdci_exits_unref(run.e);
 	kvmdci_kernel_unref(k);
 	kvmdci_target_unref(t);

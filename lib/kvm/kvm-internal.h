@@ -5,6 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "libkvmdci/libkvmdci.h"
+
 #define KVM_LAYOUT_MAX_VMS 4096
 #define KVM_LAYOUT_MAX_VCPUS 4096
 
@@ -31,6 +33,11 @@ int kvm_vcpu_info_read(struct kvmdci_kernel *k, const struct kvm_layout *l, uint
 /* The value (a bit of regs_avail) of enumerator @name of enum kvm_reg, from kvm's types or
  * vmlinux's: -ENOENT when absent, -ERANGE when not a bit number below 32. */
 int kvm_reg_bit(struct kvmdci_kernel *k, const char *name);
+
+/* The @i-th KVM counter (struct kvm_vcpu_stat member) that counts exactly one exit reason of
+ * @vendor, and that reason's code (lib/kvm/exit-reasons.c): 0, or -ERANGE past the last. */
+int kvm_exit_reason_counter(enum kvmdci_vendor vendor, int i, const char **counter,
+			    uint64_t *code);
 
 /* One 64-bit counter found in a stats struct's type info (lib/kvm/stats.c). */
 struct stat_field {
