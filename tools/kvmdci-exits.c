@@ -37,8 +37,10 @@ static void usage(FILE *f)
 		"      --sample D[/P]    sampling: the trigger is in for D of each period P and out\n"
 		"                        (the host runs without stops) for the rest; D is a share\n"
 		"                        (10%% or 0.1), P a time (500ms, 2s; default 1s). The\n"
-		"                        counts are samples: the report sets them against KVM's own\n"
-		"                        stat.exits over the run (coverage) and scales them (est.)\n"
+		"                        counts are samples, calibrated to KVM's own counters: io,\n"
+		"                        hlt, interrupt, interrupt window exactly from io_exits,\n"
+		"                        halt_exits, irq_exits, irq_window_exits; the rest of KVM's\n"
+		"                        total shared as sampled, with a 95%% interval (+-95%%)\n"
 		"      --counters        no breakpoints at all: read KVM's own per-vCPU counters\n"
 		"                        (kvm_vcpu.stat: exits, io_exits, halt_exits, ...) at the\n"
 		"                        start and the end; totals and rates, not reasons\n"
@@ -64,7 +66,7 @@ static void usage(FILE *f)
 		"\n"
 		"Examples:\n"
 		"  eval \"$(kvmdci-lab env)\"; kvmdci-exits --duration 10\n"
-		"  kvmdci-exits --duration 60 --sample 5%%/2s     # a busy host, a small cost\n"
+		"  kvmdci-exits --duration 60 --sample 2%%/500ms  # a busy host, ~no cost\n"
 		"  kvmdci-exits --live --vm 111                    # like kvm_stat, one VM\n"
 		"  kvmdci-exits -d 3 -i 1 --json | jq -c 'select(.type == \"interval\") | .rate'\n"
 		"  kvmdci-exits -t gdb://127.0.0.1:1234 --vmlinux vmlinux --system-map System.map \\\n"
@@ -343,6 +345,8 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 		       (unsigned long long)cov->counted, (unsigned long long)cov->kvm_exits,
 		       cov->vcpus, cov->vcpus == 1 ? "" : "s",
 		       cov->kvm_exits ? 100.0 * (double)cov->counted / (double)cov->kvm_exits : 100.0);
+	else
+		printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
 	if (run->duty > 0 && run->nest > 0)
 		printf("  estimated: a reason KVM counts itself (from: its counter) is exact; the "
 		       "rest of KVM's total is shared as the sample saw it, +-95%% interval\n");
@@ -363,8 +367,6 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 		if (!first)
 			printf("\n");
 	}
-	else
-		printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
 	struct kvmdci_exits_follow fol;
 	if (kvmdci_exits_follow_stats(run->e, &fol) > 0 &&
 	    (fol.created || fol.destroyed || fol.unwatched))

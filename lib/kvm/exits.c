@@ -1393,6 +1393,10 @@ KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, struct kvmdci_e
 		} else
 			var = n_u ? p * (1 - p) / (double)n_u : 0;
 		x->error = 1.96 * rest * sqrt(var);
+		/* reasons the sample never saw may hold up to 3 / n_u of the rest (95%, the rule
+		 * of three): a seen reason's share is that uncertain at least */
+		if (n_u && x->error < rest * 3 / (double)n_u)
+			x->error = rest * 3 / (double)n_u;
 	}
 	/* exits of reasons without a counter that the sample never saw */
 	if (e->duty && n_u == 0 && rest > 0) {
