@@ -58,11 +58,7 @@ traced() {
 	shift 2
 	"$TOOLS/kvmdci-exits" --json "$@" >"$WORK/$name.json" 2>"$WORK/$name.err" &
 	pid=$!
-	for _ in $(seq 1 240); do
-		grep -q tracing "$WORK/$name.err" && break
-		kill -0 "$pid" 2>/dev/null || { cat "$WORK/$name.err" >&2; die "kvmdci-exits ended"; }
-		sleep 0.5
-	done
+	wait_tracing "$pid" "$WORK/$name.err"
 	workload "$name" "$iter"
 	kill -INT "$pid"
 	wait "$pid" || die "kvmdci-exits $* failed: $(tail -n 3 "$WORK/$name.err")"
