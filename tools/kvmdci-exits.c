@@ -106,6 +106,12 @@ static int parse_sample(const char *arg, double *duty, int *period_ms)
 	return 0;
 }
 
+/* The estimates of a group of vCPUs (kvmdci_exits_estimates()). */
+struct est_set {
+	struct kvmdci_exit_estimate *x;
+	int n;
+};
+
 /* Everything a run measured, for the two renderers. */
 struct run {
 	struct kvmdci_exits *e;
@@ -115,8 +121,7 @@ struct run {
 	int period_ms;
 	bool interrupted, have_cov;
 	struct kvmdci_exits_coverage cov;
-	struct kvmdci_exit_estimate *est; /* kvmdci_exits_estimates(), nest rows */
-	int nest;
+	struct est_set all; /* kvmdci_exits_estimates() of every vCPU */
 	int status;
 	char error[512];
 };
@@ -133,11 +138,23 @@ static const char *reason_name(enum kvmdci_vendor v, unsigned long long code, ch
 	return buf;
 }
 
-static const struct kvmdci_exit_estimate *estimate_of(const struct run *run, uint64_t code)
+/* The estimates of the vCPUs of @vm / @vcpu (0: all); an empty set when there are none. */
+static struct est_set get_estimates(struct kvmdci_exits *e, uint64_t vm, uint64_t vcpu)
 {
-	for (int i = 0; i < run->nest; i++)
-		if (run->est[i].code == code)
-			return &run->est[i];
+	struct est_set s = { NULL, kvmdci_exits_estimates(e, vm, vcpu, NULL, 0) };
+
+	if (s.n > 0 && (s.x = calloc((size_t)s.n, sizeof(*s.x))) != NULL)
+		s.n = kvmdci_exits_estimates(e, vm, vcpu, s.x, s.n);
+	if (!s.x)
+		s.n = 0;
+	return s;
+}
+
+static const struct kvmdci_exit_estimate *estimate_of(const struct est_set *s, uint64_t code)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->x[i].code == code)
+			return &s->x[i];
 	return NULL;
 }
 
@@ -147,18 +164,20 @@ static const char *estimate_name(const struct run *run, uint64_t code, char *buf
 						  : reason_name(run->vendor, code, buf, sz);
 }
 
-/* Sampling: the estimates, each reason's count calibrated to KVM's counters. */
-static void show_estimates_plain(const struct run *run)
+/* Sampling: the estimates, each reason's count calibrated to KVM's counters; @sampled: the
+ * group's hits. */
+static void show_estimates_plain(const struct run *run, const struct est_set *set,
+				 uint64_t sampled)
 {
 	double total = 0, secs = run->secs;
 	char buf[32];
 
-	for (int i = 0; i < run->nest; i++)
-		total += run->est[i].estimated;
+	for (int i = 0; i < set->n; i++)
+		total += set->x[i].estimated;
 	printf("  %-22s %10s %9s %12s %10s %7s %10s  %s\n", "reason", "code", "sampled",
 	       "estimated", "+-95%", "share", "rate/s", "from");
-	for (int i = 0; i < run->nest; i++) {
-		const struct kvmdci_exit_estimate *x = &run->est[i];
+	for (int i = 0; i < set->n; i++) {
+		const struct kvmdci_exit_estimate *x = &set->x[i];
 		char code[24], err[24];
 		snprintf(code, sizeof(code), "0x%llx", (unsigned long long)x->code);
 		if (x->code == KVMDCI_EXIT_CODE_UNSAMPLED)
@@ -174,7 +193,7 @@ static void show_estimates_plain(const struct run *run)
 		       secs > 0 ? x->estimated / secs : 0.0, x->counter[0] ? x->counter : "sample");
 	}
 	printf("  %-22s %10s %9llu %12.0f %10s %6.1f%% %10.1f  %s\n", "total", "",
-	       (unsigned long long)run->cov.counted, total, "exact", total > 0 ? 100.0 : 0.0,
+	       (unsigned long long)sampled, total, "exact", total > 0 ? 100.0 : 0.0,
 	       secs > 0 ? total / secs : 0.0, "exits");
 }
 
@@ -226,6 +245,12 @@ static json_t *json_reasons(const struct run *run, enum kvmdci_exit_scope scope,
 	char buf[32];
 
 	kvmdci_exit_stats_group(run->stats, scope, g, &grp);
+	struct est_set own = { NULL, 0 };
+	const struct est_set *set = &run->all;
+	if (run->scale > 0 && scope != KVMDCI_EXIT_SCOPE_ALL) {
+		own = get_estimates(run->e, grp.vm, grp.vcpu);
+		set = &own;
+	}
 	for (int i = 0; kvmdci_exit_stats_reason(run->stats, scope, g, i, &rc) == 0; i++) {
 		json_t *o = json_pack("{s:I, s:o, s:s, s:I, s:f, s:f}", "code", (json_int_t)rc.code,
 				      "code_hex", tool_json_addr(rc.code), "name",
@@ -234,15 +259,29 @@ static json_t *json_reasons(const struct run *run, enum kvmdci_exit_scope scope,
 				      grp.total ? (double)rc.count / (double)grp.total : 0.0, "rate",
 				      secs > 0 ? (double)rc.count / secs : 0.0);
 		const struct kvmdci_exit_estimate *x;
-		if (run->scale > 0 && scope == KVMDCI_EXIT_SCOPE_ALL &&
-		    (x = estimate_of(run, rc.code))) {
+		if (run->scale > 0 && (x = estimate_of(set, rc.code))) {
 			json_object_set_new(o, "estimated", json_real(x->estimated));
 			json_object_set_new(o, "error", json_real(x->error));
-		} else if (run->scale > 0)
-			json_object_set_new(o, "estimated", json_real((double)rc.count * run->scale));
+		}
 		json_array_append_new(a, o);
 	}
+	free(own.x);
 	return a;
+}
+
+/* One VM's or vCPU's table: its estimates when sampling, else its counts. */
+static void show_group_plain(const struct run *run, enum kvmdci_exit_scope scope, int i,
+			     const struct kvmdci_exit_group *g)
+{
+	if (run->scale > 0) {
+		struct est_set set = get_estimates(run->e, g->vm, g->vcpu);
+		if (set.n > 0) {
+			show_estimates_plain(run, &set, g->total);
+			free(set.x);
+			return;
+		}
+	}
+	show_table_plain(run, scope, i);
 }
 
 static const char *vendor_word(const struct run *run)
@@ -300,8 +339,8 @@ static void show_exits_json(const struct run *run)
 		cov->armed_s, "armed_share", cov->run_s > 0 ? cov->armed_s / cov->run_s : 0.0)
 		: json_null());
 	json_t *est = json_array();
-	for (int i = 0; i < run->nest; i++) {
-		const struct kvmdci_exit_estimate *x = &run->est[i];
+	for (int i = 0; i < run->all.n; i++) {
+		const struct kvmdci_exit_estimate *x = &run->all.x[i];
 		char buf[32];
 		json_t *o = json_pack("{s:I, s:o, s:s, s:I, s:f, s:f, s:s}", "code",
 				      (json_int_t)x->code, "code_hex", tool_json_addr(x->code), "name",
@@ -331,8 +370,8 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 	printf("VM exits (%s) on %s: %llu in %.1f s, trigger %s%s\n", vendor_word(run), tool.target,
 	       (unsigned long long)g.total, run->secs, trigger_word(run),
 	       run->interrupted ? " (interrupted)" : "");
-	if (run->duty > 0 && run->nest > 0)
-		show_estimates_plain(run);
+	if (run->duty > 0 && run->all.n > 0)
+		show_estimates_plain(run, &run->all, run->have_cov ? run->cov.counted : g.total);
 	else
 		show_table_plain(run, KVMDCI_EXIT_SCOPE_ALL, 0);
 	if (run->duty > 0)
@@ -347,14 +386,14 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 		       cov->kvm_exits ? 100.0 * (double)cov->counted / (double)cov->kvm_exits : 100.0);
 	else
 		printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
-	if (run->duty > 0 && run->nest > 0)
+	if (run->duty > 0 && run->all.n > 0)
 		printf("  estimated: a reason KVM counts itself (from: its counter) is exact; the "
 		       "rest of KVM's total is shared as the sample saw it, +-95%% interval\n");
 	if (run->duty <= 0) {
 		/* KVM's own counters beside the counts: the two agree unless exits were missed */
 		bool first = true;
-		for (int i = 0; i < run->nest; i++) {
-			const struct kvmdci_exit_estimate *x = &run->est[i];
+		for (int i = 0; i < run->all.n; i++) {
+			const struct kvmdci_exit_estimate *x = &run->all.x[i];
 			char buf[32];
 			if (!x->counter[0])
 				continue;
@@ -383,13 +422,13 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 	for (int i = 0; per_vm && kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_VM, i, &g) == 0;
 	     i++) {
 		printf("\nVM 0x%llx (pid %d):\n", (unsigned long long)g.vm, g.vm_pid);
-		show_table_plain(run, KVMDCI_EXIT_SCOPE_VM, i);
+		show_group_plain(run, KVMDCI_EXIT_SCOPE_VM, i, &g);
 	}
 	for (int i = 0;
 	     per_vcpu && kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_VCPU, i, &g) == 0; i++) {
 		printf("\nvCPU %d of VM 0x%llx (pid %d), struct kvm_vcpu at 0x%llx:\n", g.vcpu_id,
 		       (unsigned long long)g.vm, g.vm_pid, (unsigned long long)g.vcpu);
-		show_table_plain(run, KVMDCI_EXIT_SCOPE_VCPU, i);
+		show_group_plain(run, KVMDCI_EXIT_SCOPE_VCPU, i, &g);
 	}
 	tool_flush_stdout();
 }
@@ -766,18 +805,15 @@ int main(int argc, char **argv)
 	if (o.duty > 0 && run.have_cov && run.cov.counted)
 		run.scale = (double)run.cov.kvm_exits / (double)run.cov.counted;
 	/* each reason's estimate: sampled counts calibrated to KVM's reason counters */
-	if (run.have_cov && (run.nest = kvmdci_exits_estimates(run.e, NULL, 0)) > 0 &&
-	    (run.est = calloc((size_t)run.nest, sizeof(*run.est))) != NULL)
-		run.nest = kvmdci_exits_estimates(run.e, run.est, run.nest);
-	if (!run.est)
-		run.nest = 0;
+	if (run.have_cov)
+		run.all = get_estimates(run.e, 0, 0);
 	if (tool.json)
 		show_exits_json(&run);
 	else
 		show_exits_plain(&run, o.per_vm, o.per_vcpu);
 out:
 	kvmdci_exit_stats_unref(run.stats);
-	free(run.est);
+	free(run.all.x);
 	kvmdci_exits_unref(run.e);
 	kvmdci_kernel_unref(k);
 	kvmdci_target_unref(t);

@@ -2481,10 +2481,13 @@ struct kvmdci_exit_estimate {
 /**
  * kvmdci_exits_estimates:
  * @e: a stopped exit tracer (kvmdci_exits_stop())
+ * @vm: only the vCPUs of this struct kvm, or 0 for every VM
+ * @vcpu: only this struct kvm_vcpu, or 0 for every vCPU (of @vm)
  * @out: (out): up to @max rows, largest estimate first
  * @max: size of @out
  *
- * How many exits of each reason the run's vCPUs made (those of kvmdci_exits_coverage()).
+ * How many exits of each reason the run's vCPUs made (those of kvmdci_exits_coverage(), or
+ * the ones of them that @vm and @vcpu name).
  * Without sampling every exit was counted: the estimates are the counts (error 0), and rows
  * of reasons KVM keeps a counter for carry its delta, which equals the count unless exits
  * were missed. With kvmdci_exits_sample() the sample is calibrated to KVM's own counters,
@@ -2492,7 +2495,8 @@ struct kvmdci_exit_estimate {
  * (io_exits, halt_exits, irq_exits, irq_window_exits, nmi_window_exits) is that delta,
  * error 0; the exits left (KVM's total less those) are shared among the other reasons in
  * the proportion the sample saw them, with a 95% interval from the spread between the
- * sampling windows (each window's hits are one cluster). Estimates sum to KVM's total.
+ * sampling windows (each window's hits are one cluster; for one VM or vCPU, as if the hits
+ * were independent). Estimates sum to KVM's total (of the VM or vCPU).
  * Exits that KVM reflects to a nested guest's L1 run no handler and are not in the reason
  * counters (they land in the shared rest). Without the counters in the type info the whole
  * total is shared by the sample.
@@ -2502,7 +2506,8 @@ struct kvmdci_exit_estimate {
  *
  * Since: 0.13
  */
-int kvmdci_exits_estimates(struct kvmdci_exits *e, struct kvmdci_exit_estimate *out, int max);
+int kvmdci_exits_estimates(struct kvmdci_exits *e, uint64_t vm, uint64_t vcpu,
+			   struct kvmdci_exit_estimate *out, int max);
 
 /** vCPUs the watch trigger followed while it ran (kvmdci_exits_follow_stats). */
 struct kvmdci_exits_follow {

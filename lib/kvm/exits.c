@@ -1310,13 +1310,22 @@ static int cmp_estimate(const void *a, const void *b)
 	return x->code < y->code ? -1 : x->code > y->code;
 }
 
-KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, struct kvmdci_exit_estimate *out,
-					 int max)
+/* A measured vCPU slot in the group @vm / @vcpu (0: any). */
+static bool in_group(const struct kvmdci_exits *e, int j, uint64_t vm, uint64_t vcpu)
+{
+	const struct vcpu_slot *v = &e->vcpus[j];
+
+	return j >= 0 && j < MAX_VCPU_SLOTS - 1 && v->present && (!vm || v->vm == vm) &&
+	       (!vcpu || v->vcpu == vcpu);
+}
+
+KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, uint64_t vm, uint64_t vcpu,
+					 struct kvmdci_exit_estimate *out, int max)
 {
 	KVMDCI_API_ENTRY(e->ctx);
 	struct kvmdci_exit_estimate *rows;
-	uint64_t delta[MAX_CATS] = { 0 }, sum_cats = 0, n_u = 0;
-	bool calibrated = e->ncats > 0;
+	uint64_t delta[MAX_CATS] = { 0 }, sum_cats = 0, n_u = 0, kvm_exits = 0;
+	bool calibrated = e->ncats > 0, all = !vm && !vcpu;
 	int n = 0;
 
 	if (!e->have_coverage)
@@ -1326,11 +1335,12 @@ KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, struct kvmdci_e
 	rows = calloc(COUNT_SLOTS + MAX_CATS + 1, sizeof(*rows));
 	if (!rows)
 		return -ENOMEM;
-	/* the counters' deltas over the measured vCPUs (those in kvm_exits) */
+	/* KVM's exits and the counters' deltas over the group's measured vCPUs */
 	for (int j = 0; j < e->nvcpus && j < MAX_VCPU_SLOTS - 1; j++) {
 		const struct vcpu_slot *v = &e->vcpus[j];
-		if (!v->present)
+		if (!in_group(e, j, vm, vcpu))
 			continue;
+		kvm_exits += v->end_exits - v->start_exits;
 		if (!v->cats_start || !v->cats_end) {
 			calibrated = false;
 			continue;
@@ -1343,7 +1353,7 @@ KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, struct kvmdci_e
 	for (int i = 0; i < COUNT_SLOTS; i++) {
 		const struct count_slot *c = &e->counts[i];
 		int r;
-		if (c->vcpu < 0 || c->vcpu >= MAX_VCPU_SLOTS - 1 || !e->vcpus[c->vcpu].present)
+		if (!in_group(e, c->vcpu, vm, vcpu))
 			continue;
 		for (r = 0; r < n && rows[r].code != c->code; r++)
 			;
@@ -1365,7 +1375,7 @@ KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, struct kvmdci_e
 		if (!rows[r].counter[0])
 			n_u += rows[r].counted;
 	/* exits of the reasons no counter counts: KVM's total less the counted reasons' */
-	double rest = (double)e->kvm_exits - (double)sum_cats;
+	double rest = (double)kvm_exits - (double)sum_cats;
 	if (rest < 0)
 		rest = 0;
 	for (int r = 0; r < n; r++) {
@@ -1386,7 +1396,7 @@ KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, struct kvmdci_e
 		int w;
 		for (w = 0; w < e->nwin && e->win[w].code != x->code; w++)
 			;
-		if (e->windows >= 2 && w < e->nwin && !e->win_overflow) {
+		if (all && e->windows >= 2 && w < e->nwin && !e->win_overflow) {
 			double k = e->windows, ss = e->win[w].s_nn - 2 * p * e->win[w].s_nN +
 						    p * p * e->s_NN;
 			var = ss > 0 ? k / (k - 1) * ss / ((double)n_u * (double)n_u) : 0;
