@@ -22,7 +22,6 @@
  * the exits KVM itself counted over the same run (kvmdci_exits_coverage).
  */
 #include <limits.h>
-#include <math.h>
 #include <stdlib.h>
 
 #include "internal.h"
@@ -1389,24 +1388,14 @@ KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, uint64_t vm, ui
 			x->estimated = (double)x->counter_delta;
 			continue;
 		}
-		double p = n_u ? (double)x->counted / (double)n_u : 0, var;
-		x->estimated = rest * p;
-		/* the share's variance: windows are clusters of hits (a ratio estimator over
-		 * windows); with fewer than two windows, as if the hits were independent */
+		/* the share's spread: windows are clusters of hits (over all vCPUs only: the
+		 * window sums are not kept per vCPU) */
 		int w;
 		for (w = 0; w < e->nwin && e->win[w].code != x->code; w++)
 			;
-		if (all && e->windows >= 2 && w < e->nwin && !e->win_overflow) {
-			double k = e->windows, ss = e->win[w].s_nn - 2 * p * e->win[w].s_nN +
-						    p * p * e->s_NN;
-			var = ss > 0 ? k / (k - 1) * ss / ((double)n_u * (double)n_u) : 0;
-		} else
-			var = n_u ? p * (1 - p) / (double)n_u : 0;
-		x->error = 1.96 * rest * sqrt(var);
-		/* reasons the sample never saw may hold up to 3 / n_u of the rest (95%, the rule
-		 * of three): a seen reason's share is that uncertain at least */
-		if (n_u && x->error < rest * 3 / (double)n_u)
-			x->error = rest * 3 / (double)n_u;
+		bool win = all && e->windows >= 2 && w < e->nwin && !e->win_overflow;
+		kvm_exit_share(rest, x->counted, n_u, win ? e->windows : 0, win ? e->win[w].s_nn : 0,
+			       win ? e->win[w].s_nN : 0, e->s_NN, &x->estimated, &x->error);
 	}
 	/* exits of reasons without a counter that the sample never saw */
 	if (e->duty && n_u == 0 && rest > 0) {

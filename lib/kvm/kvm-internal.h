@@ -39,6 +39,15 @@ int kvm_reg_bit(struct kvmdci_kernel *k, const char *name);
 int kvm_exit_reason_counter(enum kvmdci_vendor vendor, int i, const char **counter,
 			    uint64_t *code);
 
+/* One exit reason's estimate from a sample (lib/kvm/exit-stats.c): @rest exits are shared
+ * among the reasons KVM has no counter for, @n of whose @n_u sampled hits were this reason.
+ * With @windows >= 2 the sampling windows' sums (@s_nn: of n_k^2, @s_nN: of n_k N_k, @s_NN: of
+ * N_k^2, n_k this reason's hits in window k, N_k all of those reasons' hits there) give the
+ * share's variance as clusters, else as independent hits. *@est = @rest n / n_u; *@err the
+ * half-width of its 95% interval, at least 3 / n_u of @rest (a reason never sampled). */
+void kvm_exit_share(double rest, uint64_t n, uint64_t n_u, int windows, double s_nn, double s_nN,
+		    double s_NN, double *est, double *err);
+
 /* One 64-bit counter found in a stats struct's type info (lib/kvm/stats.c). */
 struct stat_field {
 	char name[64];
