@@ -44,7 +44,7 @@ int main(int argc, char **argv)
 		       (unsigned long long)(r < 0 ? (uint64_t)-r : a));
 	}
 	for (int i = 3; i < argc; i++) {
-		struct btf *btf;
+		struct kbtf *btf;
 		int32_t id = 0;
 		int r = ktypes_find(kernel_ktypes(k), NULL, argv[i], &btf, &id);
 		printf("type %s %d\n", argv[i], r < 0 ? r : id);
