@@ -12,6 +12,7 @@
  * makedumpfile.h (struct makedumpfile_header, makedumpfile_data_header), QEMU dump.c.
  */
 #define _GNU_SOURCE
+#include <dlfcn.h>
 #include <endian.h>
 #include <fcntl.h>
 #include <libkdumpfile/kdumpfile.h>
@@ -20,12 +21,60 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "internal.h"
 #include "target/dump.h"
 #include "target/target-internal.h"
 
 #define FLAT_HEADER_SIZE 4096
 #define MAX_NOTES_SIZE (64u << 20)
+
+/*
+ * libkdumpfile, loaded (dlopen) at the first kdump-compressed dump: linked, it and the
+ * libraries it links (lzo, snappy and through it libstdc++, zstd) cost every tool's start
+ * ~4.5 ms of dynamic loading (bench/README.md, P5), for a format most runs never read. Its
+ * SONAME is the one the build found (meson.build).
+ */
+static struct {
+	bool tried, ok;
+	__typeof__(kdump_new) *kdump_new;
+	__typeof__(kdump_open_fd) *kdump_open_fd;
+	__typeof__(kdump_read) *kdump_read;
+	__typeof__(kdump_get_err) *kdump_get_err;
+	__typeof__(kdump_set_number_attr) *kdump_set_number_attr;
+	__typeof__(kdump_get_string_attr) *kdump_get_string_attr;
+	__typeof__(kdump_vmcoreinfo_raw) *kdump_vmcoreinfo_raw;
+	char err[200];
+} kd_lib;
+
+static bool kd_lib_load(void)
+{
+	void *h;
+
+	if (kd_lib.tried)
+		return kd_lib.ok;
+	kd_lib.tried = true;
+	if (!(h = dlopen(KVMDCI_KDUMPFILE_SONAME, RTLD_NOW | RTLD_LOCAL))) {
+		snprintf(kd_lib.err, sizeof(kd_lib.err), "%s", dlerror());
+		return false;
+	}
+#define KD_SYM(f)                                                                             \
+	if (!(*(void **)&kd_lib.f = dlsym(h, #f))) {                                           \
+		snprintf(kd_lib.err, sizeof(kd_lib.err), "%s has no %s",                       \
+			 KVMDCI_KDUMPFILE_SONAME, #f);                                         \
+		return false;                                                                  \
+	}
+	KD_SYM(kdump_new)
+	KD_SYM(kdump_open_fd)
+	KD_SYM(kdump_read)
+	KD_SYM(kdump_get_err)
+	KD_SYM(kdump_set_number_attr)
+	KD_SYM(kdump_get_string_attr)
+	KD_SYM(kdump_vmcoreinfo_raw)
+#undef KD_SYM
+	/* never dlclose()d: a dump's context is never freed either (kd_free) */
+	return kd_lib.ok = true;
+}
 
 struct kdump {
 	struct dump_base base; /* first; its fd: the file, or the memfd of the unflattened one */
@@ -220,12 +269,12 @@ static int kd_read_phys(void *p, uint64_t pa, void *buf, size_t len)
 {
 	struct kdump *k = p;
 	size_t got = len;
-	kdump_status st = kdump_read(k->kd, KDUMP_MACHPHYSADDR, pa, buf, &got);
+	kdump_status st = kd_lib.kdump_read(k->kd, KDUMP_MACHPHYSADDR, pa, buf, &got);
 
 	if (st == KDUMP_OK && got == len)
 		return 0;
 	kvmdci_set_error(k->base.ctx, "%s: physical 0x%llx: %s", k->base.path,
-			 (unsigned long long)(pa + got), kdump_get_err(k->kd));
+			 (unsigned long long)(pa + got), kd_lib.kdump_get_err(k->kd));
 	return st == KDUMP_ERR_NODATA || st == KDUMP_ERR_ADDRXLAT ? -EFAULT : -EIO;
 }
 
@@ -299,19 +348,25 @@ int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	}
 	if ((r = read_notes(b, (uint64_t)st.st_size)) < 0)
 		goto fail;
-	k->kd = kdump_new();
+	if (!kd_lib_load()) {
+		r = dump_fail(b, -ENOPKG, "a kdump-compressed dump needs libkdumpfile, which cannot be "
+					  "loaded (%s): install it (Debian: libkdumpfile10)",
+			      kd_lib.err);
+		goto fail;
+	}
+	k->kd = kd_lib.kdump_new();
 	if (!k->kd) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	/* read(2), not mmap(2): a truncated file would raise SIGBUS past its end */
-	kdump_set_number_attr(k->kd, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER);
-	if (kdump_open_fd(k->kd, b->fd) != KDUMP_OK) {
-		r = dump_fail(b, -EINVAL, "libkdumpfile: %s", kdump_get_err(k->kd));
+	kd_lib.kdump_set_number_attr(k->kd, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER);
+	if (kd_lib.kdump_open_fd(k->kd, b->fd) != KDUMP_OK) {
+		r = dump_fail(b, -EINVAL, "libkdumpfile: %s", kd_lib.kdump_get_err(k->kd));
 		goto fail;
 	}
-	kdump_get_string_attr(k->kd, "file.format", &fmt);
-	if (!b->notes.vmcoreinfo && kdump_vmcoreinfo_raw(k->kd, &b->vmcoreinfo) != KDUMP_OK)
+	kd_lib.kdump_get_string_attr(k->kd, "file.format", &fmt);
+	if (!b->notes.vmcoreinfo && kd_lib.kdump_vmcoreinfo_raw(k->kd, &b->vmcoreinfo) != KDUMP_OK)
 		b->vmcoreinfo = NULL;
 	dump_base_take_cpus(b);
 	if (b->ncpus == 0) {
