@@ -54,13 +54,12 @@ void ktypes_free(struct ktypes *kt)
 	memset(kt, 0, sizeof(*kt));
 }
 
-/* The source to read @path with: forced (kt->source, $KVMDCI_TYPES) or what the file holds. */
-static enum ktypes_source pick_source(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path,
-				      bool module)
+/* The source forced for @path (kt->source, $KVMDCI_TYPES), else KTYPES_AUTO: its .BTF is read
+ * when it has one, and dwarf_instead() is asked when it has none. */
+static enum ktypes_source pick_source(struct kvmdci_ctx *ctx, struct ktypes *kt, bool module)
 {
 	enum ktypes_source want = kt->source;
 	const char *env = kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_TYPES);
-	bool has_btf, has_dwarf;
 
 	if (want == KTYPES_AUTO && env && !strcmp(env, "dwarf"))
 		want = KTYPES_DWARF;
@@ -69,12 +68,18 @@ static enum ktypes_source pick_source(struct kvmdci_ctx *ctx, struct ktypes *kt,
 	/* module types must live beside vmlinux's: split BTF needs vmlinux BTF as its base */
 	if (module && kt->vmlinux_dw)
 		want = KTYPES_DWARF;
-	if (want != KTYPES_AUTO)
-		return want;
+	return want;
+}
+
+/* An ELF file without .BTF: read its DWARF when it has some (else BTF's error is said). */
+static bool dwarf_instead(struct kvmdci_ctx *ctx, const char *path)
+{
+	bool has_btf, has_dwarf;
+
 	if (ktypes_dwarf_probe(path, &has_btf, &has_dwarf) < 0 || has_btf || !has_dwarf)
-		return KTYPES_BTF; /* a raw BTF file, .BTF, or nothing usable: BTF's error */
+		return false;
 	kvmdci_dbg(ctx, "%s has .debug_info and no .BTF: reading DWARF", path);
-	return KTYPES_DWARF;
+	return true;
 }
 
 /* libbpf prints its own warnings on stderr; errors reach the user through our messages. */
@@ -245,7 +250,34 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 	libbpf_set_print(libbpf_quiet);
 	if ((e = kvmdci_check_regular_file(ctx, path, "vmlinux")) < 0)
 		return (int)e;
-	if (pick_source(ctx, kt, path, false) == KTYPES_DWARF) {
+	enum ktypes_source src = pick_source(ctx, kt, false);
+	struct load_arg la = { .kt = kt };
+	const char *bad = NULL;
+	int me = 0;
+	kt->ctx = ctx;
+	if (src != KTYPES_DWARF) {
+		/* its name index and type offsets are kept on disk under the file's build id
+		 * (btf-BUILDID.idx) */
+		char name[160];
+		kt->vmlinux_ix_path[0] = 0;
+		if (module_file_build_id(path, kt->vmlinux_bid, sizeof(kt->vmlinux_bid),
+					 &kt->vmlinux_bid_len) == 0) {
+			int o = snprintf(name, sizeof(name), "btf-");
+			for (size_t i = 0; i < kt->vmlinux_bid_len; i++)
+				o += snprintf(name + o, sizeof(name) - (size_t)o, "%02x",
+					      kt->vmlinux_bid[i]);
+			snprintf(name + o, sizeof(name) - (size_t)o, ".idx");
+			if (file_cache_path(ctx, name, kt->vmlinux_ix_path,
+					    sizeof(kt->vmlinux_ix_path)) < 0)
+				kt->vmlinux_ix_path[0] = 0;
+		}
+		kb = btf_map_in_place(path, NULL, vmlinux_offs, &la, &me, &bad);
+		if (!kb && me == -ENOENT && src == KTYPES_AUTO && dwarf_instead(ctx, path))
+			src = KTYPES_DWARF;
+	}
+	if (src == KTYPES_DWARF) {
+		index_free(la.ix);
+		kt->vmlinux_ix_path[0] = 0;
 		int r = ktypes_dwarf_open(ctx, path, &kt->vmlinux_dw);
 		if (r < 0)
 			return r;
@@ -257,25 +289,7 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 		snprintf(kt->vmlinux_path, sizeof(kt->vmlinux_path), "%s", path);
 		return 0;
 	}
-	kt->ctx = ctx;
-	/* its name index and type offsets are kept on disk under the file's build id
-	 * (btf-BUILDID.idx) */
-	char name[160];
-	kt->vmlinux_ix_path[0] = 0;
-	if (module_file_build_id(path, kt->vmlinux_bid, sizeof(kt->vmlinux_bid),
-				 &kt->vmlinux_bid_len) == 0) {
-		int o = snprintf(name, sizeof(name), "btf-");
-		for (size_t i = 0; i < kt->vmlinux_bid_len; i++)
-			o += snprintf(name + o, sizeof(name) - (size_t)o, "%02x", kt->vmlinux_bid[i]);
-		snprintf(name + o, sizeof(name) - (size_t)o, ".idx");
-		if (file_cache_path(ctx, name, kt->vmlinux_ix_path, sizeof(kt->vmlinux_ix_path)) < 0)
-			kt->vmlinux_ix_path[0] = 0;
-	}
-	struct load_arg la = { .kt = kt };
-	const char *bad;
-	int me;
-	if ((kb = btf_map_in_place(path, NULL, vmlinux_offs, &la, &me, &bad)) &&
-	    la.ix && kbtf_offsets(kb, &(uint32_t){ 0 }) != la.ix->offs) {
+	if (kb && la.ix && kbtf_offsets(kb, &(uint32_t){ 0 }) != la.ix->offs) {
 		/* the cached offsets were refused: the index goes with them */
 		kvmdci_dbg(ctx, "ignoring the BTF name index %s: its type offsets do not fit",
 			   kt->vmlinux_ix_path);
@@ -342,7 +356,16 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 			   modname, name, name);
 		return -EINVAL;
 	}
-	if (pick_source(ctx, kt, path, true) == KTYPES_DWARF) {
+	enum ktypes_source src = pick_source(ctx, kt, true);
+	const char *bad = NULL;
+	int me = 0;
+	btf = NULL;
+	if (src != KTYPES_DWARF && !kbtf_libbpf(kt->vmlinux)) {
+		btf = btf_map_in_place(path, kt->vmlinux, NULL, NULL, &me, &bad);
+		if (!btf && me == -ENOENT && src == KTYPES_AUTO && dwarf_instead(ctx, path))
+			src = KTYPES_DWARF;
+	}
+	if (src == KTYPES_DWARF) {
 		/* a module's DWARF is self-contained: its own BTF, not split (vmlinux's grows) */
 		int r = ktypes_dwarf_open(ctx, path, &dw);
 		if (r < 0)
@@ -352,8 +375,6 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 			return -ENOMEM;
 		}
 	} else {
-		const char *bad = NULL;
-		int me;
 		struct btf *lb = NULL;
 		if (kbtf_libbpf(kt->vmlinux)) {
 			/* vmlinux's BTF came through libbpf (not read in place): split on it */
@@ -370,8 +391,6 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 				btf__free(lb);
 				return -ENOMEM;
 			}
-		} else {
-			btf = btf_map_in_place(path, kt->vmlinux, NULL, NULL, &me, &bad);
 		}
 		if (!btf) {
 			char why[256];

@@ -20,6 +20,8 @@ struct kbtf {
 	uint32_t n;	    /* own types */
 	const uint32_t *offs;
 	uint32_t *offs_alloc;
+	bool offs_cached; /* offs came from the caller's cache: a record that does not fit them
+			   * makes a walk replace them */
 	void *map;
 	size_t map_len;
 	bool own;
@@ -67,7 +69,8 @@ static long type_size(const struct btf_type *t)
 	}
 }
 
-/* The types' offsets by a walk of the type section; false when a record is malformed. */
+/* The types' offsets by a walk of the type section (they replace b->offs only when the walk
+ * succeeds); false when a record is malformed. */
 static bool walk(struct kbtf *b, const char **why)
 {
 	uint32_t cap = 1024, n = 0, off = 0;
@@ -99,8 +102,10 @@ static bool walk(struct kbtf *b, const char **why)
 		o[n++] = off;
 		off += (uint32_t)sz;
 	}
+	free(b->offs_alloc);
 	b->offs = b->offs_alloc = o;
 	b->n = n;
+	b->offs_cached = false;
 	return true;
 }
 
@@ -143,13 +148,18 @@ struct kbtf *kbtf_new(const void *data, uint32_t size, const struct kbtf *base, 
 	if (offs) {
 		/* from a cache: increasing, aligned, inside the section (each record's own length
 		 * is checked when it is looked up) */
-		bool ok = noffs > 0 && offs[0] == 0;
+		bool ok = noffs > 0 && offs[0] == 0 && b->type_len >= sizeof(struct btf_type);
 		for (uint32_t i = 1; ok && i < noffs; i++)
 			ok = offs[i] > offs[i - 1] && offs[i] % 4 == 0 &&
 			     offs[i] <= b->type_len - sizeof(struct btf_type);
+		if (ok) { /* and the last record ends the section */
+			long sz = type_size((const struct btf_type *)(b->types + offs[noffs - 1]));
+			ok = sz > 0 && (uint64_t)offs[noffs - 1] + (uint64_t)sz == b->type_len;
+		}
 		if (ok) {
 			b->offs = offs;
 			b->n = noffs;
+			b->offs_cached = true;
 		}
 	}
 	if (!b->offs && !walk(b, why)) {
@@ -229,6 +239,14 @@ const struct btf_type *kbtf_type_by_id(const struct kbtf *b, uint32_t id)
 	long sz = type_size(t);
 	/* a record must end where the next begins (offsets from a cache: never trusted to) */
 	if (sz < 0 || (uint64_t)off + (uint64_t)sz > end) {
+		const char *why;
+		/* offsets from a cache that do not fit the file after all: walk it (the kbtf is
+		 * the caller's const handle; its offsets are its own business) */
+		if (b->offs_cached) {
+			((struct kbtf *)b)->offs_cached = false; /* one walk at most */
+			if (walk((struct kbtf *)b, &why))
+				return kbtf_type_by_id(b, id);
+		}
 		errno = EINVAL;
 		return NULL;
 	}
