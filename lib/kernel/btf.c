@@ -230,7 +230,7 @@ out:
 	return btf;
 }
 
-/* The offsets of vmlinux's types from its cached name index (btf-BUILDID.idx), loaded here. */
+/* The offsets of vmlinux's types from its cached name index (btf-v2-BUILDID.idx), loaded here. */
 static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktypes *kt,
 				       uint32_t type_len, uint32_t str_len);
 
@@ -257,12 +257,12 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 	kt->ctx = ctx;
 	if (src != KTYPES_DWARF) {
 		/* its name index and type offsets are kept on disk under the file's build id
-		 * (btf-BUILDID.idx) */
+		 * (btf-v2-BUILDID.idx) */
 		char name[160];
 		kt->vmlinux_ix_path[0] = 0;
 		if (module_file_build_id(path, kt->vmlinux_bid, sizeof(kt->vmlinux_bid),
 					 &kt->vmlinux_bid_len) == 0) {
-			int o = snprintf(name, sizeof(name), "btf-");
+			int o = snprintf(name, sizeof(name), "btf-v2-");
 			for (size_t i = 0; i < kt->vmlinux_bid_len; i++)
 				o += snprintf(name + o, sizeof(name) - (size_t)o, "%02x",
 					      kt->vmlinux_bid[i]);
@@ -430,7 +430,7 @@ const char *ktypes_source_name(const struct ktypes *kt, const char *module)
 }
 
 /*
- * vmlinux's index on disk ($XDG_CACHE_HOME/libkvmdci/btf-BUILDID.idx, file-cache.h), mapped
+ * vmlinux's index on disk ($XDG_CACHE_HOME/libkvmdci/btf-v2-BUILDID.idx, file-cache.h), mapped
  * at the next start instead of walking ~100k types and faulting in a fresh table; with it the
  * offset of every type in the type section, so that the BTF is read in place without a walk
  * (kernel/kbtf.h). The header names the BTF it indexes (build id, the sizes of its type and
@@ -439,6 +439,8 @@ const char *ktypes_source_name(const struct ktypes *kt, const char *module)
  * lookup, and a lookup compares the name and kind of what a slot points to anyway. Anything
  * else: ignored and written anew.
  */
+/* Version 2 (the offsets added) has a name of its own, btf-v2-: a library of version 1 on the
+ * same machine (B1, btf-BUILDID.idx) would otherwise rewrite it at each of its runs. */
 #define IX_MAGIC "KVMDCIB2"
 
 struct ix_header {

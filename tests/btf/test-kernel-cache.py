@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The on-disk cache of parsed kernel files (lib/kernel/file-cache.c): System.map tables
-(sysmap-DEV-INO.idx) and vmlinux's BTF name index (btf-BUILDID.idx).
+(sysmap-DEV-INO.idx) and vmlinux's BTF name index (btf-v2-BUILDID.idx).
 
 On the lab kernel's real System.map and vmlinux (fetched by `kvmdci-lab build`), through
 tests/btf/cache-probe: the symbol table is exactly the System.map's lines (ground truth: this
@@ -79,7 +79,7 @@ check("a symbol added to the table is found", "added 1234" in off)
 
 cold, err = run()
 sm, bi = cache_file("sysmap-"), cache_file("btf-")
-check("a cold run writes sysmap-DEV-INO.idx and btf-BUILDID.idx", sm and bi, str(
+check("a cold run writes sysmap-DEV-INO.idx and btf-v2-BUILDID.idx", sm and bi, str(
     os.listdir(cdir) if os.path.isdir(cdir) else None))
 check("cold: the same output as with the cache off", cold == off)
 warm, err = run()
