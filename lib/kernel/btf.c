@@ -495,7 +495,6 @@ static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktyp
 		goto bad;
 	}
 	if (h.first != 1 || h.type_cnt < 2 || h.mask < 1023 || (h.mask & (h.mask + 1)) ||
-	    (uint64_t)h.mask + 1 < 2 * (uint64_t)h.type_cnt ||
 	    len != sizeof(h) + ((size_t)h.mask + 1 + h.type_cnt - 1) * sizeof(uint32_t)) {
 		why = "truncated or of the wrong size";
 		goto bad;
@@ -505,11 +504,18 @@ static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktyp
 		goto bad;
 	}
 	const uint32_t *slots = (const uint32_t *)(map + sizeof(h));
-	for (size_t i = 0; i <= h.mask; i++)
+	size_t empty = 0;
+	for (size_t i = 0; i <= h.mask; i++) {
 		if (slots[i] >= h.type_cnt) {
 			why = "damaged (type ids)";
 			goto bad;
 		}
+		empty += !slots[i];
+	}
+	if (empty < ((size_t)h.mask + 1) / 2) { /* as built: at most half full, probes end */
+		why = "damaged (too full)";
+		goto bad;
+	}
 	if (!(ix = calloc(1, sizeof(*ix))))
 		goto out;
 	ix->first = h.first;
@@ -580,13 +586,25 @@ static uint32_t name_hash(const char *s)
 	return h;
 }
 
+static const char *type_name(const struct kbtf *btf, uint32_t id)
+{
+	const struct btf_type *t = kbtf_type_by_id(btf, id);
+	const char *name = t ? kbtf_name_by_offset(btf, t->name_off) : NULL;
+	return name && *name ? name : NULL;
+}
+
 static struct ktypes_index *index_build(const struct kbtf *btf)
 {
 	const struct kbtf *base = kbtf_base(btf);
 	uint32_t first = base ? kbtf_type_cnt(base) : 1, n = kbtf_type_cnt(btf), size = 1024;
+	uint32_t named = 0;
 	struct ktypes_index *ix = calloc(1, sizeof(*ix));
 
-	while (size < 2 * (n - first + 1))
+	/* at most half full with the named types (vmlinux 6.1: 53k of 95k; the file is a
+	 * quarter of what room for all types took, pages every start reads) */
+	for (uint32_t id = first; id < n; id++)
+		named += type_name(btf, id) != NULL;
+	while (size < 2 * (uint64_t)named)
 		size *= 2;
 	if (!ix || !(ix->slots = calloc(size, sizeof(*ix->slots)))) {
 		free(ix);
@@ -595,9 +613,8 @@ static struct ktypes_index *index_build(const struct kbtf *btf)
 	ix->first = first;
 	ix->mask = size - 1;
 	for (uint32_t id = first; id < n; id++) {
-		const struct btf_type *t = kbtf_type_by_id(btf, id);
-		const char *name = t ? kbtf_name_by_offset(btf, t->name_off) : NULL;
-		if (!name || !*name)
+		const char *name = type_name(btf, id);
+		if (!name)
 			continue;
 		uint32_t h = name_hash(name) & ix->mask;
 		while (ix->slots[h])
