@@ -12,7 +12,6 @@
  * makedumpfile.h (struct makedumpfile_header, makedumpfile_data_header), QEMU dump.c.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
 #include <endian.h>
 #include <fcntl.h>
 #include <libkdumpfile/kdumpfile.h>
@@ -23,57 +22,37 @@
 
 #include "config.h"
 #include "internal.h"
+#include "target/dlib.h"
 #include "target/dump.h"
 #include "target/target-internal.h"
 
 #define FLAT_HEADER_SIZE 4096
 #define MAX_NOTES_SIZE (64u << 20)
 
-/*
- * libkdumpfile, loaded (dlopen) at the first kdump-compressed dump: linked, it and the
- * libraries it links (lzo, snappy and through it libstdc++, zstd) cost every tool's start
- * ~4.5 ms of dynamic loading (bench/README.md, P5), for a format most runs never read. Its
- * SONAME is the one the build found (meson.build).
- */
+/* libkdumpfile: loaded at the first kdump-compressed dump (target/dlib.h); linked, it and what
+ * it links (lzo, snappy and through it libstdc++, zstd) cost every start ~4.5 ms. */
+#define KDUMP_FUNCS(X)                                                                        \
+	X(kdump_new) X(kdump_open_fd) X(kdump_read) X(kdump_get_err) X(kdump_set_number_attr)  \
+	X(kdump_get_string_attr) X(kdump_vmcoreinfo_raw)
+static struct dlib kd_dl = { .soname = KVMDCI_KDUMPFILE_SONAME };
 static struct {
-	bool tried, ok;
-	__typeof__(kdump_new) *kdump_new;
-	__typeof__(kdump_open_fd) *kdump_open_fd;
-	__typeof__(kdump_read) *kdump_read;
-	__typeof__(kdump_get_err) *kdump_get_err;
-	__typeof__(kdump_set_number_attr) *kdump_set_number_attr;
-	__typeof__(kdump_get_string_attr) *kdump_get_string_attr;
-	__typeof__(kdump_vmcoreinfo_raw) *kdump_vmcoreinfo_raw;
-	char err[200];
+	KDUMP_FUNCS(DLIB_PTR)
 } kd_lib;
 
+static bool kd_lib_syms(void)
+{
+#define KD_SYM(f) DLIB_SYM(&kd_dl, kd_lib, f)
+	KDUMP_FUNCS(KD_SYM)
+#undef KD_SYM
+	return true;
+}
+
+/* never unloaded: a dump's context is never freed either (kd_free) */
 static bool kd_lib_load(void)
 {
-	void *h;
-
-	if (kd_lib.tried)
-		return kd_lib.ok;
-	kd_lib.tried = true;
-	if (!(h = dlopen(KVMDCI_KDUMPFILE_SONAME, RTLD_NOW | RTLD_LOCAL))) {
-		snprintf(kd_lib.err, sizeof(kd_lib.err), "%s", dlerror());
-		return false;
-	}
-#define KD_SYM(f)                                                                             \
-	if (!(*(void **)&kd_lib.f = dlsym(h, #f))) {                                           \
-		snprintf(kd_lib.err, sizeof(kd_lib.err), "%s has no %s",                       \
-			 KVMDCI_KDUMPFILE_SONAME, #f);                                         \
-		return false;                                                                  \
-	}
-	KD_SYM(kdump_new)
-	KD_SYM(kdump_open_fd)
-	KD_SYM(kdump_read)
-	KD_SYM(kdump_get_err)
-	KD_SYM(kdump_set_number_attr)
-	KD_SYM(kdump_get_string_attr)
-	KD_SYM(kdump_vmcoreinfo_raw)
-#undef KD_SYM
-	/* never dlclose()d: a dump's context is never freed either (kd_free) */
-	return kd_lib.ok = true;
+	if (!kd_dl.tried && dlib_open(&kd_dl))
+		kd_dl.ok = kd_lib_syms();
+	return kd_dl.ok;
 }
 
 struct kdump {
@@ -351,7 +330,7 @@ int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	if (!kd_lib_load()) {
 		r = dump_fail(b, -ENOPKG, "a kdump-compressed dump needs libkdumpfile, which cannot be "
 					  "loaded (%s): install it (Debian: libkdumpfile10)",
-			      kd_lib.err);
+			      kd_dl.err);
 		goto fail;
 	}
 	k->kd = kd_lib.kdump_new();
