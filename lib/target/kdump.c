@@ -30,10 +30,13 @@
 #define MAX_NOTES_SIZE (64u << 20)
 
 /* libkdumpfile: loaded at the first kdump-compressed dump (target/dlib.h); linked, it and what
- * it links (lzo, snappy and through it libstdc++, zstd) cost every start ~4.5 ms. */
+ * it links (lzo, snappy and through it libstdc++, zstd) cost every start ~4.5 ms. Its exported
+ * functions only: kdump_open_fd(), kdump_set_number_attr() and kdump_get_string_attr() are
+ * inline wrappers in its header, of kdump_open_fdset(), kdump_set_attr() and
+ * kdump_get_typed_attr(). */
 #define KDUMP_FUNCS(X)                                                                        \
-	X(kdump_new) X(kdump_open_fd) X(kdump_read) X(kdump_get_err) X(kdump_set_number_attr)  \
-	X(kdump_get_string_attr) X(kdump_vmcoreinfo_raw)
+	X(kdump_new) X(kdump_open_fdset) X(kdump_read) X(kdump_get_err) X(kdump_set_attr)      \
+	X(kdump_get_typed_attr) X(kdump_vmcoreinfo_raw)
 static struct dlib kd_dl = { .soname = KVMDCI_KDUMPFILE_SONAME };
 static struct {
 	KDUMP_FUNCS(DLIB_PTR)
@@ -339,12 +342,15 @@ int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 		goto fail;
 	}
 	/* read(2), not mmap(2): a truncated file would raise SIGBUS past its end */
-	kd_lib.kdump_set_number_attr(k->kd, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER);
-	if (kd_lib.kdump_open_fd(k->kd, b->fd) != KDUMP_OK) {
+	kdump_attr_t attr = { .type = KDUMP_NUMBER, .val.number = KDUMP_MMAP_NEVER };
+	kd_lib.kdump_set_attr(k->kd, KDUMP_ATTR_FILE_MMAP_POLICY, &attr);
+	if (kd_lib.kdump_open_fdset(k->kd, 1, &b->fd) != KDUMP_OK) {
 		r = dump_fail(b, -EINVAL, "libkdumpfile: %s", kd_lib.kdump_get_err(k->kd));
 		goto fail;
 	}
-	kd_lib.kdump_get_string_attr(k->kd, "file.format", &fmt);
+	attr = (kdump_attr_t){ .type = KDUMP_STRING };
+	if (kd_lib.kdump_get_typed_attr(k->kd, "file.format", &attr) == KDUMP_OK)
+		fmt = attr.val.string;
 	if (!b->notes.vmcoreinfo && kd_lib.kdump_vmcoreinfo_raw(k->kd, &b->vmcoreinfo) != KDUMP_OK)
 		b->vmcoreinfo = NULL;
 	dump_base_take_cpus(b);
