@@ -53,8 +53,8 @@ struct stat_field {
 	char name[64];
 	uint32_t offset; /* from the start of the stats struct */
 };
-struct btf;
+struct kbtf;
 /* Every 8-byte integer member under type @id of @btf (nested structs flattened, their
  * offsets from @base), appended to @out[@n..@max): the new count. */
-int kvm_stats_collect(struct btf *btf, int32_t id, uint32_t base, struct stat_field *out, int n,
+int kvm_stats_collect(struct kbtf *btf, int32_t id, uint32_t base, struct stat_field *out, int n,
 		      int max, int depth);
