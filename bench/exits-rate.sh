@@ -126,7 +126,7 @@ OTHER_QEMU=$((${OTHER_QEMU:-1} - 1))
 # client's exact window (kvmdci-exits: KVM's own count from its coverage; gdb, raw loop: the
 # stat.exits delta they read; undisturbed: KVM Δ), I its host-interrupt exits (the client's
 # tally of that reason; undisturbed: KVM's irq_exits Δ), K KVM Δ around the whole command.
-declare -A H S X I K NOTE REPEATS
+declare -A H S X I K NOTE REPEATS COST
 METHODS="idle watch raw gdb break"
 # the host-interrupt exit code: SVM INTR 0x60 (APM vol. 2 appendix C), VMX EXTERNAL_INTERRUPT 1
 # (SDM vol. 3 appendix C); gdb_tally and raw-loop print codes in hex
@@ -158,8 +158,13 @@ run_exits() {
 	local json=$WORK/$trig.$r.json
 	say "kvmdci-exits --trigger $trig: ${D} s"
 	c0=$(kvm_counts)
-	"$EXITS" --duration "$D" --json --trigger "$trig" >"$json" 2>"$WORK/$trig.err" ||
+	local verbose=()
+	# the break trigger says with -v where a hit's time goes (stopped / running, per stop)
+	[ "$trig" != break ] || verbose=(-v)
+	"$EXITS" "${verbose[@]}" --duration "$D" --json --trigger "$trig" >"$json" 2>"$WORK/$trig.err" ||
 		{ cat "$WORK/$trig.err" >&2; die "kvmdci-exits --trigger $trig failed"; }
+	[ "$trig" != break ] ||
+		COST[$r]=$(sed -n 's/.*: \([0-9]* stops stepped over: .*\)/\1/p' "$WORK/$trig.err" | head -n 1)
 	c1=$(kvm_counts)
 	H[$trig.$r]=$(jq -r .total "$json")
 	S[$trig.$r]=$(jq -r .duration_s "$json")
@@ -409,6 +414,9 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 		ratio "$(rate "${H[break.$r]}" "${S[break.$r]}")" "$(rate "${H[gdb.$r]}" "${S[gdb.$r]}")"
 		echo
 	done | med_range)
+	for r in $(seq 1 "$ROUNDS"); do
+		echo "round $r, where a break hit's time went: ${COST[$r]:-?}"
+	done
 	echo "kvmdci-exits(break) / gdb       = $vb   goal >= 2 in every round: $pass of $ROUNDS   $([ "$pass" = "$ROUNDS" ] && echo PASS || echo MISS)"
 	echo "kvmdci-exits(watch) / gdb       = $VS_GDB   goal >= 10    $(pf "$VS_GDB" 10)"
 	echo "kvmdci-exits(watch) / bare loop = $VS_RAW   goal >= 0.8   $(pf "$VS_RAW" 0.8)"

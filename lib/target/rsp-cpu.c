@@ -392,6 +392,8 @@ int rsp_regs_read_many(struct rsp *t, int cpu, const char *const *names, uint64_
 	struct reg_desc *rd[16];
 	int r, rr;
 
+	if (nrq == 0)
+		return rsp_regs_read(t, cpu, names, vals, n);
 	if ((r = regs_find(t, names, n, rd)) < 0 || (r = ready_for_reads(t, cpu)) < 0 ||
 	    (r = regs_queue(t, rd, n)) < 0 || (r = reads_queue(t, rq, nrq)) < 0 ||
 	    (r = rsp_flush(t)) < 0)
