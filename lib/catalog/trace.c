@@ -18,6 +18,7 @@
 #define MAX_TRACE_REGS 24
 #define MEMO_SLOTS 16
 #define SPAN_MAX 256
+#define MAX_PARKED 8
 #define PREFETCH_CPUS 16 /* CPUs whose last hit's reads are remembered (cpu % PREFETCH_CPUS) */
 
 struct hit_memo {
@@ -71,6 +72,13 @@ struct kvmdci_trace {
 	int at_cpu;
 	uint64_t at_addr;
 	bool armed; /* breakpoints in (trace_set_armed) */
+	/* CPUs that stood on a breakpoint when the trace started: they entered the function
+	 * before the start (their call, and for the exit entry KVM's exit count, came before
+	 * it), and QEMU stops them there at once when resumed: that first stop is stepped over
+	 * without a hit, so that a trace counts only what happened after its start */
+	int nparked;
+	int parked_cpu[MAX_PARKED];
+	uint64_t parked_addr[MAX_PARKED];
 	uint64_t seq;
 	kvmdci_hit_fn fn; /* the last poll's callback: a hit racing with the stop goes there, */
 	void *fn_data;    /* unless the callback asked to stop (returned < 0): then none does */
@@ -404,6 +412,41 @@ KVMDCI_EXPORT uint64_t kvmdci_trace_reads(struct kvmdci_trace *tr)
 	return tr->reads;
 }
 
+/* The CPUs standing on one of the breakpoints now (the target stopped): see nparked. */
+static void find_parked(struct kvmdci_trace *tr)
+{
+	static const char *const rip[1] = { "rip" };
+	int n = kvmdci_target_cpu_count(tr->t);
+
+	tr->nparked = 0;
+	for (int cpu = 0; cpu < n && tr->nparked < MAX_PARKED; cpu++) {
+		uint64_t v;
+		if (kvmdci_target_regs_read(tr->t, cpu, rip, &v, 1) < 0)
+			continue;
+		for (int i = 0; i < tr->n; i++)
+			if (tr->entries[i].bp_addr == v) {
+				tr->parked_cpu[tr->nparked] = cpu;
+				tr->parked_addr[tr->nparked++] = v;
+				break;
+			}
+	}
+}
+
+/* A signal-5 stop of @cpu at @rip: true if it is the stop of a CPU parked on that breakpoint
+ * at the start. Any such stop of a parked CPU ends its parking (it has moved, or moves now). */
+static bool unpark(struct kvmdci_trace *tr, int cpu, uint64_t rip)
+{
+	for (int i = 0; i < tr->nparked; i++)
+		if (tr->parked_cpu[i] == cpu) {
+			bool same = tr->parked_addr[i] == rip;
+			tr->nparked--;
+			tr->parked_cpu[i] = tr->parked_cpu[tr->nparked];
+			tr->parked_addr[i] = tr->parked_addr[tr->nparked];
+			return same;
+		}
+	return false;
+}
+
 KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
 {
 	KVMDCI_API_ENTRY(tr->ctx);
@@ -419,6 +462,7 @@ KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
 		return r;
 	tr->started = true;
 	tr->armed = true;
+	find_parked(tr);
 	kvmdci_target_get_stats(tr->t, &tr->stats0);
 	return kvmdci_target_resume(tr->t);
 }
@@ -486,7 +530,8 @@ static void prefetch_learn(struct kvmdci_trace *tr, int cpu, int npre)
 		}
 }
 
-/* One stop: 1 if it was a hit (reported or filtered), 0 if not ours; target left stopped. */
+/* One stop: 1 if it was a hit (reported or filtered), 2 at a breakpoint a CPU stood on at the
+ * start (stepped over, no hit), 0 if not ours; target left stopped. */
 static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *stop_now)
 {
 	uint64_t regs[MAX_TRACE_REGS];
@@ -500,12 +545,17 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *sto
 	npf = prefetch_plan(tr, st->cpu, rq);
 	if ((r = target_regs_read_many(tr->t, st->cpu, tr->regs, regs, tr->nregs, rq, npf)) < 0)
 		return r;
+	bool parked = unpark(tr, st->cpu, regs[0]);
 	for (int i = 0; i < tr->n; i++)
 		if (tr->entries[i].bp_addr == regs[0])
 			te = &tr->entries[i];
-	if (!te) {
+	if (!te || parked) {
 		tr->prefetch_wasted += (uint64_t)npf;
-		return 0;
+		if (!te)
+			return 0;
+		st->reason = KVMDCI_STOP_BREAKPOINT; /* entered before the start: no hit */
+		st->addr = regs[0];
+		return 2;
 	}
 	st->reason = KVMDCI_STOP_BREAKPOINT;
 	st->addr = regs[0];
@@ -562,10 +612,12 @@ static int on_stop(void *data, struct kvmdci_stop *st, bool final)
 	if (r < 0)
 		return r;
 	if (final) {
-		return r ? TARGET_STOP_HIT : 0;
+		return r == 1 ? TARGET_STOP_HIT : 0;
 	}
 	if (r == 0)
 		return 0;
+	if (r == 2)
+		return TARGET_STOP_STEP;
 	if (stop_now == 2) {
 		tr->held = true; /* left at the breakpoint, not stepped past it */
 		return TARGET_STOP_HIT | TARGET_STOP_HOLD;
