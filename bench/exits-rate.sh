@@ -17,8 +17,11 @@
 #        BENCH_ENGINE=bochs bench/exits-rate.sh  the same on the bochs engine (Intel VMX,
 #        kvm_intel, through lab/bochs-gdbserver): breakpoint on vmx_handle_exit, the exit
 #        reason read from struct vcpu_vmx
-#        BENCH_ROUNDS=N bench/exits-rate.sh  repeats the watch / bare-loop pair N times (order
-#        alternating) and sums them: the workload's exit rate drifts, and a busy host adds noise
+#        BENCH_ROUNDS=N bench/exits-rate.sh  repeats every method N times: each round an
+#        undisturbed window, the watch / bare-loop pair and the gdb / break pair (each pair back
+#        to back, order alternating: the workload's exit rate drifts, a busy host adds noise);
+#        the table sums the rounds, break / gdb is printed per round (goal >= 2 in every one)
+#        with the observer effect (the workload's exits/s and host-interrupt share per method)
 # Needs: a built tree (ninja -C build; the script does not rebuild), cc, gdb (Debian's gdb 13 connects to the unix socket
 # with `target remote PATH`; socat is NOT needed), jq, python3. Run from anywhere.
 # Env: BENCH_BUILD=DIR measures the tools of the build tree DIR instead of build/.
@@ -26,7 +29,8 @@
 # when something failed; BENCH_WORK=DIR uses DIR (must not exist) for it.
 #
 # It is a benchmark, not a test: it prints PASS/MISS against the goals (kvmdci-exits watch
-# >= 10x gdb, >= 0.8x the bare loop) and exits 0 whenever it could measure.
+# >= 10x gdb, >= 0.8x the bare loop; break >= 2x gdb in every round) and exits 0 whenever it
+# could measure.
 set -eu
 set -o pipefail
 
@@ -56,13 +60,20 @@ cc $CFLAGS -o "$WORK/resolve" "$ROOT/bench/resolve.c" -I"$ROOT/include" -L"$BUIL
 # shellcheck disable=SC2086
 cc $CFLAGS -o "$WORK/raw-loop" "$ROOT/bench/raw-loop.c" || die "building bench/raw-loop.c failed"
 
-# KVM's total exit counter (all VMs; the workload's is the only VM) via the serial console
-kvm_exits() {
+# KVM's total exit counter and its host-interrupt exits (all VMs; the workload's is the only
+# VM) via the serial console: "EXITS IRQ_EXITS". irq_exits counts the exits for a host
+# interrupt (SVM INTR 0x60: intr_interception; VMX EXTERNAL_INTERRUPT 1), which breakpoint
+# stops multiply (docs/lab-facts.md): the observer effect is read from the two.
+kvm_counts() {
 	local v
-	v=$("$LAB" run --timeout 30 'cat /sys/kernel/debug/kvm/exits' | tr -d '\r' | tail -n 1) ||
-		die "could not read /sys/kernel/debug/kvm/exits in the guest"
-	case $v in '' | *[!0-9]*) die "unexpected /sys/kernel/debug/kvm/exits: '$v'" ;; esac
-	echo "$v"
+	v=$("$LAB" run --timeout 30 'cat /sys/kernel/debug/kvm/exits /sys/kernel/debug/kvm/irq_exits' |
+		tr -d '\r' | tail -n 2 | tr '\n' ' ') ||
+		die "could not read /sys/kernel/debug/kvm/{exits,irq_exits} in the guest"
+	case $v in *[!0-9\ ]* | ' ' | '') die "unexpected /sys/kernel/debug/kvm/{exits,irq_exits}: '$v'" ;; esac
+	local e i rest
+	read -r e i rest <<<"$v"
+	{ [ -n "$i" ] && [ -z "$rest" ]; } || die "unexpected /sys/kernel/debug/kvm/{exits,irq_exits}: '$v'"
+	echo "$e $i"
 }
 
 # After each method: the lab must still run. A client that died can leave the VM paused with
@@ -111,45 +122,59 @@ OTHER_QEMU=$((${OTHER_QEMU:-1} - 1))
 [ "$OTHER_QEMU" -ge 0 ] || OTHER_QEMU=0
 
 # ---- runs --------------------------------------------------------------------------------------
-declare -A HITS SECS KDELTA SDELTA NOTE REPEATS
-# add a round's numbers to a method's totals ("-" stays "-")
-acc() { # METHOD HITS SECONDS KVM_DELTA STAT_DELTA
-	HITS[$1]=$(awk -v a="${HITS[$1]:-0}" -v b="$2" 'BEGIN { print (b == "-") ? "-" : a + b }')
-	SECS[$1]=$(awk -v a="${SECS[$1]:-0}" -v b="$3" 'BEGIN { printf "%.6f", a + b }')
-	KDELTA[$1]=$((${KDELTA[$1]:-0} + $4))
-	SDELTA[$1]=$(awk -v a="${SDELTA[$1]:-0}" -v b="$5" 'BEGIN { print (a == "-" || b == "-") ? "-" : a + b }')
-}
+# Per method and round (key METHOD.ROUND): H hits, S seconds, X the workload's exits in the
+# client's exact window (kvmdci-exits: KVM's own count from its coverage; gdb, raw loop: the
+# stat.exits delta they read; undisturbed: KVM Δ), I its host-interrupt exits (the client's
+# tally of that reason; undisturbed: KVM's irq_exits Δ), K KVM Δ around the whole command.
+declare -A H S X I K NOTE REPEATS COST
 METHODS="idle watch raw gdb break"
+# the host-interrupt exit code: SVM INTR 0x60 (APM vol. 2 appendix C), VMX EXTERNAL_INTERRUPT 1
+# (SDM vol. 3 appendix C); gdb_tally and raw-loop print codes in hex
+if [ "$VENDOR" = vmx ]; then INTR_CODE=1; else INTR_CODE=96; fi
+INTR_HEX=$(printf '0x%x' "$INTR_CODE")
+# the count of code INTR_HEX in a "0xCODE:N 0xCODE:N ..." tally (0 when absent)
+intr_of() { tr ' ' '\n' <<<"$1" | awk -F: -v c="$INTR_HEX" '$1 == c { n = $2 } END { print n + 0 }'; }
 
-# 0. undisturbed: nothing attached, KVM's counter over D seconds (rate of the free workload)
+# 0. undisturbed: nothing attached, KVM's counters over D seconds (the free workload)
 run_idle() {
+	local r=$1 c0 c1
 	say "undisturbed: ${D} s with nothing attached"
-	k0=$(kvm_exits)
+	c0=$(kvm_counts)
 	t0=$(date +%s.%N)
 	sleep "$D"
 	t1=$(date +%s.%N)
-	k1=$(kvm_exits)
-	KDELTA[idle]=$((k1 - k0))
-	HITS[idle]=-
-	SECS[idle]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
-	SDELTA[idle]=-
+	c1=$(kvm_counts)
+	K[idle.$r]=$((${c1% *} - ${c0% *}))
+	X[idle.$r]=${K[idle.$r]}
+	I[idle.$r]=$((${c1#* } - ${c0#* }))
+	H[idle.$r]=-
+	S[idle.$r]=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", b - a }')
 	NOTE[idle]="KVM exits/s (window incl. 2 serial reads)"
 }
 
 # 1, 2. kvmdci-exits
 run_exits() {
-	local trig=$1
-	local json=$WORK/$trig.$2.json
+	local trig=$1 r=$2 c0 c1
+	local json=$WORK/$trig.$r.json
 	say "kvmdci-exits --trigger $trig: ${D} s"
-	k0=$(kvm_exits)
-	"$EXITS" --duration "$D" --json --trigger "$trig" >"$json" 2>"$WORK/$trig.err" ||
+	c0=$(kvm_counts)
+	local verbose=()
+	# the break trigger says with -v where a hit's time goes (stopped / running, per stop)
+	[ "$trig" != break ] || verbose=(-v)
+	"$EXITS" "${verbose[@]}" --duration "$D" --json --trigger "$trig" >"$json" 2>"$WORK/$trig.err" ||
 		{ cat "$WORK/$trig.err" >&2; die "kvmdci-exits --trigger $trig failed"; }
-	k1=$(kvm_exits)
-	acc "$trig" "$(jq -r .total "$json")" "$(jq -r .duration_s "$json")" $((k1 - k0)) -
+	[ "$trig" != break ] ||
+		COST[$r]=$(sed -n 's/.*: \([0-9]* stops stepped over: .*\)/\1/p' "$WORK/$trig.err" | head -n 1)
+	c1=$(kvm_counts)
+	H[$trig.$r]=$(jq -r .total "$json")
+	S[$trig.$r]=$(jq -r .duration_s "$json")
+	X[$trig.$r]=$(jq -r '.coverage.kvm_exits // "-"' "$json")
+	I[$trig.$r]=$(jq -r --argjson c "$INTR_CODE" '[.reasons[] | select(.code == $c) | .count] | add // 0' "$json")
+	K[$trig.$r]=$((${c1% *} - ${c0% *}))
 	NOTE[$trig]=$(jq -r '[.reasons[:4][] | "\(.name) \(.count)"] | join(", ")' "$json")
 	# QEMU may report one watchpoint write many times: each repeat is a stop that counts
 	# nothing (kvmdci-exits ignores it); many of them lower the rate
-	REPEATS[$trig]=$(jq -r '"repeated reports \(.repeated_reports_ignored), missed \(.missed), coverage \(.coverage.counted)/\(.coverage.kvm_exits)"' "$json")
+	REPEATS[$trig]="${REPEATS[$trig]:+${REPEATS[$trig]}; }$(jq -r '"repeated reports \(.repeated_reports_ignored), missed \(.missed), coverage \(.coverage.counted)/\(.coverage.kvm_exits)"' "$json")"
 	check_alive "kvmdci-exits --trigger $trig"
 }
 
@@ -158,6 +183,7 @@ run_exits() {
 #    raw offsets (the vmlinux has no DWARF), tally in Python, continue
 #    until D seconds are over; then detach (never quit attached: `k` would end QEMU).
 run_gdb() {
+	local r=$1 c0 c1
 	say "gdb: ${D} s"
 	GDBCMD=$WORK/exits.gdb
 	if [ "$VENDOR" = vmx ]; then
@@ -166,7 +192,7 @@ run_gdb() {
 		DECODE="set \$vmcb = *(unsigned long long *)(\$rdi + $VMCB_OFF)
   set \$code = *(unsigned int *)(\$vmcb + $EXIT_CODE_OFF)"
 	fi
-	cat >"$GDBCMD" <<EOF
+	cat >"$GDBCMD" <<GDB
 set pagination off
 set confirm off
 set height 0
@@ -190,48 +216,53 @@ python bench_report()
 python bench_stat("after", ${STAT_EXITS// /, })
 delete
 detach
-EOF
-	k0=$(kvm_exits)
+GDB
+	c0=$(kvm_counts)
 	gdb_rc=0
 	timeout -k 5 "$(awk -v d="$D" 'BEGIN { print int(d) + 60 }')" \
-		gdb -nx -batch -x "$GDBCMD" </dev/null >"$WORK/gdb.log" 2>&1 || gdb_rc=$?
-	k1=$(kvm_exits)
-	grep -q '^GDB_RESULT ' "$WORK/gdb.log" ||
-		{ tail -n 20 "$WORK/gdb.log" >&2; die "gdb gave no result (exit status $gdb_rc)"; }
-	grep -q 'detached' "$WORK/gdb.log" || say "warning: gdb did not report a detach (see $WORK/gdb.log)"
-	line=$(grep '^GDB_RESULT ' "$WORK/gdb.log")
-	HITS[gdb]=$(sed -n 's/.* hits=\([0-9]*\).*/\1/p' <<<"$line")
-	SECS[gdb]=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")
-	KDELTA[gdb]=$((k1 - k0))
-	sb=$(awk '$1 == "GDB_STAT" && $2 == "before" { print $3 }' "$WORK/gdb.log")
-	sa=$(awk '$1 == "GDB_STAT" && $2 == "after" { print $3 }' "$WORK/gdb.log")
+		gdb -nx -batch -x "$GDBCMD" </dev/null >"$WORK/gdb.$r.log" 2>&1 || gdb_rc=$?
+	c1=$(kvm_counts)
+	grep -q '^GDB_RESULT ' "$WORK/gdb.$r.log" ||
+		{ tail -n 20 "$WORK/gdb.$r.log" >&2; die "gdb gave no result (exit status $gdb_rc)"; }
+	grep -q 'detached' "$WORK/gdb.$r.log" || say "warning: gdb did not report a detach (see $WORK/gdb.$r.log)"
+	line=$(grep '^GDB_RESULT ' "$WORK/gdb.$r.log")
+	H[gdb.$r]=$(sed -n 's/.* hits=\([0-9]*\).*/\1/p' <<<"$line")
+	S[gdb.$r]=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")
+	K[gdb.$r]=$((${c1% *} - ${c0% *}))
+	sb=$(awk '$1 == "GDB_STAT" && $2 == "before" { print $3 }' "$WORK/gdb.$r.log")
+	sa=$(awk '$1 == "GDB_STAT" && $2 == "after" { print $3 }' "$WORK/gdb.$r.log")
 	if [ -n "$sb" ] && [ -n "$sa" ] && [ "$sb" -ge 0 ] && [ "$sa" -ge 0 ]; then
-		SDELTA[gdb]=$((sa - sb))
+		X[gdb.$r]=$((sa - sb))
 	else
-		SDELTA[gdb]=-
+		X[gdb.$r]=-
 	fi
 	NOTE[gdb]=$(sed -n 's/.* reasons=//p' <<<"$line")
+	I[gdb.$r]=$(intr_of "${NOTE[gdb]}")
 	check_alive "gdb"
 }
 
 # 4. the bare raw-packet loop
 run_raw() {
+	local r=$1 c0 c1 sd
 	say "bench/raw-loop: ${D} s"
 	args=()
 	for i in $(seq 0 $((NVCPUS - 1))); do
 		v=VCPU_$i s=STAT_EXITS_$i
 		args+=("${!v}:${!s}")
 	done
-	k0=$(kvm_exits)
-	"$WORK/raw-loop" "$SOCK" "$D" "$VMCB_OFF" "$EXIT_CODE_OFF" "${args[@]}" >"$WORK/raw.$1.out" 2>"$WORK/raw.err" ||
+	c0=$(kvm_counts)
+	"$WORK/raw-loop" "$SOCK" "$D" "$VMCB_OFF" "$EXIT_CODE_OFF" "${args[@]}" >"$WORK/raw.$r.out" 2>"$WORK/raw.err" ||
 		{ cat "$WORK/raw.err" >&2; check_alive "raw-loop"; die "raw-loop failed"; }
-	k1=$(kvm_exits)
-	line=$(grep '^RAW_RESULT ' "$WORK/raw.$1.out")
+	c1=$(kvm_counts)
+	line=$(grep '^RAW_RESULT ' "$WORK/raw.$r.out")
 	sd=$(sed -n 's/.* stat_delta=\(-\{0,1\}[0-9]*\).*/\1/p' <<<"$line")
 	[ "$sd" != -1 ] || sd=-
-	acc raw "$(sed -n 's/.* hits=\([0-9]*\).*/\1/p' <<<"$line")" \
-		"$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")" $((k1 - k0)) "$sd"
+	H[raw.$r]=$(sed -n 's/.* hits=\([0-9]*\).*/\1/p' <<<"$line")
+	S[raw.$r]=$(sed -n 's/.* seconds=\([0-9.]*\).*/\1/p' <<<"$line")
+	X[raw.$r]=$sd
+	K[raw.$r]=$((${c1% *} - ${c0% *}))
 	NOTE[raw]=$(sed -n 's/.* reasons=//p' <<<"$line")
+	I[raw.$r]=$(intr_of "${NOTE[raw]}")
 	RAW_END=$(sed -n 's/.* \(end=[a-z]* max_gap_ms=[0-9.]*\).*/\1/p' <<<"$line")
 	if [ -s "$WORK/raw.err" ]; then
 		say "raw-loop said: $(tr '\n' ' ' <"$WORK/raw.err")"
@@ -239,23 +270,43 @@ run_raw() {
 	check_alive "raw-loop"
 }
 
-# watch and the bare loop back to back: the workload's rate drifts over time
-run_idle
+# Each round: the undisturbed window, then the watch / bare-loop pair and the gdb / break pair,
+# each pair back to back and in alternating order (the workload's exit rate drifts)
 for r in $(seq 1 "$ROUNDS"); do
 	[ "$ROUNDS" = 1 ] || say "round $r of $ROUNDS"
+	run_idle "$r"
 	if [ $((r % 2)) = 1 ]; then
 		run_exits watch "$r"
 		run_raw "$r"
+		run_gdb "$r"
+		run_exits break "$r"
 	else
+		run_exits break "$r"
+		run_gdb "$r"
 		run_raw "$r"
 		run_exits watch "$r"
 	fi
 done
-run_gdb
-run_exits break 1
 
 # ---- report ----------------------------------------------------------------------------------
 rate() { awk -v h="$1" -v s="$2" 'BEGIN { if (h == "-" || s <= 0) print "-"; else printf "%.1f", h / s }'; }
+pct() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.1f%%", 100 * a / b }'; }
+# a method's sum over the rounds of one of H S X I K ("-" if any round has none)
+sum() {
+	local -n arr=$1
+	local v out=0
+	for r in $(seq 1 "$ROUNDS"); do
+		v=${arr[$2.$r]:-"-"}
+		out=$(awk -v a="$out" -v b="$v" 'BEGIN { if (a == "-" || b == "-") print "-"; else printf "%.6g", a + b }')
+	done
+	echo "$out"
+}
+# "MEDIAN (MIN..MAX)" of numbers on stdin ("-" entries ignored)
+med_range() {
+	grep -v '^-$' | sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		printf "%.2f (%.2f..%.2f)\n", m, v[1], v[NR] }'
+}
 # reason names for the SVM codes seen here (gdb and raw-loop print codes)
 names() {
 	if [ "$VENDOR" = vmx ]; then # SDM vol. 3 appendix C, in hex as the tally prints them
@@ -280,9 +331,13 @@ declare -A LABEL=(
 	[gdb]="gdb 13, break + commands"
 	[raw]="bare raw-packet loop (watch)"
 )
-R_WATCH=$(rate "${HITS[watch]}" "${SECS[watch]}")
-R_GDB=$(rate "${HITS[gdb]}" "${SECS[gdb]}")
-R_RAW=$(rate "${HITS[raw]}" "${SECS[raw]}")
+declare -A SH SS SX SI SK
+for m in $METHODS; do
+	SH[$m]=$(sum H "$m") SS[$m]=$(sum S "$m") SX[$m]=$(sum X "$m") SI[$m]=$(sum I "$m") SK[$m]=$(sum K "$m")
+done
+R_WATCH=$(rate "${SH[watch]}" "${SS[watch]}")
+R_GDB=$(rate "${SH[gdb]}" "${SS[gdb]}")
+R_RAW=$(rate "${SH[raw]}" "${SS[raw]}")
 VS_GDB=$(ratio "$R_WATCH" "$R_GDB")
 VS_RAW=$(ratio "$R_WATCH" "$R_RAW")
 pf() { awk -v v="$1" -v g="$2" 'BEGIN { if (v == "-") print "n/a"; else print (v >= g ? "PASS" : "MISS") }'; }
@@ -291,7 +346,7 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 {
 	echo
 	echo "VM-exit decoding rate, ${D} s per method, one lab, one workload (1 VM x 1 vCPU)"
-	[ "$ROUNDS" = 1 ] || echo "watch and bare loop: $ROUNDS rounds of ${D} s each, summed (reasons: last round)"
+	[ "$ROUNDS" = 1 ] || echo "$ROUNDS rounds of every method (${D} s each), summed below (reasons: last round)"
 	if [ "$ENGINE" = bochs ]; then
 		echo "machine: $(nproc) CPUs ($cpu), bochs engine: $(dpkg-query -W -f '${Package} ${Version}' bochs 2>/dev/null || echo Bochs) through lab/bochs-gdbserver, kvm_intel"
 	else
@@ -301,26 +356,68 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	echo "host load: 1-min load average $LOAD0 at the start, $(cut -d' ' -f1 /proc/loadavg) at the end;" \
 		"$OTHER_QEMU other QEMU process(es) were running (each costs this TCG lab CPU time)"
 	echo
-	printf '%-30s %9s %8s %9s %10s %10s  %s\n' method hits seconds hits/s "KVM Δ" "stat Δ" "top reasons"
+	printf '%-30s %9s %8s %9s %10s %10s %7s  %s\n' method hits seconds hits/s "KVM Δ" "stat Δ" "intr" "top reasons"
 	for m in $METHODS; do
 		if [ "$m" = idle ]; then
-			r=$(rate "${KDELTA[idle]}" "${SECS[idle]}")
+			r=$(rate "${SK[idle]}" "${SS[idle]}")
+			sd=-
 		else
-			r=$(rate "${HITS[$m]}" "${SECS[$m]}")
+			r=$(rate "${SH[$m]}" "${SS[$m]}")
+			sd=${SX[$m]}
 		fi
-		s=$(awk -v s="${SECS[$m]}" 'BEGIN { printf "%.3f", s }')
-		printf '%-30s %9s %8s %9s %10s %10s  %s\n' "${LABEL[$m]}" "${HITS[$m]}" "$s" "$r" \
-			"${KDELTA[$m]}" "${SDELTA[$m]}" "${NOTE[$m]}"
+		s=$(awk -v s="${SS[$m]}" 'BEGIN { printf "%.3f", s }')
+		printf '%-30s %9s %8s %9s %10s %10s %7s  %s\n' "${LABEL[$m]}" "${SH[$m]}" "$s" "$r" \
+			"${SK[$m]}" "$sd" "$(pct "${SI[$m]}" "${SX[$m]}")" "${NOTE[$m]}"
 	done
 	echo
 	echo "KVM Δ:  /sys/kernel/debug/kvm/exits after - before, read over the serial console around"
 	echo "        the whole command (attach, discovery, detach and the serial reads included: the"
 	echo "        VM runs freely there, so it exceeds the hits). undisturbed: hits/s column = KVM Δ/s."
-	echo "stat Δ: the vCPU's stat.exits read by the client itself while stopped at its start and"
-	echo "        end (exact window; gdb and raw-loop only). A watch count is exact when hits = stat Δ."
-	echo "bare loop: ${RAW_END:-?} (how it ended; longest wait for a stop while the VM ran)"
-	echo "kvmdci-exits watch: ${REPEATS[watch]:-?} (repeats: stops QEMU reported again for one write)"
+	echo "stat Δ: the workload's exits in the client's exact window: the vCPU's stat.exits read by"
+	echo "        gdb and raw-loop while stopped at their start and end; KVM's count from"
+	echo "        kvmdci-exits' coverage. A count is exact when hits = stat Δ."
+	echo "intr:   host-interrupt exits ($INTR_HEX) / stat Δ (undisturbed: KVM's irq_exits Δ / KVM Δ)"
+	echo "bare loop: ${RAW_END:-?} (how the last round ended; longest wait for a stop while the VM ran)"
+	echo "kvmdci-exits watch: ${REPEATS[watch]:-?}"
+	echo "kvmdci-exits break: ${REPEATS[break]:-?}"
 	echo
+	echo "observer effect: the workload's exits/s and host-interrupt share, per round"
+	printf '%-6s' round
+	for m in $METHODS; do printf ' %22s' "$m"; done
+	echo
+	for r in $(seq 1 "$ROUNDS"); do
+		printf '%-6s' "$r"
+		for m in $METHODS; do
+			printf ' %22s' "$(rate "${X[$m.$r]}" "${S[$m.$r]}")/s $(pct "${I[$m.$r]}" "${X[$m.$r]}")"
+		done
+		echo
+	done
+	for m in watch gdb break; do
+		slow=$(for r in $(seq 1 "$ROUNDS"); do
+			ratio "$(rate "${X[idle.$r]}" "${S[idle.$r]}")" "$(rate "${X[$m.$r]}" "${S[$m.$r]}")"
+			echo
+		done | med_range)
+		echo "  under $m: the workload makes 1/$slow of its undisturbed exits per second" \
+			"(median (min..max) of the rounds); host-interrupt exits $(pct "${SI[$m]}" "${SX[$m]}")" \
+			"of its exits against $(pct "${SI[idle]}" "${SX[idle]}") undisturbed"
+	done
+	echo
+	pass=0
+	for r in $(seq 1 "$ROUNDS"); do
+		rb=$(rate "${H[break.$r]}" "${S[break.$r]}")
+		rg=$(rate "${H[gdb.$r]}" "${S[gdb.$r]}")
+		v=$(ratio "$rb" "$rg")
+		[ "$(pf "$v" 2)" != PASS ] || pass=$((pass + 1))
+		echo "round $r: break $rb hits/s, gdb $rg hits/s: break / gdb = $v   goal >= 2   $(pf "$v" 2)"
+	done
+	vb=$(for r in $(seq 1 "$ROUNDS"); do
+		ratio "$(rate "${H[break.$r]}" "${S[break.$r]}")" "$(rate "${H[gdb.$r]}" "${S[gdb.$r]}")"
+		echo
+	done | med_range)
+	for r in $(seq 1 "$ROUNDS"); do
+		echo "round $r, where a break hit's time went: ${COST[$r]:-?}"
+	done
+	echo "kvmdci-exits(break) / gdb       = $vb   goal >= 2 in every round: $pass of $ROUNDS   $([ "$pass" = "$ROUNDS" ] && echo PASS || echo MISS)"
 	echo "kvmdci-exits(watch) / gdb       = $VS_GDB   goal >= 10    $(pf "$VS_GDB" 10)"
 	echo "kvmdci-exits(watch) / bare loop = $VS_RAW   goal >= 0.8   $(pf "$VS_RAW" 0.8)"
 } | tee "$WORK/report.txt"

@@ -2137,7 +2137,9 @@ int kvmdci_trace_entry_stats(struct kvmdci_trace *tr, int i, uint64_t *hits, uin
  *
  * Target memory reads issued so far for the captures and `when` filters. Within one hit, loads
  * through the same pointer of neighbouring fields (up to 256 bytes apart) are one read, and a
- * pointer loaded by several captures is read once.
+ * pointer loaded by several captures is read once. At each stop the reads of the same CPU's
+ * last hit are fetched with the registers, in the same round trip; each one the hit then
+ * needs counts here once, those it does not need (another vCPU hit) do not.
  *
  * Returns: the count.
  *

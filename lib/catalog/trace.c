@@ -18,11 +18,23 @@
 #define MAX_TRACE_REGS 24
 #define MEMO_SLOTS 16
 #define SPAN_MAX 256
+#define MAX_PARKED 8
+#define PREFETCH_CPUS 16 /* CPUs whose last hit's reads are remembered (cpu % PREFETCH_CPUS) */
 
 struct hit_memo {
 	uint64_t addr;
 	uint32_t len;
 	uint8_t data[SPAN_MAX];
+};
+
+/* The reads of a CPU's last hit, fetched again with the registers at its next stop: a hit of
+ * the same vCPU reads the same addresses (the exit entry: the vCPU's vmcb pointer, then the
+ * VMCB's exit code), so the whole hit costs one round trip instead of one per pointer. */
+struct prefetch {
+	int cpu; /* -1: empty */
+	int n;
+	uint64_t addr[MEMO_SLOTS];
+	uint32_t len[MEMO_SLOTS];
 };
 
 struct trace_entry {
@@ -60,12 +72,27 @@ struct kvmdci_trace {
 	int at_cpu;
 	uint64_t at_addr;
 	bool armed; /* breakpoints in (trace_set_armed) */
+	/* CPUs that stood on a breakpoint when the trace started: they entered the function
+	 * before the start (their call, and for the exit entry KVM's exit count, came before
+	 * it), and QEMU stops them there at once when resumed: that first stop is stepped over
+	 * without a hit, so that a trace counts only what happened after its start */
+	int nparked;
+	int parked_cpu[MAX_PARKED];
+	uint64_t parked_addr[MAX_PARKED];
 	uint64_t seq;
 	kvmdci_hit_fn fn; /* the last poll's callback: a hit racing with the stop goes there, */
 	void *fn_data;    /* unless the callback asked to stop (returned < 0): then none does */
 	/* per-hit scratch, reused */
 	struct hit_memo memo[MEMO_SLOTS];
+	bool memo_used[MEMO_SLOTS]; /* a capture or filter of this hit read it */
 	int nmemo;
+	struct prefetch pf[PREFETCH_CPUS];
+	uint64_t prefetch_used, prefetch_wasted; /* reads fetched ahead: used by the hit, or not */
+	/* where a hit's time goes (logged at the end): stopped (our reads, the step-over's
+	 * write) and running (from that write to the next stop: the stub and the machine) */
+	double t_resumed, stopped_s, running_s;
+	uint64_t timed_stops;
+	struct kvmdci_target_stats stats0;
 	bool memo_on, no_plan; /* KVMDCI_READ_PLAN=0: every load its own read (comparisons) */
 	uint64_t reads; /* target reads issued for captures and filters */
 	uint64_t values[MAX_CAPTURES];
@@ -95,6 +122,7 @@ static int hit_read(void *data, uint64_t addr, void *buf, size_t len, const stru
 		m = &tr->memo[i];
 		if (addr >= m->addr && addr - m->addr + len <= m->len) {
 			memcpy(buf, m->data + (addr - m->addr), len);
+			tr->memo_used[i] = true;
 			return 0;
 		}
 	}
@@ -105,7 +133,7 @@ static int hit_read(void *data, uint64_t addr, void *buf, size_t len, const stru
 		m->len = (uint32_t)(op->pre + len + op->post);
 		tr->reads++;
 		if (kvmdci_kernel_read(tr->k, m->addr, m->data, m->len) == 0) {
-			tr->nmemo++;
+			tr->memo_used[tr->nmemo++] = true;
 			memcpy(buf, m->data + op->pre, len);
 			return 0;
 		}
@@ -117,7 +145,7 @@ static int hit_read(void *data, uint64_t addr, void *buf, size_t len, const stru
 		m->addr = addr;
 		m->len = (uint32_t)len;
 		memcpy(m->data, buf, len);
-		tr->nmemo++;
+		tr->memo_used[tr->nmemo++] = true;
 	}
 	return 0;
 }
@@ -242,6 +270,8 @@ KVMDCI_EXPORT int kvmdci_trace_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	tr->t = kvmdci_kernel_get_target(k);
 	tr->cat = kvmdci_catalog_ref(cat);
 	tr->regs[tr->nregs++] = "rip";
+	for (int i = 0; i < PREFETCH_CPUS; i++)
+		tr->pf[i].cpu = -1;
 	const char *e = kvmdci_ctx_get_tunable(tr->ctx, KVMDCI_TUNABLE_READ_PLAN);
 	tr->no_plan = e && !strcmp(e, "0");
 	*ret = tr;
@@ -382,6 +412,41 @@ KVMDCI_EXPORT uint64_t kvmdci_trace_reads(struct kvmdci_trace *tr)
 	return tr->reads;
 }
 
+/* The CPUs standing on one of the breakpoints now (the target stopped): see nparked. */
+static void find_parked(struct kvmdci_trace *tr)
+{
+	static const char *const rip[1] = { "rip" };
+	int n = kvmdci_target_cpu_count(tr->t);
+
+	tr->nparked = 0;
+	for (int cpu = 0; cpu < n && tr->nparked < MAX_PARKED; cpu++) {
+		uint64_t v;
+		if (kvmdci_target_regs_read(tr->t, cpu, rip, &v, 1) < 0)
+			continue;
+		for (int i = 0; i < tr->n; i++)
+			if (tr->entries[i].bp_addr == v) {
+				tr->parked_cpu[tr->nparked] = cpu;
+				tr->parked_addr[tr->nparked++] = v;
+				break;
+			}
+	}
+}
+
+/* A signal-5 stop of @cpu at @rip: true if it is the stop of a CPU parked on that breakpoint
+ * at the start. Any such stop of a parked CPU ends its parking (it has moved, or moves now). */
+static bool unpark(struct kvmdci_trace *tr, int cpu, uint64_t rip)
+{
+	for (int i = 0; i < tr->nparked; i++)
+		if (tr->parked_cpu[i] == cpu) {
+			bool same = tr->parked_addr[i] == rip;
+			tr->nparked--;
+			tr->parked_cpu[i] = tr->parked_cpu[tr->nparked];
+			tr->parked_addr[i] = tr->parked_addr[tr->nparked];
+			return same;
+		}
+	return false;
+}
+
 KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
 {
 	KVMDCI_API_ENTRY(tr->ctx);
@@ -397,6 +462,8 @@ KVMDCI_EXPORT int kvmdci_trace_start(struct kvmdci_trace *tr)
 		return r;
 	tr->started = true;
 	tr->armed = true;
+	find_parked(tr);
+	kvmdci_target_get_stats(tr->t, &tr->stats0);
 	return kvmdci_target_resume(tr->t);
 }
 
@@ -410,30 +477,98 @@ static int eval(struct kvmdci_trace *tr, const struct expr_prog *p, const int8_t
 	return expr_eval(p, rv, hit_read, tr, out);
 }
 
-/* One stop: 1 if it was a hit (reported or filtered), 0 if not ours; target left stopped. */
+/* Queue what @cpu's last hit read (into the memo's buffers) for the stop's round trip. */
+static int prefetch_plan(struct kvmdci_trace *tr, int cpu, struct target_read *rq)
+{
+	const struct prefetch *pf = &tr->pf[cpu % PREFETCH_CPUS];
+	int n = 0;
+
+	if (tr->no_plan || pf->cpu != cpu)
+		return 0;
+	for (int i = 0; i < pf->n; i++, n++)
+		rq[n] = (struct target_read){ pf->addr[i], tr->memo[n].data, pf->len[i], 0 };
+	return n;
+}
+
+/* A hit: the reads fetched with the registers start its memo. They were read at this stop,
+ * so they hold exactly what a read now would return, whichever vCPU hit. Returns how many. */
+static int prefetch_to_memo(struct kvmdci_trace *tr, const struct target_read *rq, int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct hit_memo *m = &tr->memo[tr->nmemo];
+		if (rq[i].result != 0)
+			continue;
+		if (m->data != rq[i].buf)
+			memmove(m->data, rq[i].buf, rq[i].len);
+		m->addr = rq[i].addr;
+		m->len = (uint32_t)rq[i].len;
+		tr->memo_used[tr->nmemo++] = false;
+	}
+	return tr->nmemo;
+}
+
+/* After a hit: remember what it read for the next stop of @cpu; count what the prefetch
+ * brought (used: a read the hit needed, brought forward; wasted: another vCPU's addresses). */
+static void prefetch_learn(struct kvmdci_trace *tr, int cpu, int npre)
+{
+	struct prefetch *pf = &tr->pf[cpu % PREFETCH_CPUS];
+
+	if (!tr->memo_on)
+		return;
+	for (int i = 0; i < npre; i++) {
+		if (tr->memo_used[i])
+			tr->prefetch_used++, tr->reads++;
+		else
+			tr->prefetch_wasted++;
+	}
+	pf->cpu = cpu;
+	pf->n = 0;
+	for (int i = 0; i < tr->nmemo; i++)
+		if (tr->memo_used[i]) {
+			pf->addr[pf->n] = tr->memo[i].addr;
+			pf->len[pf->n++] = tr->memo[i].len;
+		}
+}
+
+/* One stop: 1 if it was a hit (reported or filtered), 2 at a breakpoint a CPU stood on at the
+ * start (stepped over, no hit), 0 if not ours; target left stopped. */
 static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *stop_now)
 {
 	uint64_t regs[MAX_TRACE_REGS];
+	struct target_read rq[MEMO_SLOTS];
 	struct trace_entry *te = NULL;
-	int r;
+	int r, npf, npre = 0;
 
 	if (st->cpu < 0 || st->signal != 5)
 		return 0;
-	if ((r = kvmdci_target_regs_read(tr->t, st->cpu, tr->regs, regs, tr->nregs)) < 0)
+	/* the registers and what this CPU's last hit read, in one round trip */
+	npf = prefetch_plan(tr, st->cpu, rq);
+	if ((r = target_regs_read_many(tr->t, st->cpu, tr->regs, regs, tr->nregs, rq, npf)) < 0)
 		return r;
+	bool parked = unpark(tr, st->cpu, regs[0]);
 	for (int i = 0; i < tr->n; i++)
 		if (tr->entries[i].bp_addr == regs[0])
 			te = &tr->entries[i];
-	if (!te)
-		return 0;
+	if (!te || parked) {
+		tr->prefetch_wasted += (uint64_t)npf;
+		if (!te)
+			return 0;
+		st->reason = KVMDCI_STOP_BREAKPOINT; /* entered before the start: no hit */
+		st->addr = regs[0];
+		return 2;
+	}
 	st->reason = KVMDCI_STOP_BREAKPOINT;
 	st->addr = regs[0];
 	tr->nmemo = 0; /* a new hit: what the memo holds is from the last one */
 	tr->memo_on = !tr->no_plan;
+	if (tr->memo_on)
+		npre = prefetch_to_memo(tr, rq, npf);
+	tr->prefetch_wasted += (uint64_t)(npf - npre); /* unreadable now */
 	if (te->has_when) {
 		uint64_t ok = 0;
 		if (eval(tr, &te->when, te->when_regmap, regs, &ok) < 0 || !ok) {
 			te->filtered++;
+			prefetch_learn(tr, st->cpu, npre);
 			return 1;
 		}
 	}
@@ -441,6 +576,7 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *sto
 	for (int i = 0; i < te->ncaptures; i++)
 		tr->value_ok[i] = eval(tr, &te->captures[i], te->capture_regmap[i], regs,
 				       &tr->values[i]) == 0;
+	prefetch_learn(tr, st->cpu, npre);
 	struct kvmdci_hit hit = {
 		.entry = (int)(te - tr->entries),
 		.cpu = st->cpu,
@@ -465,15 +601,23 @@ static int on_stop(void *data, struct kvmdci_stop *st, bool final)
 {
 	struct kvmdci_trace *tr = data;
 	int stop_now = 0, r;
+	double t_in = kvmdci_now_s();
 
+	if (!final && tr->t_resumed > 0) {
+		tr->running_s += t_in - tr->t_resumed;
+		tr->timed_stops++;
+	}
+	tr->t_resumed = 0;
 	r = handle_stop(tr, st, &stop_now);
 	if (r < 0)
 		return r;
 	if (final) {
-		return r ? TARGET_STOP_HIT : 0;
+		return r == 1 ? TARGET_STOP_HIT : 0;
 	}
 	if (r == 0)
 		return 0;
+	if (r == 2)
+		return TARGET_STOP_STEP;
 	if (stop_now == 2) {
 		tr->held = true; /* left at the breakpoint, not stepped past it */
 		return TARGET_STOP_HIT | TARGET_STOP_HOLD;
@@ -488,6 +632,8 @@ static int on_stop(void *data, struct kvmdci_stop *st, bool final)
 		return TARGET_STOP_HIT | TARGET_STOP_HOLD;
 	}
 	/* a hit is stepped over on its CPU alone: reported exactly once */
+	tr->t_resumed = kvmdci_now_s(); /* the step-over is written right after this */
+	tr->stopped_s += tr->t_resumed - t_in;
 	return TARGET_STOP_HIT | TARGET_STOP_STEP;
 }
 
@@ -534,11 +680,33 @@ int trace_set_armed(struct kvmdci_trace *tr, bool armed)
 	return 0;
 }
 
+/* Where the time of the hits went, for `-v` (docs/lab-facts.md: on QEMU 7.2 the time
+ * running dominates, each breakpoint stop flushes its translated code). */
+static void log_costs(struct kvmdci_trace *tr)
+{
+	struct kvmdci_target_stats s;
+	uint64_t n = tr->timed_stops;
+
+	if (!n)
+		return;
+	kvmdci_target_get_stats(tr->t, &s);
+	kvmdci_info(tr->ctx, "%llu stops stepped over: per stop %.2f ms stopped (registers, "
+			     "captures, step-over) and %.2f ms running (from the step-over to the "
+			     "next stop); %.1f packets and %.1f writes per stop over the run; "
+			     "%llu reads fetched ahead were used, %llu not",
+		    (unsigned long long)n, 1e3 * tr->stopped_s / (double)n,
+		    1e3 * tr->running_s / (double)n,
+		    (double)(s.packets_sent - tr->stats0.packets_sent) / (double)n,
+		    (double)(s.writes - tr->stats0.writes) / (double)n,
+		    (unsigned long long)tr->prefetch_used, (unsigned long long)tr->prefetch_wasted);
+}
+
 int trace_end(struct kvmdci_trace *tr, void (*halted)(void *hdata, int r), void *hdata)
 {
 	if (!tr->started || tr->stopped)
 		return 0;
 	tr->stopped = true;
+	log_costs(tr);
 	return target_run_end(tr->t, on_stop, tr, halted, hdata);
 }
 

@@ -93,11 +93,9 @@ int rsp_select_cpu(struct rsp *t, int cpu)
 	return 0;
 }
 
-int rsp_regs_read(struct rsp *t, int cpu, const char *const *names, uint64_t *vals, int n)
+/* The register descriptions of @names (at most 16), or -ENOENT naming the one missing. */
+static int regs_find(struct rsp *t, const char *const *names, int n, struct reg_desc **rd)
 {
-	struct reg_desc *rd[16];
-	int r;
-
 	if (n <= 0 || n > 16)
 		return -EINVAL;
 	for (int i = 0; i < n; i++) {
@@ -108,15 +106,25 @@ int rsp_regs_read(struct rsp *t, int cpu, const char *const *names, uint64_t *va
 			return -ENOENT;
 		}
 	}
-	if ((r = rsp_select_cpu(t, cpu)) < 0 || (r = rsp_drain(t)) < 0)
-		return r;
-	/* pipelined: all 'p' packets in one write, then the replies in order */
+	return 0;
+}
+
+/* Queue a 'p' per register: pipelined, the replies come in order. */
+static int regs_queue(struct rsp *t, struct reg_desc **rd, int n)
+{
+	int r;
+
 	for (int i = 0; i < n; i++)
 		if ((r = rsp_queue_pkt(t, "p%x", rd[i]->regnum)) < 0)
 			return r;
-	if ((r = rsp_flush(t)) < 0)
-		return r;
-	int err = 0;
+	return 0;
+}
+
+/* The replies of regs_queue(), in order. */
+static int regs_recv(struct rsp *t, int cpu, struct reg_desc **rd, uint64_t *vals, int n)
+{
+	int err = 0, r;
+
 	for (int i = 0; i < n; i++) {
 		uint8_t bytes[8] = { 0 };
 		size_t want = (size_t)rd[i]->bits / 4;
@@ -146,6 +154,17 @@ int rsp_regs_read(struct rsp *t, int cpu, const char *const *names, uint64_t *va
 		kvmdci_err(t->ctx, "%s: reading registers of CPU %d failed (%s)", t->uri, cpu,
 			   kvmdci_ctx_last_error(t->ctx));
 	return err;
+}
+
+int rsp_regs_read(struct rsp *t, int cpu, const char *const *names, uint64_t *vals, int n)
+{
+	struct reg_desc *rd[16];
+	int r;
+
+	if ((r = regs_find(t, names, n, rd)) < 0 || (r = rsp_select_cpu(t, cpu)) < 0 ||
+	    (r = rsp_drain(t)) < 0 || (r = regs_queue(t, rd, n)) < 0 || (r = rsp_flush(t)) < 0)
+		return r;
+	return regs_recv(t, cpu, rd, vals, n);
 }
 
 int rsp_reg_write(struct rsp *t, int cpu, const char *name, uint64_t val)
@@ -285,20 +304,13 @@ int rsp_read_virt(struct rsp *t, int cpu, uint64_t addr, void *buf, size_t len)
 	return rsp_read_mem(t, addr, buf, len);
 }
 
-/* Several small reads in one round trip: every 'm' in one write, then the replies in order.
- * Each request gets its own result; a read longer than one packet goes alone. */
-int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n)
+/* Queue an 'm' for each request that fits one packet (result 1); the others get -EAGAIN and
+ * are read alone after the replies (reads_recv). */
+static int reads_queue(struct rsp *t, struct target_read *rq, int n)
 {
 	size_t chunk = (t->packet_size - 16) / 2;
-	int r, queued = 0;
+	int r;
 
-	if ((r = rsp_select_cpu(t, cpu)) < 0 || (r = rsp_set_phys_mode(t, 0)) < 0 ||
-	    (r = rsp_drain(t)) < 0)
-		return r;
-	if (!t->connected)
-		return -ENOTCONN;
-	if (t->running)
-		return -EBUSY;
 	for (int i = 0; i < n; i++) {
 		rq[i].result = -EAGAIN;
 		if (rq[i].len == 0 || rq[i].len > chunk || rq[i].len > 2000)
@@ -306,10 +318,15 @@ int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n)
 		if ((r = rsp_queue_pkt(t, "m%llx,%zx", (unsigned long long)rq[i].addr, rq[i].len)) < 0)
 			return r;
 		rq[i].result = 1; /* queued */
-		queued++;
 	}
-	if (queued && (r = rsp_flush(t)) < 0)
-		return r;
+	return 0;
+}
+
+/* The replies of reads_queue(), in order, then the long reads one by one. */
+static int reads_recv(struct rsp *t, struct target_read *rq, int n)
+{
+	int r;
+
 	for (int i = 0; i < n; i++) {
 		if (rq[i].result != 1)
 			continue;
@@ -339,6 +356,55 @@ int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n)
 		if (rq[i].result == -EAGAIN)
 			rq[i].result = rsp_read_mem(t, rq[i].addr, rq[i].buf, rq[i].len);
 	return 0;
+}
+
+/* @cpu selected, virtual reads, nothing stray in the way, the target stopped. */
+static int ready_for_reads(struct rsp *t, int cpu)
+{
+	int r;
+
+	if ((r = rsp_select_cpu(t, cpu)) < 0 || (r = rsp_set_phys_mode(t, 0)) < 0 ||
+	    (r = rsp_drain(t)) < 0)
+		return r;
+	if (!t->connected)
+		return -ENOTCONN;
+	if (t->running)
+		return -EBUSY;
+	return 0;
+}
+
+/* Several small reads in one round trip: every 'm' in one write, then the replies in order.
+ * Each request gets its own result; a read longer than one packet goes alone. */
+int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n)
+{
+	int r;
+
+	if ((r = ready_for_reads(t, cpu)) < 0 || (r = reads_queue(t, rq, n)) < 0)
+		return r;
+	if ((r = rsp_flush(t)) < 0)
+		return r;
+	return reads_recv(t, rq, n);
+}
+
+int rsp_regs_read_many(struct rsp *t, int cpu, const char *const *names, uint64_t *vals, int n,
+		       struct target_read *rq, int nrq)
+{
+	struct reg_desc *rd[16];
+	int r, rr;
+
+	if (nrq == 0)
+		return rsp_regs_read(t, cpu, names, vals, n);
+	if ((r = regs_find(t, names, n, rd)) < 0 || (r = ready_for_reads(t, cpu)) < 0 ||
+	    (r = regs_queue(t, rd, n)) < 0 || (r = reads_queue(t, rq, nrq)) < 0 ||
+	    (r = rsp_flush(t)) < 0)
+		return r;
+	rr = regs_recv(t, cpu, rd, vals, n);
+	if (t->broken)
+		return rr < 0 ? rr : -EPIPE;
+	/* the replies owed to the reads are read whatever the registers said */
+	if ((r = reads_recv(t, rq, nrq)) < 0)
+		return r;
+	return rr;
 }
 
 int rsp_read_phys(struct rsp *t, uint64_t addr, void *buf, size_t len)

@@ -84,6 +84,11 @@ struct rsp {
 	uint64_t nop_cache_addr[16];
 	int8_t nop_cache_len[16];
 	int nop_cache_n;
+	/* rsp_step_over wrote P (rip past a no-op) and the continue in one write and did not wait
+	 * for P's reply: it comes before the next stop, and rsp_wait reads it there */
+	bool p_owed;
+	int p_owed_cpu;
+	uint64_t p_owed_addr;
 };
 
 /* ---- packets (rsp-packet.c) ---- */
@@ -146,6 +151,10 @@ int rsp_set_phys_mode(struct rsp *t, int on);
 int rsp_read_virt(struct rsp *t, int cpu, uint64_t addr, void *buf, size_t len);
 /* Several small reads in one round trip; each request gets its own result. */
 int rsp_read_virt_many(struct rsp *t, int cpu, struct target_read *rq, int n);
+/* Registers of @cpu and several small reads through it in one round trip (all in one write,
+ * the replies in order); each read gets its own result. Returns the registers' result. */
+int rsp_regs_read_many(struct rsp *t, int cpu, const char *const *names, uint64_t *vals, int n,
+		       struct target_read *rq, int nrq);
 int rsp_read_phys(struct rsp *t, uint64_t addr, void *buf, size_t len);
 
 /* ---- breakpoints and watchpoints (rsp-bp.c) ---- */

@@ -57,6 +57,20 @@ int rsp_wait(struct rsp *t, int timeout_ms, struct kvmdci_stop *stop)
 		return -EINVAL;
 	for (;;) {
 		int r = rsp_recv_pkt_wait(t, timeout_ms, true);
+		if (t->p_owed &&
+		    (r == -ENODATA || (r > 0 && (!strcmp(t->dec.buf, "OK") || rsp_reply_is_error(t))))) {
+			/* the reply to rsp_step_over's P (OK, Enn, or "" for a stub without P); if
+			 * rip could not be moved past the no-op, the CPU runs into the breakpoint
+			 * again and its hit would be seen twice: an error instead */
+			t->p_owed = false;
+			if (r == -ENODATA || strcmp(t->dec.buf, "OK") != 0) {
+				kvmdci_err(t->ctx, "%s: cannot set rip of CPU %d past the breakpoint at "
+						   "0x%llx: '%.20s'", t->uri, t->p_owed_cpu,
+					   (unsigned long long)t->p_owed_addr, t->dec.buf);
+				return -EIO;
+			}
+			continue;
+		}
 		if (r == -ENODATA)
 			continue;
 		if (r <= 0)
@@ -138,18 +152,15 @@ int rsp_step_over(struct rsp *t, int cpu, uint64_t addr)
 			return r;
 		memcpy(bytes, &v, 8);
 		rsp_hex_encode(bytes, 8, hex);
-		/* pipelined: P and continue in one write; P's reply is read before the stop */
+		/* pipelined: P and continue in one write. P's reply is not waited for: the stub
+		 * answers in order, so it comes before the stop, and rsp_wait reads it there (a
+		 * round trip less per hit; nothing is written while the target runs) */
 		if ((r = rsp_queue_pkt(t, "P%x=%s", rip->regnum, hex)) < 0 ||
 		    (r = rsp_queue_pkt(t, t->vcont ? "vCont;c" : "c")) < 0 || (r = rsp_flush(t)) < 0)
 			return r;
-		r = rsp_recv_reply(t, "P rip");
-		if (r < 0)
-			return r;
-		if (strcmp(t->dec.buf, "OK") != 0) {
-			kvmdci_err(t->ctx, "%s: cannot set rip of CPU %d: '%s'", t->uri, cpu,
-				   t->dec.buf);
-			/* the continue was sent anyway: the CPU re-hits the breakpoint */
-		}
+		t->p_owed = true;
+		t->p_owed_cpu = cpu;
+		t->p_owed_addr = addr;
 		t->running = t->ran = true;
 		return 0;
 	}

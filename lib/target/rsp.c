@@ -265,6 +265,11 @@ static int op_read_virt_many(void *p, int cpu, struct target_read *rq, int n)
 {
 	return rsp_read_virt_many(p, cpu, rq, n);
 }
+static int op_regs_read_many(void *p, int cpu, const char *const *names, uint64_t *vals, int n,
+			     struct target_read *rq, int nrq)
+{
+	return rsp_regs_read_many(p, cpu, names, vals, n, rq, nrq);
+}
 static int op_read_phys(void *p, uint64_t addr, void *buf, size_t len)
 {
 	return rsp_read_phys(p, addr, buf, len);
@@ -334,6 +339,7 @@ const struct target_ops rsp_target_ops = {
 	.cpu_count = op_cpu_count,
 	.get_stats = op_get_stats,
 	.regs_read = op_regs_read,
+	.regs_read_many = op_regs_read_many,
 	.reg_write = op_reg_write,
 	.read_virt = op_read_virt,
 	.read_virt_many = op_read_virt_many,

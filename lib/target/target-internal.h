@@ -26,6 +26,9 @@ struct target_ops {
 	int (*read_phys)(void *p, uint64_t addr, void *buf, size_t len);
 	/* optional: several reads in one round trip; per-read results in rq[i].result */
 	int (*read_virt_many)(void *p, int cpu, struct target_read *rq, int n);
+	/* optional: registers and several reads through @cpu in one round trip */
+	int (*regs_read_many)(void *p, int cpu, const char *const *names, uint64_t *vals, int n,
+			      struct target_read *rq, int nrq);
 	/* run control: NULL where the backend cannot (a dump) */
 	int (*bp_insert)(void *p, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len);
 	int (*bp_remove)(void *p, enum kvmdci_bp_kind kind, uint64_t addr, unsigned int len);
@@ -76,6 +79,11 @@ int target_halt(struct kvmdci_target *t, struct kvmdci_stop *st);
 /* Reads @n requests through @cpu, in one round trip where the backend can; returns < 0 only
  * when the target is lost (each request has its own result). */
 int target_read_virt_many(struct kvmdci_target *t, int cpu, struct target_read *rq, int n);
+/* @n registers of @cpu and @nrq reads through it, in one round trip where the backend can (a
+ * tracer's stop: what the last hit read is fetched with the registers). Returns the
+ * registers' result (each read has its own), < 0 also when the target is lost. */
+int target_regs_read_many(struct kvmdci_target *t, int cpu, const char *const *names,
+			  uint64_t *vals, int n, struct target_read *rq, int nrq);
 /* Bytes per second of a slow link to the target (a serial line); 0 when fast or unknown. */
 uint32_t target_link_rate(struct kvmdci_target *t);
 /* VMCOREINFO of a target, or NULL. */

@@ -46,6 +46,19 @@ int target_read_virt_many(struct kvmdci_target *t, int cpu, struct target_read *
 	return 0;
 }
 
+int target_regs_read_many(struct kvmdci_target *t, int cpu, const char *const *names,
+			  uint64_t *vals, int n, struct target_read *rq, int nrq)
+{
+	int r, m;
+
+	if (t->ops->regs_read_many)
+		return t->ops->regs_read_many(t->priv, cpu, names, vals, n, rq, nrq);
+	r = t->ops->regs_read(t->priv, cpu, names, vals, n);
+	if (nrq && (m = target_read_virt_many(t, cpu, rq, nrq)) < 0)
+		return m;
+	return r;
+}
+
 uint32_t target_link_rate(struct kvmdci_target *t)
 {
 	return t->ops->link_rate ? t->ops->link_rate(t->priv) : 0;

@@ -27,7 +27,9 @@ While it runs (live_checks.py): --interval's JSON records add up to the report, 
 count one vCPU exactly, and --live in a tmux pane shows the window's counts and obeys its keys;
 a terminal closed under it leaves the target clean.
 First of all, on the fresh lab with no VM: the watch trigger started before the workload,
-counting from each vCPU's creation (exits_follow.py).
+counting from each vCPU's creation (exits_follow.py). Then the break trigger started on a
+machine held on its breakpoint counts exactly KVM's exits after its start (the held exit came
+before it).
 Every run reports its coverage: KVM's stat.exits read by the tool at its start and stop must
 equal the window's exits delta, and without sampling all of them are counted. With --sample
 the counts are a real sample (fewer than KVM's) and the coverage says how many.
@@ -103,11 +105,37 @@ def sampled_window(t, name, trigger):
     t.wait_state(name, "done", 300)
 
 
+def parked_start(t):
+    """The break trigger started on a machine held on its breakpoint (kvmdci-trace --hold at
+    svm_handle_exit): that exit was counted by KVM before the start, and QEMU stops the held
+    CPU there again at once when resumed; it is not a hit, so the count is exactly KVM's (it
+    was one over, 2026-12-07)."""
+    t.window_start("p1", 1, 200)
+    t.signal("p1")
+    rc, out, err = run_tool("kvmdci-trace", ["--bp", "svm_handle_exit", "--hold"], t.tool_env,
+                            timeout=300)
+    held = rc == 0 and "held at svm_handle_exit" in err
+    rc, out, err = run_tool("kvmdci-exits", ["--json", "--trigger", "break", "--duration", "3"],
+                            t.tool_env, timeout=300)
+    doc = json.loads(out) if rc == 0 and out.strip() else {}
+    cov = doc.get("coverage") or {}
+    check("break trigger started on a machine held at svm_handle_exit: counts exactly the exits "
+          "KVM counted after its start (stat.exits at its start and stop)",
+          held and rc == 0 and cov.get("kvm_exits", 0) > 0 and
+          cov.get("counted") == cov.get("kvm_exits") == doc.get("total"),
+          f"held={held} rc={rc} total {doc.get('total')} coverage {cov} {err.strip()[-200:]}")
+    t.wait_state("p1", "window-done", 600)
+    t.signal("p1")
+    t.wait_state("p1", "done", 300)
+
+
 def main():
     with TestLab() as t:
         # first, with no VM on the host: the watch trigger started before the VMM
         # (exits_follow.py)
         from_start(t)
+        # a CPU standing on the breakpoint when the break trigger starts
+        parked_start(t)
         # 64 iterations per vCPU (4 HLTs of vCPU 0): the break trigger stops at every exit and
         # ran ~16 exits/s on a loaded 2-core machine (its 150-iteration window took 597 s)
         watch_doc, watch = traced_window(t, "w1", "watch", iterations=64)
