@@ -144,6 +144,10 @@ void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
  * KVMDCI_READ_PLAN=0 turns it off (for comparisons). Returns 0, or -ENOMEM.
  */
 int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n);
+/* Whether kernel_plan_read reads at all here (a live target with run control, and not
+ * KVMDCI_READ_PLAN=0): a walk that must read something itself to plan the next level asks
+ * first, so that without a plan it reads nothing twice. */
+bool kernel_plan_enabled(struct kvmdci_kernel *k);
 /* Keep @len bytes at @addr, just read by the caller in this stop, with the planned reads (a
  * list's links, read one by one, for the walks that follow it again). 0 or -ENOMEM. */
 int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, size_t len);
