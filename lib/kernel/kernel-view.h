@@ -113,6 +113,8 @@ struct kvmdci_kernel {
 		size_t dlen, dcap;
 		bool sorted;
 	} plan;
+	/* member offsets and enumerators found (types.c), allocated at the first lookup */
+	struct ktypes_memo *memo;
 	/* read cache (see struct kcache) */
 	struct kcache *cache;
 	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */
@@ -155,6 +157,8 @@ int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, si
 int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k);
 /* A "KEY=value" line of a VMCOREINFO text. */
 bool kernel_vmcoreinfo_value(const char *vmci, const char *key, int base, uint64_t *val);
+/* Free what kernel_member and kernel_enum_value kept (types.c). */
+void kernel_memo_free(struct kvmdci_kernel *k);
 /* Forget everything the read cache holds (memory may have changed). */
 void kernel_cache_invalidate(struct kvmdci_kernel *k);
 
