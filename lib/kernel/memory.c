@@ -464,6 +464,21 @@ out:
 	return r;
 }
 
+/* In the sorted plan: the first entry starting above @addr (p->n when none). */
+static size_t plan_upper(const struct kplan *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->e[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, size_t len)
 {
 	struct target_read rq = { .addr = addr, .len = len, .result = 0 };
@@ -483,15 +498,7 @@ int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, si
 	 * sorted by inserting in place (one memmove), not by sorting the plan for every link */
 	size_t at = p->n;
 	if (p->sorted) {
-		size_t lo = 0, hi = p->n;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (p->e[mid].addr <= addr)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		at = lo;
+		at = plan_upper(p, addr);
 		memmove(p->e + at + 1, p->e + at, (p->n - at) * sizeof(*p->e));
 	}
 	p->e[at] = (struct kplan_entry){ .addr = rq.addr, .len = len, .off = p->dlen };
@@ -512,14 +519,7 @@ static bool plan_lookup(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_
 		p->sorted = true;
 	}
 	/* the last entry starting at or below addr, and a few before it (overlaps) */
-	size_t lo = 0, hi = p->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (p->e[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = plan_upper(p, addr);
 	for (size_t i = lo; i > 0 && lo - i < 4; i--) {
 		const struct kplan_entry *e = &p->e[i - 1];
 		if (addr - e->addr <= e->len && len <= e->len - (addr - e->addr)) {
