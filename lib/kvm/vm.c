@@ -195,7 +195,14 @@ int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *v
 			return n;
 		}
 		vms[n++] = kvm;
-		if (kvmdci_kernel_read(k, kvm + wlo, w, whi - wlo) < 0) {
+		/* a chain cannot be read ahead, but the walks after this one (a longer list
+		 * than first guessed, the vCPUs' walk) follow it again in the same stop; the
+		 * link alone when its window cannot be read */
+		if (kvmdci_kernel_read(k, kvm + wlo, w, whi - wlo) == 0) {
+			next = le64(w + l->kvm_vm_list - wlo);
+			kernel_plan_note(k, kvm + wlo, w, whi - wlo);
+		} else if (whi - wlo == 8 ||
+			   kvmdci_kernel_read_u64(k, kvm + l->kvm_vm_list, &next) < 0) {
 			kvmdci_warn(kvmdci_kernel_get_ctx(k),
 				    "struct kvm at 0x%llx: cannot read its vm_list link at "
 				    "0x%llx; the VMs after it are not listed",
@@ -203,10 +210,6 @@ int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *v
 				    (unsigned long long)(kvm + l->kvm_vm_list));
 			return n;
 		}
-		next = le64(w + l->kvm_vm_list - wlo);
-		/* a chain cannot be read ahead, but the walks after this one (a longer list
-		 * than first guessed, the vCPUs' walk) follow it again in the same stop */
-		kernel_plan_note(k, kvm + wlo, w, whi - wlo);
 	}
 	return n;
 }
