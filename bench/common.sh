@@ -114,6 +114,17 @@ wl_release() { # NAME
 	wl_wait "$1" "done" 600
 }
 
+# wait_tracing PID ERR: until the tool PID has said "tracing" on stderr (file ERR); dies if it
+# ended first or took two minutes
+wait_tracing() {
+	for _ in $(seq 1 240); do
+		grep -q tracing "$2" && return 0
+		kill -0 "$1" 2>/dev/null || { cat "$2" >&2; die "kvmdci-exits ended"; }
+		sleep 0.5
+	done
+	die "kvmdci-exits did not start tracing in 120 s: $(tail -n 3 "$2")"
+}
+
 # shellcheck disable=SC2034 # T_WALL, T_CPU, T_RSS, T_RC are for the caller
 # timed OUT ERR CMD... : run CMD under /usr/bin/time -v; sets T_WALL (s), T_CPU (user + system
 # s), T_RSS (KiB), T_RC

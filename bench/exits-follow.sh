@@ -32,11 +32,7 @@ for trig in watch break; do
 	say "$trig: kvmdci-exits started, then a 1-vCPU workload of $N iterations"
 	"$TOOLS/kvmdci-exits" --trigger "$trig" --json >"$WORK/$trig.json" 2>"$WORK/$trig.err" &
 	pid=$!
-	for _ in $(seq 1 120); do
-		grep -q tracing "$WORK/$trig.err" && break
-		kill -0 "$pid" 2>/dev/null || { cat "$WORK/$trig.err" >&2; die "kvmdci-exits ended"; }
-		sleep 0.5
-	done
+	wait_tracing "$pid" "$WORK/$trig.err"
 	t0=$(date +%s.%N)
 	"$LAB" run --timeout 1800 \
 		"workload --vcpus 1 --warmup 0 --iterations $N --json /tmp/$trig.json --quiet" \

@@ -10,7 +10,7 @@
 # user+sys CPU (getrusage of the child, microseconds):
 #   cold   one run with an empty cache directory (XDG_CACHE_HOME of its own): it parses the
 #          files and writes the kernel cache (lib/kernel/file-cache.c)
-#   warm   one untimed warm-up, then BENCH_RUNS (3) runs: median and best
+#   warm   one untimed warm-up, then BENCH_RUNS (3) runs: median, best and worst
 #   off    KVMDCI_KERNEL_CACHE=0: the same runs without the cache
 #   prev   the same runs of another build's tools, when BENCH_PREV=DIR names one (a build
 #          tree, e.g. of the commit before the cache: its tools/ are used)
@@ -115,9 +115,10 @@ if [ "$HAVE_DRGN" = 1 ]; then
 fi
 
 # ---- report ----------------------------------------------------------------------------------
-declare -A BEST MED
+declare -A BEST MED WORST
 for k in "${!CPUS[@]}"; do
 	read -r BEST[$k] MED[$k] < <(printf '%s\n' ${CPUS[$k]} | best_median)
+	WORST[$k]=$(printf '%s\n' ${CPUS[$k]} | sort -g | tail -n 1)
 done
 SAME=yes
 for t in $TOOLS_RUN; do
@@ -131,16 +132,18 @@ done
 		"$(du -h "$DUMP" | cut -f1) ELF)"
 	machine_note
 	echo
-	printf '%-14s %-34s %9s %9s\n' tool run median_ms best_ms
+	printf '%-14s %-34s %9s %9s %9s\n' tool run median_ms best_ms worst_ms
 	for t in $TOOLS_RUN; do
-		printf '%-14s %-34s %9s %9s\n' "$t" "cold (empty cache, writes it)" "${COLD[$t]}" -
-		printf '%-14s %-34s %9s %9s\n' "$t" "warm (cache read)" "${MED[warm.$t]}" "${BEST[warm.$t]}"
-		printf '%-14s %-34s %9s %9s\n' "$t" "KVMDCI_KERNEL_CACHE=0" "${MED[off.$t]}" "${BEST[off.$t]}"
-		[ -z "$PREV" ] || printf '%-14s %-34s %9s %9s\n' "$t" "previous build (BENCH_PREV)" \
-			"${MED[prev.$t]}" "${BEST[prev.$t]}"
+		printf '%-14s %-34s %9s %9s %9s\n' "$t" "cold (empty cache, writes it)" "${COLD[$t]}" - -
+		printf '%-14s %-34s %9s %9s %9s\n' "$t" "warm (cache read)" "${MED[warm.$t]}" \
+			"${BEST[warm.$t]}" "${WORST[warm.$t]}"
+		printf '%-14s %-34s %9s %9s %9s\n' "$t" "KVMDCI_KERNEL_CACHE=0" "${MED[off.$t]}" \
+			"${BEST[off.$t]}" "${WORST[off.$t]}"
+		[ -z "$PREV" ] || printf '%-14s %-34s %9s %9s %9s\n' "$t" "previous build (BENCH_PREV)" \
+			"${MED[prev.$t]}" "${BEST[prev.$t]}" "${WORST[prev.$t]}"
 	done
-	[ "$HAVE_DRGN" = 0 ] || printf '%-14s %-34s %9s %9s\n' drgn "drgn_iobus.py, DWARF" \
-		"${MED[drgn.kvmdci-iobus]}" "${BEST[drgn.kvmdci-iobus]}"
+	[ "$HAVE_DRGN" = 0 ] || printf '%-14s %-34s %9s %9s %9s\n' drgn "drgn_iobus.py, DWARF" \
+		"${MED[drgn.kvmdci-iobus]}" "${BEST[drgn.kvmdci-iobus]}" "${WORST[drgn.kvmdci-iobus]}"
 	echo
 	echo "user+sys CPU of the whole command (the child's rusage), $RUNS runs each after a warm-up"
 	echo "run (page cache warm); cold: one run with an empty cache directory."

@@ -782,7 +782,7 @@ static PyMethodDef module_methods[] = {
 	  "_open_as(cls, uri, ...)\n--\n\nopen() making an instance of cls, a subclass of Kernel "
 	  "(the kvmdci package's Kernel)." },
 	{ "version", kd_version, METH_NOARGS,
-	  "version()\n--\n\nThe version of the loaded libkvmdci ('0.12.0')." },
+	  "version()\n--\n\nThe version of the loaded libkvmdci ('0.13.0')." },
 	{ "features", kd_features, METH_NOARGS,
 	  "features()\n--\n\nWhat the loaded libkvmdci can do, as a space-separated string "
 	  "('libusb libkdumpfile dwarf btf')." },

@@ -37,8 +37,10 @@ static void usage(FILE *f)
 		"      --sample D[/P]    sampling: the trigger is in for D of each period P and out\n"
 		"                        (the host runs without stops) for the rest; D is a share\n"
 		"                        (10%% or 0.1), P a time (500ms, 2s; default 1s). The\n"
-		"                        counts are samples: the report sets them against KVM's own\n"
-		"                        stat.exits over the run (coverage) and scales them (est.)\n"
+		"                        counts are samples, calibrated to KVM's own counters: io,\n"
+		"                        hlt, interrupt, interrupt window exactly from io_exits,\n"
+		"                        halt_exits, irq_exits, irq_window_exits; the rest of KVM's\n"
+		"                        total shared as sampled, with a 95%% interval (+-95%%)\n"
 		"      --counters        no breakpoints at all: read KVM's own per-vCPU counters\n"
 		"                        (kvm_vcpu.stat: exits, io_exits, halt_exits, ...) at the\n"
 		"                        start and the end; totals and rates, not reasons\n"
@@ -64,7 +66,7 @@ static void usage(FILE *f)
 		"\n"
 		"Examples:\n"
 		"  eval \"$(kvmdci-lab env)\"; kvmdci-exits --duration 10\n"
-		"  kvmdci-exits --duration 60 --sample 5%%/2s     # a busy host, a small cost\n"
+		"  kvmdci-exits --duration 60 --sample 2%%/500ms  # a busy host, ~no cost\n"
 		"  kvmdci-exits --live --vm 111                    # like kvm_stat, one VM\n"
 		"  kvmdci-exits -d 3 -i 1 --json | jq -c 'select(.type == \"interval\") | .rate'\n"
 		"  kvmdci-exits -t gdb://127.0.0.1:1234 --vmlinux vmlinux --system-map System.map \\\n"
@@ -104,6 +106,12 @@ static int parse_sample(const char *arg, double *duty, int *period_ms)
 	return 0;
 }
 
+/* The estimates of a group of vCPUs (kvmdci_exits_estimates()). */
+struct est_set {
+	struct kvmdci_exit_estimate *x;
+	int n;
+};
+
 /* Everything a run measured, for the two renderers. */
 struct run {
 	struct kvmdci_exits *e;
@@ -113,6 +121,7 @@ struct run {
 	int period_ms;
 	bool interrupted, have_cov;
 	struct kvmdci_exits_coverage cov;
+	struct est_set all; /* kvmdci_exits_estimates() of every vCPU */
 	int status;
 	char error[512];
 };
@@ -127,6 +136,65 @@ static const char *reason_name(enum kvmdci_vendor v, unsigned long long code, ch
 		return "(unreadable)";
 	snprintf(buf, sz, "unknown");
 	return buf;
+}
+
+/* The estimates of the vCPUs of @vm / @vcpu (0: all); an empty set when there are none. */
+static struct est_set get_estimates(struct kvmdci_exits *e, uint64_t vm, uint64_t vcpu)
+{
+	struct est_set s = { NULL, kvmdci_exits_estimates(e, vm, vcpu, NULL, 0) };
+
+	if (s.n > 0 && (s.x = calloc((size_t)s.n, sizeof(*s.x))) != NULL)
+		s.n = kvmdci_exits_estimates(e, vm, vcpu, s.x, s.n);
+	if (!s.x)
+		s.n = 0;
+	return s;
+}
+
+static const struct kvmdci_exit_estimate *estimate_of(const struct est_set *s, uint64_t code)
+{
+	for (int i = 0; i < s->n; i++)
+		if (s->x[i].code == code)
+			return &s->x[i];
+	return NULL;
+}
+
+static const char *estimate_name(const struct run *run, uint64_t code, char *buf, size_t sz)
+{
+	return code == KVMDCI_EXIT_CODE_UNSAMPLED ? "(not sampled)"
+						  : reason_name(run->vendor, code, buf, sz);
+}
+
+/* Sampling: the estimates, each reason's count calibrated to KVM's counters; @sampled: the
+ * group's hits. */
+static void show_estimates_plain(const struct run *run, const struct est_set *set,
+				 uint64_t sampled)
+{
+	double total = 0, secs = run->secs;
+	char buf[32];
+
+	for (int i = 0; i < set->n; i++)
+		total += set->x[i].estimated;
+	printf("  %-22s %10s %9s %12s %10s %7s %10s  %s\n", "reason", "code", "sampled",
+	       "estimated", "+-95%", "share", "rate/s", "from");
+	for (int i = 0; i < set->n; i++) {
+		const struct kvmdci_exit_estimate *x = &set->x[i];
+		char code[24], err[24];
+		snprintf(code, sizeof(code), "0x%llx", (unsigned long long)x->code);
+		if (x->code == KVMDCI_EXIT_CODE_UNSAMPLED)
+			snprintf(code, sizeof(code), "-");
+		if (x->error > 0)
+			snprintf(err, sizeof(err), "%.0f", x->error);
+		else
+			snprintf(err, sizeof(err), "exact");
+		printf("  %-22s %10s %9llu %12.0f %10s %6.1f%% %10.1f  %s\n",
+		       estimate_name(run, x->code, buf, sizeof(buf)), code,
+		       (unsigned long long)x->counted, x->estimated, err,
+		       total > 0 ? 100.0 * x->estimated / total : 0.0,
+		       secs > 0 ? x->estimated / secs : 0.0, x->counter[0] ? x->counter : "sample");
+	}
+	printf("  %-22s %10s %9llu %12.0f %10s %6.1f%% %10.1f  %s\n", "total", "",
+	       (unsigned long long)sampled, total, "exact", total > 0 ? 100.0 : 0.0,
+	       secs > 0 ? total / secs : 0.0, "exits");
 }
 
 static void show_table_plain(const struct run *run, enum kvmdci_exit_scope scope, int g)
@@ -177,6 +245,12 @@ static json_t *json_reasons(const struct run *run, enum kvmdci_exit_scope scope,
 	char buf[32];
 
 	kvmdci_exit_stats_group(run->stats, scope, g, &grp);
+	struct est_set own = { NULL, 0 };
+	const struct est_set *set = &run->all;
+	if (run->scale > 0 && scope != KVMDCI_EXIT_SCOPE_ALL) {
+		own = get_estimates(run->e, grp.vm, grp.vcpu);
+		set = &own;
+	}
 	for (int i = 0; kvmdci_exit_stats_reason(run->stats, scope, g, i, &rc) == 0; i++) {
 		json_t *o = json_pack("{s:I, s:o, s:s, s:I, s:f, s:f}", "code", (json_int_t)rc.code,
 				      "code_hex", tool_json_addr(rc.code), "name",
@@ -184,11 +258,30 @@ static json_t *json_reasons(const struct run *run, enum kvmdci_exit_scope scope,
 				      (json_int_t)rc.count, "share",
 				      grp.total ? (double)rc.count / (double)grp.total : 0.0, "rate",
 				      secs > 0 ? (double)rc.count / secs : 0.0);
-		if (run->scale > 0)
-			json_object_set_new(o, "estimated", json_real((double)rc.count * run->scale));
+		const struct kvmdci_exit_estimate *x;
+		if (run->scale > 0 && (x = estimate_of(set, rc.code))) {
+			json_object_set_new(o, "estimated", json_real(x->estimated));
+			json_object_set_new(o, "error", json_real(x->error));
+		}
 		json_array_append_new(a, o);
 	}
+	free(own.x);
 	return a;
+}
+
+/* One VM's or vCPU's table: its estimates when sampling, else its counts. */
+static void show_group_plain(const struct run *run, enum kvmdci_exit_scope scope, int i,
+			     const struct kvmdci_exit_group *g)
+{
+	if (run->scale > 0) {
+		struct est_set set = get_estimates(run->e, g->vm, g->vcpu);
+		if (set.n > 0) {
+			show_estimates_plain(run, &set, g->total);
+			free(set.x);
+			return;
+		}
+	}
+	show_table_plain(run, scope, i);
 }
 
 static const char *vendor_word(const struct run *run)
@@ -245,6 +338,21 @@ static void show_exits_json(const struct run *run)
 		"{s:f, s:i, s:f, s:f}", "duty", run->duty, "period_ms", run->period_ms, "armed_s",
 		cov->armed_s, "armed_share", cov->run_s > 0 ? cov->armed_s / cov->run_s : 0.0)
 		: json_null());
+	json_t *est = json_array();
+	for (int i = 0; i < run->all.n; i++) {
+		const struct kvmdci_exit_estimate *x = &run->all.x[i];
+		char buf[32];
+		json_t *o = json_pack("{s:I, s:o, s:s, s:I, s:f, s:f, s:s}", "code",
+				      (json_int_t)x->code, "code_hex", tool_json_addr(x->code), "name",
+				      estimate_name(run, x->code, buf, sizeof(buf)), "counted",
+				      (json_int_t)x->counted, "estimated", x->estimated, "error",
+				      x->error, "source", x->counter[0] ? x->counter : "sample");
+		if (x->counter[0])
+			json_object_set_new(o, "counter_delta",
+					    json_integer((json_int_t)x->counter_delta));
+		json_array_append_new(est, o);
+	}
+	json_object_set_new(doc, "estimates", run->have_cov ? est : (json_decref(est), json_null()));
 	json_object_set_new(doc, "vcpus", vcpus);
 	json_object_set_new(doc, "vms", vms);
 	if (run->status)
@@ -262,20 +370,42 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 	printf("VM exits (%s) on %s: %llu in %.1f s, trigger %s%s\n", vendor_word(run), tool.target,
 	       (unsigned long long)g.total, run->secs, trigger_word(run),
 	       run->interrupted ? " (interrupted)" : "");
-	show_table_plain(run, KVMDCI_EXIT_SCOPE_ALL, 0);
+	if (run->duty > 0 && run->all.n > 0)
+		show_estimates_plain(run, &run->all, run->have_cov ? run->cov.counted : g.total);
+	else
+		show_table_plain(run, KVMDCI_EXIT_SCOPE_ALL, 0);
 	if (run->duty > 0)
 		printf("  sampling: the trigger was in for %.1f of %.1f s (%.1f%%; asked %g%% of "
 		       "each %d ms)\n", cov->armed_s, cov->run_s,
 		       cov->run_s > 0 ? 100 * cov->armed_s / cov->run_s : 0.0, run->duty * 100,
 		       run->period_ms);
 	if (run->have_cov)
-		printf("  coverage: %llu of the %llu exits KVM counted on %d vCPU%s (%.1f%%)%s\n",
+		printf("  coverage: %llu of the %llu exits KVM counted on %d vCPU%s (%.1f%%)\n",
 		       (unsigned long long)cov->counted, (unsigned long long)cov->kvm_exits,
 		       cov->vcpus, cov->vcpus == 1 ? "" : "s",
-		       cov->kvm_exits ? 100.0 * (double)cov->counted / (double)cov->kvm_exits : 100.0,
-		       run->scale > 0 ? "; est. = count scaled by KVM's total" : "");
+		       cov->kvm_exits ? 100.0 * (double)cov->counted / (double)cov->kvm_exits : 100.0);
 	else
 		printf("  coverage: unknown (KVM's counters could not be read at the end)\n");
+	if (run->duty > 0 && run->all.n > 0)
+		printf("  estimated: a reason KVM counts itself (from: its counter) is exact; the "
+		       "rest of KVM's total is shared as the sample saw it, +-95%% interval\n");
+	if (run->duty <= 0) {
+		/* KVM's own counters beside the counts: the two agree unless exits were missed */
+		bool first = true;
+		for (int i = 0; i < run->all.n; i++) {
+			const struct kvmdci_exit_estimate *x = &run->all.x[i];
+			char buf[32];
+			if (!x->counter[0])
+				continue;
+			printf("%s %s %llu (%s counted %llu)", first ? "  KVM's reason counters:" : ",",
+			       x->counter, (unsigned long long)x->counter_delta,
+			       reason_name(run->vendor, x->code, buf, sizeof(buf)),
+			       (unsigned long long)x->counted);
+			first = false;
+		}
+		if (!first)
+			printf("\n");
+	}
 	struct kvmdci_exits_follow fol;
 	if (kvmdci_exits_follow_stats(run->e, &fol) > 0 &&
 	    (fol.created || fol.destroyed || fol.unwatched))
@@ -292,13 +422,13 @@ static void show_exits_plain(const struct run *run, bool per_vm, bool per_vcpu)
 	for (int i = 0; per_vm && kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_VM, i, &g) == 0;
 	     i++) {
 		printf("\nVM 0x%llx (pid %d):\n", (unsigned long long)g.vm, g.vm_pid);
-		show_table_plain(run, KVMDCI_EXIT_SCOPE_VM, i);
+		show_group_plain(run, KVMDCI_EXIT_SCOPE_VM, i, &g);
 	}
 	for (int i = 0;
 	     per_vcpu && kvmdci_exit_stats_group(run->stats, KVMDCI_EXIT_SCOPE_VCPU, i, &g) == 0; i++) {
 		printf("\nvCPU %d of VM 0x%llx (pid %d), struct kvm_vcpu at 0x%llx:\n", g.vcpu_id,
 		       (unsigned long long)g.vm, g.vm_pid, (unsigned long long)g.vcpu);
-		show_table_plain(run, KVMDCI_EXIT_SCOPE_VCPU, i);
+		show_group_plain(run, KVMDCI_EXIT_SCOPE_VCPU, i, &g);
 	}
 	tool_flush_stdout();
 }
@@ -674,12 +804,16 @@ int main(int argc, char **argv)
 	/* sampled counts scale to KVM's total: time-based sampling, one factor for all */
 	if (o.duty > 0 && run.have_cov && run.cov.counted)
 		run.scale = (double)run.cov.kvm_exits / (double)run.cov.counted;
+	/* each reason's estimate: sampled counts calibrated to KVM's reason counters */
+	if (run.have_cov)
+		run.all = get_estimates(run.e, 0, 0);
 	if (tool.json)
 		show_exits_json(&run);
 	else
 		show_exits_plain(&run, o.per_vm, o.per_vcpu);
 out:
 	kvmdci_exit_stats_unref(run.stats);
+	free(run.all.x);
 	kvmdci_exits_unref(run.e);
 	kvmdci_kernel_unref(k);
 	kvmdci_target_unref(t);

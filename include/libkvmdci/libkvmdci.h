@@ -165,7 +165,7 @@ void kvmdci_ctx_interrupt(struct kvmdci_ctx *ctx);
  * The version of the library that is loaded (which may differ from the one a program was built
  * against).
  *
- * Returns: a static string such as "0.12.0".
+ * Returns: a static string such as "0.13.0".
  *
  * Since: 0.10
  */
@@ -2457,6 +2457,57 @@ struct kvmdci_exits_coverage {
  * Since: 0.6
  */
 int kvmdci_exits_coverage(struct kvmdci_exits *e, struct kvmdci_exits_coverage *c);
+
+/**
+ * KVMDCI_EXIT_CODE_UNSAMPLED - the code of a row of kvmdci_exits_estimates() that holds the
+ * exits of reasons without a KVM counter when the sample saw none of them. No vendor uses it.
+ *
+ * Since: 0.13
+ */
+#define KVMDCI_EXIT_CODE_UNSAMPLED 0xfffffffffffffffdULL
+
+/** One exit reason's estimated count over a run (kvmdci_exits_estimates). */
+struct kvmdci_exit_estimate {
+	uint64_t code;          /* exit reason/code (or KVMDCI_EXIT_CODE_UNREADABLE, _UNSAMPLED) */
+	uint64_t counted;       /* hits of this reason the trigger counted (the sample) */
+	double estimated;       /* exits of this reason over the run */
+	double error;           /* half-width of its 95% interval; 0 when exact */
+	uint64_t counter_delta; /* the delta of KVM's counter for this reason (when counter[0]) */
+	char counter[32];       /* the struct kvm_vcpu_stat member that counts exactly this
+				 * reason ("io_exits"), "" when none does */
+	uint64_t reserved[2];
+};
+
+/**
+ * kvmdci_exits_estimates:
+ * @e: a stopped exit tracer (kvmdci_exits_stop())
+ * @vm: only the vCPUs of this struct kvm, or 0 for every VM
+ * @vcpu: only this struct kvm_vcpu, or 0 for every vCPU (of @vm)
+ * @out: (out): up to @max rows, largest estimate first
+ * @max: size of @out
+ *
+ * How many exits of each reason the run's vCPUs made (those of kvmdci_exits_coverage(), or
+ * the ones of them that @vm and @vcpu name).
+ * Without sampling every exit was counted: the estimates are the counts (error 0), and rows
+ * of reasons KVM keeps a counter for carry its delta, which equals the count unless exits
+ * were missed. With kvmdci_exits_sample() the sample is calibrated to KVM's own counters,
+ * read with stat.exits at the start and the stop: a reason that one of them counts exactly
+ * (io_exits, halt_exits, irq_exits, irq_window_exits, nmi_window_exits) is that delta,
+ * error 0; the exits left (KVM's total less those) are shared among the other reasons in
+ * the proportion the sample saw them, with a 95% interval from the spread between the
+ * sampling windows (each window's hits are one cluster; for one VM or vCPU, as if the hits
+ * were independent). Estimates sum to KVM's total (of the VM or vCPU).
+ * Exits that KVM reflects to a nested guest's L1 run no handler and are not in the reason
+ * counters (they land in the shared rest). Without the counters in the type info the whole
+ * total is shared by the sample.
+ *
+ * Returns: the number of rows, which may exceed @max; -ENODATA when the coverage was not
+ * measured (the target was lost), -EINVAL, -ENOMEM.
+ *
+ * Since: 0.13
+ */
+int kvmdci_exits_estimates(struct kvmdci_exits *e, uint64_t vm, uint64_t vcpu,
+			   struct kvmdci_exit_estimate *out, int max);
 
 /** vCPUs the watch trigger followed while it ran (kvmdci_exits_follow_stats). */
 struct kvmdci_exits_follow {

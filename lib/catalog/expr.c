@@ -48,7 +48,7 @@ struct parser {
 /* What the expression built so far denotes. */
 struct val {
 	bool lvalue;       /* the program computed the address of an object of @type */
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t type;      /* 0: plain integer */
 	int ptr;           /* 1: a pointer to @type (casts, pointer members) */
 	uint32_t bf_shift; /* a bitfield in the lvalue: shift and width */
@@ -160,9 +160,9 @@ static int number(struct parser *ps, uint64_t *v)
 	return 0;
 }
 
-static int int_info(struct btf *btf, int32_t id, int *size, int *is_signed)
+static int int_info(struct kbtf *btf, int32_t id, int *size, int *is_signed)
 {
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+	const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)id);
 	if (!t)
 		return -1;
 	if (btf_is_int(t)) {
@@ -187,7 +187,7 @@ static int load(struct parser *ps, struct val *v)
 
 	if (!v->lvalue)
 		return 0;
-	t = v->type ? btf__type_by_id(v->btf, (uint32_t)v->type) : NULL;
+	t = v->type ? kbtf_type_by_id(v->btf, (uint32_t)v->type) : NULL;
 	if (v->bf_width) {
 		uint32_t bytes = (v->bf_shift + v->bf_width + 7) / 8;
 		if ((r = emit(ps, OP_LOAD, bytes, 0)) < 0 ||
@@ -198,7 +198,7 @@ static int load(struct parser *ps, struct val *v)
 	}
 	if (!t)
 		return perr(ps, "unknown type");
-	sz = btf__resolve_size(v->btf, (uint32_t)v->type);
+	sz = kbtf_resolve_size(v->btf, (uint32_t)v->type);
 	if (sz != 1 && sz != 2 && sz != 4 && sz != 8)
 		return perr(ps, "cannot use a %ld-byte %s as a value", sz,
 			    btf_is_struct(t) ? "struct" : btf_is_union(t) ? "union" : "object");
@@ -224,8 +224,8 @@ static int load(struct parser *ps, struct val *v)
 static int member(struct parser *ps, struct val *v, const char *name)
 {
 	struct ktypes_loc loc;
-	const struct btf_type *t = v->type ? btf__type_by_id(v->btf, (uint32_t)v->type) : NULL;
-	const char *tn = t ? btf__name_by_offset(v->btf, t->name_off) : "?";
+	const struct btf_type *t = v->type ? kbtf_type_by_id(v->btf, (uint32_t)v->type) : NULL;
+	const char *tn = t ? kbtf_name_by_offset(v->btf, t->name_off) : "?";
 	int r;
 
 	if (!t || (!btf_is_struct(t) && !btf_is_union(t)))
@@ -243,7 +243,7 @@ static int member(struct parser *ps, struct val *v, const char *name)
 	return 0;
 }
 
-static int struct_type(struct parser *ps, bool is_union, const char *name, struct btf **btf,
+static int struct_type(struct parser *ps, bool is_union, const char *name, struct kbtf **btf,
 		       int32_t *id)
 {
 	char full[160];
@@ -372,7 +372,7 @@ static int primary_nested(struct parser *ps, struct val *v)
 	}
 	if (accept(ps, "container_of")) {
 		struct val inner;
-		struct btf *btf;
+		struct kbtf *btf;
 		int32_t id;
 		struct ktypes_loc loc;
 		bool is_union = false;
@@ -442,7 +442,7 @@ static int postfix(struct parser *ps, struct val *v)
 			r = member(ps, v, name);
 		} else if (accept(ps, "[")) {
 			const struct btf_type *t =
-				v->type ? btf__type_by_id(v->btf, (uint32_t)v->type) : NULL;
+				v->type ? kbtf_type_by_id(v->btf, (uint32_t)v->type) : NULL;
 			int32_t elem;
 			if (v->lvalue && t && btf_is_array(t)) {
 				elem = ktypes_skip_mods(v->btf, (int32_t)btf_array(t)->type);
@@ -454,7 +454,7 @@ static int postfix(struct parser *ps, struct val *v)
 							"nor a typed pointer");
 				elem = v->type;
 			}
-			long esz = btf__resolve_size(v->btf, (uint32_t)elem);
+			long esz = kbtf_resolve_size(v->btf, (uint32_t)elem);
 			struct val idx;
 			int start = ps->prog->n;
 			if (esz <= 0)
@@ -508,7 +508,7 @@ static int unary(struct parser *ps, struct val *v)
 	if (accept(ps, "(")) {
 		bool is_union = false;
 		if (accept(ps, "struct") || (is_union = accept(ps, "union"))) {
-			struct btf *btf;
+			struct kbtf *btf;
 			int32_t id;
 			if ((r = ident(ps, name, sizeof(name))) < 0 ||
 			    (r = struct_type(ps, is_union, name, &btf, &id)) < 0)
@@ -579,7 +579,7 @@ static int binary(struct parser *ps, struct val *v, int level)
 		struct expr_op *last = &ps->prog->ops[ps->prog->n - 1];
 		if (typed_ptr && (binops[i].op == B_ADD || binops[i].op == B_SUB) &&
 		    last->op == OP_CONST) {
-			long esz = btf__resolve_size(v->btf, (uint32_t)v->type);
+			long esz = kbtf_resolve_size(v->btf, (uint32_t)v->type);
 			last->a *= (uint64_t)(esz > 0 ? esz : 1);
 			if ((r = emit(ps, OP_BIN, 0, binops[i].op)) < 0)
 				return r;

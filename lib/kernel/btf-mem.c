@@ -11,7 +11,6 @@
  *   (kernel/bpf/btf.c, struct btf_module { list, module, btf, ... }), whose data / data_size
  *   are the raw split BTF. Both are tried, btf_data first; all offsets come from vmlinux BTF.
  */
-#define _GNU_SOURCE /* memfd_create */
 #include <bpf/btf.h>
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -24,39 +23,9 @@
 #define MAX_BTF (64u << 20)
 #define MAX_BTF_MODULES 4096
 
-/*
- * btf__new_split() exists only in libbpf >= 1.3 (Debian bookworm has 1.1): parse split BTF from
- * memory through a memfd and btf__parse_raw_split(), which every libbpf >= 0.3 has.
- */
-static struct btf *new_split(const void *data, size_t size, struct btf *base)
-{
-	char path[64];
-	struct btf *btf;
-	int fd = memfd_create("kvmdci-btf", MFD_CLOEXEC), e;
-
-	if (fd < 0)
-		return NULL;
-	for (size_t off = 0; off < size;) {
-		ssize_t n = write(fd, (const char *)data + off, size - off);
-		if (n <= 0) {
-			e = n < 0 ? errno : EIO;
-			close(fd);
-			errno = e;
-			return NULL;
-		}
-		off += (size_t)n;
-	}
-	snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
-	btf = btf__parse_raw_split(path, base);
-	e = errno;
-	close(fd);
-	errno = e;
-	return btf;
-}
-
 /* Read @size bytes of raw BTF at @addr and parse them (split on @base when not NULL). */
 static int read_btf(struct kvmdci_kernel *k, const char *what, uint64_t addr, uint64_t size,
-		    struct btf *base, struct btf **out)
+		    const struct kbtf *base, struct kbtf **out)
 {
 	uint8_t *buf;
 	int r;
@@ -81,38 +50,35 @@ static int read_btf(struct kvmdci_kernel *k, const char *what, uint64_t addr, ui
 		free(buf);
 		return -EINVAL;
 	}
-	struct btf *btf = base ? new_split(buf, size, base) : btf__new(buf, (uint32_t)size);
-	r = btf ? 0 : -errno;
-	free(buf);
-	if (r < 0) {
+	/* read in place (kernel/kbtf.h): the buffer is the BTF's, nothing is copied again */
+	const char *why;
+	struct kbtf *btf = kbtf_new(buf, (uint32_t)size, base, buf, 0, true, NULL, 0, &why);
+	if (!btf) {
+		r = errno == ENOMEM ? -ENOMEM : -EINVAL;
 		kvmdci_err(k->ctx, "%s at 0x%llx (%llu bytes) does not parse as BTF: %s", what,
-			   (unsigned long long)addr, (unsigned long long)size, strerror(-r));
+			   (unsigned long long)addr, (unsigned long long)size,
+			   why ? why : strerror(-r));
+		free(buf);
 		return r;
-	}
-	if (!ktypes_btf_aligned(btf)) {
-		kvmdci_err(k->ctx, "%s at 0x%llx: corrupt BTF (misaligned type section)", what,
-			   (unsigned long long)addr);
-		btf__free(btf);
-		return -EINVAL;
 	}
 	*out = btf;
 	return 0;
 }
 
-static void set_source(struct ksource *s, uint64_t addr, uint64_t size, struct btf *btf)
+static void set_source(struct ksource *s, uint64_t addr, uint64_t size, struct kbtf *btf)
 {
 	memset(s, 0, sizeof(*s));
 	s->kind = KVMDCI_SOURCE_MEMORY;
 	snprintf(s->format, sizeof(s->format), "BTF");
 	s->addr = addr;
 	s->size = size;
-	s->count = btf__type_cnt(btf) - 1;
+	s->count = kbtf_type_cnt(btf) - 1;
 }
 
 int btf_mem_load_vmlinux(struct kvmdci_kernel *k)
 {
 	uint64_t start, stop;
-	struct btf *btf;
+	struct kbtf *btf;
 	int r;
 
 	if (kvmdci_kernel_symbol(k, "__start_BTF", &start) < 0 ||
@@ -213,7 +179,7 @@ int btf_mem_load_module(struct kvmdci_kernel *k, struct kmodule *m)
 {
 	struct ktypes *kt = &k->types;
 	uint64_t addr, size;
-	struct btf *btf;
+	struct kbtf *btf;
 	char what[160];
 	int r;
 
@@ -240,7 +206,7 @@ int btf_mem_load_module(struct kvmdci_kernel *k, struct kmodule *m)
 	snprintf(kt->mods[kt->nmods].name, sizeof(kt->mods[0].name), "%s", m->name);
 	kt->mods[kt->nmods++].btf = btf;
 	set_source(&m->types_src, addr, size, btf);
-	m->types_src.count = btf__type_cnt(btf) - btf__type_cnt(kt->vmlinux);
+	m->types_src.count = kbtf_type_cnt(btf) - kbtf_type_cnt(kt->vmlinux);
 	kvmdci_info(k->ctx, "types of module %s: %s at 0x%llx, %llu bytes", m->name, what,
 		    (unsigned long long)addr, (unsigned long long)size);
 	return 0;

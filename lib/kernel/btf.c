@@ -22,6 +22,21 @@
 #include "kernel/file-cache.h"
 #include "kernel/ktypes.h"
 
+/*
+ * A name -> type id hash index of one BTF's own types, built once: libbpf's
+ * btf__find_by_name_kind() scans every type with strcmp (vmlinux has ~100k), which made the
+ * type lookups most of a tool's run time.
+ */
+struct ktypes_index {
+	uint32_t first; /* first own type id (split BTF: after the base's) */
+	uint32_t mask;
+	uint32_t *slots; /* type ids, 0 = empty */
+	const uint32_t *offs; /* vmlinux's type offsets from the cache file (kbtf_new()) */
+	uint32_t noffs;
+	void *map;       /* slots in a mapped cache file (index_load), or NULL: malloc'ed */
+	size_t map_len;
+};
+
 static void index_free(struct ktypes_index *ix);
 
 void ktypes_free(struct ktypes *kt)
@@ -29,25 +44,22 @@ void ktypes_free(struct ktypes *kt)
 	index_free(kt->vmlinux_ix);
 	for (int i = 0; i < kt->nmods; i++) {
 		index_free(kt->mods[i].ix);
+		kbtf_free(kt->mods[i].btf); /* a DWARF module's: a wrapper, freed first */
 		if (kt->mods[i].dw)
 			ktypes_dwarf_free(kt->mods[i].dw); /* owns its BTF */
-		else
-			btf__free(kt->mods[i].btf);
 	}
+	kbtf_free(kt->vmlinux);
 	if (kt->vmlinux_dw)
 		ktypes_dwarf_free(kt->vmlinux_dw);
-	else
-		btf__free(kt->vmlinux);
 	memset(kt, 0, sizeof(*kt));
 }
 
-/* The source to read @path with: forced (kt->source, $KVMDCI_TYPES) or what the file holds. */
-static enum ktypes_source pick_source(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path,
-				      bool module)
+/* The source forced for @path (kt->source, $KVMDCI_TYPES), else KTYPES_AUTO: its .BTF is read
+ * when it has one, and dwarf_instead() is asked when it has none. */
+static enum ktypes_source pick_source(struct kvmdci_ctx *ctx, struct ktypes *kt, bool module)
 {
 	enum ktypes_source want = kt->source;
 	const char *env = kvmdci_ctx_get_tunable(ctx, KVMDCI_TUNABLE_TYPES);
-	bool has_btf, has_dwarf;
 
 	if (want == KTYPES_AUTO && env && !strcmp(env, "dwarf"))
 		want = KTYPES_DWARF;
@@ -56,12 +68,18 @@ static enum ktypes_source pick_source(struct kvmdci_ctx *ctx, struct ktypes *kt,
 	/* module types must live beside vmlinux's: split BTF needs vmlinux BTF as its base */
 	if (module && kt->vmlinux_dw)
 		want = KTYPES_DWARF;
-	if (want != KTYPES_AUTO)
-		return want;
+	return want;
+}
+
+/* An ELF file without .BTF: read its DWARF when it has some (else BTF's error is said). */
+static bool dwarf_instead(struct kvmdci_ctx *ctx, const char *path)
+{
+	bool has_btf, has_dwarf;
+
 	if (ktypes_dwarf_probe(path, &has_btf, &has_dwarf) < 0 || has_btf || !has_dwarf)
-		return KTYPES_BTF; /* a raw BTF file, .BTF, or nothing usable: BTF's error */
+		return false;
 	kvmdci_dbg(ctx, "%s has .debug_info and no .BTF: reading DWARF", path);
-	return KTYPES_DWARF;
+	return true;
 }
 
 /* libbpf prints its own warnings on stderr; errors reach the user through our messages. */
@@ -74,8 +92,9 @@ static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list 
 }
 
 /* Types are read through struct btf_type pointers: a crafted file whose type section is not
- * 4-byte aligned would make every access misaligned (fuzz/fuzz-btf found it). */
-bool ktypes_btf_aligned(const struct btf *btf)
+ * 4-byte aligned would make every access misaligned (fuzz/fuzz-btf found it). For what libbpf
+ * parsed; kbtf_new() checks its own. */
+static bool libbpf_btf_aligned(const struct btf *btf)
 {
 	const struct btf *base = btf__base_btf(btf);
 	uint32_t first = base ? btf__type_cnt(base) : 1;
@@ -116,80 +135,186 @@ static int btf_parse_failure(const char *path, long e, char *why, size_t sz)
 }
 
 /*
- * The BTF of the ELF file @path from its .BTF section mapped straight from the file: libbpf's btf__parse() reads the section into a buffer of its own
- * and then copies it again (btf__new() keeps a private copy); for vmlinux's ~4 MB that was a
- * third of a tool's start (a module's .BTF is small, and btf__new_split() is not in Debian
- * 12's libbpf 1.1: modules keep btf__parse_split()). Returns NULL (errno set) for anything unusual - not ELF, no or an
- * empty .BTF, a section past the end of the file: the caller then asks btf__parse(), whose
- * errors it knows how to explain.
+ * The .BTF section of the ELF file @path, mapped read-only from the file (the page cache's
+ * pages, no copy) and read in place (kernel/kbtf.h): libbpf's btf__parse() read it into one
+ * buffer and copied it into another, and walked every type; for vmlinux's ~4 MB that was most
+ * of a tool's start. Split on @base for a module. @load_offs, when not NULL, is asked for the
+ * types' offsets from the cache once the section's sizes are known. Returns NULL with *@err:
+ * -ENOENT (no .BTF), -LIBBPF_ERRNO__FORMAT (not a 64-bit little-endian ELF file), -EINVAL (a
+ * malformed .BTF: *@why says what, or NULL for an unusual section), -errno.
  */
-static struct btf *btf_parse_mapped(const char *path)
+static struct kbtf *btf_map_in_place(const char *path, const struct kbtf *base,
+				     const uint32_t *(*load_offs)(void *arg, uint32_t type_len,
+								  uint32_t str_len, uint32_t *n),
+				     void *arg, int *err, const char **why)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	size_t shstrndx, page = (size_t)sysconf(_SC_PAGESIZE);
-	struct btf *btf = NULL;
+	struct kbtf *btf = NULL;
 	Elf_Scn *scn = NULL;
 	struct stat st;
 	GElf_Ehdr eh;
 	Elf *elf;
 
-	if (fd < 0)
+	*why = NULL;
+	*err = -ENOENT;
+	if (fd < 0) {
+		*err = -errno;
 		return NULL;
+	}
+	uint16_t magic = 0;
+	if (pread(fd, &magic, sizeof(magic), 0) == sizeof(magic) && magic == BTF_MAGIC &&
+	    fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* a raw BTF file (/sys/kernel/btf/vmlinux copied): the whole file, in place */
+		*err = -EINVAL;
+		elf = NULL;
+		if (st.st_size > UINT32_MAX)
+			goto out;
+		uint8_t *map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (map == MAP_FAILED) {
+			*err = -errno;
+			goto out;
+		}
+		btf = kbtf_new(map, (uint32_t)st.st_size, base, map, (size_t)st.st_size, true, NULL,
+			       0, why);
+		if (!btf) {
+			*err = errno == ENOMEM ? -ENOMEM : -EINVAL;
+			munmap(map, (size_t)st.st_size);
+		}
+		goto out;
+	}
 	elf_version(EV_CURRENT);
 	elf = elf_begin(fd, ELF_C_READ, NULL);
 	if (!elf || elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &eh) ||
 	    eh.e_ident[EI_DATA] != ELFDATA2LSB || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
-	    elf_getshdrstrndx(elf, &shstrndx) < 0 || fstat(fd, &st) < 0)
+	    elf_getshdrstrndx(elf, &shstrndx) < 0 || fstat(fd, &st) < 0) {
+		*err = -LIBBPF_ERRNO__FORMAT;
 		goto out;
+	}
 	while ((scn = elf_nextscn(elf, scn))) {
 		GElf_Shdr sh;
 		const char *name;
 		if (!gelf_getshdr(scn, &sh) || !(name = elf_strptr(elf, shstrndx, sh.sh_name)) ||
 		    strcmp(name, ".BTF"))
 			continue;
-		if (sh.sh_type == SHT_NOBITS || !sh.sh_size || sh.sh_offset > (uint64_t)st.st_size ||
+		*err = -EINVAL;
+		if (sh.sh_type == SHT_NOBITS || !sh.sh_size || sh.sh_size > UINT32_MAX ||
+		    sh.sh_offset > (uint64_t)st.st_size ||
 		    sh.sh_size > (uint64_t)st.st_size - sh.sh_offset)
 			break;
 		size_t skew = (size_t)(sh.sh_offset % page), len = (size_t)sh.sh_size + skew;
-		/* read-only and populated: the page cache's pages, no fault per page, no copy */
-		uint8_t *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd,
+		/* read-only, not populated: only the pages of the types looked up are touched */
+		uint8_t *map = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd,
 				    (off_t)(sh.sh_offset - skew));
-		if (map == MAP_FAILED)
+		if (map == MAP_FAILED) {
+			*err = -errno;
 			break;
-		btf = btf__new(map + skew, (uint32_t)sh.sh_size);
-		munmap(map, len);
-		if (btf)
-			btf__set_pointer_size(btf, 8); /* as btf__parse() does for an ELFCLASS64 file */
+		}
+		const struct btf_header *h = (const void *)(map + skew);
+		const uint32_t *offs = NULL;
+		uint32_t noffs = 0;
+		if (load_offs && sh.sh_size >= sizeof(*h) && h->magic == BTF_MAGIC)
+			offs = load_offs(arg, h->type_len, h->str_len, &noffs);
+		btf = kbtf_new(map + skew, (uint32_t)sh.sh_size, base, map, len, true, offs, noffs,
+			       why);
+		if (!btf) {
+			*err = errno == ENOMEM ? -ENOMEM : -EINVAL;
+			munmap(map, len);
+		}
 		break;
 	}
 out:
 	if (elf)
 		elf_end(elf);
 	close(fd);
-	if (!btf)
-		errno = EINVAL;
 	return btf;
 }
 
+/* The offsets of vmlinux's types from its cached name index (btf-v2-BUILDID.idx), loaded here. */
+static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktypes *kt,
+				       uint32_t type_len, uint32_t str_len);
+
+struct load_arg {
+	struct ktypes *kt;
+	struct ktypes_index *ix;
+};
+
+static const uint32_t *vmlinux_offs(void *arg, uint32_t type_len, uint32_t str_len, uint32_t *n);
+
 int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *path)
 {
+	struct kbtf *kb = NULL;
 	struct btf *btf;
-	long e;
+	long e = 0;
 
 	libbpf_set_print(libbpf_quiet);
 	if ((e = kvmdci_check_regular_file(ctx, path, "vmlinux")) < 0)
 		return (int)e;
-	if (pick_source(ctx, kt, path, false) == KTYPES_DWARF) {
+	enum ktypes_source src = pick_source(ctx, kt, false);
+	struct load_arg la = { .kt = kt };
+	const char *bad = NULL;
+	int me = 0;
+	kt->ctx = ctx;
+	if (src != KTYPES_DWARF) {
+		/* its name index and type offsets are kept on disk under the file's build id
+		 * (btf-v2-BUILDID.idx) */
+		char name[160];
+		kt->vmlinux_ix_path[0] = 0;
+		if (module_file_build_id(path, kt->vmlinux_bid, sizeof(kt->vmlinux_bid),
+					 &kt->vmlinux_bid_len) == 0) {
+			int o = snprintf(name, sizeof(name), "btf-v2-");
+			for (size_t i = 0; i < kt->vmlinux_bid_len; i++)
+				o += snprintf(name + o, sizeof(name) - (size_t)o, "%02x",
+					      kt->vmlinux_bid[i]);
+			snprintf(name + o, sizeof(name) - (size_t)o, ".idx");
+			if (file_cache_path(ctx, name, kt->vmlinux_ix_path,
+					    sizeof(kt->vmlinux_ix_path)) < 0)
+				kt->vmlinux_ix_path[0] = 0;
+		}
+		kb = btf_map_in_place(path, NULL, vmlinux_offs, &la, &me, &bad);
+		if (!kb && me == -ENOENT && src == KTYPES_AUTO && dwarf_instead(ctx, path))
+			src = KTYPES_DWARF;
+	}
+	if (src == KTYPES_DWARF) {
+		index_free(la.ix);
+		kt->vmlinux_ix_path[0] = 0;
 		int r = ktypes_dwarf_open(ctx, path, &kt->vmlinux_dw);
 		if (r < 0)
 			return r;
-		kt->vmlinux = ktypes_dwarf_btf(kt->vmlinux_dw);
+		if (!(kt->vmlinux = kbtf_wrap(ktypes_dwarf_btf(kt->vmlinux_dw), false))) {
+			ktypes_dwarf_free(kt->vmlinux_dw);
+			kt->vmlinux_dw = NULL;
+			return -ENOMEM;
+		}
 		snprintf(kt->vmlinux_path, sizeof(kt->vmlinux_path), "%s", path);
 		return 0;
 	}
-	if (!(btf = btf_parse_mapped(path)))
+	if (kb && la.ix && kbtf_offsets(kb, &(uint32_t){ 0 }) != la.ix->offs) {
+		/* the cached offsets were refused: the index goes with them */
+		kvmdci_dbg(ctx, "ignoring the BTF name index %s: its type offsets do not fit",
+			   kt->vmlinux_ix_path);
+		index_free(la.ix);
+		la.ix = NULL;
+	}
+	if (!kb) {
+		index_free(la.ix);
+		la.ix = NULL;
+		if (bad)
+			kvmdci_dbg(ctx, "%s: .BTF not read in place (%s): asking libbpf", path, bad);
 		btf = btf__parse(path, NULL);
-	e = btf ? 0 : -errno; /* libbpf 1.x: NULL and errno on failure */
+		e = btf ? 0 : -errno; /* libbpf 1.x: NULL and errno on failure */
+		if (!e && !libbpf_btf_aligned(btf)) {
+			kvmdci_err(ctx, "corrupt BTF in %s: its type section is not 4-byte aligned",
+				   path);
+			btf__free(btf);
+			return -EINVAL;
+		}
+		if (!e && !(kb = kbtf_wrap(btf, true))) {
+			btf__free(btf);
+			return -ENOMEM;
+		}
+	}
+	kt->vmlinux_ix = la.ix;
 	if (e) {
 		char why[256];
 		int r = btf_parse_failure(path, e, why, sizeof(why));
@@ -199,26 +324,8 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 			   path, why);
 		return r;
 	}
-	if (!ktypes_btf_aligned(btf)) {
-		kvmdci_err(ctx, "corrupt BTF in %s: its type section is not 4-byte aligned", path);
-		btf__free(btf);
-		return -EINVAL;
-	}
 	kvmdci_info(ctx, "types: BTF from %s", path);
-	kt->vmlinux = btf;
-	kt->ctx = ctx;
-	/* its name index is kept on disk under the file's build id (btf-BUILDID.idx) */
-	char name[160];
-	kt->vmlinux_ix_path[0] = 0;
-	if (module_file_build_id(path, kt->vmlinux_bid, sizeof(kt->vmlinux_bid),
-				 &kt->vmlinux_bid_len) == 0) {
-		int o = snprintf(name, sizeof(name), "btf-");
-		for (size_t i = 0; i < kt->vmlinux_bid_len; i++)
-			o += snprintf(name + o, sizeof(name) - (size_t)o, "%02x", kt->vmlinux_bid[i]);
-		snprintf(name + o, sizeof(name) - (size_t)o, ".idx");
-		if (file_cache_path(ctx, name, kt->vmlinux_ix_path, sizeof(kt->vmlinux_ix_path)) < 0)
-			kt->vmlinux_ix_path[0] = 0;
-	}
+	kt->vmlinux = kb;
 	snprintf(kt->vmlinux_path, sizeof(kt->vmlinux_path), "%s", path);
 	return 0;
 }
@@ -227,7 +334,7 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 		      const char *path)
 {
 	struct ktypes_dwarf *dw = NULL;
-	struct btf *btf;
+	struct kbtf *btf;
 	long e;
 
 	if (!kt->vmlinux)
@@ -249,27 +356,52 @@ int ktypes_add_module(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *nam
 			   modname, name, name);
 		return -EINVAL;
 	}
-	if (pick_source(ctx, kt, path, true) == KTYPES_DWARF) {
+	enum ktypes_source src = pick_source(ctx, kt, true);
+	const char *bad = NULL;
+	int me = 0;
+	btf = NULL;
+	if (src != KTYPES_DWARF && !kbtf_libbpf(kt->vmlinux)) {
+		btf = btf_map_in_place(path, kt->vmlinux, NULL, NULL, &me, &bad);
+		if (!btf && me == -ENOENT && src == KTYPES_AUTO && dwarf_instead(ctx, path))
+			src = KTYPES_DWARF;
+	}
+	if (src == KTYPES_DWARF) {
 		/* a module's DWARF is self-contained: its own BTF, not split (vmlinux's grows) */
 		int r = ktypes_dwarf_open(ctx, path, &dw);
 		if (r < 0)
 			return r;
-		btf = ktypes_dwarf_btf(dw);
+		if (!(btf = kbtf_wrap(ktypes_dwarf_btf(dw), false))) {
+			ktypes_dwarf_free(dw);
+			return -ENOMEM;
+		}
 	} else {
-		btf = btf__parse_split(path, kt->vmlinux);
-		e = btf ? 0 : -errno;
-		if (e) {
+		struct btf *lb = NULL;
+		if (kbtf_libbpf(kt->vmlinux)) {
+			/* vmlinux's BTF came through libbpf (not read in place): split on it */
+			lb = btf__parse_split(path, kbtf_libbpf(kt->vmlinux));
+			me = lb ? 0 : -errno;
+			if (lb && !libbpf_btf_aligned(lb)) {
+				kvmdci_err(ctx, "corrupt BTF in %s: its type section is not 4-byte "
+						"aligned", path);
+				btf__free(lb);
+				return -EINVAL;
+			}
+			btf = lb ? kbtf_wrap(lb, true) : NULL;
+			if (lb && !btf) {
+				btf__free(lb);
+				return -ENOMEM;
+			}
+		}
+		if (!btf) {
 			char why[256];
-			int r = btf_parse_failure(path, e, why, sizeof(why));
+			int r = me;
+			if (bad)
+				snprintf(why, sizeof(why), "its .BTF is malformed: %s", bad);
+			else
+				r = btf_parse_failure(path, me, why, sizeof(why));
 			kvmdci_err(ctx, "cannot read the split BTF of module %s from %s: %s (need "
 					"that kernel's %s.ko)", name, path, why, name);
 			return r;
-		}
-		if (!ktypes_btf_aligned(btf)) {
-			kvmdci_err(ctx, "corrupt BTF in %s: its type section is not 4-byte aligned",
-				   path);
-			btf__free(btf);
-			return -EINVAL;
 		}
 		kvmdci_info(ctx, "types: BTF of module %s from %s", name, path);
 	}
@@ -298,27 +430,18 @@ const char *ktypes_source_name(const struct ktypes *kt, const char *module)
 }
 
 /*
- * A name -> type id hash index of one BTF's own types, built once: libbpf's
- * btf__find_by_name_kind() scans every type with strcmp (vmlinux has ~100k), which made the
- * type lookups most of a tool's run time.
+ * vmlinux's index on disk ($XDG_CACHE_HOME/libkvmdci/btf-v2-BUILDID.idx, file-cache.h), mapped
+ * at the next start instead of walking ~100k types and faulting in a fresh table; with it the
+ * offset of every type in the type section, so that the BTF is read in place without a walk
+ * (kernel/kbtf.h). The header names the BTF it indexes (build id, the sizes of its type and
+ * string sections, its type count) and carries a checksum of the slots and offsets; every
+ * slot is range-checked, the offsets are checked by kbtf_new() and each type's record at its
+ * lookup, and a lookup compares the name and kind of what a slot points to anyway. Anything
+ * else: ignored and written anew.
  */
-struct ktypes_index {
-	uint32_t first; /* first own type id (split BTF: after the base's) */
-	uint32_t mask;
-	uint32_t *slots; /* type ids, 0 = empty */
-	void *map;       /* slots in a mapped cache file (index_load), or NULL: malloc'ed */
-	size_t map_len;
-};
-
-/*
- * vmlinux's index on disk ($XDG_CACHE_HOME/libkvmdci/btf-BUILDID.idx, file-cache.h), mapped
- * at the next start instead of walking ~100k types and faulting in a fresh table. The header
- * names the BTF it indexes (build id, the sizes of its type and string sections, its type
- * count) and carries a checksum of the slots; every slot is range-checked, and a lookup
- * compares the name and kind of what a slot points to anyway. Anything else: ignored and
- * written anew.
- */
-#define IX_MAGIC "KVMDCIB1"
+/* Version 2 (the offsets added) has a name of its own, btf-v2-: a library of version 1 on the
+ * same machine (B1, btf-BUILDID.idx) would otherwise rewrite it at each of its runs. */
+#define IX_MAGIC "KVMDCIB2"
 
 struct ix_header {
 	char magic[8];
@@ -329,30 +452,26 @@ struct ix_header {
 	uint32_t type_cnt;
 	uint32_t first, mask;
 	uint32_t pad;
-	uint64_t sum; /* file_cache_sum() of the slots */
+	uint64_t sum; /* file_cache_sum() of the slots and the offsets that follow them */
 };
 
-static bool ix_header_for(struct ix_header *h, const struct ktypes *kt, struct btf *btf)
+static bool ix_header_for(struct ix_header *h, const struct ktypes *kt, uint32_t type_len,
+			  uint32_t str_len)
 {
-	uint32_t size = 0;
-	const struct btf_header *bh = btf__raw_data(btf, &size);
-
 	memset(h, 0, sizeof(*h));
-	if (!bh || size < sizeof(*bh) || !kt->vmlinux_bid_len ||
-	    kt->vmlinux_bid_len > sizeof(h->bid))
+	if (!kt->vmlinux_bid_len || kt->vmlinux_bid_len > sizeof(h->bid))
 		return false;
 	memcpy(h->magic, IX_MAGIC, 8);
 	h->order = 0x01020304u;
 	h->bid_len = (uint32_t)kt->vmlinux_bid_len;
 	memcpy(h->bid, kt->vmlinux_bid, kt->vmlinux_bid_len);
-	h->type_len = bh->type_len;
-	h->str_len = bh->str_len;
-	h->type_cnt = btf__type_cnt(btf);
+	h->type_len = type_len;
+	h->str_len = str_len;
 	return true;
 }
 
 static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktypes *kt,
-				       struct btf *btf)
+				       uint32_t type_len, uint32_t str_len)
 {
 	struct ix_header want, h;
 	struct ktypes_index *ix;
@@ -361,12 +480,13 @@ static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktyp
 	size_t len = 0;
 	int r;
 
-	if (!kt->vmlinux_ix_path[0] || !ix_header_for(&want, kt, btf) ||
+	if (!kt->vmlinux_ix_path[0] || !ix_header_for(&want, kt, type_len, str_len) ||
 	    (r = file_cache_map_header(kt->vmlinux_ix_path, 256u << 20, &h, sizeof(h),
 				       (void **)&map, &len, &why)) == -ENOENT)
 		return NULL;
 	if (r < 0)
 		goto bad;
+	want.type_cnt = h.type_cnt;
 	want.first = h.first;
 	want.mask = h.mask;
 	want.sum = h.sum;
@@ -374,9 +494,8 @@ static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktyp
 		why = "made for another BTF, or not an index of this library on this machine";
 		goto bad;
 	}
-	if (h.first != 1 || h.mask < 1023 || (h.mask & (h.mask + 1)) ||
-	    (uint64_t)h.mask + 1 < 2 * (uint64_t)h.type_cnt ||
-	    len != sizeof(h) + ((size_t)h.mask + 1) * sizeof(uint32_t)) {
+	if (h.first != 1 || h.type_cnt < 2 || h.mask < 1023 || (h.mask & (h.mask + 1)) ||
+	    len != sizeof(h) + ((size_t)h.mask + 1 + h.type_cnt - 1) * sizeof(uint32_t)) {
 		why = "truncated or of the wrong size";
 		goto bad;
 	}
@@ -385,16 +504,25 @@ static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktyp
 		goto bad;
 	}
 	const uint32_t *slots = (const uint32_t *)(map + sizeof(h));
-	for (size_t i = 0; i <= h.mask; i++)
+	size_t empty = 0;
+	for (size_t i = 0; i <= h.mask; i++) {
 		if (slots[i] >= h.type_cnt) {
 			why = "damaged (type ids)";
 			goto bad;
 		}
+		empty += !slots[i];
+	}
+	if (empty < ((size_t)h.mask + 1) / 2) { /* as built: at most half full, probes end */
+		why = "damaged (too full)";
+		goto bad;
+	}
 	if (!(ix = calloc(1, sizeof(*ix))))
 		goto out;
 	ix->first = h.first;
 	ix->mask = h.mask;
 	ix->slots = (uint32_t *)slots;
+	ix->offs = slots + h.mask + 1;
+	ix->noffs = h.type_cnt - 1;
 	ix->map = map;
 	ix->map_len = len;
 	kvmdci_dbg(ctx, "BTF name index %s", kt->vmlinux_ix_path);
@@ -407,21 +535,43 @@ out:
 	return NULL;
 }
 
-static void index_save(struct kvmdci_ctx *ctx, const struct ktypes *kt, struct btf *btf,
+static const uint32_t *vmlinux_offs(void *arg, uint32_t type_len, uint32_t str_len, uint32_t *n)
+{
+	struct load_arg *la = arg;
+
+	if (!(la->ix = index_load(la->kt->ctx, la->kt, type_len, str_len)))
+		return NULL;
+	*n = la->ix->noffs;
+	return la->ix->offs;
+}
+
+static void index_save(struct kvmdci_ctx *ctx, const struct ktypes *kt, const struct kbtf *btf,
 		       const struct ktypes_index *ix)
 {
 	struct ix_header h;
 	size_t bytes = ((size_t)ix->mask + 1) * sizeof(uint32_t);
+	uint32_t type_len, str_len, noffs;
+	const uint32_t *offs = kbtf_offsets(btf, &noffs);
+	uint64_t *all;
 	int r;
 
-	if (!kt->vmlinux_ix_path[0] || !ix_header_for(&h, kt, btf))
+	if (!kt->vmlinux_ix_path[0] || !offs || !kbtf_sections(btf, &type_len, &str_len) ||
+	    noffs != kbtf_type_cnt(btf) - 1 || !ix_header_for(&h, kt, type_len, str_len))
 		return;
+	h.type_cnt = kbtf_type_cnt(btf);
 	h.first = ix->first;
 	h.mask = ix->mask;
-	h.sum = file_cache_sum(ix->slots, bytes);
-	const void *parts[2] = { &h, ix->slots };
-	size_t sizes[2] = { sizeof(h), bytes };
-	if ((r = file_cache_write(kt->vmlinux_ix_path, parts, sizes, 2)) < 0)
+	/* the checksum runs over slots and offsets as one (8-byte aligned) run, as read back */
+	size_t obytes = (size_t)noffs * sizeof(uint32_t), total = bytes + obytes;
+	if (!(all = calloc(1, total + 8)))
+		return;
+	memcpy(all, ix->slots, bytes);
+	memcpy((uint8_t *)all + bytes, offs, obytes);
+	h.sum = file_cache_sum(all, total);
+	free(all);
+	const void *parts[3] = { &h, ix->slots, offs };
+	size_t sizes[3] = { sizeof(h), bytes, obytes };
+	if ((r = file_cache_write(kt->vmlinux_ix_path, parts, sizes, 3)) < 0)
 		kvmdci_dbg(ctx, "could not write the BTF name index %s: %s", kt->vmlinux_ix_path,
 			   strerror(-r));
 	else
@@ -436,13 +586,25 @@ static uint32_t name_hash(const char *s)
 	return h;
 }
 
-static struct ktypes_index *index_build(struct btf *btf)
+static const char *type_name(const struct kbtf *btf, uint32_t id)
 {
-	const struct btf *base = btf__base_btf(btf);
-	uint32_t first = base ? btf__type_cnt(base) : 1, n = btf__type_cnt(btf), size = 1024;
+	const struct btf_type *t = kbtf_type_by_id(btf, id);
+	const char *name = t ? kbtf_name_by_offset(btf, t->name_off) : NULL;
+	return name && *name ? name : NULL;
+}
+
+static struct ktypes_index *index_build(const struct kbtf *btf)
+{
+	const struct kbtf *base = kbtf_base(btf);
+	uint32_t first = base ? kbtf_type_cnt(base) : 1, n = kbtf_type_cnt(btf), size = 1024;
+	uint32_t named = 0;
 	struct ktypes_index *ix = calloc(1, sizeof(*ix));
 
-	while (size < 2 * (n - first + 1))
+	/* at most half full with the named types (vmlinux 6.1: 53k of 95k; the file is a
+	 * quarter of what room for all types took, pages every start reads) */
+	for (uint32_t id = first; id < n; id++)
+		named += type_name(btf, id) != NULL;
+	while (size < 2 * (uint64_t)named)
 		size *= 2;
 	if (!ix || !(ix->slots = calloc(size, sizeof(*ix->slots)))) {
 		free(ix);
@@ -451,9 +613,8 @@ static struct ktypes_index *index_build(struct btf *btf)
 	ix->first = first;
 	ix->mask = size - 1;
 	for (uint32_t id = first; id < n; id++) {
-		const struct btf_type *t = btf__type_by_id(btf, id);
-		const char *name = t ? btf__name_by_offset(btf, t->name_off) : NULL;
-		if (!name || !*name)
+		const char *name = type_name(btf, id);
+		if (!name)
 			continue;
 		uint32_t h = name_hash(name) & ix->mask;
 		while (ix->slots[h])
@@ -473,28 +634,29 @@ static void index_free(struct ktypes_index *ix)
 }
 
 /* kind -1: any kind (a typedef, an int...). */
-static int32_t index_find(struct btf *btf, struct ktypes_index *ix, const char *name, int kind)
+static int32_t index_find(const struct kbtf *btf, struct ktypes_index *ix, const char *name,
+			  int kind)
 {
 	for (uint32_t h = name_hash(name) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {
-		const struct btf_type *t = btf__type_by_id(btf, ix->slots[h]);
-		if (t && (kind < 0 || btf_kind(t) == kind) &&
-		    !strcmp(btf__name_by_offset(btf, t->name_off), name))
+		const struct btf_type *t = kbtf_type_by_id(btf, ix->slots[h]);
+		const char *tn = t ? kbtf_name_by_offset(btf, t->name_off) : NULL;
+		if (tn && (kind < 0 || btf_kind(t) == kind) && !strcmp(tn, name))
 			return (int32_t)ix->slots[h];
 	}
 	return -ENOENT;
 }
 
-/* vmlinux's index: from the cache, else built (and saved there). */
+/* vmlinux's index when the cache had none: built (and saved there, with the offsets). */
 static struct ktypes_index *vmlinux_index(const struct ktypes *kt)
 {
-	struct ktypes_index *ix = index_load(kt->ctx, kt, kt->vmlinux);
+	struct ktypes_index *ix = index_build(kt->vmlinux);
 
-	if (!ix && (ix = index_build(kt->vmlinux)))
+	if (ix)
 		index_save(kt->ctx, kt, kt->vmlinux, ix);
 	return ix;
 }
 
-static int find_in(struct btf *btf, struct ktypes_dwarf *dw, struct ktypes_index **ixp,
+static int find_in(struct kbtf *btf, struct ktypes_dwarf *dw, struct ktypes_index **ixp,
 		   const char *type, int32_t *id)
 {
 	int32_t r;
@@ -517,15 +679,15 @@ static int find_in(struct btf *btf, struct ktypes_dwarf *dw, struct ktypes_index
 		*ixp = index_build(btf);
 	if (*ixp)
 		r = index_find(btf, *ixp, name, kind);
-	else /* no memory for an index: libbpf's scan */
-		r = kind < 0 ? btf__find_by_name(btf, name) : btf__find_by_name_kind(btf, name, kind);
+	else /* no memory for an index: a scan */
+		r = kbtf_find_by_name_kind(btf, name, kind);
 	if (r <= 0)
 		return -ENOENT;
 	*id = r;
 	return 0;
 }
 
-int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct btf **btf,
+int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct kbtf **btf,
 		int32_t *id)
 {
 	if (!kt->vmlinux)
@@ -557,10 +719,10 @@ int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct 
 	return -ENOENT;
 }
 
-int32_t ktypes_skip_mods(struct btf *btf, int32_t id)
+int32_t ktypes_skip_mods(struct kbtf *btf, int32_t id)
 {
 	for (int i = 0; i < 32 && id > 0; i++) {
-		const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+		const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)id);
 		if (!t)
 			return -1;
 		switch (btf_kind(t)) {
@@ -579,17 +741,17 @@ int32_t ktypes_skip_mods(struct btf *btf, int32_t id)
 }
 
 /* Find member @name in struct/union @id (searching anonymous members); adds its bit offset. */
-static int find_member(struct btf *btf, int32_t id, const char *name, size_t nlen, uint64_t *bits,
+static int find_member(struct kbtf *btf, int32_t id, const char *name, size_t nlen, uint64_t *bits,
 		       int32_t *mid, uint32_t *bfsize, int depth)
 {
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+	const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)id);
 	const struct btf_member *m;
 
 	if (!t || depth > 8 || (!btf_is_struct(t) && !btf_is_union(t)))
 		return -ENOENT;
 	m = btf_members(t);
 	for (int i = 0; i < btf_vlen(t); i++, m++) {
-		const char *mn = btf__name_by_offset(btf, m->name_off);
+		const char *mn = kbtf_name_by_offset(btf, m->name_off);
 		if (mn && *mn) {
 			if (strlen(mn) == nlen && !strncmp(mn, name, nlen)) {
 				*bits += btf_member_bit_offset(t, (uint32_t)i);
@@ -610,7 +772,7 @@ static int find_member(struct btf *btf, int32_t id, const char *name, size_t nle
 	return -ENOENT;
 }
 
-int ktypes_resolve_path(struct btf *btf, int32_t id, const char *path, struct ktypes_loc *loc)
+int ktypes_resolve_path(struct kbtf *btf, int32_t id, const char *path, struct ktypes_loc *loc)
 {
 	uint64_t bits = 0;
 	uint32_t bfsize = 0;
@@ -629,11 +791,11 @@ int ktypes_resolve_path(struct btf *btf, int32_t id, const char *path, struct kt
 		while (*p == '[') {
 			char *end;
 			unsigned long idx = strtoul(p + 1, &end, 0);
-			const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+			const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)id);
 			if (*end != ']' || !t || !btf_is_array(t))
 				return -EINVAL;
 			int32_t elem = ktypes_skip_mods(btf, (int32_t)btf_array(t)->type);
-			long esz = btf__resolve_size(btf, (uint32_t)elem);
+			long esz = kbtf_resolve_size(btf, (uint32_t)elem);
 			if (esz < 0)
 				return -EINVAL;
 			bits += (uint64_t)idx * (uint64_t)esz * 8;
@@ -646,7 +808,7 @@ int ktypes_resolve_path(struct btf *btf, int32_t id, const char *path, struct kt
 		else if (*p)
 			return -EINVAL;
 	}
-	long sz = btf__resolve_size(btf, (uint32_t)id);
+	long sz = kbtf_resolve_size(btf, (uint32_t)id);
 	loc->bit_offset = bits;
 	loc->bitfield_size = bfsize;
 	loc->size = sz < 0 ? 0 : (uint32_t)sz;
@@ -654,7 +816,7 @@ int ktypes_resolve_path(struct btf *btf, int32_t id, const char *path, struct kt
 	return 0;
 }
 
-long ktypes_size(struct btf *btf, int32_t id)
+long ktypes_size(struct kbtf *btf, int32_t id)
 {
-	return btf__resolve_size(btf, (uint32_t)id);
+	return kbtf_resolve_size(btf, (uint32_t)id);
 }

@@ -101,7 +101,7 @@ bool unwinder_is_text(struct kvmdci_unwinder *u, uint64_t ip);
 int unwinder_saved_task_stack(struct kvmdci_unwinder *u, uint64_t task, struct kvmdci_stack *out);
 
 struct kvmdci_kernel *kvmdci_kernel_ref(struct kvmdci_kernel *k);
-int kernel_type(struct kvmdci_kernel *k, const char *module, const char *type, struct btf **btf,
+int kernel_type(struct kvmdci_kernel *k, const char *module, const char *type, struct kbtf **btf,
 		int32_t *id);
 /* Locate a member; on failure the context's last error says what is missing. */
 int kernel_member(struct kvmdci_kernel *k, const char *module, const char *type, const char *path,

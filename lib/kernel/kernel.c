@@ -52,7 +52,7 @@ static uint32_t module_type_count(const struct ktypes *kt, const char *name)
 {
 	for (int i = 0; i < kt->nmods; i++)
 		if (!strcmp(kt->mods[i].name, name) && kt->mods[i].btf && kt->vmlinux)
-			return btf__type_cnt(kt->mods[i].btf) - btf__type_cnt(kt->vmlinux);
+			return kbtf_type_cnt(kt->mods[i].btf) - kbtf_type_cnt(kt->vmlinux);
 	return 0;
 }
 
@@ -359,7 +359,7 @@ KVMDCI_EXPORT int kvmdci_kernel_open(struct kvmdci_target *t, const struct kvmdc
 		    (r = ktypes_load_vmlinux(ctx, &k->types, vmlinux)) < 0)
 			goto fail;
 		kernel_file_source(&k->types_src, ktypes_source_name(&k->types, NULL), vmlinux);
-		k->types_src.count = btf__type_cnt(k->types.vmlinux) - 1;
+		k->types_src.count = kbtf_type_cnt(k->types.vmlinux) - 1;
 	} else if ((r = btf_mem_load_vmlinux(k)) < 0) {
 		goto fail;
 	}

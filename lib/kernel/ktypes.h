@@ -5,7 +5,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-struct btf;
+#include "kernel/kbtf.h"
+
 struct kvmdci_ctx;
 struct ktypes_dwarf;
 struct ktypes_index;
@@ -14,19 +15,19 @@ struct ktypes_index;
 enum ktypes_source { KTYPES_AUTO, KTYPES_BTF, KTYPES_DWARF };
 
 struct ktypes {
-	struct btf *vmlinux;
+	struct kbtf *vmlinux;
 	struct ktypes_dwarf *vmlinux_dw; /* non-NULL: vmlinux is its BTF, filled from DWARF */
 	struct ktypes_index *vmlinux_ix; /* name -> id, built at the first lookup (BTF only) */
 	enum ktypes_source source;	 /* set before loading to force a source */
 	char vmlinux_path[512];
 	struct kvmdci_ctx *ctx; /* the loader's, for the cache's messages */
-	/* vmlinux_ix's file in the on-disk cache (btf-BUILDID.idx), "" when none */
+	/* vmlinux_ix's file in the on-disk cache (btf-v2-BUILDID.idx), "" when none */
 	char vmlinux_ix_path[1024];
 	uint8_t vmlinux_bid[64];
 	size_t vmlinux_bid_len;
 	struct {
 		char name[64];
-		struct btf *btf;
+		struct kbtf *btf;
 		struct ktypes_dwarf *dw;
 		struct ktypes_index *ix;
 	} mods[16];
@@ -58,10 +59,8 @@ void ktypes_free(struct ktypes *kt);
 /* "DWARF" or "BTF": where vmlinux's (module NULL) or a module's types come from; NULL: none. */
 const char *ktypes_source_name(const struct ktypes *kt, const char *module);
 /* Find "struct x" / "union x" / "enum x" / a type name; module NULL: vmlinux then modules. */
-int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct btf **btf,
+int ktypes_find(struct ktypes *kt, const char *module, const char *type, struct kbtf **btf,
 		int32_t *id);
-int ktypes_resolve_path(struct btf *btf, int32_t id, const char *path, struct ktypes_loc *loc);
-int32_t ktypes_skip_mods(struct btf *btf, int32_t id);
-long ktypes_size(struct btf *btf, int32_t id);
-/* False when a parsed BTF's type section is misaligned (crafted input): refuse it. */
-bool ktypes_btf_aligned(const struct btf *btf);
+int ktypes_resolve_path(struct kbtf *btf, int32_t id, const char *path, struct ktypes_loc *loc);
+int32_t ktypes_skip_mods(struct kbtf *btf, int32_t id);
+long ktypes_size(struct kbtf *btf, int32_t id);

@@ -148,6 +148,12 @@ int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
 		free(str);
 		return r;
 	}
+	/* the names mostly fit in the string table's bytes: one allocation each, no doubling */
+	if ((r = symtab_reserve(&m->syms, num, strsz + 1)) < 0) {
+		free(syms);
+		free(str);
+		return r;
+	}
 	for (uint32_t i = 0; i < num; i++) {
 		uint32_t nm = le32(syms + i * 24);
 		uint8_t info = syms[i * 24 + 4];

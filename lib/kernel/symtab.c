@@ -35,6 +35,27 @@ static int unshare(struct symtab *st)
 	return 0;
 }
 
+int symtab_reserve(struct symtab *st, size_t n, size_t names)
+{
+	if (st->map && unshare(st) < 0)
+		return -ENOMEM;
+	if (st->n + n > st->cap) {
+		struct sym *s = realloc(st->syms, (st->n + n) * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		st->syms = s;
+		st->cap = st->n + n;
+	}
+	if (st->names_len + names > st->names_cap) {
+		char *p = realloc(st->names, st->names_len + names);
+		if (!p)
+			return -ENOMEM;
+		st->names = p;
+		st->names_cap = st->names_len + names;
+	}
+	return 0;
+}
+
 int symtab_add(struct symtab *st, const char *name, size_t nlen, uint64_t addr, char type)
 {
 	if (st->map && unshare(st) < 0)

@@ -24,6 +24,9 @@ struct symtab {
 };
 
 int symtab_add(struct symtab *st, const char *name, size_t nlen, uint64_t addr, char type);
+/* Room for @n more symbols and @names more bytes of names (each name's NUL included), so that
+ * a table filled from a known count grows once instead of doubling through realloc. */
+int symtab_reserve(struct symtab *st, size_t n, size_t names);
 void symtab_sort(struct symtab *st);
 /* Exact name; with @allow_suffix also "name.isra.0", "name.constprop.0", "name.part.0". */
 int symtab_lookup(struct symtab *st, const char *name, uint64_t *addr, int allow_suffix);

@@ -6,7 +6,7 @@
 #include "internal.h"
 #include "kernel/kernel-view.h"
 
-int kernel_type(struct kvmdci_kernel *k, const char *module, const char *type, struct btf **btf,
+int kernel_type(struct kvmdci_kernel *k, const char *module, const char *type, struct kbtf **btf,
 		int32_t *id)
 {
 	if (ktypes_find(&k->types, module, type, btf, id) == 0)
@@ -97,7 +97,7 @@ int kernel_member(struct kvmdci_kernel *k, const char *module, const char *type,
 	char key[256];
 	size_t len = memo_key(key, sizeof(key), 'm', module, type, path);
 	struct memo_slot *s = memo_slot(k, key, len);
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 
 	if (s && s->key) {
@@ -166,7 +166,7 @@ int kernel_enum_value(struct kvmdci_kernel *k, const char *module, const char *t
 	char key[256];
 	size_t len = memo_key(key, sizeof(key), 'e', module, type, name);
 	struct memo_slot *s = memo_slot(k, key, len);
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 
 	if (s && s->key) {
@@ -176,12 +176,12 @@ int kernel_enum_value(struct kvmdci_kernel *k, const char *module, const char *t
 	if ((!module || kernel_type(k, module, type, &btf, &id) < 0) &&
 	    kernel_type(k, NULL, type, &btf, &id) < 0)
 		return -ENOENT;
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
+	const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
 	if (!t || !btf_is_enum(t))
 		return -ENOENT;
 	const struct btf_enum *e = btf_enum(t);
 	for (int i = 0; i < btf_vlen(t); i++)
-		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name)) {
+		if (!strcmp(kbtf_name_by_offset(btf, e[i].name_off), name)) {
 			*val = e[i].val;
 			if (s && memo_fill(s, key, len))
 				s->val = *val;
@@ -194,7 +194,7 @@ KVMDCI_EXPORT int kvmdci_kernel_type_size(struct kvmdci_kernel *k, const char *m
 					  const char *type, uint64_t *size)
 {
 	KVMDCI_API_ENTRY(k->ctx);
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 	int r = kernel_type(k, module, type, &btf, &id);
 

@@ -5,9 +5,11 @@
  * is built once by sorting the rows by (group key, code), so a run with many vCPUs and reasons
  * costs n log n, and groups keep the order in which their first row came.
  */
+#include <math.h>
 #include <stdlib.h>
 
 #include "internal.h"
+#include "kvm/kvm-internal.h"
 
 struct group {
 	struct kvmdci_exit_group info;
@@ -233,4 +235,28 @@ KVMDCI_EXPORT int kvmdci_exit_stats_reason(const struct kvmdci_exit_stats *s,
 		return -ERANGE;
 	*out = sc->groups[g].reasons[i];
 	return 0;
+}
+
+void kvm_exit_share(double rest, uint64_t n, uint64_t n_u, int windows, double s_nn, double s_nN,
+		    double s_NN, double *est, double *err)
+{
+	double p = n_u ? (double)n / (double)n_u : 0, var;
+
+	*est = rest * p;
+	if (!n_u) {
+		*err = 0;
+		return;
+	}
+	if (windows >= 2) {
+		/* a ratio estimator over clusters: sum over windows of (n_k - p N_k)^2, scaled */
+		double k = windows, ss = s_nn - 2 * p * s_nN + p * p * s_NN;
+		var = ss > 0 ? k / (k - 1) * ss / ((double)n_u * (double)n_u) : 0;
+	} else {
+		var = p * (1 - p) / (double)n_u;
+	}
+	*err = 1.96 * rest * sqrt(var);
+	/* reasons the sample never saw may hold up to 3 / n_u of the rest (95%, the rule of
+	 * three): a seen reason's share is that uncertain at least */
+	if (*err < rest * 3 / (double)n_u)
+		*err = rest * 3 / (double)n_u;
 }

@@ -35,6 +35,8 @@
 #define SWEEP_MAX 32 /* other vCPUs' counters read at one watch stop */
 #define COUNT_SLOTS 8192
 #define CODE_UNREADABLE KVMDCI_EXIT_CODE_UNREADABLE
+#define MAX_CATS 8   /* KVM counters that count exactly one exit reason (exit-reasons.c) */
+#define MAX_WIN_CODES 64 /* exit codes followed per sampling window */
 
 struct vcpu_slot {
 	uint64_t vcpu;
@@ -52,6 +54,24 @@ struct vcpu_slot {
 	bool in;              /* its watchpoint is in now */
 	bool unwatched;       /* it could not have one (the limit, or the stub refused) */
 	bool gone;            /* destroyed while tracing (followed): the slot is history */
+	bool cats_start, cats_end; /* cat_start / cat_end read */
+	uint64_t cat_start[MAX_CATS], cat_end[MAX_CATS]; /* the reason counters, read with
+							  * start_exits / end_exits */
+};
+
+/* A KVM counter that counts exactly one exit reason (kvm_exit_reason_counter). */
+struct reason_cat {
+	const char *counter;
+	uint64_t code;
+	int stat; /* index in the stats layout */
+};
+
+/* Sampling: one exit code's counts per armed window, for the estimates' variance. */
+struct win_code {
+	uint64_t code;
+	uint64_t at_arm; /* its total when the window opened */
+	double s_nn, s_nN; /* sums over windows of n^2 and n * N (N: the window's hits of
+			    * reasons without a counter) */
 };
 
 struct count_slot {
@@ -120,6 +140,15 @@ struct kvmdci_exits {
 	int period_ms;
 	bool armed;
 	double t_start, t_armed, t_stop, armed_s;
+	/* the reason counters (struct kvm_vcpu_stat), read where stat.exits is for the coverage */
+	struct kvmdci_vcpu_stats_layout *stl;
+	struct reason_cat cats[MAX_CATS];
+	int ncats;
+	/* sampling windows, for the estimates' error */
+	struct win_code win[MAX_WIN_CODES];
+	int nwin, windows;
+	bool win_overflow;
+	double s_NN;
 	/* coverage, measured at the stop */
 	bool have_coverage;
 	int vcpus_measured, vcpus_gone;
@@ -185,7 +214,7 @@ static int vcpu_slot_of(struct kvmdci_exits *e, uint64_t vcpu)
 			e->ignored[e->nignored++] = vcpu;
 		return -1;
 	}
-	*s = (struct vcpu_slot){ .vcpu = vcpu, .vcpu_id = -1, .vm_pid = -1 };
+	*s = (struct vcpu_slot){ .vcpu = vcpu, .vcpu_id = -1, .vm_pid = -1, .cats_start = true };
 	if (known) {
 		s->vm = vi.vm;
 		s->vcpu_id = vi.vcpu_id;
@@ -218,6 +247,100 @@ static void count(struct kvmdci_exits *e, int vslot, uint64_t code)
 		}
 	}
 	e->dropped++;
+}
+
+/* The reason counters KVM keeps for this vendor, found in the type info; none when the type info
+ * lacks struct kvm_vcpu_stat (the estimates then rest on the sample alone). */
+static void resolve_cats(struct kvmdci_exits *e)
+{
+	const char *name;
+	uint64_t code;
+
+	if (kvmdci_kvm_vcpu_stats_layout(e->k, &e->stl) < 0) {
+		kvmdci_info(e->ctx, "no reason counters for the estimates: %s",
+			    kvmdci_ctx_last_error(e->ctx));
+		e->stl = NULL;
+		return;
+	}
+	for (int i = 0; e->ncats < MAX_CATS &&
+			kvm_exit_reason_counter(e->vendor, i, &name, &code) == 0; i++)
+		for (int j = 0; j < kvmdci_kvm_vcpu_stats_count(e->stl); j++)
+			if (strcmp(kvmdci_kvm_vcpu_stats_name(e->stl, j), name) == 0) {
+				e->cats[e->ncats++] = (struct reason_cat){ name, code, j };
+				break;
+			}
+}
+
+/* Read @v's reason counters into cat_start (@end false) or cat_end; false when unreadable. */
+static bool read_cats(struct kvmdci_exits *e, struct vcpu_slot *v, bool end)
+{
+	uint64_t vals[256];
+
+	if (!e->ncats || kvmdci_kvm_vcpu_stats_count(e->stl) > 256 ||
+	    kvmdci_kvm_vcpu_stats_read(e->k, e->stl, v->vcpu, vals) < 0)
+		return false;
+	for (int i = 0; i < e->ncats; i++)
+		(end ? v->cat_end : v->cat_start)[i] = vals[e->cats[i].stat];
+	return end ? (v->cats_end = true) : (v->cats_start = true);
+}
+
+/* The counter index of exit @code, or -1 when no KVM counter counts it. */
+static int cat_of(const struct kvmdci_exits *e, uint64_t code)
+{
+	for (int i = 0; i < e->ncats; i++)
+		if (e->cats[i].code == code)
+			return i;
+	return -1;
+}
+
+/* Every exit code's count over all vCPUs, into the window table (new codes added). */
+static void win_totals(struct kvmdci_exits *e, uint64_t *tot)
+{
+	memset(tot, 0, sizeof(tot[0]) * MAX_WIN_CODES);
+	for (int i = 0; i < COUNT_SLOTS; i++) {
+		const struct count_slot *c = &e->counts[i];
+		int w;
+		if (c->vcpu < 0)
+			continue;
+		for (w = 0; w < e->nwin && e->win[w].code != c->code; w++)
+			;
+		if (w == e->nwin) {
+			if (e->nwin == MAX_WIN_CODES) {
+				e->win_overflow = true;
+				continue;
+			}
+			e->win[e->nwin++] = (struct win_code){ .code = c->code };
+		}
+		tot[w] += c->count;
+	}
+}
+
+/* Sampling: a window opens (@open) or closes; a closed window's counts go into the sums the
+ * estimates' error comes from. */
+static void sample_window(struct kvmdci_exits *e, bool open)
+{
+	uint64_t tot[MAX_WIN_CODES];
+	double N = 0;
+
+	if (!e->duty)
+		return;
+	win_totals(e, tot);
+	if (open) {
+		for (int w = 0; w < e->nwin; w++)
+			e->win[w].at_arm = tot[w];
+		return;
+	}
+	for (int w = 0; w < e->nwin; w++)
+		if (cat_of(e, e->win[w].code) < 0)
+			N += (double)(tot[w] - e->win[w].at_arm);
+	for (int w = 0; w < e->nwin; w++) {
+		double n = (double)(tot[w] - e->win[w].at_arm);
+		e->win[w].s_nn += n * n;
+		e->win[w].s_nN += n * N;
+		e->win[w].at_arm = tot[w];
+	}
+	e->s_NN += N * N;
+	e->windows++;
 }
 
 static json_t *find_exit_entry(struct kvmdci_catalog *cat, enum kvmdci_vendor vendor)
@@ -334,6 +457,7 @@ KVMDCI_EXPORT int kvmdci_exits_new(struct kvmdci_kernel *k, struct kvmdci_catalo
 	e->cap_reason = e->cap_vcpu = -1;
 	if ((r = kvm_layout_get(k, &e->layout)) < 0)
 		goto fail;
+	resolve_cats(e);
 	struct kvmdci_vcpu_info vi[MAX_VCPU_SLOTS - 1];
 	int n = kvmdci_kvm_vcpus(k, vi, MAX_VCPU_SLOTS - 1);
 	if (n < 0) {
@@ -370,6 +494,7 @@ KVMDCI_EXPORT struct kvmdci_exits *kvmdci_exits_unref(struct kvmdci_exits *e)
 	if (!e || --e->refcount > 0)
 		return NULL;
 	kvmdci_trace_unref(e->tr);
+	kvmdci_kvm_vcpu_stats_layout_unref(e->stl);
 	kvmdci_catalog_unref(e->cat);
 	kvmdci_kernel_unref(e->k);
 	kvmdci_ctx_unref(e->ctx);
@@ -558,6 +683,7 @@ static void vcpu_created(struct kvmdci_exits *e, uint64_t vcpu, bool final)
 	 * ran KVM_RUN on the fd before the ioctl returned) */
 	if (kvmdci_kernel_read_u64(e->k, v->watch_addr, &v->start_exits) < 0)
 		v->start_exits = 0;
+	read_cats(e, v, false);
 	e->exits_before_watch += v->start_exits;
 	kvmdci_info(e->ctx, "vCPU %d of VM pid %d created (0x%llx, stat.exits %llu)", v->vcpu_id,
 		    v->vm_pid, (unsigned long long)vcpu, (unsigned long long)v->start_exits);
@@ -584,6 +710,7 @@ static void vcpu_destroyed(struct kvmdci_exits *e, uint64_t vcpu)
 		if (kvmdci_kernel_read_u64(e->k, v->watch_addr, &v->end_exits) == 0 &&
 		    v->end_exits >= v->start_exits) {
 			v->present = true;
+			read_cats(e, v, true);
 			if (was_in && v->have_last && v->end_exits > v->last_exits)
 				e->missed += v->end_exits - v->last_exits;
 		}
@@ -674,9 +801,11 @@ KVMDCI_EXPORT int kvmdci_exits_start(struct kvmdci_exits *e)
 			return r;
 	}
 	/* KVM's own count at the start, for the coverage (the target is stopped here) */
-	for (int i = 0; i < e->nvcpus; i++)
+	for (int i = 0; i < e->nvcpus; i++) {
 		if (kvmdci_kernel_read_u64(e->k, e->vcpus[i].watch_addr, &e->vcpus[i].start_exits) < 0)
 			e->vcpus[i].start_exits = 0;
+		read_cats(e, &e->vcpus[i], false);
+	}
 	e->started = true;
 	e->armed = true;
 	e->t_start = e->t_armed = kvmdci_now_s();
@@ -934,6 +1063,7 @@ static int set_armed(struct kvmdci_exits *e, bool armed)
 	else
 		e->armed_s += now - e->t_armed;
 	e->armed = armed;
+	sample_window(e, armed);
 	return 0;
 }
 
@@ -1013,13 +1143,15 @@ static void measure_coverage(struct kvmdci_exits *e)
 			/* created after the start and never hit: its counter started at 0 */
 			slot = e->nvcpus++;
 			e->vcpus[slot] = (struct vcpu_slot){ vi[i].vcpu, vi[i].vm, vi[i].vcpu_id,
-							     vi[i].vm_pid, vi[i].stat_exits_addr };
+							     vi[i].vm_pid, vi[i].stat_exits_addr,
+							     .cats_start = true };
 		}
 		struct vcpu_slot *v = &e->vcpus[slot];
 		if (kvmdci_kernel_read_u64(e->k, v->watch_addr, &v->end_exits) < 0 ||
 		    v->end_exits < v->start_exits)
 			continue;
 		v->present = true;
+		read_cats(e, v, true);
 		/*
 		 * The run's end: the final stop (an interrupt, or the hit that reached --count)
 		 * stops every CPU, and a vCPU whose exit had just moved its counter gets no stop
@@ -1055,8 +1187,10 @@ static void on_halted(void *data, int r)
 	struct kvmdci_exits *e = data;
 
 	e->t_stop = kvmdci_now_s();
-	if (e->armed)
+	if (e->armed) {
 		e->armed_s += e->t_stop - e->t_armed;
+		sample_window(e, false);
+	}
 	if (r < 0)
 		return;
 	e->halted = true;
@@ -1163,4 +1297,121 @@ KVMDCI_EXPORT int kvmdci_exits_follow_stats(struct kvmdci_exits *e, struct kvmdc
 	f->most_watched = e->most_watched;
 	f->exits_before_watch = e->exits_before_watch;
 	return 1;
+}
+
+/* Sort estimates: largest first, equal ones by code. */
+static int cmp_estimate(const void *a, const void *b)
+{
+	const struct kvmdci_exit_estimate *x = a, *y = b;
+
+	if (x->estimated != y->estimated)
+		return x->estimated < y->estimated ? 1 : -1;
+	return x->code < y->code ? -1 : x->code > y->code;
+}
+
+/* A measured vCPU slot in the group @vm / @vcpu (0: any). */
+static bool in_group(const struct kvmdci_exits *e, int j, uint64_t vm, uint64_t vcpu)
+{
+	const struct vcpu_slot *v = &e->vcpus[j];
+
+	return j >= 0 && j < MAX_VCPU_SLOTS - 1 && v->present && (!vm || v->vm == vm) &&
+	       (!vcpu || v->vcpu == vcpu);
+}
+
+KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, uint64_t vm, uint64_t vcpu,
+					 struct kvmdci_exit_estimate *out, int max)
+{
+	KVMDCI_API_ENTRY(e->ctx);
+	struct kvmdci_exit_estimate *rows;
+	uint64_t delta[MAX_CATS] = { 0 }, sum_cats = 0, n_u = 0, kvm_exits = 0;
+	bool calibrated = e->ncats > 0, all = !vm && !vcpu;
+	int n = 0;
+
+	if (!e->have_coverage)
+		return -ENODATA;
+	if (max < 0 || (max > 0 && !out))
+		return -EINVAL;
+	rows = calloc(COUNT_SLOTS + MAX_CATS + 1, sizeof(*rows));
+	if (!rows)
+		return -ENOMEM;
+	/* KVM's exits and the counters' deltas over the group's measured vCPUs */
+	for (int j = 0; j < e->nvcpus && j < MAX_VCPU_SLOTS - 1; j++) {
+		const struct vcpu_slot *v = &e->vcpus[j];
+		if (!in_group(e, j, vm, vcpu))
+			continue;
+		kvm_exits += v->end_exits - v->start_exits;
+		if (!v->cats_start || !v->cats_end) {
+			calibrated = false;
+			continue;
+		}
+		for (int i = 0; i < e->ncats; i++)
+			delta[i] += v->cat_end[i] >= v->cat_start[i] ? v->cat_end[i] - v->cat_start[i]
+								   : 0;
+	}
+	/* the hits per code on the measured vCPUs */
+	for (int i = 0; i < COUNT_SLOTS; i++) {
+		const struct count_slot *c = &e->counts[i];
+		int r;
+		if (!in_group(e, c->vcpu, vm, vcpu))
+			continue;
+		for (r = 0; r < n && rows[r].code != c->code; r++)
+			;
+		if (r == n)
+			rows[n++].code = c->code;
+		rows[r].counted += c->count;
+	}
+	for (int i = 0; calibrated && i < e->ncats; i++) {
+		int r;
+		for (r = 0; r < n && rows[r].code != e->cats[i].code; r++)
+			;
+		if (r == n)
+			rows[n++].code = e->cats[i].code;
+		snprintf(rows[r].counter, sizeof(rows[r].counter), "%s", e->cats[i].counter);
+		rows[r].counter_delta = delta[i];
+		sum_cats += delta[i];
+	}
+	for (int r = 0; r < n; r++)
+		if (!rows[r].counter[0])
+			n_u += rows[r].counted;
+	/* exits of the reasons no counter counts: KVM's total less the counted reasons' */
+	double rest = (double)kvm_exits - (double)sum_cats;
+	if (rest < 0)
+		rest = 0;
+	for (int r = 0; r < n; r++) {
+		struct kvmdci_exit_estimate *x = &rows[r];
+		if (!e->duty) {
+			/* every exit was counted: the counts are the answer */
+			x->estimated = (double)x->counted;
+			continue;
+		}
+		if (x->counter[0]) {
+			x->estimated = (double)x->counter_delta;
+			continue;
+		}
+		/* the share's spread: windows are clusters of hits (over all vCPUs only: the
+		 * window sums are not kept per vCPU) */
+		int w;
+		for (w = 0; w < e->nwin && e->win[w].code != x->code; w++)
+			;
+		bool win = all && e->windows >= 2 && w < e->nwin && !e->win_overflow;
+		kvm_exit_share(rest, x->counted, n_u, win ? e->windows : 0, win ? e->win[w].s_nn : 0,
+			       win ? e->win[w].s_nN : 0, e->s_NN, &x->estimated, &x->error);
+	}
+	/* exits of reasons without a counter that the sample never saw */
+	if (e->duty && n_u == 0 && rest > 0) {
+		rows[n] = (struct kvmdci_exit_estimate){ .code = KVMDCI_EXIT_CODE_UNSAMPLED,
+							.estimated = rest };
+		n++;
+	}
+	/* a counter that stayed at 0 for a reason never seen says nothing */
+	int kept = 0;
+	for (int r = 0; r < n; r++)
+		if (rows[r].counted || rows[r].estimated > 0)
+			rows[kept++] = rows[r];
+	n = kept;
+	qsort(rows, (size_t)n, sizeof(*rows), cmp_estimate);
+	for (int r = 0; r < n && r < max; r++)
+		out[r] = rows[r];
+	free(rows);
+	return n;
 }

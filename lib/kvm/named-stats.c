@@ -223,7 +223,7 @@ static int scope_from_desc(struct kvmdci_kernel *k, int s, const struct desc_lay
 static int scope_from_types(struct kvmdci_kernel *k, int s, struct stat_scope *sc)
 {
 	struct stat_field f[MAX_DESC];
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 	int r, n;
 
@@ -252,7 +252,7 @@ static int scope_from_types(struct kvmdci_kernel *k, int s, struct stat_scope *s
 /* The type info's 64-bit members of a scope's stats struct: {name, offset} (for the checks). */
 static int scope_members(struct kvmdci_kernel *k, int s, struct stat_field *f, int max)
 {
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 
 	if (kernel_type(k, NULL, scope_names[s].stat_type, &btf, &id) < 0)

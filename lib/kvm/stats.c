@@ -15,10 +15,10 @@
 #define MAX_STATS 256
 
 /* Collect every 8-byte integer member under @id (recursing into structs). */
-int kvm_stats_collect(struct btf *btf, int32_t id, uint32_t base, struct stat_field *out, int n,
+int kvm_stats_collect(struct kbtf *btf, int32_t id, uint32_t base, struct stat_field *out, int n,
 		      int max, int depth)
 {
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
+	const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
 	const struct btf_member *m;
 
 	if (!t || depth > 4 || !btf_is_struct(t))
@@ -26,14 +26,14 @@ int kvm_stats_collect(struct btf *btf, int32_t id, uint32_t base, struct stat_fi
 	m = btf_members(t);
 	for (int i = 0; i < btf_vlen(t) && n < max; i++, m++) {
 		int32_t mt = ktypes_skip_mods(btf, (int32_t)m->type);
-		const struct btf_type *tt = btf__type_by_id(btf, (uint32_t)mt);
+		const struct btf_type *tt = kbtf_type_by_id(btf, (uint32_t)mt);
 		uint32_t off = base + btf_member_bit_offset(t, (uint32_t)i) / 8;
 		if (!tt)
 			continue;
 		if (btf_is_struct(tt)) {
 			n = kvm_stats_collect(btf, mt, off, out, n, max, depth + 1);
 		} else if ((btf_is_int(tt) && tt->size == 8) && !btf_member_bitfield_size(t, (uint32_t)i)) {
-			const char *name = btf__name_by_offset(btf, m->name_off);
+			const char *name = kbtf_name_by_offset(btf, m->name_off);
 			snprintf(out[n].name, sizeof(out[n].name), "%s", name ? name : "?");
 			out[n++].offset = off;
 		}
@@ -55,7 +55,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_stats_layout(struct kvmdci_kernel *k,
 	KVMDCI_API_ENTRY(kvmdci_kernel_get_ctx(k));
 	struct kvmdci_vcpu_stats_layout *l;
 	uint64_t off, size;
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 	int r;
 

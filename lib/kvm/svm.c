@@ -485,16 +485,16 @@ KVMDCI_EXPORT int kvmdci_svm_vmcb_fields(struct kvmdci_kernel *k, uint64_t addr,
 /* svm_data: DEFINE_PER_CPU(struct svm_cpu_data *, ...) through 6.0, the struct from 6.1. */
 int svm_data_is_pointer(struct kvmdci_kernel *k)
 {
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 
 	if (kernel_type(k, "kvm_amd", "struct svm_cpu_data", &btf, &id) < 0)
 		return -ENOENT;
-	int32_t var = btf__find_by_name_kind(btf, "svm_data", BTF_KIND_VAR);
+	int32_t var = kbtf_find_by_name_kind(btf, "svm_data", BTF_KIND_VAR);
 	if (var > 0) {
-		const struct btf_type *v = btf__type_by_id(btf, (uint32_t)var);
+		const struct btf_type *v = kbtf_type_by_id(btf, (uint32_t)var);
 		const struct btf_type *t =
-			btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, v->type));
+			kbtf_type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, v->type));
 		return t && btf_is_ptr(t);
 	}
 	/* no variable in the type info (DWARF-converted): 6.0's struct still had `cpu` */

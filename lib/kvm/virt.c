@@ -95,7 +95,7 @@ void virt_env_kernel(struct virt_env *e, struct kvmdci_kernel *k)
 /* ---- structures flattened into named fields ---- */
 
 struct walk {
-	struct btf *btf;
+	struct kbtf *btf;
 	const uint8_t *buf;
 	size_t size;
 	struct kvmdci_field *out;
@@ -139,7 +139,7 @@ static void emit(struct walk *w, const char *name, uint64_t bits, uint32_t bitsi
 static void walk_type(struct walk *w, int32_t id, uint64_t bits, const char *prefix, int depth)
 {
 	id = ktypes_skip_mods(w->btf, id);
-	const struct btf_type *t = btf__type_by_id(w->btf, (uint32_t)id);
+	const struct btf_type *t = kbtf_type_by_id(w->btf, (uint32_t)id);
 	if (!t || depth > 6)
 		return;
 	if (!btf_is_composite(t))
@@ -147,11 +147,11 @@ static void walk_type(struct walk *w, int32_t id, uint64_t bits, const char *pre
 	int vlen = btf_vlen(t);
 	const struct btf_member *m = btf_members(t);
 	for (int i = 0; i < vlen; i++) {
-		const char *name = btf__name_by_offset(w->btf, m[i].name_off);
+		const char *name = kbtf_name_by_offset(w->btf, m[i].name_off);
 		uint64_t mbits = bits + btf_member_bit_offset(t, (uint32_t)i);
 		uint32_t bf = btf_member_bitfield_size(t, (uint32_t)i);
 		int32_t mid = ktypes_skip_mods(w->btf, (int32_t)m[i].type);
-		const struct btf_type *mt = btf__type_by_id(w->btf, (uint32_t)mid);
+		const struct btf_type *mt = kbtf_type_by_id(w->btf, (uint32_t)mid);
 		char path[128];
 
 		if (!mt)
@@ -166,7 +166,7 @@ static void walk_type(struct walk *w, int32_t id, uint64_t bits, const char *pre
 		} else if (btf_is_array(mt)) {
 			const struct btf_array *a = btf_array(mt);
 			int32_t eid = ktypes_skip_mods(w->btf, (int32_t)a->type);
-			const struct btf_type *et = btf__type_by_id(w->btf, (uint32_t)eid);
+			const struct btf_type *et = kbtf_type_by_id(w->btf, (uint32_t)eid);
 			long es = ktypes_size(w->btf, eid);
 			if (!et || es <= 0 || es > 8 || a->nelems > 16 || btf_is_composite(et))
 				continue;
@@ -276,12 +276,12 @@ void virt_verdict(struct kvmdci_cpu_virt *c, const char *cpu_why)
 /* Is cpumask_var_t a pointer (CONFIG_CPUMASK_OFFSTACK) or the mask itself? */
 static int cpumask_is_pointer(struct kvmdci_kernel *k)
 {
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 
 	if (kernel_type(k, NULL, "cpumask_var_t", &btf, &id) < 0)
 		return -ENOENT;
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
+	const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
 	return t && btf_is_ptr(t);
 }
 

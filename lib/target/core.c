@@ -82,7 +82,12 @@ static int core_read_phys(void *p, uint64_t pa, void *buf, size_t len)
 					 (unsigned long long)(s->offset + off), c->size);
 			return -EIO;
 		}
-		memcpy(out, c->map + s->offset + off, n);
+		/* a long read (a page of a module's kallsyms, BTF in memory) is copied from the
+		 * page cache by pread(): no page fault in the mapping and nothing to unmap, both
+		 * dear in a VM (a first touch ~7 us a page here, bench/README.md P5); the mapping
+		 * serves the many short reads (page tables, fields) */
+		if (n < 1024 || dump_pread(b->fd, out, n, s->offset + off, NULL) < 0)
+			memcpy(out, c->map + s->offset + off, n);
 		out += n;
 		pa += n;
 		len -= n;

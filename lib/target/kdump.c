@@ -20,12 +20,43 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "internal.h"
+#include "target/dlib.h"
 #include "target/dump.h"
 #include "target/target-internal.h"
 
 #define FLAT_HEADER_SIZE 4096
 #define MAX_NOTES_SIZE (64u << 20)
+
+/* libkdumpfile: loaded at the first kdump-compressed dump (target/dlib.h); linked, it and what
+ * it links (lzo, snappy and through it libstdc++, zstd) cost every start ~4.5 ms. Its exported
+ * functions only: kdump_open_fd(), kdump_set_number_attr() and kdump_get_string_attr() are
+ * inline wrappers in its header, of kdump_open_fdset(), kdump_set_attr() and
+ * kdump_get_typed_attr(). */
+#define KDUMP_FUNCS(X)                                                                        \
+	X(kdump_new) X(kdump_open_fdset) X(kdump_read) X(kdump_get_err) X(kdump_set_attr)      \
+	X(kdump_get_typed_attr) X(kdump_vmcoreinfo_raw)
+static struct dlib kd_dl = { .soname = KVMDCI_KDUMPFILE_SONAME };
+static struct {
+	KDUMP_FUNCS(DLIB_PTR)
+} kd_lib;
+
+static bool kd_lib_syms(void)
+{
+#define KD_SYM(f) DLIB_SYM(&kd_dl, kd_lib, f)
+	KDUMP_FUNCS(KD_SYM)
+#undef KD_SYM
+	return true;
+}
+
+/* never unloaded: a dump's context is never freed either (kd_free) */
+static bool kd_lib_load(void)
+{
+	if (!kd_dl.tried && dlib_open(&kd_dl))
+		kd_dl.ok = kd_lib_syms();
+	return kd_dl.ok;
+}
 
 struct kdump {
 	struct dump_base base; /* first; its fd: the file, or the memfd of the unflattened one */
@@ -220,12 +251,12 @@ static int kd_read_phys(void *p, uint64_t pa, void *buf, size_t len)
 {
 	struct kdump *k = p;
 	size_t got = len;
-	kdump_status st = kdump_read(k->kd, KDUMP_MACHPHYSADDR, pa, buf, &got);
+	kdump_status st = kd_lib.kdump_read(k->kd, KDUMP_MACHPHYSADDR, pa, buf, &got);
 
 	if (st == KDUMP_OK && got == len)
 		return 0;
 	kvmdci_set_error(k->base.ctx, "%s: physical 0x%llx: %s", k->base.path,
-			 (unsigned long long)(pa + got), kdump_get_err(k->kd));
+			 (unsigned long long)(pa + got), kd_lib.kdump_get_err(k->kd));
 	return st == KDUMP_ERR_NODATA || st == KDUMP_ERR_ADDRXLAT ? -EFAULT : -EIO;
 }
 
@@ -299,19 +330,28 @@ int kdump_target_open(struct kvmdci_ctx *ctx, const char *path, void **ret)
 	}
 	if ((r = read_notes(b, (uint64_t)st.st_size)) < 0)
 		goto fail;
-	k->kd = kdump_new();
+	if (!kd_lib_load()) {
+		r = dump_fail(b, -ENOPKG, "a kdump-compressed dump needs libkdumpfile, which cannot be "
+					  "loaded (%s): install it (Debian: libkdumpfile10)",
+			      kd_dl.err);
+		goto fail;
+	}
+	k->kd = kd_lib.kdump_new();
 	if (!k->kd) {
 		r = -ENOMEM;
 		goto fail;
 	}
 	/* read(2), not mmap(2): a truncated file would raise SIGBUS past its end */
-	kdump_set_number_attr(k->kd, KDUMP_ATTR_FILE_MMAP_POLICY, KDUMP_MMAP_NEVER);
-	if (kdump_open_fd(k->kd, b->fd) != KDUMP_OK) {
-		r = dump_fail(b, -EINVAL, "libkdumpfile: %s", kdump_get_err(k->kd));
+	kdump_attr_t attr = { .type = KDUMP_NUMBER, .val.number = KDUMP_MMAP_NEVER };
+	kd_lib.kdump_set_attr(k->kd, KDUMP_ATTR_FILE_MMAP_POLICY, &attr);
+	if (kd_lib.kdump_open_fdset(k->kd, 1, &b->fd) != KDUMP_OK) {
+		r = dump_fail(b, -EINVAL, "libkdumpfile: %s", kd_lib.kdump_get_err(k->kd));
 		goto fail;
 	}
-	kdump_get_string_attr(k->kd, "file.format", &fmt);
-	if (!b->notes.vmcoreinfo && kdump_vmcoreinfo_raw(k->kd, &b->vmcoreinfo) != KDUMP_OK)
+	attr = (kdump_attr_t){ .type = KDUMP_STRING };
+	if (kd_lib.kdump_get_typed_attr(k->kd, "file.format", &attr) == KDUMP_OK)
+		fmt = attr.val.string;
+	if (!b->notes.vmcoreinfo && kd_lib.kdump_vmcoreinfo_raw(k->kd, &b->vmcoreinfo) != KDUMP_OK)
 		b->vmcoreinfo = NULL;
 	dump_base_take_cpus(b);
 	if (b->ncpus == 0) {

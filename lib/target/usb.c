@@ -11,13 +11,46 @@
 #include <libusb.h>
 #include <stdlib.h>
 
+#include "config.h"
 #include "internal.h"
+#include "target/dlib.h"
 #include "target/transport.h"
 
 #define READ_CHUNK 16384
 #define WRITE_TIMEOUT_MS 5000
 /* libusb cannot be interrupted by a signal: wait in slices so callers see their flags */
 #define READ_SLICE_MS 250
+
+/* libusb: loaded when the first usb:// target is opened (target/dlib.h); linked, it and libudev
+ * cost every start of every tool their dynamic loading. */
+#define USB_FUNCS(X) \
+	X(libusb_attach_kernel_driver) X(libusb_bulk_transfer) X(libusb_claim_interface) \
+	X(libusb_clear_halt) X(libusb_close) X(libusb_detach_kernel_driver) X(libusb_exit) \
+	X(libusb_free_config_descriptor) X(libusb_free_device_list) \
+	X(libusb_get_active_config_descriptor) X(libusb_get_bus_number) \
+	X(libusb_get_config_descriptor) X(libusb_get_device_address) \
+	X(libusb_get_device_descriptor) X(libusb_get_device_list) \
+	X(libusb_get_string_descriptor_ascii) X(libusb_init) X(libusb_kernel_driver_active) \
+	X(libusb_open) X(libusb_release_interface) X(libusb_strerror)
+static struct dlib usb_dl = { .soname = KVMDCI_LIBUSB_SONAME };
+static struct {
+	USB_FUNCS(DLIB_PTR)
+} usb_lib;
+
+static bool usb_lib_syms(void)
+{
+#define USB_SYM(f) DLIB_SYM(&usb_dl, usb_lib, f)
+	USB_FUNCS(USB_SYM)
+#undef USB_SYM
+	return true;
+}
+
+static bool usb_lib_load(void)
+{
+	if (!usb_dl.tried && dlib_open(&usb_dl))
+		usb_dl.ok = usb_lib_syms();
+	return usb_dl.ok;
+}
 
 struct usb {
 	libusb_context *uctx;
@@ -75,7 +108,7 @@ static ssize_t usb_read(struct transport *tr, void *buf, size_t len, int timeout
 	len -= len % u->in_packet;
 	if (len == 0)
 		return -EINVAL;
-	e = libusb_bulk_transfer(u->h, u->ep_in, buf, (int)len, &got, (unsigned int)slice);
+	e = usb_lib.libusb_bulk_transfer(u->h, u->ep_in, buf, (int)len, &got, (unsigned int)slice);
 	if (got > 0)
 		return got; /* a timeout may still have delivered bytes */
 	switch (e) {
@@ -86,11 +119,11 @@ static ssize_t usb_read(struct transport *tr, void *buf, size_t len, int timeout
 	case LIBUSB_ERROR_NO_DEVICE:
 		return gone(tr, u);
 	case LIBUSB_ERROR_PIPE:
-		libusb_clear_halt(u->h, u->ep_in);
+		usb_lib.libusb_clear_halt(u->h, u->ep_in);
 		/* fall through */
 	default:
 		snprintf(tr->why, sizeof(tr->why), "bulk IN 0x%02x of %s: %s", u->ep_in, u->desc,
-			 libusb_strerror(e));
+			 usb_lib.libusb_strerror(e));
 		return usb_errno(e);
 	}
 }
@@ -102,7 +135,7 @@ static int usb_write(struct transport *tr, const void *buf, size_t len)
 
 	while (len > 0) {
 		int n = len > READ_CHUNK ? READ_CHUNK : (int)len, done = 0;
-		int e = libusb_bulk_transfer(u->h, u->ep_out, (uint8_t *)p, n, &done,
+		int e = usb_lib.libusb_bulk_transfer(u->h, u->ep_out, (uint8_t *)p, n, &done,
 					     WRITE_TIMEOUT_MS);
 		p += done;
 		len -= (size_t)done;
@@ -117,7 +150,7 @@ static int usb_write(struct transport *tr, const void *buf, size_t len)
 				 u->ep_out, u->desc, WRITE_TIMEOUT_MS / 1000);
 		else
 			snprintf(tr->why, sizeof(tr->why), "bulk OUT 0x%02x of %s: %s", u->ep_out,
-				 u->desc, libusb_strerror(e));
+				 u->desc, usb_lib.libusb_strerror(e));
 		return usb_errno(e);
 	}
 	return 0;
@@ -130,13 +163,13 @@ static void usb_free(struct usb *u)
 	if (u->h) {
 		/* an unplugged device has no interface to release nor driver to give back */
 		if (u->claimed && !u->gone)
-			libusb_release_interface(u->h, u->iface);
+			usb_lib.libusb_release_interface(u->h, u->iface);
 		if (u->reattach && !u->gone)
-			libusb_attach_kernel_driver(u->h, u->iface);
-		libusb_close(u->h);
+			usb_lib.libusb_attach_kernel_driver(u->h, u->iface);
+		usb_lib.libusb_close(u->h);
 	}
 	if (u->uctx)
-		libusb_exit(u->uctx);
+		usb_lib.libusb_exit(u->uctx);
 	free(u);
 }
 
@@ -221,18 +254,24 @@ int usb_transport_open(struct kvmdci_ctx *ctx, const struct target_uri *uri,
 	char what[200];
 	int r, n, matches = 0;
 
+	if (!usb_lib_load()) {
+		kvmdci_err(ctx, "usb: a usb:// target needs libusb-1.0, which cannot be loaded (%s): "
+				"install it (Debian: libusb-1.0-0)", usb_dl.err);
+		free(u);
+		return -ENOPKG;
+	}
 	if (!u)
 		return -ENOMEM;
 	describe(uri, what, sizeof(what));
-	if ((r = libusb_init(&u->uctx)) < 0) {
+	if ((r = usb_lib.libusb_init(&u->uctx)) < 0) {
 		u->uctx = NULL;
-		kvmdci_err(ctx, "usb: cannot initialise libusb: %s", libusb_strerror(r));
+		kvmdci_err(ctx, "usb: cannot initialise libusb: %s", usb_lib.libusb_strerror(r));
 		r = usb_errno(r);
 		goto fail;
 	}
-	n = (int)libusb_get_device_list(u->uctx, &list);
+	n = (int)usb_lib.libusb_get_device_list(u->uctx, &list);
 	if (n < 0) {
-		kvmdci_err(ctx, "usb: cannot list USB devices: %s", libusb_strerror(n));
+		kvmdci_err(ctx, "usb: cannot list USB devices: %s", usb_lib.libusb_strerror(n));
 		r = usb_errno(n);
 		goto fail;
 	}
@@ -245,22 +284,22 @@ int usb_transport_open(struct kvmdci_ctx *ctx, const struct target_uri *uri,
 		uint16_t mps = 0;
 		int ifn;
 
-		if (libusb_get_device_descriptor(list[i], &dd) < 0)
+		if (usb_lib.libusb_get_device_descriptor(list[i], &dd) < 0)
 			continue;
 		if (!uri->usb_by_class && (dd.idVendor != uri->vid || dd.idProduct != uri->pid))
 			continue;
-		if (libusb_get_active_config_descriptor(list[i], &cfg) < 0 &&
-		    libusb_get_config_descriptor(list[i], 0, &cfg) < 0)
+		if (usb_lib.libusb_get_active_config_descriptor(list[i], &cfg) < 0 &&
+		    usb_lib.libusb_get_config_descriptor(list[i], 0, &cfg) < 0)
 			continue;
 		ifn = pick_interface(uri, cfg, &in, &out, &mps);
-		libusb_free_config_descriptor(cfg);
+		usb_lib.libusb_free_config_descriptor(cfg);
 		if (ifn < 0)
 			continue;
-		int e = libusb_open(list[i], &h);
+		int e = usb_lib.libusb_open(list[i], &h);
 		if (e < 0) {
 			kvmdci_err(ctx, "usb: cannot open %04x:%04x (bus %d device %d): %s%s",
-				   dd.idVendor, dd.idProduct, libusb_get_bus_number(list[i]),
-				   libusb_get_device_address(list[i]), libusb_strerror(e),
+				   dd.idVendor, dd.idProduct, usb_lib.libusb_get_bus_number(list[i]),
+				   usb_lib.libusb_get_device_address(list[i]), usb_lib.libusb_strerror(e),
 				   e == LIBUSB_ERROR_ACCESS ? " (run as root or add a udev rule "
 							      "for the device)" : "");
 			r = usb_errno(e);
@@ -269,10 +308,10 @@ int usb_transport_open(struct kvmdci_ctx *ctx, const struct target_uri *uri,
 		if (uri->serial[0]) {
 			unsigned char sn[128] = "";
 			if (!dd.iSerialNumber ||
-			    libusb_get_string_descriptor_ascii(h, dd.iSerialNumber, sn,
+			    usb_lib.libusb_get_string_descriptor_ascii(h, dd.iSerialNumber, sn,
 							       sizeof(sn)) < 0 ||
 			    strcmp((char *)sn, uri->serial) != 0) {
-				libusb_close(h);
+				usb_lib.libusb_close(h);
 				continue;
 			}
 		}
@@ -283,13 +322,13 @@ int usb_transport_open(struct kvmdci_ctx *ctx, const struct target_uri *uri,
 			u->ep_out = out;
 			u->in_packet = mps;
 			snprintf(u->desc, sizeof(u->desc), "%04x:%04x bus %d device %d",
-				 dd.idVendor, dd.idProduct, libusb_get_bus_number(list[i]),
-				 libusb_get_device_address(list[i]));
+				 dd.idVendor, dd.idProduct, usb_lib.libusb_get_bus_number(list[i]),
+				 usb_lib.libusb_get_device_address(list[i]));
 		} else {
-			libusb_close(h);
+			usb_lib.libusb_close(h);
 		}
 	}
-	libusb_free_device_list(list, 1);
+	usb_lib.libusb_free_device_list(list, 1);
 	if (!u->h) {
 		if (r == -ENODEV)
 			kvmdci_err(ctx, "usb: no USB device %s (is the debug cable plugged in and "
@@ -299,12 +338,12 @@ int usb_transport_open(struct kvmdci_ctx *ctx, const struct target_uri *uri,
 	if (matches > 1)
 		kvmdci_warn(ctx, "usb: %d devices match %s; using %s (pick one with ?serial=S)",
 			    matches, what, u->desc);
-	r = libusb_kernel_driver_active(u->h, u->iface);
+	r = usb_lib.libusb_kernel_driver_active(u->h, u->iface);
 	if (r == 1) {
-		r = libusb_detach_kernel_driver(u->h, u->iface);
+		r = usb_lib.libusb_detach_kernel_driver(u->h, u->iface);
 		if (r < 0) {
 			kvmdci_err(ctx, "usb: %s: cannot detach the kernel driver (usb_debug?) from "
-					"interface %d: %s", u->desc, u->iface, libusb_strerror(r));
+					"interface %d: %s", u->desc, u->iface, usb_lib.libusb_strerror(r));
 			r = usb_errno(r);
 			goto fail;
 		}
@@ -312,10 +351,10 @@ int usb_transport_open(struct kvmdci_ctx *ctx, const struct target_uri *uri,
 		kvmdci_info(ctx, "usb: %s: detached the kernel driver from interface %d", u->desc,
 			    u->iface);
 	}
-	r = libusb_claim_interface(u->h, u->iface);
+	r = usb_lib.libusb_claim_interface(u->h, u->iface);
 	if (r < 0) {
 		kvmdci_err(ctx, "usb: %s: cannot claim interface %d: %s%s", u->desc, u->iface,
-			   libusb_strerror(r),
+			   usb_lib.libusb_strerror(r),
 			   r == LIBUSB_ERROR_BUSY ? " (another program holds it)" : "");
 		r = usb_errno(r);
 		goto fail;

@@ -73,7 +73,7 @@ int main(int argc, char **argv)
 			return 2;
 		}
 		if (!strcmp(kind, "size")) {
-			struct btf *btf;
+			struct kbtf *btf;
 			int32_t id;
 			if (kernel_type(k, strcmp(mod, "-") ? mod : NULL, type, &btf, &id) < 0)
 				printf("missing\n");

@@ -3,7 +3,8 @@
  * Test helper for the on-disk cache of parsed kernel files: loads a System.map and a
  * vmlinux's BTF with libkvmdci's code (cache on or off as the environment says:
  * KVMDCI_KERNEL_CACHE, XDG_CACHE_HOME) and prints the symbol table in its order, one
- * "ADDR TYPE NAME" line each, then "type NAME ID" for each type name given and "sym NAME ADDR"
+ * "ADDR TYPE NAME" line each, then "type NAME ID size SIZE" for each type name given (or
+ * "type NAME -ERRNO") and "sym NAME ADDR"
  * for a few lookups. The library's debug messages (what the cache did) go to stderr.
  * Usage: cache-probe SYSTEM_MAP VMLINUX [TYPE...]
  */
@@ -44,10 +45,13 @@ int main(int argc, char **argv)
 		       (unsigned long long)(r < 0 ? (uint64_t)-r : a));
 	}
 	for (int i = 3; i < argc; i++) {
-		struct btf *btf;
+		struct kbtf *btf;
 		int32_t id = 0;
 		int r = ktypes_find(kernel_ktypes(k), NULL, argv[i], &btf, &id);
-		printf("type %s %d\n", argv[i], r < 0 ? r : id);
+		if (r < 0)
+			printf("type %s %d\n", argv[i], r);
+		else /* its size too: read from the type's record, found through its offset */
+			printf("type %s %d size %ld\n", argv[i], id, ktypes_size(btf, id));
 	}
 	/* a table mapped from the cache must become an ordinary one when it grows */
 	if (symtab_add(&st, "cache_probe_added", 17, 0x1234, 'T') < 0)

@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The on-disk cache of parsed kernel files (lib/kernel/file-cache.c): System.map tables
-(sysmap-DEV-INO.idx) and vmlinux's BTF name index (btf-BUILDID.idx).
+(sysmap-DEV-INO.idx) and vmlinux's BTF name index (btf-v2-BUILDID.idx).
 
 On the lab kernel's real System.map and vmlinux (fetched by `kvmdci-lab build`), through
 tests/btf/cache-probe: the symbol table is exactly the System.map's lines (ground truth: this
@@ -11,6 +11,7 @@ such a file is ignored, never trusted, and written anew.
 """
 import os
 import shutil
+import struct
 import subprocess
 import sys
 import tempfile
@@ -78,7 +79,7 @@ check("a symbol added to the table is found", "added 1234" in off)
 
 cold, err = run()
 sm, bi = cache_file("sysmap-"), cache_file("btf-")
-check("a cold run writes sysmap-DEV-INO.idx and btf-BUILDID.idx", sm and bi, str(
+check("a cold run writes sysmap-DEV-INO.idx and btf-v2-BUILDID.idx", sm and bi, str(
     os.listdir(cdir) if os.path.isdir(cdir) else None))
 check("cold: the same output as with the cache off", cold == off)
 warm, err = run()
@@ -117,6 +118,82 @@ for how in ("truncated", "short", "flipped", "garbage", "empty", "foreign"):
         out, err = run()
         check(f"{what} {how}: written anew, read at the next start",
               out == off and f"{what} {path}" in err and "ignoring" not in err, err[-300:])
+
+# The BTF index also holds the offset of every type in vmlinux's type section (the BTF is
+# read in place with them, no walk of its ~100k types). Offsets that do not fit the file,
+# in a file whose checksum is right (as a bug of ours, or a vmlinux changed in place under the
+# same build id and sizes, would leave them): still the same answers.
+IX_HEADER = 112  # struct ix_header (lib/kernel/btf.c)
+
+
+def fsum(b):
+    """lib/kernel/file-cache.c file_cache_sum()"""
+    k, m = 0x9e3779b97f4a7c15, (1 << 64) - 1
+    n = len(b) // 8
+    w = struct.unpack(f"<{n}Q", b[:n * 8])
+    h = [1, 2, 3, 4]
+    i = 0
+    while i + 4 <= n:
+        for j in range(4):
+            h[j] = ((h[j] ^ w[i + j]) * k) & m
+        i += 4
+    while i < n:
+        h[0] = ((h[0] ^ w[i]) * k) & m
+        i += 1
+    x = (((h[0] ^ (h[1] >> 7)) * k) & m) ^ (h[2] >> 13)
+    return ((x * k) & m) ^ h[3] ^ len(b)
+
+
+def respoil_offsets(path, change):
+    data = bytearray(open(path, "rb").read())
+    type_cnt, first, mask = struct.unpack_from("<III", data, 88)
+    base = IX_HEADER + (mask + 1) * 4
+    offs = list(struct.unpack_from(f"<{type_cnt - 1}I", data, base))
+    change(offs)
+    struct.pack_into(f"<{type_cnt - 1}I", data, base, *offs)
+    struct.pack_into("<Q", data, IX_HEADER - 8, fsum(bytes(data[IX_HEADER:])))
+    with open(path, "wb") as f:
+        f.write(data)
+
+
+run()
+bi = cache_file("btf-")
+ids = {ln.split()[1] + " " + ln.split()[2]: int(ln.split()[3]) for ln in off.splitlines()
+       if ln.startswith("type struct ") and " size " in ln}
+kvm_id = ids["struct kvm"]
+
+
+def not_increasing(offs):
+    offs[len(offs) // 2] = offs[len(offs) // 2 - 1]
+
+
+def shifted_tail(offs):
+    for i in range(len(offs) // 2, len(offs)):
+        offs[i] += 4
+
+
+def struct_kvm_moved(offs):
+    offs[kvm_id - 1] += 4  # still increasing: only its own record shows it
+
+
+for change, refused in ((not_increasing, True), (shifted_tail, True),
+                        (struct_kvm_moved, False)):
+    respoil_offsets(bi, change)
+    out, err = run()
+    if refused:
+        check(f"BTF type offsets {change.__name__} (right checksum): ignored, the same output",
+              out == off and f"ignoring the BTF name index {bi}: its type offsets do not fit"
+              in err, err[-300:])
+        out, err = run()
+        check(f"BTF type offsets {change.__name__}: written anew, read at the next start",
+              out == off and f"BTF name index {bi}" in err and "ignoring" not in err,
+              err[-300:])
+    else:
+        check(f"BTF type offsets {change.__name__} (right checksum, accepted at the start): "
+              "the type's record shows it, the offsets are walked, the same output",
+              out == off, err[-300:])
+        os.unlink(bi)
+        run()
 
 # another version of the System.map at the same place: its change time moves
 os.utime(sysmap, None)

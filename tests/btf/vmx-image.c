@@ -139,15 +139,15 @@ static uint64_t member_off(const char *mod, const char *type, const char *path)
 
 static int kvm_reg(const char *name)
 {
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 	if (kernel_type(k, "kvm", "enum kvm_reg", &btf, &id) < 0 &&
 	    kernel_type(k, NULL, "enum kvm_reg", &btf, &id) < 0)
 		return -1;
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+	const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)id);
 	const struct btf_enum *e = btf_enum(t);
 	for (int i = 0; i < btf_vlen(t); i++)
-		if (!strcmp(btf__name_by_offset(btf, e[i].name_off), name))
+		if (!strcmp(kbtf_name_by_offset(btf, e[i].name_off), name))
 			return e[i].val;
 	return -1;
 }
@@ -164,33 +164,33 @@ static int kvm_reg2(const char *name, const char *renamed)
  * NULL: how the test names a member the kernel renamed, from the type info. */
 static const char *member_at(const char *mod, const char *type, uint64_t off)
 {
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 	if (kernel_type(k, mod, type, &btf, &id) < 0)
 		return NULL;
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)id);
+	const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)id);
 	const struct btf_member *m = btf_members(t);
 	for (int i = 0; i < btf_vlen(t); i++)
 		if (btf_member_bit_offset(t, (uint32_t)i) == off * 8)
-			return btf__name_by_offset(btf, m[i].name_off);
+			return kbtf_name_by_offset(btf, m[i].name_off);
 	return NULL;
 }
 
 /* The innermost member of @type (in @btf) that holds byte @off, descending into nested
  * structs: the name the kernel gives that byte, or NULL. */
-static const char *member_holding(struct btf *btf, int32_t id, uint64_t off)
+static const char *member_holding(struct kbtf *btf, int32_t id, uint64_t off)
 {
-	const struct btf_type *t = btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
+	const struct btf_type *t = kbtf_type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id));
 	if (!btf_is_struct(t))
 		return NULL;
 	const struct btf_member *m = btf_members(t);
 	for (int i = 0; i < btf_vlen(t); i++) {
 		uint64_t start = btf_member_bit_offset(t, (uint32_t)i) / 8;
-		long size = btf__resolve_size(btf, m[i].type);
+		long size = kbtf_resolve_size(btf, m[i].type);
 		if (size <= 0 || off < start || off >= start + (uint64_t)size)
 			continue;
 		const char *inner = member_holding(btf, (int32_t)m[i].type, off - start);
-		return inner ? inner : btf__name_by_offset(btf, m[i].name_off);
+		return inner ? inner : kbtf_name_by_offset(btf, m[i].name_off);
 	}
 	return NULL;
 }
@@ -342,10 +342,10 @@ static void test_ownership(void)
 	}
 	/* cpus_hardware_enabled: cpumask_var_t is a pointer or the mask, per the type info */
 	uint64_t mptr = MASK;
-	struct btf *btf;
+	struct kbtf *btf;
 	int32_t id;
 	bool is_ptr = kernel_type(k, NULL, "cpumask_var_t", &btf, &id) == 0 &&
-		      btf_is_ptr(btf__type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id)));
+		      btf_is_ptr(kbtf_type_by_id(btf, (uint32_t)ktypes_skip_mods(btf, id)));
 	memcpy(mem + (MASK_PTR - BASE), is_ptr ? &mptr : &mask, 8);
 	memcpy(mem + (MASK - BASE), &mask, 8);
 
@@ -407,7 +407,7 @@ static void test_vmcb(void)
 	int bad = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(apm); i++) {
 		uint64_t o = member_off("kvm_amd", "struct vmcb", apm[i].path);
-		struct btf *btf;
+		struct kbtf *btf;
 		int32_t id;
 		const char *held = o == UINT64_MAX &&
 					   kernel_type(k, "kvm_amd", "struct vmcb", &btf, &id) == 0 ?

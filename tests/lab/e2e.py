@@ -243,6 +243,29 @@ def window_deltas(doc):
     return per, total
 
 
+def reason_counters(label, doc, total, counts, counters, exact=(), slack=0):
+    """kvmdci-exits' report of KVM's reason counters (estimates[].counter_delta: @counters,
+    {exit code: struct kvm_vcpu_stat member}, read by the tool at its start and stop) against
+    the window's deltas of the same counters from the workload (KVM_GET_STATS_FD, or debugfs
+    on 5.10); for the codes in @exact the exits counted must equal them too (+-@slack)."""
+    est = {e["code"]: e for e in doc.get("estimates") or []}
+    check(f"{label}: estimates reported", doc.get("estimates") is not None,
+          f"{doc.get('estimates')}")
+    for code, key in counters.items():
+        if key not in total:
+            continue
+        e = est.get(code) or {}
+        # a reason neither seen nor counted by KVM has no row
+        got = e.get("counter_delta", 0)
+        check(f"{label}: the report's {key} == the window's delta",
+              got == total[key] and (not e or e.get("source") == key),
+              f"{e} vs {total[key]}")
+        if code in exact:
+            check(f"{label}: count of exit 0x{code:x} == {key}" + (f" (+-{slack})" if slack else ""),
+                  abs(counts.get(code, 0) - total[key]) <= slack,
+                  f"{counts.get(code, 0)} vs {total[key]}")
+
+
 def exits_grew(doc):
     """After the window: (KVM's exits at the window's end, at the workload's end), per vCPU
     where KVM has per-vCPU stats, else the VM's sums (key "vm")."""

@@ -5,9 +5,14 @@ import json
 import signal
 import time
 
-from e2e import Tool, check, check_exit_totals, exits_grew, hlt_gap, run_tool, window_deltas
+from e2e import (Tool, check, check_exit_totals, exits_grew, hlt_gap, reason_counters, run_tool,
+                 window_deltas)
 
-IOIO, HLT, NPF = 0x7B, 0x78, 0x400
+IOIO, HLT, NPF, INTR, VINTR = 0x7B, 0x78, 0x400, 0x60, 0x64
+# KVM's counters that count one exit reason each (the handlers of svm.c increment them): the
+# tool reads them at its start and stop and reports their deltas beside the counts
+REASON_COUNTERS = {IOIO: "io_exits", HLT: "halt_exits", INTR: "irq_exits",
+                   VINTR: "irq_window_exits"}
 # QEMU 7.2 TCG sometimes reports a watchpoint late: the CPU has run on past the write (seen:
 # the stop's RIP in interrupt entry code or back in svm_vcpu_run). If the vCPU re-entered the
 # guest and exited again before the report, the VMCB holds the next exit's code: one exit
@@ -59,6 +64,10 @@ def traced_window(t, name, trigger, iterations=ITERATIONS):
           f"{counts.get(HLT, 0)} vs {total['halt_exits']}")
     check_exit_totals(trigger, doc, per, total, gap, fast,
                       note=" (no fastpath re-entry in this window)")
+    # with the watch trigger the interrupt and interrupt-window exits counted must equal KVM's
+    # counters too (one handler increments each)
+    reason_counters(trigger, doc, total, counts, REASON_COUNTERS,
+                    exact=(INTR, VINTR) if trigger == "watch" else (), slack=slack)
     if not per:
         print(f"     {trigger}: no per-vCPU ground truth on this kernel (no KVM_GET_STATS_FD; "
               "debugfs has the VM's sums): per-vCPU totals not checked", flush=True)

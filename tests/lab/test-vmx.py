@@ -56,8 +56,8 @@ import subprocess
 import sys
 import time
 
-from e2e import (TestLab, Tool, check, check_exit_totals, finish, hlt_gap, in_order, run_tool,
-                 window_deltas)
+from e2e import (TestLab, Tool, check, check_exit_totals, finish, hlt_gap, in_order,
+                 reason_counters, run_tool, window_deltas)
 from hold_checks import run_hold
 import iobus_truth as iobus
 from nested_checks import run_nested
@@ -66,6 +66,10 @@ from catalog_truth import catalog_check, stack_in_handler
 
 # VMX basic exit reasons (Intel SDM vol. 3, appendix C)
 HLT, IO_INSTRUCTION, EPT_VIOLATION, EPT_MISCONFIG = 12, 30, 48, 49
+EXTERNAL_INTERRUPT, INTERRUPT_WINDOW, NMI_WINDOW = 1, 7, 8
+# KVM's counters that count one exit reason each (vmx.c's handlers increment them)
+REASON_COUNTERS = {IO_INSTRUCTION: "io_exits", HLT: "halt_exits", EXTERNAL_INTERRUPT: "irq_exits",
+                   INTERRUPT_WINDOW: "irq_window_exits", NMI_WINDOW: "nmi_window_exits"}
 NAMES = {HLT: "HLT", IO_INSTRUCTION: "IO_INSTRUCTION", EPT_VIOLATION: "EPT_VIOLATION",
          EPT_MISCONFIG: "EPT_MISCONFIG"}
 # Bochs runs ~10x slower than QEMU TCG: small windows
@@ -195,6 +199,11 @@ def traced_window(t, name, trigger):
     check(f"{trigger}: HLT == halt_exits delta{fast}", gap >= 0 and
           counts.get(HLT, 0) == total["halt_exits"] - gap,
           f"{counts.get(HLT, 0)} vs {total['halt_exits']}")
+    # the report's reason counters; with the watch trigger the interrupt and window exits
+    # counted must equal them too
+    reason_counters(trigger, doc, total, counts, REASON_COUNTERS,
+                    exact=(EXTERNAL_INTERRUPT, INTERRUPT_WINDOW, NMI_WINDOW)
+                    if trigger == "watch" else ())
     # every MMIO access of the window: MMIO ioeventfd signals + coalesced entries + exits to
     # user space (KVM's mmio_exits, which is the workload's own KVM_EXIT_MMIO count)
     mmio_ev = sum(s["count"] for s in win["ioeventfd_signals"] if s["bus"] == "mmio")

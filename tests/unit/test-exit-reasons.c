@@ -1,12 +1,15 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /* Our exit-reason tables against the kernel's own: VMX_EXIT_REASONS and SVM_EXIT_REASONS
  * from the uapi headers installed by Debian's linux-libc-dev (an independent source); exit
- * counts aggregated per run, VM and vCPU (kvmdci_exit_stats). */
+ * counts aggregated per run, VM and vCPU (kvmdci_exit_stats); the reasons KVM's counters
+ * count, against the same headers' codes; a sampled reason's estimate and its interval. */
 #include <asm/kvm.h> /* *_VECTOR used by SVM_EXIT_REASONS */
 #include <asm/svm.h>
 #include <asm/vmx.h>
+#include <math.h>
 #include <string.h>
 
+#include "kvm/kvm-internal.h"
 #include "libkvmdci/libkvmdci.h"
 #include "test-common.h"
 
@@ -179,6 +182,71 @@ START_TEST(stats_empty)
 }
 END_TEST
 
+/* The counters that count one reason each: the codes as the kernel's uapi headers name them. */
+START_TEST(reason_counters)
+{
+	static const struct {
+		enum kvmdci_vendor v;
+		const char *counter;
+		uint64_t code;
+	} want[] = {
+		{ KVMDCI_VENDOR_SVM, "io_exits", SVM_EXIT_IOIO },
+		{ KVMDCI_VENDOR_SVM, "halt_exits", SVM_EXIT_HLT },
+		{ KVMDCI_VENDOR_SVM, "irq_exits", SVM_EXIT_INTR },
+		{ KVMDCI_VENDOR_SVM, "irq_window_exits", SVM_EXIT_VINTR },
+		{ KVMDCI_VENDOR_VMX, "io_exits", EXIT_REASON_IO_INSTRUCTION },
+		{ KVMDCI_VENDOR_VMX, "halt_exits", EXIT_REASON_HLT },
+		{ KVMDCI_VENDOR_VMX, "irq_exits", EXIT_REASON_EXTERNAL_INTERRUPT },
+		{ KVMDCI_VENDOR_VMX, "irq_window_exits", EXIT_REASON_INTERRUPT_WINDOW },
+		{ KVMDCI_VENDOR_VMX, "nmi_window_exits", EXIT_REASON_NMI_WINDOW },
+	};
+	size_t k = 0;
+	const char *name;
+	uint64_t code;
+
+	for (int vi = 0; vi < 2; vi++) {
+		enum kvmdci_vendor v = vi ? KVMDCI_VENDOR_VMX : KVMDCI_VENDOR_SVM;
+		int i;
+		for (i = 0; kvm_exit_reason_counter(v, i, &name, &code) == 0; i++, k++) {
+			ck_assert_msg(k < sizeof(want) / sizeof(want[0]) && want[k].v == v &&
+					      !strcmp(want[k].counter, name) && want[k].code == code,
+				      "%s counter %d: %s for 0x%llx", vi ? "VMX" : "SVM", i, name,
+				      (unsigned long long)code);
+		}
+		ck_assert_int_eq(kvm_exit_reason_counter(v, i, &name, &code), -ERANGE);
+	}
+	ck_assert_uint_eq(k, sizeof(want) / sizeof(want[0]));
+	ck_assert_int_eq(kvm_exit_reason_counter(KVMDCI_VENDOR_NONE, 0, &name, &code), -ERANGE);
+}
+END_TEST
+
+#define NEAR(a, b) (fabs((a) - (b)) < 0.01)
+
+/* The estimate of a sampled reason: share of the rest, 95% interval (values worked out by
+ * hand from the formulas: ratio estimator over windows, binomial, rule of three). */
+START_TEST(share_estimate)
+{
+	double est, err;
+
+	/* four windows, this reason's hits n_k 3,1,4,2 of N_k 5,4,6,5: p = 10/20; the sum of
+	 * (n_k - p N_k)^2 = 0.25 + 1 + 1 + 0.25 = 2.5; var = 4/3 * 2.5 / 20^2 = 1/120;
+	 * err = 1.96 * 1000 * sqrt(1/120) = 178.92 (above the floor 3/20 * 1000 = 150) */
+	double s_nn = 9 + 1 + 16 + 4, s_nN = 15 + 4 + 24 + 10, s_NN = 25 + 16 + 36 + 25;
+	kvm_exit_share(1000, 10, 20, 4, s_nn, s_nN, s_NN, &est, &err);
+	ck_assert_msg(NEAR(est, 500) && NEAR(err, 178.92), "est %f err %f", est, err);
+	/* fewer than two windows: independent hits, var = 0.3 * 0.7 / 100 = 0.0021;
+	 * err = 1960 * 0.045826 = 89.82 */
+	kvm_exit_share(1000, 30, 100, 1, 0, 0, 0, &est, &err);
+	ck_assert_msg(NEAR(est, 300) && NEAR(err, 89.82), "est %f err %f", est, err);
+	/* the only reason sampled: no spread, the rule of three: 3 / 50 of 1000 */
+	kvm_exit_share(1000, 50, 50, 5, 500, 500, 500, &est, &err);
+	ck_assert_msg(NEAR(est, 1000) && NEAR(err, 60), "est %f err %f", est, err);
+	/* nothing sampled */
+	kvm_exit_share(1000, 0, 0, 3, 0, 0, 0, &est, &err);
+	ck_assert(est == 0 && err == 0);
+}
+END_TEST
+
 static Suite *exit_reasons_suite(void)
 {
 	Suite *s = suite_create("exit-reasons");
@@ -190,6 +258,10 @@ static Suite *exit_reasons_suite(void)
 	tcase_add_test(tc, stats_all);
 	tcase_add_test(tc, stats_vm_vcpu);
 	tcase_add_test(tc, stats_empty);
+	suite_add_tcase(s, tc);
+	tc = tcase_create("estimates");
+	tcase_add_test(tc, reason_counters);
+	tcase_add_test(tc, share_estimate);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -445,10 +445,12 @@ START_TEST(regs_layout_matches_btf)
 
 	if (!path || !*path)
 		return;
-	struct btf *btf = btf__parse(path, NULL);
-	if (!btf)
+	struct btf *lb = btf__parse(path, NULL);
+	if (!lb)
 		return;
-	int32_t id = btf__find_by_name_kind(btf, "pt_regs", BTF_KIND_STRUCT);
+	struct kbtf *btf = kbtf_wrap(lb, true);
+	ck_assert_ptr_nonnull(btf);
+	int32_t id = btf__find_by_name_kind(lb, "pt_regs", BTF_KIND_STRUCT);
 	ck_assert_int_gt(id, 0);
 	orc_regs_layout_default(&L);
 	struct {
@@ -461,7 +463,7 @@ START_TEST(regs_layout_matches_btf)
 		ck_assert_uint_eq(loc.bit_offset / 8, f[i].off);
 	}
 	ck_assert_int_eq(ktypes_size(btf, id), L.size);
-	btf__free(btf);
+	kbtf_free(btf);
 }
 END_TEST
 
