@@ -125,8 +125,9 @@ wait_tracing() {
 	die "kvmdci-exits did not start tracing in 120 s: $(tail -n 3 "$2")"
 }
 
-# shellcheck disable=SC2034 # T_WALL, T_RSS, T_RC are for the caller
-# timed OUT ERR CMD... : run CMD under /usr/bin/time -v; sets T_WALL (s), T_RSS (KiB), T_RC
+# shellcheck disable=SC2034 # T_WALL, T_CPU, T_RSS, T_RC are for the caller
+# timed OUT ERR CMD... : run CMD under /usr/bin/time -v; sets T_WALL (s), T_CPU (user + system
+# s), T_RSS (KiB), T_RC
 timed() {
 	local out=$1 err=$2
 	shift 2
@@ -134,6 +135,7 @@ timed() {
 	/usr/bin/time -v -o "$err.time" "$@" >"$out" 2>"$err" || T_RC=$?
 	T_WALL=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, a, ":"); s = 0;
 		for (i = 1; i <= n; i++) s = s * 60 + a[i]; printf "%.3f", s }' "$err.time")
+	T_CPU=$(awk -F': ' '/(User|System) time \(seconds\)/ { s += $2 } END { printf "%.3f", s }' "$err.time")
 	T_RSS=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$err.time")
 }
 
@@ -141,6 +143,13 @@ timed() {
 best_median() {
 	sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "- -"; exit }
 		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; print v[1], m }'
+}
+
+# median and range of numbers on stdin: "MEDIAN (MIN..MAX)", or "VALUE" for one, "-" for none
+spread() {
+	sort -g | awk '{ v[NR] = $1 } END { if (!NR) { print "-"; exit }
+		m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+		if (NR == 1) print m; else printf "%s (%s..%s)\n", m, v[1], v[NR] }'
 }
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "-" || b == "-" || b <= 0) print "-"; else printf "%.2f", a / b }'; }

@@ -113,6 +113,8 @@ struct kvmdci_kernel {
 		size_t dlen, dcap;
 		bool sorted;
 	} plan;
+	/* member offsets and enumerators found (types.c), allocated at the first lookup */
+	struct ktypes_memo *memo;
 	/* read cache (see struct kcache) */
 	struct kcache *cache;
 	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */
@@ -144,6 +146,10 @@ void kernel_use_reader(struct kvmdci_kernel *k, int cpu);
  * KVMDCI_READ_PLAN=0 turns it off (for comparisons). Returns 0, or -ENOMEM.
  */
 int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n);
+/* Whether kernel_plan_read reads at all here (a live target with run control, and not
+ * KVMDCI_READ_PLAN=0): a walk that must read something itself to plan the next level asks
+ * first, so that without a plan it reads nothing twice. */
+bool kernel_plan_enabled(struct kvmdci_kernel *k);
 /* Keep @len bytes at @addr, just read by the caller in this stop, with the planned reads (a
  * list's links, read one by one, for the walks that follow it again). 0 or -ENOMEM. */
 int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, size_t len);
@@ -151,6 +157,8 @@ int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, si
 int kernel_vmcoreinfo_pgt(struct kvmdci_kernel *k);
 /* A "KEY=value" line of a VMCOREINFO text. */
 bool kernel_vmcoreinfo_value(const char *vmci, const char *key, int base, uint64_t *val);
+/* Free what kernel_member and kernel_enum_value kept (types.c). */
+void kernel_memo_free(struct kvmdci_kernel *k);
 /* Forget everything the read cache holds (memory may have changed). */
 void kernel_cache_invalidate(struct kvmdci_kernel *k);
 

@@ -329,7 +329,7 @@ static void cache_sync_generation(struct kvmdci_kernel *k)
 	}
 }
 
-static bool plan_on(struct kvmdci_kernel *k)
+bool kernel_plan_enabled(struct kvmdci_kernel *k)
 {
 	const char *e = kvmdci_ctx_get_tunable(k->ctx, KVMDCI_TUNABLE_READ_PLAN);
 	return target_has_run_control(k->target) && !(e && !strcmp(e, "0"));
@@ -384,7 +384,7 @@ int kernel_plan_read(struct kvmdci_kernel *k, struct target_read *rq, int n)
 	struct target_read *g = NULL;
 
 	kernel_notice_stop(k);
-	if (n <= 0 || !plan_on(k))
+	if (n <= 0 || !kernel_plan_enabled(k))
 		return 0;
 	cache_sync_generation(k);
 	if (p->epoch != k->cache_epoch) {
@@ -464,12 +464,27 @@ out:
 	return r;
 }
 
+/* In the sorted plan: the first entry starting above @addr (p->n when none). */
+static size_t plan_upper(const struct kplan *p, uint64_t addr)
+{
+	size_t lo = 0, hi = p->n;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->e[mid].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, size_t len)
 {
 	struct target_read rq = { .addr = addr, .len = len, .result = 0 };
 	struct kplan *p = &k->plan;
 
-	if (!len || !plan_on(k))
+	if (!len || !kernel_plan_enabled(k))
 		return 0;
 	cache_sync_generation(k);
 	if (p->epoch != k->cache_epoch) {
@@ -479,9 +494,16 @@ int kernel_plan_note(struct kvmdci_kernel *k, uint64_t addr, const void *buf, si
 	if (plan_reserve(p, 1, len) < 0)
 		return -ENOMEM;
 	memcpy(p->data + p->dlen, buf, len);
-	p->e[p->n++] = (struct kplan_entry){ .addr = rq.addr, .len = len, .off = p->dlen };
+	/* a chain's links arrive one by one, each looked up before the next is noted: kept
+	 * sorted by inserting in place (one memmove), not by sorting the plan for every link */
+	size_t at = p->n;
+	if (p->sorted) {
+		at = plan_upper(p, addr);
+		memmove(p->e + at + 1, p->e + at, (p->n - at) * sizeof(*p->e));
+	}
+	p->e[at] = (struct kplan_entry){ .addr = rq.addr, .len = len, .off = p->dlen };
+	p->n++;
 	p->dlen += len;
-	p->sorted = false;
 	return 0;
 }
 
@@ -497,14 +519,7 @@ static bool plan_lookup(struct kvmdci_kernel *k, uint64_t addr, void *buf, size_
 		p->sorted = true;
 	}
 	/* the last entry starting at or below addr, and a few before it (overlaps) */
-	size_t lo = 0, hi = p->n;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (p->e[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = plan_upper(p, addr);
 	for (size_t i = lo; i > 0 && lo - i < 4; i--) {
 		const struct kplan_entry *e = &p->e[i - 1];
 		if (addr - e->addr <= e->len && len <= e->len - (addr - e->addr)) {

@@ -18,18 +18,18 @@ static bool marker_name(const char *n)
 		((l > 6 && !strcmp(n + l - 6, "_start")) || (l > 4 && !strcmp(n + l - 4, "_end"))));
 }
 
-/* The symbol at or below @addr; among several at one address, not a section marker. */
+/* The symbol at or below @addr; among several at one address, the last one in table order
+ * that is not a section marker (the first when all are). */
 static const char *nearest(struct symtab *st, uint64_t addr, uint64_t *sym_addr)
 {
 	const struct sym *best = NULL;
+	size_t n = 0;
+	const uint32_t *run = symtab_below(st, addr, &n);
 
-	for (size_t i = 0; i < st->n; i++) {
-		const struct sym *y = &st->syms[i];
-		if (y->addr > addr || (best && y->addr < best->addr))
-			continue;
-		if (best && y->addr == best->addr && marker_name(st->names + y->name))
-			continue;
-		best = y;
+	for (size_t i = 0; run && i < n; i++) {
+		const struct sym *y = &st->syms[run[i]];
+		if (!best || !marker_name(st->names + y->name))
+			best = y;
 	}
 	if (!best)
 		return NULL;

@@ -83,6 +83,8 @@ int symtab_add(struct symtab *st, const char *name, size_t nlen, uint64_t addr, 
 	st->syms[st->n++] = (struct sym){ addr, (uint32_t)st->names_len, type };
 	st->names_len += nlen + 1;
 	st->sorted = 0;
+	free(st->by_addr);
+	st->by_addr = NULL;
 	return 0;
 }
 
@@ -99,6 +101,8 @@ static int by_name(const void *a, const void *b)
 
 void symtab_sort(struct symtab *st)
 {
+	free(st->by_addr);
+	st->by_addr = NULL;
 	st->sorted = 1;
 	if (!st->n)
 		return; /* qsort(NULL, 0, ...) is undefined (the sanitizer build caught it) */
@@ -167,8 +171,47 @@ const char *symtab_name_at(struct symtab *st, uint64_t addr, uint64_t *sym_addr)
 	return st->names + best->name;
 }
 
+static const struct sym *sort_syms;
+static int by_addr(const void *a, const void *b)
+{
+	uint32_t i = *(const uint32_t *)a, j = *(const uint32_t *)b;
+	uint64_t x = sort_syms[i].addr, y = sort_syms[j].addr;
+	return x < y ? -1 : x > y ? 1 : (i > j) - (i < j); /* table order among equals */
+}
+
+const uint32_t *symtab_below(struct symtab *st, uint64_t addr, size_t *n)
+{
+	if (!st->n || st->n > UINT32_MAX)
+		return NULL;
+	if (!st->by_addr) {
+		if (!(st->by_addr = malloc(st->n * sizeof(*st->by_addr))))
+			return NULL;
+		for (size_t i = 0; i < st->n; i++)
+			st->by_addr[i] = (uint32_t)i;
+		sort_syms = st->syms;
+		qsort(st->by_addr, st->n, sizeof(*st->by_addr), by_addr);
+	}
+	/* the first symbol above addr; the run of equal addresses just before it */
+	size_t lo = 0, hi = st->n;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (st->syms[st->by_addr[mid]].addr <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo)
+		return NULL;
+	size_t first = lo - 1;
+	while (first > 0 && st->syms[st->by_addr[first - 1]].addr == st->syms[st->by_addr[lo - 1]].addr)
+		first--;
+	*n = lo - first;
+	return st->by_addr + first;
+}
+
 void symtab_free(struct symtab *st)
 {
+	free(st->by_addr);
 	if (st->map) {
 		munmap(st->map, st->map_len);
 	} else {

@@ -18,6 +18,7 @@ struct symtab {
 	char *names;
 	size_t names_len, names_cap;
 	int sorted;
+	uint32_t *by_addr; /* indexes of syms by address (symtab_below), NULL until asked */
 	void *map; /* a read-only mapped cache file holding syms and names (symtab-cache.c) */
 	size_t map_len;
 };
@@ -29,6 +30,10 @@ int symtab_reserve(struct symtab *st, size_t n, size_t names);
 void symtab_sort(struct symtab *st);
 /* Exact name; with @allow_suffix also "name.isra.0", "name.constprop.0", "name.part.0". */
 int symtab_lookup(struct symtab *st, const char *name, uint64_t *addr, int allow_suffix);
+/* The symbols at the highest address at or below @addr, in table order: their indexes into
+ * syms (*n of them), or NULL when none; a binary search in an address index built at the
+ * first call (valid until the table changes). */
+const uint32_t *symtab_below(struct symtab *st, uint64_t addr, size_t *n);
 /* The symbol at or below @addr (for symbolizing). */
 const char *symtab_name_at(struct symtab *st, uint64_t addr, uint64_t *sym_addr);
 void symtab_free(struct symtab *st);

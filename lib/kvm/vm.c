@@ -126,10 +126,52 @@ int kvm_vcpu_info_read(struct kvmdci_kernel *k, const struct kvm_layout *l, uint
 	return 0;
 }
 
+/* How far from the vm_list link a field of struct kvm may lie to be read with it. */
+#define LINK_REACH 256
+
+/*
+ * The bytes of each struct kvm that kvm_vm_list reads with its vm_list link: [*lo, *hi), the
+ * link and, with planned reads, the fields of struct kvm the walks read next that lie within
+ * LINK_REACH of it (online_vcpus, created_vcpus, the vcpu_array head: next to vm_list since
+ * 5.17). The chain's round trip is paid anyway; a few more bytes in it save a packet per VM.
+ */
+static void link_window(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *lo,
+			uint64_t *hi)
+{
+	uint64_t offs[4] = { l->kvm_online_vcpus, 0, 0, 0 }, lens[4] = { 4, 0, 0, 0 };
+	int m = 1;
+
+	*lo = l->kvm_vm_list;
+	*hi = l->kvm_vm_list + 8;
+	if (!kernel_plan_enabled(k))
+		return;
+	if (l->has_created_vcpus) {
+		offs[m] = l->kvm_created_vcpus;
+		lens[m++] = 4;
+	}
+	if (l->xarray) {
+		offs[m] = l->kvm_vcpu_array + l->xa_head;
+		lens[m++] = 8;
+	}
+	offs[m] = l->kvm_userspace_pid;
+	lens[m++] = 4;
+	for (int j = 0; j < m; j++) {
+		if (offs[j] + LINK_REACH < l->kvm_vm_list || offs[j] > l->kvm_vm_list + LINK_REACH)
+			continue;
+		if (offs[j] < *lo)
+			*lo = offs[j];
+		if (offs[j] + lens[j] > *hi)
+			*hi = offs[j] + lens[j];
+	}
+}
+
 int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *vms, int max)
 {
-	uint64_t next;
+	uint64_t next, wlo, whi;
+	uint8_t w[2 * LINK_REACH + 16];
 	int n = 0;
+
+	link_window(k, l, &wlo, &whi);
 
 	if (kvmdci_kernel_read_u64(k, l->vm_list, &next) < 0) {
 		kvmdci_err(kvmdci_kernel_get_ctx(k), "cannot read kvm:vm_list at 0x%llx",
@@ -153,8 +195,14 @@ int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *v
 			return n;
 		}
 		vms[n++] = kvm;
-		uint64_t link = next;
-		if (kvmdci_kernel_read_u64(k, link, &next) < 0) {
+		/* a chain cannot be read ahead, but the walks after this one (a longer list
+		 * than first guessed, the vCPUs' walk) follow it again in the same stop; the
+		 * link alone when its window cannot be read */
+		if (kvmdci_kernel_read(k, kvm + wlo, w, whi - wlo) == 0) {
+			next = le64(w + l->kvm_vm_list - wlo);
+			kernel_plan_note(k, kvm + wlo, w, whi - wlo);
+		} else if (whi - wlo == 8 ||
+			   kvmdci_kernel_read_u64(k, kvm + l->kvm_vm_list, &next) < 0) {
 			kvmdci_warn(kvmdci_kernel_get_ctx(k),
 				    "struct kvm at 0x%llx: cannot read its vm_list link at "
 				    "0x%llx; the VMs after it are not listed",
@@ -162,12 +210,6 @@ int kvm_vm_list(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t *v
 				    (unsigned long long)(kvm + l->kvm_vm_list));
 			return n;
 		}
-		/* a chain cannot be read ahead, but the walks after this one (a longer list
-		 * than first guessed, the vCPUs' walk) follow it again in the same stop */
-		uint8_t b[8];
-		for (int i = 0; i < 8; i++)
-			b[i] = (uint8_t)(next >> (8 * i));
-		kernel_plan_note(k, link, b, 8);
 	}
 	return n;
 }
@@ -198,6 +240,117 @@ static void plan_vm_fields(struct kvmdci_kernel *k, const uint64_t *vms, int n,
 					      : (struct target_read){ .addr = vms[i] + offs[j],
 								      .len = lens[j] };
 	kernel_plan_read(k, rq, n * per);
+	free(rq);
+}
+
+/* online_vcpus of the VM at @kvm when plausible, else -1 (kvm_vm_vcpus says why) */
+static int32_t vm_online(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t kvm)
+{
+	uint8_t b[4];
+
+	if (kvmdci_kernel_read(k, kvm + l->kvm_online_vcpus, b, 4) < 0)
+		return -1;
+	int32_t online = (int32_t)le32(b);
+	if (online < 0 || online > MAX_VCPUS_PER_VM || (!l->xarray && (uint64_t)online > l->vcpus_max))
+		return -1;
+	return online;
+}
+
+/*
+ * Planned reads of the vCPU pointers of the VMs @vms (n of them; their online_vcpus and
+ * vcpu_array.xa_head planned already), for kvm_vm_vcpus: vcpus[0..online) in one request per
+ * VM, or the vcpu_array xarray level by level across all VMs: each node's header and the
+ * slots that cover the indexes below online_vcpus (at most 64; a node of shift s needs slots
+ * up to (online - 1 - base) >> s, never more than online - base), then the nodes those slots
+ * point to. One round trip per level for all VMs instead of two per vCPU.
+ */
+static void plan_vcpu_pointers(struct kvmdci_kernel *k, const struct kvm_layout *l,
+			       const uint64_t *vms, int n)
+{
+	struct xnode {
+		uint64_t node, base;
+		int32_t online, shift; /* the node's shift as its parent implies, -1 at the root */
+	} *cur = NULL, *next = NULL;
+	struct target_read *rq = NULL;
+	size_t ncur = 0, cap = (size_t)n;
+
+	if (n <= 0 || !kernel_plan_enabled(k) || !(rq = calloc((size_t)n, sizeof(*rq))))
+		return;
+	if (!l->xarray) {
+		int m = 0;
+		for (int i = 0; i < n; i++) {
+			int32_t online = vm_online(k, l, vms[i]);
+			if (online > 0)
+				rq[m++] = (struct target_read){ .addr = vms[i] + l->kvm_vcpus,
+								.len = (size_t)online * 8 };
+		}
+		kernel_plan_read(k, rq, m);
+		goto out;
+	}
+	if (!(cur = calloc(cap, sizeof(*cur))))
+		goto out;
+	for (int i = 0; i < n; i++) {
+		int32_t online = vm_online(k, l, vms[i]);
+		uint64_t e;
+		if (online > 0 &&
+		    kvmdci_kernel_read_u64(k, vms[i] + l->kvm_vcpu_array + l->xa_head, &e) == 0 &&
+		    (e & 3) == 2 && e > 4096)
+			cur[ncur++] = (struct xnode){ .node = e - 2, .online = online, .shift = -1 };
+	}
+	uint64_t first = l->xa_node_shift < l->xa_node_slots ? l->xa_node_shift : l->xa_node_slots;
+	for (int depth = 0; depth < 12 && ncur; depth++) {
+		if (ncur > cap) { /* more nodes than VMs: room for them */
+			struct target_read *q = realloc(rq, ncur * sizeof(*q));
+			if (!q)
+				goto out;
+			rq = q;
+			cap = ncur;
+		}
+		for (size_t j = 0; j < ncur; j++) {
+			uint64_t want = (uint64_t)cur[j].online - cur[j].base;
+			if (want > 64)
+				want = 64;
+			rq[j] = (struct target_read){ .addr = cur[j].node + first,
+						      .len = l->xa_node_slots + want * 8 - first };
+		}
+		kernel_plan_read(k, rq, (int)ncur);
+		/* the children the next level needs */
+		size_t nnext = 0, ncap = 0;
+		for (size_t j = 0; j < ncur; j++) {
+			const struct xnode *x = &cur[j];
+			uint8_t shift;
+			/* a leaf, or a tree xa_load() refuses: no further level (every child is
+			 * 6 bits below its parent, which also bounds the levels and their nodes) */
+			if (kvmdci_kernel_read(k, x->node + l->xa_node_shift, &shift, 1) < 0 ||
+			    shift == 0 || shift > 60 || shift % 6 || (x->shift >= 0 && shift != x->shift))
+				continue;
+			uint64_t last = ((uint64_t)x->online - 1 - x->base) >> shift;
+			for (uint64_t s = 0; s <= last && s < 64; s++) {
+				uint64_t e;
+				if (kvmdci_kernel_read_u64(k, x->node + l->xa_node_slots + s * 8, &e) < 0 ||
+				    (e & 3) != 2 || e <= 4096)
+					continue;
+				if (nnext == ncap) {
+					ncap = ncap ? 2 * ncap : 64;
+					struct xnode *t = realloc(next, ncap * sizeof(*t));
+					if (!t)
+						goto out;
+					next = t;
+				}
+				next[nnext++] = (struct xnode){ .node = e - 2,
+								.base = x->base + (s << shift),
+								.online = x->online,
+								.shift = shift - 6 };
+			}
+		}
+		free(cur);
+		cur = next;
+		ncur = nnext;
+		next = NULL;
+	}
+out:
+	free(cur);
+	free(next);
 	free(rq);
 }
 
@@ -260,6 +413,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpus(struct kvmdci_kernel *k, struct kvmdci_vcpu_i
 				     l.xarray ? l.kvm_vcpu_array + l.xa_head : l.kvm_vcpus };
 		uint64_t lens[3] = { 4, 4, 8 };
 		plan_vm_fields(k, vms, nvms, offs, lens, 3);
+		plan_vcpu_pointers(k, &l, vms, nvms);
 	}
 	/* the vCPUs of every VM first, then their fields planned across all of them */
 	size_t cap = 0, nall = 0;
