@@ -1312,10 +1312,10 @@ static int cmp_estimate(const void *a, const void *b)
 /* A measured vCPU slot in the group @vm / @vcpu (0: any). */
 static bool in_group(const struct kvmdci_exits *e, int j, uint64_t vm, uint64_t vcpu)
 {
+	if (j < 0 || j >= MAX_VCPU_SLOTS - 1)
+		return false; /* an empty count slot (-1), or the shared overflow slot */
 	const struct vcpu_slot *v = &e->vcpus[j];
-
-	return j >= 0 && j < MAX_VCPU_SLOTS - 1 && v->present && (!vm || v->vm == vm) &&
-	       (!vcpu || v->vcpu == vcpu);
+	return v->present && (!vm || v->vm == vm) && (!vcpu || v->vcpu == vcpu);
 }
 
 KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, uint64_t vm, uint64_t vcpu,
