@@ -1403,10 +1403,12 @@ KVMDCI_EXPORT int kvmdci_exits_estimates(struct kvmdci_exits *e, uint64_t vm, ui
 							.estimated = rest };
 		n++;
 	}
-	/* a counter that stayed at 0 for a reason never seen says nothing */
+	/* a counter that stayed at 0 for a reason never seen says nothing; one that moved stays,
+	 * also where nothing was counted (the break trigger does not see exits KVM re-enters in
+	 * its fastpath: 6.12's HLT) */
 	int kept = 0;
 	for (int r = 0; r < n; r++)
-		if (rows[r].counted || rows[r].estimated > 0)
+		if (rows[r].counted || rows[r].estimated > 0 || rows[r].counter_delta)
 			rows[kept++] = rows[r];
 	n = kept;
 	qsort(rows, (size_t)n, sizeof(*rows), cmp_estimate);
