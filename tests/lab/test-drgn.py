@@ -30,9 +30,15 @@ import re
 import sys
 import time
 
-from e2e import TestLab, check, finish, run_tool
-from iobus_truth import expected
-from stat_truth import read_debugfs
+# a sanitizer build preloads the ASan runtime into this Python (tests/meson.build), for the
+# kvmdci module; the lab and its QEMU must not get it: a QEMU daemon with the ASan runtime
+# preloaded hung after -daemonize's fork in two clean-clone runs (lab-drgn's lab start, both
+# tries); test-python.py keeps it from the lab the same way
+os.environ.pop("LD_PRELOAD", None)
+
+from e2e import TestLab, check, finish, run_tool  # noqa: E402
+from iobus_truth import expected  # noqa: E402
+from stat_truth import read_debugfs  # noqa: E402
 
 try:
     import drgn  # noqa: F401
