@@ -110,7 +110,11 @@ def parked_start(t):
     svm_handle_exit): that exit was counted by KVM before the start, and QEMU stops the held
     CPU there again at once when resumed; it is not a hit, so the count is exactly KVM's (it
     was one over, 2026-12-07)."""
-    t.window_start("p1", 1, 200)
+    # a window long enough (~20-40 s undisturbed) that the CPU is still running it when the
+    # trace attaches on a loaded machine: with 200 iterations the window could be over (the
+    # vCPU parked outside KVM_RUN, no exit to hold at) before kvmdci-trace was ready, and the
+    # trace waited out its 300 s (two clean-clone runs)
+    t.window_start("p1", 1, 20000)
     t.signal("p1")
     rc, out, err = run_tool("kvmdci-trace", ["--bp", "svm_handle_exit", "--hold"], t.tool_env,
                             timeout=300)
