@@ -15,6 +15,7 @@ struct kvm_layout {
 	uint64_t kvm_vm_list, kvm_online_vcpus, kvm_userspace_pid;
 	bool xarray;
 	uint64_t kvm_vcpu_array, xa_head, xa_node_shift, xa_node_slots;
+	unsigned xa_chunk_shift; /* log2 of xa_node.slots' length (XA_CHUNK_SHIFT), from its size */
 	uint64_t kvm_vcpus, vcpus_max;
 	uint64_t vcpu_id, vcpu_idx, vcpu_cpu, vcpu_kvm, vcpu_stat_exits;
 	bool has_vcpu_idx;

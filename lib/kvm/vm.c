@@ -46,13 +46,28 @@ int kvm_layout_get(struct kvmdci_kernel *k, struct kvm_layout *l)
 	if ((r = kernel_fields_resolve(k, NULL, f, ARRAY_SIZE(f))) < 0)
 		return r;
 	if (l->xarray) {
+		uint64_t slots_size = 0;
 		const struct kernel_field xa[] = {
 			KERNEL_FIELD("struct xarray", "xa_head", &l->xa_head),
 			KERNEL_FIELD("struct xa_node", "shift", &l->xa_node_shift),
-			KERNEL_FIELD("struct xa_node", "slots", &l->xa_node_slots),
+			{ .type = "struct xa_node", .path = "slots", .off = &l->xa_node_slots,
+			  .size = &slots_size },
 		};
 		l->kvm_vcpus = l->vcpus_max = 0;
-		return kernel_fields_resolve(k, NULL, xa, ARRAY_SIZE(xa));
+		if ((r = kernel_fields_resolve(k, NULL, xa, ARRAY_SIZE(xa))) < 0)
+			return r;
+		/* XA_CHUNK_SHIFT (6, 4 with CONFIG_BASE_SMALL): the slots array has 2^shift pointers */
+		for (l->xa_chunk_shift = 1; l->xa_chunk_shift < 8 &&
+					    (8ULL << l->xa_chunk_shift) != slots_size;
+		     l->xa_chunk_shift++)
+			;
+		if (l->xa_chunk_shift == 8) {
+			kvmdci_err(kvmdci_kernel_get_ctx(k), "type info: struct xa_node.slots is %llu "
+					   "bytes, not a power-of-two number of pointers",
+				   (unsigned long long)slots_size);
+			return -EINVAL;
+		}
+		return 0;
 	}
 	if (has_array) {
 		l->vcpus_max /= 8; /* bytes: pointers */
@@ -81,16 +96,17 @@ static int xa_load(struct kvmdci_kernel *k, const struct kvm_layout *l, uint64_t
 		uint8_t shift;
 		if ((r = kvmdci_kernel_read(k, node + l->xa_node_shift, &shift, 1)) < 0)
 			return r;
-		if (shift > 60 || shift % 6) {
+		unsigned cs = l->xa_chunk_shift;
+		if (shift >= 64 || shift % cs) {
 			kvmdci_err(kvmdci_kernel_get_ctx(k), "xarray node at 0x%llx: bad shift %u",
 				   (unsigned long long)node, shift);
 			return -EINVAL;
 		}
-		if (depth == 0 && (index >> shift) > 63) {
+		if (depth == 0 && (index >> shift) >= (1ULL << cs)) {
 			*entry = 0;
 			return 0;
 		}
-		uint64_t slot = (index >> shift) & 63;
+		uint64_t slot = (index >> shift) & ((1ULL << cs) - 1);
 		if ((r = kvmdci_kernel_read_u64(k, node + l->xa_node_slots + slot * 8, &e)) < 0)
 			return r;
 		if (shift == 0) {
@@ -308,8 +324,8 @@ static void plan_vcpu_pointers(struct kvmdci_kernel *k, const struct kvm_layout 
 		}
 		for (size_t j = 0; j < ncur; j++) {
 			uint64_t want = (uint64_t)cur[j].online - cur[j].base;
-			if (want > 64)
-				want = 64;
+			if (want > (1ULL << l->xa_chunk_shift))
+				want = 1ULL << l->xa_chunk_shift;
 			rq[j] = (struct target_read){ .addr = cur[j].node + first,
 						      .len = l->xa_node_slots + want * 8 - first };
 		}
@@ -320,12 +336,14 @@ static void plan_vcpu_pointers(struct kvmdci_kernel *k, const struct kvm_layout 
 			const struct xnode *x = &cur[j];
 			uint8_t shift;
 			/* a leaf, or a tree xa_load() refuses: no further level (every child is
-			 * 6 bits below its parent, which also bounds the levels and their nodes) */
+			 * one chunk shift below its parent, which also bounds the levels and their
+			 * nodes) */
 			if (kvmdci_kernel_read(k, x->node + l->xa_node_shift, &shift, 1) < 0 ||
-			    shift == 0 || shift > 60 || shift % 6 || (x->shift >= 0 && shift != x->shift))
+			    shift == 0 || shift >= 64 || shift % l->xa_chunk_shift ||
+			    (x->shift >= 0 && shift != x->shift))
 				continue;
 			uint64_t last = ((uint64_t)x->online - 1 - x->base) >> shift;
-			for (uint64_t s = 0; s <= last && s < 64; s++) {
+			for (uint64_t s = 0; s <= last && s < (1ULL << l->xa_chunk_shift); s++) {
 				uint64_t e;
 				if (kvmdci_kernel_read_u64(k, x->node + l->xa_node_slots + s * 8, &e) < 0 ||
 				    (e & 3) != 2 || e <= 4096)
@@ -340,7 +358,7 @@ static void plan_vcpu_pointers(struct kvmdci_kernel *k, const struct kvm_layout 
 				next[nnext++] = (struct xnode){ .node = e - 2,
 								.base = x->base + (s << shift),
 								.online = x->online,
-								.shift = shift - 6 };
+								.shift = shift - (int)l->xa_chunk_shift };
 			}
 		}
 		free(cur);
