@@ -23,6 +23,7 @@ TOOLS = os.environ.get("KVMDCI_TOOLS") or os.path.join(
 _passed = 0
 _failed = 0
 _json_checked = False
+_failures = []  # the FAIL lines, printed again at finish(): a long test's log is cut to its end
 
 # every JSON document a tool prints in this test is checked against its schema at finish()
 if not os.environ.get("KVMDCI_JSON_LOG"):
@@ -36,7 +37,10 @@ def check(name, ok, detail=""):
         _passed += 1
     else:
         _failed += 1
-    print(f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}", flush=True)
+    line = f"{'ok  ' if ok else 'FAIL'} {name}{': ' + detail if detail else ''}"
+    if not ok:
+        _failures.append(line if len(line) <= 2000 else line[:2000] + " ...")
+    print(line, flush=True)
     return ok
 
 
@@ -64,6 +68,8 @@ def check_json_log():
 
 def finish():
     check_json_log()
+    if _failures:
+        print("the failed checks again:", *_failures, sep="\n", flush=True)
     print(f"{_passed} passed, {_failed} failed", flush=True)
     raise SystemExit(1 if _failed or not _passed else 0)
 
