@@ -42,6 +42,12 @@ int catalog_entry_bp_any(struct kvmdci_kernel *k, json_t *e, uint64_t *func,
 			 size_t errsz);
 /* Take the trace's breakpoints out (the target runs free) or put them back; for sampling. */
 int trace_set_armed(struct kvmdci_trace *tr, bool armed);
-/* Stop the target for good (a racing hit is still reported), call @halted (may be NULL) while
- * it is stopped, then detach (lib/target/run.h: target_run_end). */
-int trace_end(struct kvmdci_trace *tr, void (*halted)(void *hdata, int r), void *hdata);
+/* Stop the target for good (a racing hit is still reported), call @settle and @halted (each
+ * may be NULL) while it is stopped, then detach (lib/target/run.h: target_run_end). */
+int trace_end(struct kvmdci_trace *tr, int (*settle)(void *hdata),
+	      void (*halted)(void *hdata, int r), void *hdata);
+/* For a @settle of trace_end, the target stopped: run on until the next hit, given to @fn and
+ * left stopped there (its CPU steps past it if the target runs again), or for @timeout_ms,
+ * then stop it again (a hit racing that stop is given to @fn too). Returns the hits (0 or 1),
+ * the target stopped, or an error. */
+int trace_run_to_hit(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn, void *data);

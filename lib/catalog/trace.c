@@ -69,6 +69,7 @@ struct kvmdci_trace {
 	/* a callback answered < 0: the target is left stopped at that hit, not stepped past it
 	 * (a later poll steps it first; a stop detaches from there, no halt needed) */
 	bool at_hit;
+	bool hold_each; /* trace_run_to_hit: every hit is left stopped, as if the callback said so */
 	int at_cpu;
 	uint64_t at_addr;
 	bool armed; /* breakpoints in (trace_set_armed) */
@@ -589,6 +590,8 @@ static int handle_stop(struct kvmdci_trace *tr, struct kvmdci_stop *st, int *sto
 		.value_kind = te->capture_kinds,
 	};
 	int fr = tr->fn ? tr->fn(tr, &hit, tr->fn_data) : 0;
+	if (tr->hold_each && fr >= 0 && fr != KVMDCI_HIT_HOLD)
+		fr = -1;
 	if (fr < 0 || fr == KVMDCI_HIT_HOLD) {
 		*stop_now = fr == KVMDCI_HIT_HOLD ? 2 : 1;
 		tr->fn = NULL; /* it has had enough: a later hit (at the final stop) is counted only */
@@ -612,7 +615,14 @@ static int on_stop(void *data, struct kvmdci_stop *st, bool final)
 	if (r < 0)
 		return r;
 	if (final) {
-		return r == 1 ? TARGET_STOP_HIT : 0;
+		if (r != 1)
+			return 0;
+		/* its CPU stands on the breakpoint: if the end runs the target on (trace_end's
+		 * settle), it steps past first, or QEMU would report the same hit again */
+		tr->at_hit = true;
+		tr->at_cpu = st->cpu;
+		tr->at_addr = st->addr;
+		return TARGET_STOP_HIT;
 	}
 	if (r == 0)
 		return 0;
@@ -701,17 +711,37 @@ static void log_costs(struct kvmdci_trace *tr)
 		    (unsigned long long)tr->prefetch_used, (unsigned long long)tr->prefetch_wasted);
 }
 
-int trace_end(struct kvmdci_trace *tr, void (*halted)(void *hdata, int r), void *hdata)
+int trace_end(struct kvmdci_trace *tr, int (*settle)(void *hdata),
+	      void (*halted)(void *hdata, int r), void *hdata)
 {
 	if (!tr->started || tr->stopped)
 		return 0;
 	tr->stopped = true;
 	log_costs(tr);
-	return target_run_end(tr->t, on_stop, tr, halted, hdata);
+	return target_run_end(tr->t, on_stop, tr, settle, halted, hdata);
+}
+
+int trace_run_to_hit(struct kvmdci_trace *tr, int timeout_ms, kvmdci_hit_fn fn, void *data)
+{
+	int r = leave_hit(tr);
+
+	if (r < 0)
+		return r;
+	tr->fn = fn;
+	tr->fn_data = data;
+	tr->hold_each = true;
+	r = target_run(tr->t, timeout_ms, on_stop, tr);
+	tr->hold_each = false;
+	if (r != 0)
+		return r;
+	/* no hit in time (or a signal): stopped again, a hit racing that stop given to @fn */
+	tr->fn = fn;
+	r = target_run_halt(tr->t, on_stop, tr);
+	return r < 0 ? r : (r & TARGET_STOP_HIT) ? 1 : 0;
 }
 
 KVMDCI_EXPORT int kvmdci_trace_stop(struct kvmdci_trace *tr)
 {
 	KVMDCI_API_ENTRY(tr->ctx);
-	return trace_end(tr, NULL, NULL);
+	return trace_end(tr, NULL, NULL, NULL);
 }

@@ -101,10 +101,15 @@ int target_run_rearm(struct kvmdci_target *t, target_stop_fn fn, void *data, boo
 }
 
 int target_run_end(struct kvmdci_target *t, target_stop_fn fn, void *data,
-		   void (*halted)(void *hdata, int r), void *hdata)
+		   int (*settle)(void *hdata), void (*halted)(void *hdata, int r), void *hdata)
 {
 	int r = target_run_halt(t, fn, data), d;
 
+	if (r >= 0 && settle) {
+		int s = settle(hdata);
+		if (s < 0)
+			r = s;
+	}
 	if (halted)
 		halted(hdata, r);
 	d = kvmdci_target_detach(t);

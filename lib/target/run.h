@@ -52,9 +52,11 @@ int target_run_rearm(struct kvmdci_target *t, target_stop_fn fn, void *data, boo
 
 /*
  * End a run, leaving nothing of ours on the target: stop it (the stop handed to @fn as the
- * final one), call @halted (may be NULL) with that result while the target is stopped, then
- * take every breakpoint and watchpoint out and detach, also when the stop failed (the detach
- * tries once more). Returns the stop's error, else the detach's.
+ * final one), call @settle (may be NULL; it may run the target on, and leaves it stopped)
+ * and then @halted (may be NULL) with the result while the target is stopped, then take
+ * every breakpoint and watchpoint out and detach, also when the stop failed (the detach tries
+ * once more). Returns the stop's (or the settling's) error, else the detach's.
  */
 int target_run_end(struct kvmdci_target *t, target_stop_fn fn, void *data,
+		   int (*settle)(void *hdata),
 		   void (*halted)(void *hdata, int r), void *hdata);

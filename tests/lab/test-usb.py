@@ -126,9 +126,11 @@ def fast():
     expect_error("far end mute (class URI, serial 0001)", r, iobus,
                  "usb://class=dc/02/01?serial=0001&if=0: the stub stayed silent: not one byte "
                  "in reply to qSupported within 3 s (is this a gdbstub?)", 71)
+    # the testbed marks the wait when it first polls the tool's pending IN transfer, up to a
+    # poll after the tool began it: 2.995 s was seen at load 8 for the tool's 3 s
     m = r.report.get("mute_to_exit_seconds")
-    check("far end mute: exit 3 to 5 s after the tool began waiting",
-          m is not None and 3.0 <= m <= 5.0, brief(r.report))
+    check("far end mute: exit 3 s (-0.1 s for the testbed's poll) to 5 s after the tool began "
+          "waiting", m is not None and 2.9 <= m <= 5.0, brief(r.report))
     check("far end mute: usb_debug detached for the session and re-attached at exit",
           r.report.get("driver_detaches") == 1 and r.report.get("driver_attaches") == 1 and
           r.report.get("driver_bound_at_end") is True and r.report.get("releases") == 1,
@@ -309,8 +311,9 @@ def lab():
               "(usb://1d6b:0010: no reply to '" in r.doc.get("error", "") and
               "within 5 s)" in r.doc.get("error", ""), str(r.doc))
         m = r.report.get("mute_to_exit_seconds")
-        check("far end mute mid-session: exit 5 to 7 s after the tool began waiting "
-              "(the RSP reply timeout)", m is not None and 5.0 <= m <= 7.0, brief(r.report))
+        check("far end mute mid-session: exit 5 s (-0.1 s for the testbed's poll) to 7 s after "
+              "the tool began waiting (the RSP reply timeout)",
+              m is not None and 4.9 <= m <= 7.0, brief(r.report))
         check("far end mute mid-session: interface released, usb_debug re-attached",
               r.report.get("releases") == 1 and r.report.get("driver_attaches") == 1,
               brief(r.report))
