@@ -1306,35 +1306,40 @@ KVMDCI_EXPORT int kvmdci_exits_stop(struct kvmdci_exits *e)
 		r = target_run_end(e->t, on_watch_stop, e, NULL, on_halted, e);
 	if (!e->halted)
 		return r;
-	if (e->dropped)
-		kvmdci_warn(e->ctx, "%llu hits not tabulated (count table full)",
-			    (unsigned long long)e->dropped);
-	if (e->past_limit)
-		kvmdci_info(e->ctx, "%llu exits raced with the stop at the --count limit: not counted",
-			    (unsigned long long)e->past_limit);
-	if (e->duplicates)
-		kvmdci_info(e->ctx, "%llu repeated watchpoint reports ignored (stat.exits unchanged)",
-			    (unsigned long long)e->duplicates);
-	if (e->before_start)
-		kvmdci_info(e->ctx, "%llu hits not counted: KVM had counted their exits before the "
-				    "start",
-			    (unsigned long long)e->before_start);
-	if (e->settled)
-		kvmdci_info(e->ctx, "%llu exits counted after the stop: KVM had counted them, their "
-				    "handler had not run yet",
-			    (unsigned long long)e->settled);
-	if (e->swept)
-		kvmdci_info(e->ctx, "%llu exits counted from their counters at another CPU's stop "
-				    "(their own reports came late)",
-			    (unsigned long long)e->swept);
-	if (e->missed)
-		kvmdci_warn(e->ctx, "%llu exits were not seen by the watchpoints (stat.exits moved "
-				    "by more than one between two stops)",
-			    (unsigned long long)e->missed);
-	if (e->missed_at_stop)
-		kvmdci_info(e->ctx, "%llu exits KVM counted as the run was stopped, with no watch "
-				    "stop of their own (counted as missed)",
-			    (unsigned long long)e->missed_at_stop);
+	/* what the run's figures do not say by themselves, for -v (warnings: always) */
+	static const struct {
+		size_t off;
+		int prio;
+		const char *what;
+	} notes[] = {
+		{ offsetof(struct kvmdci_exits, dropped), KVMDCI_LOG_WARNING,
+		  "hits not tabulated (count table full)" },
+		{ offsetof(struct kvmdci_exits, past_limit), KVMDCI_LOG_INFO,
+		  "exits raced with the stop at the --count limit: not counted" },
+		{ offsetof(struct kvmdci_exits, duplicates), KVMDCI_LOG_INFO,
+		  "repeated watchpoint reports ignored (stat.exits unchanged)" },
+		{ offsetof(struct kvmdci_exits, before_start), KVMDCI_LOG_INFO,
+		  "hits not counted: KVM had counted their exits before the start" },
+		{ offsetof(struct kvmdci_exits, settled), KVMDCI_LOG_INFO,
+		  "exits counted after the stop: KVM had counted them, their handler had not run "
+		  "yet" },
+		{ offsetof(struct kvmdci_exits, swept), KVMDCI_LOG_INFO,
+		  "exits counted from their counters at another CPU's stop (their own reports came "
+		  "late)" },
+		{ offsetof(struct kvmdci_exits, missed), KVMDCI_LOG_WARNING,
+		  "exits were not seen by the watchpoints (stat.exits moved by more than one "
+		  "between two stops)" },
+		{ offsetof(struct kvmdci_exits, missed_at_stop), KVMDCI_LOG_INFO,
+		  "exits KVM counted as the run was stopped, with no watch stop of their own "
+		  "(counted as missed)" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(notes); i++) {
+		uint64_t n;
+		memcpy(&n, (const char *)e + notes[i].off, sizeof(n));
+		if (n)
+			kvmdci_log_impl(e->ctx, notes[i].prio, __FILE__, __LINE__, __func__,
+					"%llu %s", (unsigned long long)n, notes[i].what);
+	}
 	return r;
 }
 
