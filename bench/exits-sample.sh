@@ -8,7 +8,12 @@
 # workload (`workload --vcpus 1 --warmup 0 --iterations N`) twice, in alternating order:
 #   undisturbed  nothing attached;
 #   sampled      `kvmdci-exits --sample SAMPLE --json` started before the workload and stopped
-#                after it ended, so its window is the VM's whole life.
+#                after it ended, so its window is the VM's whole life;
+#   pauses       (the control; BENCH_CONTROL=0 leaves it out) bench/rsp_pauses.py: the same
+#                stops of the machine as the sampled run's (two per period, D apart), each
+#                continued at once, nothing inserted: what the stops alone do to the workload.
+#                On the lab the sampled runs came out faster than the undisturbed ones
+#                (QEMU 7.2 TCG); the control tells whether the stops themselves do that.
 # The workload's time (the host's clock around the console command) gives the slowdown; its final
 # report (KVM_GET_STATS_FD of its vCPU, read by the VMM itself) gives the truth per reason:
 # io = io_exits, hlt = halt_exits, interrupt = irq_exits, vintr = irq_window_exits, and
@@ -33,6 +38,7 @@ N=${1:-15000}
 case $N in '' | *[!0-9]* | 0) die "ITERATIONS must be a positive integer, not '$N'" ;; esac
 SAMPLE=${BENCH_SAMPLE:-2%/500ms}
 RUNS=${BENCH_RUNS:-3}
+CONTROL=${BENCH_CONTROL:-1}
 case $RUNS in '' | *[!0-9]* | 0) die "BENCH_RUNS must be a positive integer" ;; esac
 PY=/usr/bin/python3
 bench_init
@@ -78,16 +84,37 @@ EOF
 ) || die "the full-rate run did not count every exit (see $WORK/full.json)"
 say "NPF exits beyond 3 per iteration: $NPF_C"
 
+# paused NAME ITER: the workload under bench/rsp_pauses.py's stops (the control)
+paused() {
+	local name=$1 iter=$2 pid
+	"$PY" "$ROOT/bench/rsp_pauses.py" "$KVMDCI_TARGET" "$SAMPLE" 2>"$WORK/$name.err" &
+	pid=$!
+	sleep 1
+	kill -0 "$pid" 2>/dev/null || die "rsp_pauses.py failed: $(tail -n 3 "$WORK/$name.err")"
+	workload "$name" "$iter"
+	kill -INT "$pid"
+	wait "$pid" || die "rsp_pauses.py failed: $(tail -n 3 "$WORK/$name.err")"
+}
+
 for r in $(seq 1 "$RUNS"); do
-	if [ $((r % 2)) = 1 ]; then order="u s"; else order="s u"; fi
+	# each mode first, middle and last in turn
+	case $((r % 3)) in 1) order="u s p" ;; 2) order="s p u" ;; *) order="p u s" ;; esac
 	for m in $order; do
-		if [ "$m" = u ]; then
+		case $m in
+		u)
 			say "round $r: undisturbed, $N iterations"
 			workload "u$r" "$N"
-		else
+			;;
+		s)
 			say "round $r: kvmdci-exits --sample $SAMPLE, $N iterations"
 			traced "s$r" "$N" --sample "$SAMPLE"
-		fi
+			;;
+		p)
+			[ "$CONTROL" = 1 ] || continue
+			say "round $r: the same stops with nothing inserted (rsp_pauses.py), $N iterations"
+			paused "p$r" "$N"
+			;;
+		esac
 		echo "$WL_SECS" >"$WORK/$m$r.secs"
 	done
 done
@@ -135,6 +162,17 @@ for r in range(1, runs + 1):
 med = statistics.median(slow)
 print(f"\nslowdown median {100 * med:+.1f} % (min {100 * min(slow):+.1f}, max {100 * max(slow):+.1f}): "
       f"{'PASS' if med <= 0.10 else 'MISS'} (goal <= 10 %)")
+if os.path.exists(f"{work}/p1.secs"):
+    tp = [float(open(f"{work}/p{r}.secs").read()) for r in range(1, runs + 1)]
+    tu = [float(open(f"{work}/u{r}.secs").read()) for r in range(1, runs + 1)]
+    ts = [float(open(f"{work}/s{r}.secs").read()) for r in range(1, runs + 1)]
+    vs_u = [p / u - 1 for p, u in zip(tp, tu)]
+    vs_p = [s / p - 1 for s, p in zip(ts, tp)]
+    print(f"control (the same stops, nothing inserted): {', '.join(f'{x:.2f}' for x in tp)} s; "
+          f"against undisturbed median {100 * statistics.median(vs_u):+.1f} % (min "
+          f"{100 * min(vs_u):+.1f}, max {100 * max(vs_u):+.1f}); the sampled run against it: "
+          f"median {100 * statistics.median(vs_p):+.1f} % (min {100 * min(vs_p):+.1f}, max "
+          f"{100 * max(vs_p):+.1f}), the trigger's own cost")
 w = max(worst) if worst else 0
 print(f"largest error of a reason with >= 1 % share: {100 * w:.2f} % over {runs} rounds: "
       f"{'PASS' if worst and w <= 0.05 else 'MISS'} (goal <= 5 %)")
