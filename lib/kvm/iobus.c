@@ -83,7 +83,7 @@ static uint64_t tsize(struct kvmdci_kernel *k, const char *type)
 }
 
 /* Offsets and ops symbols; what a kernel lacks is left unknown (the device stays "unknown"). */
-static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
+static int iobus_layout_find(struct kvmdci_kernel *k, struct iobus_layout *l)
 {
 	static const struct {
 		const char *sym[2], *type, *member[2];
@@ -174,6 +174,29 @@ static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
 missing:
 	kvmdci_err(kvmdci_kernel_get_ctx(k), "%s", kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(k)));
 	return r;
+}
+
+/*
+ * The layout, found once per target generation and kept in the kernel view: the offsets come
+ * from type info that never changes, the ops symbols from kvm.ko, which can only be reloaded
+ * while the target runs (a new generation). A failure is not kept (its error is set again).
+ */
+static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
+{
+	uint64_t gen = target_generation(k->target) + 1;
+	int r;
+
+	if (k->iobus_layout && k->iobus_gen == gen) {
+		*l = *(const struct iobus_layout *)k->iobus_layout;
+		return 0;
+	}
+	if ((r = iobus_layout_find(k, l)) < 0)
+		return r;
+	if (k->iobus_layout || (k->iobus_layout = malloc(sizeof(*l)))) {
+		memcpy(k->iobus_layout, l, sizeof(*l));
+		k->iobus_gen = gen;
+	}
+	return 0;
 }
 
 /* Read the bus pointers of a VM in one read. */
