@@ -319,7 +319,9 @@ int main(int argc, char **argv)
 			      kvmdci_ctx_last_error(tool.ctx));
 	free(addrs);
 
-	json_t *doc = json_pack("{s:s}", "target", tool.target), *jvms = json_array();
+	/* with --json each VM is printed when read, its tree then freed (tool_json_stream) */
+	struct tool_json_stream js;
+	tool_json_stream_init(&js, &tool, json_pack("{s:s}", "target", tool.target), "vms");
 	int shown = 0;
 	for (int v = 0; (vi = kvmdci_vm_list_get(vms, v)) && !tool_stop_requested; v++) {
 		json_t *jvm =
@@ -331,7 +333,10 @@ int main(int argc, char **argv)
 		else
 			shown++;
 		show_buses(k, vi, want_bus, jvm);
-		json_array_append_new(jvms, jvm);
+		if (tool.json)
+			tool_json_stream_add(&js, jvm);
+		else
+			json_decref(jvm);
 	}
 	kvmdci_target_get_stats(t, &s1);
 	double secs = tool_now_s() - t0;
@@ -340,19 +345,23 @@ int main(int argc, char **argv)
 			      "%d VMs read with %llu packets (%llu bytes received) in %.3f s",
 			      shown, (unsigned long long)(s1.packets_sent - s0.packets_sent),
 			      (unsigned long long)(s1.bytes_received - s0.bytes_received), secs);
-	json_object_set_new(doc, "vms", jvms);
-	json_object_set_new(
-		doc, "stats",
+	json_t *tail = json_pack(
+		"{s:o}", "stats",
 		json_pack("{s:I, s:I, s:f}", "packets_sent",
 			  (json_int_t)(s1.packets_sent - s0.packets_sent), "bytes_received",
 			  (json_int_t)(s1.bytes_received - s0.bytes_received), "seconds", secs));
-	if ((sel.vm || sel.pid > 0) && !shown)
+	if ((sel.vm || sel.pid > 0) && !shown) {
 		status = tool_fail_msg(&tool, ENOENT, "no VM with that struct kvm address or pid");
-	else if (tool.json)
-		tool_json_print(&tool, doc);
-	else if (!shown)
-		printf("no VMs\n");
-	json_decref(doc);
+		json_decref(tail);
+		tool_json_stream_drop(&js);
+	} else if (tool.json) {
+		tool_json_stream_end(&js, tail);
+	} else {
+		if (!shown)
+			printf("no VMs\n");
+		json_decref(tail);
+		tool_json_stream_drop(&js);
+	}
 out:
 	kvmdci_vm_list_unref(vms);
 	kvmdci_kernel_unref(k);

@@ -449,16 +449,19 @@ void tool_progress(struct tool *tool, const char *fmt, ...)
 /* KVMDCI_JSON_LOG=FILE: a copy of every document, one line each ("TOOL<TAB>JSON"), appended
  * with one write so that tools running at the same time do not mix their lines; the tests
  * check every line against the tool's schema. */
-static void json_log(struct tool *tool, json_t *doc)
+static const char *json_log_path(void)
 {
 	const char *path = getenv("KVMDCI_JSON_LOG");
-	char *js, *line = NULL;
+	return path && *path ? path : NULL;
+}
+
+/* Append "TOOL<TAB>@js" to the log at @path. */
+static void json_log_text(struct tool *tool, const char *path, const char *js)
+{
+	char *line = NULL;
 	int fd, n;
 
-	if (!path || !*path || !(js = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_COMPACT)))
-		return;
 	n = asprintf(&line, "%s\t%s\n", tool->name, js);
-	free(js);
 	if (n < 0)
 		return;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -468,6 +471,17 @@ static void json_log(struct tool *tool, json_t *doc)
 	if (fd >= 0)
 		close(fd);
 	free(line);
+}
+
+static void json_log(struct tool *tool, json_t *doc)
+{
+	const char *path = json_log_path();
+	char *js;
+
+	if (!path || !(js = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_COMPACT)))
+		return;
+	json_log_text(tool, path, js);
+	free(js);
 }
 
 void tool_json_print(struct tool *tool, json_t *doc)
@@ -495,6 +509,171 @@ void tool_json_print(struct tool *tool, json_t *doc)
 	json_log(tool, out ? out : doc);
 	json_decref(out);
 	tool_flush_stdout();
+}
+
+/* ---- a document printed as it is built ---- */
+
+/* json_dump_callback's writer: @indent spaces after each newline (a value printed at a depth
+ * of its document: jansson indents by depth only, and strings hold no raw newline). */
+struct json_out {
+	FILE *f;
+	int indent;
+};
+
+static int json_out_write(const char *buf, size_t size, void *data)
+{
+	struct json_out *o = data;
+	const char *nl;
+
+	while (size && (nl = memchr(buf, '\n', size))) {
+		size_t n = (size_t)(nl - buf) + 1;
+		if (fwrite(buf, 1, n, o->f) != n || fprintf(o->f, "%*s", o->indent, "") < 0)
+			return -1;
+		buf += n;
+		size -= n;
+	}
+	return size && fwrite(buf, 1, size, o->f) != size ? -1 : 0;
+}
+
+/* What jansson's dumper writes before a member or element at @depth: a newline and the
+ * indentation when pretty, nothing when compact (the only two ways the tools print). */
+static void stream_indent(FILE *f, size_t flags, int depth)
+{
+	int indent = (int)(flags & JSON_MAX_INDENT);
+
+	if (indent)
+		fprintf(f, "\n%*s", depth * indent, "");
+}
+
+/* One member "key": value at depth 1, preceded by "," unless @first; to stdout and the log. */
+static void stream_member(struct tool_json_stream *s, const char *key, json_t *v, bool first)
+{
+	size_t pf = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+		    (s->tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	size_t cf = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_COMPACT;
+	json_t *k = json_string(key);
+
+	for (int i = 0; i < 2; i++) {
+		FILE *f = i ? s->log : stdout;
+		size_t fl = i ? cf : pf;
+		struct json_out o = { f, (fl & JSON_COMPACT) ? 0 : 2 };
+		if (!f)
+			continue;
+		if (!first)
+			fputc(',', f);
+		stream_indent(f, fl, 1);
+		json_dumpf(k, f, fl);
+		fputs((fl & JSON_COMPACT) ? ":" : ": ", f);
+		if (v)
+			json_dump_callback(v, json_out_write, &o, fl);
+		else
+			fputc('[', f); /* the array's opening */
+	}
+	json_decref(k);
+}
+
+void tool_json_stream_init(struct tool_json_stream *s, struct tool *tool, json_t *head,
+			   const char *key)
+{
+	*s = (struct tool_json_stream){ .tool = tool, .head = head, .key = key, .n = -1 };
+}
+
+static void stream_head(struct tool_json_stream *s)
+{
+	const char *key;
+	json_t *v, *out = NULL;
+	bool first = true;
+
+	if (s->n >= 0)
+		return;
+	s->n = 0;
+	if (json_log_path())
+		s->log = open_memstream(&s->log_text, &s->log_len);
+	/* "format" first, as tool_json_print() puts it */
+	if (!json_object_get(s->head, "format")) {
+		out = json_pack("{s:i}", "format", KVMDCI_JSON_FORMAT);
+		if (out && json_object_update(out, s->head) < 0) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	fputc('{', stdout);
+	if (s->log)
+		fputc('{', s->log);
+	json_object_foreach(out ? out : s->head, key, v) {
+		stream_member(s, key, v, first);
+		first = false;
+	}
+	stream_member(s, s->key, NULL, first);
+	json_decref(out);
+}
+
+void tool_json_stream_add(struct tool_json_stream *s, json_t *elem)
+{
+	size_t pf = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
+		    (s->tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	size_t cf = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_COMPACT;
+
+	stream_head(s);
+	for (int i = 0; i < 2; i++) {
+		FILE *f = i ? s->log : stdout;
+		size_t fl = i ? cf : pf;
+		struct json_out o = { f, (fl & JSON_COMPACT) ? 0 : 4 };
+		if (!f)
+			continue;
+		if (s->n)
+			fputc(',', f);
+		stream_indent(f, fl, 2);
+		json_dump_callback(elem, json_out_write, &o, fl);
+	}
+	s->n++;
+	json_decref(elem);
+}
+
+void tool_json_stream_end(struct tool_json_stream *s, json_t *tail)
+{
+	size_t pf = JSON_PRESERVE_ORDER | (s->tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
+	const char *key;
+	json_t *v;
+
+	stream_head(s);
+	if (s->n) /* "[]" when empty */
+		stream_indent(stdout, pf, 1);
+	fputc(']', stdout);
+	if (s->log)
+		fputc(']', s->log);
+	if (!tail)
+		tail = json_object();
+	/* what was read before the target was lost, marked as such (tool_json_print) */
+	note_target_lost(s->tool->ctx);
+	if (target_lost[0] && !json_object_get(s->head, "errno") &&
+	    !json_object_get(tail, "errno")) {
+		json_object_set_new(tail, "incomplete", json_true());
+		if (!json_object_get(s->head, "error") && !json_object_get(tail, "error"))
+			json_object_set_new(tail, "error", json_string(target_lost));
+	}
+	json_object_foreach(tail, key, v)
+		stream_member(s, key, v, false);
+	stream_indent(stdout, pf, 0);
+	fputs("}\n", stdout);
+	if (s->log) {
+		fputc('}', s->log);
+		if (fclose(s->log) == 0)
+			json_log_text(s->tool, json_log_path(), s->log_text);
+		s->log = NULL;
+	}
+	json_decref(tail);
+	tool_json_stream_drop(s);
+	tool_flush_stdout();
+}
+
+void tool_json_stream_drop(struct tool_json_stream *s)
+{
+	if (s->log)
+		fclose(s->log);
+	free(s->log_text);
+	json_decref(s->head);
+	*s = (struct tool_json_stream){ .n = -1 };
 }
 
 json_t *tool_json_addr(unsigned long long addr)
