@@ -513,26 +513,28 @@ void tool_json_print(struct tool *tool, json_t *doc)
 
 /* ---- a document printed as it is built ---- */
 
-/* json_dump_callback's writer: @indent spaces after each newline (a value printed at a depth
- * of its document: jansson indents by depth only, and strings hold no raw newline). */
-struct json_out {
-	FILE *f;
-	int indent;
-};
-
-static int json_out_write(const char *buf, size_t size, void *data)
+/* Print @js, a value printed alone, as at a depth of its document: @indent spaces after each
+ * newline (jansson indents by depth only, and its strings hold no raw newline). */
+static void put_indented(FILE *f, const char *js, int indent)
 {
-	struct json_out *o = data;
 	const char *nl;
 
-	while (size && (nl = memchr(buf, '\n', size))) {
-		size_t n = (size_t)(nl - buf) + 1;
-		if (fwrite(buf, 1, n, o->f) != n || fprintf(o->f, "%*s", o->indent, "") < 0)
-			return -1;
-		buf += n;
-		size -= n;
+	while (indent && (nl = strchr(js, '\n'))) {
+		fwrite(js, 1, (size_t)(nl - js) + 1, f);
+		fprintf(f, "%*s", indent, "");
+		js = nl + 1;
 	}
-	return size && fwrite(buf, 1, size, o->f) != size ? -1 : 0;
+	fputs(js, f);
+}
+
+/* @v printed at @depth of a document printed with @flags (compact or indented by 2) */
+static void put_value(FILE *f, json_t *v, size_t flags, int depth)
+{
+	char *js = json_dumps(v, flags | JSON_ENCODE_ANY);
+
+	if (js)
+		put_indented(f, js, (flags & JSON_COMPACT) ? 0 : 2 * depth);
+	free(js);
 }
 
 /* What jansson's dumper writes before a member or element at @depth: a newline and the
@@ -556,16 +558,15 @@ static void stream_member(struct tool_json_stream *s, const char *key, json_t *v
 	for (int i = 0; i < 2; i++) {
 		FILE *f = i ? s->log : stdout;
 		size_t fl = i ? cf : pf;
-		struct json_out o = { f, (fl & JSON_COMPACT) ? 0 : 2 };
 		if (!f)
 			continue;
 		if (!first)
 			fputc(',', f);
 		stream_indent(f, fl, 1);
-		json_dumpf(k, f, fl);
+		put_value(f, k, fl, 1);
 		fputs((fl & JSON_COMPACT) ? ":" : ": ", f);
 		if (v)
-			json_dump_callback(v, json_out_write, &o, fl);
+			put_value(f, v, fl, 1);
 		else
 			fputc('[', f); /* the array's opening */
 	}
@@ -614,18 +615,26 @@ void tool_json_stream_add(struct tool_json_stream *s, json_t *elem)
 		    (s->tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
 	size_t cf = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_COMPACT;
 
+	char *js = NULL;
+
 	stream_head(s);
 	for (int i = 0; i < 2; i++) {
 		FILE *f = i ? s->log : stdout;
 		size_t fl = i ? cf : pf;
-		struct json_out o = { f, (fl & JSON_COMPACT) ? 0 : 4 };
 		if (!f)
 			continue;
 		if (s->n)
 			fputc(',', f);
 		stream_indent(f, fl, 2);
-		json_dump_callback(elem, json_out_write, &o, fl);
+		/* one string per element (the heap it takes is reused by the next) */
+		if (!js || fl != pf) {
+			free(js);
+			js = json_dumps(elem, fl);
+		}
+		if (js)
+			put_indented(f, js, (fl & JSON_COMPACT) ? 0 : 4);
 	}
+	free(js);
 	s->n++;
 	json_decref(elem);
 }
