@@ -427,7 +427,9 @@ KVMDCI_EXPORT int kvmdci_kvm_io_prefetch(struct kvmdci_kernel *k, const uint64_t
 	uint8_t *buf = NULL;
 	int r, nrq = 0, cap = 0;
 
-	if (n <= 0)
+	/* nothing to plan (a dump, /proc/kcore, KVMDCI_READ_PLAN=0): the levels below would
+	 * still touch every page of their buffers (a sixth of a 650-VM walk on a dump) */
+	if (n <= 0 || !kernel_plan_enabled(k))
 		return 0;
 	if ((r = iobus_layout_get(k, &l)) < 0)
 		return r;
