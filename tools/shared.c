@@ -513,64 +513,207 @@ void tool_json_print(struct tool *tool, json_t *doc)
 
 /* ---- a document printed as it is built ---- */
 
-/* Print @js, a value printed alone, as at a depth of its document: @indent spaces after each
- * newline (jansson indents by depth only, and its strings hold no raw newline). */
-static void put_indented(FILE *f, const char *js, int indent)
+/*
+ * The stream prints json_t trees itself, as jansson prints them (members in their order,
+ * compact or indented by 2), without jansson's cycle check: json_dumps formats every object's
+ * and array's address into a key of a hash table of parents (snprintf, an insertion and a
+ * removal: most of the printing of a 650-VM io-bus document). The trees a tool builds have
+ * no cycles. Each piece is built in @s->text (kept: its memory touched once), then written.
+ */
+static void text_put(struct tool_json_stream *s, const char *p, size_t n)
 {
-	const char *nl;
+	struct tool_json_text *t = &s->text;
 
-	while (indent && (nl = strchr(js, '\n'))) {
-		fwrite(js, 1, (size_t)(nl - js) + 1, f);
-		fprintf(f, "%*s", indent, "");
-		js = nl + 1;
+	if (t->n + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->n + n + 1)
+			cap *= 2;
+		char *q = realloc(t->p, cap);
+		if (!q)
+			return; /* out of memory: the piece is cut short */
+		t->p = q;
+		t->cap = cap;
 	}
-	fputs(js, f);
+	memcpy(t->p + t->n, p, n);
+	t->n += n;
 }
 
-/* @v printed at @depth of a document printed with @flags (compact or indented by 2) */
-static void put_value(FILE *f, json_t *v, size_t flags, int depth)
+static void text_puts(struct tool_json_stream *s, const char *p)
 {
-	char *js = json_dumps(v, flags | JSON_ENCODE_ANY);
-
-	if (js)
-		put_indented(f, js, (flags & JSON_COMPACT) ? 0 : 2 * depth);
-	free(js);
+	text_put(s, p, strlen(p));
 }
 
-/* What jansson's dumper writes before a member or element at @depth: a newline and the
- * indentation when pretty, nothing when compact (the only two ways the tools print). */
-static void stream_indent(FILE *f, size_t flags, int depth)
+/* What jansson writes before a member or element at @depth: a newline and the indentation
+ * when indented, nothing when compact (the only two ways the tools print) */
+static void text_newline(struct tool_json_stream *s, int indent, int depth)
 {
-	int indent = (int)(flags & JSON_MAX_INDENT);
+	static const char spaces[] = "                                ";
 
-	if (indent)
-		fprintf(f, "\n%*s", depth * indent, "");
+	if (!indent)
+		return;
+	text_put(s, "\n", 1);
+	for (int n = indent * depth; n > 0; n -= (int)sizeof(spaces) - 1)
+		text_put(s, spaces, n < (int)sizeof(spaces) - 1 ? (size_t)n : sizeof(spaces) - 1);
 }
 
-/* One member "key": value at depth 1, preceded by "," unless @first; to stdout and the log. */
-static void stream_member(struct tool_json_stream *s, const char *key, json_t *v, bool first)
+/* A JSON string: '"', '\' and control characters escaped as jansson escapes them (\uXXXX in
+ * capitals where no short form exists); every other byte as it is (the UTF-8 jansson keeps). */
+static void text_string(struct tool_json_stream *s, const char *p, size_t n)
 {
-	size_t pf = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
-		    (s->tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
-	size_t cf = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_COMPACT;
-	json_t *k = json_string(key);
+	size_t run = 0;
 
-	for (int i = 0; i < 2; i++) {
-		FILE *f = i ? s->log : stdout;
-		size_t fl = i ? cf : pf;
-		if (!f)
+	text_put(s, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		char esc[8];
+		if (c != '"' && c != '\\' && c >= 0x20)
 			continue;
-		if (!first)
-			fputc(',', f);
-		stream_indent(f, fl, 1);
-		put_value(f, k, fl, 1);
-		fputs((fl & JSON_COMPACT) ? ":" : ": ", f);
-		if (v)
-			put_value(f, v, fl, 1);
-		else
-			fputc('[', f); /* the array's opening */
+		text_put(s, p + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': text_puts(s, "\\\""); break;
+		case '\\': text_puts(s, "\\\\"); break;
+		case '\b': text_puts(s, "\\b"); break;
+		case '\f': text_puts(s, "\\f"); break;
+		case '\n': text_puts(s, "\\n"); break;
+		case '\r': text_puts(s, "\\r"); break;
+		case '\t': text_puts(s, "\\t"); break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04X", c);
+			text_puts(s, esc);
+		}
 	}
-	json_decref(k);
+	text_put(s, p + run, n - run);
+	text_put(s, "\"", 1);
+}
+
+/* @v at @depth of its document */
+static void text_json(struct tool_json_stream *s, json_t *v, int indent, int depth)
+{
+	char num[32], *js;
+	const char *key;
+	size_t i, n = 0;
+	json_t *m;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		text_put(s, "{", 1);
+		json_object_foreach(v, key, m) {
+			if (n++)
+				text_put(s, ",", 1);
+			text_newline(s, indent, depth + 1);
+			text_string(s, key, strlen(key));
+			text_puts(s, indent ? ": " : ":");
+			text_json(s, m, indent, depth + 1);
+		}
+		if (n)
+			text_newline(s, indent, depth);
+		text_put(s, "}", 1);
+		break;
+	case JSON_ARRAY:
+		text_put(s, "[", 1);
+		json_array_foreach(v, i, m) {
+			if (i)
+				text_put(s, ",", 1);
+			text_newline(s, indent, depth + 1);
+			text_json(s, m, indent, depth + 1);
+		}
+		if (json_array_size(v))
+			text_newline(s, indent, depth);
+		text_put(s, "]", 1);
+		break;
+	case JSON_STRING:
+		text_string(s, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		text_puts(s, num);
+		break;
+	case JSON_REAL: /* jansson's own shortest round-trip form */
+		if ((js = json_dumps(v, JSON_ENCODE_ANY))) {
+			text_puts(s, js);
+			free(js);
+		}
+		break;
+	case JSON_TRUE:
+		text_puts(s, "true");
+		break;
+	case JSON_FALSE:
+		text_puts(s, "false");
+		break;
+	case JSON_NULL:
+		text_puts(s, "null");
+		break;
+	}
+}
+
+/* Build a piece with @build (indented as the tool prints) and write it to stdout, then, for
+ * KVMDCI_JSON_LOG, compact to the log's copy. */
+static void stream_piece(struct tool_json_stream *s,
+			 void (*build)(struct tool_json_stream *s, int indent, void *arg), void *arg)
+{
+	int indent = s->tool->pretty ? 2 : 0;
+
+	s->text.n = 0;
+	build(s, indent, arg);
+	fwrite(s->text.p, 1, s->text.n, stdout);
+	if (!s->log)
+		return;
+	if (indent) {
+		s->text.n = 0;
+		build(s, 0, arg);
+	}
+	fwrite(s->text.p, 1, s->text.n, s->log);
+}
+
+/* the members of @arg (an object) at depth 1, after others unless it is the head */
+static void build_members(struct tool_json_stream *s, int indent, void *arg)
+{
+	const char *key;
+	json_t *v;
+	bool first = s->n < 0;
+
+	if (first)
+		text_put(s, "{", 1);
+	json_object_foreach((json_t *)arg, key, v) {
+		if (!first)
+			text_put(s, ",", 1);
+		first = false;
+		text_newline(s, indent, 1);
+		text_string(s, key, strlen(key));
+		text_puts(s, indent ? ": " : ":");
+		text_json(s, v, indent, 1);
+	}
+	if (s->n < 0) { /* the head: then the array's opening */
+		if (!first)
+			text_put(s, ",", 1);
+		text_newline(s, indent, 1);
+		text_string(s, s->key, strlen(s->key));
+		text_puts(s, indent ? ": [" : ":[");
+	}
+}
+
+static void build_element(struct tool_json_stream *s, int indent, void *arg)
+{
+	if (s->n)
+		text_put(s, ",", 1);
+	text_newline(s, indent, 2);
+	text_json(s, arg, indent, 2);
+}
+
+static void build_close_array(struct tool_json_stream *s, int indent, void *arg)
+{
+	(void)arg;
+	if (s->n) /* "[]" when empty */
+		text_newline(s, indent, 1);
+	text_put(s, "]", 1);
+}
+
+static void build_close(struct tool_json_stream *s, int indent, void *arg)
+{
+	(void)arg;
+	text_newline(s, indent, 0);
+	text_put(s, "}", 1);
 }
 
 void tool_json_stream_init(struct tool_json_stream *s, struct tool *tool, json_t *head,
@@ -581,13 +724,10 @@ void tool_json_stream_init(struct tool_json_stream *s, struct tool *tool, json_t
 
 static void stream_head(struct tool_json_stream *s)
 {
-	const char *key;
-	json_t *v, *out = NULL;
-	bool first = true;
+	json_t *out = NULL;
 
 	if (s->n >= 0)
 		return;
-	s->n = 0;
 	if (json_log_path())
 		s->log = open_memstream(&s->log_text, &s->log_len);
 	/* "format" first, as tool_json_print() puts it */
@@ -598,59 +738,23 @@ static void stream_head(struct tool_json_stream *s)
 			out = NULL;
 		}
 	}
-	fputc('{', stdout);
-	if (s->log)
-		fputc('{', s->log);
-	json_object_foreach(out ? out : s->head, key, v) {
-		stream_member(s, key, v, first);
-		first = false;
-	}
-	stream_member(s, s->key, NULL, first);
+	stream_piece(s, build_members, out ? out : s->head);
+	s->n = 0;
 	json_decref(out);
 }
 
 void tool_json_stream_add(struct tool_json_stream *s, json_t *elem)
 {
-	size_t pf = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY |
-		    (s->tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
-	size_t cf = JSON_PRESERVE_ORDER | JSON_ENCODE_ANY | JSON_COMPACT;
-
-	char *js = NULL;
-
 	stream_head(s);
-	for (int i = 0; i < 2; i++) {
-		FILE *f = i ? s->log : stdout;
-		size_t fl = i ? cf : pf;
-		if (!f)
-			continue;
-		if (s->n)
-			fputc(',', f);
-		stream_indent(f, fl, 2);
-		/* one string per element (the heap it takes is reused by the next) */
-		if (!js || fl != pf) {
-			free(js);
-			js = json_dumps(elem, fl);
-		}
-		if (js)
-			put_indented(f, js, (fl & JSON_COMPACT) ? 0 : 4);
-	}
-	free(js);
+	stream_piece(s, build_element, elem);
 	s->n++;
 	json_decref(elem);
 }
 
 void tool_json_stream_end(struct tool_json_stream *s, json_t *tail)
 {
-	size_t pf = JSON_PRESERVE_ORDER | (s->tool->pretty ? JSON_INDENT(2) : JSON_COMPACT);
-	const char *key;
-	json_t *v;
-
 	stream_head(s);
-	if (s->n) /* "[]" when empty */
-		stream_indent(stdout, pf, 1);
-	fputc(']', stdout);
-	if (s->log)
-		fputc(']', s->log);
+	stream_piece(s, build_close_array, NULL);
 	if (!tail)
 		tail = json_object();
 	/* what was read before the target was lost, marked as such (tool_json_print) */
@@ -661,12 +765,10 @@ void tool_json_stream_end(struct tool_json_stream *s, json_t *tail)
 		if (!json_object_get(s->head, "error") && !json_object_get(tail, "error"))
 			json_object_set_new(tail, "error", json_string(target_lost));
 	}
-	json_object_foreach(tail, key, v)
-		stream_member(s, key, v, false);
-	stream_indent(stdout, pf, 0);
-	fputs("}\n", stdout);
+	stream_piece(s, build_members, tail);
+	stream_piece(s, build_close, NULL);
+	fputc('\n', stdout);
 	if (s->log) {
-		fputc('}', s->log);
 		if (fclose(s->log) == 0)
 			json_log_text(s->tool, json_log_path(), s->log_text);
 		s->log = NULL;
@@ -681,6 +783,7 @@ void tool_json_stream_drop(struct tool_json_stream *s)
 	if (s->log)
 		fclose(s->log);
 	free(s->log_text);
+	free(s->text.p);
 	json_decref(s->head);
 	*s = (struct tool_json_stream){ .n = -1 };
 }

@@ -153,6 +153,10 @@ struct tool_json_stream {
 	FILE *log;	 /* the compact copy for KVMDCI_JSON_LOG (NULL: none) */
 	char *log_text;
 	size_t log_len;
+	struct tool_json_text {
+		char *p;
+		size_t n, cap;
+	} text; /* the piece being printed */
 };
 /* Start @s: @head (taken) holds the members before the array @key; nothing printed yet. */
 void tool_json_stream_init(struct tool_json_stream *s, struct tool *tool, json_t *head,
