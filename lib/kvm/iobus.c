@@ -40,6 +40,9 @@ struct iobus_layout {
 	uint64_t range_addr, range_len, range_dev, dev_ops;
 	uint64_t ops[NR_OPS]; /* symbol addresses, 0 when absent */
 	const char *ops_sym[NR_OPS];
+	/* kvmdci_kernel_symbolize of each ops[] ("" when it failed): a walk of N VMs would ask
+	 * for them some 12N times */
+	char ops_name[NR_OPS][sizeof(((struct kvmdci_io_range *)0)->ops_symbol)];
 	int64_t dev_off[NR_OPS]; /* offset of the kvm_io_device in its owner, -1 unknown */
 	uint64_t ev_size, ev_addr, ev_length, ev_datamatch, ev_bus_idx, ev_wildcard;
 	bool has_ev;
@@ -149,6 +152,9 @@ static int iobus_layout_find(struct kvmdci_kernel *k, struct iobus_layout *l)
 			kvmdci_info(kvmdci_kernel_get_ctx(k),
 				    "no symbol kvm:%s; such devices show as unknown",
 				    owners[i].sym[0]);
+		else if (kvmdci_kernel_symbolize(k, l->ops[i], l->ops_name[i],
+						 sizeof(l->ops_name[i])) < 0)
+			l->ops_name[i][0] = '\0';
 	}
 	const struct kernel_field ev[] = {
 		KERNEL_FIELD("struct _ioeventfd", "addr", &l->ev_addr),
@@ -298,7 +304,9 @@ static void decode_dev(struct kvmdci_kernel *k, const struct iobus_layout *l,
 	for (int i = 0; i < NR_OPS; i++)
 		if (l->ops[i] && o->ops == l->ops[i])
 			which = i;
-	if (kvmdci_kernel_symbolize(k, o->ops, o->ops_symbol, sizeof(o->ops_symbol)) < 0)
+	if (which >= 0)
+		memcpy(o->ops_symbol, l->ops_name[which], sizeof(o->ops_symbol));
+	else if (kvmdci_kernel_symbolize(k, o->ops, o->ops_symbol, sizeof(o->ops_symbol)) < 0)
 		o->ops_symbol[0] = '\0';
 	if (which < 0)
 		return;
