@@ -449,16 +449,19 @@ void tool_progress(struct tool *tool, const char *fmt, ...)
 /* KVMDCI_JSON_LOG=FILE: a copy of every document, one line each ("TOOL<TAB>JSON"), appended
  * with one write so that tools running at the same time do not mix their lines; the tests
  * check every line against the tool's schema. */
-static void json_log(struct tool *tool, json_t *doc)
+static const char *json_log_path(void)
 {
 	const char *path = getenv("KVMDCI_JSON_LOG");
-	char *js, *line = NULL;
+	return path && *path ? path : NULL;
+}
+
+/* Append "TOOL<TAB>@js" to the log at @path. */
+static void json_log_text(struct tool *tool, const char *path, const char *js)
+{
+	char *line = NULL;
 	int fd, n;
 
-	if (!path || !*path || !(js = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_COMPACT)))
-		return;
 	n = asprintf(&line, "%s\t%s\n", tool->name, js);
-	free(js);
 	if (n < 0)
 		return;
 	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
@@ -468,6 +471,17 @@ static void json_log(struct tool *tool, json_t *doc)
 	if (fd >= 0)
 		close(fd);
 	free(line);
+}
+
+static void json_log(struct tool *tool, json_t *doc)
+{
+	const char *path = json_log_path();
+	char *js;
+
+	if (!path || !(js = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_COMPACT)))
+		return;
+	json_log_text(tool, path, js);
+	free(js);
 }
 
 void tool_json_print(struct tool *tool, json_t *doc)
@@ -495,6 +509,283 @@ void tool_json_print(struct tool *tool, json_t *doc)
 	json_log(tool, out ? out : doc);
 	json_decref(out);
 	tool_flush_stdout();
+}
+
+/* ---- a document printed as it is built ---- */
+
+/*
+ * The stream prints json_t trees itself, as jansson prints them (members in their order,
+ * compact or indented by 2), without jansson's cycle check: json_dumps formats every object's
+ * and array's address into a key of a hash table of parents (snprintf, an insertion and a
+ * removal: most of the printing of a 650-VM io-bus document). The trees a tool builds have
+ * no cycles. Each piece is built in @s->text (kept: its memory touched once), then written.
+ */
+static void text_put(struct tool_json_stream *s, const char *p, size_t n)
+{
+	struct tool_json_text *t = &s->text;
+
+	if (t->n + n + 1 > t->cap) {
+		size_t cap = t->cap ? t->cap : 4096;
+		while (cap < t->n + n + 1)
+			cap *= 2;
+		char *q = realloc(t->p, cap);
+		if (!q)
+			return; /* out of memory: the piece is cut short */
+		t->p = q;
+		t->cap = cap;
+	}
+	memcpy(t->p + t->n, p, n);
+	t->n += n;
+}
+
+static void text_puts(struct tool_json_stream *s, const char *p)
+{
+	text_put(s, p, strlen(p));
+}
+
+/* What jansson writes before a member or element at @depth: a newline and the indentation
+ * when indented, nothing when compact (the only two ways the tools print) */
+static void text_newline(struct tool_json_stream *s, int indent, int depth)
+{
+	static const char spaces[] = "                                ";
+
+	if (!indent)
+		return;
+	text_put(s, "\n", 1);
+	for (int n = indent * depth; n > 0; n -= (int)sizeof(spaces) - 1)
+		text_put(s, spaces, n < (int)sizeof(spaces) - 1 ? (size_t)n : sizeof(spaces) - 1);
+}
+
+/* A JSON string: '"', '\' and control characters escaped as jansson escapes them (\uXXXX in
+ * capitals where no short form exists); every other byte as it is (the UTF-8 jansson keeps). */
+static void text_string(struct tool_json_stream *s, const char *p, size_t n)
+{
+	size_t run = 0;
+
+	text_put(s, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)p[i];
+		char esc[8];
+		if (c != '"' && c != '\\' && c >= 0x20)
+			continue;
+		text_put(s, p + run, i - run);
+		run = i + 1;
+		switch (c) {
+		case '"': text_puts(s, "\\\""); break;
+		case '\\': text_puts(s, "\\\\"); break;
+		case '\b': text_puts(s, "\\b"); break;
+		case '\f': text_puts(s, "\\f"); break;
+		case '\n': text_puts(s, "\\n"); break;
+		case '\r': text_puts(s, "\\r"); break;
+		case '\t': text_puts(s, "\\t"); break;
+		default:
+			snprintf(esc, sizeof(esc), "\\u%04X", c);
+			text_puts(s, esc);
+		}
+	}
+	text_put(s, p + run, n - run);
+	text_put(s, "\"", 1);
+}
+
+/* @v at @depth of its document */
+static void text_json(struct tool_json_stream *s, json_t *v, int indent, int depth)
+{
+	char num[32], *js;
+	const char *key;
+	size_t i, n = 0;
+	json_t *m;
+
+	switch (json_typeof(v)) {
+	case JSON_OBJECT:
+		text_put(s, "{", 1);
+		json_object_foreach(v, key, m) {
+			if (n++)
+				text_put(s, ",", 1);
+			text_newline(s, indent, depth + 1);
+			text_string(s, key, strlen(key));
+			text_puts(s, indent ? ": " : ":");
+			text_json(s, m, indent, depth + 1);
+		}
+		if (n)
+			text_newline(s, indent, depth);
+		text_put(s, "}", 1);
+		break;
+	case JSON_ARRAY:
+		text_put(s, "[", 1);
+		json_array_foreach(v, i, m) {
+			if (i)
+				text_put(s, ",", 1);
+			text_newline(s, indent, depth + 1);
+			text_json(s, m, indent, depth + 1);
+		}
+		if (json_array_size(v))
+			text_newline(s, indent, depth);
+		text_put(s, "]", 1);
+		break;
+	case JSON_STRING:
+		text_string(s, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		text_puts(s, num);
+		break;
+	case JSON_REAL: /* jansson's own shortest round-trip form */
+		if ((js = json_dumps(v, JSON_ENCODE_ANY))) {
+			text_puts(s, js);
+			free(js);
+		}
+		break;
+	case JSON_TRUE:
+		text_puts(s, "true");
+		break;
+	case JSON_FALSE:
+		text_puts(s, "false");
+		break;
+	case JSON_NULL:
+		text_puts(s, "null");
+		break;
+	}
+}
+
+/* Build a piece with @build (indented as the tool prints) and write it to stdout, then, for
+ * KVMDCI_JSON_LOG, compact to the log's copy. */
+static void stream_piece(struct tool_json_stream *s,
+			 void (*build)(struct tool_json_stream *s, int indent, void *arg), void *arg)
+{
+	int indent = s->tool->pretty ? 2 : 0;
+
+	s->text.n = 0;
+	build(s, indent, arg);
+	fwrite(s->text.p, 1, s->text.n, stdout);
+	if (!s->log)
+		return;
+	if (indent) {
+		s->text.n = 0;
+		build(s, 0, arg);
+	}
+	fwrite(s->text.p, 1, s->text.n, s->log);
+}
+
+/* the members of @arg (an object) at depth 1, after others unless it is the head */
+static void build_members(struct tool_json_stream *s, int indent, void *arg)
+{
+	const char *key;
+	json_t *v;
+	bool first = s->n < 0;
+
+	if (first)
+		text_put(s, "{", 1);
+	json_object_foreach((json_t *)arg, key, v) {
+		if (!first)
+			text_put(s, ",", 1);
+		first = false;
+		text_newline(s, indent, 1);
+		text_string(s, key, strlen(key));
+		text_puts(s, indent ? ": " : ":");
+		text_json(s, v, indent, 1);
+	}
+	if (s->n < 0) { /* the head: then the array's opening */
+		if (!first)
+			text_put(s, ",", 1);
+		text_newline(s, indent, 1);
+		text_string(s, s->key, strlen(s->key));
+		text_puts(s, indent ? ": [" : ":[");
+	}
+}
+
+static void build_element(struct tool_json_stream *s, int indent, void *arg)
+{
+	if (s->n)
+		text_put(s, ",", 1);
+	text_newline(s, indent, 2);
+	text_json(s, arg, indent, 2);
+}
+
+static void build_close_array(struct tool_json_stream *s, int indent, void *arg)
+{
+	(void)arg;
+	if (s->n) /* "[]" when empty */
+		text_newline(s, indent, 1);
+	text_put(s, "]", 1);
+}
+
+static void build_close(struct tool_json_stream *s, int indent, void *arg)
+{
+	(void)arg;
+	text_newline(s, indent, 0);
+	text_put(s, "}", 1);
+}
+
+void tool_json_stream_init(struct tool_json_stream *s, struct tool *tool, json_t *head,
+			   const char *key)
+{
+	*s = (struct tool_json_stream){ .tool = tool, .head = head, .key = key, .n = -1 };
+}
+
+static void stream_head(struct tool_json_stream *s)
+{
+	json_t *out = NULL;
+
+	if (s->n >= 0)
+		return;
+	if (json_log_path())
+		s->log = open_memstream(&s->log_text, &s->log_len);
+	/* "format" first, as tool_json_print() puts it */
+	if (!json_object_get(s->head, "format")) {
+		out = json_pack("{s:i}", "format", KVMDCI_JSON_FORMAT);
+		if (out && json_object_update(out, s->head) < 0) {
+			json_decref(out);
+			out = NULL;
+		}
+	}
+	stream_piece(s, build_members, out ? out : s->head);
+	s->n = 0;
+	json_decref(out);
+}
+
+void tool_json_stream_add(struct tool_json_stream *s, json_t *elem)
+{
+	stream_head(s);
+	stream_piece(s, build_element, elem);
+	s->n++;
+	json_decref(elem);
+}
+
+void tool_json_stream_end(struct tool_json_stream *s, json_t *tail)
+{
+	stream_head(s);
+	stream_piece(s, build_close_array, NULL);
+	if (!tail)
+		tail = json_object();
+	/* what was read before the target was lost, marked as such (tool_json_print) */
+	note_target_lost(s->tool->ctx);
+	if (target_lost[0] && !json_object_get(s->head, "errno") &&
+	    !json_object_get(tail, "errno")) {
+		json_object_set_new(tail, "incomplete", json_true());
+		if (!json_object_get(s->head, "error") && !json_object_get(tail, "error"))
+			json_object_set_new(tail, "error", json_string(target_lost));
+	}
+	stream_piece(s, build_members, tail);
+	stream_piece(s, build_close, NULL);
+	fputc('\n', stdout);
+	if (s->log) {
+		if (fclose(s->log) == 0)
+			json_log_text(s->tool, json_log_path(), s->log_text);
+		s->log = NULL;
+	}
+	json_decref(tail);
+	tool_json_stream_drop(s);
+	tool_flush_stdout();
+}
+
+void tool_json_stream_drop(struct tool_json_stream *s)
+{
+	if (s->log)
+		fclose(s->log);
+	free(s->log_text);
+	free(s->text.p);
+	json_decref(s->head);
+	*s = (struct tool_json_stream){ .n = -1 };
 }
 
 json_t *tool_json_addr(unsigned long long addr)

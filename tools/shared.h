@@ -138,6 +138,36 @@ void tool_progress(struct tool *tool, const char *fmt, ...) __attribute__((forma
 #define KVMDCI_JSON_FORMAT 1
 /* Print a JSON document to stdout (compact or pretty), "format" first (an object's). */
 void tool_json_print(struct tool *tool, json_t *doc);
+/*
+ * A document printed while it is built, byte for byte what tool_json_print() prints for the
+ * whole of it: an object whose one long array member is printed an element at a time, so that
+ * a walk of many VMs holds one element's tree, not the document's (on this project's VM each
+ * fresh heap page's first touch is a page fault: a 1000-VM io-bus document built whole cost a
+ * fifth of its walk, bench/README.md P4). KVMDCI_JSON_LOG gets its line at the end.
+ */
+struct tool_json_stream {
+	struct tool *tool;
+	json_t *head;	 /* the members before the array, "format" first */
+	const char *key; /* the array's member name */
+	int n;		 /* elements printed; -1 before the head */
+	FILE *log;	 /* the compact copy for KVMDCI_JSON_LOG (NULL: none) */
+	char *log_text;
+	size_t log_len;
+	struct tool_json_text {
+		char *p;
+		size_t n, cap;
+	} text; /* the piece being printed */
+};
+/* Start @s: @head (taken) holds the members before the array @key; nothing printed yet. */
+void tool_json_stream_init(struct tool_json_stream *s, struct tool *tool, json_t *head,
+			   const char *key);
+/* Print @elem (taken) as the array's next element (the head first, at the first one). */
+void tool_json_stream_add(struct tool_json_stream *s, json_t *elem);
+/* Close the array, print @tail's members (taken; NULL: none) after it, as tool_json_print()
+ * ends a document (the target-lost marks), and flush. */
+void tool_json_stream_end(struct tool_json_stream *s, json_t *tail);
+/* Drop @s without printing (a failure after tool_json_stream_init, before any element). */
+void tool_json_stream_drop(struct tool_json_stream *s);
 /* Hex address string "0x..." for JSON. */
 json_t *tool_json_addr(unsigned long long addr);
 

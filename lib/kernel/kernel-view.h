@@ -115,6 +115,11 @@ struct kvmdci_kernel {
 	} plan;
 	/* member offsets and enumerators found (types.c), allocated at the first lookup */
 	struct ktypes_memo *memo;
+	/* the io-bus walk's offsets and kvm.ko ops symbols (lib/kvm/iobus.c, malloc'd, opaque
+	 * here), kept while the target's generation is iobus_gen - 1: a walk of N VMs asks for
+	 * them 6N times */
+	void *iobus_layout;
+	uint64_t iobus_gen;
 	/* read cache (see struct kcache) */
 	struct kcache *cache;
 	int cache_mode;       /* -1 not decided yet, 0 off, 1 on */

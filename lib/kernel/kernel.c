@@ -448,6 +448,7 @@ KVMDCI_EXPORT struct kvmdci_kernel *kvmdci_kernel_unref(struct kvmdci_kernel *k)
 	symtab_free(&k->vsyms);
 	ktypes_free(&k->types);
 	kernel_memo_free(k);
+	free(k->iobus_layout);
 	if (k->cache_stats.hits + k->cache_stats.fills)
 		kvmdci_dbg(k->ctx, "read cache: %llu hits, %llu page fills (%llu failed), %llu exact reads",
 			   (unsigned long long)k->cache_stats.hits,

@@ -40,6 +40,9 @@ struct iobus_layout {
 	uint64_t range_addr, range_len, range_dev, dev_ops;
 	uint64_t ops[NR_OPS]; /* symbol addresses, 0 when absent */
 	const char *ops_sym[NR_OPS];
+	/* kvmdci_kernel_symbolize of each ops[] ("" when it failed): a walk of N VMs would ask
+	 * for them some 12N times */
+	char ops_name[NR_OPS][sizeof(((struct kvmdci_io_range *)0)->ops_symbol)];
 	int64_t dev_off[NR_OPS]; /* offset of the kvm_io_device in its owner, -1 unknown */
 	uint64_t ev_size, ev_addr, ev_length, ev_datamatch, ev_bus_idx, ev_wildcard;
 	bool has_ev;
@@ -83,7 +86,7 @@ static uint64_t tsize(struct kvmdci_kernel *k, const char *type)
 }
 
 /* Offsets and ops symbols; what a kernel lacks is left unknown (the device stays "unknown"). */
-static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
+static int iobus_layout_find(struct kvmdci_kernel *k, struct iobus_layout *l)
 {
 	static const struct {
 		const char *sym[2], *type, *member[2];
@@ -149,6 +152,9 @@ static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
 			kvmdci_info(kvmdci_kernel_get_ctx(k),
 				    "no symbol kvm:%s; such devices show as unknown",
 				    owners[i].sym[0]);
+		else if (kvmdci_kernel_symbolize(k, l->ops[i], l->ops_name[i],
+						 sizeof(l->ops_name[i])) < 0)
+			l->ops_name[i][0] = '\0';
 	}
 	const struct kernel_field ev[] = {
 		KERNEL_FIELD("struct _ioeventfd", "addr", &l->ev_addr),
@@ -174,6 +180,29 @@ static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
 missing:
 	kvmdci_err(kvmdci_kernel_get_ctx(k), "%s", kvmdci_ctx_last_error(kvmdci_kernel_get_ctx(k)));
 	return r;
+}
+
+/*
+ * The layout, found once per target generation and kept in the kernel view: the offsets come
+ * from type info that never changes, the ops symbols from kvm.ko, which can only be reloaded
+ * while the target runs (a new generation). A failure is not kept (its error is set again).
+ */
+static int iobus_layout_get(struct kvmdci_kernel *k, struct iobus_layout *l)
+{
+	uint64_t gen = target_generation(k->target) + 1;
+	int r;
+
+	if (k->iobus_layout && k->iobus_gen == gen) {
+		*l = *(const struct iobus_layout *)k->iobus_layout;
+		return 0;
+	}
+	if ((r = iobus_layout_find(k, l)) < 0)
+		return r;
+	if (k->iobus_layout || (k->iobus_layout = malloc(sizeof(*l)))) {
+		memcpy(k->iobus_layout, l, sizeof(*l));
+		k->iobus_gen = gen;
+	}
+	return 0;
 }
 
 /* Read the bus pointers of a VM in one read. */
@@ -275,7 +304,9 @@ static void decode_dev(struct kvmdci_kernel *k, const struct iobus_layout *l,
 	for (int i = 0; i < NR_OPS; i++)
 		if (l->ops[i] && o->ops == l->ops[i])
 			which = i;
-	if (kvmdci_kernel_symbolize(k, o->ops, o->ops_symbol, sizeof(o->ops_symbol)) < 0)
+	if (which >= 0)
+		memcpy(o->ops_symbol, l->ops_name[which], sizeof(o->ops_symbol));
+	else if (kvmdci_kernel_symbolize(k, o->ops, o->ops_symbol, sizeof(o->ops_symbol)) < 0)
 		o->ops_symbol[0] = '\0';
 	if (which < 0)
 		return;
@@ -404,7 +435,9 @@ KVMDCI_EXPORT int kvmdci_kvm_io_prefetch(struct kvmdci_kernel *k, const uint64_t
 	uint8_t *buf = NULL;
 	int r, nrq = 0, cap = 0;
 
-	if (n <= 0)
+	/* nothing to plan (a dump, /proc/kcore, KVMDCI_READ_PLAN=0): the levels below would
+	 * still touch every page of their buffers (a sixth of a 650-VM walk on a dump) */
+	if (n <= 0 || !kernel_plan_enabled(k))
 		return 0;
 	if ((r = iobus_layout_get(k, &l)) < 0)
 		return r;

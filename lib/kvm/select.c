@@ -8,9 +8,16 @@
 #include <strings.h>
 
 #include "internal.h"
+#include "kvm/kvm-internal.h"
 
-/* A first guess at the list length; a longer list costs one more walk. */
-#define FIRST_GUESS 64
+/*
+ * A first guess at the list length; a longer list costs one more walk, which on a dump repeats
+ * every read (no planned reads there: 1000 VMs walked twice). The array's pages are touched
+ * only as entries are filled (an allocation this large is mapped lazily), so the guess costs
+ * address space only: as many as kvm_vm_list lists, so that the VMs always take one walk (and
+ * a host's vCPUs up to that many).
+ */
+#define FIRST_GUESS KVM_LAYOUT_MAX_VMS
 
 /* Both lists are one array of selected entries, of one type or the other. */
 struct list {

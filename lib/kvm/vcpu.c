@@ -245,7 +245,7 @@ KVMDCI_EXPORT int kvmdci_kvm_vcpu_prefetch(struct kvmdci_kernel *k, const uint64
 	uint8_t *buf = NULL;
 	int r;
 
-	if (n <= 0)
+	if (n <= 0 || !kernel_plan_enabled(k)) /* nothing to plan: a dump, READ_PLAN=0 */
 		return 0;
 	if ((r = kvm_layout_get(k, &l)) < 0 || (r = vcpu_layout_get(k, &v)) < 0)
 		return r;

@@ -23,6 +23,27 @@
 
 #define MAX_SEGS 65536
 
+/*
+ * Short reads (fields, page-table entries) come from a small cache of the file's 1 KiB
+ * sectors, each filled by one pread(): a walk over many objects touches thousands of distinct
+ * pages of a large dump, and the first touch of a mapped page is a page fault, far dearer in
+ * this project's VM than a pread() into memory touched already (measured on the 2-core VM
+ * under load: a fault 60-130 us, a pread() 5-15 us; bench/README.md P4). 1 KiB sectors were
+ * faster than 4 KiB pages there (less to copy, and a fourth of the memory to touch first),
+ * 256 of them (64 sets of 4 ways, LRU) than 64 or 1024 (one round). A walk's page tables and
+ * current objects stay; its other sectors pass through.
+ */
+#define PC_SECTOR 1024
+#define PC_SET_BITS 6
+#define PC_SETS (1 << PC_SET_BITS)
+#define PC_WAYS 4
+
+struct pc_way {
+	uint64_t sector; /* file offset / PC_SECTOR + 1; 0: empty */
+	uint32_t used;	 /* LRU tick */
+	uint32_t len;	 /* bytes read (short at the end of the file) */
+};
+
 struct seg {
 	uint64_t paddr, size, offset;
 };
@@ -33,6 +54,10 @@ struct core {
 	size_t size;
 	struct seg *segs;
 	int nsegs;
+	struct pc_way pc[PC_SETS][PC_WAYS];
+	uint8_t *pc_data; /* PC_SETS * PC_WAYS sectors, allocated at the first short read */
+	uint32_t pc_tick;
+	bool pc_off; /* no memory for the cache: the mapping serves every read */
 };
 
 static int seg_cmp(const void *a, const void *b)
@@ -55,6 +80,50 @@ static const struct seg *seg_find(struct core *c, uint64_t pa)
 			return s;
 	}
 	return NULL;
+}
+
+/*
+ * Copy @n bytes at file offset @off (within the file and one sector) from the sector cache;
+ * false when the sector cannot be read (the caller copies from the mapping).
+ */
+static bool pc_copy(struct core *c, uint64_t off, uint8_t *out, size_t n)
+{
+	uint64_t sec = off / PC_SECTOR;
+	unsigned int set = (unsigned int)((sec * 0x9e3779b97f4a7c15ULL) >> (64 - PC_SET_BITS));
+	struct pc_way *w = c->pc[set], *v = &w[0];
+	size_t in = (size_t)(off % PC_SECTOR);
+	uint8_t *data;
+
+	for (int i = 0; i < PC_WAYS; i++) {
+		if (w[i].sector == sec + 1) {
+			v = &w[i];
+			break;
+		}
+		if (w[i].used < v->used) /* the least recently used way (an empty one: 0) */
+			v = &w[i];
+	}
+	if (v->sector != sec + 1 && c->pc_off)
+		return false;
+	if (!c->pc_data && !(c->pc_data = malloc((size_t)PC_SETS * PC_WAYS * PC_SECTOR))) {
+		c->pc_off = true;
+		return false;
+	}
+	data = c->pc_data + ((size_t)set * PC_WAYS + (size_t)(v - w)) * PC_SECTOR;
+	if (v->sector != sec + 1) {
+		uint64_t left = c->size - sec * PC_SECTOR;
+		size_t got = 0;
+		v->sector = 0;
+		if (dump_pread(c->base.fd, data, left < PC_SECTOR ? (size_t)left : PC_SECTOR,
+			       sec * PC_SECTOR, &got) < 0 && got < in + n)
+			return false;
+		v->sector = sec + 1;
+		v->len = (uint32_t)got;
+	}
+	if (in + n > v->len)
+		return false;
+	v->used = ++c->pc_tick;
+	memcpy(out, data + in, n);
+	return true;
 }
 
 static int core_read_phys(void *p, uint64_t pa, void *buf, size_t len)
@@ -84,10 +153,16 @@ static int core_read_phys(void *p, uint64_t pa, void *buf, size_t len)
 		}
 		/* a long read (a page of a module's kallsyms, BTF in memory) is copied from the
 		 * page cache by pread(): no page fault in the mapping and nothing to unmap, both
-		 * dear in a VM (a first touch ~7 us a page here, bench/README.md P5); the mapping
-		 * serves the many short reads (page tables, fields) */
-		if (n < 1024 || dump_pread(b->fd, out, n, s->offset + off, NULL) < 0)
-			memcpy(out, c->map + s->offset + off, n);
+		 * dear in a VM (a first touch ~7 us a page here, bench/README.md P5); a short
+		 * read (page tables, fields: shorter than a sector, so in one or two of them)
+		 * through the sector cache above; the mapping when those fail */
+		uint64_t fo = s->offset + off;
+		size_t in_sec = PC_SECTOR - (size_t)(fo % PC_SECTOR);
+		if (n < PC_SECTOR ? !pc_copy(c, fo, out, n < in_sec ? n : in_sec) ||
+					    (n > in_sec && !pc_copy(c, fo + in_sec, out + in_sec,
+								    n - in_sec))
+				  : dump_pread(b->fd, out, n, fo, NULL) < 0)
+			memcpy(out, c->map + fo, n);
 		out += n;
 		pa += n;
 		len -= n;
@@ -100,6 +175,7 @@ static void core_free(void *p)
 	struct core *c = p;
 	if (c->map)
 		munmap(c->map, c->size);
+	free(c->pc_data);
 	free(c->segs);
 	dump_base_fini(&c->base);
 	free(c);
