@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """The on-disk cache of parsed kernel files (lib/kernel/file-cache.c): System.map tables
-(sysmap-DEV-INO.idx) and vmlinux's BTF name index (btf-v2-BUILDID.idx).
+(sysmap-v2-DEV-INO.idx) and vmlinux's BTF name index (btf-v2-BUILDID.idx).
 
 On the lab kernel's real System.map and vmlinux (fetched by `kvmdci-lab build`), through
 tests/btf/cache-probe: the symbol table is exactly the System.map's lines (ground truth: this
 script parses the file itself), and the table, the lookups and the type ids are the same with
 the cache off, cold (files written), warm (files read), and after each way of spoiling a
 cache file (truncated, a flipped byte, garbage, another System.map's, another build's index):
-such a file is ignored, never trusted, and written anew.
+such a file is ignored, never trusted, and written anew. A System.map table is checked block
+by block as lookups read it: a damaged block that a lookup reads makes the table be read from
+the System.map instead (the right address, never the damaged one).
 """
 import os
 import shutil
@@ -41,12 +43,12 @@ def check(name, ok, detail=""):
           flush=True)
 
 
-def run(extra=None):
+def run(extra=None, lookups=False):
     env = dict(os.environ, XDG_CACHE_HOME=xdg)
     env.pop("KVMDCI_KERNEL_CACHE", None)
     env.update(extra or {})
-    r = subprocess.run([probe, sysmap, vmlinux] + TYPES, capture_output=True, text=True,
-                       env=env, timeout=300)
+    r = subprocess.run([probe] + (["--lookups"] if lookups else []) + [sysmap, vmlinux] + TYPES,
+                       capture_output=True, text=True, env=env, timeout=300)
     if r.returncode != 0:
         check("cache-probe runs", False, r.stderr[-500:])
         sys.exit(1)
@@ -79,7 +81,7 @@ check("a symbol added to the table is found", "added 1234" in off)
 
 cold, err = run()
 sm, bi = cache_file("sysmap-"), cache_file("btf-")
-check("a cold run writes sysmap-DEV-INO.idx and btf-v2-BUILDID.idx", sm and bi, str(
+check("a cold run writes sysmap-v2-DEV-INO.idx and btf-v2-BUILDID.idx", sm and bi, str(
     os.listdir(cdir) if os.path.isdir(cdir) else None))
 check("cold: the same output as with the cache off", cold == off)
 warm, err = run()
@@ -118,6 +120,46 @@ for how in ("truncated", "short", "flipped", "garbage", "empty", "foreign"):
         out, err = run()
         check(f"{what} {how}: written anew, read at the next start",
               out == off and f"{what} {path}" in err and "ignoring" not in err, err[-300:])
+
+# A damaged block that a lookup reads, in a file whose header and block sums are right (a disk
+# error, or a write of ours gone wrong): linux_banner's own entry, its address changed. The
+# lookups alone (--lookups) read the table from the cache without checking it whole: the
+# block's checksum shows it, the table is read from the System.map, the right address.
+SYM_HEADER = 104  # struct symcache_header (lib/kernel/symtab-cache.c)
+SYM_SIZE = 16  # struct sym: addr, name offset, type, padding
+
+
+def sym_entry(path, name):
+    """The file offset of @name's entry in the cache file at @path"""
+    data = open(path, "rb").read()
+    nsyms, names_len, body = struct.unpack_from("<QQQ", data, 72)
+    names = body + nsyms * SYM_SIZE
+    for i in range(nsyms):
+        at = body + i * SYM_SIZE
+        noff = struct.unpack_from("<I", data, at + 8)[0]
+        if data[names + noff:names + noff + len(name) + 1] == name.encode() + b"\0":
+            return at
+    return None
+
+
+run()
+sm = cache_file("sysmap-")
+at = sym_entry(sm, "linux_banner")
+check("linux_banner's entry found in the symbol cache", at is not None)
+data = bytearray(open(sm, "rb").read())
+data[at + 1] ^= 0x10  # the address 0x1000 away
+with open(sm, "wb") as f:
+    f.write(data)
+out, err = run(lookups=True)
+check("a damaged block that a lookup reads: the System.map's address, not the damaged one",
+      f"sym linux_banner {want_banner:x}" in out.splitlines() and
+      f"ignoring the symbol cache {sm}: damaged" in err, out[:300] + err[-300:])
+out, err = run(lookups=True)
+check("a damaged block: the file written anew, read at the next start",
+      f"sym linux_banner {want_banner:x}" in out.splitlines() and f"symbol cache {sm}" in err
+      and "ignoring" not in err, err[-300:])
+out, err = run()
+check("a damaged block: the whole table the same as with the cache off", out == off, err[-300:])
 
 # The BTF index also holds the offset of every type in vmlinux's type section (the BTF is
 # read in place with them, no walk of its ~100k types). Offsets that do not fit the file,
@@ -220,7 +262,7 @@ for k in range(12):
     run()
 kept = sorted(f for f in os.listdir(cdir) if f.startswith("sysmap-"))
 st = os.stat(sysmap)
-last = f"sysmap-{st.st_dev:x}-{st.st_ino:x}.idx"
+last = f"sysmap-v2-{st.st_dev:x}-{st.st_ino:x}.idx"
 check("the cache keeps the 8 newest System.map tables, the last one among them",
       len(kept) == 8 and last in kept, f"{last} {kept}")
 sysmap = orig
