@@ -1,15 +1,17 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
- * A parsed System.map on disk (file-cache.h): the symbol table as symtab_load_system_map()
- * leaves it, sorted by name, mapped straight back at the next start instead of parsing and
- * sorting ~90k lines again. The file is sysmap-v2-DEV-INODE.idx; its header names the
- * System.map it was made from (device, inode, size, modification and change times: any write
- * to the System.map changes its ctime) and carries a checksum of the block sums that follow
- * it; the body (the symbols, then their names) is checked block by block as a lookup first
- * reads each block (file_cache_check()): a run's few dozen lookups read a few dozen of its
- * ~800 pages. A file that is short, made on another kind of machine or from another System.map
- * is ignored and written anew at the start; a block that fails its check later makes the
- * table be read again from the System.map (symtab.c), never used.
+ * Symbol tables on disk (file-cache.h), sorted by name as symtab_sort() leaves them, mapped
+ * straight back at the next start instead of parsing and sorting them again: a parsed
+ * System.map (~90k lines; sysmap-v2-DEV-INODE.idx) and the KVM modules' kallsyms read from
+ * the target's memory (modsyms-BUILDID.idx, modules.c). The header names what the table was
+ * made from (struct symtab_source: a System.map's device, inode, size, modification and
+ * change times, since any write to the System.map changes its ctime; a module's build id and
+ * where its tables lie) and carries a checksum of the block sums that follow it; the body
+ * (the symbols, then their names) is checked block by block as a lookup first reads each
+ * block (file_cache_check()): a run's few dozen lookups read a few dozen of its ~800 pages. A
+ * file that is short, made on another kind of machine or from another source is ignored and
+ * written anew at the start; a block that fails its check later makes the table be read again
+ * from its source (symtab.c), never used.
  */
 #include <stdlib.h>
 #include <sys/mman.h>
@@ -28,8 +30,7 @@ struct symcache_header {
 	char magic[8];
 	uint32_t order;    /* 0x01020304 as written: the same byte order */
 	uint32_t sym_size; /* sizeof(struct sym): the same layout */
-	uint64_t dev, ino, size;
-	int64_t mtime_s, mtime_ns, ctime_s, ctime_ns;
+	uint8_t id[96];	   /* struct symtab_source's */
 	uint64_t nsyms;
 	uint64_t names_len; /* the names' bytes (then zeros up to a multiple of 8) */
 	uint64_t body_off;  /* the body's offset in the file: after the block sums, page-aligned */
@@ -41,26 +42,25 @@ struct symcache {
 	struct file_cache_blocks b;
 	bool all; /* every block and name checked (symtab_cache_check_all) */
 	struct kvmdci_ctx *ctx;
-	char *path;   /* the cache file */
-	char *source; /* the System.map it was made from */
+	char *path; /* the cache file */
+	struct symtab_source src; /* src.what: our copy */
 };
 
-static void source_id(struct symcache_header *h, const struct stat *src)
+int symtab_cache_sysmap_source(const struct stat *src, const char *path,
+			       struct symtab_source *s)
 {
-	h->dev = (uint64_t)src->st_dev;
-	h->ino = (uint64_t)src->st_ino;
-	h->size = (uint64_t)src->st_size;
-	h->mtime_s = (int64_t)src->st_mtim.tv_sec;
-	h->mtime_ns = (int64_t)src->st_mtim.tv_nsec;
-	h->ctime_s = (int64_t)src->st_ctim.tv_sec;
-	h->ctime_ns = (int64_t)src->st_ctim.tv_nsec;
-}
+	const int64_t id[7] = { (int64_t)src->st_dev,	      (int64_t)src->st_ino,
+				(int64_t)src->st_size,	      (int64_t)src->st_mtim.tv_sec,
+				(int64_t)src->st_mtim.tv_nsec, (int64_t)src->st_ctim.tv_sec,
+				(int64_t)src->st_ctim.tv_nsec };
+	int n = snprintf(s->name, sizeof(s->name), "sysmap-v2-%llx-%llx.idx",
+			 (unsigned long long)src->st_dev, (unsigned long long)src->st_ino);
 
-int symtab_cache_name(const struct stat *src, char *buf, size_t sz)
-{
-	int n = snprintf(buf, sz, "sysmap-v2-%llx-%llx.idx", (unsigned long long)src->st_dev,
-			 (unsigned long long)src->st_ino);
-	return n < 0 || (size_t)n >= sz ? -ENAMETOOLONG : 0;
+	memset(s->id, 0, sizeof(s->id));
+	memcpy(s->id, id, sizeof(id));
+	s->kind = "System.map";
+	s->what = path;
+	return n < 0 || (size_t)n >= sizeof(s->name) ? -ENAMETOOLONG : 0;
 }
 
 static size_t pad8(size_t n)
@@ -76,11 +76,12 @@ static size_t body_offset(size_t nblk)
 }
 
 int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *path,
-		      const struct stat *src, const char *source)
+		      const struct symtab_source *s)
 {
-	struct symcache_header h, want = { 0 };
+	struct symcache_header h;
 	struct symcache *c = NULL;
 	const char *why = NULL;
+	char other[128];
 	uint8_t *map = NULL;
 	size_t len = 0, body_len, nblk;
 	int r;
@@ -90,16 +91,15 @@ int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *pat
 		return -ENOENT;
 	if (r < 0)
 		goto bad;
-	source_id(&want, src);
 	if (memcmp(h.magic, SYMCACHE_MAGIC, 8) || h.order != 0x01020304u ||
 	    h.sym_size != sizeof(struct sym)) {
 		why = "not a symbol cache of this library on this machine";
 		goto bad;
 	}
-	if (h.dev != want.dev || h.ino != want.ino || h.size != want.size ||
-	    h.mtime_s != want.mtime_s || h.mtime_ns != want.mtime_ns ||
-	    h.ctime_s != want.ctime_s || h.ctime_ns != want.ctime_ns) {
-		why = "made from another System.map or an older version of it";
+	if (memcmp(h.id, s->id, sizeof(h.id))) {
+		snprintf(other, sizeof(other), "made from another %s or an older version of it",
+			 s->kind);
+		why = other;
 		goto bad;
 	}
 	if (!h.nsyms || !h.names_len || h.nsyms > SYMCACHE_MAX / sizeof(struct sym) ||
@@ -119,12 +119,15 @@ int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *pat
 		goto bad;
 	}
 	if (!(c = calloc(1, sizeof(*c))) || !(c->path = strdup(path)) ||
-	    !(c->source = strdup(source)) ||
+	    !(c->src.what = strdup(s->what)) ||
 	    file_cache_blocks_init(&c->b, map + h.body_off, body_len, sums) < 0) {
 		why = "out of memory";
 		goto bad;
 	}
 	c->ctx = ctx;
+	c->src.kind = s->kind;
+	c->src.arg = s->arg;
+	c->src.reload = s->reload;
 	free(st->syms); /* an empty table may hold buffers already */
 	free(st->names);
 	st->syms = (struct sym *)(map + h.body_off);
@@ -140,7 +143,7 @@ int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *pat
 bad:
 	if (c) {
 		free(c->path);
-		free(c->source);
+		free((char *)c->src.what);
 		free(c);
 	}
 	if (map)
@@ -196,24 +199,24 @@ bool symtab_cache_check_all(struct symtab *st)
 	return true;
 }
 
-char *symtab_cache_drop(struct symtab *st, struct kvmdci_ctx **ctx, bool damaged)
+void symtab_cache_drop(struct symtab *st, struct kvmdci_ctx **ctx, bool damaged,
+		       struct symtab_source *src)
 {
 	struct symcache *c = st->cache;
-	char *source = c->source;
 
 	if (damaged)
 		kvmdci_dbg(c->ctx, "ignoring the symbol cache %s: damaged (a block's checksum)",
 			   c->path);
 	*ctx = c->ctx;
+	*src = c->src;
 	file_cache_blocks_free(&c->b);
 	free(c->path);
 	free(c);
 	st->cache = NULL;
-	return source;
 }
 
 void symtab_cache_save(struct kvmdci_ctx *ctx, const struct symtab *st, const char *path,
-		       const struct stat *src)
+		       const struct symtab_source *s)
 {
 	struct symcache_header h = { 0 };
 	size_t names_sz = pad8(st->names_len), syms_sz = st->n * sizeof(struct sym);
@@ -241,7 +244,7 @@ void symtab_cache_save(struct kvmdci_ctx *ctx, const struct symtab *st, const ch
 	memcpy(h.magic, SYMCACHE_MAGIC, 8);
 	h.order = 0x01020304u;
 	h.sym_size = sizeof(struct sym);
-	source_id(&h, src);
+	memcpy(h.id, s->id, sizeof(h.id));
 	h.nsyms = st->n;
 	h.names_len = st->names_len;
 	uint64_t *sums = (uint64_t *)(head + sizeof(h));

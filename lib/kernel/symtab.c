@@ -12,18 +12,21 @@
 #include "kernel/file-cache.h"
 #include "kernel/symtab.h"
 
-/* Unmap a table mapped from the cache (the caller has what it needs of it). */
-static void release_map(struct symtab *st, bool damaged, char **source, struct kvmdci_ctx **ctx)
+/* Unmap a table mapped from the cache; how to read it again in @src when asked for (then
+ * src->what is the caller's to free). */
+static void release_map(struct symtab *st, bool damaged, struct symtab_source *src,
+			struct kvmdci_ctx **ctx)
 {
+	struct symtab_source s;
 	struct kvmdci_ctx *c;
-	char *src = symtab_cache_drop(st, &c, damaged);
 
-	if (source)
-		*source = src;
-	else
-		free(src);
-	if (ctx)
+	symtab_cache_drop(st, &c, damaged, &s);
+	if (src) {
+		*src = s;
 		*ctx = c;
+	} else {
+		free((char *)s.what);
+	}
 	munmap(st->map, st->map_len);
 	st->map = NULL;
 	st->map_len = 0;
@@ -33,18 +36,18 @@ static int load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char
 			   bool use_cache);
 
 /* A block of a table mapped from the cache failed its check: nothing of it is used, the table
- * is read again from its System.map (which writes the cache file anew). */
+ * is read again from its source (which writes the cache file anew). */
 static int reload(struct symtab *st)
 {
+	struct symtab_source src;
 	struct kvmdci_ctx *ctx;
-	char *source;
 	int r;
 
-	release_map(st, true, &source, &ctx);
+	release_map(st, true, &src, &ctx);
 	free(st->by_addr);
 	memset(st, 0, sizeof(*st));
-	r = source ? load_system_map(ctx, st, source, false) : -ENOMEM;
-	free(source);
+	r = src.what ? src.reload(ctx, st, src.what, src.arg) : -ENOMEM;
+	free((char *)src.what);
 	if (r < 0)
 		symtab_free(st);
 	return r;
@@ -293,13 +296,21 @@ void symtab_free(struct symtab *st)
 	memset(st, 0, sizeof(*st));
 }
 
+static int reload_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path,
+			     void *arg)
+{
+	(void)arg;
+	return load_system_map(ctx, st, path, false);
+}
+
 /* With @use_cache, the table from the cache when it was made from this very file; the file
  * parsed otherwise, and the cache written. */
 static int load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path,
 			   bool use_cache)
 {
 	FILE *f;
-	char line[1024], cname[64], cpath[4096] = "";
+	char line[1024], cpath[4096] = "";
+	struct symtab_source cs = { .reload = reload_system_map };
 	unsigned long lineno = 0;
 	struct stat src;
 	int r = kvmdci_check_regular_file(ctx, path, "System.map");
@@ -313,9 +324,9 @@ static int load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char
 	}
 	/* the parsed table from the cache, when it was made from this very file */
 	if (fstat(fileno(f), &src) == 0 && S_ISREG(src.st_mode) &&
-	    symtab_cache_name(&src, cname, sizeof(cname)) == 0 &&
-	    file_cache_path(ctx, cname, cpath, sizeof(cpath)) == 0 && use_cache &&
-	    symtab_cache_load(ctx, st, cpath, &src, path) == 0) {
+	    symtab_cache_sysmap_source(&src, path, &cs) == 0 &&
+	    file_cache_path(ctx, cs.name, cpath, sizeof(cpath)) == 0 && use_cache &&
+	    symtab_cache_load(ctx, st, cpath, &cs) == 0) {
 		fclose(f);
 		return 0;
 	}
@@ -340,7 +351,7 @@ static int load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char
 	}
 	symtab_sort(st);
 	if (!r && cpath[0])
-		symtab_cache_save(ctx, st, cpath, &src);
+		symtab_cache_save(ctx, st, cpath, &cs);
 	return r;
 }
 

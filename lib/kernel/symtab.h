@@ -49,18 +49,38 @@ int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char
 /* Read .symtab of an ELF file (vmlinux with symbols). -ENOENT when it has none. */
 int symtab_load_elf(struct kvmdci_ctx *ctx, struct symtab *st, const char *path);
 
-/* The cache of parsed System.map files (symtab-cache.c): the file name for System.map @src;
- * load into an empty @st (0, -ENOENT when there is none, -EINVAL when it was ignored: damaged
- * or stale) from the cache file @path made from System.map @source; save a sorted @st. */
-int symtab_cache_name(const struct stat *src, char *buf, size_t sz);
+/*
+ * The cache of symbol tables (symtab-cache.c): what a table was made from. @name: the cache
+ * file's name; @id: the identity of the source that must match (a System.map's device, inode,
+ * size and times; a module's build id and where its kallsyms lie in memory); @kind: what the
+ * source is, for messages ("System.map"); @reload: reads the table again from the source
+ * (@what and @arg as given here) into an emptied table, when a block of the cached one fails its
+ * check.
+ */
+struct symtab_source {
+	char name[128];
+	uint8_t id[96];
+	const char *kind;
+	const char *what;
+	void *arg;
+	int (*reload)(struct kvmdci_ctx *ctx, struct symtab *st, const char *what, void *arg);
+};
+
+/* The identity and cache file name of System.map @path, file @src. */
+int symtab_cache_sysmap_source(const struct stat *src, const char *path,
+			       struct symtab_source *s);
+/* Load into an empty @st from the cache file @path made from @s: 0, -ENOENT when there is
+ * none, -EINVAL when it was ignored (damaged or stale); save a sorted @st. */
 int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *path,
-		      const struct stat *src, const char *source);
+		      const struct symtab_source *s);
+void symtab_cache_save(struct kvmdci_ctx *ctx, const struct symtab *st, const char *path,
+		       const struct symtab_source *s);
 /* Of a table mapped from the cache: whether symbol @i and its name are sound (their blocks'
  * checksums match: each block is checked the first time); whether all are. */
 bool symtab_cache_check(struct symtab *st, size_t i);
 bool symtab_cache_check_all(struct symtab *st);
 /* Forget the checks of a mapped table (@damaged: logged as ignored); the map itself is the
- * caller's. Returns the System.map's path (the caller frees it) and its context in @ctx. */
-char *symtab_cache_drop(struct symtab *st, struct kvmdci_ctx **ctx, bool damaged);
-void symtab_cache_save(struct kvmdci_ctx *ctx, const struct symtab *st, const char *path,
-		       const struct stat *src);
+ * caller's. Returns how to read the table again (in @src; src->what is the caller's to free,
+ * NULL when out of memory) and its context in @ctx. */
+void symtab_cache_drop(struct symtab *st, struct kvmdci_ctx **ctx, bool damaged,
+		       struct symtab_source *src);

@@ -125,14 +125,14 @@ for how in ("truncated", "short", "flipped", "garbage", "empty", "foreign"):
 # error, or a write of ours gone wrong): linux_banner's own entry, its address changed. The
 # lookups alone (--lookups) read the table from the cache without checking it whole: the
 # block's checksum shows it, the table is read from the System.map, the right address.
-SYM_HEADER = 104  # struct symcache_header (lib/kernel/symtab-cache.c)
+SYM_HEADER = 144  # struct symcache_header (lib/kernel/symtab-cache.c)
 SYM_SIZE = 16  # struct sym: addr, name offset, type, padding
 
 
 def sym_entry(path, name):
     """The file offset of @name's entry in the cache file at @path"""
     data = open(path, "rb").read()
-    nsyms, names_len, body = struct.unpack_from("<QQQ", data, 72)
+    nsyms, names_len, body = struct.unpack_from("<QQQ", data, SYM_HEADER - 32)
     names = body + nsyms * SYM_SIZE
     for i in range(nsyms):
         at = body + i * SYM_SIZE
