@@ -18,6 +18,10 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "lab"))
+from symcache_file import spoil_address  # noqa: E402 - tests/lab/symcache_file.py
+
 probe = sys.argv[1]
 kernel = sys.argv[2] if len(sys.argv) > 2 else "6.1"
 lab = os.environ.get("KVMDCI_LAB", "kvmdci-lab")
@@ -125,31 +129,9 @@ for how in ("truncated", "short", "flipped", "garbage", "empty", "foreign"):
 # error, or a write of ours gone wrong): linux_banner's own entry, its address changed. The
 # lookups alone (--lookups) read the table from the cache without checking it whole: the
 # block's checksum shows it, the table is read from the System.map, the right address.
-SYM_HEADER = 144  # struct symcache_header (lib/kernel/symtab-cache.c)
-SYM_SIZE = 16  # struct sym: addr, name offset, type, padding
-
-
-def sym_entry(path, name):
-    """The file offset of @name's entry in the cache file at @path"""
-    data = open(path, "rb").read()
-    nsyms, names_len, body = struct.unpack_from("<QQQ", data, SYM_HEADER - 32)
-    names = body + nsyms * SYM_SIZE
-    for i in range(nsyms):
-        at = body + i * SYM_SIZE
-        noff = struct.unpack_from("<I", data, at + 8)[0]
-        if data[names + noff:names + noff + len(name) + 1] == name.encode() + b"\0":
-            return at
-    return None
-
-
 run()
 sm = cache_file("sysmap-")
-at = sym_entry(sm, "linux_banner")
-check("linux_banner's entry found in the symbol cache", at is not None)
-data = bytearray(open(sm, "rb").read())
-data[at + 1] ^= 0x10  # the address 0x1000 away
-with open(sm, "wb") as f:
-    f.write(data)
+check("linux_banner's entry found in the symbol cache", spoil_address(sm, "linux_banner"))
 out, err = run(lookups=True)
 check("a damaged block that a lookup reads: the System.map's address, not the damaged one",
       f"sym linux_banner {want_banner:x}" in out.splitlines() and
