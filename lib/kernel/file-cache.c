@@ -197,6 +197,13 @@ size_t file_cache_nblocks(size_t len)
 	return (len + FILE_CACHE_BLOCK - 1) / FILE_CACHE_BLOCK;
 }
 
+size_t file_cache_body_offset(size_t header, size_t len)
+{
+	size_t n = header + file_cache_nblocks(len) * sizeof(uint64_t);
+
+	return (n + FILE_CACHE_BLOCK - 1) / FILE_CACHE_BLOCK * FILE_CACHE_BLOCK;
+}
+
 static uint64_t block_sum(const uint8_t *body, size_t len, size_t i)
 {
 	size_t off = i * FILE_CACHE_BLOCK, n = len - off;

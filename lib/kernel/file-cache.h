@@ -50,6 +50,9 @@ struct file_cache_blocks {
 
 /* The blocks of a body of @len bytes. */
 size_t file_cache_nblocks(size_t len);
+/* Where a body of @len bytes starts in its file: after a header of @header bytes and the
+ * block sums, at a block boundary. */
+size_t file_cache_body_offset(size_t header, size_t len);
 /* The checksum of each block of the @len bytes (a multiple of 8) at @body, into @sums. */
 void file_cache_block_sums(const void *body, size_t len, uint64_t *sums);
 /* Start checking @len bytes at @body against @sums (file_cache_nblocks(@len) of them): 0, or

@@ -68,13 +68,6 @@ static size_t pad8(size_t n)
 	return (n + 7) & ~(size_t)7;
 }
 
-/* Where the body starts after a header and the sums of @nblk blocks. */
-static size_t body_offset(size_t nblk)
-{
-	size_t n = sizeof(struct symcache_header) + nblk * sizeof(uint64_t);
-	return (n + FILE_CACHE_BLOCK - 1) / FILE_CACHE_BLOCK * FILE_CACHE_BLOCK;
-}
-
 int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *path,
 		      const struct symtab_source *s)
 {
@@ -109,7 +102,8 @@ int symtab_cache_load(struct kvmdci_ctx *ctx, struct symtab *st, const char *pat
 	}
 	body_len = h.nsyms * sizeof(struct sym) + pad8(h.names_len);
 	nblk = file_cache_nblocks(body_len);
-	if (h.body_off != body_offset(nblk) || len != h.body_off + body_len) {
+	if (h.body_off != file_cache_body_offset(sizeof(h), body_len) ||
+	    len != h.body_off + body_len) {
 		why = "truncated or of the wrong size";
 		goto bad;
 	}
@@ -226,7 +220,7 @@ void symtab_cache_save(struct kvmdci_ctx *ctx, const struct symtab *st, const ch
 
 	if (!st->n || !st->names_len || st->names_len > UINT32_MAX || !st->sorted)
 		return;
-	h.body_off = body_offset(nblk);
+	h.body_off = file_cache_body_offset(sizeof(h), body_len);
 	if (!(head = calloc(1, h.body_off)))
 		return;
 	if (!(body = calloc(1, body_len))) {

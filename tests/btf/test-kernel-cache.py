@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """The on-disk cache of parsed kernel files (lib/kernel/file-cache.c): System.map tables
-(sysmap-v2-DEV-INO.idx) and vmlinux's BTF name index (btf-v2-BUILDID.idx).
+(sysmap-v2-DEV-INO.idx) and vmlinux's BTF name index (btf-v3-BUILDID.idx).
 
 On the lab kernel's real System.map and vmlinux (fetched by `kvmdci-lab build`), through
 tests/btf/cache-probe: the symbol table is exactly the System.map's lines (ground truth: this
@@ -85,7 +85,7 @@ check("a symbol added to the table is found", "added 1234" in off)
 
 cold, err = run()
 sm, bi = cache_file("sysmap-"), cache_file("btf-")
-check("a cold run writes sysmap-v2-DEV-INO.idx and btf-v2-BUILDID.idx", sm and bi, str(
+check("a cold run writes sysmap-v2-DEV-INO.idx and btf-v3-BUILDID.idx", sm and bi, str(
     os.listdir(cdir) if os.path.isdir(cdir) else None))
 check("cold: the same output as with the cache off", cold == off)
 warm, err = run()
@@ -147,7 +147,8 @@ check("a damaged block: the whole table the same as with the cache off", out == 
 # read in place with them, no walk of its ~100k types). Offsets that do not fit the file,
 # in a file whose checksum is right (as a bug of ours, or a vmlinux changed in place under the
 # same build id and sizes, would leave them): still the same answers.
-IX_HEADER = 112  # struct ix_header (lib/kernel/btf.c)
+IX_HEADER = 120  # struct ix_header (lib/kernel/btf.c)
+BLOCK = 4096  # FILE_CACHE_BLOCK (lib/kernel/file-cache.h)
 
 
 def fsum(b):
@@ -168,14 +169,23 @@ def fsum(b):
     return ((x * k) & m) ^ h[3] ^ len(b)
 
 
+def ix_layout(data):
+    """type_cnt, mask and the body's offset of a BTF index file's bytes @data"""
+    type_cnt, _, mask = struct.unpack_from("<III", data, 88)
+    return type_cnt, mask, struct.unpack_from("<Q", data, IX_HEADER - 16)[0]
+
+
 def respoil_offsets(path, change):
     data = bytearray(open(path, "rb").read())
-    type_cnt, first, mask = struct.unpack_from("<III", data, 88)
-    base = IX_HEADER + (mask + 1) * 4
+    type_cnt, mask, body = ix_layout(data)
+    base = body + (mask + 1) * 4
     offs = list(struct.unpack_from(f"<{type_cnt - 1}I", data, base))
     change(offs)
     struct.pack_into(f"<{type_cnt - 1}I", data, base, *offs)
-    struct.pack_into("<Q", data, IX_HEADER - 8, fsum(bytes(data[IX_HEADER:])))
+    # every block's sum, and the header's sum of them, as the library writes them
+    sums = [fsum(bytes(data[o:min(o + BLOCK, len(data))])) for o in range(body, len(data), BLOCK)]
+    struct.pack_into(f"<{len(sums)}Q", data, IX_HEADER, *sums)
+    struct.pack_into("<Q", data, IX_HEADER - 8, fsum(struct.pack(f"<{len(sums)}Q", *sums)))
     with open(path, "wb") as f:
         f.write(data)
 
@@ -218,6 +228,34 @@ for change, refused in ((not_increasing, True), (shifted_tail, True),
               out == off, err[-300:])
         os.unlink(bi)
         run()
+
+# A damaged block of the index's slots that a lookup reads (its header and block sums right):
+# the slot of struct kvm's name hash (lib/kernel/btf.c name_hash(), FNV-1a) points to
+# another type. The block's checksum shows it: the index is built anew, the same answers.
+def fnv1a(name):
+    h = 2166136261
+    for c in name.encode():
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+run()
+bi = cache_file("btf-")
+data = bytearray(open(bi, "rb").read())
+type_cnt, mask, body = ix_layout(data)
+h = fnv1a("kvm") & mask
+while struct.unpack_from("<I", data, body + 4 * h)[0] != kvm_id:
+    h = (h + 1) & mask
+struct.pack_into("<I", data, body + 4 * h, kvm_id + 1)
+with open(bi, "wb") as f:
+    f.write(data)
+out, err = run()
+check("BTF name index, a damaged block of slots that a lookup reads: built anew, the same output",
+      out == off and f"ignoring the BTF name index {bi}: damaged (a block's checksum)" in err,
+      err[-300:])
+out, err = run()
+check("BTF name index, a damaged block of slots: written anew, read at the next start",
+      out == off and f"BTF name index {bi}" in err and "ignoring" not in err, err[-300:])
 
 # another version of the System.map at the same place: its change time moves
 os.utime(sysmap, None)
