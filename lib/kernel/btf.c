@@ -21,6 +21,7 @@
 #include "kernel/dwarf.h"
 #include "kernel/file-cache.h"
 #include "kernel/ktypes.h"
+#include "kernel/dl-libs.h" /* last: libbpf's functions through pointers */
 
 /*
  * A name -> type id hash index of one BTF's own types, built once: libbpf's
@@ -87,15 +88,6 @@ static bool dwarf_instead(struct kvmdci_ctx *ctx, const char *path)
 		return false;
 	kvmdci_dbg(ctx, "%s has .debug_info and no .BTF: reading DWARF", path);
 	return true;
-}
-
-/* libbpf prints its own warnings on stderr; errors reach the user through our messages. */
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
 }
 
 /* Types are read through struct btf_type pointers: a crafted file whose type section is not
@@ -254,7 +246,6 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 	struct btf *btf;
 	long e = 0;
 
-	libbpf_set_print(libbpf_quiet);
 	if ((e = kvmdci_check_regular_file(ctx, path, "vmlinux")) < 0)
 		return (int)e;
 	enum ktypes_source src = pick_source(ctx, kt, false);
