@@ -55,14 +55,20 @@ DUMP=$WORK/lab.elf
 lab_stop
 XDG=$WORK/cache
 
-# cpu_one OUT ERR CMD... : run CMD, sets T_CPU (ms, user+sys of the child, from wait4's
-# rusage: microseconds, where GNU time prints hundredths of a second) and T_RC
+# cpu_one OUT ERR [VAR=VALUE...] -- CMD... : run CMD with the VARs set, sets T_CPU (ms,
+# user+sys of the child, from wait4's rusage: microseconds, where GNU time prints hundredths
+# of a second) and T_RC. The VARs are set by the measuring process itself: through env(1), its
+# own exec would be counted too (3-5 ms of CPU in this project's VM, more than the tools' whole
+# start is meant to take)
 cpu_one() {
 	local out=$1 err=$2
 	shift 2
 	T_RC=0
-	"$PY" -c 'import resource, subprocess, sys
-rc = subprocess.call(sys.argv[2:], stdout=open(sys.argv[1] + ".out", "w"),
+	"$PY" -c 'import os, resource, subprocess, sys
+args = sys.argv[2:]
+cut = args.index("--")
+env = dict(os.environ, **dict(a.split("=", 1) for a in args[:cut]))
+rc = subprocess.call(args[cut + 1:], env=env, stdout=open(sys.argv[1] + ".out", "w"),
                      stderr=open(sys.argv[1] + ".err", "w"))
 r = resource.getrusage(resource.RUSAGE_CHILDREN)
 print("%.1f" % ((r.ru_utime + r.ru_stime) * 1000))
@@ -76,16 +82,16 @@ declare -A CPUS ANSWER
 # run_one ROW TOOL I: one run; I = 0 is untimed
 run_one() {
 	local row=$1 tool=$2 i=$3 out=$WORK/$1.$2.$3.out err=$WORK/$1.$2.$3.err bin=$TOOLS
-	local -a env=(env XDG_CACHE_HOME="$XDG")
+	local -a env=(XDG_CACHE_HOME="$XDG")
 	case $row in
 	off) env+=(KVMDCI_KERNEL_CACHE=0) ;;
 	prev) bin=$PREV/tools ;;
 	esac
 	if [ "$row" = drgn ]; then
-		cpu_one "$out" "$err" "$PY" "$ROOT/bench/drgn_iobus.py" "$DUMP" "$DEBUG/vmlinux" \
+		cpu_one "$out" "$err" -- "$PY" "$ROOT/bench/drgn_iobus.py" "$DUMP" "$DEBUG/vmlinux" \
 			"$DEBUG/kvm.ko" "$DEBUG/kvm-amd.ko"
 	else
-		cpu_one "$out" "$err" "${env[@]}" "$bin/$tool" --json -t "core://$DUMP"
+		cpu_one "$out" "$err" "${env[@]}" -- "$bin/$tool" --json -t "core://$DUMP"
 	fi
 	[ "$T_RC" = 0 ] || { tail -n 5 "$err" >&2; die "$row $tool failed (run $i)"; }
 	if [ "$row" != drgn ]; then

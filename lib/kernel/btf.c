@@ -21,6 +21,7 @@
 #include "kernel/dwarf.h"
 #include "kernel/file-cache.h"
 #include "kernel/ktypes.h"
+#include "kernel/dl-libs.h" /* last: libbpf's functions through pointers */
 
 /*
  * A name -> type id hash index of one BTF's own types, built once: libbpf's
@@ -35,6 +36,13 @@ struct ktypes_index {
 	uint32_t noffs;
 	void *map;       /* slots in a mapped cache file (index_load), or NULL: malloc'ed */
 	size_t map_len;
+	/* slots in the mapped file: checked block by block as lookups read them (file-cache.h),
+	 * each slot's id against type_cnt; a damaged block makes the index be built anew from
+	 * the BTF (malloc'ed slots, own_slots) */
+	bool lazy, own_slots;
+	struct file_cache_blocks blocks;
+	uint32_t type_cnt;
+	const struct ktypes *kt;
 };
 
 static void index_free(struct ktypes_index *ix);
@@ -80,15 +88,6 @@ static bool dwarf_instead(struct kvmdci_ctx *ctx, const char *path)
 		return false;
 	kvmdci_dbg(ctx, "%s has .debug_info and no .BTF: reading DWARF", path);
 	return true;
-}
-
-/* libbpf prints its own warnings on stderr; errors reach the user through our messages. */
-static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	(void)level;
-	(void)fmt;
-	(void)ap;
-	return 0;
 }
 
 /* Types are read through struct btf_type pointers: a crafted file whose type section is not
@@ -230,7 +229,7 @@ out:
 	return btf;
 }
 
-/* The offsets of vmlinux's types from its cached name index (btf-v2-BUILDID.idx), loaded here. */
+/* The offsets of vmlinux's types from its cached name index (btf-v3-BUILDID.idx), loaded here. */
 static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktypes *kt,
 				       uint32_t type_len, uint32_t str_len);
 
@@ -247,7 +246,6 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 	struct btf *btf;
 	long e = 0;
 
-	libbpf_set_print(libbpf_quiet);
 	if ((e = kvmdci_check_regular_file(ctx, path, "vmlinux")) < 0)
 		return (int)e;
 	enum ktypes_source src = pick_source(ctx, kt, false);
@@ -257,12 +255,12 @@ int ktypes_load_vmlinux(struct kvmdci_ctx *ctx, struct ktypes *kt, const char *p
 	kt->ctx = ctx;
 	if (src != KTYPES_DWARF) {
 		/* its name index and type offsets are kept on disk under the file's build id
-		 * (btf-v2-BUILDID.idx) */
+		 * (btf-v3-BUILDID.idx) */
 		char name[160];
 		kt->vmlinux_ix_path[0] = 0;
 		if (module_file_build_id(path, kt->vmlinux_bid, sizeof(kt->vmlinux_bid),
 					 &kt->vmlinux_bid_len) == 0) {
-			int o = snprintf(name, sizeof(name), "btf-v2-");
+			int o = snprintf(name, sizeof(name), "btf-v3-");
 			for (size_t i = 0; i < kt->vmlinux_bid_len; i++)
 				o += snprintf(name + o, sizeof(name) - (size_t)o, "%02x",
 					      kt->vmlinux_bid[i]);
@@ -430,18 +428,20 @@ const char *ktypes_source_name(const struct ktypes *kt, const char *module)
 }
 
 /*
- * vmlinux's index on disk ($XDG_CACHE_HOME/libkvmdci/btf-v2-BUILDID.idx, file-cache.h), mapped
+ * vmlinux's index on disk ($XDG_CACHE_HOME/libkvmdci/btf-v3-BUILDID.idx, file-cache.h), mapped
  * at the next start instead of walking ~100k types and faulting in a fresh table; with it the
  * offset of every type in the type section, so that the BTF is read in place without a walk
  * (kernel/kbtf.h). The header names the BTF it indexes (build id, the sizes of its type and
- * string sections, its type count) and carries a checksum of the slots and offsets; every
- * slot is range-checked, the offsets are checked by kbtf_new() and each type's record at its
- * lookup, and a lookup compares the name and kind of what a slot points to anyway. Anything
- * else: ignored and written anew.
+ * string sections, its type count) and carries a checksum of the block sums that follow it;
+ * the offsets are checked whole at the start (kbtf_new() reads them all: their order, and the
+ * last record) and each type's record at its lookup; the slots, most of the file, block by
+ * block as lookups read them (file-cache.h), each slot's id against the type count, and a
+ * lookup compares the name and kind of what a slot points to anyway. Anything else: ignored
+ * and written anew; a damaged block of slots read later: the index built anew from the BTF.
  */
-/* Version 2 (the offsets added) has a name of its own, btf-v2-: a library of version 1 on the
- * same machine (B1, btf-BUILDID.idx) would otherwise rewrite it at each of its runs. */
-#define IX_MAGIC "KVMDCIB2"
+/* Version 3 (checked by blocks) has a name of its own, btf-v3-: a library of version 2 on the
+ * same machine (B2, btf-v2-BUILDID.idx) would otherwise rewrite it at each of its runs. */
+#define IX_MAGIC "KVMDCIB3"
 
 struct ix_header {
 	char magic[8];
@@ -452,7 +452,8 @@ struct ix_header {
 	uint32_t type_cnt;
 	uint32_t first, mask;
 	uint32_t pad;
-	uint64_t sum; /* file_cache_sum() of the slots and the offsets that follow them */
+	uint64_t body_off; /* the slots, then the offsets: after the block sums, page-aligned */
+	uint64_t sums_sum; /* file_cache_sum() of the block sums (one per FILE_CACHE_BLOCK) */
 };
 
 static bool ix_header_for(struct ix_header *h, const struct ktypes *kt, uint32_t type_len,
@@ -470,14 +471,21 @@ static bool ix_header_for(struct ix_header *h, const struct ktypes *kt, uint32_t
 	return true;
 }
 
+/* The body's length: slots, offsets, zeros up to a multiple of 8. */
+static size_t ix_body_len(uint32_t mask, uint32_t type_cnt)
+{
+	return ((size_t)mask + 1) * sizeof(uint32_t) +
+	       (((size_t)type_cnt - 1) * sizeof(uint32_t) + 7) / 8 * 8;
+}
+
 static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktypes *kt,
 				       uint32_t type_len, uint32_t str_len)
 {
 	struct ix_header want, h;
-	struct ktypes_index *ix;
+	struct ktypes_index *ix = NULL;
 	const char *why = NULL;
 	uint8_t *map = NULL;
-	size_t len = 0;
+	size_t len = 0, body_len = 0;
 	int r;
 
 	if (!kt->vmlinux_ix_path[0] || !ix_header_for(&want, kt, type_len, str_len) ||
@@ -489,47 +497,52 @@ static struct ktypes_index *index_load(struct kvmdci_ctx *ctx, const struct ktyp
 	want.type_cnt = h.type_cnt;
 	want.first = h.first;
 	want.mask = h.mask;
-	want.sum = h.sum;
+	want.body_off = h.body_off;
+	want.sums_sum = h.sums_sum;
 	if (memcmp(&h, &want, sizeof(h))) {
 		why = "made for another BTF, or not an index of this library on this machine";
 		goto bad;
 	}
-	if (h.first != 1 || h.type_cnt < 2 || h.mask < 1023 || (h.mask & (h.mask + 1)) ||
-	    len != sizeof(h) + ((size_t)h.mask + 1 + h.type_cnt - 1) * sizeof(uint32_t)) {
+	if (h.first == 1 && h.type_cnt >= 2 && h.mask >= 1023 && !(h.mask & (h.mask + 1)))
+		body_len = ix_body_len(h.mask, h.type_cnt);
+	if (!body_len || h.body_off != file_cache_body_offset(sizeof(h), body_len) ||
+	    len != h.body_off + body_len) {
 		why = "truncated or of the wrong size";
 		goto bad;
 	}
-	if (file_cache_sum(map + sizeof(h), len - sizeof(h)) != h.sum) {
-		why = "damaged (checksum)";
+	const uint64_t *sums = (const uint64_t *)(map + sizeof(h));
+	if (file_cache_sum(sums, file_cache_nblocks(body_len) * sizeof(*sums)) != h.sums_sum) {
+		why = "damaged (checksum of the block sums)";
 		goto bad;
 	}
-	const uint32_t *slots = (const uint32_t *)(map + sizeof(h));
-	size_t empty = 0;
-	for (size_t i = 0; i <= h.mask; i++) {
-		if (slots[i] >= h.type_cnt) {
-			why = "damaged (type ids)";
-			goto bad;
-		}
-		empty += !slots[i];
-	}
-	if (empty < ((size_t)h.mask + 1) / 2) { /* as built: at most half full, probes end */
-		why = "damaged (too full)";
+	if (!(ix = calloc(1, sizeof(*ix))) ||
+	    file_cache_blocks_init(&ix->blocks, map + h.body_off, body_len, sums) < 0) {
+		why = "out of memory";
 		goto bad;
 	}
-	if (!(ix = calloc(1, sizeof(*ix))))
-		goto out;
+	size_t sbytes = ((size_t)h.mask + 1) * sizeof(uint32_t);
+	if (!file_cache_check(&ix->blocks, sbytes, body_len - sbytes)) {
+		why = "damaged (checksum of the offsets)"; /* kbtf_new() reads them all */
+		goto bad;
+	}
 	ix->first = h.first;
 	ix->mask = h.mask;
-	ix->slots = (uint32_t *)slots;
-	ix->offs = slots + h.mask + 1;
+	ix->slots = (uint32_t *)(map + h.body_off);
+	ix->offs = ix->slots + h.mask + 1;
 	ix->noffs = h.type_cnt - 1;
 	ix->map = map;
 	ix->map_len = len;
+	ix->lazy = true;
+	ix->type_cnt = h.type_cnt;
+	ix->kt = kt;
 	kvmdci_dbg(ctx, "BTF name index %s", kt->vmlinux_ix_path);
 	return ix;
 bad:
 	kvmdci_dbg(ctx, "ignoring the BTF name index %s: %s", kt->vmlinux_ix_path, why);
-out:
+	if (ix) {
+		file_cache_blocks_free(&ix->blocks);
+		free(ix);
+	}
 	if (map)
 		munmap(map, len);
 	return NULL;
@@ -552,7 +565,7 @@ static void index_save(struct kvmdci_ctx *ctx, const struct ktypes *kt, const st
 	size_t bytes = ((size_t)ix->mask + 1) * sizeof(uint32_t);
 	uint32_t type_len, str_len, noffs;
 	const uint32_t *offs = kbtf_offsets(btf, &noffs);
-	uint64_t *all;
+	uint8_t *body, *head;
 	int r;
 
 	if (!kt->vmlinux_ix_path[0] || !offs || !kbtf_sections(btf, &type_len, &str_len) ||
@@ -561,21 +574,29 @@ static void index_save(struct kvmdci_ctx *ctx, const struct ktypes *kt, const st
 	h.type_cnt = kbtf_type_cnt(btf);
 	h.first = ix->first;
 	h.mask = ix->mask;
-	/* the checksum runs over slots and offsets as one (8-byte aligned) run, as read back */
-	size_t obytes = (size_t)noffs * sizeof(uint32_t), total = bytes + obytes;
-	if (!(all = calloc(1, total + 8)))
+	size_t body_len = ix_body_len(h.mask, h.type_cnt);
+	h.body_off = file_cache_body_offset(sizeof(h), body_len);
+	if (!(body = calloc(1, body_len)))
 		return;
-	memcpy(all, ix->slots, bytes);
-	memcpy((uint8_t *)all + bytes, offs, obytes);
-	h.sum = file_cache_sum(all, total);
-	free(all);
-	const void *parts[3] = { &h, ix->slots, offs };
-	size_t sizes[3] = { sizeof(h), bytes, obytes };
-	if ((r = file_cache_write(kt->vmlinux_ix_path, parts, sizes, 3)) < 0)
+	if (!(head = calloc(1, h.body_off))) {
+		free(body);
+		return;
+	}
+	memcpy(body, ix->slots, bytes);
+	memcpy(body + bytes, offs, (size_t)noffs * sizeof(uint32_t));
+	uint64_t *sums = (uint64_t *)(head + sizeof(h));
+	file_cache_block_sums(body, body_len, sums);
+	h.sums_sum = file_cache_sum(sums, file_cache_nblocks(body_len) * sizeof(*sums));
+	memcpy(head, &h, sizeof(h));
+	const void *parts[2] = { head, body };
+	size_t sizes[2] = { h.body_off, body_len };
+	if ((r = file_cache_write(kt->vmlinux_ix_path, parts, sizes, 2)) < 0)
 		kvmdci_dbg(ctx, "could not write the BTF name index %s: %s", kt->vmlinux_ix_path,
 			   strerror(-r));
 	else
 		kvmdci_dbg(ctx, "wrote the BTF name index %s", kt->vmlinux_ix_path);
+	free(head);
+	free(body);
 }
 
 static uint32_t name_hash(const char *s)
@@ -626,18 +647,51 @@ static struct ktypes_index *index_build(const struct kbtf *btf)
 
 static void index_free(struct ktypes_index *ix)
 {
-	if (ix && ix->map)
-		munmap(ix->map, ix->map_len);
-	else if (ix)
+	if (!ix)
+		return;
+	if (!ix->map || ix->own_slots)
 		free(ix->slots);
+	if (ix->map) {
+		file_cache_blocks_free(&ix->blocks);
+		munmap(ix->map, ix->map_len);
+	}
 	free(ix);
+}
+
+/* A block of the mapped slots failed its check: the slots built anew from @btf (the mapped
+ * offsets stay: they were checked whole at the start) and the file written anew. */
+static bool index_rebuild(const struct kbtf *btf, struct ktypes_index *ix)
+{
+	struct ktypes_index *fresh;
+
+	kvmdci_dbg(ix->kt->ctx, "ignoring the BTF name index %s: damaged (a block's checksum)",
+		   ix->kt->vmlinux_ix_path);
+	ix->lazy = false;
+	if (!(fresh = index_build(btf)))
+		return false;
+	ix->slots = fresh->slots;
+	ix->mask = fresh->mask;
+	ix->first = fresh->first;
+	ix->own_slots = true;
+	free(fresh);
+	index_save(ix->kt->ctx, ix->kt, btf, ix);
+	return true;
 }
 
 /* kind -1: any kind (a typedef, an int...). */
 static int32_t index_find(const struct kbtf *btf, struct ktypes_index *ix, const char *name,
 			  int kind)
 {
-	for (uint32_t h = name_hash(name) & ix->mask; ix->slots[h]; h = (h + 1) & ix->mask) {
+	uint32_t h = name_hash(name) & ix->mask;
+
+	for (uint32_t n = 0; n <= ix->mask; n++, h = (h + 1) & ix->mask) {
+		if (ix->lazy && (!file_cache_check(&ix->blocks, (size_t)h * sizeof(uint32_t),
+						   sizeof(uint32_t)) ||
+				 ix->slots[h] >= ix->type_cnt))
+			return index_rebuild(btf, ix) ? index_find(btf, ix, name, kind)
+						      : kbtf_find_by_name_kind(btf, name, kind);
+		if (!ix->slots[h])
+			break;
 		const struct btf_type *t = kbtf_type_by_id(btf, ix->slots[h]);
 		const char *tn = t ? kbtf_name_by_offset(btf, t->name_off) : NULL;
 		if (tn && (kind < 0 || btf_kind(t) == kind) && !strcmp(tn, name))

@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "kernel/dwarf-internal.h"
+#include "kernel/dl-libs.h" /* last: libdw's functions through pointers */
 
 #define IDX_MAGIC "KVMDCIX1"
 #define IDX_MAX_BYTES (64u << 20)

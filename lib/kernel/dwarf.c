@@ -29,6 +29,7 @@
 #include "internal.h"
 #include "kernel/dwarf-internal.h"
 #include "kernel/dwarf.h"
+#include "kernel/dl-libs.h" /* last: libbpf's and libdw's functions through pointers */
 
 #define MEMO_BUSY INT32_MIN /* a by-value type under conversion: a cycle means bad DWARF */
 #define MAX_DEPTH 256
@@ -611,9 +612,18 @@ static int no_debuginfo(Dwfl_Module *mod, void **userdata, const char *modname, 
 	return -1;
 }
 
+/* libdw's own, called through its pointer (kernel/dl-libs.h) */
+static int section_address(Dwfl_Module *mod, void **userdata, const char *modname,
+			   Dwarf_Addr base, const char *secname, GElf_Word shndx,
+			   const GElf_Shdr *shdr, Dwarf_Addr *addr)
+{
+	return dwfl_offline_section_address(mod, userdata, modname, base, secname, shndx, shdr,
+					    addr);
+}
+
 static const Dwfl_Callbacks offline_callbacks = {
 	.find_debuginfo = no_debuginfo,
-	.section_address = dwfl_offline_section_address,
+	.section_address = section_address,
 };
 
 /* A file cut short (an interrupted copy or download) is named as such, not as "no DWARF". */

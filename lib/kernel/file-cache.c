@@ -191,3 +191,57 @@ uint64_t file_cache_sum(const void *p, size_t len)
 		h[0] = (h[0] ^ w[i]) * k;
 	return ((h[0] ^ (h[1] >> 7)) * k ^ (h[2] >> 13)) * k ^ h[3] ^ len;
 }
+
+size_t file_cache_nblocks(size_t len)
+{
+	return (len + FILE_CACHE_BLOCK - 1) / FILE_CACHE_BLOCK;
+}
+
+size_t file_cache_body_offset(size_t header, size_t len)
+{
+	size_t n = header + file_cache_nblocks(len) * sizeof(uint64_t);
+
+	return (n + FILE_CACHE_BLOCK - 1) / FILE_CACHE_BLOCK * FILE_CACHE_BLOCK;
+}
+
+static uint64_t block_sum(const uint8_t *body, size_t len, size_t i)
+{
+	size_t off = i * FILE_CACHE_BLOCK, n = len - off;
+
+	return file_cache_sum(body + off, n < FILE_CACHE_BLOCK ? n : FILE_CACHE_BLOCK);
+}
+
+void file_cache_block_sums(const void *body, size_t len, uint64_t *sums)
+{
+	for (size_t i = 0; i < file_cache_nblocks(len); i++)
+		sums[i] = block_sum(body, len, i);
+}
+
+int file_cache_blocks_init(struct file_cache_blocks *b, const void *body, size_t len,
+			   const uint64_t *sums)
+{
+	*b = (struct file_cache_blocks){ .body = body, .len = len, .sums = sums };
+	if (!(b->checked = calloc(file_cache_nblocks(len) / 8 + 1, 1)))
+		return -ENOMEM;
+	return 0;
+}
+
+void file_cache_blocks_free(struct file_cache_blocks *b)
+{
+	free(b->checked);
+	b->checked = NULL;
+}
+
+bool file_cache_check(struct file_cache_blocks *b, size_t off, size_t n)
+{
+	if (off > b->len || n > b->len - off)
+		return false;
+	for (size_t i = off / FILE_CACHE_BLOCK; n && i * FILE_CACHE_BLOCK < off + n; i++) {
+		if (b->checked[i / 8] & (1u << (i % 8)))
+			continue;
+		if (block_sum(b->body, b->len, i) != b->sums[i])
+			return false;
+		b->checked[i / 8] |= (uint8_t)(1u << (i % 8));
+	}
+	return true;
+}

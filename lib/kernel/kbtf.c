@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 
 #include "kernel/kbtf.h"
+#include "kernel/dl-libs.h" /* last: libbpf's functions through pointers */
 
 struct kbtf {
 	struct btf *lb; /* wrapped: everything is libbpf's */

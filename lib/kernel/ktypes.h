@@ -21,7 +21,7 @@ struct ktypes {
 	enum ktypes_source source;	 /* set before loading to force a source */
 	char vmlinux_path[512];
 	struct kvmdci_ctx *ctx; /* the loader's, for the cache's messages */
-	/* vmlinux_ix's file in the on-disk cache (btf-v2-BUILDID.idx), "" when none */
+	/* vmlinux_ix's file in the on-disk cache (btf-v3-BUILDID.idx), "" when none */
 	char vmlinux_ix_path[1024];
 	uint8_t vmlinux_bid[64];
 	size_t vmlinux_bid_len;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "internal.h"
+#include "kernel/file-cache.h"
 #include "kernel/kernel-view.h"
 
 #define MAX_KALLSYMS 200000
@@ -80,10 +81,76 @@ int kernel_modules_walk(struct kvmdci_kernel *k)
 	return 0;
 }
 
-/* Read a module's own kallsyms (struct module.kallsyms -> mod_kallsyms) from target memory. */
+#define SPOT_ENTRIES 16 /* kallsyms entries read for the identity of a cached table */
+
+/*
+ * The identity of a module's kallsyms for the cache of symbol tables (symtab-cache.c,
+ * modsyms-BUILDID.idx): the table read from memory is the same as long as the module is the
+ * same build (its build id) loaded at the same place (its struct module and its kallsyms'
+ * tables at the same addresses, with as many entries): the kernel builds the table once, at
+ * the module's load, from its ELF file and its layout in memory. A checksum of a few entries
+ * spread over the table, read from memory at each start, is part of the identity too: a table
+ * changed in place is not taken from the cache. -ENOENT when the module has no build id.
+ */
+static int syms_source(struct kvmdci_kernel *k, const struct kmodule *m, const uint64_t where[4],
+		       uint32_t num, struct symtab_source *s)
+{
+	uint8_t bid[64], spot[SPOT_ENTRIES * 24];
+	uint64_t id[12] = { 0 };
+	size_t bid_len;
+	int r;
+
+	if (kernel_module_build_id(k, m, bid, sizeof(bid), &bid_len) < 0 || bid_len > 40)
+		return -ENOENT;
+	for (int i = 0; i < SPOT_ENTRIES; i++) {
+		uint64_t e = (uint64_t)(num - 1) * (uint64_t)i / (SPOT_ENTRIES - 1);
+		if ((r = kvmdci_kernel_read(k, where[2] + e * 24, spot + i * 24, 24)) < 0)
+			return r;
+	}
+	memcpy(id, bid, bid_len); /* id[0..4]: the build id, zero padded */
+	id[5] = bid_len;
+	memcpy(&id[6], where, 4 * sizeof(*where)); /* struct module, kallsyms, symtab, strtab */
+	id[10] = num;
+	id[11] = file_cache_sum(spot, sizeof(spot));
+	memset(s->id, 0, sizeof(s->id));
+	memcpy(s->id, id, sizeof(id));
+	int n = snprintf(s->name, sizeof(s->name), "modsyms-");
+	for (size_t i = 0; i < bid_len; i++)
+		n += snprintf(s->name + n, sizeof(s->name) - (size_t)n, "%02x", bid[i]);
+	snprintf(s->name + n, sizeof(s->name) - (size_t)n, ".idx");
+	return 0;
+}
+
+static int load_syms(struct kvmdci_kernel *k, struct kmodule *m, bool use_cache);
+
+/* A block of the cached table failed its check: read from memory again (symtab.c). */
+static int reload_syms(struct kvmdci_ctx *ctx, struct symtab *st, const char *name, void *arg)
+{
+	struct kvmdci_kernel *k = arg;
+	struct kmodule *m = kernel_module(k, name);
+
+	(void)ctx;
+	(void)st; /* m->syms */
+	if (!m)
+		return -ENODEV;
+	m->syms_loaded = 0;
+	return load_syms(k, m, false);
+}
+
 int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
 {
+	return load_syms(k, m, true);
+}
+
+/* Read a module's own kallsyms (struct module.kallsyms -> mod_kallsyms) from target memory,
+ * or with @use_cache from the cache when it was made from this very table. */
+static int load_syms(struct kvmdci_kernel *k, struct kmodule *m, bool use_cache)
+{
 	uint64_t off_kallsyms, off_symtab, off_num, off_strtab, ks, symtab, strtab, num64;
+	struct symtab_source cs = { .kind = "module kallsyms", .what = m->name, .arg = k,
+				    .reload = reload_syms };
+	char cpath[4096];
+	bool cache;
 	uint32_t num;
 	int r;
 
@@ -111,6 +178,11 @@ int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
 			   num, (unsigned long long)ks);
 		return -EINVAL;
 	}
+	const uint64_t where[4] = { m->addr, ks, symtab, strtab };
+	cache = syms_source(k, m, where, num, &cs) == 0 &&
+		file_cache_path(k->ctx, cs.name, cpath, sizeof(cpath)) == 0;
+	if (cache && use_cache && symtab_cache_load(k->ctx, &m->syms, cpath, &cs) == 0)
+		goto loaded;
 	size_t symsz = (size_t)num * 24; /* Elf64_Sym */
 	uint8_t *syms = malloc(symsz);
 	if (!syms)
@@ -171,6 +243,9 @@ int kernel_module_load_syms(struct kvmdci_kernel *k, struct kmodule *m)
 	if (r < 0)
 		return r;
 	symtab_sort(&m->syms);
+	if (cache)
+		symtab_cache_save(k->ctx, &m->syms, cpath, &cs);
+loaded:
 	m->syms_loaded = 1;
 	m->syms_src = (struct ksource){ .kind = KVMDCI_SOURCE_MEMORY, .format = "module kallsyms",
 					.addr = ks, .count = m->syms.n };

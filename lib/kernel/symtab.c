@@ -12,9 +12,63 @@
 #include "kernel/file-cache.h"
 #include "kernel/symtab.h"
 
+/* Unmap a table mapped from the cache; how to read it again in @src when asked for (then
+ * src->what is the caller's to free). */
+static void release_map(struct symtab *st, bool damaged, struct symtab_source *src,
+			struct kvmdci_ctx **ctx)
+{
+	struct symtab_source s;
+	struct kvmdci_ctx *c;
+
+	symtab_cache_drop(st, &c, damaged, &s);
+	if (src) {
+		*src = s;
+		*ctx = c;
+	} else {
+		free((char *)s.what);
+	}
+	munmap(st->map, st->map_len);
+	st->map = NULL;
+	st->map_len = 0;
+}
+
+static int load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path,
+			   bool use_cache);
+
+/* A block of a table mapped from the cache failed its check: nothing of it is used, the table
+ * is read again from its source (which writes the cache file anew). */
+static int reload(struct symtab *st)
+{
+	struct symtab_source src;
+	struct kvmdci_ctx *ctx;
+	int r;
+
+	release_map(st, true, &src, &ctx);
+	free(st->by_addr);
+	memset(st, 0, sizeof(*st));
+	r = src.what ? src.reload(ctx, st, src.what, src.arg) : -ENOMEM;
+	free((char *)src.what);
+	if (r < 0)
+		symtab_free(st);
+	return r;
+}
+
+int symtab_checked(struct symtab *st)
+{
+	if (!st->cache || symtab_cache_check_all(st))
+		return 0;
+	return reload(st);
+}
+
 /* A table mapped from the cache becomes an ordinary one before it changes. */
 static int unshare(struct symtab *st)
 {
+	int r = symtab_checked(st);
+
+	if (r < 0)
+		return r;
+	if (!st->map)
+		return 0; /* read again from its System.map: its own memory already */
 	struct sym *s = malloc((st->n ? st->n : 1) * sizeof(*s));
 	char *p = malloc(st->names_len ? st->names_len : 1);
 
@@ -25,9 +79,7 @@ static int unshare(struct symtab *st)
 	}
 	memcpy(s, st->syms, st->n * sizeof(*s));
 	memcpy(p, st->names, st->names_len);
-	munmap(st->map, st->map_len);
-	st->map = NULL;
-	st->map_len = 0;
+	release_map(st, false, NULL, NULL);
 	st->syms = s;
 	st->names = p;
 	st->cap = st->n ? st->n : 1;
@@ -110,11 +162,16 @@ void symtab_sort(struct symtab *st)
 	qsort(st->syms, st->n, sizeof(*st->syms), by_name);
 }
 
+#define DAMAGED (-2L) /* a block of a table mapped from the cache failed its check */
+
+/* The first symbol named @name (or starting with it, @prefix), -1 when none. */
 static long find_first(struct symtab *st, const char *name, size_t nlen, int prefix)
 {
 	size_t lo = 0, hi = st->n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
+		if (st->cache && !symtab_cache_check(st, mid))
+			return DAMAGED;
 		const char *s = st->names + st->syms[mid].name;
 		int c = prefix ? strncmp(s, name, nlen) : strcmp(s, name);
 		if (c < 0)
@@ -123,6 +180,8 @@ static long find_first(struct symtab *st, const char *name, size_t nlen, int pre
 			hi = mid;
 	}
 	if (lo < st->n) {
+		if (st->cache && !symtab_cache_check(st, lo))
+			return DAMAGED;
 		const char *s = st->names + st->syms[lo].name;
 		if (prefix ? !strncmp(s, name, nlen) : !strcmp(s, name))
 			return (long)lo;
@@ -130,7 +189,7 @@ static long find_first(struct symtab *st, const char *name, size_t nlen, int pre
 	return -1;
 }
 
-int symtab_lookup(struct symtab *st, const char *name, uint64_t *addr, int allow_suffix)
+static int lookup(struct symtab *st, const char *name, uint64_t *addr, int allow_suffix)
 {
 	long i;
 
@@ -139,6 +198,8 @@ int symtab_lookup(struct symtab *st, const char *name, uint64_t *addr, int allow
 	if (!st->sorted)
 		symtab_sort(st);
 	i = find_first(st, name, strlen(name), 0);
+	if (i == DAMAGED)
+		return -EBADMSG;
 	if (i >= 0) {
 		*addr = st->syms[i].addr;
 		return 0;
@@ -148,6 +209,8 @@ int symtab_lookup(struct symtab *st, const char *name, uint64_t *addr, int allow
 	/* compiler clones: name.isra.N, name.constprop.N, name.part.N, name.cold is skipped */
 	size_t nlen = strlen(name);
 	for (i = find_first(st, name, nlen, 1); i >= 0 && (size_t)i < st->n; i++) {
+		if (st->cache && !symtab_cache_check(st, (size_t)i))
+			return -EBADMSG;
 		const char *s = st->names + st->syms[i].name;
 		if (strncmp(s, name, nlen))
 			break;
@@ -156,12 +219,24 @@ int symtab_lookup(struct symtab *st, const char *name, uint64_t *addr, int allow
 			return 0;
 		}
 	}
-	return -ENOENT;
+	return i == DAMAGED ? -EBADMSG : -ENOENT;
+}
+
+int symtab_lookup(struct symtab *st, const char *name, uint64_t *addr, int allow_suffix)
+{
+	int r = lookup(st, name, addr, allow_suffix);
+
+	if (r == -EBADMSG) /* the table read again: no longer from the cache */
+		r = reload(st) < 0 ? -ENOENT : lookup(st, name, addr, allow_suffix);
+	return r;
 }
 
 const char *symtab_name_at(struct symtab *st, uint64_t addr, uint64_t *sym_addr)
 {
 	const struct sym *best = NULL;
+
+	if (symtab_checked(st) < 0)
+		return NULL;
 	for (size_t i = 0; i < st->n; i++)
 		if (st->syms[i].addr <= addr && (!best || st->syms[i].addr > best->addr))
 			best = &st->syms[i];
@@ -181,7 +256,7 @@ static int by_addr(const void *a, const void *b)
 
 const uint32_t *symtab_below(struct symtab *st, uint64_t addr, size_t *n)
 {
-	if (!st->n || st->n > UINT32_MAX)
+	if (symtab_checked(st) < 0 || !st->n || st->n > UINT32_MAX)
 		return NULL;
 	if (!st->by_addr) {
 		if (!(st->by_addr = malloc(st->n * sizeof(*st->by_addr))))
@@ -213,7 +288,7 @@ void symtab_free(struct symtab *st)
 {
 	free(st->by_addr);
 	if (st->map) {
-		munmap(st->map, st->map_len);
+		release_map(st, false, NULL, NULL);
 	} else {
 		free(st->syms);
 		free(st->names);
@@ -221,10 +296,21 @@ void symtab_free(struct symtab *st)
 	memset(st, 0, sizeof(*st));
 }
 
-int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path)
+static int reload_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path,
+			     void *arg)
+{
+	(void)arg;
+	return load_system_map(ctx, st, path, false);
+}
+
+/* With @use_cache, the table from the cache when it was made from this very file; the file
+ * parsed otherwise, and the cache written. */
+static int load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path,
+			   bool use_cache)
 {
 	FILE *f;
-	char line[1024], cname[64], cpath[4096] = "";
+	char line[1024], cpath[4096] = "";
+	struct symtab_source cs = { .reload = reload_system_map };
 	unsigned long lineno = 0;
 	struct stat src;
 	int r = kvmdci_check_regular_file(ctx, path, "System.map");
@@ -238,9 +324,9 @@ int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char
 	}
 	/* the parsed table from the cache, when it was made from this very file */
 	if (fstat(fileno(f), &src) == 0 && S_ISREG(src.st_mode) &&
-	    symtab_cache_name(&src, cname, sizeof(cname)) == 0 &&
-	    file_cache_path(ctx, cname, cpath, sizeof(cpath)) == 0 &&
-	    symtab_cache_load(ctx, st, cpath, &src) == 0) {
+	    symtab_cache_sysmap_source(&src, path, &cs) == 0 &&
+	    file_cache_path(ctx, cs.name, cpath, sizeof(cpath)) == 0 && use_cache &&
+	    symtab_cache_load(ctx, st, cpath, &cs) == 0) {
 		fclose(f);
 		return 0;
 	}
@@ -265,8 +351,13 @@ int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char
 	}
 	symtab_sort(st);
 	if (!r && cpath[0])
-		symtab_cache_save(ctx, st, cpath, &src);
+		symtab_cache_save(ctx, st, cpath, &cs);
 	return r;
+}
+
+int symtab_load_system_map(struct kvmdci_ctx *ctx, struct symtab *st, const char *path)
+{
+	return load_system_map(ctx, st, path, true);
 }
 
 int symtab_load_elf(struct kvmdci_ctx *ctx, struct symtab *st, const char *path)

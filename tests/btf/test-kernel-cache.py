@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """The on-disk cache of parsed kernel files (lib/kernel/file-cache.c): System.map tables
-(sysmap-DEV-INO.idx) and vmlinux's BTF name index (btf-v2-BUILDID.idx).
+(sysmap-v2-DEV-INO.idx) and vmlinux's BTF name index (btf-v3-BUILDID.idx).
 
 On the lab kernel's real System.map and vmlinux (fetched by `kvmdci-lab build`), through
 tests/btf/cache-probe: the symbol table is exactly the System.map's lines (ground truth: this
 script parses the file itself), and the table, the lookups and the type ids are the same with
 the cache off, cold (files written), warm (files read), and after each way of spoiling a
 cache file (truncated, a flipped byte, garbage, another System.map's, another build's index):
-such a file is ignored, never trusted, and written anew.
+such a file is ignored, never trusted, and written anew. A System.map table is checked block
+by block as lookups read it: a damaged block that a lookup reads makes the table be read from
+the System.map instead (the right address, never the damaged one).
 """
 import os
 import shutil
@@ -15,6 +17,10 @@ import struct
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                "lab"))
+from symcache_file import spoil_address  # noqa: E402 - tests/lab/symcache_file.py
 
 probe = sys.argv[1]
 kernel = sys.argv[2] if len(sys.argv) > 2 else "6.1"
@@ -41,12 +47,12 @@ def check(name, ok, detail=""):
           flush=True)
 
 
-def run(extra=None):
+def run(extra=None, lookups=False):
     env = dict(os.environ, XDG_CACHE_HOME=xdg)
     env.pop("KVMDCI_KERNEL_CACHE", None)
     env.update(extra or {})
-    r = subprocess.run([probe, sysmap, vmlinux] + TYPES, capture_output=True, text=True,
-                       env=env, timeout=300)
+    r = subprocess.run([probe] + (["--lookups"] if lookups else []) + [sysmap, vmlinux] + TYPES,
+                       capture_output=True, text=True, env=env, timeout=300)
     if r.returncode != 0:
         check("cache-probe runs", False, r.stderr[-500:])
         sys.exit(1)
@@ -79,7 +85,7 @@ check("a symbol added to the table is found", "added 1234" in off)
 
 cold, err = run()
 sm, bi = cache_file("sysmap-"), cache_file("btf-")
-check("a cold run writes sysmap-DEV-INO.idx and btf-v2-BUILDID.idx", sm and bi, str(
+check("a cold run writes sysmap-v2-DEV-INO.idx and btf-v3-BUILDID.idx", sm and bi, str(
     os.listdir(cdir) if os.path.isdir(cdir) else None))
 check("cold: the same output as with the cache off", cold == off)
 warm, err = run()
@@ -119,11 +125,30 @@ for how in ("truncated", "short", "flipped", "garbage", "empty", "foreign"):
         check(f"{what} {how}: written anew, read at the next start",
               out == off and f"{what} {path}" in err and "ignoring" not in err, err[-300:])
 
+# A damaged block that a lookup reads, in a file whose header and block sums are right (a disk
+# error, or a write of ours gone wrong): linux_banner's own entry, its address changed. The
+# lookups alone (--lookups) read the table from the cache without checking it whole: the
+# block's checksum shows it, the table is read from the System.map, the right address.
+run()
+sm = cache_file("sysmap-")
+check("linux_banner's entry found in the symbol cache", spoil_address(sm, "linux_banner"))
+out, err = run(lookups=True)
+check("a damaged block that a lookup reads: the System.map's address, not the damaged one",
+      f"sym linux_banner {want_banner:x}" in out.splitlines() and
+      f"ignoring the symbol cache {sm}: damaged" in err, out[:300] + err[-300:])
+out, err = run(lookups=True)
+check("a damaged block: the file written anew, read at the next start",
+      f"sym linux_banner {want_banner:x}" in out.splitlines() and f"symbol cache {sm}" in err
+      and "ignoring" not in err, err[-300:])
+out, err = run()
+check("a damaged block: the whole table the same as with the cache off", out == off, err[-300:])
+
 # The BTF index also holds the offset of every type in vmlinux's type section (the BTF is
 # read in place with them, no walk of its ~100k types). Offsets that do not fit the file,
 # in a file whose checksum is right (as a bug of ours, or a vmlinux changed in place under the
 # same build id and sizes, would leave them): still the same answers.
-IX_HEADER = 112  # struct ix_header (lib/kernel/btf.c)
+IX_HEADER = 120  # struct ix_header (lib/kernel/btf.c)
+BLOCK = 4096  # FILE_CACHE_BLOCK (lib/kernel/file-cache.h)
 
 
 def fsum(b):
@@ -144,14 +169,23 @@ def fsum(b):
     return ((x * k) & m) ^ h[3] ^ len(b)
 
 
+def ix_layout(data):
+    """type_cnt, mask and the body's offset of a BTF index file's bytes @data"""
+    type_cnt, _, mask = struct.unpack_from("<III", data, 88)
+    return type_cnt, mask, struct.unpack_from("<Q", data, IX_HEADER - 16)[0]
+
+
 def respoil_offsets(path, change):
     data = bytearray(open(path, "rb").read())
-    type_cnt, first, mask = struct.unpack_from("<III", data, 88)
-    base = IX_HEADER + (mask + 1) * 4
+    type_cnt, mask, body = ix_layout(data)
+    base = body + (mask + 1) * 4
     offs = list(struct.unpack_from(f"<{type_cnt - 1}I", data, base))
     change(offs)
     struct.pack_into(f"<{type_cnt - 1}I", data, base, *offs)
-    struct.pack_into("<Q", data, IX_HEADER - 8, fsum(bytes(data[IX_HEADER:])))
+    # every block's sum, and the header's sum of them, as the library writes them
+    sums = [fsum(bytes(data[o:min(o + BLOCK, len(data))])) for o in range(body, len(data), BLOCK)]
+    struct.pack_into(f"<{len(sums)}Q", data, IX_HEADER, *sums)
+    struct.pack_into("<Q", data, IX_HEADER - 8, fsum(struct.pack(f"<{len(sums)}Q", *sums)))
     with open(path, "wb") as f:
         f.write(data)
 
@@ -195,6 +229,34 @@ for change, refused in ((not_increasing, True), (shifted_tail, True),
         os.unlink(bi)
         run()
 
+# A damaged block of the index's slots that a lookup reads (its header and block sums right):
+# the slot of struct kvm's name hash (lib/kernel/btf.c name_hash(), FNV-1a) points to
+# another type. The block's checksum shows it: the index is built anew, the same answers.
+def fnv1a(name):
+    h = 2166136261
+    for c in name.encode():
+        h = ((h ^ c) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+run()
+bi = cache_file("btf-")
+data = bytearray(open(bi, "rb").read())
+type_cnt, mask, body = ix_layout(data)
+h = fnv1a("kvm") & mask
+while struct.unpack_from("<I", data, body + 4 * h)[0] != kvm_id:
+    h = (h + 1) & mask
+struct.pack_into("<I", data, body + 4 * h, kvm_id + 1)
+with open(bi, "wb") as f:
+    f.write(data)
+out, err = run()
+check("BTF name index, a damaged block of slots that a lookup reads: built anew, the same output",
+      out == off and f"ignoring the BTF name index {bi}: damaged (a block's checksum)" in err,
+      err[-300:])
+out, err = run()
+check("BTF name index, a damaged block of slots: written anew, read at the next start",
+      out == off and f"BTF name index {bi}" in err and "ignoring" not in err, err[-300:])
+
 # another version of the System.map at the same place: its change time moves
 os.utime(sysmap, None)
 out, err = run()
@@ -220,7 +282,7 @@ for k in range(12):
     run()
 kept = sorted(f for f in os.listdir(cdir) if f.startswith("sysmap-"))
 st = os.stat(sysmap)
-last = f"sysmap-{st.st_dev:x}-{st.st_ino:x}.idx"
+last = f"sysmap-v2-{st.st_dev:x}-{st.st_ino:x}.idx"
 check("the cache keeps the 8 newest System.map tables, the last one among them",
       len(kept) == 8 and last in kept, f"{last} {kept}")
 sysmap = orig

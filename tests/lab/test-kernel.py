@@ -11,7 +11,9 @@ _MODULES), the library reads vmlinux symbols from the kernel's kallsyms tables, 
    module's type count is what bpftool counts in its split BTF, from the file or from memory;
  - files still win, and mixing works (System.map but no vmlinux);
  - kvmdci-exits with no files: its IOIO count equals the window's io_exits (KVM's own stat);
- - a dump of the lab (core://): the same addresses, located through VMCOREINFO.
+ - a dump of the lab (core://): the same addresses, located through VMCOREINFO;
+ - the kvm modules' kallsyms cache (module_checks.py): /proc/kallsyms's addresses cold, warm,
+   damaged and stale.
 """
 import json
 import os
@@ -21,6 +23,7 @@ import tempfile
 import time
 
 from e2e import TestLab, Tool, check, finish, run_tool, window_deltas
+from module_checks import module_syms_cache_checks
 
 FIXED = ["linux_banner", "modules", "init_task", "__start_BTF", "__stop_BTF", "_text",
          "_stext", "startup_64", "btf_modules", "init_top_pgt"]
@@ -114,6 +117,8 @@ def one_kernel(kernel, dump_dir):
             check(f"{kernel} files: module {name}: its BTF type count is bpftool's",
                   r.returncode == 0 and want_n > 0 and got.get("count") == want_n,
                   f"{got.get('count')} vs bpftool {want_n} {r.stderr.strip()[-100:]}")
+
+        module_syms_cache_checks(t, kernel)
 
         # nothing but the target
         noenv = no_files(env)
