@@ -244,13 +244,17 @@ def main():
         # kernel view must pick a CPU that shows the host kernel)
         pid, _ = t.lab.run_bg("workload --vcpus 2 --seconds 0 --quiet")
         exits_grow(t)  # the workload is in KVM_RUN
-        covs = []
-        for i in range(4):
-            rc, out, err = run_tool("kvmdci-exits", ["--json", "--sample", "10%/400ms",
-                                                     "--duration", "1.3"], t.tool_env,
-                                    timeout=120)
-            doc = json.loads(out) if rc == 0 and out.strip() else {}
-            covs.append(doc.get("coverage"))
+
+        def runs(args, n):
+            """@n runs of kvmdci-exits --json @args on the busy vCPUs: their documents."""
+            docs = []
+            for _ in range(n):
+                rc, out, err = run_tool("kvmdci-exits", ["--json"] + args, t.tool_env,
+                                        timeout=120)
+                docs.append(json.loads(out) if rc == 0 and out.strip() else {})
+            return docs
+
+        covs = [d.get("coverage") for d in runs(["--sample", "10%/400ms", "--duration", "1.3"], 4)]
         # free-running watch runs on the busy vCPUs, ended by SIGINT: whatever the final stop
         # raced (a vCPU whose exit moved its counter without a stop of its own), counted +
         # missed is KVM's own count (they were 1-2 short with missed 0)
@@ -271,14 +275,9 @@ def main():
         # runs, so a vCPU can stand between the two at the start or at the final stop (3 runs
         # in 25 of a second each were one off, both ways, before the tool checked a vCPU's
         # counter at its first hit and ran on to the pending hits at the end)
-        brk = []
-        for i in range(6):
-            rc, out, err = run_tool("kvmdci-exits", ["--json", "--trigger", "break",
-                                                     "--duration", "1"], t.tool_env,
-                                    timeout=120)
-            doc = json.loads(out) if rc == 0 and out.strip() else {}
-            c = doc.get("coverage") or {}
-            brk.append((c.get("counted"), c.get("kvm_exits"), doc.get("total")))
+        brk = [(c.get("counted"), c.get("kvm_exits"), d.get("total"))
+               for d in runs(["--trigger", "break", "--duration", "1"], 6)
+               for c in [d.get("coverage") or {}]]
         check("busy vCPUs, free-running break: counted == total == KVM's exits, every run",
               all(b[0] and b[0] == b[1] == b[2] for b in brk), f"(counted, KVM's, total) {brk}")
         closed_terminal(t)
