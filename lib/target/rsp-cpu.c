@@ -400,7 +400,7 @@ int rsp_regs_read_many(struct rsp *t, int cpu, const char *const *names, uint64_
 		return r;
 	rr = regs_recv(t, cpu, rd, vals, n);
 	if (t->broken)
-		return rr < 0 ? rr : -EPIPE;
+		return rr < 0 ? rr : rsp_broken_err(t);
 	/* the replies owed to the reads are read whatever the registers said */
 	if ((r = reads_recv(t, rq, nrq)) < 0)
 		return r;

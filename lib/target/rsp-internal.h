@@ -49,6 +49,7 @@ struct rsp {
 	bool connected;
 	bool running;
 	bool broken;
+	int broken_err; /* why (-errno): what every call returns once broken */
 	bool noack;
 	bool ack_pending;
 	bool qemu;
@@ -96,8 +97,17 @@ struct rsp {
 int rsp_queue_raw(struct rsp *t, const char *data, size_t len);
 /* Queue one packet; a pending ack for the last received packet goes first. */
 int rsp_queue_pkt(struct rsp *t, const char *fmt, ...);
-/* The connection is gone (logged once, with its cause): every later call fails -EPIPE. */
-void rsp_mark_broken(struct rsp *t, const char *why);
+/*
+ * The connection is gone (logged once, with its cause): every later call fails with @err
+ * (-ENODEV: the device went away, -ETIMEDOUT: the stub stopped answering, -EPIPE: closed),
+ * the first cause's errno, so that a caller who retries with another read reports the same.
+ */
+void rsp_mark_broken(struct rsp *t, const char *why, int err);
+/* What a call on a broken connection returns (rsp_mark_broken()'s @err). */
+static inline int rsp_broken_err(const struct rsp *t)
+{
+	return t->broken_err ? t->broken_err : -EPIPE;
+}
 /* Write what is queued, in one write. */
 int rsp_flush(struct rsp *t);
 /*

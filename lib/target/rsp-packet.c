@@ -61,12 +61,13 @@ int rsp_queue_pkt(struct rsp *t, const char *fmt, ...)
 	return 0;
 }
 
-void rsp_mark_broken(struct rsp *t, const char *why)
+void rsp_mark_broken(struct rsp *t, const char *why, int err)
 {
 	if (!t->broken) {
 		/* the cause first: a log function may ask kvmdci_ctx_target_lost() */
 		kvmdci_set_cause(t->ctx, "connection to %s lost: %s", t->uri, why);
 		kvmdci_err(t->ctx, "connection to %s lost: %s", t->uri, why);
+		t->broken_err = err;
 	}
 	t->broken = true;
 	t->running = false;
@@ -77,11 +78,11 @@ int rsp_flush(struct rsp *t)
 	int r;
 
 	if (t->broken)
-		return -EPIPE;
+		return rsp_broken_err(t);
 	if (t->outlen && (r = transport_write(t->tr, t->out, t->outlen)) < 0) {
-		rsp_mark_broken(t, t->tr->why);
+		rsp_mark_broken(t, t->tr->why, r == -ENODEV ? r : -EPIPE);
 		t->outlen = 0;
-		return r == -ENODEV ? r : -EPIPE;
+		return rsp_broken_err(t);
 	}
 	if (t->outlen) {
 		t->stats.writes++;
@@ -106,7 +107,7 @@ int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 	bool polled = false;
 
 	if (t->broken)
-		return -EPIPE;
+		return rsp_broken_err(t);
 	for (;;) {
 		while (t->inpos < t->inlen) {
 			/* a packet's plain bytes at once (a long read's hex), the rest one by one */
@@ -156,8 +157,8 @@ int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 			continue; /* a signal: the deadline above still ends the wait */
 		}
 		if (n < 0) {
-			rsp_mark_broken(t, t->tr->why);
-			return n == -ENODEV ? -ENODEV : -EPIPE;
+			rsp_mark_broken(t, t->tr->why, n == -ENODEV ? -ENODEV : -EPIPE);
+			return rsp_broken_err(t);
 		}
 		t->stats.bytes_received += (uint64_t)n;
 		t->inlen = (size_t)n;
@@ -227,7 +228,7 @@ int rsp_drain(struct rsp *t)
 		int r = rsp_recv_pkt(t, wait);
 		if (r == 0) {
 			t->buffered_only = false;
-			return t->broken ? -EPIPE : 0;
+			return t->broken ? rsp_broken_err(t) : 0;
 		}
 		if (r == -ENODATA)
 			r = 0;
@@ -276,13 +277,14 @@ int rsp_recv_reply(struct rsp *t, const char *what)
 		if (r == 0) {
 			char note[160];
 			if (t->broken)
-				return -EPIPE;
+				return rsp_broken_err(t);
 			rsp_dropped_note(t, note, sizeof(note));
 			kvmdci_set_cause(t->ctx, "%s: no reply to '%s' within %d s%s", t->uri, what,
 					 CMD_TIMEOUT_MS / 1000, note);
 			kvmdci_err(t->ctx, "%s: no reply to '%s' within %d s%s", t->uri, what,
 				   CMD_TIMEOUT_MS / 1000, note);
 			t->broken = true;
+			t->broken_err = -ETIMEDOUT;
 			return -ETIMEDOUT;
 		}
 		if (r < 0)

@@ -95,12 +95,13 @@ int rsp_wait(struct rsp *t, int timeout_ms, struct kvmdci_stop *stop)
 int rsp_interrupt(struct rsp *t)
 {
 	char c = 0x03;
+	int r;
 
 	if (!t->running)
 		return 0;
-	if (transport_write(t->tr, &c, 1) < 0) {
-		rsp_mark_broken(t, t->tr->why);
-		return -EPIPE;
+	if ((r = transport_write(t->tr, &c, 1)) < 0) {
+		rsp_mark_broken(t, t->tr->why, r == -ENODEV ? r : -EPIPE);
+		return rsp_broken_err(t);
 	}
 	return 0;
 }
@@ -245,6 +246,7 @@ int rsp_ask_held(struct rsp *t)
 			kvmdci_err(t->ctx, "%s: no reply to 'monitor info status' within %d s",
 				   t->uri, CMD_TIMEOUT_MS / 1000);
 			t->broken = true;
+			t->broken_err = -ETIMEDOUT;
 			return -ETIMEDOUT;
 		}
 		if (r < 0)
@@ -275,7 +277,7 @@ int rsp_detach(struct rsp *t)
 
 	if (!t->connected || t->broken) {
 		t->connected = false;
-		return t->broken ? -EPIPE : 0;
+		return t->broken ? rsp_broken_err(t) : 0;
 	}
 	if (t->running) {
 		rsp_interrupt(t);

@@ -324,6 +324,27 @@ def lab():
         print(f"     far end mute mid-session (after {half} bytes): exit {m} s after the tool "
               "began waiting", flush=True)
 
+        # the kernel cache on (a first session writes it): the session is shorter and the
+        # reads are the read cache's sector fills; a cut in any of them must still say why
+        # (ENODEV: the device is gone), not the broken pipe of a read tried after it
+        cenv = dict(t.tool_env, XDG_CACHE_HOME=tempfile.mkdtemp(prefix="kvmdci-xdg-", dir=t.dir))
+        cenv.pop("KVMDCI_KERNEL_CACHE")
+        for run in ("cold", "warm"):
+            r = dbc(cable, iobus, ["--json", "-t", "usb://1d6b:0010"], env=cenv)
+            check(f"kernel cache {run}: kvmdci-iobus over usb answers as gdb+unix://",
+                  r.rc == 0 and answer_doc(run, iobus, r.rc, r.out, r.err) == live[iobus],
+                  str(r)[:300])
+        warm = r.report.get("bytes_in") or 0
+        print(f"     kernel cache warm: kvmdci-iobus read {warm} bytes", flush=True)
+        for part in (4, 2, 1.33):
+            cut = int(warm / part)
+            r = dbc(cable + ["--unplug-after", str(cut)], iobus,
+                    ["--json", "-t", "usb://1d6b:0010"], env=cenv)
+            check(f"kernel cache warm, unplug after {cut} bytes: exit 1, JSON errno 19 "
+                  "(ENODEV), the error says the USB device is gone",
+                  r.rc == 1 and r.doc.get("errno") == 19 and
+                  r.doc.get("error", "").endswith(f"lost: {GONE})"), str(r)[:400])
+
         # QEMU keeps a vanished client's machine paused: the next session's attach and
         # detach take it over and resume it
         again, _ = answers(t.tool_env, "usb after the unplug and the mute", cable)
