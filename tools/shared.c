@@ -520,7 +520,8 @@ void tool_json_print(struct tool *tool, json_t *doc)
  * removal: most of the printing of a 650-VM io-bus document). The trees a tool builds have
  * no cycles. Each piece is built in @s->text (kept: its memory touched once), then written.
  */
-static void text_put(struct tool_json_stream *s, const char *p, size_t n)
+/* Room for @n more bytes in @s->text; false when out of memory (the piece is cut short). */
+static bool text_room(struct tool_json_stream *s, size_t n)
 {
 	struct tool_json_text *t = &s->text;
 
@@ -530,12 +531,19 @@ static void text_put(struct tool_json_stream *s, const char *p, size_t n)
 			cap *= 2;
 		char *q = realloc(t->p, cap);
 		if (!q)
-			return; /* out of memory: the piece is cut short */
+			return false;
 		t->p = q;
 		t->cap = cap;
 	}
-	memcpy(t->p + t->n, p, n);
-	t->n += n;
+	return true;
+}
+
+static void text_put(struct tool_json_stream *s, const char *p, size_t n)
+{
+	if (!text_room(s, n))
+		return;
+	memcpy(s->text.p + s->text.n, p, n);
+	s->text.n += n;
 }
 
 static void text_puts(struct tool_json_stream *s, const char *p)
@@ -556,41 +564,73 @@ static void text_newline(struct tool_json_stream *s, int indent, int depth)
 		text_put(s, spaces, n < (int)sizeof(spaces) - 1 ? (size_t)n : sizeof(spaces) - 1);
 }
 
+/* the bytes a JSON string escapes */
+static const bool text_escaped[256] = {
+	[0x00 ... 0x1f] = true,
+	['"'] = true,
+	['\\'] = true,
+};
+
 /* A JSON string: '"', '\' and control characters escaped as jansson escapes them (\uXXXX in
- * capitals where no short form exists); every other byte as it is (the UTF-8 jansson keeps). */
+ * capitals where no short form exists); every other byte as it is (the UTF-8 jansson keeps).
+ * Room for the worst case (6 bytes a byte) is made once: the bytes are then copied straight
+ * (a document's strings are most of its bytes, nearly all with nothing to escape). */
 static void text_string(struct tool_json_stream *s, const char *p, size_t n)
 {
-	size_t run = 0;
+	static const char hex[] = "0123456789ABCDEF";
+	char *o;
 
-	text_put(s, "\"", 1);
-	for (size_t i = 0; i < n; i++) {
-		unsigned char c = (unsigned char)p[i];
-		char esc[8];
-		if (c != '"' && c != '\\' && c >= 0x20)
-			continue;
-		text_put(s, p + run, i - run);
-		run = i + 1;
+	if (n > (SIZE_MAX - 2) / 6 || !text_room(s, 6 * n + 2))
+		return;
+	o = s->text.p + s->text.n;
+	*o++ = '"';
+	for (size_t i = 0, run; i < n; i++) {
+		unsigned char c;
+		for (run = i; i < n && !text_escaped[(unsigned char)p[i]]; i++)
+			;
+		memcpy(o, p + run, i - run);
+		o += i - run;
+		if (i == n)
+			break;
+		c = (unsigned char)p[i];
+		*o++ = '\\';
 		switch (c) {
-		case '"': text_puts(s, "\\\""); break;
-		case '\\': text_puts(s, "\\\\"); break;
-		case '\b': text_puts(s, "\\b"); break;
-		case '\f': text_puts(s, "\\f"); break;
-		case '\n': text_puts(s, "\\n"); break;
-		case '\r': text_puts(s, "\\r"); break;
-		case '\t': text_puts(s, "\\t"); break;
+		case '"': *o++ = '"'; break;
+		case '\\': *o++ = '\\'; break;
+		case '\b': *o++ = 'b'; break;
+		case '\f': *o++ = 'f'; break;
+		case '\n': *o++ = 'n'; break;
+		case '\r': *o++ = 'r'; break;
+		case '\t': *o++ = 't'; break;
 		default:
-			snprintf(esc, sizeof(esc), "\\u%04X", c);
-			text_puts(s, esc);
+			memcpy(o, "u00", 3);
+			o[3] = hex[c >> 4];
+			o[4] = hex[c & 15];
+			o += 5;
 		}
 	}
-	text_put(s, p + run, n - run);
-	text_put(s, "\"", 1);
+	*o++ = '"';
+	s->text.n = (size_t)(o - s->text.p);
+}
+
+/* @v in decimal, as jansson prints a JSON integer */
+static void text_integer(struct tool_json_stream *s, json_int_t v)
+{
+	char num[24], *o = num + sizeof(num);
+	unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+
+	do
+		*--o = (char)('0' + u % 10);
+	while (u /= 10);
+	if (v < 0)
+		*--o = '-';
+	text_put(s, o, (size_t)(num + sizeof(num) - o));
 }
 
 /* @v at @depth of its document */
 static void text_json(struct tool_json_stream *s, json_t *v, int indent, int depth)
 {
-	char num[32], *js;
+	char *js;
 	const char *key;
 	size_t i, n = 0;
 	json_t *m;
@@ -626,8 +666,7 @@ static void text_json(struct tool_json_stream *s, json_t *v, int indent, int dep
 		text_string(s, json_string_value(v), json_string_length(v));
 		break;
 	case JSON_INTEGER:
-		snprintf(num, sizeof(num), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
-		text_puts(s, num);
+		text_integer(s, json_integer_value(v));
 		break;
 	case JSON_REAL: /* jansson's own shortest round-trip form */
 		if ((js = json_dumps(v, JSON_ENCODE_ANY))) {
@@ -790,9 +829,17 @@ void tool_json_stream_drop(struct tool_json_stream *s)
 
 json_t *tool_json_addr(unsigned long long addr)
 {
-	char buf[24];
-	snprintf(buf, sizeof(buf), "0x%llx", addr);
-	return json_string(buf);
+	static const char hex[] = "0123456789abcdef";
+	char buf[18];
+	int n = 0, shift = 60;
+
+	buf[n++] = '0';
+	buf[n++] = 'x';
+	while (shift && !(addr >> shift))
+		shift -= 4;
+	for (; shift >= 0; shift -= 4)
+		buf[n++] = hex[(addr >> shift) & 15];
+	return json_stringn_nocheck(buf, (size_t)n); /* ASCII: no UTF-8 check needed */
 }
 
 void tool_no_more_args(struct tool *tool, int argc, char **argv, int optind_now)
