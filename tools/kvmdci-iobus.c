@@ -335,7 +335,7 @@ int main(int argc, char **argv)
 	tool_json_stream_init(&js, &tool, json_pack("{s:s}", "target", tool.target), "vms");
 	int shown = 0;
 	for (int v = 0; (vi = kvmdci_vm_list_get(vms, v)) && !tool_stop_requested; v++) {
-		json_t *jvm = json_object();
+		json_t *jvm = tool.json ? tool_json_stream_element(&js) : json_object();
 		put(jvm, "vm", tool_json_addr(vi->vm));
 		put(jvm, "vm_pid", json_integer(vi->userspace_pid));
 		put(jvm, "online_vcpus", json_integer(vi->online_vcpus));

@@ -161,6 +161,10 @@ struct tool_json_stream {
 /* Start @s: @head (taken) holds the members before the array @key; nothing printed yet. */
 void tool_json_stream_init(struct tool_json_stream *s, struct tool *tool, json_t *head,
 			   const char *key);
+/* A new object for the array's next element: what is built into it until it is added comes
+ * from memory made for that (a block used again for the next element), not one malloc()
+ * each. Optional: any json_t may be added. */
+json_t *tool_json_stream_element(struct tool_json_stream *s);
 /* Print @elem (taken) as the array's next element (the head first, at the first one). */
 void tool_json_stream_add(struct tool_json_stream *s, json_t *elem);
 /* Close the array, print @tail's members (taken; NULL: none) after it, as tool_json_print()

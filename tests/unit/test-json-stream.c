@@ -4,7 +4,8 @@
  * itself, for speed; its output must be jansson's, byte for byte, compact and indented, for
  * every kind of value: strings with every control character, quotes, backslashes and UTF-8,
  * empty and nested containers, the extreme integers, reals. tool_json_addr()'s hex must be
- * "0x%llx". Linked like a tool (tool-main.c's main() runs this tool_main()); prints each
+ * "0x%llx"; elements built in tool_json_stream_element()'s memory print the same, and a
+ * value kept past its element stays as it was. Linked like a tool (tool-main.c's main() runs this tool_main()); prints each
  * difference and exits 1 when there is one.
  */
 #include <jansson.h>
@@ -23,9 +24,11 @@ static json_t *element(int i)
 	for (int c = 1; c < 0x20; c++)
 		every[c - 1] = (char)c;
 	memcpy(every + 0x1f, "\"\\", 2);
+	char utf8[64];
+	snprintf(utf8, sizeof(utf8), "gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80 %d", i);
 	json_t *e = json_pack("{s:s#, s:s, s:s, s:I, s:I, s:I, s:I, s:f, s:f, s:b, s:b, s:n}",
 			      "controls, \" and \\", every, (int)sizeof(every), "utf-8",
-			      "gr\xc3\xbc\xc3\x9f \xe2\x82\xac \xf0\x9f\x98\x80", "", "", "zero",
+			      utf8, "", "", "zero",
 			      (json_int_t)0, "minus one", (json_int_t)-1, "max",
 			      (json_int_t)INT64_MAX, "min", (json_int_t)INT64_MIN, "real", 0.1,
 			      "big real", -1.5e300, "true", 1, "false", 0, "null");
@@ -51,12 +54,28 @@ static void compare(bool pretty, int n)
 	if (!mem || !doc || !tail)
 		abort();
 	stdout = mem;
+	json_t *kept = NULL;
 	tool_json_stream_init(&js, &tool, json_pack("{s:s}", "head \x01", "h\"ead"), "vms");
 	for (int i = 0; i < n; i++) {
-		tool_json_stream_add(&js, element(i));
+		/* odd elements built in tool_json_stream_element()'s memory; the first one's
+		 * "utf-8" string kept past its element (then the block is not used again) */
+		json_t *e = i % 2 ? tool_json_stream_element(&js) : NULL;
+		if (e)
+			json_object_update_new(e, element(i));
+		else
+			e = element(i);
+		if (i == 1)
+			kept = json_incref(json_object_get(e, "utf-8"));
+		tool_json_stream_add(&js, e);
 		json_array_append_new(json_object_get(doc, "vms"), element(i));
 	}
 	tool_json_stream_end(&js, json_incref(tail));
+	if (kept && strcmp(json_string_value(kept), json_string_value(json_object_get(
+				   json_array_get(json_object_get(doc, "vms"), 1), "utf-8")))) {
+		printf("FAIL a string kept past its element changed: '%s'\n", json_string_value(kept));
+		failures++;
+	}
+	json_decref(kept);
 	fclose(mem);
 	stdout = real;
 	json_object_update(doc, tail);
@@ -89,7 +108,7 @@ int main(int argc, char **argv)
 
 	(void)argc;
 	(void)argv;
-	for (int n = 0; n <= 3; n++) {
+	for (int n = 0; n <= 5; n++) {
 		compare(false, n);
 		compare(true, n);
 	}
