@@ -22,7 +22,7 @@ meson test -C build --print-errorlogs --logbase testlog-install --suite install 
 # the Debian packages: build, lintian, install, check from /usr, purge (root: CI runs as root)
 meson test -C build --print-errorlogs --logbase testlog-package --suite package || status=$?
 # the unit tests under valgrind (definite leaks and memory errors fail)
-meson test -C build --print-errorlogs --setup valgrind --logbase testlog-valgrind unit || status=$?
+meson test -C build --print-errorlogs --setup valgrind --logbase testlog-valgrind unit json-stream || status=$?
 # the fast suites again in the developer build: -Werror, address + undefined sanitizers
 if [ ! -f build-dev/build.ninja ]; then
 	meson setup --native-file build-dev.ini build-dev
