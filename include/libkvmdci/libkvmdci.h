@@ -191,7 +191,10 @@ const char *kvmdci_features(void);
  * Whether the connection to a target opened in @ctx was lost (the stub closed it, stopped
  * answering, or the device went away) since the last kvmdci_target_open(). Every read after
  * that fails, so a walk that was under way could not finish: a program checks this once at
- * the end, not after each call, and reports its output as incomplete.
+ * the end, not after each call, and reports its output as incomplete. Every call on the lost
+ * connection fails with the errno of the loss: -EPIPE (closed; what the functions' "-EPIPE
+ * when the connection was lost" means), -ENODEV (a USB device unplugged) or -ETIMEDOUT (no
+ * reply within the timeout), the same for the call that met it and every one after.
  *
  * Returns: why the connection was lost ("connection to URI lost: ..."), or NULL when it was
  * not; owned by @ctx, valid until the next kvmdci_target_open() in @ctx.
