@@ -49,8 +49,8 @@ unset KVMDCI_TARGET
 
 SPINNERS=()
 spin_start() {
-	local i
-	for i in $(seq 1 "$1"); do
+	local _
+	for _ in $(seq 1 "$1"); do
 		sh -c 'while :; do :; done' &
 		SPINNERS+=($!)
 	done
