@@ -475,12 +475,19 @@ static void json_log_text(struct tool *tool, const char *path, const char *js)
 
 static void json_log(struct tool *tool, json_t *doc)
 {
+	const size_t flags = JSON_PRESERVE_ORDER | JSON_COMPACT;
 	const char *path = json_log_path();
+	size_t len;
 	char *js;
 
-	if (!path || !(js = json_dumps(doc, JSON_PRESERVE_ORDER | JSON_COMPACT)))
+	/* json_dumpb into our own buffer: json_dumps' string comes from jansson's allocator,
+	 * which is not always malloc (the stream's block, below) */
+	if (!path || !(len = json_dumpb(doc, NULL, 0, flags)) || !(js = malloc(len + 1)))
 		return;
-	json_log_text(tool, path, js);
+	if (json_dumpb(doc, js, len, flags) == len) {
+		js[len] = 0;
+		json_log_text(tool, path, js);
+	}
 	free(js);
 }
 
@@ -521,7 +528,9 @@ void tool_json_print(struct tool *tool, json_t *doc)
  * only counts; the block is used again from its start only when nothing in it is still
  * referenced (every allocation freed), so a value kept longer stays valid (the block then
  * fills up, and malloc() takes over). Outside that window, and for whatever does not fit,
- * jansson's memory is malloc()'s. Set once for the process (json_set_alloc_funcs).
+ * jansson's memory is malloc()'s. Set once for the process (json_set_alloc_funcs). So no
+ * json_dumps() in that window (its string, from the block, would go to free()): the tools
+ * print with json_dumpb and json_dumpf.
  */
 #define ARENA_SIZE (4u << 20)
 static struct {
