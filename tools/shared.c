@@ -542,11 +542,11 @@ static struct {
 
 static void *arena_malloc(size_t n)
 {
-	if (arena.on && arena.base && n <= ARENA_SIZE - arena.used) {
+	size_t need = (n + 15) & ~(size_t)15; /* malloc's alignment (n is checked first) */
+
+	if (arena.on && arena.base && n <= ARENA_SIZE && need <= ARENA_SIZE - arena.used) {
 		void *p = arena.base + arena.used;
-		arena.used += (n + 15) & ~(size_t)15;
-		if (arena.used > ARENA_SIZE)
-			arena.used = ARENA_SIZE;
+		arena.used += need;
 		arena.live++;
 		return p;
 	}

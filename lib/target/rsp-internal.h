@@ -98,11 +98,13 @@ int rsp_queue_raw(struct rsp *t, const char *data, size_t len);
 /* Queue one packet; a pending ack for the last received packet goes first. */
 int rsp_queue_pkt(struct rsp *t, const char *fmt, ...);
 /*
- * The connection is gone (logged once, with its cause): every later call fails with @err
- * (-ENODEV: the device went away, -ETIMEDOUT: the stub stopped answering, -EPIPE: closed),
- * the first cause's errno, so that a caller who retries with another read reports the same.
+ * The transport failed (@err: its -errno): the connection is gone (logged once, with its
+ * cause). Every later call fails with the first cause's errno, so that a caller who retries
+ * with another read reports the same: -ENODEV when the device went away, else -EPIPE.
  */
 void rsp_mark_broken(struct rsp *t, const char *why, int err);
+/* Broken, with @err (-ETIMEDOUT: the stub stopped answering), reported by the caller. */
+void rsp_set_broken(struct rsp *t, int err);
 /* What a call on a broken connection returns (rsp_mark_broken()'s @err). */
 static inline int rsp_broken_err(const struct rsp *t)
 {

@@ -61,15 +61,21 @@ int rsp_queue_pkt(struct rsp *t, const char *fmt, ...)
 	return 0;
 }
 
+void rsp_set_broken(struct rsp *t, int err)
+{
+	if (!t->broken)
+		t->broken_err = err;
+	t->broken = true;
+}
+
 void rsp_mark_broken(struct rsp *t, const char *why, int err)
 {
 	if (!t->broken) {
 		/* the cause first: a log function may ask kvmdci_ctx_target_lost() */
 		kvmdci_set_cause(t->ctx, "connection to %s lost: %s", t->uri, why);
 		kvmdci_err(t->ctx, "connection to %s lost: %s", t->uri, why);
-		t->broken_err = err;
 	}
-	t->broken = true;
+	rsp_set_broken(t, err == -ENODEV ? err : -EPIPE);
 	t->running = false;
 }
 
@@ -80,7 +86,7 @@ int rsp_flush(struct rsp *t)
 	if (t->broken)
 		return rsp_broken_err(t);
 	if (t->outlen && (r = transport_write(t->tr, t->out, t->outlen)) < 0) {
-		rsp_mark_broken(t, t->tr->why, r == -ENODEV ? r : -EPIPE);
+		rsp_mark_broken(t, t->tr->why, r);
 		t->outlen = 0;
 		return rsp_broken_err(t);
 	}
@@ -157,7 +163,7 @@ int rsp_recv_pkt_wait(struct rsp *t, int timeout_ms, bool interruptible)
 			continue; /* a signal: the deadline above still ends the wait */
 		}
 		if (n < 0) {
-			rsp_mark_broken(t, t->tr->why, n == -ENODEV ? -ENODEV : -EPIPE);
+			rsp_mark_broken(t, t->tr->why, (int)n);
 			return rsp_broken_err(t);
 		}
 		t->stats.bytes_received += (uint64_t)n;
@@ -283,8 +289,7 @@ int rsp_recv_reply(struct rsp *t, const char *what)
 					 CMD_TIMEOUT_MS / 1000, note);
 			kvmdci_err(t->ctx, "%s: no reply to '%s' within %d s%s", t->uri, what,
 				   CMD_TIMEOUT_MS / 1000, note);
-			t->broken = true;
-			t->broken_err = -ETIMEDOUT;
+			rsp_set_broken(t, -ETIMEDOUT);
 			return -ETIMEDOUT;
 		}
 		if (r < 0)

@@ -100,7 +100,7 @@ int rsp_interrupt(struct rsp *t)
 	if (!t->running)
 		return 0;
 	if ((r = transport_write(t->tr, &c, 1)) < 0) {
-		rsp_mark_broken(t, t->tr->why, r == -ENODEV ? r : -EPIPE);
+		rsp_mark_broken(t, t->tr->why, r);
 		return rsp_broken_err(t);
 	}
 	return 0;
@@ -245,8 +245,7 @@ int rsp_ask_held(struct rsp *t)
 		if (r == 0) {
 			kvmdci_err(t->ctx, "%s: no reply to 'monitor info status' within %d s",
 				   t->uri, CMD_TIMEOUT_MS / 1000);
-			t->broken = true;
-			t->broken_err = -ETIMEDOUT;
+			rsp_set_broken(t, -ETIMEDOUT);
 			return -ETIMEDOUT;
 		}
 		if (r < 0)
